@@ -1,0 +1,47 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+const nodeOnly = ['node:*', 'express', 'hono', 'hono/*', 'better-sqlite3', 'ioredis']
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**/*.mjs', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+    },
+  },
+  {
+    // The core speaks Web standards only: Node-only code lives in adapters, storage backends, cli, dev.
+    files: [
+      'src/index.ts',
+      'src/errors.ts',
+      'src/config/**',
+      'src/http/**',
+      'src/oauth/**',
+      'src/grants/**',
+      'src/tokens/**',
+      'src/jwt/**',
+      'src/resource/**',
+      'src/storage/store.ts',
+      'src/storage/memory.ts',
+      'src/storage/encrypted.ts',
+    ],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: nodeOnly.map((group) => ({ group: [group], message: 'core code must stay runtime-neutral' })) }],
+    },
+  },
+  {
+    files: ['test/**', 'bench/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
+  },
+)

@@ -1,0 +1,96 @@
+/**
+ * Wire-shaped OAuth records shared by the endpoints and the provider contract. Field names follow
+ * RFC 7591 (client metadata) and RFC 6749 (token responses), so they stay snake_case.
+ */
+
+export type TokenEndpointAuthMethod =
+  | 'none'
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+
+/** Client metadata as registered (RFC 7591 §2) plus what the server issued (§3.2.1). */
+export interface OAuthClientInformation {
+  client_id: string
+  /** Plain secret: only on the registration response, never stored. */
+  client_secret?: string
+  /** SHA-256 (base64url) of the client secret, as stored. */
+  client_secret_hash?: string
+  client_id_issued_at?: number
+  client_secret_expires_at?: number
+  redirect_uris: string[]
+  token_endpoint_auth_method: TokenEndpointAuthMethod
+  grant_types: string[]
+  response_types: string[]
+  application_type?: 'web' | 'native'
+  client_name?: string
+  client_uri?: string
+  logo_uri?: string
+  tos_uri?: string
+  policy_uri?: string
+  contacts?: string[]
+  scope?: string
+  software_id?: string
+  software_version?: string
+  jwks_uri?: string
+  jwks?: { keys: unknown[] }
+}
+
+/** A validated authorization request, handed to `OAuthServerProvider.authorize`. */
+export interface AuthorizationParams {
+  state?: string
+  scopes: string[]
+  codeChallenge: string
+  redirectUri: string
+  /** Whether the client named the redirect URI (it must then be repeated at the token endpoint). */
+  redirectUriProvidedExplicitly: boolean
+  /** The canonical resource (RFC 8707) the tokens will be for. */
+  resource: string
+}
+
+/** What the server remembers about an authorization code until it is redeemed. */
+export interface AuthorizationCode {
+  clientId: string
+  redirectUri: string
+  redirectUriProvidedExplicitly: boolean
+  codeChallenge: string
+  scopes: string[]
+  resource: string
+  subject: string
+  /** Seconds since the epoch. */
+  expiresAt: number
+  /** Set when the code was already redeemed: a valid replay revokes this grant. */
+  redeemedGrantId?: string
+  claims?: Record<string, unknown>
+}
+
+/** What the server remembers about a refresh token. */
+export interface RefreshToken {
+  clientId: string
+  grantId: string
+  scopes: string[]
+  resource: string
+  /** Seconds since the epoch. */
+  expiresAt: number
+  /** Set when this token was already rotated: presenting it again revokes the grant. */
+  rotated?: boolean
+}
+
+/** RFC 6749 §5.1 token response. */
+export interface TokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  scope?: string
+  refresh_token?: string
+}
+
+/** A validated SEP-990 identity-assertion (RFC 7523 jwt-bearer) request. */
+export interface IdentityAssertionParams {
+  /** The ID-JAG, a signed JWT issued by the enterprise identity provider. */
+  assertion: string
+  /** Scopes the client asked for; they can only narrow what the assertion grants. */
+  scopes: string[]
+  /** The `resource` parameter, if sent; the ID-JAG's own `resource` claim decides the audience. */
+  resource?: string
+}

@@ -1,0 +1,52 @@
+/**
+ * The verified view of a bearer token that every verifier returns and every guard consumes.
+ */
+
+/** A token that passed verification. */
+export interface AccessToken {
+  /** The token string itself; never logged. */
+  token: string
+  clientId: string
+  scopes: string[]
+  /** Seconds since the epoch; `undefined` only for verifiers whose tokens do not expire. */
+  expiresAt?: number
+  /** The resource (audience) the token is for. */
+  resource?: string
+  /** `sub` of the token. */
+  subject?: string
+  /** `iss` of the token. */
+  issuer?: string
+  /** App roles (`roles` claim), when the issuer sends them. */
+  roles?: string[]
+  /** The grant this token belongs to (Gatehouse's own tokens); revoking the grant stops the token. */
+  grantId?: string
+  /** Every claim of the token, as verified. */
+  claims: Readonly<Record<string, unknown>>
+}
+
+/** Verifies bearer tokens: `undefined` for any token that is not valid (never throws for that). */
+export interface TokenVerifier {
+  verifyToken(token: string): Promise<AccessToken | undefined>
+}
+
+/** The (clientId, issuer, subject) triple: the one source of "who is this". */
+export interface Principal {
+  readonly clientId: string
+  readonly issuer: string | undefined
+  readonly subject: string | undefined
+}
+
+/** The principal a token represents. Session ownership and request binding build on it. */
+export function principalOf(token: AccessToken): Principal {
+  return { clientId: token.clientId, issuer: token.issuer, subject: token.subject }
+}
+
+/** Whether two principals are the same; components missing on both sides compare equal. */
+export function samePrincipal(a: Principal, b: Principal): boolean {
+  return a.clientId === b.clientId && a.issuer === b.issuer && a.subject === b.subject
+}
+
+/** A stable string key for a principal (for maps and session ownership). */
+export function principalKey(p: Principal): string {
+  return JSON.stringify([p.clientId, p.issuer ?? null, p.subject ?? null])
+}
