@@ -85,7 +85,8 @@ export class StoreError extends Error {
 /** An identity provider or other remote party failed; the client sees no upstream text. */
 export class UpstreamError extends Error {
   override name = 'UpstreamError'
-  readonly code: 'ERR_UPSTREAM' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_UPSTREAM_RESPONSE' | 'ERR_FETCH_BLOCKED'
+  readonly code:
+    'ERR_UPSTREAM' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_UPSTREAM_RESPONSE' | 'ERR_FETCH_BLOCKED'
   constructor(
     code: 'ERR_UPSTREAM' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_UPSTREAM_RESPONSE' | 'ERR_FETCH_BLOCKED',
     message: string,

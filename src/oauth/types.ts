@@ -4,10 +4,7 @@
  */
 
 export type TokenEndpointAuthMethod =
-  | 'none'
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'private_key_jwt'
+  'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
 
 /** Client metadata as registered (RFC 7591 §2) plus what the server issued (§3.2.1). */
 export interface OAuthClientInformation {

@@ -14,7 +14,12 @@ export interface Store {
   setIfAbsent(key: string, value: unknown, options?: SetOptions): Promise<boolean>
   /** Atomically reads and deletes: of N concurrent calls for one key, exactly one gets the value. */
   take<T>(key: string): Promise<T | undefined>
+  /** Removes the key; removing a key that is absent is not an error. */
   delete(key: string): Promise<void>
+  /**
+   * Releases the backend; calling it again is harmless. Every other method then rejects with
+   * `StoreError` `ERR_STORE_CLOSED`.
+   */
   close(): Promise<void>
 }
 

@@ -1,0 +1,177 @@
+// The bearer guard's cost, in one process, against raw node:crypto and jose verifying the same token.
+// Run after `npm run build`: node bench/guard.bench.mjs
+import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto'
+import { pathToFileURL } from 'node:url'
+import { importJWK, jwtVerify } from 'jose'
+
+const dist = new URL('../dist/', import.meta.url)
+const { createGatehouse } = await import(new URL('index.js', dist).href)
+const { createMemoryStore } = await import(new URL('storage/memory.js', dist).href)
+const { nodeSignatureVerifier } = await import(new URL('adapters/node.js', dist).href)
+
+const ISSUER = 'http://127.0.0.1:9'
+const RESOURCE = `${ISSUER}/mcp`
+
+/** Median µs per op over `rounds` rounds of `iterations` calls (after a warm-up). */
+async function measure(fn, { iterations = 2000, rounds = 7, warmup = 500 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn(i)
+  const results = []
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < iterations; i++) await fn(i)
+    results.push(Number(process.hrtime.bigint() - start) / 1000 / iterations)
+  }
+  results.sort((a, b) => a - b)
+  return results[Math.floor(results.length / 2)]
+}
+
+export async function createBenchGatehouse(options = {}) {
+  return createGatehouse({
+    config: {
+      issuer: ISSUER,
+      secret: 'b'.repeat(32),
+      resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
+    },
+    store: createMemoryStore(),
+    authenticate: async () => ({ subject: 'bench-user' }),
+    signatureVerifier: nodeSignatureVerifier,
+    ...options,
+  })
+}
+
+/** Issues `count` distinct access tokens of one grant through the real endpoints. */
+export async function issueTokens(gh, count) {
+  const reg = await gh.fetch(
+    new Request(`${ISSUER}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: ['http://127.0.0.1/cb'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+      }),
+    }),
+  )
+  const client = await reg.json()
+  const verifier = randomBytes(32).toString('base64url')
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: client.client_id,
+    redirect_uri: 'http://127.0.0.1/cb',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  })
+  const loc = new URL(
+    (await gh.fetch(new Request(`${ISSUER}/authorize?${q}`))).headers.get('location'),
+  )
+  const tokenRes = await gh.fetch(
+    new Request(`${ISSUER}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: loc.searchParams.get('code'),
+        code_verifier: verifier,
+        redirect_uri: 'http://127.0.0.1/cb',
+        client_id: client.client_id,
+      }),
+    }),
+  )
+  const first = await tokenRes.json()
+  const tokens = [first.access_token]
+  let refresh = first.refresh_token
+  while (tokens.length < count) {
+    const res = await gh.fetch(
+      new Request(`${ISSUER}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refresh,
+          client_id: client.client_id,
+        }),
+      }),
+    )
+    const next = await res.json()
+    tokens.push(next.access_token)
+    refresh = next.refresh_token
+  }
+  return tokens
+}
+
+export async function runGuardBench({ log = console.log } = {}) {
+  const gh = await createBenchGatehouse()
+  const COLD = 1500
+  const tokens = await issueTokens(gh, COLD * 2 + 1)
+  const token = tokens[0]
+  const [h, p, s] = token.split('.')
+  const data = Buffer.from(`${h}.${p}`)
+  const sig = Buffer.from(s, 'base64url')
+  const jwk = gh.keys.jwks().keys[0]
+  const keyObject = createPublicKey({ key: jwk, format: 'jwk' })
+  const joseKey = await importJWK(jwk, jwk.alg)
+
+  const raw = await measure(() => {
+    if (!cryptoVerify('sha256', data, keyObject, sig)) throw new Error('bad')
+  })
+  const jose = await measure(() =>
+    jwtVerify(token, joseKey, { issuer: ISSUER, audience: RESOURCE, typ: 'at+jwt' }),
+  )
+  // Cold: every call sees a token the cache has never seen (distinct tokens, same grant).
+  let next = 1
+  const cold = await measure(
+    async () => {
+      const t = tokens[next++]
+      if (!(await gh.verifier.verifyToken(t))) throw new Error('rejected')
+    },
+    { iterations: 200, rounds: 7, warmup: 100 },
+  )
+  await gh.verifier.verifyToken(token)
+  const hit = await measure(
+    async () => {
+      if (!(await gh.verifier.verifyToken(token))) throw new Error('rejected')
+    },
+    { iterations: 20000 },
+  )
+  const request = () =>
+    new Request(RESOURCE, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  const guardHit = await measure(
+    async () => {
+      await gh.verifyBearer(request())
+    },
+    { iterations: 20000 },
+  )
+  const requestOnly = await measure(
+    () => {
+      request()
+    },
+    { iterations: 20000 },
+  )
+  await gh.close()
+
+  const figures = {
+    rawNodeCryptoUs: raw,
+    joseJwtVerifyUs: jose,
+    coldVerifyUs: cold,
+    cacheHitUs: hit,
+    guardWithRequestUs: guardHit,
+    requestConstructionUs: requestOnly,
+    coldVsRaw: cold / raw,
+    joseVsRaw: jose / raw,
+  }
+  log('guard (RS256, one process, median µs per op)')
+  log(`  raw node:crypto verify            ${raw.toFixed(2)} µs   1.00x`)
+  log(
+    `  jose.jwtVerify (local key)         ${jose.toFixed(2)} µs   ${(jose / raw).toFixed(2)}x raw`,
+  )
+  log(
+    `  Gatehouse verifier, cold           ${cold.toFixed(2)} µs   ${(cold / raw).toFixed(2)}x raw, ${(cold / jose).toFixed(2)}x jose`,
+  )
+  log(`  Gatehouse verifier, cache hit      ${hit.toFixed(2)} µs`)
+  log(
+    `  verifyBearer(Request), cache hit   ${guardHit.toFixed(2)} µs (of which new Request(): ${requestOnly.toFixed(2)} µs)`,
+  )
+  return figures
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runGuardBench()

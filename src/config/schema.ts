@@ -1,0 +1,159 @@
+/**
+ * The one configuration schema. Files, `GATEHOUSE_*` environment variables and code all go through
+ * `resolveConfig`, which reports every problem at once with the path of the field.
+ */
+import * as z from 'zod'
+import { ConfigError } from '../errors.js'
+import { canonicalResource, isLoopbackHost } from './urls.js'
+
+const scopeToken = z
+  .string()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is one token of visible ASCII without " or \\')
+
+const ResourceSchema = z.strictObject({
+  /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
+  url: z.url(),
+  /** Scopes this resource understands; advertised in its metadata and challenges. */
+  scopes: z.array(scopeToken).default([]),
+  /** Scopes every request must carry; default none beyond a valid token. */
+  requiredScopes: z.array(scopeToken).default([]),
+  /** Scopes granted when a client asks for none; default: `scopes`. */
+  defaultScopes: z.array(scopeToken).optional(),
+  /** Human-readable name for the protected-resource metadata. */
+  name: z.string().max(200).optional(),
+  /**
+   * Origins whose browser requests may reach the endpoint (MCP transports: an invalid `Origin`
+   * gets 403). The resource's own origin is always allowed; `'*'` allows any. Requests without
+   * an `Origin` header (non-browser clients) are not affected.
+   */
+  allowedOrigins: z.array(z.union([z.literal('*'), z.url()])).default([]),
+})
+
+export const ConfigSchema = z
+  .strictObject({
+    /** The authorization server's issuer identifier: stable, never derived from a Host header. */
+    issuer: z.url(),
+    /** The protected MCP endpoints. */
+    resources: z.array(ResourceSchema).min(1),
+    /** Secret (32+ bytes) from which the storage encryption key is derived. */
+    secret: z.string().min(32, 'must be at least 32 characters'),
+    accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+    /** Idle lifetime of a refresh token; each rotation starts a new window. */
+    refreshTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(300)
+      .max(365 * 86_400)
+      .default(30 * 86_400),
+    authorizationCodeTtlSeconds: z.number().int().min(30).max(600).default(300),
+    signingAlgorithm: z.enum(['RS256', 'ES256', 'EdDSA']).default('RS256'),
+    /** Upper bound on how long a revoked grant's access tokens keep working at the guard. */
+    revocationCheckSeconds: z.number().int().min(0).max(60).default(5),
+    clockToleranceSeconds: z.number().int().min(0).max(60).default(30),
+    registration: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxRedirectUris: z.number().int().min(1).max(100).default(10),
+      })
+      .prefault({}),
+    /** Confidential clients allowed to introspect tokens of the listed resources (RFC 7662). */
+    introspectionClients: z
+      .array(z.strictObject({ clientId: z.string().min(1), resources: z.array(z.url()).min(1) }))
+      .default([]),
+    /** Largest request body read by any endpoint. */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(10 * 1024 * 1024)
+      .default(64 * 1024),
+    /** Permit an http issuer that is not loopback (never in production). */
+    dangerouslyAllowInsecureIssuer: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    const issuer = new URL(c.issuer)
+    const loopback = isLoopbackHost(issuer.hostname)
+    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) {
+      if (!c.dangerouslyAllowInsecureIssuer) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['issuer'],
+          message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+    }
+    if (issuer.search || issuer.hash || c.issuer.includes('?') || c.issuer.includes('#')) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must have no query or fragment' })
+    }
+    c.resources.forEach((r, i) => {
+      const url = new URL(r.url)
+      if (url.hash || r.url.includes('#')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', i, 'url'],
+          message: 'must have no fragment',
+        })
+      }
+      if (
+        url.protocol !== 'https:' &&
+        !(url.protocol === 'http:' && isLoopbackHost(url.hostname))
+      ) {
+        if (!c.dangerouslyAllowInsecureIssuer) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['resources', i, 'url'],
+            message: 'must be https (http is allowed on loopback only)',
+          })
+        }
+      }
+      for (const s of r.requiredScopes) {
+        if (r.scopes.length > 0 && !r.scopes.includes(s)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['resources', i, 'requiredScopes'],
+            message: `"${s}" is not one of the resource's scopes`,
+          })
+        }
+      }
+    })
+  })
+
+export type ConfigInput = z.input<typeof ConfigSchema>
+type ParsedConfig = z.output<typeof ConfigSchema>
+
+export interface ResolvedResource extends Readonly<Omit<ParsedConfig['resources'][number], 'url'>> {
+  /** Canonical form: lower-case scheme and host, no default port, no trailing slash. */
+  readonly url: string
+  /** Path of the protected-resource metadata document for this resource (RFC 9728 §3.1). */
+  readonly metadataPath: string
+  readonly metadataUrl: string
+}
+
+export interface ResolvedConfig extends Readonly<Omit<ParsedConfig, 'issuer' | 'resources'>> {
+  /** The issuer exactly as clients must see it (no trailing slash). */
+  readonly issuer: string
+  /** The issuer's path (`''` at the root), under which the endpoints live. */
+  readonly basePath: string
+  readonly resources: readonly ResolvedResource[]
+}
+
+/** Validates configuration; throws `ConfigError` listing every problem (secret values never echoed). */
+export function resolveConfig(input: unknown): ResolvedConfig {
+  const parsed = ConfigSchema.safeParse(input)
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    )
+  }
+  const c = parsed.data
+  const issuer = c.issuer.replace(/\/+$/, '')
+  const basePath = new URL(issuer).pathname.replace(/\/+$/, '')
+  const resources = c.resources.map((r): ResolvedResource => {
+    const url = canonicalResource(r.url)
+    const u = new URL(url)
+    const path = u.pathname === '/' ? '' : u.pathname
+    const metadataPath = `/.well-known/oauth-protected-resource${path}`
+    return Object.freeze({ ...r, url, metadataPath, metadataUrl: `${u.origin}${metadataPath}` })
+  })
+  return Object.freeze({ ...c, issuer, basePath, resources: Object.freeze(resources) })
+}

@@ -1,0 +1,23 @@
+/** URL helpers shared by configuration and the endpoints. No I/O. */
+
+/** Whether a hostname (as `URL.hostname` gives it) is a loopback name or address. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase()
+  return h === 'localhost' || h === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(h)
+}
+
+/** Whether a hostname is a loopback IP literal (RFC 8252 §7.3 port variance applies only to these). */
+export function isLoopbackIp(hostname: string): boolean {
+  return hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname)
+}
+
+/**
+ * The canonical form of a resource URI (MCP §Canonical Server URI): lower-case scheme and host
+ * (the URL parser does that), default port dropped, no trailing slash on the path, no fragment.
+ * Throws `TypeError` for a string that is not an absolute URL.
+ */
+export function canonicalResource(value: string): string {
+  const url = new URL(value)
+  const path = url.pathname.replace(/\/+$/, '')
+  return `${url.protocol}//${url.host}${path}${url.search}`
+}

@@ -1,0 +1,103 @@
+/**
+ * Grants: one per successful authorization (the refresh-token family). Revoking a grant stops its
+ * refresh tokens at once and its access tokens at the guard within `revocationCheckSeconds`,
+ * without a store read on every request: liveness answers are cached for that long.
+ */
+import { randomToken } from '../http/random.js'
+import type { Store } from '../storage/store.js'
+
+/** What a grant records. Upstream tokens (proxy) live here too, in the encrypted store. */
+export interface GrantRecord {
+  clientId: string
+  subject: string
+  scopes: string[]
+  resource: string
+  /** Seconds since the epoch. */
+  createdAt: number
+  claims?: Record<string, unknown>
+  upstream?: unknown
+}
+
+export interface GrantsOptions {
+  store: Store
+  /** How long an unused grant lives; extended by every token issue. */
+  ttlSeconds: number
+  revocationCheckSeconds: number
+  now: () => number
+  /** Most liveness answers kept in memory. */
+  maxCached?: number
+}
+
+interface Liveness {
+  active: boolean
+  checkedAt: number
+}
+
+/** Grant records in the store plus a bounded, short-lived cache of liveness answers. */
+export class Grants {
+  readonly #store: Store
+  readonly #ttl: number
+  readonly #checkMs: number
+  readonly #now: () => number
+  readonly #max: number
+  readonly #liveness = new Map<string, Liveness>()
+
+  constructor(options: GrantsOptions) {
+    this.#store = options.store
+    this.#ttl = options.ttlSeconds
+    this.#checkMs = options.revocationCheckSeconds * 1000
+    this.#now = options.now
+    this.#max = options.maxCached ?? 100_000
+  }
+
+  /** Stores a new grant and returns its id (128 bits, random). */
+  async create(record: GrantRecord): Promise<string> {
+    const id = randomToken(16)
+    await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
+    this.#remember(id, true)
+    return id
+  }
+
+  get(id: string): Promise<GrantRecord | undefined> {
+    return this.#store.get<GrantRecord>(key(id))
+  }
+
+  /** Rewrites the record, restarting its lifetime. */
+  async update(id: string, record: GrantRecord): Promise<void> {
+    await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
+  }
+
+  /** Revokes the grant: its record is deleted, and this instance forgets it at once. */
+  async revoke(id: string): Promise<void> {
+    this.#remember(id, false)
+    await this.#store.delete(key(id))
+  }
+
+  /**
+   * Whether the grant still exists. Answers from memory when the last check is younger than
+   * `revocationCheckSeconds`; otherwise reads the store. A store error propagates (fail closed).
+   */
+  isActive(id: string): boolean | Promise<boolean> {
+    const cached = this.#liveness.get(id)
+    if (cached && this.#now() - cached.checkedAt < this.#checkMs) return cached.active
+    return this.#store.get(key(id)).then((record) => {
+      const active = record !== undefined
+      this.#remember(id, active)
+      return active
+    })
+  }
+
+  #remember(id: string, active: boolean): void {
+    if (this.#liveness.size >= this.#max && !this.#liveness.has(id)) {
+      // Maps iterate in insertion order: drop the oldest answer.
+      const oldest = this.#liveness.keys().next()
+      if (!oldest.done) this.#liveness.delete(oldest.value)
+    }
+    this.#liveness.delete(id)
+    this.#liveness.set(id, { active, checkedAt: this.#now() })
+  }
+}
+
+function key(id: string): string {
+  return `grant:${id}`
+}

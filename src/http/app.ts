@@ -1,0 +1,52 @@
+/**
+ * The Web-standard app skeleton: routes with their allowed methods, CORS preflight where allowed,
+ * 405 with `Allow` otherwise, and the one place where thrown errors become responses.
+ */
+import { Hono } from 'hono'
+import { toErrorResponse, type ErrorHook } from '../errors.js'
+import { methodNotAllowed, preflightResponse } from './responses.js'
+
+/** A handler in the core: a Web `Request` in, a `Response` out. */
+export type Handler = (request: Request) => Promise<Response>
+
+export interface Route {
+  path: string
+  /** Method -> handler. `HEAD` follows `GET`. */
+  methods: Partial<Record<'GET' | 'POST', Handler>>
+  /** Whether browsers may call it cross-origin (never the authorization endpoint). */
+  cors: boolean
+}
+
+/** The header an unhandled response carries, so adapters can pass the request on. */
+export const UNHANDLED_HEADER = 'x-gatehouse-unhandled'
+
+/** Builds the request handler for a set of routes. */
+export function createRouter(routes: readonly Route[], onError?: ErrorHook): Handler {
+  const app = new Hono({ strict: true })
+  for (const route of routes) {
+    const allow = Object.keys(route.methods)
+    if (allow.includes('GET')) allow.push('HEAD')
+    for (const [method, handler] of Object.entries(route.methods)) {
+      app.on(method === 'GET' ? ['GET', 'HEAD'] : [method], route.path, async (c) => {
+        try {
+          return await handler(c.req.raw)
+        } catch (error) {
+          return toErrorResponse(error, onError)
+        }
+      })
+    }
+    app.on('OPTIONS', route.path, () =>
+      route.cors ? preflightResponse([...allow, 'OPTIONS']) : methodNotAllowed(allow),
+    )
+    app.all(route.path, () => methodNotAllowed(allow))
+  }
+  app.notFound(
+    () =>
+      new Response(JSON.stringify({ error: 'not_found' }), {
+        status: 404,
+        headers: { 'content-type': 'application/json', [UNHANDLED_HEADER]: '1' },
+      }),
+  )
+  app.onError((error) => toErrorResponse(error, onError))
+  return async (request) => app.fetch(request)
+}

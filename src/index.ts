@@ -1,0 +1,40 @@
+// Everything exported here is public API.
+export { createGatehouse } from './gatehouse.js'
+export type { Gatehouse, GatehouseOptions, ProtectOptions, ProtectedHandler } from './gatehouse.js'
+export { ConfigSchema, resolveConfig } from './config/schema.js'
+export type { ConfigInput, ResolvedConfig, ResolvedResource } from './config/schema.js'
+export {
+  OAuthError,
+  ConfigError,
+  StoreError,
+  UpstreamError,
+  toErrorResponse,
+  toOAuthError,
+} from './errors.js'
+export type { OAuthErrorCode, OAuthErrorOptions, ErrorHook } from './errors.js'
+export type { Store, SetOptions } from './storage/store.js'
+export { createMemoryStore } from './storage/memory.js'
+export { createEncryptedStore } from './storage/encrypted.js'
+export type { OAuthServerProvider } from './oauth/provider.js'
+export { ProviderTokenVerifier, exchangeIdentityAssertionUnsupported } from './oauth/provider.js'
+export { GatehouseProvider } from './oauth/gatehouse-provider.js'
+export type { Authenticate, UserIdentity } from './oauth/gatehouse-provider.js'
+export type {
+  AuthorizationCode,
+  AuthorizationParams,
+  IdentityAssertionParams,
+  OAuthClientInformation,
+  RefreshToken,
+  TokenEndpointAuthMethod,
+  TokenResponse,
+} from './oauth/types.js'
+export { principalOf, principalKey, samePrincipal } from './resource/access-token.js'
+export type { AccessToken, Principal, TokenVerifier } from './resource/access-token.js'
+export { verifyBearer, bearerChallenge } from './resource/bearer.js'
+export type { BearerOptions, ChallengeOptions } from './resource/bearer.js'
+export { requireScopes, requireRole, requireRoles, missingScopes } from './resource/scopes.js'
+export type { ScopeHierarchy } from './resource/scopes.js'
+export { SigningKeys } from './tokens/keys.js'
+export { JWTVerifier } from './jwt/verifier.js'
+export { JwksCache } from './jwt/jwks-cache.js'
+export type { SignatureVerifierFactory } from './jwt/signature.js'

@@ -1,0 +1,141 @@
+/**
+ * The claim rules of a JWT access token at a resource server (RFC 7519 §4.1, RFC 9068 §4), applied
+ * after the signature was verified, and the mapping from claims to an `AccessToken`.
+ */
+
+import type { AccessToken } from '../resource/access-token.js'
+import { JwtError } from './jwt-error.js'
+
+/** Maps verified claims to scopes or roles, replacing the built-in reading of those claims. */
+export type ClaimsMapper = (claims: Readonly<Record<string, unknown>>) => string[]
+
+/** What `checkClaims` enforces, resolved once from the verifier options. */
+export interface ClaimRules {
+  readonly audiences: ReadonlySet<string>
+  readonly allowExtraAudiences: boolean
+  readonly clockToleranceSeconds: number
+  readonly requiredScopes: readonly string[]
+  readonly claimsToScopes: ClaimsMapper | undefined
+  readonly claimsToRoles: ClaimsMapper | undefined
+}
+
+/**
+ * Checks the time, audience and scope claims of a verified payload and builds the `AccessToken`.
+ *
+ * Rules: `exp` is required and a finite number, and `now - tolerance < exp`; `nbf` and `iat`, when
+ * present, are numbers not after `now + tolerance`; `aud` (string or non-empty array of strings)
+ * contains a configured audience, and with `allowExtraAudiences` false every array member must be
+ * configured; `sub`, `client_id`, `azp`, `appid`, `gid` are strings when present; scopes come from
+ * `scope` (a space-separated string) or else `scp` (string or array of strings) — any other shape
+ * is refused, not normalised; `roles` is an array of strings; every required scope is present.
+ * `iss` must already be checked by the caller (keys are chosen by issuer). The returned token,
+ * its arrays and its claims object are frozen, because the token cache shares them.
+ *
+ * @throws {JwtError} `missing_exp`, `expired`, `not_yet_valid`, `issued_in_future`,
+ *   `wrong_audience`, `invalid_claim`, `insufficient_scope`.
+ */
+export function checkClaims(
+  token: string,
+  claims: Record<string, unknown>,
+  issuer: string,
+  rules: ClaimRules,
+  nowMs: number,
+): AccessToken {
+  const now = nowMs / 1000
+  const tolerance = rules.clockToleranceSeconds
+  const { exp, nbf, iat } = claims
+  if (exp === undefined) throw new JwtError('missing_exp')
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new JwtError('invalid_claim')
+  if (exp <= now - tolerance) throw new JwtError('expired')
+  if (nbf !== undefined) {
+    if (typeof nbf !== 'number' || !Number.isFinite(nbf)) throw new JwtError('invalid_claim')
+    if (nbf > now + tolerance) throw new JwtError('not_yet_valid')
+  }
+  if (iat !== undefined) {
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new JwtError('invalid_claim')
+    if (iat > now + tolerance) throw new JwtError('issued_in_future')
+  }
+  const resource = matchAudience(claims.aud, rules)
+
+  const subject = optionalString(claims.sub)
+  const clientId =
+    optionalString(claims.client_id) ??
+    optionalString(claims.azp) ??
+    optionalString(claims.appid) ??
+    ''
+  const grantId = optionalString(claims.gid)
+  const scopes =
+    rules.claimsToScopes === undefined ? readScopes(claims) : [...rules.claimsToScopes(claims)]
+  for (const scope of rules.requiredScopes) {
+    if (!scopes.includes(scope)) throw new JwtError('insufficient_scope')
+  }
+  const roles =
+    rules.claimsToRoles === undefined ? readRoles(claims) : [...rules.claimsToRoles(claims)]
+
+  const result: AccessToken = {
+    token,
+    clientId,
+    scopes: Object.freeze(scopes) as string[],
+    expiresAt: exp,
+    resource,
+    issuer,
+    claims: Object.freeze(claims),
+  }
+  if (subject !== undefined) result.subject = subject
+  if (roles !== undefined) result.roles = Object.freeze(roles) as string[]
+  if (grantId !== undefined) result.grantId = grantId
+  return Object.freeze(result)
+}
+
+function matchAudience(aud: unknown, rules: ClaimRules): string {
+  if (typeof aud === 'string') {
+    if (rules.audiences.has(aud)) return aud
+    throw new JwtError('wrong_audience')
+  }
+  if (!Array.isArray(aud)) throw new JwtError('wrong_audience')
+  let matched: string | undefined
+  for (const value of aud as unknown[]) {
+    if (typeof value !== 'string') throw new JwtError('wrong_audience')
+    if (rules.audiences.has(value)) matched ??= value
+    else if (!rules.allowExtraAudiences) throw new JwtError('wrong_audience')
+  }
+  if (matched === undefined) throw new JwtError('wrong_audience')
+  return matched
+}
+
+/**
+ * Scopes of a payload: `scope` (RFC 8693 §4.2 / RFC 9068 §2.2.3, space-separated string) when
+ * present, else `scp` (Entra: string; others: array of strings), else none.
+ *
+ * @throws {JwtError} `invalid_claim` when either claim has another shape (e.g. `scope` as an array).
+ */
+export function readScopes(claims: Readonly<Record<string, unknown>>): string[] {
+  const { scope, scp } = claims
+  if (scope !== undefined && typeof scope !== 'string') throw new JwtError('invalid_claim')
+  if (scp !== undefined && typeof scp !== 'string' && !isStringArray(scp)) {
+    throw new JwtError('invalid_claim')
+  }
+  if (typeof scope === 'string') return splitScopes(scope)
+  if (typeof scp === 'string') return splitScopes(scp)
+  return scp === undefined ? [] : [...scp]
+}
+
+function readRoles(claims: Readonly<Record<string, unknown>>): string[] | undefined {
+  const { roles } = claims
+  if (roles === undefined) return undefined
+  if (!isStringArray(roles)) throw new JwtError('invalid_claim')
+  return [...roles]
+}
+
+function splitScopes(value: string): string[] {
+  return value.split(' ').filter((scope) => scope !== '')
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string')
+}
+
+function optionalString(value: unknown): string | undefined {
+  if (value === undefined || typeof value === 'string') return value
+  throw new JwtError('invalid_claim')
+}

@@ -1,0 +1,166 @@
+/**
+ * Strict parsing of a compact JWS (RFC 7515 §7.1) before any key is touched. Nothing in the token
+ * is trusted: its size, shape, encoding, header and JSON are checked here, and the header members
+ * that point at keys (`jku`, `x5u`, `jwk`, `x5c`) are never read.
+ */
+
+import { decodeBase64Url, decodeBase64UrlToText } from './base64url.js'
+import { JwtError } from './jwt-error.js'
+
+/** The default cap on a token's length, checked before any decoding (16 KiB). */
+export const DEFAULT_MAX_TOKEN_BYTES = 16_384
+
+/** A JOSE header that passed `parseJws`: `alg` is allow-listed, `kid`/`typ` are strings if set. */
+export interface JwsHeader {
+  readonly alg: string
+  readonly kid?: string
+  readonly typ?: string
+  readonly [member: string]: unknown
+}
+
+/** A compact JWS split into its checked parts; the signature is not verified yet. */
+export interface ParsedJws {
+  readonly header: JwsHeader
+  /** The payload as a JSON object with no duplicate member names. */
+  readonly payload: Record<string, unknown>
+  /** ASCII bytes of `header.payload`, the input the signature covers. */
+  readonly signingInput: Uint8Array
+  readonly signature: Uint8Array
+}
+
+/** What `parseJws` allows. */
+export interface ParseJwsOptions {
+  /** Algorithms accepted in the header; `none` is refused whatever this holds. */
+  readonly algorithms: ReadonlySet<string>
+  /** Longest token accepted, in characters (= bytes for a valid token). Default 16 KiB. */
+  readonly maxTokenBytes?: number
+}
+
+/**
+ * Parses a compact JWS and checks everything that can be checked without a key.
+ *
+ * Rules, in order: length cap before any decoding; exactly three `.`-separated segments (five is
+ * a JWE and refused, as is the JSON serialization); strict unpadded base64url in every segment;
+ * header and payload are UTF-8 JSON objects without duplicate member names (RFC 7519 §4,
+ * RFC 8725 §2.6 — refused rather than "last one wins"); `alg` is a string in the allow-list and
+ * never `none` in any case; no `crit` at all (we implement no extension, RFC 7515 §4.1.11), no
+ * `b64` other than `true` (RFC 7797), no JWE members (`enc`, `zip`), no nested JWT (`cty: JWT`).
+ * Not checked here: the signature, claims, `typ` policy, and `kid` existence.
+ *
+ * @throws {JwtError} with the failing rule as `reason`.
+ */
+export function parseJws(token: string, options: ParseJwsOptions): ParsedJws {
+  if (token.length > (options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES)) {
+    throw new JwtError('token_too_large')
+  }
+  const first = token.indexOf('.')
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1)
+  if (second < 0) throw new JwtError('malformed')
+  const third = token.indexOf('.', second + 1)
+  if (third >= 0) throw new JwtError(countDots(token) === 4 ? 'jwe_unsupported' : 'malformed')
+  if (first === 0 || second === first + 1) throw new JwtError('malformed')
+
+  const header = parseHeader(token, first, options.algorithms)
+  const payloadText = decodeBase64UrlToText(token, first + 1, second)
+  if (payloadText === undefined) throw new JwtError('malformed')
+  const payload = parseJsonObject(payloadText)
+  const signature = decodeBase64Url(token, second + 1)
+  if (signature === undefined || signature.length === 0) throw new JwtError('malformed')
+  return { header, payload, signingInput: asciiBytes(token, second), signature }
+}
+
+function parseHeader(token: string, end: number, algorithms: ReadonlySet<string>): JwsHeader {
+  const text = decodeBase64UrlToText(token, 0, end)
+  if (text === undefined) throw new JwtError('malformed')
+  const header = parseJsonObject(text)
+  const { alg, kid, typ, cty } = header
+  if (typeof alg !== 'string') throw new JwtError('malformed')
+  // RFC 8725 §3.1 / RFC 9068 §4: `none` is refused even if someone put it in the allow-list.
+  if (!algorithms.has(alg) || alg.toLowerCase() === 'none') throw new JwtError('alg_not_allowed')
+  if (header.crit !== undefined) throw new JwtError('crit_unsupported')
+  if (header.b64 !== undefined && header.b64 !== true) throw new JwtError('b64_unsupported')
+  if (header.enc !== undefined || header.zip !== undefined) throw new JwtError('jwe_unsupported')
+  if (kid !== undefined && typeof kid !== 'string') throw new JwtError('malformed')
+  if (typ !== undefined && typeof typ !== 'string') throw new JwtError('malformed')
+  if (cty !== undefined) {
+    if (typeof cty !== 'string') throw new JwtError('malformed')
+    // RFC 7519 §5.2: cty "JWT" (any case, with or without "application/") marks a nested JWT.
+    if (normalizeMediaType(cty) === 'jwt') throw new JwtError('nested_jwt_unsupported')
+  }
+  return header as JwsHeader
+}
+
+/**
+ * Lower-cases a `typ`/`cty` value and drops an `application/` prefix (RFC 7515 §4.1.9), so that
+ * `application/at+JWT` and `at+jwt` compare equal.
+ */
+export function normalizeMediaType(value: string): string {
+  const lower = value.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice(12) : lower
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new JwtError('malformed')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new JwtError('malformed')
+  }
+  if (countMembers(text) !== countKeys(value)) throw new JwtError('duplicate_member')
+  return value as Record<string, unknown>
+}
+
+/**
+ * Counts the member separators (`:` outside strings) of a text that JSON.parse accepted: one per
+ * member written. JSON.parse keeps only the last of duplicate names, so fewer parsed keys than
+ * written members means a duplicate somewhere, at any depth, including `"a"` vs `"\u0061"`.
+ */
+function countMembers(text: string): number {
+  let count = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92)
+        i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 58) count++
+  }
+  return count
+}
+
+function countKeys(root: object): number {
+  let count = 0
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value !== 'object' || value === null) continue
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push(item)
+      continue
+    }
+    for (const key in value) {
+      count++
+      const item = (value as Record<string, unknown>)[key]
+      if (typeof item === 'object' && item !== null) stack.push(item)
+    }
+  }
+  return count
+}
+
+function countDots(token: string): number {
+  let dots = 0
+  for (let i = token.indexOf('.'); i >= 0; i = token.indexOf('.', i + 1)) dots++
+  return dots
+}
+
+// The base64url check already proved the range is ASCII, so a byte per character is exact.
+function asciiBytes(token: string, end: number): Uint8Array {
+  const out = new Uint8Array(end)
+  for (let i = 0; i < end; i++) out[i] = token.charCodeAt(i)
+  return out
+}

@@ -1,0 +1,334 @@
+/**
+ * `JWTVerifier`: the resource server's check of JWT access tokens (RFC 9068, RFC 8725) against
+ * configured issuers, audiences and keys, with a verified-token cache on the hot path.
+ */
+
+import { OAuthError, UpstreamError } from '../errors.js'
+import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import { encodeBase64Url } from './base64url.js'
+import { checkClaims } from './claims.js'
+import type { ClaimRules, ClaimsMapper } from './claims.js'
+import { DEFAULT_ASYMMETRIC_ALGORITHMS, algorithmSpec, isHmacAlgorithm } from './jwk.js'
+import type { Jwk, JwkSet } from './jwk.js'
+import { JwksCache } from './jwks-cache.js'
+import { normalizeMediaType, parseJws } from './jws.js'
+import type { ParseJwsOptions } from './jws.js'
+import { JwtError } from './jwt-error.js'
+import {
+  createDiscoverySource,
+  createFunctionSource,
+  createJwksUriSource,
+  createStaticSource,
+} from './key-source.js'
+import type { KeySource } from './key-source.js'
+import { webCryptoSignatureVerifier } from './signature.js'
+import type { SignatureVerifierFactory, VerifyFunction } from './signature.js'
+import { VerifiedTokenCache } from './verified-token-cache.js'
+
+/** Options of `JWTVerifier`; exactly one of `jwksUri`, `discoveryUrl`, `jwks`, `keys`, `sharedSecret`. */
+export interface JWTVerifierOptions {
+  /** Accepted `iss` values, compared as exact strings. */
+  issuer: string | string[]
+  /** Accepted audiences (the canonical resource URI of this server, RFC 8707). */
+  audience: string | string[]
+  /** Allowed `alg` values. Default RS/PS/ES 256/384/512 and EdDSA; HS* only with `sharedSecret`. */
+  algorithms?: string[]
+  /** The issuer's JWKS URL. */
+  jwksUri?: string
+  /** OpenID discovery URL (or issuer base); needs exactly one issuer, which the document must name. */
+  discoveryUrl?: string
+  /** A fixed key set. */
+  jwks?: JwkSet
+  /** A local key source (e.g. this server's own signing keys), called like a JWKS fetch. */
+  keys?: () => Promise<JwkSet>
+  /** HMAC secret (string as UTF-8); needs `algorithms` of HS* only, each no longer than the key. */
+  sharedSecret?: string | Uint8Array
+  /** Scopes every token must carry; a token without them fails with `insufficient_scope`. */
+  requiredScopes?: string[]
+  /** Clock skew allowed for `exp`, `nbf`, `iat`, in seconds. Default 30, at most 60. */
+  clockToleranceSeconds?: number
+  /** Required `typ` (e.g. `at+jwt`), compared case-insensitively with or without `application/`. */
+  typ?: string
+  /** Accept an `aud` array that also names audiences not configured here. Default false. */
+  allowExtraAudiences?: boolean
+  /** Longest token accepted, checked before decoding. Default 16 KiB. */
+  maxTokenBytes?: number
+  /** Verified-token cache: default on, 10 000 entries, entries live at most `maxTtlSeconds` (3600). */
+  cache?: false | { maxEntries?: number; maxTtlSeconds?: number }
+  /** Share one key cache across verifiers; then configure fetch on that cache, not here. */
+  jwksCache?: JwksCache
+  /** Underlying fetch of the private key cache. */
+  fetch?: typeof fetch
+  /** Allow http/loopback key URLs (development, tests). Default false. */
+  allowHttpLoopback?: boolean
+  /** Allow literal private-network key hosts. Default false. */
+  dangerouslyAllowPrivateNetwork?: boolean
+  /** Clock in ms; default `Date.now`. */
+  now?: () => number
+  /** Signature implementation; default Web Crypto. Node entry points pass `nodeSignatureVerifier`. */
+  signatureVerifier?: SignatureVerifierFactory
+  /** Replaces reading `scope`/`scp`. */
+  claimsToScopes?: ClaimsMapper
+  /** Replaces reading `roles`. */
+  claimsToRoles?: ClaimsMapper
+}
+
+// JWT types that are never access tokens (RFC 8725 §3.11): refused even when no `typ` is required.
+const FOREIGN_TYPES = new Set([
+  'oauth-id-jag+jwt',
+  'dpop+jwt',
+  'secevent+jwt',
+  'logout+jwt',
+  'client-authentication+jwt',
+  'token-introspection+jwt',
+  'kb+jwt',
+])
+
+const DESCRIPTION = 'the access token is invalid'
+
+/**
+ * Verifies JWT access tokens as a `TokenVerifier`.
+ *
+ * Order: cache lookup → `parseJws` (size, shape, base64url, duplicate members, `alg` allow-list,
+ * no `crit`/`b64`/JWE/nested JWT; `jku`, `x5u`, `jwk`, `x5c` never read) → `typ` → exact `iss` →
+ * key of that issuer by `kid` → signature → `checkClaims` (exp/nbf/iat with skew, audience,
+ * scopes, roles). Keys are imported once per (issuer, kid, alg) and held by the `JwksCache`.
+ * Without `typ`, headers typed as another kind of JWT (ID-JAG, DPoP proof, logout, …) are refused.
+ * Not checked: revocation (`jti`, grant state) — a cached token stays valid until its `exp` or
+ * `maxTtlSeconds`, whichever is first.
+ *
+ * @throws {TypeError} at construction for an invalid configuration.
+ */
+export class JWTVerifier implements TokenVerifier {
+  readonly #issuers: ReadonlySet<string>
+  readonly #jws: ParseJwsOptions
+  readonly #typ: string | undefined
+  readonly #rules: ClaimRules
+  readonly #now: () => number
+  readonly #factory: SignatureVerifierFactory
+  readonly #source: KeySource | undefined
+  readonly #keys: JwksCache
+  readonly #secret: Jwk | undefined
+  readonly #secretVerifiers = new Map<string, VerifyFunction | Promise<VerifyFunction>>()
+  readonly #cache: VerifiedTokenCache | undefined
+  readonly #cacheTtlMs: number
+
+  constructor(options: JWTVerifierOptions) {
+    const issuers = nonEmptyList(options.issuer, 'issuer')
+    const audiences = nonEmptyList(options.audience, 'audience')
+    const sources = (['jwksUri', 'discoveryUrl', 'jwks', 'keys', 'sharedSecret'] as const).filter(
+      (name) => options[name] !== undefined,
+    )
+    if (sources.length !== 1) {
+      throw new TypeError('give exactly one of jwksUri, discoveryUrl, jwks, keys, sharedSecret')
+    }
+    const symmetric = options.sharedSecret !== undefined
+    const algorithms = options.algorithms ?? (symmetric ? [] : [...DEFAULT_ASYMMETRIC_ALGORITHMS])
+    if (algorithms.length === 0) throw new TypeError('algorithms must name at least one algorithm')
+    for (const alg of algorithms) {
+      if (algorithmSpec(alg) === undefined) throw new TypeError(`unsupported algorithm ${alg}`)
+      if (isHmacAlgorithm(alg) !== symmetric) {
+        throw new TypeError('HS* algorithms need sharedSecret, and sharedSecret needs HS* only')
+      }
+    }
+    const tolerance = options.clockToleranceSeconds ?? 30
+    if (!(tolerance >= 0 && tolerance <= 60)) {
+      throw new TypeError('clockToleranceSeconds must be between 0 and 60')
+    }
+    const maxTokenBytes = options.maxTokenBytes ?? 16_384
+    if (!Number.isInteger(maxTokenBytes) || maxTokenBytes < 1) {
+      throw new TypeError('maxTokenBytes must be a positive integer')
+    }
+    if (
+      options.jwksCache !== undefined &&
+      (options.fetch !== undefined ||
+        options.allowHttpLoopback !== undefined ||
+        options.dangerouslyAllowPrivateNetwork !== undefined)
+    ) {
+      throw new TypeError('with a shared jwksCache, configure fetch options on the JwksCache')
+    }
+
+    this.#issuers = new Set(issuers)
+    this.#jws = { algorithms: new Set(algorithms), maxTokenBytes }
+    this.#typ = options.typ === undefined ? undefined : normalizeMediaType(options.typ)
+    this.#rules = {
+      audiences: new Set(audiences),
+      allowExtraAudiences: options.allowExtraAudiences === true,
+      clockToleranceSeconds: tolerance,
+      requiredScopes: [...(options.requiredScopes ?? [])],
+      claimsToScopes: options.claimsToScopes,
+      claimsToRoles: options.claimsToRoles,
+    }
+    this.#now = options.now ?? Date.now
+    this.#factory = options.signatureVerifier ?? webCryptoSignatureVerifier
+    this.#secret = symmetric ? secretJwk(options.sharedSecret, algorithms) : undefined
+    this.#source = createSource(options, issuers)
+    this.#keys =
+      options.jwksCache ??
+      new JwksCache({
+        now: this.#now,
+        ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+        allowHttpLoopback: options.allowHttpLoopback === true,
+        dangerouslyAllowPrivateNetwork: options.dangerouslyAllowPrivateNetwork === true,
+      })
+    const cache = options.cache ?? {}
+    this.#cache =
+      cache === false
+        ? undefined
+        : new VerifiedTokenCache(
+            cache.maxEntries === undefined ? {} : { maxEntries: cache.maxEntries },
+          )
+    const maxTtlSeconds = cache === false ? 0 : (cache.maxTtlSeconds ?? 3600)
+    if (!(maxTtlSeconds >= 0)) throw new TypeError('cache.maxTtlSeconds must not be negative')
+    this.#cacheTtlMs = maxTtlSeconds * 1000
+  }
+
+  /** Returns the verified token, or `undefined` for any invalid one; rethrows `UpstreamError`. */
+  verifyToken(token: string): Promise<AccessToken | undefined> {
+    const nowMs = this.#now()
+    const hit = this.#cache?.get(token, nowMs)
+    if (hit !== undefined) return Promise.resolve(hit)
+    return this.#verifyUncached(token, nowMs).catch((error: unknown) => {
+      if (error instanceof JwtError) return undefined
+      return rethrowAsOAuthError(error)
+    })
+  }
+
+  /**
+   * Verifies a token and returns its `AccessToken`.
+   *
+   * @throws {OAuthError} `invalid_token` ("the access token is invalid", the rule in `reason`:
+   *   `malformed`, `alg_not_allowed`, `bad_signature`, `expired`, `wrong_audience`, …), or
+   *   `insufficient_scope` when a required scope is missing. The description never holds the token.
+   * @throws {UpstreamError} when the issuer's keys cannot be loaded and none are cached.
+   */
+  verify(token: string): Promise<AccessToken> {
+    const nowMs = this.#now()
+    const hit = this.#cache?.get(token, nowMs)
+    if (hit !== undefined) return Promise.resolve(hit)
+    return this.#verifyUncached(token, nowMs).catch(rethrowAsOAuthError)
+  }
+
+  async #verifyUncached(token: string, nowMs: number): Promise<AccessToken> {
+    const jws = parseJws(token, this.#jws)
+    const { header, payload } = jws
+    if (this.#typ !== undefined) {
+      if (header.typ === undefined || normalizeMediaType(header.typ) !== this.#typ) {
+        throw new JwtError('wrong_typ')
+      }
+    } else if (header.typ !== undefined && FOREIGN_TYPES.has(normalizeMediaType(header.typ))) {
+      throw new JwtError('wrong_typ')
+    }
+    const issuer = payload.iss
+    if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) throw new JwtError('wrong_issuer')
+
+    let verify = this.#verifierFor(issuer, header.kid, header.alg)
+    if (typeof verify !== 'function') verify = await verify
+    let valid = verify(jws.signingInput, jws.signature)
+    if (typeof valid !== 'boolean') valid = await valid
+    if (!valid && this.#source !== undefined) {
+      // JWT-21: the kid may have been reused for new key material; reload once per cooldown.
+      const fresh = await this.#keys.reloadAfterBadSignature(
+        issuer,
+        this.#source,
+        header.kid,
+        header.alg,
+        this.#factory,
+        verify,
+      )
+      valid = fresh !== undefined && (await fresh(jws.signingInput, jws.signature))
+    }
+    if (!valid) throw new JwtError('bad_signature')
+
+    const accessToken = checkClaims(token, payload, issuer, this.#rules, nowMs)
+    if (this.#cache !== undefined && accessToken.expiresAt !== undefined) {
+      const until = Math.min(accessToken.expiresAt * 1000, nowMs + this.#cacheTtlMs)
+      this.#cache.set(token, accessToken, until, nowMs)
+    }
+    return accessToken
+  }
+
+  #verifierFor(
+    issuer: string,
+    kid: string | undefined,
+    alg: string,
+  ): VerifyFunction | Promise<VerifyFunction> {
+    if (this.#source !== undefined) {
+      return this.#keys.getVerifier(issuer, this.#source, kid, alg, this.#factory)
+    }
+    let verify = this.#secretVerifiers.get(alg)
+    if (verify === undefined) {
+      const secret = this.#secret ?? { kty: 'oct' }
+      verify = this.#factory.importKey(secret, alg).then(
+        (imported) => {
+          this.#secretVerifiers.set(alg, imported)
+          return imported
+        },
+        (error: unknown) => {
+          this.#secretVerifiers.delete(alg)
+          throw new JwtError('unusable_key', { cause: error })
+        },
+      )
+      this.#secretVerifiers.set(alg, verify)
+    }
+    return verify
+  }
+}
+
+function rethrowAsOAuthError(error: unknown): never {
+  if (error instanceof JwtError) {
+    if (error.reason === 'insufficient_scope') {
+      throw new OAuthError('insufficient_scope', 'the access token lacks a required scope', {
+        reason: error.reason,
+      })
+    }
+    throw new OAuthError('invalid_token', DESCRIPTION, { reason: error.reason, cause: error })
+  }
+  if (error instanceof UpstreamError || error instanceof OAuthError) throw error
+  throw error instanceof Error ? error : new Error('token verification failed')
+}
+
+function createSource(options: JWTVerifierOptions, issuers: string[]): KeySource | undefined {
+  if (options.jwksUri !== undefined) return createJwksUriSource(requireUrl(options.jwksUri))
+  if (options.discoveryUrl !== undefined) {
+    const [issuer] = issuers
+    if (issuers.length !== 1 || issuer === undefined) {
+      throw new TypeError('discoveryUrl needs exactly one issuer')
+    }
+    return createDiscoverySource(requireUrl(options.discoveryUrl), issuer)
+  }
+  if (options.jwks !== undefined) {
+    if (!Array.isArray(options.jwks.keys)) throw new TypeError('jwks must be { keys: [...] }')
+    return createStaticSource(options.jwks)
+  }
+  if (options.keys !== undefined) return createFunctionSource(options.keys)
+  return undefined
+}
+
+function secretJwk(secret: string | Uint8Array | undefined, algorithms: string[]): Jwk {
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
+  if (bytes === undefined) throw new TypeError('sharedSecret is required')
+  for (const alg of algorithms) {
+    const minBytes = alg === 'HS512' ? 64 : alg === 'HS384' ? 48 : 32
+    if (bytes.length < minBytes) {
+      throw new TypeError(`sharedSecret must be at least ${minBytes} bytes for ${alg}`)
+    }
+  }
+  return { kty: 'oct', k: encodeBase64Url(bytes) }
+}
+
+function nonEmptyList(value: string | string[], name: string): string[] {
+  const list = typeof value === 'string' ? [value] : [...value]
+  if (list.length === 0 || list.some((item) => typeof item !== 'string' || item === '')) {
+    throw new TypeError(`${name} must be a non-empty string or list of non-empty strings`)
+  }
+  return list
+}
+
+function requireUrl(value: string): string {
+  try {
+    return new URL(value).href
+  } catch {
+    throw new TypeError('the key URL is not a valid URL')
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Client authentication at the token, revocation and introspection endpoints (OAuth 2.1 §2.4,
+ * §3.2.1): `client_secret_basic`, `client_secret_post` and `none`. Exactly one method per request.
+ */
+import { OAuthError } from '../errors.js'
+import type { Params } from '../http/params.js'
+import { sha256, timingSafeEqual } from '../http/random.js'
+import type { OAuthServerProvider } from './provider.js'
+import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
+
+/** The client that authenticated and the method it used. */
+export interface AuthenticatedClient {
+  client: OAuthClientInformation
+  method: TokenEndpointAuthMethod
+}
+
+interface Presented {
+  method: TokenEndpointAuthMethod
+  clientId: string
+  secret?: string
+}
+
+/**
+ * Authenticates the calling client. Throws `invalid_request` for several methods at once, and
+ * `invalid_client` (401; with `WWW-Authenticate: Basic` when the header was used) for an unknown
+ * client, a wrong secret, or a method other than the one the client registered.
+ */
+export async function authenticateClient(
+  request: Request,
+  form: Params,
+  provider: Pick<OAuthServerProvider, 'getClient'>,
+  now: () => number,
+): Promise<AuthenticatedClient> {
+  const presented = readCredentials(request, form)
+  const usedHeader = presented.method === 'client_secret_basic'
+  const fail = (reason: string) =>
+    new OAuthError('invalid_client', 'client authentication failed', {
+      reason,
+      ...(usedHeader ? { headers: { 'www-authenticate': 'Basic realm="gatehouse"' } } : {}),
+    })
+  const client = await provider.getClient(presented.clientId)
+  if (!client) throw fail('unknown_client')
+  if (client.token_endpoint_auth_method !== presented.method) throw fail('auth_method_mismatch')
+  if (presented.method === 'none') return { client, method: 'none' }
+  const expiresAt = client.client_secret_expires_at ?? 0
+  if (expiresAt !== 0 && expiresAt * 1000 <= now()) throw fail('secret_expired')
+  const secret = presented.secret ?? ''
+  const ok = client.client_secret_hash
+    ? timingSafeEqual(await sha256(secret), client.client_secret_hash)
+    : client.client_secret !== undefined && timingSafeEqual(secret, client.client_secret)
+  if (!ok) throw fail('bad_secret')
+  return { client, method: presented.method }
+}
+
+function readCredentials(request: Request, form: Params): Presented {
+  const header = request.headers.get('authorization')
+  const bodyId = form.get('client_id')
+  const bodySecret = form.get('client_secret')
+  const assertion = form.get('client_assertion')
+  if (header !== null) {
+    if (bodySecret !== undefined || assertion !== undefined) {
+      throw new OAuthError('invalid_request', 'use exactly one client authentication method', {
+        reason: 'multiple_auth_methods',
+      })
+    }
+    const basic = parseBasic(header)
+    if (bodyId !== undefined && bodyId !== basic.clientId) {
+      throw new OAuthError('invalid_request', 'client_id does not match the credentials', {
+        reason: 'client_id_mismatch',
+      })
+    }
+    return basic
+  }
+  if (assertion !== undefined) {
+    // private_key_jwt arrives with the Client ID Metadata Document work; refuse it plainly now.
+    throw new OAuthError('invalid_client', 'client assertions are not supported', {
+      reason: 'assertion_unsupported',
+    })
+  }
+  if (bodyId === undefined) {
+    throw new OAuthError('invalid_client', 'client authentication is required', {
+      reason: 'no_client_id',
+    })
+  }
+  if (bodySecret !== undefined) {
+    return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret }
+  }
+  return { method: 'none', clientId: bodyId }
+}
+
+/** RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`. */
+function parseBasic(header: string): Presented {
+  const invalid = () =>
+    new OAuthError('invalid_client', 'malformed client credentials', {
+      reason: 'malformed_basic',
+      headers: { 'www-authenticate': 'Basic realm="gatehouse"' },
+    })
+  const match = /^basic +([A-Za-z0-9+/]+=*) *$/i.exec(header)
+  if (!match?.[1]) throw invalid()
+  let decoded: string
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(
+      Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0)),
+    )
+  } catch {
+    throw invalid()
+  }
+  const colon = decoded.indexOf(':')
+  if (colon < 1) throw invalid()
+  try {
+    return {
+      method: 'client_secret_basic',
+      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    }
+  } catch {
+    throw invalid()
+  }
+}

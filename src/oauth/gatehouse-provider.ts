@@ -1,0 +1,293 @@
+/**
+ * The store-backed implementation of the provider contract: clients, authorization codes, grants,
+ * access tokens (RFC 9068 JWTs) and rotating refresh tokens. The proxies extend it and replace
+ * only how the user is signed in (`authorize`).
+ *
+ * Stored form: codes and refresh tokens only as SHA-256; client secrets only as SHA-256.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
+import type { Grants, GrantRecord } from '../grants/grants.js'
+import { randomToken, sha256 } from '../http/random.js'
+import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { Store } from '../storage/store.js'
+import { signAccessToken } from '../tokens/access-token.js'
+import type { SigningKeys } from '../tokens/keys.js'
+import type { OAuthServerProvider } from './provider.js'
+import { formatScope } from './scopes.js'
+import type {
+  AuthorizationCode,
+  AuthorizationParams,
+  OAuthClientInformation,
+  RefreshToken,
+  TokenResponse,
+} from './types.js'
+
+/** Who signed in: the subject and any claims to carry into the grant. */
+export interface UserIdentity {
+  subject: string
+  claims?: Record<string, unknown>
+}
+
+/** Signs the user in for an authorization request; returns the identity or throws `OAuthError`. */
+export type Authenticate = (
+  client: OAuthClientInformation,
+  params: AuthorizationParams,
+) => Promise<UserIdentity>
+
+export interface GatehouseProviderOptions {
+  config: ResolvedConfig
+  /** The (encrypted) store for clients, codes, grants and refresh tokens. */
+  store: Store
+  keys: SigningKeys
+  /** Verifies Gatehouse's own access tokens, including grant revocation. */
+  verifier: TokenVerifier
+  grants: Grants
+  /** How `authorize` signs the user in when no proxy replaces it. */
+  authenticate?: Authenticate
+  now: () => number
+}
+
+interface UsedRefreshToken {
+  clientId: string
+  grantId: string
+}
+
+/** Store-backed provider: everything but the user's sign-in, which `authenticate` or a subclass does. */
+export class GatehouseProvider implements OAuthServerProvider {
+  protected readonly options: GatehouseProviderOptions
+  readonly grants: Grants
+
+  constructor(options: GatehouseProviderOptions) {
+    this.options = options
+    this.grants = options.grants
+  }
+
+  getClient(clientId: string): Promise<OAuthClientInformation | undefined> {
+    return this.options.store.get<OAuthClientInformation>(`client:${clientId}`)
+  }
+
+  async registerClient(client: OAuthClientInformation): Promise<void> {
+    const stored: OAuthClientInformation = { ...client }
+    delete stored.client_secret
+    await this.options.store.set(`client:${client.client_id}`, stored)
+  }
+
+  /** Signs the user in through `authenticate` and returns the client's redirect with a code. */
+  async authorize(client: OAuthClientInformation, params: AuthorizationParams): Promise<string> {
+    if (!this.options.authenticate) {
+      throw new OAuthError('access_denied', 'no sign-in method is configured', {
+        reason: 'no_authenticator',
+      })
+    }
+    const identity = await this.options.authenticate(client, params)
+    return this.completeAuthorization(client, params, identity)
+  }
+
+  /**
+   * Issues an authorization code (256 bits, single use, `authorizationCodeTtlSeconds`) for a
+   * signed-in user and returns the client's redirect URI carrying `code`, `state` and `iss`.
+   */
+  async completeAuthorization(
+    client: OAuthClientInformation,
+    params: AuthorizationParams,
+    identity: UserIdentity,
+  ): Promise<string> {
+    const code = randomToken(32)
+    const ttl = this.options.config.authorizationCodeTtlSeconds
+    const record: AuthorizationCode = {
+      clientId: client.client_id,
+      redirectUri: params.redirectUri,
+      redirectUriProvidedExplicitly: params.redirectUriProvidedExplicitly,
+      codeChallenge: params.codeChallenge,
+      scopes: params.scopes,
+      resource: params.resource,
+      subject: identity.subject,
+      expiresAt: this.#nowSeconds() + ttl,
+      ...(identity.claims ? { claims: identity.claims } : {}),
+    }
+    await this.options.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
+    return authorizationResponseUrl(params.redirectUri, this.options.config.issuer, {
+      code,
+      ...(params.state !== undefined ? { state: params.state } : {}),
+    })
+  }
+
+  async loadAuthorizationCode(
+    _client: OAuthClientInformation,
+    authorizationCode: string,
+  ): Promise<AuthorizationCode | undefined> {
+    const hash = await sha256(authorizationCode)
+    const live = await this.options.store.get<AuthorizationCode>(`code:${hash}`)
+    if (live) return live
+    return this.options.store.get<AuthorizationCode>(`code-used:${hash}`)
+  }
+
+  async exchangeAuthorizationCode(
+    client: OAuthClientInformation,
+    authorizationCode: string,
+    code: AuthorizationCode,
+  ): Promise<TokenResponse> {
+    const hash = await sha256(authorizationCode)
+    if (code.redeemedGrantId !== undefined) return this.#rejectReplay(code.redeemedGrantId)
+    const taken = await this.options.store.take<AuthorizationCode>(`code:${hash}`)
+    if (!taken) {
+      // Another request redeemed it between load and take: a replay all the same.
+      const used = await this.options.store.get<AuthorizationCode>(`code-used:${hash}`)
+      if (used?.redeemedGrantId !== undefined) return this.#rejectReplay(used.redeemedGrantId)
+      throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
+        reason: 'code_missing',
+      })
+    }
+    const now = this.#nowSeconds()
+    const grantId = await this.grants.create({
+      clientId: client.client_id,
+      subject: taken.subject,
+      scopes: taken.scopes,
+      resource: taken.resource,
+      createdAt: now,
+      ...(taken.claims ? { claims: taken.claims } : {}),
+    })
+    // OAuth 2.1 §4.1.3: remember the redemption so that a second valid one revokes this grant.
+    await this.options.store.set(
+      `code-used:${hash}`,
+      { ...taken, redeemedGrantId: grantId },
+      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
+    )
+    const grant = await this.grants.get(grantId)
+    if (!grant)
+      throw new OAuthError('invalid_grant', 'the grant was revoked', { reason: 'grant_gone' })
+    return this.issueTokens(client, grantId, grant, taken.scopes)
+  }
+
+  async loadRefreshToken(
+    _client: OAuthClientInformation,
+    refreshToken: string,
+  ): Promise<RefreshToken | undefined> {
+    const hash = await sha256(refreshToken)
+    const live = await this.options.store.get<RefreshToken>(`rt:${hash}`)
+    if (live) return (await this.grants.get(live.grantId)) ? live : undefined
+    const used = await this.options.store.get<UsedRefreshToken>(`rt-used:${hash}`)
+    if (!used) return undefined
+    return { ...used, scopes: [], resource: '', expiresAt: 0, rotated: true }
+  }
+
+  async exchangeRefreshToken(
+    client: OAuthClientInformation,
+    refreshToken: string,
+    record: RefreshToken,
+    scopes: string[],
+  ): Promise<TokenResponse> {
+    if (record.rotated) {
+      // OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a rotated token came back; the family is compromised.
+      await this.grants.revoke(record.grantId)
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'refresh_token_reuse',
+      })
+    }
+    const hash = await sha256(refreshToken)
+    const taken = await this.options.store.take<RefreshToken>(`rt:${hash}`)
+    if (!taken) {
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'refresh_race_lost',
+      })
+    }
+    await this.options.store.set(
+      `rt-used:${hash}`,
+      { clientId: taken.clientId, grantId: taken.grantId } satisfies UsedRefreshToken,
+      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
+    )
+    const grant = await this.grants.get(taken.grantId)
+    if (!grant) {
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'grant_revoked',
+      })
+    }
+    await this.grants.update(taken.grantId, grant)
+    return this.issueTokens(client, taken.grantId, grant, scopes.length > 0 ? scopes : taken.scopes)
+  }
+
+  loadAccessToken(token: string): Promise<AccessToken | undefined> {
+    return this.options.verifier.verifyToken(token)
+  }
+
+  /** Revokes the grant of a refresh or access token the client owns; anything else is ignored. */
+  async revokeToken(client: OAuthClientInformation, token: string): Promise<void> {
+    const refresh = await this.loadRefreshToken(client, token)
+    if (refresh) {
+      if (refresh.clientId === client.client_id) await this.grants.revoke(refresh.grantId)
+      return
+    }
+    const access = await this.options.verifier.verifyToken(token)
+    if (access?.grantId !== undefined && access.clientId === client.client_id) {
+      await this.grants.revoke(access.grantId)
+    }
+  }
+
+  /**
+   * Mints an access token for the grant (narrowed to `scopes`) and, when the client registered the
+   * `refresh_token` grant, a new refresh token carrying the grant's full scope.
+   */
+  async issueTokens(
+    client: OAuthClientInformation,
+    grantId: string,
+    grant: GrantRecord,
+    scopes: string[],
+  ): Promise<TokenResponse> {
+    const { config } = this.options
+    const access = await signAccessToken(this.options.keys, {
+      issuer: config.issuer,
+      subject: grant.subject,
+      audience: grant.resource,
+      clientId: client.client_id,
+      scopes,
+      grantId,
+      ttlSeconds: config.accessTokenTtlSeconds,
+      now: this.options.now,
+    })
+    const response: TokenResponse = {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: config.accessTokenTtlSeconds,
+    }
+    const scope = formatScope(scopes)
+    if (scope !== undefined) response.scope = scope
+    if (client.grant_types.includes('refresh_token')) {
+      const refreshToken = randomToken(32)
+      const ttl = config.refreshTokenTtlSeconds
+      const record: RefreshToken = {
+        clientId: client.client_id,
+        grantId,
+        scopes: grant.scopes,
+        resource: grant.resource,
+        expiresAt: this.#nowSeconds() + ttl,
+      }
+      await this.options.store.set(`rt:${await sha256(refreshToken)}`, record, { ttlSeconds: ttl })
+      response.refresh_token = refreshToken
+    }
+    return response
+  }
+
+  async #rejectReplay(grantId: string): Promise<never> {
+    await this.grants.revoke(grantId)
+    throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
+      reason: 'code_replay',
+    })
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.options.now() / 1000)
+  }
+}
+
+/** The client's redirect URI with response parameters and RFC 9207 `iss` appended. */
+export function authorizationResponseUrl(
+  redirectUri: string,
+  issuer: string,
+  params: Record<string, string>,
+): string {
+  const url = new URL(redirectUri)
+  for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v)
+  url.searchParams.append('iss', issuer)
+  return url.href
+}

@@ -1,0 +1,71 @@
+/**
+ * Token introspection (RFC 7662) for authenticated confidential clients. A caller learns about a
+ * token only when it is the token's own client or is listed in `introspectionClients` for the
+ * token's resource (§4); otherwise, and for any invalid token, the answer is `{"active":false}`.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
+import { assertNoRepeats, readForm } from '../http/params.js'
+import { jsonResponse } from '../http/responses.js'
+import { authenticateClient } from './client-auth.js'
+import type { OAuthServerProvider } from './provider.js'
+
+export interface IntrospectDeps {
+  config: ResolvedConfig
+  provider: OAuthServerProvider
+  now: () => number
+}
+
+/** `POST /introspect`. */
+export async function handleIntrospect(request: Request, deps: IntrospectDeps): Promise<Response> {
+  const form = await readForm(request, deps.config.maxBodyBytes)
+  assertNoRepeats(form)
+  const { client, method } = await authenticateClient(request, form, deps.provider, deps.now)
+  if (method === 'none') {
+    throw new OAuthError('invalid_client', 'introspection requires a confidential client', {
+      reason: 'public_introspection',
+    })
+  }
+  const token = form.get('token')
+  if (token === undefined) {
+    throw new OAuthError('invalid_request', 'token is required', { reason: 'no_token' })
+  }
+  const inactive = jsonResponse({ active: false })
+  // RFC 7662 §2.1: the hint may be wrong; every type is searched. An opaque refresh token fails
+  // JWT parsing at once, so trying the access token first costs nothing.
+  const access = await deps.provider.loadAccessToken(token)
+  if (access) {
+    const allowed =
+      access.clientId === client.client_id ||
+      deps.config.introspectionClients.some(
+        (c) =>
+          c.clientId === client.client_id &&
+          access.resource !== undefined &&
+          c.resources.includes(access.resource),
+      )
+    if (!allowed) return inactive
+    return jsonResponse({
+      active: true,
+      token_type: 'Bearer',
+      client_id: access.clientId,
+      ...(access.scopes.length > 0 ? { scope: access.scopes.join(' ') } : {}),
+      ...(access.subject !== undefined ? { sub: access.subject } : {}),
+      ...(access.issuer !== undefined ? { iss: access.issuer } : {}),
+      ...(access.resource !== undefined ? { aud: access.resource } : {}),
+      ...(access.expiresAt !== undefined ? { exp: access.expiresAt } : {}),
+      ...(typeof access.claims.iat === 'number' ? { iat: access.claims.iat } : {}),
+      ...(typeof access.claims.jti === 'string' ? { jti: access.claims.jti } : {}),
+    })
+  }
+  const refresh = await deps.provider.loadRefreshToken(client, token)
+  if (!refresh || refresh.rotated || refresh.clientId !== client.client_id) return inactive
+  if (refresh.expiresAt * 1000 <= deps.now()) return inactive
+  return jsonResponse({
+    active: true,
+    token_type: 'refresh_token',
+    client_id: refresh.clientId,
+    ...(refresh.scopes.length > 0 ? { scope: refresh.scopes.join(' ') } : {}),
+    aud: refresh.resource,
+    exp: refresh.expiresAt,
+  })
+}

@@ -1,0 +1,18 @@
+/** PKCE (RFC 7636) with S256 only, as OAuth 2.1 and MCP require. */
+import { sha256, timingSafeEqual } from '../http/random.js'
+
+/** A S256 challenge is the base64url SHA-256 of the verifier: exactly 43 characters. */
+export function isValidChallenge(challenge: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(challenge)
+}
+
+/** RFC 7636 §4.1: 43 to 128 unreserved characters. */
+export function isValidVerifier(verifier: string): boolean {
+  return /^[A-Za-z0-9\-._~]{43,128}$/.test(verifier)
+}
+
+/** Whether `verifier` is the one `challenge` was made from. */
+export async function verifyPkce(verifier: string, challenge: string): Promise<boolean> {
+  if (!isValidVerifier(verifier)) return false
+  return timingSafeEqual(await sha256(verifier), challenge)
+}

@@ -1,0 +1,84 @@
+/**
+ * Redirect URI rules: what may be registered (RFC 7591, OAuth 2.1 §2.3, MCP §Communication
+ * Security) and how a requested URI matches a registered one (exact string comparison, RFC 9700
+ * §4.1.3; only the port of a loopback IP literal may vary, RFC 8252 §7.3).
+ */
+import { isLoopbackHost, isLoopbackIp } from '../config/urls.js'
+
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:'])
+
+/** Why a redirect URI cannot be registered, or `undefined` when it can. */
+export function redirectUriProblem(
+  value: string,
+  applicationType: 'web' | 'native',
+): string | undefined {
+  if (value.length > 2000) return 'is too long'
+  if (/[\s\0]/.test(value)) return 'contains white space or control characters'
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return 'is not an absolute URI'
+  }
+  if (FORBIDDEN_SCHEMES.has(url.protocol)) return `uses the forbidden scheme ${url.protocol}`
+  if (value.includes('#')) return 'must not contain a fragment'
+  if (url.username || url.password) return 'must not contain user information'
+  if (hasDotSegment(value)) return 'must not contain dot segments'
+  if (url.hostname.includes('*')) return 'must not contain wildcards'
+  if (url.protocol === 'https:') return undefined
+  if (url.protocol === 'http:') {
+    return isLoopbackHost(url.hostname)
+      ? undefined
+      : 'must use https unless it is a loopback address'
+  }
+  // Private-use URI schemes (RFC 8252 §7.1) are for native apps, and need a reverse-domain name.
+  if (applicationType !== 'native') return 'uses a custom scheme, allowed for native clients only'
+  if (!url.protocol.slice(0, -1).includes('.')) {
+    return 'uses a custom scheme without a reverse-domain name (like com.example.app:/cb)'
+  }
+  return undefined
+}
+
+/**
+ * The registered URI that `requested` matches, or `undefined`. Comparison is by exact string,
+ * except that for a registered `http` loopback IP literal the requested port may differ.
+ */
+export function matchRedirectUri(
+  requested: string,
+  registered: readonly string[],
+): string | undefined {
+  if (registered.includes(requested)) return requested
+  let req: URL
+  try {
+    req = new URL(requested)
+  } catch {
+    return undefined
+  }
+  if (req.protocol !== 'http:' || !isLoopbackIp(req.hostname)) return undefined
+  for (const candidate of registered) {
+    let reg: URL
+    try {
+      reg = new URL(candidate)
+    } catch {
+      continue
+    }
+    if (reg.protocol !== 'http:' || !isLoopbackIp(reg.hostname)) continue
+    // Compare everything but the port, and compare the raw strings so that no normalisation by
+    // the URL parser (case, escapes, dot segments) can make two different strings match.
+    if (withoutPort(requested) === withoutPort(candidate) && reg.hostname === req.hostname) {
+      return requested
+    }
+  }
+  return undefined
+}
+
+/** The URI string with an explicit port removed from its authority. */
+function withoutPort(uri: string): string {
+  return uri.replace(/^(http:\/\/(?:\[[^\]]*\]|[^/:?#]*))(?::\d*)?/i, '$1')
+}
+
+/** Whether the raw path of `uri` holds a `.` or `..` segment (also percent-encoded). */
+function hasDotSegment(uri: string): boolean {
+  const path = uri.replace(/^[a-z][a-z0-9+.-]*:(\/\/[^/?#]*)?/i, '').split(/[?#]/)[0] ?? ''
+  return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)
+}

@@ -1,0 +1,186 @@
+/**
+ * Dynamic Client Registration (RFC 7591). Metadata is self-asserted: every field is validated, the
+ * client id is generated here (RFC 9700 §4.15) and never looks like a CIMD URL, secrets are
+ * returned once and stored only as SHA-256.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import { isLoopbackHost } from '../config/urls.js'
+import { OAuthError } from '../errors.js'
+import { readBodyText } from '../http/params.js'
+import { randomToken, sha256 } from '../http/random.js'
+import { jsonResponse } from '../http/responses.js'
+import { supportedScopes } from './metadata.js'
+import type { OAuthServerProvider } from './provider.js'
+import { redirectUriProblem } from './redirect-uri.js'
+import { parseScope } from './scopes.js'
+import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
+
+const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
+  'none',
+  'client_secret_basic',
+  'client_secret_post',
+]
+const GRANT_TYPES = ['authorization_code', 'refresh_token']
+const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'jwks_uri'] as const
+const TEXT_LIMIT = 200
+
+export interface RegisterDeps {
+  config: ResolvedConfig
+  provider: OAuthServerProvider
+  now: () => number
+}
+
+/** `POST /register`: 201 with the client's information, or 400 with the RFC 7591 §3.2.2 error. */
+export async function handleRegister(request: Request, deps: RegisterDeps): Promise<Response> {
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/json') {
+    throw metadataError('the request body must be application/json', 'bad_content_type')
+  }
+  const text = await readBodyText(request, deps.config.maxBodyBytes)
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw metadataError('the request body is not valid JSON', 'bad_json')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw metadataError('the request body must be a JSON object', 'not_object')
+  }
+  const client = await validateMetadata(body as Record<string, unknown>, deps)
+  await deps.provider.registerClient(client)
+  const response: Record<string, unknown> = { ...client }
+  delete response.client_secret_hash
+  return jsonResponse(response, { status: 201 })
+}
+
+async function validateMetadata(
+  m: Record<string, unknown>,
+  deps: RegisterDeps,
+): Promise<OAuthClientInformation> {
+  const applicationType = optionalEnum(m, 'application_type', ['web', 'native']) ?? 'web'
+  const redirectUris = stringArray(m, 'redirect_uris')
+  if (!redirectUris || redirectUris.length === 0) {
+    throw redirectError('redirect_uris is required', 'no_redirect_uris')
+  }
+  if (redirectUris.length > deps.config.registration.maxRedirectUris) {
+    throw redirectError('too many redirect_uris', 'too_many_redirect_uris')
+  }
+  for (const uri of redirectUris) {
+    const problem = redirectUriProblem(uri, applicationType)
+    if (problem) throw redirectError(`a redirect URI ${problem}`, 'bad_redirect_uri')
+  }
+  const method =
+    optionalEnum(m, 'token_endpoint_auth_method', AUTH_METHODS) ?? 'client_secret_basic'
+  const grantTypes = stringArray(m, 'grant_types') ?? ['authorization_code']
+  for (const g of grantTypes) {
+    if (!GRANT_TYPES.includes(g))
+      throw metadataError(`grant type "${clip(g)}" is not allowed`, 'bad_grant_type')
+  }
+  const responseTypes = stringArray(m, 'response_types') ?? ['code']
+  for (const r of responseTypes) {
+    if (r !== 'code')
+      throw metadataError(`response type "${clip(r)}" is not allowed`, 'bad_response_type')
+  }
+  if (grantTypes.includes('authorization_code') !== responseTypes.includes('code')) {
+    throw metadataError('grant_types and response_types do not agree', 'types_mismatch')
+  }
+  if (m.jwks !== undefined && m.jwks_uri !== undefined) {
+    throw metadataError('jwks and jwks_uri must not both be present', 'jwks_and_jwks_uri')
+  }
+  const client: OAuthClientInformation = {
+    client_id: randomToken(16),
+    client_id_issued_at: Math.floor(deps.now() / 1000),
+    redirect_uris: redirectUris,
+    token_endpoint_auth_method: method,
+    grant_types: [...new Set(grantTypes)],
+    response_types: [...new Set(responseTypes)],
+    application_type: applicationType,
+  }
+  const name = optionalText(m, 'client_name')
+  if (name !== undefined) client.client_name = name
+  for (const field of URL_FIELDS) {
+    const value = optionalText(m, field, 2000)
+    if (value === undefined) continue
+    if (!isWebUrl(value)) throw metadataError(`${field} must be an https URL`, `bad_${field}`)
+    client[field] = value
+  }
+  const contacts = stringArray(m, 'contacts')
+  if (contacts) client.contacts = contacts.slice(0, 10).map((c) => c.slice(0, TEXT_LIMIT))
+  for (const field of ['software_id', 'software_version'] as const) {
+    const value = optionalText(m, field)
+    if (value !== undefined) client[field] = value
+  }
+  // Clients (the MCP SDK among them) copy a challenge's scope here; keep only scopes we know.
+  if (typeof m.scope === 'string') {
+    const known = supportedScopes(deps.config)
+    const scopes = parseScope(m.scope).filter((s) => known.length === 0 || known.includes(s))
+    if (scopes.length > 0) client.scope = scopes.join(' ')
+  }
+  if (method !== 'none') {
+    const secret = randomToken(32)
+    client.client_secret = secret
+    client.client_secret_hash = await sha256(secret)
+    client.client_secret_expires_at = 0
+  }
+  return client
+}
+
+function metadataError(description: string, reason: string): OAuthError {
+  return new OAuthError('invalid_client_metadata', description, { reason })
+}
+
+function redirectError(description: string, reason: string): OAuthError {
+  return new OAuthError('invalid_redirect_uri', description, { reason })
+}
+
+function stringArray(m: Record<string, unknown>, field: string): string[] | undefined {
+  const value = m[field]
+  if (value === undefined) return undefined
+  if (!isStringArray(value) || value.length > 100) {
+    throw metadataError(`${field} must be an array of strings`, `bad_${field}`)
+  }
+  return value
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string')
+}
+
+function optionalText(
+  m: Record<string, unknown>,
+  field: string,
+  max = TEXT_LIMIT,
+): string | undefined {
+  const value = m[field]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length > max) {
+    throw metadataError(`${field} must be a string of at most ${max} characters`, `bad_${field}`)
+  }
+  return value
+}
+
+function optionalEnum<T extends string>(
+  m: Record<string, unknown>,
+  field: string,
+  allowed: readonly T[],
+): T | undefined {
+  const value = m[field]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw metadataError(`${field} must be one of: ${allowed.join(', ')}`, `bad_${field}`)
+  }
+  return value as T
+}
+
+function isWebUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
+  } catch {
+    return false
+  }
+}
+
+function clip(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 60)
+}

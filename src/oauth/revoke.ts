@@ -1,0 +1,34 @@
+/**
+ * Token revocation (RFC 7009). The client authenticates; `token` is required; the hint is only a
+ * hint (§2.1: the search extends to every type). Revoking either token of a grant revokes the
+ * grant: its refresh tokens fail at once and its access tokens at the guard within
+ * `revocationCheckSeconds`. Unknown tokens and other clients' tokens answer 200 and change nothing.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
+import { assertNoRepeats, readForm } from '../http/params.js'
+import { CORS_HEADERS } from '../http/responses.js'
+import { authenticateClient } from './client-auth.js'
+import type { OAuthServerProvider } from './provider.js'
+
+export interface RevokeDeps {
+  config: ResolvedConfig
+  provider: OAuthServerProvider
+  now: () => number
+}
+
+/** `POST /revoke`. */
+export async function handleRevoke(request: Request, deps: RevokeDeps): Promise<Response> {
+  const form = await readForm(request, deps.config.maxBodyBytes)
+  assertNoRepeats(form)
+  const { client } = await authenticateClient(request, form, deps.provider, deps.now)
+  const token = form.get('token')
+  if (token === undefined) {
+    throw new OAuthError('invalid_request', 'token is required', { reason: 'no_token' })
+  }
+  await deps.provider.revokeToken(client, token)
+  return new Response(null, {
+    status: 200,
+    headers: { 'cache-control': 'no-store', ...CORS_HEADERS },
+  })
+}

@@ -1,0 +1,123 @@
+/**
+ * The bearer guard for MCP endpoints (RFC 6750, RFC 9728 §5.1, MCP §Token Handling).
+ * `verifyBearer` throws `OAuthError`; `bearerChallenge` turns it into the 401/403 with an escaped
+ * `WWW-Authenticate` header. Only the Authorization header carries tokens: a token in the query
+ * is never used.
+ */
+import type { ResolvedResource } from '../config/schema.js'
+import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
+import type { AccessToken, TokenVerifier } from './access-token.js'
+import { missingScopes } from './scopes.js'
+
+/** The reason slug for a request that carried no bearer credentials (RFC 6750 §3.1: no `error`). */
+export const NO_CREDENTIALS = 'no_credentials'
+const MAX_AUTHORIZATION = 8192
+
+export interface BearerOptions {
+  verifier: TokenVerifier
+  resource: ResolvedResource
+  /** Scopes this request needs beyond the resource's `requiredScopes`. */
+  scopes?: readonly string[]
+}
+
+/** Verifies the request's bearer token for `resource`; throws `OAuthError` when it may not pass. */
+export async function verifyBearer(request: Request, options: BearerOptions): Promise<AccessToken> {
+  const header = request.headers.get('authorization')
+  const queryToken = new URL(request.url).searchParams.has('access_token')
+  if (header === null || !/^bearer(?: |$)/i.test(header)) {
+    if (queryToken && header !== null) {
+      throw new OAuthError('invalid_request', 'send the token in the Authorization header only', {
+        reason: 'multiple_token_methods',
+      })
+    }
+    throw new OAuthError('invalid_token', 'authorization required', {
+      reason: NO_CREDENTIALS,
+      status: 401,
+    })
+  }
+  if (queryToken) {
+    throw new OAuthError('invalid_request', 'send the token in the Authorization header only', {
+      reason: 'multiple_token_methods',
+    })
+  }
+  if (header.length > MAX_AUTHORIZATION) {
+    throw new OAuthError('invalid_token', 'the access token is invalid', {
+      reason: 'token_too_large',
+    })
+  }
+  const token = header.slice(7).trim()
+  // RFC 6750 §2.1 b64token syntax; anything else (spaces, quotes, controls) is not a token.
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+    throw new OAuthError('invalid_token', 'the access token is malformed', {
+      reason: 'token_syntax',
+    })
+  }
+  const verified = await options.verifier.verifyToken(token)
+  if (!verified) {
+    throw new OAuthError('invalid_token', 'the access token is invalid or expired', {
+      reason: 'token_rejected',
+    })
+  }
+  // The verifier checks the audience too; this guard insists on it for the resource it protects.
+  if (verified.resource !== options.resource.url) {
+    throw new OAuthError('invalid_token', 'the access token is not for this resource', {
+      reason: 'wrong_audience',
+    })
+  }
+  const needed = [...options.resource.requiredScopes, ...(options.scopes ?? [])]
+  const missing = missingScopes(verified.scopes, needed)
+  if (missing.length > 0) {
+    throw new OAuthError('insufficient_scope', `missing scope: ${missing.join(' ')}`, {
+      reason: 'insufficient_scope',
+    })
+  }
+  return verified
+}
+
+export interface ChallengeOptions {
+  resource: ResolvedResource
+  /** Scopes to name in the challenge; default: the resource's required scopes (or all its scopes). */
+  scopes?: readonly string[]
+  onError?: ErrorHook
+}
+
+/** The 401/403 response for a guard error, with an RFC 6750 §3 challenge. */
+export function bearerChallenge(error: unknown, options: ChallengeOptions): Response {
+  const e = toOAuthError(error)
+  options.onError?.(e)
+  const scopes = (
+    options.scopes && options.scopes.length > 0
+      ? [...options.resource.requiredScopes, ...options.scopes]
+      : options.resource.requiredScopes.length > 0
+        ? options.resource.requiredScopes
+        : options.resource.scopes
+  ).filter((s) => s !== 'offline_access')
+  const params: [string, string][] = []
+  const bearerError =
+    e.code === 'invalid_token' || e.code === 'insufficient_scope' || e.code === 'invalid_request'
+  if (bearerError && e.reason !== NO_CREDENTIALS) {
+    params.push(['error', e.code], ['error_description', e.message])
+  }
+  params.push(['resource_metadata', options.resource.metadataUrl])
+  if (scopes.length > 0) params.push(['scope', [...new Set(scopes)].join(' ')])
+  const challenge = `Bearer ${params.map(([k, v]) => `${k}="${quote(v)}"`).join(', ')}`
+  const status = bearerError ? e.status : e.status >= 500 ? e.status : 401
+  const body =
+    e.reason === NO_CREDENTIALS
+      ? { error: 'invalid_token', error_description: 'authorization required' }
+      : { error: e.code, error_description: e.message }
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      ...(bearerError || status === 401 ? { 'www-authenticate': challenge } : {}),
+      'access-control-expose-headers': 'WWW-Authenticate',
+    },
+  })
+}
+
+/** A quoted-string value: no CR/LF or non-ASCII, quotes and backslashes escaped (RFC 9110 §5.6.4). */
+function quote(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, (c) => `\\${c}`)
+}

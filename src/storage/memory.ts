@@ -1,0 +1,131 @@
+import { StoreError } from '../errors.js'
+import { assertTtl } from './store.js'
+import type { SetOptions, Store } from './store.js'
+
+/** Options for {@link createMemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Clock in milliseconds since the epoch; tests inject one to expire values without waiting. */
+  now?: () => number
+}
+
+interface Entry {
+  value: unknown
+  /** Milliseconds since the epoch; `undefined` never expires. */
+  expiresAt: number | undefined
+}
+
+// A full sweep walks every entry, so it runs at most this often (by the injected clock) or after
+// this many writes, whichever comes first: memory stays bounded without a timer.
+const SWEEP_INTERVAL_MS = 60_000
+const SWEEP_EVERY_WRITES = 1_000
+
+/**
+ * Creates an in-process store backed by a `Map`, for development and tests.
+ *
+ * Values are copied with `structuredClone` on the way in and out, so callers never share objects
+ * with the store; a value `structuredClone` cannot copy throws its `DataCloneError`. Expired values
+ * are dropped when read and by a sweep that runs on writes (no timer keeps the process alive).
+ * Nothing survives a restart and nothing is shared between processes. After `close()` every method
+ * rejects with `StoreError` `ERR_STORE_CLOSED`; `close()` itself may be called again.
+ *
+ * Defaults: `now` is `Date.now`.
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  const now = options.now ?? Date.now
+  const entries = new Map<string, Entry>()
+  let closed = false
+  let lastSweep = now()
+  let writesSinceSweep = 0
+
+  function assertOpen(): void {
+    if (closed) throw new StoreError('ERR_STORE_CLOSED', 'memory store: the store is closed')
+  }
+
+  function isExpired(entry: Entry, at: number): boolean {
+    return entry.expiresAt !== undefined && entry.expiresAt <= at
+  }
+
+  /** The live entry for `key`, dropping it first when it has expired. */
+  function live(key: string): Entry | undefined {
+    const entry = entries.get(key)
+    if (entry === undefined) return undefined
+    if (isExpired(entry, now())) {
+      entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  function write(key: string, value: unknown, setOptions: SetOptions | undefined): void {
+    const at = now()
+    const ttl = setOptions?.ttlSeconds
+    // Clone before touching the map: a value that cannot be cloned leaves the old one in place.
+    const entry: Entry = {
+      value: structuredClone(value),
+      expiresAt: ttl === undefined ? undefined : at + ttl * 1000,
+    }
+    entries.set(key, entry)
+    writesSinceSweep += 1
+    if (writesSinceSweep >= SWEEP_EVERY_WRITES || at - lastSweep >= SWEEP_INTERVAL_MS) sweep(at)
+  }
+
+  function sweep(at: number): void {
+    for (const [key, entry] of entries) {
+      if (isExpired(entry, at)) entries.delete(key)
+    }
+    lastSweep = at
+    writesSinceSweep = 0
+  }
+
+  // The Promise constructor turns a synchronous throw into a rejection, so callers always get a
+  // rejected promise (never a synchronous throw) and the methods need not be `async`.
+  function run<T>(operation: () => T): Promise<T> {
+    return new Promise((resolve) => {
+      assertOpen()
+      resolve(operation())
+    })
+  }
+
+  return {
+    get<T>(key: string) {
+      return run(() => {
+        const entry = live(key)
+        return entry === undefined ? undefined : (structuredClone(entry.value) as T)
+      })
+    },
+    set(key, value, setOptions) {
+      return run(() => {
+        assertTtl(setOptions)
+        write(key, value, setOptions)
+      })
+    },
+    setIfAbsent(key, value, setOptions) {
+      return run(() => {
+        assertTtl(setOptions)
+        if (live(key) !== undefined) return false
+        write(key, value, setOptions)
+        return true
+      })
+    },
+    take<T>(key: string) {
+      // Read and delete happen in one synchronous step: no other call can interleave.
+      return run(() => {
+        const entry = live(key)
+        if (entry === undefined) return undefined
+        entries.delete(key)
+        // The entry has left the map, so nobody else holds it: no copy needed.
+        return entry.value as T
+      })
+    },
+    delete(key) {
+      return run(() => {
+        entries.delete(key)
+      })
+    },
+    close() {
+      closed = true
+      entries.clear()
+      return Promise.resolve()
+    },
+  }
+}

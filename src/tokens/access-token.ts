@@ -1,0 +1,91 @@
+/**
+ * Minting Gatehouse's access tokens: JWTs in the RFC 9068 profile, signed with the current key of
+ * {@link SigningKeys}.
+ */
+import { SignJWT, base64url } from 'jose'
+
+import type { SigningKeys } from './keys.js'
+
+/** What goes into an access token; `extra` adds claims beside the registered ones. */
+export interface AccessTokenClaims {
+  issuer: string
+  subject: string
+  /** The one resource the token is for (RFC 8707), as a single string `aud`. */
+  audience: string
+  clientId: string
+  /** Granted scopes; sent space-separated as `scope`, omitted when empty. */
+  scopes: string[]
+  /** The grant the token belongs to (`gid`); revoking the grant stops the token. */
+  grantId: string
+  ttlSeconds: number
+  /** Clock in milliseconds since the epoch; default `Date.now`. */
+  now?: () => number
+  /** More claims (`roles`, `auth_time` ...); a claim Gatehouse sets itself is ignored here. */
+  extra?: Record<string, unknown>
+}
+
+/** A freshly signed access token; `expiresAt` is its `exp`, in seconds since the epoch. */
+export interface SignedAccessToken {
+  token: string
+  jti: string
+  expiresAt: number
+}
+
+/** Claims only Gatehouse sets: `extra` can never replace them (RFC 9068 §2.2 and our `gid`). */
+const REGISTERED = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'client_id',
+  'scope',
+  'gid',
+])
+
+/**
+ * Signs an RFC 9068 access token with the current signing key.
+ *
+ * Header `{ alg, kid, typ: 'at+jwt' }`; claims `iss`, `sub`, `aud`, `client_id`, `scope`, `jti`
+ * (128 random bits, base64url), `iat`, `exp`, `gid`, plus `extra` without the registered names
+ * (those are dropped silently so mapped upstream claims cannot collide). Throws `TypeError` for a
+ * non-positive `ttlSeconds` or a scope that is empty or holds a space.
+ */
+export async function signAccessToken(
+  keys: SigningKeys,
+  claims: AccessTokenClaims,
+): Promise<SignedAccessToken> {
+  if (!Number.isFinite(claims.ttlSeconds) || claims.ttlSeconds <= 0) {
+    throw new TypeError('ttlSeconds must be a positive number')
+  }
+  // RFC 6749 §3.3: scope tokens are non-empty and space-free; the claim joins them with spaces.
+  if (claims.scopes.some((scope) => scope === '' || /\s/.test(scope))) {
+    throw new TypeError('a scope must be non-empty and hold no whitespace')
+  }
+  const { kid, alg, key } = keys.current()
+  const iat = Math.floor((claims.now ?? Date.now)() / 1000)
+  const exp = iat + Math.floor(claims.ttlSeconds)
+  const jti = base64url.encode(crypto.getRandomValues(new Uint8Array(16)))
+
+  const payload: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(claims.extra ?? {})) {
+    // `__proto__` would set the prototype instead of a claim.
+    if (!REGISTERED.has(name) && name !== '__proto__') payload[name] = value
+  }
+  Object.assign(payload, {
+    iss: claims.issuer,
+    sub: claims.subject,
+    aud: claims.audience,
+    client_id: claims.clientId,
+    jti,
+    iat,
+    exp,
+    gid: claims.grantId,
+  })
+  if (claims.scopes.length > 0) payload.scope = claims.scopes.join(' ')
+
+  const token = await new SignJWT(payload).setProtectedHeader({ alg, kid, typ: 'at+jwt' }).sign(key)
+  return { token, jti, expiresAt: exp }
+}

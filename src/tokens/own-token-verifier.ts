@@ -1,0 +1,48 @@
+/**
+ * The verifier for Gatehouse's own access tokens: a `JWTVerifier` over the server's signing keys
+ * (RFC 9068: `typ` at+jwt, exact issuer, audience one of the resources) plus the grant's liveness,
+ * so a revoked grant's tokens stop within `revocationCheckSeconds` without a store read per request.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import type { Grants } from '../grants/grants.js'
+import type { SignatureVerifierFactory } from '../jwt/signature.js'
+import { JwksCache } from '../jwt/jwks-cache.js'
+import { JWTVerifier } from '../jwt/verifier.js'
+import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { SigningKeys } from './keys.js'
+
+export interface OwnTokenVerifierOptions {
+  config: ResolvedConfig
+  keys: SigningKeys
+  grants: Grants
+  now: () => number
+  signatureVerifier?: SignatureVerifierFactory
+}
+
+/** Creates the verifier; tokens without a grant id are refused (Gatehouse always sets one). */
+export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenVerifier {
+  const { config, keys, grants } = options
+  const jwt = new JWTVerifier({
+    issuer: config.issuer,
+    audience: config.resources.map((r) => r.url),
+    algorithms: ['RS256', 'ES256', 'EdDSA'],
+    keys: async () => {
+      await keys.refresh()
+      return keys.jwks()
+    },
+    // Keys live in this process: an unknown kid (another instance rotated) may reload them often.
+    jwksCache: new JwksCache({ cooldownMs: 1_000, ttlMs: 60_000, maxIssuers: 1, now: options.now }),
+    typ: 'at+jwt',
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    now: options.now,
+    ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+  })
+  return {
+    async verifyToken(token: string): Promise<AccessToken | undefined> {
+      const verified = await jwt.verifyToken(token)
+      if (verified?.grantId === undefined) return undefined
+      const active = grants.isActive(verified.grantId)
+      return (typeof active === 'boolean' ? active : await active) ? verified : undefined
+    },
+  }
+}

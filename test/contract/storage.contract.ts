@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest'
+import { StoreError } from '../../src/errors.js'
+import type { Store } from '../../src/storage/store.js'
+
+/** A fresh, empty store for one test, with what is needed to restart it and clean up after it. */
+export interface StoreFixture {
+  store: Store
+  /** Opens a new store over the same data, as a restarted process would. */
+  reopen?: () => Promise<Store>
+  /** Removes what the fixture created (files, keys); runs after the store is closed. */
+  cleanup?: () => Promise<void>
+}
+
+/** Builds a {@link StoreFixture}; called once per test so tests never share state. */
+export type StoreFactory = () => Promise<StoreFixture>
+
+// TTL tests wait on the real clock: real backends expire on their own clocks.
+const TTL_SECONDS = 1
+const PAST_TTL_MS = 1200
+
+const wait = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms)
+  })
+
+/** Runs `body` with a fresh fixture, then closes the store and cleans up even when it fails. */
+async function withStore(
+  factory: StoreFactory,
+  body: (fixture: StoreFixture) => Promise<void>,
+): Promise<void> {
+  const fixture = await factory()
+  try {
+    await body(fixture)
+  } finally {
+    await fixture.store.close()
+    await fixture.cleanup?.()
+  }
+}
+
+async function expectClosed(operation: Promise<unknown>): Promise<void> {
+  const error: unknown = await operation.then(
+    () => new Error('resolved'),
+    (reason: unknown) => reason,
+  )
+  expect(error).toBeInstanceOf(StoreError)
+  expect((error as StoreError).code).toBe('ERR_STORE_CLOSED')
+}
+
+/**
+ * Registers the storage contract (the behaviour every `Store` backend must share) as one `describe`
+ * block named after the backend.
+ *
+ * The restart test is skipped when the fixture has no `reopen`. The suite takes about two seconds
+ * per backend because TTL tests wait on the real clock (they run concurrently with one another).
+ */
+export function storageContract(name: string, factory: StoreFactory): void {
+  const withFresh = (body: (fixture: StoreFixture) => Promise<void>) => withStore(factory, body)
+
+  describe(`storage contract: ${name}`, () => {
+    it('returns undefined for a key that was never set', () =>
+      withFresh(async ({ store }) => {
+        expect(await store.get('missing')).toBeUndefined()
+      }))
+
+    it.each([
+      ['an object', { sub: 'user-1', scopes: ['read', 'write'], nested: { n: 1, ok: true } }],
+      ['a string', 'hello'],
+      ['a number', 42.5],
+      ['an array', [1, 'two', { three: 3 }]],
+      ['a boolean', false],
+      ['null', null],
+    ])('round-trips %s', (_label, value) =>
+      withFresh(async ({ store }) => {
+        await store.set('value', value)
+        expect(await store.get('value')).toEqual(value)
+      }),
+    )
+
+    it('deletes a key', () =>
+      withFresh(async ({ store }) => {
+        await store.set('doomed', 'x')
+        await store.delete('doomed')
+        expect(await store.get('doomed')).toBeUndefined()
+      }))
+
+    it('deletes a missing key without error', () =>
+      withFresh(async ({ store }) => {
+        await expect(store.delete('never-set')).resolves.toBeUndefined()
+      }))
+
+    it('overwrites an existing value', () =>
+      withFresh(async ({ store }) => {
+        await store.set('key', { version: 1 })
+        await store.set('key', { version: 2 })
+        expect(await store.get('key')).toEqual({ version: 2 })
+      }))
+
+    it('rejects a TTL that is not positive with a TypeError', () =>
+      withFresh(async ({ store }) => {
+        await expect(store.set('key', 'x', { ttlSeconds: 0 })).rejects.toThrow(TypeError)
+      }))
+
+    // These wait past a TTL; running them together keeps the suite short. Concurrent tests must
+    // use the `expect` of their own context.
+    it.concurrent('forgets a value once its TTL has passed', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.set('short', 'x', { ttlSeconds: TTL_SECONDS })
+        expect(await store.get('short')).toBe('x')
+        await wait(PAST_TTL_MS)
+        expect(await store.get('short')).toBeUndefined()
+      }),
+    )
+
+    it.concurrent('keeps a value without a TTL', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.set('forever', 'x')
+        await wait(PAST_TTL_MS)
+        expect(await store.get('forever')).toBe('x')
+      }),
+    )
+
+    it.concurrent('drops the earlier TTL when a value is overwritten without one', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.set('key', 'first', { ttlSeconds: TTL_SECONDS })
+        await store.set('key', 'second')
+        await wait(PAST_TTL_MS)
+        expect(await store.get('key')).toBe('second')
+      }),
+    )
+
+    it.concurrent('takes nothing once the TTL has passed', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.set('code', 'x', { ttlSeconds: TTL_SECONDS })
+        await wait(PAST_TTL_MS)
+        expect(await store.take('code')).toBeUndefined()
+      }),
+    )
+
+    it.concurrent('lets setIfAbsent write again after the previous value expired', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        expect(await store.setIfAbsent('once', 'first', { ttlSeconds: TTL_SECONDS })).toBe(true)
+        await wait(PAST_TTL_MS)
+        expect(await store.setIfAbsent('once', 'second')).toBe(true)
+        expect(await store.get('once')).toBe('second')
+      }),
+    )
+
+    it('returns a taken value once, then undefined', () =>
+      withFresh(async ({ store }) => {
+        await store.set('code', { grant: 'g1' })
+        expect(await store.take('code')).toEqual({ grant: 'g1' })
+        expect(await store.take('code')).toBeUndefined()
+        expect(await store.get('code')).toBeUndefined()
+      }))
+
+    it('takes nothing for a missing key', () =>
+      withFresh(async ({ store }) => {
+        expect(await store.take('missing')).toBeUndefined()
+      }))
+
+    it('gives the value to exactly one of 100 concurrent takes', () =>
+      withFresh(async ({ store }) => {
+        await store.set('code', 'one-time')
+        const results = await Promise.all(Array.from({ length: 100 }, () => store.take('code')))
+        expect(results.filter((result) => result !== undefined)).toEqual(['one-time'])
+      }))
+
+    it('lets exactly one of 100 concurrent setIfAbsent calls write', () =>
+      withFresh(async ({ store }) => {
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => store.setIfAbsent('lock', i, { ttlSeconds: 60 })),
+        )
+        expect(results.filter(Boolean)).toHaveLength(1)
+        expect(await store.get('lock')).toBe(results.indexOf(true))
+      }))
+
+    it('keeps the existing value when setIfAbsent finds the key', () =>
+      withFresh(async ({ store }) => {
+        await store.set('key', 'existing')
+        expect(await store.setIfAbsent('key', 'other')).toBe(false)
+        expect(await store.get('key')).toBe('existing')
+      }))
+
+    it('keeps values across a restart', async (context) => {
+      await withFresh(async ({ store, reopen }) => {
+        if (reopen === undefined) {
+          context.skip('this backend does not persist')
+          return // skip() throws, but TypeScript does not narrow through its overloads
+        }
+        await store.set('persisted', { kept: true })
+        await store.set('expiring', 'x', { ttlSeconds: 60 })
+        await store.close()
+        const reopened = await reopen()
+        try {
+          expect(await reopened.get('persisted')).toEqual({ kept: true })
+          expect(await reopened.get('expiring')).toBe('x')
+        } finally {
+          await reopened.close()
+        }
+      })
+    })
+
+    it('rejects every method with ERR_STORE_CLOSED after close', () =>
+      withFresh(async ({ store }) => {
+        await store.set('key', 'x')
+        await store.close()
+        await expectClosed(store.get('key'))
+        await expectClosed(store.set('key', 'y'))
+        await expectClosed(store.setIfAbsent('other', 'y'))
+        await expectClosed(store.take('key'))
+        await expectClosed(store.delete('key'))
+      }))
+
+    it('closes a second time without error', () =>
+      withFresh(async ({ store }) => {
+        await store.close()
+        await expect(store.close()).resolves.toBeUndefined()
+      }))
+
+    it.each([
+      ['colons', 'client:abc:def::'],
+      ['unicode', 'clé-🔑-ключ-鍵'],
+      ['500 characters', 'k'.repeat(500)],
+      ['spaces, quotes and glob characters', ` it's "a" *key* [with] ?odd\\ chars\n`],
+    ])('handles keys with %s', (_label, key) =>
+      withFresh(async ({ store }) => {
+        await store.set(key, 'value')
+        expect(await store.get(key)).toBe('value')
+        expect(await store.get(`${key}x`)).toBeUndefined()
+        expect(await store.take(key)).toBe('value')
+      }),
+    )
+
+    it('is not changed by mutating an object after it was set', () =>
+      withFresh(async ({ store }) => {
+        const value = { scopes: ['read'], meta: { n: 1 } }
+        await store.set('key', value)
+        value.scopes.push('admin')
+        value.meta.n = 2
+        expect(await store.get('key')).toEqual({ scopes: ['read'], meta: { n: 1 } })
+      }))
+
+    it('is not changed by mutating a value it returned', () =>
+      withFresh(async ({ store }) => {
+        await store.set('key', { scopes: ['read'] })
+        const first = await store.get<{ scopes: string[] }>('key')
+        first?.scopes.push('admin')
+        expect(await store.get('key')).toEqual({ scopes: ['read'] })
+      }))
+  })
+}

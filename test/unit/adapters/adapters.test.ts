@@ -1,0 +1,393 @@
+import { once } from 'node:events'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+import express from 'express'
+import type { ErrorRequestHandler } from 'express'
+import { Hono } from 'hono'
+import { afterEach, describe, expect, it } from 'vitest'
+
+import { gatehouseMiddleware } from '../../../src/adapters/express.js'
+import { gatehouseHono } from '../../../src/adapters/hono.js'
+import { toNodeHandler } from '../../../src/adapters/node.js'
+import type { NodeAdapterOptions } from '../../../src/adapters/node.js'
+
+// ---------------------------------------------------------------------------------------------
+// A stand-in for Gatehouse's core handler: Web Request in, Web Response out.
+
+interface Echo {
+  method: string
+  url: string
+  path: string
+  query: Record<string, string>
+  headers: Record<string, string>
+  body: string
+}
+
+/** Per-test hooks into the streamed responses (reset in afterEach). */
+const streamState = { acks: [] as (() => void)[], cancelled: false }
+
+async function gatehouse(request: Request): Promise<Response> {
+  const url = new URL(request.url)
+  switch (url.pathname) {
+    case '/echo': {
+      const echo: Echo = {
+        method: request.method,
+        url: request.url,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: Object.fromEntries(request.headers),
+        body: await request.text(),
+      }
+      return Response.json(echo)
+    }
+    case '/cookies': {
+      const headers = new Headers({ 'content-type': 'text/plain' })
+      headers.append('set-cookie', 'a=1; Path=/; HttpOnly')
+      headers.append('set-cookie', 'b=2; Path=/; Expires=Wed, 21 Oct 2037 07:28:00 GMT')
+      return new Response('ok', { headers })
+    }
+    case '/stream': {
+      // Each chunk waits until the client has seen the previous one: a buffering adapter deadlocks.
+      let i = 0
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (i > 0) await new Promise<void>((resolve) => streamState.acks.push(resolve))
+          i += 1
+          controller.enqueue(new TextEncoder().encode(`data: chunk-${i}\n\n`))
+          if (i === 3) controller.close()
+        },
+      })
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+    }
+    case '/endless': {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('data: hello\n\n'))
+        },
+        cancel() {
+          streamState.cancelled = true
+        },
+      })
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+    }
+    case '/broken': {
+      let sent = false
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) throw new Error('upstream died')
+          sent = true
+          controller.enqueue(new TextEncoder().encode('partial'))
+        },
+      })
+      return new Response(body)
+    }
+    default:
+      return new Response('not found', { status: 404, headers: { 'x-gatehouse-unhandled': '1' } })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three ways to host it, each on a real server.
+
+type Host = 'node' | 'express' | 'hono'
+
+function createListener(host: Host, options: NodeAdapterOptions): http.RequestListener {
+  switch (host) {
+    case 'node':
+      return toNodeHandler(gatehouse, options)
+    case 'express': {
+      const app = express()
+      app.use(gatehouseMiddleware(gatehouse, options))
+      app.use(express.json())
+      app.get('/app/hello', (_req, res) => {
+        res.json({ from: 'app' })
+      })
+      app.post('/app/echo', (req, res) => {
+        res.json({ from: 'app', body: req.body as unknown })
+      })
+      return app
+    }
+    case 'hono': {
+      const app = new Hono()
+      // Quiet: a handler that hit the body cap fails here, and the adapter answers 413 instead.
+      app.onError((_error, c) => c.text('handler failed', 500))
+      app.use('*', gatehouseHono(gatehouse))
+      app.get('/app/hello', (c) => c.json({ from: 'app' }))
+      app.post('/app/echo', async (c) => c.json({ from: 'app', body: await c.req.json() }))
+      return toNodeHandler(app.fetch, options)
+    }
+  }
+}
+
+const servers: http.Server[] = []
+
+async function start(listener: http.RequestListener): Promise<number> {
+  const server = http.createServer(listener)
+  servers.push(server)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return (server.address() as AddressInfo).port
+}
+
+afterEach(async () => {
+  streamState.acks = []
+  streamState.cancelled = false
+  await Promise.all(
+    servers.splice(0).map(async (server) => {
+      server.closeAllConnections()
+      server.close()
+      await once(server, 'close')
+    }),
+  )
+})
+
+interface Reply {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: string
+}
+
+/** A raw node:http client: unlike fetch it can send any Host header and stream any body. */
+function send(
+  port: number,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: Buffer | Buffer[] } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          })
+        })
+      },
+    )
+    // The server may close while the (refused) body is still being written: the reply counts.
+    req.on('error', (error) => {
+      setTimeout(() => {
+        reject(error)
+      }, 200)
+    })
+    const parts = init.body === undefined ? [] : Array.isArray(init.body) ? init.body : [init.body]
+    for (const part of parts) req.write(part)
+    req.end()
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe.each<Host>(['node', 'express', 'hono'])('%s adapter', (host) => {
+  it('round-trips a GET: method, path, query and headers', async () => {
+    const port = await start(createListener(host, {}))
+    const reply = await send(port, '/echo?a=1&b=two%20words', { headers: { 'x-custom': 'yes' } })
+    expect(reply.status).toBe(200)
+    const echo = JSON.parse(reply.body) as Echo
+    expect(echo).toMatchObject({
+      method: 'GET',
+      path: '/echo',
+      query: { a: '1', b: 'two words' },
+      body: '',
+    })
+    expect(echo.headers['x-custom']).toBe('yes')
+  })
+
+  it('round-trips a POST body', async () => {
+    const port = await start(createListener(host, {}))
+    const body = 'grant_type=authorization_code&code=abc'
+    const reply = await send(port, '/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(body),
+    })
+    const echo = JSON.parse(reply.body) as Echo
+    expect(echo).toMatchObject({ method: 'POST', body })
+    expect(echo.headers['content-type']).toBe('application/x-www-form-urlencoded')
+  })
+
+  it('answers 413 for a 2 MB body with a content-length', async () => {
+    const port = await start(createListener(host, {}))
+    const reply = await send(port, '/echo', { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024) })
+    expect(reply.status).toBe(413)
+    expect(JSON.parse(reply.body)).toEqual({
+      error: 'invalid_request',
+      error_description: 'request body too large',
+    })
+  })
+
+  it('answers 413 for a 2 MB chunked body', async () => {
+    const port = await start(createListener(host, {}))
+    const chunks = Array.from({ length: 32 }, () => Buffer.alloc(64 * 1024, 1))
+    const reply = await send(port, '/echo', {
+      method: 'POST',
+      headers: { 'transfer-encoding': 'chunked' },
+      body: chunks,
+    })
+    expect(reply.status).toBe(413)
+    expect(reply.headers['content-type']).toBe('application/json')
+  })
+
+  it('honours maxBodyBytes', async () => {
+    const port = await start(createListener(host, { maxBodyBytes: 10 }))
+    const small = await send(port, '/echo', { method: 'POST', body: Buffer.from('0123456789') })
+    expect(small.status).toBe(200)
+    const big = await send(port, '/echo', { method: 'POST', body: Buffer.from('0123456789A') })
+    expect(big.status).toBe(413)
+  })
+
+  it('keeps every Set-Cookie header', async () => {
+    const port = await start(createListener(host, {}))
+    const reply = await send(port, '/cookies')
+    expect(reply.headers['set-cookie']).toEqual([
+      'a=1; Path=/; HttpOnly',
+      'b=2; Path=/; Expires=Wed, 21 Oct 2037 07:28:00 GMT',
+    ])
+  })
+
+  it('streams a response chunk by chunk, in order', async () => {
+    const port = await start(createListener(host, {}))
+    const received: string[] = []
+    await new Promise<void>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/stream' }, (res) => {
+          expect(res.headers['content-type']).toBe('text/event-stream')
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => {
+            received.push(chunk)
+            // Let the server produce the next chunk only now.
+            streamState.acks.shift()?.()
+          })
+          res.on('end', resolve)
+        })
+        .on('error', reject)
+    })
+    expect(received.join('')).toBe('data: chunk-1\n\ndata: chunk-2\n\ndata: chunk-3\n\n')
+    expect(received).toHaveLength(3)
+  })
+
+  it('cancels the response stream when the client goes away', async () => {
+    const port = await start(createListener(host, {}))
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/endless' }, (res) => {
+        res.once('data', () => {
+          req.destroy()
+          resolve()
+        })
+      })
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNRESET') reject(error)
+      })
+    })
+    await expect.poll(() => streamState.cancelled, { timeout: 2000 }).toBe(true)
+  })
+
+  it('drops the connection when the response stream fails midway, and keeps serving', async () => {
+    const port = await start(createListener(host, {}))
+    await expect(send(port, '/broken')).rejects.toThrow()
+    expect((await send(port, '/cookies')).status).toBe(200)
+  })
+
+  it('takes the origin from baseUrl, never from Host or X-Forwarded-Host', async () => {
+    const port = await start(createListener(host, { baseUrl: 'https://as.test/ignored/path' }))
+    const reply = await send(port, '/echo?x=1', {
+      headers: { host: 'evil.test', 'x-forwarded-host': 'evil.test', 'x-forwarded-proto': 'http' },
+    })
+    expect((JSON.parse(reply.body) as Echo).url).toBe('https://as.test/echo?x=1')
+  })
+
+  it('ignores X-Forwarded-* unless trustProxy is set', async () => {
+    const headers = {
+      host: 'as.test',
+      'x-forwarded-host': 'proxy.test',
+      'x-forwarded-proto': 'https',
+    }
+    const plain = await start(createListener(host, {}))
+    const direct = JSON.parse((await send(plain, '/echo', { headers })).body) as Echo
+    expect(direct.url).toBe('http://as.test/echo')
+    const proxied = await start(createListener(host, { trustProxy: true }))
+    const behind = JSON.parse((await send(proxied, '/echo', { headers })).body) as Echo
+    expect(behind.url).toBe('https://proxy.test/echo')
+  })
+
+  it('answers 400 for a Host header that is not a host', async () => {
+    const port = await start(createListener(host, {}))
+    const reply = await send(port, '/echo', { headers: { host: 'evil.test/@x' } })
+    expect(reply.status).toBe(400)
+  })
+
+  it('keeps an absolute-form request target from choosing the origin', async () => {
+    const port = await start(createListener(host, { baseUrl: 'https://as.test' }))
+    const reply = await send(port, '//evil.test/echo')
+    expect(reply.status).not.toBe(200)
+  })
+})
+
+describe.each<Host>(['express', 'hono'])('%s fall-through', (host) => {
+  it('hands an unhandled path to the framework’s own route', async () => {
+    const port = await start(createListener(host, {}))
+    const reply = await send(port, '/app/hello')
+    expect(reply.status).toBe(200)
+    expect(JSON.parse(reply.body)).toEqual({ from: 'app' })
+  })
+
+  it('leaves the body of an unhandled request for the app to read', async () => {
+    const port = await start(createListener(host, {}))
+    const reply = await send(port, '/app/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from('{"hello":"world"}'),
+    })
+    expect(JSON.parse(reply.body)).toEqual({ from: 'app', body: { hello: 'world' } })
+  })
+})
+
+describe('express adapter mounted after a body parser', () => {
+  it('fails with an error that says to mount Gatehouse first', async () => {
+    const app = express()
+    let message = ''
+    app.use(express.json())
+    app.use(gatehouseMiddleware(gatehouse))
+    const onError: ErrorRequestHandler = (error: Error, _req, res, next) => {
+      message = error.message
+      if (res.headersSent) {
+        next(error)
+        return
+      }
+      res.status(500).end()
+    }
+    app.use(onError)
+    const port = await start(app)
+    const reply = await send(port, '/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from('{}'),
+    })
+    expect(reply.status).toBe(500)
+    expect(message).toMatch(/mount gatehouseMiddleware\(\) before body parsers/)
+  })
+})
+
+describe('node adapter', () => {
+  it('answers 500 server_error without detail when the handler throws', async () => {
+    const port = await start(
+      toNodeHandler(() => {
+        throw new Error('secret detail')
+      }),
+    )
+    const reply = await send(port, '/')
+    expect(reply.status).toBe(500)
+    expect(reply.body).not.toContain('secret')
+  })
+
+  it('falls back to the Host header for the origin', async () => {
+    const port = await start(toNodeHandler(gatehouse))
+    const reply = await send(port, '/echo')
+    expect((JSON.parse(reply.body) as Echo).url).toBe(`http://127.0.0.1:${port}/echo`)
+  })
+})
