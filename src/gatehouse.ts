@@ -7,6 +7,7 @@ import { resolveConfig, type ResolvedConfig, type ResolvedResource } from './con
 import { OAuthError, toErrorResponse, type ErrorHook } from './errors.js'
 import { Grants } from './grants/grants.js'
 import { createRouter, type Handler, type Route } from './http/app.js'
+import { RateLimiter } from './http/rate-limit.js'
 import { metadataResponse } from './http/responses.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
@@ -109,7 +110,18 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
   })
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
-  const deps = { config, provider, now, ...(options.onError ? { onError: options.onError } : {}) }
+  const minute = { windowSeconds: 60, now }
+  const deps = {
+    config,
+    provider,
+    now,
+    clientAuthFailures: new RateLimiter({
+      ...minute,
+      limit: config.rateLimits.failedClientAuthPerMinute,
+    }),
+    registrations: new RateLimiter({ ...minute, limit: config.rateLimits.registrationsPerMinute }),
+    ...(options.onError ? { onError: options.onError } : {}),
+  }
   const grantTypes = ['authorization_code', 'refresh_token']
   if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
   const asMetadata = authorizationServerMetadata(config, { grantTypes })

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { OAuthError, toErrorResponse } from '../errors.js'
+import { setClientAddress } from '../http/rate-limit.js'
 
 /** A Web-standard request handler, such as Gatehouse's auth handler or `honoApp.fetch`. */
 export type WebHandler = (request: Request) => Response | Promise<Response>
@@ -109,6 +110,7 @@ export function toWebRequest(
     init.duplex = 'half'
   }
   const request = new Request(`${originOf(req, options)}${target}`, init)
+  setClientAddress(request, req.socket.remoteAddress)
   return request
 }
 

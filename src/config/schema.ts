@@ -60,6 +60,15 @@ export const ConfigSchema = z
     introspectionClients: z
       .array(z.strictObject({ clientId: z.string().min(1), resources: z.array(z.url()).min(1) }))
       .default([]),
+    /** Per-instance limits (per minute) against floods and credential guessing. */
+    rateLimits: z
+      .strictObject({
+        /** Registrations per client address. */
+        registrationsPerMinute: z.number().int().min(1).default(20),
+        /** Failed client authentications per client id. */
+        failedClientAuthPerMinute: z.number().int().min(1).default(20),
+      })
+      .prefault({}),
     /** Largest request body read by any endpoint. */
     maxBodyBytes: z
       .number()

@@ -128,7 +128,9 @@ function readRoles(claims: Readonly<Record<string, unknown>>): string[] | undefi
 }
 
 function splitScopes(value: string): string[] {
-  return value.split(' ').filter((scope) => scope !== '')
+  if (value === '') return []
+  const scopes = value.split(' ')
+  return scopes.includes('') ? scopes.filter((scope) => scope !== '') : scopes
 }
 
 function isStringArray(value: unknown): value is string[] {

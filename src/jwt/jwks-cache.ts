@@ -49,6 +49,8 @@ interface KeyRecord {
 }
 
 interface IssuerEntry {
+  readonly sourceId: string
+  readonly issuer: string
   records: KeyRecord[]
   byKid: Map<string, KeyRecord[]>
   loaded: boolean
@@ -77,7 +79,10 @@ interface IssuerEntry {
  * material is unchanged.
  */
 export class JwksCache {
-  readonly #entries = new Map<string, IssuerEntry>()
+  // Entries by source id, then issuer; `#recency` holds the same entries in LRU order.
+  readonly #entries = new Map<string, Map<string, IssuerEntry>>()
+  readonly #recency = new Map<IssuerEntry, true>()
+  #latest: IssuerEntry | undefined
   readonly #fetch: GuardedFetch
   readonly #now: () => number
   readonly #ttlMs: number
@@ -104,12 +109,14 @@ export class JwksCache {
 
   /** Number of issuers currently held. */
   get size(): number {
-    return this.#entries.size
+    return this.#recency.size
   }
 
   /** Drops every cached key set and import. */
   clear(): void {
     this.#entries.clear()
+    this.#recency.clear()
+    this.#latest = undefined
   }
 
   /**
@@ -148,7 +155,7 @@ export class JwksCache {
     factory: SignatureVerifierFactory,
     failed: VerifyFunction,
   ): Promise<VerifyFunction | undefined> {
-    const entry = this.#entries.get(entryKey(issuer, source))
+    const entry = this.#entries.get(source.id)?.get(issuer)
     if (kid === undefined || entry === undefined) return undefined
     if (this.#now() - entry.lastLoadAt < this.#cooldownMs) return undefined
     await this.#load(entry, source)
@@ -175,28 +182,48 @@ export class JwksCache {
   }
 
   #entry(issuer: string, source: KeySource): IssuerEntry {
-    const key = entryKey(issuer, source)
-    let entry = this.#entries.get(key)
+    let issuers = this.#entries.get(source.id)
+    let entry = issuers?.get(issuer)
     if (entry !== undefined) {
-      this.#entries.delete(key) // re-insert: Map order is the LRU order
-    } else {
-      if (this.#entries.size >= this.#maxIssuers) {
-        const oldest = this.#entries.keys().next()
-        if (oldest.done !== true) this.#entries.delete(oldest.value)
+      if (entry !== this.#latest) {
+        this.#recency.delete(entry) // re-insert: Map order is the LRU order
+        this.#recency.set(entry, true)
+        this.#latest = entry
       }
-      entry = {
-        records: [],
-        byKid: new Map(),
-        loaded: false,
-        expiresAt: 0,
-        lastLoadAt: -Infinity,
-        goodAt: -Infinity,
-        failedAt: undefined,
-        inflight: undefined,
-      }
+      return entry
     }
-    this.#entries.set(key, entry)
+    if (this.#recency.size >= this.#maxIssuers) {
+      const oldest = this.#recency.keys().next()
+      if (oldest.done !== true) this.#evict(oldest.value)
+    }
+    entry = {
+      sourceId: source.id,
+      issuer,
+      records: [],
+      byKid: new Map(),
+      loaded: false,
+      expiresAt: 0,
+      lastLoadAt: -Infinity,
+      goodAt: -Infinity,
+      failedAt: undefined,
+      inflight: undefined,
+    }
+    if (issuers === undefined) {
+      issuers = new Map()
+      this.#entries.set(source.id, issuers)
+    }
+    issuers.set(issuer, entry)
+    this.#recency.set(entry, true)
+    this.#latest = entry
     return entry
+  }
+
+  #evict(entry: IssuerEntry): void {
+    this.#recency.delete(entry)
+    const issuers = this.#entries.get(entry.sourceId)
+    issuers?.delete(entry.issuer)
+    if (issuers?.size === 0) this.#entries.delete(entry.sourceId)
+    if (this.#latest === entry) this.#latest = undefined
   }
 
   #load(entry: IssuerEntry, source: KeySource): Promise<void> {
@@ -308,10 +335,6 @@ function replaceKeys(entry: IssuerEntry, keys: readonly Jwk[]): void {
 function fingerprintOf(jwk: Jwk): string {
   const { kty, kid, alg, use, key_ops: keyOps, crv, n, e, x, y, k } = jwk
   return JSON.stringify([kty, kid, alg, use, keyOps, crv, n, e, x, y, k])
-}
-
-function entryKey(issuer: string, source: KeySource): string {
-  return `${source.id}\n${issuer}`
 }
 
 function unavailable(cause?: unknown): UpstreamError {

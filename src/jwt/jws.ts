@@ -4,7 +4,7 @@
  * that point at keys (`jku`, `x5u`, `jwk`, `x5c`) are never read.
  */
 
-import { decodeBase64Url, decodeBase64UrlToText } from './base64url.js'
+import { decodeBase64UrlInto, decodedLength } from './base64url.js'
 import { JwtError } from './jwt-error.js'
 
 /** The default cap on a token's length, checked before any decoding (16 KiB). */
@@ -50,7 +50,8 @@ export interface ParseJwsOptions {
  * @throws {JwtError} with the failing rule as `reason`.
  */
 export function parseJws(token: string, options: ParseJwsOptions): ParsedJws {
-  if (token.length > (options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES)) {
+  const length = token.length
+  if (length > (options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES)) {
     throw new JwtError('token_too_large')
   }
   const first = token.indexOf('.')
@@ -58,21 +59,83 @@ export function parseJws(token: string, options: ParseJwsOptions): ParsedJws {
   if (second < 0) throw new JwtError('malformed')
   const third = token.indexOf('.', second + 1)
   if (third >= 0) throw new JwtError(countDots(token) === 4 ? 'jwe_unsupported' : 'malformed')
-  if (first === 0 || second === first + 1) throw new JwtError('malformed')
+  if (first === 0 || second === first + 1 || second === length - 1) throw new JwtError('malformed')
 
-  const header = parseHeader(token, first, options.algorithms)
-  const payloadText = decodeBase64UrlToText(token, first + 1, second)
-  if (payloadText === undefined) throw new JwtError('malformed')
-  const payload = parseJsonObject(payloadText)
-  const signature = decodeBase64Url(token, second + 1)
-  if (signature === undefined || signature.length === 0) throw new JwtError('malformed')
-  return { header, payload, signingInput: asciiBytes(token, second), signature }
+  // One native copy of the token to bytes; fewer bytes than characters can't happen, more means
+  // non-ASCII, which no base64url segment holds. parseJws is synchronous, so a shared scratch
+  // buffer is safe: nothing keeps a view of it past this call.
+  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2))
+  const ascii = scratch
+  if (encoder.encodeInto(token, ascii).written !== length) throw new JwtError('malformed')
+
+  const header = checkHeader(readHeader(token, ascii, first), options.algorithms)
+  const payload = decodeJsonSegment(ascii, first + 1, second)
+  // The signing input and the signature share one allocation.
+  const signatureLength = decodedLength(length - second - 1)
+  if (signatureLength < 0) throw new JwtError('malformed')
+  const bytes = new Uint8Array(second + signatureLength)
+  bytes.set(ascii.subarray(0, second))
+  if (decodeBase64UrlInto(ascii, second + 1, length, bytes, second) !== signatureLength) {
+    throw new JwtError('malformed')
+  }
+  return {
+    header,
+    payload,
+    signingInput: bytes.subarray(0, second),
+    signature: bytes.subarray(second),
+  }
 }
 
-function parseHeader(token: string, end: number, algorithms: ReadonlySet<string>): JwsHeader {
-  const text = decodeBase64UrlToText(token, 0, end)
-  if (text === undefined) throw new JwtError('malformed')
-  const header = parseJsonObject(text)
+const encoder = new TextEncoder()
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+let scratch = new Uint8Array(4096)
+let textScratch = new Uint8Array(3072)
+
+// Issuers send the same few headers again and again: parsed headers are kept by their encoded
+// segment (bounded, oldest dropped). Only the parse is cached; the policy checks run every time.
+const HEADER_CACHE_SIZE = 64
+const headerCache = new Map<string, Record<string, unknown>>()
+
+function readHeader(token: string, ascii: Uint8Array, end: number): Record<string, unknown> {
+  const segment = token.slice(0, end)
+  const cached = headerCache.get(segment)
+  if (cached !== undefined) return cached
+  const header = Object.freeze(decodeJsonSegment(ascii, 0, end))
+  if (headerCache.size >= HEADER_CACHE_SIZE) {
+    const oldest = headerCache.keys().next()
+    if (oldest.done !== true) headerCache.delete(oldest.value)
+  }
+  headerCache.set(segment, header)
+  return header
+}
+
+/**
+ * Decodes one base64url segment of `ascii` to a JSON object, refusing invalid base64url, invalid
+ * UTF-8 (fatal decoder; a BOM is kept and then refused by JSON.parse), non-objects and duplicate
+ * member names.
+ */
+function decodeJsonSegment(ascii: Uint8Array, start: number, end: number): Record<string, unknown> {
+  const size = decodedLength(end - start)
+  if (size < 0) throw new JwtError('malformed')
+  if (textScratch.length < size) {
+    textScratch = new Uint8Array(Math.max(size, textScratch.length * 2))
+  }
+  const bytes = textScratch
+  if (decodeBase64UrlInto(ascii, start, end, bytes, 0) !== size) throw new JwtError('malformed')
+  let value: unknown
+  try {
+    value = JSON.parse(utf8.decode(bytes.subarray(0, size)))
+  } catch {
+    throw new JwtError('malformed')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new JwtError('malformed')
+  }
+  if (countMembers(bytes, size) !== countKeys(value)) throw new JwtError('duplicate_member')
+  return value as Record<string, unknown>
+}
+
+function checkHeader(header: Record<string, unknown>, algorithms: ReadonlySet<string>): JwsHeader {
   const { alg, kid, typ, cty } = header
   if (typeof alg !== 'string') throw new JwtError('malformed')
   // RFC 8725 §3.1 / RFC 9068 §4: `none` is refused even if someone put it in the allow-list.
@@ -99,30 +162,17 @@ export function normalizeMediaType(value: string): string {
   return lower.startsWith('application/') ? lower.slice(12) : lower
 }
 
-function parseJsonObject(text: string): Record<string, unknown> {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    throw new JwtError('malformed')
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new JwtError('malformed')
-  }
-  if (countMembers(text) !== countKeys(value)) throw new JwtError('duplicate_member')
-  return value as Record<string, unknown>
-}
-
 /**
- * Counts the member separators (`:` outside strings) of a text that JSON.parse accepted: one per
- * member written. JSON.parse keeps only the last of duplicate names, so fewer parsed keys than
- * written members means a duplicate somewhere, at any depth, including `"a"` vs `"\u0061"`.
+ * Counts the member separators (`:` outside strings) in the UTF-8 bytes of a text JSON.parse
+ * accepted: one per member written. JSON.parse keeps only the last of duplicate names, so fewer
+ * parsed keys than written members means a duplicate somewhere, at any depth, including `"a"`
+ * vs `"\u0061"`. Bytes, not characters: `"`, `\` and `:` never occur inside a multi-byte sequence.
  */
-function countMembers(text: string): number {
+function countMembers(bytes: Uint8Array, length: number): number {
   let count = 0
   let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
+  for (let i = 0; i < length; i++) {
+    const c = bytes[i]
     if (inString) {
       if (c === 92)
         i++ // backslash: skip the escaped character
@@ -156,11 +206,4 @@ function countDots(token: string): number {
   let dots = 0
   for (let i = token.indexOf('.'); i >= 0; i = token.indexOf('.', i + 1)) dots++
   return dots
-}
-
-// The base64url check already proved the range is ASCII, so a byte per character is exact.
-function asciiBytes(token: string, end: number): Uint8Array {
-  const out = new Uint8Array(end)
-  for (let i = 0; i < end; i++) out[i] = token.charCodeAt(i)
-  return out
 }

@@ -188,10 +188,7 @@ export class JWTVerifier implements TokenVerifier {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
     if (hit !== undefined) return Promise.resolve(hit)
-    return this.#verifyUncached(token, nowMs).catch((error: unknown) => {
-      if (error instanceof JwtError) return undefined
-      return rethrowAsOAuthError(error)
-    })
+    return this.#verifyUncached(token, nowMs, false)
   }
 
   /**
@@ -206,46 +203,58 @@ export class JWTVerifier implements TokenVerifier {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
     if (hit !== undefined) return Promise.resolve(hit)
-    return this.#verifyUncached(token, nowMs).catch(rethrowAsOAuthError)
+    return this.#verifyUncached(token, nowMs, true) as Promise<AccessToken>
   }
 
-  async #verifyUncached(token: string, nowMs: number): Promise<AccessToken> {
-    const jws = parseJws(token, this.#jws)
-    const { header, payload } = jws
-    if (this.#typ !== undefined) {
-      if (header.typ === undefined || normalizeMediaType(header.typ) !== this.#typ) {
+  // One async frame for the whole check: errors are mapped here rather than in a `.catch`.
+  async #verifyUncached(
+    token: string,
+    nowMs: number,
+    throwInvalid: boolean,
+  ): Promise<AccessToken | undefined> {
+    try {
+      const jws = parseJws(token, this.#jws)
+      const { header, payload } = jws
+      if (this.#typ !== undefined) {
+        if (header.typ === undefined || normalizeMediaType(header.typ) !== this.#typ) {
+          throw new JwtError('wrong_typ')
+        }
+      } else if (header.typ !== undefined && FOREIGN_TYPES.has(normalizeMediaType(header.typ))) {
         throw new JwtError('wrong_typ')
       }
-    } else if (header.typ !== undefined && FOREIGN_TYPES.has(normalizeMediaType(header.typ))) {
-      throw new JwtError('wrong_typ')
-    }
-    const issuer = payload.iss
-    if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) throw new JwtError('wrong_issuer')
+      const issuer = payload.iss
+      if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) {
+        throw new JwtError('wrong_issuer')
+      }
 
-    let verify = this.#verifierFor(issuer, header.kid, header.alg)
-    if (typeof verify !== 'function') verify = await verify
-    let valid = verify(jws.signingInput, jws.signature)
-    if (typeof valid !== 'boolean') valid = await valid
-    if (!valid && this.#source !== undefined) {
-      // JWT-21: the kid may have been reused for new key material; reload once per cooldown.
-      const fresh = await this.#keys.reloadAfterBadSignature(
-        issuer,
-        this.#source,
-        header.kid,
-        header.alg,
-        this.#factory,
-        verify,
-      )
-      valid = fresh !== undefined && (await fresh(jws.signingInput, jws.signature))
-    }
-    if (!valid) throw new JwtError('bad_signature')
+      let verify = this.#verifierFor(issuer, header.kid, header.alg)
+      if (typeof verify !== 'function') verify = await verify
+      let valid = verify(jws.signingInput, jws.signature)
+      if (typeof valid !== 'boolean') valid = await valid
+      if (!valid && this.#source !== undefined) {
+        // JWT-21: the kid may have been reused for new key material; reload once per cooldown.
+        const fresh = await this.#keys.reloadAfterBadSignature(
+          issuer,
+          this.#source,
+          header.kid,
+          header.alg,
+          this.#factory,
+          verify,
+        )
+        valid = fresh !== undefined && (await fresh(jws.signingInput, jws.signature))
+      }
+      if (!valid) throw new JwtError('bad_signature')
 
-    const accessToken = checkClaims(token, payload, issuer, this.#rules, nowMs)
-    if (this.#cache !== undefined && accessToken.expiresAt !== undefined) {
-      const until = Math.min(accessToken.expiresAt * 1000, nowMs + this.#cacheTtlMs)
-      this.#cache.set(token, accessToken, until, nowMs)
+      const accessToken = checkClaims(token, payload, issuer, this.#rules, nowMs)
+      if (this.#cache !== undefined && accessToken.expiresAt !== undefined) {
+        const until = Math.min(accessToken.expiresAt * 1000, nowMs + this.#cacheTtlMs)
+        this.#cache.set(token, accessToken, until, nowMs)
+      }
+      return accessToken
+    } catch (error) {
+      if (!throwInvalid && error instanceof JwtError) return undefined
+      return rethrowAsOAuthError(error)
     }
-    return accessToken
   }
 
   #verifierFor(

@@ -5,6 +5,7 @@
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
+import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
@@ -30,14 +31,19 @@ export async function authenticateClient(
   form: Params,
   provider: Pick<OAuthServerProvider, 'getClient'>,
   now: () => number,
+  failures?: RateLimiter,
 ): Promise<AuthenticatedClient> {
   const presented = readCredentials(request, form)
   const usedHeader = presented.method === 'client_secret_basic'
-  const fail = (reason: string) =>
-    new OAuthError('invalid_client', 'client authentication failed', {
+  // OAuth 2.1 §7.7: a client id under a guessing attack gets 429 until its window ends.
+  failures?.check(presented.clientId)
+  const fail = (reason: string) => {
+    failures?.hit(presented.clientId)
+    return new OAuthError('invalid_client', 'client authentication failed', {
       reason,
       ...(usedHeader ? { headers: { 'www-authenticate': 'Basic realm="gatehouse"' } } : {}),
     })
+  }
   const client = await provider.getClient(presented.clientId)
   if (!client) throw fail('unknown_client')
   if (client.token_endpoint_auth_method !== presented.method) throw fail('auth_method_mismatch')

@@ -48,6 +48,9 @@ export interface GatehouseProviderOptions {
   now: () => number
 }
 
+/** How often an issuing instance re-reads the key set (rotations elsewhere). */
+const KEY_REFRESH_MS = 60_000
+
 interface UsedRefreshToken {
   clientId: string
   grantId: string
@@ -57,10 +60,12 @@ interface UsedRefreshToken {
 export class GatehouseProvider implements OAuthServerProvider {
   protected readonly options: GatehouseProviderOptions
   readonly grants: Grants
+  #keysCheckedAt: number
 
   constructor(options: GatehouseProviderOptions) {
     this.options = options
     this.grants = options.grants
+    this.#keysCheckedAt = options.now()
   }
 
   getClient(clientId: string): Promise<OAuthClientInformation | undefined> {
@@ -130,34 +135,33 @@ export class GatehouseProvider implements OAuthServerProvider {
   ): Promise<TokenResponse> {
     const hash = await sha256(authorizationCode)
     if (code.redeemedGrantId !== undefined) return this.#rejectReplay(code.redeemedGrantId)
-    const taken = await this.options.store.take<AuthorizationCode>(`code:${hash}`)
-    if (!taken) {
-      // Another request redeemed it between load and take: a replay all the same.
+    const record: GrantRecord = {
+      clientId: client.client_id,
+      subject: code.subject,
+      scopes: code.scopes,
+      resource: code.resource,
+      createdAt: this.#nowSeconds(),
+      ...(code.claims ? { claims: code.claims } : {}),
+    }
+    // Single use: the grant exists before the code is claimed, and the claim is one atomic
+    // write of the redemption marker. Of concurrent redemptions one claim wins; every other one
+    // reads the winner's grant from the marker and revokes it (OAuth 2.1 §4.1.3).
+    const grantId = await this.grants.create(record)
+    const claimed = await this.options.store.setIfAbsent(
+      `code-used:${hash}`,
+      { ...code, redeemedGrantId: grantId } satisfies AuthorizationCode,
+      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
+    )
+    if (!claimed) {
+      await this.grants.revoke(grantId)
       const used = await this.options.store.get<AuthorizationCode>(`code-used:${hash}`)
       if (used?.redeemedGrantId !== undefined) return this.#rejectReplay(used.redeemedGrantId)
       throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
         reason: 'code_missing',
       })
     }
-    const now = this.#nowSeconds()
-    const grantId = await this.grants.create({
-      clientId: client.client_id,
-      subject: taken.subject,
-      scopes: taken.scopes,
-      resource: taken.resource,
-      createdAt: now,
-      ...(taken.claims ? { claims: taken.claims } : {}),
-    })
-    // OAuth 2.1 §4.1.3: remember the redemption so that a second valid one revokes this grant.
-    await this.options.store.set(
-      `code-used:${hash}`,
-      { ...taken, redeemedGrantId: grantId },
-      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
-    )
-    const grant = await this.grants.get(grantId)
-    if (!grant)
-      throw new OAuthError('invalid_grant', 'the grant was revoked', { reason: 'grant_gone' })
-    return this.issueTokens(client, grantId, grant, taken.scopes)
+    await this.options.store.delete(`code:${hash}`)
+    return this.issueTokens(client, grantId, record, code.scopes)
   }
 
   async loadRefreshToken(
@@ -235,6 +239,11 @@ export class GatehouseProvider implements OAuthServerProvider {
     scopes: string[],
   ): Promise<TokenResponse> {
     const { config } = this.options
+    // Pick up a rotation made by another instance before signing with a retired key.
+    if (this.options.now() - this.#keysCheckedAt > KEY_REFRESH_MS) {
+      await this.options.keys.refresh()
+      this.#keysCheckedAt = this.options.now()
+    }
     const access = await signAccessToken(this.options.keys, {
       issuer: config.issuer,
       subject: grant.subject,

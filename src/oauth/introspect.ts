@@ -8,19 +8,28 @@ import { OAuthError } from '../errors.js'
 import { assertNoRepeats, readForm } from '../http/params.js'
 import { jsonResponse } from '../http/responses.js'
 import { authenticateClient } from './client-auth.js'
+import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 
 export interface IntrospectDeps {
   config: ResolvedConfig
   provider: OAuthServerProvider
   now: () => number
+  /** Counts failed client authentications per client id (429 past the limit). */
+  clientAuthFailures?: RateLimiter
 }
 
 /** `POST /introspect`. */
 export async function handleIntrospect(request: Request, deps: IntrospectDeps): Promise<Response> {
   const form = await readForm(request, deps.config.maxBodyBytes)
   assertNoRepeats(form)
-  const { client, method } = await authenticateClient(request, form, deps.provider, deps.now)
+  const { client, method } = await authenticateClient(
+    request,
+    form,
+    deps.provider,
+    deps.now,
+    deps.clientAuthFailures,
+  )
   if (method === 'none') {
     throw new OAuthError('invalid_client', 'introspection requires a confidential client', {
       reason: 'public_introspection',

@@ -33,7 +33,8 @@ export interface OAuthServerProvider {
   ): Promise<AuthorizationCode | undefined>
   /**
    * Redeems a code the endpoint already checked (client, redirect URI, PKCE, expiry). Must be
-   * single-use by an atomic take; a redeemed code throws `invalid_grant` and revokes its grant.
+   * single use through one atomic store operation; a redeemed code throws `invalid_grant` and
+   * revokes the grant issued from it.
    */
   exchangeAuthorizationCode(
     client: OAuthClientInformation,

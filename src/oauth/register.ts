@@ -7,6 +7,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
 import { readBodyText } from '../http/params.js'
+import { clientAddressOf, type RateLimiter } from '../http/rate-limit.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { jsonResponse } from '../http/responses.js'
 import { supportedScopes } from './metadata.js'
@@ -28,10 +29,13 @@ export interface RegisterDeps {
   config: ResolvedConfig
   provider: OAuthServerProvider
   now: () => number
+  /** Registrations per client address (429 past the limit). */
+  registrations?: RateLimiter
 }
 
 /** `POST /register`: 201 with the client's information, or 400 with the RFC 7591 §3.2.2 error. */
 export async function handleRegister(request: Request, deps: RegisterDeps): Promise<Response> {
+  deps.registrations?.hit(clientAddressOf(request))
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/json') {
     throw metadataError('the request body must be application/json', 'bad_content_type')

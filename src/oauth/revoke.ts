@@ -9,19 +9,28 @@ import { OAuthError } from '../errors.js'
 import { assertNoRepeats, readForm } from '../http/params.js'
 import { CORS_HEADERS } from '../http/responses.js'
 import { authenticateClient } from './client-auth.js'
+import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 
 export interface RevokeDeps {
   config: ResolvedConfig
   provider: OAuthServerProvider
   now: () => number
+  /** Counts failed client authentications per client id (429 past the limit). */
+  clientAuthFailures?: RateLimiter
 }
 
 /** `POST /revoke`. */
 export async function handleRevoke(request: Request, deps: RevokeDeps): Promise<Response> {
   const form = await readForm(request, deps.config.maxBodyBytes)
   assertNoRepeats(form)
-  const { client } = await authenticateClient(request, form, deps.provider, deps.now)
+  const { client } = await authenticateClient(
+    request,
+    form,
+    deps.provider,
+    deps.now,
+    deps.clientAuthFailures,
+  )
   const token = form.get('token')
   if (token === undefined) {
     throw new OAuthError('invalid_request', 'token is required', { reason: 'no_token' })

@@ -11,6 +11,7 @@ import { jsonResponse, CORS_HEADERS } from '../http/responses.js'
 import { resolveResource } from './authorize.js'
 import { authenticateClient } from './client-auth.js'
 import { verifyPkce } from './pkce.js'
+import type { RateLimiter } from '../http/rate-limit.js'
 import { exchangeIdentityAssertionUnsupported, type OAuthServerProvider } from './provider.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenResponse } from './types.js'
@@ -21,6 +22,8 @@ export interface TokenDeps {
   config: ResolvedConfig
   provider: OAuthServerProvider
   now: () => number
+  /** Counts failed client authentications per client id (429 past the limit). */
+  clientAuthFailures?: RateLimiter
 }
 
 /** `POST /token`. */
@@ -32,7 +35,13 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
   }
   const form = await readForm(request, deps.config.maxBodyBytes)
   assertNoRepeats(form)
-  const { client } = await authenticateClient(request, form, deps.provider, deps.now)
+  const { client } = await authenticateClient(
+    request,
+    form,
+    deps.provider,
+    deps.now,
+    deps.clientAuthFailures,
+  )
   const grantType = form.get('grant_type')
   if (grantType === undefined) {
     throw new OAuthError('invalid_request', 'grant_type is required', { reason: 'no_grant_type' })

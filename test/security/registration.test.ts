@@ -235,4 +235,13 @@ describe('A.2.2 dynamic client registration', () => {
       expect(res.headers.get('allow')).toBe('POST')
     }
   })
+
+  it('DCR-17 answers 429 with Retry-After past the per-address registration limit', async () => {
+    for (let i = 0; i < 20; i++) expect((await post(base)).status).toBe(201)
+    const limited = await post(base)
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/)
+    t.clock.advance(61)
+    expect((await post(base)).status).toBe(201)
+  })
 })

@@ -282,16 +282,20 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
     expect(body.error_description).not.toMatch(/at |Error:/)
   })
 
-  it('TK-20 repeated failed authentication never locks out a legitimate request later', async () => {
-    for (let i = 0; i < 20; i++) {
-      await t.call('/token', {
-        ...form({ grant_type: 'authorization_code', code: 'x' }),
+  it('TK-20 answers 429 with Retry-After after repeated failed authentication, then recovers', async () => {
+    const attempt = (secret: string) =>
+      t.call('/token', {
+        ...form({ grant_type: 'refresh_token', refresh_token: 'x' }),
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
-          authorization: basic(cc.client_id, `wrong${i}`),
+          authorization: basic(cc.client_id, secret),
         },
       })
-    }
+    for (let i = 0; i < 20; i++) expect((await attempt(`wrong${i}`)).status).toBe(401)
+    const limited = await attempt(cc.client_secret!)
+    expect(limited.status).toBe(429)
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+    t.clock.advance(61)
     const code = await getCode(t, cc)
     const res = await t.call('/token', {
       ...form({

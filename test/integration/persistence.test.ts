@@ -1,0 +1,155 @@
+/**
+ * Gatehouse on real stores: state survives a restart on SQLite, and two instances sharing Redis
+ * behave as one authorization server (codes, rotation, replay detection, revocation).
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createRedisStore } from '../../src/storage/redis.js'
+import { createSqliteStore } from '../../src/storage/sqlite.js'
+import type { Store } from '../../src/storage/store.js'
+import {
+  bearer,
+  createTestGatehouse,
+  form,
+  getCode,
+  getTokens,
+  register,
+} from '../helpers/gatehouse.js'
+
+const REDIS_URL = process.env.REDIS_URL
+const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false'
+
+describe('Gatehouse on SQLite', () => {
+  it('keeps keys, clients, grants and refresh tokens across a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gh-persist-'))
+    const first = await createTestGatehouse({ store: createSqliteStore({ dataDir }) })
+    const { client, tokens } = await getTokens(first)
+    const kid = first.gh.keys.current().kid
+    await first.gh.close()
+
+    const second = await createTestGatehouse({ store: createSqliteStore({ dataDir }) })
+    expect(second.gh.keys.current().kid).toBe(kid)
+    expect((await second.mcp(bearer(tokens.access_token))).status).toBe(200)
+    const refreshed = await second.call(
+      '/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        client_id: client.client_id,
+      }),
+    )
+    expect(refreshed.status).toBe(200)
+    await second.gh.close()
+  })
+
+  it('refuses to start with another secret than the data was written with', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gh-persist-'))
+    const first = await createTestGatehouse({ store: createSqliteStore({ dataDir }) })
+    await first.gh.close()
+    await expect(
+      createTestGatehouse({
+        store: createSqliteStore({ dataDir }),
+        config: { secret: 'another-secret-of-at-least-32-bytes!!' },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_STORE_DECRYPT' })
+  })
+})
+
+function sharedRedis(): { a: Store; b: Store } {
+  const keyPrefix = `gatehouse-it:${randomUUID()}:`
+  return {
+    a: createRedisStore({ url: REDIS_URL!, keyPrefix }),
+    b: createRedisStore({ url: REDIS_URL!, keyPrefix }),
+  }
+}
+
+const describeRedis = REDIS_URL ? describe : IN_CI ? describe : describe.skip
+describeRedis('two Gatehouse instances sharing Redis', () => {
+  if (!REDIS_URL && IN_CI) {
+    it('has a Redis server to run against', () => {
+      throw new Error('REDIS_URL is not set: CI must run the shared-instance tests against Redis')
+    })
+    return
+  }
+
+  it('a code issued by one instance is redeemed once, and a replay at the other revokes the grant', async () => {
+    const { a, b } = sharedRedis()
+    const one = await createTestGatehouse({ store: a })
+    const two = await createTestGatehouse({ store: b })
+    const client = await register(one)
+    const code = await getCode(one, client)
+    const redeem = (t: typeof one) =>
+      t.call(
+        '/token',
+        form({
+          grant_type: 'authorization_code',
+          code: code.code,
+          code_verifier: code.verifier,
+          redirect_uri: code.redirectUri,
+          client_id: client.client_id,
+        }),
+      )
+    const [r1, r2] = await Promise.all([redeem(two), redeem(one)])
+    const statuses = [r1.status, r2.status].sort()
+    expect(statuses).toEqual([200, 400])
+    const winner = (await (r1.status === 200 ? r1 : r2).json()) as { access_token: string }
+    // The losing redemption was a valid replay: the grant is revoked everywhere.
+    expect((await one.mcp(bearer(winner.access_token))).status).toBe(401)
+    two.clock.advance(6)
+    expect((await two.mcp(bearer(winner.access_token))).status).toBe(401)
+    await one.gh.close()
+    await two.gh.close()
+  })
+
+  it('a refresh token rotated at one instance and replayed at the other revokes the family', async () => {
+    const { a, b } = sharedRedis()
+    const one = await createTestGatehouse({ store: a })
+    const two = await createTestGatehouse({ store: b })
+    const { client, tokens } = await getTokens(one)
+    const rotated = await two.call(
+      '/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        client_id: client.client_id,
+      }),
+    )
+    const next = (await rotated.json()) as { refresh_token: string }
+    const replay = await one.call(
+      '/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        client_id: client.client_id,
+      }),
+    )
+    expect((await replay.json()).error).toBe('invalid_grant')
+    const after = await two.call(
+      '/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: next.refresh_token,
+        client_id: client.client_id,
+      }),
+    )
+    expect((await after.json()).error).toBe('invalid_grant')
+    await one.gh.close()
+    await two.gh.close()
+  })
+
+  it('both instances sign with one shared key set', async () => {
+    const { a, b } = sharedRedis()
+    const [one, two] = await Promise.all([
+      createTestGatehouse({ store: a }),
+      createTestGatehouse({ store: b }),
+    ])
+    expect(one.gh.keys.current().kid).toBe(two.gh.keys.current().kid)
+    const { tokens } = await getTokens(one)
+    expect((await two.mcp(bearer(tokens.access_token))).status).toBe(200)
+    await one.gh.close()
+    await two.gh.close()
+  })
+})
