@@ -135,9 +135,11 @@ export async function runGuardBench({ log = console.log } = {}) {
   )
   const request = () =>
     new Request(RESOURCE, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  const one = request()
+  // The guard alone, on one Request object (reading its headers does not consume it).
   const guardHit = await measure(
     async () => {
-      await gh.verifyBearer(request())
+      await gh.verifyBearer(one)
     },
     { iterations: 20000 },
   )
@@ -154,7 +156,7 @@ export async function runGuardBench({ log = console.log } = {}) {
     joseJwtVerifyUs: jose,
     coldVerifyUs: cold,
     cacheHitUs: hit,
-    guardWithRequestUs: guardHit,
+    guardCacheHitUs: guardHit,
     requestConstructionUs: requestOnly,
     coldVsRaw: cold / raw,
     joseVsRaw: jose / raw,
@@ -169,7 +171,7 @@ export async function runGuardBench({ log = console.log } = {}) {
   )
   log(`  Gatehouse verifier, cache hit      ${hit.toFixed(2)} µs`)
   log(
-    `  verifyBearer(Request), cache hit   ${guardHit.toFixed(2)} µs (of which new Request(): ${requestOnly.toFixed(2)} µs)`,
+    `  verifyBearer(request), cache hit   ${guardHit.toFixed(2)} µs   (building a Request: ${requestOnly.toFixed(2)} µs more)`,
   )
   return figures
 }

@@ -3,8 +3,8 @@
  * Everything here is Web-standard; mount `gatehouse.fetch` with an adapter or directly in Hono,
  * Workers, Deno or Bun.
  */
-import { resolveConfig, type ResolvedConfig, type ResolvedResource } from './config/schema.js'
-import { OAuthError, toErrorResponse, type ErrorHook } from './errors.js'
+import { resolveConfig, type ResolvedConfig } from './config/schema.js'
+import type { ErrorHook } from './errors.js'
 import { Grants } from './grants/grants.js'
 import { createRouter, type Handler, type Route } from './http/app.js'
 import { RateLimiter } from './http/rate-limit.js'
@@ -23,7 +23,9 @@ import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
 import { handleToken, JWT_BEARER } from './oauth/token.js'
 import type { AccessToken, TokenVerifier } from './resource/access-token.js'
-import { bearerChallenge, verifyBearer } from './resource/bearer.js'
+
+export type { ProtectedHandler, ProtectOptions } from './resource/guard.js'
+import { createGuard, type ProtectedHandler, type ProtectOptions } from './resource/guard.js'
 import { createEncryptedStore } from './storage/encrypted.js'
 import type { Store } from './storage/store.js'
 import { SigningKeys } from './tokens/keys.js'
@@ -45,19 +47,6 @@ export interface GatehouseOptions {
   /** Faster signature checks on Node: `nodeSignatureVerifier` from `mcp-gatehouse/node`. */
   signatureVerifier?: SignatureVerifierFactory
 }
-
-export interface ProtectOptions {
-  /** The resource URL to guard; default the one whose path matches the request, or the only one. */
-  resource?: string
-  /** Scopes this route needs beyond the resource's `requiredScopes`. */
-  scopes?: readonly string[]
-}
-
-/** A handler that runs only for requests with a valid token. */
-export type ProtectedHandler = (
-  request: Request,
-  token: AccessToken,
-) => Response | Promise<Response>
 
 export interface Gatehouse {
   readonly config: ResolvedConfig
@@ -150,7 +139,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       path: resource.metadataPath,
       cors: true,
       methods: {
-        GET: () => Promise.resolve(metadataResponse(protectedResourceMetadata(config, resource))),
+        GET: () =>
+          Promise.resolve(metadataResponse(protectedResourceMetadata([config.issuer], resource))),
       },
     })),
   ]
@@ -163,17 +153,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   }
   const fetch = createRouter(routes, options.onError)
 
-  const resourceFor = (request: Request, wanted?: string): ResolvedResource => {
-    const list = config.resources
-    const found = wanted
-      ? list.find((r) => r.url === wanted)
-      : list.length === 1
-        ? list[0]
-        : list.find((r) => new URL(r.url).pathname === new URL(request.url).pathname)
-    if (!found)
-      throw new TypeError('no configured resource matches this route; pass options.resource')
-    return found
-  }
+  const guard = createGuard({
+    resources: config.resources,
+    verifier,
+    ...(options.onError ? { onError: options.onError } : {}),
+  })
 
   return {
     config,
@@ -182,63 +166,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     keys,
     verifier,
     fetch,
-    verifyBearer: (request, opts = {}) =>
-      verifyBearer(request, {
-        verifier,
-        resource: resourceFor(request, opts.resource),
-        ...(opts.scopes ? { scopes: opts.scopes } : {}),
-      }),
-    protect:
-      (handler, opts = {}) =>
-      async (request) => {
-        const resource = resourceFor(request, opts.resource)
-        if (!originAllowed(request, resource)) {
-          return toErrorResponse(
-            new OAuthError('access_denied', 'this origin may not call the resource', {
-              reason: 'origin_not_allowed',
-              status: 403,
-            }),
-            options.onError,
-          )
-        }
-        let token: AccessToken
-        try {
-          token = await verifyBearer(request, {
-            verifier,
-            resource,
-            ...(opts.scopes ? { scopes: opts.scopes } : {}),
-          })
-        } catch (error) {
-          return bearerChallenge(error, {
-            resource,
-            ...(opts.scopes ? { scopes: opts.scopes } : {}),
-            ...(options.onError ? { onError: options.onError } : {}),
-          })
-        }
-        try {
-          return await handler(request, token)
-        } catch (error) {
-          if (
-            error instanceof OAuthError &&
-            (error.code === 'insufficient_scope' || error.code === 'invalid_token')
-          ) {
-            return bearerChallenge(error, {
-              resource,
-              ...(options.onError ? { onError: options.onError } : {}),
-            })
-          }
-          throw error
-        }
-      },
+    verifyBearer: guard.verifyBearer,
+    protect: guard.protect,
     close: () => store.close(),
   }
-}
-
-/** MCP transports §Security Warning: a present, unlisted `Origin` is refused (DNS rebinding). */
-function originAllowed(request: Request, resource: ResolvedResource): boolean {
-  const origin = request.headers.get('origin')
-  if (origin === null) return true
-  if (resource.allowedOrigins.includes('*')) return true
-  const own = new URL(resource.url).origin
-  return origin === own || resource.allowedOrigins.some((o) => new URL(o).origin === origin)
 }

@@ -1,8 +1,19 @@
 // Everything exported here is public API.
 export { createGatehouse } from './gatehouse.js'
 export type { Gatehouse, GatehouseOptions, ProtectOptions, ProtectedHandler } from './gatehouse.js'
-export { ConfigSchema, resolveConfig } from './config/schema.js'
-export type { ConfigInput, ResolvedConfig, ResolvedResource } from './config/schema.js'
+export {
+  ConfigSchema,
+  RemoteAuthConfigSchema,
+  ResourceSchema,
+  resolveConfig,
+  resolveRemoteAuthConfig,
+} from './config/schema.js'
+export type {
+  ConfigInput,
+  ResolvedConfig,
+  ResolvedRemoteAuthConfig,
+  ResolvedResource,
+} from './config/schema.js'
 export {
   OAuthError,
   ConfigError,
@@ -31,6 +42,10 @@ export type {
 export { principalOf, principalKey, samePrincipal } from './resource/access-token.js'
 export type { AccessToken, Principal, TokenVerifier } from './resource/access-token.js'
 export { verifyBearer, bearerChallenge } from './resource/bearer.js'
+export { createGuard } from './resource/guard.js'
+export type { Guard, GuardOptions } from './resource/guard.js'
+export { createRemoteAuthProvider } from './resource/remote-auth.js'
+export type { RemoteAuthOptions, RemoteAuthProvider } from './resource/remote-auth.js'
 export type { BearerOptions, ChallengeOptions } from './resource/bearer.js'
 export { requireScopes, requireRole, requireRoles, missingScopes } from './resource/scopes.js'
 export type { ScopeHierarchy } from './resource/scopes.js'

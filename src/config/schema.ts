@@ -10,7 +10,7 @@ const scopeToken = z
   .string()
   .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is one token of visible ASCII without " or \\')
 
-const ResourceSchema = z.strictObject({
+export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
   url: z.url(),
   /** Scopes this resource understands; advertised in its metadata and challenges. */
@@ -157,12 +157,48 @@ export function resolveConfig(input: unknown): ResolvedConfig {
   const c = parsed.data
   const issuer = c.issuer.replace(/\/+$/, '')
   const basePath = new URL(issuer).pathname.replace(/\/+$/, '')
-  const resources = c.resources.map((r): ResolvedResource => {
+  return Object.freeze({ ...c, issuer, basePath, resources: resolveResources(c.resources) })
+}
+
+/** Canonical URLs and metadata locations (RFC 9728 §3.1) for parsed resources. */
+function resolveResources(
+  list: readonly z.output<typeof ResourceSchema>[],
+): readonly ResolvedResource[] {
+  const resources = list.map((r): ResolvedResource => {
     const url = canonicalResource(r.url)
     const u = new URL(url)
     const path = u.pathname === '/' ? '' : u.pathname
     const metadataPath = `/.well-known/oauth-protected-resource${path}`
     return Object.freeze({ ...r, url, metadataPath, metadataUrl: `${u.origin}${metadataPath}` })
   })
-  return Object.freeze({ ...c, issuer, basePath, resources: Object.freeze(resources) })
+  return Object.freeze(resources)
+}
+
+/** Configuration of a resource server whose tokens come from an external authorization server. */
+export const RemoteAuthConfigSchema = z.strictObject({
+  /** The protected MCP endpoints. */
+  resources: z.array(ResourceSchema).min(1),
+  /** Issuer identifiers of the authorization servers clients should use (RFC 9728 §2). */
+  authorizationServers: z.array(z.url()).min(1),
+})
+
+export interface ResolvedRemoteAuthConfig {
+  readonly resources: readonly ResolvedResource[]
+  readonly authorizationServers: readonly string[]
+}
+
+/** Validates a remote-auth configuration; throws `ConfigError` listing every problem. */
+export function resolveRemoteAuthConfig(input: unknown): ResolvedRemoteAuthConfig {
+  const parsed = RemoteAuthConfigSchema.safeParse(input)
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    )
+  }
+  return Object.freeze({
+    resources: resolveResources(parsed.data.resources),
+    authorizationServers: Object.freeze(
+      parsed.data.authorizationServers.map((a) => a.replace(/\/+$/, '')),
+    ),
+  })
 }

@@ -68,13 +68,13 @@ export function authorizationServerMetadata(
 
 /** RFC 9728 §2 metadata for one protected resource. */
 export function protectedResourceMetadata(
-  config: ResolvedConfig,
+  authorizationServers: readonly string[],
   resource: ResolvedResource,
 ): Record<string, unknown> {
   const scopes = resource.scopes.filter((s) => s !== 'offline_access')
   return {
     resource: resource.url,
-    authorization_servers: [config.issuer],
+    authorization_servers: [...authorizationServers],
     bearer_methods_supported: ['header'],
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
     ...(resource.name !== undefined ? { resource_name: resource.name } : {}),

@@ -23,7 +23,7 @@ export interface BearerOptions {
 /** Verifies the request's bearer token for `resource`; throws `OAuthError` when it may not pass. */
 export async function verifyBearer(request: Request, options: BearerOptions): Promise<AccessToken> {
   const header = request.headers.get('authorization')
-  const queryToken = new URL(request.url).searchParams.has('access_token')
+  const queryToken = hasQueryToken(request.url)
   if (header === null || !/^bearer(?: |$)/i.test(header)) {
     if (queryToken && header !== null) {
       throw new OAuthError('invalid_request', 'send the token in the Authorization header only', {
@@ -115,6 +115,13 @@ export function bearerChallenge(error: unknown, options: ChallengeOptions): Resp
       'access-control-expose-headers': 'WWW-Authenticate',
     },
   })
+}
+
+/** Whether the URL's query has an `access_token` parameter (without parsing the URL when absent). */
+function hasQueryToken(url: string): boolean {
+  const q = url.indexOf('?')
+  if (q === -1 || !url.includes('access_token', q)) return false
+  return new URL(url).searchParams.has('access_token')
 }
 
 /** A quoted-string value: no CR/LF or non-ASCII, quotes and backslashes escaped (RFC 9110 §5.6.4). */

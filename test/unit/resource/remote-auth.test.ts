@@ -1,0 +1,117 @@
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { JWTVerifier } from '../../../src/jwt/verifier.js'
+import {
+  createRemoteAuthProvider,
+  type RemoteAuthProvider,
+} from '../../../src/resource/remote-auth.js'
+import { requireRoles } from '../../../src/resource/scopes.js'
+
+const AS = 'https://auth.example.com'
+const MCP = 'https://mcp.example.com/mcp'
+
+describe('RemoteAuthProvider', () => {
+  let remote: RemoteAuthProvider
+  let privateKey: CryptoKey
+
+  const mint = (claims: Record<string, unknown>, aud = MCP) =>
+    new SignJWT({ client_id: 'client-1', scope: 'files:read', ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+      .setIssuer(AS)
+      .setAudience(aud)
+      .setSubject('user-9')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(privateKey)
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256')
+    privateKey = pair.privateKey
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }
+    remote = createRemoteAuthProvider({
+      config: {
+        authorizationServers: [AS],
+        resources: [{ url: MCP, scopes: ['files:read', 'files:write'] }],
+      },
+      verifier: new JWTVerifier({
+        issuer: AS,
+        audience: MCP,
+        jwks: { keys: [jwk] },
+        typ: 'at+jwt',
+      }),
+    })
+  })
+
+  it('serves protected-resource metadata pointing at the external authorization server', async () => {
+    const res = await remote.fetch(
+      new Request('https://mcp.example.com/.well-known/oauth-protected-resource/mcp'),
+    )
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({
+      resource: MCP,
+      authorization_servers: [AS],
+      bearer_methods_supported: ['header'],
+      scopes_supported: ['files:read', 'files:write'],
+    })
+    expect(res.headers.get('access-control-allow-origin')).toBe('*')
+  })
+
+  it('lets a token from that server through and challenges everything else', async () => {
+    const handler = remote.protect((_r, token) =>
+      Response.json({ sub: token.subject, scopes: token.scopes }),
+    )
+    const ok = await handler(
+      new Request(MCP, { method: 'POST', headers: { authorization: `Bearer ${await mint({})}` } }),
+    )
+    expect(await ok.json()).toEqual({ sub: 'user-9', scopes: ['files:read'] })
+    const none = await handler(new Request(MCP, { method: 'POST' }))
+    expect(none.status).toBe(401)
+    expect(none.headers.get('www-authenticate')).toBe(
+      'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="files:read files:write"',
+    )
+    const other = await handler(
+      new Request(MCP, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await mint({}, 'https://other.example/mcp')}` },
+      }),
+    )
+    expect(other.status).toBe(401)
+  })
+
+  it('enforces per-route scopes and roles with 403', async () => {
+    const write = remote.protect(() => new Response('written'), { scopes: ['files:write'] })
+    const res = await write(
+      new Request(MCP, { method: 'POST', headers: { authorization: `Bearer ${await mint({})}` } }),
+    )
+    expect(res.status).toBe(403)
+    expect(res.headers.get('www-authenticate')).toContain('scope="files:write"')
+    const admin = remote.protect((_r, token) => {
+      requireRoles(token, ['Admin', 'Owner'])
+      return new Response('admin')
+    })
+    const denied = await admin(
+      new Request(MCP, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await mint({ roles: ['Reader'] })}` },
+      }),
+    )
+    expect(denied.status).toBe(403)
+    expect((await denied.json()).error_description).toBe('requires one of the roles: Admin Owner')
+    const allowed = await admin(
+      new Request(MCP, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await mint({ roles: ['Owner'] })}` },
+      }),
+    )
+    expect(allowed.status).toBe(200)
+  })
+
+  it('refuses bad configuration at creation with every problem listed', () => {
+    expect(() =>
+      createRemoteAuthProvider({
+        config: { authorizationServers: [], resources: [{ url: 'not a url' }] },
+        verifier: { verifyToken: () => Promise.resolve(undefined) },
+      }),
+    ).toThrow(/^(?=[\s\S]*authorizationServers)(?=[\s\S]*resources\.0\.url)/)
+  })
+})
