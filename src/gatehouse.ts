@@ -30,6 +30,7 @@ import { createEncryptedStore } from './storage/encrypted.js'
 import type { Store } from './storage/store.js'
 import { SigningKeys } from './tokens/keys.js'
 import { createOwnTokenVerifier } from './tokens/own-token-verifier.js'
+import { createProxy } from './upstream/create-proxy.js'
 
 export interface GatehouseOptions {
   /** Configuration, validated by the one schema (`ConfigError` lists every problem). */
@@ -44,6 +45,8 @@ export interface GatehouseOptions {
   onError?: ErrorHook
   /** Milliseconds since the epoch; injected so tests control time. */
   now?: () => number
+  /** The fetch used to reach the identity provider (tests, egress proxies). */
+  fetch?: typeof fetch
   /** Faster signature checks on Node: `nodeSignatureVerifier` from `mcp-gatehouse/node`. */
   signatureVerifier?: SignatureVerifierFactory
 }
@@ -89,7 +92,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   })
-  const base = new GatehouseProvider({
+  const baseOptions = {
     config,
     store,
     keys,
@@ -97,7 +100,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     grants,
     now,
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  }
+  const proxy = await createProxy(config, baseOptions, {
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   })
+  const base = proxy ?? new GatehouseProvider(baseOptions)
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
   const minute = { windowSeconds: 60, now }
   const deps = {
@@ -144,6 +153,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       },
     })),
   ]
+  if (proxy) routes.push(...proxy.routes())
   if (config.registration.enabled) {
     routes.push({
       path: `${p}/register`,

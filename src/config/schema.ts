@@ -29,6 +29,66 @@ export const ResourceSchema = z.strictObject({
   allowedOrigins: z.array(z.union([z.literal('*'), z.url()])).default([]),
 })
 
+const upstreamCommon = {
+  clientId: z.string().min(1),
+  /** From the environment or a file, never the command line. */
+  clientSecret: z.string().min(1).optional(),
+  tokenEndpointAuthMethod: z
+    .enum(['client_secret_basic', 'client_secret_post', 'none'])
+    .default('client_secret_basic'),
+  /** Scopes Gatehouse asks the IdP for (default: openid profile email offline_access for OIDC). */
+  scopes: z.array(scopeToken).optional(),
+  /** Path of the IdP callback under the issuer; register `{issuer}{redirectPath}` at the IdP. */
+  redirectPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be a path starting with /')
+    .default('/auth/callback'),
+  extraAuthorizeParams: z.record(z.string(), z.string()).default({}),
+  extraTokenParams: z.record(z.string(), z.string()).default({}),
+  timeoutSeconds: z.number().min(1).max(60).default(10),
+}
+
+/** The identity provider Gatehouse signs users in at (the OAuth or OIDC proxy). */
+export const UpstreamSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('oidc'),
+    /** The discovery document URL (`…/.well-known/openid-configuration`). */
+    configUrl: z.url(),
+    /** Require a complete discovery document whose issuer matches the URL (default true). */
+    strict: z.boolean().default(true),
+    /** Sent as `audience` upstream (Auth0-style APIs). */
+    audience: z.string().optional(),
+    /** ID-token algorithm; default: what the IdP advertises (asymmetric only). */
+    algorithm: z
+      .enum([
+        'RS256',
+        'RS384',
+        'RS512',
+        'PS256',
+        'PS384',
+        'PS512',
+        'ES256',
+        'ES384',
+        'ES512',
+        'EdDSA',
+      ])
+      .optional(),
+    ...upstreamCommon,
+  }),
+  z.strictObject({
+    kind: z.literal('oauth'),
+    issuer: z.url(),
+    authorizationEndpoint: z.url(),
+    tokenEndpoint: z.url(),
+    revocationEndpoint: z.url().optional(),
+    /** Verifies the IdP's JWT access tokens to learn the user (`sub`). */
+    jwksUri: z.url(),
+    /** Expected `aud` of the IdP's access tokens (default: the client id). */
+    accessTokenAudience: z.string().optional(),
+    ...upstreamCommon,
+  }),
+])
+
 export const ConfigSchema = z
   .strictObject({
     /** The authorization server's issuer identifier: stable, never derived from a Host header. */
@@ -69,6 +129,8 @@ export const ConfigSchema = z
         failedClientAuthPerMinute: z.number().int().min(1).default(20),
       })
       .prefault({}),
+    /** Sign users in at this identity provider (OAuth/OIDC proxy). */
+    upstream: UpstreamSchema.optional(),
     /** Largest request body read by any endpoint. */
     maxBodyBytes: z
       .number()
@@ -93,6 +155,17 @@ export const ConfigSchema = z
     }
     if (issuer.search || issuer.hash || c.issuer.includes('?') || c.issuer.includes('#')) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must have no query or fragment' })
+    }
+    if (
+      c.upstream &&
+      c.upstream.tokenEndpointAuthMethod !== 'none' &&
+      c.upstream.clientSecret === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'clientSecret'],
+        message: `is required for ${c.upstream.tokenEndpointAuthMethod}`,
+      })
     }
     c.resources.forEach((r, i) => {
       const url = new URL(r.url)

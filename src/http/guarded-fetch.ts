@@ -54,8 +54,9 @@ export const DEFAULT_FETCH_TIMEOUT_MS = 5000
  * Before connecting it refuses (`ERR_FETCH_BLOCKED`): schemes other than https (http only to
  * loopback with `allowHttpLoopback`), userinfo in the URL, and hosts that are literal loopback,
  * private (RFC 1918, fc00::/7), link-local (169.254/16 incl. cloud metadata, fe80::/10), CGNAT,
- * 0/8, multicast, reserved, documentation or IPv4-mapped/-compatible IPv6 addresses. WHATWG URL
- * parsing has already turned `2130706433`, `0x7f.1` or `0177.0.0.1` into dotted quads.
+ * 0/8, multicast, reserved, documentation or IPv4-mapped/-compatible IPv6 addresses, and names
+ * under private-use suffixes (`metadata.google.internal`, `*.local`). WHATWG URL parsing has
+ * already turned `2130706433`, `0x7f.1` or `0177.0.0.1` into dotted quads.
  * While talking it sends `redirect: 'manual'` and refuses any 3xx (`ERR_UPSTREAM_RESPONSE`), stops
  * at `timeoutMs` (`ERR_UPSTREAM_TIMEOUT`), refuses a `Content-Length` over `maxBytes` and stops
  * reading past it (`ERR_UPSTREAM_RESPONSE`); a network failure is `ERR_UPSTREAM`. Messages name
@@ -141,11 +142,14 @@ export type HostClass = 'public' | 'loopback' | 'private' | 'special-use'
 
 /**
  * Classifies a WHATWG-parsed `URL.hostname` without resolving it: literal IPv4/IPv6 addresses by
- * range, `localhost` and `*.localhost` (RFC 6761) as loopback, every other name as `public`.
+ * range, `localhost` and `*.localhost` (RFC 6761) as loopback, names under `.internal`, `.local`,
+ * `.localdomain` and `.home.arpa` as private, every other name as `public` (not resolved).
  */
 export function classifyHost(hostname: string): HostClass {
   const name = hostname.toLowerCase().replace(/\.$/, '')
   if (name === 'localhost' || name.endsWith('.localhost')) return 'loopback'
+  // Names reserved for private use (`metadata.google.internal`, mDNS, home networks).
+  if (PRIVATE_SUFFIXES.some((suffix) => name.endsWith(suffix))) return 'private'
   if (name.startsWith('[') && name.endsWith(']')) {
     const words = parseIpv6(name.slice(1, -1))
     return words === undefined ? 'special-use' : classifyIpv6(words)
@@ -153,6 +157,8 @@ export function classifyHost(hostname: string): HostClass {
   const v4 = parseIpv4(name)
   return v4 === undefined ? 'public' : classifyIpv4(v4)
 }
+
+const PRIVATE_SUFFIXES = ['.internal', '.local', '.localdomain', '.home.arpa']
 
 /** Whether a `URL.hostname` is loopback (127.0.0.0/8, `[::1]`, `localhost`, `*.localhost`). */
 export function isLoopbackHost(hostname: string): boolean {

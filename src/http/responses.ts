@@ -45,12 +45,16 @@ export function preflightResponse(methods: readonly string[]): Response {
   })
 }
 
-/** Headers for every HTML page Gatehouse serves (RFC 9700 §4.2.4, OAuth 2.1 §7.10). */
+/**
+ * Headers for every HTML page Gatehouse serves (RFC 9700 §4.2.4, OAuth 2.1 §7.10). No scripts at
+ * all; no `form-action`, because browsers apply it to the redirects after a form POST, which
+ * would block the redirect to the identity provider or to a native client's custom scheme.
+ */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'content-security-policy':
-    "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',

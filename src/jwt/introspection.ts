@@ -194,8 +194,9 @@ export class IntrospectionTokenVerifier implements TokenVerifier {
         (a): a is string => typeof a === 'string' && this.#audiences?.has(a) === true,
       )
       if (resource === undefined) return { reason: 'wrong_audience' }
-    } else if (typeof aud === 'string') {
-      resource = aud
+    } else {
+      const first: unknown = Array.isArray(aud) ? aud[0] : aud
+      if (typeof first === 'string') resource = first
     }
     const scopes = typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : []
     for (const required of this.#options.requiredScopes ?? []) {

@@ -3,19 +3,22 @@
  * with exactly one algorithm, so a key is matched against the token's `alg` before any import.
  */
 
-/** A JSON Web Key as found in a JWK Set (RFC 7517); members we do not use are kept but ignored. */
+/**
+ * A JSON Web Key as found in a JWK Set (RFC 7517); members we do not use are kept but ignored,
+ * and an `undefined` member counts as absent.
+ */
 export interface Jwk {
-  kty?: string
-  kid?: string
-  alg?: string
-  use?: string
-  key_ops?: string[]
-  crv?: string
-  n?: string
-  e?: string
-  x?: string
-  y?: string
-  k?: string
+  kty?: string | undefined
+  kid?: string | undefined
+  alg?: string | undefined
+  use?: string | undefined
+  key_ops?: string[] | undefined
+  crv?: string | undefined
+  n?: string | undefined
+  e?: string | undefined
+  x?: string | undefined
+  y?: string | undefined
+  k?: string | undefined
   [member: string]: unknown
 }
 

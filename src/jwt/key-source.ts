@@ -64,7 +64,7 @@ export function createDiscoverySource(discoveryUrl: string, issuer: string): Key
 
 let staticSources = 0
 
-/** A fixed key set given in configuration; the set is copied and frozen. */
+/** A fixed key set given in configuration; copied, so later changes to the object are not seen. */
 export function createStaticSource(jwks: JwkSet): KeySource {
   const copy = JSON.parse(JSON.stringify(jwks)) as unknown
   staticSources++

@@ -3,16 +3,16 @@
  * configured issuers, audiences and keys, with a verified-token cache on the hot path.
  */
 
-import { OAuthError, UpstreamError } from '../errors.js'
+import { OAuthError } from '../errors.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { encodeBase64Url } from './base64url.js'
-import { checkClaims } from './claims.js'
+import { checkClaims, freezeAccessToken } from './claims.js'
 import type { ClaimRules, ClaimsMapper } from './claims.js'
 import { DEFAULT_ASYMMETRIC_ALGORITHMS, algorithmSpec, isHmacAlgorithm } from './jwk.js'
 import type { Jwk, JwkSet } from './jwk.js'
 import { JwksCache } from './jwks-cache.js'
 import { normalizeMediaType, parseJws } from './jws.js'
-import type { ParseJwsOptions } from './jws.js'
+import type { ParsedJws, ParseJwsOptions } from './jws.js'
 import { JwtError } from './jwt-error.js'
 import {
   createDiscoverySource,
@@ -25,7 +25,10 @@ import { webCryptoSignatureVerifier } from './signature.js'
 import type { SignatureVerifierFactory, VerifyFunction } from './signature.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
-/** Options of `JWTVerifier`; exactly one of `jwksUri`, `discoveryUrl`, `jwks`, `keys`, `sharedSecret`. */
+/**
+ * Options of `JWTVerifier`; exactly one of `jwksUri`, `discoveryUrl`, `jwks`, `keys`,
+ * `sharedSecret` (an `undefined` key source counts as not given).
+ */
 export interface JWTVerifierOptions {
   /** Accepted `iss` values, compared as exact strings. */
   issuer: string | string[]
@@ -34,15 +37,15 @@ export interface JWTVerifierOptions {
   /** Allowed `alg` values. Default RS/PS/ES 256/384/512 and EdDSA; HS* only with `sharedSecret`. */
   algorithms?: string[]
   /** The issuer's JWKS URL. */
-  jwksUri?: string
+  jwksUri?: string | undefined
   /** OpenID discovery URL (or issuer base); needs exactly one issuer, which the document must name. */
-  discoveryUrl?: string
+  discoveryUrl?: string | undefined
   /** A fixed key set. */
-  jwks?: JwkSet
+  jwks?: JwkSet | undefined
   /** A local key source (e.g. this server's own signing keys), called like a JWKS fetch. */
-  keys?: () => Promise<JwkSet>
+  keys?: (() => Promise<JwkSet>) | undefined
   /** HMAC secret (string as UTF-8); needs `algorithms` of HS* only, each no longer than the key. */
-  sharedSecret?: string | Uint8Array
+  sharedSecret?: string | Uint8Array | undefined
   /** Scopes every token must carry; a token without them fails with `insufficient_scope`. */
   requiredScopes?: string[]
   /** Clock skew allowed for `exp`, `nbf`, `iat`, in seconds. Default 30, at most 60. */
@@ -55,7 +58,10 @@ export interface JWTVerifierOptions {
   maxTokenBytes?: number
   /** Verified-token cache: default on, 10 000 entries, entries live at most `maxTtlSeconds` (3600). */
   cache?: false | { maxEntries?: number; maxTtlSeconds?: number }
-  /** Share one key cache across verifiers; then configure fetch on that cache, not here. */
+  /**
+   * Share one key cache across verifiers; then configure fetch and the clock of key loading on that
+   * cache (`now` here still drives the claim checks).
+   */
   jwksCache?: JwksCache
   /** Underlying fetch of the private key cache. */
   fetch?: typeof fetch
@@ -188,7 +194,17 @@ export class JWTVerifier implements TokenVerifier {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
     if (hit !== undefined) return Promise.resolve(hit)
-    return this.#verifyUncached(token, nowMs, false)
+    let result: AccessToken | Promise<AccessToken>
+    try {
+      result = this.#check(token, nowMs)
+    } catch (error) {
+      return error instanceof JwtError ? Promise.resolve(undefined) : Promise.reject(toError(error))
+    }
+    if (!(result instanceof Promise)) return Promise.resolve(result)
+    return result.catch((error: unknown) => {
+      if (error instanceof JwtError) return undefined
+      throw toError(error)
+    })
   }
 
   /**
@@ -203,58 +219,89 @@ export class JWTVerifier implements TokenVerifier {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
     if (hit !== undefined) return Promise.resolve(hit)
-    return this.#verifyUncached(token, nowMs, true) as Promise<AccessToken>
+    let result: AccessToken | Promise<AccessToken>
+    try {
+      result = this.#check(token, nowMs)
+    } catch (error) {
+      return Promise.reject(toError(error))
+    }
+    if (!(result instanceof Promise)) return Promise.resolve(result)
+    return result.catch((error: unknown) => {
+      throw toError(error)
+    })
   }
 
-  // One async frame for the whole check: errors are mapped here rather than in a `.catch`.
-  async #verifyUncached(
-    token: string,
-    nowMs: number,
-    throwInvalid: boolean,
-  ): Promise<AccessToken | undefined> {
-    try {
-      const jws = parseJws(token, this.#jws)
-      const { header, payload } = jws
-      if (this.#typ !== undefined) {
-        if (header.typ === undefined || normalizeMediaType(header.typ) !== this.#typ) {
-          throw new JwtError('wrong_typ')
-        }
-      } else if (header.typ !== undefined && FOREIGN_TYPES.has(normalizeMediaType(header.typ))) {
+  /**
+   * The whole check, synchronous when the key is imported and the signature check is synchronous
+   * (node:crypto): no async frame on that path. Throws or rejects with `JwtError` for an invalid
+   * token.
+   */
+  #check(token: string, nowMs: number): AccessToken | Promise<AccessToken> {
+    const jws = parseJws(token, this.#jws)
+    const { header, payload } = jws
+    const { typ } = header
+    if (this.#typ !== undefined) {
+      if (typ !== this.#typ && (typ === undefined || normalizeMediaType(typ) !== this.#typ)) {
         throw new JwtError('wrong_typ')
       }
-      const issuer = payload.iss
-      if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) {
-        throw new JwtError('wrong_issuer')
-      }
-
-      let verify = this.#verifierFor(issuer, header.kid, header.alg)
-      if (typeof verify !== 'function') verify = await verify
-      let valid = verify(jws.signingInput, jws.signature)
-      if (typeof valid !== 'boolean') valid = await valid
-      if (!valid && this.#source !== undefined) {
-        // JWT-21: the kid may have been reused for new key material; reload once per cooldown.
-        const fresh = await this.#keys.reloadAfterBadSignature(
-          issuer,
-          this.#source,
-          header.kid,
-          header.alg,
-          this.#factory,
-          verify,
-        )
-        valid = fresh !== undefined && (await fresh(jws.signingInput, jws.signature))
-      }
-      if (!valid) throw new JwtError('bad_signature')
-
-      const accessToken = checkClaims(token, payload, issuer, this.#rules, nowMs)
-      if (this.#cache !== undefined && accessToken.expiresAt !== undefined) {
-        const until = Math.min(accessToken.expiresAt * 1000, nowMs + this.#cacheTtlMs)
-        this.#cache.set(token, accessToken, until, nowMs)
-      }
-      return accessToken
-    } catch (error) {
-      if (!throwInvalid && error instanceof JwtError) return undefined
-      return rethrowAsOAuthError(error)
+    } else if (typ !== undefined && FOREIGN_TYPES.has(normalizeMediaType(typ))) {
+      throw new JwtError('wrong_typ')
     }
+    const issuer = payload.iss
+    if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) throw new JwtError('wrong_issuer')
+
+    const verify = this.#verifierFor(issuer, header.kid, header.alg)
+    if (typeof verify === 'function') {
+      const valid = verify(jws.signingInput, jws.signature)
+      if (valid === true) return this.#accept(token, payload, issuer, nowMs)
+      return this.#checkSlowly(token, jws, issuer, nowMs, verify, valid)
+    }
+    return this.#checkSlowly(token, jws, issuer, nowMs, verify, undefined)
+  }
+
+  async #checkSlowly(
+    token: string,
+    jws: ParsedJws,
+    issuer: string,
+    nowMs: number,
+    pending: VerifyFunction | Promise<VerifyFunction>,
+    first: boolean | Promise<boolean> | undefined,
+  ): Promise<AccessToken> {
+    const verify = typeof pending === 'function' ? pending : await pending
+    // Only `true` passes: a third-party verify function answering anything else has not said yes.
+    const answer: unknown = await (first ?? verify(jws.signingInput, jws.signature))
+    let valid = answer === true
+    if (!valid && this.#source !== undefined) {
+      // JWT-21: the kid may have been reused for new key material; reload once per cooldown.
+      const { kid, alg } = jws.header
+      const fresh = await this.#keys.reloadAfterBadSignature(
+        issuer,
+        this.#source,
+        kid,
+        alg,
+        this.#factory,
+        verify,
+      )
+      const again: unknown = fresh && (await fresh(jws.signingInput, jws.signature))
+      valid = again === true
+    }
+    if (!valid) throw new JwtError('bad_signature')
+    return this.#accept(token, jws.payload, issuer, nowMs)
+  }
+
+  #accept(
+    token: string,
+    payload: Record<string, unknown>,
+    issuer: string,
+    nowMs: number,
+  ): AccessToken {
+    const accessToken = checkClaims(token, payload, issuer, this.#rules, nowMs)
+    if (this.#cache !== undefined && accessToken.expiresAt !== undefined) {
+      // Shared from now on: frozen so that no caller can change what the next one sees.
+      const until = Math.min(accessToken.expiresAt * 1000, nowMs + this.#cacheTtlMs)
+      this.#cache.set(token, freezeAccessToken(accessToken), until, nowMs)
+    }
+    return accessToken
   }
 
   #verifierFor(
@@ -284,17 +331,17 @@ export class JWTVerifier implements TokenVerifier {
   }
 }
 
-function rethrowAsOAuthError(error: unknown): never {
+// What `verify` rejects with: the OAuth error for an invalid token, anything else unchanged.
+function toError(error: unknown): Error {
   if (error instanceof JwtError) {
     if (error.reason === 'insufficient_scope') {
-      throw new OAuthError('insufficient_scope', 'the access token lacks a required scope', {
+      return new OAuthError('insufficient_scope', 'the access token lacks a required scope', {
         reason: error.reason,
       })
     }
-    throw new OAuthError('invalid_token', DESCRIPTION, { reason: error.reason, cause: error })
+    return new OAuthError('invalid_token', DESCRIPTION, { reason: error.reason, cause: error })
   }
-  if (error instanceof UpstreamError || error instanceof OAuthError) throw error
-  throw error instanceof Error ? error : new Error('token verification failed')
+  return error instanceof Error ? error : new Error('token verification failed')
 }
 
 function createSource(options: JWTVerifierOptions, issuers: string[]): KeySource | undefined {

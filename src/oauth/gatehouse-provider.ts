@@ -6,7 +6,7 @@
  * Stored form: codes and refresh tokens only as SHA-256; client secrets only as SHA-256.
  */
 import type { ResolvedConfig } from '../config/schema.js'
-import { OAuthError } from '../errors.js'
+import { OAuthError, type ErrorHook } from '../errors.js'
 import type { Grants, GrantRecord } from '../grants/grants.js'
 import { randomToken, sha256 } from '../http/random.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
@@ -27,6 +27,8 @@ import type {
 export interface UserIdentity {
   subject: string
   claims?: Record<string, unknown>
+  /** The identity provider's tokens (proxy), kept encrypted in the grant. */
+  upstream?: unknown
 }
 
 /** Signs the user in for an authorization request; returns the identity or throws `OAuthError`. */
@@ -45,6 +47,8 @@ export interface GatehouseProviderOptions {
   grants: Grants
   /** How `authorize` signs the user in when no proxy replaces it. */
   authenticate?: Authenticate
+  /** Sees refusals that do not become error responses (consent and callback pages). */
+  onError?: ErrorHook
   now: () => number
 }
 
@@ -98,6 +102,19 @@ export class GatehouseProvider implements OAuthServerProvider {
     params: AuthorizationParams,
     identity: UserIdentity,
   ): Promise<string> {
+    const code = await this.issueCode(client, params, identity)
+    return authorizationResponseUrl(params.redirectUri, this.options.config.issuer, {
+      code,
+      ...(params.state !== undefined ? { state: params.state } : {}),
+    })
+  }
+
+  /** Stores a new authorization code for the signed-in user and returns it. */
+  async issueCode(
+    client: OAuthClientInformation,
+    params: AuthorizationParams,
+    identity: UserIdentity,
+  ): Promise<string> {
     const code = randomToken(32)
     const ttl = this.options.config.authorizationCodeTtlSeconds
     const record: AuthorizationCode = {
@@ -110,12 +127,10 @@ export class GatehouseProvider implements OAuthServerProvider {
       subject: identity.subject,
       expiresAt: this.#nowSeconds() + ttl,
       ...(identity.claims ? { claims: identity.claims } : {}),
+      ...(identity.upstream !== undefined ? { upstream: identity.upstream } : {}),
     }
     await this.options.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
-    return authorizationResponseUrl(params.redirectUri, this.options.config.issuer, {
-      code,
-      ...(params.state !== undefined ? { state: params.state } : {}),
-    })
+    return code
   }
 
   async loadAuthorizationCode(
@@ -142,6 +157,7 @@ export class GatehouseProvider implements OAuthServerProvider {
       resource: code.resource,
       createdAt: this.#nowSeconds(),
       ...(code.claims ? { claims: code.claims } : {}),
+      ...(code.upstream !== undefined ? { upstream: code.upstream } : {}),
     }
     // Single use: the grant exists before the code is claimed, and the claim is one atomic
     // write of the redemption marker. Of concurrent redemptions one claim wins; every other one

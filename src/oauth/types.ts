@@ -59,6 +59,8 @@ export interface AuthorizationCode {
   /** Set when the code was already redeemed: a valid replay revokes this grant. */
   redeemedGrantId?: string
   claims?: Record<string, unknown>
+  /** The identity provider's tokens (proxy), carried into the grant. */
+  upstream?: unknown
 }
 
 /** What the server remembers about a refresh token. */

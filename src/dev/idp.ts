@@ -1,0 +1,343 @@
+/**
+ * An embedded OpenID provider for `gatehouse dev` and the integration tests: a real upstream
+ * identity provider WITHOUT dynamic client registration (like Entra), built on oidc-provider.
+ *
+ * Static clients only, authorization code flow only, PKCE S256 required, RS256 ID tokens, refresh
+ * tokens (rotated) with `offline_access`, consent granted automatically, and a real sign-in page
+ * checking the configured users' passwords. It listens on a loopback address only.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { isIPv4, isIPv6, type AddressInfo } from 'node:net'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
+import type { ClientMetadata, Provider } from 'oidc-provider'
+
+import { createDevIdpStore } from './idp-store.js'
+import { buildProviderConfiguration, type DevIdpAccount, type DevIdpSettings } from './idp-config.js'
+import { handleInteractionRoute } from './idp-interactions.js'
+import { renderErrorPage, sendHtml } from './login-page.js'
+
+/** A user who can sign in at the dev IdP. */
+export interface DevIdpUser {
+  /** What the user types in the sign-in form. */
+  username: string
+  /** The user's password (compared in constant time; never logged). */
+  password: string
+  /** The `sub` claim; defaults to `username`. */
+  sub?: string
+  /** Released with the `email` scope, with `email_verified: true`. */
+  email?: string
+  /** Released with the `profile` scope (with `preferred_username`, the username). */
+  name?: string
+  /** Extra claims (e.g. `groups`, `tid`), released with `openid`, so in every ID token. */
+  claims?: Record<string, unknown>
+}
+
+/** A statically registered client (the dev IdP has no registration endpoint). */
+export interface DevIdpClient {
+  clientId: string
+  /** Required unless `tokenEndpointAuthMethod` is `'none'`. */
+  clientSecret?: string
+  /** Exact redirect URIs; at least one. */
+  redirectUris: string[]
+  /** Default `'client_secret_basic'` with a secret, `'none'` without. */
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none'
+  /** Shown on the sign-in page; defaults to `clientId`. */
+  clientName?: string
+}
+
+/** How to start the dev IdP. */
+export interface DevIdpOptions {
+  /** Port to listen on; default 0, a free port. */
+  port?: number
+  /** Loopback address to listen on; default `'127.0.0.1'`. Anything else is a `TypeError`. */
+  host?: string
+  /** The users who can sign in; at least one. */
+  users: DevIdpUser[]
+  /** The registered clients; at least one. */
+  clients: DevIdpClient[]
+  /** Access token lifetime; default 600 seconds. */
+  accessTokenTtlSeconds?: number
+  /** ID token lifetime; default `accessTokenTtlSeconds`. */
+  idTokenTtlSeconds?: number
+  /** Refresh token lifetime; default 86400 seconds. */
+  refreshTokenTtlSeconds?: number
+  /** Scopes to accept besides `openid profile email offline_access`. */
+  scopes?: string[]
+}
+
+/** One request the dev IdP received: method and path only, never the query or the body. */
+export interface DevIdpRequest {
+  method: string
+  path: string
+}
+
+/** A running dev IdP. */
+export interface DevIdp {
+  /** The issuer identifier, `http://127.0.0.1:PORT` (no trailing slash). */
+  readonly issuer: string
+  /** The requests received, oldest first (the last {@link REQUEST_LOG_LIMIT}); tests may clear it. */
+  readonly requests: DevIdpRequest[]
+  /** The public signing keys, as served at the `jwks_uri`. */
+  jwks(): { keys: JWK[] }
+  /** Signs with a new key from now on; the previous key stays published for verification. */
+  rotateKeys(): Promise<void>
+  /** Stops listening, drops open connections and forgets all sessions, grants and tokens. */
+  close(): Promise<void>
+}
+
+/** How many entries {@link DevIdp.requests} keeps. */
+export const REQUEST_LOG_LIMIT = 1000
+
+const BASE_SCOPES = ['openid', 'profile', 'email', 'offline_access']
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+const PRIVATE_JWK_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'])
+/** Claims the IdP sets itself; users may not override them through `claims`. */
+const RESERVED_CLAIMS = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'nonce',
+  'auth_time',
+  'acr',
+  'amr',
+  'azp',
+  'at_hash',
+  'c_hash',
+  's_hash',
+  'sid',
+  'cnf',
+  'name',
+  'preferred_username',
+  'email',
+  'email_verified',
+])
+
+/**
+ * Starts the development identity provider on a loopback address.
+ *
+ * @throws TypeError when the options are unusable (non-loopback host, no users or clients, a
+ *   client without a secret for a secret-based auth method, …).
+ */
+export async function startDevIdentityProvider(options: DevIdpOptions): Promise<DevIdp> {
+  const host = options.host ?? '127.0.0.1'
+  const urlHost = loopbackUrlHost(host)
+  const port = options.port ?? 0
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError('port must be an integer from 0 to 65535')
+  }
+  const accessTokenTtl = ttl('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 600)
+  const store = createDevIdpStore()
+  const settings: DevIdpSettings = {
+    ...accountsFrom(options.users),
+    clients: clientsFrom(options.clients),
+    scopes: scopesFrom(options.scopes ?? []),
+    accessTokenTtl,
+    idTokenTtl: ttl('idTokenTtlSeconds', options.idTokenTtlSeconds, accessTokenTtl),
+    refreshTokenTtl: ttl('refreshTokenTtlSeconds', options.refreshTokenTtlSeconds, 86_400),
+    cookieKeys: [randomBytes(32).toString('base64url')],
+    adapter: store.adapter,
+  }
+  const ProviderClass = await loadProviderClass()
+  let keys: JWK[] = [await generateSigningKey()]
+
+  const requests: DevIdpRequest[] = []
+  let current: { provider: Provider; handle: ReturnType<Provider['callback']> } | undefined
+  const routes = {
+    provider: (): Provider => {
+      if (current === undefined) throw new Error('the dev IdP is not started')
+      return current.provider
+    },
+    accounts: settings.accounts,
+    origin: '',
+  }
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/'
+    requests.push({ method: req.method ?? 'GET', path })
+    if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT)
+    if (current === undefined) {
+      sendHtml(res, 503, renderErrorPage('Starting', 'The identity provider is starting.'))
+      return
+    }
+    if (await handleInteractionRoute(routes, req, res, path)) return
+    await current.handle(req, res)
+  }
+
+  const server = createServer((req, res) => {
+    dispatch(req, res).catch(() => {
+      if (res.headersSent) res.destroy()
+      else sendHtml(res, 500, renderErrorPage('Server error', 'The identity provider failed.'))
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+
+  const issuer = `http://${urlHost}:${(server.address() as AddressInfo).port}`
+  routes.origin = issuer
+  const build = (): void => {
+    const provider = new ProviderClass(issuer, buildProviderConfiguration(settings, keys))
+    current = { provider, handle: provider.callback() }
+  }
+  try {
+    build()
+  } catch (error) {
+    server.close()
+    throw error
+  }
+
+  let closed: Promise<void> | undefined
+  return {
+    issuer,
+    requests,
+    jwks: () => ({ keys: keys.map(publicJwk) }),
+    async rotateKeys() {
+      const [previous] = keys
+      const next = await generateSigningKey()
+      keys = previous === undefined ? [next] : [next, previous]
+      build()
+    },
+    close() {
+      closed ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => {
+          store.clear()
+          if (error) reject(error)
+          else resolve()
+        })
+        server.closeAllConnections()
+      })
+      return closed
+    },
+  }
+}
+
+/** The host as it appears in the issuer URL; a `TypeError` unless it is a loopback address. */
+function loopbackUrlHost(host: string): string {
+  if (isIPv4(host) && host.startsWith('127.')) return host
+  if (isIPv6(host) && URL.parse(`http://[${host}]/`)?.hostname === '[::1]') return '[::1]'
+  throw new TypeError(
+    `the dev identity provider listens on a loopback address only (e.g. 127.0.0.1), not ${JSON.stringify(host)}`,
+  )
+}
+
+function ttl(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new TypeError(`${name} must be a positive integer`)
+  }
+  return value
+}
+
+function accountsFrom(
+  users: readonly DevIdpUser[],
+): Pick<DevIdpSettings, 'accounts' | 'customClaims'> {
+  if (users.length === 0) throw new TypeError('the dev identity provider needs at least one user')
+  const usernames = new Set<string>()
+  const subs = new Set<string>()
+  const customClaims = new Set<string>()
+  const accounts = users.map((user, index): DevIdpAccount => {
+    if (user.username === '' || user.password === '') {
+      throw new TypeError(`users[${index}] needs a username and a password`)
+    }
+    const sub = user.sub ?? user.username
+    if (sub === '') throw new TypeError(`users[${index}].sub must not be empty`)
+    if (usernames.has(user.username)) throw new TypeError(`users[${index}]: duplicate username`)
+    if (subs.has(sub)) throw new TypeError(`users[${index}]: duplicate sub`)
+    usernames.add(user.username)
+    subs.add(sub)
+    const claims = { ...user.claims }
+    for (const claim of Object.keys(claims)) {
+      if (RESERVED_CLAIMS.has(claim)) {
+        throw new TypeError(`users[${index}].claims.${claim} is set by the dev identity provider`)
+      }
+      customClaims.add(claim)
+    }
+    return {
+      username: user.username,
+      password: user.password,
+      sub,
+      claims,
+      ...(user.email === undefined ? {} : { email: user.email }),
+      ...(user.name === undefined ? {} : { name: user.name }),
+    }
+  })
+  return { accounts, customClaims: [...customClaims] }
+}
+
+function clientsFrom(clients: readonly DevIdpClient[]): ClientMetadata[] {
+  if (clients.length === 0) throw new TypeError('the dev identity provider needs at least one client')
+  const ids = new Set<string>()
+  return clients.map((client, index): ClientMetadata => {
+    const where = `clients[${index}]`
+    if (client.clientId === '') throw new TypeError(`${where}.clientId must not be empty`)
+    if (ids.has(client.clientId)) throw new TypeError(`${where}: duplicate clientId`)
+    ids.add(client.clientId)
+    if (client.redirectUris.length === 0) {
+      throw new TypeError(`${where} needs at least one redirect URI`)
+    }
+    for (const uri of client.redirectUris) {
+      const url = URL.parse(uri)
+      if (url === null || url.hash !== '' || uri.includes('#')) {
+        throw new TypeError(`${where}: ${JSON.stringify(uri)} is not an absolute URI without fragment`)
+      }
+    }
+    const method =
+      client.tokenEndpointAuthMethod ??
+      (client.clientSecret === undefined ? 'none' : 'client_secret_basic')
+    if (method === 'none' && client.clientSecret !== undefined) {
+      throw new TypeError(`${where}: a public client ('none') has no clientSecret`)
+    }
+    if (method !== 'none' && (client.clientSecret ?? '') === '') {
+      throw new TypeError(`${where}: ${method} needs a clientSecret`)
+    }
+    return {
+      client_id: client.clientId,
+      client_name: client.clientName ?? client.clientId,
+      redirect_uris: [...client.redirectUris],
+      response_types: ['code'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: method,
+      ...(client.clientSecret === undefined ? {} : { client_secret: client.clientSecret }),
+    }
+  })
+}
+
+function scopesFrom(extra: readonly string[]): string[] {
+  for (const scope of extra) {
+    if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`${JSON.stringify(scope)} is not a scope`)
+  }
+  return [...new Set([...BASE_SCOPES, ...extra])]
+}
+
+async function generateSigningKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true })
+  const jwk = await exportJWK(privateKey)
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'RS256', use: 'sig' }
+}
+
+function publicJwk(jwk: JWK): JWK {
+  return Object.fromEntries(
+    Object.entries(jwk).filter(([member]) => !PRIVATE_JWK_MEMBERS.has(member)),
+  ) as JWK
+}
+
+async function loadProviderClass(): Promise<typeof Provider> {
+  try {
+    const module = await import('oidc-provider')
+    return module.Provider
+  } catch (cause) {
+    throw new Error(
+      'the development identity provider needs the oidc-provider package (npm install --save-dev oidc-provider)',
+      { cause },
+    )
+  }
+}

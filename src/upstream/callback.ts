@@ -1,0 +1,105 @@
+/**
+ * The identity provider's callback. Rules, in order:
+ * 1. `state` names a live transaction, approved in this browser (the binding cookie); anything
+ *    else is a plain error page, never a redirect (MCP Sec-BP §OAuth State Parameter Validation).
+ * 2. The transaction is taken once, so a replayed callback finds nothing.
+ * 3. The IdP's `access_denied` goes back to the client's validated redirect URI; every other IdP
+ *    failure becomes `temporarily_unavailable` there, with none of the IdP's text.
+ * 4. On success: the code is exchanged (PKCE, nonce, `iss`), the ID or access token verified, the
+ *    IdP's tokens kept encrypted in the grant, and Gatehouse's own code sent to the client.
+ */
+import { OAuthError, UpstreamError } from '../errors.js'
+import { readCookie, serializeCookie } from '../http/cookies.js'
+import { sha256, timingSafeEqual } from '../http/random.js'
+import { errorPage, redirectResponse } from '../http/responses.js'
+import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
+import { BINDING_COOKIE, secureCookies } from './consent.js'
+import type { OAuthProxy, Transaction } from './oauth-proxy.js'
+
+export async function handleCallback(request: Request, proxy: OAuthProxy): Promise<Response> {
+  const { config, store, cookies, upstream, onError } = proxy.proxy
+  const url = new URL(request.url)
+  const params = url.searchParams
+  const state = params.get('state')
+  const refuse = (reason: string) => {
+    onError?.(new OAuthError('invalid_request', 'callback refused', { reason }))
+    return errorPage(
+      400,
+      'Sign-in failed',
+      'This sign-in response is unknown, expired or was already used. Start again from your app.',
+    )
+  }
+  if (state === null || params.getAll('state').length !== 1) return refuse('callback_no_state')
+  const txn = await store.get<Transaction>(`txn:${state}`)
+  if (!txn?.bindingHash) return refuse('callback_unknown_transaction')
+  const secure = secureCookies(proxy)
+  const bound = await cookies.verify<{ txn: string; nonce: string }>(
+    readCookie(request, BINDING_COOKIE, secure),
+  )
+  if (bound?.txn !== state || !timingSafeEqual(await sha256(bound.nonce), txn.bindingHash)) {
+    return refuse('callback_browser_mismatch')
+  }
+  if (!(await store.take<Transaction>(`txn:${state}`))) return refuse('callback_replayed')
+  const clear = serializeCookie(BINDING_COOKIE, '', { secure, maxAgeSeconds: 0 })
+  const client = await proxy.getClient(txn.clientId)
+  if (!client) return refuse('callback_client_gone')
+
+  const toClient = (response: Record<string, string>) => {
+    const location = authorizationResponseUrl(txn.params.redirectUri, config.issuer, {
+      ...response,
+      ...(txn.params.state !== undefined ? { state: txn.params.state } : {}),
+    })
+    const res = redirectResponse(location)
+    res.headers.append('set-cookie', clear)
+    return res
+  }
+  const upstreamError = params.get('error')
+  if (upstreamError !== null) {
+    onError?.(
+      new OAuthError('access_denied', 'the identity provider refused', {
+        reason: `upstream_${upstreamError.replace(/\W/g, '').slice(0, 40)}`,
+      }),
+    )
+    return upstreamError === 'access_denied'
+      ? toClient({
+          error: 'access_denied',
+          error_description: 'the user or identity provider denied the request',
+        })
+      : toClient({
+          error: 'temporarily_unavailable',
+          error_description: 'sign-in at the identity provider failed',
+        })
+  }
+  try {
+    const result = await upstream.exchangeCode({
+      callback: params,
+      expectedState: state,
+      redirectUri: `${config.issuer}${proxy.proxy.redirectPath}`,
+      codeVerifier: txn.codeVerifier,
+      ...(txn.nonce !== undefined ? { nonce: txn.nonce } : {}),
+      scopes: proxy.upstreamScopesFor(txn),
+    })
+    const identity = await proxy.identify(result)
+    return toClient({ code: await proxy.issueCode(client, txn.params, identity) })
+  } catch (error) {
+    const reason =
+      (error instanceof OAuthError
+        ? error.reason
+        : error instanceof UpstreamError
+          ? error.code
+          : undefined) ?? 'upstream_failed'
+    onError?.(
+      new OAuthError('temporarily_unavailable', 'sign-in at the identity provider failed', {
+        reason,
+        cause: error,
+      }),
+    )
+    if (error instanceof OAuthError && error.code === 'access_denied') {
+      return toClient({ error: 'access_denied', error_description: error.message })
+    }
+    return toClient({
+      error: 'temporarily_unavailable',
+      error_description: 'sign-in at the identity provider failed',
+    })
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Builds the `OAuthProxy` for `config.upstream`: OIDC discovery (at start-up), the upstream client,
+ * the verifier of the IdP's tokens and the cookie signer.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import { isLoopbackHost } from '../config/urls.js'
+import { createCookieSigner } from '../http/cookies.js'
+import type { SignatureVerifierFactory } from '../jwt/signature.js'
+import { JWTVerifier } from '../jwt/verifier.js'
+import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
+import { OAuthProxy } from './oauth-proxy.js'
+import { discoverOidc } from './oidc-discovery.js'
+import { UpstreamClient, type UpstreamSettings } from './upstream-client.js'
+
+const ASYMMETRIC = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]
+const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access']
+
+export interface ProxyDeps {
+  fetch?: typeof fetch
+  signatureVerifier?: SignatureVerifierFactory
+}
+
+export async function createProxy(
+  config: ResolvedConfig,
+  base: GatehouseProviderOptions,
+  deps: ProxyDeps,
+): Promise<OAuthProxy | undefined> {
+  const up = config.upstream
+  if (!up) return undefined
+  const common = {
+    clientId: up.clientId,
+    ...(up.clientSecret !== undefined ? { clientSecret: up.clientSecret } : {}),
+    tokenEndpointAuthMethod: up.tokenEndpointAuthMethod,
+    extraTokenParams: { ...up.extraTokenParams },
+    timeoutMs: up.timeoutSeconds * 1000,
+  }
+  let settings: UpstreamSettings
+  let verifier: JWTVerifier
+  const verifierDeps = {
+    now: base.now,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.signatureVerifier ? { signatureVerifier: deps.signatureVerifier } : {}),
+    clockToleranceSeconds: config.clockToleranceSeconds,
+  }
+  if (up.kind === 'oidc') {
+    const d = await discoverOidc(up.configUrl, {
+      strict: up.strict,
+      timeoutMs: up.timeoutSeconds * 1000,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    })
+    const audience = up.audience !== undefined ? { audience: up.audience } : {}
+    settings = {
+      ...common,
+      issuer: d.issuer,
+      authorizationEndpoint: d.authorizationEndpoint,
+      tokenEndpoint: d.tokenEndpoint,
+      ...(d.revocationEndpoint ? { revocationEndpoint: d.revocationEndpoint } : {}),
+      jwksUri: d.jwksUri,
+      issParameterSupported: d.issParameterSupported,
+      openid: true,
+      extraAuthorizeParams: { ...audience, ...up.extraAuthorizeParams },
+      extraTokenParams: { ...audience, ...up.extraTokenParams },
+      allowInsecureRequests: isLoopbackUrl(d.issuer),
+    }
+    const advertised = d.idTokenAlgorithms.filter((a) => ASYMMETRIC.includes(a))
+    verifier = new JWTVerifier({
+      issuer: d.issuer,
+      audience: up.clientId,
+      jwksUri: d.jwksUri,
+      algorithms: up.algorithm ? [up.algorithm] : advertised.length > 0 ? advertised : ['RS256'],
+      allowHttpLoopback: isLoopbackUrl(d.jwksUri),
+      dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri),
+      ...verifierDeps,
+    })
+  } else {
+    settings = {
+      ...common,
+      issuer: up.issuer,
+      authorizationEndpoint: up.authorizationEndpoint,
+      tokenEndpoint: up.tokenEndpoint,
+      ...(up.revocationEndpoint ? { revocationEndpoint: up.revocationEndpoint } : {}),
+      jwksUri: up.jwksUri,
+      openid: false,
+      extraAuthorizeParams: { ...up.extraAuthorizeParams },
+      allowInsecureRequests: isLoopbackUrl(up.issuer),
+    }
+    verifier = new JWTVerifier({
+      issuer: up.issuer,
+      audience: up.accessTokenAudience ?? up.clientId,
+      jwksUri: up.jwksUri,
+      allowHttpLoopback: isLoopbackUrl(up.jwksUri),
+      dangerouslyAllowPrivateNetwork: isLoopbackUrl(up.jwksUri),
+      ...verifierDeps,
+    })
+  }
+  return new OAuthProxy({
+    ...base,
+    upstream: new UpstreamClient(settings, deps.fetch, base.now),
+    cookies: await createCookieSigner(config.secret),
+    redirectPath: up.redirectPath,
+    upstreamScopes: up.scopes ?? (up.kind === 'oidc' ? OIDC_SCOPES : []),
+    upstreamVerifier: verifier,
+  })
+}
+
+function isLoopbackUrl(value: string): boolean {
+  const url = new URL(value)
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname)
+}

@@ -1,0 +1,174 @@
+/**
+ * `OAuthProxy`: Gatehouse as the authorization server MCP clients register with, signing users in
+ * at an identity provider that has no dynamic registration. It replaces only the sign-in step of
+ * the store-backed provider:
+ * 1. `/authorize` stores a transaction (10 min) and sends the browser to the consent page;
+ * 2. approval sets a browser-binding cookie and redirects to the IdP with Gatehouse's own client
+ *    id, callback, PKCE pair, `state` (= transaction id) and `nonce`;
+ * 3. the callback takes the transaction once, checks the cookie, exchanges the code, verifies the
+ *    ID token (or access token), keeps the IdP's tokens encrypted in the grant and issues
+ *    Gatehouse's own code to the client's redirect URI.
+ */
+import { OAuthError } from '../errors.js'
+import type { CookieSigner } from '../http/cookies.js'
+import { randomToken } from '../http/random.js'
+import type { Route } from '../http/app.js'
+import {
+  GatehouseProvider,
+  type GatehouseProviderOptions,
+  type UserIdentity,
+} from '../oauth/gatehouse-provider.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import { handleCallback } from './callback.js'
+import { handleConsentGet, handleConsentPost } from './consent.js'
+import { UpstreamRefusal, type UpstreamClient, type UpstreamTokens } from './upstream-client.js'
+
+/** A pending authorization: what the client asked for and Gatehouse's upstream PKCE pair. */
+export interface Transaction {
+  clientId: string
+  params: AuthorizationParams
+  codeVerifier: string
+  nonce?: string
+  /** SHA-256 of the browser-binding nonce, set when the user approves. */
+  bindingHash?: string
+}
+
+/** How the IdP's answer becomes a user. */
+export type ResolveIdentity = (result: {
+  tokens: UpstreamTokens
+  idTokenClaims?: Record<string, unknown>
+}) => Promise<UserIdentity>
+
+export interface OAuthProxyOptions extends GatehouseProviderOptions {
+  upstream: UpstreamClient
+  cookies: CookieSigner
+  /** Path of the IdP callback under the issuer (default `/auth/callback`). */
+  redirectPath: string
+  /** Scopes Gatehouse asks the IdP for; `mapScopes` may derive them from the client's request. */
+  upstreamScopes: readonly string[]
+  /** Maps the client's scopes to the IdP's (provider profiles such as Entra's). */
+  mapScopes?: (clientScopes: readonly string[]) => readonly string[]
+  /** Verifies the IdP's ID token (OIDC) or access token; its `subject` becomes the user. */
+  upstreamVerifier?: TokenVerifier
+  resolveIdentity?: ResolveIdentity
+}
+
+export const TRANSACTION_TTL_SECONDS = 600
+const REFRESH_MARGIN_SECONDS = 30
+
+export class OAuthProxy extends GatehouseProvider {
+  readonly proxy: OAuthProxyOptions
+
+  constructor(options: OAuthProxyOptions) {
+    super(options)
+    this.proxy = options
+  }
+
+  /** Stores the transaction and sends the browser to the consent page. */
+  override async authorize(
+    client: OAuthClientInformation,
+    params: AuthorizationParams,
+  ): Promise<string> {
+    const id = randomToken(32)
+    const txn: Transaction = {
+      clientId: client.client_id,
+      params,
+      codeVerifier: randomToken(48),
+      ...(this.proxy.upstream.settings.openid ? { nonce: randomToken(24) } : {}),
+    }
+    await this.options.store.set(`txn:${id}`, txn, { ttlSeconds: TRANSACTION_TTL_SECONDS })
+    return `${this.options.config.issuer}/consent?txn=${encodeURIComponent(id)}`
+  }
+
+  /** The consent and callback routes this provider adds to the server. */
+  routes(): Route[] {
+    const base = this.options.config.basePath
+    return [
+      {
+        path: `${base}/consent`,
+        cors: false,
+        methods: { GET: (r) => handleConsentGet(r, this), POST: (r) => handleConsentPost(r, this) },
+      },
+      {
+        path: `${base}${this.proxy.redirectPath}`,
+        cors: false,
+        methods: { GET: (r) => handleCallback(r, this) },
+      },
+    ]
+  }
+
+  /** The scopes to ask the IdP for on behalf of this transaction. */
+  upstreamScopesFor(txn: Transaction): readonly string[] {
+    const mapped = this.proxy.mapScopes?.(txn.params.scopes) ?? []
+    return [...new Set([...this.proxy.upstreamScopes, ...mapped])]
+  }
+
+  /** Turns the IdP's answer into a user: custom resolver, else the verified ID or access token. */
+  async identify(result: {
+    tokens: UpstreamTokens
+    idTokenClaims?: Record<string, unknown>
+  }): Promise<UserIdentity> {
+    if (this.proxy.resolveIdentity) return this.proxy.resolveIdentity(result)
+    const token = result.tokens.idToken ?? result.tokens.accessToken
+    const verified = await this.proxy.upstreamVerifier?.verifyToken(token)
+    if (!verified?.subject) {
+      throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
+        reason: 'upstream_token_unverified',
+      })
+    }
+    const claims: Record<string, unknown> = { upstream_iss: verified.issuer }
+    for (const k of ['email', 'name', 'preferred_username', 'roles', 'groups', 'tid', 'oid']) {
+      if (verified.claims[k] !== undefined) claims[k] = verified.claims[k]
+    }
+    return { subject: verified.subject, claims, upstream: result.tokens }
+  }
+
+  /**
+   * The IdP's access token for the grant behind `token`, refreshed upstream when it is about to
+   * expire. One refresh per grant at a time, also across instances (a lock in the store); an IdP
+   * that refuses the refresh revokes the grant (`invalid_token`).
+   */
+  async getUpstreamToken(token: AccessToken): Promise<string> {
+    const grantId = token.grantId
+    if (grantId === undefined)
+      throw new OAuthError('invalid_token', 'the token has no grant', { reason: 'no_grant' })
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const grant = await this.grants.get(grantId)
+      const tokens = grant?.upstream as UpstreamTokens | undefined
+      if (!grant || !tokens)
+        throw new OAuthError('invalid_token', 'the grant was revoked', { reason: 'grant_revoked' })
+      const now = Math.floor(this.options.now() / 1000)
+      if (tokens.expiresAt === undefined || tokens.expiresAt - REFRESH_MARGIN_SECONDS > now)
+        return tokens.accessToken
+      const lock = `lock:upstream-refresh:${grantId}`
+      if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: 30 })) {
+        try {
+          const fresh = await this.proxy.upstream.refresh(tokens)
+          await this.grants.update(grantId, { ...grant, upstream: fresh })
+          return fresh.accessToken
+        } catch (error) {
+          if (error instanceof UpstreamRefusal && error.upstreamCode === 'invalid_grant') {
+            await this.grants.revoke(grantId)
+            throw new OAuthError(
+              'invalid_token',
+              'the sign-in at the identity provider has ended',
+              {
+                reason: 'upstream_refresh_refused',
+                cause: error,
+              },
+            )
+          }
+          throw error
+        } finally {
+          await this.options.store.delete(lock)
+        }
+      }
+      // Another request (maybe another instance) is refreshing: wait for its result.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw new OAuthError('temporarily_unavailable', 'the identity provider is slow to answer', {
+      reason: 'upstream_refresh_lock_timeout',
+    })
+  }
+}

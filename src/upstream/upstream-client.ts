@@ -1,0 +1,254 @@
+/**
+ * The leg to the identity provider, spoken with `oauth4webapi`: the authorization URL (Gatehouse's
+ * own client id, callback, PKCE pair, `state` and `nonce`), the code exchange and refresh. The
+ * MCP client's `client_id`, `redirect_uri`, `resource` and tokens are never sent upstream.
+ */
+import * as oauth from 'oauth4webapi'
+import { UpstreamError } from '../errors.js'
+
+/** Where the identity provider is and how Gatehouse authenticates to it. */
+export interface UpstreamSettings {
+  /** The IdP's issuer identifier; its `iss` callback parameter and ID tokens are checked against it. */
+  issuer: string
+  authorizationEndpoint: string
+  tokenEndpoint: string
+  revocationEndpoint?: string
+  jwksUri?: string
+  /** Whether the IdP sends RFC 9207 `iss` on its redirects (then it is required). */
+  issParameterSupported?: boolean
+  clientId: string
+  clientSecret?: string
+  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none'
+  /** Whether the IdP is an OpenID provider: a `nonce` is sent and an ID token required. */
+  openid: boolean
+  extraAuthorizeParams: Readonly<Record<string, string>>
+  extraTokenParams: Readonly<Record<string, string>>
+  /** http IdPs on loopback (development). */
+  allowInsecureRequests: boolean
+  timeoutMs: number
+}
+
+/** Tokens from the IdP, kept encrypted in the grant and never given to MCP clients. */
+export interface UpstreamTokens {
+  accessToken: string
+  refreshToken?: string
+  idToken?: string
+  /** Seconds since the epoch; `undefined` when the IdP did not say. */
+  expiresAt?: number
+  scope?: string
+}
+
+/** Parameters that only Gatehouse may set on the upstream authorization request. */
+const RESERVED = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'resource',
+])
+
+export class UpstreamClient {
+  readonly settings: UpstreamSettings
+  readonly #as: oauth.AuthorizationServer
+  readonly #client: oauth.Client
+  readonly #auth: oauth.ClientAuth
+  readonly #options: { [oauth.allowInsecureRequests]?: boolean; [oauth.customFetch]: typeof fetch }
+
+  readonly #now: () => number
+
+  constructor(
+    settings: UpstreamSettings,
+    fetchImpl: typeof fetch = fetch,
+    now: () => number = Date.now,
+  ) {
+    this.#now = now
+    this.settings = settings
+    this.#as = {
+      issuer: settings.issuer,
+      authorization_endpoint: settings.authorizationEndpoint,
+      token_endpoint: settings.tokenEndpoint,
+      ...(settings.revocationEndpoint ? { revocation_endpoint: settings.revocationEndpoint } : {}),
+      ...(settings.jwksUri ? { jwks_uri: settings.jwksUri } : {}),
+      ...(settings.issParameterSupported
+        ? { authorization_response_iss_parameter_supported: true }
+        : {}),
+    }
+    this.#client = { client_id: settings.clientId }
+    const secret = settings.clientSecret ?? ''
+    this.#auth =
+      settings.tokenEndpointAuthMethod === 'none'
+        ? oauth.None()
+        : settings.tokenEndpointAuthMethod === 'client_secret_post'
+          ? oauth.ClientSecretPost(secret)
+          : oauth.ClientSecretBasic(secret)
+    const timeoutMs = settings.timeoutMs
+    this.#options = {
+      [oauth.customFetch]: (url, init) =>
+        fetchImpl(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }),
+      ...(settings.allowInsecureRequests ? { [oauth.allowInsecureRequests]: true } : {}),
+    }
+  }
+
+  /** The URL that sends the browser to the IdP. */
+  async authorizationUrl(input: {
+    redirectUri: string
+    state: string
+    codeVerifier: string
+    nonce?: string
+    scopes: readonly string[]
+    extra?: Readonly<Record<string, string>>
+  }): Promise<string> {
+    const url = new URL(this.settings.authorizationEndpoint)
+    const extras = { ...this.settings.extraAuthorizeParams, ...input.extra }
+    for (const [k, v] of Object.entries(extras)) if (!RESERVED.has(k)) url.searchParams.set(k, v)
+    url.searchParams.set('response_type', 'code')
+    url.searchParams.set('client_id', this.settings.clientId)
+    url.searchParams.set('redirect_uri', input.redirectUri)
+    url.searchParams.set('state', input.state)
+    url.searchParams.set(
+      'code_challenge',
+      await oauth.calculatePKCECodeChallenge(input.codeVerifier),
+    )
+    url.searchParams.set('code_challenge_method', 'S256')
+    if (input.nonce !== undefined) url.searchParams.set('nonce', input.nonce)
+    if (input.scopes.length > 0) url.searchParams.set('scope', input.scopes.join(' '))
+    else url.searchParams.delete('scope')
+    return url.href
+  }
+
+  /**
+   * Checks the callback (`state`, RFC 9207 `iss`) and exchanges the code. Throws `UpstreamError`
+   * for anything the IdP did wrong, with no IdP text in the message.
+   */
+  async exchangeCode(input: {
+    callback: URLSearchParams
+    expectedState: string
+    redirectUri: string
+    codeVerifier: string
+    nonce?: string
+    scopes?: readonly string[]
+  }): Promise<{ tokens: UpstreamTokens; idTokenClaims?: Record<string, unknown> }> {
+    let params: URLSearchParams
+    try {
+      params = oauth.validateAuthResponse(
+        this.#as,
+        this.#client,
+        input.callback,
+        input.expectedState,
+      )
+    } catch (error) {
+      throw new UpstreamError(
+        'ERR_UPSTREAM_RESPONSE',
+        'the identity provider response was invalid',
+        { cause: error },
+      )
+    }
+    return this.#tokenCall(async () => {
+      const response = await oauth.authorizationCodeGrantRequest(
+        this.#as,
+        this.#client,
+        this.#auth,
+        params,
+        input.redirectUri,
+        input.codeVerifier,
+        { ...this.#options, additionalParameters: this.#tokenParams(input.scopes) },
+      )
+      const result = await oauth.processAuthorizationCodeResponse(
+        this.#as,
+        this.#client,
+        response,
+        {
+          ...(this.settings.openid
+            ? { expectedNonce: input.nonce ?? oauth.expectNoNonce, requireIdToken: true }
+            : {}),
+        },
+      )
+      const claims = this.settings.openid ? oauth.getValidatedIdTokenClaims(result) : undefined
+      return {
+        tokens: toTokens(result, undefined, this.#now),
+        ...(claims ? { idTokenClaims: { ...claims } } : {}),
+      }
+    })
+  }
+
+  /** Refreshes the upstream tokens; a refused refresh is `invalid_grant` in `reason`. */
+  async refresh(current: UpstreamTokens, scopes?: readonly string[]): Promise<UpstreamTokens> {
+    const refreshToken = current.refreshToken
+    if (refreshToken === undefined) {
+      throw new UpstreamError(
+        'ERR_UPSTREAM_RESPONSE',
+        'the identity provider gave no refresh token',
+      )
+    }
+    return this.#tokenCall(async () => {
+      const response = await oauth.refreshTokenGrantRequest(
+        this.#as,
+        this.#client,
+        this.#auth,
+        refreshToken,
+        {
+          ...this.#options,
+          additionalParameters: this.#tokenParams(scopes),
+        },
+      )
+      const result = await oauth.processRefreshTokenResponse(this.#as, this.#client, response)
+      return toTokens(result, current, this.#now)
+    })
+  }
+
+  #tokenParams(scopes: readonly string[] | undefined): Record<string, string> {
+    const params: Record<string, string> = { ...this.settings.extraTokenParams }
+    if (scopes && scopes.length > 0) params.scope = scopes.join(' ')
+    return params
+  }
+
+  async #tokenCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (error) {
+      if (error instanceof oauth.ResponseBodyError) {
+        // The IdP refused (invalid_grant, consent required ...): keep its code, not its text.
+        throw new UpstreamRefusal(error.error)
+      }
+      if (error instanceof DOMException && error.name === 'TimeoutError') {
+        throw new UpstreamError(
+          'ERR_UPSTREAM_TIMEOUT',
+          'the identity provider did not answer in time',
+          { cause: error },
+        )
+      }
+      throw new UpstreamError('ERR_UPSTREAM', 'the identity provider request failed', {
+        cause: error,
+      })
+    }
+  }
+}
+
+/** The IdP answered with an OAuth error (`code` is its `error`, e.g. `invalid_grant`). */
+export class UpstreamRefusal extends UpstreamError {
+  readonly upstreamCode: string
+  constructor(upstreamCode: string) {
+    super('ERR_UPSTREAM_RESPONSE', 'the identity provider refused the request')
+    this.upstreamCode = upstreamCode.replace(/[^\w.-]/g, '').slice(0, 64)
+  }
+}
+
+function toTokens(
+  result: oauth.TokenEndpointResponse,
+  previous: UpstreamTokens | undefined,
+  now: () => number,
+): UpstreamTokens {
+  const expiresIn = typeof result.expires_in === 'number' ? result.expires_in : undefined
+  const refreshToken = result.refresh_token ?? previous?.refreshToken
+  const idToken = result.id_token ?? previous?.idToken
+  return {
+    accessToken: result.access_token,
+    ...(refreshToken !== undefined ? { refreshToken } : {}),
+    ...(idToken !== undefined ? { idToken } : {}),
+    ...(expiresIn !== undefined ? { expiresAt: Math.floor(now() / 1000) + expiresIn } : {}),
+    ...(typeof result.scope === 'string' ? { scope: result.scope } : {}),
+  }
+}

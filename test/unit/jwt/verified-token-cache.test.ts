@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import type { AccessToken } from '../../../src/resource/access-token.js'
+import { VerifiedTokenCache } from '../../../src/jwt/verified-token-cache.js'
+import { JWTVerifier } from '../../../src/jwt/verifier.js'
+import { AUDIENCE, ISSUER, craftToken, createClock } from '../../helpers/jwt-fixtures.js'
+
+function accessToken(token: string): AccessToken {
+  return { token, clientId: 'c', scopes: [], claims: {} }
+}
+
+describe('VerifiedTokenCache', () => {
+  it('returns a held token until its deadline, never at or after it', () => {
+    const cache = new VerifiedTokenCache()
+    cache.set('t', accessToken('t'), 2000, 1000)
+    expect(cache.get('t', 1999)?.token).toBe('t')
+    expect(cache.get('t', 2000)).toBeUndefined()
+    expect(cache.size).toBe(0)
+  })
+
+  it('does not store a token whose deadline has passed', () => {
+    const cache = new VerifiedTokenCache()
+    cache.set('t', accessToken('t'), 1000, 1000)
+    expect(cache.size).toBe(0)
+  })
+
+  it('stays bounded under 100k distinct tokens, dropping the oldest', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 1000 })
+    let max = 0
+    for (let i = 0; i < 100_000; i++) {
+      cache.set(`token-${i}`, accessToken(`token-${i}`), 10_000, 0)
+      max = Math.max(max, cache.size)
+    }
+    expect(max).toBe(1000)
+    expect(cache.get('token-98999', 1)).toBeUndefined()
+    expect(cache.get('token-99000', 1)).toBeDefined()
+    expect(cache.get('token-99999', 1)).toBeDefined()
+  })
+
+  it('answers a hit in well under 5 µs', () => {
+    const cache = new VerifiedTokenCache()
+    const token = 'x'.repeat(800)
+    cache.set(token, accessToken(token), Number.MAX_SAFE_INTEGER, 0)
+    for (let i = 0; i < 10_000; i++) cache.get(token, 1)
+    const rounds = 100_000
+    const started = performance.now()
+    for (let i = 0; i < rounds; i++) cache.get(token, 1)
+    const microseconds = ((performance.now() - started) * 1000) / rounds
+    expect(microseconds).toBeLessThan(5)
+  })
+
+  it('refuses a non-positive size', () => {
+    expect(() => new VerifiedTokenCache({ maxEntries: 0 })).toThrow(TypeError)
+  })
+})
+
+describe('JWTVerifier verified-token cache', () => {
+  const secret = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!!')
+  const clock = createClock()
+  const make = (cache: { maxEntries?: number; maxTtlSeconds?: number } | false) =>
+    new JWTVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      sharedSecret: secret,
+      algorithms: ['HS256'],
+      now: clock.now,
+      cache,
+    })
+  const hs = (claims: Record<string, unknown>) =>
+    craftToken(
+      { alg: 'HS256' },
+      { iss: ISSUER, aud: AUDIENCE, ...claims },
+      { secret, alg: 'HS256' },
+    )
+
+  it('serves a repeated token from the cache, the same frozen object', async () => {
+    const verifier = make({})
+    const token = await hs({ exp: Math.floor(clock.now() / 1000) + 600, scope: 'a' })
+    const first = await verifier.verify(token)
+    expect(await verifier.verify(token)).toBe(first)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen(first.scopes)).toBe(true)
+    expect(Object.isFrozen(first.claims)).toBe(true)
+  })
+
+  it('never serves a cached token past its exp', async () => {
+    const verifier = make({})
+    const exp = Math.floor(clock.now() / 1000) + 10
+    const token = await hs({ exp })
+    await verifier.verify(token)
+    clock.advance(10_000)
+    // The cache entry is gone at exp; the fresh check still allows the 30 s skew.
+    const again = await verifier.verify(token)
+    expect(again.expiresAt).toBe(exp)
+    clock.advance(31_000)
+    expect(await verifier.verifyToken(token)).toBeUndefined()
+  })
+
+  it('stays bounded with many distinct verified tokens', async () => {
+    const verifier = make({ maxEntries: 50 })
+    const exp = Math.floor(clock.now() / 1000) + 600
+    const tokens = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => hs({ exp, jti: `${i}` })),
+    )
+    for (const token of tokens) expect(await verifier.verifyToken(token)).toBeDefined()
+    // The first token was evicted: a second check must parse it again (new object).
+    const first = tokens[0]!
+    const a = await verifier.verify(first)
+    expect(await verifier.verify(first)).toBe(a)
+  })
+
+  it('can be switched off', async () => {
+    const verifier = make(false)
+    const token = await hs({ exp: Math.floor(clock.now() / 1000) + 600 })
+    expect(await verifier.verify(token)).not.toBe(await verifier.verify(token))
+  })
+})
