@@ -3,7 +3,13 @@
  * always, code flow only, automatic consent, and accounts from the options.
  */
 import type { JWK } from 'jose'
-import type { ClientMetadata, Configuration, Grant, KoaContextWithOIDC } from 'oidc-provider'
+import type {
+  ClientMetadata,
+  Configuration,
+  Grant,
+  KoaContextWithOIDC,
+  Provider,
+} from 'oidc-provider'
 
 import { pageHeaders, renderErrorPage } from './login-page.js'
 
@@ -48,7 +54,16 @@ export function buildProviderConfiguration(
     adapter: settings.adapter,
     clients: settings.clients,
     jwks: { keys: keys.map((key) => ({ ...key })) },
-    cookies: { keys: settings.cookieKeys },
+    cookies: {
+      keys: settings.cookieKeys,
+      // Browsers scope cookies by host, not port: the IdP shares 127.0.0.1 with Gatehouse and the
+      // app, so its cookies get names no one else would pick.
+      names: {
+        session: 'gatehouse_dev_idp_session',
+        interaction: 'gatehouse_dev_idp_interaction',
+        resume: 'gatehouse_dev_idp_resume',
+      },
+    },
     scopes: settings.scopes,
     claims: {
       openid: ['sub', ...settings.customClaims],
@@ -104,6 +119,36 @@ export function buildProviderConfiguration(
       ctx.body = renderErrorPage(out.error, out.error_description ?? 'The request was refused.')
     },
   }
+}
+
+/**
+ * Makes `offline_access` work without `prompt=consent`, as with Entra.
+ *
+ * oidc-provider follows OIDC Core and drops `offline_access` unless the request has
+ * `prompt=consent`; this middleware adds `consent` to the prompt of authorization requests that ask
+ * for `offline_access` (unless they say `prompt=none`). The consent step is then granted
+ * automatically by the interaction routes, so the user sees nothing more.
+ */
+export function impliedConsentForOfflineAccess(provider: Provider): void {
+  const authorizationPath = provider.pathFor('authorization')
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === authorizationPath) {
+      const params = new URLSearchParams(ctx.querystring)
+      const scopes = (params.get('scope') ?? '').split(' ')
+      const prompts = params.getAll('prompt')
+      const prompt = (prompts[0] ?? '').split(' ').filter(Boolean)
+      if (
+        scopes.includes('offline_access') &&
+        prompts.length <= 1 &&
+        !prompt.includes('consent') &&
+        !prompt.includes('none')
+      ) {
+        params.set('prompt', [...prompt, 'consent'].join(' '))
+        ctx.querystring = params.toString()
+      }
+    }
+    await next()
+  })
 }
 
 /** The claims of an account, before oidc-provider filters them by the granted scopes. */

@@ -8,13 +8,18 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { isIPv4, isIPv6, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
-import type { ClientMetadata, Provider } from 'oidc-provider'
+import type { Provider } from 'oidc-provider'
 
 import { createDevIdpStore } from './idp-store.js'
-import { buildProviderConfiguration, type DevIdpAccount, type DevIdpSettings } from './idp-config.js'
+import {
+  buildProviderConfiguration,
+  impliedConsentForOfflineAccess,
+  type DevIdpSettings,
+} from './idp-config.js'
 import { handleInteractionRoute } from './idp-interactions.js'
+import { accountsFrom, clientsFrom, loopbackUrlHost, scopesFrom, ttl } from './idp-options.js'
 import { renderErrorPage, sendHtml } from './login-page.js'
 
 /** A user who can sign in at the dev IdP. */
@@ -89,33 +94,7 @@ export interface DevIdp {
 /** How many entries {@link DevIdp.requests} keeps. */
 export const REQUEST_LOG_LIMIT = 1000
 
-const BASE_SCOPES = ['openid', 'profile', 'email', 'offline_access']
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const PRIVATE_JWK_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'])
-/** Claims the IdP sets itself; users may not override them through `claims`. */
-const RESERVED_CLAIMS = new Set([
-  'iss',
-  'sub',
-  'aud',
-  'exp',
-  'nbf',
-  'iat',
-  'jti',
-  'nonce',
-  'auth_time',
-  'acr',
-  'amr',
-  'azp',
-  'at_hash',
-  'c_hash',
-  's_hash',
-  'sid',
-  'cnf',
-  'name',
-  'preferred_username',
-  'email',
-  'email_verified',
-])
 
 /**
  * Starts the development identity provider on a loopback address.
@@ -186,10 +165,12 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
   routes.origin = issuer
   const build = (): void => {
     const provider = new ProviderClass(issuer, buildProviderConfiguration(settings, keys))
+    impliedConsentForOfflineAccess(provider)
     current = { provider, handle: provider.callback() }
   }
   try {
     build()
+    await validateClients(routes.provider(), settings)
   } catch (error) {
     server.close()
     throw error
@@ -220,102 +201,19 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
   }
 }
 
-/** The host as it appears in the issuer URL; a `TypeError` unless it is a loopback address. */
-function loopbackUrlHost(host: string): string {
-  if (isIPv4(host) && host.startsWith('127.')) return host
-  if (isIPv6(host) && URL.parse(`http://[${host}]/`)?.hostname === '[::1]') return '[::1]'
-  throw new TypeError(
-    `the dev identity provider listens on a loopback address only (e.g. 127.0.0.1), not ${JSON.stringify(host)}`,
-  )
-}
-
-function ttl(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive integer`)
+/** oidc-provider checks static clients on first use only; check them up front instead. */
+async function validateClients(provider: Provider, settings: DevIdpSettings): Promise<void> {
+  for (const [index, metadata] of settings.clients.entries()) {
+    try {
+      await provider.Client.validate(metadata)
+    } catch (cause) {
+      const detail =
+        cause instanceof Error && 'error_description' in cause
+          ? String(cause.error_description)
+          : String(cause)
+      throw new TypeError(`clients[${index}]: ${detail}`, { cause })
+    }
   }
-  return value
-}
-
-function accountsFrom(
-  users: readonly DevIdpUser[],
-): Pick<DevIdpSettings, 'accounts' | 'customClaims'> {
-  if (users.length === 0) throw new TypeError('the dev identity provider needs at least one user')
-  const usernames = new Set<string>()
-  const subs = new Set<string>()
-  const customClaims = new Set<string>()
-  const accounts = users.map((user, index): DevIdpAccount => {
-    if (user.username === '' || user.password === '') {
-      throw new TypeError(`users[${index}] needs a username and a password`)
-    }
-    const sub = user.sub ?? user.username
-    if (sub === '') throw new TypeError(`users[${index}].sub must not be empty`)
-    if (usernames.has(user.username)) throw new TypeError(`users[${index}]: duplicate username`)
-    if (subs.has(sub)) throw new TypeError(`users[${index}]: duplicate sub`)
-    usernames.add(user.username)
-    subs.add(sub)
-    const claims = { ...user.claims }
-    for (const claim of Object.keys(claims)) {
-      if (RESERVED_CLAIMS.has(claim)) {
-        throw new TypeError(`users[${index}].claims.${claim} is set by the dev identity provider`)
-      }
-      customClaims.add(claim)
-    }
-    return {
-      username: user.username,
-      password: user.password,
-      sub,
-      claims,
-      ...(user.email === undefined ? {} : { email: user.email }),
-      ...(user.name === undefined ? {} : { name: user.name }),
-    }
-  })
-  return { accounts, customClaims: [...customClaims] }
-}
-
-function clientsFrom(clients: readonly DevIdpClient[]): ClientMetadata[] {
-  if (clients.length === 0) throw new TypeError('the dev identity provider needs at least one client')
-  const ids = new Set<string>()
-  return clients.map((client, index): ClientMetadata => {
-    const where = `clients[${index}]`
-    if (client.clientId === '') throw new TypeError(`${where}.clientId must not be empty`)
-    if (ids.has(client.clientId)) throw new TypeError(`${where}: duplicate clientId`)
-    ids.add(client.clientId)
-    if (client.redirectUris.length === 0) {
-      throw new TypeError(`${where} needs at least one redirect URI`)
-    }
-    for (const uri of client.redirectUris) {
-      const url = URL.parse(uri)
-      if (url === null || url.hash !== '' || uri.includes('#')) {
-        throw new TypeError(`${where}: ${JSON.stringify(uri)} is not an absolute URI without fragment`)
-      }
-    }
-    const method =
-      client.tokenEndpointAuthMethod ??
-      (client.clientSecret === undefined ? 'none' : 'client_secret_basic')
-    if (method === 'none' && client.clientSecret !== undefined) {
-      throw new TypeError(`${where}: a public client ('none') has no clientSecret`)
-    }
-    if (method !== 'none' && (client.clientSecret ?? '') === '') {
-      throw new TypeError(`${where}: ${method} needs a clientSecret`)
-    }
-    return {
-      client_id: client.clientId,
-      client_name: client.clientName ?? client.clientId,
-      redirect_uris: [...client.redirectUris],
-      response_types: ['code'],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: method,
-      ...(client.clientSecret === undefined ? {} : { client_secret: client.clientSecret }),
-    }
-  })
-}
-
-function scopesFrom(extra: readonly string[]): string[] {
-  for (const scope of extra) {
-    if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`${JSON.stringify(scope)} is not a scope`)
-  }
-  return [...new Set([...BASE_SCOPES, ...extra])]
 }
 
 async function generateSigningKey(): Promise<JWK> {
@@ -327,7 +225,7 @@ async function generateSigningKey(): Promise<JWK> {
 function publicJwk(jwk: JWK): JWK {
   return Object.fromEntries(
     Object.entries(jwk).filter(([member]) => !PRIVATE_JWK_MEMBERS.has(member)),
-  ) as JWK
+  )
 }
 
 async function loadProviderClass(): Promise<typeof Provider> {

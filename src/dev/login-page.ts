@@ -110,7 +110,8 @@ export function pageHeaders(formTargets: readonly string[] = []): Record<string,
     'X-Frame-Options': 'DENY',
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    // Not `no-referrer`: with it, browsers send `Origin: null` on the form post.
+    'Referrer-Policy': 'same-origin',
   }
 }
 

@@ -61,14 +61,7 @@ export async function handleConsentGet(request: Request, proxy: OAuthProxy): Pro
 }
 
 export async function handleConsentPost(request: Request, proxy: OAuthProxy): Promise<Response> {
-  const issuerOrigin = new URL(proxy.proxy.config.issuer).origin
-  const origin = request.headers.get('origin')
-  const site = request.headers.get('sec-fetch-site')
-  if (
-    (origin !== null && origin !== issuerOrigin) ||
-    site === 'cross-site' ||
-    site === 'same-site'
-  ) {
+  if (!sameOriginPost(request, new URL(proxy.proxy.config.issuer).origin)) {
     return forbidden(proxy, 'consent_cross_origin')
   }
   const form = await readForm(request, proxy.proxy.config.maxBodyBytes)
@@ -125,6 +118,19 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
     scopes: proxy.upstreamScopesFor(txn),
   })
   return withCookies(redirectResponse(upstream, 303), [clearCsrf, binding])
+}
+
+/**
+ * A browser tells where a form came from with `Sec-Fetch-Site`; when it sends that, only
+ * `same-origin` passes. Our pages send no referrer, so browsers may send `Origin: null`: an
+ * `Origin` is checked only when it names an origin. A request with neither (not a browser) still
+ * needs the CSRF cookie and token.
+ */
+function sameOriginPost(request: Request, issuerOrigin: string): boolean {
+  const site = request.headers.get('sec-fetch-site')
+  if (site !== null) return site === 'same-origin'
+  const origin = request.headers.get('origin')
+  return origin === null || origin === issuerOrigin
 }
 
 function withCookies(response: Response, cookies: string[]): Response {

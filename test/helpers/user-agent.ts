@@ -1,0 +1,77 @@
+/**
+ * A small scripted user agent for flows across Gatehouse and an identity provider: per-origin
+ * cookie jars, manual redirects, and a hook that routes Gatehouse's own origin to its in-process
+ * handler (everything else goes over the network to loopback servers).
+ */
+export interface Hop {
+  url: string
+  status: number
+  location?: string
+}
+
+export class UserAgent {
+  readonly jars = new Map<string, Map<string, string>>()
+  readonly hops: Hop[] = []
+  constructor(
+    private readonly local: Record<string, (request: Request) => Promise<Response>> = {},
+  ) {}
+
+  cookieHeader(url: string): string | undefined {
+    const jar = this.jars.get(new URL(url).origin)
+    if (!jar || jar.size === 0) return undefined
+    return [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
+  }
+
+  /** One request, with this agent's cookies for the URL's origin; stores the cookies it gets. */
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers)
+    const cookie = this.cookieHeader(url)
+    if (cookie) headers.set('cookie', cookie)
+    const origin = new URL(url).origin
+    const handler = this.local[origin]
+    const response = handler
+      ? await handler(new Request(url, { ...init, headers, redirect: 'manual' }))
+      : await fetch(url, { ...init, headers, redirect: 'manual' })
+    const jar = this.jars.get(origin) ?? new Map<string, string>()
+    for (const set of response.headers.getSetCookie()) {
+      const [pair] = set.split(';')
+      const eq = pair!.indexOf('=')
+      const name = pair!.slice(0, eq).trim()
+      const value = pair!.slice(eq + 1).trim()
+      if (/max-age=0/i.test(set) || value === '') jar.delete(name)
+      else jar.set(name, value)
+    }
+    this.jars.set(origin, jar)
+    const location = response.headers.get('location') ?? undefined
+    this.hops.push({
+      url,
+      status: response.status,
+      ...(location ? { location: new URL(location, url).href } : {}),
+    })
+    return response
+  }
+
+  /** GETs `url` and follows redirects until a non-redirect or a URL for which `stop` is true. */
+  async follow(
+    url: string,
+    stop: (url: string) => boolean = () => false,
+  ): Promise<{ url: string; response?: Response }> {
+    let current = url
+    for (let i = 0; i < 20; i++) {
+      if (stop(current)) return { url: current }
+      const response = await this.request(current)
+      const location = response.headers.get('location')
+      if (response.status < 300 || response.status >= 400 || location === null)
+        return { url: current, response }
+      current = new URL(location, current).href
+    }
+    throw new Error('too many redirects')
+  }
+}
+
+/** The value of a hidden input in an HTML page. */
+export function hiddenInput(html: string, name: string): string {
+  const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)
+  if (!m) throw new Error(`no hidden input ${name}`)
+  return m[1]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)))
+}
