@@ -176,8 +176,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     keys,
     verifier,
     fetch,
-    verifyBearer: guard.verifyBearer,
-    protect: guard.protect,
+    verifyBearer: (request, opts) => guard.verifyBearer(request, opts),
+    protect: (handler, opts) => guard.protect(handler, opts),
     close: () => store.close(),
   }
 }

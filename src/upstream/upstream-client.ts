@@ -55,6 +55,9 @@ export class UpstreamClient {
   readonly #as: oauth.AuthorizationServer
   readonly #client: oauth.Client
   readonly #auth: oauth.ClientAuth
+  // oauth4webapi marks the http switch deprecated to make it stand out; it is only set for an IdP
+  // on a loopback address (development and tests), never for a remote one.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
   readonly #options: { [oauth.allowInsecureRequests]?: boolean; [oauth.customFetch]: typeof fetch }
 
   readonly #now: () => number
@@ -88,6 +91,7 @@ export class UpstreamClient {
     this.#options = {
       [oauth.customFetch]: (url, init) =>
         fetchImpl(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }),
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       ...(settings.allowInsecureRequests ? { [oauth.allowInsecureRequests]: true } : {}),
     }
   }

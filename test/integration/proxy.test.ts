@@ -8,6 +8,7 @@ import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
+import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
 
 const GH = 'http://127.0.0.1:7777'
@@ -201,9 +202,9 @@ describe('OIDC proxy with a real identity provider', () => {
     expect(await call.json()).toEqual({ sub: 'alice-sub' })
     // The IdP's token is there for tools that need it, refreshed upstream when needed.
     const verified = await gh.verifier.verifyToken(tokens.access_token!)
-    const upstreamToken = await (
-      gh.base as import('../../src/upstream/oauth-proxy.js').OAuthProxy
-    ).getUpstreamToken(verified!)
+    const proxy = gh.base
+    if (!(proxy instanceof OAuthProxy)) throw new Error('expected the OIDC proxy')
+    const upstreamToken = await proxy.getUpstreamToken(verified!)
     expect(typeof upstreamToken).toBe('string')
     expect(upstreamToken).not.toBe(tokens.access_token)
   })
