@@ -3,18 +3,35 @@
  * schema. (`serve` and `dev` arrive with the gateway and proxy work.)
  */
 import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { resolveConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
+import { DEV_DEFAULTS, startDev } from './dev.js'
 
 const HELP = `gatehouse — OAuth 2.1 for MCP servers
 
 Usage:
+  gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
   gatehouse check-config <file.json>   validate a configuration file; prints every problem
   gatehouse --version                  print the version
   gatehouse --help                     this help
 
 Secrets are read from the environment: GATEHOUSE_SECRET fills "secret" when the file has none.
+`
+
+const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
+
+Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory]
+
+  --port N          Gatehouse's port (default ${DEV_DEFAULTS.port}; 0 picks a free one)
+  --data-dir DIR    where keys, clients and grants are kept (default ./${DEV_DEFAULTS.dataDir})
+  --memory          keep nothing on disk
+  -h, --help        this help
+
+Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
+Point an MCP client (the MCP SDK client, MCP Inspector, Claude) at the printed MCP URL.
+Stop with Ctrl-C; the data directory is kept.
 `
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
@@ -37,10 +54,11 @@ export async function main(
     return 0
   }
   const [verb, ...rest] = positionals
-  if (values.help === true || verb === undefined || verb === 'help') {
+  if (verb === undefined || verb === 'help' || (values.help === true && verb !== 'dev')) {
     out.write(HELP)
     return verb === undefined && values.help !== true ? 1 : 0
   }
+  if (verb === 'dev') return runDev(argv.slice(argv.indexOf('dev') + 1), out, err)
   if (verb === 'check-config') return checkConfig(rest[0], out, err)
   err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)
   return 2
@@ -77,4 +95,67 @@ async function checkConfig(
     }
     throw error
   }
+}
+
+/** Parses `dev` flags, starts everything, prints where to connect, and runs until a signal. */
+async function runDev(
+  argv: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  let values: { port?: string; 'data-dir'?: string; memory?: boolean; help?: boolean }
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        memory: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    err.write(
+      `gatehouse dev: ${error instanceof Error ? error.message : 'bad arguments'}\n\n${DEV_HELP}`,
+    )
+    return 2
+  }
+  if (values.help === true) {
+    out.write(DEV_HELP)
+    return 0
+  }
+  const port = values.port === undefined ? DEV_DEFAULTS.port : Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    err.write('gatehouse dev: --port must be a whole number from 0 to 65535\n')
+    return 2
+  }
+  const user = process.env.GATEHOUSE_DEV_USER ?? DEV_DEFAULTS.user
+  const password = process.env.GATEHOUSE_DEV_PASSWORD ?? DEV_DEFAULTS.password
+  const dataDir = values['data-dir'] ?? DEV_DEFAULTS.dataDir
+  const dev = await startDev({ port, dataDir, memory: values.memory === true, user, password })
+  const shownPassword =
+    process.env.GATEHOUSE_DEV_PASSWORD === undefined ? password : '(GATEHOUSE_DEV_PASSWORD)'
+  out.write(
+    [
+      'Gatehouse dev is running (127.0.0.1 only).',
+      '',
+      `  MCP URL            ${dev.mcpUrl}`,
+      `  Authorization      ${dev.issuer}/.well-known/oauth-authorization-server`,
+      `  Identity provider  ${dev.idpIssuer}`,
+      `  Sign in as         ${user} / ${shownPassword}`,
+      `  Data               ${values.memory === true ? 'in memory' : resolve(dataDir)}`,
+      '',
+      'Connect an MCP client to the MCP URL. Ctrl-C stops.',
+      '',
+    ].join('\n'),
+  )
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done)
+    process.once('SIGTERM', done)
+  })
+  await dev.close()
+  out.write('Gatehouse dev stopped; data kept.\n')
+  return 0
 }

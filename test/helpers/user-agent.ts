@@ -12,9 +12,10 @@ export interface Hop {
 export class UserAgent {
   readonly jars = new Map<string, Map<string, string>>()
   readonly hops: Hop[] = []
-  constructor(
-    private readonly local: Record<string, (request: Request) => Promise<Response>> = {},
-  ) {}
+  readonly local: Record<string, (request: Request) => Promise<Response>>
+  constructor(local: Record<string, (request: Request) => Promise<Response>> = {}) {
+    this.local = local
+  }
 
   cookieHeader(url: string): string | undefined {
     const jar = this.jars.get(new URL(url).origin)

@@ -1,0 +1,150 @@
+/**
+ * `gatehouse dev`: the whole flow on one machine. An embedded OpenID provider with a real login
+ * page, Gatehouse as an OIDC proxy in front of it, and a demo MCP server at `/mcp`, all on
+ * 127.0.0.1. State lives in a SQLite file under `--data-dir` (kept across restarts) unless
+ * `--memory` is given.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
+import { toNodeHandler } from '../adapters/node.js'
+import { createGatehouse, type Gatehouse } from '../gatehouse.js'
+import { createMemoryStore } from '../storage/memory.js'
+import type { Store } from '../storage/store.js'
+
+export interface DevOptions {
+  /** Gatehouse's port; 0 picks a free one. */
+  port: number
+  dataDir: string
+  memory: boolean
+  user: string
+  password: string
+}
+
+export interface DevServer {
+  issuer: string
+  mcpUrl: string
+  idpIssuer: string
+  gatehouse: Gatehouse
+  close(): Promise<void>
+}
+
+export const DEV_DEFAULTS = {
+  port: 8787,
+  dataDir: '.gatehouse',
+  user: 'dev',
+  password: 'dev',
+} as const
+
+/** Starts the IdP, Gatehouse and the demo MCP server. */
+export async function startDev(options: DevOptions): Promise<DevServer> {
+  const [{ startDevIdentityProvider }, { handleDemoRequest }] = await Promise.all([
+    import('./../dev/idp.js'),
+    import('./../dev/demo-server.js'),
+  ]).catch((error: unknown) => {
+    throw new Error(
+      'gatehouse dev needs the packages oidc-provider and @modelcontextprotocol/sdk (npm install them)',
+      { cause: error },
+    )
+  })
+  let handler = toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 })))
+  const server = createServer((req, res) => {
+    handler(req, res)
+  })
+  await listen(server, options.port)
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const store = await openStore(options)
+  const secret = options.memory
+    ? randomBytes(32).toString('base64url')
+    : loadSecret(options.dataDir)
+  const upstreamSecret = randomBytes(32).toString('base64url')
+  const idp = await startDevIdentityProvider({
+    users: [
+      {
+        username: options.user,
+        password: options.password,
+        sub: options.user,
+        name: options.user,
+        email: `${options.user}@gatehouse.dev`,
+      },
+    ],
+    clients: [
+      {
+        clientId: 'gatehouse-dev',
+        clientSecret: upstreamSecret,
+        redirectUris: [`${issuer}/auth/callback`],
+        clientName: 'Gatehouse (dev)',
+      },
+    ],
+  })
+  const gatehouse = await createGatehouse({
+    config: {
+      issuer,
+      secret,
+      resources: [
+        {
+          url: `${issuer}/mcp`,
+          scopes: ['mcp:read', 'mcp:write'],
+          name: 'Gatehouse demo MCP server',
+          // The MCP Inspector's browser UI.
+          allowedOrigins: ['http://localhost:6274', 'http://127.0.0.1:6274'],
+        },
+      ],
+      upstream: {
+        kind: 'oidc',
+        configUrl: `${idp.issuer}/.well-known/openid-configuration`,
+        clientId: 'gatehouse-dev',
+        clientSecret: upstreamSecret,
+      },
+    },
+    store,
+    signatureVerifier: nodeSignatureVerifier,
+  })
+  const mcp = gatehouse.protect(handleDemoRequest)
+  handler = toNodeHandler((request) =>
+    new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
+  )
+  return {
+    issuer,
+    mcpUrl: `${issuer}/mcp`,
+    idpIssuer: idp.issuer,
+    gatehouse,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((done) => server.close(() => { done(); }))
+      await idp.close()
+      await gatehouse.close()
+    },
+  }
+}
+
+async function openStore(options: DevOptions): Promise<Store> {
+  if (options.memory) return createMemoryStore()
+  const { createSqliteStore } = await import('../storage/sqlite.js')
+  return createSqliteStore({ dataDir: resolve(options.dataDir) })
+}
+
+/** The storage secret for this data directory: created once, kept beside the data (mode 600). */
+function loadSecret(dataDir: string): string {
+  const fromEnv = process.env.GATEHOUSE_SECRET
+  if (fromEnv !== undefined && fromEnv.length >= 32) return fromEnv
+  mkdirSync(resolve(dataDir), { recursive: true })
+  const file = join(resolve(dataDir), 'secret')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  const secret = randomBytes(32).toString('base64url')
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  return secret
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((done, fail) => {
+    server.once('error', fail)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', fail)
+      done()
+    })
+  })
+}

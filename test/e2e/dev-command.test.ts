@@ -1,0 +1,171 @@
+/**
+ * `gatehouse dev` as a user runs it: the MCP SDK client signs in through the embedded identity
+ * provider's real login page and calls the demo tools; the CLI prints the MCP URL and stops cleanly.
+ */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import {
+  UnauthorizedError,
+  type OAuthClientProvider,
+} from '@modelcontextprotocol/sdk/client/auth.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type {
+  OAuthClientInformationMixed,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js'
+import { describe, expect, it } from 'vitest'
+import { startDev } from '../../src/cli/dev.js'
+import { main } from '../../src/cli/main.js'
+import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
+
+const CALLBACK = 'http://127.0.0.1:3999/callback'
+
+/** An SDK auth provider whose "browser" consents and signs in at the dev IdP's login page. */
+class BrowserlessProvider implements OAuthClientProvider {
+  info: OAuthClientInformationMixed | undefined
+  saved: OAuthTokens | undefined
+  verifier = ''
+  code: string | undefined
+  readonly redirectUrl = CALLBACK
+  readonly clientMetadata = {
+    client_name: 'dev e2e',
+    redirect_uris: [CALLBACK],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  }
+  readonly user: string
+  readonly password: string
+  constructor(user: string, password: string) {
+    this.user = user
+    this.password = password
+  }
+  clientInformation() {
+    return this.info
+  }
+  saveClientInformation(i: OAuthClientInformationMixed) {
+    this.info = i
+  }
+  tokens() {
+    return this.saved
+  }
+  saveTokens(t: OAuthTokens) {
+    this.saved = t
+  }
+  saveCodeVerifier(v: string) {
+    this.verifier = v
+  }
+  codeVerifier() {
+    return this.verifier
+  }
+  async redirectToAuthorization(url: URL) {
+    const ua = new UserAgent()
+    const consent = await ua.follow(url.href)
+    const html = await consent.response!.text()
+    const approved = await ua.request(new URL('/consent', url).href, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': 'same-origin',
+      },
+      body: new URLSearchParams({
+        txn: hiddenInput(html, 'txn'),
+        csrf: hiddenInput(html, 'csrf'),
+        action: 'approve',
+      }).toString(),
+    })
+    const login = await ua.follow(approved.headers.get('location')!)
+    const idpOrigin = new URL(login.url).origin
+    const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: idpOrigin },
+      body: new URLSearchParams({ username: this.user, password: this.password }).toString(),
+    })
+    const done = await ua.follow(new URL(posted.headers.get('location')!, login.url).href, (u) =>
+      u.startsWith(CALLBACK),
+    )
+    this.code = new URL(done.url).searchParams.get('code') ?? undefined
+  }
+}
+
+describe('gatehouse dev', () => {
+  it('lets the MCP SDK client sign in at the embedded IdP and call whoami and echo', async () => {
+    const dev = await startDev({
+      port: 0,
+      dataDir: '',
+      memory: true,
+      user: 'ada',
+      password: 'lovelace',
+    })
+    try {
+      const provider = new BrowserlessProvider('ada', 'lovelace')
+      const client = new Client({ name: 'e2e', version: '1.0.0' })
+      const first = new StreamableHTTPClientTransport(new URL(dev.mcpUrl), {
+        authProvider: provider,
+      })
+      await expect(client.connect(first)).rejects.toBeInstanceOf(UnauthorizedError)
+      expect(provider.code).toBeTypeOf('string')
+      await first.finishAuth(provider.code!)
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(dev.mcpUrl), { authProvider: provider }),
+      )
+      const tools = await client.listTools()
+      expect(tools.tools.map((t) => t.name).sort()).toEqual(['echo', 'whoami'])
+      const who = await client.callTool({ name: 'whoami', arguments: {} })
+      const body = JSON.parse((who.content as { text: string }[])[0]!.text)
+      expect(body).toMatchObject({
+        subject: 'ada',
+        issuer: dev.issuer,
+        scopes: ['mcp:read', 'mcp:write'],
+      })
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'hi' } })
+      expect((echo.content as { text: string }[])[0]!.text).toBe('hi')
+      await client.close()
+    } finally {
+      await dev.close()
+    }
+  })
+
+  it('keeps its data across a restart when given a data directory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gh-dev-'))
+    const first = await startDev({ port: 0, dataDir, memory: false, user: 'dev', password: 'dev' })
+    const kid = first.gatehouse.keys.current().kid
+    await first.close()
+    const second = await startDev({ port: 0, dataDir, memory: false, user: 'dev', password: 'dev' })
+    expect(second.gatehouse.keys.current().kid).toBe(kid)
+    await second.close()
+  })
+
+  it('prints the MCP URL, listens on 127.0.0.1 and stops cleanly on SIGTERM', async () => {
+    let text = ''
+    const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
+    const running = main(['dev', '--port', '0', '--memory'], out, out)
+    for (let i = 0; i < 100 && !text.includes('MCP URL'); i++)
+      await new Promise((r) => setTimeout(r, 50))
+    const mcpUrl = /MCP URL\s+(\S+)/.exec(text)?.[1]
+    expect(mcpUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+    const res = await fetch(mcpUrl!, { method: 'POST' })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toContain('resource_metadata=')
+    process.emit('SIGTERM')
+    expect(await running).toBe(0)
+    expect(text).toContain('stopped')
+  })
+
+  it('explains every flag in --help and refuses a bad port', async () => {
+    let text = ''
+    const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
+    expect(await main(['dev', '--help'], out, out)).toBe(0)
+    for (const flag of [
+      '--port',
+      '--data-dir',
+      '--memory',
+      'GATEHOUSE_DEV_USER',
+      'GATEHOUSE_DEV_PASSWORD',
+    ])
+      expect(text).toContain(flag)
+    expect(await main(['dev', '--port', 'abc'], out, out)).toBe(2)
+  })
+})
