@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { configFromEnv, mergeConfig } from '../config/env.js'
 import { resolveConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
@@ -17,7 +18,8 @@ Usage:
   gatehouse --version                  print the version
   gatehouse --help                     this help
 
-Secrets are read from the environment: GATEHOUSE_SECRET fills "secret" when the file has none.
+Every option can also come from GATEHOUSE_* variables (GATEHOUSE_SECRET, GATEHOUSE_UPSTREAM__CLIENT_SECRET,
+...): they override the file. Keep secrets in the environment, never on the command line.
 `
 
 const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
@@ -82,10 +84,8 @@ async function checkConfig(
     )
     return 1
   }
-  const secret = process.env.GATEHOUSE_SECRET
-  if (input.secret === undefined && secret !== undefined) input.secret = secret
   try {
-    const config = resolveConfig(input)
+    const config = resolveConfig(mergeConfig(input, configFromEnv(process.env)))
     out.write(`ok: issuer ${config.issuer}, ${config.resources.length} resource(s)\n`)
     return 0
   } catch (error) {
