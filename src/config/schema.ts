@@ -114,6 +114,12 @@ export const ConfigSchema = z
       .strictObject({
         enabled: z.boolean().default(true),
         maxRedirectUris: z.number().int().min(1).max(100).default(10),
+        /**
+         * Redirect URIs clients may register, as patterns (`https://*.example.com/cb`,
+         * `http://127.0.0.1:*`, `http://localhost/callback`). Unset: any URI the base rules allow;
+         * `[]`: none (registration closed to redirects). Checked at registration and authorization.
+         */
+        allowedRedirectUris: z.array(z.string().min(1)).optional(),
       })
       .prefault({}),
     /** Confidential clients allowed to introspect tokens of the listed resources (RFC 7662). */

@@ -15,7 +15,7 @@ import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from './gatehouse-provider.js'
 import { isValidChallenge } from './pkce.js'
 import type { OAuthServerProvider } from './provider.js'
-import { matchRedirectUri } from './redirect-uri.js'
+import { matchRedirectUri, redirectAllowed } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { AuthorizationParams, OAuthClientInformation } from './types.js'
 
@@ -63,7 +63,7 @@ export async function handleAuthorize(request: Request, deps: AuthorizeDeps): Pr
     }
   } else {
     redirectUri = matchRedirectUri(requested, client.redirect_uris)
-    if (redirectUri === undefined) {
+    if (redirectUri === undefined || !redirectAllowed(redirectUri, deps.config)) {
       return page(
         invalid('redirect_uri is not registered for this client', 'redirect_mismatch'),
         deps,

@@ -3,6 +3,7 @@
  * Security) and how a requested URI matches a registered one (exact string comparison, RFC 9700
  * §4.1.3; only the port of a loopback IP literal may vary, RFC 8252 §7.3).
  */
+import type { ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost, isLoopbackIp } from '../config/urls.js'
 
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:'])
@@ -81,4 +82,57 @@ function withoutPort(uri: string): string {
 function hasDotSegment(uri: string): boolean {
   const path = uri.replace(/^[a-z][a-z0-9+.-]*:(\/\/[^/?#]*)?/i, '').split(/[?#]/)[0] ?? ''
   return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)
+}
+
+/**
+ * Whether `uri` matches an operator's allow-list pattern, part by part (never as a plain string
+ * glob): scheme equal; host equal, or `*.example.com` for proper subdomains; port equal, `*` for
+ * any, and any port for a loopback pattern without one (RFC 8252 §7.3); path equal, `*` matching
+ * any characters, and an empty or `/` pattern path matching every path. Query and fragment must
+ * be absent from the pattern. URIs with user information or dot segments never match.
+ */
+export function matchesRedirectPattern(uri: string, pattern: string): boolean {
+  const u = splitUri(uri)
+  const p = splitUri(pattern)
+  if (!u || !p || hasDotSegment(uri) || uri.includes('@')) return false
+  if (u.scheme !== p.scheme) return false
+  const host = u.host.toLowerCase()
+  const patternHost = p.host.toLowerCase()
+  if (patternHost.startsWith('*.')) {
+    if (!host.endsWith(patternHost.slice(1)) || host === patternHost.slice(2)) return false
+  } else if (host !== patternHost) return false
+  const defaultPort = u.scheme === 'https' ? '443' : u.scheme === 'http' ? '80' : ''
+  const port = u.port ?? defaultPort
+  if (p.port === '*') {
+    // any port
+  } else if (p.port === undefined && isLoopbackHost(patternHost)) {
+    // RFC 8252 §7.3: native apps pick their loopback port at run time
+  } else if (port !== (p.port ?? defaultPort)) return false
+  if (p.path === '' || p.path === '/') return true
+  const glob = new RegExp(`^${p.path.split('*').map(escapeRegExp).join('.*')}$`)
+  return glob.test(u.path)
+}
+
+function splitUri(
+  value: string,
+): { scheme: string; host: string; port?: string; path: string } | undefined {
+  const m =
+    /^([a-z][a-z0-9+.-]*):\/\/(\[[^\]]+\]|[^/:?#]*)(?::(\d+|\*))?([^?#]*)(?:[?#].*)?$/i.exec(value)
+  if (!m) return undefined
+  return {
+    scheme: m[1]!.toLowerCase(),
+    host: m[2]!,
+    ...(m[3] !== undefined ? { port: m[3] } : {}),
+    path: m[4] ?? '',
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Whether the operator's `registration.allowedRedirectUris` permits `uri` (unset: all). */
+export function redirectAllowed(uri: string, config: ResolvedConfig): boolean {
+  const patterns = config.registration.allowedRedirectUris
+  return patterns === undefined || patterns.some((p) => matchesRedirectPattern(uri, p))
 }

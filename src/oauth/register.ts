@@ -12,7 +12,7 @@ import { randomToken, sha256 } from '../http/random.js'
 import { jsonResponse } from '../http/responses.js'
 import { supportedScopes } from './metadata.js'
 import type { OAuthServerProvider } from './provider.js'
-import { redirectUriProblem } from './redirect-uri.js'
+import { redirectAllowed, redirectUriProblem } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
@@ -72,6 +72,9 @@ async function validateMetadata(
   for (const uri of redirectUris) {
     const problem = redirectUriProblem(uri, applicationType)
     if (problem) throw redirectError(`a redirect URI ${problem}`, 'bad_redirect_uri')
+    if (!redirectAllowed(uri, deps.config)) {
+      throw redirectError('a redirect URI is not allowed by this server', 'redirect_not_allowed')
+    }
   }
   const method =
     optionalEnum(m, 'token_endpoint_auth_method', AUTH_METHODS) ?? 'client_secret_basic'

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { matchesRedirectPattern } from '../../../src/oauth/redirect-uri.js'
+import { createTestGatehouse } from '../../helpers/gatehouse.js'
+
+describe('allowedRedirectUris patterns', () => {
+  it.each([
+    ['https://app.example.com/cb', 'https://app.example.com/cb', true],
+    ['https://a.example.com/cb', 'https://*.example.com/cb', true],
+    ['https://example.com/cb', 'https://*.example.com/cb', false],
+    ['https://evil.com/cb', 'https://*.example.com/cb', false],
+    ['https://a.example.com.evil.com/cb', 'https://*.example.com/cb', false],
+    ['http://127.0.0.1:51234/callback', 'http://127.0.0.1/callback', true],
+    ['http://localhost:3000/anything', 'http://localhost:*', true],
+    ['https://app.example.com:8443/cb', 'https://app.example.com/cb', false],
+    ['https://app.example.com:443/cb', 'https://app.example.com/cb', true],
+    ['https://app.example.com/cb/deep', 'https://app.example.com/cb/*', true],
+    ['https://app.example.com/other', 'https://app.example.com/cb/*', false],
+    ['https://app.example.com/x', 'https://app.example.com/', true],
+    ['http://app.example.com/cb', 'https://app.example.com/cb', false],
+    ['https://u@app.example.com/cb', 'https://app.example.com/cb', false],
+    ['https://app.example.com/a/../cb', 'https://app.example.com/*', false],
+    ['javascript:alert(1)', 'https://*.example.com', false],
+  ])('%s against %s is %s', (uri, pattern, expected) => {
+    expect(matchesRedirectPattern(uri, pattern)).toBe(expected)
+  })
+
+  it('unset allows any valid URI, [] allows none, patterns allow only matches (registration and authorization)', async () => {
+    const body = (uri: string) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [uri], token_endpoint_auth_method: 'none' }),
+    })
+    const open = await createTestGatehouse()
+    expect((await open.call('/register', body('https://anything.test/cb'))).status).toBe(201)
+    const closed = await createTestGatehouse({
+      config: { registration: { allowedRedirectUris: [] } },
+    })
+    const refused = await closed.call('/register', body('https://anything.test/cb'))
+    expect(refused.status).toBe(400)
+    expect((await refused.json()).error).toBe('invalid_redirect_uri')
+    const listed = await createTestGatehouse({
+      config: {
+        registration: { allowedRedirectUris: ['http://127.0.0.1:*', 'https://*.corp.test/cb'] },
+      },
+    })
+    expect((await listed.call('/register', body('https://app.corp.test/cb'))).status).toBe(201)
+    expect((await listed.call('/register', body('http://127.0.0.1:8080/cb'))).status).toBe(201)
+    expect((await listed.call('/register', body('https://evil.test/cb'))).status).toBe(400)
+  })
+})
