@@ -118,10 +118,12 @@ function splitUri(
 ): { scheme: string; host: string; port?: string; path: string } | undefined {
   const m =
     /^([a-z][a-z0-9+.-]*):\/\/(\[[^\]]+\]|[^/:?#]*)(?::(\d+|\*))?([^?#]*)(?:[?#].*)?$/i.exec(value)
-  if (!m) return undefined
+  const scheme = m?.[1]
+  const host = m?.[2]
+  if (!m || scheme === undefined || host === undefined) return undefined
   return {
-    scheme: m[1]!.toLowerCase(),
-    host: m[2]!,
+    scheme: scheme.toLowerCase(),
+    host,
     ...(m[3] !== undefined ? { port: m[3] } : {}),
     path: m[4] ?? '',
   }
