@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Interaction, Provider } from 'oidc-provider'
 
 import type { DevIdpAccount } from './idp-config.js'
-import { originsOf, renderErrorPage, renderLoginPage, sendHtml } from './login-page.js'
+import { renderErrorPage, renderLoginPage, sendHtml } from './login-page.js'
 
 /** What the interaction routes need from the running IdP. */
 export interface InteractionRoutes {
@@ -169,7 +169,7 @@ async function renderLogin(
     ...(state.username === undefined ? {} : { username: state.username }),
     ...(state.error === undefined ? {} : { error: state.error }),
   })
-  sendHtml(res, 200, html, originsOf(client?.redirectUris ?? []))
+  sendHtml(res, 200, html)
 }
 
 /** Grants whatever the consent prompt found missing, then resumes the authorization. */

@@ -96,17 +96,14 @@ export function renderErrorPage(title: string, message: string): string {
 }
 
 /**
- * The headers every dev IdP page carries.
- *
- * `formTargets` are origins, besides the IdP's own, that a form on the page may end up at: browsers
- * apply `form-action` to the redirects that follow a submission, and a successful sign-in ends with
- * a redirect to the client's redirect URI.
+ * The headers every dev IdP page carries. No `form-action`: browsers apply it to every redirect
+ * after a form submission, and a sign-in ends several redirects later at a client the IdP cannot
+ * know (Gatehouse's callback, then the MCP client's redirect URI). The page has no scripts.
  */
-export function pageHeaders(formTargets: readonly string[] = []): Record<string, string> {
-  const formAction = ["'self'", ...formTargets].join(' ')
+export function pageHeaders(): Record<string, string> {
   return {
     'Content-Type': 'text/html; charset=utf-8',
-    'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'`,
+    'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'`,
     'X-Frame-Options': 'DENY',
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
@@ -115,24 +112,9 @@ export function pageHeaders(formTargets: readonly string[] = []): Record<string,
   }
 }
 
-/** The origins of the http(s) URIs in `uris`, each once, usable as CSP source expressions. */
-export function originsOf(uris: readonly string[]): string[] {
-  const origins = new Set<string>()
-  for (const uri of uris) {
-    const url = URL.parse(uri)
-    if (url && (url.protocol === 'http:' || url.protocol === 'https:')) origins.add(url.origin)
-  }
-  return [...origins]
-}
-
 /** Sends an HTML page with {@link pageHeaders}. */
-export function sendHtml(
-  res: ServerResponse,
-  status: number,
-  html: string,
-  formTargets: readonly string[] = [],
-): void {
+export function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.statusCode = status
-  for (const [name, value] of Object.entries(pageHeaders(formTargets))) res.setHeader(name, value)
+  for (const [name, value] of Object.entries(pageHeaders())) res.setHeader(name, value)
   res.end(html)
 }

@@ -76,7 +76,38 @@ export async function listenLoopback(server: Server): Promise<string> {
 /** Closes a server, dropping the keep-alive connections a browser may still hold. */
 export async function closeServer(server: Server | undefined): Promise<void> {
   if (!server?.listening) return
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+  const closed = new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve()
+    })
+  })
   server.closeAllConnections()
   await closed
+}
+
+/**
+ * Runs `action` (a click, a submit) and waits until the page is at a URL accepted by `to`. When
+ * it fails, the error says what Chromium reported (console errors such as CSP violations, failed
+ * requests), which is usually why a step of a flow was refused.
+ */
+export async function navigateBy(
+  page: Page,
+  log: readonly string[],
+  what: string,
+  to: (url: URL) => boolean,
+  action: () => Promise<void>,
+): Promise<void> {
+  try {
+    await Promise.all([page.waitForURL(to), action()])
+  } catch (error) {
+    // The console message explaining a refusal may arrive just after the navigation failed.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const reported = log.filter((l) => /^(console\.error|requestfailed|pageerror):/.test(l))
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    throw new Error(
+      `${what}: ${message ?? ''} (the page is at ${page.url()})\nChromium reported:\n` +
+        reported.join('\n'),
+      { cause: error },
+    )
+  }
 }
