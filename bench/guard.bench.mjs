@@ -12,19 +12,6 @@ const { nodeSignatureVerifier } = await import(new URL('adapters/node.js', dist)
 const ISSUER = 'http://127.0.0.1:9'
 const RESOURCE = `${ISSUER}/mcp`
 
-/** Median µs per op over `rounds` rounds of `iterations` calls (after a warm-up). */
-async function measure(fn, { iterations = 2000, rounds = 7, warmup = 500 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn(i)
-  const results = []
-  for (let r = 0; r < rounds; r++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < iterations; i++) await fn(i)
-    results.push(Number(process.hrtime.bigint() - start) / 1000 / iterations)
-  }
-  results.sort((a, b) => a - b)
-  return results[Math.floor(results.length / 2)]
-}
-
 export async function createBenchGatehouse(options = {}) {
   return createGatehouse({
     config: {
@@ -111,44 +98,52 @@ export async function runGuardBench({ log = console.log } = {}) {
   const keyObject = createPublicKey({ key: jwk, format: 'jwk' })
   const joseKey = await importJWK(jwk, jwk.alg)
 
-  const raw = await measure(() => {
-    if (!cryptoVerify('sha256', data, keyObject, sig)) throw new Error('bad')
-  })
-  const jose = await measure(() =>
-    jwtVerify(token, joseKey, { issuer: ISSUER, audience: RESOURCE, typ: 'at+jwt' }),
-  )
-  // Cold: every call sees a token the cache has never seen (distinct tokens, same grant).
-  let next = 1
-  const cold = await measure(
-    async () => {
-      const t = tokens[next++]
-      if (!(await gh.verifier.verifyToken(t))) throw new Error('rejected')
-    },
-    { iterations: 200, rounds: 7, warmup: 100 },
-  )
-  await gh.verifier.verifyToken(token)
-  const hit = await measure(
-    async () => {
-      if (!(await gh.verifier.verifyToken(token))) throw new Error('rejected')
-    },
-    { iterations: 20000 },
-  )
+  // Interleaved rounds: each round times every case back to back, and ratios are taken within a
+  // round, so load from other processes shifts numerator and denominator alike.
   const request = () =>
     new Request(RESOURCE, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
   const one = request()
-  // The guard alone, on one Request object (reading its headers does not consume it).
-  const guardHit = await measure(
-    async () => {
+  await gh.verifier.verifyToken(token)
+  const cases = {
+    raw: () => {
+      if (!cryptoVerify('sha256', data, keyObject, sig)) throw new Error('bad')
+    },
+    // Cold: every call sees a token the cache has never seen (distinct tokens, same grant).
+    cold: async () => {
+      if (!(await gh.verifier.verifyToken(tokens[next++]))) throw new Error('rejected')
+    },
+    hit: async () => {
+      if (!(await gh.verifier.verifyToken(token))) throw new Error('rejected')
+    },
+    guardHit: async () => {
       await gh.verifyBearer(one)
     },
-    { iterations: 20000 },
-  )
-  const requestOnly = await measure(
-    () => {
+    requestOnly: () => {
       request()
     },
-    { iterations: 20000 },
-  )
+    jose: () => jwtVerify(token, joseKey, { issuer: ISSUER, audience: RESOURCE, typ: 'at+jwt' }),
+  }
+  let next = 1
+  const per = { raw: 150, jose: 150, cold: 150, hit: 5000, guardHit: 5000, requestOnly: 5000 }
+  const rounds = { raw: [], jose: [], cold: [], hit: [], guardHit: [], requestOnly: [] }
+  for (const [name, fn] of Object.entries(cases)) {
+    for (let i = 0; i < (name === 'cold' ? 50 : 300); i++) await fn()
+  }
+  for (let r = 0; r < 9; r++) {
+    for (const [name, fn] of Object.entries(cases)) {
+      const start = process.hrtime.bigint()
+      for (let i = 0; i < per[name]; i++) await fn()
+      rounds[name].push(Number(process.hrtime.bigint() - start) / 1000 / per[name])
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const ratio = (a, b) => median(rounds[a].map((x, i) => x / rounds[b][i]))
+  const raw = median(rounds.raw)
+  const jose = median(rounds.jose)
+  const cold = median(rounds.cold)
+  const hit = median(rounds.hit)
+  const guardHit = median(rounds.guardHit)
+  const requestOnly = median(rounds.requestOnly)
   await gh.close()
 
   const figures = {
@@ -158,16 +153,16 @@ export async function runGuardBench({ log = console.log } = {}) {
     cacheHitUs: hit,
     guardCacheHitUs: guardHit,
     requestConstructionUs: requestOnly,
-    coldVsRaw: cold / raw,
-    joseVsRaw: jose / raw,
+    coldVsRaw: ratio('cold', 'raw'),
+    joseVsRaw: ratio('jose', 'raw'),
   }
   log('guard (RS256, one process, median µs per op)')
   log(`  raw node:crypto verify            ${raw.toFixed(2)} µs   1.00x`)
   log(
-    `  jose.jwtVerify (local key)         ${jose.toFixed(2)} µs   ${(jose / raw).toFixed(2)}x raw`,
+    `  jose.jwtVerify (local key)         ${jose.toFixed(2)} µs   ${ratio('jose', 'raw').toFixed(2)}x raw`,
   )
   log(
-    `  Gatehouse verifier, cold           ${cold.toFixed(2)} µs   ${(cold / raw).toFixed(2)}x raw, ${(cold / jose).toFixed(2)}x jose`,
+    `  Gatehouse verifier, cold           ${cold.toFixed(2)} µs   ${ratio('cold', 'raw').toFixed(2)}x raw, ${ratio('cold', 'jose').toFixed(2)}x jose`,
   )
   log(`  Gatehouse verifier, cache hit      ${hit.toFixed(2)} µs`)
   log(

@@ -7,8 +7,8 @@ const results = {}
 if (!only || only === 'guard') results.guard = await runGuardBench()
 if (!only || only === 'throughput') results.throughput = await runThroughputBench()
 if (!only || only === 'jwt') {
-  const { runJwtBench } = await import('./jwt.bench.mjs').catch(() => ({}))
-  if (runJwtBench) results.jwt = await runJwtBench()
+  const { runJwtBench } = await import('./jwt.bench.mjs')
+  results.jwt = await runJwtBench()
 }
 if (!only || only === 'signing') {
   const { runSigningBench } = await import('./signing.bench.mjs')
