@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
 import { toNodeHandler } from '../adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
+import { createMcpHandler } from '../mcp/handler.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
@@ -41,7 +42,7 @@ export const DEV_DEFAULTS = {
 
 /** Starts the IdP, Gatehouse and the demo MCP server. */
 export async function startDev(options: DevOptions): Promise<DevServer> {
-  const [{ startDevIdentityProvider }, { handleDemoRequest }] = await Promise.all([
+  const [{ startDevIdentityProvider }, { createDemoServer }] = await Promise.all([
     import('./../dev/idp.js'),
     import('./../dev/demo-server.js'),
   ]).catch((error: unknown) => {
@@ -103,7 +104,11 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     store,
     signatureVerifier: nodeSignatureVerifier,
   })
-  const mcp = gatehouse.protect(handleDemoRequest)
+  const mcp = createMcpHandler(gatehouse, {
+    mode: 'stateless',
+    createServer: createDemoServer,
+    enableJsonResponse: true,
+  })
   handler = toNodeHandler((request) =>
     new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
   )
@@ -114,7 +119,12 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     gatehouse,
     async close() {
       server.closeAllConnections()
-      await new Promise<void>((done) => server.close(() => { done(); }))
+      await new Promise<void>((done) =>
+        server.close(() => {
+          done()
+        }),
+      )
+      await mcp.close()
       await idp.close()
       await gatehouse.close()
     },

@@ -1,25 +1,28 @@
 /**
  * The demo MCP server `gatehouse dev` serves at `/mcp`: `whoami` (who the token says you are)
- * and `echo`. Built with the official MCP SDK, one stateless server per request.
+ * and `echo`. Built with the official MCP SDK and served through Gatehouse's MCP glue.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import * as z from 'zod'
-import type { AccessToken } from '../resource/access-token.js'
+import { authOf } from '../mcp/auth-info.js'
+import type { McpServerContext } from '../mcp/server-like.js'
 
 /** A new demo server with its two tools. */
-export function createDemoServer(): McpServer {
-  const server = new McpServer({ name: 'gatehouse-demo', version: '1.0.0' })
+export function createDemoServer(context: McpServerContext): McpServer {
+  const server = new McpServer(
+    { name: 'gatehouse-demo', version: '1.0.0' },
+    { jsonSchemaValidator: context.jsonSchemaValidator },
+  )
   server.registerTool(
     'whoami',
     { description: 'Who the access token says you are: subject, client and scopes.' },
     (extra) => {
-      const auth = extra.authInfo
+      const auth = authOf(extra)
       const who = {
-        subject: auth?.extra?.subject,
-        issuer: auth?.extra?.issuer,
-        client: auth?.clientId,
-        scopes: auth?.scopes,
+        subject: auth.extra.subject,
+        issuer: auth.extra.issuer,
+        client: auth.clientId,
+        scopes: auth.scopes,
       }
       return { content: [{ type: 'text', text: JSON.stringify(who, null, 2) }] }
     },
@@ -30,21 +33,4 @@ export function createDemoServer(): McpServer {
     ({ message }) => ({ content: [{ type: 'text', text: message }] }),
   )
   return server
-}
-
-/** Handles one MCP request for a verified token. */
-export async function handleDemoRequest(request: Request, token: AccessToken): Promise<Response> {
-  const server = createDemoServer()
-  const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
-  await server.connect(transport)
-  return transport.handleRequest(request, {
-    authInfo: {
-      token: token.token,
-      clientId: token.clientId,
-      scopes: token.scopes,
-      ...(token.expiresAt !== undefined ? { expiresAt: token.expiresAt } : {}),
-      ...(token.resource !== undefined ? { resource: new URL(token.resource) } : {}),
-      extra: { subject: token.subject, issuer: token.issuer },
-    },
-  })
 }

@@ -269,6 +269,7 @@ export class GatehouseProvider implements OAuthServerProvider {
       grantId,
       ttlSeconds: config.accessTokenTtlSeconds,
       now: this.options.now,
+      extra: tokenClaims(grant),
     })
     const response: TokenResponse = {
       access_token: access.token,
@@ -315,4 +316,10 @@ export function authorizationResponseUrl(
   for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v)
   url.searchParams.append('iss', issuer)
   return url.href
+}
+
+/** Claims of the signed-in user that travel in access tokens: app roles, for role checks. */
+function tokenClaims(grant: GrantRecord): Record<string, unknown> {
+  const roles = grant.claims?.roles
+  return Array.isArray(roles) && roles.every((r) => typeof r === 'string') ? { roles } : {}
 }

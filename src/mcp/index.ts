@@ -1,0 +1,23 @@
+/**
+ * The MCP glue: Gatehouse in front of `@modelcontextprotocol/sdk` servers. The SDK is an optional
+ * peer dependency, imported at run time only by `createMcpHandler` (lazily).
+ */
+export { createMcpHandler } from './handler.js'
+export type {
+  McpAuthSource,
+  McpHandler,
+  McpHandlerCommonOptions,
+  McpHandlerOptions,
+  McpTransportOptions,
+  StatefulMcpHandlerOptions,
+  StatelessMcpHandlerOptions,
+} from './handler.js'
+export type { CreateMcpServer, McpServerContext, McpServerLike } from './server-like.js'
+export { accessTokenOf, authOf, principalFromExtra, toAuthInfo } from './auth-info.js'
+export type { ExtraWithAuth, GatehouseAuthExtra, GatehouseAuthInfo } from './auth-info.js'
+export { requireToolRoles, requireToolScopes } from './tool-access.js'
+export type { ToolScopes } from './tool-scopes.js'
+export { createSharedValidator } from './validator.js'
+export { getUpstreamToken } from './upstream.js'
+export { McpAuthError } from './errors.js'
+export type { McpAuthErrorCode } from './errors.js'
