@@ -17,6 +17,11 @@ export interface NodeAdapterOptions {
   trustProxy?: boolean
   /** The public origin (`https://as.example`); when set, Host and X-Forwarded-* are ignored. */
   baseUrl?: string
+  /**
+   * Host header values accepted (e.g. `['127.0.0.1:8787', 'localhost:8787']`); any other answers
+   * 421. Protects loopback deployments from DNS rebinding (MCP transports §Security Warning).
+   */
+  allowedHosts?: readonly string[]
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -57,6 +62,14 @@ export async function handleNodeRequest(
   res.once('close', () => {
     if (!res.writableFinished) aborted.abort()
   })
+  const host = req.headers.host?.toLowerCase()
+  if (options.allowedHosts && (host === undefined || !options.allowedHosts.includes(host))) {
+    const misdirected = new OAuthError('invalid_request', 'this server does not serve that host', {
+      reason: 'host_not_allowed',
+      status: 421,
+    })
+    return toErrorResponse(misdirected)
+  }
   let request: Request
   try {
     request = toWebRequest(req, { ...options, signal: aborted.signal })

@@ -109,8 +109,12 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     createServer: createDemoServer,
     enableJsonResponse: true,
   })
-  handler = toNodeHandler((request) =>
-    new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
+  const port = (server.address() as AddressInfo).port
+  handler = toNodeHandler(
+    (request) =>
+      new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
+    // The issuer never comes from Host, and other Host values are refused (DNS rebinding).
+    { baseUrl: issuer, allowedHosts: [`127.0.0.1:${port}`, `localhost:${port}`] },
   )
   return {
     issuer,

@@ -3,6 +3,7 @@
  * provider's real login page and calls the demo tools; the CLI prints the MCP URL and stops cleanly.
  */
 import { mkdtemp } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -138,7 +139,7 @@ describe('gatehouse dev', () => {
     await second.close()
   })
 
-  it('prints the MCP URL, listens on 127.0.0.1 and stops cleanly on SIGTERM', async () => {
+  it('prints the MCP URL, listens on 127.0.0.1, refuses foreign Host headers (HT-13) and stops cleanly on SIGTERM', async () => {
     let text = ''
     const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
     const running = main(['dev', '--port', '0', '--memory'], out, out)
@@ -149,6 +150,25 @@ describe('gatehouse dev', () => {
     const res = await fetch(mcpUrl!, { method: 'POST' })
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toContain('resource_metadata=')
+    // HT-13: a loopback deployment refuses foreign Host values (DNS rebinding).
+    const port = Number(new URL(mcpUrl!).port)
+    const status = await new Promise<number>((done, fail) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/.well-known/oauth-authorization-server',
+          headers: { host: 'evil.test' },
+        },
+        (res) => {
+          res.resume()
+          done(res.statusCode ?? 0)
+        },
+      )
+      req.on('error', fail)
+      req.end()
+    })
+    expect(status).toBe(421)
     process.emit('SIGTERM')
     expect(await running).toBe(0)
     expect(text).toContain('stopped')

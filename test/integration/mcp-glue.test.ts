@@ -294,7 +294,7 @@ describe('MCP glue', () => {
     await get.body?.cancel()
   })
 
-  it('stateful: initialize creates a 256-bit session bound to its principal', async () => {
+  it('RS-12 RS-13 RS-19 stateful: a 256-bit session bound to its principal; no token 401, another principal or unknown id 404', async () => {
     const { client, transport } = await connect('/stateful', 'alice')
     const id = transport.sessionId ?? ''
     expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/) // 32 random bytes, base64url: visible ASCII
@@ -368,7 +368,7 @@ describe('MCP glue', () => {
     await client.close()
   })
 
-  it('toolScopes: a write tool answers 403 insufficient_scope to a read-only token', async () => {
+  it('RS-08 toolScopes: a write tool answers 403 insufficient_scope to a read-only token', async () => {
     expect(tokens.reader!.token).not.toBe(tokens.alice!.token)
     const write = await post('/mcp', call('write_note'), bearer('reader'))
     expect(write.status).toBe(403)
