@@ -129,11 +129,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     {
       path: authorizationServerMetadataPath(config),
       cors: true,
+      head: true,
       methods: { GET: () => Promise.resolve(metadataResponse(asMetadata)) },
     },
     {
       path: `${p}/.well-known/jwks.json`,
       cors: true,
+      head: true,
       methods: { GET: () => Promise.resolve(metadataResponse(keys.jwks())) },
     },
     {
@@ -147,6 +149,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...config.resources.map((resource): Route => ({
       path: resource.metadataPath,
       cors: true,
+      head: true,
       methods: {
         GET: () =>
           Promise.resolve(metadataResponse(protectedResourceMetadata([config.issuer], resource))),

@@ -62,14 +62,22 @@ export class Grants {
     return this.#store.get<GrantRecord>(key(id))
   }
 
-  /** Rewrites the record, restarting its lifetime. */
-  async update(id: string, record: GrantRecord): Promise<void> {
+  /**
+   * Rewrites the record, restarting its lifetime; `false` when the grant was revoked meanwhile.
+   * A revocation writes a tombstone before deleting, and an update checks it after writing, so
+   * whatever the interleaving, a revoked grant never comes back.
+   */
+  async update(id: string, record: GrantRecord): Promise<boolean> {
     await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
+    if ((await this.#store.get(tombstone(id))) === undefined) return true
+    await this.#store.delete(key(id))
+    return false
   }
 
-  /** Revokes the grant: its record is deleted, and this instance forgets it at once. */
+  /** Revokes the grant: a tombstone, then the record deleted; this instance forgets it at once. */
   async revoke(id: string): Promise<void> {
     this.#remember(id, false)
+    await this.#store.set(tombstone(id), true, { ttlSeconds: this.#ttl })
     await this.#store.delete(key(id))
   }
 
@@ -80,7 +88,11 @@ export class Grants {
   isActive(id: string): boolean | Promise<boolean> {
     const cached = this.#liveness.get(id)
     if (cached && this.#now() - cached.checkedAt < this.#checkMs) return cached.active
+    const started = this.#now()
     return this.#store.get(key(id)).then((record) => {
+      // A local revocation that happened while the read was in flight wins over its answer.
+      const latest = this.#liveness.get(id)
+      if (latest && !latest.active && latest.checkedAt >= started) return false
       const active = record !== undefined
       this.#remember(id, active)
       return active
@@ -100,4 +112,8 @@ export class Grants {
 
 function key(id: string): string {
   return `grant:${id}`
+}
+
+function tombstone(id: string): string {
+  return `grant-revoked:${id}`
 }

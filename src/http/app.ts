@@ -15,6 +15,11 @@ export interface Route {
   methods: Partial<Record<'GET' | 'POST', Handler>>
   /** Whether browsers may call it cross-origin (never the authorization endpoint). */
   cors: boolean
+  /**
+   * Whether `GET` is safe to repeat as `HEAD` (metadata). Endpoints whose GET changes state
+   * (authorize, consent, the IdP callback) answer HEAD with 405.
+   */
+  head?: boolean
 }
 
 /** The header an unhandled response carries, so adapters can pass the request on. */
@@ -25,9 +30,10 @@ export function createRouter(routes: readonly Route[], onError?: ErrorHook): Han
   const app = new Hono({ strict: true })
   for (const route of routes) {
     const allow = Object.keys(route.methods)
-    if (allow.includes('GET')) allow.push('HEAD')
+    const head = route.head === true && allow.includes('GET')
+    if (head) allow.push('HEAD')
     for (const [method, handler] of Object.entries(route.methods)) {
-      app.on(method === 'GET' ? ['GET', 'HEAD'] : [method], route.path, async (c) => {
+      app.on(method === 'GET' && head ? ['GET', 'HEAD'] : [method], route.path, async (c) => {
         try {
           return await handler(c.req.raw)
         } catch (error) {

@@ -26,14 +26,6 @@ export class RateLimiter {
     this.#options = options
   }
 
-  /** Throws 429 when `key` has spent its window's limit, without counting this call. */
-  check(key: string): void {
-    const w = this.#windows.get(key)
-    const windowMs = this.#options.windowSeconds * 1000
-    const t = this.#options.now()
-    if (w && t - w.start < windowMs && w.count >= this.#options.limit) throw limited(w, windowMs, t)
-  }
-
   /** Counts one event for `key`; throws 429 with `Retry-After` once the window's limit is spent. */
   hit(key: string): void {
     const { limit, windowSeconds, now } = this.#options

@@ -35,8 +35,9 @@ export async function authenticateClient(
 ): Promise<AuthenticatedClient> {
   const presented = readCredentials(request, form)
   const usedHeader = presented.method === 'client_secret_basic'
-  // OAuth 2.1 §7.7: a client id under a guessing attack gets 429 until its window ends.
-  failures?.check(presented.clientId)
+  // OAuth 2.1 §7.7: failed attempts are counted per client id and answered 429 past the limit.
+  // A request that authenticates is never blocked: client ids are public, so blocking them
+  // would let anyone lock a client out (secrets are 256-bit; guessing is not the threat).
   const fail = (reason: string) => {
     failures?.hit(presented.clientId)
     return new OAuthError('invalid_client', 'client authentication failed', {

@@ -163,11 +163,21 @@ export class GatehouseProvider implements OAuthServerProvider {
     // write of the redemption marker. Of concurrent redemptions one claim wins; every other one
     // reads the winner's grant from the marker and revokes it (OAuth 2.1 §4.1.3).
     const grantId = await this.grants.create(record)
-    const claimed = await this.options.store.setIfAbsent(
-      `code-used:${hash}`,
-      { ...code, redeemedGrantId: grantId } satisfies AuthorizationCode,
-      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
-    )
+    // The marker keeps only what judging a replay needs: no claims, no upstream tokens.
+    const marker: AuthorizationCode = {
+      clientId: code.clientId,
+      redirectUri: code.redirectUri,
+      redirectUriProvidedExplicitly: code.redirectUriProvidedExplicitly,
+      codeChallenge: code.codeChallenge,
+      scopes: [],
+      resource: code.resource,
+      subject: '',
+      expiresAt: code.expiresAt,
+      redeemedGrantId: grantId,
+    }
+    const claimed = await this.options.store.setIfAbsent(`code-used:${hash}`, marker, {
+      ttlSeconds: this.options.config.refreshTokenTtlSeconds,
+    })
     if (!claimed) {
       await this.grants.revoke(grantId)
       const used = await this.options.store.get<AuthorizationCode>(`code-used:${hash}`)
@@ -206,24 +216,31 @@ export class GatehouseProvider implements OAuthServerProvider {
       })
     }
     const hash = await sha256(refreshToken)
+    // One atomic claim per refresh token: the winner rotates it; any other presentation, even a
+    // concurrent one, is reuse and revokes the family (RFC 9700 §4.14.2).
+    const claimed = await this.options.store.setIfAbsent(
+      `rt-used:${hash}`,
+      { clientId: record.clientId, grantId: record.grantId } satisfies UsedRefreshToken,
+      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
+    )
+    if (!claimed) {
+      await this.grants.revoke(record.grantId)
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'refresh_token_reuse',
+      })
+    }
     const taken = await this.options.store.take<RefreshToken>(`rt:${hash}`)
     if (!taken) {
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
-        reason: 'refresh_race_lost',
+        reason: 'refresh_token_gone',
       })
     }
-    await this.options.store.set(
-      `rt-used:${hash}`,
-      { clientId: taken.clientId, grantId: taken.grantId } satisfies UsedRefreshToken,
-      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
-    )
     const grant = await this.grants.get(taken.grantId)
-    if (!grant) {
+    if (!grant || !(await this.grants.update(taken.grantId, grant))) {
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         reason: 'grant_revoked',
       })
     }
-    await this.grants.update(taken.grantId, grant)
     return this.issueTokens(client, taken.grantId, grant, scopes.length > 0 ? scopes : taken.scopes)
   }
 

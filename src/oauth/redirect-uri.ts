@@ -14,7 +14,7 @@ export function redirectUriProblem(
   applicationType: 'web' | 'native',
 ): string | undefined {
   if (value.length > 2000) return 'is too long'
-  if (/[\s\0]/.test(value)) return 'contains white space or control characters'
+  if (/[\s\0\\]/.test(value)) return 'contains white space, control characters or backslashes'
   let url: URL
   try {
     url = new URL(value)
@@ -92,9 +92,12 @@ function hasDotSegment(uri: string): boolean {
  * be absent from the pattern. URIs with user information or dot segments never match.
  */
 export function matchesRedirectPattern(uri: string, pattern: string): boolean {
+  // Parser differentials (`\` read as `/`, escapes, dot segments) must not let the text the
+  // pattern sees differ from where a browser goes: refuse anything the URL parser would rewrite.
+  if (/[\s\0\\@]/.test(uri) || hasDotSegment(uri)) return false
   const u = splitUri(uri)
   const p = splitUri(pattern)
-  if (!u || !p || hasDotSegment(uri) || uri.includes('@')) return false
+  if (!u || !p || !sameAsParsed(uri, u)) return false
   if (u.scheme !== p.scheme) return false
   const host = u.host.toLowerCase()
   const patternHost = p.host.toLowerCase()
@@ -111,6 +114,20 @@ export function matchesRedirectPattern(uri: string, pattern: string): boolean {
   if (p.path === '' || p.path === '/') return true
   const glob = new RegExp(`^${p.path.split('*').map(escapeRegExp).join('.*')}$`)
   return glob.test(u.path)
+}
+
+/** Whether the URL parser reads the same host and path as the raw split. */
+function sameAsParsed(uri: string, split: { host: string; path: string }): boolean {
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    return false
+  }
+  return (
+    url.hostname === split.host.toLowerCase() &&
+    url.pathname === (split.path === '' ? '/' : split.path)
+  )
 }
 
 function splitUri(

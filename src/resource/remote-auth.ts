@@ -36,6 +36,7 @@ export function createRemoteAuthProvider(options: RemoteAuthOptions): RemoteAuth
       return {
         path: resource.metadataPath,
         cors: true,
+        head: true,
         methods: { GET: () => Promise.resolve(metadataResponse(body)) },
       }
     }),

@@ -122,9 +122,10 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
 
 /**
  * A browser tells where a form came from with `Sec-Fetch-Site`; when it sends that, only
- * `same-origin` passes. Our pages send no referrer, so browsers may send `Origin: null`: an
- * `Origin` is checked only when it names an origin. A request with neither (not a browser) still
- * needs the CSRF cookie and token.
+ * `same-origin` passes, whatever `Origin` says (our pages send no referrer, so browsers send
+ * `Origin: null`). Without `Sec-Fetch-Site`, `Origin` must be absent or the issuer's origin: an
+ * old browser sending `Origin: null` is refused (fails closed). Either way the CSRF cookie and
+ * token are required too.
  */
 function sameOriginPost(request: Request, issuerOrigin: string): boolean {
   const site = request.headers.get('sec-fetch-site')

@@ -145,7 +145,11 @@ export class OAuthProxy extends GatehouseProvider {
       if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: 30 })) {
         try {
           const fresh = await this.proxy.upstream.refresh(tokens)
-          await this.grants.update(grantId, { ...grant, upstream: fresh })
+          if (!(await this.grants.update(grantId, { ...grant, upstream: fresh }))) {
+            throw new OAuthError('invalid_token', 'the grant was revoked', {
+              reason: 'grant_revoked',
+            })
+          }
           return fresh.accessToken
         } catch (error) {
           if (error instanceof UpstreamRefusal && error.upstreamCode === 'invalid_grant') {

@@ -144,10 +144,10 @@ export class UpstreamClient {
         input.expectedState,
       )
     } catch (error) {
+      // Not chained as `cause`: oauth4webapi errors carry the callback parameters (the IdP's code).
       throw new UpstreamError(
         'ERR_UPSTREAM_RESPONSE',
-        'the identity provider response was invalid',
-        { cause: error },
+        `the identity provider response was invalid (${errorCode(error)})`,
       )
     }
     return this.#tokenCall(async () => {
@@ -221,12 +221,13 @@ export class UpstreamClient {
         throw new UpstreamError(
           'ERR_UPSTREAM_TIMEOUT',
           'the identity provider did not answer in time',
-          { cause: error },
         )
       }
-      throw new UpstreamError('ERR_UPSTREAM', 'the identity provider request failed', {
-        cause: error,
-      })
+      // Not chained as `cause`: oauth4webapi attaches whole token responses to its errors.
+      throw new UpstreamError(
+        'ERR_UPSTREAM',
+        `the identity provider request failed (${errorCode(error)})`,
+      )
     }
   }
 }
@@ -255,4 +256,13 @@ function toTokens(
     ...(expiresIn !== undefined ? { expiresAt: Math.floor(now() / 1000) + expiresIn } : {}),
     ...(typeof result.scope === 'string' ? { scope: result.scope } : {}),
   }
+}
+
+/** A fixed, secret-free identifier of what went wrong (oauth4webapi codes, error class names). */
+function errorCode(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return (typeof code === 'string' ? code : error.name).replace(/[^\w.-]/g, '').slice(0, 60)
+  }
+  return 'unknown'
 }

@@ -282,7 +282,7 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
     expect(body.error_description).not.toMatch(/at |Error:/)
   })
 
-  it('TK-20 answers 429 with Retry-After after repeated failed authentication, then recovers', async () => {
+  it('TK-20 answers failed authentication with 429 and Retry-After past the limit, never blocking the real client', async () => {
     const attempt = (secret: string) =>
       t.call('/token', {
         ...form({ grant_type: 'refresh_token', refresh_token: 'x' }),
@@ -292,10 +292,10 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
         },
       })
     for (let i = 0; i < 20; i++) expect((await attempt(`wrong${i}`)).status).toBe(401)
-    const limited = await attempt(cc.client_secret!)
+    const limited = await attempt('wrong-again')
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
-    t.clock.advance(61)
+    // The real client is never locked out by someone else's failures (client ids are public).
     const code = await getCode(t, cc)
     const res = await t.call('/token', {
       ...form({

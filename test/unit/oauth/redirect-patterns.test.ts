@@ -48,3 +48,28 @@ describe('allowedRedirectUris patterns', () => {
     expect((await listed.call('/register', body('https://evil.test/cb'))).status).toBe(400)
   })
 })
+
+describe('parser differentials', () => {
+  it.each([
+    ['https://evil.com\\.example.com/cb', 'https://*.example.com'],
+    ['https://app.example.com/cb/\\..\\..\\other', 'https://app.example.com/cb/*'],
+    ['https://app.example.com/cb/%2e%2e/other', 'https://app.example.com/cb/*'],
+  ])('%s never matches %s: the URL parser reads another host or path', (uri, pattern) => {
+    expect(new URL(uri).href).not.toBe(uri)
+    expect(matchesRedirectPattern(uri, pattern)).toBe(false)
+  })
+
+  it('a redirect URI with a backslash cannot be registered', async () => {
+    const t = await createTestGatehouse()
+    const res = await t.call('/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: ['https://evil.com\\.example.com/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+    })
+    expect(res.status).toBe(400)
+    expect((await res.json()).error).toBe('invalid_redirect_uri')
+  })
+})
