@@ -50,10 +50,15 @@ async function expectClosed(operation: Promise<unknown>): Promise<void> {
  * Registers the storage contract (the behaviour every `Store` backend must share) as one `describe`
  * block named after the backend.
  *
- * The restart test is skipped when the fixture has no `reopen`. The suite takes about two seconds
+ * The restart test exists only for persistent backends (`options.persistent`), whose fixtures
+ * must then provide `reopen`. The suite takes about two seconds
  * per backend because TTL tests wait on the real clock (they run concurrently with one another).
  */
-export function storageContract(name: string, factory: StoreFactory): void {
+export function storageContract(
+  name: string,
+  factory: StoreFactory,
+  options: { persistent?: boolean } = {},
+): void {
   const withFresh = (body: (fixture: StoreFixture) => Promise<void>) => withStore(factory, body)
 
   describe(`storage contract: ${name}`, () => {
@@ -181,24 +186,22 @@ export function storageContract(name: string, factory: StoreFactory): void {
         expect(await store.get('key')).toBe('existing')
       }))
 
-    it('keeps values across a restart', async (context) => {
-      await withFresh(async ({ store, reopen }) => {
-        if (reopen === undefined) {
-          context.skip('this backend does not persist')
-          return // skip() throws, but TypeScript does not narrow through its overloads
-        }
-        await store.set('persisted', { kept: true })
-        await store.set('expiring', 'x', { ttlSeconds: 60 })
-        await store.close()
-        const reopened = await reopen()
-        try {
-          expect(await reopened.get('persisted')).toEqual({ kept: true })
-          expect(await reopened.get('expiring')).toBe('x')
-        } finally {
-          await reopened.close()
-        }
+    if (options.persistent === true)
+      it('keeps values across a restart', async () => {
+        await withFresh(async ({ store, reopen }) => {
+          if (reopen === undefined) throw new Error('a persistent fixture must provide reopen()')
+          await store.set('persisted', { kept: true })
+          await store.set('expiring', 'x', { ttlSeconds: 60 })
+          await store.close()
+          const reopened = await reopen()
+          try {
+            expect(await reopened.get('persisted')).toEqual({ kept: true })
+            expect(await reopened.get('expiring')).toBe('x')
+          } finally {
+            await reopened.close()
+          }
+        })
       })
-    })
 
     it('rejects every method with ERR_STORE_CLOSED after close', () =>
       withFresh(async ({ store }) => {

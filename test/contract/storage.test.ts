@@ -71,10 +71,10 @@ async function rejection(operation: Promise<unknown>): Promise<unknown> {
 
 storageContract('memory', () => Promise.resolve({ store: createMemoryStore() }))
 
-storageContract('sqlite', sqliteFixture)
+storageContract('sqlite', sqliteFixture, { persistent: true })
 
 if (REDIS_URL !== undefined && REDIS_URL !== '') {
-  storageContract('redis', () => redisFixture(REDIS_URL))
+  storageContract('redis', () => redisFixture(REDIS_URL), { persistent: true })
 } else if (IN_CI) {
   describe('storage contract: redis', () => {
     it('has a Redis server to run against', () => {
@@ -93,11 +93,15 @@ if (REDIS_URL !== undefined && REDIS_URL !== '') {
 
 storageContract('encrypted memory', async () => ({ store: await encrypted(createMemoryStore()) }))
 
-storageContract('encrypted sqlite', async () => {
-  const { dir, remove } = await tempDir()
-  const open = () => encrypted(createSqliteStore({ dataDir: dir }))
-  return { store: await open(), reopen: open, cleanup: remove }
-})
+storageContract(
+  'encrypted sqlite',
+  async () => {
+    const { dir, remove } = await tempDir()
+    const open = () => encrypted(createSqliteStore({ dataDir: dir }))
+    return { store: await open(), reopen: open, cleanup: remove }
+  },
+  { persistent: true },
+)
 
 describe('redis store failures', () => {
   it.each(['get', 'set', 'setIfAbsent', 'take', 'delete'] as const)(
