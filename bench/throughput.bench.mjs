@@ -1,9 +1,13 @@
 // Protected vs unprotected requests per second on the same route, one server process, load from
 // this process with autocannon. Bounded: a few seconds per round, then it stops the server.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
+
+function hasTaskset() {
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0
+}
 
 function run(url, headers, seconds) {
   return new Promise((resolve, reject) => {
@@ -14,8 +18,14 @@ function run(url, headers, seconds) {
   })
 }
 
-export async function runThroughputBench({ log = console.log, seconds = 4, rounds = 3 } = {}) {
-  const child = spawn(process.execPath, [new URL('./server.mjs', import.meta.url).pathname], {
+export async function runThroughputBench({ log = console.log, seconds = 3, rounds = 7 } = {}) {
+  // The server gets core 1 and the load generator core 0 (when taskset exists), so the two do
+  // not take turns on one core and the ratio measures the server alone.
+  const server = new URL('./server.mjs', import.meta.url).pathname
+  const [cmd, args] = hasTaskset()
+    ? ['taskset', ['-c', '1', process.execPath, server]]
+    : [process.execPath, [server]]
+  const child = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   try {
@@ -29,23 +39,32 @@ export async function runThroughputBench({ log = console.log, seconds = 4, round
     const open = []
     const guarded = []
     for (let r = 0; r < rounds; r++) {
-      const o = await run(`${base}/open`, { 'content-type': 'application/json' }, seconds)
-      const g = await run(`${base}/mcp`, auth, seconds)
-      if (g.non2xx > 0 || o.non2xx > 0) throw new Error('bench requests failed')
-      open.push(o.requests.average)
-      guarded.push(g.requests.average)
+      // Alternate which route goes first, so warm-up and drift favour neither.
+      const order = r % 2 === 0 ? ['open', 'guarded'] : ['guarded', 'open']
+      for (const which of order) {
+        const result =
+          which === 'open'
+            ? await run(`${base}/open`, { 'content-type': 'application/json' }, seconds)
+            : await run(`${base}/mcp`, auth, seconds)
+        if (result.non2xx > 0) throw new Error('bench requests failed')
+        ;(which === 'open' ? open : guarded).push(result.requests.average)
+      }
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    // The ratio is taken within each round (the two runs back to back), then the median.
+    const ratios = guarded.map((g, i) => g / open[i])
     const figures = {
       openRps: median(open),
       protectedRps: median(guarded),
-      ratio: median(guarded) / median(open),
+      ratio: median(ratios),
+      ratios,
     }
     log('throughput (node:http, 16 connections, median of rounds)')
     log(`  unprotected   ${figures.openRps.toFixed(0)} req/s`)
     log(
       `  protected     ${figures.protectedRps.toFixed(0)} req/s   ${figures.ratio.toFixed(3)}x unprotected`,
     )
+    log(`  per-round ratios: ${ratios.map((r) => r.toFixed(2)).join(' ')}`)
     return figures
   } finally {
     child.kill('SIGTERM')

@@ -53,6 +53,22 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
     res.headers.append('set-cookie', clear)
     return res
   }
+  // RFC 9207 before anything else, error responses included: an `iss` naming another IdP is a
+  // mix-up attempt, and an IdP that promises `iss` must send it.
+  const iss = params.get('iss')
+  const settings = upstream.settings
+  if (
+    (iss !== null && iss !== settings.issuer) ||
+    (iss === null && settings.issParameterSupported === true)
+  ) {
+    onError?.(
+      new OAuthError('invalid_request', 'callback refused', { reason: 'callback_iss_mismatch' }),
+    )
+    return toClient({
+      error: 'temporarily_unavailable',
+      error_description: 'sign-in at the identity provider failed',
+    })
+  }
   const upstreamError = params.get('error')
   if (upstreamError !== null) {
     onError?.(

@@ -441,7 +441,16 @@ describe('OIDC proxy with a real identity provider', () => {
     )
     const loc = new URL(res.headers.get('location')!)
     expect(loc.searchParams.get('code')).toBeNull()
-    expect(errors.map((e) => e.reason)).toContain('ERR_UPSTREAM_RESPONSE')
+    expect(errors.map((e) => e.reason)).toContain('callback_iss_mismatch')
+    // Also on an error response: a foreign iss never gets its error relayed.
+    const c2 = await toConsent(ua, client.client_id, 'w'.repeat(43))
+    await approve(ua, c2.txn, c2.csrf)
+    const err = await ua.request(
+      `${GH}/auth/callback?error=access_denied&state=${c2.txn}&iss=${encodeURIComponent('https://other-idp.test')}`,
+    )
+    expect(new URL(err.headers.get('location')!).searchParams.get('error')).toBe(
+      'temporarily_unavailable',
+    )
   })
 
   it("UP-07 the IdP's access_denied goes to the originally validated redirect URI", async () => {
