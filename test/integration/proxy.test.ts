@@ -459,7 +459,7 @@ describe('OIDC proxy with a real identity provider', () => {
     const consent = await toConsent(ua, client.client_id, 'v'.repeat(43))
     await approve(ua, consent.txn, consent.csrf)
     const res = await ua.request(
-      `${GH}/auth/callback?error=access_denied&state=${consent.txn}&redirect_uri=https://evil.test/cb`,
+      `${GH}/auth/callback?error=access_denied&state=${consent.txn}&iss=${encodeURIComponent(idp.issuer)}&redirect_uri=https://evil.test/cb`,
     )
     const loc = new URL(res.headers.get('location')!)
     expect(`${loc.origin}${loc.pathname}`).toBe(CLIENT_REDIRECT)
