@@ -29,6 +29,20 @@ export const ResourceSchema = z.strictObject({
   allowedOrigins: z.array(z.union([z.literal('*'), z.url()])).default([]),
 })
 
+/** The JWS algorithms accepted from identity providers: asymmetric only. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const
+
 const upstreamCommon = {
   clientId: z.string().min(1),
   /** From the environment or a file, never the command line. */
@@ -59,20 +73,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     /** Sent as `audience` upstream (Auth0-style APIs). */
     audience: z.string().optional(),
     /** ID-token algorithm; default: what the IdP advertises (asymmetric only). */
-    algorithm: z
-      .enum([
-        'RS256',
-        'RS384',
-        'RS512',
-        'PS256',
-        'PS384',
-        'PS512',
-        'ES256',
-        'ES384',
-        'ES512',
-        'EdDSA',
-      ])
-      .optional(),
+    algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
     ...upstreamCommon,
   }),
   z.strictObject({

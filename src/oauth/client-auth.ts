@@ -3,7 +3,7 @@
  * §3.2.1): `client_secret_basic`, `client_secret_post` and `none`. Exactly one method per request.
  */
 import { OAuthError } from '../errors.js'
-import type { Params } from '../http/params.js'
+import { assertNoRepeats, readForm, type Params } from '../http/params.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
@@ -123,4 +123,29 @@ function parseBasic(header: string): Presented {
   } catch {
     throw invalid()
   }
+}
+
+/**
+ * The start of every client-authenticated endpoint (token, revocation, introspection): a form
+ * body without repeated parameters, then client authentication.
+ */
+export async function readAuthenticatedForm(
+  request: Request,
+  deps: {
+    config: { maxBodyBytes: number }
+    provider: Pick<OAuthServerProvider, 'getClient'>
+    now: () => number
+    clientAuthFailures?: RateLimiter
+  },
+): Promise<AuthenticatedClient & { form: Params }> {
+  const form = await readForm(request, deps.config.maxBodyBytes)
+  assertNoRepeats(form)
+  const authenticated = await authenticateClient(
+    request,
+    form,
+    deps.provider,
+    deps.now,
+    deps.clientAuthFailures,
+  )
+  return { ...authenticated, form }
 }

@@ -5,9 +5,8 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { assertNoRepeats, readForm } from '../http/params.js'
 import { jsonResponse } from '../http/responses.js'
-import { authenticateClient } from './client-auth.js'
+import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 
@@ -21,15 +20,7 @@ export interface IntrospectDeps {
 
 /** `POST /introspect`. */
 export async function handleIntrospect(request: Request, deps: IntrospectDeps): Promise<Response> {
-  const form = await readForm(request, deps.config.maxBodyBytes)
-  assertNoRepeats(form)
-  const { client, method } = await authenticateClient(
-    request,
-    form,
-    deps.provider,
-    deps.now,
-    deps.clientAuthFailures,
-  )
+  const { client, method, form } = await readAuthenticatedForm(request, deps)
   if (method === 'none') {
     throw new OAuthError('invalid_client', 'introspection requires a confidential client', {
       reason: 'public_introspection',

@@ -6,9 +6,8 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { assertNoRepeats, readForm } from '../http/params.js'
 import { CORS_HEADERS } from '../http/responses.js'
-import { authenticateClient } from './client-auth.js'
+import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 
@@ -22,15 +21,7 @@ export interface RevokeDeps {
 
 /** `POST /revoke`. */
 export async function handleRevoke(request: Request, deps: RevokeDeps): Promise<Response> {
-  const form = await readForm(request, deps.config.maxBodyBytes)
-  assertNoRepeats(form)
-  const { client } = await authenticateClient(
-    request,
-    form,
-    deps.provider,
-    deps.now,
-    deps.clientAuthFailures,
-  )
+  const { client, form } = await readAuthenticatedForm(request, deps)
   const token = form.get('token')
   if (token === undefined) {
     throw new OAuthError('invalid_request', 'token is required', { reason: 'no_token' })

@@ -6,10 +6,10 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { readForm, assertNoRepeats, type Params } from '../http/params.js'
+import type { Params } from '../http/params.js'
 import { jsonResponse, CORS_HEADERS } from '../http/responses.js'
 import { resolveResource } from './authorize.js'
-import { authenticateClient } from './client-auth.js'
+import { readAuthenticatedForm } from './client-auth.js'
 import { verifyPkce } from './pkce.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import { exchangeIdentityAssertionUnsupported, type OAuthServerProvider } from './provider.js'
@@ -33,15 +33,7 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
       reason: 'query_parameters',
     })
   }
-  const form = await readForm(request, deps.config.maxBodyBytes)
-  assertNoRepeats(form)
-  const { client } = await authenticateClient(
-    request,
-    form,
-    deps.provider,
-    deps.now,
-    deps.clientAuthFailures,
-  )
+  const { client, form } = await readAuthenticatedForm(request, deps)
   const grantType = form.get('grant_type')
   if (grantType === undefined) {
     throw new OAuthError('invalid_request', 'grant_type is required', { reason: 'no_grant_type' })

@@ -2,7 +2,7 @@
  * Builds the `OAuthProxy` for `config.upstream`: OIDC discovery (at start-up), the upstream client,
  * the verifier of the IdP's tokens and the cookie signer.
  */
-import type { ResolvedConfig } from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
@@ -12,18 +12,6 @@ import { OAuthProxy } from './oauth-proxy.js'
 import { discoverOidc } from './oidc-discovery.js'
 import { UpstreamClient, type UpstreamSettings } from './upstream-client.js'
 
-const ASYMMETRIC = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-]
 const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 
 export interface ProxyDeps {
@@ -73,7 +61,9 @@ export async function createProxy(
       extraTokenParams: { ...audience, ...up.extraTokenParams },
       allowInsecureRequests: isLoopbackUrl(d.issuer),
     }
-    const advertised = d.idTokenAlgorithms.filter((a) => ASYMMETRIC.includes(a))
+    const advertised = d.idTokenAlgorithms.filter((a) =>
+      (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a),
+    )
     verifier = new JWTVerifier({
       issuer: d.issuer,
       audience: up.clientId,
