@@ -92,7 +92,7 @@ class BrowserlessProvider implements OAuthClientProvider {
 }
 
 describe('gatehouse dev', () => {
-  it('lets the MCP SDK client sign in at the embedded IdP and call whoami and echo', async () => {
+  it('lets the MCP SDK client sign in through consent and the IdP login, call tools, refresh, and be cut off by revocation', async () => {
     const dev = await startDev({
       port: 0,
       dataDir: '',
@@ -124,6 +124,39 @@ describe('gatehouse dev', () => {
       const echo = await client.callTool({ name: 'echo', arguments: { message: 'hi' } })
       expect((echo.content as { text: string }[])[0]!.text).toBe('hi')
       await client.close()
+
+      // Refresh: with its access token gone bad, the SDK refreshes at Gatehouse on the next 401.
+      const before = provider.saved!
+      provider.saved = { ...before, access_token: 'expired.invalid.token' }
+      const again = new Client({ name: 'e2e', version: '1.0.0' })
+      await again.connect(
+        new StreamableHTTPClientTransport(new URL(dev.mcpUrl), { authProvider: provider }),
+      )
+      expect(provider.saved.refresh_token).not.toBe(before.refresh_token)
+      await again.callTool({ name: 'whoami', arguments: {} })
+      await again.close()
+
+      // Revocation: the grant ends and the same access token gets 401 (here at once: one instance).
+      const revoke = await fetch(`${dev.issuer}/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          token: provider.saved.refresh_token!,
+          client_id: (provider.info as { client_id: string }).client_id,
+        }),
+      })
+      expect(revoke.status).toBe(200)
+      const after = await fetch(dev.mcpUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${provider.saved.access_token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      })
+      expect(after.status).toBe(401)
+      expect(after.headers.get('www-authenticate')).toContain('error="invalid_token"')
     } finally {
       await dev.close()
     }
