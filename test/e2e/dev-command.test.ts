@@ -19,7 +19,7 @@ import type {
 import { describe, expect, it } from 'vitest'
 import { startDev } from '../../src/cli/dev.js'
 import { main } from '../../src/cli/main.js'
-import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
+import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
 
 const CALLBACK = 'http://127.0.0.1:3999/callback'
 
@@ -62,32 +62,13 @@ class BrowserlessProvider implements OAuthClientProvider {
     return this.verifier
   }
   async redirectToAuthorization(url: URL) {
-    const ua = new UserAgent()
-    const consent = await ua.follow(url.href)
-    const html = await consent.response!.text()
-    const approved = await ua.request(new URL('/consent', url).href, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'sec-fetch-site': 'same-origin',
-      },
-      body: new URLSearchParams({
-        txn: hiddenInput(html, 'txn'),
-        csrf: hiddenInput(html, 'csrf'),
-        action: 'approve',
-      }).toString(),
-    })
-    const login = await ua.follow(approved.headers.get('location')!)
-    const idpOrigin = new URL(login.url).origin
-    const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: idpOrigin },
-      body: new URLSearchParams({ username: this.user, password: this.password }).toString(),
-    })
-    const done = await ua.follow(new URL(posted.headers.get('location')!, login.url).href, (u) =>
-      u.startsWith(CALLBACK),
+    const back = await approveAndSignIn(
+      new UserAgent(),
+      url.href,
+      { username: this.user, password: this.password },
+      CALLBACK,
     )
-    this.code = new URL(done.url).searchParams.get('code') ?? undefined
+    this.code = back.searchParams.get('code') ?? undefined
   }
 }
 

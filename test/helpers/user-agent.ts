@@ -76,3 +76,43 @@ export function hiddenInput(html: string, name: string): string {
   if (!m) throw new Error(`no hidden input ${name}`)
   return m[1]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)))
 }
+
+/**
+ * The whole browser part of a proxy sign-in: follow `authorizeUrl` to Gatehouse's consent page,
+ * approve it, sign in at the dev IdP's login page, and follow redirects until a URL starting with
+ * `callbackPrefix` (the MCP client's redirect URI). Returns that URL (with `code`, `state`, `iss`).
+ */
+export async function approveAndSignIn(
+  ua: UserAgent,
+  authorizeUrl: string,
+  user: { username: string; password: string },
+  callbackPrefix: string,
+): Promise<URL> {
+  const consent = await ua.follow(authorizeUrl)
+  const html = await consent.response!.text()
+  const approved = await ua.request(new URL('/consent', consent.url).href, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'sec-fetch-site': 'same-origin',
+    },
+    body: new URLSearchParams({
+      txn: hiddenInput(html, 'txn'),
+      csrf: hiddenInput(html, 'csrf'),
+      action: 'approve',
+    }).toString(),
+  })
+  const login = await ua.follow(approved.headers.get('location')!)
+  const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: new URL(login.url).origin,
+    },
+    body: new URLSearchParams(user).toString(),
+  })
+  const done = await ua.follow(new URL(posted.headers.get('location')!, login.url).href, (u) =>
+    u.startsWith(callbackPrefix),
+  )
+  return new URL(done.url)
+}

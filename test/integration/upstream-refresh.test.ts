@@ -12,7 +12,7 @@ import { createMemoryStore } from '../../src/storage/memory.js'
 import type { Store } from '../../src/storage/store.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import { createClock } from '../helpers/gatehouse.js'
-import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
+import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
 
 const GH = 'http://127.0.0.1:7778'
 const CB = 'http://127.0.0.1:5556/cb'
@@ -69,30 +69,13 @@ describe('upstream tokens', () => {
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
     })
-    const consent = await ua.follow(`${GH}/authorize?${q}`)
-    const html = await consent.response!.text()
-    const approved = await ua.request(`${GH}/consent`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'sec-fetch-site': 'same-origin',
-      },
-      body: new URLSearchParams({
-        txn: hiddenInput(html, 'txn'),
-        csrf: hiddenInput(html, 'csrf'),
-        action: 'approve',
-      }).toString(),
-    })
-    const login = await ua.follow(approved.headers.get('location')!)
-    const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: idp.issuer },
-      body: new URLSearchParams({ username: 'bob', password: 'builder' }).toString(),
-    })
-    const back = await ua.follow(new URL(posted.headers.get('location')!, login.url).href, (u) =>
-      u.startsWith(CB),
+    const back = await approveAndSignIn(
+      ua,
+      `${GH}/authorize?${q}`,
+      { username: 'bob', password: 'builder' },
+      CB,
     )
-    const code = new URL(back.url).searchParams.get('code')!
+    const code = back.searchParams.get('code')!
     const tokenRes = await gh.fetch(
       new Request(`${GH}/token`, {
         method: 'POST',
