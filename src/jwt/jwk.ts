@@ -2,6 +2,7 @@
  * Which JWS algorithms exist here and which JWK may serve which one. RFC 8725 §3.1: a key is used
  * with exactly one algorithm, so a key is matched against the token's `alg` before any import.
  */
+import { ASYMMETRIC_ALGORITHMS } from '../config/schema.js'
 
 /**
  * A JSON Web Key as found in a JWK Set (RFC 7517); members we do not use are kept but ignored,
@@ -59,16 +60,7 @@ export const ALGORITHMS: Readonly<Record<string, AlgorithmSpec>> = Object.freeze
 
 /** The asymmetric algorithms a `JWTVerifier` accepts when none are configured. */
 export const DEFAULT_ASYMMETRIC_ALGORITHMS: readonly string[] = Object.freeze([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
+  ...ASYMMETRIC_ALGORITHMS,
 ])
 
 /** The spec of a known algorithm, or `undefined` (never for `none`). */
