@@ -12,6 +12,7 @@ import { metadataResponse } from './http/responses.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
 import { GatehouseProvider, type Authenticate } from './oauth/gatehouse-provider.js'
+import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './oauth/identity-assertion.js'
 import { handleIntrospect } from './oauth/introspect.js'
 import {
   authorizationServerMetadata,
@@ -92,6 +93,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   })
+  const identityAssertions = config.identityAssertion
+    ? new IdentityAssertionVerifier({
+        config,
+        store,
+        now,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+      })
+    : undefined
   const baseOptions = {
     config,
     store,
@@ -99,6 +109,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     verifier,
     grants,
     now,
+    ...(identityAssertions ? { identityAssertions } : {}),
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   }
@@ -122,7 +133,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   }
   const grantTypes = ['authorization_code', 'refresh_token']
   if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
-  const asMetadata = authorizationServerMetadata(config, { grantTypes })
+  const asMetadata = authorizationServerMetadata(config, {
+    grantTypes,
+    // ID-JAG draft §6: the profile, never the list of trusted issuers.
+    ...(provider.exchangeIdentityAssertion
+      ? { extra: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }
+      : {}),
+  })
 
   const p = config.basePath
   const routes: Route[] = [

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod'
 import { ConfigError } from '../errors.js'
+import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { canonicalResource, isLoopbackHost } from './urls.js'
 
 const scopeToken = z
@@ -90,6 +91,56 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   }),
 ])
 
+/** RFC 7523 jwt-bearer: the grant type an ID-JAG is presented with (SEP-990). */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+
+/** A client the operator registers in configuration (no dynamic registration needed). */
+export const StaticClientSchema = z.strictObject({
+  /** Chosen by the operator; must not look like a URL (those are Client ID Metadata Documents). */
+  clientId: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'use 1-128 letters, digits or . _ ~ -'),
+  /** Plain secret (from a file or the environment). Stored nowhere; compared in constant time. */
+  clientSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  tokenEndpointAuthMethod: z
+    .enum(['client_secret_basic', 'client_secret_post', 'none'])
+    .default('client_secret_basic'),
+  redirectUris: z.array(z.url()).default([]),
+  grantTypes: z
+    .array(z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT]))
+    .min(1)
+    .default(['authorization_code', 'refresh_token']),
+  /**
+   * The most this client may be granted through an identity assertion (SEP-990): the ID-JAG's
+   * scopes are intersected with these. Unset: whatever the resource knows.
+   */
+  assertionScopes: z.array(scopeToken).optional(),
+  name: z.string().max(200).optional(),
+})
+
+/** An enterprise identity provider whose ID-JAGs Gatehouse accepts (SEP-990). */
+export const TrustedIssuerSchema = z
+  .strictObject({
+    /** The IdP's issuer identifier, compared exactly with the ID-JAG's `iss`. */
+    issuer: z.url(),
+    /** Where its keys are: one of a JWKS URL, a discovery URL, or an inline JWKS. */
+    jwksUri: z.url().optional(),
+    discoveryUrl: z.url().optional(),
+    jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+    /** Accepted signature algorithms (asymmetric only); default all of them. */
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+    /** Reach a key URL on a private network (enterprise IdPs often live there). Default false. */
+    allowPrivateNetwork: z.boolean().default(false),
+  })
+  .refine((t) => [t.jwksUri, t.discoveryUrl, t.jwks].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of jwksUri, discoveryUrl or jwks',
+  })
+
+/** The SEP-990 identity-assertion grant: ID-JAGs from trusted enterprise IdPs at /token. */
+export const IdentityAssertionSchema = z.strictObject({
+  trustedIssuers: z.array(TrustedIssuerSchema).min(1),
+  /** Longest accepted ID-JAG lifetime (`exp - iat`, and `exp` from now). Default 5 minutes. */
+  maxAssertionLifetimeSeconds: z.number().int().min(30).max(3600).default(300),
+})
+
 export const ConfigSchema = z
   .strictObject({
     /** The authorization server's issuer identifier: stable, never derived from a Host header. */
@@ -136,6 +187,10 @@ export const ConfigSchema = z
         failedClientAuthPerMinute: z.number().int().min(1).default(20),
       })
       .prefault({}),
+    /** Clients registered by the operator (confidential ones may use the ID-JAG grant). */
+    clients: z.array(StaticClientSchema).default([]),
+    /** Accept SEP-990 ID-JAGs at /token (jwt-bearer) from these enterprise IdPs. */
+    identityAssertion: IdentityAssertionSchema.optional(),
     /** Sign users in at this identity provider (OAuth/OIDC proxy). */
     upstream: UpstreamSchema.optional(),
     /** Largest request body read by any endpoint. */
@@ -174,6 +229,7 @@ export const ConfigSchema = z
         message: `is required for ${c.upstream.tokenEndpointAuthMethod}`,
       })
     }
+    checkClients(c, ctx)
     c.resources.forEach((r, i) => {
       const url = new URL(r.url)
       if (url.hash || r.url.includes('#')) {
@@ -206,6 +262,63 @@ export const ConfigSchema = z
       }
     })
   })
+
+function checkClients(
+  c: {
+    clients: z.output<typeof StaticClientSchema>[]
+    identityAssertion?: z.output<typeof IdentityAssertionSchema> | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const seen = new Set<string>()
+  c.clients.forEach((client, i) => {
+    const at = (field: string) => ['clients', i, field]
+    if (seen.has(client.clientId)) {
+      ctx.addIssue({ code: 'custom', path: at('clientId'), message: 'is listed twice' })
+    }
+    seen.add(client.clientId)
+    const confidential = client.tokenEndpointAuthMethod !== 'none'
+    if (confidential !== (client.clientSecret !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('clientSecret'),
+        message: confidential
+          ? `is required for ${client.tokenEndpointAuthMethod}`
+          : 'must not be set for a public client',
+      })
+    }
+    if (client.grantTypes.includes(JWT_BEARER_GRANT)) {
+      if (!confidential) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('grantTypes'),
+          message: 'the jwt-bearer grant is for confidential clients only',
+        })
+      }
+      if (!c.identityAssertion) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('grantTypes'),
+          message: 'the jwt-bearer grant needs identityAssertion to be configured',
+        })
+      }
+    }
+    client.redirectUris.forEach((uri, j) => {
+      // Operators may list native-app (custom scheme) URIs; the other rules are the registration's.
+      const problem = redirectUriProblem(uri, 'native')
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'redirectUris', j], message: problem })
+      }
+    })
+    if (client.grantTypes.includes('authorization_code') && client.redirectUris.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('redirectUris'),
+        message: 'the authorization_code grant needs at least one redirect URI',
+      })
+    }
+  })
+}
 
 export type ConfigInput = z.input<typeof ConfigSchema>
 type ParsedConfig = z.output<typeof ConfigSchema>

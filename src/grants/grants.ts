@@ -16,6 +16,8 @@ export interface GrantRecord {
   createdAt: number
   claims?: Record<string, unknown>
   upstream?: unknown
+  /** The enterprise IdP whose identity assertion (SEP-990 ID-JAG) created the grant. */
+  identityProvider?: string
 }
 
 export interface GrantsOptions {

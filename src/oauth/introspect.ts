@@ -50,7 +50,7 @@ export async function handleIntrospect(request: Request, deps: IntrospectDeps): 
       client_id: access.clientId,
       ...(access.scopes.length > 0 ? { scope: access.scopes.join(' ') } : {}),
       ...(access.subject !== undefined ? { sub: access.subject } : {}),
-      ...(access.issuer !== undefined ? { iss: access.issuer } : {}),
+      ...(typeof access.claims.iss === 'string' ? { iss: access.claims.iss } : {}),
       ...(access.resource !== undefined ? { aud: access.resource } : {}),
       ...(access.expiresAt !== undefined ? { exp: access.expiresAt } : {}),
       ...(typeof access.claims.iat === 'number' ? { iat: access.claims.iat } : {}),

@@ -4,7 +4,7 @@
  * then each grant's own checks. Every check happens before the provider is asked to redeem
  * anything, so a replay with wrong parameters changes nothing (OAuth 2.1 §7.5.3).
  */
-import type { ResolvedConfig } from '../config/schema.js'
+import { JWT_BEARER_GRANT as JWT_BEARER, type ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { jsonResponse, CORS_HEADERS } from '../http/responses.js'
@@ -16,7 +16,7 @@ import { exchangeIdentityAssertionUnsupported, type OAuthServerProvider } from '
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenResponse } from './types.js'
 
-export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/schema.js'
 
 export interface TokenDeps {
   config: ResolvedConfig
@@ -38,7 +38,8 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
   if (grantType === undefined) {
     throw new OAuthError('invalid_request', 'grant_type is required', { reason: 'no_grant_type' })
   }
-  const known = ['authorization_code', 'refresh_token', JWT_BEARER]
+  const known = ['authorization_code', 'refresh_token']
+  if (deps.provider.exchangeIdentityAssertion) known.push(JWT_BEARER)
   if (!known.includes(grantType)) {
     throw new OAuthError('unsupported_grant_type', 'the grant type is not supported', {
       reason: 'unknown_grant_type',
@@ -138,8 +139,18 @@ async function identityAssertionGrant(
   client: OAuthClientInformation,
   deps: TokenDeps,
 ): Promise<TokenResponse> {
-  const assertion = required(form, 'assertion')
   if (!deps.provider.exchangeIdentityAssertion) return exchangeIdentityAssertionUnsupported()
+  // ID-JAG draft §8.1: confidential clients only; a public client uses the code flow instead.
+  if (client.token_endpoint_auth_method === 'none') {
+    throw new OAuthError(
+      'unauthorized_client',
+      'the jwt-bearer grant is for confidential clients',
+      {
+        reason: 'id_jag_public_client',
+      },
+    )
+  }
+  const assertion = required(form, 'assertion')
   const resource = form.get('resource')
   return deps.provider.exchangeIdentityAssertion(client, {
     assertion,

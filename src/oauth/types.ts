@@ -82,6 +82,8 @@ export interface TokenResponse {
   expires_in: number
   scope?: string
   refresh_token?: string
+  /** The resource the token is for, when the grant decided it (SEP-990 ID-JAG). */
+  resource?: string
 }
 
 /** A validated SEP-990 identity-assertion (RFC 7523 jwt-bearer) request. */

@@ -14,7 +14,11 @@ export interface AccessToken {
   resource?: string
   /** `sub` of the token. */
   subject?: string
-  /** `iss` of the token. */
+  /**
+   * Who vouches for the subject: the token's `iss`, except for Gatehouse tokens from an identity
+   * assertion (SEP-990), where it is the asserting enterprise IdP (`idp`); `claims.iss` always
+   * holds the token's own issuer.
+   */
   issuer?: string
   /** App roles (`roles` claim), when the issuer sends them. */
   roles?: string[]

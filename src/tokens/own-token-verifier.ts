@@ -42,7 +42,18 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
       const verified = await jwt.verifyToken(token)
       if (verified?.grantId === undefined) return undefined
       const active = grants.isActive(verified.grantId)
-      return (typeof active === 'boolean' ? active : await active) ? verified : undefined
+      if (!(typeof active === 'boolean' ? active : await active)) return undefined
+      return asserted(verified)
     },
   }
+}
+
+/**
+ * A token from an identity-assertion grant names the enterprise IdP that asserted its subject in
+ * `idp`: that IdP, not Gatehouse, is the principal's issuer, so equal `sub` values from two IdPs
+ * are two users. The token's own `iss` stays in `claims.iss`.
+ */
+function asserted(token: AccessToken): AccessToken {
+  const idp = token.claims.idp
+  return typeof idp === 'string' ? Object.freeze({ ...token, issuer: idp }) : token
 }

@@ -10,9 +10,13 @@ import { describe, expect, it } from 'vitest'
 import { createRedisStore } from '../../src/storage/redis.js'
 import { createSqliteStore } from '../../src/storage/sqlite.js'
 import type { Store } from '../../src/storage/store.js'
+import { startEnterpriseIdp } from '../helpers/enterprise-idp.js'
 import {
+  basic,
   bearer,
   createTestGatehouse,
+  ISSUER,
+  RESOURCE,
   form,
   getCode,
   getTokens,
@@ -20,6 +24,7 @@ import {
 } from '../helpers/gatehouse.js'
 
 const REDIS_URL = process.env.REDIS_URL
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const IN_CI = (process.env.CI ?? '') !== '' && process.env.CI !== 'false'
 
 describe('Gatehouse on SQLite', () => {
@@ -140,6 +145,35 @@ describeRedis('two Gatehouse instances sharing Redis', () => {
     expect((await after.json()).error).toBe('invalid_grant')
     await one.gh.close()
     await two.gh.close()
+  })
+
+  it('IDJ-11 an ID-JAG accepted by one instance is refused by the other (jti replay store shared)', async () => {
+    const idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    const secret = 'cc-secret-that-is-long-enough-for-the-schema'
+    const config = {
+      clients: [{ clientId: 'CC', clientSecret: secret, grantTypes: [JWT_BEARER] }],
+      identityAssertion: { trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }] },
+    }
+    const { a, b } = sharedRedis()
+    const one = await createTestGatehouse({ store: a, config })
+    const two = await createTestGatehouse({ store: b, config })
+    const jag = await idp.mintIdJag()
+    const exchange = (t: typeof one) =>
+      t.call('/token', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic('CC', secret),
+        },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: jag }).toString(),
+      })
+    const [r1, r2] = await Promise.all([exchange(one), exchange(two)])
+    expect([r1.status, r2.status].sort()).toEqual([200, 400])
+    expect((await (r1.status === 400 ? r1 : r2).json()).error).toBe('invalid_grant')
+    expect((await exchange(one)).status).toBe(400)
+    await one.gh.close()
+    await two.gh.close()
+    await idp.close()
   })
 
   it('both instances sign with one shared key set', async () => {

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest'
+import { resolveConfig } from '../../../src/config/schema.js'
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+const base = {
+  issuer: 'https://as.example',
+  secret: 's'.repeat(40),
+  resources: [{ url: 'https://as.example/mcp' }],
+}
+const secret = 'c'.repeat(40)
+const trusted = {
+  trustedIssuers: [{ issuer: 'https://idp.example', jwksUri: 'https://idp.example/jwks' }],
+}
+
+function problems(input: Record<string, unknown>): string[] {
+  try {
+    resolveConfig({ ...base, ...input })
+    return []
+  } catch (error) {
+    return [...(error as { issues: string[] }).issues]
+  }
+}
+
+describe('configured clients and the identity-assertion grant', () => {
+  it('accept a confidential jwt-bearer client when identityAssertion is configured', () => {
+    const config = resolveConfig({
+      ...base,
+      clients: [{ clientId: 'agent', clientSecret: secret, grantTypes: [JWT_BEARER] }],
+      identityAssertion: trusted,
+    })
+    expect(config.clients[0]).toMatchObject({ tokenEndpointAuthMethod: 'client_secret_basic' })
+    expect(config.identityAssertion?.maxAssertionLifetimeSeconds).toBe(300)
+  })
+
+  it('refuse a public client with the jwt-bearer grant, and the grant without identityAssertion', () => {
+    expect(
+      problems({
+        clients: [{ clientId: 'pub', tokenEndpointAuthMethod: 'none', grantTypes: [JWT_BEARER] }],
+        identityAssertion: trusted,
+      }),
+    ).toEqual(['clients.0.grantTypes: the jwt-bearer grant is for confidential clients only'])
+    expect(
+      problems({
+        clients: [{ clientId: 'agent', clientSecret: secret, grantTypes: [JWT_BEARER] }],
+      }),
+    ).toEqual([
+      'clients.0.grantTypes: the jwt-bearer grant needs identityAssertion to be configured',
+    ])
+  })
+
+  it('refuse duplicate ids, URL-like ids, missing secrets, short secrets and bad redirect URIs', () => {
+    const found = problems({
+      clients: [
+        { clientId: 'a', clientSecret: secret, redirectUris: ['https://app.example/cb'] },
+        { clientId: 'a', clientSecret: secret, redirectUris: ['javascript:alert(1)'] },
+        { clientId: 'https://client.example/meta', clientSecret: secret, grantTypes: [JWT_BEARER] },
+        { clientId: 'b', redirectUris: ['https://app.example/cb'] },
+        { clientId: 'c', clientSecret: 'short', redirectUris: ['https://app.example/cb'] },
+      ],
+      identityAssertion: trusted,
+    })
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'clients.1.clientId: is listed twice',
+        expect.stringMatching(/^clients\.1\.redirectUris\.0: uses the forbidden scheme/),
+        expect.stringMatching(/^clients\.2\.clientId: /),
+        'clients.3.clientSecret: is required for client_secret_basic',
+        expect.stringMatching(/^clients\.4\.clientSecret: /),
+      ]),
+    )
+  })
+
+  it('refuse a trusted issuer with no key source or two of them, and symmetric algorithms', () => {
+    expect(
+      problems({ identityAssertion: { trustedIssuers: [{ issuer: 'https://idp.example' }] } }),
+    ).toEqual([
+      'identityAssertion.trustedIssuers.0: give exactly one of jwksUri, discoveryUrl or jwks',
+    ])
+    expect(
+      problems({
+        identityAssertion: {
+          trustedIssuers: [
+            {
+              issuer: 'https://idp.example',
+              jwksUri: 'https://idp.example/jwks',
+              discoveryUrl: 'https://idp.example',
+            },
+          ],
+        },
+      }),
+    ).toHaveLength(1)
+    expect(
+      problems({
+        identityAssertion: {
+          trustedIssuers: [
+            {
+              issuer: 'https://idp.example',
+              jwksUri: 'https://idp.example/jwks',
+              algorithms: ['HS256'],
+            },
+          ],
+        },
+      }),
+    ).toHaveLength(1)
+  })
+})
