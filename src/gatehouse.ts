@@ -123,6 +123,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const deps = {
     config,
     provider,
+    grants,
     now,
     clientAuthFailures: new RateLimiter({
       ...minute,

@@ -87,6 +87,20 @@ export class Grants {
    * Whether the grant still exists. Answers from memory when the last check is younger than
    * `revocationCheckSeconds`; otherwise reads the store. A store error propagates (fail closed).
    */
+  /**
+   * Whether the grant is live now, read from the store (no cached answer): for answers that must be
+   * authoritative, such as introspection (RFC 7662 §2.2). Refreshes the cached answer.
+   */
+  async isActiveNow(id: string): Promise<boolean> {
+    const [record, revoked] = await Promise.all([
+      this.#store.get(key(id)),
+      this.#store.get(tombstone(id)),
+    ])
+    const active = record !== undefined && revoked === undefined
+    this.#remember(id, active)
+    return active
+  }
+
   isActive(id: string): boolean | Promise<boolean> {
     const cached = this.#liveness.get(id)
     if (cached && this.#now() - cached.checkedAt < this.#checkMs) return cached.active

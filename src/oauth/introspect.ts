@@ -8,6 +8,7 @@ import { OAuthError } from '../errors.js'
 import { jsonResponse } from '../http/responses.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
+import type { Grants } from '../grants/grants.js'
 import type { OAuthServerProvider } from './provider.js'
 
 export interface IntrospectDeps {
@@ -16,6 +17,8 @@ export interface IntrospectDeps {
   now: () => number
   /** Counts failed client authentications per client id (429 past the limit). */
   clientAuthFailures?: RateLimiter
+  /** Gatehouse's grants, read without the liveness cache. */
+  grants?: Pick<Grants, 'isActiveNow'>
 }
 
 /** `POST /introspect`. */
@@ -34,6 +37,15 @@ export async function handleIntrospect(request: Request, deps: IntrospectDeps): 
   // RFC 7662 §2.1: the hint may be wrong; every type is searched. An opaque refresh token fails
   // JWT parsing at once, so trying the access token first costs nothing.
   const access = await deps.provider.loadAccessToken(token)
+  // The guard may answer from a liveness cache (revocationCheckSeconds); introspection reads the
+  // grant's state from the store, so a revoked token is inactive here at once.
+  if (
+    access?.grantId !== undefined &&
+    deps.grants &&
+    !(await deps.grants.isActiveNow(access.grantId))
+  ) {
+    return inactive
+  }
   if (access) {
     const allowed =
       access.clientId === client.client_id ||

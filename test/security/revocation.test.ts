@@ -154,6 +154,45 @@ describe('A.2.13 revocation and introspection', () => {
     expect(await (await introspect(tokens.access_token)).json()).toEqual({ active: false })
   })
 
+  it('RV-10 introspection at another instance reports a revocation at once (no liveness cache)', async () => {
+    const other = await createTestGatehouse({ store: t.store })
+    const own = await getCode(t, rs)
+    const issued = await t.call('/token', {
+      ...form({
+        grant_type: 'authorization_code',
+        code: own.code,
+        code_verifier: own.verifier,
+        redirect_uri: own.redirectUri,
+      }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic(rs.client_id, rs.client_secret!),
+      },
+    })
+    const { access_token: token } = (await issued.json()) as { access_token: string }
+    const introspectAtOther = () =>
+      other.call('/introspect', {
+        ...form({ token }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic(rs.client_id, rs.client_secret!),
+        },
+      })
+    // The other instance has seen the token live, and its guard caches that for 5 s.
+    expect((await (await introspectAtOther()).json()).active).toBe(true)
+    expect((await other.mcp(bearer(token))).status).toBe(200)
+    await t.call('/revoke', {
+      ...form({ token }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic(rs.client_id, rs.client_secret!),
+      },
+    })
+    expect(await (await introspectAtOther()).json()).toEqual({ active: false })
+    // Once introspection re-read the grant, that instance's guard refuses the token too.
+    expect((await other.mcp(bearer(token))).status).toBe(401)
+  })
+
   it('RV-10 an expired token is inactive', async () => {
     const own = await getCode(t, rs)
     const issued = await t.call('/token', {
