@@ -142,7 +142,11 @@ export class OAuthProxy extends GatehouseProvider {
       if (tokens.expiresAt === undefined || tokens.expiresAt - REFRESH_MARGIN_SECONDS > now)
         return tokens.accessToken
       const lock = `lock:upstream-refresh:${grantId}`
-      if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: 30 })) {
+      // The lock outlives the longest refresh its holder can make (the upstream timeout, plus the
+      // grant write), so it never expires under a refresh still in flight and the holder's
+      // release cannot free another holder's lock.
+      const lockSeconds = Math.ceil(this.proxy.upstream.settings.timeoutMs / 1000) * 2 + 10
+      if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: lockSeconds })) {
         try {
           const fresh = await this.proxy.upstream.refresh(tokens)
           if (!(await this.grants.update(grantId, { ...grant, upstream: fresh }))) {
