@@ -16,6 +16,8 @@ export interface GrantRecord {
   createdAt: number
   claims?: Record<string, unknown>
   upstream?: unknown
+  /** The client's `metadata_document_fingerprint` at authorization (CIMD clients). */
+  clientFingerprint?: string
 }
 
 export interface GrantsOptions {
