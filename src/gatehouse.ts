@@ -116,6 +116,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   }
   const proxy = await createProxy(config, baseOptions, {
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   })
   const base = proxy ?? new GatehouseProvider(baseOptions)

@@ -7,7 +7,8 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:https'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -120,7 +121,9 @@ export async function startClientHost(): Promise<ClientHost> {
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections()
-        server.close(() => done())
+        server.close(() => {
+          done()
+        })
       }),
   }
 }

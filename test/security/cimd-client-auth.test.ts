@@ -80,10 +80,11 @@ function redeem(
     redirect_uri: APP_REDIRECT,
     ...auth,
   })
-  return t.call('/token', {
-    ...request,
-    headers: { ...(request.headers as Record<string, string>), ...init.headers },
+  const headers = new Headers(request.headers)
+  new Headers(init.headers).forEach((value, name) => {
+    headers.set(name, value)
   })
+  return t.call('/token', { ...request, headers })
 }
 
 describe('metadata-document clients at the token endpoint', () => {

@@ -342,7 +342,11 @@ describe('A.2.14 SSRF', () => {
       expect(tunnels).toHaveLength(1)
     } finally {
       for (const s of sockets) s.destroy()
-      await new Promise<void>((done) => proxy.close(() => done()))
+      await new Promise<void>((done) =>
+        proxy.close(() => {
+          done()
+        }),
+      )
     }
   })
 })
