@@ -60,6 +60,11 @@ const upstreamCommon = {
   extraAuthorizeParams: z.record(z.string(), z.string()).default({}),
   extraTokenParams: z.record(z.string(), z.string()).default({}),
   timeoutSeconds: z.number().min(1).max(60).default(10),
+  /**
+   * The IdP runs on an internal network: its key URLs may resolve to private addresses. Applies
+   * only to URLs from this configuration, never to URLs clients name.
+   */
+  dangerouslyAllowPrivateNetwork: z.boolean().default(false),
 }
 
 /** The identity provider Gatehouse signs users in at (the OAuth or OIDC proxy). */

@@ -74,7 +74,7 @@ export async function createProxy(
       jwksUri: d.jwksUri,
       algorithms: up.algorithm ? [up.algorithm] : advertised.length > 0 ? advertised : ['RS256'],
       allowHttpLoopback: isLoopbackUrl(d.jwksUri),
-      dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri),
+      dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
       ...verifierDeps,
     })
   } else {
@@ -94,7 +94,8 @@ export async function createProxy(
       audience: up.accessTokenAudience ?? up.clientId,
       jwksUri: up.jwksUri,
       allowHttpLoopback: isLoopbackUrl(up.jwksUri),
-      dangerouslyAllowPrivateNetwork: isLoopbackUrl(up.jwksUri),
+      dangerouslyAllowPrivateNetwork:
+        isLoopbackUrl(up.jwksUri) || up.dangerouslyAllowPrivateNetwork,
       ...verifierDeps,
     })
   }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNodeTransport } from '../../src/adapters/node-transport.js'
 import { UpstreamError } from '../../src/errors.js'
 import { createGuardedFetch, type GuardedFetchOptions } from '../../src/http/guarded-fetch.js'
+import { JWTVerifier } from '../../src/jwt/verifier.js'
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js'
 import { startClientHost, tableResolver, type ClientHost } from '../helpers/client-host.js'
 import {
@@ -135,6 +136,39 @@ describe('A.2.14 SSRF', () => {
     )
     expect((await authorizeRequest(t, `${host.origin()}${p}`)).status).toBe(400)
     expect(t.errors.at(-1)?.reason).toBe('cimd_ERR_FETCH_BLOCKED')
+  })
+
+  it('SSRF-02: the IdP key URL is checked after resolution; an internal IdP needs dangerouslyAllowPrivateNetwork', async () => {
+    const keys = await generateKeyPair('ES256')
+    const jwksPath = path('idp-jwks')
+    host.json(jwksPath, {
+      keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'i1', alg: 'ES256', use: 'sig' }],
+    })
+    const issuer = 'https://idp.test'
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'i1' })
+      .setIssuer(issuer)
+      .setSubject('user')
+      .setAudience('gatehouse')
+      .setExpirationTime('1m')
+      .sign(keys.privateKey)
+    const verifier = (dangerouslyAllowPrivateNetwork: boolean) =>
+      new JWTVerifier({
+        issuer,
+        audience: 'gatehouse',
+        jwksUri: `${host.origin('other.test')}${jwksPath}`,
+        transport: createNodeTransport({
+          ca: host.ca,
+          resolve: tableResolver({ 'other.test': ['127.0.0.1'] }).resolve,
+        }),
+        dangerouslyAllowPrivateNetwork,
+      })
+    await expect(verifier(false).verifyToken(token)).rejects.toMatchObject({
+      code: 'ERR_FETCH_BLOCKED',
+    })
+    expect(host.count(jwksPath)).toBe(0)
+    expect((await verifier(true).verifyToken(token))?.subject).toBe('user')
+    expect(host.count(jwksPath)).toBe(1)
   })
 
   it('SSRF-03: a redirect to an internal address is not followed', async () => {
