@@ -4,19 +4,23 @@
  * Workers, Deno or Bun.
  */
 import { resolveConfig, type ResolvedConfig } from './config/schema.js'
-import type { ErrorHook } from './errors.js'
+import { ConfigError, type ErrorHook } from './errors.js'
 import { Grants } from './grants/grants.js'
 import { createRouter, type Handler, type Route } from './http/app.js'
+import { createGuardedFetch, type GuardedTransport } from './http/guarded-fetch.js'
 import { RateLimiter } from './http/rate-limit.js'
 import { metadataResponse } from './http/responses.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
+import { createClientAssertionVerifier } from './oauth/client-assertion.js'
+import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 import { GatehouseProvider, type Authenticate } from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './oauth/identity-assertion.js'
 import { handleIntrospect } from './oauth/introspect.js'
 import {
   authorizationServerMetadata,
   authorizationServerMetadataPath,
+  endpointsOf,
   protectedResourceMetadata,
 } from './oauth/metadata.js'
 import type { OAuthServerProvider } from './oauth/provider.js'
@@ -50,6 +54,12 @@ export interface GatehouseOptions {
   fetch?: typeof fetch
   /** Faster signature checks on Node: `nodeSignatureVerifier` from `mcp-gatehouse/node`. */
   signatureVerifier?: SignatureVerifierFactory
+  /**
+   * How URLs that clients name are fetched (metadata documents and their keys): a transport that
+   * checks every resolved address and pins the connection (`createNodeTransport()` from
+   * `mcp-gatehouse/node`). Required when `clientIdMetadataDocuments.enabled`.
+   */
+  transport?: GuardedTransport
 }
 
 export interface Gatehouse {
@@ -99,12 +109,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         store,
         now,
         ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.transport ? { transport: options.transport } : {}),
         ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
       })
     : undefined
+  const clientMetadata = createClientMetadataResolver(config, store, now, options.transport)
   const baseOptions = {
     config,
     store,
+    ...(clientMetadata ? { clientMetadata } : {}),
     keys,
     verifier,
     grants,
@@ -115,6 +128,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   }
   const proxy = await createProxy(config, baseOptions, {
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   })
   const base = proxy ?? new GatehouseProvider(baseOptions)
@@ -130,6 +144,17 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       limit: config.rateLimits.failedClientAuthPerMinute,
     }),
     registrations: new RateLimiter({ ...minute, limit: config.rateLimits.registrationsPerMinute }),
+    ...(clientMetadata
+      ? {
+          clientAssertions: createClientAssertionVerifier({
+            issuer: config.issuer,
+            tokenEndpoint: endpointsOf(config).token,
+            store,
+            now,
+            clockToleranceSeconds: config.clockToleranceSeconds,
+          }),
+        }
+      : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   }
   const grantTypes = ['authorization_code', 'refresh_token']
@@ -201,4 +226,34 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     protect: (handler, opts) => guard.protect(handler, opts),
     close: () => store.close(),
   }
+}
+
+/** The metadata-document resolver when enabled; refuses to start without a checking transport. */
+function createClientMetadataResolver(
+  config: ResolvedConfig,
+  store: Store,
+  now: () => number,
+  transport: GuardedTransport | undefined,
+): ClientMetadataResolver | undefined {
+  const settings = config.clientIdMetadataDocuments
+  if (!settings.enabled) return undefined
+  if (!transport) {
+    // Fail closed: without a transport only literal addresses could be checked, and a name
+    // pointing at the internal network would pass.
+    throw new ConfigError([
+      'clientIdMetadataDocuments.enabled: needs the `transport` option (createNodeTransport() from mcp-gatehouse/node) so that resolved addresses are checked',
+    ])
+  }
+  const guard = {
+    transport,
+    timeoutMs: settings.timeoutSeconds * 1000,
+    allowHttpLoopback: settings.dangerouslyAllowLoopback,
+  }
+  return new ClientMetadataResolver({
+    config,
+    store,
+    now,
+    fetchDocument: createGuardedFetch({ ...guard, maxBytes: settings.maxDocumentBytes }),
+    fetchKeys: createGuardedFetch({ ...guard, maxBytes: 64 * 1024 }),
+  })
 }

@@ -59,7 +59,14 @@ export { StaticTokenVerifier } from './jwt/static.js'
 export { ChainTokenVerifier } from './jwt/chain.js'
 export { webCryptoSignatureVerifier } from './jwt/signature.js'
 export type { SignatureVerifierFactory } from './jwt/signature.js'
-export { createGuardedFetch } from './http/guarded-fetch.js'
+export { classifyAddress, classifyHost, createGuardedFetch } from './http/guarded-fetch.js'
+export type {
+  GuardedFetch,
+  GuardedFetchOptions,
+  GuardedTransport,
+  TransportRequest,
+} from './http/guarded-fetch.js'
+export { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 export { OAuthProxy } from './upstream/oauth-proxy.js'
 export { createOAuthProxy, createOIDCProxy } from './upstream/factories.js'
 export type { OAuthProxyFactoryOptions, OIDCProxyOptions } from './upstream/factories.js'

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
 import { toNodeHandler } from '../adapters/node.js'
+import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMcpHandler } from '../mcp/handler.js'
 import { createMemoryStore } from '../storage/memory.js'
@@ -23,6 +24,8 @@ export interface DevOptions {
   memory: boolean
   user: string
   password: string
+  /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
+  outbound?: NodeTransportOptions
 }
 
 export interface DevServer {
@@ -100,9 +103,13 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
         clientId: 'gatehouse-dev',
         clientSecret: upstreamSecret,
       },
+      // MCP clients may use a metadata-document URL as client_id; in development also one on
+      // this machine (a client serving its own document from localhost).
+      clientIdMetadataDocuments: { enabled: true, dangerouslyAllowLoopback: true },
     },
     store,
     signatureVerifier: nodeSignatureVerifier,
+    transport: createNodeTransport(options.outbound),
   })
   const mcp = createMcpHandler(gatehouse, {
     mode: 'stateless',

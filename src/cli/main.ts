@@ -32,7 +32,8 @@ Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory]
   -h, --help        this help
 
 Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
-Point an MCP client (the MCP SDK client, MCP Inspector, Claude) at the printed MCP URL.
+Point an MCP client (the MCP SDK client, MCP Inspector, Claude) at the printed MCP URL. Clients may
+register, or use a Client ID Metadata Document URL as client_id (also one served from this machine).
 Stop with Ctrl-C; the data directory is kept.
 `
 

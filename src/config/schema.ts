@@ -61,6 +61,11 @@ const upstreamCommon = {
   extraAuthorizeParams: z.record(z.string(), z.string()).default({}),
   extraTokenParams: z.record(z.string(), z.string()).default({}),
   timeoutSeconds: z.number().min(1).max(60).default(10),
+  /**
+   * The IdP runs on an internal network: its key URLs may resolve to private addresses. Applies
+   * only to URLs from this configuration, never to URLs clients name.
+   */
+  dangerouslyAllowPrivateNetwork: z.boolean().default(false),
 }
 
 /** The identity provider Gatehouse signs users in at (the OAuth or OIDC proxy). */
@@ -172,6 +177,35 @@ export const ConfigSchema = z
          * `[]`: none (registration closed to redirects). Checked at registration and authorization.
          */
         allowedRedirectUris: z.array(z.string().min(1)).optional(),
+      })
+      .prefault({}),
+    /**
+     * Client ID Metadata Documents: a `client_id` that is an https URL is resolved by fetching
+     * the client's metadata from it (no registration step). Needs an outbound `transport` that
+     * checks resolved addresses (`createNodeTransport` from `mcp-gatehouse/node`).
+     */
+    clientIdMetadataDocuments: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /**
+         * Development only: also accept documents on loopback hosts, over http too
+         * (`gatehouse dev` and tests). Never in production.
+         */
+        dangerouslyAllowLoopback: z.boolean().default(false),
+        /** Cache lifetime bounds; within them the document's Cache-Control max-age applies. */
+        minCacheSeconds: z.number().int().min(0).max(3600).default(60),
+        maxCacheSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(7 * 86_400)
+          .default(86_400),
+        /** Largest document accepted (the draft recommends 5 KB). */
+        maxDocumentBytes: z.number().int().min(1024).max(65_536).default(5120),
+        /** Deadline of one document fetch. */
+        timeoutSeconds: z.number().min(0.5).max(10).default(3),
+        /** Document fetches per target host per minute, per instance. */
+        fetchesPerHostPerMinute: z.number().int().min(1).default(60),
       })
       .prefault({}),
     /** Confidential clients allowed to introspect tokens of the listed resources (RFC 7662). */

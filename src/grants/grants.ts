@@ -18,6 +18,8 @@ export interface GrantRecord {
   upstream?: unknown
   /** The enterprise IdP whose identity assertion (SEP-990 ID-JAG) created the grant. */
   identityProvider?: string
+  /** The client's `metadata_document_fingerprint` at authorization (CIMD clients). */
+  clientFingerprint?: string
 }
 
 export interface GrantsOptions {

@@ -18,7 +18,39 @@ export interface GuardedFetchOptions {
   allowHttpLoopback?: boolean
   /** Allow literal private and special-use addresses over https. Default false. */
   dangerouslyAllowPrivateNetwork?: boolean
+  /**
+   * Makes the connection instead of `fetch`, checking every address a name resolves to with
+   * `checkAddress` and connecting only to a checked one (`createNodeTransport` from
+   * `mcp-gatehouse/node`). Without it only literal hosts are checked. Takes precedence over `fetch`.
+   */
+  transport?: GuardedTransport
+  /** Requests in flight per target host (`host:port`); more wait for a slot within the deadline. Default 4. */
+  maxConcurrentPerHost?: number
 }
+
+/** One outbound request handed to a `GuardedTransport`. */
+export interface TransportRequest {
+  /** The checked URL (https, or http to loopback when allowed). */
+  url: URL
+  method: string
+  headers: Headers
+  body?: string | Uint8Array
+  /** Aborts at the guard's deadline; the transport must stop connecting and reading. */
+  signal: AbortSignal
+  /**
+   * Applies the guard's address policy to an IP address the host name resolved to; throws
+   * `UpstreamError` `ERR_FETCH_BLOCKED` when it is refused. The transport must call it for every
+   * resolved address before connecting, and connect only to an address that passed (pinning).
+   */
+  checkAddress(address: string): void
+}
+
+/**
+ * The connection layer of a guarded fetch: resolves the name once, checks each address with
+ * `request.checkAddress`, connects to a checked address (TLS server name and Host from the URL),
+ * follows no redirect, and answers with the response as it streams in.
+ */
+export type GuardedTransport = (request: TransportRequest) => Promise<Response>
 
 /** What a guarded request may carry. */
 export interface GuardedRequestInit {
@@ -47,6 +79,8 @@ export type GuardedFetch = (url: string, init?: GuardedRequestInit) => Promise<G
 export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024
 /** Default deadline of a guarded fetch (5 s). */
 export const DEFAULT_FETCH_TIMEOUT_MS = 5000
+/** Default number of requests in flight per target host. */
+export const DEFAULT_MAX_CONCURRENT_PER_HOST = 4
 
 /**
  * Creates a fetch for server-side requests to URLs that may be influenced by others.
@@ -63,56 +97,185 @@ export const DEFAULT_FETCH_TIMEOUT_MS = 5000
  * the origin and the status at most, never the remote body. Non-2xx statuses are returned, not
  * thrown.
  *
- * Not checked yet: the addresses a host NAME resolves to (DNS rebinding, names pointing at
- * private ranges) and pinning the connection to the checked address; that needs a resolver and
- * a dispatcher per runtime and is a later issue.
+ * With a `transport`, the addresses a host name resolves to are checked by the same rules and the
+ * connection is pinned to a checked address (no DNS rebinding). Without one (the core on its own)
+ * only literal hosts are checked: inject a transport wherever a URL can come from outside.
+ * At most `maxConcurrentPerHost` requests run per `host:port`; the others wait within the deadline.
  */
 export function createGuardedFetch(options: GuardedFetchOptions = {}): GuardedFetch {
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES
-  if (!(timeoutMs > 0) || !(maxBytes > 0)) {
-    throw new TypeError('timeoutMs and maxBytes must be positive')
+  const perHost = options.maxConcurrentPerHost ?? DEFAULT_MAX_CONCURRENT_PER_HOST
+  if (!(timeoutMs > 0) || !(maxBytes > 0) || !(perHost >= 1)) {
+    throw new TypeError('timeoutMs, maxBytes and maxConcurrentPerHost must be positive')
   }
+  const slots = new HostSlots(perHost)
   return async (url, init = {}) => {
     const target = checkUrl(url, options)
     const origin = target.origin
     const signal = AbortSignal.timeout(timeoutMs)
-    const fetchImpl = options.fetch ?? globalThis.fetch
-    let response: Response
+    const acquired = slots.acquire(target.host, signal)
     try {
-      response = await raceAbort(
-        fetchImpl(target.href, {
-          method: init.method ?? 'GET',
-          ...(init.headers === undefined ? {} : { headers: init.headers }),
-          ...(init.body === undefined ? {} : { body: init.body as BodyInit }),
-          redirect: 'manual',
-          signal,
-        }),
-        signal,
-      )
+      await raceAbort(acquired, signal)
     } catch (error) {
+      // Granted at the last moment after all: give the slot back.
+      void acquired.then(() => {
+        slots.release(target.host)
+      })
       throw failure(error, signal, origin)
     }
-    if ((response.status >= 300 && response.status < 400) || response.type === 'opaqueredirect') {
-      await response.body?.cancel().catch(() => undefined)
-      throw new UpstreamError('ERR_UPSTREAM_RESPONSE', `${origin} answered with a redirect`)
-    }
-    const declared = Number(response.headers.get('content-length') ?? '0')
-    if (declared > maxBytes) {
-      await response.body?.cancel().catch(() => undefined)
-      throw new UpstreamError(
-        'ERR_UPSTREAM_RESPONSE',
-        `${origin} sent a response that is too large`,
-      )
-    }
-    let body: Uint8Array
     try {
-      body = await readBody(response, maxBytes, signal, origin)
-    } catch (error) {
-      throw failure(error, signal, origin)
+      return await exchange(target, init, signal, options, maxBytes)
+    } finally {
+      slots.release(target.host)
     }
-    const { status, headers } = response
-    return { status, headers, body, json: () => parseJsonBody(body, headers, origin) }
+  }
+}
+
+async function exchange(
+  target: URL,
+  init: GuardedRequestInit,
+  signal: AbortSignal,
+  options: GuardedFetchOptions,
+  maxBytes: number,
+): Promise<GuardedResponse> {
+  const origin = target.origin
+  let response: Response
+  try {
+    response = await raceAbort(send(target, init, signal, options), signal)
+  } catch (error) {
+    throw failure(error, signal, origin)
+  }
+  if ((response.status >= 300 && response.status < 400) || response.type === 'opaqueredirect') {
+    await response.body?.cancel().catch(() => undefined)
+    throw new UpstreamError('ERR_UPSTREAM_RESPONSE', `${origin} answered with a redirect`)
+  }
+  const declared = Number(response.headers.get('content-length') ?? '0')
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new UpstreamError('ERR_UPSTREAM_RESPONSE', `${origin} sent a response that is too large`)
+  }
+  let body: Uint8Array
+  try {
+    body = await readBody(response, maxBytes, signal, origin)
+  } catch (error) {
+    throw failure(error, signal, origin)
+  }
+  const { status, headers } = response
+  return { status, headers, body, json: () => parseJsonBody(body, headers, origin) }
+}
+
+function send(
+  target: URL,
+  init: GuardedRequestInit,
+  signal: AbortSignal,
+  options: GuardedFetchOptions,
+): Promise<Response> {
+  const method = init.method ?? 'GET'
+  if (options.transport) {
+    const headers = new Headers(init.headers)
+    let body: string | Uint8Array | undefined
+    if (init.body instanceof URLSearchParams) {
+      body = init.body.toString()
+      if (!headers.has('content-type')) {
+        headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8')
+      }
+    } else {
+      body = init.body
+    }
+    return options.transport({
+      url: target,
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      signal,
+      checkAddress: (address) => {
+        checkAddress(address, target, options)
+      },
+    })
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  return fetchImpl(target.href, {
+    method,
+    ...(init.headers === undefined ? {} : { headers: init.headers }),
+    ...(init.body === undefined ? {} : { body: init.body as BodyInit }),
+    redirect: 'manual',
+    signal,
+  })
+}
+
+/** The address policy: the host rules of `checkUrl`, applied to one resolved IP address. */
+function checkAddress(address: string, target: URL, options: GuardedFetchOptions): void {
+  const kind = classifyAddress(address)
+  if (kind === 'public' || options.dangerouslyAllowPrivateNetwork === true) return
+  if (kind === 'loopback' && options.allowHttpLoopback === true) return
+  throw blocked(`${target.origin} resolves to a ${kind} address`)
+}
+
+/**
+ * Classifies an IP address as a resolver returns it (`10.0.0.1`, `::1`, `::ffff:7f00:1`, and
+ * odd numeric spellings, which are normalised the way URLs are). Anything that is not an IP
+ * address is `special-use`, so a strange resolver answer never passes as public.
+ */
+export function classifyAddress(address: string): HostClass {
+  const text = address.trim()
+  if (text === '' || /[\s/?#@\\%]/.test(text)) return 'special-use'
+  let hostname: string
+  try {
+    hostname = new URL(`http://${text.includes(':') ? `[${text}]` : text}/`).hostname
+  } catch {
+    return 'special-use'
+  }
+  if (hostname.startsWith('[')) {
+    const words = parseIpv6(hostname.slice(1, -1))
+    return words === undefined ? 'special-use' : classifyIpv6(words)
+  }
+  const v4 = parseIpv4(hostname)
+  return v4 === undefined ? 'special-use' : classifyIpv4(v4)
+}
+
+/** Per-host counters of requests in flight, with a FIFO queue of waiters per host. */
+class HostSlots {
+  readonly #max: number
+  readonly #busy = new Map<string, number>()
+  readonly #waiting = new Map<string, (() => void)[]>()
+  constructor(max: number) {
+    this.#max = max
+  }
+  acquire(host: string, signal: AbortSignal): Promise<void> {
+    const busy = this.#busy.get(host) ?? 0
+    if (busy < this.#max) {
+      this.#busy.set(host, busy + 1)
+      return Promise.resolve()
+    }
+    return new Promise<void>((resolve) => {
+      const queue = this.#waiting.get(host) ?? []
+      const grant = (): void => {
+        signal.removeEventListener('abort', leave)
+        resolve()
+      }
+      const leave = (): void => {
+        const i = queue.indexOf(grant)
+        if (i >= 0) queue.splice(i, 1)
+        if (queue.length === 0) this.#waiting.delete(host)
+      }
+      signal.addEventListener('abort', leave, { once: true })
+      queue.push(grant)
+      this.#waiting.set(host, queue)
+    })
+  }
+  release(host: string): void {
+    const queue = this.#waiting.get(host)
+    const next = queue?.shift()
+    if (queue?.length === 0) this.#waiting.delete(host)
+    // The slot passes straight to the next waiter; the count stays.
+    if (next) {
+      next()
+      return
+    }
+    const busy = (this.#busy.get(host) ?? 1) - 1
+    if (busy <= 0) this.#busy.delete(host)
+    else this.#busy.set(host, busy)
   }
 }
 

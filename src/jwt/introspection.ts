@@ -5,7 +5,7 @@
 
 import { OAuthError, UpstreamError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
-import type { GuardedFetch } from '../http/guarded-fetch.js'
+import type { GuardedFetch, GuardedTransport } from '../http/guarded-fetch.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { DEFAULT_MAX_TOKEN_BYTES } from './jws.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
@@ -29,6 +29,8 @@ export interface IntrospectionTokenVerifierOptions {
   cache?: false | { maxEntries?: number; maxTtlSeconds?: number }
   /** Fetch limits and overrides, passed to the guarded fetch. */
   fetch?: typeof fetch
+  /** Connection layer that checks resolved addresses and pins them (see `createGuardedFetch`). */
+  transport?: GuardedTransport
   timeoutMs?: number
   allowHttpLoopback?: boolean
   dangerouslyAllowPrivateNetwork?: boolean
@@ -74,6 +76,7 @@ export class IntrospectionTokenVerifier implements TokenVerifier {
     this.#now = options.now ?? Date.now
     this.#fetch = createGuardedFetch({
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       allowHttpLoopback: options.allowHttpLoopback === true,
       dangerouslyAllowPrivateNetwork: options.dangerouslyAllowPrivateNetwork === true,

@@ -6,7 +6,7 @@
 
 import { UpstreamError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
-import type { GuardedFetch } from '../http/guarded-fetch.js'
+import type { GuardedFetch, GuardedTransport } from '../http/guarded-fetch.js'
 import { selectJwkForAlgorithm } from './jwk.js'
 import type { Jwk } from './jwk.js'
 import { JwtError } from './jwt-error.js'
@@ -28,6 +28,8 @@ export interface JwksCacheOptions {
   now?: () => number
   /** Underlying fetch for the guarded fetch; default `globalThis.fetch`. */
   fetch?: typeof fetch
+  /** Connection layer that checks resolved addresses and pins them (see `createGuardedFetch`). */
+  transport?: GuardedTransport
   /** Guarded-fetch deadline in ms (default 5000) and size cap in bytes (default 512 KiB). */
   timeoutMs?: number
   maxBytes?: number
@@ -100,6 +102,7 @@ export class JwksCache {
     this.#now = options.now ?? Date.now
     this.#fetch = createGuardedFetch({
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
       allowHttpLoopback: options.allowHttpLoopback === true,

@@ -4,6 +4,7 @@
  */
 
 import { OAuthError } from '../errors.js'
+import type { GuardedTransport } from '../http/guarded-fetch.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { encodeBase64Url } from './base64url.js'
 import { checkClaims, freezeAccessToken } from './claims.js'
@@ -65,6 +66,8 @@ export interface JWTVerifierOptions {
   jwksCache?: JwksCache
   /** Underlying fetch of the private key cache. */
   fetch?: typeof fetch
+  /** Connection layer that checks resolved addresses and pins them (see `createGuardedFetch`). */
+  transport?: GuardedTransport
   /** Allow http/loopback key URLs (development, tests). Default false. */
   allowHttpLoopback?: boolean
   /** Allow literal private-network key hosts. Default false. */
@@ -148,6 +151,7 @@ export class JWTVerifier implements TokenVerifier {
     if (
       options.jwksCache !== undefined &&
       (options.fetch !== undefined ||
+        options.transport !== undefined ||
         options.allowHttpLoopback !== undefined ||
         options.dangerouslyAllowPrivateNetwork !== undefined)
     ) {
@@ -174,6 +178,7 @@ export class JWTVerifier implements TokenVerifier {
       new JwksCache({
         now: this.#now,
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+        ...(options.transport === undefined ? {} : { transport: options.transport }),
         allowHttpLoopback: options.allowHttpLoopback === true,
         dangerouslyAllowPrivateNetwork: options.dangerouslyAllowPrivateNetwork === true,
       })

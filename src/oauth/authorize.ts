@@ -46,7 +46,13 @@ export async function handleAuthorize(request: Request, deps: AuthorizeDeps): Pr
   }
   const clientId = params.get('client_id')
   if (clientId === undefined) return page(invalid('client_id is required', 'no_client_id'), deps)
-  const client = await deps.provider.getClient(clientId)
+  let client: OAuthClientInformation | undefined
+  try {
+    client = await deps.provider.getClient(clientId)
+  } catch (error) {
+    // E.g. a client_id URL whose metadata document cannot be used: a page, never a redirect.
+    return page(toOAuthError(error), deps)
+  }
   if (!client) {
     return page(
       new OAuthError('invalid_client', 'unknown client', { reason: 'unknown_client', status: 400 }),

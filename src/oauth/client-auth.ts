@@ -1,11 +1,17 @@
 /**
  * Client authentication at the token, revocation and introspection endpoints (OAuth 2.1 §2.4,
- * §3.2.1): `client_secret_basic`, `client_secret_post` and `none`. Exactly one method per request.
+ * §3.2.1): `client_secret_basic`, `client_secret_post`, `none`, and `private_key_jwt` (RFC 7523)
+ * for clients with keys (metadata documents). Exactly one method per request.
  */
 import { OAuthError } from '../errors.js'
 import { assertNoRepeats, readForm, type Params } from '../http/params.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import type { RateLimiter } from '../http/rate-limit.js'
+import {
+  assertionClientId,
+  CLIENT_ASSERTION_TYPE,
+  type ClientAssertionVerifier,
+} from './client-assertion.js'
 import type { OAuthServerProvider } from './provider.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
@@ -19,6 +25,7 @@ interface Presented {
   method: TokenEndpointAuthMethod
   clientId: string
   secret?: string
+  assertion?: string
 }
 
 /**
@@ -32,6 +39,7 @@ export async function authenticateClient(
   provider: Pick<OAuthServerProvider, 'getClient'>,
   now: () => number,
   failures?: RateLimiter,
+  assertions?: ClientAssertionVerifier,
 ): Promise<AuthenticatedClient> {
   const presented = readCredentials(request, form)
   const usedHeader = presented.method === 'client_secret_basic'
@@ -45,10 +53,27 @@ export async function authenticateClient(
       ...(usedHeader ? { headers: { 'www-authenticate': 'Basic realm="gatehouse"' } } : {}),
     })
   }
-  const client = await provider.getClient(presented.clientId)
+  let client: OAuthClientInformation | undefined
+  try {
+    client = await provider.getClient(presented.clientId)
+  } catch (error) {
+    // A client_id URL whose metadata document cannot be used (the reason stays in the logs).
+    if (error instanceof OAuthError && error.code === 'invalid_client')
+      throw fail(error.reason ?? 'unknown_client')
+    throw error
+  }
   if (!client) throw fail('unknown_client')
   if (client.token_endpoint_auth_method !== presented.method) throw fail('auth_method_mismatch')
   if (presented.method === 'none') return { client, method: 'none' }
+  if (presented.method === 'private_key_jwt') {
+    if (!assertions || presented.assertion === undefined) throw fail('assertion_unsupported')
+    try {
+      await assertions.verify(presented.assertion, client)
+    } catch (error) {
+      throw fail(error instanceof OAuthError ? (error.reason ?? 'bad_assertion') : 'bad_assertion')
+    }
+    return { client, method: 'private_key_jwt' }
+  }
   const expiresAt = client.client_secret_expires_at ?? 0
   if (expiresAt !== 0 && expiresAt * 1000 <= now()) throw fail('secret_expired')
   const secret = presented.secret ?? ''
@@ -79,10 +104,24 @@ function readCredentials(request: Request, form: Params): Presented {
     return basic
   }
   if (assertion !== undefined) {
-    // private_key_jwt arrives with the Client ID Metadata Document work; refuse it plainly now.
-    throw new OAuthError('invalid_client', 'client assertions are not supported', {
-      reason: 'assertion_unsupported',
-    })
+    if (bodySecret !== undefined) {
+      throw new OAuthError('invalid_request', 'use exactly one client authentication method', {
+        reason: 'multiple_auth_methods',
+      })
+    }
+    if (form.get('client_assertion_type') !== CLIENT_ASSERTION_TYPE) {
+      throw new OAuthError('invalid_client', 'unsupported client assertion type', {
+        reason: 'assertion_type',
+      })
+    }
+    // RFC 7523 §3: client_id is optional; the assertion's issuer names the client.
+    const clientId = bodyId ?? assertionClientId(assertion)
+    if (clientId === undefined) {
+      throw new OAuthError('invalid_client', 'client authentication failed', {
+        reason: 'assertion_malformed',
+      })
+    }
+    return { method: 'private_key_jwt', clientId, assertion }
   }
   if (bodyId === undefined) {
     throw new OAuthError('invalid_client', 'client authentication is required', {
@@ -136,6 +175,7 @@ export async function readAuthenticatedForm(
     provider: Pick<OAuthServerProvider, 'getClient'>
     now: () => number
     clientAuthFailures?: RateLimiter
+    clientAssertions?: ClientAssertionVerifier
   },
 ): Promise<AuthenticatedClient & { form: Params }> {
   const form = await readForm(request, deps.config.maxBodyBytes)
@@ -146,6 +186,7 @@ export async function readAuthenticatedForm(
     deps.provider,
     deps.now,
     deps.clientAuthFailures,
+    deps.clientAssertions,
   )
   return { ...authenticated, form }
 }

@@ -15,6 +15,8 @@ import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { resolveResource } from './authorize.js'
 import type { IdentityAssertionVerifier } from './identity-assertion.js'
+import { isClientIdUrl } from './client-id-url.js'
+import type { ClientMetadataResolver } from './client-metadata-resolver.js'
 import type { OAuthServerProvider } from './provider.js'
 import { staticClients } from './static-clients.js'
 import { formatScope } from './scopes.js'
@@ -56,6 +58,8 @@ export interface GatehouseProviderOptions {
   now: () => number
   /** Validates SEP-990 ID-JAGs; when set, the jwt-bearer grant is enabled. */
   identityAssertions?: IdentityAssertionVerifier
+  /** Resolves `client_id` URLs (Client ID Metadata Documents); unset: they are unknown clients. */
+  clientMetadata?: ClientMetadataResolver
 }
 
 /** How often an issuing instance re-reads the key set (rotations elsewhere). */
@@ -93,10 +97,16 @@ export class GatehouseProvider implements OAuthServerProvider {
     }
   }
 
-  /** A client from configuration (`clients`), else a registered one. */
+  /**
+   * A client from configuration (`clients`), else, with `clientMetadata`, a `client_id` URL
+   * resolved from its metadata document (throws `invalid_client` when the document cannot be
+   * used), else a registered one.
+   */
   getClient(clientId: string): Promise<OAuthClientInformation | undefined> {
     const configured = this.#staticClients.get(clientId)
     if (configured) return Promise.resolve(configured)
+    const documents = this.options.clientMetadata
+    if (documents && isClientIdUrl(clientId)) return documents.resolve(clientId)
     return this.options.store.get<OAuthClientInformation>(`client:${clientId}`)
   }
 
@@ -152,6 +162,9 @@ export class GatehouseProvider implements OAuthServerProvider {
       expiresAt: this.#nowSeconds() + ttl,
       ...(identity.claims ? { claims: identity.claims } : {}),
       ...(identity.upstream !== undefined ? { upstream: identity.upstream } : {}),
+      ...(client.metadata_document_fingerprint !== undefined
+        ? { clientFingerprint: client.metadata_document_fingerprint }
+        : {}),
     }
     await this.options.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
     return code
@@ -174,6 +187,12 @@ export class GatehouseProvider implements OAuthServerProvider {
   ): Promise<TokenResponse> {
     const hash = await sha256(authorizationCode)
     if (code.redeemedGrantId !== undefined) return this.#rejectReplay(code.redeemedGrantId)
+    if (code.clientFingerprint !== client.metadata_document_fingerprint) {
+      // The client's metadata document changed its redirect URIs or keys since consent.
+      throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
+        reason: 'client_metadata_changed',
+      })
+    }
     const record: GrantRecord = {
       clientId: client.client_id,
       subject: code.subject,
@@ -182,6 +201,9 @@ export class GatehouseProvider implements OAuthServerProvider {
       createdAt: this.#nowSeconds(),
       ...(code.claims ? { claims: code.claims } : {}),
       ...(code.upstream !== undefined ? { upstream: code.upstream } : {}),
+      ...(code.clientFingerprint !== undefined
+        ? { clientFingerprint: code.clientFingerprint }
+        : {}),
     }
     // Single use: the grant exists before the code is claimed, and the claim is one atomic
     // write of the redemption marker. Of concurrent redemptions one claim wins; every other one
@@ -260,6 +282,13 @@ export class GatehouseProvider implements OAuthServerProvider {
       })
     }
     const grant = await this.grants.get(taken.grantId)
+    if (grant && grant.clientFingerprint !== client.metadata_document_fingerprint) {
+      // A changed metadata document (redirect URIs or keys) ends the grant: sign in again.
+      await this.grants.revoke(taken.grantId)
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'client_metadata_changed',
+      })
+    }
     if (!grant || !(await this.grants.update(taken.grantId, grant))) {
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         reason: 'grant_revoked',

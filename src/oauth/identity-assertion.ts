@@ -19,6 +19,7 @@ import { decodeJwt } from 'jose'
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { canonicalResource, isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
+import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
@@ -50,6 +51,8 @@ export interface IdentityAssertionOptions {
   store: Store
   now: () => number
   fetch?: typeof fetch
+  /** Checks resolved addresses and pins connections (Node: `createNodeTransport`). */
+  transport?: GuardedTransport
   signatureVerifier?: SignatureVerifierFactory
 }
 
@@ -75,6 +78,7 @@ export class IdentityAssertionVerifier {
         now: options.now,
         maxIssuers: 1,
         ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.transport ? { transport: options.transport } : {}),
         // Key URLs are configuration, never request input: loopback http is the operator's choice.
         allowHttpLoopback: keyUrlIsLoopback(trusted),
         dangerouslyAllowPrivateNetwork: trusted.allowPrivateNetwork,

@@ -2,7 +2,11 @@
  * RFC 8414 authorization-server metadata and RFC 9728 protected-resource metadata. Both are built
  * once from configuration, never from the request's Host header (mix-up defence, RFC 9700 §4.4).
  */
-import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
+import {
+  ASYMMETRIC_ALGORITHMS,
+  type ResolvedConfig,
+  type ResolvedResource,
+} from '../config/schema.js'
 
 /** The endpoint URLs, all under the issuer. */
 export interface Endpoints {
@@ -40,6 +44,8 @@ export function authorizationServerMetadata(
 ): Record<string, unknown> {
   const e = endpointsOf(config)
   const scopes = supportedScopes(config)
+  // Client ID Metadata Documents (MCP §Client Registration, draft §5).
+  const cimd = config.clientIdMetadataDocuments.enabled
   const metadata: Record<string, unknown> = {
     issuer: config.issuer,
     authorization_endpoint: e.authorization,
@@ -52,7 +58,18 @@ export function authorizationServerMetadata(
     response_modes_supported: ['query'],
     grant_types_supported: [...options.grantTypes],
     code_challenge_methods_supported: ['S256'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    token_endpoint_auth_methods_supported: [
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+      ...(cimd ? ['private_key_jwt'] : []),
+    ],
+    ...(cimd
+      ? {
+          token_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_ALGORITHMS],
+          client_id_metadata_document_supported: true,
+        }
+      : {}),
     revocation_endpoint_auth_methods_supported: [
       'client_secret_basic',
       'client_secret_post',

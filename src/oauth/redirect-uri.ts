@@ -79,7 +79,7 @@ function withoutPort(uri: string): string {
 }
 
 /** Whether the raw path of `uri` holds a `.` or `..` segment (also percent-encoded). */
-function hasDotSegment(uri: string): boolean {
+export function hasDotSegment(uri: string): boolean {
   const path = uri.replace(/^[a-z][a-z0-9+.-]*:(\/\/[^/?#]*)?/i, '').split(/[?#]/)[0] ?? ''
   return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)
 }

@@ -9,6 +9,7 @@ import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { jsonResponse, CORS_HEADERS } from '../http/responses.js'
 import { resolveResource } from './authorize.js'
+import type { ClientAssertionVerifier } from './client-assertion.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import { verifyPkce } from './pkce.js'
 import type { RateLimiter } from '../http/rate-limit.js'
@@ -24,6 +25,8 @@ export interface TokenDeps {
   now: () => number
   /** Counts failed client authentications per client id (429 past the limit). */
   clientAuthFailures?: RateLimiter
+  /** Verifies `private_key_jwt` assertions (metadata-document clients); unset: refused. */
+  clientAssertions?: ClientAssertionVerifier
 }
 
 /** `POST /token`. */

@@ -31,6 +31,11 @@ export interface OAuthClientInformation {
   software_version?: string
   jwks_uri?: string
   jwks?: { keys: unknown[] }
+  /**
+   * Set on a client resolved from its Client ID Metadata Document: a hash of the document's
+   * redirect URIs and keys. Codes, grants and consent are bound to it; a change voids them.
+   */
+  metadata_document_fingerprint?: string
 }
 
 /** A validated authorization request, handed to `OAuthServerProvider.authorize`. */
@@ -61,6 +66,8 @@ export interface AuthorizationCode {
   claims?: Record<string, unknown>
   /** The identity provider's tokens (proxy), carried into the grant. */
   upstream?: unknown
+  /** The client's `metadata_document_fingerprint` when the code was issued (CIMD clients). */
+  clientFingerprint?: string
 }
 
 /** What the server remembers about a refresh token. */

@@ -13,7 +13,7 @@ import { readCookie, serializeCookie } from '../http/cookies.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
-import { BINDING_COOKIE, secureCookies } from './consent.js'
+import { BINDING_COOKIE, currentClient, secureCookies } from './consent.js'
 import type { OAuthProxy, Transaction } from './oauth-proxy.js'
 
 export async function handleCallback(request: Request, proxy: OAuthProxy): Promise<Response> {
@@ -41,7 +41,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   }
   if (!(await store.take<Transaction>(`txn:${state}`))) return refuse('callback_replayed')
   const clear = serializeCookie(BINDING_COOKIE, '', { secure, maxAgeSeconds: 0 })
-  const client = await proxy.getClient(txn.clientId)
+  const client = await currentClient(proxy, txn)
   if (!client) return refuse('callback_client_gone')
 
   const toClient = (response: Record<string, string>) => {

@@ -7,12 +7,13 @@
  * - Approve: a browser-binding cookie (checked at the callback) and a 303 to the IdP.
  *   Deny: a 303 to the client with `access_denied`, `state` and `iss`.
  */
-import { OAuthError } from '../errors.js'
+import { OAuthError, toOAuthError } from '../errors.js'
 import { readCookie, serializeCookie } from '../http/cookies.js'
 import { parseParams, readForm } from '../http/params.js'
 import { randomToken, sha256, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
+import type { OAuthClientInformation } from '../oauth/types.js'
 import { renderConsentPage } from './consent-page.js'
 import { TRANSACTION_TTL_SECONDS, type OAuthProxy, type Transaction } from './oauth-proxy.js'
 
@@ -33,7 +34,7 @@ export async function handleConsentGet(request: Request, proxy: OAuthProxy): Pro
   const id = parseParams(new URL(request.url).search).get('txn')
   const txn = id === undefined ? undefined : await proxy.proxy.store.get<Transaction>(`txn:${id}`)
   if (id === undefined || !txn) return expired()
-  const client = await proxy.getClient(txn.clientId)
+  const client = await currentClient(proxy, txn)
   if (!client) return expired()
   const csrf = randomToken(32)
   const secure = secureCookies(proxy)
@@ -52,6 +53,9 @@ export async function handleConsentGet(request: Request, proxy: OAuthProxy): Pro
       csrf,
       clientId: client.client_id,
       ...(client.client_name !== undefined ? { clientName: client.client_name } : {}),
+      ...(client.metadata_document_fingerprint !== undefined
+        ? { documentHost: new URL(client.client_id).host }
+        : {}),
       redirectUri: txn.params.redirectUri,
       scopes: txn.params.scopes,
       resource: txn.params.resource,
@@ -82,6 +86,12 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
   }
   const txn = await proxy.proxy.store.get<Transaction>(`txn:${id}`)
   if (!txn || txn.bindingHash !== undefined) return forbidden(proxy, 'consent_replayed')
+  // The user approved what the page showed: a client whose metadata document changed since
+  // (redirect URIs or keys) must be shown and approved again.
+  if (!(await currentClient(proxy, txn))) {
+    await proxy.proxy.store.delete(`txn:${id}`)
+    return forbidden(proxy, 'consent_client_changed')
+  }
   const clearCsrf = serializeCookie(CSRF_COOKIE, '', { secure, maxAgeSeconds: 0 })
   const action = form.get('action')
   if (action === 'deny') {
@@ -132,6 +142,25 @@ function sameOriginPost(request: Request, issuerOrigin: string): boolean {
   if (site !== null) return site === 'same-origin'
   const origin = request.headers.get('origin')
   return origin === null || origin === issuerOrigin
+}
+
+/**
+ * The transaction's client as it is now, or `undefined` when it is gone, its metadata document
+ * can no longer be used, or the document's redirect URIs or keys changed since the transaction.
+ */
+export async function currentClient(
+  proxy: OAuthProxy,
+  txn: Transaction,
+): Promise<OAuthClientInformation | undefined> {
+  let client: OAuthClientInformation | undefined
+  try {
+    client = await proxy.getClient(txn.clientId)
+  } catch (error) {
+    proxy.proxy.onError?.(toOAuthError(error))
+    return undefined
+  }
+  if (client?.metadata_document_fingerprint !== txn.clientFingerprint) return undefined
+  return client
 }
 
 function withCookies(response: Response, cookies: string[]): Response {

@@ -5,6 +5,7 @@
 import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
+import type { GuardedTransport } from '../http/guarded-fetch.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
@@ -16,6 +17,8 @@ const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 
 export interface ProxyDeps {
   fetch?: typeof fetch
+  /** Checks resolved addresses of the IdP's key URLs (see `createGuardedFetch`). */
+  transport?: GuardedTransport
   signatureVerifier?: SignatureVerifierFactory
 }
 
@@ -38,6 +41,7 @@ export async function createProxy(
   const verifierDeps = {
     now: base.now,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.transport ? { transport: deps.transport } : {}),
     ...(deps.signatureVerifier ? { signatureVerifier: deps.signatureVerifier } : {}),
     clockToleranceSeconds: config.clockToleranceSeconds,
   }
@@ -70,7 +74,7 @@ export async function createProxy(
       jwksUri: d.jwksUri,
       algorithms: up.algorithm ? [up.algorithm] : advertised.length > 0 ? advertised : ['RS256'],
       allowHttpLoopback: isLoopbackUrl(d.jwksUri),
-      dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri),
+      dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
       ...verifierDeps,
     })
   } else {
@@ -90,7 +94,8 @@ export async function createProxy(
       audience: up.accessTokenAudience ?? up.clientId,
       jwksUri: up.jwksUri,
       allowHttpLoopback: isLoopbackUrl(up.jwksUri),
-      dangerouslyAllowPrivateNetwork: isLoopbackUrl(up.jwksUri),
+      dangerouslyAllowPrivateNetwork:
+        isLoopbackUrl(up.jwksUri) || up.dangerouslyAllowPrivateNetwork,
       ...verifierDeps,
     })
   }

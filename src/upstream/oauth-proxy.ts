@@ -32,6 +32,8 @@ export interface Transaction {
   nonce?: string
   /** SHA-256 of the browser-binding nonce, set when the user approves. */
   bindingHash?: string
+  /** The client's metadata-document fingerprint when consent was asked (CIMD clients). */
+  clientFingerprint?: string
 }
 
 /** How the IdP's answer becomes a user. */
@@ -76,6 +78,9 @@ export class OAuthProxy extends GatehouseProvider {
       params,
       codeVerifier: randomToken(48),
       ...(this.proxy.upstream.settings.openid ? { nonce: randomToken(24) } : {}),
+      ...(client.metadata_document_fingerprint !== undefined
+        ? { clientFingerprint: client.metadata_document_fingerprint }
+        : {}),
     }
     await this.options.store.set(`txn:${id}`, txn, { ttlSeconds: TRANSACTION_TTL_SECONDS })
     return `${this.options.config.issuer}/consent?txn=${encodeURIComponent(id)}`

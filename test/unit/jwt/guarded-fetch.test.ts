@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UpstreamError } from '../../../src/errors.js'
-import { classifyHost, createGuardedFetch } from '../../../src/http/guarded-fetch.js'
+import {
+  classifyAddress,
+  classifyHost,
+  createGuardedFetch,
+} from '../../../src/http/guarded-fetch.js'
 import { startServer } from '../../helpers/jwt-fixtures.js'
 import type { TestServer } from '../../helpers/jwt-fixtures.js'
 
@@ -230,5 +234,44 @@ describe('createGuardedFetch: talking to a server', () => {
     await closed.close()
     const error = await failureOf(local(`${closed.url}/json`))
     expect(error.code).toBe('ERR_UPSTREAM')
+  })
+})
+
+describe('classifyAddress: resolver answers', () => {
+  it('classifies resolved addresses by range, including mapped and odd spellings', () => {
+    const cases: [string, string][] = [
+      ['93.184.216.34', 'public'],
+      ['2606:4700::1111', 'public'],
+      ['127.0.0.1', 'loopback'],
+      ['::1', 'loopback'],
+      ['10.0.0.1', 'private'],
+      ['169.254.169.254', 'private'],
+      ['100.64.0.1', 'private'],
+      ['fe80::1', 'private'],
+      ['fc00::1', 'private'],
+      ['0.0.0.0', 'special-use'],
+      ['::ffff:127.0.0.1', 'special-use'],
+      ['::ffff:7f00:1', 'special-use'],
+      ['64:ff9b::a00:1', 'special-use'],
+      ['2130706433', 'loopback'],
+      ['0x7f.1', 'loopback'],
+      ['0177.0.0.1', 'loopback'],
+    ]
+    for (const [address, expected] of cases)
+      expect(classifyAddress(address), address).toBe(expected)
+  })
+
+  it('treats anything that is not an IP address as special-use', () => {
+    for (const answer of [
+      '',
+      'localhost',
+      'example.com',
+      'fe80::1%eth0',
+      '1.2.3.4/8',
+      '[::1]',
+      ' ',
+    ]) {
+      expect(classifyAddress(answer), answer).toBe('special-use')
+    }
   })
 })

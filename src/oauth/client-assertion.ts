@@ -1,0 +1,84 @@
+/**
+ * `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Core §9) for clients whose
+ * keys come from their metadata document. Rules: an asymmetric JWS signed by one of the client's
+ * keys; `iss` = `sub` = the client id; `aud` names the issuer or the token endpoint; `exp`
+ * required and at most `MAX_ASSERTION_LIFETIME_SECONDS` ahead; `jti` required and single use
+ * (one atomic `setIfAbsent` in the shared store, kept until the assertion expires).
+ */
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose'
+import { ASYMMETRIC_ALGORITHMS } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
+import { sha256 } from '../http/random.js'
+import type { Store } from '../storage/store.js'
+import type { OAuthClientInformation } from './types.js'
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+/** Longest accepted time from now to an assertion's `exp`. */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300
+
+export interface ClientAssertionOptions {
+  issuer: string
+  tokenEndpoint: string
+  store: Store
+  now: () => number
+  clockToleranceSeconds: number
+}
+
+/** Verifies client assertions; `verify` throws `OAuthError` `invalid_client`. */
+export interface ClientAssertionVerifier {
+  verify(assertion: string, client: OAuthClientInformation): Promise<void>
+}
+
+export function createClientAssertionVerifier(
+  options: ClientAssertionOptions,
+): ClientAssertionVerifier {
+  return {
+    async verify(assertion, client) {
+      const fail = (reason: string, cause?: unknown) =>
+        new OAuthError('invalid_client', 'client authentication failed', {
+          reason,
+          ...(cause === undefined ? {} : { cause }),
+        })
+      if (client.jwks === undefined) throw fail('assertion_no_keys')
+      const keys = createLocalJWKSet(client.jwks as unknown as JSONWebKeySet)
+      const tolerance = options.clockToleranceSeconds
+      let payload: { exp?: number; jti?: string }
+      try {
+        ;({ payload } = await jwtVerify(assertion, keys, {
+          algorithms: [...ASYMMETRIC_ALGORITHMS],
+          issuer: client.client_id,
+          subject: client.client_id,
+          audience: [options.issuer, options.tokenEndpoint],
+          requiredClaims: ['exp', 'jti'],
+          currentDate: new Date(options.now()),
+          clockTolerance: tolerance,
+        }))
+      } catch (error) {
+        throw fail('assertion_invalid', error)
+      }
+      const nowSeconds = Math.floor(options.now() / 1000)
+      const exp = payload.exp ?? 0
+      if (exp - nowSeconds > MAX_ASSERTION_LIFETIME_SECONDS + tolerance) {
+        throw fail('assertion_lifetime')
+      }
+      if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) {
+        throw fail('assertion_jti')
+      }
+      const key = `client-assertion:${await sha256(`${client.client_id} ${payload.jti}`)}`
+      const ttlSeconds = Math.max(1, exp - nowSeconds + tolerance)
+      if (!(await options.store.setIfAbsent(key, true, { ttlSeconds }))) {
+        throw fail('assertion_replay')
+      }
+    },
+  }
+}
+
+/** The client id an assertion names (`iss`), unverified: only to look the client up. */
+export function assertionClientId(assertion: string): string | undefined {
+  try {
+    const iss = decodeJwt(assertion).iss
+    return typeof iss === 'string' ? iss : undefined
+  } catch {
+    return undefined
+  }
+}
