@@ -20,7 +20,6 @@ import { handleIntrospect } from './oauth/introspect.js'
 import {
   authorizationServerMetadata,
   authorizationServerMetadataPath,
-  endpointsOf,
   protectedResourceMetadata,
 } from './oauth/metadata.js'
 import type { OAuthServerProvider } from './oauth/provider.js'
@@ -148,7 +147,6 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       ? {
           clientAssertions: createClientAssertionVerifier({
             issuer: config.issuer,
-            tokenEndpoint: endpointsOf(config).token,
             store,
             now,
             clockToleranceSeconds: config.clockToleranceSeconds,

@@ -18,7 +18,6 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 300
 
 export interface ClientAssertionOptions {
   issuer: string
-  tokenEndpoint: string
   store: Store
   now: () => number
   clockToleranceSeconds: number
@@ -42,13 +41,15 @@ export function createClientAssertionVerifier(
       if (client.jwks === undefined) throw fail('assertion_no_keys')
       const keys = createLocalJWKSet(client.jwks as unknown as JSONWebKeySet)
       const tolerance = options.clockToleranceSeconds
-      let payload: { exp?: number; jti?: string }
+      let payload: { exp?: number; jti?: string; aud?: string | string[] }
       try {
         ;({ payload } = await jwtVerify(assertion, keys, {
           algorithms: [...ASYMMETRIC_ALGORITHMS],
           issuer: client.client_id,
           subject: client.client_id,
-          audience: [options.issuer, options.tokenEndpoint],
+          // draft-ietf-oauth-rfc7523bis: the audience is this issuer alone. Token endpoint URLs and
+          // lists naming other servers are how assertions get replayed across servers.
+          audience: options.issuer,
           requiredClaims: ['exp', 'jti'],
           currentDate: new Date(options.now()),
           clockTolerance: tolerance,
@@ -56,6 +57,7 @@ export function createClientAssertionVerifier(
       } catch (error) {
         throw fail('assertion_invalid', error)
       }
+      if (Array.isArray(payload.aud) && payload.aud.length !== 1) throw fail('assertion_audience')
       const nowSeconds = Math.floor(options.now() / 1000)
       const exp = payload.exp ?? 0
       if (exp - nowSeconds > MAX_ASSERTION_LIFETIME_SECONDS + tolerance) {

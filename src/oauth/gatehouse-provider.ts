@@ -407,7 +407,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     // ID-JAG draft §4.4.3: no refresh token; the client presents a fresh ID-JAG instead.
     const response = await this.issueTokens(client, grantId, record, scopes, { refresh: false })
     // The draft asks for the granted scope and resource in the response (§4.4.1).
-    return { ...response, scope: scopes.join(' '), resource: verified.resource.url }
+    return { ...response, resource: verified.resource.url }
   }
 
   async #rejectReplay(grantId: string): Promise<never> {

@@ -36,7 +36,7 @@ export const ID_JAG_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag'
 export interface VerifiedAssertion {
   /** The enterprise IdP that asserted the user (`iss`). */
   issuer: string
-  /** The user at that IdP (`sub`). */
+  /** The user at that IdP: its `sub`, after the issuer's `subjectPrefix` when one is set. */
   subject: string
   /** The resource the ID-JAG is for. */
   resource: ResolvedResource
@@ -65,6 +65,7 @@ export class IdentityAssertionVerifier {
   readonly #now: () => number
   readonly #maxLifetime: number
   readonly #verifiers = new Map<string, JWTVerifier>()
+  readonly #prefixes = new Map<string, string>()
 
   constructor(options: IdentityAssertionOptions) {
     const settings = options.config.identityAssertion
@@ -74,6 +75,9 @@ export class IdentityAssertionVerifier {
     this.#now = options.now
     this.#maxLifetime = settings.maxAssertionLifetimeSeconds
     for (const trusted of settings.trustedIssuers) {
+      if (trusted.subjectPrefix !== undefined) {
+        this.#prefixes.set(trusted.issuer, trusted.subjectPrefix)
+      }
       const jwksCache = new JwksCache({
         now: options.now,
         maxIssuers: 1,
@@ -145,11 +149,17 @@ export class IdentityAssertionVerifier {
     if (typeof claims.client_id !== 'string') throw refused('no_client_id')
     if (claims.client_id !== client.client_id) throw refused('client_mismatch')
     if (claims.cnf !== undefined) throw refused('sender_constrained')
+    // RAR in an ID-JAG must be processed (draft §4.4.1); Gatehouse cannot, so it refuses rather
+    // than issue a token that ignores the restrictions the IdP expressed.
+    if (claims.authorization_details !== undefined) throw refused('authorization_details')
+    if (Array.isArray(claims.aud) && claims.aud.length !== 1) throw refused('wrong_audience')
     const kept: Record<string, unknown> = {}
     for (const name of KEPT_CLAIMS) if (claims[name] !== undefined) kept[name] = claims[name]
+    const issuer = verified.issuer ?? ''
+    const prefix = this.#prefixes.get(issuer)
     const decision = decide({
-      issuer: verified.issuer ?? '',
-      subject: sub,
+      issuer,
+      subject: prefix === undefined ? sub : `${prefix}:${sub}`,
       resource: this.#resourceOf(claims.resource),
       scopes: parseScopeClaim(claims.scope),
       claims: kept,

@@ -63,6 +63,8 @@ export async function handleIntrospect(request: Request, deps: IntrospectDeps): 
       ...(access.scopes.length > 0 ? { scope: access.scopes.join(' ') } : {}),
       ...(access.subject !== undefined ? { sub: access.subject } : {}),
       ...(typeof access.claims.iss === 'string' ? { iss: access.claims.iss } : {}),
+      // SEP-990 grants: the enterprise IdP that asserted the subject (part of the principal).
+      ...(typeof access.claims.idp === 'string' ? { idp: access.claims.idp } : {}),
       ...(access.resource !== undefined ? { aud: access.resource } : {}),
       ...(access.expiresAt !== undefined ? { exp: access.expiresAt } : {}),
       ...(typeof access.claims.iat === 'number' ? { iat: access.claims.iat } : {}),

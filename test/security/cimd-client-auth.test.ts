@@ -33,7 +33,13 @@ afterAll(async () => {
 
 function assertion(
   clientId: string,
-  overrides: { aud?: string; exp?: number; jti?: string; iss?: string; key?: CryptoKey } = {},
+  overrides: {
+    aud?: string | string[]
+    exp?: number
+    jti?: string
+    iss?: string
+    key?: CryptoKey
+  } = {},
   header: Record<string, unknown> = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
@@ -41,7 +47,7 @@ function assertion(
     .setProtectedHeader({ alg: 'ES256', kid: 'k1', ...header })
     .setIssuer(overrides.iss ?? clientId)
     .setSubject(clientId)
-    .setAudience(overrides.aud ?? `${ISSUER}/token`)
+    .setAudience(overrides.aud ?? ISSUER)
     .setIssuedAt(now)
     .setExpirationTime(overrides.exp ?? now + 60)
     .setJti(overrides.jti ?? randomUUID())
@@ -152,6 +158,10 @@ describe('metadata-document clients at the token endpoint', () => {
     const now = Math.floor(Date.now() / 1000)
     const bad = [
       await assertion(id, { aud: 'https://other.test/token' }),
+      // Only the issuer itself: not the token endpoint URL, not a list naming another server.
+      await assertion(id, { aud: `${ISSUER}/token` }),
+      await assertion(id, { aud: ['https://evil-as.test', ISSUER] }),
+      await assertion(id, { aud: [ISSUER, ISSUER] }),
       await assertion(id, { iss: 'https://client.test/else.json' }),
       await assertion(id, { exp: now + 3600 }),
       await assertion(id, { exp: now - 120 }),

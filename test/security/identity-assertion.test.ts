@@ -144,6 +144,7 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
       `${ISSUER}/token`,
       `${ISSUER}/`,
       [],
+      [ISSUER, ISSUER],
     ]) {
       await expectRefused(await exchange(await idp.mintIdJag({ aud })))
     }
@@ -291,6 +292,64 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
 
   it('IDJ-14 an ID-JAG bound to a key (cnf) is refused: DPoP is not supported', async () => {
     await expectRefused(await exchange(await idp.mintIdJag({ cnf: { jkt: 'abc' } })))
+  })
+
+  it('an ID-JAG carrying authorization_details (RAR, not supported) is refused, not silently widened', async () => {
+    const details = [{ type: 'notes', actions: ['read'], locations: [RESOURCE] }]
+    await expectRefused(await exchange(await idp.mintIdJag({ authorization_details: details })))
+  })
+
+  it('an ID-JAG without scope grants no scope, and the response then names none', async () => {
+    const res = await exchange(await idp.mintIdJag({ scope: undefined }))
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as Record<string, string>
+    expect(body.scope).toBeUndefined()
+    expect(claimsOf(body.access_token ?? '').scope).toBeUndefined()
+  })
+
+  it('users of two trusted IdPs with the same sub are two principals (subjectPrefix), also at introspection', async () => {
+    const second = await startEnterpriseIdp({
+      audience: ISSUER,
+      resource: RESOURCE,
+      clientId: 'CC',
+    })
+    try {
+      t = await createTestGatehouse({
+        config: config({
+          identityAssertion: {
+            trustedIssuers: [
+              { issuer: idp.issuer, jwksUri: idp.jwksUri, subjectPrefix: 'corp' },
+              { issuer: second.issuer, jwksUri: second.jwksUri, subjectPrefix: 'partner' },
+            ],
+          },
+        }),
+      })
+      const tokens: string[] = []
+      for (const source of [idp, second]) {
+        const res = await exchange(await source.mintIdJag({ sub: 'u1' }))
+        expect(res.status).toBe(200)
+        tokens.push(((await res.json()) as { access_token: string }).access_token)
+      }
+      expect(tokens.map((tk) => claimsOf(tk).sub)).toEqual(['corp:u1', 'partner:u1'])
+      const answers = []
+      for (const token of tokens) {
+        const res = await t.call('/introspect', {
+          method: 'POST',
+          body: new URLSearchParams({ token }).toString(),
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: basic('CC', CC_SECRET),
+          },
+        })
+        answers.push((await res.json()) as Record<string, unknown>)
+      }
+      expect(answers.map((a) => [a.sub, a.idp])).toEqual([
+        ['corp:u1', idp.issuer],
+        ['partner:u1', second.issuer],
+      ])
+    } finally {
+      await second.close()
+    }
   })
 
   it('IDJ-15 a genuine ID token from the trusted IdP is not an ID-JAG', async () => {

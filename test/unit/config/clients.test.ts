@@ -70,6 +70,22 @@ describe('configured clients and the identity-assertion grant', () => {
     )
   })
 
+  it('require distinct subject prefixes when several issuers are trusted', () => {
+    const two = (a?: string, b?: string) => ({
+      identityAssertion: {
+        trustedIssuers: [
+          { issuer: 'https://a.example', jwksUri: 'https://a.example/jwks', subjectPrefix: a },
+          { issuer: 'https://b.example', jwksUri: 'https://b.example/jwks', subjectPrefix: b },
+        ],
+      },
+    })
+    expect(problems(two('a', 'b'))).toEqual([])
+    expect(problems(two('a'))).toEqual([
+      'identityAssertion.trustedIssuers.1.subjectPrefix: must be set, and differ between issuers, when several issuers are trusted',
+    ])
+    expect(problems(two('same', 'same'))).toHaveLength(1)
+  })
+
   it('refuse a trusted issuer with no key source or two of them, and symmetric algorithms', () => {
     expect(
       problems({ identityAssertion: { trustedIssuers: [{ issuer: 'https://idp.example' }] } }),
