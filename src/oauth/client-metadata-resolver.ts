@@ -39,12 +39,15 @@ interface CachedClient {
 
 const ACCEPT = 'application/json'
 const SHOWN_URL_LENGTH = 200
+const MAX_KNOWN_URLS = 10_000
 
 /** Resolves metadata document URLs to clients; see the module comment for the rules. */
 export class ClientMetadataResolver {
   readonly #options: ClientMetadataResolverOptions
   readonly #inflight = new Map<string, Promise<CachedClient>>()
   readonly #perHost: RateLimiter
+  /** URLs this instance has loaded a usable document from (bounded, oldest dropped first). */
+  readonly #known = new Set<string>()
 
   constructor(options: ClientMetadataResolverOptions) {
     this.#options = options
@@ -76,7 +79,9 @@ export class ClientMetadataResolver {
   async #load(url: string, key: string): Promise<CachedClient> {
     const { config, now, store } = this.#options
     const settings = config.clientIdMetadataDocuments
-    this.#perHost.hit(new URL(url).host)
+    // The per-host budget applies to URLs never seen to work: made-up paths on a client's host
+    // can use it up, but then cannot lock out the clients this instance already knows.
+    if (!this.#known.has(url)) this.#perHost.hit(new URL(url).host)
     const response = await this.#get(this.#options.fetchDocument, url, url)
     const client = parseClientMetadataDocument(url, this.#json(response, url), config)
     if (client.jwks_uri !== undefined && client.token_endpoint_auth_method === 'private_key_jwt') {
@@ -91,6 +96,12 @@ export class ClientMetadataResolver {
       ]),
     )
     const ttl = cacheSeconds(response.headers, settings.minCacheSeconds, settings.maxCacheSeconds)
+    this.#known.delete(url)
+    if (this.#known.size >= MAX_KNOWN_URLS) {
+      const oldest = this.#known.values().next()
+      if (!oldest.done) this.#known.delete(oldest.value)
+    }
+    this.#known.add(url)
     const entry: CachedClient = { client, expiresAt: now() + ttl * 1000 }
     if (ttl > 0) await store.set(key, entry, { ttlSeconds: ttl })
     return entry

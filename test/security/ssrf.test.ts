@@ -326,6 +326,21 @@ describe('A.2.14 SSRF', () => {
     expect(host.count() - before).toBe(5)
     expect(t.errors.filter((e) => e.reason === 'rate_limited')).toHaveLength(15)
 
+    // The flood cannot lock out a client this instance has already loaded (review finding).
+    const known = path('known')
+    host.json(known, metadataDocument(host, known), { 'cache-control': 'no-store' })
+    const u = await createCimdGatehouse(host, {
+      cimd: { fetchesPerHostPerMinute: 5, minCacheSeconds: 0 },
+    })
+    expect((await authorizeRequest(u, `${host.origin()}${known}`)).status).toBe(302)
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => authorizeRequest(u, `${host.origin()}/junk-${i}.json`)),
+    )
+    expect(u.errors.filter((e) => e.reason === 'rate_limited').length).toBeGreaterThan(0)
+    const again = await authorizeRequest(u, `${host.origin()}${known}`)
+    expect(again.status).toBe(302)
+    expect(host.count(known)).toBe(2)
+
     let active = 0
     let peak = 0
     const slow = path('slow')
