@@ -40,7 +40,7 @@ export interface NodeTransportOptions {
  * when the guard stops reading.
  */
 export function createNodeTransport(options: NodeTransportOptions = {}): GuardedTransport {
-  const resolve = options.resolve ?? resolveAll
+  const resolve = options.resolve ?? limitConcurrency(resolveAll, MAX_CONCURRENT_LOOKUPS)
   const proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy)
   const ca = options.ca === undefined ? undefined : [options.ca].flat()
   return async (request) => {
@@ -83,6 +83,35 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Guarded
       port,
       agent: false,
     })
+  }
+}
+
+/**
+ * `dns.lookup` runs on libuv's small shared thread pool (4 threads by default, also used by file
+ * access and Web Crypto) and cannot be cancelled: names whose nameserver never answers would hold
+ * threads long after the fetch's deadline. At most this many lookups run at once per transport.
+ */
+const MAX_CONCURRENT_LOOKUPS = 2
+const MAX_QUEUED_LOOKUPS = 64
+
+function limitConcurrency(fn: Resolve, max: number): Resolve {
+  let active = 0
+  const queue: (() => void)[] = []
+  const release = () => {
+    active--
+    queue.shift()?.()
+  }
+  return async (hostname) => {
+    if (active >= max) {
+      if (queue.length >= MAX_QUEUED_LOOKUPS) throw new Error('too many name lookups waiting')
+      await new Promise<void>((resolve) => queue.push(resolve))
+    }
+    active++
+    try {
+      return await fn(hostname)
+    } finally {
+      release()
+    }
   }
 }
 

@@ -393,6 +393,13 @@ function classifyIpv6(w: number[]): HostClass {
   if (upperZero && w5 === 0 && w6 === 0 && w7 === 1) return 'loopback' // ::1
   if (upperZero && w5 === 0) return 'special-use' // ::, ::/96 IPv4-compatible
   if (upperZero && w5 === 0xffff) return 'special-use' // ::ffff:0:0/96 IPv4-mapped
+  if (w0 === 0 && w1 === 0 && w2 === 0 && w3 === 0 && w4 === 0xffff && w5 === 0) {
+    return 'special-use' // ::ffff:0:0:0/96 IPv4-translated (RFC 2765)
+  }
+  if (w0 === 0x64 && w1 === 0xff9b && w2 === 1) return 'special-use' // local-use NAT64 (RFC 8215)
+  // 2001::/23 IETF protocol assignments: Teredo (2001::/32) embeds an arbitrary IPv4 address,
+  // and the rest (ORCHID, benchmarking, AMT …) is no place for a client's document.
+  if (w0 === 0x2001 && (w1 & 0xfe00) === 0) return 'special-use'
   if (w0 === 0x64 && w1 === 0xff9b && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0) {
     // NAT64 (RFC 6052): judge the embedded IPv4 address.
     const embedded = classifyIpv4(((w6 << 16) | w7) >>> 0)

@@ -404,6 +404,8 @@ describe('A.2.3 Client ID Metadata Documents', () => {
     const meta = await (await on.call('/.well-known/oauth-authorization-server')).json()
     expect(meta).toMatchObject({ client_id_metadata_document_supported: true })
     expect(meta.token_endpoint_auth_methods_supported).toContain('private_key_jwt')
+    expect(meta.revocation_endpoint_auth_methods_supported).toContain('private_key_jwt')
+    expect(meta.introspection_endpoint_auth_methods_supported).toContain('private_key_jwt')
     const off = await createTestGatehouse()
     const plain = await (await off.call('/.well-known/oauth-authorization-server')).json()
     expect(plain).not.toHaveProperty('client_id_metadata_document_supported')
