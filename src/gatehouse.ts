@@ -49,6 +49,8 @@ export interface GatehouseOptions {
   fetch?: typeof fetch
   /** Faster signature checks on Node: `nodeSignatureVerifier` from `mcp-gatehouse/node`. */
   signatureVerifier?: SignatureVerifierFactory
+  /** Configurations that work but may not do what was meant (default `console.warn`). */
+  onWarning?: (message: string) => void
 }
 
 export interface Gatehouse {
@@ -105,6 +107,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const proxy = await createProxy(config, baseOptions, {
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   })
   const base = proxy ?? new GatehouseProvider(baseOptions)
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base

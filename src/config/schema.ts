@@ -5,6 +5,7 @@
 import * as z from 'zod'
 import { ConfigError } from '../errors.js'
 import { canonicalResource, isLoopbackHost } from './urls.js'
+import { azureUpstreamFields, isSecureOrLoopbackUrl } from './azure-schema.js'
 
 const scopeToken = z
   .string()
@@ -87,6 +88,19 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     /** Expected `aud` of the IdP's access tokens (default: the client id). */
     accessTokenAudience: z.string().optional(),
     ...upstreamCommon,
+  }),
+  // Microsoft Entra ID / Azure AD B2C (src/azure/).
+  z.strictObject({ ...azureUpstreamFields, ...upstreamCommon }).superRefine((a, ctx) => {
+    if ((a.tenantId === undefined) === (a.b2c === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tenantId'], message: 'give tenantId or b2c (one)' })
+    }
+    if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authority'],
+        message: 'must be https (http is allowed on loopback only)',
+      })
+    }
   }),
 ])
 

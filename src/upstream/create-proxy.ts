@@ -7,6 +7,7 @@ import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
+import { buildAzureProvider } from '../azure/create-azure-proxy.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
 import { OAuthProxy } from './oauth-proxy.js'
 import { discoverOidc } from './oidc-discovery.js'
@@ -17,6 +18,8 @@ const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 export interface ProxyDeps {
   fetch?: typeof fetch
   signatureVerifier?: SignatureVerifierFactory
+  /** Configurations that work but may not do what was meant (default `console.warn`). */
+  onWarning?: (message: string) => void
 }
 
 export async function createProxy(
@@ -26,6 +29,7 @@ export async function createProxy(
 ): Promise<OAuthProxy | undefined> {
   const up = config.upstream
   if (!up) return undefined
+  if (up.kind === 'azure') return buildAzureProvider(config, up, base, deps)
   const common = {
     clientId: up.clientId,
     ...(up.clientSecret !== undefined ? { clientSecret: up.clientSecret } : {}),

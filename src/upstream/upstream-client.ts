@@ -26,6 +26,11 @@ export interface UpstreamSettings {
   /** http IdPs on loopback (development). */
   allowInsecureRequests: boolean
   timeoutMs: number
+  /**
+   * The issuer an ID token must name, from its claims, when it is not `issuer` (Entra's
+   * multi-tenant `{tenantid}` template); `undefined` means `issuer`.
+   */
+  idTokenIssuer?: (claims: Readonly<Record<string, unknown>>) => string | undefined
 }
 
 /** Tokens from the IdP, kept encrypted in the grant and never given to MCP clients. */
@@ -37,6 +42,8 @@ export interface UpstreamTokens {
   expiresAt?: number
   scope?: string
 }
+
+const EXPECTED_ISSUER = (oauth as unknown as { _expectedIssuer: symbol })._expectedIssuer
 
 /** Parameters that only Gatehouse may set on the upstream authorization request. */
 const RESERVED = new Set([
@@ -78,6 +85,14 @@ export class UpstreamClient {
       ...(settings.issParameterSupported
         ? { authorization_response_iss_parameter_supported: true }
         : {}),
+    }
+    const idTokenIssuer = settings.idTokenIssuer
+    if (idTokenIssuer) {
+      // oauth4webapi's hook for templated issuers (the one openid-client uses for Entra).
+      Object.assign(this.#as, {
+        [EXPECTED_ISSUER]: (result: { claims: Record<string, unknown> }) =>
+          idTokenIssuer(result.claims) ?? settings.issuer,
+      })
     }
     this.#client = { client_id: settings.clientId }
     const secret = settings.clientSecret ?? ''
