@@ -11,6 +11,8 @@
  * - code exchange and refresh send this API's scopes plus the OIDC ones (one resource), falling
  *   back to the configured scopes when the client asked for none of this API's;
  * - scopes Entra echoes back are unprefixed again.
+ * Beyond the table: `offline_access` is always asked for (refresh and On-Behalf-Of need Entra's
+ * refresh token), and with only OIDC scopes configured `{identifierUri}/.default` is.
  */
 
 /** Scopes of OpenID Connect itself: never prefixed, never in `scp`. */
@@ -64,10 +66,16 @@ export class AzureScopeRules {
       : scope
   }
 
-  /** The client's scopes, or the configured ones when the client asked for none of this API's. */
+  /**
+   * The client's scopes, or the configured ones when the client asked for none of this API's;
+   * with no API scope configured at all, `{identifierUri}/.default`, so that Entra's access token
+   * is still one for this API.
+   */
   #apiScopes(clientScopes: readonly string[]): string[] {
     const own = clientScopes.filter((s) => !isOidcScope(s))
-    return own.length > 0 ? [...clientScopes] : [...clientScopes, ...this.requiredScopes]
+    if (own.length > 0) return [...clientScopes]
+    const fallback = this.validationOff ? ['.default'] : []
+    return [...clientScopes, ...this.requiredScopes, ...fallback]
   }
 
   /** Scopes of the authorize request: the client's (or configured) scopes plus the additional ones. */

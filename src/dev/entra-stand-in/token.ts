@@ -244,7 +244,10 @@ async function tokenResponse(
   // Only OIDC scopes: Entra issues a Graph token (User.Read).
   const resource = parsed.resource ?? state.directory.resolveScope(`${GRAPH_RESOURCE}/User.Read`)
   if (!resource) throw new Error('unreachable')
-  const names = parsed.resource ? parsed.names : ['User.Read']
+  // `.default`: every scope the resource exposes (as if an admin had consented to them all).
+  const names = parsed.resource
+    ? parsed.names.flatMap((n) => (n === '.default' ? (parsed.resource?.app?.scopes ?? []) : [n]))
+    : ['User.Read']
   const { token } = await state.accessToken({
     user,
     client: app,
