@@ -13,6 +13,7 @@ import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
 import { toNodeHandler } from '../adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMcpHandler } from '../mcp/handler.js'
+import type { CreateMcpServer } from '../mcp/server-like.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
@@ -23,6 +24,8 @@ export interface DevOptions {
   memory: boolean
   user: string
   password: string
+  /** The identity provider: the embedded OpenID provider (default) or the local Entra stand-in. */
+  provider?: 'oidc' | 'azure'
 }
 
 export interface DevServer {
@@ -51,9 +54,11 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       { cause: error },
     )
   })
-  let handler = toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 })))
+  const slot = {
+    handler: toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 }))),
+  }
   const server = createServer((req, res) => {
-    handler(req, res)
+    slot.handler(req, res)
   })
   await listen(server, options.port)
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -61,6 +66,14 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const secret = options.memory
     ? randomBytes(32).toString('base64url')
     : loadSecret(options.dataDir)
+  if (options.provider === 'azure') {
+    const { startEntraDevUpstream } = await import('../dev/entra-dev.js')
+    const entra = await startEntraDevUpstream({ issuer, ...options })
+    return serve(slot, server, issuer, store, secret, entra.upstream, createDemoServer, {
+      idpIssuer: entra.issuer,
+      close: () => entra.close(),
+    })
+  }
   const upstreamSecret = randomBytes(32).toString('base64url')
   const idp = await startDevIdentityProvider({
     users: [
@@ -81,6 +94,34 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       },
     ],
   })
+  return serve(
+    slot,
+    server,
+    issuer,
+    store,
+    secret,
+    {
+      kind: 'oidc',
+      configUrl: `${idp.issuer}/.well-known/openid-configuration`,
+      clientId: 'gatehouse-dev',
+      clientSecret: upstreamSecret,
+    },
+    createDemoServer,
+    { idpIssuer: idp.issuer, close: () => idp.close() },
+  )
+}
+
+/** Gatehouse in front of `upstream` and the demo MCP server, on the listening `server`. */
+async function serve(
+  slot: { handler: ReturnType<typeof toNodeHandler> },
+  server: Server,
+  issuer: string,
+  store: Store,
+  secret: string,
+  upstream: Record<string, unknown>,
+  createDemoServer: CreateMcpServer,
+  idp: { idpIssuer: string; close(): Promise<void> },
+): Promise<DevServer> {
   const gatehouse = await createGatehouse({
     config: {
       issuer,
@@ -94,12 +135,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
           allowedOrigins: ['http://localhost:6274', 'http://127.0.0.1:6274'],
         },
       ],
-      upstream: {
-        kind: 'oidc',
-        configUrl: `${idp.issuer}/.well-known/openid-configuration`,
-        clientId: 'gatehouse-dev',
-        clientSecret: upstreamSecret,
-      },
+      upstream,
     },
     store,
     signatureVerifier: nodeSignatureVerifier,
@@ -110,7 +146,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     enableJsonResponse: true,
   })
   const port = (server.address() as AddressInfo).port
-  handler = toNodeHandler(
+  slot.handler = toNodeHandler(
     (request) =>
       new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
     // The issuer never comes from Host, and other Host values are refused (DNS rebinding).
@@ -119,7 +155,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   return {
     issuer,
     mcpUrl: `${issuer}/mcp`,
-    idpIssuer: idp.issuer,
+    idpIssuer: idp.idpIssuer,
     gatehouse,
     async close() {
       server.closeAllConnections()

@@ -44,7 +44,10 @@ class BrowserlessProvider implements OAuthClientProvider {
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
   }
-  constructor(readonly user: { username: string; password: string }) {}
+  readonly user: { username: string; password: string }
+  constructor(user: { username: string; password: string }) {
+    this.user = user
+  }
   clientInformation() {
     return this.info
   }

@@ -226,7 +226,8 @@ describe('Azure tenants and issuers', () => {
         secret: 's'.repeat(32),
         store: createMemoryStore(),
       })
-      const provider = gh.base as AzureProvider
+      const provider = gh.base
+      if (!(provider instanceof AzureProvider)) throw new Error('expected the Azure provider')
       const { token } = await signIn(
         { gh, provider, clock: { now: Date.now, advance: () => 0 }, warnings: [], errors: [] },
         USERS.b2c,
