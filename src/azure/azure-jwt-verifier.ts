@@ -43,6 +43,12 @@ export interface AzureJWTVerifierOptions extends AzureAuthorityInput {
    * The tenant's GUID when `tenantId` is a domain (start-up discovery learns it); required then.
    */
   tenantGuid?: string | undefined
+  /**
+   * Resource servers: the MCP resource URL this app registration stands for. Entra's audience
+   * (client id or identifier URI) names the app, not the URL; a token that passed is reported as
+   * being for `resource`, so the guard's audience binding holds.
+   */
+  resource?: string | undefined
   /** Replaces the JWKS URL derived from the authority (discovery's `jwks_uri`). */
   jwksUri?: string | undefined
   clockToleranceSeconds?: number | undefined
@@ -113,7 +119,9 @@ export class AzureJWTVerifier implements TokenVerifier {
     if (payload === undefined) return undefined
     const issuer = this.#acceptedIssuer(payload)
     if (issuer === undefined) return undefined
-    return this.#verifierFor(issuer).verifyToken(token)
+    const verified = await this.#verifierFor(issuer).verifyToken(token)
+    const resource = this.#options.resource
+    return verified && resource !== undefined ? { ...verified, resource } : verified
   }
 
   /** The issuer this configuration accepts for the token, or undefined. */
