@@ -11,6 +11,7 @@
 import { OAuthError } from '../errors.js'
 import type { GrantRecord } from '../grants/grants.js'
 import type { UserIdentity } from '../oauth/gatehouse-provider.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
 import type { AccessToken } from '../resource/access-token.js'
 import { OAuthProxy, type OAuthProxyOptions, type Transaction } from '../upstream/oauth-proxy.js'
 import type { UpstreamTokens } from '../upstream/upstream-client.js'
@@ -20,7 +21,7 @@ import { EntraOboError } from './errors.js'
 import type { OboClient } from './obo.js'
 import type { AzureB2CProxyOptions, AzureProxyOptions } from './factories.js'
 import type { Gatehouse } from '../gatehouse.js'
-import type { AzureScopeRules } from './scopes.js'
+import { isOidcScope, type AzureScopeRules } from './scopes.js'
 
 export interface AzureProviderOptions extends OAuthProxyOptions {
   azure: {
@@ -120,6 +121,34 @@ export class AzureProvider extends OAuthProxy {
       claims,
       upstream: this.keepUpstreamTokens(result.tokens),
     }
+  }
+
+  /**
+   * Issues Gatehouse's code for the scopes the client asked for AND Entra granted (`scp` of its
+   * access token): Gatehouse's token never claims more than Entra gave. OIDC scopes are not in
+   * `scp` and are kept. A client left with none of the API scopes it asked for is refused.
+   */
+  override async issueCode(
+    client: OAuthClientInformation,
+    params: AuthorizationParams,
+    identity: UserIdentity,
+  ): Promise<string> {
+    const rules = this.azure.rules
+    const scp = identity.claims?.scp
+    const granted = new Set(
+      (Array.isArray(scp) ? (scp as unknown[]) : [])
+        .filter((s): s is string => typeof s === 'string')
+        .map((s) => rules.toEntra(s)),
+    )
+    // `.default` (only OIDC scopes configured) grants whatever Entra decided.
+    const keep = (s: string) => isOidcScope(s) || granted.has(rules.toEntra(s))
+    const scopes = params.scopes.filter(keep)
+    if (scopes.length === 0 && params.scopes.length > 0) {
+      throw new OAuthError('access_denied', 'the identity provider granted none of the scopes', {
+        reason: 'upstream_scopes_not_granted',
+      })
+    }
+    return super.issueCode(client, { ...params, scopes }, identity)
   }
 
   /**

@@ -58,7 +58,9 @@ export async function buildAzureProvider(
   const verifier = new AzureJWTVerifier({
     ...up,
     identifierUri: rules.identifierUri,
-    requiredScopes: rules.validationScopes,
+    // At sign-in the token must carry what was asked for, not the whole configured set: the
+    // provider keeps only the granted scopes (`issueCode`), and the guard requires the rest.
+    requiredScopes: [],
     tenantGuid,
     jwksUri: endpoints.jwksUri,
     clockToleranceSeconds: config.clockToleranceSeconds,

@@ -11,8 +11,9 @@
  * - code exchange and refresh send this API's scopes plus the OIDC ones (one resource), falling
  *   back to the configured scopes when the client asked for none of this API's;
  * - scopes Entra echoes back are unprefixed again.
- * Beyond the table: `offline_access` is always asked for (refresh and On-Behalf-Of need Entra's
- * refresh token), and with only OIDC scopes configured `{identifierUri}/.default` is.
+ * Beyond the table: `offline_access` and the configured OIDC scopes are always asked for (refresh
+ * and On-Behalf-Of need Entra's refresh token; the ID token is then always expected), and with
+ * only OIDC scopes configured `{identifierUri}/.default` is.
  */
 
 /** Scopes of OpenID Connect itself: never prefixed, never in `scp`. */
@@ -72,10 +73,13 @@ export class AzureScopeRules {
    * is still one for this API.
    */
   #apiScopes(clientScopes: readonly string[]): string[] {
+    // Configured OIDC scopes are about the sign-in itself: always asked for (an ID token is
+    // then always expected).
+    const oidc = this.requiredScopes.filter(isOidcScope)
     const own = clientScopes.filter((s) => !isOidcScope(s))
-    if (own.length > 0) return [...clientScopes]
+    if (own.length > 0) return dedupe([...clientScopes, ...oidc])
     const fallback = this.validationOff ? ['.default'] : []
-    return [...clientScopes, ...this.requiredScopes, ...fallback]
+    return dedupe([...clientScopes, ...this.requiredScopes, ...fallback])
   }
 
   /** Scopes of the authorize request: the client's (or configured) scopes plus the additional ones. */

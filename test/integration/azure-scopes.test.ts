@@ -138,10 +138,22 @@ describe('Azure scope rules, as Entra sees them', () => {
 
   it('asks Entra for the client’s own scopes at code exchange, and the configured ones when it asked for none', async () => {
     const setup = await createAzureGatehouse(entra, { requiredScopes: ['read', 'write', 'openid'] })
-    await signIn(setup, USERS.alice, { scope: 'write' })
-    expect(lastScopes(entra, 'authorize')).toEqual([`${API}/write`, 'offline_access'])
-    expect(lastScopes(entra, 'token')).toEqual([`${API}/write`, 'offline_access'])
-    await signIn(setup, USERS.alice, { scope: 'openid' })
+    const narrow = await signIn(setup, USERS.alice, { scope: 'write' })
+    // The configured OIDC scope is always asked for (Gatehouse then expects Entra's ID token).
+    expect(lastScopes(entra, 'authorize')).toEqual([`${API}/write`, 'openid', 'offline_access'])
+    expect(lastScopes(entra, 'token')).toEqual([`${API}/write`, 'openid', 'offline_access'])
+    expect(narrow.token?.scopes).toEqual(['write'])
+    // Gatehouse's guard, not the sign-in, asks for the rest of the required set (step-up).
+    const refused = await setup.gh
+      .verifyBearer(
+        new Request(`${GH}/mcp`, {
+          headers: { authorization: `Bearer ${narrow.tokens!.access_token}` },
+        }),
+      )
+      .catch((e: unknown) => e)
+    expect(refused).toMatchObject({ code: 'insufficient_scope' })
+    const none = await signIn(setup, USERS.alice, { scope: 'openid' })
+    expect(none.token?.scopes).toEqual(['openid'])
     expect(lastScopes(entra, 'token')).toEqual([
       'openid',
       `${API}/read`,
