@@ -184,6 +184,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     fetch,
     verifyBearer: (request, opts) => guard.verifyBearer(request, opts),
     protect: (handler, opts) => guard.protect(handler, opts),
-    close: () => store.close(),
+    close: () => {
+      proxy?.close()
+      return store.close()
+    },
   }
 }

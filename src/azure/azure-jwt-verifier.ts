@@ -66,6 +66,7 @@ export class AzureJWTVerifier implements TokenVerifier {
   readonly #jwksUri: string
   readonly #tenantGuid: string | undefined
   readonly #allowed: ReadonlySet<string> | undefined
+  readonly #organizationsOnly: boolean
   readonly #keys: JwksCache
   readonly #verifiers = new Map<string, JWTVerifier>()
 
@@ -91,6 +92,7 @@ export class AzureJWTVerifier implements TokenVerifier {
         'tenantId must be a GUID or organizations/common/consumers (or give tenantGuid)',
       )
     }
+    this.#organizationsOnly = tenant === 'organizations'
     this.#allowed = options.allowedTenants
       ? new Set(options.allowedTenants.map((t) => t.toLowerCase()))
       : undefined
@@ -138,6 +140,8 @@ export class AzureJWTVerifier implements TokenVerifier {
     const t = tid.toLowerCase()
     if (this.#tenantGuid !== undefined && t !== this.#tenantGuid) return undefined
     if (this.#allowed !== undefined && !this.#allowed.has(t)) return undefined
+    // `organizations` means work and school accounts: never the personal-accounts directory.
+    if (this.#organizationsOnly && t === CONSUMERS_TENANT_ID) return undefined
     if (iss === v2Issuer(a, tid)) return iss
     if (this.#options.allowV1Tokens === true && iss === v1Issuer(a, tid)) return iss
     return undefined

@@ -170,17 +170,24 @@ export class AzureProvider extends OAuthProxy {
     try {
       assertion = await this.getUpstreamToken(token)
     } catch (error) {
+      if (error instanceof OAuthError) {
+        throw new EntraOboError(
+          'ERR_OBO_NO_TOKEN',
+          'no signed-in Entra user behind this request (sign in again)',
+          { cause: error },
+        )
+      }
       throw new EntraOboError(
-        'ERR_OBO_NO_TOKEN',
-        'no signed-in Entra user behind this request (sign in again)',
+        'ERR_OBO_UNAVAILABLE',
+        'the user’s Entra token could not be refreshed for On-Behalf-Of',
         { cause: error },
       )
     }
     return (await obo.token(assertion, scopes)).accessToken
   }
 
-  /** Clears the On-Behalf-Of cache. */
-  close(): void {
+  /** Clears the On-Behalf-Of cache (also done by `gatehouse.close()`). */
+  override close(): void {
     this.azure.obo?.close()
   }
 }

@@ -120,6 +120,11 @@ export class OAuthProxy extends GatehouseProvider {
     return tokens
   }
 
+  /** Releases what the proxy holds in memory (provider profiles' caches); `gatehouse.close()` calls it. */
+  close(): void {
+    // Nothing by default.
+  }
+
   /** Turns the IdP's answer into a user: custom resolver, else the verified ID or access token. */
   async identify(result: {
     tokens: UpstreamTokens

@@ -84,6 +84,7 @@ describe('Entra On-Behalf-Of', () => {
   it('close() empties the cache', async () => {
     const { token } = await signIn(setup, USERS.alice)
     await setup.provider.onBehalfOf(token!, [USER_READ])
+    // (gatehouse.close() calls this too.)
     setup.provider.close()
     const before = oboCalls().length
     await setup.provider.onBehalfOf(token!, [USER_READ])

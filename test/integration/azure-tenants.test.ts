@@ -160,6 +160,11 @@ describe('Azure tenants and issuers', () => {
         await v.verifyToken(await entraToken({ iss: entra.issuer(TENANT_B), tid: TENANT_C })),
       ).toBeUndefined()
       expect(await v.verifyToken(await entraToken({ tid: 'not-a-guid' }))).toBeUndefined()
+      // Personal accounts are not `organizations`.
+      const msa = '9188040d-6c67-4c5b-b112-36a304b66dad'
+      const personal = await entraToken({ iss: entra.issuer(msa), tid: msa })
+      expect(await v.verifyToken(personal)).toBeUndefined()
+      expect(await verifier({ tenantId: 'common' }).verifyToken(personal)).toBeDefined()
     })
   })
 
