@@ -13,6 +13,7 @@ import { isTenantGuid, resolveAuthority, v2Issuer } from './authority.js'
 import { AzureJWTVerifier, defaultIdentifierUri } from './azure-jwt-verifier.js'
 import { AzureProvider } from './azure-provider.js'
 import { discoverTenant } from './discovery.js'
+import { createClientAssertionSigner } from './client-assertion.js'
 import { OboClient } from './obo.js'
 import { AzureScopeRules } from './scopes.js'
 
@@ -68,6 +69,14 @@ export async function buildAzureProvider(
     fetch: deps.fetch,
     signatureVerifier: deps.signatureVerifier,
   })
+  const clientAssertion = up.clientCertificate
+    ? await createClientAssertionSigner(
+        up.clientCertificate,
+        up.clientId,
+        endpoints.tokenEndpoint,
+        base.now,
+      )
+    : undefined
   const loopback = isLoopbackUrl(authority.base)
   const issuer = authority.b2c
     ? (up.b2c?.tokenIssuer ?? `${authority.base}/${authority.tenantPath}/v2.0/`)
@@ -80,6 +89,7 @@ export async function buildAzureProvider(
       clientId: up.clientId,
       ...(up.clientSecret !== undefined ? { clientSecret: up.clientSecret } : {}),
       tokenEndpointAuthMethod: up.tokenEndpointAuthMethod,
+      ...(clientAssertion ? { clientAssertion } : {}),
       issuer,
       authorizationEndpoint: endpoints.authorizationEndpoint,
       tokenEndpoint: endpoints.tokenEndpoint,
@@ -113,6 +123,7 @@ export async function buildAzureProvider(
         tokenEndpoint: endpoints.tokenEndpoint,
         clientId: up.clientId,
         clientSecret: up.clientSecret,
+        clientAssertion,
         ...(up.tokenEndpointAuthMethod === 'client_secret_basic'
           ? { authMethod: 'client_secret_basic' as const }
           : {}),

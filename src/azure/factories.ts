@@ -21,6 +21,12 @@ interface AzureCommonOptions {
   /** A client secret of the app registration (from the environment, never the command line). */
   clientSecret?: string
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none'
+  /** A certificate credential instead of `clientSecret` (PEM key and certificate). */
+  clientCertificate?: {
+    privateKey: string
+    certificate: string
+    algorithm?: 'PS256' | 'RS256'
+  }
   /** Application ID URI (default `api://{clientId}`; B2C `https://{tenant}.onmicrosoft.com/{clientId}`). */
   identifierUri?: string
   /** This API's scopes, unprefixed (`read`), OIDC scopes allowed; see the scope table. */
@@ -112,6 +118,7 @@ function build(options: AzureCommonOptions, upstream: Record<string, unknown>): 
         requiredScopes: scopes,
         ...pick(options, [
           'clientSecret',
+          'clientCertificate',
           'tokenEndpointAuthMethod',
           'identifierUri',
           'additionalAuthorizeScopes',

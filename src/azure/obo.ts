@@ -17,6 +17,8 @@ export interface OboClientOptions {
   tokenEndpoint: string
   clientId: string
   clientSecret: string | undefined
+  /** Signs a client assertion (certificate credential); replaces the secret when set. */
+  clientAssertion?: (() => Promise<string>) | undefined
   /** How the secret is sent (default `client_secret_post`, as Entra documents OBO). */
   authMethod?: 'client_secret_basic' | 'client_secret_post'
   timeoutMs: number
@@ -107,7 +109,10 @@ export class OboClient {
       accept: 'application/json',
     }
     body.set('client_id', o.clientId)
-    if (o.clientSecret !== undefined) {
+    if (o.clientAssertion !== undefined) {
+      body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+      body.set('client_assertion', await o.clientAssertion())
+    } else if (o.clientSecret !== undefined) {
       if (o.authMethod === 'client_secret_basic') {
         body.delete('client_id')
         const enc = (v: string) => encodeURIComponent(v)

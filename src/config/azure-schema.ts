@@ -54,6 +54,17 @@ export const azureUpstreamFields = {
   allowV1Tokens: z.boolean().default(false),
   /** `prompt` sent to Entra (the MCP client's own `prompt` is never forwarded). */
   prompt: z.enum(['login', 'select_account', 'consent', 'none']).optional(),
+  /**
+   * A certificate credential instead of `clientSecret` (Entra's `private_key_jwt`): the PKCS#8 PEM
+   * key and the PEM certificate uploaded to the app registration. From the environment or a file.
+   */
+  clientCertificate: z
+    .strictObject({
+      privateKey: z.string().min(1),
+      certificate: z.string().min(1),
+      algorithm: z.enum(['PS256', 'RS256']).default('PS256'),
+    })
+    .optional(),
   /** Azure AD B2C instead of Entra ID. */
   b2c: z
     .strictObject({

@@ -94,6 +94,13 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     if ((a.tenantId === undefined) === (a.b2c === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tenantId'], message: 'give tenantId or b2c (one)' })
     }
+    if (a.clientSecret !== undefined && a.clientCertificate !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientCertificate'],
+        message: 'give clientSecret or clientCertificate, not both',
+      })
+    }
     if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
       ctx.addIssue({
         code: 'custom',
@@ -180,7 +187,8 @@ export const ConfigSchema = z
     if (
       c.upstream &&
       c.upstream.tokenEndpointAuthMethod !== 'none' &&
-      c.upstream.clientSecret === undefined
+      c.upstream.clientSecret === undefined &&
+      !(c.upstream.kind === 'azure' && c.upstream.clientCertificate !== undefined)
     ) {
       ctx.addIssue({
         code: 'custom',

@@ -31,6 +31,8 @@ export interface UpstreamSettings {
    * multi-tenant `{tenantid}` template); `undefined` means `issuer`.
    */
   idTokenIssuer?: (claims: Readonly<Record<string, unknown>>) => string | undefined
+  /** Signs a client assertion (`private_key_jwt`); replaces the secret when set. */
+  clientAssertion?: () => Promise<string>
 }
 
 /** Tokens from the IdP, kept encrypted in the grant and never given to MCP clients. */
@@ -43,6 +45,7 @@ export interface UpstreamTokens {
   scope?: string
 }
 
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 const EXPECTED_ISSUER = (oauth as unknown as { _expectedIssuer: symbol })._expectedIssuer
 
 /** Parameters that only Gatehouse may set on the upstream authorization request. */
@@ -96,8 +99,14 @@ export class UpstreamClient {
     }
     this.#client = { client_id: settings.clientId }
     const secret = settings.clientSecret ?? ''
-    this.#auth =
-      settings.tokenEndpointAuthMethod === 'none'
+    const assertion = settings.clientAssertion
+    this.#auth = assertion
+      ? async (_as, client, body) => {
+          body.set('client_id', client.client_id)
+          body.set('client_assertion_type', CLIENT_ASSERTION_TYPE)
+          body.set('client_assertion', await assertion())
+        }
+      : settings.tokenEndpointAuthMethod === 'none'
         ? oauth.None()
         : settings.tokenEndpointAuthMethod === 'client_secret_post'
           ? oauth.ClientSecretPost(secret)

@@ -25,6 +25,8 @@ export interface StandInApp {
   redirectUris: string[]
   /** `requestedAccessTokenVersion` of the manifest (default 2). */
   accessTokenVersion?: 1 | 2
+  /** A certificate credential (PEM): client assertions signed with its key are accepted. */
+  certificate?: string
   /** Sign-in audience: only the home tenant's users (default false: any tenant). */
   singleTenant?: boolean
 }

@@ -9,8 +9,8 @@
  * have consented to the downstream scopes (AADSTS65001, `consent_required`) and may need MFA
  * (AADSTS50076, `interaction_required`); B2C refuses it.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
-import { createLocalJWKSet, jwtVerify } from 'jose'
+import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto'
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import {
   GRAPH_RESOURCE,
   OIDC,
@@ -33,7 +33,13 @@ export async function handleToken(
     endpoint: 'token',
     tenant: tenantSegment,
     params,
-    clientAuth: basic ? 'basic' : params.client_secret !== undefined ? 'post' : 'none',
+    clientAuth: basic
+      ? 'basic'
+      : params.client_secret !== undefined
+        ? 'post'
+        : params.client_assertion !== undefined
+          ? 'private_key_jwt'
+          : 'none',
   })
   const tenant = state.directory.tenantFor(tenantSegment)
   if (!tenant)
@@ -41,6 +47,16 @@ export async function handleToken(
   const clientId = basic?.id ?? params.client_id
   const secret = basic?.secret ?? params.client_secret
   const app = state.directory.app(clientId)
+  if (app && params.client_assertion !== undefined) {
+    const refused = await checkClientAssertion(
+      app,
+      params,
+      `${state.base}/${tenantSegment}/oauth2/v2.0/token`,
+      state.now(),
+    )
+    if (refused) return refused
+    return grant(state, app, tenant.b2c, params)
+  }
   if (!app)
     return entraError(
       400,
@@ -59,13 +75,22 @@ export async function handleToken(
   if (!same(secret, app.clientSecret)) {
     return entraError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
   }
+  return grant(state, app, tenant.b2c, params)
+}
+
+function grant(
+  state: StandInState,
+  app: StandInApp,
+  b2c: boolean,
+  params: Record<string, string>,
+): Promise<Response> | Response {
   switch (params.grant_type) {
     case 'authorization_code':
       return redeemCode(state, app, params)
     case 'refresh_token':
       return redeemRefresh(state, app, params)
     case 'urn:ietf:params:oauth:grant-type:jwt-bearer':
-      if (tenant.b2c)
+      if (b2c)
         return entraError(
           400,
           'unsupported_grant_type',
@@ -390,6 +415,62 @@ function fullForm(state: StandInState, scope: string): string {
   if (OIDC.has(scope)) return scope
   const r = state.directory.resolveScope(scope)
   return r ? `${r.resource}/${r.name}` : scope
+}
+
+/**
+ * A certificate client assertion: the JWT-bearer assertion type, a certificate on the app, the
+ * header's thumbprint (`x5t#S256`, or `x5t` with RS256) naming it, a valid signature, `aud` the
+ * token endpoint, `iss` = `sub` = the client id, and a live `exp`.
+ */
+async function checkClientAssertion(
+  app: StandInApp,
+  params: Record<string, string>,
+  tokenUrl: string,
+  nowMs: number,
+): Promise<Response | undefined> {
+  const refuse = (code: number, text: string) => entraError(401, 'invalid_client', code, text)
+  if (params.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+    return entraError(400, 'invalid_request', 700023, 'Invalid client_assertion_type.')
+  }
+  if (app.certificate === undefined) {
+    return refuse(
+      700027,
+      'Client assertion contains an invalid signature: no certificate is registered.',
+    )
+  }
+  const cert = new X509Certificate(app.certificate)
+  const thumbprints = {
+    'x5t#S256': createHash('sha256').update(cert.raw).digest('base64url'),
+    x5t: createHash('sha1').update(cert.raw).digest('base64url'),
+  }
+  const assertion = params.client_assertion ?? ''
+  let header: Record<string, unknown>
+  try {
+    header = decodeProtectedHeader(assertion)
+  } catch {
+    return refuse(700027, 'Client assertion failed signature validation.')
+  }
+  const named = header['x5t#S256'] ?? header.x5t
+  if (named !== thumbprints['x5t#S256'] && named !== thumbprints.x5t) {
+    return refuse(700027, 'Client assertion contains an invalid signature: the key was not found.')
+  }
+  try {
+    await jwtVerify(assertion, cert.publicKey, {
+      algorithms: ['PS256', 'RS256'],
+      audience: tokenUrl,
+      issuer: app.clientId,
+      subject: app.clientId,
+      currentDate: new Date(nowMs),
+    })
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    return code === 'ERR_JWT_EXPIRED'
+      ? refuse(700024, 'Client assertion is not within its valid time range.')
+      : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
+        ? refuse(700021, 'Client assertion application identifier or audience does not match.')
+        : refuse(700027, 'Client assertion failed signature validation.')
+  }
+  return undefined
 }
 
 function parseBasic(header: string | null): { id: string; secret: string } | undefined {
