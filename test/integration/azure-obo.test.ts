@@ -81,6 +81,17 @@ describe('Entra On-Behalf-Of', () => {
     setup.clock.advance(-3500)
   })
 
+  it('sends one request for concurrent calls with the same user and scopes', async () => {
+    const { token } = await signIn(setup, USERS.alice)
+    setup.provider.close()
+    const before = oboCalls().length
+    const tokens = await Promise.all(
+      Array.from({ length: 4 }, () => setup.provider.onBehalfOf(token!, [USER_READ])),
+    )
+    expect(new Set(tokens).size).toBe(1)
+    expect(oboCalls().length).toBe(before + 1)
+  })
+
   it('close() empties the cache', async () => {
     const { token } = await signIn(setup, USERS.alice)
     await setup.provider.onBehalfOf(token!, [USER_READ])
