@@ -10,6 +10,7 @@ import { toAuthInfo } from '../../src/mcp/auth-info.js'
 import { bindContext } from '../../src/mcp/context.js'
 import { createTestGatehouse } from '../helpers/gatehouse.js'
 import {
+  APP_ID,
   APP_SECRET,
   createAzureGatehouse,
   signIn,
@@ -132,6 +133,13 @@ describe('Entra On-Behalf-Of', () => {
       interactionRequired: true,
       claims: expect.stringContaining('capolids') as unknown,
     })
+  })
+
+  it('passes on Entra’s refusal of scopes from two resources in one request (AADSTS28000)', async () => {
+    const { token } = await signIn(setup, USERS.alice)
+    await expect(
+      setup.provider.onBehalfOf(token!, [USER_READ, `api://${APP_ID}/read`]),
+    ).rejects.toMatchObject({ code: 'ERR_OBO_REFUSED', entraCodes: [28000] })
   })
 
   it('passes on invalid_grant for an expired user token (AADSTS500133)', async () => {
