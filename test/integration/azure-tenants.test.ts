@@ -129,8 +129,12 @@ describe('Azure tenants and issuers', () => {
   })
 
   describe('organizations (multi-tenant)', () => {
-    it('signs in users of two tenants, each checked against its own issuer', async () => {
-      const setup = await createAzureGatehouse(entra, { tenantId: 'organizations' })
+    it('signs in users of two tenants, each checked against its own issuer (ID tokens too)', async () => {
+      // `openid`: Entra's ID tokens name the user's tenant, checked with the same template.
+      const setup = await createAzureGatehouse(entra, {
+        tenantId: 'organizations',
+        requiredScopes: ['read', 'openid'],
+      })
       const a = await signIn(setup, USERS.alice)
       const b = await signIn(setup, USERS.bob)
       const ga = await setup.provider.grants.get(a.token!.grantId!)
@@ -138,6 +142,12 @@ describe('Azure tenants and issuers', () => {
       expect(ga?.claims).toMatchObject({ tid: TENANT_A, upstream_iss: entra.issuer(TENANT_A) })
       expect(gb?.claims).toMatchObject({ tid: TENANT_B, upstream_iss: entra.issuer(TENANT_B) })
       expect(entra.requestsTo('authorize').at(-1)?.tenant).toBe('organizations')
+      expect(entra.requestsTo('authorize').at(-1)?.params.nonce).toBeTypeOf('string')
+      // The refresh answer carries a new ID token, again from the user's own tenant.
+      await setup.provider.getUpstreamToken(b.token!)
+      setup.clock.advance(7200)
+      expect(await setup.provider.getUpstreamToken(b.token!)).toBeTypeOf('string')
+      expect(entra.requestsTo('token').at(-1)?.params.grant_type).toBe('refresh_token')
     })
 
     it('with allowedTenants, refuses users of other tenants', async () => {
