@@ -175,6 +175,18 @@ describe('Entra On-Behalf-Of', () => {
     })
   })
 
+  it('is ERR_OBO_UNAVAILABLE when Entra cannot be reached', async () => {
+    const gone = await startStandIn()
+    const s = await createAzureGatehouse(gone, { additionalAuthorizeScopes: ['User.Read'] })
+    const { token } = await signIn(s, USERS.alice)
+    await gone.close()
+    const error = (await s.provider
+      .onBehalfOf(token!, [USER_READ])
+      .catch((e: unknown) => e)) as EntraOboError
+    expect(error).toMatchObject({ code: 'ERR_OBO_UNAVAILABLE' })
+    expect(error.message).not.toContain(APP_SECRET)
+  })
+
   describe('entraOboToken (tool helper)', () => {
     it('needs a Gatehouse-authenticated request', async () => {
       await expect(entraOboToken({}, [USER_READ])).rejects.toMatchObject({
