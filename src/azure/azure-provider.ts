@@ -126,7 +126,7 @@ export class AzureProvider extends OAuthProxy {
   /**
    * Issues Gatehouse's code for the scopes the client asked for AND Entra granted (`scp` of its
    * access token): Gatehouse's token never claims more than Entra gave. OIDC scopes are not in
-   * `scp` and are kept. A client left with none of the API scopes it asked for is refused.
+   * `scp` and are kept. A request left with no scope at all is refused (`access_denied`).
    */
   override async issueCode(
     client: OAuthClientInformation,
