@@ -58,6 +58,21 @@ describe('Azure authorities', () => {
     expect(at('china').v1IssuerBase).toBe('https://sts.chinacloudapi.cn')
   })
 
+  it('uses a B2C custom domain as the authority', () => {
+    const b2c = new AzureJWTVerifier({
+      clientId: 'c',
+      b2c: {
+        tenantName: 'contoso',
+        policyName: 'B2C_1_signin',
+        customDomain: 'https://login.contoso.com/',
+      },
+    }).authority
+    expect(b2c.authorizationEndpoint).toBe(
+      'https://login.contoso.com/contoso.onmicrosoft.com/B2C_1_signin/oauth2/v2.0/authorize',
+    )
+    expect(b2c.b2cTokenIssuer).toBeUndefined()
+  })
+
   it('refuses a tenant it cannot check the issuer of', () => {
     expect(() => new AzureJWTVerifier({ clientId: 'c', tenantId: 'contoso.com' })).toThrow(
       TypeError,
