@@ -59,6 +59,8 @@ export interface GatehouseOptions {
    * `mcp-gatehouse/node`). Required when `clientIdMetadataDocuments.enabled`.
    */
   transport?: GuardedTransport
+  /** Configurations that work but may not do what was meant (default `console.warn`). */
+  onWarning?: (message: string) => void
 }
 
 export interface Gatehouse {
@@ -129,6 +131,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   })
   const base = proxy ?? new GatehouseProvider(baseOptions)
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
@@ -222,7 +225,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     fetch,
     verifyBearer: (request, opts) => guard.verifyBearer(request, opts),
     protect: (handler, opts) => guard.protect(handler, opts),
-    close: () => store.close(),
+    close: () => {
+      proxy?.close()
+      return store.close()
+    },
   }
 }
 

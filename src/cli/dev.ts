@@ -14,6 +14,7 @@ import { toNodeHandler } from '../adapters/node.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMcpHandler } from '../mcp/handler.js'
+import type { CreateMcpServer } from '../mcp/server-like.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
@@ -26,6 +27,8 @@ export interface DevOptions {
   password: string
   /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
   outbound?: NodeTransportOptions
+  /** The identity provider: the embedded OpenID provider (default) or the local Entra stand-in. */
+  provider?: 'oidc' | 'azure'
 }
 
 export interface DevServer {
@@ -54,9 +57,11 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       { cause: error },
     )
   })
-  let handler = toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 })))
+  const slot = {
+    handler: toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 }))),
+  }
   const server = createServer((req, res) => {
-    handler(req, res)
+    slot.handler(req, res)
   })
   await listen(server, options.port)
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -64,6 +69,24 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   const secret = options.memory
     ? randomBytes(32).toString('base64url')
     : loadSecret(options.dataDir)
+  const common = {
+    slot,
+    server,
+    issuer,
+    store,
+    secret,
+    createDemoServer,
+    outbound: options.outbound,
+  }
+  if (options.provider === 'azure') {
+    const { startEntraDevUpstream } = await import('../dev/entra-dev.js')
+    const entra = await startEntraDevUpstream({ issuer, ...options })
+    return serve({
+      ...common,
+      upstream: entra.upstream,
+      idp: { idpIssuer: entra.issuer, close: () => entra.close() },
+    })
+  }
   const upstreamSecret = randomBytes(32).toString('base64url')
   const idp = await startDevIdentityProvider({
     users: [
@@ -84,6 +107,40 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       },
     ],
   })
+  return serve({
+    ...common,
+    upstream: {
+      kind: 'oidc',
+      configUrl: `${idp.issuer}/.well-known/openid-configuration`,
+      clientId: 'gatehouse-dev',
+      clientSecret: upstreamSecret,
+    },
+    idp: { idpIssuer: idp.issuer, close: () => idp.close() },
+  })
+}
+
+/** Gatehouse in front of `upstream` and the demo MCP server, on the listening `server`. */
+async function serve({
+  slot,
+  server,
+  issuer,
+  store,
+  secret,
+  upstream,
+  createDemoServer,
+  idp,
+  outbound,
+}: {
+  slot: { handler: ReturnType<typeof toNodeHandler> }
+  server: Server
+  issuer: string
+  store: Store
+  secret: string
+  upstream: Record<string, unknown>
+  createDemoServer: CreateMcpServer
+  idp: { idpIssuer: string; close(): Promise<void> }
+  outbound: NodeTransportOptions | undefined
+}): Promise<DevServer> {
   const gatehouse = await createGatehouse({
     config: {
       issuer,
@@ -97,19 +154,14 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
           allowedOrigins: ['http://localhost:6274', 'http://127.0.0.1:6274'],
         },
       ],
-      upstream: {
-        kind: 'oidc',
-        configUrl: `${idp.issuer}/.well-known/openid-configuration`,
-        clientId: 'gatehouse-dev',
-        clientSecret: upstreamSecret,
-      },
+      upstream,
       // MCP clients may use a metadata-document URL as client_id; in development also one on
       // this machine (a client serving its own document from localhost).
       clientIdMetadataDocuments: { enabled: true, dangerouslyAllowLoopback: true },
     },
     store,
     signatureVerifier: nodeSignatureVerifier,
-    transport: createNodeTransport(options.outbound),
+    transport: createNodeTransport(outbound),
   })
   const mcp = createMcpHandler(gatehouse, {
     mode: 'stateless',
@@ -117,7 +169,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     enableJsonResponse: true,
   })
   const port = (server.address() as AddressInfo).port
-  handler = toNodeHandler(
+  slot.handler = toNodeHandler(
     (request) =>
       new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
     // The issuer never comes from Host, and other Host values are refused (DNS rebinding).
@@ -126,7 +178,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   return {
     issuer,
     mcpUrl: `${issuer}/mcp`,
-    idpIssuer: idp.issuer,
+    idpIssuer: idp.idpIssuer,
     gatehouse,
     async close() {
       server.closeAllConnections()

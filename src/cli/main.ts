@@ -24,11 +24,13 @@ Every option can also come from GATEHOUSE_* variables (GATEHOUSE_SECRET, GATEHOU
 
 const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
 
-Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory]
+Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider oidc|azure]
 
   --port N          Gatehouse's port (default ${DEV_DEFAULTS.port}; 0 picks a free one)
   --data-dir DIR    where keys, clients and grants are kept (default ./${DEV_DEFAULTS.dataDir})
   --memory          keep nothing on disk
+  --provider P      oidc (default: an embedded OpenID provider) or azure (a local Microsoft
+                    Entra ID stand-in: tenant, app registration with scopes and an app role, Graph)
   -h, --help        this help
 
 Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
@@ -104,7 +106,13 @@ async function runDev(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
-  let values: { port?: string; 'data-dir'?: string; memory?: boolean; help?: boolean }
+  let values: {
+    port?: string
+    'data-dir'?: string
+    memory?: boolean
+    help?: boolean
+    provider?: string
+  }
   try {
     ;({ values } = parseArgs({
       args: argv,
@@ -114,6 +122,7 @@ async function runDev(
         port: { type: 'string' },
         'data-dir': { type: 'string' },
         memory: { type: 'boolean' },
+        provider: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -132,10 +141,22 @@ async function runDev(
     err.write('gatehouse dev: --port must be a whole number from 0 to 65535\n')
     return 2
   }
+  const provider = values.provider ?? 'oidc'
+  if (provider !== 'oidc' && provider !== 'azure') {
+    err.write('gatehouse dev: --provider must be oidc or azure\n')
+    return 2
+  }
   const user = process.env.GATEHOUSE_DEV_USER ?? DEV_DEFAULTS.user
   const password = process.env.GATEHOUSE_DEV_PASSWORD ?? DEV_DEFAULTS.password
   const dataDir = values['data-dir'] ?? DEV_DEFAULTS.dataDir
-  const dev = await startDev({ port, dataDir, memory: values.memory === true, user, password })
+  const dev = await startDev({
+    port,
+    dataDir,
+    memory: values.memory === true,
+    user,
+    password,
+    provider,
+  })
   const shownPassword =
     process.env.GATEHOUSE_DEV_PASSWORD === undefined ? password : '(GATEHOUSE_DEV_PASSWORD)'
   out.write(

@@ -6,6 +6,7 @@ import * as z from 'zod'
 import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { canonicalResource, isLoopbackHost } from './urls.js'
+import { azureUpstreamFields, isSecureOrLoopbackUrl } from './azure-schema.js'
 
 const scopeToken = z
   .string()
@@ -93,6 +94,26 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     /** Expected `aud` of the IdP's access tokens (default: the client id). */
     accessTokenAudience: z.string().optional(),
     ...upstreamCommon,
+  }),
+  // Microsoft Entra ID / Azure AD B2C (src/azure/).
+  z.strictObject({ ...azureUpstreamFields, ...upstreamCommon }).superRefine((a, ctx) => {
+    if ((a.tenantId === undefined) === (a.b2c === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tenantId'], message: 'give tenantId or b2c (one)' })
+    }
+    if (a.clientSecret !== undefined && a.clientCertificate !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientCertificate'],
+        message: 'give clientSecret or clientCertificate, not both',
+      })
+    }
+    if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authority'],
+        message: 'must be https (http is allowed on loopback only)',
+      })
+    }
   }),
 ])
 
@@ -289,7 +310,8 @@ export const ConfigSchema = z
     if (
       c.upstream &&
       c.upstream.tokenEndpointAuthMethod !== 'none' &&
-      c.upstream.clientSecret === undefined
+      c.upstream.clientSecret === undefined &&
+      !(c.upstream.kind === 'azure' && c.upstream.clientCertificate !== undefined)
     ) {
       ctx.addIssue({
         code: 'custom',

@@ -80,6 +80,11 @@ export interface JWTVerifierOptions {
   claimsToScopes?: ClaimsMapper
   /** Replaces reading `roles`. */
   claimsToRoles?: ClaimsMapper
+  /**
+   * Cache keys under this name instead of the token's issuer, when many issuers share one key set
+   * (Entra's per-tenant issuers): a token naming a new issuer then costs no extra key fetch.
+   */
+  keyCacheName?: string
 }
 
 // JWT types that are never access tokens (RFC 8725 §3.11): refused even when no `typ` is required.
@@ -121,6 +126,7 @@ export class JWTVerifier implements TokenVerifier {
   readonly #secretVerifiers = new Map<string, VerifyFunction | Promise<VerifyFunction>>()
   readonly #cache: VerifiedTokenCache | undefined
   readonly #cacheTtlMs: number
+  readonly #keyCacheName: string | undefined
 
   constructor(options: JWTVerifierOptions) {
     const issuers = nonEmptyList(options.issuer, 'issuer')
@@ -159,6 +165,7 @@ export class JWTVerifier implements TokenVerifier {
     }
 
     this.#issuers = new Set(issuers)
+    this.#keyCacheName = options.keyCacheName
     this.#jws = { algorithms: new Set(algorithms), maxTokenBytes }
     this.#typ = options.typ === undefined ? undefined : normalizeMediaType(options.typ)
     this.#rules = {
@@ -280,7 +287,7 @@ export class JWTVerifier implements TokenVerifier {
       // JWT-21: the kid may have been reused for new key material; reload once per cooldown.
       const { kid, alg } = jws.header
       const fresh = await this.#keys.reloadAfterBadSignature(
-        issuer,
+        this.#keyCacheName ?? issuer,
         this.#source,
         kid,
         alg,
@@ -315,7 +322,8 @@ export class JWTVerifier implements TokenVerifier {
     alg: string,
   ): VerifyFunction | Promise<VerifyFunction> {
     if (this.#source !== undefined) {
-      return this.#keys.getVerifier(issuer, this.#source, kid, alg, this.#factory)
+      const name = this.#keyCacheName ?? issuer
+      return this.#keys.getVerifier(name, this.#source, kid, alg, this.#factory)
     }
     let verify = this.#secretVerifiers.get(alg)
     if (verify === undefined) {

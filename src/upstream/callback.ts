@@ -93,7 +93,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
       redirectUri: `${config.issuer}${proxy.proxy.redirectPath}`,
       codeVerifier: txn.codeVerifier,
       ...(txn.nonce !== undefined ? { nonce: txn.nonce } : {}),
-      scopes: proxy.upstreamScopesFor(txn),
+      scopes: proxy.upstreamTokenScopesFor(txn),
     })
     const identity = await proxy.identify(result)
     return toClient({ code: await proxy.issueCode(client, txn.params, identity) })

@@ -8,6 +8,7 @@ import { createCookieSigner } from '../http/cookies.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
+import { buildAzureProvider } from '../azure/create-azure-proxy.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
 import { OAuthProxy } from './oauth-proxy.js'
 import { discoverOidc } from './oidc-discovery.js'
@@ -20,6 +21,8 @@ export interface ProxyDeps {
   /** Checks resolved addresses of the IdP's key URLs (see `createGuardedFetch`). */
   transport?: GuardedTransport
   signatureVerifier?: SignatureVerifierFactory
+  /** Configurations that work but may not do what was meant (default `console.warn`). */
+  onWarning?: (message: string) => void
 }
 
 export async function createProxy(
@@ -29,6 +32,7 @@ export async function createProxy(
 ): Promise<OAuthProxy | undefined> {
   const up = config.upstream
   if (!up) return undefined
+  if (up.kind === 'azure') return buildAzureProvider(config, up, base, deps)
   const common = {
     clientId: up.clientId,
     ...(up.clientSecret !== undefined ? { clientSecret: up.clientSecret } : {}),

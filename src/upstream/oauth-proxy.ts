@@ -10,6 +10,7 @@
  *    Gatehouse's own code to the client's redirect URI.
  */
 import { OAuthError } from '../errors.js'
+import type { GrantRecord } from '../grants/grants.js'
 import type { CookieSigner } from '../http/cookies.js'
 import { randomToken } from '../http/random.js'
 import type { Route } from '../http/app.js'
@@ -109,6 +110,26 @@ export class OAuthProxy extends GatehouseProvider {
     return [...new Set([...this.proxy.upstreamScopes, ...mapped])]
   }
 
+  /** The scopes to send with the code exchange (default: those of the authorize request). */
+  upstreamTokenScopesFor(txn: Transaction): readonly string[] {
+    return this.upstreamScopesFor(txn)
+  }
+
+  /** The scopes to send with an upstream refresh of `grant` (default: none, the IdP keeps them). */
+  upstreamRefreshScopesFor(_grant: GrantRecord): readonly string[] | undefined {
+    return undefined
+  }
+
+  /** What is kept of the IdP's tokens after a refresh (provider profiles normalise `scope`). */
+  keepUpstreamTokens(tokens: UpstreamTokens): UpstreamTokens {
+    return tokens
+  }
+
+  /** Releases what the proxy holds in memory (provider profiles' caches); `gatehouse.close()` calls it. */
+  close(): void {
+    // Nothing by default.
+  }
+
   /** Turns the IdP's answer into a user: custom resolver, else the verified ID or access token. */
   async identify(result: {
     tokens: UpstreamTokens
@@ -153,7 +174,9 @@ export class OAuthProxy extends GatehouseProvider {
       const lockSeconds = Math.ceil(this.proxy.upstream.settings.timeoutMs / 1000) * 2 + 10
       if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: lockSeconds })) {
         try {
-          const fresh = await this.proxy.upstream.refresh(tokens)
+          const fresh = this.keepUpstreamTokens(
+            await this.proxy.upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
+          )
           if (!(await this.grants.update(grantId, { ...grant, upstream: fresh }))) {
             throw new OAuthError('invalid_token', 'the grant was revoked', {
               reason: 'grant_revoked',

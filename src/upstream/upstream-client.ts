@@ -26,6 +26,13 @@ export interface UpstreamSettings {
   /** http IdPs on loopback (development). */
   allowInsecureRequests: boolean
   timeoutMs: number
+  /**
+   * The issuer an ID token must name, from its claims, when it is not `issuer` (Entra's
+   * multi-tenant `{tenantid}` template); `undefined` means `issuer`.
+   */
+  idTokenIssuer?: (claims: Readonly<Record<string, unknown>>) => string | undefined
+  /** Signs a client assertion (`private_key_jwt`); replaces the secret when set. */
+  clientAssertion?: () => Promise<string>
 }
 
 /** Tokens from the IdP, kept encrypted in the grant and never given to MCP clients. */
@@ -37,6 +44,9 @@ export interface UpstreamTokens {
   expiresAt?: number
   scope?: string
 }
+
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+const EXPECTED_ISSUER = (oauth as unknown as { _expectedIssuer: symbol })._expectedIssuer
 
 /** Parameters that only Gatehouse may set on the upstream authorization request. */
 const RESERVED = new Set([
@@ -79,10 +89,24 @@ export class UpstreamClient {
         ? { authorization_response_iss_parameter_supported: true }
         : {}),
     }
+    const idTokenIssuer = settings.idTokenIssuer
+    if (idTokenIssuer) {
+      // oauth4webapi's hook for templated issuers (the one openid-client uses for Entra).
+      Object.assign(this.#as, {
+        [EXPECTED_ISSUER]: (result: { claims: Record<string, unknown> }) =>
+          idTokenIssuer(result.claims) ?? settings.issuer,
+      })
+    }
     this.#client = { client_id: settings.clientId }
     const secret = settings.clientSecret ?? ''
-    this.#auth =
-      settings.tokenEndpointAuthMethod === 'none'
+    const assertion = settings.clientAssertion
+    this.#auth = assertion
+      ? async (_as, client, body) => {
+          body.set('client_id', client.client_id)
+          body.set('client_assertion_type', CLIENT_ASSERTION_TYPE)
+          body.set('client_assertion', await assertion())
+        }
+      : settings.tokenEndpointAuthMethod === 'none'
         ? oauth.None()
         : settings.tokenEndpointAuthMethod === 'client_secret_post'
           ? oauth.ClientSecretPost(secret)

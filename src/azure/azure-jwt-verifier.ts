@@ -1,0 +1,217 @@
+/**
+ * `AzureJWTVerifier`: checks Entra access tokens for this API, locally, through the JWKS cache.
+ * Rules, in order:
+ * 1. the (not yet trusted) payload names an issuer this configuration accepts: `{authority}/{GUID}/v2.0`
+ *    of the configured tenant; for `organizations`/`common` the one of the token's own `tid` (a GUID,
+ *    and in `allowedTenants` when that is set); `https://sts.windows.net/{tid}/` only with
+ *    `allowV1Tokens`; for B2C the configured `tokenIssuer`, or (unset) any issuer on the B2C host;
+ * 2. a `JWTVerifier` for exactly that issuer checks signature (keys of the configured JWKS URL,
+ *    cached once for all issuers), time, audience (the client id or the identifier URI) and the
+ *    required scopes in `scp` (short form; OIDC scopes are never required there);
+ * 3. `scp` becomes the token's scopes (short form), `roles` its roles.
+ * Everything that fails is `undefined` (a `TokenVerifier` never throws for an invalid token).
+ */
+import { decodeBase64Url } from '../jwt/base64url.js'
+import { JwksCache } from '../jwt/jwks-cache.js'
+import type { SignatureVerifierFactory } from '../jwt/signature.js'
+import { JWTVerifier } from '../jwt/verifier.js'
+import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import { isLoopbackHost } from '../config/urls.js'
+import {
+  CONSUMERS_TENANT_ID,
+  isTenantGuid,
+  resolveAuthority,
+  v1Issuer,
+  v2Issuer,
+  type AzureAuthority,
+  type AzureAuthorityInput,
+} from './authority.js'
+import { AzureScopeRules } from './scopes.js'
+
+export interface AzureJWTVerifierOptions extends AzureAuthorityInput {
+  /** The app registration's Application (client) id. */
+  clientId: string
+  /** Application ID URI (default `api://{clientId}`). */
+  identifierUri?: string | undefined
+  /** Scopes every token must carry, short form (`read`); OIDC scopes are ignored here. */
+  requiredScopes?: readonly string[] | undefined
+  /** Multi-tenant: the only tenant GUIDs accepted. */
+  allowedTenants?: readonly string[] | undefined
+  /** Accept v1.0 tokens (`https://sts.windows.net/{tid}/`). Default false. */
+  allowV1Tokens?: boolean | undefined
+  /**
+   * The tenant's GUID when `tenantId` is a domain (start-up discovery learns it); required then.
+   */
+  tenantGuid?: string | undefined
+  /**
+   * Resource servers: the MCP resource URL this app registration stands for. Entra's audience
+   * (client id or identifier URI) names the app, not the URL; a token that passed is reported as
+   * being for `resource`, so the guard's audience binding holds.
+   */
+  resource?: string | undefined
+  /** Replaces the JWKS URL derived from the authority (discovery's `jwks_uri`). */
+  jwksUri?: string | undefined
+  clockToleranceSeconds?: number | undefined
+  fetch?: typeof fetch | undefined
+  now?: (() => number) | undefined
+  signatureVerifier?: SignatureVerifierFactory | undefined
+}
+
+const MAX_ISSUERS = 256
+
+export class AzureJWTVerifier implements TokenVerifier {
+  readonly authority: AzureAuthority
+  readonly scopeRules: AzureScopeRules
+  readonly #options: AzureJWTVerifierOptions
+  readonly #jwksUri: string
+  readonly #tenantGuid: string | undefined
+  readonly #allowed: ReadonlySet<string> | undefined
+  readonly #organizationsOnly: boolean
+  readonly #keys: JwksCache
+  readonly #verifiers = new Map<string, JWTVerifier>()
+
+  constructor(options: AzureJWTVerifierOptions) {
+    this.#options = options
+    this.authority = resolveAuthority(options)
+    this.scopeRules = new AzureScopeRules({
+      identifierUri: options.identifierUri ?? defaultIdentifierUri(options),
+      requiredScopes: options.requiredScopes ?? [],
+      additionalAuthorizeScopes: [],
+    })
+    this.#jwksUri = options.jwksUri ?? this.authority.jwksUri
+    const tenant = options.tenantId?.toLowerCase()
+    this.#tenantGuid =
+      options.tenantGuid?.toLowerCase() ??
+      (tenant === 'consumers' ? CONSUMERS_TENANT_ID : isTenantGuid(tenant) ? tenant : undefined)
+    if (
+      !this.authority.b2c &&
+      this.#tenantGuid === undefined &&
+      !(this.authority.multiTenant && tenant !== 'consumers')
+    ) {
+      throw new TypeError(
+        'tenantId must be a GUID or organizations/common/consumers (or give tenantGuid)',
+      )
+    }
+    this.#organizationsOnly = tenant === 'organizations'
+    this.#allowed = options.allowedTenants
+      ? new Set(options.allowedTenants.map((t) => t.toLowerCase()))
+      : undefined
+    const url = new URL(this.#jwksUri)
+    const loopback = url.protocol === 'http:' && isLoopbackHost(url.hostname)
+    this.#keys = new JwksCache({
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      allowHttpLoopback: loopback,
+      dangerouslyAllowPrivateNetwork: loopback,
+    })
+  }
+
+  /** Full-URI scopes for metadata: what clients must ask Entra for (`api://…/read`). */
+  get scopesSupported(): string[] {
+    return this.scopeRules.requiredScopes.map((s) => this.scopeRules.toEntra(s))
+  }
+
+  /** Short-form scopes each token must carry in `scp`. */
+  get requiredScopes(): readonly string[] {
+    return this.scopeRules.validationScopes
+  }
+
+  async verifyToken(token: string): Promise<AccessToken | undefined> {
+    const payload = peekPayload(token)
+    if (payload === undefined) return undefined
+    const issuer = this.#acceptedIssuer(payload)
+    if (issuer === undefined) return undefined
+    const verified = await this.#verifierFor(issuer).verifyToken(token)
+    const resource = this.#options.resource
+    return verified && resource !== undefined ? { ...verified, resource } : verified
+  }
+
+  /** The issuer this configuration accepts for the token, or undefined. */
+  #acceptedIssuer(payload: Record<string, unknown>): string | undefined {
+    const { iss, tid } = payload
+    if (typeof iss !== 'string') return undefined
+    const a = this.authority
+    if (a.b2c) {
+      if (a.b2cTokenIssuer !== undefined) return iss === a.b2cTokenIssuer ? iss : undefined
+      // Issuer not checked (B2C issuers embed a GUID): at least it must be on the B2C host.
+      return URL.canParse(iss) && new URL(iss).origin === new URL(a.base).origin ? iss : undefined
+    }
+    if (!isTenantGuid(tid)) return undefined
+    const t = tid.toLowerCase()
+    if (this.#tenantGuid !== undefined && t !== this.#tenantGuid) return undefined
+    if (this.#allowed !== undefined && !this.#allowed.has(t)) return undefined
+    // `organizations` means work and school accounts: never the personal-accounts directory.
+    if (this.#organizationsOnly && t === CONSUMERS_TENANT_ID) return undefined
+    if (iss === v2Issuer(a, tid)) return iss
+    if (this.#options.allowV1Tokens === true && iss === v1Issuer(a, tid)) return iss
+    return undefined
+  }
+
+  #verifierFor(issuer: string): JWTVerifier {
+    let verifier = this.#verifiers.get(issuer)
+    if (verifier !== undefined) {
+      this.#verifiers.delete(issuer)
+      this.#verifiers.set(issuer, verifier)
+      return verifier
+    }
+    const rules = this.scopeRules
+    verifier = new JWTVerifier({
+      issuer,
+      audience: [this.#options.clientId, rules.identifierUri],
+      jwksUri: this.#jwksUri,
+      jwksCache: this.#keys,
+      // All of Entra's issuers share the tenant's key set: cached once, whatever `iss` says.
+      keyCacheName: `entra ${this.#jwksUri}`,
+      algorithms: ['RS256'],
+      requiredScopes: [...rules.validationScopes],
+      claimsToScopes: (claims) => {
+        const scp = claims.scp
+        if (typeof scp !== 'string') return []
+        return rules
+          .translateEchoed(scp)
+          .split(' ')
+          .filter((s) => s !== '')
+      },
+      ...(this.#options.clockToleranceSeconds !== undefined
+        ? { clockToleranceSeconds: this.#options.clockToleranceSeconds }
+        : {}),
+      ...(this.#options.now ? { now: this.#options.now } : {}),
+      ...(this.#options.signatureVerifier
+        ? { signatureVerifier: this.#options.signatureVerifier }
+        : {}),
+    })
+    this.#verifiers.set(issuer, verifier)
+    if (this.#verifiers.size > MAX_ISSUERS) {
+      const oldest = this.#verifiers.keys().next().value
+      if (oldest !== undefined) this.#verifiers.delete(oldest)
+    }
+    return verifier
+  }
+}
+
+/** `api://{clientId}`, or B2C's `https://{tenant}.onmicrosoft.com/{clientId}`. */
+export function defaultIdentifierUri(options: {
+  clientId: string
+  b2c?: { tenantName: string } | undefined
+}): string {
+  return options.b2c
+    ? `https://${options.b2c.tenantName}.onmicrosoft.com/${options.clientId}`
+    : `api://${options.clientId}`
+}
+
+/** The payload of a compact JWS, not verified: only used to choose the issuer rules. */
+function peekPayload(token: string): Record<string, unknown> | undefined {
+  if (token.length > 16_384) return undefined
+  const parts = token.split('.')
+  if (parts.length !== 3 || parts[1] === undefined) return undefined
+  const bytes = decodeBase64Url(parts[1])
+  if (bytes === undefined) return undefined
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes))
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `entraOboToken`: in a tool handler, a token for a downstream API (Microsoft Graph …) on behalf of
+ * the signed-in user, by Entra On-Behalf-Of. The MCP access token itself is never passed on.
+ */
+import { AzureProvider } from '../azure/azure-provider.js'
+import { EntraOboError } from '../azure/errors.js'
+import { contextOf } from './context.js'
+import type { ExtraWithAuth } from './auth-info.js'
+
+/**
+ * Exchanges the request's user's Entra token for one with `scopes`
+ * (e.g. `['https://graph.microsoft.com/User.Read']`), cached per (user token, scopes).
+ *
+ * @throws {EntraOboError} `ERR_OBO_NO_TOKEN` (no Gatehouse-authenticated user on the request, or
+ *   the sign-in has ended), `ERR_OBO_NOT_AZURE` (the provider is not an `AzureProvider`),
+ *   `ERR_OBO_NOT_SUPPORTED` (B2C), `ERR_OBO_REFUSED` (Entra's `upstreamCode`/`entraCodes` kept),
+ *   `ERR_OBO_UNAVAILABLE`.
+ */
+export async function entraOboToken(
+  extra: ExtraWithAuth,
+  scopes: readonly string[],
+): Promise<string> {
+  const info = extra.authInfo
+  const context = info?.extra === undefined ? undefined : contextOf(info.extra)
+  if (context === undefined) {
+    throw new EntraOboError(
+      'ERR_OBO_NO_TOKEN',
+      'no signed-in user on this request: serve the MCP server with createMcpHandler',
+    )
+  }
+  if (!(context.upstream instanceof AzureProvider)) {
+    throw new EntraOboError(
+      'ERR_OBO_NOT_AZURE',
+      'On-Behalf-Of needs Gatehouse with the Azure provider (upstream kind "azure")',
+    )
+  }
+  return context.upstream.onBehalfOf(context.token, scopes)
+}
