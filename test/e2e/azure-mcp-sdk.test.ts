@@ -6,17 +6,11 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import {
-  UnauthorizedError,
-  type OAuthClientProvider,
-} from '@modelcontextprotocol/sdk/client/auth.js'
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import type {
-  OAuthClientInformationMixed,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createAzureProxy } from '../../src/azure/factories.js'
@@ -24,53 +18,11 @@ import { startEntraStandIn, type EntraStandIn } from '../../src/dev/entra-stand-
 import type { Gatehouse } from '../../src/gatehouse.js'
 import { authOf, createMcpHandler, entraOboToken, requireToolRoles } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
-import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
 
 const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
 const APP = '11111111-aaaa-4aaa-8aaa-111111111111'
 const SECRET = 'e2e-entra-secret'
 const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read'
-
-class BrowserlessProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined
-  saved: OAuthTokens | undefined
-  verifier = ''
-  code: string | undefined
-  readonly redirectUrl = 'http://127.0.0.1:3998/callback'
-  readonly clientMetadata = {
-    client_name: 'azure e2e',
-    redirect_uris: [this.redirectUrl],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  }
-  readonly user: { username: string; password: string }
-  constructor(user: { username: string; password: string }) {
-    this.user = user
-  }
-  clientInformation() {
-    return this.info
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info
-  }
-  tokens() {
-    return this.saved
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens
-  }
-  async redirectToAuthorization(url: URL) {
-    const back = await approveAndSignIn(new UserAgent(), url.href, this.user, this.redirectUrl)
-    this.code = back.searchParams.get('code') ?? undefined
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v
-  }
-  codeVerifier() {
-    return this.verifier
-  }
-}
 
 describe('MCP SDK client -> Gatehouse (Azure) -> Entra stand-in -> Graph via OBO', () => {
   let server: Server
@@ -159,7 +111,11 @@ describe('MCP SDK client -> Gatehouse (Azure) -> Entra stand-in -> Graph via OBO
   })
 
   async function connect(user: { username: string; password: string }) {
-    const provider = new BrowserlessProvider(user)
+    const provider = new BrowserlessClientProvider({
+      redirectUrl: 'http://127.0.0.1:3998/callback',
+      clientName: 'azure e2e',
+      user,
+    })
     const client = new Client({ name: 'azure-e2e', version: '1.0.0' })
     const first = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
       authProvider: provider,

@@ -4,71 +4,14 @@
  * dev switch allows loopback documents; the test CA is handed to the dev server's transport).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import {
-  UnauthorizedError,
-  type OAuthClientProvider,
-} from '@modelcontextprotocol/sdk/client/auth.js'
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import type {
-  OAuthClientInformationMixed,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 import { startDev } from '../../src/cli/dev.js'
 import { startClientHost, type ClientHost } from '../helpers/client-host.js'
-import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
 
 const CALLBACK = 'http://127.0.0.1:3998/callback'
-
-class MetadataUrlProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined
-  saved: OAuthTokens | undefined
-  verifier = ''
-  code: string | undefined
-  consentPage = ''
-  readonly redirectUrl = CALLBACK
-  readonly clientMetadataUrl: string
-  readonly clientMetadata = {
-    client_name: 'CIMD e2e',
-    redirect_uris: [CALLBACK],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  }
-  constructor(url: string) {
-    this.clientMetadataUrl = url
-  }
-  clientInformation() {
-    return this.info
-  }
-  saveClientInformation(i: OAuthClientInformationMixed) {
-    this.info = i
-  }
-  tokens() {
-    return this.saved
-  }
-  saveTokens(t: OAuthTokens) {
-    this.saved = t
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v
-  }
-  codeVerifier() {
-    return this.verifier
-  }
-  async redirectToAuthorization(url: URL) {
-    const ua = new UserAgent()
-    const consent = await ua.follow(url.href)
-    this.consentPage = await consent.response!.clone().text()
-    const back = await approveAndSignIn(
-      new UserAgent(),
-      url.href,
-      { username: 'ada', password: 'lovelace' },
-      CALLBACK,
-    )
-    this.code = back.searchParams.get('code') ?? undefined
-  }
-}
 
 describe('gatehouse dev with a Client ID Metadata Document', () => {
   let host: ClientHost
@@ -107,7 +50,13 @@ describe('gatehouse dev with a Client ID Metadata Document', () => {
       return fetch(input, init)
     }
     try {
-      const provider = new MetadataUrlProvider(documentUrl)
+      const provider = new BrowserlessClientProvider({
+        redirectUrl: CALLBACK,
+        clientName: 'CIMD e2e',
+        user: { username: 'ada', password: 'lovelace' },
+        clientMetadataUrl: documentUrl,
+        keepConsentPage: true,
+      })
       const client = new Client({ name: 'cimd-e2e', version: '1.0.0' })
       const first = new StreamableHTTPClientTransport(new URL(dev.mcpUrl), {
         authProvider: provider,

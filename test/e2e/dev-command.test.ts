@@ -7,70 +7,16 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import {
-  UnauthorizedError,
-  type OAuthClientProvider,
-} from '@modelcontextprotocol/sdk/client/auth.js'
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import type {
-  OAuthClientInformationMixed,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js'
 import { describe, expect, it } from 'vitest'
+import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 import { startDev } from '../../src/cli/dev.js'
 import { main } from '../../src/cli/main.js'
-import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
 
 const CALLBACK = 'http://127.0.0.1:3999/callback'
 
 /** An SDK auth provider whose "browser" consents and signs in at the dev IdP's login page. */
-class BrowserlessProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined
-  saved: OAuthTokens | undefined
-  verifier = ''
-  code: string | undefined
-  readonly redirectUrl = CALLBACK
-  readonly clientMetadata = {
-    client_name: 'dev e2e',
-    redirect_uris: [CALLBACK],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  }
-  readonly user: string
-  readonly password: string
-  constructor(user: string, password: string) {
-    this.user = user
-    this.password = password
-  }
-  clientInformation() {
-    return this.info
-  }
-  saveClientInformation(i: OAuthClientInformationMixed) {
-    this.info = i
-  }
-  tokens() {
-    return this.saved
-  }
-  saveTokens(t: OAuthTokens) {
-    this.saved = t
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v
-  }
-  codeVerifier() {
-    return this.verifier
-  }
-  async redirectToAuthorization(url: URL) {
-    const back = await approveAndSignIn(
-      new UserAgent(),
-      url.href,
-      { username: this.user, password: this.password },
-      CALLBACK,
-    )
-    this.code = back.searchParams.get('code') ?? undefined
-  }
-}
 
 describe('gatehouse dev', () => {
   it('lets the MCP SDK client sign in through consent and the IdP login, call tools, refresh, and be cut off by revocation', async () => {
@@ -82,7 +28,11 @@ describe('gatehouse dev', () => {
       password: 'lovelace',
     })
     try {
-      const provider = new BrowserlessProvider('ada', 'lovelace')
+      const provider = new BrowserlessClientProvider({
+        redirectUrl: CALLBACK,
+        clientName: 'dev e2e',
+        user: { username: 'ada', password: 'lovelace' },
+      })
       const client = new Client({ name: 'e2e', version: '1.0.0' })
       const first = new StreamableHTTPClientTransport(new URL(dev.mcpUrl), {
         authProvider: provider,
