@@ -4,7 +4,8 @@
  * 1. the (not yet trusted) payload names an issuer this configuration accepts: `{authority}/{GUID}/v2.0`
  *    of the configured tenant; for `organizations`/`common` the one of the token's own `tid` (a GUID,
  *    and in `allowedTenants` when that is set); `https://sts.windows.net/{tid}/` only with
- *    `allowV1Tokens`; for B2C the configured `tokenIssuer`, or (unset) any issuer on the B2C host;
+ *    `allowV1Tokens`; for B2C the configured `tokenIssuer`, or (unset) any issuer on the B2C host,
+ *    and always the configured policy in `tfp` (or the legacy `acr`), case-insensitively;
  * 2. a `JWTVerifier` for exactly that issuer checks signature (keys of the configured JWKS URL,
  *    cached once for all issuers), time, audience (the client id or the identifier URI) and the
  *    required scopes in `scp` (short form; OIDC scopes are never required there);
@@ -19,6 +20,7 @@ import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { isLoopbackHost } from '../config/urls.js'
 import {
   CONSUMERS_TENANT_ID,
+  isB2CPolicy,
   isTenantGuid,
   resolveAuthority,
   v1Issuer,
@@ -132,6 +134,8 @@ export class AzureJWTVerifier implements TokenVerifier {
     if (typeof iss !== 'string') return undefined
     const a = this.authority
     if (a.b2c) {
+      // The signature is checked next: a forged `tfp` cannot pass.
+      if (!isB2CPolicy(a, payload)) return undefined
       if (a.b2cTokenIssuer !== undefined) return iss === a.b2cTokenIssuer ? iss : undefined
       // Issuer not checked (B2C issuers embed a GUID): at least it must be on the B2C host.
       return URL.canParse(iss) && new URL(iss).origin === new URL(a.base).origin ? iss : undefined

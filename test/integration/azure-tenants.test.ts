@@ -181,7 +181,7 @@ describe('Azure tenants and issuers', () => {
   describe('B2C', () => {
     const b2cIssuer = () => `${entra.url}/${B2C_TENANT}/v2.0/`
     const b2cToken = (claims: Record<string, unknown> = {}) =>
-      entraToken({ iss: b2cIssuer(), tid: B2C_TENANT, ...claims })
+      entraToken({ iss: b2cIssuer(), tid: B2C_TENANT, tfp: 'B2C_1_susi', ...claims })
     const b2c = (tokenIssuer?: string) =>
       new AzureJWTVerifier({
         clientId: APP_ID,
@@ -225,6 +225,72 @@ describe('Azure tenants and issuers', () => {
       expect(await v.verifyToken(await b2cToken({ aud: 'someone-else' }))).toBeUndefined()
       const forged = (await b2cToken()).slice(0, -4) + 'AAAA'
       expect(await v.verifyToken(forged)).toBeUndefined()
+    })
+
+    it('accepts only tokens of the configured policy (tfp, or the legacy acr), in any case', async () => {
+      for (const v of [b2c(b2cIssuer()), b2c()]) {
+        expect(await v.verifyToken(await b2cToken())).toBeDefined()
+        expect(await v.verifyToken(await b2cToken({ tfp: 'b2c_1_SUSI' }))).toBeDefined()
+        expect(
+          await v.verifyToken(await b2cToken({ tfp: undefined, acr: 'b2c_1_susi' })),
+        ).toBeDefined()
+        expect(await v.verifyToken(await b2cToken({ tfp: 'B2C_1_weak' }))).toBeUndefined()
+        // `tfp` wins over `acr` when both are there.
+        expect(
+          await v.verifyToken(await b2cToken({ tfp: 'B2C_1_weak', acr: 'b2c_1_susi' })),
+        ).toBeUndefined()
+        expect(await v.verifyToken(await b2cToken({ tfp: undefined }))).toBeUndefined()
+      }
+    })
+
+    const b2cGatehouse = async (policyName: string) => {
+      const gh = await createAzureB2CProxy({
+        baseUrl: GH,
+        clientId: APP_ID,
+        clientSecret: APP_SECRET,
+        tenantName: 'contosob2c',
+        policyName,
+        identifierUri: `api://${APP_ID}`,
+        tokenIssuer: b2cIssuer(),
+        authority: entra.url,
+        requiredScopes: ['read', 'openid'],
+        secret: 's'.repeat(32),
+        store: createMemoryStore(),
+      })
+      const provider = gh.base
+      if (!(provider instanceof AzureProvider)) throw new Error('expected the Azure provider')
+      const errors: { code: string; reason: string | undefined }[] = []
+      return { gh, provider, clock: { now: Date.now, advance: () => 0 }, warnings: [], errors }
+    }
+
+    it('refuses the access and ID tokens of another user flow of the same tenant', async () => {
+      // A user signs in through the weaker flow (same tenant, keys, issuer and app) ...
+      const weak = await b2cGatehouse('B2C_1_weak')
+      const { token } = await signIn(weak, USERS.b2c)
+      expect(entra.requestsTo('authorize').at(-1)?.tenant).toBe(
+        'contosob2c.onmicrosoft.com/B2C_1_weak',
+      )
+      const weakToken = await weak.provider.getUpstreamToken(token!)
+      // ... and presents that token to a Gatehouse configured for B2C_1_susi.
+      const strict = await b2cGatehouse('B2C_1_susi')
+      expect(await strict.provider.azure.accessTokenVerifier.verifyToken(weakToken)).toBeUndefined()
+      expect(await weak.provider.azure.accessTokenVerifier.verifyToken(weakToken)).toBeDefined()
+      // An ID token of the weak flow with an access token of the right one: refused too.
+      const now = Math.floor(Date.now() / 1000)
+      const susiAccess = await b2cToken({ oid: 'o-1', tid: B2C_TENANT })
+      const idClaims = { iss: b2cIssuer(), aud: APP_ID, tid: B2C_TENANT, oid: 'o-1', iat: now }
+      await expect(
+        strict.provider.identify({
+          tokens: { accessToken: susiAccess },
+          idTokenClaims: { ...idClaims, tfp: 'B2C_1_weak' },
+        }),
+      ).rejects.toMatchObject({ code: 'access_denied', reason: 'upstream_id_token_mismatch' })
+      await expect(
+        strict.provider.identify({
+          tokens: { accessToken: susiAccess },
+          idTokenClaims: { ...idClaims, tfp: 'B2C_1_SUSI' },
+        }),
+      ).resolves.toMatchObject({ subject: 's-1' })
     })
 
     it('signs a B2C user in end to end, and refuses On-Behalf-Of', async () => {

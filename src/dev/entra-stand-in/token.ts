@@ -280,6 +280,7 @@ async function tokenResponse(
     scope: resource,
     names,
     b2c: o.b2c,
+    policy: o.b2c ? policyOf(o.tenantSegment) : undefined,
   })
   const body: Record<string, unknown> = {
     token_type: 'Bearer',
@@ -300,7 +301,11 @@ async function tokenResponse(
     })
     body.refresh_token = rt
   }
-  if (o.idToken) body.id_token = await state.idToken(user, app, o.nonce, o.b2c)
+  if (o.idToken) {
+    body.id_token = await state.idToken(user, app, o.nonce, o.b2c, {
+      policy: o.b2c ? policyOf(o.tenantSegment) : undefined,
+    })
+  }
   return Response.json(body, { headers: { 'cache-control': 'no-store' } })
 }
 
@@ -410,6 +415,11 @@ async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<s
     },
     { headers: { 'cache-control': 'no-store' } },
   )
+}
+
+/** B2C: the policy of a tenant segment `{name}.onmicrosoft.com/{policy}`. */
+function policyOf(tenantSegment: string): string | undefined {
+  return tenantSegment.split('/').at(1)
 }
 
 function fullForm(state: StandInState, scope: string): string {
