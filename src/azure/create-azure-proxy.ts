@@ -35,8 +35,20 @@ export async function buildAzureProvider(
     requiredScopes: up.requiredScopes,
     additionalAuthorizeScopes: up.additionalAuthorizeScopes,
   })
+  const warn = deps.onWarning ?? console.warn
+  if (
+    authority.multiTenant &&
+    up.tenantId?.toLowerCase() !== 'consumers' &&
+    up.allowedTenants === undefined
+  ) {
+    warn(
+      `gatehouse: the Azure provider is multi-tenant (${up.tenantId ?? ''}) without ` +
+        'allowedTenants: users of any Entra tenant can sign in, and the app roles (roles) and ' +
+        'scopes (scp) in their tokens are granted by their own tenant’s administrators; list ' +
+        'allowedTenants, or authorise by tenant (tid) yourself',
+    )
+  }
   if (rules.validationOff) {
-    const warn = deps.onWarning ?? console.warn
     warn(
       'gatehouse: the Azure provider has no API scope in requiredScopes (only OIDC scopes or ' +
         'none): Entra access tokens are accepted without a scope check',

@@ -150,6 +150,19 @@ describe('Azure tenants and issuers', () => {
       expect(entra.requestsTo('token').at(-1)?.params.grant_type).toBe('refresh_token')
     })
 
+    it('warns at start-up when organizations/common run without allowedTenants', async () => {
+      const warning = (w: string[]) => w.filter((m) => m.includes('without allowedTenants'))
+      for (const tenantId of ['organizations', 'common', 'Organizations']) {
+        const open = await createAzureGatehouse(entra, { tenantId })
+        expect(warning(open.warnings)).toHaveLength(1)
+        expect(warning(open.warnings)[0]).toMatch(/roles.*scp.*tenant/)
+        const listed = await createAzureGatehouse(entra, { tenantId, allowedTenants: [TENANT_A] })
+        expect(listed.warnings).toEqual([])
+      }
+      expect((await createAzureGatehouse(entra, { tenantId: TENANT_A })).warnings).toEqual([])
+      expect((await createAzureGatehouse(entra, { tenantId: 'consumers' })).warnings).toEqual([])
+    })
+
     it('with allowedTenants, refuses users of other tenants', async () => {
       const setup = await createAzureGatehouse(entra, {
         tenantId: 'organizations',
