@@ -104,7 +104,11 @@ export class AzureProvider extends OAuthProxy {
       })
     }
     const id = result.idTokenClaims
-    if (id !== undefined && (id.tid !== verified.claims.tid || id.oid !== verified.claims.oid)) {
+    // Entra puts `oid` in ID tokens only with the `profile` scope: compared when it is there.
+    if (
+      id !== undefined &&
+      (id.tid !== verified.claims.tid || (id.oid !== undefined && id.oid !== verified.claims.oid))
+    ) {
       throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
         reason: 'upstream_id_token_mismatch',
       })

@@ -3,6 +3,7 @@
  * domain), the token's own `tid` for `organizations` (optionally an allow-list), v1 issuers only
  * when switched on, B2C with or without a configured issuer; app roles carried to Gatehouse's token.
  */
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AzureJWTVerifier } from '../../src/azure/azure-jwt-verifier.js'
 import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
@@ -74,6 +75,48 @@ describe('Azure tenants and issuers', () => {
       const setup = await createAzureGatehouse(entra, { tenantId: TENANT_A })
       const { back } = await signIn(setup, USERS.bob)
       expect(back.searchParams.get('error')).toBe('access_denied')
+    })
+
+    it('signs in with openid but no profile (Entra’s ID token then has no oid); compares oid when present', async () => {
+      const idTokens: Record<string, unknown>[] = []
+      const recording: typeof fetch = async (input, init) => {
+        const request = new Request(input, init)
+        const response = await fetch(request)
+        if (request.url.endsWith('/oauth2/v2.0/token')) {
+          const body = (await response.clone().json()) as { id_token?: string }
+          if (body.id_token !== undefined) idTokens.push(decodeJwt(body.id_token))
+        }
+        return response
+      }
+      const plain = await createAzureGatehouse(entra, {
+        requiredScopes: ['read', 'openid'],
+        fetch: recording,
+      })
+      expect((await signIn(plain, USERS.alice)).token?.subject).toBeTypeOf('string')
+      expect(idTokens.at(-1)).toMatchObject({ tid: TENANT_A })
+      expect(idTokens.at(-1)).not.toHaveProperty('oid')
+      expect(idTokens.at(-1)).not.toHaveProperty('name')
+      expect(idTokens.at(-1)).not.toHaveProperty('preferred_username')
+      const profile = await createAzureGatehouse(entra, {
+        requiredScopes: ['read', 'openid', 'profile'],
+        fetch: recording,
+      })
+      expect((await signIn(profile, USERS.alice)).token?.subject).toBeTypeOf('string')
+      expect(idTokens.at(-1)).toHaveProperty('oid')
+      // The tenant is always compared; the oid whenever the ID token has one.
+      const access = await entraToken()
+      const id = { iss: entra.issuer(TENANT_A), aud: APP_ID, tid: TENANT_A, sub: 'pairwise' }
+      await expect(
+        plain.provider.identify({ tokens: { accessToken: access }, idTokenClaims: id }),
+      ).resolves.toMatchObject({ subject: 's-1' })
+      for (const claims of [
+        { ...id, oid: 'o-2' },
+        { ...id, tid: TENANT_B },
+      ]) {
+        await expect(
+          plain.provider.identify({ tokens: { accessToken: access }, idTokenClaims: claims }),
+        ).rejects.toMatchObject({ code: 'access_denied', reason: 'upstream_id_token_mismatch' })
+      }
     })
 
     it('accepts the tenant’s v2 issuer only', async () => {

@@ -148,10 +148,14 @@ export class StandInState {
       nbf: now,
       exp: now + 3600,
       sub: pairwise(this.oid(user), client.clientId),
-      oid: this.oid(user),
       tid: user.tenantId,
-      name: user.name ?? user.username,
-      preferred_username: user.username,
+      ...(o.profile === false
+        ? {}
+        : {
+            oid: this.oid(user),
+            name: user.name ?? user.username,
+            preferred_username: user.username,
+          }),
       ...(user.email !== undefined ? { email: user.email } : {}),
       ...(nonce !== undefined ? { nonce } : {}),
       ...(b2c && o.policy !== undefined ? { tfp: o.policy } : {}),

@@ -211,6 +211,7 @@ async function redeemCode(state: StandInState, app: StandInApp, params: Record<s
   return tokenResponse(state, app, issued.user, parsed, {
     refresh: p.scopes.includes('offline_access'),
     idToken: p.scopes.includes('openid'),
+    profile: p.scopes.includes('profile'),
     nonce: p.params.nonce,
     consented: [...consented],
     tenantSegment: p.tenantSegment,
@@ -246,6 +247,7 @@ async function redeemRefresh(state: StandInState, app: StandInApp, params: Recor
   return tokenResponse(state, app, rt.user, parsed, {
     refresh: true,
     idToken: parsed.oidc.includes('openid'),
+    profile: parsed.oidc.includes('profile'),
     nonce: undefined,
     consented: rt.scopes,
     tenantSegment: rt.tenantSegment,
@@ -261,6 +263,8 @@ async function tokenResponse(
   o: {
     refresh: boolean
     idToken: boolean
+    /** Whether `profile` was asked for: Entra's ID token has `oid`, `name` … only then. */
+    profile: boolean
     nonce: string | undefined
     consented: string[]
     tenantSegment: string
@@ -304,6 +308,7 @@ async function tokenResponse(
   if (o.idToken) {
     body.id_token = await state.idToken(user, app, o.nonce, o.b2c, {
       policy: o.b2c ? policyOf(o.tenantSegment) : undefined,
+      profile: o.profile,
     })
   }
   return Response.json(body, { headers: { 'cache-control': 'no-store' } })
