@@ -1,7 +1,8 @@
 /**
  * `/{tenant}/oauth2/v2.0/token`: authorization_code, refresh_token and On-Behalf-Of
  * (`urn:ietf:params:oauth:grant-type:jwt-bearer` + `requested_token_use=on_behalf_of`). Entra's
- * rules kept here: client secret by Basic or form (AADSTS7000215 when wrong); PKCE verifier
+ * rules kept here: client secret by Basic (id and secret form-urlencoded, RFC 6749 §2.3.1) or
+ * form (AADSTS7000215 when wrong); PKCE verifier
  * required and checked (AADSTS501481); codes single use (AADSTS54005) and short-lived (AADSTS70008);
  * `scope` required on code redemption (AADSTS28003) and from ONE resource plus OIDC scopes
  * (AADSTS28000); unknown scopes refused (AADSTS70011); refresh tokens rotated. OBO: the assertion
@@ -45,6 +46,9 @@ export async function handleToken(
   const tenant = state.directory.tenantFor(tenantSegment)
   if (!tenant)
     return entraError(400, 'invalid_request', 90002, `Tenant '${tenantSegment}' not found.`)
+  if (basic?.wellFormed === false) {
+    return entraError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
+  }
   const clientId = basic?.id ?? params.client_id
   const secret = basic?.secret ?? params.client_secret
   const app = state.directory.app(clientId)
