@@ -4,6 +4,7 @@
  * the On-Behalf-Of client.
  */
 import type { ResolvedConfig } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
@@ -117,14 +118,21 @@ export async function buildAzureProvider(
       allowInsecureRequests: loopback,
       timeoutMs,
       // Multi-tenant and B2C ID tokens name the user's tenant: the same rules as access tokens.
-      idTokenIssuer: (claims) =>
-        authority.b2c
-          ? up.b2c?.tokenIssuer === undefined && typeof claims.iss === 'string'
+      idTokenIssuer: (claims) => {
+        if (authority.b2c) {
+          return up.b2c?.tokenIssuer === undefined && typeof claims.iss === 'string'
             ? claims.iss
             : undefined
-          : tenantGuid === undefined && isTenantGuid(claims.tid) && allowed(up, claims.tid)
-            ? v2Issuer(authority, claims.tid)
-            : undefined,
+        }
+        if (tenantGuid !== undefined || !isTenantGuid(claims.tid)) return undefined
+        if (!allowed(up, claims.tid)) {
+          // A user of a tenant not in allowedTenants: refused, not an upstream failure.
+          throw new OAuthError('access_denied', 'this tenant may not sign in', {
+            reason: 'upstream_tenant_not_allowed',
+          })
+        }
+        return v2Issuer(authority, claims.tid)
+      },
     },
     deps.fetch,
     base.now,

@@ -56,8 +56,10 @@ export const azureUpstreamFields = {
   tokenEndpointAuthMethod: z
     .enum(['client_secret_basic', 'client_secret_post', 'none'])
     .default('client_secret_post'),
-  /** Multi-tenant apps: the only tenants (GUIDs) whose users may sign in. */
-  allowedTenants: z.array(z.string().regex(TENANT_GUID, 'must be a tenant GUID')).optional(),
+  /** Multi-tenant apps: the only tenants (GUIDs, any case) whose users may sign in. */
+  allowedTenants: z
+    .array(z.string().regex(TENANT_GUID, 'must be a tenant GUID').toLowerCase())
+    .optional(),
   /** Also accept v1.0 access tokens (`iss` `https://sts.windows.net/{tid}/`). Default false. */
   allowV1Tokens: z.boolean().default(false),
   /** `prompt` sent to Entra (the MCP client's own `prompt` is never forwarded). */

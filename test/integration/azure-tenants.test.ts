@@ -217,6 +217,21 @@ describe('Azure tenants and issuers', () => {
       expect(carol.token).toBeUndefined()
     })
 
+    it('takes allowedTenants in any case; an ID token of another tenant is access_denied', async () => {
+      const setup = await createAzureGatehouse(entra, {
+        tenantId: 'organizations',
+        allowedTenants: [TENANT_B.toUpperCase()],
+        requiredScopes: ['read', 'openid', 'profile'],
+      })
+      const bob = await signIn(setup, USERS.bob)
+      expect(bob.back.searchParams.get('error')).toBeNull()
+      expect(bob.token?.subject).toBeTypeOf('string')
+      const carol = await signIn(setup, USERS.carol)
+      expect(carol.back.searchParams.get('error')).toBe('access_denied')
+      expect(carol.token).toBeUndefined()
+      expect(setup.errors.at(-1)?.reason).toBe('upstream_tenant_not_allowed')
+    })
+
     it('refuses a token whose issuer names another tenant than its tid', async () => {
       const v = verifier({ tenantId: 'organizations' })
       expect(
