@@ -16,7 +16,7 @@ import type { AccessToken } from '../resource/access-token.js'
 import { OAuthProxy, type OAuthProxyOptions, type Transaction } from '../upstream/oauth-proxy.js'
 import type { UpstreamTokens } from '../upstream/upstream-client.js'
 import { isB2CPolicy, type AzureAuthority } from './authority.js'
-import type { AzureJWTVerifier } from './azure-jwt-verifier.js'
+import { isAppOnly, type AzureJWTVerifier } from './azure-jwt-verifier.js'
 import { EntraOboError } from './errors.js'
 import type { OboClient } from './obo.js'
 import type { AzureB2CProxyOptions, AzureProxyOptions } from './factories.js'
@@ -98,7 +98,8 @@ export class AzureProvider extends OAuthProxy {
     idTokenClaims?: Record<string, unknown>
   }): Promise<UserIdentity> {
     const verified = await this.azure.accessTokenVerifier.verifyToken(result.tokens.accessToken)
-    if (!verified?.subject) {
+    // An app-only token (client credentials) names no user, whatever the verifier's options.
+    if (!verified?.subject || isAppOnly(verified.claims)) {
       throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
         reason: 'upstream_token_unverified',
       })

@@ -75,6 +75,8 @@ export async function buildAzureProvider(
     // At sign-in the token must carry what was asked for, not the whole configured set: the
     // provider keeps only the granted scopes (`issueCode`), and the guard requires the rest.
     requiredScopes: [],
+    // Gatehouse signs users in: a token an app got for itself is never a user.
+    refuseAppOnlyTokens: true,
     tenantGuid,
     jwksUri: endpoints.jwksUri,
     clockToleranceSeconds: config.clockToleranceSeconds,

@@ -119,6 +119,36 @@ describe('Azure tenants and issuers', () => {
       }
     })
 
+    it('refuses app-only tokens (client credentials) on the proxy path and when asked (OBO-02)', async () => {
+      const app = { oid: 'sp-1', sub: 'sp-1', scp: undefined, roles: ['Tools.Admin'] }
+      const appTokens = [
+        await entraToken({ ...app, idtyp: 'app' }),
+        // Without the optional idtyp claim: no scp and oid = sub.
+        await entraToken(app),
+      ]
+      const user = await entraToken({ idtyp: 'user' })
+      const open = verifier({ requiredScopes: [] })
+      const strict = verifier({ requiredScopes: [], refuseAppOnlyTokens: true })
+      for (const t of appTokens) {
+        // A resource server may serve daemons: accepted unless asked otherwise.
+        expect(await open.verifyToken(t)).toMatchObject({ subject: 'sp-1' })
+        expect(await strict.verifyToken(t)).toBeUndefined()
+      }
+      expect(await strict.verifyToken(user)).toMatchObject({ subject: 's-1' })
+      expect(await strict.verifyToken(await entraToken())).toMatchObject({ subject: 's-1' })
+      // The proxy signs users in: its verifier refuses them, and so does identify().
+      const setup = await createAzureGatehouse(entra, { requiredScopes: ['openid'] })
+      for (const t of appTokens) {
+        expect(await setup.provider.azure.accessTokenVerifier.verifyToken(t)).toBeUndefined()
+        await expect(setup.provider.identify({ tokens: { accessToken: t } })).rejects.toMatchObject(
+          { code: 'access_denied', reason: 'upstream_token_unverified' },
+        )
+      }
+      await expect(
+        setup.provider.identify({ tokens: { accessToken: user } }),
+      ).resolves.toMatchObject({ subject: 's-1' })
+    })
+
     it('accepts the tenant’s v2 issuer only', async () => {
       const v = verifier()
       expect(await v.verifyToken(await entraToken())).toMatchObject({ scopes: ['read'] })
