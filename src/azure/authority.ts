@@ -46,6 +46,11 @@ export interface AzureAuthority {
   readonly b2c: boolean
   /** B2C only: the configured issuer, or undefined (issuer not checked). */
   readonly b2cTokenIssuer: string | undefined
+  /**
+   * B2C only: the user flow or custom policy; its tokens name it in `tfp` (or the legacy `acr`),
+   * compared case-insensitively.
+   */
+  readonly b2cPolicy: string | undefined
   /** Host of v1 issuers in this cloud. */
   readonly v1IssuerBase: string
 }
@@ -64,6 +69,7 @@ export function resolveAuthority(input: AzureAuthorityInput): AzureAuthority {
       multiTenant: false,
       b2c: true,
       b2cTokenIssuer: input.b2c.tokenIssuer,
+      b2cPolicy: policyName,
       v1IssuerBase: 'https://sts.windows.net',
     }
   }
@@ -76,6 +82,7 @@ export function resolveAuthority(input: AzureAuthorityInput): AzureAuthority {
     multiTenant: MULTI_TENANT_ALIASES.has(tenant.toLowerCase()),
     b2c: false,
     b2cTokenIssuer: undefined,
+    b2cPolicy: undefined,
     v1IssuerBase: cloud === 'china' ? 'https://sts.chinacloudapi.cn' : 'https://sts.windows.net',
   }
 }
@@ -100,6 +107,18 @@ export function v2Issuer(authority: AzureAuthority, tid: string): string {
 /** The v1 issuer of a tenant GUID. */
 export function v1Issuer(authority: AzureAuthority, tid: string): string {
   return `${authority.v1IssuerBase}/${tid}/`
+}
+
+/**
+ * B2C: whether the claims name the configured policy, in `tfp` or (older tenants) `acr`,
+ * case-insensitively. Every user flow of a B2C tenant signs with the same keys and issuer, so
+ * without this a token of a weaker flow (no MFA …) would pass.
+ */
+export function isB2CPolicy(authority: AzureAuthority, claims: Record<string, unknown>): boolean {
+  const policy = authority.b2cPolicy?.toLowerCase()
+  if (policy === undefined) return false
+  const named = typeof claims.tfp === 'string' ? claims.tfp : claims.acr
+  return typeof named === 'string' && named.toLowerCase() === policy
 }
 
 /** Whether `value` is a tenant GUID. */

@@ -4,11 +4,13 @@
  * 1. the (not yet trusted) payload names an issuer this configuration accepts: `{authority}/{GUID}/v2.0`
  *    of the configured tenant; for `organizations`/`common` the one of the token's own `tid` (a GUID,
  *    and in `allowedTenants` when that is set); `https://sts.windows.net/{tid}/` only with
- *    `allowV1Tokens`; for B2C the configured `tokenIssuer`, or (unset) any issuer on the B2C host;
+ *    `allowV1Tokens`; for B2C the configured `tokenIssuer`, or (unset) any issuer on the B2C host,
+ *    and always the configured policy in `tfp` (or the legacy `acr`), case-insensitively;
  * 2. a `JWTVerifier` for exactly that issuer checks signature (keys of the configured JWKS URL,
  *    cached once for all issuers), time, audience (the client id or the identifier URI) and the
  *    required scopes in `scp` (short form; OIDC scopes are never required there);
- * 3. `scp` becomes the token's scopes (short form), `roles` its roles.
+ * 3. `scp` becomes the token's scopes (short form), `roles` its roles; with `refuseAppOnlyTokens`
+ *    an app-only token (no user) is refused.
  * Everything that fails is `undefined` (a `TokenVerifier` never throws for an invalid token).
  */
 import { decodeBase64Url } from '../jwt/base64url.js'
@@ -19,6 +21,7 @@ import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { isLoopbackHost } from '../config/urls.js'
 import {
   CONSUMERS_TENANT_ID,
+  isB2CPolicy,
   isTenantGuid,
   resolveAuthority,
   v1Issuer,
@@ -39,6 +42,12 @@ export interface AzureJWTVerifierOptions extends AzureAuthorityInput {
   allowedTenants?: readonly string[] | undefined
   /** Accept v1.0 tokens (`https://sts.windows.net/{tid}/`). Default false. */
   allowV1Tokens?: boolean | undefined
+  /**
+   * Refuse app-only tokens (client credentials: no user): `idtyp` `app`, or no `scp` with `oid`
+   * equal to `sub`. Default false (a resource server may serve daemons); the proxy sets it, as
+   * it signs users in.
+   */
+  refuseAppOnlyTokens?: boolean | undefined
   /**
    * The tenant's GUID when `tenantId` is a domain (start-up discovery learns it); required then.
    */
@@ -122,6 +131,9 @@ export class AzureJWTVerifier implements TokenVerifier {
     const issuer = this.#acceptedIssuer(payload)
     if (issuer === undefined) return undefined
     const verified = await this.#verifierFor(issuer).verifyToken(token)
+    if (verified && this.#options.refuseAppOnlyTokens === true && isAppOnly(verified.claims)) {
+      return undefined
+    }
     const resource = this.#options.resource
     return verified && resource !== undefined ? { ...verified, resource } : verified
   }
@@ -132,6 +144,8 @@ export class AzureJWTVerifier implements TokenVerifier {
     if (typeof iss !== 'string') return undefined
     const a = this.authority
     if (a.b2c) {
+      // The signature is checked next: a forged `tfp` cannot pass.
+      if (!isB2CPolicy(a, payload)) return undefined
       if (a.b2cTokenIssuer !== undefined) return iss === a.b2cTokenIssuer ? iss : undefined
       // Issuer not checked (B2C issuers embed a GUID): at least it must be on the B2C host.
       return URL.canParse(iss) && new URL(iss).origin === new URL(a.base).origin ? iss : undefined
@@ -197,6 +211,17 @@ export function defaultIdentifierUri(options: {
   return options.b2c
     ? `https://${options.b2c.tenantName}.onmicrosoft.com/${options.clientId}`
     : `api://${options.clientId}`
+}
+
+/**
+ * Whether Entra's token was issued to an app for itself (client credentials), not for a user:
+ * `idtyp: app` (optional claim), or, without it, no `scp` and `oid` equal to `sub` (Microsoft's
+ * documented test).
+ */
+export function isAppOnly(claims: Readonly<Record<string, unknown>>): boolean {
+  if (claims.idtyp === 'app') return true
+  if (claims.idtyp === 'user') return false
+  return claims.scp === undefined && typeof claims.oid === 'string' && claims.oid === claims.sub
 }
 
 /** The payload of a compact JWS, not verified: only used to choose the issuer rules. */

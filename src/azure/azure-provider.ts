@@ -15,8 +15,8 @@ import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types
 import type { AccessToken } from '../resource/access-token.js'
 import { OAuthProxy, type OAuthProxyOptions, type Transaction } from '../upstream/oauth-proxy.js'
 import type { UpstreamTokens } from '../upstream/upstream-client.js'
-import type { AzureAuthority } from './authority.js'
-import type { AzureJWTVerifier } from './azure-jwt-verifier.js'
+import { isB2CPolicy, type AzureAuthority } from './authority.js'
+import { isAppOnly, type AzureJWTVerifier } from './azure-jwt-verifier.js'
 import { EntraOboError } from './errors.js'
 import type { OboClient } from './obo.js'
 import type { AzureB2CProxyOptions, AzureProxyOptions } from './factories.js'
@@ -98,13 +98,25 @@ export class AzureProvider extends OAuthProxy {
     idTokenClaims?: Record<string, unknown>
   }): Promise<UserIdentity> {
     const verified = await this.azure.accessTokenVerifier.verifyToken(result.tokens.accessToken)
-    if (!verified?.subject) {
+    // An app-only token (client credentials) names no user, whatever the verifier's options.
+    if (!verified?.subject || isAppOnly(verified.claims)) {
       throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
         reason: 'upstream_token_unverified',
       })
     }
     const id = result.idTokenClaims
-    if (id !== undefined && (id.tid !== verified.claims.tid || id.oid !== verified.claims.oid)) {
+    // Entra puts `oid` in ID tokens only with the `profile` scope: compared when it is there.
+    if (
+      id !== undefined &&
+      (id.tid !== verified.claims.tid || (id.oid !== undefined && id.oid !== verified.claims.oid))
+    ) {
+      throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
+        reason: 'upstream_id_token_mismatch',
+      })
+    }
+    // B2C: the ID token must come from the configured user flow too (the access token's policy
+    // was checked by the verifier).
+    if (id !== undefined && this.azure.authority.b2c && !isB2CPolicy(this.azure.authority, id)) {
       throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
         reason: 'upstream_id_token_mismatch',
       })

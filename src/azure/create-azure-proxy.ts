@@ -4,6 +4,7 @@
  * the On-Behalf-Of client.
  */
 import type { ResolvedConfig } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
@@ -35,8 +36,20 @@ export async function buildAzureProvider(
     requiredScopes: up.requiredScopes,
     additionalAuthorizeScopes: up.additionalAuthorizeScopes,
   })
+  const warn = deps.onWarning ?? console.warn
+  if (
+    authority.multiTenant &&
+    up.tenantId?.toLowerCase() !== 'consumers' &&
+    up.allowedTenants === undefined
+  ) {
+    warn(
+      `gatehouse: the Azure provider is multi-tenant (${up.tenantId ?? ''}) without ` +
+        'allowedTenants: users of any Entra tenant can sign in, and the app roles (roles) and ' +
+        'scopes (scp) in their tokens are granted by their own tenant’s administrators; list ' +
+        'allowedTenants, or authorise by tenant (tid) yourself',
+    )
+  }
   if (rules.validationOff) {
-    const warn = deps.onWarning ?? console.warn
     warn(
       'gatehouse: the Azure provider has no API scope in requiredScopes (only OIDC scopes or ' +
         'none): Entra access tokens are accepted without a scope check',
@@ -62,6 +75,8 @@ export async function buildAzureProvider(
     // At sign-in the token must carry what was asked for, not the whole configured set: the
     // provider keeps only the granted scopes (`issueCode`), and the guard requires the rest.
     requiredScopes: [],
+    // Gatehouse signs users in: a token an app got for itself is never a user.
+    refuseAppOnlyTokens: true,
     tenantGuid,
     jwksUri: endpoints.jwksUri,
     clockToleranceSeconds: config.clockToleranceSeconds,
@@ -105,14 +120,21 @@ export async function buildAzureProvider(
       allowInsecureRequests: loopback,
       timeoutMs,
       // Multi-tenant and B2C ID tokens name the user's tenant: the same rules as access tokens.
-      idTokenIssuer: (claims) =>
-        authority.b2c
-          ? up.b2c?.tokenIssuer === undefined && typeof claims.iss === 'string'
+      idTokenIssuer: (claims) => {
+        if (authority.b2c) {
+          return up.b2c?.tokenIssuer === undefined && typeof claims.iss === 'string'
             ? claims.iss
             : undefined
-          : tenantGuid === undefined && isTenantGuid(claims.tid) && allowed(up, claims.tid)
-            ? v2Issuer(authority, claims.tid)
-            : undefined,
+        }
+        if (tenantGuid !== undefined || !isTenantGuid(claims.tid)) return undefined
+        if (!allowed(up, claims.tid)) {
+          // A user of a tenant not in allowedTenants: refused, not an upstream failure.
+          throw new OAuthError('access_denied', 'this tenant may not sign in', {
+            reason: 'upstream_tenant_not_allowed',
+          })
+        }
+        return v2Issuer(authority, claims.tid)
+      },
     },
     deps.fetch,
     base.now,

@@ -20,6 +20,10 @@ interface AzureCommonOptions {
   clientId: string
   /** A client secret of the app registration (from the environment, never the command line). */
   clientSecret?: string
+  /**
+   * How the secret is sent at code exchange, refresh and On-Behalf-Of (default
+   * `client_secret_post`, as Microsoft documents; Basic form-urlencodes id and secret).
+   */
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none'
   /** A certificate credential instead of `clientSecret` (PEM key and certificate). */
   clientCertificate?: {

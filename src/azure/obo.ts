@@ -19,7 +19,10 @@ export interface OboClientOptions {
   clientSecret: string | undefined
   /** Signs a client assertion (certificate credential); replaces the secret when set. */
   clientAssertion?: (() => Promise<string>) | undefined
-  /** How the secret is sent (default `client_secret_post`, as Entra documents OBO). */
+  /**
+   * How the secret is sent (default `client_secret_post`, as Entra documents OBO); Basic encodes
+   * id and secret as the code exchange does (form-urlencoded, RFC 6749 §2.3.1).
+   */
   authMethod?: 'client_secret_basic' | 'client_secret_post'
   timeoutMs: number
   fetch?: typeof fetch | undefined
@@ -115,8 +118,9 @@ export class OboClient {
     } else if (o.clientSecret !== undefined) {
       if (o.authMethod === 'client_secret_basic') {
         body.delete('client_id')
-        const enc = (v: string) => encodeURIComponent(v)
-        headers.authorization = `Basic ${btoa(`${enc(o.clientId)}:${enc(o.clientSecret)}`)}`
+        // RFC 6749 §2.3.1: both form-urlencoded first, exactly as the code exchange sends them.
+        const id = formUrlEncode(o.clientId)
+        headers.authorization = `Basic ${btoa(`${id}:${formUrlEncode(o.clientSecret)}`)}`
       } else {
         body.set('client_secret', o.clientSecret)
       }
@@ -167,6 +171,16 @@ export class OboClient {
       scope: typeof r.scope === 'string' ? r.scope : undefined,
     }
   }
+}
+
+/**
+ * `application/x-www-form-urlencoded` encoding of one value (RFC 6749 §2.3.1, Appendix B), as
+ * oauth4webapi's `ClientSecretBasic` does it: only letters and digits stay, space becomes `+`.
+ */
+export function formUrlEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[-_.!~*'()]|%20/g, (c) =>
+    c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  )
 }
 
 function slug(value: string): string {

@@ -5,7 +5,8 @@
  * `docs/providers/azure.md`):
  * - OIDC scopes (`openid`, `profile`, `email`, `offline_access`) are sent unprefixed and left out
  *   of token validation;
- * - a scope containing `://` or `/` is fully qualified and sent as it is;
+ * - a scope containing `://` or `/` is fully qualified and sent as it is; an MCP client's is sent
+ *   only when it is this API's (under the identifier URI), never another resource's;
  * - every other scope is this API's and is sent as `{identifierUri}/{scope}` (also `my.scope`);
  * - `additionalAuthorizeScopes` reach the authorize request only: never validated or advertised;
  * - code exchange and refresh send this API's scopes plus the OIDC ones (one resource), falling
@@ -72,7 +73,11 @@ export class AzureScopeRules {
    * with no API scope configured at all, `{identifierUri}/.default`, so that Entra's access token
    * is still one for this API.
    */
-  #apiScopes(clientScopes: readonly string[]): string[] {
+  #apiScopes(requested: readonly string[]): string[] {
+    // An MCP client may name this API's scopes and OIDC ones only: another resource's scope
+    // (`https://graph.microsoft.com/Mail.Read`) would make Entra ask the user to grant it to
+    // Gatehouse's app. Those come from `additionalAuthorizeScopes` alone.
+    const clientScopes = requested.filter((s) => isOidcScope(s) || this.isOwn(s))
     // Configured OIDC scopes are about the sign-in itself: always asked for (an ID token is
     // then always expected).
     const oidc = this.requiredScopes.filter(isOidcScope)
@@ -80,6 +85,12 @@ export class AzureScopeRules {
     if (own.length > 0) return dedupe([...clientScopes, ...oidc])
     const fallback = this.validationOff ? ['.default'] : []
     return dedupe([...clientScopes, ...this.requiredScopes, ...fallback])
+  }
+
+  /** Whether `scope` (not OIDC) is this API's: unqualified, or under the identifier URI. */
+  isOwn(scope: string): boolean {
+    const prefix = `${this.identifierUri}/`
+    return !isQualified(scope) || (scope.startsWith(prefix) && scope.length > prefix.length)
   }
 
   /** Scopes of the authorize request: the client's (or configured) scopes plus the additional ones. */

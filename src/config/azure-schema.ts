@@ -48,8 +48,18 @@ export const azureUpstreamFields = {
   requiredScopes: z.array(scopeToken).default([]),
   /** Sent to Entra's authorize endpoint only (e.g. `User.Read` for On-Behalf-Of); never checked. */
   additionalAuthorizeScopes: z.array(scopeToken).default([]),
-  /** Multi-tenant apps: the only tenants (GUIDs) whose users may sign in. */
-  allowedTenants: z.array(z.string().regex(TENANT_GUID, 'must be a tenant GUID')).optional(),
+  /**
+   * How the client secret is sent: default `client_secret_post`, as Microsoft documents it for the
+   * code exchange and On-Behalf-Of; `client_secret_basic` uses RFC 6749 §2.3.1's form-urlencoded
+   * id and secret on both.
+   */
+  tokenEndpointAuthMethod: z
+    .enum(['client_secret_basic', 'client_secret_post', 'none'])
+    .default('client_secret_post'),
+  /** Multi-tenant apps: the only tenants (GUIDs, any case) whose users may sign in. */
+  allowedTenants: z
+    .array(z.string().regex(TENANT_GUID, 'must be a tenant GUID').toLowerCase())
+    .optional(),
   /** Also accept v1.0 access tokens (`iss` `https://sts.windows.net/{tid}/`). Default false. */
   allowV1Tokens: z.boolean().default(false),
   /** `prompt` sent to Entra (the MCP client's own `prompt` is never forwarded). */

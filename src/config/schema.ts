@@ -96,25 +96,32 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     ...upstreamCommon,
   }),
   // Microsoft Entra ID / Azure AD B2C (src/azure/).
-  z.strictObject({ ...azureUpstreamFields, ...upstreamCommon }).superRefine((a, ctx) => {
-    if ((a.tenantId === undefined) === (a.b2c === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['tenantId'], message: 'give tenantId or b2c (one)' })
-    }
-    if (a.clientSecret !== undefined && a.clientCertificate !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['clientCertificate'],
-        message: 'give clientSecret or clientCertificate, not both',
-      })
-    }
-    if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['authority'],
-        message: 'must be https (http is allowed on loopback only)',
-      })
-    }
-  }),
+  z
+    .strictObject({
+      ...azureUpstreamFields,
+      ...upstreamCommon,
+      // Entra documents the secret in the form body (code exchange and On-Behalf-Of alike).
+      tokenEndpointAuthMethod: azureUpstreamFields.tokenEndpointAuthMethod,
+    })
+    .superRefine((a, ctx) => {
+      if ((a.tenantId === undefined) === (a.b2c === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['tenantId'], message: 'give tenantId or b2c (one)' })
+      }
+      if (a.clientSecret !== undefined && a.clientCertificate !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clientCertificate'],
+          message: 'give clientSecret or clientCertificate, not both',
+        })
+      }
+      if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['authority'],
+          message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+    }),
 ])
 
 /** RFC 7523 jwt-bearer: the grant type an ID-JAG is presented with (SEP-990). */

@@ -4,7 +4,7 @@
  * MCP client's `client_id`, `redirect_uri`, `resource` and tokens are never sent upstream.
  */
 import * as oauth from 'oauth4webapi'
-import { UpstreamError } from '../errors.js'
+import { OAuthError, UpstreamError } from '../errors.js'
 
 /** Where the identity provider is and how Gatehouse authenticates to it. */
 export interface UpstreamSettings {
@@ -237,6 +237,8 @@ export class UpstreamClient {
     try {
       return await call()
     } catch (error) {
+      // Gatehouse's own refusal from a hook (`idTokenIssuer`): kept as it is.
+      if (error instanceof OAuthError) throw error
       if (error instanceof oauth.ResponseBodyError) {
         // The IdP refused (invalid_grant, consent required ...): keep its code, not its text.
         throw new UpstreamRefusal(error.error)

@@ -54,7 +54,7 @@ export function startStandIn(options: { tokenTtlSeconds?: number; now?: () => nu
       { id: TENANT_A, domain: 'a.onmicrosoft.com' },
       { id: TENANT_B },
       { id: TENANT_C },
-      { id: B2C_TENANT, b2c: { name: 'contosob2c', policies: ['B2C_1_susi'] } },
+      { id: B2C_TENANT, b2c: { name: 'contosob2c', policies: ['B2C_1_susi', 'B2C_1_weak'] } },
     ],
     apps: [
       {

@@ -74,7 +74,7 @@ describe('Azure configuration', () => {
       }),
     ).toEqual(['upstream.b2c.tenantName: must be the short tenant name, without .onmicrosoft.com'])
     expect(bad({ tenantId: TENANT_A })).toContain(
-      'upstream.clientSecret: is required for client_secret_basic',
+      'upstream.clientSecret: is required for client_secret_post',
     )
     expect(bad({ tenantId: TENANT_A, clientSecret: 'x', allowedTenants: ['contoso'] })).toEqual([
       'upstream.allowedTenants.0: must be a tenant GUID',

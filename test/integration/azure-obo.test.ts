@@ -15,6 +15,7 @@ import {
   createAzureGatehouse,
   signIn,
   startStandIn,
+  TENANT_A,
   USERS,
   type AzureSetup,
 } from '../helpers/azure.js'
@@ -223,5 +224,74 @@ describe('Entra On-Behalf-Of', () => {
     const own = await setup.provider.getUpstreamToken(token!)
     const me = await fetch(`${entra.url}/v1.0/me`, { headers: { authorization: `Bearer ${own}` } })
     expect(me.status).toBe(401)
+  })
+
+  describe('client secret on the code exchange and On-Behalf-Of', () => {
+    /** Per token request: grant type, how the secret came, and the Basic credentials as sent. */
+    const recorder = () => {
+      const seen: { grant: string; basic: string | undefined; post: string | undefined }[] = []
+      const fetchRecording: typeof fetch = async (input, init) => {
+        const request = new Request(input, init)
+        if (request.url.endsWith('/oauth2/v2.0/token')) {
+          const body = new URLSearchParams(await request.clone().text())
+          const header = request.headers.get('authorization')
+          seen.push({
+            grant: body.get('grant_type') ?? '',
+            basic: header?.startsWith('Basic ') === true ? atob(header.slice(6)) : undefined,
+            post: body.get('client_secret') ?? undefined,
+          })
+        }
+        return fetch(request)
+      }
+      return { seen, fetchRecording }
+    }
+    const exchangeAndObo = async (options: { tokenEndpointAuthMethod?: 'client_secret_basic' }) => {
+      const { seen, fetchRecording } = recorder()
+      const s = await createAzureGatehouse(entra, {
+        additionalAuthorizeScopes: ['User.Read'],
+        fetch: fetchRecording,
+        ...options,
+      })
+      const { token } = await signIn(s, USERS.alice)
+      expect(token).toBeDefined()
+      await s.provider.onBehalfOf(token!, [USER_READ])
+      const code = seen.find((r) => r.grant === 'authorization_code')
+      const obo = seen.find((r) => r.grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer')
+      return { code: code!, obo: obo! }
+    }
+
+    it('sends the secret in the form body on both by default (client_secret_post)', async () => {
+      const { code, obo } = await exchangeAndObo({})
+      for (const r of [code, obo])
+        expect(r).toEqual({ grant: r.grant, basic: undefined, post: APP_SECRET })
+    })
+
+    it('with client_secret_basic, encodes id and secret the same way on both (RFC 6749 §2.3.1)', async () => {
+      const { code, obo } = await exchangeAndObo({ tokenEndpointAuthMethod: 'client_secret_basic' })
+      // The secret has `-` and `~`, which form-urlencoding escapes and encodeURIComponent does not.
+      const encoded = APP_SECRET.replaceAll('-', '%2D').replaceAll('~', '%7E')
+      expect(code.basic).toBe(`${APP_ID.replaceAll('-', '%2D')}:${encoded}`)
+      expect(obo.basic).toBe(code.basic)
+      expect(obo.post).toBeUndefined()
+    })
+
+    it('the stand-in refuses Basic credentials that are not form-urlencoded', async () => {
+      const token = (credentials: string) =>
+        fetch(`${entra.url}/${TENANT_A}/oauth2/v2.0/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${btoa(credentials)}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=refresh_token&refresh_token=nope',
+        })
+      const raw = await token(`${APP_ID}:${APP_SECRET}`)
+      expect(raw.status).toBe(401)
+      expect(await raw.json()).toMatchObject({ error: 'invalid_client', error_codes: [7000215] })
+      const enc = (v: string) => v.replaceAll('-', '%2D').replaceAll('~', '%7E')
+      // Well-formed: past client authentication, to the (unknown) refresh token.
+      const ok = await token(`${enc(APP_ID)}:${enc(APP_SECRET)}`)
+      expect(await ok.json()).toMatchObject({ error: 'invalid_grant' })
+    })
   })
 })

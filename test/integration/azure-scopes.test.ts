@@ -15,6 +15,7 @@ import {
 } from '../helpers/azure.js'
 
 const API = `api://${APP_ID}`
+const MAIL_READ = 'https://graph.microsoft.com/Mail.Read'
 
 describe('Azure scope rules, as Entra sees them', () => {
   let entra: EntraStandIn
@@ -95,6 +96,31 @@ describe('Azure scope rules, as Entra sees them', () => {
       await setup.gh.fetch(new Request(`${GH}/.well-known/oauth-protected-resource/mcp`))
     ).json()) as { scopes_supported: string[] }
     expect(prm.scopes_supported).toEqual(['read'])
+  })
+
+  it('never sends an MCP client’s scope of another resource to Entra; additionalAuthorizeScopes only', async () => {
+    // No scopes listed for the resource: Gatehouse lets the client name any scope.
+    const setup = await createAzureGatehouse(entra, { requiredScopes: [] })
+    const { back } = await signIn(setup, USERS.alice, { scope: MAIL_READ })
+    expect(lastScopes(entra, 'authorize')).toEqual([`${API}/.default`, 'offline_access'])
+    // Entra did not grant Mail.Read (it was never asked), so neither does Gatehouse.
+    expect(back.searchParams.get('error')).toBe('access_denied')
+    await signIn(setup, USERS.alice, {
+      scope: `${MAIL_READ} read api://someone-else/read ${API}/write openid`,
+    })
+    expect(lastScopes(entra, 'authorize')).toEqual([
+      `${API}/read`,
+      `${API}/write`,
+      'openid',
+      'offline_access',
+    ])
+    // The operator can still ask for it.
+    const graph = await createAzureGatehouse(entra, {
+      requiredScopes: [],
+      additionalAuthorizeScopes: [MAIL_READ],
+    })
+    await signIn(graph, USERS.alice, { scope: MAIL_READ })
+    expect(lastScopes(entra, 'authorize')).toEqual([`${API}/.default`, 'offline_access', MAIL_READ])
   })
 
   it('advertises the full configured set to MCP clients, OIDC scopes included', async () => {

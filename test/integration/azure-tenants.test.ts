@@ -3,6 +3,7 @@
  * domain), the token's own `tid` for `organizations` (optionally an allow-list), v1 issuers only
  * when switched on, B2C with or without a configured issuer; app roles carried to Gatehouse's token.
  */
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AzureJWTVerifier } from '../../src/azure/azure-jwt-verifier.js'
 import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
@@ -74,6 +75,78 @@ describe('Azure tenants and issuers', () => {
       const setup = await createAzureGatehouse(entra, { tenantId: TENANT_A })
       const { back } = await signIn(setup, USERS.bob)
       expect(back.searchParams.get('error')).toBe('access_denied')
+    })
+
+    it('signs in with openid but no profile (Entra’s ID token then has no oid); compares oid when present', async () => {
+      const idTokens: Record<string, unknown>[] = []
+      const recording: typeof fetch = async (input, init) => {
+        const request = new Request(input, init)
+        const response = await fetch(request)
+        if (request.url.endsWith('/oauth2/v2.0/token')) {
+          const body = (await response.clone().json()) as { id_token?: string }
+          if (body.id_token !== undefined) idTokens.push(decodeJwt(body.id_token))
+        }
+        return response
+      }
+      const plain = await createAzureGatehouse(entra, {
+        requiredScopes: ['read', 'openid'],
+        fetch: recording,
+      })
+      expect((await signIn(plain, USERS.alice)).token?.subject).toBeTypeOf('string')
+      expect(idTokens.at(-1)).toMatchObject({ tid: TENANT_A })
+      expect(idTokens.at(-1)).not.toHaveProperty('oid')
+      expect(idTokens.at(-1)).not.toHaveProperty('name')
+      expect(idTokens.at(-1)).not.toHaveProperty('preferred_username')
+      const profile = await createAzureGatehouse(entra, {
+        requiredScopes: ['read', 'openid', 'profile'],
+        fetch: recording,
+      })
+      expect((await signIn(profile, USERS.alice)).token?.subject).toBeTypeOf('string')
+      expect(idTokens.at(-1)).toHaveProperty('oid')
+      // The tenant is always compared; the oid whenever the ID token has one.
+      const access = await entraToken()
+      const id = { iss: entra.issuer(TENANT_A), aud: APP_ID, tid: TENANT_A, sub: 'pairwise' }
+      await expect(
+        plain.provider.identify({ tokens: { accessToken: access }, idTokenClaims: id }),
+      ).resolves.toMatchObject({ subject: 's-1' })
+      for (const claims of [
+        { ...id, oid: 'o-2' },
+        { ...id, tid: TENANT_B },
+      ]) {
+        await expect(
+          plain.provider.identify({ tokens: { accessToken: access }, idTokenClaims: claims }),
+        ).rejects.toMatchObject({ code: 'access_denied', reason: 'upstream_id_token_mismatch' })
+      }
+    })
+
+    it('refuses app-only tokens (client credentials) on the proxy path and when asked (OBO-02)', async () => {
+      const app = { oid: 'sp-1', sub: 'sp-1', scp: undefined, roles: ['Tools.Admin'] }
+      const appTokens = [
+        await entraToken({ ...app, idtyp: 'app' }),
+        // Without the optional idtyp claim: no scp and oid = sub.
+        await entraToken(app),
+      ]
+      const user = await entraToken({ idtyp: 'user' })
+      const open = verifier({ requiredScopes: [] })
+      const strict = verifier({ requiredScopes: [], refuseAppOnlyTokens: true })
+      for (const t of appTokens) {
+        // A resource server may serve daemons: accepted unless asked otherwise.
+        expect(await open.verifyToken(t)).toMatchObject({ subject: 'sp-1' })
+        expect(await strict.verifyToken(t)).toBeUndefined()
+      }
+      expect(await strict.verifyToken(user)).toMatchObject({ subject: 's-1' })
+      expect(await strict.verifyToken(await entraToken())).toMatchObject({ subject: 's-1' })
+      // The proxy signs users in: its verifier refuses them, and so does identify().
+      const setup = await createAzureGatehouse(entra, { requiredScopes: ['openid'] })
+      for (const t of appTokens) {
+        expect(await setup.provider.azure.accessTokenVerifier.verifyToken(t)).toBeUndefined()
+        await expect(setup.provider.identify({ tokens: { accessToken: t } })).rejects.toMatchObject(
+          { code: 'access_denied', reason: 'upstream_token_unverified' },
+        )
+      }
+      await expect(
+        setup.provider.identify({ tokens: { accessToken: user } }),
+      ).resolves.toMatchObject({ subject: 's-1' })
     })
 
     it('accepts the tenant’s v2 issuer only', async () => {
@@ -150,6 +223,19 @@ describe('Azure tenants and issuers', () => {
       expect(entra.requestsTo('token').at(-1)?.params.grant_type).toBe('refresh_token')
     })
 
+    it('warns at start-up when organizations/common run without allowedTenants', async () => {
+      const warning = (w: string[]) => w.filter((m) => m.includes('without allowedTenants'))
+      for (const tenantId of ['organizations', 'common', 'Organizations']) {
+        const open = await createAzureGatehouse(entra, { tenantId })
+        expect(warning(open.warnings)).toHaveLength(1)
+        expect(warning(open.warnings)[0]).toMatch(/roles.*scp.*tenant/)
+        const listed = await createAzureGatehouse(entra, { tenantId, allowedTenants: [TENANT_A] })
+        expect(listed.warnings).toEqual([])
+      }
+      expect((await createAzureGatehouse(entra, { tenantId: TENANT_A })).warnings).toEqual([])
+      expect((await createAzureGatehouse(entra, { tenantId: 'consumers' })).warnings).toEqual([])
+    })
+
     it('with allowedTenants, refuses users of other tenants', async () => {
       const setup = await createAzureGatehouse(entra, {
         tenantId: 'organizations',
@@ -159,6 +245,21 @@ describe('Azure tenants and issuers', () => {
       const carol = await signIn(setup, USERS.carol)
       expect(carol.back.searchParams.get('error')).toBe('access_denied')
       expect(carol.token).toBeUndefined()
+    })
+
+    it('takes allowedTenants in any case; an ID token of another tenant is access_denied', async () => {
+      const setup = await createAzureGatehouse(entra, {
+        tenantId: 'organizations',
+        allowedTenants: [TENANT_B.toUpperCase()],
+        requiredScopes: ['read', 'openid', 'profile'],
+      })
+      const bob = await signIn(setup, USERS.bob)
+      expect(bob.back.searchParams.get('error')).toBeNull()
+      expect(bob.token?.subject).toBeTypeOf('string')
+      const carol = await signIn(setup, USERS.carol)
+      expect(carol.back.searchParams.get('error')).toBe('access_denied')
+      expect(carol.token).toBeUndefined()
+      expect(setup.errors.at(-1)?.reason).toBe('upstream_tenant_not_allowed')
     })
 
     it('refuses a token whose issuer names another tenant than its tid', async () => {
@@ -181,7 +282,7 @@ describe('Azure tenants and issuers', () => {
   describe('B2C', () => {
     const b2cIssuer = () => `${entra.url}/${B2C_TENANT}/v2.0/`
     const b2cToken = (claims: Record<string, unknown> = {}) =>
-      entraToken({ iss: b2cIssuer(), tid: B2C_TENANT, ...claims })
+      entraToken({ iss: b2cIssuer(), tid: B2C_TENANT, tfp: 'B2C_1_susi', ...claims })
     const b2c = (tokenIssuer?: string) =>
       new AzureJWTVerifier({
         clientId: APP_ID,
@@ -225,6 +326,72 @@ describe('Azure tenants and issuers', () => {
       expect(await v.verifyToken(await b2cToken({ aud: 'someone-else' }))).toBeUndefined()
       const forged = (await b2cToken()).slice(0, -4) + 'AAAA'
       expect(await v.verifyToken(forged)).toBeUndefined()
+    })
+
+    it('accepts only tokens of the configured policy (tfp, or the legacy acr), in any case', async () => {
+      for (const v of [b2c(b2cIssuer()), b2c()]) {
+        expect(await v.verifyToken(await b2cToken())).toBeDefined()
+        expect(await v.verifyToken(await b2cToken({ tfp: 'b2c_1_SUSI' }))).toBeDefined()
+        expect(
+          await v.verifyToken(await b2cToken({ tfp: undefined, acr: 'b2c_1_susi' })),
+        ).toBeDefined()
+        expect(await v.verifyToken(await b2cToken({ tfp: 'B2C_1_weak' }))).toBeUndefined()
+        // `tfp` wins over `acr` when both are there.
+        expect(
+          await v.verifyToken(await b2cToken({ tfp: 'B2C_1_weak', acr: 'b2c_1_susi' })),
+        ).toBeUndefined()
+        expect(await v.verifyToken(await b2cToken({ tfp: undefined }))).toBeUndefined()
+      }
+    })
+
+    const b2cGatehouse = async (policyName: string) => {
+      const gh = await createAzureB2CProxy({
+        baseUrl: GH,
+        clientId: APP_ID,
+        clientSecret: APP_SECRET,
+        tenantName: 'contosob2c',
+        policyName,
+        identifierUri: `api://${APP_ID}`,
+        tokenIssuer: b2cIssuer(),
+        authority: entra.url,
+        requiredScopes: ['read', 'openid'],
+        secret: 's'.repeat(32),
+        store: createMemoryStore(),
+      })
+      const provider = gh.base
+      if (!(provider instanceof AzureProvider)) throw new Error('expected the Azure provider')
+      const errors: { code: string; reason: string | undefined }[] = []
+      return { gh, provider, clock: { now: Date.now, advance: () => 0 }, warnings: [], errors }
+    }
+
+    it('refuses the access and ID tokens of another user flow of the same tenant', async () => {
+      // A user signs in through the weaker flow (same tenant, keys, issuer and app) ...
+      const weak = await b2cGatehouse('B2C_1_weak')
+      const { token } = await signIn(weak, USERS.b2c)
+      expect(entra.requestsTo('authorize').at(-1)?.tenant).toBe(
+        'contosob2c.onmicrosoft.com/B2C_1_weak',
+      )
+      const weakToken = await weak.provider.getUpstreamToken(token!)
+      // ... and presents that token to a Gatehouse configured for B2C_1_susi.
+      const strict = await b2cGatehouse('B2C_1_susi')
+      expect(await strict.provider.azure.accessTokenVerifier.verifyToken(weakToken)).toBeUndefined()
+      expect(await weak.provider.azure.accessTokenVerifier.verifyToken(weakToken)).toBeDefined()
+      // An ID token of the weak flow with an access token of the right one: refused too.
+      const now = Math.floor(Date.now() / 1000)
+      const susiAccess = await b2cToken({ oid: 'o-1', tid: B2C_TENANT })
+      const idClaims = { iss: b2cIssuer(), aud: APP_ID, tid: B2C_TENANT, oid: 'o-1', iat: now }
+      await expect(
+        strict.provider.identify({
+          tokens: { accessToken: susiAccess },
+          idTokenClaims: { ...idClaims, tfp: 'B2C_1_weak' },
+        }),
+      ).rejects.toMatchObject({ code: 'access_denied', reason: 'upstream_id_token_mismatch' })
+      await expect(
+        strict.provider.identify({
+          tokens: { accessToken: susiAccess },
+          idTokenClaims: { ...idClaims, tfp: 'B2C_1_SUSI' },
+        }),
+      ).resolves.toMatchObject({ subject: 's-1' })
     })
 
     it('signs a B2C user in end to end, and refuses On-Behalf-Of', async () => {

@@ -63,15 +63,43 @@ export async function checkClientAssertion(
   return undefined
 }
 
-export function parseBasic(header: string | null): { id: string; secret: string } | undefined {
+/**
+ * HTTP Basic client credentials, strictly as RFC 6749 §2.3.1 has them: id and secret each
+ * `application/x-www-form-urlencoded` (only letters and digits unescaped). `wellFormed` is false
+ * when either was sent otherwise (raw, or percent-encoded by other rules), which is refused as a
+ * wrong secret: a client encoding differently on two paths is then caught.
+ */
+export function parseBasic(
+  header: string | null,
+): { id: string; secret: string; wellFormed: boolean } | undefined {
   if (header?.startsWith('Basic ') !== true) return undefined
   const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
   if (colon < 0) return undefined
+  const rawId = decoded.slice(0, colon)
+  const rawSecret = decoded.slice(colon + 1)
+  const id = formDecode(rawId)
+  const secret = formDecode(rawSecret)
+  if (id === undefined || secret === undefined) return { id: rawId, secret: '', wellFormed: false }
   return {
-    id: decodeURIComponent(decoded.slice(0, colon)),
-    secret: decodeURIComponent(decoded.slice(colon + 1)),
+    id,
+    secret,
+    wellFormed: formEncode(id) === rawId && formEncode(secret) === rawSecret,
   }
+}
+
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replaceAll('+', ' '))
+  } catch {
+    return undefined
+  }
+}
+
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[-_.!~*'()]|%20/g, (c) =>
+    c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  )
 }
 
 export function same(a: string, b: string): boolean {

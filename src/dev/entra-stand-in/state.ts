@@ -95,6 +95,8 @@ export class StandInState {
     scope: ResolvedScope
     names: string[]
     b2c: boolean
+    /** B2C: the user flow signed in with, put in `tfp` as B2C does. */
+    policy?: string | undefined
     obo?: boolean
   }): Promise<{ token: string; uti: string }> {
     const { user, client, scope, names } = input
@@ -121,12 +123,23 @@ export class StandInState {
         ? { appid: client.clientId, upn: user.username }
         : { azp: client.clientId }),
       ...(roles && roles.length > 0 ? { roles } : {}),
+      ...(input.b2c && input.policy !== undefined ? { tfp: input.policy } : {}),
     }
     if (input.obo === true) this.oboTokens.add(uti)
     return { token: await this.keys.sign(payload), uti }
   }
 
-  async idToken(user: StandInUser, client: StandInApp, nonce: string | undefined, b2c: boolean) {
+  /**
+   * An ID token. B2C ones name the user flow in `tfp`. As Entra, `oid`, `name` and
+   * `preferred_username` only when `profile` was asked for.
+   */
+  async idToken(
+    user: StandInUser,
+    client: StandInApp,
+    nonce: string | undefined,
+    b2c: boolean,
+    o: { policy?: string | undefined; profile?: boolean } = {},
+  ) {
     const now = Math.floor(this.now() / 1000)
     return this.keys.sign({
       aud: client.clientId,
@@ -135,12 +148,17 @@ export class StandInState {
       nbf: now,
       exp: now + 3600,
       sub: pairwise(this.oid(user), client.clientId),
-      oid: this.oid(user),
       tid: user.tenantId,
-      name: user.name ?? user.username,
-      preferred_username: user.username,
+      ...(o.profile === false
+        ? {}
+        : {
+            oid: this.oid(user),
+            name: user.name ?? user.username,
+            preferred_username: user.username,
+          }),
       ...(user.email !== undefined ? { email: user.email } : {}),
       ...(nonce !== undefined ? { nonce } : {}),
+      ...(b2c && o.policy !== undefined ? { tfp: o.policy } : {}),
       ver: '2.0',
     })
   }

@@ -1,7 +1,8 @@
 /**
  * `/{tenant}/oauth2/v2.0/token`: authorization_code, refresh_token and On-Behalf-Of
  * (`urn:ietf:params:oauth:grant-type:jwt-bearer` + `requested_token_use=on_behalf_of`). Entra's
- * rules kept here: client secret by Basic or form (AADSTS7000215 when wrong); PKCE verifier
+ * rules kept here: client secret by Basic (id and secret form-urlencoded, RFC 6749 §2.3.1) or
+ * form (AADSTS7000215 when wrong); PKCE verifier
  * required and checked (AADSTS501481); codes single use (AADSTS54005) and short-lived (AADSTS70008);
  * `scope` required on code redemption (AADSTS28003) and from ONE resource plus OIDC scopes
  * (AADSTS28000); unknown scopes refused (AADSTS70011); refresh tokens rotated. OBO: the assertion
@@ -45,6 +46,9 @@ export async function handleToken(
   const tenant = state.directory.tenantFor(tenantSegment)
   if (!tenant)
     return entraError(400, 'invalid_request', 90002, `Tenant '${tenantSegment}' not found.`)
+  if (basic?.wellFormed === false) {
+    return entraError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
+  }
   const clientId = basic?.id ?? params.client_id
   const secret = basic?.secret ?? params.client_secret
   const app = state.directory.app(clientId)
@@ -211,6 +215,7 @@ async function redeemCode(state: StandInState, app: StandInApp, params: Record<s
   return tokenResponse(state, app, issued.user, parsed, {
     refresh: p.scopes.includes('offline_access'),
     idToken: p.scopes.includes('openid'),
+    profile: p.scopes.includes('profile'),
     nonce: p.params.nonce,
     consented: [...consented],
     tenantSegment: p.tenantSegment,
@@ -246,6 +251,7 @@ async function redeemRefresh(state: StandInState, app: StandInApp, params: Recor
   return tokenResponse(state, app, rt.user, parsed, {
     refresh: true,
     idToken: parsed.oidc.includes('openid'),
+    profile: parsed.oidc.includes('profile'),
     nonce: undefined,
     consented: rt.scopes,
     tenantSegment: rt.tenantSegment,
@@ -261,6 +267,8 @@ async function tokenResponse(
   o: {
     refresh: boolean
     idToken: boolean
+    /** Whether `profile` was asked for: Entra's ID token has `oid`, `name` … only then. */
+    profile: boolean
     nonce: string | undefined
     consented: string[]
     tenantSegment: string
@@ -280,6 +288,7 @@ async function tokenResponse(
     scope: resource,
     names,
     b2c: o.b2c,
+    policy: o.b2c ? policyOf(o.tenantSegment) : undefined,
   })
   const body: Record<string, unknown> = {
     token_type: 'Bearer',
@@ -300,7 +309,12 @@ async function tokenResponse(
     })
     body.refresh_token = rt
   }
-  if (o.idToken) body.id_token = await state.idToken(user, app, o.nonce, o.b2c)
+  if (o.idToken) {
+    body.id_token = await state.idToken(user, app, o.nonce, o.b2c, {
+      policy: o.b2c ? policyOf(o.tenantSegment) : undefined,
+      profile: o.profile,
+    })
+  }
   return Response.json(body, { headers: { 'cache-control': 'no-store' } })
 }
 
@@ -410,6 +424,11 @@ async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<s
     },
     { headers: { 'cache-control': 'no-store' } },
   )
+}
+
+/** B2C: the policy of a tenant segment `{name}.onmicrosoft.com/{policy}`. */
+function policyOf(tenantSegment: string): string | undefined {
+  return tenantSegment.split('/').at(1)
 }
 
 function fullForm(state: StandInState, scope: string): string {
