@@ -28,14 +28,32 @@ describe('A.2.13 revocation and introspection', () => {
       '/token',
       form({ grant_type: 'refresh_token', refresh_token: token, client_id: c1.client_id }),
     )
-  const introspect = (token: string, client = rs) =>
-    t.call('/introspect', {
-      ...form({ token }),
+  /** A form POST authenticated as `client` (client_secret_basic), to `at` (default `t`). */
+  const postAs = (
+    client: RegisteredClient,
+    path: string,
+    params: Record<string, string>,
+    at: TestGatehouse = t,
+  ) =>
+    at.call(path, {
+      ...form(params),
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         authorization: basic(client.client_id, client.client_secret!),
       },
     })
+  const introspect = (token: string, client = rs) => postAs(client, '/introspect', { token })
+  /** An access token of the confidential client RS, through the code flow. */
+  const rsAccessToken = async () => {
+    const own = await getCode(t, rs)
+    const issued = await postAs(rs, '/token', {
+      grant_type: 'authorization_code',
+      code: own.code,
+      code_verifier: own.verifier,
+      redirect_uri: own.redirectUri,
+    })
+    return ((await issued.json()) as { access_token: string }).access_token
+  }
 
   it('RV-01 revoking a refresh token revokes the grant and its access tokens', async () => {
     const { tokens } = await getTokens(t, c1)
@@ -129,85 +147,27 @@ describe('A.2.13 revocation and introspection', () => {
   })
 
   it('RV-10 expired, revoked and unknown tokens are only {active:false}', async () => {
-    const own = await getCode(t, rs)
-    const issued = await t.call('/token', {
-      ...form({
-        grant_type: 'authorization_code',
-        code: own.code,
-        code_verifier: own.verifier,
-        redirect_uri: own.redirectUri,
-      }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(rs.client_id, rs.client_secret!),
-      },
-    })
-    const tokens = (await issued.json()) as { access_token: string }
+    const tokens = { access_token: await rsAccessToken() }
     expect(await (await introspect('unknown')).json()).toEqual({ active: false })
-    await t.call('/revoke', {
-      ...form({ token: tokens.access_token }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(rs.client_id, rs.client_secret!),
-      },
-    })
+    await postAs(rs, '/revoke', { token: tokens.access_token })
     expect(await (await introspect(tokens.access_token)).json()).toEqual({ active: false })
   })
 
   it('RV-10 introspection at another instance reports a revocation at once (no liveness cache)', async () => {
     const other = await createTestGatehouse({ store: t.store })
-    const own = await getCode(t, rs)
-    const issued = await t.call('/token', {
-      ...form({
-        grant_type: 'authorization_code',
-        code: own.code,
-        code_verifier: own.verifier,
-        redirect_uri: own.redirectUri,
-      }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(rs.client_id, rs.client_secret!),
-      },
-    })
-    const { access_token: token } = (await issued.json()) as { access_token: string }
-    const introspectAtOther = () =>
-      other.call('/introspect', {
-        ...form({ token }),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: basic(rs.client_id, rs.client_secret!),
-        },
-      })
+    const token = await rsAccessToken()
+    const introspectAtOther = () => postAs(rs, '/introspect', { token }, other)
     // The other instance has seen the token live, and its guard caches that for 5 s.
     expect((await (await introspectAtOther()).json()).active).toBe(true)
     expect((await other.mcp(bearer(token))).status).toBe(200)
-    await t.call('/revoke', {
-      ...form({ token }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(rs.client_id, rs.client_secret!),
-      },
-    })
+    await postAs(rs, '/revoke', { token })
     expect(await (await introspectAtOther()).json()).toEqual({ active: false })
     // Once introspection re-read the grant, that instance's guard refuses the token too.
     expect((await other.mcp(bearer(token))).status).toBe(401)
   })
 
   it('RV-10 an expired token is inactive', async () => {
-    const own = await getCode(t, rs)
-    const issued = await t.call('/token', {
-      ...form({
-        grant_type: 'authorization_code',
-        code: own.code,
-        code_verifier: own.verifier,
-        redirect_uri: own.redirectUri,
-      }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(rs.client_id, rs.client_secret!),
-      },
-    })
-    const tokens = (await issued.json()) as { access_token: string }
+    const tokens = { access_token: await rsAccessToken() }
     t.clock.advance(3700)
     expect(await (await introspect(tokens.access_token)).json()).toEqual({ active: false })
   })
