@@ -189,3 +189,36 @@ export async function getTokens(
 export function bearer(token: string): RequestInit {
   return { headers: { authorization: `Bearer ${token}` } }
 }
+
+/** A form POST authenticated with `client_secret_basic`. */
+export function postBasic(
+  t: TestGatehouse,
+  path: string,
+  params: Record<string, string>,
+  clientId: string,
+  secret: string,
+): Promise<Response> {
+  return t.call(path, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basic(clientId, secret),
+    },
+    body: new URLSearchParams(params).toString(),
+  })
+}
+
+/** Redeems `code` at /token as the confidential `client` (client_secret_basic). */
+export function redeemBasic(
+  t: TestGatehouse,
+  client: RegisteredClient,
+  code: { code: string; verifier: string; redirectUri: string },
+): Promise<Response> {
+  const params = {
+    grant_type: 'authorization_code',
+    code: code.code,
+    code_verifier: code.verifier,
+    redirect_uri: code.redirectUri,
+  }
+  return postBasic(t, '/token', params, client.client_id, client.client_secret ?? '')
+}

@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
   basic,
+  postBasic,
+  redeemBasic,
   bearer,
   createTestGatehouse,
   form,
@@ -34,24 +36,11 @@ describe('A.2.13 revocation and introspection', () => {
     path: string,
     params: Record<string, string>,
     at: TestGatehouse = t,
-  ) =>
-    at.call(path, {
-      ...form(params),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(client.client_id, client.client_secret!),
-      },
-    })
+  ) => postBasic(at, path, params, client.client_id, client.client_secret!)
   const introspect = (token: string, client = rs) => postAs(client, '/introspect', { token })
   /** An access token of the confidential client RS, through the code flow. */
   const rsAccessToken = async () => {
-    const own = await getCode(t, rs)
-    const issued = await postAs(rs, '/token', {
-      grant_type: 'authorization_code',
-      code: own.code,
-      code_verifier: own.verifier,
-      redirect_uri: own.redirectUri,
-    })
+    const issued = await redeemBasic(t, rs, await getCode(t, rs))
     return ((await issued.json()) as { access_token: string }).access_token
   }
 

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
-  basic,
+  postBasic,
+  redeemBasic,
   bearer,
   createTestGatehouse,
   form,
@@ -143,13 +144,13 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
   })
 
   it('TK-11 answers a wrong Basic secret with 401 invalid_client and a Basic challenge', async () => {
-    const res = await t.call('/token', {
-      ...form({ grant_type: 'authorization_code', code: 'x', code_verifier: 'y'.repeat(43) }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(cc.client_id, 'wrong'),
-      },
-    })
+    const res = await postBasic(
+      t,
+      '/token',
+      { grant_type: 'authorization_code', code: 'x', code_verifier: 'y'.repeat(43) },
+      cc.client_id,
+      'wrong',
+    )
     await expectError(res, 'invalid_client', 401)
     expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/)
     const none = await t.call('/token', form({ grant_type: 'authorization_code', code: 'x' }))
@@ -163,18 +164,7 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
 
   it('TK-11 authenticates a confidential client with Basic and with post', async () => {
     const code = await getCode(t, cc)
-    const res = await t.call('/token', {
-      ...form({
-        grant_type: 'authorization_code',
-        code: code.code,
-        code_verifier: code.verifier,
-        redirect_uri: code.redirectUri,
-      }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(cc.client_id, cc.client_secret!),
-      },
-    })
+    const res = await redeemBasic(t, cc, code)
     expect(res.status).toBe(200)
     const post = await register(t, { token_endpoint_auth_method: 'client_secret_post' })
     const code2 = await getCode(t, post)
@@ -192,29 +182,18 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
     expect(res2.status).toBe(200)
     // A client registered for post may not switch to Basic.
     const code3 = await getCode(t, post)
-    const res3 = await t.call('/token', {
-      ...form({
-        grant_type: 'authorization_code',
-        code: code3.code,
-        code_verifier: code3.verifier,
-        redirect_uri: code3.redirectUri,
-      }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(post.client_id, post.client_secret!),
-      },
-    })
+    const res3 = await redeemBasic(t, post, code3)
     await expectError(res3, 'invalid_client', 401)
   })
 
   it('TK-12 refuses two authentication methods at once', async () => {
-    const res = await t.call('/token', {
-      ...form({ grant_type: 'authorization_code', code: 'x', client_secret: cc.client_secret! }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(cc.client_id, cc.client_secret!),
-      },
-    })
+    const res = await postBasic(
+      t,
+      '/token',
+      { grant_type: 'authorization_code', code: 'x', client_secret: cc.client_secret! },
+      cc.client_id,
+      cc.client_secret!,
+    )
     await expectError(res, 'invalid_request')
   })
 
@@ -284,31 +263,20 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
 
   it('TK-20 answers failed authentication with 429 and Retry-After past the limit, never blocking the real client', async () => {
     const attempt = (secret: string) =>
-      t.call('/token', {
-        ...form({ grant_type: 'refresh_token', refresh_token: 'x' }),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: basic(cc.client_id, secret),
-        },
-      })
+      postBasic(
+        t,
+        '/token',
+        { grant_type: 'refresh_token', refresh_token: 'x' },
+        cc.client_id,
+        secret,
+      )
     for (let i = 0; i < 20; i++) expect((await attempt(`wrong${i}`)).status).toBe(401)
     const limited = await attempt('wrong-again')
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
     // The real client is never locked out by someone else's failures (client ids are public).
     const code = await getCode(t, cc)
-    const res = await t.call('/token', {
-      ...form({
-        grant_type: 'authorization_code',
-        code: code.code,
-        code_verifier: code.verifier,
-        redirect_uri: code.redirectUri,
-      }),
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic(cc.client_id, cc.client_secret!),
-      },
-    })
+    const res = await redeemBasic(t, cc, code)
     expect(res.status).toBe(200)
   })
 
