@@ -69,12 +69,19 @@ export async function handleAuthorize(request: Request, deps: AuthorizeDeps): Pr
     }
   } else {
     redirectUri = matchRedirectUri(requested, client.redirect_uris)
-    if (redirectUri === undefined || !redirectAllowed(redirectUri, deps.config)) {
+    if (redirectUri === undefined) {
       return page(
         invalid('redirect_uri is not registered for this client', 'redirect_mismatch'),
         deps,
       )
     }
+  }
+  // The operator's allow-list holds for every redirect, also the one implied by omission.
+  if (!redirectAllowed(redirectUri, deps.config)) {
+    return page(
+      invalid('redirect_uri is not registered for this client', 'redirect_mismatch'),
+      deps,
+    )
   }
 
   const rawState = params.get('state')

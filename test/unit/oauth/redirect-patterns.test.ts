@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { matchesRedirectPattern } from '../../../src/oauth/redirect-uri.js'
-import { createTestGatehouse } from '../../helpers/gatehouse.js'
+import { authorizeUrl, createTestGatehouse, pkcePair } from '../../helpers/gatehouse.js'
 
 describe('allowedRedirectUris patterns', () => {
   it.each([
@@ -46,6 +46,38 @@ describe('allowedRedirectUris patterns', () => {
     expect((await listed.call('/register', body('https://app.corp.test/cb'))).status).toBe(201)
     expect((await listed.call('/register', body('http://127.0.0.1:8080/cb'))).status).toBe(201)
     expect((await listed.call('/register', body('https://evil.test/cb'))).status).toBe(400)
+  })
+})
+
+describe('the allow-list at authorization', () => {
+  it('holds also when redirect_uri is omitted (the one registered URI is implied)', async () => {
+    const t = await createTestGatehouse({
+      config: {
+        registration: { allowedRedirectUris: ['https://allowed.test/*'] },
+        clients: [
+          {
+            clientId: 'static-app',
+            tokenEndpointAuthMethod: 'none',
+            redirectUris: ['https://other.test/cb'],
+            grantTypes: ['authorization_code'],
+          },
+        ],
+      },
+    })
+    const query = (extra: Record<string, string>) =>
+      authorizeUrl({
+        response_type: 'code',
+        client_id: 'static-app',
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+        ...extra,
+      })
+    for (const url of [query({}), query({ redirect_uri: 'https://other.test/cb' })]) {
+      const res = await t.call(url)
+      expect(res.status).toBe(400)
+      expect(res.headers.get('location')).toBeNull()
+    }
+    expect(t.errors.map((e) => e.reason)).toEqual(['redirect_mismatch', 'redirect_mismatch'])
   })
 })
 
