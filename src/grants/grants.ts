@@ -86,10 +86,6 @@ export class Grants {
   }
 
   /**
-   * Whether the grant still exists. Answers from memory when the last check is younger than
-   * `revocationCheckSeconds`; otherwise reads the store. A store error propagates (fail closed).
-   */
-  /**
    * Whether the grant is live now, read from the store (no cached answer): for answers that must be
    * authoritative, such as introspection (RFC 7662 §2.2). Refreshes the cached answer.
    */
@@ -103,6 +99,10 @@ export class Grants {
     return active
   }
 
+  /**
+   * Whether the grant still exists. Answers from memory when the last check is younger than
+   * `revocationCheckSeconds`; otherwise reads the store. A store error propagates (fail closed).
+   */
   isActive(id: string): boolean | Promise<boolean> {
     const cached = this.#liveness.get(id)
     if (cached && this.#now() - cached.checkedAt < this.#checkMs) return cached.active

@@ -1,7 +1,7 @@
 /**
  * `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Core §9) for clients whose
  * keys come from their metadata document. Rules: an asymmetric JWS signed by one of the client's
- * keys; `iss` = `sub` = the client id; `aud` names the issuer or the token endpoint; `exp`
+ * keys; `iss` = `sub` = the client id; `aud` is this issuer alone (a string, or a one-element array; never the token endpoint); `exp`
  * required and at most `MAX_ASSERTION_LIFETIME_SECONDS` ahead; `jti` required and single use
  * (one atomic `setIfAbsent` in the shared store, kept until the assertion expires).
  */

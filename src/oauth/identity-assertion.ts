@@ -17,7 +17,7 @@
  */
 import { decodeJwt } from 'jose'
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
-import { canonicalResource, isLoopbackHost } from '../config/urls.js'
+import { isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
@@ -25,6 +25,8 @@ import { JwksCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { Store } from '../storage/store.js'
+import { resolveResource } from './authorize.js'
+import { parseScope } from './scopes.js'
 import type { OAuthClientInformation } from './types.js'
 
 /** The ID-JAG media type (draft §3). */
@@ -177,15 +179,11 @@ export class IdentityAssertionVerifier {
     // The MCP profile requires the resource; an array is accepted only with one value.
     const value = Array.isArray(claim) && claim.length === 1 ? (claim[0] as unknown) : claim
     if (typeof value !== 'string') throw refused('no_resource')
-    let canonical: string
     try {
-      canonical = canonicalResource(value)
+      return resolveResource(value, this.#config)
     } catch {
       throw refused('unknown_resource')
     }
-    const match = this.#config.resources.find((r) => r.url === canonical)
-    if (!match || value.includes('#')) throw refused('unknown_resource')
-    return match
   }
 }
 
@@ -198,7 +196,11 @@ function refused(reason: string): OAuthError {
 function parseScopeClaim(claim: unknown): string[] {
   if (claim === undefined) return []
   if (typeof claim !== 'string') throw refused('bad_scope')
-  return [...new Set(claim.split(' ').filter((s) => s !== ''))]
+  try {
+    return parseScope(claim)
+  } catch {
+    throw refused('bad_scope')
+  }
 }
 
 function keyUrlIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {

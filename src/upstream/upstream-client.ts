@@ -46,7 +46,21 @@ export interface UpstreamTokens {
 }
 
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
-const EXPECTED_ISSUER = (oauth as unknown as { _expectedIssuer: symbol })._expectedIssuer
+const EXPECTED_ISSUER = expectedIssuerHook()
+
+/**
+ * Entra's multi-tenant and B2C ID tokens are checked through oauth4webapi's `_expectedIssuer`
+ * hook; without it they would only ever be refused, with no hint why. Fail at load instead.
+ */
+function expectedIssuerHook(): symbol {
+  const hook = (oauth as unknown as { _expectedIssuer: unknown })._expectedIssuer
+  if (typeof hook !== 'symbol') {
+    throw new Error(
+      'oauth4webapi no longer provides _expectedIssuer: the Entra issuer rules need it',
+    )
+  }
+  return hook
+}
 
 /** Parameters that only Gatehouse may set on the upstream authorization request. */
 const RESERVED = new Set([

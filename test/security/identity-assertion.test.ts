@@ -290,6 +290,11 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
     expect((await exchange(jag)).status).toBe(200)
   })
 
+  it('IDJ-08 a scope claim outside the RFC 6749 character set is refused', async () => {
+    await expectRefused(await exchange(await idp.mintIdJag({ scope: 'mcp:read x"y' })))
+    await expectRefused(await exchange(await idp.mintIdJag({ scope: ['mcp:read'] })))
+  })
+
   it('IDJ-14 an ID-JAG bound to a key (cnf) is refused: DPoP is not supported', async () => {
     await expectRefused(await exchange(await idp.mintIdJag({ cnf: { jkt: 'abc' } })))
   })
