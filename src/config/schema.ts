@@ -447,7 +447,18 @@ export function resolveConfig(input: unknown): ResolvedConfig {
   const c = parsed.data
   const issuer = c.issuer.replace(/\/+$/, '')
   const basePath = new URL(issuer).pathname.replace(/\/+$/, '')
-  return Object.freeze({ ...c, issuer, basePath, resources: resolveResources(c.resources) })
+  // Compared with tokens' canonical audiences: canonical here, once.
+  const introspectionClients = c.introspectionClients.map((ic) => ({
+    ...ic,
+    resources: ic.resources.map(canonicalResource),
+  }))
+  return Object.freeze({
+    ...c,
+    issuer,
+    basePath,
+    resources: resolveResources(c.resources),
+    introspectionClients,
+  })
 }
 
 /** Canonical URLs and metadata locations (RFC 9728 §3.1) for parsed resources. */

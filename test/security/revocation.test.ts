@@ -172,7 +172,10 @@ describe('A.2.13 revocation and introspection', () => {
     const server = await register(u, { token_endpoint_auth_method: 'client_secret_basic' })
     const v = await createTestGatehouse({
       store: u.store,
-      config: { introspectionClients: [{ clientId: server.client_id, resources: [RESOURCE] }] },
+      // Written as an operator might (upper-case host, trailing slash): compared canonically.
+      config: {
+        introspectionClients: [{ clientId: server.client_id, resources: ['https://AS.test/mcp/'] }],
+      },
     })
     const { tokens } = await getTokens(v, pub, { scope: 'mcp:read mcp:write' })
     const res = await v.call('/introspect', {
