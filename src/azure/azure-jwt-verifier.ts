@@ -18,7 +18,8 @@ import { JwksCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
-import { isLoopbackHost } from '../config/urls.js'
+import type { GuardedTransport } from '../http/guarded-fetch.js'
+import { outboundOptions } from './outbound.js'
 import {
   CONSUMERS_TENANT_ID,
   isB2CPolicy,
@@ -62,6 +63,8 @@ export interface AzureJWTVerifierOptions extends AzureAuthorityInput {
   jwksUri?: string | undefined
   clockToleranceSeconds?: number | undefined
   fetch?: typeof fetch | undefined
+  /** Checks resolved addresses and pins connections (Node: `createNodeTransport`). */
+  transport?: GuardedTransport | undefined
   now?: (() => number) | undefined
   signatureVerifier?: SignatureVerifierFactory | undefined
 }
@@ -105,13 +108,9 @@ export class AzureJWTVerifier implements TokenVerifier {
     this.#allowed = options.allowedTenants
       ? new Set(options.allowedTenants.map((t) => t.toLowerCase()))
       : undefined
-    const url = new URL(this.#jwksUri)
-    const loopback = url.protocol === 'http:' && isLoopbackHost(url.hostname)
     this.#keys = new JwksCache({
       ...(options.now ? { now: options.now } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      allowHttpLoopback: loopback,
-      dangerouslyAllowPrivateNetwork: loopback,
+      ...outboundOptions(this.#jwksUri, options),
     })
   }
 

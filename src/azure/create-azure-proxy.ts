@@ -64,7 +64,8 @@ export async function buildAzureProvider(
   if (!authority.b2c && up.tenantId !== undefined) {
     const found = await discoverTenant(authority, up.tenantId, {
       timeoutMs,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      fetch: deps.fetch,
+      transport: deps.transport,
     })
     endpoints = found
     tenantGuid = found.tenantGuid
@@ -82,6 +83,7 @@ export async function buildAzureProvider(
     clockToleranceSeconds: config.clockToleranceSeconds,
     now: base.now,
     fetch: deps.fetch,
+    transport: deps.transport,
     signatureVerifier: deps.signatureVerifier,
   })
   const clientAssertion = up.clientCertificate
@@ -151,6 +153,7 @@ export async function buildAzureProvider(
           : {}),
         timeoutMs,
         fetch: deps.fetch,
+        transport: deps.transport,
         now: base.now,
       })
   return new AzureProvider({

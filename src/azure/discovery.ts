@@ -6,7 +6,7 @@
  * the authority. Anything else fails start-up.
  */
 import { UpstreamError } from '../errors.js'
-import { isLoopbackHost } from '../config/urls.js'
+import { outboundOptions, type AzureOutbound } from './outbound.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
 import { CONSUMERS_TENANT_ID, isTenantGuid, type AzureAuthority } from './authority.js'
 
@@ -22,15 +22,11 @@ export interface EntraTenantMetadata {
 export async function discoverTenant(
   authority: AzureAuthority,
   tenantId: string,
-  options: { fetch?: typeof fetch; timeoutMs: number },
+  options: AzureOutbound & { timeoutMs: number },
 ): Promise<EntraTenantMetadata> {
-  const base = new URL(authority.base)
-  const loopback = base.protocol === 'http:' && isLoopbackHost(base.hostname)
   const guarded = createGuardedFetch({
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...outboundOptions(authority.base, options),
     timeoutMs: options.timeoutMs,
-    allowHttpLoopback: loopback,
-    dangerouslyAllowPrivateNetwork: loopback,
   })
   const response = await guarded(authority.discoveryUrl, {
     headers: { accept: 'application/json' },

@@ -6,6 +6,7 @@
  * `requiredScopes` entry and requires the non-OIDC ones.
  */
 import type { ErrorHook } from '../errors.js'
+import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import type { Store } from '../storage/store.js'
@@ -54,6 +55,8 @@ interface AzureCommonOptions {
   onWarning?: (message: string) => void
   signatureVerifier?: SignatureVerifierFactory
   fetch?: typeof fetch
+  /** Checks resolved addresses and pins connections for every request to Entra. */
+  transport?: GuardedTransport
   now?: () => number
 }
 
@@ -136,7 +139,7 @@ function build(options: AzureCommonOptions, upstream: Record<string, unknown>): 
       },
     },
     store: options.store,
-    ...pick(options, ['onError', 'onWarning', 'signatureVerifier', 'fetch', 'now']),
+    ...pick(options, ['onError', 'onWarning', 'signatureVerifier', 'fetch', 'transport', 'now']),
   })
 }
 

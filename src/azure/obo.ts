@@ -6,8 +6,12 @@
  * sorted scopes) until `marginSeconds` before they expire, in a bounded LRU; `close()` clears it.
  */
 import { UpstreamError } from '../errors.js'
-import { isLoopbackHost } from '../config/urls.js'
-import { createGuardedFetch, type GuardedFetch } from '../http/guarded-fetch.js'
+import {
+  createGuardedFetch,
+  type GuardedFetch,
+  type GuardedTransport,
+} from '../http/guarded-fetch.js'
+import { outboundOptions } from './outbound.js'
 import { sha256 } from '../http/random.js'
 import { EntraOboError } from './errors.js'
 
@@ -26,6 +30,8 @@ export interface OboClientOptions {
   authMethod?: 'client_secret_basic' | 'client_secret_post'
   timeoutMs: number
   fetch?: typeof fetch | undefined
+  /** Checks resolved addresses and pins connections (Node: `createNodeTransport`). */
+  transport?: GuardedTransport | undefined
   now: () => number
   /** Cached tokens are used until this long before they expire. Default 120 s. */
   marginSeconds?: number
@@ -49,13 +55,9 @@ export class OboClient {
 
   constructor(options: OboClientOptions) {
     this.#options = options
-    const url = new URL(options.tokenEndpoint)
-    const loopback = url.protocol === 'http:' && isLoopbackHost(url.hostname)
     this.#fetch = createGuardedFetch({
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...outboundOptions(options.tokenEndpoint, options),
       timeoutMs: options.timeoutMs,
-      allowHttpLoopback: loopback,
-      dangerouslyAllowPrivateNetwork: loopback,
     })
   }
 

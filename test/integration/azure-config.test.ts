@@ -17,7 +17,17 @@ import { ConfigError } from '../../src/errors.js'
 import { createGatehouse } from '../../src/gatehouse.js'
 import { createRemoteAuthProvider } from '../../src/resource/remote-auth.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
-import { APP_ID, APP_SECRET, GH, startStandIn, TENANT_A } from '../helpers/azure.js'
+import { createNodeTransport } from '../../src/adapters/node-transport.js'
+import {
+  APP_ID,
+  APP_SECRET,
+  createAzureGatehouse,
+  GH,
+  signIn,
+  startStandIn,
+  TENANT_A,
+  USERS,
+} from '../helpers/azure.js'
 
 const base = {
   issuer: GH,
@@ -52,6 +62,28 @@ describe('Azure configuration', () => {
     // Discovery ran at start-up for the domain tenant.
     expect(entra.requestsTo('discovery').at(-1)?.tenant).toBe('a.onmicrosoft.com')
     await gh.close()
+  })
+
+  it('reaches Entra (discovery, keys, On-Behalf-Of) through the given resolving transport', async () => {
+    const seen: string[] = []
+    const inner = createNodeTransport()
+    const setup = await createAzureGatehouse(entra, {
+      additionalAuthorizeScopes: ['User.Read'],
+      transport: (request) => {
+        seen.push(new URL(request.url).pathname)
+        return inner(request)
+      },
+    })
+    const { token } = await signIn(setup, USERS.alice)
+    await setup.provider.onBehalfOf(token!, ['https://graph.microsoft.com/User.Read'])
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/openid-configuration$/),
+        expect.stringMatching(/keys$/),
+        expect.stringMatching(/oauth2\/v2\.0\/token$/),
+      ]),
+    )
+    await setup.gh.close()
   })
 
   it('lists every Azure configuration problem at once', () => {
