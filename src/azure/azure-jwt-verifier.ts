@@ -16,6 +16,8 @@
 import { decodeBase64Url } from '../jwt/base64url.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
+import { freezeAccessToken } from '../jwt/claims.js'
+import { VerifiedTokenCache } from '../jwt/verified-token-cache.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
@@ -70,6 +72,8 @@ export interface AzureJWTVerifierOptions extends AzureAuthorityInput {
 }
 
 const MAX_ISSUERS = 256
+/** Longest time a verified token is served from the cache (as `JWTVerifier` does). */
+const CACHE_MAX_TTL_MS = 3_600_000
 
 export class AzureJWTVerifier implements TokenVerifier {
   readonly authority: AzureAuthority
@@ -81,6 +85,7 @@ export class AzureJWTVerifier implements TokenVerifier {
   readonly #organizationsOnly: boolean
   readonly #keys: JwksCache
   readonly #verifiers = new Map<string, JWTVerifier>()
+  readonly #cache = new VerifiedTokenCache()
 
   constructor(options: AzureJWTVerifierOptions) {
     this.#options = options
@@ -125,16 +130,24 @@ export class AzureJWTVerifier implements TokenVerifier {
   }
 
   async verifyToken(token: string): Promise<AccessToken | undefined> {
+    // One cache for every tenant's verifier, asked before the token is even decoded.
+    const nowMs = (this.#options.now ?? Date.now)()
+    const hit = this.#cache.get(token, nowMs)
+    if (hit !== undefined) return hit
     const payload = peekPayload(token)
     if (payload === undefined) return undefined
     const issuer = this.#acceptedIssuer(payload)
     if (issuer === undefined) return undefined
     const verified = await this.#verifierFor(issuer).verifyToken(token)
-    if (verified && this.#options.refuseAppOnlyTokens === true && isAppOnly(verified.claims)) {
-      return undefined
-    }
+    if (!verified) return undefined
+    if (this.#options.refuseAppOnlyTokens === true && isAppOnly(verified.claims)) return undefined
     const resource = this.#options.resource
-    return verified && resource !== undefined ? { ...verified, resource } : verified
+    const result = freezeAccessToken(resource !== undefined ? { ...verified, resource } : verified)
+    if (verified.expiresAt !== undefined) {
+      const until = Math.min(verified.expiresAt * 1000, nowMs + CACHE_MAX_TTL_MS)
+      this.#cache.set(token, result, until, nowMs)
+    }
+    return result
   }
 
   /** The issuer this configuration accepts for the token, or undefined. */
@@ -175,6 +188,8 @@ export class AzureJWTVerifier implements TokenVerifier {
       jwksCache: this.#keys,
       // All of Entra's issuers share the tenant's key set: cached once, whatever `iss` says.
       keyCacheName: `entra ${this.#jwksUri}`,
+      // Verified tokens are cached once, above, not per tenant.
+      cache: false,
       algorithms: ['RS256'],
       requiredScopes: [...rules.validationScopes],
       claimsToScopes: (claims) => {
