@@ -1,6 +1,7 @@
 /**
  * Mount Gatehouse in Express (4 or 5): translation only, no protocol logic.
  */
+import { UNHANDLED_HEADER } from '../http/app.js'
 import type {
   NextFunction,
   Request as ExpressRequest,
@@ -33,7 +34,7 @@ export function gatehouseMiddleware(
     }
     handleNodeRequest(handler, req, res, options)
       .then(async (response) => {
-        if (response.status === 404 && response.headers.get('x-gatehouse-unhandled') === '1') {
+        if (response.status === 404 && response.headers.get(UNHANDLED_HEADER) === '1') {
           await response.body?.cancel()
           next()
           return

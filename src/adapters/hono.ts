@@ -1,6 +1,7 @@
 /**
  * Mount Gatehouse in a Hono app as middleware: translation only, no protocol logic, no Node APIs.
  */
+import { UNHANDLED_HEADER } from '../http/app.js'
 import type { MiddlewareHandler } from 'hono'
 
 /**
@@ -15,7 +16,7 @@ export function gatehouseHono(
 ): MiddlewareHandler {
   return async (c, next) => {
     const response = await handler(c.req.raw)
-    if (response.status === 404 && response.headers.get('x-gatehouse-unhandled') === '1') {
+    if (response.status === 404 && response.headers.get(UNHANDLED_HEADER) === '1') {
       await response.body?.cancel()
       await next()
       return

@@ -3,10 +3,12 @@
  * identity provider. Only shapes are checked here; `src/azure/` derives endpoints and rules.
  */
 import * as z from 'zod'
+import { SCOPE_TOKEN } from '../oauth/scopes.js'
 
-const scopeToken = z
+/** One scope token (RFC 6749 §3.3), with the message configuration errors show. */
+export const scopeToken = z
   .string()
-  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is one token of visible ASCII without " or \\')
+  .regex(SCOPE_TOKEN, 'a scope is one token of visible ASCII without " or \\')
 
 /** A directory (tenant) id: a GUID. */
 export const TENANT_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i

@@ -6,11 +6,7 @@ import * as z from 'zod'
 import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { canonicalResource, isLoopbackHost } from './urls.js'
-import { azureUpstreamFields, isSecureOrLoopbackUrl } from './azure-schema.js'
-
-const scopeToken = z
-  .string()
-  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope is one token of visible ASCII without " or \\')
+import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */

@@ -4,11 +4,11 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { ClientMetadata } from 'oidc-provider'
 
+import { SCOPE_TOKEN } from '../oauth/scopes.js'
 import type { DevIdpClient, DevIdpUser } from './idp.js'
 import type { DevIdpAccount, DevIdpSettings } from './idp-config.js'
 
 const BASE_SCOPES = ['openid', 'profile', 'email', 'offline_access']
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 /** Claims the IdP sets itself; users may not override them through `claims`. */
 const RESERVED_CLAIMS = new Set([
   'iss',

@@ -1,12 +1,15 @@
 /** Scope strings (RFC 6749 §3.3): space-delimited, case-sensitive, order irrelevant. */
 import { OAuthError } from '../errors.js'
 
+/** One scope token (RFC 6749 §3.3): visible ASCII except `"` and `\`. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
 /** Splits a scope parameter into unique tokens; refuses characters outside the RFC's set. */
 export function parseScope(value: string | undefined): string[] {
   if (value === undefined) return []
   const scopes = value.split(' ').filter((s) => s.length > 0)
   for (const s of scopes) {
-    if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)) {
+    if (!SCOPE_TOKEN.test(s)) {
       throw new OAuthError('invalid_scope', 'the scope parameter contains invalid characters', {
         reason: 'scope_syntax',
       })
