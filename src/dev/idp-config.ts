@@ -35,6 +35,8 @@ export interface DevIdpSettings {
   refreshTokenTtl: number
   cookieKeys: readonly string[]
   adapter: NonNullable<Configuration['adapter']>
+  /** The one algorithm ID tokens and signed userinfo responses are signed with. */
+  signingAlg: string
 }
 
 /** How long an unfinished sign-in (interaction) stays usable, in seconds. */
@@ -76,9 +78,17 @@ export function buildProviderConfiguration(
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     allowOmittingSingleRegisteredRedirectUri: false,
+    // One algorithm, advertised alone in discovery, so a relying party that assumes RS256
+    // (OpenID Connect's default) fails here as it would at an IdP that signs otherwise.
     enabledJWA: {
-      idTokenSigningAlgValues: ['RS256'],
-      userinfoSigningAlgValues: ['RS256'],
+      idTokenSigningAlgValues: [settings.signingAlg],
+      userinfoSigningAlgValues: [settings.signingAlg],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: settings.signingAlg,
     },
     features: {
       devInteractions: { enabled: false },
