@@ -11,6 +11,7 @@ import type {
   Provider,
 } from 'oidc-provider'
 
+import type { DevIdpSigningAlgorithm } from './idp-options.js'
 import { pageHeaders, renderErrorPage } from './login-page.js'
 
 /** A user the dev IdP can sign in, with its defaults applied. */
@@ -36,7 +37,7 @@ export interface DevIdpSettings {
   cookieKeys: readonly string[]
   adapter: NonNullable<Configuration['adapter']>
   /** The one algorithm ID tokens and signed userinfo responses are signed with. */
-  signingAlg: string
+  signingAlg: DevIdpSigningAlgorithm
 }
 
 /** How long an unfinished sign-in (interaction) stays usable, in seconds. */
