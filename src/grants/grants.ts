@@ -20,6 +20,8 @@ export interface GrantRecord {
   identityProvider?: string
   /** The client's `metadata_document_fingerprint` at authorization (CIMD clients). */
   clientFingerprint?: string
+  /** Set for a grant with no user: the client credentials grant (the subject is the client). */
+  grantType?: 'client_credentials'
 }
 
 export interface GrantsOptions {
@@ -54,10 +56,13 @@ export class Grants {
     this.#max = options.maxCached ?? 100_000
   }
 
-  /** Stores a new grant and returns its id (128 bits, random). */
-  async create(record: GrantRecord): Promise<string> {
+  /**
+   * Stores a new grant and returns its id (128 bits, random). `ttlSeconds` shortens the lifetime
+   * of a grant that can never be refreshed (client credentials: the access token's lifetime).
+   */
+  async create(record: GrantRecord, options: { ttlSeconds?: number } = {}): Promise<string> {
     const id = randomToken(16)
-    await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
+    await this.#store.set(key(id), record, { ttlSeconds: options.ttlSeconds ?? this.#ttl })
     this.#remember(id, true)
     return id
   }

@@ -51,9 +51,13 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
 /**
  * A token from an identity-assertion grant names the enterprise IdP that asserted its subject in
  * `idp`: that IdP, not Gatehouse, is the principal's issuer, so equal `sub` values from two IdPs
- * are two users. The token's own `iss` stays in `claims.iss`.
+ * are two users. The token's own `iss` stays in `claims.iss`. A token from the client credentials
+ * grant (`gty`) is marked `machine`.
  */
 function asserted(token: AccessToken): AccessToken {
   const idp = token.claims.idp
-  return typeof idp === 'string' ? Object.freeze({ ...token, issuer: idp }) : token
+  if (typeof idp === 'string') return Object.freeze({ ...token, issuer: idp })
+  // Client credentials: no user; the subject is the client (only Gatehouse sets `gty`).
+  if (token.claims.gty === 'client_credentials') return Object.freeze({ ...token, machine: true })
+  return token
 }
