@@ -8,8 +8,11 @@
  *    lists; `clientCredentials.dynamicClientScopes`, narrowed by the client's registered `scope`,
  *    for a client that registered itself or publishes a metadata document), intersected with the
  *    resource's scopes when it lists any. No scope asked for: the allowed ones (narrowed to the
- *    resource's `defaultScopes` when set). Asking for anything beyond the allowed ones is
- *    `invalid_scope`; nothing is issued.
+ *    resource's `defaultScopes` when set). Asked-for scopes beyond the allowed ones are left out
+ *    and the response's `scope` says what was granted (RFC 6749 §3.3): MCP clients ask for every
+ *    scope the resource advertises by default (MCP §Scope Selection Strategy), so refusing would
+ *    break them. Asking only for scopes the client may not have is `invalid_scope`, and nothing
+ *    is issued: a token is never wider than the allow-list.
  * 3. The token's `aud` is the resource, `sub` is the client id, and it carries
  *    `gty: "client_credentials"` so that the guard (and tools) can tell a machine principal from a
  *    user whose subject happens to equal a client id.
@@ -112,10 +115,11 @@ function grantedScopes(
     const defaults = request.resource.defaultScopes
     return defaults === undefined ? allowed : allowed.filter((s) => defaults.includes(s))
   }
-  if (request.scopes.some((s) => !allowed.includes(s))) {
+  const granted = request.scopes.filter((s) => allowed.includes(s))
+  if (granted.length === 0) {
     throw new OAuthError('invalid_scope', 'the requested scope exceeds what the client may have', {
       reason: 'client_credentials_scope',
     })
   }
-  return request.scopes
+  return granted
 }
