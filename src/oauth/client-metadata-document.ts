@@ -11,7 +11,7 @@
 import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { redirectAllowed, redirectUriProblem } from './redirect-uri.js'
+import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
 const AUTH_METHODS = ['none', 'private_key_jwt'] as const
@@ -44,8 +44,8 @@ export function parseClientMetadataDocument(
   if (typeof name !== 'string' || name.trim() === '' || name.length > TEXT_LIMIT) {
     throw invalid('needs a client_name', 'cimd_no_client_name')
   }
-  const applicationType = m.application_type ?? 'web'
-  if (applicationType !== 'web' && applicationType !== 'native') {
+  const namedType = m.application_type
+  if (namedType !== undefined && namedType !== 'web' && namedType !== 'native') {
     throw invalid('has an unknown application_type', 'cimd_application_type')
   }
   const cc = config.clientCredentials
@@ -66,6 +66,8 @@ export function parseClientMetadataDocument(
   if (!redirectUris || (interactive && redirectUris.length === 0) || redirectUris.length > 20) {
     throw invalid('needs redirect_uris', 'cimd_no_redirect_uris')
   }
+  // SEP-837: a document that names no type gets the one its redirect URIs imply.
+  const applicationType = namedType ?? impliedApplicationType(redirectUris)
   for (const uri of redirectUris) {
     if (redirectUriProblem(uri, applicationType) !== undefined || !redirectAllowed(uri, config)) {
       throw invalid('lists a redirect URI this server does not accept', 'cimd_bad_redirect_uri')

@@ -14,7 +14,7 @@ import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js
 import { parseJwks } from './client-metadata-document.js'
 import { supportedScopes } from './metadata.js'
 import type { OAuthServerProvider } from './provider.js'
-import { redirectAllowed, redirectUriProblem } from './redirect-uri.js'
+import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
@@ -68,7 +68,7 @@ async function validateMetadata(
   m: Record<string, unknown>,
   deps: RegisterDeps,
 ): Promise<OAuthClientInformation> {
-  const applicationType = optionalEnum(m, 'application_type', ['web', 'native']) ?? 'web'
+  const namedType = optionalEnum(m, 'application_type', ['web', 'native'])
   const cc = deps.config.clientCredentials
   const machines = cc.enabled && cc.allowRegistration
   const grantTypes = stringArray(m, 'grant_types') ?? ['authorization_code']
@@ -83,6 +83,8 @@ async function validateMetadata(
   if (!redirectUris || (interactive && redirectUris.length === 0)) {
     throw redirectError('redirect_uris is required', 'no_redirect_uris')
   }
+  // SEP-837: a client that names no type gets the one its redirect URIs imply.
+  const applicationType = namedType ?? impliedApplicationType(redirectUris)
   if (redirectUris.length > deps.config.registration.maxRedirectUris) {
     throw redirectError('too many redirect_uris', 'too_many_redirect_uris')
   }
