@@ -45,7 +45,13 @@ export {
   principalKey,
   samePrincipal,
 } from './resource/access-token.js'
-export type { AccessToken, Principal, TokenCheck, TokenVerifier } from './resource/access-token.js'
+export type {
+  AccessToken,
+  Principal,
+  TokenCheck,
+  TokenVerifier,
+  UpstreamIdentity,
+} from './resource/access-token.js'
 export { verifyBearer, bearerChallenge, InsufficientScopeError } from './resource/bearer.js'
 export { createGuard } from './resource/guard.js'
 export type { Guard, GuardOptions } from './resource/guard.js'

@@ -21,7 +21,12 @@ import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { freezeAccessToken } from '../jwt/claims.js'
 import { VerifiedTokenCache } from '../jwt/verified-token-cache.js'
 import { JWTVerifier } from '../jwt/verifier.js'
-import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
+import type {
+  AccessToken,
+  TokenCheck,
+  TokenVerifier,
+  UpstreamIdentity,
+} from '../resource/access-token.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { outboundOptions } from './outbound.js'
 import {
@@ -158,7 +163,11 @@ export class AzureJWTVerifier implements TokenVerifier {
       return { status: 'invalid', reason: 'app_only_token' }
     }
     const resource = this.#options.resource
-    const result = freezeAccessToken(resource !== undefined ? { ...verified, resource } : verified)
+    const result = freezeAccessToken({
+      ...verified,
+      ...(resource !== undefined ? { resource } : {}),
+      ...upstreamOf(verified),
+    })
     if (check.status === 'insufficient_scope') {
       const rules = this.scopeRules
       const scopes = rules.validationScopes.map((s) => rules.toEntra(s))
@@ -235,6 +244,20 @@ export class AzureJWTVerifier implements TokenVerifier {
       if (oldest !== undefined) this.#verifiers.delete(oldest)
     }
     return verifier
+  }
+}
+
+/** The Entra user behind a verified token: its issuer, `sub`, `tid` and `oid` (when present). */
+function upstreamOf(token: AccessToken): { upstream?: UpstreamIdentity } {
+  const { tid, oid } = token.claims
+  if (token.issuer === undefined || token.subject === undefined) return {}
+  return {
+    upstream: Object.freeze({
+      issuer: token.issuer,
+      subject: token.subject,
+      ...(typeof tid === 'string' ? { tenantId: tid } : {}),
+      ...(typeof oid === 'string' ? { objectId: oid } : {}),
+    }),
   }
 }
 

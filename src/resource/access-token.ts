@@ -24,6 +24,11 @@ export interface AccessToken {
   roles?: string[]
   /** The grant this token belongs to (Gatehouse's own tokens); revoking the grant stops the token. */
   grantId?: string
+  /**
+   * Who the user is at the identity provider that signed them in, as that provider knows them:
+   * set for Gatehouse tokens from a proxy sign-in and by `AzureJWTVerifier`; absent otherwise.
+   */
+  upstream?: UpstreamIdentity
   /** Every claim of the token, as verified. */
   claims: Readonly<Record<string, unknown>>
 }
@@ -45,6 +50,18 @@ export type TokenCheck =
       readonly scopes: readonly string[]
     }
   | { readonly status: 'invalid'; readonly reason?: string }
+
+/** The user at the upstream identity provider (Entra: `iss`, `sub`, `tid`, `oid`). */
+export interface UpstreamIdentity {
+  /** The identity provider's issuer for this user (Entra: the user's tenant's v2 issuer). */
+  readonly issuer: string
+  /** `sub` at the identity provider (Entra: pairwise per app). */
+  readonly subject: string
+  /** Entra's `tid`: the user's directory. Check it before trusting roles in multi-tenant apps. */
+  readonly tenantId?: string
+  /** Entra's `oid`: the user's object id, the same for every app of the tenant. */
+  readonly objectId?: string
+}
 
 /**
  * Verifies bearer tokens: `verifyToken` gives `undefined` for any token that may not pass,
