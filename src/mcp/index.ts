@@ -15,6 +15,7 @@ export type {
 export type { CreateMcpServer, McpServerContext, McpServerLike } from './server-like.js'
 export { accessTokenOf, authOf, principalFromExtra, toAuthInfo } from './auth-info.js'
 export type { ExtraWithAuth, GatehouseAuthExtra, GatehouseAuthInfo } from './auth-info.js'
+export type { UpstreamIdentity } from '../resource/access-token.js'
 export { requireToolRoles, requireToolScopes } from './tool-access.js'
 export type { ToolScopes } from './tool-scopes.js'
 export { createSharedValidator } from './validator.js'

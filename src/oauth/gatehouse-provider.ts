@@ -435,13 +435,23 @@ export function authorizationResponseUrl(
 }
 
 /**
- * Claims of the signed-in user that travel in access tokens: app roles, for role checks, and for
- * a grant from an identity assertion the asserting IdP (`idp`), which is part of the principal.
+ * Claims of the signed-in user that travel in access tokens: app roles, for role checks; for a
+ * grant from an identity assertion the asserting IdP (`idp`), which is part of the principal; and
+ * for a proxy sign-in the user at the identity provider (`upstream`: `iss`, `sub`, and Entra's
+ * `tid`/`oid` when it sent them), which tools read as `authOf(extra).extra.upstream`.
  */
 function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   const claims: Record<string, unknown> = {}
-  const roles = grant.claims?.roles
+  const kept = grant.claims
+  const roles = kept?.roles
   if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) claims.roles = roles
   if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
+  // The proxy records the IdP's issuer (`upstream_iss`); the grant's subject is the IdP's `sub`.
+  if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
+    const upstream: Record<string, string> = { iss: kept.upstream_iss, sub: grant.subject }
+    if (typeof kept.tid === 'string') upstream.tid = kept.tid
+    if (typeof kept.oid === 'string') upstream.oid = kept.oid
+    claims.upstream = upstream
+  }
   return claims
 }

@@ -104,15 +104,17 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
         : error instanceof UpstreamError
           ? error.code
           : undefined) ?? 'upstream_failed'
+    // A refusal (a tenant or user that may not sign in) is reported as what the client sees.
+    if (error instanceof OAuthError && error.code === 'access_denied') {
+      onError?.(error)
+      return toClient({ error: 'access_denied', error_description: error.message })
+    }
     onError?.(
       new OAuthError('temporarily_unavailable', 'sign-in at the identity provider failed', {
         reason,
         cause: error,
       }),
     )
-    if (error instanceof OAuthError && error.code === 'access_denied') {
-      return toClient({ error: 'access_denied', error_description: error.message })
-    }
     return toClient({
       error: 'temporarily_unavailable',
       error_description: 'sign-in at the identity provider failed',
