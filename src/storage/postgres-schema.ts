@@ -86,9 +86,11 @@ export async function migrate(client: PoolClient, schema: string, quoted: string
 /** The database was migrated by a newer release than this one. */
 export class NewerSchemaError extends Error {
   override name = 'NewerSchemaError'
-  constructor(readonly found: number) {
+  readonly found: number
+  constructor(found: number) {
     super(
       `the database schema is at version ${found}, newer than this release knows (${SCHEMA_VERSION}): upgrade Gatehouse`,
     )
+    this.found = found
   }
 }

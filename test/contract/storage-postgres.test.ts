@@ -177,7 +177,9 @@ if (DATABASE_URL !== undefined && DATABASE_URL !== '') {
 } else if (IN_CI) {
   describe('storage contract: postgres', () => {
     it('has a PostgreSQL server to run against', () => {
-      throw new Error('DATABASE_URL is not set: CI must run the storage contract against PostgreSQL')
+      throw new Error(
+        'DATABASE_URL is not set: CI must run the storage contract against PostgreSQL',
+      )
     })
   })
 } else {
