@@ -2,8 +2,9 @@
  * The storage contract on a real Redis Cluster (three primaries) and a real Sentinel deployment
  * (one primary, one sentinel), both started by this file on free loopback ports and stopped after.
  */
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StoreError } from '../../src/errors.js'
 import { createRedisStore } from '../../src/storage/redis.js'
 import type { Store } from '../../src/storage/store.js'
 import {
@@ -105,6 +106,48 @@ if (available) {
         }),
       ).toThrow(TypeError)
     })
+  })
+
+  describe('redis sentinel failover', () => {
+    it('follows the replica the sentinel promotes, never reading a written value as missing', async () => {
+      const name = 'gatehouse-failover'
+      const setup = await startRedisSentinel(name, { replica: true })
+      const store = createRedisStore({
+        sentinel: { sentinels: setup.nodes, name },
+        keyPrefix: 'gh-failover:',
+      })
+      const primary = new Redis({ port: setup.primaryPort, host: '127.0.0.1' })
+      try {
+        await store.set('client:a', { id: 'a' })
+        // The write has reached the replica before the primary dies.
+        expect(await primary.call('WAIT', '1', '2000')).toBe(1)
+        primary.disconnect()
+        setup.killPrimary()
+        const outcomes: string[] = []
+        const deadline = Date.now() + 30_000
+        let value: unknown
+        while (value === undefined && Date.now() < deadline) {
+          try {
+            value = await store.get('client:a')
+            outcomes.push(value === undefined ? 'missing' : 'found')
+          } catch (error) {
+            outcomes.push(error instanceof StoreError ? error.code : 'other error')
+            await new Promise((resolve) => setTimeout(resolve, 200))
+          }
+        }
+        // While no primary answers, calls fail as StoreError; none reads the value as missing.
+        expect(outcomes.at(-1)).toBe('found')
+        expect(outcomes.filter((o) => o !== 'found' && o !== 'ERR_STORE_UNAVAILABLE')).toEqual([])
+        expect(value).toEqual({ id: 'a' })
+        expect(await setup.currentPrimaryPort()).not.toBe(setup.primaryPort)
+        await store.set('after-failover', 1)
+        expect(await store.take('after-failover')).toBe(1)
+      } finally {
+        primary.disconnect()
+        await store.close()
+        await setup.stop()
+      }
+    }, 45_000)
   })
 } else if (IN_CI) {
   describe('storage contract: redis cluster and sentinel', () => {

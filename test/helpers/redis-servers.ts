@@ -159,17 +159,62 @@ export async function startRedisCluster(): Promise<RedisDeployment> {
   }
 }
 
-/** Starts one primary and one Sentinel monitoring it under `name`. */
-export async function startRedisSentinel(name: string): Promise<RedisDeployment> {
+export interface SentinelDeployment extends RedisDeployment {
+  /** The port of the primary the deployment started with. */
+  primaryPort: number
+  /** Kills the primary (SIGKILL), as a crashed host would. */
+  killPrimary(): void
+  /** The primary's port the sentinel names now. */
+  currentPrimaryPort(): Promise<number | undefined>
+}
+
+/**
+ * Starts one primary and one Sentinel monitoring it under `name`; with `replica`, also a replica
+ * the sentinel can promote (it waits until the sentinel knows it), so a failover can be tested.
+ */
+export async function startRedisSentinel(
+  name: string,
+  options: { replica?: boolean } = {},
+): Promise<SentinelDeployment> {
   const dir = await mkdtemp(join(tmpdir(), 'gh-redis-sentinel-'))
   const taken = new Set<number>()
   const primary = await freePort(taken)
+  const replica = await freePort(taken)
   const sentinel = await freePort(taken)
-  const children = [startServer(['--port', String(primary), ...EPHEMERAL, '--dir', dir], dir)]
+  const primaryProcess = startServer(['--port', String(primary), ...EPHEMERAL, '--dir', dir], dir)
+  const children = [primaryProcess]
+  const masterAddress = () =>
+    ask(sentinel, async (client) => {
+      const address = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as
+        string[] | null
+      return address?.[1] === undefined ? undefined : Number(address[1])
+    })
   try {
     await waitFor(`redis-server on ${primary}`, () =>
       ask(primary, async (client) => (await client.call('PING')) === 'PONG'),
     )
+    if (options.replica === true) {
+      children.push(
+        startServer(
+          [
+            '--port',
+            String(replica),
+            ...EPHEMERAL,
+            '--dir',
+            dir,
+            '--replicaof',
+            '127.0.0.1',
+            String(primary),
+          ],
+          dir,
+        ),
+      )
+      await waitFor(`replica on ${replica} in sync`, () =>
+        ask(replica, async (client) =>
+          (await client.info('replication')).includes('master_link_status:up'),
+        ),
+      )
+    }
     // Sentinel rewrites its configuration file, so it gets one of its own.
     const conf = join(dir, 'sentinel.conf')
     await writeFile(
@@ -179,24 +224,32 @@ export async function startRedisSentinel(name: string): Promise<RedisDeployment>
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${name} 127.0.0.1 ${primary} 1`,
-        `sentinel down-after-milliseconds ${name} 2000`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
         '',
       ].join('\n'),
     )
     children.push(startServer([conf, '--sentinel'], dir))
-    await waitFor(`sentinel on ${sentinel}`, () =>
-      ask(sentinel, async (client) => {
-        const address = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as
-          string[] | null
-        return address?.[1] === String(primary)
-      }),
-    )
+    await waitFor(`sentinel on ${sentinel}`, async () => (await masterAddress()) === primary)
+    if (options.replica === true) {
+      await waitFor('the sentinel to know the replica', () =>
+        ask(sentinel, async (client) => {
+          const replicas = (await client.call('SENTINEL', 'replicas', name)) as string[][]
+          return replicas.some((fields) => fields.includes(String(replica)))
+        }),
+      )
+    }
   } catch (error) {
     await stopAll(children, dir)
     throw error
   }
   return {
     nodes: [{ host: '127.0.0.1', port: sentinel }],
+    primaryPort: primary,
+    killPrimary: () => {
+      primaryProcess.kill('SIGKILL')
+    },
+    currentPrimaryPort: () => masterAddress().catch(() => undefined),
     stop: () => stopAll(children, dir),
   }
 }
