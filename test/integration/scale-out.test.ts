@@ -1,11 +1,12 @@
 /**
  * Three Gatehouse instances on one shared store behave as one authorization server: they agree on
  * clients, signing keys, revocation and single-use codes, under concurrent load. Runs on
- * PostgreSQL (`DATABASE_URL`) and on Redis (`REDIS_URL`); each run uses its own schema or prefix.
+ * PostgreSQL (`DATABASE_URL`), on Redis (`REDIS_URL`) and on a Redis Cluster started here; each
+ * run uses its own schema or prefix.
  */
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresStore } from '../../src/storage/postgres.js'
 import { createRedisStore } from '../../src/storage/redis.js'
 import type { Store } from '../../src/storage/store.js'
@@ -20,6 +21,11 @@ import {
   type RegisteredClient,
   type TestGatehouse,
 } from '../helpers/gatehouse.js'
+import {
+  hasRedisServer,
+  startRedisCluster,
+  type RedisDeployment,
+} from '../helpers/redis-servers.js'
 
 const DATABASE_URL = process.env.DATABASE_URL
 const REDIS_URL = process.env.REDIS_URL
@@ -28,12 +34,17 @@ const CODES = 50
 // Past `revocationCheckSeconds` (5 s): every guard asks the store again.
 const PAST_REVOCATION_CHECK = 6
 
+/** Three stores over the same data, as three hosts would open them, and a cleanup. */
+interface SharedStores {
+  stores: Store[]
+  cleanup: () => Promise<void>
+}
+
 interface Backend {
   name: string
   env: string
   url: string | undefined
-  /** Three stores over the same data, as three hosts would open them, and a cleanup. */
-  open(url: string): { stores: Store[]; cleanup: () => Promise<void> }
+  open(url: string): SharedStores
 }
 
 const BACKENDS: Backend[] = [
@@ -79,12 +90,11 @@ const BACKENDS: Backend[] = [
 ]
 
 /** Starts three instances together on one store, runs `body`, then closes them and cleans up. */
-async function withCluster(
-  backend: Backend,
-  url: string,
+async function withInstances(
+  open: () => SharedStores,
   body: (instances: TestGatehouse[]) => Promise<void>,
 ): Promise<void> {
-  const { stores, cleanup } = backend.open(url)
+  const { stores, cleanup } = open()
   const instances = await Promise.all(stores.map((store) => createTestGatehouse({ store })))
   try {
     await body(instances)
@@ -111,29 +121,11 @@ function advanceAll(instances: TestGatehouse[], seconds: number): void {
   for (const instance of instances) instance.clock.advance(seconds)
 }
 
-for (const backend of BACKENDS) {
-  const url = backend.url
-  if (url === undefined || url === '') {
-    if (IN_CI) {
-      describe(`three Gatehouse instances on ${backend.name}`, () => {
-        it(`has ${backend.name} to run against`, () => {
-          throw new Error(`${backend.env} is not set: CI must run the scale-out test on it`)
-        })
-      })
-    } else {
-      console.warn(
-        `\n*** scale-out on ${backend.name} SKIPPED: ${backend.env} is not set (see docs/deployment.md). ***\n`,
-      )
-      describe.skip(`three Gatehouse instances on ${backend.name} (${backend.env} is not set)`, () => {
-        it('agrees on clients, keys, revocation and codes', () => undefined)
-      })
-    }
-    continue
-  }
-
-  describe(`three Gatehouse instances on ${backend.name}`, () => {
+function scenarios(name: string, open: () => SharedStores): void {
+  // Three instances generate keys and run 150+ token requests on a machine shared with the suite.
+  describe(`three Gatehouse instances on ${name}`, { timeout: 60_000 }, () => {
     it('start together on one signing key, and accept each other’s clients and tokens', () =>
-      withCluster(backend, url, async (instances) => {
+      withInstances(open, async (instances) => {
         const [a, b, c] = instances as [TestGatehouse, TestGatehouse, TestGatehouse]
         const kids = instances.map((instance) => instance.gh.keys.current().kid)
         expect(new Set(kids).size).toBe(1)
@@ -147,43 +139,38 @@ for (const backend of BACKENDS) {
         expect((await redeem(c, client, code)).status).toBe(200)
       }))
 
-    it(
-      `redeem each of ${CODES} codes exactly once when all three race for every code`,
-      () =>
-        withCluster(backend, url, async (instances) => {
-          const client = await register(instances[0]!)
-          const codes = await Promise.all(
-            Array.from({ length: CODES }, (_, i) => getCode(instances[i % 3]!, client)),
-          )
-          const results = await Promise.all(
-            codes.map((code) =>
-              Promise.all(instances.map((instance) => redeem(instance, client, code))),
-            ),
-          )
-          const tokens: string[] = []
-          for (const responses of results) {
-            const statuses = responses.map((response) => response.status).sort()
-            expect(statuses).toEqual([200, 400, 400])
-            for (const response of responses) {
-              const body = (await response.json()) as { access_token?: string; error?: string }
-              if (response.status === 200) tokens.push(body.access_token!)
-              else expect(body.error).toBe('invalid_grant')
-            }
+    it(`redeem each of ${CODES} codes exactly once when all three race for every code`, () =>
+      withInstances(open, async (instances) => {
+        const client = await register(instances[0]!)
+        const codes = await Promise.all(
+          Array.from({ length: CODES }, (_, i) => getCode(instances[i % 3]!, client)),
+        )
+        const results = await Promise.all(
+          codes.map((code) =>
+            Promise.all(instances.map((instance) => redeem(instance, client, code))),
+          ),
+        )
+        const tokens: string[] = []
+        for (const responses of results) {
+          const statuses = responses.map((response) => response.status).sort()
+          expect(statuses).toEqual([200, 400, 400])
+          for (const response of responses) {
+            const body = (await response.json()) as { access_token?: string; error?: string }
+            if (response.status === 200) tokens.push(body.access_token!)
+            else expect(body.error).toBe('invalid_grant')
           }
-          expect(new Set(tokens).size).toBe(CODES)
-          // Every losing redemption was a replay of a valid code: each grant is revoked, and every
-          // instance refuses its token once its cached liveness answer is old enough.
-          advanceAll(instances, PAST_REVOCATION_CHECK)
-          for (const [i, token] of tokens.entries()) {
-            expect((await instances[i % 3]!.mcp(bearer(token))).status).toBe(401)
-          }
-        }),
-      // 150 token requests and 50 authorizations on a machine shared with the rest of the suite.
-      60_000,
-    )
+        }
+        expect(new Set(tokens).size).toBe(CODES)
+        // Every losing redemption was a replay of a valid code: each grant is revoked, and every
+        // instance refuses its token once its cached liveness answer is old enough.
+        advanceAll(instances, PAST_REVOCATION_CHECK)
+        for (const [i, token] of tokens.entries()) {
+          expect((await instances[i % 3]!.mcp(bearer(token))).status).toBe(401)
+        }
+      }))
 
     it('honour a revocation made at one instance at the other two', () =>
-      withCluster(backend, url, async (instances) => {
+      withInstances(open, async (instances) => {
         const [a, b, c] = instances as [TestGatehouse, TestGatehouse, TestGatehouse]
         const { client, tokens } = await getTokens(a)
         expect((await c.mcp(bearer(tokens.access_token))).status).toBe(200)
@@ -208,7 +195,7 @@ for (const backend of BACKENDS) {
       }))
 
     it('follow a key rotated at one instance, old tokens still verifying', () =>
-      withCluster(backend, url, async (instances) => {
+      withInstances(open, async (instances) => {
         const [a, b, c] = instances as [TestGatehouse, TestGatehouse, TestGatehouse]
         const before = (await getTokens(a)).tokens.access_token
         const oldKid = a.gh.keys.current().kid
@@ -225,4 +212,56 @@ for (const backend of BACKENDS) {
         }
       }))
   })
+}
+
+for (const backend of BACKENDS) {
+  const url = backend.url
+  if (url === undefined || url === '') {
+    if (IN_CI) {
+      describe(`three Gatehouse instances on ${backend.name}`, () => {
+        it(`has ${backend.name} to run against`, () => {
+          throw new Error(`${backend.env} is not set: CI must run the scale-out test on it`)
+        })
+      })
+    } else {
+      console.warn(
+        `\n*** scale-out on ${backend.name} SKIPPED: ${backend.env} is not set (see docs/deployment.md). ***\n`,
+      )
+      describe.skip(`three Gatehouse instances on ${backend.name} (${backend.env} is not set)`, () => {
+        it('agrees on clients, keys, revocation and codes', () => undefined)
+      })
+    }
+    continue
+  }
+
+  scenarios(backend.name, () => backend.open(url))
+}
+
+// The same on a real Redis Cluster (three primaries started here), keys under one hash tag.
+if (hasRedisServer()) {
+  let cluster: RedisDeployment | undefined
+  beforeAll(async () => {
+    cluster = await startRedisCluster()
+  }, 30_000)
+  afterAll(async () => {
+    await cluster?.stop()
+  }, 15_000)
+  scenarios('Redis Cluster', () => {
+    if (cluster === undefined) throw new Error('the Redis Cluster did not start')
+    const nodes = cluster.nodes
+    const keyPrefix = `{gatehouse-scale-${randomUUID()}}:`
+    return {
+      stores: [0, 1, 2].map(() => createRedisStore({ cluster: { nodes }, keyPrefix })),
+      // The cluster is thrown away with its data after the file.
+      cleanup: () => Promise.resolve(),
+    }
+  })
+} else if (IN_CI) {
+  describe('three Gatehouse instances on Redis Cluster', () => {
+    it('has redis-server to start a cluster with', () => {
+      throw new Error('redis-server is not installed: CI must run the scale-out test on a cluster')
+    })
+  })
+} else {
+  console.warn('\n*** scale-out on Redis Cluster SKIPPED: redis-server is not on the PATH. ***\n')
 }
