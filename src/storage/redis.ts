@@ -1,26 +1,63 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
 import { assertTtl } from './store.js'
 import type { SetOptions, Store } from './store.js'
 
-/** Options for {@link createRedisStore}: give `url` or `client`, not both. */
+/** Options for {@link createRedisStore}: give at most one of `url`, `cluster`, `sentinel`, `client`. */
 export interface RedisStoreOptions {
   /** Connection URL (`redis://`, `rediss://`); the store creates, owns and closes the client. */
   url?: string
-  /** A client you configured and will close yourself; `close()` leaves it open. */
-  client?: Redis
-  /** Prepended to every key, so several deployments can share one database. */
+  /** A Redis Cluster: the store creates, owns and closes a cluster client. */
+  cluster?: RedisClusterOptions
+  /** A primary found through Redis Sentinel, followed across failovers. */
+  sentinel?: RedisSentinelOptions
+  /** A client (or cluster client) you configured and will close yourself; `close()` leaves it open. */
+  client?: Redis | Cluster
+  /**
+   * Prepended to every key, so several deployments can share one database. On a cluster it must
+   * start with a hash tag (`{gatehouse}:`): every key of the deployment then lives in one slot, so
+   * operations over several keys (MULTI, Lua) never fail with CROSSSLOT.
+   */
   keyPrefix?: string
   /** How long one command may take before it rejects, connecting included. */
   commandTimeoutMs?: number
 }
 
+/** A Redis Cluster to connect to: any reachable nodes; the client discovers the others. */
+export interface RedisClusterOptions {
+  /** Seed nodes, e.g. `[{ host: '10.0.0.1', port: 6379 }]` or `['redis://10.0.0.1:6379']`. */
+  nodes: readonly (string | { host: string; port: number })[]
+  /** Credentials and TLS for every node (`username`, `password`, `tls`). */
+  redisOptions?: NodeConnectionOptions
+}
+
+/** A primary named `name`, looked up through the given sentinels. */
+export interface RedisSentinelOptions {
+  sentinels: readonly { host: string; port: number }[]
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`). */
+  name: string
+  /** Credentials and TLS for the primary (`username`, `password`, `tls`). */
+  redisOptions?: NodeConnectionOptions
+  /** Password for the sentinels themselves, when they have one. */
+  sentinelPassword?: string
+}
+
+/** Connection settings passed to every Redis node: credentials and TLS. */
+export interface NodeConnectionOptions {
+  username?: string
+  password?: string
+  tls?: Record<string, unknown>
+  db?: number
+}
+
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
 const DEFAULT_PREFIX = 'gatehouse:'
+const DEFAULT_CLUSTER_PREFIX = '{gatehouse}:'
 const DEFAULT_TIMEOUT_MS = 2000
 
 /**
- * Creates a store in Redis through ioredis, for deployments with several hosts.
+ * Creates a store in Redis through ioredis, for deployments with several hosts: one server
+ * (`url`), a Redis Cluster (`cluster`) or a primary watched by Redis Sentinel (`sentinel`).
  *
  * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, and Redis
  * expires keys itself (TTLs are rounded up to whole seconds). Values are stored as JSON: what JSON
@@ -31,22 +68,39 @@ const DEFAULT_TIMEOUT_MS = 2000
  * Errors: every failure (down, timed out, refused, a stored value that is not JSON) rejects with
  * `StoreError` `ERR_STORE_UNAVAILABLE`, whose message never holds the key or the value; after
  * `close()` every method rejects with `ERR_STORE_CLOSED` (`close()` itself may be called again).
- * `TypeError` when both `url` and `client` are given or the timeout is not a positive number.
+ * `TypeError` when more than one of `url`, `cluster`, `sentinel` and `client` is given, the timeout
+ * is not a positive number, or a cluster's `keyPrefix` does not start with a hash tag.
  *
- * Defaults: `url` `redis://127.0.0.1:6379`, `keyPrefix` `gatehouse:`, `commandTimeoutMs` 2000.
+ * Cluster: every key of one store shares the prefix's hash tag, so it lives in one slot (one
+ * primary and its replicas). Gatehouse's state is small and its operations are single commands;
+ * the cluster brings failover, and deployments with different tags spread over the shards.
+ * Sentinel: the client asks the sentinels for the primary and follows it across failovers.
+ *
+ * Defaults: `url` `redis://127.0.0.1:6379`, `keyPrefix` `gatehouse:` (`{gatehouse}:` on a
+ * cluster), `commandTimeoutMs` 2000.
  * With your own `client` the timeout is enforced around each call; its other options are yours.
  */
 export function createRedisStore(options: RedisStoreOptions = {}): Store {
-  if (options.url !== undefined && options.client !== undefined) {
-    throw new TypeError('createRedisStore: give url or client, not both')
+  const given = [options.url, options.cluster, options.sentinel, options.client].filter(
+    (option) => option !== undefined,
+  )
+  if (given.length > 1) {
+    throw new TypeError('createRedisStore: give at most one of url, cluster, sentinel and client')
   }
   const timeoutMs = options.commandTimeoutMs ?? DEFAULT_TIMEOUT_MS
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError('createRedisStore: commandTimeoutMs must be a positive number')
   }
-  const prefix = options.keyPrefix ?? DEFAULT_PREFIX
+  const isCluster = options.cluster !== undefined || options.client instanceof Cluster
+  const prefix = options.keyPrefix ?? (isCluster ? DEFAULT_CLUSTER_PREFIX : DEFAULT_PREFIX)
+  if (isCluster && hashTag(prefix) === undefined) {
+    throw new TypeError(
+      'createRedisStore: on a cluster, keyPrefix must start with a hash tag such as {gatehouse}:',
+    )
+  }
   const owned = options.client === undefined
-  const client = options.client ?? createClient(options.url ?? DEFAULT_URL, timeoutMs)
+  const selfTimed = owned && !isCluster
+  const client = options.client ?? createOwnClient(options, timeoutMs)
   let closed = false
 
   /** Runs one command, turning every failure into a `StoreError` that names neither key nor value. */
@@ -57,8 +111,9 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
   ): Promise<T> {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', 'redis: the store is closed')
     try {
-      // Our own client enforces `commandTimeout` itself; a caller's client may not.
-      return await (owned ? command() : withTimeout(command(), timeoutMs))
+      // Our own single-node client enforces `commandTimeout` itself. A caller's client may not,
+      // and a cluster client queues commands while no node answers (the node timeout never runs).
+      return await (selfTimed ? command() : withTimeout(command(), timeoutMs))
     } catch (error) {
       throw new StoreError(
         'ERR_STORE_UNAVAILABLE',
@@ -129,8 +184,8 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
   }
 }
 
-function createClient(url: string, timeoutMs: number): Redis {
-  const client = new Redis(url, {
+function createOwnClient(options: RedisStoreOptions, timeoutMs: number): Redis | Cluster {
+  const common = {
     // Connect on first command: creating a store has no side effects and cannot fail.
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -139,11 +194,52 @@ function createClient(url: string, timeoutMs: number): Redis {
     commandTimeout: timeoutMs,
     // One reconnect attempt per command: a refused connection rejects in milliseconds.
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
-  })
+  }
+  const retryStrategy = (times: number) => Math.min(times * 100, 2000)
+  let client: Redis | Cluster
+  if (options.cluster !== undefined) {
+    client = new Cluster([...options.cluster.nodes], {
+      lazyConnect: true,
+      redisOptions: { ...options.cluster.redisOptions, ...common },
+      clusterRetryStrategy: retryStrategy,
+      // Slot moves during resharding or failover are followed, within the command timeout.
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      slotsRefreshTimeout: timeoutMs,
+    })
+  } else if (options.sentinel !== undefined) {
+    const sentinel = options.sentinel
+    client = new Redis({
+      ...sentinel.redisOptions,
+      ...common,
+      sentinels: sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+      name: sentinel.name,
+      ...(sentinel.sentinelPassword === undefined
+        ? {}
+        : { sentinelPassword: sentinel.sentinelPassword }),
+      sentinelRetryStrategy: retryStrategy,
+      // A failover is followed: a READONLY reply (the old primary demoted) reconnects to the new one.
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      retryStrategy,
+    })
+  } else {
+    client = new Redis(options.url ?? DEFAULT_URL, { ...common, retryStrategy })
+  }
   // Without a listener ioredis prints every connection error; callers see them as StoreError.
   client.on('error', () => undefined)
   return client
+}
+
+/**
+ * The hash tag a key prefix starts with (`{gatehouse}:` → `gatehouse`), or `undefined`. Redis
+ * Cluster hashes only the text between the first `{` and the next `}` when it is not empty, so a
+ * prefix that starts with a tag decides the slot of every key, whatever braces the key holds.
+ */
+function hashTag(prefix: string): string | undefined {
+  if (!prefix.startsWith('{')) return undefined
+  const end = prefix.indexOf('}')
+  return end > 1 ? prefix.slice(1, end) : undefined
 }
 
 function ttlSeconds(options: SetOptions | undefined): number | undefined {
