@@ -168,11 +168,13 @@ export class OAuthProxy extends GatehouseProvider {
       if (tokens.expiresAt === undefined || tokens.expiresAt - REFRESH_MARGIN_SECONDS > now)
         return tokens.accessToken
       const lock = `lock:upstream-refresh:${grantId}`
-      // The lock outlives the longest refresh its holder can make (the upstream timeout, plus the
-      // grant write), so it never expires under a refresh still in flight and the holder's
-      // release cannot free another holder's lock.
+      // The lock outlives the longest refresh its holder should make (the upstream timeout, plus
+      // the grant write). Should a holder still outlive it (a stalled process), the release is
+      // fenced: it frees the lock only while this holder's own token is in it, never the lock of
+      // an instance that took it over, so at most the one late holder overlaps with the next.
       const lockSeconds = Math.ceil(this.proxy.upstream.settings.timeoutMs / 1000) * 2 + 10
-      if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: lockSeconds })) {
+      const owner = randomToken(16)
+      if (await this.options.store.acquireLock(lock, owner, { ttlSeconds: lockSeconds })) {
         try {
           const fresh = this.keepUpstreamTokens(
             await this.proxy.upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
@@ -197,7 +199,9 @@ export class OAuthProxy extends GatehouseProvider {
           }
           throw error
         } finally {
-          await this.options.store.delete(lock)
+          // A release that fails must not turn a refresh that worked into an error: the lock
+          // expires by itself.
+          await this.options.store.releaseLock(lock, owner).catch(() => false)
         }
       }
       // Another request (maybe another instance) is refreshing: wait for its result.
