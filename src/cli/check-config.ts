@@ -12,6 +12,7 @@ import { checkOnline } from './check-online.js'
 export const CHECK_CONFIG_HELP = `gatehouse check-config — validate a configuration file
 
 Usage: gatehouse check-config <file.json> [--online]
+       gatehouse check-config --config <file.json> [--online]
 
   --online      also fetch the identity provider's discovery document and keys (and those of
                 identityAssertion's trusted issuers); each is reported as ok or failed
@@ -28,13 +29,20 @@ export async function runCheckConfig(
   err: NodeJS.WritableStream,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<number> {
-  let parsed: { values: { online?: boolean; help?: boolean }; positionals: string[] }
+  let parsed: {
+    values: { online?: boolean; help?: boolean; config?: string }
+    positionals: string[]
+  }
   try {
     parsed = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: true,
-      options: { online: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        online: { type: 'boolean' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     })
   } catch (error) {
     err.write(`gatehouse check-config: ${usageProblem(error)}\n\n${CHECK_CONFIG_HELP}`)
@@ -44,7 +52,12 @@ export async function runCheckConfig(
     out.write(CHECK_CONFIG_HELP)
     return 0
   }
-  const [file, ...extra] = parsed.positionals
+  // `--config FILE` as `serve` takes it, or the file alone.
+  const files = [
+    ...(parsed.values.config === undefined ? [] : [parsed.values.config]),
+    ...parsed.positionals,
+  ]
+  const [file, ...extra] = files
   if (file === undefined || extra.length > 0) {
     err.write(`gatehouse check-config: name one configuration file\n\n${CHECK_CONFIG_HELP}`)
     return 2

@@ -142,4 +142,11 @@ describe('gatehouse CLI: operator mistakes', () => {
     expect(r.out).toBe('ok: issuer https://as.example, 2 resource(s)\n')
     expect(r.code).toBe(0)
   })
+
+  it('check-config also takes the file as --config FILE', async () => {
+    const file = await writeConfig(valid)
+    const r = await run(['check-config', '--config', file], secretEnv)
+    expect(r.out).toBe('ok: issuer https://as.example, 1 resource(s)\n')
+    expect(r.code).toBe(0)
+  })
 })
