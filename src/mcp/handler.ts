@@ -25,6 +25,7 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   readJsonBody,
   scopesForToolCalls,
+  unofferedToolScopes,
   type ToolScopes,
 } from './tool-scopes.js'
 
@@ -90,6 +91,11 @@ export interface McpHandlerCommonOptions {
   jsonSchemaValidator?: jsonSchemaValidator
   /** Sees the `toolScopes` refusals (as Gatehouse's `onError` sees the guard's). */
   onError?: ErrorHook
+  /**
+   * Options that work but may not do what was meant (default `console.warn`), at creation: a
+   * `toolScopes` entry naming a scope that no guarded resource offers (`resources[].scopes`).
+   */
+  onWarning?: (message: string) => void
 }
 
 /** A new server and transport per request; no sessions. GET and DELETE get 405. */
@@ -158,6 +164,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
   validate(options)
   const upstream = auth.base instanceof OAuthProxy ? auth.base : undefined
   const resources = auth.config?.resources
+  warnUnofferedToolScopes(options, resources)
   const toolTable = new Map(Object.entries(options.toolScopes ?? {}))
   const maxBodyBytes = options.transportOptions?.maxRequestBodySize ?? DEFAULT_MAX_BODY_BYTES
   const transportClass = loadTransportClass()
@@ -316,6 +323,27 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
     sessionCount: { get: () => sessions?.size ?? 0 },
   })
   return mcp
+}
+
+/** A tool whose scope no token can carry can never be called: say so at start-up. */
+function warnUnofferedToolScopes(
+  options: McpHandlerOptions,
+  resources: readonly ResolvedResource[] | undefined,
+): void {
+  if (!options.toolScopes || !resources) return
+  const guarded = resources.filter((r) => r.url === options.resource?.replace(/\/+$/, ''))
+  const warn = options.onWarning ?? console.warn
+  const unoffered = unofferedToolScopes(
+    options.toolScopes,
+    guarded.length > 0 ? guarded : resources,
+    options.scopeHierarchy,
+  )
+  for (const { tool, scope } of unoffered) {
+    warn(
+      `gatehouse: toolScopes.${tool} names the scope "${scope}", which no resource offers ` +
+        '(resources[].scopes): no token can carry it, so the tool can never be called',
+    )
+  }
 }
 
 function isEventStream(response: Response): boolean {
