@@ -199,8 +199,9 @@ export class IdentityAssertionVerifier {
     if (typeof value !== 'string') throw refused('no_resource')
     try {
       return resolveResource(value, this.#config)
-    } catch {
-      throw refused('unknown_resource')
+    } catch (error) {
+      const dots = error instanceof OAuthError && error.reason === 'resource_dot_segment'
+      throw refused(dots ? 'resource_dot_segment' : 'unknown_resource')
     }
   }
 }
