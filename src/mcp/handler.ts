@@ -5,7 +5,6 @@
  * session id: sessions never authenticate), then by the per-tool scopes, then served by the SDK
  * with `extra.authInfo` set from the verified token.
  */
-import type { WebStandardStreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, type ErrorHook } from '../errors.js'
@@ -18,15 +17,16 @@ import { OAuthProxy } from '../upstream/oauth-proxy.js'
 import { toAuthInfo, type GatehouseAuthInfo } from './auth-info.js'
 import { bindContext } from './context.js'
 import { jsonRpcError, sessionNotFound } from './json-rpc.js'
-import { loadTransportClass, sharedDefaultValidator } from './sdk.js'
+import { loadSdk, sharedDefaultValidator } from './sdk.js'
 import type { CreateMcpServer, McpServerLike } from './server-like.js'
-import { SessionTable, type Session } from './sessions.js'
+import { SessionTable } from './sessions.js'
 import {
   DEFAULT_MAX_BODY_BYTES,
   readJsonBody,
   scopesForToolCalls,
   type ToolScopes,
 } from './tool-scopes.js'
+import type { McpSdkVersion, StreamableTransportOptions } from './transport.js'
 
 /**
  * What guards the endpoint: a `Gatehouse`, a `RemoteAuthProvider` or a bare `Guard`. With `config`
@@ -45,7 +45,7 @@ export interface McpAuthSource {
 
 /** Transport options passed through to every `WebStandardStreamableHTTPServerTransport`. */
 export type McpTransportOptions = Pick<
-  WebStandardStreamableHTTPServerTransportOptions,
+  StreamableTransportOptions,
   'eventStore' | 'retryInterval' | 'keepAliveMs' | 'maxRequestBodySize'
 >
 
@@ -56,6 +56,12 @@ export interface McpHandlerCommonOptions {
    * new, unconnected server each time. Pass `context.jsonSchemaValidator` to the server.
    */
   createServer: CreateMcpServer
+  /**
+   * The MCP TypeScript SDK whose transport serves `createServer`'s servers: `1` for
+   * `@modelcontextprotocol/sdk` 1.x, `2` for `@modelcontextprotocol/server` 2.x. Must match the
+   * SDK the server comes from. Default: 1.x when it is installed, else 2.x.
+   */
+  sdk?: McpSdkVersion
   /** Scopes every MCP request needs (beyond the resource's `requiredScopes`), checked by the guard. */
   scopes?: readonly string[]
   /** The resource URL to guard when the configuration has several (see `ProtectOptions`). */
@@ -160,14 +166,15 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
   const resources = auth.config?.resources
   const toolTable = new Map(Object.entries(options.toolScopes ?? {}))
   const maxBodyBytes = options.transportOptions?.maxRequestBodySize ?? DEFAULT_MAX_BODY_BYTES
-  const transportClass = loadTransportClass()
+  const sdk = loadSdk(options.sdk)
+  const transportClass = sdk.then((s) => s.Transport)
   const validator = options.jsonSchemaValidator
     ? Promise.resolve(options.jsonSchemaValidator)
-    : sharedDefaultValidator()
+    : sdk.then((s) => sharedDefaultValidator(s.version))
   // Loaded now so the first request does not wait; a failure surfaces on that request.
   transportClass.catch(() => undefined)
   validator.catch(() => undefined)
-  const transportOptions: WebStandardStreamableHTTPServerTransportOptions = {
+  const transportOptions: StreamableTransportOptions = {
     ...options.transportOptions,
     ...(options.enableJsonResponse !== undefined
       ? { enableJsonResponse: options.enableJsonResponse }
@@ -277,7 +284,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
       const Transport = await transportClass
       const server = await newServer(token)
       try {
-        const transport: Session['transport'] = new Transport({
+        const transport = new Transport({
           ...transportOptions,
           sessionIdGenerator: () => randomToken(32),
           onsessioninitialized: (sessionId) => {

@@ -12,6 +12,7 @@ export type {
   StatefulMcpHandlerOptions,
   StatelessMcpHandlerOptions,
 } from './handler.js'
+export type { McpSdkVersion } from './transport.js'
 export type { CreateMcpServer, McpServerContext, McpServerLike } from './server-like.js'
 export { accessTokenOf, authOf, principalFromExtra, toAuthInfo } from './auth-info.js'
 export type { ExtraWithAuth, GatehouseAuthExtra, GatehouseAuthInfo } from './auth-info.js'
