@@ -12,11 +12,11 @@ import { createSharedValidator } from './validator.js'
 /** The 2.x transport class. */
 export async function importV2Transport(): Promise<StreamableTransportClass> {
   const m = await import('@modelcontextprotocol/server')
-  return m.WebStandardStreamableHTTPServerTransport as unknown as StreamableTransportClass
+  return m.WebStandardStreamableHTTPServerTransport
 }
 
 /** The 2.x Ajv validator, shared (see `createSharedValidator`). */
 export async function importV2Validator(): Promise<jsonSchemaValidator> {
   const m = await import('@modelcontextprotocol/server/validators/ajv')
-  return createSharedValidator(() => new m.AjvJsonSchemaValidator() as jsonSchemaValidator)
+  return createSharedValidator(() => new m.AjvJsonSchemaValidator())
 }

@@ -46,16 +46,21 @@ export function loadSdk(version?: McpSdkVersion): Promise<LoadedSdk> {
 }
 
 async function pick(version: McpSdkVersion | undefined): Promise<LoadedSdk> {
-  if (version === 2) return { version: 2, Transport: await importV2Transport().catch(missing(2)) }
+  if (version === 2) {
+    try {
+      return { version: 2, Transport: await importV2Transport() }
+    } catch (error) {
+      throw missing(2, error)
+    }
+  }
   try {
     return { version: 1, Transport: await importV1Transport() }
   } catch (error) {
-    if (version === 1) throw missing(1)(error)
-    return {
-      version: 2,
-      Transport: await importV2Transport().catch(() => {
-        throw missing(undefined)(error)
-      }),
+    if (version === 1) throw missing(1, error)
+    try {
+      return { version: 2, Transport: await importV2Transport() }
+    } catch {
+      throw missing(undefined, error)
     }
   }
 }
@@ -70,7 +75,7 @@ export function sharedDefaultValidator(version: McpSdkVersion): Promise<jsonSche
     validator = (version === 2 ? importV2Validator() : importV1Validator()).catch(
       (error: unknown) => {
         validators.delete(version)
-        throw missing(version)(error)
+        throw missing(version, error)
       },
     )
     validators.set(version, validator)
@@ -78,14 +83,12 @@ export function sharedDefaultValidator(version: McpSdkVersion): Promise<jsonSche
   return validator
 }
 
-function missing(version: McpSdkVersion | undefined): (cause: unknown) => never {
+function missing(version: McpSdkVersion | undefined, cause: unknown): Error {
   const name =
     version === 1
       ? '@modelcontextprotocol/sdk (>= 1.32)'
       : version === 2
         ? '@modelcontextprotocol/server (>= 2.4)'
         : '@modelcontextprotocol/sdk (>= 1.32) or @modelcontextprotocol/server (>= 2.4)'
-  return (cause) => {
-    throw new Error(`createMcpHandler needs the peer dependency ${name} installed`, { cause })
-  }
+  return new Error(`createMcpHandler needs the peer dependency ${name} installed`, { cause })
 }
