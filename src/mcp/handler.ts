@@ -157,7 +157,8 @@ const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100
  * })
  * ```
  *
- * The SDK (`@modelcontextprotocol/sdk`, an optional peer dependency) is imported on first use.
+ * The SDK (`@modelcontextprotocol/sdk` 1.x or, with `sdk: 2`, `@modelcontextprotocol/server` 2.x,
+ * optional peer dependencies) is imported on first use; with 2.x, tools read `authOf(ctx)`.
  * Throws `TypeError` for invalid options.
  */
 export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions): McpHandler {
