@@ -12,14 +12,17 @@
 const PREFIX = 'GATEHOUSE_'
 /** Variables of the CLI, not configuration fields. */
 const RESERVED = new Set(['GATEHOUSE_DEV_USER', 'GATEHOUSE_DEV_PASSWORD', 'GATEHOUSE_CONFIG'])
+/** Short names operators expect, for fields one level down. */
+const ALIASES: Readonly<Record<string, string>> = { GATEHOUSE_LOG_LEVEL: 'GATEHOUSE_LOG__LEVEL' }
 
 /** The configuration the environment describes (a partial object, validated later with the rest). */
 export function configFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): Record<string, unknown> {
   const config: Record<string, unknown> = {}
-  for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(PREFIX) || raw === undefined || RESERVED.has(name)) continue
+  for (const [given, raw] of Object.entries(env)) {
+    if (!given.startsWith(PREFIX) || raw === undefined || RESERVED.has(given)) continue
+    const name = ALIASES[given] ?? given
     const path = name
       .slice(PREFIX.length)
       .split('__')

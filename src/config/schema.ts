@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { canonicalResource, isLoopbackHost } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
+import { opsFields } from './ops-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
@@ -294,6 +295,7 @@ export const ConfigSchema = z
       .default(64 * 1024),
     /** Permit an http issuer that is not loopback (never in production). */
     dangerouslyAllowInsecureIssuer: z.boolean().default(false),
+    ...opsFields,
   })
   .superRefine((c, ctx) => {
     const issuer = new URL(c.issuer)

@@ -96,6 +96,7 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
   const action = form.get('action')
   if (action === 'deny') {
     await proxy.proxy.store.delete(`txn:${id}`)
+    proxy.proxy.audit?.emit({ event: 'consent_denied', outcome: 'denied', clientId: txn.clientId })
     const location = authorizationResponseUrl(txn.params.redirectUri, proxy.proxy.config.issuer, {
       error: 'access_denied',
       error_description: 'the user denied the request',
@@ -120,6 +121,7 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
       maxAgeSeconds: TRANSACTION_TTL_SECONDS,
     },
   )
+  proxy.proxy.audit?.emit({ event: 'consent_given', outcome: 'success', clientId: txn.clientId })
   const upstream = await proxy.proxy.upstream.authorizationUrl({
     redirectUri: `${proxy.proxy.config.issuer}${proxy.proxy.redirectPath}`,
     state: id,
