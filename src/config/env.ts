@@ -13,7 +13,10 @@ const PREFIX = 'GATEHOUSE_'
 /** Variables of the CLI, not configuration fields. */
 const RESERVED = new Set(['GATEHOUSE_DEV_USER', 'GATEHOUSE_DEV_PASSWORD', 'GATEHOUSE_CONFIG'])
 /** Short names operators expect, for fields one level down. */
-const ALIASES: Readonly<Record<string, string>> = { GATEHOUSE_LOG_LEVEL: 'GATEHOUSE_LOG__LEVEL' }
+const ALIASES: Readonly<Record<string, string>> = {
+  GATEHOUSE_LOG_LEVEL: 'GATEHOUSE_LOG__LEVEL',
+  GATEHOUSE_LOG_FORMAT: 'GATEHOUSE_LOG__FORMAT',
+}
 
 /** The configuration the environment describes (a partial object, validated later with the rest). */
 export function configFromEnv(

@@ -12,7 +12,13 @@ export const opsFields = {
    * Logging. The level applies to the logger Gatehouse creates (the CLI); a logger passed to
    * `createGatehouse` keeps its own. `GATEHOUSE_LOG_LEVEL` sets it too.
    */
-  log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).default('info'),
+      /** How the CLI writes lines: JSON (default) or human-readable (`gatehouse dev`'s default). */
+      format: z.enum(['json', 'pretty']).optional(),
+    })
+    .prefault({}),
   /**
    * Audit events (security events, docs/operations.md): `log` writes them to the log stream as
    * lines with `audit: true`, `file` appends JSON lines to `file` (Node only), `none` drops them.
