@@ -78,7 +78,7 @@ export async function createObservability(
     }
     const file = createFileAuditWriter(config.audit.file)
     writers.push(file.write)
-    closers.push(file.close)
+    closers.push(() => file.close())
   }
   if (options.audit) writers.push(options.audit)
   const audit = createAuditSink({ writers, logger, metrics, now })
