@@ -63,7 +63,11 @@ describe('audit events of refusals and operations', () => {
   afterAll(async () => {
     await gh.close()
     await idp.close()
-    await new Promise<void>((done) => broken.close(() => done()))
+    await new Promise<void>((done) => {
+      broken.close(() => {
+        done()
+      })
+    })
   })
 
   async function toConsent(
