@@ -4,7 +4,7 @@
  * and are never recorded.
  */
 import { StoreError } from '../errors.js'
-import type { SetOptions, Store } from '../storage/store.js'
+import type { AtomicStep, LockOptions, SetOptions, Store } from '../storage/store.js'
 import type { Metrics, StoreOperation } from './metrics.js'
 
 /** Wraps `store`; `close` is passed through untimed. */
@@ -29,6 +29,11 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       timed('setIfAbsent', () => store.setIfAbsent(key, value, options)),
     take: <T>(key: string) => timed('take', () => store.take<T>(key)),
     delete: (key: string) => timed('delete', () => store.delete(key)),
+    commit: (step: AtomicStep) => timed('commit', () => store.commit(step)),
+    acquireLock: (key: string, owner: string, options: LockOptions) =>
+      timed('acquireLock', () => store.acquireLock(key, owner, options)),
+    releaseLock: (key: string, owner: string) =>
+      timed('releaseLock', () => store.releaseLock(key, owner)),
     close: () => store.close(),
   }
 }

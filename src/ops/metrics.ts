@@ -11,7 +11,8 @@ export type BearerOutcome =
   'ok' | 'missing' | 'invalid' | 'insufficient_scope' | 'revoked' | 'error'
 
 /** The store operations that are timed. */
-export type StoreOperation = 'get' | 'set' | 'setIfAbsent' | 'take' | 'delete'
+export type StoreOperation =
+  'get' | 'set' | 'setIfAbsent' | 'take' | 'delete' | 'commit' | 'acquireLock' | 'releaseLock'
 
 export interface Metrics {
   /** One handled request: route template, method, status, seconds taken. */
