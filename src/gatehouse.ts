@@ -33,6 +33,16 @@ import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
 import { handleToken, JWT_BEARER } from './oauth/token.js'
 import type { AccessToken, TokenVerifier } from './resource/access-token.js'
+import type { AuditWriter } from './ops/audit.js'
+import type { AuditSink } from './ops/audit-event.js'
+import { currentContext } from './ops/context.js'
+import { instrumentGuard } from './ops/instrumented-guard.js'
+import type { Logger } from './ops/logger.js'
+import { createObservability } from './ops/observability.js'
+import { withRequestLog } from './ops/request-log.js'
+import { clientAddressOf } from './http/rate-limit.js'
+import { UNHANDLED_HEADER } from './http/app.js'
+import type { Registry } from 'prom-client'
 
 export type { ProtectedHandler, ProtectOptions } from './resource/guard.js'
 import { createGuard, type ProtectedHandler, type ProtectOptions } from './resource/guard.js'
@@ -79,6 +89,18 @@ export interface GatehouseOptions {
   transport?: GuardedTransport
   /** Configurations that work but may not do what was meant (default `console.warn`). */
   onWarning?: (message: string) => void
+  /**
+   * A pino-compatible logger for request lines, refusals and (with `audit.sink: log`) audit
+   * events. Default: silent, so an embedding app's output stays its own.
+   */
+  logger?: Logger
+  /** Receives every audit event (docs/operations.md), besides the sink `config.audit` names. */
+  audit?: AuditWriter
+  /**
+   * Prometheus metrics, served at `/metrics`: `true` for a registry of this instance, or your own
+   * prom-client `Registry`. Default `config.metrics.enabled` (false).
+   */
+  metrics?: boolean | Registry
 }
 
 export interface Gatehouse {
@@ -95,6 +117,10 @@ export interface Gatehouse {
   verifyBearer(request: Request, options?: ProtectOptions): Promise<AccessToken>
   /** Wraps a handler so that it runs only with a valid token, answering 401/403 challenges itself. */
   protect(handler: ProtectedHandler, options?: ProtectOptions): Handler
+  /** The logger in use (silent unless one was passed). */
+  readonly logger: Logger
+  /** The prom-client registry of this instance's metrics, when metrics are on. */
+  readonly metricsRegistry: Registry | undefined
   close(): Promise<void>
 }
 
@@ -102,9 +128,13 @@ export interface Gatehouse {
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
   const config = resolveConfig(options.config)
   const now = options.now ?? Date.now
-  const store = await createEncryptedStore(options.store, { secret: config.secret })
+  const ops = await createObservability(config, options, now)
+  const onError = ops.errorHook(options.onError)
+  const backend = ops.instrumentStore(options.store)
+  const store = await createEncryptedStore(backend, { secret: config.secret })
   const keys = await SigningKeys.load({
     store,
+    audit: ops.audit,
     algorithm: config.signingAlgorithm,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     now,
@@ -121,18 +151,33 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     grants,
     now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+    observer: {
+      cacheLookup: (hit) => {
+        ops.metrics.tokenCache(hit)
+      },
+      inactiveGrant: () => {
+        const context = currentContext()
+        if (context) context.revoked = true
+      },
+    },
   })
   const identityAssertions = config.identityAssertion
     ? new IdentityAssertionVerifier({
         config,
         store,
         now,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        fetch: ops.fetch,
         ...(options.transport ? { transport: options.transport } : {}),
         ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
       })
     : undefined
-  const clientMetadata = createClientMetadataResolver(config, store, now, options.transport)
+  const clientMetadata = createClientMetadataResolver(
+    config,
+    store,
+    now,
+    options.transport,
+    ops.audit,
+  )
   const baseOptions = {
     config,
     store,
@@ -143,7 +188,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     now,
     ...(identityAssertions ? { identityAssertions } : {}),
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
+    onError,
+    audit: ops.audit,
   }
   if (config.upstream && options.dangerouslySkipConsent === true) {
     throw new ConfigError([
@@ -151,10 +197,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ])
   }
   const proxy = await createProxy(config, baseOptions, {
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    fetch: ops.fetch,
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    observer: {
+      keysLoaded: (outcome) => {
+        ops.metrics.jwksFetch(outcome)
+      },
+    },
   })
   const base = proxy ?? (await createLocalProvider(options, baseOptions, config))
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
@@ -179,7 +230,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           }),
         }
       : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
+    onError,
+    audit: ops.audit,
   }
   const grantTypes = ['authorization_code', 'refresh_token']
   if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
@@ -233,12 +285,37 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       methods: { POST: (r) => handleRegister(r, deps) },
     })
   }
-  const fetch = createRouter(routes, options.onError)
+  routes.push(
+    ...ops.routes(p, [
+      { name: 'store', check: () => backend.get('health:probe').then(() => true) },
+      { name: 'signing_keys', check: () => keys.jwks().keys.length > 0 },
+      // Discovery runs at start-up (createGatehouse fails without it): loaded once we are here.
+      ...(config.upstream ? [{ name: 'upstream', check: () => proxy !== undefined }] : []),
+    ]),
+  )
+  const paths = new Set(routes.map((r) => r.path))
+  const addressOf = (request: Request) => {
+    const address = clientAddressOf(request)
+    return address === 'unknown' ? undefined : address
+  }
+  const fetch = withRequestLog(createRouter(routes, onError), {
+    logger: ops.logger,
+    metrics: ops.metrics,
+    component: 'fetch',
+    routeOf: (request) => {
+      const path = new URL(request.url).pathname
+      return paths.has(path) ? path : 'unmatched'
+    },
+    addressOf,
+    clientIdInQuery: new Set([`${p}/authorize`]),
+    isUnhandled: (response) => response.headers.has(UNHANDLED_HEADER),
+  })
 
-  const guard = createGuard({
+  const guard = instrumentGuard(createGuard({ resources: config.resources, verifier, onError }), {
+    logger: ops.logger,
+    metrics: ops.metrics,
     resources: config.resources,
-    verifier,
-    ...(options.onError ? { onError: options.onError } : {}),
+    addressOf,
   })
 
   return {
@@ -250,9 +327,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     fetch,
     verifyBearer: (request, opts) => guard.verifyBearer(request, opts),
     protect: (handler, opts) => guard.protect(handler, opts),
-    close: () => {
+    logger: ops.logger,
+    metricsRegistry: ops.registry,
+    close: async () => {
       proxy?.close()
-      return store.close()
+      await store.close()
+      await ops.close()
     },
   }
 }
@@ -285,6 +365,7 @@ function createClientMetadataResolver(
   store: Store,
   now: () => number,
   transport: GuardedTransport | undefined,
+  audit: AuditSink,
 ): ClientMetadataResolver | undefined {
   const settings = config.clientIdMetadataDocuments
   if (!settings.enabled) return undefined
@@ -304,6 +385,7 @@ function createClientMetadataResolver(
     config,
     store,
     now,
+    audit,
     fetchDocument: createGuardedFetch({ ...guard, maxBytes: settings.maxDocumentBytes }),
     fetchKeys: createGuardedFetch({ ...guard, maxBytes: 64 * 1024 }),
   })

@@ -17,6 +17,10 @@ import { createMcpHandler } from '../mcp/handler.js'
 import type { CreateMcpServer } from '../mcp/server-like.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
+import type { LOG_LEVELS } from '../config/ops-schema.js'
+import type { Logger } from '../ops/logger.js'
+
+type LogLevel = (typeof LOG_LEVELS)[number]
 
 export interface DevOptions {
   /** Gatehouse's port; 0 picks a free one. */
@@ -29,6 +33,10 @@ export interface DevOptions {
   outbound?: NodeTransportOptions
   /** The identity provider: the embedded OpenID provider (default) or the local Entra stand-in. */
   provider?: 'oidc' | 'azure'
+  /** Request lines, refusals and audit events (the CLI passes pino); default silent. */
+  logger?: Logger
+  /** Log level of `config.log.level` (applies to the logger the CLI builds). */
+  logLevel?: LogLevel
 }
 
 export interface DevServer {
@@ -77,6 +85,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     secret,
     createDemoServer,
     outbound: options.outbound,
+    logger: options.logger,
+    logLevel: options.logLevel,
   }
   if (options.provider === 'azure') {
     const { startEntraDevUpstream } = await import('../dev/entra-dev.js')
@@ -130,6 +140,8 @@ async function serve({
   createDemoServer,
   idp,
   outbound,
+  logger,
+  logLevel,
 }: {
   slot: { handler: ReturnType<typeof toNodeHandler> }
   server: Server
@@ -140,6 +152,8 @@ async function serve({
   createDemoServer: CreateMcpServer
   idp: { idpIssuer: string; close(): Promise<void> }
   outbound: NodeTransportOptions | undefined
+  logger: Logger | undefined
+  logLevel: LogLevel | undefined
 }): Promise<DevServer> {
   const gatehouse = await createGatehouse({
     config: {
@@ -158,8 +172,12 @@ async function serve({
       // MCP clients may use a metadata-document URL as client_id; in development also one on
       // this machine (a client serving its own document from localhost).
       clientIdMetadataDocuments: { enabled: true, dangerouslyAllowLoopback: true },
+      ...(logLevel ? { log: { level: logLevel } } : {}),
     },
     store,
+    // Operators of the dev server see requests, refusals, audit events and /metrics.
+    metrics: true,
+    ...(logger ? { logger } : {}),
     signatureVerifier: nodeSignatureVerifier,
     transport: createNodeTransport(outbound),
   })

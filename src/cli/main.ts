@@ -6,8 +6,10 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { LOG_LEVELS } from '../config/ops-schema.js'
 import { closest } from '../config/suggest.js'
 import { ConfigError } from '../errors.js'
+import { createPinoLogger } from '../ops/pino.js'
 import { runCheckConfig, usageProblem } from './check-config.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
 
@@ -141,7 +143,19 @@ async function runDev(
   const user = process.env.GATEHOUSE_DEV_USER ?? DEV_DEFAULTS.user
   const password = process.env.GATEHOUSE_DEV_PASSWORD ?? DEV_DEFAULTS.password
   const dataDir = values['data-dir'] ?? DEV_DEFAULTS.dataDir
+  const level = process.env.GATEHOUSE_LOG_LEVEL ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    err.write(`gatehouse dev: GATEHOUSE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}\n`)
+    return 2
+  }
+  const logLevel = level as (typeof LOG_LEVELS)[number]
+  const logger = createPinoLogger({
+    level: logLevel,
+    pretty: process.env.GATEHOUSE_LOG_FORMAT !== 'json',
+  })
   const dev = await startDev({
+    logger,
+    logLevel,
     port,
     dataDir,
     memory: values.memory === true,
@@ -160,6 +174,7 @@ async function runDev(
       `  Identity provider  ${dev.idpIssuer}`,
       `  Sign in as         ${user} / ${shownPassword}`,
       `  Data               ${values.memory === true ? 'in memory' : resolve(dataDir)}`,
+      `  Health, metrics    ${dev.issuer}/healthz  /readyz  /metrics`,
       '',
       'Connect an MCP client to the MCP URL. Ctrl-C stops.',
       '',

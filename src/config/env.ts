@@ -21,6 +21,11 @@ export type { EnvSource } from './env-issues.js'
 const PREFIX = 'GATEHOUSE_'
 /** Variables of the CLI, not configuration fields. */
 const RESERVED = new Set(['GATEHOUSE_DEV_USER', 'GATEHOUSE_DEV_PASSWORD', 'GATEHOUSE_CONFIG'])
+/** Short names operators expect, for fields one level down. */
+const ALIASES: Readonly<Record<string, string>> = {
+  GATEHOUSE_LOG_LEVEL: 'GATEHOUSE_LOG__LEVEL',
+  GATEHOUSE_LOG_FORMAT: 'GATEHOUSE_LOG__FORMAT',
+}
 /** Largest list index a variable may name (a larger one would make a huge sparse list). */
 const MAX_INDEX = 999
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype'])
@@ -111,7 +116,7 @@ export function mergeConfig(
 
 /** The path a variable names, or `undefined` for one that could touch prototypes. */
 function pathOf(variable: string): (string | number)[] | undefined {
-  const path = variable
+  const path = (ALIASES[variable] ?? variable)
     .slice(PREFIX.length)
     .split('__')
     .map((segment): string | number =>

@@ -8,6 +8,7 @@ import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
+import { opsFields } from './ops-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
@@ -310,6 +311,7 @@ export const ConfigSchema = z
       .default(64 * 1024),
     /** Permit an http issuer that is not loopback (never in production). */
     dangerouslyAllowInsecureIssuer: z.boolean().default(false),
+    ...opsFields,
   })
   .superRefine((c, ctx) => {
     // Refinements run even when a field failed its own schema: URLs are read with parseUrl

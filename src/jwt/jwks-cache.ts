@@ -12,6 +12,7 @@ import type { Jwk } from './jwk.js'
 import { JwtError } from './jwt-error.js'
 import { parseJwkSet } from './key-source.js'
 import type { KeySource } from './key-source.js'
+import type { VerifierObserver } from './observer.js'
 import type { SignatureVerifierFactory, VerifyFunction } from './signature.js'
 
 /** Options of `JwksCache`. */
@@ -37,6 +38,8 @@ export interface JwksCacheOptions {
   allowHttpLoopback?: boolean
   /** Allow literal private-network JWKS hosts. Default false. */
   dangerouslyAllowPrivateNetwork?: boolean
+  /** Told about every key-set load and its outcome (metrics). */
+  observer?: Pick<VerifierObserver, 'keysLoaded'>
 }
 
 const FAILED = Symbol('import failed')
@@ -86,6 +89,7 @@ export class JwksCache {
   readonly #recency = new Map<IssuerEntry, true>()
   #latest: IssuerEntry | undefined
   readonly #fetch: GuardedFetch
+  readonly #observer: Pick<VerifierObserver, 'keysLoaded'> | undefined
   readonly #now: () => number
   readonly #ttlMs: number
   readonly #cooldownMs: number
@@ -100,6 +104,7 @@ export class JwksCache {
     this.#maxStaleMs = nonNegative(options.maxStaleMs ?? 86_400_000, 'maxStaleMs')
     this.#retryMs = Math.min(this.#cooldownMs, 10_000)
     this.#now = options.now ?? Date.now
+    this.#observer = options.observer
     this.#fetch = createGuardedFetch({
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -246,7 +251,9 @@ export class JwksCache {
         entry.goodAt = now
         entry.failedAt = undefined
         entry.expiresAt = now + this.#ttlMs
+        this.#observer?.keysLoaded?.('ok')
       } catch (error) {
+        this.#observer?.keysLoaded?.('error')
         const now = this.#now()
         entry.failedAt = now
         if (entry.loaded && now - entry.goodAt <= this.#maxStaleMs) {

@@ -24,6 +24,7 @@ import {
 import type { KeySource } from './key-source.js'
 import { webCryptoSignatureVerifier } from './signature.js'
 import type { SignatureVerifierFactory, VerifyFunction } from './signature.js'
+import type { VerifierObserver } from './observer.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
 /**
@@ -85,6 +86,8 @@ export interface JWTVerifierOptions {
    * (Entra's per-tenant issuers): a token naming a new issuer then costs no extra key fetch.
    */
   keyCacheName?: string
+  /** Told about cache hits and key loads (metrics); never about tokens. */
+  observer?: VerifierObserver
 }
 
 // JWT types that are never access tokens (RFC 8725 §3.11): refused even when no `typ` is required.
@@ -128,6 +131,7 @@ export class JWTVerifier implements TokenVerifier {
   readonly #cache: VerifiedTokenCache | undefined
   readonly #cacheTtlMs: number
   readonly #keyCacheName: string | undefined
+  readonly #observer: VerifierObserver | undefined
 
   constructor(options: JWTVerifierOptions) {
     const issuers = nonEmptyList(options.issuer, 'issuer')
@@ -167,6 +171,7 @@ export class JWTVerifier implements TokenVerifier {
 
     this.#issuers = new Set(issuers)
     this.#keyCacheName = options.keyCacheName
+    this.#observer = options.observer
     this.#jws = { algorithms: new Set(algorithms), maxTokenBytes }
     this.#typ = options.typ === undefined ? undefined : normalizeMediaType(options.typ)
     this.#rules = {
@@ -191,6 +196,7 @@ export class JWTVerifier implements TokenVerifier {
         ...(options.transport === undefined ? {} : { transport: options.transport }),
         allowHttpLoopback: options.allowHttpLoopback === true,
         dangerouslyAllowPrivateNetwork: options.dangerouslyAllowPrivateNetwork === true,
+        ...(options.observer ? { observer: options.observer } : {}),
       })
     const cache = options.cache ?? {}
     this.#cache =
@@ -211,6 +217,7 @@ export class JWTVerifier implements TokenVerifier {
   verifyToken(token: string): Promise<AccessToken | undefined> {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
+    if (this.#cache) this.#observer?.cacheLookup?.(hit !== undefined)
     if (hit !== undefined) return Promise.resolve(hit)
     let result: AccessToken | Promise<AccessToken>
     try {
@@ -271,6 +278,7 @@ export class JWTVerifier implements TokenVerifier {
   verify(token: string): Promise<AccessToken> {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
+    if (this.#cache) this.#observer?.cacheLookup?.(hit !== undefined)
     if (hit !== undefined) return Promise.resolve(hit)
     let result: AccessToken | Promise<AccessToken>
     try {

@@ -16,6 +16,7 @@ import { OAuthError, UpstreamError } from '../errors.js'
 import type { GuardedFetch, GuardedResponse } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
+import type { AuditSink } from '../ops/audit-event.js'
 import type { Store } from '../storage/store.js'
 import { clientIdUrlProblem } from './client-id-url.js'
 import { parseClientMetadataDocument, parseJwks } from './client-metadata-document.js'
@@ -29,6 +30,8 @@ export interface ClientMetadataResolverOptions {
   /** Fetches a document's `jwks_uri` (same guard, a larger size cap). */
   fetchKeys: GuardedFetch
   now: () => number
+  /** Told when a document cannot be used (`cimd_fetch_refused`). */
+  audit?: AuditSink
 }
 
 interface CachedClient {
@@ -73,7 +76,19 @@ export class ClientMetadataResolver {
       pending = this.#load(clientId, key).finally(() => this.#inflight.delete(clientId))
       this.#inflight.set(clientId, pending)
     }
-    return (await pending).client
+    try {
+      return (await pending).client
+    } catch (error) {
+      if (error instanceof OAuthError && error.reason?.startsWith('cimd_') === true) {
+        this.#options.audit?.emit({
+          event: 'cimd_fetch_refused',
+          outcome: 'failure',
+          clientId,
+          reason: error.reason,
+        })
+      }
+      throw error
+    }
   }
 
   async #load(url: string, key: string): Promise<CachedClient> {

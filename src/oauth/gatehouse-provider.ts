@@ -11,6 +11,7 @@ import { exchangeClientCredentials } from '../grants/client-credentials.js'
 import type { Grants, GrantRecord } from '../grants/grants.js'
 import { randomToken, sha256 } from '../http/random.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AuditSink } from '../ops/audit-event.js'
 import type { AtomicStep, StepWrite, Store } from '../storage/store.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
@@ -62,6 +63,8 @@ export interface GatehouseProviderOptions {
   identityAssertions?: IdentityAssertionVerifier
   /** Resolves `client_id` URLs (Client ID Metadata Documents); unset: they are unknown clients. */
   clientMetadata?: ClientMetadataResolver
+  /** Security events (reuse, replay; the proxy's consent and sign-in). Default none. */
+  audit?: AuditSink
 }
 
 /** How often an issuing instance re-reads the key set (rotations elsewhere). */
@@ -222,7 +225,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     code: AuthorizationCode,
   ): Promise<TokenResponse> {
     const hash = await sha256(authorizationCode)
-    if (code.redeemedGrantId !== undefined) return this.#rejectReplay(code.redeemedGrantId)
+    if (code.redeemedGrantId !== undefined) return this.#rejectReplay(code.redeemedGrantId, client)
     if (code.clientFingerprint !== client.metadata_document_fingerprint) {
       // The client's metadata document changed its redirect URIs or keys since consent.
       throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
@@ -277,7 +280,8 @@ export class GatehouseProvider implements OAuthServerProvider {
     )
     if (!applied) {
       const winner = await this.options.store.get<AuthorizationCode>(used)
-      if (winner?.redeemedGrantId !== undefined) return this.#rejectReplay(winner.redeemedGrantId)
+      if (winner?.redeemedGrantId !== undefined)
+        return this.#rejectReplay(winner.redeemedGrantId, client)
       throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
         reason: 'code_missing',
       })
@@ -307,6 +311,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     if (record.rotated) {
       // OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a rotated token came back; the family is compromised.
       await this.grants.revoke(record.grantId)
+      this.#auditReuse(client, record.grantId)
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         reason: 'refresh_token_reuse',
       })
@@ -362,6 +367,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     if (applied) return issued.response
     if ((await this.options.store.get(used)) !== undefined) {
       await this.grants.revoke(grantId)
+      this.#auditReuse(client, grantId)
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         reason: 'refresh_token_reuse',
       })
@@ -540,8 +546,25 @@ export class GatehouseProvider implements OAuthServerProvider {
     }
   }
 
-  async #rejectReplay(grantId: string): Promise<never> {
+  #auditReuse(client: OAuthClientInformation, grantId: string): void {
+    this.options.audit?.emit({
+      event: 'refresh_token_reuse',
+      outcome: 'failure',
+      clientId: client.client_id,
+      grantId,
+      reason: 'grant_revoked',
+    })
+  }
+
+  async #rejectReplay(grantId: string, client: OAuthClientInformation): Promise<never> {
     await this.grants.revoke(grantId)
+    this.options.audit?.emit({
+      event: 'code_replay',
+      outcome: 'failure',
+      clientId: client.client_id,
+      grantId,
+      reason: 'grant_revoked',
+    })
     throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
       reason: 'code_replay',
     })

@@ -17,6 +17,7 @@ import type { OAuthServerProvider } from './provider.js'
 import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
+import type { AuditSink } from '../ops/audit-event.js'
 
 const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
   'none',
@@ -38,6 +39,7 @@ export interface RegisterDeps {
   now: () => number
   /** Registrations per client address (429 past the limit). */
   registrations?: RateLimiter
+  audit?: AuditSink
 }
 
 /** `POST /register`: 201 with the client's information, or 400 with the RFC 7591 §3.2.2 error. */
@@ -59,6 +61,7 @@ export async function handleRegister(request: Request, deps: RegisterDeps): Prom
   }
   const client = await validateMetadata(body as Record<string, unknown>, deps)
   await deps.provider.registerClient(client)
+  deps.audit?.emit({ event: 'client_registered', outcome: 'success', clientId: client.client_id })
   const response: Record<string, unknown> = { ...client }
   delete response.client_secret_hash
   return jsonResponse(response, { status: 201 })

@@ -10,6 +10,7 @@ import { CORS_HEADERS } from '../http/responses.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
+import type { AuditSink } from '../ops/audit-event.js'
 
 export interface RevokeDeps {
   config: ResolvedConfig
@@ -17,6 +18,7 @@ export interface RevokeDeps {
   now: () => number
   /** Counts failed client authentications per client id (429 past the limit). */
   clientAuthFailures?: RateLimiter
+  audit?: AuditSink
 }
 
 /** `POST /revoke`. */
@@ -27,6 +29,8 @@ export async function handleRevoke(request: Request, deps: RevokeDeps): Promise<
     throw new OAuthError('invalid_request', 'token is required', { reason: 'no_token' })
   }
   await deps.provider.revokeToken(client, token)
+  // RFC 7009 §2.2: the answer is the same whatever matched; the event records the request.
+  deps.audit?.emit({ event: 'token_revoked', outcome: 'success', clientId: client.client_id })
   return new Response(null, {
     status: 200,
     headers: { 'cache-control': 'no-store', ...CORS_HEADERS },

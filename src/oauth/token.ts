@@ -5,6 +5,7 @@
  * anything, so a replay with wrong parameters changes nothing (OAuth 2.1 §7.5.3).
  */
 import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { decodeJwt } from 'jose'
 import { JWT_BEARER_GRANT as JWT_BEARER, type ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
@@ -17,6 +18,7 @@ import type { RateLimiter } from '../http/rate-limit.js'
 import { exchangeIdentityAssertionUnsupported, type OAuthServerProvider } from './provider.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenResponse } from './types.js'
+import type { AuditSink } from '../ops/audit-event.js'
 
 export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/schema.js'
 
@@ -28,6 +30,7 @@ export interface TokenDeps {
   clientAuthFailures?: RateLimiter
   /** Verifies `private_key_jwt` assertions (metadata-document clients); unset: refused. */
   clientAssertions?: ClientAssertionVerifier
+  audit?: AuditSink
 }
 
 /** `POST /token`. */
@@ -69,6 +72,13 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
     default:
       tokens = await identityAssertionGrant(form, client, deps)
   }
+  deps.audit?.emit({
+    event: 'tokens_issued',
+    outcome: 'success',
+    clientId: client.client_id,
+    grantType,
+    ...issuedTo(tokens),
+  })
   return jsonResponse(tokens, { headers: { ...CORS_HEADERS, pragma: 'no-cache' } })
 }
 
@@ -190,4 +200,18 @@ function required(form: Params, name: string): string {
     throw new OAuthError('invalid_request', `${name} is required`, { reason: `no_${name}` })
   }
   return value
+}
+
+/** Subject and grant of the access token just issued (Gatehouse's `sub`, `gid`), for the audit. */
+function issuedTo(tokens: TokenResponse): { subject?: string; grantId?: string } {
+  try {
+    const claims = decodeJwt(tokens.access_token)
+    return {
+      ...(typeof claims.sub === 'string' ? { subject: claims.sub } : {}),
+      ...(typeof claims.gid === 'string' ? { grantId: claims.gid } : {}),
+    }
+  } catch {
+    // A custom provider's opaque token: the event names the client and grant type only.
+    return {}
+  }
 }

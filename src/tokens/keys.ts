@@ -10,6 +10,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'j
 import type { JWK } from 'jose'
 
 import { StoreError } from '../errors.js'
+import type { AuditSink } from '../ops/audit-event.js'
 import type { Store } from '../storage/store.js'
 
 /** The signature algorithms Gatehouse signs its access tokens with. */
@@ -44,6 +45,8 @@ export interface SigningKeysOptions {
   rotateAfterSeconds?: number
   /** Clock in milliseconds since the epoch; default `Date.now`. */
   now?: () => number
+  /** Told about every rotation this instance makes (`key_rotated`). */
+  audit?: AuditSink
 }
 
 /** One key as stored; timestamps in seconds since the epoch. */
@@ -94,6 +97,7 @@ const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
  */
 export class SigningKeys {
   readonly #store: Store
+  readonly #audit: AuditSink | undefined
   readonly #algorithm: SigningAlgorithm
   readonly #ttlSeconds: number
   readonly #rotateAfterSeconds: number | undefined
@@ -104,6 +108,7 @@ export class SigningKeys {
 
   private constructor(options: SigningKeysOptions) {
     this.#store = options.store
+    this.#audit = options.audit
     this.#algorithm = options.algorithm ?? 'RS256'
     this.#ttlSeconds = options.accessTokenTtlSeconds
     this.#rotateAfterSeconds = options.rotateAfterSeconds
@@ -217,6 +222,7 @@ export class SigningKeys {
     const set: StoredKeySet = { keys }
     await this.#store.set(RECORD, set)
     await this.#adopt(set)
+    this.#audit?.emit({ event: 'key_rotated', outcome: 'success', kid: next.kid })
   }
 
   /** Another instance holds the rotation lock: wait until its new key is stored. */

@@ -7,6 +7,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import type { Grants } from '../grants/grants.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
+import type { VerifierObserver } from '../jwt/observer.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { AccessToken, TokenVerifier, UpstreamIdentity } from '../resource/access-token.js'
 import type { SigningKeys } from './keys.js'
@@ -17,6 +18,8 @@ export interface OwnTokenVerifierOptions {
   grants: Grants
   now: () => number
   signatureVerifier?: SignatureVerifierFactory
+  /** Told about cache hits, key loads and tokens of revoked grants (metrics, logs). */
+  observer?: VerifierObserver & { inactiveGrant?(): void }
 }
 
 /** Creates the verifier; tokens without a grant id are refused (Gatehouse always sets one). */
@@ -31,11 +34,17 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
       return keys.jwks()
     },
     // Keys live in this process: an unknown kid (another instance rotated) may reload them often.
-    jwksCache: new JwksCache({ cooldownMs: 1_000, ttlMs: 60_000, maxIssuers: 1, now: options.now }),
+    jwksCache: new JwksCache({
+      cooldownMs: 1_000,
+      ttlMs: 60_000,
+      maxIssuers: 1,
+      now: options.now,
+    }),
     typ: 'at+jwt',
     clockToleranceSeconds: config.clockToleranceSeconds,
     now: options.now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   })
   // The JWT verifier hands out one frozen object per cached token: derive ours once per object.
   const derived = new WeakMap<AccessToken, AccessToken>()
@@ -44,7 +53,10 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
       const verified = await jwt.verifyToken(token)
       if (verified?.grantId === undefined) return undefined
       const active = grants.isActive(verified.grantId)
-      if (!(typeof active === 'boolean' ? active : await active)) return undefined
+      if (!(typeof active === 'boolean' ? active : await active)) {
+        options.observer?.inactiveGrant?.()
+        return undefined
+      }
       let result = derived.get(verified)
       if (result === undefined) {
         result = withIdentity(verified)

@@ -17,7 +17,7 @@ import { BINDING_COOKIE, currentClient, secureCookies } from './consent.js'
 import type { OAuthProxy, Transaction } from './oauth-proxy.js'
 
 export async function handleCallback(request: Request, proxy: OAuthProxy): Promise<Response> {
-  const { config, store, cookies, upstream, onError } = proxy.proxy
+  const { config, store, cookies, upstream, onError, audit } = proxy.proxy
   const url = new URL(request.url)
   const params = url.searchParams
   const state = params.get('state')
@@ -44,6 +44,14 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   const client = await currentClient(proxy.consent, txn)
   if (!client) return refuse('callback_client_gone')
 
+  const signInFailed = (reason: string, denied = false) => {
+    audit?.emit({
+      event: 'sign_in',
+      outcome: denied ? 'denied' : 'failure',
+      clientId: client.client_id,
+      reason,
+    })
+  }
   const toClient = (response: Record<string, string>) => {
     const location = authorizationResponseUrl(txn.params.redirectUri, config.issuer, {
       ...response,
@@ -64,6 +72,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
     onError?.(
       new OAuthError('invalid_request', 'callback refused', { reason: 'callback_iss_mismatch' }),
     )
+    signInFailed('callback_iss_mismatch')
     return toClient({
       error: 'temporarily_unavailable',
       error_description: 'sign-in at the identity provider failed',
@@ -71,11 +80,9 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   }
   const upstreamError = params.get('error')
   if (upstreamError !== null) {
-    onError?.(
-      new OAuthError('access_denied', 'the identity provider refused', {
-        reason: `upstream_${upstreamError.replace(/\W/g, '').slice(0, 40)}`,
-      }),
-    )
+    const reason = `upstream_${upstreamError.replace(/\W/g, '').slice(0, 40)}`
+    onError?.(new OAuthError('access_denied', 'the identity provider refused', { reason }))
+    signInFailed(reason, upstreamError === 'access_denied')
     return upstreamError === 'access_denied'
       ? toClient({
           error: 'access_denied',
@@ -96,7 +103,14 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
       scopes: proxy.upstreamTokenScopesFor(txn),
     })
     const identity = await proxy.identify(result)
-    return toClient({ code: await proxy.issueCode(client, txn.params, identity) })
+    const code = await proxy.issueCode(client, txn.params, identity)
+    audit?.emit({
+      event: 'sign_in',
+      outcome: 'success',
+      clientId: client.client_id,
+      subject: identity.subject,
+    })
+    return toClient({ code })
   } catch (error) {
     const reason =
       (error instanceof OAuthError
@@ -107,6 +121,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
     // A refusal (a tenant or user that may not sign in) is reported as what the client sees.
     if (error instanceof OAuthError && error.code === 'access_denied') {
       onError?.(error)
+      signInFailed(reason, true)
       return toClient({ error: 'access_denied', error_description: error.message })
     }
     onError?.(
@@ -115,6 +130,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
         cause: error,
       }),
     )
+    signInFailed(reason)
     return toClient({
       error: 'temporarily_unavailable',
       error_description: 'sign-in at the identity provider failed',

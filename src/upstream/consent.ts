@@ -17,6 +17,7 @@ import { randomToken, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AuditSink } from '../ops/audit-event.js'
 import type { Store } from '../storage/store.js'
 import { renderConsentPage } from './consent-page.js'
 
@@ -41,10 +42,13 @@ export interface ConsentHost {
   readonly store: Store
   readonly cookies: CookieSigner
   readonly onError?: ErrorHook | undefined
+  /** Receives `consent_denied`; the host emits `consent_given` once its approval took effect. */
+  readonly audit?: AuditSink | undefined
   getClient(clientId: string): Promise<OAuthClientInformation | undefined>
   /**
    * Continues the flow after the user approved `txn` (CSRF, origin and client already checked):
-   * the response the browser gets. Must make a second approval of the same transaction fail.
+   * the response the browser gets. Must make a second approval of the same transaction fail,
+   * and emit `consent_given` (see `consentGiven`) once the approval took effect.
    */
   approve(
     id: string,
@@ -132,6 +136,7 @@ export async function handleConsentPost(request: Request, host: ConsentHost): Pr
     if (!(await host.store.take<ConsentTransaction>(`txn:${id}`))) {
       return forbidden(host, 'consent_replayed')
     }
+    host.audit?.emit({ event: 'consent_denied', outcome: 'denied', clientId: txn.clientId })
     const location = authorizationResponseUrl(txn.params.redirectUri, host.config.issuer, {
       error: 'access_denied',
       error_description: 'the user denied the request',
@@ -187,6 +192,11 @@ function expired(): Response {
     'Sign-in expired',
     'This sign-in request is unknown or has expired. Start again from your app.',
   )
+}
+
+/** The audit event of an approval that took effect (one per transaction). */
+export function consentGiven(host: ConsentHost, txn: ConsentTransaction): void {
+  host.audit?.emit({ event: 'consent_given', outcome: 'success', clientId: txn.clientId })
 }
 
 /** The 403 page for a consent request that cannot be verified; `reason` goes to `onError`. */

@@ -18,6 +18,7 @@ import {
 } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
 import {
+  consentGiven,
   forbidden,
   handleConsentGet,
   handleConsentPost,
@@ -43,6 +44,7 @@ export class ConsentingProvider extends GatehouseProvider {
       store: options.store,
       cookies: options.cookies,
       onError: options.onError,
+      audit: options.audit,
       getClient: (clientId) => this.getClient(clientId),
       approve: (id, txn, client) => this.#approve(id, txn, client),
     }
@@ -92,6 +94,7 @@ export class ConsentingProvider extends GatehouseProvider {
     if (!(await this.options.store.take<ConsentTransaction>(`txn:${id}`))) {
       return forbidden(this.consent, 'consent_replayed')
     }
+    consentGiven(this.consent, txn)
     let location: string
     try {
       location = await super.authorize(client, txn.params)

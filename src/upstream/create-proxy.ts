@@ -8,6 +8,7 @@ import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
+import type { VerifierObserver } from '../jwt/observer.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import { buildAzureProvider } from '../azure/create-azure-proxy.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
@@ -24,6 +25,8 @@ export interface ProxyDeps {
   signatureVerifier?: SignatureVerifierFactory
   /** Configurations that work but may not do what was meant (default `console.warn`). */
   onWarning?: (message: string) => void
+  /** Told about key loads of the IdP's JWKS (metrics). */
+  observer?: VerifierObserver
 }
 
 export async function createProxy(
@@ -49,6 +52,7 @@ export async function createProxy(
     ...(deps.transport ? { transport: deps.transport } : {}),
     ...(deps.signatureVerifier ? { signatureVerifier: deps.signatureVerifier } : {}),
     clockToleranceSeconds: config.clockToleranceSeconds,
+    ...(deps.observer ? { observer: deps.observer } : {}),
   }
   if (up.kind === 'oidc') {
     const d = await discoverOidc(up.configUrl, {

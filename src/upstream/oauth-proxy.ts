@@ -25,6 +25,7 @@ import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { handleCallback } from './callback.js'
 import {
   BINDING_COOKIE,
+  consentGiven,
   handleConsentGet,
   handleConsentPost,
   TRANSACTION_TTL_SECONDS,
@@ -75,6 +76,7 @@ export class OAuthProxy extends GatehouseProvider {
       store: options.store,
       cookies: options.cookies,
       onError: options.onError,
+      audit: options.audit,
       getClient: (clientId) => this.getClient(clientId),
       approve: (id, txn, _client, secure) => this.#approve(id, txn as Transaction, secure),
     }
@@ -91,6 +93,7 @@ export class OAuthProxy extends GatehouseProvider {
       { ...txn, bindingHash: await sha256(nonce) } satisfies Transaction,
       { ttlSeconds: TRANSACTION_TTL_SECONDS },
     )
+    consentGiven(this.consent, txn)
     const binding = serializeCookie(
       BINDING_COOKIE,
       await this.proxy.cookies.sign({ txn: id, nonce }),

@@ -6,6 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGatehouse } from '../../src/gatehouse.js'
 import { ConfigError, OAuthError } from '../../src/errors.js'
+import type { AuditEvent } from '../../src/ops/audit-event.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   authorizeUrl,
@@ -29,14 +30,20 @@ describe('consent page in front of the authenticate hook', () => {
   let ua: UserAgent
   let signIns: number
   let identity: () => Promise<{ subject: string }>
+  let events: AuditEvent[]
   const pkce = pkcePair()
+  const consentEvents = () => events.filter((e) => e.event.startsWith('consent_'))
 
   beforeEach(async () => {
     signIns = 0
+    events = []
     identity = () => Promise.resolve({ subject: 'alice' })
     t = await createTestGatehouse({
       options: {
         dangerouslySkipConsent: false,
+        audit: (e) => {
+          events.push(e)
+        },
         authenticate: () => {
           signIns++
           return identity()
@@ -123,6 +130,14 @@ describe('consent page in front of the authenticate hook', () => {
     // The same consent posted again (replay, double click) issues nothing more.
     expect((await post(txn, csrf, 'approve')).status).toBe(403)
     expect(signIns).toBe(1)
+    // One audit event for the one approval that took effect, none for the replay.
+    expect(consentEvents()).toEqual([
+      expect.objectContaining({
+        event: 'consent_given',
+        outcome: 'success',
+        clientId: client.client_id,
+      }),
+    ])
 
     const token = await t.call(
       '/token',
@@ -153,6 +168,13 @@ describe('consent page in front of the authenticate hook', () => {
     // Approving after a denial finds nothing.
     expect((await post(txn, csrf, 'approve')).status).toBe(403)
     expect(signIns).toBe(0)
+    expect(consentEvents()).toEqual([
+      expect.objectContaining({
+        event: 'consent_denied',
+        outcome: 'denied',
+        clientId: client.client_id,
+      }),
+    ])
   })
 
   it('refuses a post without the CSRF cookie, with a wrong token, or from another site', async () => {

@@ -1,0 +1,40 @@
+/**
+ * The operations sections of the configuration: log level, where audit events go, metrics.
+ * (docs/operations.md describes what each produces.)
+ */
+import * as z from 'zod'
+
+/** pino's levels; `silent` writes nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+export const opsFields = {
+  /**
+   * Logging. The level applies to the logger Gatehouse creates (the CLI); a logger passed to
+   * `createGatehouse` keeps its own. `GATEHOUSE_LOG_LEVEL` sets it too.
+   */
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).default('info'),
+      /** How the CLI writes lines: JSON (default) or human-readable (`gatehouse dev`'s default). */
+      format: z.enum(['json', 'pretty']).optional(),
+    })
+    .prefault({}),
+  /**
+   * Audit events (security events, docs/operations.md): `log` writes them to the log stream as
+   * lines with `audit: true`, `file` appends JSON lines to `file` (Node only), `none` drops them.
+   * A callback passed as the `audit` option receives them in every case.
+   */
+  audit: z
+    .strictObject({
+      sink: z.enum(['log', 'file', 'none']).default('log'),
+      file: z.string().min(1).optional(),
+    })
+    .superRefine((a, ctx) => {
+      if (a.sink === 'file' && a.file === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['file'], message: 'is required when sink is file' })
+      }
+    })
+    .prefault({}),
+  /** Prometheus metrics at `/metrics` (off by default in the library; the CLI turns them on). */
+  metrics: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+}

@@ -1,0 +1,73 @@
+/**
+ * Per-request context: the request id and trace context of the request being handled, and what
+ * became known while handling it (client id, subject, error reason). Audit events and outbound
+ * calls to the identity provider find it without every function passing it along.
+ *
+ * It rides on `AsyncLocalStorage` where the runtime has one (Node, Bun, Deno, Workers with
+ * `nodejs_compat`); it is loaded by a dynamic import so the core stays runtime-neutral. Where it
+ * is missing, request lines are still complete, but audit events carry no `requestId` and outbound
+ * calls no `traceparent`.
+ */
+
+/** What a request carries through its handling. Only identifiers; never a token or a header. */
+export interface RequestContext {
+  readonly requestId: string
+  /** W3C trace context of the incoming request, when it sent a valid one. */
+  readonly trace?: { traceId: string; parentId: string; flags: string }
+  /** The peer address the adapter recorded. */
+  readonly ip?: string
+  clientId?: string
+  subject?: string
+  /** `OAuthError` code and reason of a refusal, for the request line. */
+  error?: string
+  reason?: string
+  /** The bearer token's grant was revoked (the guard counts it apart from invalid tokens). */
+  revoked?: boolean
+}
+
+interface Storage {
+  run<R>(store: RequestContext, fn: () => R): R
+  getStore(): RequestContext | undefined
+}
+
+let storage: Storage | undefined
+let loading: Promise<void> | undefined
+
+/** Loads `AsyncLocalStorage` once, if the runtime has it. Never fails. */
+export function loadContextStorage(): Promise<void> {
+  loading ??= (async () => {
+    try {
+      // A variable specifier: bundlers for runtimes without it leave it alone, and it fails here.
+      const specifier = 'node:async_hooks'
+      const mod = (await import(specifier)) as {
+        AsyncLocalStorage: new () => Storage
+      }
+      storage = new mod.AsyncLocalStorage()
+    } catch {
+      storage = undefined
+    }
+  })()
+  return loading
+}
+
+const byRequest = new WeakMap<Request, RequestContext>()
+
+/** Ties `context` to `request`, for code that holds the request (works without storage too). */
+export function bindContext(request: Request, context: RequestContext): void {
+  byRequest.set(request, context)
+}
+
+/** The context bound to `request`, else the current one. */
+export function contextOf(request: Request): RequestContext | undefined {
+  return byRequest.get(request) ?? currentContext()
+}
+
+/** Runs `fn` with `context` as the current request context. */
+export function runWithContext<R>(context: RequestContext, fn: () => R): R {
+  return storage ? storage.run(context, fn) : fn()
+}
+
+/** The context of the request being handled, if any (and if the runtime can tell). */
+export function currentContext(): RequestContext | undefined {
+  return storage?.getStore()
+}

@@ -1,0 +1,102 @@
+/**
+ * The bearer guard with a request line per protected request and a count of how each token check
+ * ended (`ok`, `missing`, `invalid`, `revoked`, `insufficient_scope`, `error`). The token's client
+ * id and subject go on the line; the token never does.
+ */
+import type { ResolvedResource } from '../config/schema.js'
+import { OAuthError } from '../errors.js'
+import type { AccessToken } from '../resource/access-token.js'
+import type { Guard, ProtectOptions } from '../resource/guard.js'
+import { contextOf, type RequestContext } from './context.js'
+import type { Logger } from './logger.js'
+import type { BearerOutcome, Metrics } from './metrics.js'
+import { withRequestLog } from './request-log.js'
+
+export interface InstrumentGuardOptions {
+  logger: Logger
+  metrics: Metrics
+  resources: readonly ResolvedResource[]
+  addressOf?: (request: Request) => string | undefined
+}
+
+/** Wraps `guard`: same behaviour, plus logs and metrics. */
+export function instrumentGuard(guard: Guard, options: InstrumentGuardOptions): Guard {
+  const { metrics, resources } = options
+  const note = (request: Request, token: AccessToken) => {
+    const context = contextOf(request)
+    if (!context) return
+    context.clientId = token.clientId
+    if (token.subject !== undefined) context.subject = token.subject
+  }
+  const routeOf = (request: Request, opts: ProtectOptions) => {
+    const path = new URL(request.url).pathname
+    const url =
+      opts.resource ??
+      (resources.length === 1
+        ? resources[0]?.url
+        : resources.find((r) => new URL(r.url).pathname === path)?.url)
+    return url === undefined ? 'unmatched' : new URL(url).pathname
+  }
+  return {
+    async verifyBearer(request, opts) {
+      try {
+        const token = await guard.verifyBearer(request, opts)
+        metrics.bearer('ok')
+        note(request, token)
+        return token
+      } catch (error) {
+        metrics.bearer(outcomeOf(error, contextOf(request)))
+        throw error
+      }
+    },
+    protect(handler, opts = {}) {
+      const checked = new WeakSet<Request>()
+      const inner = guard.protect((request, token) => {
+        checked.add(request)
+        metrics.bearer('ok')
+        note(request, token)
+        return handler(request, token)
+      }, opts)
+      return withRequestLog(
+        async (request) => {
+          const response = await inner(request)
+          if (!checked.has(request)) {
+            const outcome = outcomeOfResponse(response, contextOf(request))
+            if (outcome) metrics.bearer(outcome)
+          }
+          return response
+        },
+        {
+          logger: options.logger,
+          metrics,
+          component: 'guard',
+          routeOf: (request) => routeOf(request, opts),
+          ...(options.addressOf ? { addressOf: options.addressOf } : {}),
+        },
+      )
+    },
+  }
+}
+
+function outcomeOf(error: unknown, context: RequestContext | undefined): BearerOutcome {
+  if (!(error instanceof OAuthError)) return 'error'
+  if (error.code === 'insufficient_scope') return 'insufficient_scope'
+  if (error.reason === 'no_credentials') return 'missing'
+  if (error.code === 'invalid_token' || error.code === 'invalid_request') {
+    return context?.revoked === true ? 'revoked' : 'invalid'
+  }
+  return 'error'
+}
+
+/** How the check ended, read from the challenge (RFC 6750 §3); none for a refused origin. */
+function outcomeOfResponse(
+  response: Response,
+  context: RequestContext | undefined,
+): BearerOutcome | undefined {
+  if (response.status >= 500) return 'error'
+  const challenge = response.headers.get('www-authenticate')
+  if (challenge === null) return undefined
+  if (challenge.includes('error="insufficient_scope"')) return 'insufficient_scope'
+  if (!challenge.includes('error=')) return 'missing'
+  return context?.revoked === true ? 'revoked' : 'invalid'
+}

@@ -1,0 +1,151 @@
+/**
+ * Everything operators watch, built once per Gatehouse instance from configuration and options:
+ * the logger, the audit sink and its writers, the metrics, the instrumented store and upstream
+ * fetch, the error hook that logs reasons, and the `/healthz`, `/readyz` and `/metrics` routes.
+ * Node-only parts (the audit file, prom-client) are loaded only when asked for.
+ */
+import type { Registry } from 'prom-client'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { ErrorHook, OAuthError } from '../errors.js'
+import type { Route } from '../http/app.js'
+import type { Store } from '../storage/store.js'
+import type { AuditSink } from './audit-event.js'
+import { createAuditSink, logAuditWriter, type AuditWriter } from './audit.js'
+import type { FileAuditWriter } from './audit-file-writer.js'
+import { currentContext, loadContextStorage } from './context.js'
+import { livenessResponse, readinessResponse, type ReadinessCheck } from './health.js'
+import { instrumentStore } from './instrumented-store.js'
+import { SILENT_LOGGER, type Logger } from './logger.js'
+import { NO_METRICS, type Metrics } from './metrics.js'
+import { instrumentFetch } from './outbound.js'
+
+/** The options of `createGatehouse` that this module reads. */
+export interface ObservabilityOptions {
+  /** A pino-compatible logger; default silent. */
+  logger?: Logger
+  /** Receives every audit event, whatever `config.audit.sink` says. */
+  audit?: AuditWriter
+  /** `true`: Prometheus metrics in a registry of their own; a `Registry`: in that one. */
+  metrics?: boolean | Registry
+  /** The fetch towards identity providers, instrumented here. */
+  fetch?: typeof fetch
+}
+
+export interface Observability {
+  readonly logger: Logger
+  readonly audit: AuditSink
+  readonly metrics: Metrics
+  /** The prom-client registry, when metrics are on. */
+  readonly registry: Registry | undefined
+  /** The fetch to reach identity providers with (trace propagation, latency, errors). */
+  readonly fetch: typeof fetch
+  /** Wraps the backend store to time its operations. */
+  instrumentStore(store: Store): Store
+  /** An error hook that notes the reason on the request line (and logs 5xx), then calls `next`. */
+  errorHook(next: ErrorHook | undefined): ErrorHook
+  /** `/healthz`, `/readyz` and (when metrics are on) `/metrics` under `basePath`. */
+  routes(basePath: string, checks: readonly ReadinessCheck[]): Route[]
+  close(): Promise<void>
+}
+
+/** How long `/readyz` waits for each check. */
+export const READINESS_TIMEOUT_MS = 2000
+
+export async function createObservability(
+  config: ResolvedConfig,
+  options: ObservabilityOptions,
+  now: () => number,
+): Promise<Observability> {
+  await loadContextStorage()
+  const logger = options.logger ?? SILENT_LOGGER
+  let metrics: Metrics = NO_METRICS
+  let registry: Registry | undefined
+  const wanted = options.metrics ?? config.metrics.enabled
+  if (wanted !== false) {
+    const { createPrometheusMetrics } = await import('./prometheus.js')
+    const prometheus = createPrometheusMetrics(wanted === true ? undefined : wanted)
+    metrics = prometheus
+    registry = prometheus.registry
+  }
+  const writers: AuditWriter[] = []
+  const closers: (() => Promise<void>)[] = []
+  if (config.audit.sink === 'log') writers.push(logAuditWriter(logger))
+  if (config.audit.sink === 'file' && config.audit.file !== undefined) {
+    // Node only: a variable specifier keeps node:fs out of the runtime-neutral build.
+    const specifier = './audit-file.js'
+    const { createFileAuditWriter } = (await import(specifier)) as {
+      createFileAuditWriter: (path: string) => FileAuditWriter
+    }
+    const file = createFileAuditWriter(config.audit.file)
+    writers.push(file.write)
+    closers.push(() => file.close())
+  }
+  if (options.audit) writers.push(options.audit)
+  const audit = createAuditSink({ writers, logger, metrics, now })
+
+  return {
+    logger,
+    audit,
+    metrics,
+    registry,
+    fetch: instrumentFetch(options.fetch, metrics),
+    instrumentStore: (store) => (metrics === NO_METRICS ? store : instrumentStore(store, metrics)),
+    errorHook: (next) => (error: OAuthError) => {
+      noteError(error, logger)
+      next?.(error)
+    },
+    routes(basePath, checks) {
+      const routes: Route[] = [
+        {
+          path: `${basePath}/healthz`,
+          cors: false,
+          head: true,
+          methods: { GET: () => Promise.resolve(livenessResponse()) },
+        },
+        {
+          path: `${basePath}/readyz`,
+          cors: false,
+          head: true,
+          methods: { GET: () => readinessResponse(checks, READINESS_TIMEOUT_MS) },
+        },
+      ]
+      if (registry) {
+        routes.push({
+          path: `${basePath}/metrics`,
+          cors: false,
+          head: true,
+          methods: {
+            GET: async () =>
+              new Response(await metrics.render(), {
+                headers: { 'content-type': metrics.contentType, 'cache-control': 'no-store' },
+              }),
+          },
+        })
+      }
+      return routes
+    },
+    async close() {
+      await Promise.all(closers.map((c) => c()))
+    },
+  }
+}
+
+/**
+ * The error's code and reason go on the request line; server-side failures also get a line of
+ * their own with the class name of the cause. Never the description (it may describe an upstream
+ * payload) nor the cause's message (it may quote a token).
+ */
+function noteError(error: OAuthError, logger: Logger): void {
+  const context = currentContext()
+  if (context) {
+    context.error = error.code
+    if (error.reason !== undefined) context.reason = error.reason
+  }
+  if (error.status < 500 && context) return
+  const fields: Record<string, unknown> = { error: error.code, status: error.status }
+  if (error.reason !== undefined) fields.reason = error.reason
+  if (context) fields.requestId = context.requestId
+  if (error.cause instanceof Error) fields.causeName = error.cause.name
+  if (error.status >= 500) logger.error(fields, 'request failed')
+  else logger.info(fields, 'request refused')
+}
