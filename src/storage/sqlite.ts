@@ -46,6 +46,9 @@ const SQL = {
   // One statement reads and deletes, so two processes can never both take the same row.
   take: 'DELETE FROM kv WHERE key = ? RETURNING value, expires_at',
   delete: 'DELETE FROM kv WHERE key = ?',
+  // substr, not LIKE: a prefix holding % or _ must match literally.
+  scan: `SELECT key FROM kv WHERE substr(key, 1, length(?)) = ?
+         AND (expires_at IS NULL OR expires_at > ?)`,
   purgeOne: 'DELETE FROM kv WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?',
   sweep: 'DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?',
 } as const
@@ -166,6 +169,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         statements.delete.run(key)
       })
     },
+    scan(prefix) {
+      return run('scan', () => statements.scan.all(prefix, prefix, now()).map((row) => row.key))
+    },
     close() {
       if (closed) return Promise.resolve()
       closed = true
@@ -196,6 +202,7 @@ function prepareAll(db: Database.Database) {
       setIfAbsent: db.prepare<[string, string, number | null, number]>(SQL.setIfAbsent),
       take: db.prepare<[string], Row>(SQL.take),
       delete: db.prepare<[string]>(SQL.delete),
+      scan: db.prepare<[string, string, number], { key: string }>(SQL.scan),
       purgeOne: db.prepare<[string, number]>(SQL.purgeOne),
       sweep: db.prepare<[number]>(SQL.sweep),
     }

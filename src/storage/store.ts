@@ -17,6 +17,13 @@ export interface Store {
   /** Removes the key; removing a key that is absent is not an error. */
   delete(key: string): Promise<void>
   /**
+   * The keys of live (unexpired) entries that start with `prefix`, in no particular order, for
+   * administration (listing clients and grants), never for a request path: backends read every
+   * matching key. Optional so that stores written before it still type-check; every bundled
+   * backend (memory, SQLite, Redis incl. Cluster, PostgreSQL, the encryption wrapper) has it.
+   */
+  scan?(prefix: string): Promise<string[]>
+  /**
    * Releases the backend; calling it again is harmless. Every other method then rejects with
    * `StoreError` `ERR_STORE_CLOSED`.
    */
