@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { configFromEnv, mergeConfig } from '../config/env.js'
 import { resolveConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
+import { runAdmin } from './admin.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
 
 const HELP = `gatehouse — OAuth 2.1 for MCP servers
@@ -15,6 +16,7 @@ const HELP = `gatehouse — OAuth 2.1 for MCP servers
 Usage:
   gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
   gatehouse check-config <file.json>   validate a configuration file; prints every problem
+  gatehouse admin <command>            clients, grants, tokens, keys, store check (see admin --help)
   gatehouse --version                  print the version
   gatehouse --help                     this help
 
@@ -59,11 +61,16 @@ export async function main(
     return 0
   }
   const [verb, ...rest] = positionals
-  if (verb === undefined || verb === 'help' || (values.help === true && verb !== 'dev')) {
+  if (
+    verb === undefined ||
+    verb === 'help' ||
+    (values.help === true && verb !== 'dev' && verb !== 'admin')
+  ) {
     out.write(HELP)
     return verb === undefined && values.help !== true ? 1 : 0
   }
   if (verb === 'dev') return runDev(argv.slice(argv.indexOf('dev') + 1), out, err)
+  if (verb === 'admin') return runAdmin(argv.slice(argv.indexOf('admin') + 1), out, err)
   if (verb === 'check-config') return checkConfig(rest[0], out, err)
   err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)
   return 2

@@ -164,13 +164,15 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
     throw new TypeError('createAdmin: the store cannot list keys (it has no scan)')
   }
   const store = await createEncryptedStore(raw, { secret: config.secret })
+  const scanOf = store.scan?.bind(store)
+  if (scanOf === undefined) throw new TypeError('createAdmin: the store cannot list keys')
   const grants = new Grants({
     store,
     ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
     revocationCheckSeconds: config.revocationCheckSeconds,
     now,
   })
-  const scan = (prefix: string) => store.scan!(prefix)
+  const scan = (prefix: string) => scanOf(prefix)
 
   /** Runs an action and reports it to the audit hook, success or failure. */
   async function audited<T>(
@@ -379,13 +381,19 @@ interface StoredKeyFacts {
 }
 
 /** Reads every key; a key that expired or was deleted between scan and read is skipped. */
-async function readAll<T>(store: Store, keys: string[]): Promise<{ key: string; value: T }[]> {
+async function readAll<T>(store: Store, keys: string[]): Promise<Found<T>[]> {
+  const found: Found<T>[] = []
   const values = await Promise.all(keys.map((key) => store.get<T>(key)))
-  const found: { key: string; value: T }[] = []
-  values.forEach((value, i) => {
-    if (value !== undefined) found.push({ key: keys[i]!, value })
+  keys.forEach((key, i) => {
+    const value = values[i]
+    if (value !== undefined) found.push({ key, value })
   })
   return found
+}
+
+interface Found<T> {
+  key: string
+  value: T
 }
 
 function fromMetadata(client: OAuthClientInformation, kind: AdminClientKind): AdminClient {
@@ -393,9 +401,9 @@ function fromMetadata(client: OAuthClientInformation, kind: AdminClientKind): Ad
     clientId: client.client_id,
     kind,
     ...(client.client_name !== undefined ? { name: client.client_name } : {}),
-    redirectUris: [...(client.redirect_uris ?? [])],
-    grantTypes: [...(client.grant_types ?? ['authorization_code'])],
-    tokenEndpointAuthMethod: client.token_endpoint_auth_method ?? 'client_secret_basic',
+    redirectUris: [...client.redirect_uris],
+    grantTypes: [...client.grant_types],
+    tokenEndpointAuthMethod: client.token_endpoint_auth_method,
     ...(client.client_id_issued_at !== undefined ? { createdAt: client.client_id_issued_at } : {}),
     readOnly: kind !== 'registered',
   }

@@ -120,7 +120,7 @@ export function storageContract(
       'scan lists live keys under a prefix, literally, and not expired ones',
       ({ expect }) =>
         withFresh(async ({ store }) => {
-          expect(store.scan).toBeTypeOf('function')
+          expect(typeof store.scan).toBe('function')
           const scan = (prefix: string) => store.scan!(prefix).then((keys) => keys.sort())
           await store.set('grant:a', 1)
           await store.set('grant:b', 2, { ttlSeconds: 60 })
