@@ -26,7 +26,8 @@ Usage: gatehouse admin <command> [--config FILE] [--store WHERE] [--json]
   keys list | keys rotate      signing keys
   store check                  write/read a sample, decrypt a record with the secret, schema version
 
-  --config FILE   the configuration gatehouse serve uses (JSON or YAML); GATEHOUSE_* variables override it
+  --config FILE   the configuration the servers use (JSON or YAML; or GATEHOUSE_CONFIG);
+                  GATEHOUSE_* variables override it as they do for the servers
   --store WHERE   sqlite:DIR (default sqlite:.gatehouse), redis://…, rediss://…, postgres://…;
                   or GATEHOUSE_STORE. GATEHOUSE_REDIS_PREFIX / GATEHOUSE_PG_SCHEMA as the servers use
   --json          machine-readable output
@@ -44,6 +45,12 @@ export async function runAdmin(
   err: Out,
   stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<number> {
+  // An id may start with "-" (base64url): take the word after a command that needs one literally.
+  let literalId: string | undefined
+  if (NEEDS_ID.includes(`${argv[0]} ${argv[1]}`) && argv[2] !== undefined && !isOption(argv[2])) {
+    literalId = argv[2]
+    argv = [...argv.slice(0, 2), ...argv.slice(3)]
+  }
   let parsed: ReturnType<typeof parse>
   try {
     parsed = parse(argv)
@@ -51,7 +58,9 @@ export async function runAdmin(
     err.write(`gatehouse admin: ${error instanceof Error ? error.message : 'bad arguments'}\n`)
     return 2
   }
-  const { values, positionals } = parsed
+  const { values } = parsed
+  const positionals = [...parsed.positionals]
+  if (literalId !== undefined) positionals.splice(2, 0, literalId)
   if (values.help === true || positionals.length === 0) {
     out.write(ADMIN_HELP)
     return positionals.length === 0 && values.help !== true ? 2 : 0
@@ -169,6 +178,12 @@ const COMMANDS: readonly string[] = [
   'store check',
 ]
 
+const OPTIONS = ['--config', '--store', '--json', '--subject', '--client', '--help', '-h', '--']
+
+function isOption(word: string): boolean {
+  return OPTIONS.some((option) => word === option || word.startsWith(`${option}=`))
+}
+
 function parse(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -187,7 +202,8 @@ function parse(argv: string[]) {
 
 /** Loads the configuration and opens the store the way the servers do. */
 async function open(configFile: string | undefined, where: string | undefined): Promise<Admin> {
-  const fileConfig = configFile === undefined ? {} : await loadConfigFile(configFile)
+  const file = configFile ?? process.env.GATEHOUSE_CONFIG
+  const fileConfig = file === undefined ? {} : await loadConfigFile(file)
   const config = mergeConfig(fileConfig, configFromEnv(process.env))
   const { store, backend } = await openStore(
     where ?? process.env.GATEHOUSE_STORE ?? 'sqlite:.gatehouse',

@@ -47,6 +47,8 @@ export async function main(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
+  // Before the generic parse: ids may start with "-" (base64url), which it would read as flags.
+  if (argv[0] === 'admin') return runAdmin(argv.slice(1), out, err)
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -61,16 +63,11 @@ export async function main(
     return 0
   }
   const [verb, ...rest] = positionals
-  if (
-    verb === undefined ||
-    verb === 'help' ||
-    (values.help === true && verb !== 'dev' && verb !== 'admin')
-  ) {
+  if (verb === undefined || verb === 'help' || (values.help === true && verb !== 'dev')) {
     out.write(HELP)
     return verb === undefined && values.help !== true ? 1 : 0
   }
   if (verb === 'dev') return runDev(argv.slice(argv.indexOf('dev') + 1), out, err)
-  if (verb === 'admin') return runAdmin(argv.slice(argv.indexOf('admin') + 1), out, err)
   if (verb === 'check-config') return checkConfig(rest[0], out, err)
   err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)
   return 2

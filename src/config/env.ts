@@ -11,7 +11,15 @@
 
 const PREFIX = 'GATEHOUSE_'
 /** Variables of the CLI, not configuration fields. */
-const RESERVED = new Set(['GATEHOUSE_DEV_USER', 'GATEHOUSE_DEV_PASSWORD', 'GATEHOUSE_CONFIG'])
+const RESERVED = new Set([
+  'GATEHOUSE_DEV_USER',
+  'GATEHOUSE_DEV_PASSWORD',
+  'GATEHOUSE_CONFIG',
+  // Where `gatehouse admin` finds the store (src/cli/admin.ts).
+  'GATEHOUSE_STORE',
+  'GATEHOUSE_REDIS_PREFIX',
+  'GATEHOUSE_PG_SCHEMA',
+])
 
 /** The configuration the environment describes (a partial object, validated later with the rest). */
 export function configFromEnv(
