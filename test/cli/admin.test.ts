@@ -65,6 +65,21 @@ if (REDIS_URL !== '') {
 } else if ((process.env.CI ?? '') !== '') {
   throw new Error('REDIS_URL is not set: CI must run the admin CLI tests against Redis')
 }
+const DATABASE_URL = process.env.DATABASE_URL ?? ''
+if (DATABASE_URL !== '') {
+  backends.push({
+    name: 'postgres',
+    async open() {
+      const { createPostgresStore } = await import('../../src/storage/postgres.js')
+      const schema = `gh_admin_${randomUUID().replace(/-/g, '').slice(0, 12)}`
+      return {
+        store: createPostgresStore({ connectionString: DATABASE_URL, schema }),
+        where: DATABASE_URL,
+        env: { GATEHOUSE_PG_SCHEMA: schema },
+      }
+    },
+  })
+}
 
 async function setup(backend: Backend) {
   const { store, where, env } = await backend.open()
@@ -286,6 +301,7 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
         backend: backend.name,
         reachable: true,
         decrypts: true,
+        ...(backend.name === 'postgres' ? { schemaVersion: 1 } : {}),
       })
       expect((await admin(['store', 'check'])).out).toMatch(/^backend\s+/)
 
