@@ -295,6 +295,8 @@ function fail(err: Out, error: unknown): number {
   throw error
 }
 
+const TIME_COLUMNS = new Set(['createdAt', 'retiredAt'])
+
 function cell(value: unknown): string {
   if (value === undefined) return ''
   if (Array.isArray(value)) return value.join(' ')
@@ -314,7 +316,15 @@ function print(out: Out, json: boolean, rows: object[], columns: string[]): void
   }
   const table = [
     columns,
-    ...rows.map((row) => columns.map((c) => cell((row as Record<string, unknown>)[c]))),
+    ...rows.map((row) =>
+      columns.map((c) => {
+        const value = (row as Record<string, unknown>)[c]
+        // Seconds since the epoch read better as UTC times in a table; --json keeps numbers.
+        return TIME_COLUMNS.has(c) && typeof value === 'number'
+          ? new Date(value * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+          : cell(value)
+      }),
+    ),
   ]
   const widths = columns.map((_, i) => Math.max(...table.map((line) => line[i]?.length ?? 0)))
   for (const line of table) {
