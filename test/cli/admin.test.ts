@@ -38,7 +38,12 @@ function capture() {
 interface Backend {
   name: string
   /** A store for the running Gatehouse, and the `--store` value (plus env) the CLI uses. */
-  open(): Promise<{ store: Store; where: string; env: Record<string, string> }>
+  open(): Promise<{
+    store: Store
+    where: string
+    env: Record<string, string>
+    cleanup?: () => Promise<void>
+  }>
 }
 
 const backends: Backend[] = [
@@ -59,6 +64,11 @@ if (REDIS_URL !== '') {
         store: createRedisStore({ url: REDIS_URL, keyPrefix }),
         where: REDIS_URL,
         env: { GATEHOUSE_REDIS_PREFIX: keyPrefix },
+        async cleanup() {
+          const store = createRedisStore({ url: REDIS_URL, keyPrefix })
+          for (const key of (await store.scan?.('')) ?? []) await store.delete(key)
+          await store.close()
+        },
       })
     },
   })
@@ -76,13 +86,23 @@ if (DATABASE_URL !== '') {
         store: createPostgresStore({ connectionString: DATABASE_URL, schema }),
         where: DATABASE_URL,
         env: { GATEHOUSE_PG_SCHEMA: schema },
+        async cleanup() {
+          const { default: pg } = await import('pg')
+          const client = new pg.Client({ connectionString: DATABASE_URL })
+          await client.connect()
+          try {
+            await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`)
+          } finally {
+            await client.end()
+          }
+        },
       }
     },
   })
 }
 
 async function setup(backend: Backend) {
-  const { store, where, env } = await backend.open()
+  const { store, where, env, cleanup } = await backend.open()
   const t = await createTestGatehouse({
     store,
     config: {
@@ -129,7 +149,11 @@ async function setup(backend: Backend) {
       process.env = saved
     }
   }
-  return { t, admin }
+  async function close(): Promise<void> {
+    await t.gh.close()
+    await cleanup?.()
+  }
+  return { t, admin, close }
 }
 
 function refresh(t: TestGatehouse, clientId: string, token: string) {
@@ -141,7 +165,7 @@ function refresh(t: TestGatehouse, clientId: string, token: string) {
 
 describe.each(backends)('gatehouse admin on $name', (backend) => {
   it('lists clients (registered and configured) and grants by subject and client, as JSON and tables', async () => {
-    const { t, admin } = await setup(backend)
+    const { t, admin, close } = await setup(backend)
     try {
       const { client } = await getTokens(t)
 
@@ -184,12 +208,12 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       )
       expect((await admin(['grants', 'list'])).out).toMatch(/^grantId\s+subject\s+clientId/)
     } finally {
-      await t.gh.close()
+      await close()
     }
   })
 
   it('revokes a grant: the refresh token fails at once, the access token within revocationCheckSeconds', async () => {
-    const { t, admin } = await setup(backend)
+    const { t, admin, close } = await setup(backend)
     try {
       const { client, tokens } = await getTokens(t)
       expect((await t.mcp(bearer(tokens.access_token))).status).toBe(200)
@@ -206,12 +230,12 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       // Revoking again, or an unknown id, is refused and changes nothing.
       expect((await admin(['grants', 'revoke', grant!.grantId])).code).toBe(1)
     } finally {
-      await t.gh.close()
+      await close()
     }
   })
 
   it('revokes the grant of a token read from stdin, never from the arguments', async () => {
-    const { t, admin } = await setup(backend)
+    const { t, admin, close } = await setup(backend)
     try {
       const first = await getTokens(t)
       const second = await getTokens(t, first.client)
@@ -240,12 +264,12 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       expect(junk.code).toBe(1)
       expect(junk.err).not.toContain('not-a-token')
     } finally {
-      await t.gh.close()
+      await close()
     }
   })
 
   it('deletes a registered client with its grants, and refuses to delete a configured one', async () => {
-    const { t, admin } = await setup(backend)
+    const { t, admin, close } = await setup(backend)
     try {
       const { client, tokens } = await getTokens(t)
       const refused = await admin(['clients', 'delete', 'configured-app'])
@@ -258,12 +282,12 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       expect((await admin(['clients', 'show', client.client_id])).code).toBe(1)
       expect((await refresh(t, client.client_id, tokens.refresh_token!)).status).toBe(401)
     } finally {
-      await t.gh.close()
+      await close()
     }
   })
 
   it('lists and rotates signing keys; the running Gatehouse picks the new key up', async () => {
-    const { t, admin } = await setup(backend)
+    const { t, admin, close } = await setup(backend)
     try {
       const before = JSON.parse((await admin(['keys', 'list', '--json'])).out) as {
         kid: string
@@ -288,12 +312,12 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       await t.gh.keys.refresh()
       expect(t.gh.keys.current().kid).toBe(current?.kid)
     } finally {
-      await t.gh.close()
+      await close()
     }
   })
 
   it('store check: reachable and decrypting with the configured secret; a wrong secret fails', async () => {
-    const { t, admin } = await setup(backend)
+    const { admin, close } = await setup(backend)
     try {
       const ok = await admin(['store', 'check', '--json'])
       expect(ok.code).toBe(0)
@@ -312,7 +336,7 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       expect(wrong.err).toContain('ERR_STORE_DECRYPT')
       expect(wrong.err).not.toContain('another-secret')
     } finally {
-      await t.gh.close()
+      await close()
     }
   })
 })
