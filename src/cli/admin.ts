@@ -7,7 +7,7 @@ import { userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
-import { configFromEnv, mergeConfig } from '../config/env.js'
+import { overlayEnv } from '../config/env.js'
 import { ConfigError, StoreError } from '../errors.js'
 import { AdminError, createAdmin } from '../ops/admin.js'
 import type { Admin } from '../ops/admin.js'
@@ -204,7 +204,9 @@ function parse(argv: string[]) {
 async function open(configFile: string | undefined, where: string | undefined): Promise<Admin> {
   const file = configFile ?? process.env.GATEHOUSE_CONFIG
   const fileConfig = file === undefined ? {} : await loadConfigFile(file)
-  const config = mergeConfig(fileConfig, configFromEnv(process.env))
+  // The same overlay the servers and check-config use: list elements merge into the file's lists.
+  const { config, problems } = overlayEnv(fileConfig, process.env)
+  if (problems.length > 0) throw new ConfigError(problems)
   const { store, backend } = await openStore(
     where ?? process.env.GATEHOUSE_STORE ?? 'sqlite:.gatehouse',
   )

@@ -43,9 +43,13 @@ export interface GatehouseAuthInfo extends AuthInfo {
   extra: GatehouseAuthExtra
 }
 
-/** Anything that carries the SDK's `authInfo`: a tool handler's `extra`, `RequestHandlerExtra`. */
+/**
+ * Anything that carries the SDK's `authInfo`: SDK 1.x's tool handler `extra`
+ * (`RequestHandlerExtra`, `extra.authInfo`) or SDK 2.x's handler context (`ctx.http.authInfo`).
+ */
 export interface ExtraWithAuth {
   readonly authInfo?: AuthInfo | undefined
+  readonly http?: { readonly authInfo?: AuthInfo | undefined } | undefined
 }
 
 const RESERVED = new Set([
@@ -93,11 +97,11 @@ export function toAuthInfo(
 }
 
 /**
- * The request's `AuthInfo` as `toAuthInfo` built it. Throws `McpAuthError('ERR_MCP_NO_AUTH')` when
+ * The request's `AuthInfo` as `toAuthInfo` built it, from SDK 1.x's `extra` or SDK 2.x's `ctx`. Throws `McpAuthError('ERR_MCP_NO_AUTH')` when
  * the request carries none (the server is not mounted behind `createMcpHandler` or `toAuthInfo`).
  */
 export function authOf(extra: ExtraWithAuth): GatehouseAuthInfo {
-  const info = extra.authInfo
+  const info = extra.authInfo ?? extra.http?.authInfo
   if (info === undefined || !isGatehouseExtra(info.extra)) {
     throw new McpAuthError(
       'ERR_MCP_NO_AUTH',

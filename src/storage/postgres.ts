@@ -2,8 +2,8 @@ import pg from 'pg'
 import type { Pool, PoolClient } from 'pg'
 import { StoreError } from '../errors.js'
 import { migrate as applyMigrations, NewerSchemaError } from './postgres-schema.js'
-import { assertTtl } from './store.js'
-import type { SetOptions, Store } from './store.js'
+import { assertOwner, assertStep, assertTtl } from './store.js'
+import type { AtomicStep, SetOptions, Store } from './store.js'
 
 export { SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from './postgres-schema.js'
 
@@ -212,6 +212,58 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       const result = await call('scan', [], () => pool.query<{ key: string }>(sql.scan, [prefix]))
       return result.rows.map((row) => row.key)
     },
+    async commit(step) {
+      assertStep(step)
+      const writes = (step.set ?? []).map(
+        (write) => [write.key, serialise(write.value), ttlSeconds(write)] as const,
+      )
+      const keys = stepKeys(step)
+      keys.forEach(assertStorable)
+      const applied = await call('commit', keys, () =>
+        inTransaction(async (client) => {
+          // One transaction-scoped advisory lock per key, taken in sorted order: steps over the
+          // same keys queue behind each other and never deadlock. The rows read are locked too,
+          // so a plain take or delete cannot change a checked key before the step commits.
+          for (const key of keys) await client.query(sql.lockKey, [`${schema}:${key}`])
+          const checked = [...(step.require ?? []), ...(step.absent ?? [])]
+          const live = new Set(
+            checked.length === 0
+              ? []
+              : (await client.query<{ key: string }>(sql.liveKeys, [checked])).rows.map(
+                  (row) => row.key,
+                ),
+          )
+          if (!(step.require ?? []).every((key) => live.has(key))) return false
+          if ((step.absent ?? []).some((key) => live.has(key))) return false
+          if ((step.delete ?? []).length > 0) await client.query(sql.deleteMany, [step.delete])
+          for (const [key, payload, ttl] of writes) await client.query(sql.set, [key, payload, ttl])
+          for (const renewal of step.expire ?? []) {
+            await client.query(sql.expire, [renewal.key, renewal.ttlSeconds])
+          }
+          return true
+        }),
+      )
+      maybePurge()
+      return applied
+    },
+    async acquireLock(key, owner, lockOptions) {
+      assertOwner(owner)
+      assertTtl(lockOptions)
+      assertStorable(key)
+      const result = await call('acquireLock', [key, owner], () =>
+        pool.query(sql.setIfAbsent, [key, serialise(owner), ttlSeconds(lockOptions)]),
+      )
+      return result.rowCount === 1
+    },
+    async releaseLock(key, owner) {
+      assertOwner(owner)
+      if (!storable(key)) return false
+      // One compare-and-delete: only the owner's token frees the lock, never a later holder's.
+      const result = await call('releaseLock', [key, owner], () =>
+        pool.query(sql.release, [key, serialise(owner)]),
+      )
+      return result.rowCount === 1
+    },
     migrate() {
       return call('migrate', [], ready)
     },
@@ -273,10 +325,31 @@ function statements(table: string) {
     // starts_with, not LIKE: a prefix holding % or _ must match literally.
     scan: `SELECT key FROM ${table}
            WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > now())`,
+    deleteMany: `DELETE FROM ${table} WHERE key = ANY($1::text[])`,
+    lockKey: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+    liveKeys: `SELECT key FROM ${table}
+               WHERE key = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
+               FOR UPDATE`,
+    expire: `UPDATE ${table} SET expires_at = now() + make_interval(secs => $2::double precision)
+             WHERE key = $1 AND (expires_at IS NULL OR expires_at > now())`,
+    release: `DELETE FROM ${table}
+              WHERE key = $1 AND value = $2 AND (expires_at IS NULL OR expires_at > now())`,
     purge: `DELETE FROM ${table} WHERE key IN (
               SELECT key FROM ${table} WHERE expires_at <= now() LIMIT $1
               FOR UPDATE SKIP LOCKED)`,
   } as const
+}
+
+/** Every key a step names, once each, sorted (the order its advisory locks are taken in). */
+function stepKeys(step: AtomicStep): string[] {
+  const keys = new Set([
+    ...(step.require ?? []),
+    ...(step.absent ?? []),
+    ...(step.delete ?? []),
+    ...(step.set ?? []).map((write) => write.key),
+    ...(step.expire ?? []).map((renewal) => renewal.key),
+  ])
+  return [...keys].sort()
 }
 
 function ttlSeconds(options: SetOptions | undefined): number | null {

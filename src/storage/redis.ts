@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
-import { assertTtl } from './store.js'
-import type { SetOptions, Store } from './store.js'
+import { assertOwner, assertStep, assertTtl } from './store.js'
+import type { AtomicStep, SetOptions, Store } from './store.js'
 
 /** Options for {@link createRedisStore}: give at most one of `url`, `cluster`, `sentinel`, `client`. */
 export interface RedisStoreOptions {
@@ -55,12 +55,62 @@ const DEFAULT_PREFIX = 'gatehouse:'
 const DEFAULT_CLUSTER_PREFIX = '{gatehouse}:'
 const DEFAULT_TIMEOUT_MS = 2000
 
+// One script applies a whole `commit` step: Redis runs a script with nothing interleaved, so the
+// conditions cannot change between the checks and the writes. Every condition is checked before
+// the first write. KEYS: require, absent, delete, set, expire (in that order); ARGV: the five
+// counts, then value and TTL ('' for none) per write, then TTL per renewal.
+const COMMIT_SCRIPT = `
+local counts = {}
+for i = 1, 5 do counts[i] = tonumber(ARGV[i]) end
+local k = 0
+for i = 1, counts[1] do
+  k = k + 1
+  if redis.call('EXISTS', KEYS[k]) == 0 then return 0 end
+end
+for i = 1, counts[2] do
+  k = k + 1
+  if redis.call('EXISTS', KEYS[k]) == 1 then return 0 end
+end
+for i = 1, counts[3] do
+  k = k + 1
+  redis.call('DEL', KEYS[k])
+end
+local a = 5
+for i = 1, counts[4] do
+  k = k + 1
+  local value, ttl = ARGV[a + 1], ARGV[a + 2]
+  a = a + 2
+  if ttl == '' then
+    redis.call('SET', KEYS[k], value)
+  else
+    redis.call('SET', KEYS[k], value, 'EX', ttl)
+  end
+end
+for i = 1, counts[5] do
+  k = k + 1
+  a = a + 1
+  redis.call('EXPIRE', KEYS[k], ARGV[a])
+end
+return 1
+`
+
+// Compare-and-delete in one script: GET then DEL from the client could delete a lock that
+// changed owner in between.
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`
+
 /**
  * Creates a store in Redis through ioredis, for deployments with several hosts: one server
  * (`url`), a Redis Cluster (`cluster`) or a primary watched by Redis Sentinel (`sentinel`).
  *
- * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, and Redis
- * expires keys itself (TTLs are rounded up to whole seconds). Values are stored as JSON: what JSON
+ * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, `commit` and
+ * `releaseLock` one Lua script each (`EVAL`), and Redis expires keys itself (TTLs are rounded up to
+ * whole seconds). A `commit` step touches several keys in one script, so on Redis Cluster the keys
+ * of one step must share a hash slot. Values are stored as JSON: what JSON
  * cannot represent (a `Date`, a `Map`) does not round-trip, and a value with no JSON form throws
  * `TypeError`. A client the store creates connects on first use and fails fast: one reconnect
  * attempt per command, then a rejection, so a server that is down never looks like a missing key.
@@ -182,6 +232,50 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
         } while (cursor !== '0')
       }
       return [...found]
+    },
+    async commit(step: AtomicStep) {
+      assertStep(step)
+      const writes = step.set ?? []
+      const renewals = step.expire ?? []
+      const keys = [
+        ...(step.require ?? []),
+        ...(step.absent ?? []),
+        ...(step.delete ?? []),
+        ...writes.map((w) => w.key),
+        ...renewals.map((r) => r.key),
+      ]
+      const args: string[] = [
+        String(step.require?.length ?? 0),
+        String(step.absent?.length ?? 0),
+        String(step.delete?.length ?? 0),
+        String(writes.length),
+        String(renewals.length),
+      ]
+      for (const w of writes) args.push(serialise(w.value), String(ttlSeconds(w) ?? ''))
+      for (const r of renewals) args.push(String(Math.ceil(r.ttlSeconds)))
+      const reply = await call('commit', [...keys, ...args.slice(5)], () =>
+        client.eval(COMMIT_SCRIPT, keys.length, ...keys.map((k) => prefix + k), ...args),
+      )
+      return reply === 1
+    },
+    async acquireLock(key, owner, lockOptions) {
+      assertOwner(owner)
+      assertTtl(lockOptions)
+      const full = prefix + key
+      const payload = serialise(owner)
+      const seconds = Math.ceil(lockOptions.ttlSeconds)
+      const reply = await call('acquireLock', [key, owner], () =>
+        client.set(full, payload, 'EX', seconds, 'NX'),
+      )
+      return reply === 'OK'
+    },
+    async releaseLock(key, owner) {
+      assertOwner(owner)
+      const full = prefix + key
+      const reply = await call('releaseLock', [key, owner], () =>
+        client.eval(RELEASE_SCRIPT, 1, full, serialise(owner)),
+      )
+      return reply === 1
     },
     async close() {
       if (closed) return

@@ -32,7 +32,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   if (state === null || params.getAll('state').length !== 1) return refuse('callback_no_state')
   const txn = await store.get<Transaction>(`txn:${state}`)
   if (!txn?.bindingHash) return refuse('callback_unknown_transaction')
-  const secure = secureCookies(proxy)
+  const secure = secureCookies(config)
   const bound = await cookies.verify<{ txn: string; nonce: string }>(
     readCookie(request, BINDING_COOKIE, secure),
   )
@@ -41,7 +41,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   }
   if (!(await store.take<Transaction>(`txn:${state}`))) return refuse('callback_replayed')
   const clear = serializeCookie(BINDING_COOKIE, '', { secure, maxAgeSeconds: 0 })
-  const client = await currentClient(proxy, txn)
+  const client = await currentClient(proxy.consent, txn)
   if (!client) return refuse('callback_client_gone')
 
   const toClient = (response: Record<string, string>) => {
