@@ -3,6 +3,7 @@
  * Everything here is Web-standard; mount `gatehouse.fetch` with an adapter or directly in Hono,
  * Workers, Deno or Bun.
  */
+import { CLIENT_CREDENTIALS_GRANT } from './config/client-credentials-schema.js'
 import { resolveConfig, type ResolvedConfig } from './config/schema.js'
 import { ConfigError, type ErrorHook } from './errors.js'
 import { Grants } from './grants/grants.js'
@@ -13,7 +14,7 @@ import { RateLimiter } from './http/rate-limit.js'
 import { metadataResponse } from './http/responses.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
-import { createClientAssertionVerifier } from './oauth/client-assertion.js'
+import { createClientAssertionVerifier, privateKeyJwtEnabled } from './oauth/client-assertion.js'
 import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 import {
   GatehouseProvider,
@@ -168,7 +169,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       limit: config.rateLimits.failedClientAuthPerMinute,
     }),
     registrations: new RateLimiter({ ...minute, limit: config.rateLimits.registrationsPerMinute }),
-    ...(clientMetadata
+    ...(privateKeyJwtEnabled(config)
       ? {
           clientAssertions: createClientAssertionVerifier({
             issuer: config.issuer,
@@ -182,6 +183,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   }
   const grantTypes = ['authorization_code', 'refresh_token']
   if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
+  if (provider.exchangeClientCredentials) grantTypes.push(CLIENT_CREDENTIALS_GRANT)
   const asMetadata = authorizationServerMetadata(config, {
     grantTypes,
     // ID-JAG draft §6: the profile, never the list of trusted issuers.

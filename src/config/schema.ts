@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
+import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
@@ -130,13 +131,24 @@ export const StaticClientSchema = z.strictObject({
   /** Plain secret (from a file or the environment). Stored nowhere; compared in constant time. */
   clientSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   tokenEndpointAuthMethod: z
-    .enum(['client_secret_basic', 'client_secret_post', 'none'])
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
     .default('client_secret_basic'),
+  /** The client's public keys, for `private_key_jwt` (RFC 7523 client assertions). */
+  jwks: z
+    .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) })
+    .optional(),
   redirectUris: z.array(absoluteUrl()).default([]),
   grantTypes: z
-    .array(z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT]))
+    .array(
+      z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT, CLIENT_CREDENTIALS_GRANT]),
+    )
     .min(1)
     .default(['authorization_code', 'refresh_token']),
+  /**
+   * The most this client may be granted through the client credentials grant (intersected with
+   * the resource's scopes). Unset: none (tokens without scopes).
+   */
+  clientCredentialsScopes: z.array(scopeToken).optional(),
   /**
    * The most this client may be granted through an identity assertion (SEP-990): the ID-JAG's
    * scopes are intersected with these. Unset: whatever the resource knows.
@@ -285,6 +297,8 @@ export const ConfigSchema = z
     clients: z.array(StaticClientSchema).default([]),
     /** Accept SEP-990 ID-JAGs at /token (jwt-bearer) from these enterprise IdPs. */
     identityAssertion: IdentityAssertionSchema.optional(),
+    /** The client credentials grant for machine clients (off by default). */
+    clientCredentials: ClientCredentialsSchema.prefault({}),
     /** Sign users in at this identity provider (OAuth/OIDC proxy). */
     upstream: UpstreamSchema.optional(),
     /** Largest request body read by any endpoint. */
@@ -370,6 +384,7 @@ function checkClients(
   c: {
     clients: z.output<typeof StaticClientSchema>[]
     identityAssertion?: z.output<typeof IdentityAssertionSchema> | undefined
+    clientCredentials: z.output<typeof ClientCredentialsSchema>
   },
   ctx: z.RefinementCtx,
 ): void {
@@ -381,13 +396,57 @@ function checkClients(
     }
     seen.add(client.clientId)
     const confidential = client.tokenEndpointAuthMethod !== 'none'
-    if (confidential !== (client.clientSecret !== undefined)) {
+    const keyAuth = client.tokenEndpointAuthMethod === 'private_key_jwt'
+    if (confidential && !keyAuth !== (client.clientSecret !== undefined)) {
       ctx.addIssue({
         code: 'custom',
         path: at('clientSecret'),
-        message: confidential
-          ? `is required for ${client.tokenEndpointAuthMethod}`
-          : 'must not be set for a public client',
+        message: keyAuth
+          ? 'must not be set for private_key_jwt'
+          : `is required for ${client.tokenEndpointAuthMethod}`,
+      })
+    }
+    if (!confidential && client.clientSecret !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('clientSecret'),
+        message: 'must not be set for a public client',
+      })
+    }
+    if (client.jwks?.keys.some((k) => 'd' in k || 'k' in k)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('jwks'),
+        message: 'must hold public keys only (a key has private or symmetric material)',
+      })
+    }
+    if (keyAuth !== (client.jwks !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('jwks'),
+        message: keyAuth ? 'is required for private_key_jwt' : 'is used only with private_key_jwt',
+      })
+    }
+    if (client.grantTypes.includes(CLIENT_CREDENTIALS_GRANT)) {
+      if (!confidential) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('grantTypes'),
+          message: 'the client_credentials grant is for confidential clients only',
+        })
+      }
+      if (!c.clientCredentials.enabled) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('grantTypes'),
+          message: 'the client_credentials grant needs clientCredentials.enabled',
+        })
+      }
+    } else if (client.clientCredentialsScopes !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('clientCredentialsScopes'),
+        message: 'is used only with the client_credentials grant',
       })
     }
     if (client.grantTypes.includes(JWT_BEARER_GRANT)) {

@@ -20,6 +20,8 @@ export interface GrantRecord {
   identityProvider?: string
   /** The client's `metadata_document_fingerprint` at authorization (CIMD clients). */
   clientFingerprint?: string
+  /** Set for a grant with no user: the client credentials grant (the subject is the client). */
+  grantType?: 'client_credentials'
 }
 
 export interface GrantsOptions {
@@ -54,10 +56,14 @@ export class Grants {
     this.#max = options.maxCached ?? 100_000
   }
 
-  /** Stores a new grant and returns its id (128 bits, random). */
-  async create(record: GrantRecord): Promise<string> {
+  /**
+   * Stores a new grant (one atomic step) and returns its id (128 bits, random). `ttlSeconds`
+   * shortens the lifetime of a grant that can never be refreshed (client credentials: the access
+   * token's lifetime).
+   */
+  async create(record: GrantRecord, options: { ttlSeconds?: number } = {}): Promise<string> {
     const id = this.newId()
-    await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
+    await this.#store.commit({ set: [this.creation(id, record, options)] })
     this.#remember(id, true)
     return id
   }
@@ -71,8 +77,8 @@ export class Grants {
    * The write that creates grant `id` inside a `Store.commit` step (the grant exists exactly when
    * the step applies). Call {@link created} once the step has applied.
    */
-  creation(id: string, record: GrantRecord): StepWrite {
-    return { key: key(id), value: record, ttlSeconds: this.#ttl }
+  creation(id: string, record: GrantRecord, options: { ttlSeconds?: number } = {}): StepWrite {
+    return { key: key(id), value: record, ttlSeconds: options.ttlSeconds ?? this.#ttl }
   }
 
   /** Records that a grant made through {@link creation} now exists (this instance's liveness). */

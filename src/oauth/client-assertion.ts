@@ -6,7 +6,7 @@
  * (one atomic `setIfAbsent` in the shared store, kept until the assertion expires).
  */
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose'
-import { ASYMMETRIC_ALGORITHMS } from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
@@ -15,6 +15,20 @@ import type { OAuthClientInformation } from './types.js'
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 /** Longest accepted time from now to an assertion's `exp`. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300
+
+/**
+ * Whether any client can authenticate with `private_key_jwt`: metadata-document clients, clients
+ * the operator lists with `jwks`, or machine clients registering themselves with keys. The
+ * metadata advertises the method exactly then, and the verifier exists exactly then.
+ */
+export function privateKeyJwtEnabled(config: ResolvedConfig): boolean {
+  const cc = config.clientCredentials
+  return (
+    config.clientIdMetadataDocuments.enabled ||
+    config.clients.some((c) => c.tokenEndpointAuthMethod === 'private_key_jwt') ||
+    (cc.enabled && cc.allowRegistration)
+  )
+}
 
 export interface ClientAssertionOptions {
   issuer: string

@@ -3,12 +3,15 @@
  * Rules: a JSON object; `client_id` equal to the URL it came from (simple string comparison);
  * `client_name` and `redirect_uris` present; every redirect URI valid by the registration rules and
  * the operator's allow-list; no shared-secret authentication (`client_secret_*`, `client_secret`,
- * `client_secret_expires_at`); `private_key_jwt` only with exactly one of `jwks` or `jwks_uri`.
+ * `client_secret_expires_at`); `private_key_jwt` only with exactly one of `jwks` or `jwks_uri`;
+ * `client_credentials` only when the operator allows it, with `private_key_jwt`, and then
+ * `redirect_uris` may be absent when the document asks for no `authorization_code`.
  * Display URLs are kept as text and never fetched or linked; `logo_uri` is dropped.
  */
+import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { redirectAllowed, redirectUriProblem } from './redirect-uri.js'
+import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
 const AUTH_METHODS = ['none', 'private_key_jwt'] as const
@@ -41,24 +44,36 @@ export function parseClientMetadataDocument(
   if (typeof name !== 'string' || name.trim() === '' || name.length > TEXT_LIMIT) {
     throw invalid('needs a client_name', 'cimd_no_client_name')
   }
-  const applicationType = m.application_type ?? 'web'
-  if (applicationType !== 'web' && applicationType !== 'native') {
+  const namedType = m.application_type
+  if (namedType !== undefined && namedType !== 'web' && namedType !== 'native') {
     throw invalid('has an unknown application_type', 'cimd_application_type')
   }
-  const redirectUris = strings(m.redirect_uris)
-  if (!redirectUris || redirectUris.length === 0 || redirectUris.length > 20) {
+  const cc = config.clientCredentials
+  const grantTypes = strings(m.grant_types ?? ['authorization_code'])
+  const allowedGrants =
+    cc.enabled && cc.allowMetadataDocumentClients
+      ? [...GRANT_TYPES, CLIENT_CREDENTIALS_GRANT]
+      : GRANT_TYPES
+  if (!grantTypes?.every((g) => allowedGrants.includes(g))) {
+    throw invalid('asks for an unsupported grant type', 'cimd_grant_type')
+  }
+  const interactive = grantTypes.includes('authorization_code')
+  if (grantTypes.includes(CLIENT_CREDENTIALS_GRANT) && method !== 'private_key_jwt') {
+    throw invalid('uses client_credentials without private_key_jwt', 'cimd_cc_auth_method')
+  }
+  // A machine-only client (client_credentials) needs no redirect URIs.
+  const redirectUris = strings(m.redirect_uris ?? (interactive ? undefined : []))
+  if (!redirectUris || (interactive && redirectUris.length === 0) || redirectUris.length > 20) {
     throw invalid('needs redirect_uris', 'cimd_no_redirect_uris')
   }
+  // SEP-837: a document that names no type gets the one its redirect URIs imply.
+  const applicationType = namedType ?? impliedApplicationType(redirectUris)
   for (const uri of redirectUris) {
     if (redirectUriProblem(uri, applicationType) !== undefined || !redirectAllowed(uri, config)) {
       throw invalid('lists a redirect URI this server does not accept', 'cimd_bad_redirect_uri')
     }
   }
-  const grantTypes = strings(m.grant_types ?? ['authorization_code'])
-  if (!grantTypes?.every((g) => GRANT_TYPES.includes(g))) {
-    throw invalid('asks for an unsupported grant type', 'cimd_grant_type')
-  }
-  const responseTypes = strings(m.response_types ?? ['code'])
+  const responseTypes = strings(m.response_types ?? (interactive ? ['code'] : []))
   if (!responseTypes?.every((r) => r === 'code')) {
     throw invalid('asks for an unsupported response type', 'cimd_response_type')
   }

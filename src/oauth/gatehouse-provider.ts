@@ -7,6 +7,7 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError, StoreError, type ErrorHook } from '../errors.js'
+import { exchangeClientCredentials } from '../grants/client-credentials.js'
 import type { Grants, GrantRecord } from '../grants/grants.js'
 import { randomToken, sha256 } from '../http/random.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
@@ -23,6 +24,7 @@ import { formatScope } from './scopes.js'
 import type {
   AuthorizationCode,
   AuthorizationParams,
+  ClientCredentialsParams,
   IdentityAssertionParams,
   OAuthClientInformation,
   RefreshToken,
@@ -90,6 +92,11 @@ export class GatehouseProvider implements OAuthServerProvider {
     client: OAuthClientInformation,
     params: IdentityAssertionParams,
   ) => Promise<TokenResponse>
+  /** RFC 6749 §4.4 (grants/client-credentials.ts); present only when `clientCredentials.enabled`. */
+  readonly exchangeClientCredentials?: (
+    client: OAuthClientInformation,
+    params: ClientCredentialsParams,
+  ) => Promise<TokenResponse>
   readonly #staticClients: ReadonlyMap<string, OAuthClientInformation>
   #keysCheckedAt: number
 
@@ -102,6 +109,21 @@ export class GatehouseProvider implements OAuthServerProvider {
     if (assertions) {
       this.exchangeIdentityAssertion = (client, params) =>
         this.#exchangeIdentityAssertion(assertions, client, params)
+    }
+    if (options.config.clientCredentials.enabled) {
+      const { config, now } = options
+      this.exchangeClientCredentials = (client, params) =>
+        exchangeClientCredentials(
+          {
+            config,
+            grants: this.grants,
+            now,
+            issue: (id, grant, scopes) =>
+              this.issueTokens(client, id, grant, scopes, { refresh: false }),
+          },
+          client,
+          { scopes: params.scopes, resource: resolveResource(params.resource, config) },
+        )
     }
   }
 
@@ -554,6 +576,7 @@ function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   const roles = kept?.roles
   if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) claims.roles = roles
   if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
+  if (grant.grantType !== undefined) claims.gty = grant.grantType
   // The proxy records the IdP's issuer (`upstream_iss`); the grant's subject is the IdP's `sub`.
   if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
     const upstream: Record<string, string> = { iss: kept.upstream_iss, sub: grant.subject }

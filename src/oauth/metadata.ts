@@ -7,6 +7,7 @@ import {
   type ResolvedConfig,
   type ResolvedResource,
 } from '../config/schema.js'
+import { privateKeyJwtEnabled } from './client-assertion.js'
 
 /** The endpoint URLs, all under the issuer. */
 export interface Endpoints {
@@ -46,6 +47,7 @@ export function authorizationServerMetadata(
   const scopes = supportedScopes(config)
   // Client ID Metadata Documents (MCP §Client Registration, draft §5).
   const cimd = config.clientIdMetadataDocuments.enabled
+  const keys = privateKeyJwtEnabled(config)
   const metadata: Record<string, unknown> = {
     issuer: config.issuer,
     authorization_endpoint: e.authorization,
@@ -62,24 +64,22 @@ export function authorizationServerMetadata(
       'client_secret_basic',
       'client_secret_post',
       'none',
-      ...(cimd ? ['private_key_jwt'] : []),
+      ...(keys ? ['private_key_jwt'] : []),
     ],
-    ...(cimd
-      ? {
-          token_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_ALGORITHMS],
-          client_id_metadata_document_supported: true,
-        }
+    ...(keys
+      ? { token_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_ALGORITHMS] }
       : {}),
+    ...(cimd ? { client_id_metadata_document_supported: true } : {}),
     revocation_endpoint_auth_methods_supported: [
       'client_secret_basic',
       'client_secret_post',
       'none',
-      ...(cimd ? ['private_key_jwt'] : []),
+      ...(keys ? ['private_key_jwt'] : []),
     ],
     introspection_endpoint_auth_methods_supported: [
       'client_secret_basic',
       'client_secret_post',
-      ...(cimd ? ['private_key_jwt'] : []),
+      ...(keys ? ['private_key_jwt'] : []),
     ],
     authorization_response_iss_parameter_supported: true,
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),

@@ -9,6 +9,7 @@ import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import type {
   AuthorizationCode,
   AuthorizationParams,
+  ClientCredentialsParams,
   IdentityAssertionParams,
   OAuthClientInformation,
   RefreshToken,
@@ -61,6 +62,14 @@ export interface OAuthServerProvider {
   exchangeIdentityAssertion?(
     client: OAuthClientInformation,
     params: IdentityAssertionParams,
+  ): Promise<TokenResponse>
+  /**
+   * RFC 6749 §4.4: a token for the authenticated confidential client itself (no refresh token).
+   * Absent: the grant is not enabled (`unsupported_grant_type`, and not advertised).
+   */
+  exchangeClientCredentials?(
+    client: OAuthClientInformation,
+    params: ClientCredentialsParams,
   ): Promise<TokenResponse>
 }
 

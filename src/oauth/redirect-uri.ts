@@ -26,11 +26,18 @@ export function redirectUriProblem(
   if (url.username || url.password) return 'must not contain user information'
   if (hasDotSegment(value)) return 'must not contain dot segments'
   if (url.hostname.includes('*')) return 'must not contain wildcards'
-  if (url.protocol === 'https:') return undefined
+  // OIDC Dynamic Client Registration §2 and RFC 8252: loopback and private-use schemes are for
+  // native clients; a web client redirects to https on a real host.
+  if (url.protocol === 'https:') {
+    return applicationType === 'web' && isLoopbackHost(url.hostname)
+      ? 'is a loopback address, allowed for native clients only (application_type "native")'
+      : undefined
+  }
   if (url.protocol === 'http:') {
-    return isLoopbackHost(url.hostname)
-      ? undefined
-      : 'must use https unless it is a loopback address'
+    if (!isLoopbackHost(url.hostname)) return 'must use https unless it is a loopback address'
+    return applicationType === 'web'
+      ? 'is a loopback address, allowed for native clients only (application_type "native")'
+      : undefined
   }
   // Private-use URI schemes (RFC 8252 §7.1) are for native apps, and need a reverse-domain name.
   if (applicationType !== 'native') return 'uses a custom scheme, allowed for native clients only'
@@ -38,6 +45,24 @@ export function redirectUriProblem(
     return 'uses a custom scheme without a reverse-domain name (like com.example.app:/cb)'
   }
   return undefined
+}
+
+/**
+ * The application type a client that named none gets (SEP-837): `native` when any redirect URI is
+ * a loopback address or a private-use scheme (RFC 8252), else `web`.
+ */
+export function impliedApplicationType(redirectUris: readonly string[]): 'web' | 'native' {
+  return redirectUris.some(isNativeStyle) ? 'native' : 'web'
+}
+
+function isNativeStyle(value: string): boolean {
+  try {
+    const url = new URL(value)
+    if (url.protocol === 'http:' || url.protocol === 'https:') return isLoopbackHost(url.hostname)
+    return !FORBIDDEN_SCHEMES.has(url.protocol)
+  } catch {
+    return false
+  }
 }
 
 /**

@@ -10,9 +10,11 @@ import { readBodyText } from '../http/params.js'
 import { clientAddressOf, type RateLimiter } from '../http/rate-limit.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { jsonResponse } from '../http/responses.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { parseJwks } from './client-metadata-document.js'
 import { supportedScopes } from './metadata.js'
 import type { OAuthServerProvider } from './provider.js'
-import { redirectAllowed, redirectUriProblem } from './redirect-uri.js'
+import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
@@ -22,6 +24,11 @@ const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
   'client_secret_post',
 ]
 const GRANT_TYPES = ['authorization_code', 'refresh_token']
+/** Only when the operator lets machine clients register (`clientCredentials.allowRegistration`). */
+const MACHINE_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
+  ...AUTH_METHODS,
+  'private_key_jwt',
+]
 const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'jwks_uri'] as const
 const TEXT_LIMIT = 200
 
@@ -61,11 +68,23 @@ async function validateMetadata(
   m: Record<string, unknown>,
   deps: RegisterDeps,
 ): Promise<OAuthClientInformation> {
-  const applicationType = optionalEnum(m, 'application_type', ['web', 'native']) ?? 'web'
-  const redirectUris = stringArray(m, 'redirect_uris')
-  if (!redirectUris || redirectUris.length === 0) {
+  const namedType = optionalEnum(m, 'application_type', ['web', 'native'])
+  const cc = deps.config.clientCredentials
+  const machines = cc.enabled && cc.allowRegistration
+  const grantTypes = stringArray(m, 'grant_types') ?? ['authorization_code']
+  const allowedGrants = machines ? [...GRANT_TYPES, CLIENT_CREDENTIALS_GRANT] : GRANT_TYPES
+  for (const g of grantTypes) {
+    if (!allowedGrants.includes(g))
+      throw metadataError(`grant type "${clip(g)}" is not allowed`, 'bad_grant_type')
+  }
+  const interactive = grantTypes.includes('authorization_code')
+  // A machine-only client (client_credentials) has no redirect URIs to speak of.
+  const redirectUris = stringArray(m, 'redirect_uris') ?? (interactive ? undefined : [])
+  if (!redirectUris || (interactive && redirectUris.length === 0)) {
     throw redirectError('redirect_uris is required', 'no_redirect_uris')
   }
+  // SEP-837: a client that names no type gets the one its redirect URIs imply.
+  const applicationType = namedType ?? impliedApplicationType(redirectUris)
   if (redirectUris.length > deps.config.registration.maxRedirectUris) {
     throw redirectError('too many redirect_uris', 'too_many_redirect_uris')
   }
@@ -77,13 +96,12 @@ async function validateMetadata(
     }
   }
   const method =
-    optionalEnum(m, 'token_endpoint_auth_method', AUTH_METHODS) ?? 'client_secret_basic'
-  const grantTypes = stringArray(m, 'grant_types') ?? ['authorization_code']
-  for (const g of grantTypes) {
-    if (!GRANT_TYPES.includes(g))
-      throw metadataError(`grant type "${clip(g)}" is not allowed`, 'bad_grant_type')
+    optionalEnum(m, 'token_endpoint_auth_method', machines ? MACHINE_AUTH_METHODS : AUTH_METHODS) ??
+    'client_secret_basic'
+  if (method === 'none' && grantTypes.includes(CLIENT_CREDENTIALS_GRANT)) {
+    throw metadataError('the client_credentials grant needs client authentication', 'cc_public')
   }
-  const responseTypes = stringArray(m, 'response_types') ?? ['code']
+  const responseTypes = stringArray(m, 'response_types') ?? (interactive ? ['code'] : [])
   for (const r of responseTypes) {
     if (r !== 'code')
       throw metadataError(`response type "${clip(r)}" is not allowed`, 'bad_response_type')
@@ -93,6 +111,11 @@ async function validateMetadata(
   }
   if (m.jwks !== undefined && m.jwks_uri !== undefined) {
     throw metadataError('jwks and jwks_uri must not both be present', 'jwks_and_jwks_uri')
+  }
+  if (method === 'private_key_jwt' && m.jwks === undefined) {
+    // Keys by reference would be fetched at every key change from a URL the client chose: a
+    // registered client gives its keys inline (a metadata-document client may publish them).
+    throw metadataError('private_key_jwt needs the public keys in jwks', 'no_jwks')
   }
   const client: OAuthClientInformation = {
     client_id: randomToken(16),
@@ -123,13 +146,29 @@ async function validateMetadata(
     const scopes = parseScope(m.scope).filter((s) => known.length === 0 || known.includes(s))
     if (scopes.length > 0) client.scope = scopes.join(' ')
   }
-  if (method !== 'none') {
+  if (method === 'private_key_jwt') {
+    client.jwks = publicJwks(m.jwks)
+  } else if (method !== 'none') {
     const secret = randomToken(32)
     client.client_secret = secret
     client.client_secret_hash = await sha256(secret)
     client.client_secret_expires_at = 0
   }
   return client
+}
+
+/** A JWK Set of public keys only (no `d`, no symmetric `k`); each key is checked when used. */
+function publicJwks(value: unknown): { keys: unknown[] } {
+  let jwks: { keys: unknown[] }
+  try {
+    jwks = parseJwks(value)
+  } catch {
+    throw metadataError('jwks must be a JWK Set of 1 to 20 keys', 'bad_jwks')
+  }
+  if (jwks.keys.some((k) => 'd' in (k as object) || 'k' in (k as object))) {
+    throw metadataError('jwks must hold public keys only', 'private_jwk')
+  }
+  return jwks
 }
 
 function metadataError(description: string, reason: string): OAuthError {

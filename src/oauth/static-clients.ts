@@ -18,6 +18,7 @@ export function staticClients(config: ResolvedConfig): ReadonlyMap<string, OAuth
       response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
       ...(c.clientSecret !== undefined ? { client_secret: c.clientSecret } : {}),
       ...(c.name !== undefined ? { client_name: c.name } : {}),
+      ...(c.jwks !== undefined ? { jwks: { keys: [...c.jwks.keys] } } : {}),
     }
     clients.set(c.clientId, Object.freeze(client))
   }

@@ -4,6 +4,7 @@
  * then each grant's own checks. Every check happens before the provider is asked to redeem
  * anything, so a replay with wrong parameters changes nothing (OAuth 2.1 §7.5.3).
  */
+import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
 import { JWT_BEARER_GRANT as JWT_BEARER, type ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
@@ -43,6 +44,7 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
   }
   const known = ['authorization_code', 'refresh_token']
   if (deps.provider.exchangeIdentityAssertion) known.push(JWT_BEARER)
+  if (deps.provider.exchangeClientCredentials) known.push(CLIENT_CREDENTIALS_GRANT)
   if (!known.includes(grantType)) {
     throw new OAuthError('unsupported_grant_type', 'the grant type is not supported', {
       reason: 'unknown_grant_type',
@@ -60,6 +62,9 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
       break
     case 'refresh_token':
       tokens = await refreshTokenGrant(form, client, deps)
+      break
+    case CLIENT_CREDENTIALS_GRANT:
+      tokens = await clientCredentialsGrant(form, client, deps)
       break
     default:
       tokens = await identityAssertionGrant(form, client, deps)
@@ -157,6 +162,23 @@ async function identityAssertionGrant(
   const resource = form.get('resource')
   return deps.provider.exchangeIdentityAssertion(client, {
     assertion,
+    scopes: parseScope(form.get('scope')),
+    ...(resource !== undefined ? { resource } : {}),
+  })
+}
+
+async function clientCredentialsGrant(
+  form: Params,
+  client: OAuthClientInformation,
+  deps: TokenDeps,
+): Promise<TokenResponse> {
+  if (!deps.provider.exchangeClientCredentials) {
+    throw new OAuthError('unsupported_grant_type', 'the grant type is not supported', {
+      reason: 'client_credentials_disabled',
+    })
+  }
+  const resource = form.get('resource')
+  return deps.provider.exchangeClientCredentials(client, {
     scopes: parseScope(form.get('scope')),
     ...(resource !== undefined ? { resource } : {}),
   })

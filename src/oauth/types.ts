@@ -102,3 +102,11 @@ export interface IdentityAssertionParams {
   /** The `resource` parameter, if sent; the ID-JAG's own `resource` claim decides the audience. */
   resource?: string
 }
+
+/** A client credentials (RFC 6749 §4.4) request from an authenticated client. */
+export interface ClientCredentialsParams {
+  /** Scopes the client asked for; empty: the ones it is allowed by default. */
+  scopes: string[]
+  /** The `resource` parameter (RFC 8707), if sent; default: the first configured resource. */
+  resource?: string
+}

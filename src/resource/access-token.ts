@@ -25,6 +25,11 @@ export interface AccessToken {
   /** The grant this token belongs to (Gatehouse's own tokens); revoking the grant stops the token. */
   grantId?: string
   /**
+   * `true` when no user is involved: the token was issued to the client itself (Gatehouse's
+   * client credentials grant, `gty: "client_credentials"`); `subject` is then the client id.
+   */
+  machine?: boolean
+  /**
    * Who the user is at the identity provider that signed them in, as that provider knows them:
    * set for Gatehouse tokens from a proxy sign-in and by `AzureJWTVerifier`; absent otherwise.
    */
@@ -91,24 +96,36 @@ export async function checkAccessToken(
     : { status: 'valid', token: verified }
 }
 
-/** The (clientId, issuer, subject) triple: the one source of "who is this". */
+/**
+ * The (clientId, issuer, subject) triple: the one source of "who is this". `machine` is set for a
+ * client acting for itself (client credentials), so it is never the same principal as a user whose
+ * subject equals the client id.
+ */
 export interface Principal {
   readonly clientId: string
   readonly issuer: string | undefined
   readonly subject: string | undefined
+  readonly machine?: true
 }
 
 /** The principal a token represents. Session ownership and request binding build on it. */
 export function principalOf(token: AccessToken): Principal {
-  return { clientId: token.clientId, issuer: token.issuer, subject: token.subject }
+  const p = { clientId: token.clientId, issuer: token.issuer, subject: token.subject }
+  return token.machine === true ? { ...p, machine: true } : p
 }
 
 /** Whether two principals are the same; components missing on both sides compare equal. */
 export function samePrincipal(a: Principal, b: Principal): boolean {
-  return a.clientId === b.clientId && a.issuer === b.issuer && a.subject === b.subject
+  return (
+    a.clientId === b.clientId &&
+    a.issuer === b.issuer &&
+    a.subject === b.subject &&
+    a.machine === b.machine
+  )
 }
 
 /** A stable string key for a principal (for maps and session ownership). */
 export function principalKey(p: Principal): string {
-  return JSON.stringify([p.clientId, p.issuer ?? null, p.subject ?? null])
+  const key = [p.clientId, p.issuer ?? null, p.subject ?? null]
+  return JSON.stringify(p.machine === true ? [...key, 'machine'] : key)
 }

@@ -61,15 +61,19 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
  *   subject: that IdP, not Gatehouse, is the principal's issuer, so equal `sub` values from two
  *   IdPs are two users. The token's own `iss` stays in `claims.iss`.
  * - `upstream`: the user at the identity provider of a proxy sign-in, as `AccessToken.upstream`.
+ * - `gty: "client_credentials"`: no user; the subject is the client (only Gatehouse sets `gty`),
+ *   so the token is marked `machine`.
  */
 function withIdentity(token: AccessToken): AccessToken {
   const idp = token.claims.idp
   const upstream = upstreamOf(token.claims.upstream)
-  if (typeof idp !== 'string' && upstream === undefined) return token
+  const machine = token.claims.gty === 'client_credentials'
+  if (typeof idp !== 'string' && upstream === undefined && !machine) return token
   return Object.freeze({
     ...token,
     ...(typeof idp === 'string' ? { issuer: idp } : {}),
     ...(upstream !== undefined ? { upstream } : {}),
+    ...(machine ? { machine: true } : {}),
   })
 }
 

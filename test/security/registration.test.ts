@@ -90,10 +90,13 @@ describe('A.2.2 dynamic client registration', () => {
       redirect_uris: ['com.example.app:/cb'],
     })
     expect(ok.status).toBe(201)
+    // A web client may not use one (SEP-837); with no type, the scheme makes the client native.
     await expectError(
-      await post({ ...base, redirect_uris: ['com.example.app:/cb'] }),
+      await post({ ...base, application_type: 'web', redirect_uris: ['com.example.app:/cb'] }),
       'invalid_redirect_uri',
     )
+    const untyped = await post({ ...base, redirect_uris: ['com.example.app:/cb'] })
+    expect((await untyped.json()).application_type).toBe('native')
   })
 
   it('DCR-07 refuses wildcard redirect URIs', async () => {
@@ -184,7 +187,7 @@ describe('A.2.2 dynamic client registration', () => {
     expect((await res.json()).scope).toBe('mcp:read')
   })
 
-  it('DCR-15 accepts native and web clients with loopback redirects, defaulting to web', async () => {
+  it('DCR-15 loopback redirects are for native clients (SEP-837); with no type, loopback means native, https web', async () => {
     const native = await post({
       ...base,
       application_type: 'native',
@@ -196,9 +199,11 @@ describe('A.2.2 dynamic client registration', () => {
       application_type: 'web',
       redirect_uris: ['http://localhost:3000/cb'],
     })
-    expect(web.status).toBe(201)
+    await expectError(web, 'invalid_redirect_uri')
     const omitted = await (await post(base)).json()
-    expect(omitted.application_type).toBe('web')
+    expect(omitted.application_type).toBe('native')
+    const remote = await (await post({ ...base, redirect_uris: ['https://app.test/cb'] })).json()
+    expect(remote.application_type).toBe('web')
     await expectError(
       await post({ ...base, application_type: 'desktop' }),
       'invalid_client_metadata',

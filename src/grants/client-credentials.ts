@@ -1,0 +1,125 @@
+/**
+ * The client credentials grant (RFC 6749 §4.4; MCP extension SEP-1046): a confidential client gets
+ * an access token for itself, with no user. The token endpoint has authenticated the client
+ * (`client_secret_basic`, `client_secret_post` or `private_key_jwt`) and resolved the `resource`
+ * before this runs. Rules:
+ * 1. Confidential clients only: a public client (`none`) is `unauthorized_client`.
+ * 2. Scopes: the client's allow-list (`clients[].clientCredentialsScopes` for a client the operator
+ *    lists; `clientCredentials.dynamicClientScopes`, narrowed by the client's registered `scope`,
+ *    for a client that registered itself or publishes a metadata document), intersected with the
+ *    resource's scopes when it lists any. No scope asked for: the allowed ones (narrowed to the
+ *    resource's `defaultScopes` when set). Asked-for scopes beyond the allowed ones are left out
+ *    and the response's `scope` says what was granted (RFC 6749 §3.3): MCP clients ask for every
+ *    scope the resource advertises by default (MCP §Scope Selection Strategy), so refusing would
+ *    break them. Asking only for scopes the client may not have is `invalid_scope`, and nothing
+ *    is issued: a token is never wider than the allow-list.
+ * 3. The token's `aud` is the resource, `sub` is the client id, and it carries
+ *    `gty: "client_credentials"` so that the guard (and tools) can tell a machine principal from a
+ *    user whose subject happens to equal a client id.
+ * 4. No refresh token, ever: the client can always ask again (RFC 6749 §4.4.3).
+ * 5. Each token gets its own grant, living as long as the token, so `/revoke` stops it at the guard.
+ */
+import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { OAuthError } from '../errors.js'
+import type { GrantRecord, Grants } from './grants.js'
+
+export { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+
+/** The `gty` claim value of tokens from this grant. */
+export const CLIENT_CREDENTIALS_GTY = CLIENT_CREDENTIALS_GRANT
+
+/** What this grant needs to know about the authenticated client (RFC 7591 field names). */
+export interface MachineClient {
+  client_id: string
+  token_endpoint_auth_method: string
+  /** The client's registered `scope` metadata (self-registered and metadata-document clients). */
+  scope?: string
+}
+
+/** A client credentials request the token endpoint has parsed. */
+export interface ClientCredentialsRequest {
+  /** The `scope` parameter's tokens; empty when absent. */
+  scopes: string[]
+  /** The resource (RFC 8707) the token is for, already resolved (defaulted when absent). */
+  resource: ResolvedResource
+}
+
+export interface ClientCredentialsDeps<T> {
+  config: ResolvedConfig
+  grants: Grants
+  now: () => number
+  /** Signs the access token for the new grant; never issues a refresh token. */
+  issue: (grantId: string, grant: GrantRecord, scopes: string[]) => Promise<T>
+}
+
+/** Issues a token for `client` itself; see the module comment for the rules. */
+export async function exchangeClientCredentials<T>(
+  deps: ClientCredentialsDeps<T>,
+  client: MachineClient,
+  request: ClientCredentialsRequest,
+): Promise<T> {
+  if (client.token_endpoint_auth_method === 'none') {
+    throw new OAuthError(
+      'unauthorized_client',
+      'the client_credentials grant is for confidential clients',
+      {
+        reason: 'client_credentials_public_client',
+      },
+    )
+  }
+  const scopes = grantedScopes(deps.config, client, request)
+  const record: GrantRecord = {
+    clientId: client.client_id,
+    subject: client.client_id,
+    scopes,
+    resource: request.resource.url,
+    createdAt: Math.floor(deps.now() / 1000),
+    grantType: CLIENT_CREDENTIALS_GRANT,
+  }
+  const grantId = await deps.grants.create(record, {
+    ttlSeconds: deps.config.accessTokenTtlSeconds,
+  })
+  return deps.issue(grantId, record, scopes)
+}
+
+/** The most `client` may be granted for `resource` through this grant. */
+export function allowedScopes(
+  config: ResolvedConfig,
+  client: MachineClient,
+  resource: ResolvedResource,
+): string[] {
+  const listed = config.clients.find((c) => c.clientId === client.client_id)
+  let allowed: readonly string[]
+  if (listed) {
+    allowed = listed.clientCredentialsScopes ?? []
+  } else {
+    const registered = client.scope?.split(' ').filter((s) => s !== '')
+    allowed = config.clientCredentials.dynamicClientScopes.filter(
+      (s) => registered === undefined || registered.includes(s),
+    )
+  }
+  const known = resource.scopes
+  return [...new Set(allowed)].filter(
+    (s) => s !== 'offline_access' && (known.length === 0 || known.includes(s)),
+  )
+}
+
+function grantedScopes(
+  config: ResolvedConfig,
+  client: MachineClient,
+  request: ClientCredentialsRequest,
+): string[] {
+  const allowed = allowedScopes(config, client, request.resource)
+  if (request.scopes.length === 0) {
+    const defaults = request.resource.defaultScopes
+    return defaults === undefined ? allowed : allowed.filter((s) => defaults.includes(s))
+  }
+  const granted = request.scopes.filter((s) => allowed.includes(s))
+  if (granted.length === 0) {
+    throw new OAuthError('invalid_scope', 'the requested scope exceeds what the client may have', {
+      reason: 'client_credentials_scope',
+    })
+  }
+  return granted
+}
