@@ -1,6 +1,6 @@
 /**
- * The `gatehouse` command: global options, then one verb (`dev`, `check-config`), each parsing its
- * own options. Operator mistakes (bad usage, a `ConfigError`) are printed as plain lines, never
+ * The `gatehouse` command: global options, then one verb (`dev`, `check-config`, `admin`), each
+ * parsing its own options. Operator mistakes (bad usage, a `ConfigError`) are printed as plain lines, never
  * as stack traces; exit codes: 0 ok, 1 invalid configuration or a failed check, 2 bad usage.
  */
 import { readFile } from 'node:fs/promises'
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { LOG_LEVELS } from '../config/ops-schema.js'
 import { closest } from '../config/suggest.js'
 import { ConfigError } from '../errors.js'
+import { runAdmin } from './admin.js'
 import { createPinoLogger } from '../ops/pino.js'
 import { runCheckConfig, usageProblem } from './check-config.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
@@ -19,6 +20,7 @@ Usage:
   gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
   gatehouse check-config <file.json>   validate a configuration file; prints every problem
                                        (--online also tries the IdP's discovery and keys)
+  gatehouse admin <command>            clients, grants, tokens, keys, store check (see admin --help)
   gatehouse --version                  print the version
   gatehouse --help                     this help
 
@@ -50,6 +52,8 @@ export async function main(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
+  // Before the generic parse: ids may start with "-" (base64url), which it would read as flags.
+  if (argv[0] === 'admin') return runAdmin(argv.slice(1), out, err)
   // Options before the verb are global; each verb parses the rest itself.
   const verbAt = argv.findIndex((a) => !a.startsWith('-'))
   const globals = verbAt === -1 ? argv : argv.slice(0, verbAt)

@@ -20,7 +20,15 @@ export type { EnvSource } from './env-issues.js'
 
 const PREFIX = 'GATEHOUSE_'
 /** Variables of the CLI, not configuration fields. */
-const RESERVED = new Set(['GATEHOUSE_DEV_USER', 'GATEHOUSE_DEV_PASSWORD', 'GATEHOUSE_CONFIG'])
+const RESERVED = new Set([
+  'GATEHOUSE_DEV_USER',
+  'GATEHOUSE_DEV_PASSWORD',
+  'GATEHOUSE_CONFIG',
+  // Where `gatehouse admin` finds the store (src/cli/admin.ts).
+  'GATEHOUSE_STORE',
+  'GATEHOUSE_REDIS_PREFIX',
+  'GATEHOUSE_PG_SCHEMA',
+])
 /** Short names operators expect, for fields one level down. */
 const ALIASES: Readonly<Record<string, string>> = {
   GATEHOUSE_LOG_LEVEL: 'GATEHOUSE_LOG__LEVEL',

@@ -101,6 +101,13 @@ export async function createEncryptedStore(
     delete(storageKey) {
       return inner.delete(storageKey)
     },
+    // Keys are not encrypted (see above), so listing passes straight through.
+    async scan(prefix) {
+      if (inner.scan === undefined) {
+        throw new TypeError('encrypted store: the inner store cannot list keys (no scan)')
+      }
+      return inner.scan(prefix)
+    },
     async commit(step) {
       // Sealed before the step reaches the inner store, so the step stays one atomic unit there.
       const writes = await Promise.all(

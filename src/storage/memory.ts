@@ -129,6 +129,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         entries.delete(key)
       })
     },
+    scan(prefix) {
+      return run(() => {
+        const at = now()
+        const keys: string[] = []
+        for (const [key, entry] of entries) {
+          if (key.startsWith(prefix) && !isExpired(entry, at)) keys.push(key)
+        }
+        return keys
+      })
+    },
     commit(step: AtomicStep) {
       // Checks and writes run in one synchronous section: nothing can interleave.
       return run(() => {

@@ -207,6 +207,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       if (!storable(key)) return
       await call('delete', [key], () => pool.query(sql.delete, [key]))
     },
+    async scan(prefix) {
+      if (!storable(prefix)) return []
+      const result = await call('scan', [], () => pool.query<{ key: string }>(sql.scan, [prefix]))
+      return result.rows.map((row) => row.key)
+    },
     async commit(step) {
       assertStep(step)
       const writes = (step.set ?? []).map(
@@ -317,6 +322,9 @@ function statements(table: string) {
     take: `DELETE FROM ${table} WHERE key = $1
            RETURNING value, (expires_at IS NULL OR expires_at > now()) AS live`,
     delete: `DELETE FROM ${table} WHERE key = $1`,
+    // starts_with, not LIKE: a prefix holding % or _ must match literally.
+    scan: `SELECT key FROM ${table}
+           WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > now())`,
     deleteMany: `DELETE FROM ${table} WHERE key = ANY($1::text[])`,
     lockKey: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
     liveKeys: `SELECT key FROM ${table}

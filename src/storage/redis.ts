@@ -215,6 +215,24 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       const full = prefix + key
       await call('delete', [key], () => client.del(full))
     },
+    async scan(keyPrefix) {
+      const pattern = escapeGlob(prefix + keyPrefix) + '*'
+      // On a cluster every key of this store sits in one slot, but which primary holds it can
+      // change: asking every primary stays right across resharding and failover.
+      const nodes = client instanceof Cluster ? client.nodes('master') : [client]
+      const found = new Set<string>()
+      for (const node of nodes) {
+        let cursor = '0'
+        do {
+          const [next, keys] = await call('scan', [], () =>
+            node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000),
+          )
+          for (const full of keys) found.add(full.slice(prefix.length))
+          cursor = next
+        } while (cursor !== '0')
+      }
+      return [...found]
+    },
     async commit(step: AtomicStep) {
       assertStep(step)
       const writes = step.set ?? []
@@ -378,4 +396,9 @@ function describe(error: unknown, secrets: readonly string[]): string {
   if (!(error instanceof Error)) return 'unknown error'
   const leaks = secrets.some((secret) => secret !== '' && error.message.includes(secret))
   return leaks ? error.name : error.message
+}
+
+/** Escapes Redis glob characters so a key prefix matches literally in `SCAN MATCH`. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`)
 }

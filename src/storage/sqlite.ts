@@ -46,6 +46,9 @@ const SQL = {
   // One statement reads and deletes, so two processes can never both take the same row.
   take: 'DELETE FROM kv WHERE key = ? RETURNING value, expires_at',
   delete: 'DELETE FROM kv WHERE key = ?',
+  // substr, not LIKE: a prefix holding % or _ must match literally.
+  scan: `SELECT key FROM kv WHERE substr(key, 1, length(?)) = ?
+         AND (expires_at IS NULL OR expires_at > ?)`,
   live: 'SELECT 1 AS live FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
   expire: 'UPDATE kv SET expires_at = ? WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
   // One statement compares and deletes: a lock that expired or changed owner is left alone.
@@ -187,6 +190,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         statements.delete.run(key)
       })
     },
+    scan(prefix) {
+      return run('scan', () => statements.scan.all(prefix, prefix, now()).map((row) => row.key))
+    },
     commit(step) {
       return run('commit', () => {
         assertStep(step)
@@ -248,6 +254,7 @@ function prepareAll(db: Database.Database) {
       setIfAbsent: db.prepare<[string, string, number | null, number]>(SQL.setIfAbsent),
       take: db.prepare<[string], Row>(SQL.take),
       delete: db.prepare<[string]>(SQL.delete),
+      scan: db.prepare<[string, string, number], { key: string }>(SQL.scan),
       live: db.prepare<[string, number], { live: number }>(SQL.live),
       expire: db.prepare<[number, string, number]>(SQL.expire),
       release: db.prepare<[string, string, number]>(SQL.release),

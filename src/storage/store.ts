@@ -17,6 +17,13 @@ export interface Store {
   /** Removes the key; removing a key that is absent is not an error. */
   delete(key: string): Promise<void>
   /**
+   * The keys of live (unexpired) entries that start with `prefix`, in no particular order, for
+   * administration (listing clients and grants), never for a request path: backends read every
+   * matching key. Optional so that stores written before it still type-check; every bundled
+   * backend (memory, SQLite, Redis incl. Cluster, PostgreSQL, the encryption wrapper) has it.
+   */
+  scan?(prefix: string): Promise<string[]>
+  /**
    * Applies `step` as one atomic unit: when every condition holds, all its deletes, writes and
    * lifetime renewals take effect and the result is `true`; otherwise nothing changes and the result
    * is `false`. No other call, from this process or another sharing the backend, can observe or

@@ -116,6 +116,28 @@ export function storageContract(
       }),
     )
 
+    it.concurrent(
+      'scan lists live keys under a prefix, literally, and not expired ones',
+      ({ expect }) =>
+        withFresh(async ({ store }) => {
+          expect(typeof store.scan).toBe('function')
+          const scan = (prefix: string) => store.scan!(prefix).then((keys) => keys.sort())
+          await store.set('grant:a', 1)
+          await store.set('grant:b', 2, { ttlSeconds: 60 })
+          await store.set('grant:gone', 3, { ttlSeconds: TTL_SECONDS })
+          await store.set('grant-revoked:a', true)
+          await store.set('client:x', 4)
+          await store.set('odd*[?]\\%_:1', 5)
+          await store.set('oddX', 6)
+          expect(await scan('grant:')).toEqual(['grant:a', 'grant:b', 'grant:gone'])
+          expect(await scan('odd*[?]\\%_:')).toEqual(['odd*[?]\\%_:1'])
+          expect(await scan('nothing:')).toEqual([])
+          await store.delete('grant:a')
+          await wait(PAST_TTL_MS)
+          expect(await scan('grant:')).toEqual(['grant:b'])
+        }),
+    )
+
     it.concurrent('keeps a value without a TTL', ({ expect }) =>
       withFresh(async ({ store }) => {
         await store.set('forever', 'x')
@@ -393,6 +415,7 @@ export function storageContract(
         await expectClosed(store.setIfAbsent('other', 'y'))
         await expectClosed(store.take('key'))
         await expectClosed(store.delete('key'))
+        await expectClosed(store.scan!(''))
         await expectClosed(store.commit({ set: [{ key: 'key', value: 'z' }] }))
         await expectClosed(store.acquireLock('lock', 'owner', { ttlSeconds: 60 }))
         await expectClosed(store.releaseLock('lock', 'owner'))
