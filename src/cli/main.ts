@@ -9,11 +9,13 @@ import { configFromEnv, mergeConfig } from '../config/env.js'
 import { resolveConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
+import { runServe } from './serve-command.js'
 
 const HELP = `gatehouse — OAuth 2.1 for MCP servers
 
 Usage:
   gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
+  gatehouse serve [options]            OAuth gateway in front of an MCP server (see serve --help)
   gatehouse check-config <file.json>   validate a configuration file; prints every problem
   gatehouse --version                  print the version
   gatehouse --help                     this help
@@ -59,10 +61,15 @@ export async function main(
     return 0
   }
   const [verb, ...rest] = positionals
-  if (verb === undefined || verb === 'help' || (values.help === true && verb !== 'dev')) {
+  if (
+    verb === undefined ||
+    verb === 'help' ||
+    (values.help === true && verb !== 'dev' && verb !== 'serve')
+  ) {
     out.write(HELP)
     return verb === undefined && values.help !== true ? 1 : 0
   }
+  if (verb === 'serve') return runServe(argv.slice(argv.indexOf('serve') + 1), out, err)
   if (verb === 'dev') return runDev(argv.slice(argv.indexOf('dev') + 1), out, err)
   if (verb === 'check-config') return checkConfig(rest[0], out, err)
   err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { canonicalResource, isLoopbackHost } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
+import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
@@ -294,6 +295,8 @@ export const ConfigSchema = z
       .default(64 * 1024),
     /** Permit an http issuer that is not loopback (never in production). */
     dangerouslyAllowInsecureIssuer: z.boolean().default(false),
+    /** `gatehouse serve`: routes to existing MCP servers (see gateway-schema.ts). */
+    gateway: GatewaySchema.optional(),
   })
   .superRefine((c, ctx) => {
     const issuer = new URL(c.issuer)
@@ -434,7 +437,7 @@ export interface ResolvedConfig extends Readonly<Omit<ParsedConfig, 'issuer' | '
 
 /** Validates configuration; throws `ConfigError` listing every problem (secret values never echoed). */
 export function resolveConfig(input: unknown): ResolvedConfig {
-  const parsed = ConfigSchema.safeParse(input)
+  const parsed = ConfigSchema.safeParse(withGatewayResources(input))
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
