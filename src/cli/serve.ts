@@ -32,6 +32,8 @@ export interface ServeOptions {
   store?: 'memory' | 'sqlite' | 'redis'
   dataDir?: string
   redisUrl?: string
+  /** A store you built (e.g. Redis with your own key prefix); replaces `store`. Closed on close. */
+  storeInstance?: Store
   /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
   outbound?: NodeTransportOptions
   env?: NodeJS.ProcessEnv
@@ -47,6 +49,8 @@ export interface DevUser {
 
 export interface RunningServe {
   issuer: string
+  /** The port the listener is on (the issuer may name another, behind a proxy). */
+  port: number
   /** The URL of each route, by path. */
   routes: Record<string, string>
   gatehouse: Gatehouse
@@ -142,6 +146,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     let closed: Promise<void> | undefined
     return {
       issuer,
+      port,
       routes,
       gatehouse,
       gateway,
@@ -198,6 +203,7 @@ async function startIdp(
 }
 
 async function openStore(options: ServeOptions): Promise<Store> {
+  if (options.storeInstance) return options.storeInstance
   switch (options.store ?? 'sqlite') {
     case 'memory':
       return createMemoryStore()
