@@ -81,6 +81,8 @@ const StdioUpstreamSchema = z.strictObject({
     .default(4 * 1024 * 1024),
   /** Deadline for the process's answer to one request. */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** Sessions unused this long are closed (in `session` mode with their process). */
+  idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
 })

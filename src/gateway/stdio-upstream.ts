@@ -20,6 +20,8 @@ type Id = string | number
 
 interface SessionEntry {
   id: string | undefined
+  /** Milliseconds since the epoch of the last request. */
+  lastSeen: number
   transport: WebStandardStreamableHTTPServerTransport
   bridge: Bridge
   /** Requests whose answers policy rewrites, by the client's id. */
@@ -67,6 +69,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     }
     const entry: SessionEntry = {
       id: undefined,
+      lastSeen: Date.now(),
       bridge,
       rewrites: new Map(),
       transport: new WebStandardStreamableHTTPServerTransport({
@@ -84,7 +87,8 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       }),
     }
     entry.transport.onclose = () => {
-      // The process of a `session` route died: the session is gone with it.
+      // The process of a `session` route died, or the session went idle: it is gone.
+      bridge.detach(entry)
       if (entry.id !== undefined && sessions.get(entry.id) === entry) {
         sessions.delete(entry.id)
         void call.ended(entry.id).catch(() => undefined)
@@ -97,6 +101,18 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     bridge.attach(entry)
     return entry
   }
+
+  // Idle sessions are closed (their process too in `session` mode); the timer keeps no one alive.
+  const sweep = setInterval(
+    () => {
+      const limit = Date.now() - config.idleSeconds * 1000
+      for (const entry of sessions.values()) {
+        if (entry.lastSeen < limit) void entry.transport.close().catch(() => undefined)
+      }
+    },
+    Math.max(500, Math.min(60_000, (config.idleSeconds * 1000) / 2)),
+  )
+  sweep.unref()
 
   return {
     async handle(call) {
@@ -121,6 +137,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         }
       }
       entry.bridge.active = entry
+      entry.lastSeen = Date.now()
       const parsedBody = call.body
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
         : undefined
@@ -132,6 +149,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     },
     async close() {
       closing = true
+      clearInterval(sweep)
       const all = [...sessions.values()]
       sessions.clear()
       await Promise.allSettled(all.map((s) => s.transport.close()))

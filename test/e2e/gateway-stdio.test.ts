@@ -79,6 +79,16 @@ beforeAll(async () => {
               maxMessageBytes: 4096,
             },
           },
+          {
+            path: '/idle',
+            upstream: {
+              kind: 'stdio',
+              mode: 'session',
+              command: process.execPath,
+              args: [flaky],
+              idleSeconds: 1,
+            },
+          },
         ],
       },
     },
@@ -198,6 +208,30 @@ describe('gatehouse serve → stdio servers', () => {
     } finally {
       await client.close()
     }
+  }, 60_000)
+
+  it('stops the process of an idle session, and the session with it', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/idle']!, ADA)
+    const pid = Number(text(await client.callTool({ name: 'pid', arguments: {} })))
+    expect(() => process.kill(pid, 0)).not.toThrow()
+    let alive = true
+    for (let i = 0; i < 60 && alive; i++) {
+      await new Promise((done) => setTimeout(done, 100))
+      try {
+        process.kill(pid, 0)
+      } catch {
+        alive = false
+      }
+    }
+    expect(alive).toBe(false)
+    const after = await post(
+      serve.routes['/idle']!,
+      provider.saved!.access_token,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+    )
+    expect(after.status).toBe(404)
+    await client.close().catch(() => undefined)
   }, 60_000)
 
   it('drains on SIGTERM: the stdio children are stopped', async () => {
