@@ -126,7 +126,21 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const gateway = createGateway({
       gatehouse,
       store,
-      upstream: (route, index) => createUpstream(route, index, { env, log }),
+      upstream: (route, index) =>
+        createUpstream(route, index, {
+          env,
+          log,
+          // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
+          userToken: (token) => {
+            const proxy = gatehouse.base as Partial<{
+              getUpstreamToken(t: typeof token): Promise<string>
+            }>
+            if (typeof proxy.getUpstreamToken !== 'function') {
+              return Promise.reject(new Error('no identity provider behind this gateway'))
+            }
+            return proxy.getUpstreamToken(token)
+          },
+        }),
     })
     closers.push(() => gateway.close())
     const gw = checked.gateway

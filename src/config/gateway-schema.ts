@@ -69,9 +69,15 @@ const StdioUpstreamSchema = z.strictObject({
   env: z.record(envName, z.string()).default({}),
   /**
    * `shared`: one process for every session (request ids are remapped per client);
-   * `session`: one process per MCP session, stopped when the session ends.
+   * `session`: one process per MCP session, stopped when the session ends;
+   * `user`: one process per user (all of that user's sessions), stopped with their last session.
    */
-  mode: z.enum(['shared', 'session']).default('shared'),
+  mode: z.enum(['shared', 'session', 'user']).default('shared'),
+  /**
+   * `user` mode: the environment variable that receives the user's own access token from the
+   * identity provider (needs `upstream`, the OAuth/OIDC proxy), e.g. `GITHUB_TOKEN`.
+   */
+  userTokenEnv: envName.optional(),
   /** Largest JSON-RPC message accepted from the process, in bytes. */
   maxMessageBytes: z
     .number()

@@ -3,6 +3,7 @@
  * program. Credentials are loaded here, at start-up, so a missing secret stops the gateway.
  */
 import type { GatewayRoute } from '../config/gateway-schema.js'
+import type { AccessToken } from '../resource/access-token.js'
 import { loadCredential } from './credentials.js'
 import { createHttpUpstream } from './http-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
@@ -12,6 +13,8 @@ export interface UpstreamDeps {
   env?: NodeJS.ProcessEnv
   /** Operational messages (failures, restarts, the child's stderr); never secrets. */
   log?: (message: string) => void
+  /** The user's access token at the identity provider (stdio `user` mode with `userTokenEnv`). */
+  userToken?: (token: AccessToken) => Promise<string>
 }
 
 export function createUpstream(
@@ -38,6 +41,7 @@ export function createUpstream(
     case 'stdio':
       return createStdioUpstream(u, {
         env: deps.env ?? process.env,
+        ...(deps.userToken ? { userToken: deps.userToken } : {}),
         log: (m) => {
           log(`route ${route.path}: ${m}`)
         },

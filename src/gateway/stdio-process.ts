@@ -12,6 +12,8 @@ export type StdioConfig = Extract<GatewayRoute['upstream'], { kind: 'stdio' }>
 export interface StdioProcessOptions {
   config: StdioConfig
   env: NodeJS.ProcessEnv
+  /** Set in the child's environment after everything else (per-user values). */
+  extraEnv?: Record<string, string>
   log: (message: string) => void
   onMessage: (message: RpcMessage) => void
   /** The process ended (before a restart, if any); `restarting` says whether one follows. */
@@ -55,7 +57,7 @@ export class StdioProcess {
       const value = this.#o.env[name]
       if (value !== undefined) env[name] = value
     }
-    Object.assign(env, config.env)
+    Object.assign(env, config.env, this.#o.extraEnv)
     const child = spawn(config.command, config.args, {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],

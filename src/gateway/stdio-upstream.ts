@@ -15,6 +15,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
+import { principalKey, principalOf, type AccessToken } from '../resource/access-token.js'
 
 type Id = string | number
 
@@ -38,34 +39,74 @@ interface Pending {
 export interface StdioDeps {
   env: NodeJS.ProcessEnv
   log: (message: string) => void
+  userToken?: (token: AccessToken) => Promise<string>
 }
 
 export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstream {
   const sessions = new Map<string, SessionEntry>()
   let shared: Bridge | undefined
+  const perUser = new Map<string, Bridge>()
   let bridges = 0
   let closing = false
 
-  const newBridge = (restart: boolean): Bridge => {
+  const newBridge = (
+    restart: boolean,
+    stopWhenEmpty: boolean,
+    extraEnv: Record<string, string> = {},
+    onGone: () => void = () => undefined,
+  ): Bridge => {
     bridges++
-    return new Bridge(config, deps, restart, () => {
+    return new Bridge(config, deps, { restart, stopWhenEmpty, extraEnv }, () => {
       bridges--
+      onGone()
+    })
+  }
+  const tooMany = () => {
+    deps.log('session refused: maxProcesses reached')
+    return rpcError(503, RPC.internalError, 'Too many sessions; try again later', null, {
+      'retry-after': '10',
     })
   }
 
   const open = async (call: UpstreamCall): Promise<SessionEntry | Response> => {
     let bridge: Bridge
     if (config.mode === 'shared') {
-      shared ??= newBridge(true)
+      shared ??= newBridge(true, false)
       bridge = shared
-    } else {
-      if (bridges >= config.maxProcesses) {
-        deps.log('session refused: maxProcesses reached')
-        return rpcError(503, RPC.internalError, 'Too many sessions; try again later', null, {
-          'retry-after': '10',
-        })
+    } else if (config.mode === 'user') {
+      // The user, whichever client they use (the client is part of the session's owner still).
+      const who = principalOf(call.token)
+      const key =
+        who.subject === undefined
+          ? principalKey(who)
+          : JSON.stringify([who.issuer ?? null, who.subject])
+      const mine = perUser.get(key)
+      if (mine) bridge = mine
+      else {
+        if (bridges >= config.maxProcesses) return tooMany()
+        const extraEnv: Record<string, string> = {}
+        if (config.userTokenEnv !== undefined) {
+          if (!deps.userToken) {
+            deps.log('userTokenEnv needs the OAuth/OIDC proxy (config.upstream)')
+            return rpcError(502, RPC.internalError, 'the MCP server cannot be started')
+          }
+          // Throws OAuthError invalid_token when the sign-in at the IdP ended: the guard
+          // answers 401 and the client signs in again.
+          extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
+        }
+        const again = perUser.get(key) // another request of this user may have won the race
+        if (again) bridge = again
+        else {
+          const created = newBridge(true, true, extraEnv, () => {
+            if (perUser.get(key) === created) perUser.delete(key)
+          })
+          perUser.set(key, created)
+          bridge = created
+        }
       }
-      bridge = newBridge(false)
+    } else {
+      if (bridges >= config.maxProcesses) return tooMany()
+      bridge = newBridge(false, true)
     }
     const entry: SessionEntry = {
       id: undefined,
@@ -154,6 +195,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       sessions.clear()
       await Promise.allSettled(all.map((s) => s.transport.close()))
       await Promise.allSettled(all.map((s) => s.bridge.stop()))
+      await Promise.allSettled([...perUser.values()].map((b) => b.stop()))
       await shared?.stop()
     },
   }
@@ -163,7 +205,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
 class Bridge {
   readonly #process: StdioProcess
   readonly #config: StdioConfig
-  readonly #shared: boolean
+  readonly #stopWhenEmpty: boolean
   readonly #sessions = new Set<SessionEntry>()
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
@@ -177,13 +219,20 @@ class Bridge {
   /** The session that sent the latest request: server-to-client requests go there. */
   active: SessionEntry | undefined
 
-  constructor(config: StdioConfig, deps: StdioDeps, restart: boolean, onGone: () => void) {
+  constructor(
+    config: StdioConfig,
+    deps: StdioDeps,
+    how: { restart: boolean; stopWhenEmpty: boolean; extraEnv: Record<string, string> },
+    onGone: () => void,
+  ) {
+    const { restart } = how
     this.#config = config
-    this.#shared = restart
+    this.#stopWhenEmpty = how.stopWhenEmpty
     this.#onGone = onGone
     this.#process = new StdioProcess({
       config,
       env: deps.env,
+      extraEnv: how.extraEnv,
       log: deps.log,
       restart,
       onMessage: (m) => {
@@ -222,7 +271,7 @@ class Bridge {
         this.#pending.delete(n)
       }
     }
-    if (!this.#shared && this.#sessions.size === 0) void this.stop()
+    if (this.#stopWhenEmpty && this.#sessions.size === 0) void this.stop()
   }
 
   async stop(): Promise<void> {

@@ -24,6 +24,7 @@ rl.on('line', (line) => {
   if (m.method === 'tools/list') return out({ jsonrpc: '2.0', id: m.id, result: { tools: ['pid', 'die', 'junk'].map((name) => ({ name, inputSchema: { type: 'object' } })) } })
   const name = m.params.name
   if (name === 'die') process.exit(3)
+  if (name === 'token') return out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: process.pid + ' ' + (process.env.USER_TOKEN || '') }] } })
   if (name === 'big') { process.stdout.write('"' + 'x'.repeat(10000) + '"\\n'); return }
   if (name === 'junk') { process.stdout.write('this is not json\\n'); process.stderr.write('a warning\\n') }
   out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: String(process.pid) }] } })
@@ -77,6 +78,16 @@ beforeAll(async () => {
               command: process.execPath,
               args: [flaky],
               maxMessageBytes: 4096,
+            },
+          },
+          {
+            path: '/mine',
+            upstream: {
+              kind: 'stdio',
+              mode: 'user',
+              userTokenEnv: 'USER_TOKEN',
+              command: process.execPath,
+              args: [flaky],
             },
           },
           {
@@ -207,6 +218,31 @@ describe('gatehouse serve → stdio servers', () => {
       expect(String(big)).toContain('the MCP server stopped')
     } finally {
       await client.close()
+    }
+  }, 60_000)
+
+  it("runs one process per user with that user's own IdP token in its environment", async () => {
+    const url = serve.routes['/mine']!
+    const ada1 = await connectAs(url, ADA, 'ada one')
+    const ada2 = await connectAs(url, ADA, 'ada two')
+    const bob = await connectAs(url, BOB, 'bob app')
+    try {
+      const ask = async (c: typeof ada1) =>
+        text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')
+      const [[pidA1, tokenA1], [pidA2], [pidB, tokenB]] = await Promise.all([
+        ask(ada1),
+        ask(ada2),
+        ask(bob),
+      ])
+      // One process per user: ada's two clients share hers; bob has his own, with his token.
+      expect(pidA2).toBe(pidA1)
+      expect(pidA1).not.toBe(pidB)
+      expect(tokenA1!.length).toBeGreaterThan(10)
+      expect(tokenB!.length).toBeGreaterThan(10)
+      expect(tokenA1).not.toBe(tokenB)
+      expect(tokenA1).not.toBe(ada1.provider.saved!.access_token)
+    } finally {
+      await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
     }
   }, 60_000)
 
