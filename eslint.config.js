@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 // Hono is Web-standard and allowed; these are not.
-const nodeOnly = ['node:*', 'express', 'better-sqlite3', 'ioredis']
+const nodeOnly = ['node:*', 'express', 'better-sqlite3', 'ioredis', 'pg']
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**/*.mjs', 'eslint.config.js'] },

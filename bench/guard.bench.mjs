@@ -21,6 +21,8 @@ export async function createBenchGatehouse(options = {}) {
     },
     store: createMemoryStore(),
     authenticate: async () => ({ subject: 'bench-user' }),
+    dangerouslySkipConsent: true,
+    onWarning: () => undefined,
     signatureVerifier: nodeSignatureVerifier,
     ...options,
   })

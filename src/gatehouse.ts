@@ -7,6 +7,7 @@ import { resolveConfig, type ResolvedConfig } from './config/schema.js'
 import { ConfigError, type ErrorHook } from './errors.js'
 import { Grants } from './grants/grants.js'
 import { createRouter, type Handler, type Route } from './http/app.js'
+import { createCookieSigner } from './http/cookies.js'
 import { createGuardedFetch, type GuardedTransport } from './http/guarded-fetch.js'
 import { RateLimiter } from './http/rate-limit.js'
 import { metadataResponse } from './http/responses.js'
@@ -14,7 +15,11 @@ import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
 import { createClientAssertionVerifier } from './oauth/client-assertion.js'
 import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
-import { GatehouseProvider, type Authenticate } from './oauth/gatehouse-provider.js'
+import {
+  GatehouseProvider,
+  type Authenticate,
+  type GatehouseProviderOptions,
+} from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './oauth/identity-assertion.js'
 import { handleIntrospect } from './oauth/introspect.js'
 import {
@@ -34,6 +39,7 @@ import { createEncryptedStore } from './storage/encrypted.js'
 import type { Store } from './storage/store.js'
 import { SigningKeys } from './tokens/keys.js'
 import { createOwnTokenVerifier } from './tokens/own-token-verifier.js'
+import { ConsentingProvider } from './upstream/consenting-provider.js'
 import { createProxy } from './upstream/create-proxy.js'
 
 export interface GatehouseOptions {
@@ -41,8 +47,19 @@ export interface GatehouseOptions {
   config: unknown
   /** Where state lives; values are encrypted with a key derived from `config.secret`. */
   store: Store
-  /** How users sign in when no proxy is configured (tests, custom logins). */
+  /**
+   * How users sign in when no proxy is configured (tests, custom logins). The user first sees
+   * Gatehouse's consent page (which client, which redirect host, which scopes) at `/consent`;
+   * only after "Allow" is the hook called and a code issued. See `dangerouslySkipConsent`.
+   */
   authenticate?: Authenticate
+  /**
+   * Calls `authenticate` straight from `/authorize`, with no consent page: any client that can
+   * register (open registration, metadata documents) then gets a code for the user the hook
+   * names, with nobody asked. For single-client setups and tests only; reported through
+   * `onWarning` at start-up. Refused (`ConfigError`) with an upstream IdP: the proxy always asks.
+   */
+  dangerouslySkipConsent?: boolean
   /** Replaces the store-backed provider with one of your own (the MCP SDK provider contract). */
   provider?: (base: GatehouseProvider) => OAuthServerProvider
   /** Sees every error that becomes a response, with its internal `reason`; never sent to clients. */
@@ -127,13 +144,18 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
   }
+  if (config.upstream && options.dangerouslySkipConsent === true) {
+    throw new ConfigError([
+      'dangerouslySkipConsent: not allowed with an upstream identity provider; the proxy always shows its consent page',
+    ])
+  }
   const proxy = await createProxy(config, baseOptions, {
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   })
-  const base = proxy ?? new GatehouseProvider(baseOptions)
+  const base = proxy ?? (await createLocalProvider(options, baseOptions, config))
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
   const minute = { windowSeconds: 60, now }
   const deps = {
@@ -201,6 +223,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     })),
   ]
   if (proxy) routes.push(...proxy.routes())
+  else if (base instanceof ConsentingProvider) routes.push(...base.routes())
   if (config.registration.enabled) {
     routes.push({
       path: `${p}/register`,
@@ -230,6 +253,28 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       return store.close()
     },
   }
+}
+
+/**
+ * The provider when no IdP is proxied: `authenticate` behind the consent page, or, with
+ * `dangerouslySkipConsent`, called straight from `/authorize` (with a start-up warning).
+ */
+async function createLocalProvider(
+  options: GatehouseOptions,
+  baseOptions: GatehouseProviderOptions,
+  config: ResolvedConfig,
+): Promise<GatehouseProvider> {
+  if (options.dangerouslySkipConsent === true) {
+    ;(options.onWarning ?? console.warn)(
+      'dangerouslySkipConsent: `authenticate` runs with no consent page, so any client that can register gets codes for the user it names',
+    )
+    return new GatehouseProvider(baseOptions)
+  }
+  if (!options.authenticate) return new GatehouseProvider(baseOptions)
+  return new ConsentingProvider({
+    ...baseOptions,
+    cookies: await createCookieSigner(config.secret),
+  })
 }
 
 /** The metadata-document resolver when enabled; refuses to start without a checking transport. */

@@ -39,9 +39,20 @@ export type {
   TokenEndpointAuthMethod,
   TokenResponse,
 } from './oauth/types.js'
-export { principalOf, principalKey, samePrincipal } from './resource/access-token.js'
-export type { AccessToken, Principal, TokenVerifier } from './resource/access-token.js'
-export { verifyBearer, bearerChallenge } from './resource/bearer.js'
+export {
+  checkAccessToken,
+  principalOf,
+  principalKey,
+  samePrincipal,
+} from './resource/access-token.js'
+export type {
+  AccessToken,
+  Principal,
+  TokenCheck,
+  TokenVerifier,
+  UpstreamIdentity,
+} from './resource/access-token.js'
+export { verifyBearer, bearerChallenge, InsufficientScopeError } from './resource/bearer.js'
 export { createGuard } from './resource/guard.js'
 export type { Guard, GuardOptions } from './resource/guard.js'
 export { createRemoteAuthProvider } from './resource/remote-auth.js'
@@ -81,4 +92,5 @@ export { AzureScopeRules, OIDC_SCOPES } from './azure/scopes.js'
 export { EntraOboError } from './azure/errors.js'
 export type { EntraOboErrorCode } from './azure/errors.js'
 export { UpstreamSchema } from './config/schema.js'
-export { configFromEnv, mergeConfig } from './config/env.js'
+export { configFromEnv, mergeConfig, overlayEnv, resolveConfigWithEnv } from './config/env.js'
+export type { EnvOverlay, EnvSource } from './config/env.js'

@@ -11,7 +11,9 @@
  *    required scopes in `scp` (short form; OIDC scopes are never required there);
  * 3. `scp` becomes the token's scopes (short form), `roles` its roles; with `refuseAppOnlyTokens`
  *    an app-only token (no user) is refused.
- * Everything that fails is `undefined` (a `TokenVerifier` never throws for an invalid token).
+ * `verifyToken` answers `undefined` for everything that fails (a `TokenVerifier` never throws for an
+ * invalid token); `checkToken` tells a genuine token of this API that lacks a required scope
+ * (`insufficient_scope`, naming the full-URI scopes to ask Entra for) from an invalid one.
  */
 import { decodeBase64Url } from '../jwt/base64url.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
@@ -19,7 +21,12 @@ import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { freezeAccessToken } from '../jwt/claims.js'
 import { VerifiedTokenCache } from '../jwt/verified-token-cache.js'
 import { JWTVerifier } from '../jwt/verifier.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type {
+  AccessToken,
+  TokenCheck,
+  TokenVerifier,
+  UpstreamIdentity,
+} from '../resource/access-token.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { outboundOptions } from './outbound.js'
 import {
@@ -129,25 +136,48 @@ export class AzureJWTVerifier implements TokenVerifier {
     return this.scopeRules.validationScopes
   }
 
+  /** The verified token, or `undefined` for any token that may not pass (a missing scope too). */
   async verifyToken(token: string): Promise<AccessToken | undefined> {
+    const check = await this.checkToken(token)
+    return check.status === 'valid' ? check.token : undefined
+  }
+
+  /**
+   * The token's `TokenCheck`. `insufficient_scope` only for a token that passed every other rule
+   * (issuer, signature, time, audience, app-only refusal) and lacks a required `scp` entry; its
+   * `scopes` are the required ones in the form clients ask Entra for (`api://…/read`).
+   */
+  async checkToken(token: string): Promise<TokenCheck> {
     // One cache for every tenant's verifier, asked before the token is even decoded.
     const nowMs = (this.#options.now ?? Date.now)()
     const hit = this.#cache.get(token, nowMs)
-    if (hit !== undefined) return hit
+    if (hit !== undefined) return { status: 'valid', token: hit }
     const payload = peekPayload(token)
-    if (payload === undefined) return undefined
+    if (payload === undefined) return { status: 'invalid', reason: 'malformed' }
     const issuer = this.#acceptedIssuer(payload)
-    if (issuer === undefined) return undefined
-    const verified = await this.#verifierFor(issuer).verifyToken(token)
-    if (!verified) return undefined
-    if (this.#options.refuseAppOnlyTokens === true && isAppOnly(verified.claims)) return undefined
+    if (issuer === undefined) return { status: 'invalid', reason: 'wrong_issuer' }
+    const check = await this.#verifierFor(issuer).checkToken(token)
+    if (check.status === 'invalid') return check
+    const verified = check.token
+    if (this.#options.refuseAppOnlyTokens === true && isAppOnly(verified.claims)) {
+      return { status: 'invalid', reason: 'app_only_token' }
+    }
     const resource = this.#options.resource
-    const result = freezeAccessToken(resource !== undefined ? { ...verified, resource } : verified)
+    const result = freezeAccessToken({
+      ...verified,
+      ...(resource !== undefined ? { resource } : {}),
+      ...upstreamOf(verified),
+    })
+    if (check.status === 'insufficient_scope') {
+      const rules = this.scopeRules
+      const scopes = rules.validationScopes.map((s) => rules.toEntra(s))
+      return { status: 'insufficient_scope', token: result, scopes }
+    }
     if (verified.expiresAt !== undefined) {
       const until = Math.min(verified.expiresAt * 1000, nowMs + CACHE_MAX_TTL_MS)
       this.#cache.set(token, result, until, nowMs)
     }
-    return result
+    return { status: 'valid', token: result }
   }
 
   /** The issuer this configuration accepts for the token, or undefined. */
@@ -214,6 +244,20 @@ export class AzureJWTVerifier implements TokenVerifier {
       if (oldest !== undefined) this.#verifiers.delete(oldest)
     }
     return verifier
+  }
+}
+
+/** The Entra user behind a verified token: its issuer, `sub`, `tid` and `oid` (when present). */
+function upstreamOf(token: AccessToken): { upstream?: UpstreamIdentity } {
+  const { tid, oid } = token.claims
+  if (token.issuer === undefined || token.subject === undefined) return {}
+  return {
+    upstream: Object.freeze({
+      issuer: token.issuer,
+      subject: token.subject,
+      ...(typeof tid === 'string' ? { tenantId: tid } : {}),
+      ...(typeof oid === 'string' ? { objectId: oid } : {}),
+    }),
   }
 }
 

@@ -128,7 +128,15 @@ export async function buildAzureProvider(
             ? claims.iss
             : undefined
         }
-        if (tenantGuid !== undefined || !isTenantGuid(claims.tid)) return undefined
+        if (!isTenantGuid(claims.tid)) return undefined
+        // Single tenant: an ID token of another directory is a foreign user, not an IdP failure
+        // (the fixed issuer check would call it one).
+        if (tenantGuid !== undefined && claims.tid.toLowerCase() !== tenantGuid.toLowerCase()) {
+          throw new OAuthError('access_denied', 'this tenant may not sign in', {
+            reason: 'upstream_tenant_not_allowed',
+          })
+        }
+        if (tenantGuid !== undefined) return undefined
         if (!allowed(up, claims.tid)) {
           // A user of a tenant not in allowedTenants: refused, not an upstream failure.
           throw new OAuthError('access_denied', 'this tenant may not sign in', {

@@ -1,13 +1,14 @@
 /**
- * The `gatehouse` command. Verbs: `check-config` validates a configuration file against the one
- * schema. (`serve` and `dev` arrive with the gateway and proxy work.)
+ * The `gatehouse` command: global options, then one verb (`dev`, `check-config`), each parsing its
+ * own options. Operator mistakes (bad usage, a `ConfigError`) are printed as plain lines, never
+ * as stack traces; exit codes: 0 ok, 1 invalid configuration or a failed check, 2 bad usage.
  */
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { configFromEnv, mergeConfig } from '../config/env.js'
-import { resolveConfig } from '../config/schema.js'
+import { closest } from '../config/suggest.js'
 import { ConfigError } from '../errors.js'
+import { runCheckConfig, usageProblem } from './check-config.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
 import { runServe } from './serve-command.js'
 
@@ -17,11 +18,13 @@ Usage:
   gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
   gatehouse serve [options]            OAuth gateway in front of an MCP server (see serve --help)
   gatehouse check-config <file.json>   validate a configuration file; prints every problem
+                                       (--online also tries the IdP's discovery and keys)
   gatehouse --version                  print the version
   gatehouse --help                     this help
 
 Every option can also come from GATEHOUSE_* variables (GATEHOUSE_SECRET, GATEHOUSE_UPSTREAM__CLIENT_SECRET,
-...): they override the file. Keep secrets in the environment, never on the command line.
+...): they override the file; __ separates levels, GATEHOUSE_RESOURCES__0__URL sets a list
+element. Keep secrets in the environment, never on the command line.
 `
 
 const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
@@ -38,7 +41,7 @@ Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider oidc|azu
 Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
 Point an MCP client (the MCP SDK client, MCP Inspector, Claude) at the printed MCP URL. Clients may
 register, or use a Client ID Metadata Document URL as client_id (also one served from this machine).
-Stop with Ctrl-C; the data directory is kept.
+Stop with Ctrl-C; the data directory is kept (with --memory, nothing is).
 `
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
@@ -47,10 +50,20 @@ export async function main(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
+  // Options before the verb are global; each verb parses the rest itself.
+  const verbAt = argv.findIndex((a) => !a.startsWith('-'))
+  const globals = verbAt === -1 ? argv : argv.slice(0, verbAt)
+  const unknown = globals.find((a) => !GLOBAL_OPTIONS.includes(a))
+  if (unknown !== undefined) {
+    const near = closest(unknown, GLOBAL_OPTIONS)
+    err.write(
+      `gatehouse: unknown option ${unknown}${near ? ` (did you mean ${near}?)` : ''}; see gatehouse --help\n`,
+    )
+    return 2
+  }
+  const { values } = parseArgs({
+    args: globals,
+    strict: true,
     options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
   })
   if (values.version === true) {
@@ -60,52 +73,29 @@ export async function main(
     out.write(`${pkg.version}\n`)
     return 0
   }
-  const [verb, ...rest] = positionals
-  if (
-    verb === undefined ||
-    verb === 'help' ||
-    (values.help === true && verb !== 'dev' && verb !== 'serve')
-  ) {
+  const verb = verbAt === -1 ? undefined : argv[verbAt]
+  const rest = argv.slice(verbAt + 1)
+  if (verb === undefined || verb === 'help' || values.help === true) {
     out.write(HELP)
     return verb === undefined && values.help !== true ? 1 : 0
   }
-  if (verb === 'serve') return runServe(argv.slice(argv.indexOf('serve') + 1), out, err)
-  if (verb === 'dev') return runDev(argv.slice(argv.indexOf('dev') + 1), out, err)
-  if (verb === 'check-config') return checkConfig(rest[0], out, err)
-  err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)
-  return 2
-}
-
-async function checkConfig(
-  file: string | undefined,
-  out: NodeJS.WritableStream,
-  err: NodeJS.WritableStream,
-): Promise<number> {
-  if (file === undefined) {
-    err.write('gatehouse check-config: name a configuration file\n')
-    return 2
-  }
-  let input: Record<string, unknown>
   try {
-    input = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    if (verb === 'serve') return await runServe(rest, out, err)
+    if (verb === 'dev') return await runDev(rest, out, err)
+    if (verb === 'check-config') return await runCheckConfig(rest, out, err)
   } catch (error) {
-    err.write(
-      `gatehouse check-config: cannot read ${file}: ${error instanceof SyntaxError ? 'not valid JSON' : 'unreadable'}\n`,
-    )
-    return 1
-  }
-  try {
-    const config = resolveConfig(mergeConfig(input, configFromEnv(process.env)))
-    out.write(`ok: issuer ${config.issuer}, ${config.resources.length} resource(s)\n`)
-    return 0
-  } catch (error) {
+    // An operator's mistake: the list of problems, no stack trace.
     if (error instanceof ConfigError) {
-      err.write(`${error.message}\n`)
+      err.write(`gatehouse ${verb}: ${error.message}\n`)
       return 1
     }
     throw error
   }
+  err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)
+  return 2
 }
+
+const GLOBAL_OPTIONS = ['--help', '-h', '--version', '-v']
 
 /** Parses `dev` flags, starts everything, prints where to connect, and runs until a signal. */
 async function runDev(
@@ -134,9 +124,7 @@ async function runDev(
       },
     }))
   } catch (error) {
-    err.write(
-      `gatehouse dev: ${error instanceof Error ? error.message : 'bad arguments'}\n\n${DEV_HELP}`,
-    )
+    err.write(`gatehouse dev: ${usageProblem(error)}\n\n${DEV_HELP}`)
     return 2
   }
   if (values.help === true) {
@@ -185,6 +173,10 @@ async function runDev(
     process.once('SIGTERM', done)
   })
   await dev.close()
-  out.write('Gatehouse dev stopped; data kept.\n')
+  out.write(
+    values.memory === true
+      ? 'Gatehouse dev stopped; nothing was kept (--memory).\n'
+      : `Gatehouse dev stopped; data kept in ${resolve(dataDir)}.\n`,
+  )
   return 0
 }

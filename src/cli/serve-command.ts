@@ -4,7 +4,6 @@
  * drains.
  */
 import { parseArgs } from 'node:util'
-import { configFromEnv, mergeConfig } from '../config/env.js'
 import { ConfigError } from '../errors.js'
 import { readConfigFile } from './config-file.js'
 import { startServe, type ServeOptions } from './serve.js'
@@ -112,7 +111,6 @@ export async function runServe(
       }
     }
     if (typeof values.issuer === 'string') config.issuer = values.issuer
-    config = mergeConfig(config, configFromEnv(env))
   } catch (error) {
     if (error instanceof ConfigError) {
       err.write(`${error.message}\n`)

@@ -11,7 +11,7 @@ import { resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
 import { toNodeHandler } from '../adapters/node.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
-import { resolveConfig } from '../config/schema.js'
+import { applyEnv, overlayEnv } from '../config/env.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { ConfigError } from '../errors.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
@@ -21,7 +21,7 @@ import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
 export interface ServeOptions {
-  /** Configuration input (file contents merged with the environment overlay, or built from flags). */
+  /** Configuration input (the file, or built from flags); `GATEHOUSE_*` variables in `env` apply over it. */
   config: Record<string, unknown>
   port: number
   /** Address to listen on; default 127.0.0.1. */
@@ -79,11 +79,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     for (const c of closers.reverse()) await c().catch(() => undefined)
   }
   try {
+    // Defaults go under the file's values; `GATEHOUSE_*` variables then apply over both
+    // (`applyEnv` below). `effective` is what the variables will make of the file, to decide.
     const input: Record<string, unknown> = { ...options.config }
-    input.issuer ??= `http://127.0.0.1:${port}`
-    if (typeof input.issuer !== 'string') throw new ConfigError(['issuer: must be a URL'])
-    const issuer = input.issuer.replace(/\/+$/, '')
-    if (input.secret === undefined) {
+    const effective = overlayEnv(input, env).config
+    if (effective.issuer === undefined) input.issuer = `http://127.0.0.1:${port}`
+    const issuerValue = effective.issuer ?? input.issuer
+    if (typeof issuerValue !== 'string') throw new ConfigError(['issuer: must be a URL'])
+    const issuer = issuerValue.replace(/\/+$/, '')
+    if (effective.secret === undefined) {
       if (options.devIdp || options.store === 'memory') {
         input.secret = randomBytes(32).toString('base64url')
       } else {
@@ -106,17 +110,17 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         }
       }
     }
-    if (input.upstream === undefined) {
+    if (input.upstream === undefined && effective.upstream === undefined) {
       throw new ConfigError([
         'upstream: name the identity provider users sign in at (or use --dev-idp)',
       ])
     }
     // Validate everything before opening anything that lasts.
-    const checked = resolveConfig(input)
+    const { input: config, config: checked } = applyEnv(input, env)
     if (!checked.gateway) throw new ConfigError(['gateway: give at least one route'])
     const store = await openStore(options)
     const gatehouse = await createGatehouse({
-      config: input,
+      config,
       store,
       signatureVerifier: nodeSignatureVerifier,
       transport: createNodeTransport(options.outbound),

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod'
 import { SCOPE_TOKEN } from '../oauth/scopes.js'
+import { absoluteUrl, parseUrl } from './urls.js'
 
 /** One scope token (RFC 6749 §3.3), with the message configuration errors show. */
 export const scopeToken = z
@@ -40,7 +41,7 @@ export const azureUpstreamFields = {
    * Replaces the cloud's sign-in host (`https://login.example`), e.g. the local Entra stand-in.
    * http is accepted on loopback only.
    */
-  authority: z.url().optional(),
+  authority: absoluteUrl().optional(),
   /** The Application ID URI of this API (default `api://{clientId}`). */
   identifierUri: z.string().min(1).optional(),
   /**
@@ -94,8 +95,12 @@ export const azureUpstreamFields = {
     .optional(),
 }
 
-/** Whether `value` is an https URL, or http on a loopback host. */
+/**
+ * Whether `value` is an https URL, or http on a loopback host. A string that is not a URL passes:
+ * the field's own schema reports it.
+ */
 export function isSecureOrLoopbackUrl(value: string, isLoopbackHost: (h: string) => boolean) {
-  const url = new URL(value)
+  const url = parseUrl(value)
+  if (url === undefined) return true
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
 }

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod'
 import { scopeToken } from './azure-schema.js'
+import { absoluteUrl } from './urls.js'
 
 /** An environment variable name (the secret's value is read from it at start-up). */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
@@ -47,7 +48,7 @@ export const AccessRuleSchema = z.strictObject({
 const HttpUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
   /** The Streamable HTTP endpoint of the MCP server. */
-  url: z.url(),
+  url: absoluteUrl(),
   /** Deadline for the upstream's response headers (a stream may then last longer). */
   timeoutSeconds: z.number().min(1).max(600).default(60),
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
@@ -105,7 +106,7 @@ export const GatewayRouteSchema = z.strictObject({
   /** Scopes every request to the route needs. */
   requiredScopes: z.array(scopeToken).default([]),
   name: z.string().max(200).optional(),
-  allowedOrigins: z.array(z.union([z.literal('*'), z.url()])).default([]),
+  allowedOrigins: z.array(z.union([z.literal('*'), absoluteUrl()])).default([]),
   /** Route-wide conditions beyond a valid token (roles, subjects, clients). */
   allow: AccessRuleSchema.optional(),
   /** Per-tool rules by tool name; a tool not listed is allowed to anyone who may use the route. */

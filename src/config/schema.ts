@@ -5,13 +5,13 @@
 import * as z from 'zod'
 import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
-import { canonicalResource, isLoopbackHost } from './urls.js'
+import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
-  url: z.url(),
+  url: absoluteUrl(),
   /** Scopes this resource understands; advertised in its metadata and challenges. */
   scopes: z.array(scopeToken).default([]),
   /** Scopes every request must carry; default none beyond a valid token. */
@@ -25,7 +25,7 @@ export const ResourceSchema = z.strictObject({
    * gets 403). The resource's own origin is always allowed; `'*'` allows any. Requests without
    * an `Origin` header (non-browser clients) are not affected.
    */
-  allowedOrigins: z.array(z.union([z.literal('*'), z.url()])).default([]),
+  allowedOrigins: z.array(z.union([z.literal('*'), absoluteUrl()])).default([]),
 })
 
 /** The JWS algorithms accepted from identity providers: asymmetric only. */
@@ -71,7 +71,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('oidc'),
     /** The discovery document URL (`…/.well-known/openid-configuration`). */
-    configUrl: z.url(),
+    configUrl: absoluteUrl(),
     /** Require a complete discovery document whose issuer matches the URL (default true). */
     strict: z.boolean().default(true),
     /** Sent as `audience` upstream (Auth0-style APIs). */
@@ -82,12 +82,12 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('oauth'),
-    issuer: z.url(),
-    authorizationEndpoint: z.url(),
-    tokenEndpoint: z.url(),
-    revocationEndpoint: z.url().optional(),
+    issuer: absoluteUrl(),
+    authorizationEndpoint: absoluteUrl(),
+    tokenEndpoint: absoluteUrl(),
+    revocationEndpoint: absoluteUrl().optional(),
     /** Verifies the IdP's JWT access tokens to learn the user (`sub`). */
-    jwksUri: z.url(),
+    jwksUri: absoluteUrl(),
     /** Expected `aud` of the IdP's access tokens (default: the client id). */
     accessTokenAudience: z.string().optional(),
     ...upstreamCommon,
@@ -133,7 +133,7 @@ export const StaticClientSchema = z.strictObject({
   tokenEndpointAuthMethod: z
     .enum(['client_secret_basic', 'client_secret_post', 'none'])
     .default('client_secret_basic'),
-  redirectUris: z.array(z.url()).default([]),
+  redirectUris: z.array(absoluteUrl()).default([]),
   grantTypes: z
     .array(z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT]))
     .min(1)
@@ -150,10 +150,10 @@ export const StaticClientSchema = z.strictObject({
 export const TrustedIssuerSchema = z
   .strictObject({
     /** The IdP's issuer identifier, compared exactly with the ID-JAG's `iss`. */
-    issuer: z.url(),
+    issuer: absoluteUrl(),
     /** Where its keys are: one of a JWKS URL, a discovery URL, or an inline JWKS. */
-    jwksUri: z.url().optional(),
-    discoveryUrl: z.url().optional(),
+    jwksUri: absoluteUrl().optional(),
+    discoveryUrl: absoluteUrl().optional(),
     jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
     /** Accepted signature algorithms (asymmetric only); default all of them. */
     algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
@@ -208,7 +208,7 @@ export const IdentityAssertionSchema = z
 export const ConfigSchema = z
   .strictObject({
     /** The authorization server's issuer identifier: stable, never derived from a Host header. */
-    issuer: z.url(),
+    issuer: absoluteUrl(),
     /** The protected MCP endpoints. */
     resources: z.array(ResourceSchema).min(1),
     /** Secret (32+ bytes) from which the storage encryption key is derived. */
@@ -269,7 +269,9 @@ export const ConfigSchema = z
       .prefault({}),
     /** Confidential clients allowed to introspect tokens of the listed resources (RFC 7662). */
     introspectionClients: z
-      .array(z.strictObject({ clientId: z.string().min(1), resources: z.array(z.url()).min(1) }))
+      .array(
+        z.strictObject({ clientId: z.string().min(1), resources: z.array(absoluteUrl()).min(1) }),
+      )
       .default([]),
     /** Per-instance limits (per minute) against floods and credential guessing. */
     rateLimits: z
@@ -299,19 +301,27 @@ export const ConfigSchema = z
     gateway: GatewaySchema.optional(),
   })
   .superRefine((c, ctx) => {
-    const issuer = new URL(c.issuer)
-    const loopback = isLoopbackHost(issuer.hostname)
-    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) {
-      if (!c.dangerouslyAllowInsecureIssuer) {
+    // Refinements run even when a field failed its own schema: URLs are read with parseUrl
+    // (never `new URL`, whose throw would hide every other problem) and skipped when unparsable.
+    const issuer = parseUrl(c.issuer)
+    if (issuer) {
+      const loopback = isLoopbackHost(issuer.hostname)
+      if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) {
+        if (!c.dangerouslyAllowInsecureIssuer) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['issuer'],
+            message: 'must be https (http is allowed on loopback only)',
+          })
+        }
+      }
+      if (issuer.search || issuer.hash || c.issuer.includes('?') || c.issuer.includes('#')) {
         ctx.addIssue({
           code: 'custom',
           path: ['issuer'],
-          message: 'must be https (http is allowed on loopback only)',
+          message: 'must have no query or fragment',
         })
       }
-    }
-    if (issuer.search || issuer.hash || c.issuer.includes('?') || c.issuer.includes('#')) {
-      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must have no query or fragment' })
     }
     if (
       c.upstream &&
@@ -327,8 +337,8 @@ export const ConfigSchema = z
     }
     checkClients(c, ctx)
     c.resources.forEach((r, i) => {
-      const url = new URL(r.url)
-      if (url.hash || r.url.includes('#')) {
+      const url = parseUrl(r.url)
+      if (url && (url.hash || r.url.includes('#'))) {
         ctx.addIssue({
           code: 'custom',
           path: ['resources', i, 'url'],
@@ -336,16 +346,16 @@ export const ConfigSchema = z
         })
       }
       if (
+        url &&
         url.protocol !== 'https:' &&
-        !(url.protocol === 'http:' && isLoopbackHost(url.hostname))
+        !(url.protocol === 'http:' && isLoopbackHost(url.hostname)) &&
+        !c.dangerouslyAllowInsecureIssuer
       ) {
-        if (!c.dangerouslyAllowInsecureIssuer) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['resources', i, 'url'],
-            message: 'must be https (http is allowed on loopback only)',
-          })
-        }
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', i, 'url'],
+          message: 'must be https (http is allowed on loopback only)',
+        })
       }
       for (const s of r.requiredScopes) {
         if (r.scopes.length > 0 && !r.scopes.includes(s)) {
@@ -479,7 +489,7 @@ export const RemoteAuthConfigSchema = z.strictObject({
   /** The protected MCP endpoints. */
   resources: z.array(ResourceSchema).min(1),
   /** Issuer identifiers of the authorization servers clients should use (RFC 9728 §2). */
-  authorizationServers: z.array(z.url()).min(1),
+  authorizationServers: z.array(absoluteUrl()).min(1),
 })
 
 export interface ResolvedRemoteAuthConfig {

@@ -1,4 +1,25 @@
 /** URL helpers shared by configuration and the endpoints. No I/O. */
+import * as z from 'zod'
+
+/**
+ * A configuration field holding an absolute URL (what `new URL` parses). Use it for every URL
+ * field: refinements then read it with `parseUrl`, never `new URL`, because zod runs an object's
+ * refinements even when one of its fields failed, and a throw there would hide every other problem.
+ */
+export const absoluteUrl = () =>
+  z.url({
+    error: (issue) =>
+      issue.code === 'invalid_format' ? 'must be an absolute URL (https://…)' : undefined,
+  })
+
+/** The parsed URL, or `undefined` for a string that is not an absolute URL (never throws). */
+export function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value)
+  } catch {
+    return undefined
+  }
+}
 
 /** Whether a hostname (as `URL.hostname` gives it) is a loopback name or address. */
 export function isLoopbackHost(hostname: string): boolean {

@@ -11,6 +11,7 @@ import type {
   Provider,
 } from 'oidc-provider'
 
+import type { DevIdpSigningAlgorithm } from './idp-options.js'
 import { pageHeaders, renderErrorPage } from './login-page.js'
 
 /** A user the dev IdP can sign in, with its defaults applied. */
@@ -35,6 +36,8 @@ export interface DevIdpSettings {
   refreshTokenTtl: number
   cookieKeys: readonly string[]
   adapter: NonNullable<Configuration['adapter']>
+  /** The one algorithm ID tokens and signed userinfo responses are signed with. */
+  signingAlg: DevIdpSigningAlgorithm
 }
 
 /** How long an unfinished sign-in (interaction) stays usable, in seconds. */
@@ -76,9 +79,17 @@ export function buildProviderConfiguration(
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     allowOmittingSingleRegisteredRedirectUri: false,
+    // One algorithm, advertised alone in discovery, so a relying party that assumes RS256
+    // (OpenID Connect's default) fails here as it would at an IdP that signs otherwise.
     enabledJWA: {
-      idTokenSigningAlgValues: ['RS256'],
-      userinfoSigningAlgValues: ['RS256'],
+      idTokenSigningAlgValues: [settings.signingAlg],
+      userinfoSigningAlgValues: [settings.signingAlg],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: settings.signingAlg,
     },
     features: {
       devInteractions: { enabled: false },

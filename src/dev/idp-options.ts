@@ -8,6 +8,23 @@ import { SCOPE_TOKEN } from '../oauth/scopes.js'
 import type { DevIdpClient, DevIdpUser } from './idp.js'
 import type { DevIdpAccount, DevIdpSettings } from './idp-config.js'
 
+/** The ID-token signing algorithms the dev IdP offers: asymmetric only, as Gatehouse accepts. */
+export const DEV_IDP_SIGNING_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const
+
+/** One of {@link DEV_IDP_SIGNING_ALGORITHMS}. */
+export type DevIdpSigningAlgorithm = (typeof DEV_IDP_SIGNING_ALGORITHMS)[number]
+
 const BASE_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 /** Claims the IdP sets itself; users may not override them through `claims`. */
 const RESERVED_CLAIMS = new Set([
@@ -41,6 +58,18 @@ export function loopbackUrlHost(host: string): string {
   throw new TypeError(
     `the dev identity provider listens on a loopback address only (e.g. 127.0.0.1), not ${JSON.stringify(host)}`,
   )
+}
+
+/** The `idTokenSigningAlg` option, default RS256; a `TypeError` for anything not offered. */
+export function signingAlgorithm(value: string | undefined): DevIdpSigningAlgorithm {
+  if (value === undefined) return 'RS256'
+  const known = DEV_IDP_SIGNING_ALGORITHMS.find((alg) => alg === value)
+  if (known === undefined) {
+    throw new TypeError(
+      `idTokenSigningAlg must be one of ${DEV_IDP_SIGNING_ALGORITHMS.join(', ')}, not ${JSON.stringify(value)}`,
+    )
+  }
+  return known
 }
 
 /** A lifetime option in seconds, or `fallback` when absent. */

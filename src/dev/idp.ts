@@ -2,7 +2,8 @@
  * An embedded OpenID provider for `gatehouse dev` and the integration tests: a real upstream
  * identity provider WITHOUT dynamic client registration (like Entra), built on oidc-provider.
  *
- * Static clients only, authorization code flow only, PKCE S256 required, RS256 ID tokens, refresh
+ * Static clients only, authorization code flow only, PKCE S256 required, ID tokens signed with one
+ * asymmetric algorithm (RS256 unless `idTokenSigningAlg` says otherwise), refresh
  * tokens (rotated) with `offline_access`, consent granted automatically, and a real sign-in page
  * checking the configured users' passwords. It listens on a loopback address only.
  */
@@ -19,8 +20,18 @@ import {
   type DevIdpSettings,
 } from './idp-config.js'
 import { handleInteractionRoute } from './idp-interactions.js'
-import { accountsFrom, clientsFrom, loopbackUrlHost, scopesFrom, ttl } from './idp-options.js'
+import {
+  accountsFrom,
+  clientsFrom,
+  loopbackUrlHost,
+  scopesFrom,
+  signingAlgorithm,
+  ttl,
+  type DevIdpSigningAlgorithm,
+} from './idp-options.js'
 import { renderErrorPage, sendHtml } from './login-page.js'
+
+export { DEV_IDP_SIGNING_ALGORITHMS, type DevIdpSigningAlgorithm } from './idp-options.js'
 
 /** A user who can sign in at the dev IdP. */
 export interface DevIdpUser {
@@ -69,6 +80,13 @@ export interface DevIdpOptions {
   refreshTokenTtlSeconds?: number
   /** Scopes to accept besides `openid profile email offline_access`. */
   scopes?: string[]
+  /**
+   * The algorithm the ID tokens (and signed userinfo) are signed with; the signing key is of the
+   * matching type (RSA, EC P-256/384/521, Ed25519). The only value in the discovery document's
+   * `id_token_signing_alg_values_supported` and every client's `id_token_signed_response_alg`.
+   * Default `'RS256'`.
+   */
+  idTokenSigningAlg?: DevIdpSigningAlgorithm
 }
 
 /** One request the dev IdP received: method and path only, never the query or the body. */
@@ -110,6 +128,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     throw new TypeError('port must be an integer from 0 to 65535')
   }
   const accessTokenTtl = ttl('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 600)
+  const alg = signingAlgorithm(options.idTokenSigningAlg)
   const store = createDevIdpStore()
   const settings: DevIdpSettings = {
     ...accountsFrom(options.users),
@@ -120,9 +139,10 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     refreshTokenTtl: ttl('refreshTokenTtlSeconds', options.refreshTokenTtlSeconds, 86_400),
     cookieKeys: [randomBytes(32).toString('base64url')],
     adapter: store.adapter,
+    signingAlg: alg,
   }
   const ProviderClass = await loadProviderClass()
-  let keys: JWK[] = [await generateSigningKey()]
+  let keys: JWK[] = [await generateSigningKey(alg)]
 
   const requests: DevIdpRequest[] = []
   let current: { provider: Provider; handle: ReturnType<Provider['callback']> } | undefined
@@ -183,7 +203,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     jwks: () => ({ keys: keys.map(publicJwk) }),
     async rotateKeys() {
       const [previous] = keys
-      const next = await generateSigningKey()
+      const next = await generateSigningKey(alg)
       keys = previous === undefined ? [next] : [next, previous]
       build()
     },
@@ -216,10 +236,11 @@ async function validateClients(provider: Provider, settings: DevIdpSettings): Pr
   }
 }
 
-async function generateSigningKey(): Promise<JWK> {
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true })
+async function generateSigningKey(alg: DevIdpSigningAlgorithm): Promise<JWK> {
+  // jose picks the key type from the algorithm: RSA 2048, EC on the matching curve, Ed25519.
+  const { privateKey } = await generateKeyPair(alg, { extractable: true })
   const jwk = await exportJWK(privateKey)
-  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'RS256', use: 'sig' }
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: 'sig' }
 }
 
 function publicJwk(jwk: JWK): JWK {
@@ -230,12 +251,35 @@ function publicJwk(jwk: JWK): JWK {
 
 async function loadProviderClass(): Promise<typeof Provider> {
   try {
-    const module = await import('oidc-provider')
+    const module = await importWithoutRuntimeWarning()
     return module.Provider
   } catch (cause) {
     throw new Error(
       'the development identity provider needs the oidc-provider package (npm install --save-dev oidc-provider)',
       { cause },
     )
+  }
+}
+
+/** What oidc-provider prints (through `console.warn`) when imported on Node older than 22 LTS. */
+const RUNTIME_WARNING = 'oidc-provider WARNING: Unsupported runtime'
+
+/**
+ * Imports oidc-provider without its "Unsupported runtime" warning: on Node 20 it is the first line
+ * `gatehouse dev` printed, though the dev IdP passes its tests there. Only that warning is
+ * dropped, only while the module is first evaluated; every other warning passes through.
+ */
+async function importWithoutRuntimeWarning(): Promise<{ Provider: typeof Provider }> {
+  const warn = console.warn
+  const filtered = (...args: unknown[]): void => {
+    if (typeof args[0] === 'string' && args[0].includes(RUNTIME_WARNING)) return
+    warn.apply(console, args)
+  }
+  console.warn = filtered
+  try {
+    return await import('oidc-provider')
+  } finally {
+    // Someone else may have replaced it meanwhile: then leave theirs.
+    if (console.warn === filtered) console.warn = warn
   }
 }

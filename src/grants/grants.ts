@@ -4,7 +4,7 @@
  * without a store read on every request: liveness answers are cached for that long.
  */
 import { randomToken } from '../http/random.js'
-import type { Store } from '../storage/store.js'
+import type { AtomicStep, StepExpire, StepWrite, Store } from '../storage/store.js'
 
 /** What a grant records. Upstream tokens (proxy) live here too, in the encrypted store. */
 export interface GrantRecord {
@@ -56,10 +56,43 @@ export class Grants {
 
   /** Stores a new grant and returns its id (128 bits, random). */
   async create(record: GrantRecord): Promise<string> {
-    const id = randomToken(16)
+    const id = this.newId()
     await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
     this.#remember(id, true)
     return id
+  }
+
+  /** A fresh grant id (128 bits, random), for a grant created inside a larger atomic step. */
+  newId(): string {
+    return randomToken(16)
+  }
+
+  /**
+   * The write that creates grant `id` inside a `Store.commit` step (the grant exists exactly when
+   * the step applies). Call {@link created} once the step has applied.
+   */
+  creation(id: string, record: GrantRecord): StepWrite {
+    return { key: key(id), value: record, ttlSeconds: this.#ttl }
+  }
+
+  /** Records that a grant made through {@link creation} now exists (this instance's liveness). */
+  created(id: string): void {
+    this.#remember(id, true)
+  }
+
+  /**
+   * The conditions and renewal that tie a `Store.commit` step to grant `id`: the step applies only
+   * while the grant exists and is not revoked, and restarts its lifetime (an issue of tokens keeps
+   * the grant alive) without rewriting the record.
+   */
+  liveness(
+    id: string,
+  ): Required<Pick<AtomicStep, 'require' | 'absent'>> & { expire: StepExpire[] } {
+    return {
+      require: [key(id)],
+      absent: [tombstone(id)],
+      expire: [{ key: key(id), ttlSeconds: this.#ttl }],
+    }
   }
 
   get(id: string): Promise<GrantRecord | undefined> {
@@ -68,21 +101,27 @@ export class Grants {
 
   /**
    * Rewrites the record, restarting its lifetime; `false` when the grant was revoked meanwhile.
-   * A revocation writes a tombstone before deleting, and an update checks it after writing, so
-   * whatever the interleaving, a revoked grant never comes back.
+   * One atomic step that requires the record and no tombstone, so a revoked grant never comes back
+   * and a failed write changes nothing.
    */
-  async update(id: string, record: GrantRecord): Promise<boolean> {
-    await this.#store.set(key(id), record, { ttlSeconds: this.#ttl })
-    if ((await this.#store.get(tombstone(id))) === undefined) return true
-    await this.#store.delete(key(id))
-    return false
+  update(id: string, record: GrantRecord): Promise<boolean> {
+    return this.#store.commit({
+      require: [key(id)],
+      absent: [tombstone(id)],
+      set: [{ key: key(id), value: record, ttlSeconds: this.#ttl }],
+    })
   }
 
-  /** Revokes the grant: a tombstone, then the record deleted; this instance forgets it at once. */
+  /**
+   * Revokes the grant: a tombstone and the record's deletion in one atomic step (a tombstone
+   * outlives any in-flight update); this instance forgets the grant at once.
+   */
   async revoke(id: string): Promise<void> {
     this.#remember(id, false)
-    await this.#store.set(tombstone(id), true, { ttlSeconds: this.#ttl })
-    await this.#store.delete(key(id))
+    await this.#store.commit({
+      delete: [key(id)],
+      set: [{ key: tombstone(id), value: true, ttlSeconds: this.#ttl }],
+    })
   }
 
   /**

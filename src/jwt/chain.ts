@@ -3,10 +3,21 @@
  * introspection at an external authorization server.
  */
 
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import {
+  checkAccessToken,
+  type AccessToken,
+  type TokenCheck,
+  type TokenVerifier,
+} from '../resource/access-token.js'
 
 /**
- * Tries each verifier in order; the first that returns a token wins.
+ * Tries each verifier in order; the first that recognises the token decides.
+ *
+ * A verifier recognises a token when its check says `valid` or `insufficient_scope` (the token is
+ * genuine but lacks a scope that verifier requires). Either answer ends the chain: an insufficient
+ * token is answered `insufficient_scope` (403, step-up), and is never handed to a later verifier
+ * that might accept it under laxer rules (fail closed), nor reported as `invalid` because a later
+ * verifier does not know it. Verifiers with only `verifyToken` answer valid or invalid.
  *
  * A verifier that throws (its issuer is unreachable) does not stop the chain: the next ones are
  * still tried, and the first error is rethrown only if none of them accepted the token, so an
@@ -24,18 +35,29 @@ export class ChainTokenVerifier implements TokenVerifier {
     this.#verifiers = [...verifiers]
   }
 
-  /** The first verifier's token, `undefined` if all refuse, or the first error if one failed. */
+  /** The deciding verifier's token, `undefined` if none accepts it, or the first error (above). */
   async verifyToken(token: string): Promise<AccessToken | undefined> {
+    const check = await this.checkToken(token)
+    return check.status === 'valid' ? check.token : undefined
+  }
+
+  /**
+   * The first `valid` or `insufficient_scope` answer; else the first error a verifier threw; else
+   * `invalid` (with the first verifier's reason).
+   */
+  async checkToken(token: string): Promise<TokenCheck> {
     let failure: { error: unknown } | undefined
+    let invalid: TokenCheck | undefined
     for (const verifier of this.#verifiers) {
       try {
-        const result = await verifier.verifyToken(token)
-        if (result !== undefined) return result
+        const check = await checkAccessToken(verifier, token)
+        if (check.status !== 'invalid') return check
+        invalid ??= check
       } catch (error) {
         failure ??= { error }
       }
     }
     if (failure !== undefined) throw failure.error
-    return undefined
+    return invalid ?? { status: 'invalid' }
   }
 }

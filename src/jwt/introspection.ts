@@ -6,7 +6,7 @@
 import { OAuthError, UpstreamError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
 import type { GuardedFetch, GuardedTransport } from '../http/guarded-fetch.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
 import { DEFAULT_MAX_TOKEN_BYTES } from './jws.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
@@ -38,7 +38,8 @@ export interface IntrospectionTokenVerifierOptions {
   now?: () => number
 }
 
-type Outcome = AccessToken | { readonly reason: string }
+/** An active token, or why not (with the token when only a required scope is missing). */
+type Outcome = AccessToken | { readonly reason: string; readonly token?: AccessToken }
 
 /**
  * Verifies tokens through RFC 7662 introspection.
@@ -102,6 +103,25 @@ export class IntrospectionTokenVerifier implements TokenVerifier {
   async verifyToken(token: string): Promise<AccessToken | undefined> {
     const outcome = await this.#check(token)
     return 'reason' in outcome ? undefined : outcome
+  }
+
+  /**
+   * The token's `TokenCheck`: `insufficient_scope` (naming `requiredScopes`) for an active token
+   * that passes every rule but the required scopes.
+   *
+   * @throws {UpstreamError} when the authorization server cannot answer.
+   */
+  async checkToken(token: string): Promise<TokenCheck> {
+    const outcome = await this.#check(token)
+    if (!('reason' in outcome)) return { status: 'valid', token: outcome }
+    if (outcome.reason === 'insufficient_scope' && outcome.token !== undefined) {
+      return {
+        status: 'insufficient_scope',
+        token: outcome.token,
+        scopes: [...(this.#options.requiredScopes ?? [])],
+      }
+    }
+    return { status: 'invalid', reason: outcome.reason }
   }
 
   /**
@@ -202,9 +222,6 @@ export class IntrospectionTokenVerifier implements TokenVerifier {
       if (typeof first === 'string') resource = first
     }
     const scopes = typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : []
-    for (const required of this.#options.requiredScopes ?? []) {
-      if (!scopes.includes(required)) return { reason: 'insufficient_scope' }
-    }
     const issuer = (iss as string | undefined) ?? configuredIssuer
     const result: AccessToken = {
       token,
@@ -217,7 +234,11 @@ export class IntrospectionTokenVerifier implements TokenVerifier {
     if (typeof sub === 'string') result.subject = sub
     if (issuer !== undefined) result.issuer = issuer
     if (typeof gid === 'string') result.grantId = gid
-    return Object.freeze(result)
+    Object.freeze(result)
+    for (const required of this.#options.requiredScopes ?? []) {
+      if (!scopes.includes(required)) return { reason: 'insufficient_scope', token: result }
+    }
+    return result
   }
 }
 

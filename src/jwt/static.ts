@@ -4,7 +4,7 @@
  */
 
 import { isLoopbackHost } from '../http/guarded-fetch.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
 import { encodeBase64Url } from './base64url.js'
 
 /** Options of `StaticTokenVerifier`. */
@@ -15,6 +15,11 @@ export interface StaticTokenVerifierOptions {
   issuer: string
   /** Accept a non-loopback issuer (a shared test environment). Default false. */
   dangerouslyAllowNonLoopback?: boolean
+  /**
+   * Scopes every token must carry: a known token without them is `insufficient_scope` (403 at the
+   * guard), as with the other verifiers. Default none.
+   */
+  requiredScopes?: string[]
   /** Clock in ms for `expiresAt`; default `Date.now`. */
   now?: () => number
 }
@@ -24,8 +29,8 @@ export interface StaticTokenVerifierOptions {
  *
  * The table is keyed by SHA-256 of each token, and a presented token is hashed before the
  * lookup, so lookup time does not depend on how much of a secret token matched. A token whose
- * `expiresAt` (seconds) has passed is refused. Not checked: anything else (no audience, no scope
- * policy: the table is the policy).
+ * `expiresAt` (seconds) has passed is refused; one without every `requiredScopes` entry is
+ * `insufficient_scope`. Not checked: anything else (no audience check: the table is the policy).
  *
  * @throws {TypeError} at construction when `issuer` is not an http(s) URL on a loopback host
  *   (127.0.0.0/8, `[::1]`, `localhost`) and `dangerouslyAllowNonLoopback` is not set, or when a
@@ -35,6 +40,7 @@ export class StaticTokenVerifier implements TokenVerifier {
   readonly #table: Promise<Map<string, Omit<AccessToken, 'token'>>>
   readonly #issuer: string
   readonly #now: () => number
+  readonly #requiredScopes: readonly string[]
 
   constructor(options: StaticTokenVerifierOptions) {
     let url: URL
@@ -55,18 +61,31 @@ export class StaticTokenVerifier implements TokenVerifier {
     if (entries.some(([token]) => token === '')) throw new TypeError('tokens must not be empty')
     this.#issuer = options.issuer
     this.#now = options.now ?? Date.now
+    this.#requiredScopes = [...(options.requiredScopes ?? [])]
     this.#table = Promise.all(
       entries.map(async ([token, info]) => [await hashToken(token), freezeInfo(info)] as const),
     ).then((pairs) => new Map(pairs))
   }
 
-  /** The configured grant for this token, or `undefined` when unknown or expired. */
+  /** The configured grant for this token, or `undefined` when unknown, expired or insufficient. */
   async verifyToken(token: string): Promise<AccessToken | undefined> {
+    const check = await this.checkToken(token)
+    return check.status === 'valid' ? check.token : undefined
+  }
+
+  /** The token's `TokenCheck`: unknown and expired tokens are `invalid`. */
+  async checkToken(token: string): Promise<TokenCheck> {
     const [table, hash] = await Promise.all([this.#table, hashToken(token)])
     const info = table.get(hash)
-    if (info === undefined) return undefined
-    if (info.expiresAt !== undefined && info.expiresAt * 1000 <= this.#now()) return undefined
-    return Object.freeze({ issuer: this.#issuer, ...info, token })
+    if (info === undefined) return { status: 'invalid', reason: 'unknown_token' }
+    if (info.expiresAt !== undefined && info.expiresAt * 1000 <= this.#now()) {
+      return { status: 'invalid', reason: 'expired' }
+    }
+    const verified: AccessToken = Object.freeze({ issuer: this.#issuer, ...info, token })
+    if (this.#requiredScopes.some((scope) => !info.scopes.includes(scope))) {
+      return { status: 'insufficient_scope', token: verified, scopes: this.#requiredScopes }
+    }
+    return { status: 'valid', token: verified }
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
 import { encodeBase64Url } from './base64url.js'
 import { checkClaims, freezeAccessToken } from './claims.js'
 import type { ClaimRules, ClaimsMapper } from './claims.js'
@@ -118,6 +118,7 @@ export class JWTVerifier implements TokenVerifier {
   readonly #jws: ParseJwsOptions
   readonly #typ: string | undefined
   readonly #rules: ClaimRules
+  readonly #requiredScopes: readonly string[]
   readonly #now: () => number
   readonly #factory: SignatureVerifierFactory
   readonly #source: KeySource | undefined
@@ -172,10 +173,12 @@ export class JWTVerifier implements TokenVerifier {
       audiences: new Set(audiences),
       allowExtraAudiences: options.allowExtraAudiences === true,
       clockToleranceSeconds: tolerance,
-      requiredScopes: [...(options.requiredScopes ?? [])],
+      // Checked after the claims (in #accept), so an insufficient token is told apart.
+      requiredScopes: [],
       claimsToScopes: options.claimsToScopes,
       claimsToRoles: options.claimsToRoles,
     }
+    this.#requiredScopes = [...(options.requiredScopes ?? [])]
     this.#now = options.now ?? Date.now
     this.#factory = options.signatureVerifier ?? webCryptoSignatureVerifier
     this.#secret = symmetric ? secretJwk(options.sharedSecret, algorithms) : undefined
@@ -201,7 +204,10 @@ export class JWTVerifier implements TokenVerifier {
     this.#cacheTtlMs = maxTtlSeconds * 1000
   }
 
-  /** Returns the verified token, or `undefined` for any invalid one; rethrows `UpstreamError`. */
+  /**
+   * Returns the verified token, or `undefined` for any invalid one (one lacking a required scope
+   * too: `checkToken` tells that apart); rethrows `UpstreamError`.
+   */
   verifyToken(token: string): Promise<AccessToken | undefined> {
     const nowMs = this.#now()
     const hit = this.#cache?.get(token, nowMs)
@@ -217,6 +223,41 @@ export class JWTVerifier implements TokenVerifier {
       if (error instanceof JwtError) return undefined
       throw toError(error)
     })
+  }
+
+  /**
+   * The token's `TokenCheck`: `valid`, `insufficient_scope` (every rule but `requiredScopes`
+   * passed; `scopes` names the required scopes) or `invalid` with the rule in `reason`.
+   *
+   * @throws {UpstreamError} when the issuer's keys cannot be loaded and none are cached.
+   */
+  checkToken(token: string): Promise<TokenCheck> {
+    const nowMs = this.#now()
+    const hit = this.#cache?.get(token, nowMs)
+    if (hit !== undefined) return Promise.resolve({ status: 'valid', token: hit })
+    try {
+      const result = this.#check(token, nowMs)
+      if (!(result instanceof Promise)) return Promise.resolve({ status: 'valid', token: result })
+      return result.then(
+        (verified): TokenCheck => ({ status: 'valid', token: verified }),
+        (error: unknown) => this.#refusal(error),
+      )
+    } catch (error) {
+      return this.#refusal(error)
+    }
+  }
+
+  #refusal(error: unknown): Promise<TokenCheck> {
+    if (error instanceof ScopeShortfall) {
+      return Promise.resolve({
+        status: 'insufficient_scope',
+        token: error.verified(),
+        scopes: this.#requiredScopes,
+      })
+    }
+    if (error instanceof JwtError)
+      return Promise.resolve({ status: 'invalid', reason: error.reason })
+    return Promise.reject(toError(error))
   }
 
   /**
@@ -308,6 +349,9 @@ export class JWTVerifier implements TokenVerifier {
     nowMs: number,
   ): AccessToken {
     const accessToken = checkClaims(token, payload, issuer, this.#rules, nowMs)
+    for (const scope of this.#requiredScopes) {
+      if (!accessToken.scopes.includes(scope)) throw new ScopeShortfall(accessToken)
+    }
     if (this.#cache !== undefined && accessToken.expiresAt !== undefined) {
       // Shared from now on: frozen so that no caller can change what the next one sees.
       const until = Math.min(accessToken.expiresAt * 1000, nowMs + this.#cacheTtlMs)
@@ -341,6 +385,22 @@ export class JWTVerifier implements TokenVerifier {
       this.#secretVerifiers.set(alg, verify)
     }
     return verify
+  }
+}
+
+/**
+ * A token that passed every rule but the required scopes. It is a `JwtError` (`insufficient_scope`)
+ * to every caller but `checkToken`, which reads the verified token back; the token sits in a
+ * private field, so it never reaches a log that serialises the error.
+ */
+class ScopeShortfall extends JwtError {
+  readonly #verified: AccessToken
+  constructor(verified: AccessToken) {
+    super('insufficient_scope')
+    this.#verified = verified
+  }
+  verified(): AccessToken {
+    return freezeAccessToken(this.#verified)
   }
 }
 

@@ -4,7 +4,12 @@
  * `authOf`, `principalFromExtra` and `accessTokenOf` read it back in a tool handler, typed.
  */
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
-import { principalOf, type AccessToken, type Principal } from '../resource/access-token.js'
+import {
+  principalOf,
+  type AccessToken,
+  type Principal,
+  type UpstreamIdentity,
+} from '../resource/access-token.js'
 import { bindContext, contextOf } from './context.js'
 import { McpAuthError } from './errors.js'
 
@@ -23,6 +28,14 @@ export interface GatehouseAuthExtra {
   principal: Principal
   /** The grant the token belongs to (Gatehouse's own tokens). */
   grantId?: string
+  /**
+   * Who the user is at the identity provider, as it knows them: `issuer`, `subject`, and for Entra
+   * `tenantId` (`tid`) and `objectId` (`oid`). Set after a sign-in through Gatehouse's proxy
+   * (Azure, OIDC, OAuth providers) and with `AzureJWTVerifier` in a resource server; absent for
+   * tokens from the `authenticate` hook, identity assertions and other verifiers. In a
+   * multi-tenant Entra app, compare `tenantId` with your tenants before trusting `roles`.
+   */
+  upstream?: UpstreamIdentity
 }
 
 /** The SDK's `AuthInfo` with Gatehouse's `extra`. */
@@ -30,17 +43,29 @@ export interface GatehouseAuthInfo extends AuthInfo {
   extra: GatehouseAuthExtra
 }
 
-/** Anything that carries the SDK's `authInfo`: a tool handler's `extra`, `RequestHandlerExtra`. */
+/**
+ * Anything that carries the SDK's `authInfo`: SDK 1.x's tool handler `extra`
+ * (`RequestHandlerExtra`, `extra.authInfo`) or SDK 2.x's handler context (`ctx.http.authInfo`).
+ */
 export interface ExtraWithAuth {
   readonly authInfo?: AuthInfo | undefined
+  readonly http?: { readonly authInfo?: AuthInfo | undefined } | undefined
 }
 
-const RESERVED = new Set(['subject', 'issuer', 'roles', 'claims', 'principal', 'grantId'])
+const RESERVED = new Set([
+  'subject',
+  'issuer',
+  'roles',
+  'claims',
+  'principal',
+  'grantId',
+  'upstream',
+])
 
 /**
  * The SDK's `AuthInfo` for a verified token: `token`, `clientId`, `scopes`, `expiresAt`,
  * `resource` (as a `URL`, omitted when the audience is not a URL) and `extra` with `subject`,
- * `issuer`, `roles`, `claims`, `principal` and `grantId`. `extras` adds application data to `extra`;
+ * `issuer`, `roles`, `claims`, `principal`, `grantId` and `upstream`. `extras` adds application data to `extra`;
  * it can never replace the fields Gatehouse sets (those keys are dropped from it).
  */
 export function toAuthInfo(
@@ -56,6 +81,7 @@ export function toAuthInfo(
   if (token.subject !== undefined) extra.subject = token.subject
   if (token.issuer !== undefined) extra.issuer = token.issuer
   if (token.grantId !== undefined) extra.grantId = token.grantId
+  if (token.upstream !== undefined) extra.upstream = token.upstream
   const info: GatehouseAuthInfo = {
     token: token.token,
     clientId: token.clientId,
@@ -71,11 +97,11 @@ export function toAuthInfo(
 }
 
 /**
- * The request's `AuthInfo` as `toAuthInfo` built it. Throws `McpAuthError('ERR_MCP_NO_AUTH')` when
+ * The request's `AuthInfo` as `toAuthInfo` built it, from SDK 1.x's `extra` or SDK 2.x's `ctx`. Throws `McpAuthError('ERR_MCP_NO_AUTH')` when
  * the request carries none (the server is not mounted behind `createMcpHandler` or `toAuthInfo`).
  */
 export function authOf(extra: ExtraWithAuth): GatehouseAuthInfo {
-  const info = extra.authInfo
+  const info = extra.authInfo ?? extra.http?.authInfo
   if (info === undefined || !isGatehouseExtra(info.extra)) {
     throw new McpAuthError(
       'ERR_MCP_NO_AUTH',
@@ -111,6 +137,7 @@ export function accessTokenOf(extra: ExtraWithAuth): AccessToken {
     ...(e.subject !== undefined ? { subject: e.subject } : {}),
     ...(e.issuer !== undefined ? { issuer: e.issuer } : {}),
     ...(e.grantId !== undefined ? { grantId: e.grantId } : {}),
+    ...(e.upstream !== undefined ? { upstream: e.upstream } : {}),
   }
 }
 

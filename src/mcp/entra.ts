@@ -20,7 +20,7 @@ export async function entraOboToken(
   extra: ExtraWithAuth,
   scopes: readonly string[],
 ): Promise<string> {
-  const info = extra.authInfo
+  const info = extra.authInfo ?? extra.http?.authInfo
   const context = info?.extra === undefined ? undefined : contextOf(info.extra)
   if (context === undefined) {
     throw new EntraOboError(

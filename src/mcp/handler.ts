@@ -5,7 +5,6 @@
  * session id: sessions never authenticate), then by the per-tool scopes, then served by the SDK
  * with `extra.authInfo` set from the verified token.
  */
-import type { WebStandardStreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, type ErrorHook } from '../errors.js'
@@ -18,15 +17,17 @@ import { OAuthProxy } from '../upstream/oauth-proxy.js'
 import { toAuthInfo, type GatehouseAuthInfo } from './auth-info.js'
 import { bindContext } from './context.js'
 import { jsonRpcError, sessionNotFound } from './json-rpc.js'
-import { loadTransportClass, sharedDefaultValidator } from './sdk.js'
+import { loadSdk, sharedDefaultValidator } from './sdk.js'
 import type { CreateMcpServer, McpServerLike } from './server-like.js'
-import { SessionTable, type Session } from './sessions.js'
+import { SessionTable } from './sessions.js'
 import {
   DEFAULT_MAX_BODY_BYTES,
   readJsonBody,
   scopesForToolCalls,
+  unofferedToolScopes,
   type ToolScopes,
 } from './tool-scopes.js'
+import type { McpSdkVersion, StreamableTransportOptions } from './transport.js'
 
 /**
  * What guards the endpoint: a `Gatehouse`, a `RemoteAuthProvider` or a bare `Guard`. With `config`
@@ -45,7 +46,7 @@ export interface McpAuthSource {
 
 /** Transport options passed through to every `WebStandardStreamableHTTPServerTransport`. */
 export type McpTransportOptions = Pick<
-  WebStandardStreamableHTTPServerTransportOptions,
+  StreamableTransportOptions,
   'eventStore' | 'retryInterval' | 'keepAliveMs' | 'maxRequestBodySize'
 >
 
@@ -56,6 +57,12 @@ export interface McpHandlerCommonOptions {
    * new, unconnected server each time. Pass `context.jsonSchemaValidator` to the server.
    */
   createServer: CreateMcpServer
+  /**
+   * The MCP TypeScript SDK whose transport serves `createServer`'s servers: `1` for
+   * `@modelcontextprotocol/sdk` 1.x, `2` for `@modelcontextprotocol/server` 2.x. Must match the
+   * SDK the server comes from. Default: 1.x when it is installed, else 2.x.
+   */
+  sdk?: McpSdkVersion
   /** Scopes every MCP request needs (beyond the resource's `requiredScopes`), checked by the guard. */
   scopes?: readonly string[]
   /** The resource URL to guard when the configuration has several (see `ProtectOptions`). */
@@ -90,6 +97,11 @@ export interface McpHandlerCommonOptions {
   jsonSchemaValidator?: jsonSchemaValidator
   /** Sees the `toolScopes` refusals (as Gatehouse's `onError` sees the guard's). */
   onError?: ErrorHook
+  /**
+   * Options that work but may not do what was meant (default `console.warn`), at creation: a
+   * `toolScopes` entry naming a scope that no guarded resource offers (`resources[].scopes`).
+   */
+  onWarning?: (message: string) => void
 }
 
 /** A new server and transport per request; no sessions. GET and DELETE get 405. */
@@ -151,23 +163,26 @@ const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100
  * })
  * ```
  *
- * The SDK (`@modelcontextprotocol/sdk`, an optional peer dependency) is imported on first use.
+ * The SDK (`@modelcontextprotocol/sdk` 1.x or, with `sdk: 2`, `@modelcontextprotocol/server` 2.x,
+ * optional peer dependencies) is imported on first use; with 2.x, tools read `authOf(ctx)`.
  * Throws `TypeError` for invalid options.
  */
 export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions): McpHandler {
   validate(options)
   const upstream = auth.base instanceof OAuthProxy ? auth.base : undefined
   const resources = auth.config?.resources
+  warnUnofferedToolScopes(options, resources)
   const toolTable = new Map(Object.entries(options.toolScopes ?? {}))
   const maxBodyBytes = options.transportOptions?.maxRequestBodySize ?? DEFAULT_MAX_BODY_BYTES
-  const transportClass = loadTransportClass()
+  const sdk = loadSdk(options.sdk)
+  const transportClass = sdk.then((s) => s.Transport)
   const validator = options.jsonSchemaValidator
     ? Promise.resolve(options.jsonSchemaValidator)
-    : sharedDefaultValidator()
+    : sdk.then((s) => sharedDefaultValidator(s.version))
   // Loaded now so the first request does not wait; a failure surfaces on that request.
   transportClass.catch(() => undefined)
   validator.catch(() => undefined)
-  const transportOptions: WebStandardStreamableHTTPServerTransportOptions = {
+  const transportOptions: StreamableTransportOptions = {
     ...options.transportOptions,
     ...(options.enableJsonResponse !== undefined
       ? { enableJsonResponse: options.enableJsonResponse }
@@ -277,7 +292,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
       const Transport = await transportClass
       const server = await newServer(token)
       try {
-        const transport: Session['transport'] = new Transport({
+        const transport = new Transport({
           ...transportOptions,
           sessionIdGenerator: () => randomToken(32),
           onsessioninitialized: (sessionId) => {
@@ -316,6 +331,27 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
     sessionCount: { get: () => sessions?.size ?? 0 },
   })
   return mcp
+}
+
+/** A tool whose scope no token can carry can never be called: say so at start-up. */
+function warnUnofferedToolScopes(
+  options: McpHandlerOptions,
+  resources: readonly ResolvedResource[] | undefined,
+): void {
+  if (!options.toolScopes || !resources) return
+  const guarded = resources.filter((r) => r.url === options.resource?.replace(/\/+$/, ''))
+  const warn = options.onWarning ?? console.warn
+  const unoffered = unofferedToolScopes(
+    options.toolScopes,
+    guarded.length > 0 ? guarded : resources,
+    options.scopeHierarchy,
+  )
+  for (const { tool, scope } of unoffered) {
+    warn(
+      `gatehouse: toolScopes.${tool} names the scope "${scope}", which no resource offers ` +
+        '(resources[].scopes): no token can carry it, so the tool can never be called',
+    )
+  }
 }
 
 function isEventStream(response: Response): boolean {

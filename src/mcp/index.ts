@@ -1,6 +1,7 @@
 /**
- * The MCP glue: Gatehouse in front of `@modelcontextprotocol/sdk` servers. The SDK is an optional
- * peer dependency, imported at run time only by `createMcpHandler` (lazily).
+ * The MCP glue: Gatehouse in front of MCP TypeScript SDK servers, 1.x (`@modelcontextprotocol/sdk`)
+ * or 2.x (`@modelcontextprotocol/server`). Both are optional peer dependencies, imported at run
+ * time only by `createMcpHandler` (lazily).
  */
 export { createMcpHandler } from './handler.js'
 export type {
@@ -12,9 +13,11 @@ export type {
   StatefulMcpHandlerOptions,
   StatelessMcpHandlerOptions,
 } from './handler.js'
+export type { McpSdkVersion } from './transport.js'
 export type { CreateMcpServer, McpServerContext, McpServerLike } from './server-like.js'
 export { accessTokenOf, authOf, principalFromExtra, toAuthInfo } from './auth-info.js'
 export type { ExtraWithAuth, GatehouseAuthExtra, GatehouseAuthInfo } from './auth-info.js'
+export type { UpstreamIdentity } from '../resource/access-token.js'
 export { requireToolRoles, requireToolScopes } from './tool-access.js'
 export type { ToolScopes } from './tool-scopes.js'
 export { createSharedValidator } from './validator.js'

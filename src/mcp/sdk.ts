@@ -1,49 +1,94 @@
 /**
- * The only runtime imports of `@modelcontextprotocol/sdk` (an optional peer dependency): loaded
- * lazily, the first time `createMcpHandler` is called, so that importing `mcp-gatehouse` never needs
- * the SDK. Everything else in `src/mcp` imports the SDK as types only.
+ * The only runtime imports of `@modelcontextprotocol/sdk` (SDK 1.x, an optional peer dependency),
+ * and the choice between it and SDK 2.x (`sdk-v2.ts`): loaded lazily, the first time
+ * `createMcpHandler` is called, so that importing `mcp-gatehouse` never needs either SDK.
+ * Everything else in `src/mcp` imports the SDKs as types only.
  */
-import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
+import { importV2Transport, importV2Validator } from './sdk-v2.js'
+import type { McpSdkVersion, StreamableTransportClass } from './transport.js'
 import { createSharedValidator } from './validator.js'
 
-/** The SDK's Web-standard Streamable HTTP server transport class. */
-export type TransportClass = typeof WebStandardStreamableHTTPServerTransport
-
-let transportClass: Promise<TransportClass> | undefined
-
-/** The transport class, imported once. */
-export function loadTransportClass(): Promise<TransportClass> {
-  transportClass ??= import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js').then(
-    (m) => m.WebStandardStreamableHTTPServerTransport,
-    (error: unknown) => {
-      transportClass = undefined
-      throw missingSdk(error)
-    },
-  )
-  return transportClass
+/** What the glue takes from an SDK. */
+export interface LoadedSdk {
+  readonly version: McpSdkVersion
+  readonly Transport: StreamableTransportClass
 }
 
-let defaultValidator: Promise<jsonSchemaValidator> | undefined
+const loaded = new Map<McpSdkVersion | 'auto', Promise<LoadedSdk>>()
+const validators = new Map<McpSdkVersion, Promise<jsonSchemaValidator>>()
+
+async function importV1Transport(): Promise<StreamableTransportClass> {
+  const m = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js')
+  return m.WebStandardStreamableHTTPServerTransport
+}
+
+async function importV1Validator(): Promise<jsonSchemaValidator> {
+  const m = await import('@modelcontextprotocol/sdk/validation/ajv')
+  return createSharedValidator(() => new m.AjvJsonSchemaValidator())
+}
 
 /**
- * The SDK's default JSON-schema validator (Ajv with formats), one per process for every server of
- * every handler, compiling each distinct schema once (`createSharedValidator`).
+ * The SDK's transport, imported once per version. Without `version`: 1.x when
+ * `@modelcontextprotocol/sdk` is installed, else 2.x (`@modelcontextprotocol/server`).
  */
-export function sharedDefaultValidator(): Promise<jsonSchemaValidator> {
-  defaultValidator ??= import('@modelcontextprotocol/sdk/validation/ajv').then(
-    (m) => createSharedValidator(() => new m.AjvJsonSchemaValidator()),
-    (error: unknown) => {
-      defaultValidator = undefined
-      throw missingSdk(error)
-    },
-  )
-  return defaultValidator
+export function loadSdk(version?: McpSdkVersion): Promise<LoadedSdk> {
+  const key = version ?? 'auto'
+  let sdk = loaded.get(key)
+  if (sdk === undefined) {
+    sdk = pick(version).catch((error: unknown) => {
+      loaded.delete(key)
+      throw error
+    })
+    loaded.set(key, sdk)
+  }
+  return sdk
 }
 
-function missingSdk(cause: unknown): Error {
-  return new Error(
-    'createMcpHandler needs the peer dependency @modelcontextprotocol/sdk (>= 1.32) installed',
-    { cause },
-  )
+async function pick(version: McpSdkVersion | undefined): Promise<LoadedSdk> {
+  if (version === 2) {
+    try {
+      return { version: 2, Transport: await importV2Transport() }
+    } catch (error) {
+      throw missing(2, error)
+    }
+  }
+  try {
+    return { version: 1, Transport: await importV1Transport() }
+  } catch (error) {
+    if (version === 1) throw missing(1, error)
+    try {
+      return { version: 2, Transport: await importV2Transport() }
+    } catch {
+      throw missing(undefined, error)
+    }
+  }
+}
+
+/**
+ * The SDK's default JSON-schema validator (Ajv with formats), one per process and SDK version for
+ * every server of every handler, compiling each distinct schema once (`createSharedValidator`).
+ */
+export function sharedDefaultValidator(version: McpSdkVersion): Promise<jsonSchemaValidator> {
+  let validator = validators.get(version)
+  if (validator === undefined) {
+    validator = (version === 2 ? importV2Validator() : importV1Validator()).catch(
+      (error: unknown) => {
+        validators.delete(version)
+        throw missing(version, error)
+      },
+    )
+    validators.set(version, validator)
+  }
+  return validator
+}
+
+function missing(version: McpSdkVersion | undefined, cause: unknown): Error {
+  const name =
+    version === 1
+      ? '@modelcontextprotocol/sdk (>= 1.32)'
+      : version === 2
+        ? '@modelcontextprotocol/server (>= 2.4)'
+        : '@modelcontextprotocol/sdk (>= 1.32) or @modelcontextprotocol/server (>= 2.4)'
+  return new Error(`createMcpHandler needs the peer dependency ${name} installed`, { cause })
 }

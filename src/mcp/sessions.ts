@@ -7,13 +7,13 @@
  * `maxPerOwner` evicts the owner's own least recently used one (so one user cannot push everybody
  * else's sessions out).
  */
-import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import type { StreamableTransport } from './transport.js'
 import type { McpServerLike } from './server-like.js'
 
 /** One live session. */
 export interface Session {
   readonly server: McpServerLike
-  readonly transport: WebStandardStreamableHTTPServerTransport
+  readonly transport: StreamableTransport
   /** `principalKey` of the principal that initialized the session. */
   readonly owner: string
   /** Milliseconds since the epoch of the last request that used the session. */

@@ -5,6 +5,8 @@
  * `parsedBody`: the SDK acts on exactly the messages that were checked (no second parser to
  * disagree with), and a body that cannot be read or parsed is refused here, never passed on.
  */
+import type { ResolvedResource } from '../config/schema.js'
+import type { ScopeHierarchy } from '../resource/scopes.js'
 import { jsonRpcError } from './json-rpc.js'
 
 /** Tool name → the scopes a `tools/call` of that tool needs. */
@@ -76,4 +78,27 @@ export function scopesForToolCalls(
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The `toolScopes` entries naming a scope none of `resources` offers (directly or implied through
+ * `hierarchy`): no token for those resources can carry it, so the tool can never be called. A
+ * resource listing no scopes accepts any, and then nothing is reported.
+ */
+export function unofferedToolScopes(
+  toolScopes: ToolScopes,
+  resources: readonly Pick<ResolvedResource, 'scopes'>[],
+  hierarchy: ScopeHierarchy = {},
+): { tool: string; scope: string }[] {
+  if (resources.length === 0 || resources.some((r) => r.scopes.length === 0)) return []
+  const offered = new Set<string>()
+  const visit = (scope: string): void => {
+    if (offered.has(scope)) return
+    offered.add(scope)
+    for (const implied of hierarchy[scope] ?? []) visit(implied)
+  }
+  for (const r of resources) r.scopes.forEach(visit)
+  return Object.entries(toolScopes).flatMap(([tool, scopes]) =>
+    [...new Set(scopes)].filter((s) => !offered.has(s)).map((scope) => ({ tool, scope })),
+  )
 }

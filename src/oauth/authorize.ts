@@ -15,7 +15,7 @@ import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from './gatehouse-provider.js'
 import { isValidChallenge } from './pkce.js'
 import type { OAuthServerProvider } from './provider.js'
-import { matchRedirectUri, redirectAllowed } from './redirect-uri.js'
+import { hasDotSegment, matchRedirectUri, redirectAllowed } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { AuthorizationParams, OAuthClientInformation } from './types.js'
 
@@ -163,6 +163,15 @@ export function resolveResource(
       reason: 'unknown_resource',
     })
   if (value === undefined || value.includes('#')) throw bad()
+  // The URL parser would resolve `..`, read `\` as `/` and drop tabs and line breaks, turning
+  // `…/mcp/../admin` into `…/admin`: a value it would rewrite so is refused, never normalised
+  // (an IdP or policy that grants resources by prefix would otherwise be bypassed).
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u0020\u007f\\]/.test(value) || hasDotSegment(value)) {
+    throw new OAuthError('invalid_target', 'the resource must not contain dot segments', {
+      reason: 'resource_dot_segment',
+    })
+  }
   let canonical: string
   try {
     canonical = canonicalResource(value)

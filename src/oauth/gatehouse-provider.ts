@@ -6,15 +6,15 @@
  * Stored form: codes and refresh tokens only as SHA-256; client secrets only as SHA-256.
  */
 import type { ResolvedConfig } from '../config/schema.js'
-import { OAuthError, type ErrorHook } from '../errors.js'
+import { OAuthError, StoreError, type ErrorHook } from '../errors.js'
 import type { Grants, GrantRecord } from '../grants/grants.js'
 import { randomToken, sha256 } from '../http/random.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
-import type { Store } from '../storage/store.js'
+import type { AtomicStep, StepWrite, Store } from '../storage/store.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { resolveResource } from './authorize.js'
-import type { IdentityAssertionVerifier } from './identity-assertion.js'
+import { replayRefusal, type IdentityAssertionVerifier } from './identity-assertion.js'
 import { isClientIdUrl } from './client-id-url.js'
 import type { ClientMetadataResolver } from './client-metadata-resolver.js'
 import type { OAuthServerProvider } from './provider.js'
@@ -68,6 +68,14 @@ const KEY_REFRESH_MS = 60_000
 interface UsedRefreshToken {
   clientId: string
   grantId: string
+  /** Random id of the rotation that spent the token: lets its own request recognise it. */
+  rotation?: string
+}
+
+/** Tokens ready to hand out, and the writes that make them valid (not yet applied). */
+export interface PreparedTokens {
+  response: TokenResponse
+  writes: StepWrite[]
 }
 
 /** Store-backed provider: everything but the user's sign-in, which `authenticate` or a subclass does. */
@@ -113,7 +121,13 @@ export class GatehouseProvider implements OAuthServerProvider {
   async registerClient(client: OAuthClientInformation): Promise<void> {
     const stored: OAuthClientInformation = { ...client }
     delete stored.client_secret
-    await this.options.store.set(`client:${client.client_id}`, stored)
+    const key = `client:${client.client_id}`
+    // One write. When its reply is lost the client id (128 random bits) tells whether it landed:
+    // a registration that did is answered as one, so no client is left behind that nobody knows.
+    await this.#commitOrConfirm(
+      { set: [{ key, value: stored }] },
+      async () => (await this.options.store.get(key)) !== undefined,
+    )
   }
 
   /** Signs the user in through `authenticate` and returns the client's redirect with a code. */
@@ -205,10 +219,8 @@ export class GatehouseProvider implements OAuthServerProvider {
         ? { clientFingerprint: code.clientFingerprint }
         : {}),
     }
-    // Single use: the grant exists before the code is claimed, and the claim is one atomic
-    // write of the redemption marker. Of concurrent redemptions one claim wins; every other one
-    // reads the winner's grant from the marker and revokes it (OAuth 2.1 §4.1.3).
-    const grantId = await this.grants.create(record)
+    const grantId = this.grants.newId()
+    const issued = await this.prepareTokens(client, grantId, record, code.scopes)
     // The marker keeps only what judging a replay needs: no claims, no upstream tokens.
     const marker: AuthorizationCode = {
       clientId: code.clientId,
@@ -221,19 +233,35 @@ export class GatehouseProvider implements OAuthServerProvider {
       expiresAt: code.expiresAt,
       redeemedGrantId: grantId,
     }
-    const claimed = await this.options.store.setIfAbsent(`code-used:${hash}`, marker, {
-      ttlSeconds: this.options.config.refreshTokenTtlSeconds,
-    })
-    if (!claimed) {
-      await this.grants.revoke(grantId)
-      const used = await this.options.store.get<AuthorizationCode>(`code-used:${hash}`)
-      if (used?.redeemedGrantId !== undefined) return this.#rejectReplay(used.redeemedGrantId)
+    const live = `code:${hash}`
+    const used = `code-used:${hash}`
+    // Single use, all or nothing: the code is consumed, its redemption marker, the grant and the
+    // refresh token are written in one atomic step. A storage fault leaves the code redeemable
+    // (a retry works); of concurrent redemptions one step applies and every other one reads the
+    // winner's grant from the marker and revokes it (OAuth 2.1 §4.1.3).
+    const applied = await this.#commitOrConfirm(
+      {
+        require: [live],
+        absent: [used],
+        delete: [live],
+        set: [
+          this.grants.creation(grantId, record),
+          { key: used, value: marker, ttlSeconds: this.options.config.refreshTokenTtlSeconds },
+          ...issued.writes,
+        ],
+      },
+      async () =>
+        (await this.options.store.get<AuthorizationCode>(used))?.redeemedGrantId === grantId,
+    )
+    if (!applied) {
+      const winner = await this.options.store.get<AuthorizationCode>(used)
+      if (winner?.redeemedGrantId !== undefined) return this.#rejectReplay(winner.redeemedGrantId)
       throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
         reason: 'code_missing',
       })
     }
-    await this.options.store.delete(`code:${hash}`)
-    return this.issueTokens(client, grantId, record, code.scopes)
+    this.grants.created(grantId)
+    return issued.response
   }
 
   async loadRefreshToken(
@@ -261,40 +289,64 @@ export class GatehouseProvider implements OAuthServerProvider {
         reason: 'refresh_token_reuse',
       })
     }
-    const hash = await sha256(refreshToken)
-    // One atomic claim per refresh token: the winner rotates it; any other presentation, even a
-    // concurrent one, is reuse and revokes the family (RFC 9700 §4.14.2).
-    const claimed = await this.options.store.setIfAbsent(
-      `rt-used:${hash}`,
-      { clientId: record.clientId, grantId: record.grantId } satisfies UsedRefreshToken,
-      { ttlSeconds: this.options.config.refreshTokenTtlSeconds },
-    )
-    if (!claimed) {
-      await this.grants.revoke(record.grantId)
-      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
-        reason: 'refresh_token_reuse',
-      })
-    }
-    const taken = await this.options.store.take<RefreshToken>(`rt:${hash}`)
-    if (!taken) {
-      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
-        reason: 'refresh_token_gone',
-      })
-    }
-    const grant = await this.grants.get(taken.grantId)
-    if (grant && grant.clientFingerprint !== client.metadata_document_fingerprint) {
-      // A changed metadata document (redirect URIs or keys) ends the grant: sign in again.
-      await this.grants.revoke(taken.grantId)
-      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
-        reason: 'client_metadata_changed',
-      })
-    }
-    if (!grant || !(await this.grants.update(taken.grantId, grant))) {
+    const { grantId } = record
+    const grant = await this.grants.get(grantId)
+    if (!grant) {
       throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
         reason: 'grant_revoked',
       })
     }
-    return this.issueTokens(client, taken.grantId, grant, scopes.length > 0 ? scopes : taken.scopes)
+    if (grant.clientFingerprint !== client.metadata_document_fingerprint) {
+      // A changed metadata document (redirect URIs or keys) ends the grant: sign in again.
+      await this.grants.revoke(grantId)
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'client_metadata_changed',
+      })
+    }
+    const hash = await sha256(refreshToken)
+    const live = `rt:${hash}`
+    const used = `rt-used:${hash}`
+    const rotation = randomToken(16)
+    const issued = await this.prepareTokens(
+      client,
+      grantId,
+      grant,
+      scopes.length > 0 ? scopes : record.scopes,
+    )
+    const liveness = this.grants.liveness(grantId)
+    // Rotation is one atomic step: the old token is spent (its reuse marker written), the new one
+    // written and the grant's lifetime renewed, all or nothing, and only while the grant lives.
+    // A storage fault therefore leaves the old token valid, and the client's retry is a retry, not
+    // reuse. Of concurrent presentations one step applies; any other one is reuse and revokes the
+    // family (RFC 9700 §4.14.2).
+    const step: AtomicStep = {
+      require: [live, ...liveness.require],
+      absent: [used, ...liveness.absent],
+      delete: [live],
+      set: [
+        {
+          key: used,
+          value: { clientId: record.clientId, grantId, rotation } satisfies UsedRefreshToken,
+          ttlSeconds: this.options.config.refreshTokenTtlSeconds,
+        },
+        ...issued.writes,
+      ],
+      expire: liveness.expire,
+    }
+    const applied = await this.#commitOrConfirm(
+      step,
+      async () => (await this.options.store.get<UsedRefreshToken>(used))?.rotation === rotation,
+    )
+    if (applied) return issued.response
+    if ((await this.options.store.get(used)) !== undefined) {
+      await this.grants.revoke(grantId)
+      throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+        reason: 'refresh_token_reuse',
+      })
+    }
+    throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
+      reason: (await this.grants.isActiveNow(grantId)) ? 'refresh_token_gone' : 'grant_revoked',
+    })
   }
 
   loadAccessToken(token: string): Promise<AccessToken | undefined> {
@@ -316,7 +368,9 @@ export class GatehouseProvider implements OAuthServerProvider {
 
   /**
    * Mints an access token for the grant (narrowed to `scopes`) and, when the client registered the
-   * `refresh_token` grant, a new refresh token carrying the grant's full scope.
+   * `refresh_token` grant, a new refresh token carrying the grant's full scope; stores the refresh
+   * token. Callers that change other records in the same exchange use {@link prepareTokens} and
+   * one `Store.commit` instead.
    */
   async issueTokens(
     client: OAuthClientInformation,
@@ -325,6 +379,23 @@ export class GatehouseProvider implements OAuthServerProvider {
     scopes: string[],
     options: { refresh?: boolean } = {},
   ): Promise<TokenResponse> {
+    const issued = await this.prepareTokens(client, grantId, grant, scopes, options)
+    await this.options.store.commit({ set: issued.writes })
+    return issued.response
+  }
+
+  /**
+   * {@link issueTokens} without writing anything: the response, and the writes (the refresh
+   * token's record) that must be applied, atomically with the rest of the exchange, before the
+   * response may be sent. Reads the key set when it may have rotated elsewhere.
+   */
+  async prepareTokens(
+    client: OAuthClientInformation,
+    grantId: string,
+    grant: GrantRecord,
+    scopes: string[],
+    options: { refresh?: boolean } = {},
+  ): Promise<PreparedTokens> {
     const { config } = this.options
     // Pick up a rotation made by another instance before signing with a retired key.
     if (this.options.now() - this.#keysCheckedAt > KEY_REFRESH_MS) {
@@ -349,6 +420,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     }
     const scope = formatScope(scopes)
     if (scope !== undefined) response.scope = scope
+    const writes: StepWrite[] = []
     if (options.refresh !== false && client.grant_types.includes('refresh_token')) {
       const refreshToken = randomToken(32)
       const ttl = config.refreshTokenTtlSeconds
@@ -359,10 +431,10 @@ export class GatehouseProvider implements OAuthServerProvider {
         resource: grant.resource,
         expiresAt: this.#nowSeconds() + ttl,
       }
-      await this.options.store.set(`rt:${await sha256(refreshToken)}`, record, { ttlSeconds: ttl })
+      writes.push({ key: `rt:${await sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
       response.refresh_token = refreshToken
     }
-    return response
+    return { response, writes }
   }
 
   async #exchangeIdentityAssertion(
@@ -373,7 +445,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     const allowed = this.options.config.clients.find(
       (c) => c.clientId === client.client_id,
     )?.assertionScopes
-    const decision = await assertions.verify(params.assertion, client, (verified) => {
+    const { decision, replay } = await assertions.check(params.assertion, client, (verified) => {
       if (params.resource !== undefined) {
         const requested = resolveResource(params.resource, this.options.config)
         if (requested.url !== verified.resource.url) {
@@ -403,11 +475,47 @@ export class GatehouseProvider implements OAuthServerProvider {
       claims: verified.claims,
       identityProvider: verified.issuer,
     }
-    const grantId = await this.grants.create(record)
+    const grantId = this.grants.newId()
     // ID-JAG draft §4.4.3: no refresh token; the client presents a fresh ID-JAG instead.
-    const response = await this.issueTokens(client, grantId, record, scopes, { refresh: false })
+    const issued = await this.prepareTokens(client, grantId, record, scopes, { refresh: false })
+    // The jti is spent in the same atomic step that creates the grant: a request that fails, a
+    // storage fault included, leaves the assertion usable for the client's retry.
+    const applied = await this.#commitOrConfirm(
+      {
+        absent: [replay.key],
+        set: [
+          { key: replay.key, value: grantId, ttlSeconds: replay.ttlSeconds },
+          this.grants.creation(grantId, record),
+          ...issued.writes,
+        ],
+      },
+      async () => (await this.options.store.get(replay.key)) === grantId,
+    )
+    if (!applied) throw replayRefusal()
+    this.grants.created(grantId)
     // The draft asks for the granted scope and resource in the response (§4.4.1).
-    return { ...response, resource: verified.resource.url }
+    return { ...issued.response, resource: verified.resource.url }
+  }
+
+  /**
+   * Applies `step`; `confirm` settles a storage fault whose outcome is unknown (the backend may
+   * have applied the step and lost the reply) by looking for the step's own unique marker. The
+   * fault is rethrown (503, nothing changed) unless the step is known to have applied.
+   */
+  async #commitOrConfirm(step: AtomicStep, confirm: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await this.options.store.commit(step)
+    } catch (error) {
+      if (!(error instanceof StoreError) || error.code !== 'ERR_STORE_UNAVAILABLE') throw error
+      let applied: boolean
+      try {
+        applied = await confirm()
+      } catch {
+        throw error
+      }
+      if (applied) return true
+      throw error
+    }
   }
 
   async #rejectReplay(grantId: string): Promise<never> {
@@ -435,13 +543,23 @@ export function authorizationResponseUrl(
 }
 
 /**
- * Claims of the signed-in user that travel in access tokens: app roles, for role checks, and for
- * a grant from an identity assertion the asserting IdP (`idp`), which is part of the principal.
+ * Claims of the signed-in user that travel in access tokens: app roles, for role checks; for a
+ * grant from an identity assertion the asserting IdP (`idp`), which is part of the principal; and
+ * for a proxy sign-in the user at the identity provider (`upstream`: `iss`, `sub`, and Entra's
+ * `tid`/`oid` when it sent them), which tools read as `authOf(extra).extra.upstream`.
  */
 function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   const claims: Record<string, unknown> = {}
-  const roles = grant.claims?.roles
+  const kept = grant.claims
+  const roles = kept?.roles
   if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) claims.roles = roles
   if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
+  // The proxy records the IdP's issuer (`upstream_iss`); the grant's subject is the IdP's `sub`.
+  if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
+    const upstream: Record<string, string> = { iss: kept.upstream_iss, sub: grant.subject }
+    if (typeof kept.tid === 'string') upstream.tid = kept.tid
+    if (typeof kept.oid === 'string') upstream.oid = kept.oid
+    claims.upstream = upstream
+  }
   return claims
 }

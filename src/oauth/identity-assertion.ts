@@ -121,6 +121,25 @@ export class IdentityAssertionVerifier {
     client: OAuthClientInformation,
     decide: (verified: VerifiedAssertion) => T,
   ): Promise<T> {
+    const { decision, replay } = await this.check(assertion, client, decide)
+    if (!(await this.#store.setIfAbsent(replay.key, 1, { ttlSeconds: replay.ttlSeconds }))) {
+      throw replayRefusal()
+    }
+    return decision
+  }
+
+  /**
+   * {@link verify} without spending the assertion: returns the decision and the replay claim for
+   * the caller to write in the same atomic step as what the assertion buys (`Store.commit` with
+   * `absent: [replay.key]` and the key set for `replay.ttlSeconds`), so that a request that fails
+   * after the checks, a storage fault included, leaves the `jti` unspent. When the step finds the
+   * key present, refuse with {@link replayRefusal}.
+   */
+  async check<T>(
+    assertion: string,
+    client: OAuthClientInformation,
+    decide: (verified: VerifiedAssertion) => T,
+  ): Promise<{ decision: T; replay: ReplayClaim }> {
     let unverifiedIssuer: unknown
     try {
       unverifiedIssuer = decodeJwt(assertion).iss
@@ -171,8 +190,7 @@ export class IdentityAssertionVerifier {
     // could no longer pass the expiry check anywhere.
     const ttlSeconds = Math.max(1, Math.ceil(exp + tolerance - nowSeconds))
     const key = `idjag-jti:${await sha256(`${verified.issuer ?? ''}\n${jti}`)}`
-    if (!(await this.#store.setIfAbsent(key, 1, { ttlSeconds }))) throw refused('jti_replay')
-    return decision
+    return { decision, replay: { key, ttlSeconds } }
   }
 
   #resourceOf(claim: unknown): ResolvedResource {
@@ -181,10 +199,22 @@ export class IdentityAssertionVerifier {
     if (typeof value !== 'string') throw refused('no_resource')
     try {
       return resolveResource(value, this.#config)
-    } catch {
-      throw refused('unknown_resource')
+    } catch (error) {
+      const dots = error instanceof OAuthError && error.reason === 'resource_dot_segment'
+      throw refused(dots ? 'resource_dot_segment' : 'unknown_resource')
     }
   }
+}
+
+/** Where an ID-JAG's `jti` is claimed, and for how long (until it could no longer pass `exp`). */
+export interface ReplayClaim {
+  key: string
+  ttlSeconds: number
+}
+
+/** The refusal for an ID-JAG whose `jti` was already spent (RFC 7523 §3 item 7). */
+export function replayRefusal(): OAuthError {
+  return refused('jti_replay')
 }
 
 function refused(reason: string): OAuthError {

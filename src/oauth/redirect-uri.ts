@@ -78,10 +78,15 @@ function withoutPort(uri: string): string {
   return uri.replace(/^(http:\/\/(?:\[[^\]]*\]|[^/:?#]*))(?::\d*)?/i, '$1')
 }
 
-/** Whether the raw path of `uri` holds a `.` or `..` segment (also percent-encoded). */
+/**
+ * Whether the raw path of `uri` holds a `.` or `..` segment, in any case and also
+ * percent-encoded, with `\` counted as a separator and tab/CR/LF ignored (the WHATWG URL parser
+ * treats `\` as `/` in http(s) URLs and drops those three characters, so `.\t.` is `..`).
+ */
 export function hasDotSegment(uri: string): boolean {
-  const path = uri.replace(/^[a-z][a-z0-9+.-]*:(\/\/[^/?#]*)?/i, '').split(/[?#]/)[0] ?? ''
-  return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)
+  const bare = uri.replace(/[\t\n\r]/g, '')
+  const path = bare.replace(/^[a-z][a-z0-9+.-]*:([/\\]{2}[^/\\?#]*)?/i, '').split(/[?#]/)[0] ?? ''
+  return /(^|[/\\])(\.|%2e){1,2}([/\\]|$)/i.test(path)
 }
 
 /**

@@ -24,13 +24,71 @@ export interface AccessToken {
   roles?: string[]
   /** The grant this token belongs to (Gatehouse's own tokens); revoking the grant stops the token. */
   grantId?: string
+  /**
+   * Who the user is at the identity provider that signed them in, as that provider knows them:
+   * set for Gatehouse tokens from a proxy sign-in and by `AzureJWTVerifier`; absent otherwise.
+   */
+  upstream?: UpstreamIdentity
   /** Every claim of the token, as verified. */
   claims: Readonly<Record<string, unknown>>
 }
 
-/** Verifies bearer tokens: `undefined` for any token that is not valid (never throws for that). */
+/**
+ * What a verifier found out about a token, telling "valid but lacks a scope" apart from "invalid":
+ * - `valid`: the token passes every rule;
+ * - `insufficient_scope`: the token is genuine, unexpired and for this audience, but lacks scopes
+ *   the verifier requires. `token` is what it verified (for the audience check and logs; never
+ *   use it to authorise), `scopes` the scopes to ask the authorization server for, in the form it
+ *   understands (Entra: `api://…/read`), which the guard names in its 403 challenge;
+ * - `invalid`: anything else (`reason` is a slug for logs, never sent).
+ */
+export type TokenCheck =
+  | { readonly status: 'valid'; readonly token: AccessToken }
+  | {
+      readonly status: 'insufficient_scope'
+      readonly token: AccessToken
+      readonly scopes: readonly string[]
+    }
+  | { readonly status: 'invalid'; readonly reason?: string }
+
+/** The user at the upstream identity provider (Entra: `iss`, `sub`, `tid`, `oid`). */
+export interface UpstreamIdentity {
+  /** The identity provider's issuer for this user (Entra: the user's tenant's v2 issuer). */
+  readonly issuer: string
+  /** `sub` at the identity provider (Entra: pairwise per app). */
+  readonly subject: string
+  /** Entra's `tid`: the user's directory. Check it before trusting roles in multi-tenant apps. */
+  readonly tenantId?: string
+  /** Entra's `oid`: the user's object id, the same for every app of the tenant. */
+  readonly objectId?: string
+}
+
+/**
+ * Verifies bearer tokens: `verifyToken` gives `undefined` for any token that may not pass,
+ * insufficient scope included (never throws for that; it rejects only when the verifier cannot
+ * answer, e.g. `UpstreamError`). A verifier that knows the difference also implements `checkToken`,
+ * which the guard prefers: a valid token lacking a scope then gets 403 `insufficient_scope`
+ * instead of 401 `invalid_token`.
+ */
 export interface TokenVerifier {
   verifyToken(token: string): Promise<AccessToken | undefined>
+  /** Optional: the token's `TokenCheck`; same rejection rules as `verifyToken`. */
+  checkToken?(token: string): Promise<TokenCheck>
+}
+
+/**
+ * The `TokenCheck` of `token` by `verifier`: its `checkToken` when it has one, else `verifyToken`
+ * read as valid (a token) or invalid (`undefined`).
+ */
+export async function checkAccessToken(
+  verifier: TokenVerifier,
+  token: string,
+): Promise<TokenCheck> {
+  if (verifier.checkToken !== undefined) return verifier.checkToken(token)
+  const verified = await verifier.verifyToken(token)
+  return verified === undefined
+    ? { status: 'invalid', reason: 'token_rejected' }
+    : { status: 'valid', token: verified }
 }
 
 /** The (clientId, issuer, subject) triple: the one source of "who is this". */

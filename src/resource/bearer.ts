@@ -6,12 +6,26 @@
  */
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
-import type { AccessToken, TokenVerifier } from './access-token.js'
+import { checkAccessToken, type AccessToken, type TokenVerifier } from './access-token.js'
 import { missingScopes } from './scopes.js'
 
 /** The reason slug for a request that carried no bearer credentials (RFC 6750 §3.1: no `error`). */
 export const NO_CREDENTIALS = 'no_credentials'
 const MAX_AUTHORIZATION = 8192
+
+/**
+ * A valid token that lacks scopes its verifier requires (`TokenCheck` `insufficient_scope`): 403,
+ * with `scopes` (the verifier's, in the authorization server's form) named in the challenge.
+ */
+export class InsufficientScopeError extends OAuthError {
+  readonly scopes: readonly string[]
+  constructor(scopes: readonly string[]) {
+    super('insufficient_scope', 'the access token lacks a required scope', {
+      reason: 'insufficient_scope',
+    })
+    this.scopes = scopes
+  }
+}
 
 export interface BearerOptions {
   verifier: TokenVerifier
@@ -20,7 +34,12 @@ export interface BearerOptions {
   scopes?: readonly string[]
 }
 
-/** Verifies the request's bearer token for `resource`; throws `OAuthError` when it may not pass. */
+/**
+ * Verifies the request's bearer token for `resource`; throws `OAuthError` when it may not pass:
+ * `invalid_token` (401) for a token the verifier refuses or one for another resource,
+ * `insufficient_scope` (403) for a valid token without the verifier's required scopes
+ * (`InsufficientScopeError`, see `TokenCheck`), the resource's `requiredScopes` or `scopes`.
+ */
 export async function verifyBearer(request: Request, options: BearerOptions): Promise<AccessToken> {
   const header = request.headers.get('authorization')
   const queryToken = hasQueryToken(request.url)
@@ -52,18 +71,21 @@ export async function verifyBearer(request: Request, options: BearerOptions): Pr
       reason: 'token_syntax',
     })
   }
-  const verified = await options.verifier.verifyToken(token)
-  if (!verified) {
+  const check = await checkAccessToken(options.verifier, token)
+  if (check.status === 'invalid') {
     throw new OAuthError('invalid_token', 'the access token is invalid or expired', {
-      reason: 'token_rejected',
+      reason: check.reason ?? 'token_rejected',
     })
   }
-  // The verifier checks the audience too; this guard insists on it for the resource it protects.
+  const verified = check.token
+  // The verifier checks the audience too; this guard insists on it for the resource it protects,
+  // before any scope answer: a token for another resource is invalid here, not insufficient.
   if (verified.resource !== options.resource.url) {
     throw new OAuthError('invalid_token', 'the access token is not for this resource', {
       reason: 'wrong_audience',
     })
   }
+  if (check.status === 'insufficient_scope') throw new InsufficientScopeError(check.scopes)
   const needed = [...options.resource.requiredScopes, ...(options.scopes ?? [])]
   const missing = missingScopes(verified.scopes, needed)
   if (missing.length > 0) {
@@ -81,13 +103,20 @@ export interface ChallengeOptions {
   onError?: ErrorHook
 }
 
-/** The 401/403 response for a guard error, with an RFC 6750 §3 challenge. */
+/**
+ * The 401/403 response for a guard error, with an RFC 6750 §3 challenge. Its `scope` names: for an
+ * `InsufficientScopeError`, the verifier's required scopes, the resource's `requiredScopes` and
+ * `options.scopes`; otherwise the resource's `requiredScopes` and `options.scopes`, or all the
+ * resource's scopes when both are empty. `offline_access` is never named.
+ */
 export function bearerChallenge(error: unknown, options: ChallengeOptions): Response {
   const e = toOAuthError(error)
   options.onError?.(e)
+  const extra = options.scopes ?? []
+  const fromVerifier = e instanceof InsufficientScopeError ? e.scopes : []
   const scopes = (
-    options.scopes && options.scopes.length > 0
-      ? [...options.resource.requiredScopes, ...options.scopes]
+    fromVerifier.length > 0 || extra.length > 0
+      ? [...fromVerifier, ...options.resource.requiredScopes, ...extra]
       : options.resource.requiredScopes.length > 0
         ? options.resource.requiredScopes
         : options.resource.scopes

@@ -34,7 +34,9 @@ const decoder = new TextDecoder()
  * The key is derived from `secret` with HKDF-SHA-256; every value gets a random 96-bit IV, and the
  * storage key is bound as additional authenticated data, so a ciphertext copied under another key
  * does not decrypt. The inner store holds `{ v: 1, iv, ct }` (base64url). Keys and TTLs are not
- * encrypted. Values go through JSON: one with no JSON form throws `TypeError`.
+ * encrypted. Values go through JSON: one with no JSON form throws `TypeError`. `commit` seals the
+ * values it writes and passes the step on whole; locks (`acquireLock`, `releaseLock`) pass through
+ * unencrypted, since they hold only their owner's random token.
  *
  * Errors: rejects with `TypeError` when the secret is shorter than 32 bytes. Reading a value written
  * with another secret, or altered, rejects with `StoreError` `ERR_STORE_DECRYPT` (a `take` has then
@@ -98,6 +100,21 @@ export async function createEncryptedStore(
     },
     delete(storageKey) {
       return inner.delete(storageKey)
+    },
+    async commit(step) {
+      // Sealed before the step reaches the inner store, so the step stays one atomic unit there.
+      const writes = await Promise.all(
+        (step.set ?? []).map(async (w) => ({ ...w, value: await seal(w.key, w.value) })),
+      )
+      return inner.commit({ ...step, set: writes })
+    },
+    // A lock holds only its owner's random token: nothing to hide, and the fenced release must
+    // compare it inside the inner store, which it cannot do with a ciphertext.
+    acquireLock(storageKey, owner, lockOptions) {
+      return inner.acquireLock(storageKey, owner, lockOptions)
+    },
+    releaseLock(storageKey, owner) {
+      return inner.releaseLock(storageKey, owner)
     },
     close() {
       return inner.close()

@@ -1,6 +1,6 @@
 import { StoreError } from '../errors.js'
-import { assertTtl } from './store.js'
-import type { SetOptions, Store } from './store.js'
+import { assertOwner, assertStep, assertTtl } from './store.js'
+import type { AtomicStep, SetOptions, Store } from './store.js'
 
 /** Options for {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -57,13 +57,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   }
 
   function write(key: string, value: unknown, setOptions: SetOptions | undefined): void {
-    const at = now()
-    const ttl = setOptions?.ttlSeconds
     // Clone before touching the map: a value that cannot be cloned leaves the old one in place.
-    const entry: Entry = {
+    put(key, prepare(value, setOptions))
+  }
+
+  function prepare(value: unknown, setOptions: SetOptions | undefined): Entry {
+    const ttl = setOptions?.ttlSeconds
+    return {
       value: structuredClone(value),
-      expiresAt: ttl === undefined ? undefined : at + ttl * 1000,
+      expiresAt: ttl === undefined ? undefined : now() + ttl * 1000,
     }
+  }
+
+  function put(key: string, entry: Entry): void {
+    const at = now()
     entries.set(key, entry)
     writesSinceSweep += 1
     if (writesSinceSweep >= SWEEP_EVERY_WRITES || at - lastSweep >= SWEEP_INTERVAL_MS) sweep(at)
@@ -120,6 +127,42 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     delete(key) {
       return run(() => {
         entries.delete(key)
+      })
+    },
+    commit(step: AtomicStep) {
+      // Checks and writes run in one synchronous section: nothing can interleave.
+      return run(() => {
+        assertStep(step)
+        if (!(step.require ?? []).every((key) => live(key) !== undefined)) return false
+        if (!(step.absent ?? []).every((key) => live(key) === undefined)) return false
+        // Every value is cloned before the first change, so one that cannot be cloned aborts the
+        // step with nothing applied.
+        const writes = (step.set ?? []).map((w) => [w.key, prepare(w.value, w)] as const)
+        for (const key of step.delete ?? []) entries.delete(key)
+        for (const [key, entry] of writes) put(key, entry)
+        for (const renewal of step.expire ?? []) {
+          const entry = live(renewal.key)
+          if (entry) entry.expiresAt = now() + renewal.ttlSeconds * 1000
+        }
+        return true
+      })
+    },
+    acquireLock(key, owner, lockOptions) {
+      return run(() => {
+        assertOwner(owner)
+        assertTtl(lockOptions)
+        if (live(key) !== undefined) return false
+        write(key, owner, lockOptions)
+        return true
+      })
+    },
+    releaseLock(key, owner) {
+      return run(() => {
+        assertOwner(owner)
+        const entry = live(key)
+        if (entry?.value !== owner) return false
+        entries.delete(key)
+        return true
       })
     },
     close() {

@@ -1,29 +1,116 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
-import { assertTtl } from './store.js'
-import type { SetOptions, Store } from './store.js'
+import { assertOwner, assertStep, assertTtl } from './store.js'
+import type { AtomicStep, SetOptions, Store } from './store.js'
 
-/** Options for {@link createRedisStore}: give `url` or `client`, not both. */
+/** Options for {@link createRedisStore}: give at most one of `url`, `cluster`, `sentinel`, `client`. */
 export interface RedisStoreOptions {
   /** Connection URL (`redis://`, `rediss://`); the store creates, owns and closes the client. */
   url?: string
-  /** A client you configured and will close yourself; `close()` leaves it open. */
-  client?: Redis
-  /** Prepended to every key, so several deployments can share one database. */
+  /** A Redis Cluster: the store creates, owns and closes a cluster client. */
+  cluster?: RedisClusterOptions
+  /** A primary found through Redis Sentinel, followed across failovers. */
+  sentinel?: RedisSentinelOptions
+  /** A client (or cluster client) you configured and will close yourself; `close()` leaves it open. */
+  client?: Redis | Cluster
+  /**
+   * Prepended to every key, so several deployments can share one database. On a cluster it must
+   * start with a hash tag (`{gatehouse}:`): every key of the deployment then lives in one slot, so
+   * operations over several keys (MULTI, Lua) never fail with CROSSSLOT.
+   */
   keyPrefix?: string
   /** How long one command may take before it rejects, connecting included. */
   commandTimeoutMs?: number
 }
 
+/** A Redis Cluster to connect to: any reachable nodes; the client discovers the others. */
+export interface RedisClusterOptions {
+  /** Seed nodes, e.g. `[{ host: '10.0.0.1', port: 6379 }]` or `['redis://10.0.0.1:6379']`. */
+  nodes: readonly (string | { host: string; port: number })[]
+  /** Credentials and TLS for every node (`username`, `password`, `tls`). */
+  redisOptions?: NodeConnectionOptions
+}
+
+/** A primary named `name`, looked up through the given sentinels. */
+export interface RedisSentinelOptions {
+  sentinels: readonly { host: string; port: number }[]
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`). */
+  name: string
+  /** Credentials and TLS for the primary (`username`, `password`, `tls`). */
+  redisOptions?: NodeConnectionOptions
+  /** Password for the sentinels themselves, when they have one. */
+  sentinelPassword?: string
+}
+
+/** Connection settings passed to every Redis node: credentials and TLS. */
+export interface NodeConnectionOptions {
+  username?: string
+  password?: string
+  tls?: Record<string, unknown>
+  db?: number
+}
+
 const DEFAULT_URL = 'redis://127.0.0.1:6379'
 const DEFAULT_PREFIX = 'gatehouse:'
+const DEFAULT_CLUSTER_PREFIX = '{gatehouse}:'
 const DEFAULT_TIMEOUT_MS = 2000
 
+// One script applies a whole `commit` step: Redis runs a script with nothing interleaved, so the
+// conditions cannot change between the checks and the writes. Every condition is checked before
+// the first write. KEYS: require, absent, delete, set, expire (in that order); ARGV: the five
+// counts, then value and TTL ('' for none) per write, then TTL per renewal.
+const COMMIT_SCRIPT = `
+local counts = {}
+for i = 1, 5 do counts[i] = tonumber(ARGV[i]) end
+local k = 0
+for i = 1, counts[1] do
+  k = k + 1
+  if redis.call('EXISTS', KEYS[k]) == 0 then return 0 end
+end
+for i = 1, counts[2] do
+  k = k + 1
+  if redis.call('EXISTS', KEYS[k]) == 1 then return 0 end
+end
+for i = 1, counts[3] do
+  k = k + 1
+  redis.call('DEL', KEYS[k])
+end
+local a = 5
+for i = 1, counts[4] do
+  k = k + 1
+  local value, ttl = ARGV[a + 1], ARGV[a + 2]
+  a = a + 2
+  if ttl == '' then
+    redis.call('SET', KEYS[k], value)
+  else
+    redis.call('SET', KEYS[k], value, 'EX', ttl)
+  end
+end
+for i = 1, counts[5] do
+  k = k + 1
+  a = a + 1
+  redis.call('EXPIRE', KEYS[k], ARGV[a])
+end
+return 1
+`
+
+// Compare-and-delete in one script: GET then DEL from the client could delete a lock that
+// changed owner in between.
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`
+
 /**
- * Creates a store in Redis through ioredis, for deployments with several hosts.
+ * Creates a store in Redis through ioredis, for deployments with several hosts: one server
+ * (`url`), a Redis Cluster (`cluster`) or a primary watched by Redis Sentinel (`sentinel`).
  *
- * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, and Redis
- * expires keys itself (TTLs are rounded up to whole seconds). Values are stored as JSON: what JSON
+ * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, `commit` and
+ * `releaseLock` one Lua script each (`EVAL`), and Redis expires keys itself (TTLs are rounded up to
+ * whole seconds). A `commit` step touches several keys in one script, so on Redis Cluster the keys
+ * of one step must share a hash slot. Values are stored as JSON: what JSON
  * cannot represent (a `Date`, a `Map`) does not round-trip, and a value with no JSON form throws
  * `TypeError`. A client the store creates connects on first use and fails fast: one reconnect
  * attempt per command, then a rejection, so a server that is down never looks like a missing key.
@@ -31,22 +118,39 @@ const DEFAULT_TIMEOUT_MS = 2000
  * Errors: every failure (down, timed out, refused, a stored value that is not JSON) rejects with
  * `StoreError` `ERR_STORE_UNAVAILABLE`, whose message never holds the key or the value; after
  * `close()` every method rejects with `ERR_STORE_CLOSED` (`close()` itself may be called again).
- * `TypeError` when both `url` and `client` are given or the timeout is not a positive number.
+ * `TypeError` when more than one of `url`, `cluster`, `sentinel` and `client` is given, the timeout
+ * is not a positive number, or a cluster's `keyPrefix` does not start with a hash tag.
  *
- * Defaults: `url` `redis://127.0.0.1:6379`, `keyPrefix` `gatehouse:`, `commandTimeoutMs` 2000.
+ * Cluster: every key of one store shares the prefix's hash tag, so it lives in one slot (one
+ * primary and its replicas). Gatehouse's state is small and its operations are single commands;
+ * the cluster brings failover, and deployments with different tags spread over the shards.
+ * Sentinel: the client asks the sentinels for the primary and follows it across failovers.
+ *
+ * Defaults: `url` `redis://127.0.0.1:6379`, `keyPrefix` `gatehouse:` (`{gatehouse}:` on a
+ * cluster), `commandTimeoutMs` 2000.
  * With your own `client` the timeout is enforced around each call; its other options are yours.
  */
 export function createRedisStore(options: RedisStoreOptions = {}): Store {
-  if (options.url !== undefined && options.client !== undefined) {
-    throw new TypeError('createRedisStore: give url or client, not both')
+  const given = [options.url, options.cluster, options.sentinel, options.client].filter(
+    (option) => option !== undefined,
+  )
+  if (given.length > 1) {
+    throw new TypeError('createRedisStore: give at most one of url, cluster, sentinel and client')
   }
   const timeoutMs = options.commandTimeoutMs ?? DEFAULT_TIMEOUT_MS
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError('createRedisStore: commandTimeoutMs must be a positive number')
   }
-  const prefix = options.keyPrefix ?? DEFAULT_PREFIX
+  const isCluster = options.cluster !== undefined || options.client instanceof Cluster
+  const prefix = options.keyPrefix ?? (isCluster ? DEFAULT_CLUSTER_PREFIX : DEFAULT_PREFIX)
+  if (isCluster && hashTag(prefix) === undefined) {
+    throw new TypeError(
+      'createRedisStore: on a cluster, keyPrefix must start with a hash tag such as {gatehouse}:',
+    )
+  }
   const owned = options.client === undefined
-  const client = options.client ?? createClient(options.url ?? DEFAULT_URL, timeoutMs)
+  const selfTimed = owned && !isCluster
+  const client = options.client ?? createOwnClient(options, timeoutMs)
   let closed = false
 
   /** Runs one command, turning every failure into a `StoreError` that names neither key nor value. */
@@ -57,8 +161,9 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
   ): Promise<T> {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', 'redis: the store is closed')
     try {
-      // Our own client enforces `commandTimeout` itself; a caller's client may not.
-      return await (owned ? command() : withTimeout(command(), timeoutMs))
+      // Our own single-node client enforces `commandTimeout` itself. A caller's client may not,
+      // and a cluster client queues commands while no node answers (the node timeout never runs).
+      return await (selfTimed ? command() : withTimeout(command(), timeoutMs))
     } catch (error) {
       throw new StoreError(
         'ERR_STORE_UNAVAILABLE',
@@ -110,6 +215,50 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       const full = prefix + key
       await call('delete', [key], () => client.del(full))
     },
+    async commit(step: AtomicStep) {
+      assertStep(step)
+      const writes = step.set ?? []
+      const renewals = step.expire ?? []
+      const keys = [
+        ...(step.require ?? []),
+        ...(step.absent ?? []),
+        ...(step.delete ?? []),
+        ...writes.map((w) => w.key),
+        ...renewals.map((r) => r.key),
+      ]
+      const args: string[] = [
+        String(step.require?.length ?? 0),
+        String(step.absent?.length ?? 0),
+        String(step.delete?.length ?? 0),
+        String(writes.length),
+        String(renewals.length),
+      ]
+      for (const w of writes) args.push(serialise(w.value), String(ttlSeconds(w) ?? ''))
+      for (const r of renewals) args.push(String(Math.ceil(r.ttlSeconds)))
+      const reply = await call('commit', [...keys, ...args.slice(5)], () =>
+        client.eval(COMMIT_SCRIPT, keys.length, ...keys.map((k) => prefix + k), ...args),
+      )
+      return reply === 1
+    },
+    async acquireLock(key, owner, lockOptions) {
+      assertOwner(owner)
+      assertTtl(lockOptions)
+      const full = prefix + key
+      const payload = serialise(owner)
+      const seconds = Math.ceil(lockOptions.ttlSeconds)
+      const reply = await call('acquireLock', [key, owner], () =>
+        client.set(full, payload, 'EX', seconds, 'NX'),
+      )
+      return reply === 'OK'
+    },
+    async releaseLock(key, owner) {
+      assertOwner(owner)
+      const full = prefix + key
+      const reply = await call('releaseLock', [key, owner], () =>
+        client.eval(RELEASE_SCRIPT, 1, full, serialise(owner)),
+      )
+      return reply === 1
+    },
     async close() {
       if (closed) return
       closed = true
@@ -129,8 +278,8 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
   }
 }
 
-function createClient(url: string, timeoutMs: number): Redis {
-  const client = new Redis(url, {
+function createOwnClient(options: RedisStoreOptions, timeoutMs: number): Redis | Cluster {
+  const common = {
     // Connect on first command: creating a store has no side effects and cannot fail.
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -139,11 +288,52 @@ function createClient(url: string, timeoutMs: number): Redis {
     commandTimeout: timeoutMs,
     // One reconnect attempt per command: a refused connection rejects in milliseconds.
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
-  })
+  }
+  const retryStrategy = (times: number) => Math.min(times * 100, 2000)
+  let client: Redis | Cluster
+  if (options.cluster !== undefined) {
+    client = new Cluster([...options.cluster.nodes], {
+      lazyConnect: true,
+      redisOptions: { ...options.cluster.redisOptions, ...common },
+      clusterRetryStrategy: retryStrategy,
+      // Slot moves during resharding or failover are followed, within the command timeout.
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      slotsRefreshTimeout: timeoutMs,
+    })
+  } else if (options.sentinel !== undefined) {
+    const sentinel = options.sentinel
+    client = new Redis({
+      ...sentinel.redisOptions,
+      ...common,
+      sentinels: sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+      name: sentinel.name,
+      ...(sentinel.sentinelPassword === undefined
+        ? {}
+        : { sentinelPassword: sentinel.sentinelPassword }),
+      sentinelRetryStrategy: retryStrategy,
+      // A failover is followed: a READONLY reply (the old primary demoted) reconnects to the new one.
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      retryStrategy,
+    })
+  } else {
+    client = new Redis(options.url ?? DEFAULT_URL, { ...common, retryStrategy })
+  }
   // Without a listener ioredis prints every connection error; callers see them as StoreError.
   client.on('error', () => undefined)
   return client
+}
+
+/**
+ * The hash tag a key prefix starts with (`{gatehouse}:` → `gatehouse`), or `undefined`. Redis
+ * Cluster hashes only the text between the first `{` and the next `}` when it is not empty, so a
+ * prefix that starts with a tag decides the slot of every key, whatever braces the key holds.
+ */
+function hashTag(prefix: string): string | undefined {
+  if (!prefix.startsWith('{')) return undefined
+  const end = prefix.indexOf('}')
+  return end > 1 ? prefix.slice(1, end) : undefined
 }
 
 function ttlSeconds(options: SetOptions | undefined): number | undefined {

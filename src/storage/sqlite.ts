@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreError } from '../errors.js'
-import { assertTtl } from './store.js'
-import type { SetOptions, Store } from './store.js'
+import { assertOwner, assertStep, assertTtl } from './store.js'
+import type { AtomicStep, SetOptions, Store } from './store.js'
 
 /** Options for {@link createSqliteStore}: give exactly one of `path` and `dataDir`. */
 export interface SqliteStoreOptions {
@@ -46,6 +46,11 @@ const SQL = {
   // One statement reads and deletes, so two processes can never both take the same row.
   take: 'DELETE FROM kv WHERE key = ? RETURNING value, expires_at',
   delete: 'DELETE FROM kv WHERE key = ?',
+  live: 'SELECT 1 AS live FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+  expire: 'UPDATE kv SET expires_at = ? WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+  // One statement compares and deletes: a lock that expired or changed owner is left alone.
+  release: `DELETE FROM kv WHERE key = ? AND value = ?
+        AND (expires_at IS NULL OR expires_at > ?)`,
   purgeOne: 'DELETE FROM kv WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?',
   sweep: 'DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?',
 } as const
@@ -91,6 +96,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   }
 
   const statements = prepareAll(db)
+  // BEGIN IMMEDIATE takes the write lock before the first read, so the conditions a step checks
+  // cannot change under it, even from another process sharing the file; any throw rolls back.
+  const applyStep = db.transaction(
+    (step: AtomicStep, writes: (readonly [string, string, number | null])[]) => {
+      const at = now()
+      const isLive = (key: string) => statements.live.get(key, at) !== undefined
+      if (!(step.require ?? []).every(isLive)) return false
+      if ((step.absent ?? []).some(isLive)) return false
+      for (const key of step.delete ?? []) statements.delete.run(key)
+      for (const [key, value, expires] of writes) statements.set.run(key, value, expires)
+      for (const renewal of step.expire ?? []) {
+        statements.expire.run(at + Math.ceil(renewal.ttlSeconds * 1000), renewal.key, at)
+      }
+      return true
+    },
+  )
   let closed = false
   let lastSweep = Number.NEGATIVE_INFINITY
 
@@ -166,6 +187,37 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         statements.delete.run(key)
       })
     },
+    commit(step) {
+      return run('commit', () => {
+        assertStep(step)
+        // Serialised before the transaction: a value with no JSON form aborts with nothing written.
+        const writes = (step.set ?? []).map(
+          (w) => [w.key, serialise(w.value), expiresAt(w)] as const,
+        )
+        const applied = applyStep.immediate(step, writes)
+        maybeSweep()
+        return applied
+      })
+    },
+    acquireLock(key, owner, lockOptions) {
+      return run('acquireLock', () => {
+        assertOwner(owner)
+        assertTtl(lockOptions)
+        const info = statements.setIfAbsent.run(
+          key,
+          serialise(owner),
+          expiresAt(lockOptions),
+          now(),
+        )
+        return info.changes === 1
+      })
+    },
+    releaseLock(key, owner) {
+      return run('releaseLock', () => {
+        assertOwner(owner)
+        return statements.release.run(key, serialise(owner), now()).changes === 1
+      })
+    },
     close() {
       if (closed) return Promise.resolve()
       closed = true
@@ -196,6 +248,9 @@ function prepareAll(db: Database.Database) {
       setIfAbsent: db.prepare<[string, string, number | null, number]>(SQL.setIfAbsent),
       take: db.prepare<[string], Row>(SQL.take),
       delete: db.prepare<[string]>(SQL.delete),
+      live: db.prepare<[string, number], { live: number }>(SQL.live),
+      expire: db.prepare<[number, string, number]>(SQL.expire),
+      release: db.prepare<[string, string, number]>(SQL.release),
       purgeOne: db.prepare<[string, number]>(SQL.purgeOne),
       sweep: db.prepare<[number]>(SQL.sweep),
     }

@@ -8,7 +8,7 @@ import type { Grants } from '../grants/grants.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
 import { JWTVerifier } from '../jwt/verifier.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenVerifier, UpstreamIdentity } from '../resource/access-token.js'
 import type { SigningKeys } from './keys.js'
 
 export interface OwnTokenVerifierOptions {
@@ -37,23 +37,50 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
     now: options.now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   })
+  // The JWT verifier hands out one frozen object per cached token: derive ours once per object.
+  const derived = new WeakMap<AccessToken, AccessToken>()
   return {
     async verifyToken(token: string): Promise<AccessToken | undefined> {
       const verified = await jwt.verifyToken(token)
       if (verified?.grantId === undefined) return undefined
       const active = grants.isActive(verified.grantId)
       if (!(typeof active === 'boolean' ? active : await active)) return undefined
-      return asserted(verified)
+      let result = derived.get(verified)
+      if (result === undefined) {
+        result = withIdentity(verified)
+        derived.set(verified, result)
+      }
+      return result
     },
   }
 }
 
 /**
- * A token from an identity-assertion grant names the enterprise IdP that asserted its subject in
- * `idp`: that IdP, not Gatehouse, is the principal's issuer, so equal `sub` values from two IdPs
- * are two users. The token's own `iss` stays in `claims.iss`.
+ * Reads the identity claims Gatehouse put in its own token:
+ * - `idp`: a token from an identity-assertion grant names the enterprise IdP that asserted its
+ *   subject: that IdP, not Gatehouse, is the principal's issuer, so equal `sub` values from two
+ *   IdPs are two users. The token's own `iss` stays in `claims.iss`.
+ * - `upstream`: the user at the identity provider of a proxy sign-in, as `AccessToken.upstream`.
  */
-function asserted(token: AccessToken): AccessToken {
+function withIdentity(token: AccessToken): AccessToken {
   const idp = token.claims.idp
-  return typeof idp === 'string' ? Object.freeze({ ...token, issuer: idp }) : token
+  const upstream = upstreamOf(token.claims.upstream)
+  if (typeof idp !== 'string' && upstream === undefined) return token
+  return Object.freeze({
+    ...token,
+    ...(typeof idp === 'string' ? { issuer: idp } : {}),
+    ...(upstream !== undefined ? { upstream } : {}),
+  })
+}
+
+function upstreamOf(claim: unknown): UpstreamIdentity | undefined {
+  if (typeof claim !== 'object' || claim === null) return undefined
+  const { iss, sub, tid, oid } = claim as Record<string, unknown>
+  if (typeof iss !== 'string' || typeof sub !== 'string') return undefined
+  return Object.freeze({
+    issuer: iss,
+    subject: sub,
+    ...(typeof tid === 'string' ? { tenantId: tid } : {}),
+    ...(typeof oid === 'string' ? { objectId: oid } : {}),
+  })
 }

@@ -32,7 +32,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   if (state === null || params.getAll('state').length !== 1) return refuse('callback_no_state')
   const txn = await store.get<Transaction>(`txn:${state}`)
   if (!txn?.bindingHash) return refuse('callback_unknown_transaction')
-  const secure = secureCookies(proxy)
+  const secure = secureCookies(config)
   const bound = await cookies.verify<{ txn: string; nonce: string }>(
     readCookie(request, BINDING_COOKIE, secure),
   )
@@ -41,7 +41,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   }
   if (!(await store.take<Transaction>(`txn:${state}`))) return refuse('callback_replayed')
   const clear = serializeCookie(BINDING_COOKIE, '', { secure, maxAgeSeconds: 0 })
-  const client = await currentClient(proxy, txn)
+  const client = await currentClient(proxy.consent, txn)
   if (!client) return refuse('callback_client_gone')
 
   const toClient = (response: Record<string, string>) => {
@@ -104,15 +104,17 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
         : error instanceof UpstreamError
           ? error.code
           : undefined) ?? 'upstream_failed'
+    // A refusal (a tenant or user that may not sign in) is reported as what the client sees.
+    if (error instanceof OAuthError && error.code === 'access_denied') {
+      onError?.(error)
+      return toClient({ error: 'access_denied', error_description: error.message })
+    }
     onError?.(
       new OAuthError('temporarily_unavailable', 'sign-in at the identity provider failed', {
         reason,
         cause: error,
       }),
     )
-    if (error instanceof OAuthError && error.code === 'access_denied') {
-      return toClient({ error: 'access_denied', error_description: error.message })
-    }
     return toClient({
       error: 'temporarily_unavailable',
       error_description: 'sign-in at the identity provider failed',

@@ -1,24 +1,58 @@
 /**
- * The consent step between `/authorize` and the identity provider. Rules:
- * - GET renders the page with a CSRF token bound to a signed cookie; nothing about the upstream
- *   state is set yet (MCP Sec-BP: "MUST NOT be set until after consent").
+ * The consent step between `/authorize` and signing the user in, shared by the IdP proxy and the
+ * `authenticate` hook. Rules:
+ * - GET renders the page with a CSRF token bound to a signed cookie; nothing about the sign-in
+ *   is set yet (MCP Sec-BP: "MUST NOT be set until after consent").
  * - POST requires a same-origin browser request (`Origin`, `Sec-Fetch-Site`), the CSRF token
  *   matching its cookie, and a transaction not yet approved.
- * - Approve: a browser-binding cookie (checked at the callback) and a 303 to the IdP.
+ * - Approve: the host continues the flow (the proxy sets a browser-binding cookie and sends the
+ *   browser to the IdP; the `authenticate` mode issues the code).
  *   Deny: a 303 to the client with `access_denied`, `state` and `iss`.
  */
-import { OAuthError, toOAuthError } from '../errors.js'
-import { readCookie, serializeCookie } from '../http/cookies.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
+import { readCookie, serializeCookie, type CookieSigner } from '../http/cookies.js'
 import { parseParams, readForm } from '../http/params.js'
-import { randomToken, sha256, timingSafeEqual } from '../http/random.js'
+import { randomToken, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
-import type { OAuthClientInformation } from '../oauth/types.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { Store } from '../storage/store.js'
 import { renderConsentPage } from './consent-page.js'
-import { TRANSACTION_TTL_SECONDS, type OAuthProxy, type Transaction } from './oauth-proxy.js'
 
 export const CSRF_COOKIE = 'gh-csrf'
 export const BINDING_COOKIE = 'gh-binding'
+/** How long a pending authorization (and its consent page) lives. */
+export const TRANSACTION_TTL_SECONDS = 600
+
+/** What the consent step needs of a pending authorization, stored under `txn:<id>`. */
+export interface ConsentTransaction {
+  clientId: string
+  params: AuthorizationParams
+  /** Set once the user approved (the proxy's browser-binding nonce, hashed). */
+  bindingHash?: string
+  /** The client's metadata-document fingerprint when consent was asked (CIMD clients). */
+  clientFingerprint?: string
+}
+
+/** The server the consent page belongs to: its state, and what approval leads to. */
+export interface ConsentHost {
+  readonly config: ResolvedConfig
+  readonly store: Store
+  readonly cookies: CookieSigner
+  readonly onError?: ErrorHook | undefined
+  getClient(clientId: string): Promise<OAuthClientInformation | undefined>
+  /**
+   * Continues the flow after the user approved `txn` (CSRF, origin and client already checked):
+   * the response the browser gets. Must make a second approval of the same transaction fail.
+   */
+  approve(
+    id: string,
+    txn: ConsentTransaction,
+    client: OAuthClientInformation,
+    secure: boolean,
+  ): Promise<Response>
+}
 
 interface CsrfCookie {
   txn: string
@@ -26,21 +60,21 @@ interface CsrfCookie {
 }
 
 /** Whether cookies must be `Secure`/`__Host-` (an https issuer). */
-export function secureCookies(proxy: OAuthProxy): boolean {
-  return proxy.proxy.config.issuer.startsWith('https:')
+export function secureCookies(config: Pick<ResolvedConfig, 'issuer'>): boolean {
+  return config.issuer.startsWith('https:')
 }
 
-export async function handleConsentGet(request: Request, proxy: OAuthProxy): Promise<Response> {
+export async function handleConsentGet(request: Request, host: ConsentHost): Promise<Response> {
   const id = parseParams(new URL(request.url).search).get('txn')
-  const txn = id === undefined ? undefined : await proxy.proxy.store.get<Transaction>(`txn:${id}`)
+  const txn = id === undefined ? undefined : await host.store.get<ConsentTransaction>(`txn:${id}`)
   if (id === undefined || !txn) return expired()
-  const client = await currentClient(proxy, txn)
+  const client = await currentClient(host, txn)
   if (!client) return expired()
   const csrf = randomToken(32)
-  const secure = secureCookies(proxy)
+  const secure = secureCookies(host.config)
   const cookie = serializeCookie(
     CSRF_COOKIE,
-    await proxy.proxy.cookies.sign({ txn: id, csrf } satisfies CsrfCookie),
+    await host.cookies.sign({ txn: id, csrf } satisfies CsrfCookie),
     {
       secure,
       maxAgeSeconds: TRANSACTION_TTL_SECONDS,
@@ -48,7 +82,7 @@ export async function handleConsentGet(request: Request, proxy: OAuthProxy): Pro
   )
   return renderConsentPage(
     {
-      action: `${proxy.proxy.config.issuer}/consent`,
+      action: `${host.config.issuer}/consent`,
       txn: id,
       csrf,
       clientId: client.client_id,
@@ -64,17 +98,15 @@ export async function handleConsentGet(request: Request, proxy: OAuthProxy): Pro
   )
 }
 
-export async function handleConsentPost(request: Request, proxy: OAuthProxy): Promise<Response> {
-  if (!sameOriginPost(request, new URL(proxy.proxy.config.issuer).origin)) {
-    return forbidden(proxy, 'consent_cross_origin')
+export async function handleConsentPost(request: Request, host: ConsentHost): Promise<Response> {
+  if (!sameOriginPost(request, new URL(host.config.issuer).origin)) {
+    return forbidden(host, 'consent_cross_origin')
   }
-  const form = await readForm(request, proxy.proxy.config.maxBodyBytes)
+  const form = await readForm(request, host.config.maxBodyBytes)
   const id = form.get('txn')
   const csrf = form.get('csrf')
-  const secure = secureCookies(proxy)
-  const bound = await proxy.proxy.cookies.verify<CsrfCookie>(
-    readCookie(request, CSRF_COOKIE, secure),
-  )
+  const secure = secureCookies(host.config)
+  const bound = await host.cookies.verify<CsrfCookie>(readCookie(request, CSRF_COOKIE, secure))
   if (
     id === undefined ||
     csrf === undefined ||
@@ -82,21 +114,25 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
     bound.txn !== id ||
     !timingSafeEqual(bound.csrf, csrf)
   ) {
-    return forbidden(proxy, 'consent_csrf')
+    return forbidden(host, 'consent_csrf')
   }
-  const txn = await proxy.proxy.store.get<Transaction>(`txn:${id}`)
-  if (!txn || txn.bindingHash !== undefined) return forbidden(proxy, 'consent_replayed')
+  const txn = await host.store.get<ConsentTransaction>(`txn:${id}`)
+  if (!txn || txn.bindingHash !== undefined) return forbidden(host, 'consent_replayed')
   // The user approved what the page showed: a client whose metadata document changed since
   // (redirect URIs or keys) must be shown and approved again.
-  if (!(await currentClient(proxy, txn))) {
-    await proxy.proxy.store.delete(`txn:${id}`)
-    return forbidden(proxy, 'consent_client_changed')
+  const client = await currentClient(host, txn)
+  if (!client) {
+    await host.store.delete(`txn:${id}`)
+    return forbidden(host, 'consent_client_changed')
   }
   const clearCsrf = serializeCookie(CSRF_COOKIE, '', { secure, maxAgeSeconds: 0 })
   const action = form.get('action')
   if (action === 'deny') {
-    await proxy.proxy.store.delete(`txn:${id}`)
-    const location = authorizationResponseUrl(txn.params.redirectUri, proxy.proxy.config.issuer, {
+    // Taken, not just deleted: of a racing approve and deny only one answers the client.
+    if (!(await host.store.take<ConsentTransaction>(`txn:${id}`))) {
+      return forbidden(host, 'consent_replayed')
+    }
+    const location = authorizationResponseUrl(txn.params.redirectUri, host.config.issuer, {
       error: 'access_denied',
       error_description: 'the user denied the request',
       ...(txn.params.state !== undefined ? { state: txn.params.state } : {}),
@@ -104,30 +140,7 @@ export async function handleConsentPost(request: Request, proxy: OAuthProxy): Pr
     return withCookies(redirectResponse(location, 303), [clearCsrf])
   }
   if (action !== 'approve') return errorPage(400, 'Consent refused', 'unknown action')
-  const nonce = randomToken(32)
-  await proxy.proxy.store.set(
-    `txn:${id}`,
-    { ...txn, bindingHash: await sha256(nonce) } satisfies Transaction,
-    {
-      ttlSeconds: TRANSACTION_TTL_SECONDS,
-    },
-  )
-  const binding = serializeCookie(
-    BINDING_COOKIE,
-    await proxy.proxy.cookies.sign({ txn: id, nonce }),
-    {
-      secure,
-      maxAgeSeconds: TRANSACTION_TTL_SECONDS,
-    },
-  )
-  const upstream = await proxy.proxy.upstream.authorizationUrl({
-    redirectUri: `${proxy.proxy.config.issuer}${proxy.proxy.redirectPath}`,
-    state: id,
-    codeVerifier: txn.codeVerifier,
-    ...(txn.nonce !== undefined ? { nonce: txn.nonce } : {}),
-    scopes: proxy.upstreamScopesFor(txn),
-  })
-  return withCookies(redirectResponse(upstream, 303), [clearCsrf, binding])
+  return withCookies(await host.approve(id, txn, client, secure), [clearCsrf])
 }
 
 /**
@@ -149,14 +162,14 @@ function sameOriginPost(request: Request, issuerOrigin: string): boolean {
  * can no longer be used, or the document's redirect URIs or keys changed since the transaction.
  */
 export async function currentClient(
-  proxy: OAuthProxy,
-  txn: Transaction,
+  host: ConsentHost,
+  txn: ConsentTransaction,
 ): Promise<OAuthClientInformation | undefined> {
   let client: OAuthClientInformation | undefined
   try {
-    client = await proxy.getClient(txn.clientId)
+    client = await host.getClient(txn.clientId)
   } catch (error) {
-    proxy.proxy.onError?.(toOAuthError(error))
+    host.onError?.(toOAuthError(error))
     return undefined
   }
   if (client?.metadata_document_fingerprint !== txn.clientFingerprint) return undefined
@@ -176,8 +189,9 @@ function expired(): Response {
   )
 }
 
-function forbidden(proxy: OAuthProxy, reason: string): Response {
-  proxy.proxy.onError?.(
+/** The 403 page for a consent request that cannot be verified; `reason` goes to `onError`. */
+export function forbidden(host: ConsentHost, reason: string): Response {
+  host.onError?.(
     new OAuthError('access_denied', 'consent request refused', { reason, status: 403 }),
   )
   return errorPage(

@@ -3,6 +3,7 @@
  * the verifier of the IdP's tokens and the cookie signer.
  */
 import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
+import { ConfigError } from '../errors.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
@@ -56,6 +57,7 @@ export async function createProxy(
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     })
     const audience = up.audience !== undefined ? { audience: up.audience } : {}
+    const algorithms = idTokenAlgorithms(up.algorithm, d.idTokenAlgorithms, deps.onWarning)
     settings = {
       ...common,
       issuer: d.issuer,
@@ -65,18 +67,16 @@ export async function createProxy(
       jwksUri: d.jwksUri,
       issParameterSupported: d.issParameterSupported,
       openid: true,
+      idTokenAlgorithms: algorithms,
       extraAuthorizeParams: { ...audience, ...up.extraAuthorizeParams },
       extraTokenParams: { ...audience, ...up.extraTokenParams },
       allowInsecureRequests: isLoopbackUrl(d.issuer),
     }
-    const advertised = d.idTokenAlgorithms.filter((a) =>
-      (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a),
-    )
     verifier = new JWTVerifier({
       issuer: d.issuer,
       audience: up.clientId,
       jwksUri: d.jwksUri,
-      algorithms: up.algorithm ? [up.algorithm] : advertised.length > 0 ? advertised : ['RS256'],
+      algorithms: [...algorithms],
       allowHttpLoopback: isLoopbackUrl(d.jwksUri),
       dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
       ...verifierDeps,
@@ -90,6 +90,8 @@ export async function createProxy(
       ...(up.revocationEndpoint ? { revocationEndpoint: up.revocationEndpoint } : {}),
       jwksUri: up.jwksUri,
       openid: false,
+      // No ID token is asked for; one sent anyway is checked as the verifier below checks tokens.
+      idTokenAlgorithms: ASYMMETRIC_ALGORITHMS,
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
       allowInsecureRequests: isLoopbackUrl(up.issuer),
     }
@@ -111,6 +113,40 @@ export async function createProxy(
     upstreamScopes: up.scopes ?? (up.kind === 'oidc' ? OIDC_SCOPES : []),
     upstreamVerifier: verifier,
   })
+}
+
+/**
+ * The algorithms the IdP's ID tokens may be signed with: `upstream.algorithm` when set, else the
+ * asymmetric ones the discovery document advertises, else RS256 (OpenID Connect's default, for a
+ * non-strict document that names none). An IdP that advertises only HS* or `none` cannot be used:
+ * a MAC keyed with the client secret or an unsigned token proves nothing about who signed in.
+ */
+function idTokenAlgorithms(
+  configured: string | undefined,
+  advertised: readonly string[],
+  onWarning: (message: string) => void = console.warn,
+): readonly string[] {
+  const asymmetric = advertised.filter((a) =>
+    (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a),
+  )
+  if (configured !== undefined) {
+    if (advertised.length > 0 && !advertised.includes(configured)) {
+      onWarning(
+        `upstream.algorithm ${configured} is not in the identity provider's ` +
+          `id_token_signing_alg_values_supported (${advertised.join(', ')}); sign-in fails unless ` +
+          "the IdP signs this client's ID tokens with it",
+      )
+    }
+    return [configured]
+  }
+  if (asymmetric.length > 0) return asymmetric
+  if (advertised.length === 0) return ['RS256']
+  throw new ConfigError([
+    `upstream discovery: id_token_signing_alg_values_supported offers no asymmetric algorithm ` +
+      `(${advertised.join(', ')}); Gatehouse accepts ID tokens signed with ` +
+      `${ASYMMETRIC_ALGORITHMS.join(', ')} only (set upstream.algorithm if the IdP signs this ` +
+      "client's ID tokens with one of them)",
+  ])
 }
 
 function isLoopbackUrl(value: string): boolean {

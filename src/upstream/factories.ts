@@ -41,6 +41,10 @@ export interface OIDCProxyOptions extends ProxyCommonOptions {
   /** Default true: the issuer must match the URL and the document must be complete. */
   strict?: boolean
   audience?: string
+  /**
+   * The algorithm the IdP signs ID tokens with; default: the asymmetric ones its discovery
+   * document lists (RS256 when it lists none).
+   */
   algorithm?:
     | 'RS256'
     | 'RS384'

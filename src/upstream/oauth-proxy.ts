@@ -11,8 +11,9 @@
  */
 import { OAuthError } from '../errors.js'
 import type { GrantRecord } from '../grants/grants.js'
-import type { CookieSigner } from '../http/cookies.js'
-import { randomToken } from '../http/random.js'
+import { serializeCookie, type CookieSigner } from '../http/cookies.js'
+import { randomToken, sha256 } from '../http/random.js'
+import { redirectResponse } from '../http/responses.js'
 import type { Route } from '../http/app.js'
 import {
   GatehouseProvider,
@@ -22,19 +23,20 @@ import {
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
 import { handleCallback } from './callback.js'
-import { handleConsentGet, handleConsentPost } from './consent.js'
+import {
+  BINDING_COOKIE,
+  handleConsentGet,
+  handleConsentPost,
+  TRANSACTION_TTL_SECONDS,
+  type ConsentHost,
+  type ConsentTransaction,
+} from './consent.js'
 import { UpstreamRefusal, type UpstreamClient, type UpstreamTokens } from './upstream-client.js'
 
 /** A pending authorization: what the client asked for and Gatehouse's upstream PKCE pair. */
-export interface Transaction {
-  clientId: string
-  params: AuthorizationParams
+export interface Transaction extends ConsentTransaction {
   codeVerifier: string
   nonce?: string
-  /** SHA-256 of the browser-binding nonce, set when the user approves. */
-  bindingHash?: string
-  /** The client's metadata-document fingerprint when consent was asked (CIMD clients). */
-  clientFingerprint?: string
 }
 
 /** How the IdP's answer becomes a user. */
@@ -57,15 +59,53 @@ export interface OAuthProxyOptions extends GatehouseProviderOptions {
   resolveIdentity?: ResolveIdentity
 }
 
-export const TRANSACTION_TTL_SECONDS = 600
 const REFRESH_MARGIN_SECONDS = 30
 
 export class OAuthProxy extends GatehouseProvider {
   readonly proxy: OAuthProxyOptions
 
+  /** The consent page's view of this proxy: approval sends the browser to the IdP. */
+  readonly consent: ConsentHost
+
   constructor(options: OAuthProxyOptions) {
     super(options)
     this.proxy = options
+    this.consent = {
+      config: options.config,
+      store: options.store,
+      cookies: options.cookies,
+      onError: options.onError,
+      getClient: (clientId) => this.getClient(clientId),
+      approve: (id, txn, _client, secure) => this.#approve(id, txn as Transaction, secure),
+    }
+  }
+
+  /**
+   * After consent: a browser-binding cookie (checked at the callback) and a 303 to the IdP. The
+   * transaction is marked approved, so the same consent cannot be posted twice.
+   */
+  async #approve(id: string, txn: Transaction, secure: boolean): Promise<Response> {
+    const nonce = randomToken(32)
+    await this.options.store.set(
+      `txn:${id}`,
+      { ...txn, bindingHash: await sha256(nonce) } satisfies Transaction,
+      { ttlSeconds: TRANSACTION_TTL_SECONDS },
+    )
+    const binding = serializeCookie(
+      BINDING_COOKIE,
+      await this.proxy.cookies.sign({ txn: id, nonce }),
+      { secure, maxAgeSeconds: TRANSACTION_TTL_SECONDS },
+    )
+    const upstream = await this.proxy.upstream.authorizationUrl({
+      redirectUri: `${this.options.config.issuer}${this.proxy.redirectPath}`,
+      state: id,
+      codeVerifier: txn.codeVerifier,
+      ...(txn.nonce !== undefined ? { nonce: txn.nonce } : {}),
+      scopes: this.upstreamScopesFor(txn),
+    })
+    const response = redirectResponse(upstream, 303)
+    response.headers.append('set-cookie', binding)
+    return response
   }
 
   /** Stores the transaction and sends the browser to the consent page. */
@@ -94,7 +134,10 @@ export class OAuthProxy extends GatehouseProvider {
       {
         path: `${base}/consent`,
         cors: false,
-        methods: { GET: (r) => handleConsentGet(r, this), POST: (r) => handleConsentPost(r, this) },
+        methods: {
+          GET: (r) => handleConsentGet(r, this.consent),
+          POST: (r) => handleConsentPost(r, this.consent),
+        },
       },
       {
         path: `${base}${this.proxy.redirectPath}`,
@@ -168,11 +211,13 @@ export class OAuthProxy extends GatehouseProvider {
       if (tokens.expiresAt === undefined || tokens.expiresAt - REFRESH_MARGIN_SECONDS > now)
         return tokens.accessToken
       const lock = `lock:upstream-refresh:${grantId}`
-      // The lock outlives the longest refresh its holder can make (the upstream timeout, plus the
-      // grant write), so it never expires under a refresh still in flight and the holder's
-      // release cannot free another holder's lock.
+      // The lock outlives the longest refresh its holder should make (the upstream timeout, plus
+      // the grant write). Should a holder still outlive it (a stalled process), the release is
+      // fenced: it frees the lock only while this holder's own token is in it, never the lock of
+      // an instance that took it over, so at most the one late holder overlaps with the next.
       const lockSeconds = Math.ceil(this.proxy.upstream.settings.timeoutMs / 1000) * 2 + 10
-      if (await this.options.store.setIfAbsent(lock, true, { ttlSeconds: lockSeconds })) {
+      const owner = randomToken(16)
+      if (await this.options.store.acquireLock(lock, owner, { ttlSeconds: lockSeconds })) {
         try {
           const fresh = this.keepUpstreamTokens(
             await this.proxy.upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
@@ -197,7 +242,9 @@ export class OAuthProxy extends GatehouseProvider {
           }
           throw error
         } finally {
-          await this.options.store.delete(lock)
+          // A release that fails must not turn a refresh that worked into an error: the lock
+          // expires by itself.
+          await this.options.store.releaseLock(lock, owner).catch(() => false)
         }
       }
       // Another request (maybe another instance) is refreshing: wait for its result.

@@ -4,6 +4,7 @@
  * MCP client's `client_id`, `redirect_uri`, `resource` and tokens are never sent upstream.
  */
 import * as oauth from 'oauth4webapi'
+import { ASYMMETRIC_ALGORITHMS } from '../config/schema.js'
 import { OAuthError, UpstreamError } from '../errors.js'
 
 /** Where the identity provider is and how Gatehouse authenticates to it. */
@@ -21,6 +22,12 @@ export interface UpstreamSettings {
   tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none'
   /** Whether the IdP is an OpenID provider: a `nonce` is sent and an ID token required. */
   openid: boolean
+  /**
+   * The algorithms an ID token from the IdP may be signed with (code exchange and refresh alike);
+   * asymmetric only. Default `['RS256']`, OpenID Connect's default. An ID token signed otherwise
+   * fails the exchange.
+   */
+  idTokenAlgorithms?: readonly string[]
   extraAuthorizeParams: Readonly<Record<string, string>>
   extraTokenParams: Readonly<Record<string, string>>
   /** http IdPs on loopback (development). */
@@ -93,6 +100,16 @@ export class UpstreamClient {
   ) {
     this.#now = now
     this.settings = settings
+    const idTokenAlgorithms = settings.idTokenAlgorithms
+    // oauth4webapi checks an ID token's `alg` against the issuer's advertised list (without one it
+    // expects RS256 only); a MAC or `none` in it would let a token nobody verifiably signed through.
+    if (
+      idTokenAlgorithms !== undefined &&
+      (idTokenAlgorithms.length === 0 ||
+        idTokenAlgorithms.some((a) => !(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a)))
+    ) {
+      throw new TypeError('idTokenAlgorithms must list asymmetric JWS algorithms only')
+    }
     this.#as = {
       issuer: settings.issuer,
       authorization_endpoint: settings.authorizationEndpoint,
@@ -101,6 +118,9 @@ export class UpstreamClient {
       ...(settings.jwksUri ? { jwks_uri: settings.jwksUri } : {}),
       ...(settings.issParameterSupported
         ? { authorization_response_iss_parameter_supported: true }
+        : {}),
+      ...(idTokenAlgorithms
+        ? { id_token_signing_alg_values_supported: [...idTokenAlgorithms] }
         : {}),
     }
     const idTokenIssuer = settings.idTokenIssuer

@@ -186,6 +186,187 @@ export function storageContract(
         expect(await store.get('key')).toBe('existing')
       }))
 
+    it('commits a step whole when its conditions hold', () =>
+      withFresh(async ({ store }) => {
+        await store.set('rt:old', { n: 1 })
+        await store.set('grant', { g: 1 }, { ttlSeconds: 60 })
+        const applied = await store.commit({
+          require: ['rt:old', 'grant'],
+          absent: ['rt-used:old'],
+          delete: ['rt:old'],
+          set: [
+            { key: 'rt-used:old', value: { by: 'me' }, ttlSeconds: 60 },
+            { key: 'rt:new', value: { n: 2 } },
+          ],
+          expire: [{ key: 'grant', ttlSeconds: 120 }],
+        })
+        expect(applied).toBe(true)
+        expect(await store.get('rt:old')).toBeUndefined()
+        expect(await store.get('rt-used:old')).toEqual({ by: 'me' })
+        expect(await store.get('rt:new')).toEqual({ n: 2 })
+        expect(await store.get('grant')).toEqual({ g: 1 })
+      }))
+
+    it('commits nothing when a required key is missing', () =>
+      withFresh(async ({ store }) => {
+        await store.set('keep', 'x')
+        const applied = await store.commit({
+          require: ['missing'],
+          delete: ['keep'],
+          set: [{ key: 'written', value: 1 }],
+        })
+        expect(applied).toBe(false)
+        expect(await store.get('keep')).toBe('x')
+        expect(await store.get('written')).toBeUndefined()
+      }))
+
+    it('commits nothing when a key that must be absent is present', () =>
+      withFresh(async ({ store }) => {
+        await store.set('keep', 'x')
+        await store.set('marker', 'taken')
+        const applied = await store.commit({
+          require: ['keep'],
+          absent: ['marker'],
+          delete: ['keep'],
+          set: [{ key: 'marker', value: 'mine' }],
+        })
+        expect(applied).toBe(false)
+        expect(await store.get('keep')).toBe('x')
+        expect(await store.get('marker')).toBe('taken')
+      }))
+
+    it('commits an empty step', () =>
+      withFresh(async ({ store }) => {
+        expect(await store.commit({})).toBe(true)
+      }))
+
+    it('commits nothing when one value of the step cannot be stored', () =>
+      withFresh(async ({ store }) => {
+        await store.set('keep', 'x')
+        const step = {
+          delete: ['keep'],
+          set: [
+            { key: 'first', value: 1 },
+            { key: 'second', value: () => 1 },
+          ],
+        }
+        await expect(store.commit(step)).rejects.toThrow()
+        expect(await store.get('keep')).toBe('x')
+        expect(await store.get('first')).toBeUndefined()
+      }))
+
+    it('rejects a step with a TTL that is not positive with a TypeError', () =>
+      withFresh(async ({ store }) => {
+        await expect(
+          store.commit({ set: [{ key: 'k', value: 1, ttlSeconds: 0 }] }),
+        ).rejects.toThrow(TypeError)
+        await expect(store.commit({ expire: [{ key: 'k', ttlSeconds: -1 }] })).rejects.toThrow(
+          TypeError,
+        )
+        expect(await store.get('k')).toBeUndefined()
+      }))
+
+    it('applies exactly one of 100 concurrent steps that claim one key', () =>
+      withFresh(async ({ store }) => {
+        await store.set('rt:old', 'live')
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            store.commit({
+              require: ['rt:old'],
+              absent: ['rt-used:old'],
+              delete: ['rt:old'],
+              set: [
+                { key: 'rt-used:old', value: i, ttlSeconds: 60 },
+                { key: `rt:new:${i}`, value: i, ttlSeconds: 60 },
+              ],
+            }),
+          ),
+        )
+        expect(results.filter(Boolean)).toHaveLength(1)
+        const winner = results.indexOf(true)
+        expect(await store.get('rt-used:old')).toBe(winner)
+        for (let i = 0; i < 100; i++) {
+          expect(await store.get(`rt:new:${i}`)).toBe(i === winner ? i : undefined)
+        }
+      }))
+
+    it.concurrent('expires a value written by a step once its TTL has passed', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.commit({ set: [{ key: 'short', value: 'x', ttlSeconds: TTL_SECONDS }] })
+        expect(await store.get('short')).toBe('x')
+        await wait(PAST_TTL_MS)
+        expect(await store.get('short')).toBeUndefined()
+      }),
+    )
+
+    it.concurrent('renews a lifetime in a step, keeping the value', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.set('grant', { g: 1 }, { ttlSeconds: TTL_SECONDS })
+        expect(await store.commit({ expire: [{ key: 'grant', ttlSeconds: 60 }] })).toBe(true)
+        // A renewal of an absent key is skipped: it does not create the key.
+        expect(await store.commit({ expire: [{ key: 'missing', ttlSeconds: 60 }] })).toBe(true)
+        await wait(PAST_TTL_MS)
+        expect(await store.get('grant')).toEqual({ g: 1 })
+        expect(await store.get('missing')).toBeUndefined()
+      }),
+    )
+
+    it.concurrent('treats an expired key as absent in a step', ({ expect }) =>
+      withFresh(async ({ store }) => {
+        await store.set('gone', 'x', { ttlSeconds: TTL_SECONDS })
+        await wait(PAST_TTL_MS)
+        expect(await store.commit({ require: ['gone'] })).toBe(false)
+        expect(
+          await store.commit({ absent: ['gone'], set: [{ key: 'gone', value: 'again' }] }),
+        ).toBe(true)
+        expect(await store.get('gone')).toBe('again')
+      }),
+    )
+
+    it('gives a lock to exactly one of 100 concurrent owners', () =>
+      withFresh(async ({ store }) => {
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            store.acquireLock('lock', `owner-${i}`, { ttlSeconds: 60 }),
+          ),
+        )
+        expect(results.filter(Boolean)).toHaveLength(1)
+        const owner = `owner-${results.indexOf(true)}`
+        expect(await store.releaseLock('lock', owner)).toBe(true)
+        expect(await store.acquireLock('lock', 'next', { ttlSeconds: 60 })).toBe(true)
+      }))
+
+    it('releases a lock only for its owner', () =>
+      withFresh(async ({ store }) => {
+        expect(await store.acquireLock('lock', 'alice', { ttlSeconds: 60 })).toBe(true)
+        expect(await store.releaseLock('lock', 'mallory')).toBe(false)
+        expect(await store.acquireLock('lock', 'bob', { ttlSeconds: 60 })).toBe(false)
+        expect(await store.releaseLock('lock', 'alice')).toBe(true)
+        expect(await store.releaseLock('lock', 'alice')).toBe(false)
+        expect(await store.acquireLock('lock', 'bob', { ttlSeconds: 60 })).toBe(true)
+      }))
+
+    it('refuses an empty lock owner and a TTL that is not positive with a TypeError', () =>
+      withFresh(async ({ store }) => {
+        await expect(store.acquireLock('lock', '', { ttlSeconds: 60 })).rejects.toThrow(TypeError)
+        await expect(store.acquireLock('lock', 'a', { ttlSeconds: 0 })).rejects.toThrow(TypeError)
+        await expect(store.releaseLock('lock', '')).rejects.toThrow(TypeError)
+      }))
+
+    it.concurrent(
+      'never lets an expired holder release the lock its successor holds (fenced release)',
+      ({ expect }) =>
+        withFresh(async ({ store }) => {
+          expect(await store.acquireLock('lock', 'slow', { ttlSeconds: TTL_SECONDS })).toBe(true)
+          await wait(PAST_TTL_MS)
+          expect(await store.acquireLock('lock', 'next', { ttlSeconds: 60 })).toBe(true)
+          // The first holder outlived its TTL; its late release must leave `next` holding.
+          expect(await store.releaseLock('lock', 'slow')).toBe(false)
+          expect(await store.acquireLock('lock', 'third', { ttlSeconds: 60 })).toBe(false)
+          expect(await store.releaseLock('lock', 'next')).toBe(true)
+        }),
+    )
+
     if (options.persistent === true)
       it('keeps values across a restart', async () => {
         await withFresh(async ({ store, reopen }) => {
@@ -212,6 +393,9 @@ export function storageContract(
         await expectClosed(store.setIfAbsent('other', 'y'))
         await expectClosed(store.take('key'))
         await expectClosed(store.delete('key'))
+        await expectClosed(store.commit({ set: [{ key: 'key', value: 'z' }] }))
+        await expectClosed(store.acquireLock('lock', 'owner', { ttlSeconds: 60 }))
+        await expectClosed(store.releaseLock('lock', 'owner'))
       }))
 
     it('closes a second time without error', () =>

@@ -104,7 +104,16 @@ storageContract(
 )
 
 describe('redis store failures', () => {
-  it.each(['get', 'set', 'setIfAbsent', 'take', 'delete'] as const)(
+  it.each([
+    'get',
+    'set',
+    'setIfAbsent',
+    'take',
+    'delete',
+    'commit',
+    'acquireLock',
+    'releaseLock',
+  ] as const)(
     'rejects %s with ERR_STORE_UNAVAILABLE within 5 s when the server is down',
     async (operation) => {
       const store = createRedisStore({ url: DEAD_REDIS_URL })
@@ -115,6 +124,13 @@ describe('redis store failures', () => {
         setIfAbsent: () => store.setIfAbsent('secret-key', 'secret-value'),
         take: () => store.take('secret-key'),
         delete: () => store.delete('secret-key'),
+        commit: () =>
+          store.commit({
+            require: ['secret-key'],
+            set: [{ key: 'secret-key', value: 'secret-value' }],
+          }),
+        acquireLock: () => store.acquireLock('secret-key', 'secret-owner', { ttlSeconds: 5 }),
+        releaseLock: () => store.releaseLock('secret-key', 'secret-owner'),
       }
       const error = await rejection(calls[operation]())
       await store.close()

@@ -25,6 +25,7 @@ import { createSqliteStore } from '../../src/storage/sqlite.js'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
 
 /** A stateless MCP server per request, as the SDK recommends for horizontal scaling. */
 async function handleMcp(request: Request, token: AccessToken): Promise<Response> {
@@ -84,7 +85,21 @@ class TestClientProvider implements OAuthClientProvider {
     this.saved = tokens
   }
   async redirectToAuthorization(url: URL) {
-    const res = await fetch(url, { redirect: 'manual' })
+    // The user's part: /authorize leads to Gatehouse's consent page, and "Allow" to the code.
+    const ua = new UserAgent()
+    const consent = await ua.follow(url.href)
+    expect(consent.url.startsWith(`${url.origin}/consent?txn=`)).toBe(true)
+    const html = await consent.response!.text()
+    const res = await ua.request(`${url.origin}/consent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: url.origin },
+      body: new URLSearchParams({
+        txn: hiddenInput(html, 'txn'),
+        csrf: hiddenInput(html, 'csrf'),
+        action: 'approve',
+      }).toString(),
+    })
+    expect(res.status).toBe(303)
     const location = new URL(res.headers.get('location') ?? '')
     expect(location.searchParams.get('iss')).toBe(url.origin)
     this.code = location.searchParams.get('code') ?? undefined

@@ -107,6 +107,26 @@ describe('gatehouse serve (command line)', () => {
     expect(err2.text()).toContain('gateway.routes.0.path')
   }, 60_000)
 
+  it('names the GATEHOUSE_* variable behind a bad value, without echoing it', async () => {
+    const out = capture()
+    const err = capture()
+    process.env.GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS = '5'
+    process.env.GATEHOUSE_UPSTREAM__CLIENT_SECRET = 'top-secret-value'
+    try {
+      const code = await runServe(
+        ['--upstream', 'http://127.0.0.1:9/mcp', '--port', '0', '--store', 'memory', '--dev-idp'],
+        out.stream,
+        err.stream,
+      )
+      expect(code).toBe(1)
+    } finally {
+      delete process.env.GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS
+      delete process.env.GATEHOUSE_UPSTREAM__CLIENT_SECRET
+    }
+    expect(err.text()).toContain('GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS (accessTokenTtlSeconds): ')
+    expect(err.text()).not.toContain('top-secret-value')
+  }, 60_000)
+
   it('refuses both an upstream URL and a command, and no upstream at all', async () => {
     const out = capture()
     const err = capture()

@@ -35,6 +35,9 @@ describe('a strict OAuth client (oauth4webapi)', () => {
       },
       store: createMemoryStore(),
       authenticate: () => Promise.resolve({ subject: 'strict-user' }),
+      // The strict client's redirect handling is under test, not consent.
+      dangerouslySkipConsent: true,
+      onWarning: () => undefined,
     })
     handler = toNodeHandler((r) => gh.fetch(r))
   })

@@ -26,6 +26,8 @@ export interface TestGatehouse {
   clock: TestClock
   store: Store
   errors: { code: string; reason: string | undefined; message: string }[]
+  /** What `onWarning` reported at start-up. */
+  warnings: string[]
   /** Calls the AS endpoints. */
   call(path: string, init?: RequestInit): Promise<Response>
   /** Calls the protected MCP endpoint (echoes the principal). */
@@ -42,6 +44,7 @@ export async function createTestGatehouse(
   const clock = createClock()
   const store = overrides.store ?? createMemoryStore()
   const errors: TestGatehouse['errors'] = []
+  const warnings: string[] = []
   const gh = await createGatehouse({
     config: {
       issuer: ISSUER,
@@ -54,6 +57,10 @@ export async function createTestGatehouse(
     store,
     now: clock.now,
     authenticate: () => Promise.resolve({ subject: 'user-1' }),
+    // Most tests are about the protocol after sign-in; test/security/consent.test.ts covers the
+    // consent page this skips. (A proxy always shows its page, and refuses the opt-out.)
+    ...(overrides.config?.upstream === undefined ? { dangerouslySkipConsent: true } : {}),
+    onWarning: (m) => warnings.push(m),
     onError: (e) => errors.push({ code: e.code, reason: e.reason, message: e.message }),
     ...overrides.options,
   })
@@ -65,6 +72,7 @@ export async function createTestGatehouse(
     clock,
     store,
     errors,
+    warnings,
     call: (path, init) => gh.fetch(new Request(new URL(path, ISSUER), init)),
     mcp: (init, path = '/mcp') =>
       mcpHandler(new Request(new URL(path, ISSUER), { method: 'POST', ...init })),

@@ -27,6 +27,8 @@ export class BrowserlessClientProvider implements OAuthClientProvider {
   verifier = ''
   /** The authorization code the last sign-in returned. */
   code: string | undefined
+  /** The whole query of the last redirect back (`code`, `state`, `iss`), for SDK 2.x `finishAuth`. */
+  callbackParams: URLSearchParams | undefined
   /** The HTML of the last consent page shown. */
   consentPage = ''
   registrations = 0
@@ -75,5 +77,6 @@ export class BrowserlessClientProvider implements OAuthClientProvider {
     }
     const back = await approveAndSignIn(new UserAgent(), url.href, this.#user, this.redirectUrl)
     this.code = back.searchParams.get('code') ?? undefined
+    this.callbackParams = back.searchParams
   }
 }

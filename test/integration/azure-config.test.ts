@@ -211,6 +211,12 @@ describe('AzureJWTVerifier in a resource server', () => {
         headers: { authorization: `Bearer ${await token('write')}` },
       }),
     )
-    expect(missing.status).toBe(401)
+    // Genuine but without `read`: the step-up challenge, naming the scope to ask Entra for.
+    expect(missing.status).toBe(403)
+    expect(missing.headers.get('www-authenticate')).toContain(
+      `error="insufficient_scope", error_description="the access token lacks a required scope", ` +
+        `resource_metadata="https://mcp.example/.well-known/oauth-protected-resource/mcp", ` +
+        `scope="api://${APP_ID}/read"`,
+    )
   })
 })

@@ -248,6 +248,12 @@ describe('dev identity provider', () => {
     await expect(
       startDevIdentityProvider({ ...base, users: [{ ...BOB, claims: { sub: 'x' } }] }),
     ).rejects.toThrow(/claims\.sub/)
+    for (const alg of ['HS256', 'none', 'Ed25519', 'rs256']) {
+      await expect(
+        // @ts-expect-error: refused at run time too, for callers without types
+        startDevIdentityProvider({ ...base, idTokenSigningAlg: alg }),
+      ).rejects.toThrow(/idTokenSigningAlg must be one of RS256, .*EdDSA/)
+    }
   })
 
   it('publishes discovery for static clients only: no registration, code flow, S256 only', async () => {

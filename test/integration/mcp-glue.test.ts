@@ -196,6 +196,9 @@ describe('MCP glue', () => {
       },
       store: createMemoryStore(),
       authenticate: () => Promise.resolve(nextUser),
+      // The glue is under test, not sign-in: the code comes straight from /authorize.
+      dangerouslySkipConsent: true,
+      onWarning: () => undefined,
     })
     const toolScopes = { write_note: ['mcp:write'] }
     const fakeProxy = Object.create(OAuthProxy.prototype) as OAuthProxy

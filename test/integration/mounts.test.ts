@@ -66,6 +66,9 @@ describe.each(Object.keys(mounts))('mounted with %s', (name) => {
       },
       store: createMemoryStore(),
       authenticate: () => Promise.resolve({ subject: `user-of-${name}` }),
+      // These tests are about mounting, not sign-in: the code comes straight from /authorize.
+      dangerouslySkipConsent: true,
+      onWarning: () => undefined,
       signatureVerifier: nodeSignatureVerifier,
     })
     const mcp = gh.protect((_r, token) =>

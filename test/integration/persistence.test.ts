@@ -20,6 +20,8 @@ import {
   form,
   getCode,
   getTokens,
+  postBasic,
+  redeemBasic,
   register,
 } from '../helpers/gatehouse.js'
 
@@ -174,6 +176,42 @@ describeRedis('two Gatehouse instances sharing Redis', () => {
     await one.gh.close()
     await two.gh.close()
     await idp.close()
+  })
+
+  it('introspection at one instance reports a revocation made at the other at once (access and refresh token)', async () => {
+    const { a, b } = sharedRedis()
+    const one = await createTestGatehouse({ store: a })
+    const two = await createTestGatehouse({ store: b })
+    const rs = await register(one, { token_endpoint_auth_method: 'client_secret_basic' })
+    const as = (t: typeof one, path: string, params: Record<string, string>) =>
+      postBasic(t, path, params, rs.client_id, rs.client_secret!)
+    const issue = async () =>
+      (await (await redeemBasic(one, rs, await getCode(one, rs))).json()) as {
+        access_token: string
+        refresh_token: string
+      }
+    const introspect = async (t: typeof one, token: string) =>
+      (await (await as(t, '/introspect', { token })).json()) as { active: boolean }
+
+    // Revoking the access token itself (RFC 7009) at instance one.
+    const first = await issue()
+    expect((await introspect(two, first.access_token)).active).toBe(true)
+    // Instance two's guard now holds "live" in its liveness cache for revocationCheckSeconds.
+    expect((await two.mcp(bearer(first.access_token))).status).toBe(200)
+    expect((await as(one, '/revoke', { token: first.access_token })).status).toBe(200)
+    // No clock advance: introspection reads the store, not the cache.
+    expect(await introspect(two, first.access_token)).toEqual({ active: false })
+    expect(await introspect(two, first.refresh_token)).toEqual({ active: false })
+
+    // Revoking through the refresh token at instance one ends the access token too.
+    const second = await issue()
+    expect((await two.mcp(bearer(second.access_token))).status).toBe(200)
+    expect((await introspect(two, second.refresh_token)).active).toBe(true)
+    expect((await as(one, '/revoke', { token: second.refresh_token })).status).toBe(200)
+    expect(await introspect(two, second.access_token)).toEqual({ active: false })
+    expect(await introspect(two, second.refresh_token)).toEqual({ active: false })
+    await one.gh.close()
+    await two.gh.close()
   })
 
   it('both instances sign with one shared key set', async () => {

@@ -3,15 +3,19 @@
  * them after they expire; an IdP that refuses the refresh revokes the grant.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
 import { createGatehouse } from '../../src/gatehouse.js'
 import type { AccessToken } from '../../src/resource/access-token.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
+import { createSqliteStore } from '../../src/storage/sqlite.js'
 import type { Store } from '../../src/storage/store.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
-import { createClock } from '../helpers/gatehouse.js'
+import { createClock, type TestClock } from '../helpers/gatehouse.js'
 import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
 
 const GH = 'http://127.0.0.1:7778'
@@ -30,9 +34,8 @@ describe('upstream tokens', () => {
   })
   afterAll(() => idp.close())
 
-  async function signedIn(store: Store = createMemoryStore()) {
-    const clock = createClock()
-    const gh = await createGatehouse({
+  function startGatehouse(store: Store, clock: TestClock, fetchImpl?: typeof fetch) {
+    return createGatehouse({
       config: {
         issuer: GH,
         secret: 'u'.repeat(32),
@@ -47,7 +50,16 @@ describe('upstream tokens', () => {
       store,
       now: clock.now,
       signatureVerifier: nodeSignatureVerifier,
+      ...(fetchImpl ? { fetch: fetchImpl } : {}),
     })
+  }
+
+  async function signedIn(
+    store: Store = createMemoryStore(),
+    clock = createClock(),
+    fetchImpl?: typeof fetch,
+  ) {
+    const gh = await startGatehouse(store, clock, fetchImpl)
     const ua = new UserAgent({ [GH]: (r) => gh.fetch(r) })
     const reg = await gh.fetch(
       new Request(`${GH}/register`, {
@@ -167,4 +179,111 @@ describe('upstream tokens', () => {
     )
     expect(((await refresh.json()) as { error: string }).error).toBe('invalid_grant')
   })
+
+  describe.each([
+    {
+      name: 'one memory store',
+      open: (clock: TestClock) => {
+        const store = createMemoryStore({ now: clock.now })
+        return Promise.resolve({ a: store, b: store, cleanup: () => Promise.resolve() })
+      },
+    },
+    {
+      name: 'one SQLite file, two connections',
+      open: async (clock: TestClock) => {
+        const dir = await mkdtemp(join(tmpdir(), 'gh-lock-'))
+        return {
+          a: createSqliteStore({ dataDir: dir, now: clock.now }),
+          b: createSqliteStore({ dataDir: dir, now: clock.now }),
+          cleanup: () => rm(dir, { recursive: true, force: true }),
+        }
+      },
+    },
+  ])('the refresh lock across two instances on $name', ({ open }) => {
+    it('is not released by a holder whose refresh outlived the lock, so refreshes never overlap', async () => {
+      const clock = createClock()
+      const { a, b, cleanup } = await open(clock)
+      const upstream = holdUpstreamRefreshes()
+      const one = await signedIn(a, clock, upstream.fetch)
+      const two = await startGatehouse(b, clock, upstream.fetch)
+      const proxyTwo = two.base
+      if (!(proxyTwo instanceof OAuthProxy)) throw new Error('expected the proxy')
+      try {
+        const lockSeconds = Math.ceil(one.proxy.proxy.upstream.settings.timeoutMs / 1000) * 2 + 10
+        clock.advance(600) // the IdP's access token has expired
+        // Instance one takes the lock; its refresh hangs at the IdP.
+        const first = one.proxy.getUpstreamToken(one.token).then(
+          () => 'resolved',
+          (error: unknown) => error,
+        )
+        await upstream.arrivals(1)
+        // It hangs past the lock's lifetime: instance two takes the expired lock and refreshes.
+        clock.advance(lockSeconds + 1)
+        const second = proxyTwo.getUpstreamToken(one.token)
+        second.catch(() => undefined) // awaited below; a failed assertion must not leave it unhandled
+        await upstream.arrivals(2)
+        // The first refresh now fails (the network dropped it); its holder releases "its" lock.
+        upstream.settle(0, 'fail')
+        expect(await first).toBeInstanceOf(Error)
+        // A third caller must wait for instance two's refresh, not start its own next to it.
+        const third = one.proxy.getUpstreamToken(one.token)
+        third.catch(() => undefined)
+        await new Promise((resolve) => setTimeout(resolve, 400))
+        expect(upstream.count()).toBe(2)
+        upstream.settle(1, 'pass')
+        const fresh = await second
+        expect(await third).toBe(fresh)
+        expect(upstream.count()).toBe(2)
+      } finally {
+        upstream.settleAll()
+        await one.gh.close()
+        await two.close()
+        await cleanup()
+      }
+    })
+  })
 })
+
+/**
+ * A fetch for Gatehouse's calls to the IdP that holds every refresh-token request until the test
+ * settles it: passed on to the IdP, or failed as a dropped connection.
+ */
+function holdUpstreamRefreshes() {
+  const held: ((how: 'pass' | 'fail') => void)[] = []
+  let notify: (() => void) | undefined
+  const isRefresh = (init: RequestInit | undefined) =>
+    init?.method === 'POST' &&
+    init.body instanceof URLSearchParams &&
+    init.body.get('grant_type') === 'refresh_token'
+  const wrapped: typeof fetch = async (input, init) => {
+    if (isRefresh(init)) {
+      const how = await new Promise<'pass' | 'fail'>((resolve) => {
+        held.push(resolve)
+        notify?.()
+      })
+      if (how === 'fail') throw new TypeError('fetch failed: connection reset')
+    }
+    return fetch(input, init)
+  }
+  return {
+    fetch: wrapped,
+    count: () => held.length,
+    /** Resolves once `n` refresh requests have reached the IdP. */
+    async arrivals(n: number) {
+      const deadline = Date.now() + 5000
+      while (held.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${held.length} refreshes arrived`)
+        await new Promise<void>((resolve) => {
+          notify = resolve
+          setTimeout(resolve, 50)
+        })
+      }
+    },
+    settle(index: number, how: 'pass' | 'fail') {
+      held[index]?.(how)
+    },
+    settleAll() {
+      for (const settle of held) settle('fail')
+    },
+  }
+}

@@ -175,6 +175,20 @@ describe('A.2.4 authorization endpoint', () => {
     }
   })
 
+  it('AZ-15 refuses a resource with dot segments or backslashes, even one that resolves to a served resource', async () => {
+    for (const resource of [
+      'https://as.test/x/../mcp',
+      'https://as.test/x/%2E%2e/mcp',
+      'https://as.test/mcp/.',
+      'https://as.test/mcp/%2e',
+      'https://as.test/x/.%2e\\mcp',
+      'https://as.test\\mcp',
+      'https://as.test/x/.\n./mcp',
+    ]) {
+      expectRedirectError(await t.call(good({ resource })), 'invalid_target')
+    }
+  })
+
   it('AZ-16 accepts an upper-case resource and normalises it', async () => {
     const res = await t.call(good({ resource: 'HTTPS://AS.TEST/mcp' }))
     expect(res.status).toBe(302)

@@ -267,6 +267,58 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
     expect((await exchange(jag)).status).toBe(200)
   })
 
+  // An IdP that grants resources by prefix would sign `…/mcp/../admin` for a user allowed `…/mcp/*`;
+  // URL normalisation must not turn that into a token for `…/admin`.
+  const DOT_SEGMENT_RESOURCES = [
+    'https://as.test/mcp/../admin',
+    'https://as.test/mcp/%2e%2e/admin',
+    'https://as.test/mcp/%2E%2e/admin',
+    'https://as.test/mcp/.%2E/admin',
+    'https://as.test/mcp/./../admin',
+    'https://as.test/x/../admin/.',
+    'https://as.test/admin/./',
+    'https://as.test/mcp\\..\\admin',
+    'https://as.test/mcp/..\\admin',
+    'https://as.test/mcp/.\t./admin',
+  ]
+  const twoResources = () =>
+    config({
+      resources: [
+        { url: RESOURCE, scopes: ['mcp:read', 'mcp:write'], defaultScopes: ['mcp:read'] },
+        { url: 'https://as.test/admin', scopes: ['mcp:read'] },
+      ],
+    })
+
+  it('IDJ-07 a resource claim with dot segments or backslashes is refused and leaves the jti unspent', async () => {
+    t = await createTestGatehouse({ config: twoResources() })
+    for (const resource of DOT_SEGMENT_RESOURCES) {
+      const jti = `dots-${String(Math.random())}`
+      await expectRefused(await exchange(await idp.mintIdJag({ resource, jti })))
+      // The same jti in a well-formed ID-JAG still works: the refused one did not spend it.
+      const ok = await exchange(await idp.mintIdJag({ resource: 'https://as.test/admin', jti }))
+      expect(ok.status).toBe(200)
+      expect(claimsOf(((await ok.json()) as { access_token: string }).access_token).aud).toBe(
+        'https://as.test/admin',
+      )
+    }
+    expect(t.errors.map((e) => e.reason)).toEqual(
+      DOT_SEGMENT_RESOURCES.map(() => 'id_jag_resource_dot_segment'),
+    )
+  })
+
+  it('IDJ-07 a resource parameter with dot segments is invalid_target and does not spend the ID-JAG', async () => {
+    t = await createTestGatehouse({ config: twoResources() })
+    const jag = await idp.mintIdJag()
+    for (const resource of [
+      'https://as.test/x/../mcp',
+      'https://as.test/mcp/%2e',
+      'https://as.test\\mcp',
+    ]) {
+      await expectRefused(await exchange(jag, { resource }), 'invalid_target')
+    }
+    expect((await exchange(jag)).status).toBe(200)
+  })
+
   it('IDJ-12 jti, sub, iat, exp and client_id are required', async () => {
     for (const missing of ['jti', 'sub', 'iat', 'exp', 'client_id']) {
       await expectRefused(await exchange(await idp.mintIdJag({ [missing]: undefined })))

@@ -31,6 +31,16 @@ describe('A.2.8 refresh tokens', () => {
       }),
     )
 
+  it('refuses a resource with dot segments at refresh and keeps the refresh token usable', async () => {
+    const { tokens } = await getTokens(t, c1)
+    for (const resource of ['https://as.test/x/../mcp', 'https://as.test/mcp/%2e']) {
+      const res = await refresh(tokens.refresh_token!, { resource })
+      expect(res.status).toBe(400)
+      expect((await res.json()).error).toBe('invalid_target')
+    }
+    expect((await refresh(tokens.refresh_token!)).status).toBe(200)
+  })
+
   it('RT-01 rotates the refresh token on every use', async () => {
     const { tokens } = await getTokens(t, c1)
     const res = await refresh(tokens.refresh_token!)

@@ -143,6 +143,17 @@ describe('A.2.7 token endpoint: authorization_code grant and client authenticati
     )
   })
 
+  it('TK-10 refuses a resource with dot segments, even one that resolves to the authorized one', async () => {
+    const { code, verifier } = await getCode(t, c1)
+    for (const resource of [
+      'https://as.test/x/../mcp',
+      'https://as.test/mcp/%2E',
+      'https://as.test\\mcp',
+    ]) {
+      await expectError(await redeem(code, verifier, { resource }), 'invalid_target')
+    }
+  })
+
   it('TK-11 answers a wrong Basic secret with 401 invalid_client and a Basic challenge', async () => {
     const res = await postBasic(
       t,

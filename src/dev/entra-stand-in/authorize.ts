@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import { OIDC } from './directory.js'
-import { errorPage, escape, redirectError } from './errors.js'
+import { errorPage, escape, PAGE_HEADERS, redirectError } from './errors.js'
 import { randomId, type StandInState } from './state.js'
 
 export function handleAuthorize(state: StandInState, tenantSegment: string, url: URL): Response {
@@ -88,11 +88,7 @@ ${message ? `<p role="alert">${escape(message)}</p>` : ''}
 <button type="submit">Sign in</button></form></body></html>`,
     {
       status: message ? 401 : 200,
-      headers: {
-        'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-        'cache-control': 'no-store',
-      },
+      headers: PAGE_HEADERS,
     },
   )
 }

@@ -2,6 +2,25 @@
 
 const TRACE = '00000000-0000-0000-0000-000000000000'
 
+/**
+ * Headers of the stand-in's HTML pages: no script, style or anything else loaded, no framing, no
+ * caching. No `form-action`: browsers (Chromium at least) check it against every redirect after
+ * the sign-in form's POST, and that chain ends, past Gatehouse's callback, at the MCP client's
+ * redirect URI, which the stand-in cannot know (another loopback port, a custom scheme). Even
+ * `form-action 'self'` plus the registered redirect URI's origin blocks the last hop, after
+ * Gatehouse has spent the code. The form's target is the stand-in's own absolute URL, and with
+ * no script an injected form could not be submitted.
+ */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  // Not `no-referrer`: with it, browsers send `Origin: null` on the form post.
+  'referrer-policy': 'same-origin',
+}
+
 /** A token-endpoint error as Entra writes it (`AADSTSnnnn: …` descriptions, `error_codes`). */
 export function entraError(
   status: number,
@@ -44,7 +63,7 @@ export function redirectError(
 export function errorPage(code: number, text: string): Response {
   return new Response(
     `<!doctype html><title>Sign in</title><h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS${code}: ${escape(text)}</p>`,
-    { status: 400, headers: { 'content-type': 'text/html; charset=utf-8' } },
+    { status: 400, headers: PAGE_HEADERS },
   )
 }
 

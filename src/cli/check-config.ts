@@ -1,0 +1,116 @@
+/**
+ * `gatehouse check-config <file> [--online]`: validates a configuration file, with the
+ * `GATEHOUSE_*` variables laid over it, against the one schema and prints every problem; with
+ * `--online` it then fetches the identity providers' discovery documents and keys.
+ * Exit codes: 0 valid (and every online check passed), 1 invalid or a check failed, 2 usage.
+ */
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { resolveConfigWithEnv } from '../config/env.js'
+import { checkOnline } from './check-online.js'
+
+export const CHECK_CONFIG_HELP = `gatehouse check-config — validate a configuration file
+
+Usage: gatehouse check-config <file.json> [--online]
+       gatehouse check-config --config <file.json> [--online]
+
+  --online      also fetch the identity provider's discovery document and keys (and those of
+                identityAssertion's trusted issuers); each is reported as ok or failed
+  -h, --help    this help
+
+GATEHOUSE_* variables are applied over the file, as the server applies them. Exit code 0: valid;
+1: invalid, or an online check failed; 2: bad usage.
+`
+
+/** Runs `check-config` with the arguments after the verb; returns the exit code. */
+export async function runCheckConfig(
+  argv: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<number> {
+  let parsed: {
+    values: { online?: boolean; help?: boolean; config?: string }
+    positionals: string[]
+  }
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        online: { type: 'boolean' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (error) {
+    err.write(`gatehouse check-config: ${usageProblem(error)}\n\n${CHECK_CONFIG_HELP}`)
+    return 2
+  }
+  if (parsed.values.help === true) {
+    out.write(CHECK_CONFIG_HELP)
+    return 0
+  }
+  // `--config FILE` as `serve` takes it, or the file alone.
+  const files = [
+    ...(parsed.values.config === undefined ? [] : [parsed.values.config]),
+    ...parsed.positionals,
+  ]
+  const [file, ...extra] = files
+  if (file === undefined || extra.length > 0) {
+    err.write(`gatehouse check-config: name one configuration file\n\n${CHECK_CONFIG_HELP}`)
+    return 2
+  }
+  const input = await readConfigFile(file)
+  if (typeof input === 'string') {
+    err.write(`gatehouse check-config: ${input}\n`)
+    return 1
+  }
+  // A ConfigError goes to main(), which prints its list.
+  const config = resolveConfigWithEnv(input, env)
+  out.write(`ok: issuer ${config.issuer}, ${config.resources.length} resource(s)\n`)
+  if (parsed.values.online !== true) return 0
+  const checks = await checkOnline(config)
+  if (checks.length === 0) {
+    out.write('online: nothing to check (no upstream or trusted issuers configured)\n')
+    return 0
+  }
+  for (const c of checks) {
+    out.write(`${c.ok ? 'ok    ' : 'FAILED'} ${c.what} ${c.url}: ${c.detail}\n`)
+  }
+  const failed = checks.filter((c) => !c.ok).length
+  if (failed === 0) return 0
+  err.write(`gatehouse check-config: ${failed} online check(s) failed\n`)
+  return 1
+}
+
+/** The file's configuration object, or a one-line reason it cannot be had. */
+async function readConfigFile(file: string): Promise<Record<string, unknown> | string> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'ENOENT') return `${file} not found`
+    if (code === 'EISDIR') return `${file} is a directory, not a file`
+    if (code === 'EACCES' || code === 'EPERM') return `${file} cannot be read (permission denied)`
+    return `${file} cannot be read`
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return `${file} is not valid JSON`
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return `${file} must hold a JSON object`
+  }
+  return value as Record<string, unknown>
+}
+
+/** parseArgs's complaint, without its advice about `--` (ours is the help that follows). */
+export function usageProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : 'bad arguments'
+  return message.split('. To specify a positional')[0] ?? message
+}
