@@ -13,11 +13,13 @@ import { runAdmin } from './admin.js'
 import { createPinoLogger } from '../ops/pino.js'
 import { runCheckConfig, usageProblem } from './check-config.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
+import { runServe } from './serve-command.js'
 
 const HELP = `gatehouse — OAuth 2.1 for MCP servers
 
 Usage:
   gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
+  gatehouse serve [options]            OAuth gateway in front of an MCP server (see serve --help)
   gatehouse check-config <file.json>   validate a configuration file; prints every problem
                                        (--online also tries the IdP's discovery and keys)
   gatehouse admin <command>            clients, grants, tokens, keys, store check (see admin --help)
@@ -84,6 +86,7 @@ export async function main(
     return verb === undefined && values.help !== true ? 1 : 0
   }
   try {
+    if (verb === 'serve') return await runServe(rest, out, err)
     if (verb === 'dev') return await runDev(rest, out, err)
     if (verb === 'check-config') return await runCheckConfig(rest, out, err)
   } catch (error) {

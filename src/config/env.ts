@@ -14,6 +14,7 @@
 import type * as z from 'zod'
 import { ConfigError } from '../errors.js'
 import { describeIssue, type EnvSource } from './env-issues.js'
+import { withGatewayResources } from './gateway-schema.js'
 import { ConfigSchema, resolveConfig, type ResolvedConfig } from './schema.js'
 
 export type { EnvSource } from './env-issues.js'
@@ -87,10 +88,22 @@ export function resolveConfigWithEnv(
   file: Record<string, unknown>,
   env: Readonly<Record<string, string | undefined>>,
 ): ResolvedConfig {
+  return applyEnv(file, env).config
+}
+
+/**
+ * `resolveConfigWithEnv`, answering also the configuration input it validated (the file with the
+ * variables applied), for code that hands the input on, such as `createGatehouse({ config })`.
+ */
+export function applyEnv(
+  file: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+): { input: Record<string, unknown>; config: ResolvedConfig } {
   const { config, sources, problems } = overlayEnv(file, env)
-  let parsed = ConfigSchema.safeParse(config)
+  // Gateway routes are resources too (`resolveConfig` adds them the same way).
+  let parsed = ConfigSchema.safeParse(withGatewayResources(config))
   if (!parsed.success && keepStrings(config, sources, parsed.error.issues)) {
-    parsed = ConfigSchema.safeParse(config)
+    parsed = ConfigSchema.safeParse(withGatewayResources(config))
   }
   const issues = parsed.success
     ? []
@@ -99,7 +112,7 @@ export function resolveConfigWithEnv(
         .filter((i) => !isHole(config, i.path))
         .flatMap((i) => describeIssue(i, sources))
   if (problems.length > 0 || issues.length > 0) throw new ConfigError([...problems, ...issues])
-  return resolveConfig(config)
+  return { input: config, config: resolveConfig(config) }
 }
 
 /** The configuration the environment describes (a partial object, validated later with the rest). */

@@ -9,6 +9,7 @@ import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
 import { opsFields } from './ops-schema.js'
+import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
@@ -312,6 +313,8 @@ export const ConfigSchema = z
     /** Permit an http issuer that is not loopback (never in production). */
     dangerouslyAllowInsecureIssuer: z.boolean().default(false),
     ...opsFields,
+    /** `gatehouse serve`: routes to existing MCP servers (see gateway-schema.ts). */
+    gateway: GatewaySchema.optional(),
   })
   .superRefine((c, ctx) => {
     // Refinements run even when a field failed its own schema: URLs are read with parseUrl
@@ -505,7 +508,7 @@ export interface ResolvedConfig extends Readonly<Omit<ParsedConfig, 'issuer' | '
 
 /** Validates configuration; throws `ConfigError` listing every problem (secret values never echoed). */
 export function resolveConfig(input: unknown): ResolvedConfig {
-  const parsed = ConfigSchema.safeParse(input)
+  const parsed = ConfigSchema.safeParse(withGatewayResources(input))
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),

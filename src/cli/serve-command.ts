@@ -1,0 +1,177 @@
+/**
+ * Argument parsing of `gatehouse serve`: the config-file form, or the flag form for one route
+ * (`--upstream URL`, or a command after `--` for a stdio server). Runs until SIGTERM/SIGINT, then
+ * drains.
+ */
+import { parseArgs } from 'node:util'
+import { ConfigError } from '../errors.js'
+import { readConfigFile } from './config-file.js'
+import { startServe, type ServeOptions } from './serve.js'
+
+export const SERVE_HELP = `gatehouse serve — OAuth 2.1 in front of an MCP server (HTTP or stdio), no code
+
+Usage:
+  gatehouse serve --config gatehouse.yaml [--port N]
+  gatehouse serve --issuer https://mcp.example.com --upstream http://127.0.0.1:3000/mcp [options]
+  gatehouse serve --issuer https://mcp.example.com [options] -- npx -y @modelcontextprotocol/server-filesystem /data
+
+  --config FILE       YAML or JSON configuration (the gateway section holds the routes)
+  --issuer URL        the public URL of this gateway (default http://127.0.0.1:PORT)
+  --upstream URL      a Streamable HTTP MCP server (flag form)
+  -- CMD ARGS...      a stdio MCP server started by the gateway (flag form)
+  --path P            the route's path (flag form; default /mcp)
+  --scope S           a scope of the route (repeatable; flag form)
+  --stdio-mode M      shared (default) or session: one process per MCP session
+  --port N            port to listen on (default 8787; 0 picks a free one)
+  --host ADDR         address to listen on (default 127.0.0.1)
+  --store S           sqlite (default, in --data-dir), memory, or redis (GATEHOUSE_REDIS_URL)
+  --data-dir DIR      where SQLite keeps its data (default ./.gatehouse)
+  --dev-idp           sign users in at an embedded OpenID provider (GATEHOUSE_DEV_USER /
+                      GATEHOUSE_DEV_PASSWORD, default dev / dev): try it in one command
+  -h, --help          this help
+
+Secrets come from the environment (GATEHOUSE_SECRET, GATEHOUSE_UPSTREAM__CLIENT_SECRET, ...) or
+files named in the configuration, never from the command line. SIGTERM drains: no new sessions,
+requests in flight finish, stdio servers are stopped.
+`
+
+/** Runs `gatehouse serve` with its arguments; resolves with the exit code. */
+export async function runServe(
+  argv: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  signals: { once(event: 'SIGTERM' | 'SIGINT', listener: () => void): unknown } = process,
+): Promise<number> {
+  const dash = argv.indexOf('--')
+  const flags = dash === -1 ? argv : argv.slice(0, dash)
+  const command = dash === -1 ? [] : argv.slice(dash + 1)
+  let values: Record<string, string | boolean | string[] | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: flags,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        issuer: { type: 'string' },
+        upstream: { type: 'string' },
+        path: { type: 'string' },
+        scope: { type: 'string', multiple: true },
+        'stdio-mode': { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        store: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'dev-idp': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    err.write(`gatehouse serve: ${error instanceof Error ? error.message : 'bad arguments'}\n\n`)
+    err.write(SERVE_HELP)
+    return 2
+  }
+  if (values.help === true) {
+    out.write(SERVE_HELP)
+    return 0
+  }
+  const fail = (message: string) => {
+    err.write(`gatehouse serve: ${message}\n`)
+    return 2
+  }
+  const port = values.port === undefined ? 8787 : Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    return fail('--port must be a whole number from 0 to 65535')
+  }
+  const store = (values.store as string | undefined) ?? 'sqlite'
+  if (store !== 'sqlite' && store !== 'memory' && store !== 'redis') {
+    return fail('--store must be sqlite, memory or redis')
+  }
+  const env = process.env
+  let config: Record<string, unknown>
+  try {
+    if (typeof values.config === 'string') {
+      if (values.upstream !== undefined || command.length > 0) {
+        return fail('give --config or an upstream (--upstream or -- command), not both')
+      }
+      config = await readConfigFile(values.config)
+    } else {
+      const upstream = flagUpstream(values, command)
+      if (typeof upstream === 'string') return fail(upstream)
+      config = {
+        gateway: {
+          routes: [
+            {
+              path: (values.path as string | undefined) ?? '/mcp',
+              upstream,
+              ...(Array.isArray(values.scope) ? { scopes: values.scope } : {}),
+            },
+          ],
+        },
+      }
+    }
+    if (typeof values.issuer === 'string') config.issuer = values.issuer
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err.write(`${error.message}\n`)
+      return 1
+    }
+    throw error
+  }
+  const user = env.GATEHOUSE_DEV_USER ?? 'dev'
+  const options: ServeOptions = {
+    config,
+    port,
+    store,
+    env,
+    log: (m) => err.write(`gatehouse serve: ${m}\n`),
+    ...(typeof values.host === 'string' ? { host: values.host } : {}),
+    ...(typeof values['data-dir'] === 'string' ? { dataDir: values['data-dir'] } : {}),
+    ...(env.GATEHOUSE_REDIS_URL !== undefined ? { redisUrl: env.GATEHOUSE_REDIS_URL } : {}),
+    ...(values['dev-idp'] === true
+      ? { devIdp: { users: [{ user, password: env.GATEHOUSE_DEV_PASSWORD ?? 'dev' }] } }
+      : {}),
+  }
+  let running
+  try {
+    running = await startServe(options)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err.write(`${error.message}\n`)
+      return 1
+    }
+    throw error
+  }
+  const lines = ['Gatehouse serve is running.', '']
+  for (const [path, url] of Object.entries(running.routes)) lines.push(`  Route ${path}  ${url}`)
+  lines.push(`  Authorization  ${running.issuer}/.well-known/oauth-authorization-server`)
+  if (running.idpIssuer !== undefined) {
+    lines.push(`  Identity provider  ${running.idpIssuer} (sign in as ${user})`)
+  }
+  out.write(`${lines.join('\n')}\n\nSIGTERM or Ctrl-C drains and stops.\n`)
+  await new Promise<void>((done) => {
+    signals.once('SIGINT', done)
+    signals.once('SIGTERM', done)
+  })
+  await running.drain()
+  out.write('Gatehouse serve stopped.\n')
+  return 0
+}
+
+/** The route's upstream from flags; a string is the problem. */
+function flagUpstream(
+  values: Record<string, unknown>,
+  command: string[],
+): Record<string, unknown> | string {
+  const url = values.upstream
+  if (typeof url === 'string' && command.length > 0) {
+    return 'give --upstream or a command after --, not both'
+  }
+  if (typeof url === 'string') return { kind: 'http', url }
+  const [program, ...args] = command
+  if (program === undefined) {
+    return 'name an upstream: --upstream URL, a command after --, or --config FILE'
+  }
+  const mode = values['stdio-mode']
+  return { kind: 'stdio', command: program, args, ...(typeof mode === 'string' ? { mode } : {}) }
+}

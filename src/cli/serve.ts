@@ -1,0 +1,256 @@
+/**
+ * `gatehouse serve`: Gatehouse as an OAuth gateway in front of existing MCP servers (HTTP or
+ * stdio), with no code. Builds the configuration (file, `GATEHOUSE_*` overlay, or the flag form),
+ * opens the store, optionally starts the embedded dev IdP, and serves the OAuth endpoints and the
+ * gateway routes on one listener. CIMD is on by default, through the DNS-pinned Node transport.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
+import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
+import { toNodeHandler } from '../adapters/node.js'
+import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
+import { applyEnv, overlayEnv } from '../config/env.js'
+import { isLoopbackHost } from '../config/urls.js'
+import { ConfigError } from '../errors.js'
+import { createGatehouse, type Gatehouse } from '../gatehouse.js'
+import { createUpstream } from '../gateway/create-upstream.js'
+import { createGateway, type Gateway } from '../gateway/gateway.js'
+import { createMemoryStore } from '../storage/memory.js'
+import type { Store } from '../storage/store.js'
+
+export interface ServeOptions {
+  /** Configuration input (the file, or built from flags); `GATEHOUSE_*` variables in `env` apply over it. */
+  config: Record<string, unknown>
+  port: number
+  /** Address to listen on; default 127.0.0.1. */
+  host?: string
+  /** Sign users in at the embedded dev IdP, as these users (development and tests). */
+  devIdp?: { users: readonly DevUser[] } | undefined
+  /** `memory`, `sqlite` (in `dataDir`) or `redis` (`redisUrl`). Default sqlite. */
+  store?: 'memory' | 'sqlite' | 'redis'
+  dataDir?: string
+  redisUrl?: string
+  /** A store you built (e.g. Redis with your own key prefix); replaces `store`. Closed on close. */
+  storeInstance?: Store
+  /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
+  outbound?: NodeTransportOptions
+  env?: NodeJS.ProcessEnv
+  log?: (message: string) => void
+}
+
+/** A user of the embedded dev IdP (`sub` = `user`). */
+export interface DevUser {
+  user: string
+  password: string
+  claims?: Record<string, unknown>
+}
+
+export interface RunningServe {
+  issuer: string
+  /** The port the listener is on (the issuer may name another, behind a proxy). */
+  port: number
+  /** The URL of each route, by path. */
+  routes: Record<string, string>
+  gatehouse: Gatehouse
+  gateway: Gateway
+  idpIssuer?: string
+  /** SIGTERM behaviour: no new sessions, in-flight requests finish, children stop, then close. */
+  drain(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Starts the gateway; rejects with `ConfigError` for a configuration that cannot work. */
+export async function startServe(options: ServeOptions): Promise<RunningServe> {
+  const env = options.env ?? process.env
+  const log = options.log ?? (() => undefined)
+  const slot = {
+    handler: toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 }))),
+  }
+  const server = createServer((req, res) => {
+    slot.handler(req, res)
+  })
+  const host = options.host ?? '127.0.0.1'
+  await listen(server, options.port, host)
+  const port = (server.address() as AddressInfo).port
+  const closers: (() => Promise<void>)[] = [() => closeServer(server)]
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined)
+  }
+  try {
+    // Defaults go under the file's values; `GATEHOUSE_*` variables then apply over both
+    // (`applyEnv` below). `effective` is what the variables will make of the file, to decide.
+    const input: Record<string, unknown> = { ...options.config }
+    const effective = overlayEnv(input, env).config
+    if (effective.issuer === undefined) input.issuer = `http://127.0.0.1:${port}`
+    const issuerValue = effective.issuer ?? input.issuer
+    if (typeof issuerValue !== 'string') throw new ConfigError(['issuer: must be a URL'])
+    const issuer = issuerValue.replace(/\/+$/, '')
+    if (effective.secret === undefined) {
+      if (options.devIdp || options.store === 'memory') {
+        input.secret = randomBytes(32).toString('base64url')
+      } else {
+        throw new ConfigError(['secret: set GATEHOUSE_SECRET (32+ characters)'])
+      }
+    }
+    // Some MCP clients (VS Code) use only Client ID Metadata Documents: on unless turned off.
+    const cimd = (input.clientIdMetadataDocuments ?? {}) as Record<string, unknown>
+    input.clientIdMetadataDocuments = { enabled: true, ...cimd }
+    let idpIssuer: string | undefined
+    if (options.devIdp) {
+      const idp = await startIdp(issuer, options.devIdp.users)
+      closers.push(() => idp.close())
+      idpIssuer = idp.issuer
+      input.upstream = idp.upstream
+      if (isLoopbackHost(new URL(issuer).hostname)) {
+        input.clientIdMetadataDocuments = {
+          ...(input.clientIdMetadataDocuments as object),
+          dangerouslyAllowLoopback: true,
+        }
+      }
+    }
+    if (input.upstream === undefined && effective.upstream === undefined) {
+      throw new ConfigError([
+        'upstream: name the identity provider users sign in at (or use --dev-idp)',
+      ])
+    }
+    // Validate everything before opening anything that lasts.
+    const { input: config, config: checked } = applyEnv(input, env)
+    if (!checked.gateway) throw new ConfigError(['gateway: give at least one route'])
+    const store = await openStore(options)
+    const gatehouse = await createGatehouse({
+      config,
+      store,
+      signatureVerifier: nodeSignatureVerifier,
+      transport: createNodeTransport(options.outbound),
+      onWarning: log,
+    })
+    closers.push(() => gatehouse.close())
+    const gateway = createGateway({
+      gatehouse,
+      store,
+      upstream: (route, index) =>
+        createUpstream(route, index, {
+          env,
+          log,
+          // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
+          userToken: (token) => {
+            const proxy = gatehouse.base as Partial<{
+              getUpstreamToken(t: typeof token): Promise<string>
+            }>
+            if (typeof proxy.getUpstreamToken !== 'function') {
+              return Promise.reject(new Error('no identity provider behind this gateway'))
+            }
+            return proxy.getUpstreamToken(token)
+          },
+        }),
+    })
+    closers.push(() => gateway.close())
+    const gw = checked.gateway
+    const maxBody = Math.max(checked.maxBodyBytes, ...gw.routes.map((r) => r.maxBodyBytes))
+    const publicHost = new URL(issuer).host
+    const allowedHosts = isLoopbackHost(new URL(issuer).hostname)
+      ? [`127.0.0.1:${port}`, `localhost:${port}`, publicHost]
+      : undefined
+    slot.handler = toNodeHandler((request) => gateway.handle(request) ?? gatehouse.fetch(request), {
+      baseUrl: issuer,
+      maxBodyBytes: maxBody + 1,
+      ...(allowedHosts ? { allowedHosts } : {}),
+    })
+    const routes = Object.fromEntries(
+      gw.routes.map((r) => [r.path, `${new URL(issuer).origin}${r.path}`]),
+    )
+    let closed: Promise<void> | undefined
+    return {
+      issuer,
+      port,
+      routes,
+      gatehouse,
+      gateway,
+      ...(idpIssuer !== undefined ? { idpIssuer } : {}),
+      async drain() {
+        await gateway.drain()
+        await (closed ??= closeAll())
+      },
+      close: () => (closed ??= closeAll()),
+    }
+  } catch (error) {
+    await closeAll()
+    throw error
+  }
+}
+
+/** The embedded dev IdP with one user and Gatehouse's client registered at it. */
+async function startIdp(
+  issuer: string,
+  users: readonly DevUser[],
+): Promise<{ issuer: string; upstream: Record<string, unknown>; close(): Promise<void> }> {
+  const { startDevIdentityProvider } = await import('../dev/idp.js').catch((error: unknown) => {
+    throw new Error('--dev-idp needs the package oidc-provider (npm install it)', { cause: error })
+  })
+  const secret = randomBytes(32).toString('base64url')
+  const idp = await startDevIdentityProvider({
+    users: users.map((user) => ({
+      username: user.user,
+      password: user.password,
+      sub: user.user,
+      name: user.user,
+      email: `${user.user}@gatehouse.dev`,
+      ...(user.claims ? { claims: user.claims } : {}),
+    })),
+    clients: [
+      {
+        clientId: 'gatehouse-serve',
+        clientSecret: secret,
+        redirectUris: [`${issuer}/auth/callback`],
+        clientName: 'Gatehouse',
+      },
+    ],
+  })
+  return {
+    issuer: idp.issuer,
+    upstream: {
+      kind: 'oidc',
+      configUrl: `${idp.issuer}/.well-known/openid-configuration`,
+      clientId: 'gatehouse-serve',
+      clientSecret: secret,
+    },
+    close: () => idp.close(),
+  }
+}
+
+async function openStore(options: ServeOptions): Promise<Store> {
+  if (options.storeInstance) return options.storeInstance
+  switch (options.store ?? 'sqlite') {
+    case 'memory':
+      return createMemoryStore()
+    case 'redis': {
+      const { createRedisStore } = await import('../storage/redis.js')
+      return createRedisStore(options.redisUrl !== undefined ? { url: options.redisUrl } : {})
+    }
+    case 'sqlite': {
+      const { createSqliteStore } = await import('../storage/sqlite.js')
+      return createSqliteStore({ dataDir: resolve(options.dataDir ?? '.gatehouse') })
+    }
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((done, fail) => {
+    server.once('error', fail)
+    server.listen(port, host, () => {
+      server.off('error', fail)
+      done()
+    })
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections()
+  return new Promise((done) =>
+    server.close(() => {
+      done()
+    }),
+  )
+}

@@ -1,0 +1,192 @@
+/**
+ * The `gateway` section: the routes `gatehouse serve` puts in front of existing MCP servers. Each
+ * route is its own protected resource (`{issuer origin}{path}`): `withGatewayResources` adds the
+ * resource entries the rest of the configuration needs, so a gateway file may omit `resources`.
+ */
+import * as z from 'zod'
+import { scopeToken } from './azure-schema.js'
+import { absoluteUrl } from './urls.js'
+
+/** An environment variable name (the secret's value is read from it at start-up). */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+
+/**
+ * What the upstream receives instead of the client's token. Secrets come from the environment or
+ * a file, never from the configuration itself or the command line.
+ */
+export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('none') }),
+  z
+    .strictObject({
+      kind: z.literal('header'),
+      /** Header name, e.g. `Authorization` or `X-Api-Key`. */
+      name: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
+      /** Written before the secret (e.g. `Bearer `). */
+      prefix: z.string().max(64).default(''),
+      /** The environment variable that holds the secret. */
+      valueFromEnv: envName.optional(),
+      /** A file that holds the secret (trailing newline removed). */
+      valueFile: z.string().min(1).optional(),
+    })
+    .refine((h) => (h.valueFromEnv === undefined) !== (h.valueFile === undefined), {
+      message: 'give valueFromEnv or valueFile (one)',
+    }),
+])
+
+/** Who may use a route or a tool. Every listed condition must hold; scopes can be stepped up to. */
+export const AccessRuleSchema = z.strictObject({
+  /** Scopes the token must carry (asked for again with a 403 `insufficient_scope`). */
+  scopes: z.array(scopeToken).default([]),
+  /** The token must carry one of these roles (`roles` claim). */
+  roles: z.array(z.string().min(1)).optional(),
+  /** The token's `sub` must be one of these. */
+  subjects: z.array(z.string().min(1)).optional(),
+  /** The token's `client_id` must be one of these. */
+  clients: z.array(z.string().min(1)).optional(),
+})
+
+const HttpUpstreamSchema = z.strictObject({
+  kind: z.literal('http'),
+  /** The Streamable HTTP endpoint of the MCP server. */
+  url: absoluteUrl(),
+  /** Deadline for the upstream's response headers (a stream may then last longer). */
+  timeoutSeconds: z.number().min(1).max(600).default(60),
+  credential: UpstreamCredentialSchema.default({ kind: 'none' }),
+})
+
+const StdioUpstreamSchema = z.strictObject({
+  kind: z.literal('stdio'),
+  /** The program to start (no shell). */
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  /** Working directory of the process. */
+  cwd: z.string().min(1).optional(),
+  /**
+   * Environment of the process: names to copy from the gateway's environment (`PATH` and `HOME`
+   * are always copied). Nothing else from the gateway's environment reaches the child.
+   */
+  inheritEnv: z.array(envName).default([]),
+  /** Fixed, non-secret environment values. */
+  env: z.record(envName, z.string()).default({}),
+  /**
+   * `shared`: one process for every session (request ids are remapped per client);
+   * `session`: one process per MCP session, stopped when the session ends;
+   * `user`: one process per user (all of that user's sessions), stopped with their last session.
+   */
+  mode: z.enum(['shared', 'session', 'user']).default('shared'),
+  /**
+   * `user` mode: the environment variable that receives the user's own access token from the
+   * identity provider (needs `upstream`, the OAuth/OIDC proxy), e.g. `GITHUB_TOKEN`.
+   */
+  userTokenEnv: envName.optional(),
+  /** Largest JSON-RPC message accepted from the process, in bytes. */
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
+  /** Deadline for the process's answer to one request. */
+  timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** Sessions unused this long are closed (in `session` mode with their process). */
+  idleSeconds: z.number().int().min(1).max(86_400).default(900),
+  /** Most processes at once in `session` mode. */
+  maxProcesses: z.number().int().min(1).max(10_000).default(32),
+})
+
+/** One route: a path on the gateway, the MCP server behind it and who may use it. */
+export const GatewayRouteSchema = z.strictObject({
+  /** The path on the gateway (`/mcp`, `/files`); the resource URL is `{issuer origin}{path}`. */
+  path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_.~-]*[A-Za-z0-9_.~-]$/, 'must be a path like /mcp (no trailing slash)'),
+  upstream: z.discriminatedUnion('kind', [HttpUpstreamSchema, StdioUpstreamSchema]),
+  /** Scopes this route understands (advertised in its metadata). */
+  scopes: z.array(scopeToken).default([]),
+  /** Scopes every request to the route needs. */
+  requiredScopes: z.array(scopeToken).default([]),
+  name: z.string().max(200).optional(),
+  allowedOrigins: z.array(z.union([z.literal('*'), absoluteUrl()])).default([]),
+  /** Route-wide conditions beyond a valid token (roles, subjects, clients). */
+  allow: AccessRuleSchema.optional(),
+  /** Per-tool rules by tool name; a tool not listed is allowed to anyone who may use the route. */
+  tools: z.record(z.string().min(1), AccessRuleSchema).default({}),
+  /** `deny`: tools not listed in `tools` are hidden and refused. */
+  unlistedTools: z.enum(['allow', 'deny']).default('allow'),
+  /** Largest request body, in bytes. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+})
+
+export const GatewaySchema = z
+  .strictObject({
+    routes: z.array(GatewayRouteSchema).min(1),
+    /** How long a session's owner is remembered after its last use. */
+    sessionTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(86_400),
+    /** On SIGTERM, how long in-flight requests may take before the gateway stops anyway. */
+    drainSeconds: z.number().min(0).max(600).default(30),
+  })
+  .superRefine((g, ctx) => {
+    const seen = new Set<string>()
+    g.routes.forEach((r, i) => {
+      if (seen.has(r.path)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: 'is listed twice' })
+      }
+      seen.add(r.path)
+      if (r.path.startsWith('/.well-known') || ['/authorize', '/token'].includes(r.path)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'path'],
+          message: 'collides with an OAuth endpoint',
+        })
+      }
+    })
+  })
+
+export type GatewayConfig = z.output<typeof GatewaySchema>
+export type GatewayRoute = z.output<typeof GatewayRouteSchema>
+export type UpstreamCredential = z.output<typeof UpstreamCredentialSchema>
+export type AccessRule = z.output<typeof AccessRuleSchema>
+
+/**
+ * Adds a `resources` entry for every gateway route that has none (matched by URL), so that a
+ * gateway configuration needs no separate resource list. Anything malformed is left alone for the
+ * schema to report.
+ */
+export function withGatewayResources(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return input
+  const c = input as Record<string, unknown>
+  const gateway = c.gateway as { routes?: unknown } | undefined
+  if (typeof c.issuer !== 'string' || !Array.isArray(gateway?.routes)) return input
+  let origin: string
+  try {
+    origin = new URL(c.issuer).origin
+  } catch {
+    return input
+  }
+  const resources = Array.isArray(c.resources) ? [...(c.resources as unknown[])] : []
+  const urls = new Set(resources.map((r) => (r as { url?: unknown }).url))
+  for (const route of gateway.routes as Record<string, unknown>[]) {
+    if (typeof route.path !== 'string') continue
+    const url = `${origin}${route.path}`
+    if (urls.has(url)) continue
+    urls.add(url)
+    resources.push({
+      url,
+      ...(Array.isArray(route.scopes) ? { scopes: route.scopes } : {}),
+      ...(Array.isArray(route.requiredScopes) ? { requiredScopes: route.requiredScopes } : {}),
+      ...(typeof route.name === 'string' ? { name: route.name } : {}),
+      ...(Array.isArray(route.allowedOrigins) ? { allowedOrigins: route.allowedOrigins } : {}),
+    })
+  }
+  return { ...c, resources }
+}

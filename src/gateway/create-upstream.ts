@@ -1,0 +1,50 @@
+/**
+ * Builds the upstream of a route from its configuration: a Streamable HTTP server or a stdio
+ * program. Credentials are loaded here, at start-up, so a missing secret stops the gateway.
+ */
+import type { GatewayRoute } from '../config/gateway-schema.js'
+import type { AccessToken } from '../resource/access-token.js'
+import { loadCredential } from './credentials.js'
+import { createHttpUpstream } from './http-upstream.js'
+import { createStdioUpstream } from './stdio-upstream.js'
+import type { Upstream } from './upstream.js'
+
+export interface UpstreamDeps {
+  env?: NodeJS.ProcessEnv
+  /** Operational messages (failures, restarts, the child's stderr); never secrets. */
+  log?: (message: string) => void
+  /** The user's access token at the identity provider (stdio `user` mode with `userTokenEnv`). */
+  userToken?: (token: AccessToken) => Promise<string>
+}
+
+export function createUpstream(
+  route: GatewayRoute,
+  index: number,
+  deps: UpstreamDeps = {},
+): Upstream {
+  const log = deps.log ?? (() => undefined)
+  const u = route.upstream
+  switch (u.kind) {
+    case 'http':
+      return createHttpUpstream({
+        url: u.url,
+        timeoutMs: u.timeoutSeconds * 1000,
+        credential: loadCredential(
+          u.credential,
+          `gateway.routes.${index}.upstream.credential`,
+          deps.env,
+        ),
+        onError: (m) => {
+          log(`route ${route.path}: ${m}`)
+        },
+      })
+    case 'stdio':
+      return createStdioUpstream(u, {
+        env: deps.env ?? process.env,
+        ...(deps.userToken ? { userToken: deps.userToken } : {}),
+        log: (m) => {
+          log(`route ${route.path}: ${m}`)
+        },
+      })
+  }
+}

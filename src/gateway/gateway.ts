@@ -1,0 +1,232 @@
+/**
+ * The gateway's route handler: each configured route is its own protected resource, guarded by
+ * Gatehouse's bearer guard; the request is checked (size, JSON-RPC shape, SEP-2243 headers,
+ * policy, the session's owner) before the MCP server behind it sees anything.
+ */
+import type { GatewayRoute } from '../config/gateway-schema.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { Gatehouse } from '../gatehouse.js'
+import type { AccessToken } from '../resource/access-token.js'
+import { bearerChallenge } from '../resource/bearer.js'
+import { OAuthError } from '../errors.js'
+import type { Store } from '../storage/store.js'
+import {
+  headerMismatch,
+  parseMessages,
+  readCapped,
+  RPC,
+  rpcError,
+  validId,
+  type RpcMessage,
+} from './messages.js'
+import { RoutePolicy, type Decision } from './policy.js'
+import { SessionBindings } from './session-binding.js'
+import type { Upstream, UpstreamCall } from './upstream.js'
+
+export interface GatewayOptions {
+  gatehouse: Gatehouse
+  /** The store the session owners are kept in (the same one Gatehouse uses). */
+  store: Store
+  /** Builds the upstream of a route (HTTP or stdio). */
+  upstream: (route: GatewayRoute, index: number) => Upstream
+  now?: () => number
+}
+
+export interface Gateway {
+  /** Answers requests for a route's path; `undefined` for any other path. */
+  handle(request: Request): Promise<Response> | undefined
+  /** Refuses new sessions, waits (at most `drainSeconds`) for requests in flight, then closes. */
+  drain(): Promise<void>
+  close(): Promise<void>
+  readonly inFlight: number
+}
+
+interface RouteEntry {
+  route: GatewayRoute
+  resource: ResolvedConfig['resources'][number]
+  policy: RoutePolicy
+  upstream: Upstream
+  handler: (request: Request) => Promise<Response>
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { gatehouse } = options
+  const config = gatehouse.config
+  const gateway = config.gateway
+  if (!gateway) throw new TypeError('the configuration has no gateway section')
+  const bindings = new SessionBindings(options.store, gateway.sessionTtlSeconds, options.now)
+  const origin = new URL(config.issuer).origin
+  let draining = false
+  let inFlight = 0
+  let idle: (() => void) | undefined
+  const finished = () => {
+    inFlight--
+    if (inFlight === 0) idle?.()
+  }
+
+  const routes = new Map<string, RouteEntry>()
+  gateway.routes.forEach((route, index) => {
+    const resource = config.resources.find((r) => r.url === `${origin}${route.path}`)
+    if (!resource) throw new TypeError(`no resource for gateway route ${route.path}`)
+    const entry: RouteEntry = {
+      route,
+      resource,
+      policy: new RoutePolicy(route),
+      upstream: options.upstream(route, index),
+      handler: () => Promise.reject(new Error('unreachable')),
+    }
+    entry.handler = gatehouse.protect((request, token) => serveRoute(entry, request, token), {
+      resource: resource.url,
+    })
+    routes.set(route.path, entry)
+  })
+
+  const challenge = (entry: RouteEntry, scopes: readonly string[]) =>
+    bearerChallenge(
+      new OAuthError('insufficient_scope', 'this call needs more scope', {
+        reason: 'insufficient_scope',
+      }),
+      { resource: entry.resource, scopes },
+    )
+
+  /** The answer for a decision that is not `allow`. */
+  const refuse = (entry: RouteEntry, d: Decision, id: unknown): Response | undefined => {
+    if (d.kind === 'step-up') return challenge(entry, d.scopes)
+    // A refused request with an id gets its JSON-RPC error (the client's call fails cleanly).
+    if (d.kind === 'deny') {
+      return rpcError(validId(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
+    }
+    return undefined
+  }
+
+  async function serveRoute(
+    entry: RouteEntry,
+    request: Request,
+    token: AccessToken,
+  ): Promise<Response> {
+    const { route } = entry
+    const denied = refuse(entry, entry.policy.route(token), null)
+    if (denied) return denied
+    const method = request.method
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+      return rpcError(405, RPC.invalidRequest, 'Method not allowed', null, {
+        allow: 'GET, POST, DELETE',
+      })
+    }
+    const sessionId = request.headers.get('mcp-session-id') ?? undefined
+    if (sessionId !== undefined) {
+      if (sessionId.length > 256 || !/^[\x21-\x7e]+$/.test(sessionId)) {
+        return rpcError(400, RPC.invalidRequest, 'Bad Request: malformed Mcp-Session-Id')
+      }
+      // Another principal's session is answered exactly like one that does not exist.
+      if ((await bindings.check(route.path, sessionId, token)) !== 'owner') {
+        return rpcError(404, -32001, 'Session not found')
+      }
+    }
+    const call: UpstreamCall = {
+      request,
+      token,
+      ...(sessionId !== undefined ? { sessionId } : {}),
+      opened: (id) => bindings.bind(route.path, id, token),
+      ended: (id) => bindings.unbind(route.path, id),
+    }
+    if (method === 'POST') {
+      const body = await readCapped(request, route.maxBodyBytes)
+      if (!body) return rpcError(413, RPC.invalidRequest, 'Request body too large')
+      const messages = parseMessages(body)
+      if (messages instanceof Response) return messages
+      const mismatch = headerMismatch(request, messages)
+      if (mismatch) return mismatch
+      if (draining && messages.some((m) => m.method === 'initialize')) {
+        return rpcError(503, RPC.internalError, 'The gateway is shutting down', messages[0]?.id, {
+          'retry-after': '5',
+        })
+      }
+      for (const m of messages) {
+        const refused = refuse(entry, entry.policy.message(m, token), m.id)
+        if (refused) return refused
+      }
+      call.body = body
+      call.messages = messages
+      if (entry.policy.filters) {
+        call.rewrite = (req: RpcMessage, res: RpcMessage) =>
+          req.method === 'tools/list' && res.result !== undefined
+            ? { ...res, result: entry.policy.filterToolList(res.result, token) }
+            : res
+      }
+    }
+    return entry.upstream.handle(call)
+  }
+
+  return {
+    handle(request) {
+      const entry = routes.get(new URL(request.url).pathname)
+      if (!entry) return undefined
+      inFlight++
+      return entry.handler(request).then(
+        (response) => {
+          // A GET stream is open-ended: it counts only until its headers are out.
+          if (request.method === 'GET' || !response.body) {
+            finished()
+            return response
+          }
+          return new Response(countBody(response.body, finished), response)
+        },
+        (error: unknown) => {
+          finished()
+          throw error
+        },
+      )
+    },
+    async drain() {
+      draining = true
+      if (inFlight > 0) {
+        await new Promise<void>((done) => {
+          const timer = setTimeout(done, gateway.drainSeconds * 1000)
+          idle = () => {
+            clearTimeout(timer)
+            done()
+          }
+        })
+      }
+      await this.close()
+    },
+    async close() {
+      draining = true
+      await Promise.allSettled([...routes.values()].map((e) => e.upstream.close()))
+    },
+    get inFlight() {
+      return inFlight
+    },
+  }
+}
+
+/** Passes a body through and calls `done` once when it ends, fails or is cancelled. */
+function countBody(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  let called = false
+  const once = () => {
+    if (!called) {
+      called = true
+      done()
+    }
+  }
+  const reader = body.getReader()
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { done: end, value } = await reader.read()
+        if (end) {
+          once()
+          controller.close()
+        } else controller.enqueue(value)
+      } catch (error) {
+        once()
+        controller.error(error)
+      }
+    },
+    async cancel(reason) {
+      once()
+      await reader.cancel(reason).catch(() => undefined)
+    },
+  })
+}

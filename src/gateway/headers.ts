@@ -1,0 +1,54 @@
+/**
+ * Which headers cross the gateway. Both directions use allow-lists, so a header nobody thought of
+ * (the client's `Authorization` and cookies, proxy headers, hop-by-hop headers, an upstream's
+ * `Set-Cookie`) never passes: failing closed is the point.
+ */
+
+/** Request headers an MCP server needs from the client (MCP transports §Streamable HTTP). */
+const REQUEST_HEADERS = [
+  'accept',
+  'content-type',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  'mcp-method',
+  'mcp-name',
+  'user-agent',
+] as const
+
+/** Response headers the client needs from the MCP server. */
+const RESPONSE_HEADERS = [
+  'content-type',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'cache-control',
+  'retry-after',
+  'allow',
+] as const
+
+/** The headers sent upstream: the allow-listed ones of `incoming`, then the route's credential. */
+export function upstreamRequestHeaders(
+  incoming: Headers,
+  credential: readonly [string, string] | undefined,
+): Headers {
+  const out = new Headers()
+  for (const name of REQUEST_HEADERS) {
+    const value = incoming.get(name)
+    if (value !== null) out.set(name, value)
+  }
+  if (credential) out.set(credential[0], credential[1])
+  return out
+}
+
+/** The headers sent back to the client: the allow-listed ones of the upstream's response. */
+export function clientResponseHeaders(upstream: Headers): Headers {
+  const out = new Headers()
+  for (const name of RESPONSE_HEADERS) {
+    const value = upstream.get(name)
+    if (value !== null) out.set(name, value)
+  }
+  // Proxies between here and the client must not buffer event streams.
+  if (out.get('content-type')?.startsWith('text/event-stream')) out.set('x-accel-buffering', 'no')
+  out.set('access-control-expose-headers', 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate')
+  return out
+}

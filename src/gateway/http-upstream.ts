@@ -1,0 +1,162 @@
+/**
+ * A Streamable HTTP MCP server behind a route. Requests go through with an allow-listed set of
+ * headers plus the route's own credential; JSON and SSE responses stream back as they arrive
+ * (nothing is buffered unless policy must rewrite a `tools/list` answer). Failures of the upstream
+ * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
+ */
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { rewriteSse } from './sse-rewrite.js'
+import type { Upstream, UpstreamCall } from './upstream.js'
+
+export interface HttpUpstreamOptions {
+  url: string
+  timeoutMs: number
+  credential: readonly [string, string] | undefined
+  /** Sees upstream failures (never sent to clients). */
+  onError?: (message: string) => void
+  fetch?: typeof fetch
+}
+
+export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
+  const doFetch = options.fetch ?? fetch
+  const active = new Set<AbortController>()
+  return {
+    async handle(call: UpstreamCall): Promise<Response> {
+      const { request } = call
+      const firstId = call.messages?.find((m) => validId(m.id))?.id
+      const controller = new AbortController()
+      active.add(controller)
+      const timer = setTimeout(() => {
+        controller.abort(new Error('timeout'))
+      }, options.timeoutMs)
+      const signal = AbortSignal.any([controller.signal, request.signal])
+      let upstream: Response
+      try {
+        upstream = await doFetch(options.url, {
+          method: request.method,
+          headers: upstreamRequestHeaders(request.headers, options.credential),
+          ...(call.body ? { body: call.body } : {}),
+          redirect: 'manual',
+          signal,
+        })
+      } catch {
+        active.delete(controller)
+        const timedOut = controller.signal.aborted
+        options.onError?.(timedOut ? 'upstream timed out' : 'upstream unreachable')
+        return timedOut
+          ? rpcError(504, RPC.internalError, 'the MCP server did not answer in time', firstId)
+          : rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)
+      } finally {
+        clearTimeout(timer)
+      }
+      const done = () => active.delete(controller)
+      const status = upstream.status
+      // The upstream's own auth failures and server errors are the operator's business: its
+      // challenge would confuse the client's OAuth, and its text may hold internals.
+      if (status >= 500 || status === 401 || status === 403 || (status >= 300 && status < 400)) {
+        await upstream.body?.cancel().catch(() => undefined)
+        done()
+        options.onError?.(`upstream answered ${status}`)
+        return rpcError(502, RPC.internalError, 'the MCP server failed', firstId)
+      }
+      const sessionId = upstream.headers.get('mcp-session-id')
+      const initialize = call.messages?.some((m) => m.method === 'initialize') === true
+      if (sessionId !== null && initialize && status < 300 && !(await call.opened(sessionId))) {
+        await upstream.body?.cancel().catch(() => undefined)
+        done()
+        options.onError?.('upstream reused a session id of another principal')
+        return rpcError(502, RPC.internalError, 'the MCP server failed', firstId)
+      }
+      if (call.sessionId !== undefined) {
+        if (status === 404 || (request.method === 'DELETE' && status < 300)) {
+          await call.ended(call.sessionId)
+        }
+      }
+      const headers = clientResponseHeaders(upstream.headers)
+      const body = rewrite(upstream, headers, call)
+      return new Response(track(body, done), { status, headers })
+    },
+    close(): Promise<void> {
+      for (const c of active) c.abort(new Error('closing'))
+      active.clear()
+      return Promise.resolve()
+    },
+  }
+}
+
+/** The body to send back: as it came, or with the caller's `tools/list` answers filtered. */
+function rewrite(
+  upstream: Response,
+  headers: Headers,
+  call: UpstreamCall,
+): ReadableStream<Uint8Array> | null {
+  const body = upstream.body
+  const { rewrite: fix, messages } = call
+  if (!body || !fix || !messages) return body
+  const requests = new Map<string | number, RpcMessage>()
+  for (const m of messages) if (validId(m.id) && typeof m.method === 'string') requests.set(m.id, m)
+  if (requests.size === 0) return body
+  const apply = (msg: RpcMessage): RpcMessage => {
+    const req = validId(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
+    return req ? fix(req, msg) : msg
+  }
+  const type = upstream.headers.get('content-type') ?? ''
+  if (type.startsWith('text/event-stream')) return body.pipeThrough(rewriteSse(apply))
+  if (type.startsWith('application/json')) {
+    headers.delete('content-length')
+    return jsonRewrite(body, apply)
+  }
+  return body
+}
+
+/** A JSON body (one message or a batch) rewritten once whole; answers are small. */
+function jsonRewrite(
+  body: ReadableStream<Uint8Array>,
+  apply: (m: RpcMessage) => RpcMessage,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    async start(controller) {
+      const text = await new Response(body).text()
+      let out = text
+      try {
+        const parsed = JSON.parse(text) as RpcMessage | RpcMessage[]
+        out = JSON.stringify(Array.isArray(parsed) ? parsed.map(apply) : apply(parsed))
+      } catch {
+        // Not JSON after all: pass it on untouched; the client reports it.
+      }
+      controller.enqueue(new TextEncoder().encode(out))
+      controller.close()
+    },
+  })
+}
+
+/** Calls `done` when the body ends, fails or is cancelled (the client went away). */
+function track(
+  body: ReadableStream<Uint8Array> | null,
+  done: () => void,
+): ReadableStream<Uint8Array> | null {
+  if (!body) {
+    done()
+    return null
+  }
+  const reader = body.getReader()
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { done: end, value } = await reader.read()
+        if (end) {
+          done()
+          controller.close()
+        } else controller.enqueue(value)
+      } catch (error) {
+        done()
+        controller.error(error)
+      }
+    },
+    async cancel(reason) {
+      done()
+      await reader.cancel(reason).catch(() => undefined)
+    },
+  })
+}

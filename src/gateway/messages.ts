@@ -1,0 +1,145 @@
+/**
+ * Reading the JSON-RPC body of a POST once, for policy and header checks, with the answers the
+ * gateway gives itself (JSON-RPC-shaped, never carrying upstream text).
+ */
+
+/** One JSON-RPC message as the gateway sees it (only the fields it looks at are typed). */
+export interface RpcMessage {
+  jsonrpc?: unknown
+  id?: unknown
+  method?: unknown
+  params?: unknown
+  result?: unknown
+  error?: unknown
+}
+
+/** JSON-RPC / MCP error codes the gateway answers with. */
+export const RPC = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  internalError: -32603,
+  /** MCP 2026-07-28 (SEP-2243): `Mcp-Method`/`Mcp-Name` differ from the body. */
+  headerMismatch: -32020,
+  /** Policy refused the call and no scope would change that. */
+  forbidden: -32003,
+} as const
+
+/** A JSON-RPC error response as an HTTP response. */
+export function rpcError(
+  status: number,
+  code: number,
+  message: string,
+  id: unknown = null,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(
+    JSON.stringify({ jsonrpc: '2.0', id: validId(id) ? id : null, error: { code, message } }),
+    {
+      status,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    },
+  )
+}
+
+export function validId(id: unknown): id is string | number {
+  return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
+}
+
+/** Reads at most `max` bytes of the body; `undefined` when it is larger. */
+export async function readCapped(
+  request: Request,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const declared = Number(request.headers.get('content-length') ?? '0')
+  if (declared > max) return undefined
+  if (!request.body) return new Uint8Array()
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => undefined)
+      return undefined
+    }
+    chunks.push(value)
+  }
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.byteLength
+  }
+  return out
+}
+
+/** The messages of a POST body, or an error response for one that is not JSON-RPC. */
+export function parseMessages(bytes: Uint8Array): RpcMessage[] | Response {
+  let body: unknown
+  try {
+    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    return rpcError(400, RPC.parseError, 'Parse error: the body is not JSON')
+  }
+  const list = Array.isArray(body) ? body : [body]
+  if (list.length === 0) return rpcError(400, RPC.invalidRequest, 'Invalid Request: empty batch')
+  for (const m of list) {
+    if (typeof m !== 'object' || m === null || (m as RpcMessage).jsonrpc !== '2.0') {
+      return rpcError(400, RPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message')
+    }
+    const msg = m as RpcMessage
+    const isCall = typeof msg.method === 'string'
+    const isReply = 'result' in msg || 'error' in msg
+    if (isCall === isReply || ('id' in msg && msg.id !== undefined && !validId(msg.id))) {
+      return rpcError(
+        400,
+        RPC.invalidRequest,
+        'Invalid Request: not a JSON-RPC 2.0 message',
+        msg.id,
+      )
+    }
+  }
+  return list as RpcMessage[]
+}
+
+/** The body field `Mcp-Name` mirrors, per method (SEP-2243). */
+const NAME_SOURCE = new Map<string, string>([
+  ['tools/call', 'name'],
+  ['prompts/get', 'name'],
+  ['resources/read', 'uri'],
+  ['resources/subscribe', 'uri'],
+  ['resources/unsubscribe', 'uri'],
+])
+
+/** The name a request is about (tool, prompt or resource), if its method has one. */
+export function messageName(msg: RpcMessage): string | undefined {
+  if (typeof msg.method !== 'string') return undefined
+  const field = NAME_SOURCE.get(msg.method)
+  if (field === undefined || typeof msg.params !== 'object' || msg.params === null) return undefined
+  const value = (msg.params as Record<string, unknown>)[field]
+  return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * MCP 2026-07-28 (SEP-2243): an intermediary that parses the body must refuse a request whose
+ * `Mcp-Method`/`Mcp-Name` headers differ from it. Headers absent (older clients): nothing to check.
+ */
+export function headerMismatch(
+  request: Request,
+  messages: readonly RpcMessage[],
+): Response | undefined {
+  const method = request.headers.get('mcp-method')
+  const name = request.headers.get('mcp-name')
+  if (method === null && name === null) return undefined
+  const [first] = messages
+  const mismatch = (text: string) =>
+    rpcError(400, RPC.headerMismatch, `Header mismatch: ${text}`, first?.id)
+  if (messages.length !== 1 || first === undefined) return mismatch('Mcp-Method on a batch')
+  if (method !== null && method !== first.method)
+    return mismatch('Mcp-Method differs from the body')
+  if (name !== null && name !== messageName(first))
+    return mismatch('Mcp-Name differs from the body')
+  return undefined
+}

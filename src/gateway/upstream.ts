@@ -1,0 +1,28 @@
+/**
+ * The contract between a gateway route and the MCP server behind it (HTTP or stdio). The route
+ * has already checked the token, the body, the headers, the policy and the session's owner.
+ */
+import type { AccessToken } from '../resource/access-token.js'
+import type { RpcMessage } from './messages.js'
+
+export interface UpstreamCall {
+  request: Request
+  token: AccessToken
+  /** The POST body as received (at most the route's cap) and its parsed messages. */
+  body?: Uint8Array<ArrayBuffer>
+  messages?: readonly RpcMessage[]
+  /** The `Mcp-Session-Id` the client sent, already checked to be the caller's. */
+  sessionId?: string
+  /** Rewrites a response to one of the caller's requests (policy: `tools/list` filtering). */
+  rewrite?: (request: RpcMessage, response: RpcMessage) => RpcMessage
+  /** Records the session id the upstream assigned to this caller; `false`: owned by another. */
+  opened(sessionId: string): Promise<boolean>
+  /** Forgets a session that ended. */
+  ended(sessionId: string): Promise<void>
+}
+
+export interface Upstream {
+  handle(call: UpstreamCall): Promise<Response>
+  /** Stops new work and releases processes and connections. */
+  close(): Promise<void>
+}

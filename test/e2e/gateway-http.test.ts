@@ -1,0 +1,241 @@
+/**
+ * `gatehouse serve` in front of Streamable HTTP MCP servers: the official MCP SDK client signs in
+ * at the embedded dev IdP through the gateway and reaches `@modelcontextprotocol/server-everything`
+ * on its own HTTP transport; a recording upstream shows what crosses the gateway.
+ */
+import { McpError } from '@modelcontextprotocol/sdk/types.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { connectAs, post, startEverythingHttp, startRecorder } from '../helpers/gateway.js'
+
+const ADA = { username: 'ada', password: 'lovelace' }
+const BOB = { username: 'bob', password: 'builder' }
+const SECRET = 'upstream-secret-0123456789'
+
+let everything: Awaited<ReturnType<typeof startEverythingHttp>>
+let recorder: Awaited<ReturnType<typeof startRecorder>>
+let serve: RunningServe
+
+beforeAll(async () => {
+  ;[everything, recorder] = await Promise.all([startEverythingHttp(), startRecorder()])
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: {
+      users: [
+        { user: ADA.username, password: ADA.password },
+        { user: BOB.username, password: BOB.password },
+      ],
+    },
+    env: { REC_KEY: SECRET },
+    config: {
+      gateway: {
+        routes: [
+          {
+            path: '/mcp',
+            upstream: { kind: 'http', url: everything.url },
+            scopes: ['mcp:read', 'mcp:admin'],
+            requiredScopes: ['mcp:read'],
+            tools: {
+              'get-sum': { scopes: ['mcp:admin'] },
+              'get-env': { subjects: ['nobody'] },
+            },
+            maxBodyBytes: 4096,
+          },
+          {
+            path: '/rec',
+            upstream: {
+              kind: 'http',
+              url: recorder.url,
+              credential: { kind: 'header', name: 'X-Api-Key', valueFromEnv: 'REC_KEY' },
+            },
+          },
+        ],
+      },
+    },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  // Each may be missing when start-up failed; stop what there is.
+  await (serve as RunningServe | undefined)?.close()
+  await Promise.all([
+    (everything as typeof everything | undefined)?.stop(),
+    (recorder as typeof recorder | undefined)?.stop(),
+  ])
+})
+
+describe('gatehouse serve → server-everything over Streamable HTTP', () => {
+  it('signs the SDK client in and passes tools, progress, resources and prompts through; tools/list is filtered', async () => {
+    const { client } = await connectAs(serve.routes['/mcp']!, ADA)
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name)
+      expect(names).toContain('echo')
+      expect(names).toContain('trigger-long-running-operation')
+      // get-sum needs mcp:admin (not granted); get-env is for another subject only.
+      expect(names).not.toContain('get-sum')
+      expect(names).not.toContain('get-env')
+
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'through' } })
+      expect(JSON.stringify(echo.content)).toContain('through')
+
+      const progress: number[] = []
+      const long = await client.callTool(
+        { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+        undefined,
+        { onprogress: (p) => progress.push(p.progress) },
+      )
+      expect(long.isError).toBeFalsy()
+      expect(progress).toEqual([1, 2, 3])
+
+      const resources = await client.listResources()
+      expect(resources.resources.length).toBeGreaterThan(0)
+      const first = resources.resources[0]!
+      const read = await client.readResource({ uri: first.uri })
+      expect(read.contents[0]!.uri).toBe(first.uri)
+
+      const prompts = await client.listPrompts()
+      expect(prompts.prompts.map((p) => p.name)).toContain('simple-prompt')
+      const prompt = await client.getPrompt({ name: 'simple-prompt' })
+      expect(prompt.messages.length).toBeGreaterThan(0)
+
+      // Denied by who the caller is: a JSON-RPC error, no step-up.
+      const denied = await client
+        .callTool({ name: 'get-env', arguments: {} })
+        .catch((e: unknown) => e)
+      expect(denied).toBeInstanceOf(McpError)
+      expect((denied as McpError).code).toBe(-32003)
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('answers a call that needs more scope with 403 insufficient_scope naming exactly the scopes (step-up)', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/mcp']!, ADA)
+    try {
+      const token = provider.saved!.access_token
+      const res = await post(
+        serve.routes['/mcp']!,
+        token,
+        {
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
+        },
+        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      )
+      expect(res.status).toBe(403)
+      const challenge = res.headers.get('www-authenticate')!
+      expect(challenge).toContain('error="insufficient_scope"')
+      expect(challenge).toContain('scope="mcp:read mcp:admin"')
+      expect(challenge).toContain(
+        `resource_metadata="${serve.issuer}/.well-known/oauth-protected-resource/mcp"`,
+      )
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('binds sessions to the user who opened them: another user with the session id gets 404', async () => {
+    const ada = await connectAs(serve.routes['/mcp']!, ADA, 'ada app')
+    const bob = await connectAs(serve.routes['/mcp']!, BOB, 'bob app')
+    try {
+      const body = { jsonrpc: '2.0', id: 1, method: 'tools/list' }
+      const headers = { 'mcp-protocol-version': '2025-06-18' }
+      const stolen = await post(serve.routes['/mcp']!, bob.provider.saved!.access_token, body, {
+        ...headers,
+        'mcp-session-id': ada.transport.sessionId!,
+      })
+      expect(stolen.status).toBe(404)
+      expect((await stolen.json()).error.code).toBe(-32001)
+      const own = await post(serve.routes['/mcp']!, ada.provider.saved!.access_token, body, {
+        ...headers,
+        'mcp-session-id': ada.transport.sessionId!,
+      })
+      expect(own.status).toBe(200)
+    } finally {
+      await Promise.all([ada.client.close(), bob.client.close()])
+    }
+  }, 60_000)
+
+  it('refuses malformed JSON-RPC, oversized bodies and Mcp-Method/Mcp-Name mismatches (-32020)', async () => {
+    const { client, provider } = await connectAs(serve.routes['/mcp']!, ADA)
+    try {
+      const token = provider.saved!.access_token
+      const url = serve.routes['/mcp']!
+      const bad = await post(url, token, '{"jsonrpc":"2.0", "id": 1,')
+      expect(bad.status).toBe(400)
+      expect((await bad.json()).error.code).toBe(-32700)
+      const notRpc = await post(url, token, { hello: 'world' })
+      expect(notRpc.status).toBe(400)
+      expect((await notRpc.json()).error.code).toBe(-32600)
+      const big = await post(url, token, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x'.repeat(5000) } },
+      })
+      expect(big.status).toBe(413)
+      const call = {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'a' } },
+      }
+      const wrongMethod = await post(url, token, call, { 'mcp-method': 'tools/list' })
+      expect(wrongMethod.status).toBe(400)
+      expect((await wrongMethod.json()).error).toMatchObject({ code: -32020 })
+      const wrongName = await post(url, token, call, {
+        'mcp-method': 'tools/call',
+        'mcp-name': 'get-env',
+      })
+      expect((await wrongName.json()).error).toMatchObject({ code: -32020 })
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})
+
+describe('gatehouse serve → a recording upstream', () => {
+  it('never forwards the client token or cookies, adds the route credential, drops upstream cookies', async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, ADA)
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['noop'])
+      const token = provider.saved!.access_token
+      const res = await post(
+        serve.routes['/rec']!,
+        token,
+        { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'noop', arguments: {} } },
+        { cookie: 'session=abc', 'mcp-session-id': 'rec-session-1', 'x-forwarded-for': '10.0.0.1' },
+      )
+      expect(res.status).toBe(200)
+      expect(res.headers.get('set-cookie')).toBeNull()
+      expect(recorder.seen.length).toBeGreaterThanOrEqual(3)
+      for (const headers of recorder.seen) {
+        expect(headers.authorization).toBeUndefined()
+        expect(headers.cookie).toBeUndefined()
+        expect(headers['x-forwarded-for']).toBeUndefined()
+        expect(headers['x-api-key']).toBe(SECRET)
+        expect(JSON.stringify(headers)).not.toContain(token)
+      }
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('answers 502 with a JSON-RPC error and no upstream detail when the upstream is down', async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, BOB)
+    await client.close()
+    await recorder.stop()
+    const res = await post(serve.routes['/rec']!, provider.saved!.access_token, {
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/list',
+    })
+    expect(res.status).toBe(502)
+    const body = await res.json()
+    expect(body).toMatchObject({ jsonrpc: '2.0', id: 3, error: { code: -32603 } })
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/)
+  }, 60_000)
+})

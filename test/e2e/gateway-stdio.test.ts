@@ -1,0 +1,287 @@
+/**
+ * `gatehouse serve` in front of stdio MCP servers: `@modelcontextprotocol/server-everything` in one
+ * shared process (ids remapped per session), `@modelcontextprotocol/server-filesystem` with a
+ * process per session, and a tiny script that dies, writes garbage and oversized lines.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { connectAs, post, serverEntry } from '../helpers/gateway.js'
+
+const ADA = { username: 'ada', password: 'lovelace' }
+const BOB = { username: 'bob', password: 'builder' }
+
+/** A stdio MCP server in a few lines: tools that report the pid, die, or write junk. */
+const FLAKY = `
+const rl = require('node:readline').createInterface({ input: process.stdin })
+const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n')
+rl.on('line', (line) => {
+  const m = JSON.parse(line)
+  if (m.id === undefined) return
+  if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'flaky', version: '1' } } })
+  if (m.method === 'tools/list') return out({ jsonrpc: '2.0', id: m.id, result: { tools: ['pid', 'die', 'junk'].map((name) => ({ name, inputSchema: { type: 'object' } })) } })
+  const name = m.params.name
+  if (name === 'die') process.exit(3)
+  if (name === 'token') return out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: process.pid + ' ' + (process.env.USER_TOKEN || '') }] } })
+  if (name === 'big') { process.stdout.write('"' + 'x'.repeat(10000) + '"\\n'); return }
+  if (name === 'junk') { process.stdout.write('this is not json\\n'); process.stderr.write('a warning\\n') }
+  out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: String(process.pid) }] } })
+})
+`
+
+let serve: RunningServe
+let dir: string
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gh-gw-'))
+  await writeFile(join(dir, 'hello.txt'), 'hello from the filesystem server\n')
+  const flaky = join(dir, 'flaky.cjs')
+  await writeFile(flaky, FLAKY)
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: {
+      users: [
+        { user: ADA.username, password: ADA.password },
+        { user: BOB.username, password: BOB.password },
+      ],
+    },
+    config: {
+      gateway: {
+        routes: [
+          {
+            path: '/everything',
+            upstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
+            },
+            scopes: ['mcp:read', 'mcp:admin'],
+            requiredScopes: ['mcp:read'],
+            tools: { 'get-sum': { scopes: ['mcp:admin'] } },
+          },
+          {
+            path: '/files',
+            upstream: {
+              kind: 'stdio',
+              mode: 'session',
+              command: process.execPath,
+              args: [serverEntry('@modelcontextprotocol/server-filesystem'), dir],
+            },
+          },
+          {
+            path: '/flaky',
+            upstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: [flaky],
+              maxMessageBytes: 4096,
+            },
+          },
+          {
+            path: '/mine',
+            upstream: {
+              kind: 'stdio',
+              mode: 'user',
+              userTokenEnv: 'USER_TOKEN',
+              command: process.execPath,
+              args: [flaky],
+            },
+          },
+          {
+            path: '/idle',
+            upstream: {
+              kind: 'stdio',
+              mode: 'session',
+              command: process.execPath,
+              args: [flaky],
+              idleSeconds: 1,
+            },
+          },
+        ],
+      },
+    },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await (serve as RunningServe | undefined)?.close()
+})
+
+const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text
+
+describe('gatehouse serve → stdio servers', () => {
+  it('shares one server-everything process between two users: answers, progress and lists reach the right caller', async () => {
+    const url = serve.routes['/everything']!
+    const ada = await connectAs(url, ADA, 'ada app')
+    const bob = await connectAs(url, BOB, 'bob app')
+    try {
+      const names = (await ada.client.listTools()).tools.map((t) => t.name)
+      expect(names).toContain('echo')
+      expect(names).not.toContain('get-sum')
+      const adaProgress: number[] = []
+      const bobProgress: number[] = []
+      // Same JSON-RPC ids from both clients, at once: the gateway remaps them.
+      const [a, b, c] = await Promise.all([
+        ada.client.callTool(
+          { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+          undefined,
+          { onprogress: (p) => adaProgress.push(p.progress) },
+        ),
+        bob.client.callTool(
+          { name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } },
+          undefined,
+          { onprogress: (p) => bobProgress.push(p.progress) },
+        ),
+        bob.client.callTool({ name: 'echo', arguments: { message: 'bob here' } }),
+      ])
+      expect(a.isError).toBeFalsy()
+      expect(b.isError).toBeFalsy()
+      expect(text(c)).toContain('bob here')
+      expect(adaProgress).toEqual([1, 2, 3])
+      expect(bobProgress).toEqual([1, 2])
+      const prompts = await bob.client.listPrompts()
+      expect(prompts.prompts.map((p) => p.name)).toContain('simple-prompt')
+      const resources = await ada.client.listResources()
+      const read = await ada.client.readResource({ uri: resources.resources[0]!.uri })
+      expect(read.contents.length).toBe(1)
+
+      const stolen = await post(
+        url,
+        bob.provider.saved!.access_token,
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        {
+          'mcp-session-id': ada.transport.sessionId!,
+          'mcp-protocol-version': '2025-06-18',
+        },
+      )
+      expect(stolen.status).toBe(404)
+      const stepUp = await post(
+        url,
+        ada.provider.saved!.access_token,
+        {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
+        },
+        { 'mcp-session-id': ada.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      )
+      expect(stepUp.status).toBe(403)
+      expect(stepUp.headers.get('www-authenticate')).toContain('scope="mcp:read mcp:admin"')
+    } finally {
+      await Promise.all([ada.client.close(), bob.client.close()])
+    }
+  }, 90_000)
+
+  it('runs server-filesystem with a process per session on a temp directory', async () => {
+    const { client, transport } = await connectAs(serve.routes['/files']!, ADA)
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name)
+      expect(names).toContain('read_text_file')
+      const read = await client.callTool({
+        name: 'read_text_file',
+        arguments: { path: join(dir, 'hello.txt') },
+      })
+      expect(text(read)).toContain('hello from the filesystem server')
+      const outside = await client.callTool({
+        name: 'read_text_file',
+        arguments: { path: '/etc/hostname' },
+      })
+      expect(outside.isError).toBe(true)
+      await transport.terminateSession()
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('survives a server that writes garbage and one that dies: errors for the caller, then a restarted process', async () => {
+    const { client } = await connectAs(serve.routes['/flaky']!, ADA)
+    try {
+      const junk = await client.callTool({ name: 'junk', arguments: {} })
+      const pid = Number(text(junk))
+      expect(pid).toBeGreaterThan(0)
+      const died = await client.callTool({ name: 'die', arguments: {} }).catch((e: unknown) => e)
+      expect(String(died)).toContain('the MCP server stopped')
+      let again: number | undefined
+      for (let i = 0; i < 40 && again === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        const r = await client.callTool({ name: 'pid', arguments: {} }).catch(() => undefined)
+        if (r) again = Number(text(r))
+      }
+      expect(again).toBeGreaterThan(0)
+      expect(again).not.toBe(pid)
+      // A line over maxMessageBytes (4096): the process is stopped and started again.
+      const big = await client.callTool({ name: 'big', arguments: {} }).catch((e: unknown) => e)
+      expect(String(big)).toContain('the MCP server stopped')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it("runs one process per user with that user's own IdP token in its environment", async () => {
+    const url = serve.routes['/mine']!
+    const ada1 = await connectAs(url, ADA, 'ada one')
+    const ada2 = await connectAs(url, ADA, 'ada two')
+    const bob = await connectAs(url, BOB, 'bob app')
+    try {
+      const ask = async (c: typeof ada1) =>
+        text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')
+      const [[pidA1, tokenA1], [pidA2], [pidB, tokenB]] = await Promise.all([
+        ask(ada1),
+        ask(ada2),
+        ask(bob),
+      ])
+      // One process per user: ada's two clients share hers; bob has his own, with his token.
+      expect(pidA2).toBe(pidA1)
+      expect(pidA1).not.toBe(pidB)
+      expect(tokenA1!.length).toBeGreaterThan(10)
+      expect(tokenB!.length).toBeGreaterThan(10)
+      expect(tokenA1).not.toBe(tokenB)
+      expect(tokenA1).not.toBe(ada1.provider.saved!.access_token)
+    } finally {
+      await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
+    }
+  }, 60_000)
+
+  it('stops the process of an idle session, and the session with it', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/idle']!, ADA)
+    const pid = Number(text(await client.callTool({ name: 'pid', arguments: {} })))
+    expect(() => process.kill(pid, 0)).not.toThrow()
+    let alive = true
+    for (let i = 0; i < 60 && alive; i++) {
+      await new Promise((done) => setTimeout(done, 100))
+      try {
+        process.kill(pid, 0)
+      } catch {
+        alive = false
+      }
+    }
+    expect(alive).toBe(false)
+    const after = await post(
+      serve.routes['/idle']!,
+      provider.saved!.access_token,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+    )
+    expect(after.status).toBe(404)
+    await client.close().catch(() => undefined)
+  }, 60_000)
+
+  it('drains on SIGTERM: the stdio children are stopped', async () => {
+    const { client } = await connectAs(serve.routes['/flaky']!, BOB)
+    // The previous test left the process restarting (with backoff): wait for it.
+    let pid = 0
+    for (let i = 0; i < 60 && pid === 0; i++) {
+      const r = await client.callTool({ name: 'pid', arguments: {} }).catch(() => undefined)
+      if (r) pid = Number(text(r))
+      else await new Promise((done) => setTimeout(done, 100))
+    }
+    expect(() => process.kill(pid, 0)).not.toThrow()
+    await serve.drain()
+    expect(() => process.kill(pid, 0)).toThrow()
+    await client.close().catch(() => undefined)
+  }, 60_000)
+})

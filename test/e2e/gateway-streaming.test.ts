@@ -1,0 +1,175 @@
+/**
+ * Streaming through the gateway: an SSE answer's first event reaches the client while the upstream
+ * is still holding back the rest (no buffering), also when policy rewrites a `tools/list` answer
+ * in the stream; a silent upstream ends in a 504 at the route's deadline.
+ */
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { connectAs, post } from '../helpers/gateway.js'
+
+const ADA = { username: 'ada', password: 'lovelace' }
+
+/** Answers initialize at once; everything else as SSE: one event now, the answer on `release()`. */
+function slowSseServer() {
+  const held: { res: ServerResponse; id: number; method: string }[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      if (req.method !== 'POST') {
+        res.writeHead(405).end() // no standalone stream, no DELETE
+        return
+      }
+      const msg = JSON.parse(body) as { id?: number; method: string }
+      if (msg.id === undefined) {
+        res.writeHead(202).end()
+        return
+      }
+      if (msg.method === 'initialize') {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'mcp-session-id': `s-${String(Math.random())}`,
+        })
+        res.end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: msg.id,
+            result: {
+              protocolVersion: '2025-06-18',
+              capabilities: { tools: {} },
+              serverInfo: { name: 'slow', version: '1' },
+            },
+          }),
+        )
+        return
+      }
+      if (msg.method === 'hang') return // never answers
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(
+        `id: 1\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'first' } })}\n\n`,
+      )
+      held.push({ res, id: msg.id, method: msg.method })
+    })
+  })
+  return {
+    server,
+    held,
+    release() {
+      for (const { res, id, method } of held.splice(0)) {
+        const result =
+          method === 'tools/list'
+            ? {
+                tools: [
+                  { name: 'open', inputSchema: { type: 'object' } },
+                  { name: 'secret', inputSchema: { type: 'object' } },
+                ],
+              }
+            : { content: [{ type: 'text', text: 'done' }] }
+        res.end(`id: 2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result })}\n\n`)
+      }
+    },
+  }
+}
+
+let serve: RunningServe
+let slow: ReturnType<typeof slowSseServer>
+
+beforeAll(async () => {
+  slow = slowSseServer()
+  await new Promise<void>((done) => slow.server.listen(0, '127.0.0.1', done))
+  const url = `http://127.0.0.1:${String((slow.server.address() as AddressInfo).port)}/mcp`
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: { users: [{ user: ADA.username, password: ADA.password }] },
+    config: {
+      gateway: {
+        routes: [
+          {
+            path: '/slow',
+            upstream: { kind: 'http', url, timeoutSeconds: 1 },
+            tools: { secret: { subjects: ['nobody'] } },
+          },
+        ],
+      },
+    },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await (serve as RunningServe | undefined)?.close()
+  slow.server.closeAllConnections()
+  await new Promise((done) => slow.server.close(done))
+})
+
+async function firstChunk(
+  res: Response,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<string> {
+  expect(res.headers.get('content-type')).toContain('text/event-stream')
+  const { value } = await reader.read()
+  return new TextDecoder().decode(value)
+}
+
+async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text
+    text += new TextDecoder().decode(value)
+  }
+}
+
+describe('streaming through the gateway', () => {
+  it('passes each SSE event on as it arrives, and filters a tools/list answer inside the stream', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const headers = {
+        'mcp-session-id': transport.sessionId!,
+        'mcp-protocol-version': '2025-06-18',
+      }
+      const token = provider.saved!.access_token
+      for (const method of ['tools/call', 'tools/list']) {
+        const params = method === 'tools/call' ? { name: 'open', arguments: {} } : {}
+        const res = await post(
+          serve.routes['/slow']!,
+          token,
+          { jsonrpc: '2.0', id: 11, method, params },
+          headers,
+        )
+        const reader = res.body!.getReader()
+        // The upstream holds the answer back: only the first event can have arrived.
+        const first = await firstChunk(res, reader)
+        expect(first).toContain('"first"')
+        expect(slow.held).toHaveLength(1)
+        slow.release()
+        const tail = await rest(reader)
+        expect(tail).toContain('"id":11')
+        if (method === 'tools/list') {
+          expect(tail).toContain('"open"')
+          expect(tail).not.toContain('"secret"')
+        }
+      }
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('answers 504 with a JSON-RPC error when the upstream does not answer in time', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const res = await post(
+        serve.routes['/slow']!,
+        provider.saved!.access_token,
+        { jsonrpc: '2.0', id: 4, method: 'hang' },
+        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      )
+      expect(res.status).toBe(504)
+      expect(await res.json()).toMatchObject({ id: 4, error: { code: -32603 } })
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})

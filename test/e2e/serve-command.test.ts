@@ -1,0 +1,143 @@
+/**
+ * The `gatehouse serve` command line: the flag form with a stdio command after `--`, the YAML
+ * configuration form, and refusals of configurations that cannot work.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EventEmitter } from 'node:events'
+import { describe, expect, it } from 'vitest'
+import { runServe } from '../../src/cli/serve-command.js'
+import { serverEntry } from '../helpers/gateway.js'
+
+function capture() {
+  let text = ''
+  const stream = {
+    write: (s: string) => {
+      text += s
+      return true
+    },
+  } as unknown as NodeJS.WritableStream
+  return { stream, text: () => text }
+}
+
+async function waitFor(read: () => string, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !read().includes(what); i++)
+    await new Promise((r) => setTimeout(r, 50))
+}
+
+describe('gatehouse serve (command line)', () => {
+  it('runs the flag form with a stdio server after --, guards the route, and drains on SIGTERM', async () => {
+    const out = capture()
+    const err = capture()
+    const signals = new EventEmitter()
+    const running = runServe(
+      [
+        '--port',
+        '0',
+        '--store',
+        'memory',
+        '--dev-idp',
+        '--scope',
+        'files:read',
+        '--',
+        process.execPath,
+        serverEntry('@modelcontextprotocol/server-everything'),
+        'stdio',
+      ],
+      out.stream,
+      err.stream,
+      signals,
+    )
+    await waitFor(out.text, 'Route /mcp')
+    const url = /Route \/mcp\s+(\S+)/.exec(out.text())?.[1]
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+    const res = await fetch(url!, { method: 'POST', body: '{}' })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toContain(
+      '/.well-known/oauth-protected-resource/mcp',
+    )
+    const prm = await fetch(new URL('/.well-known/oauth-protected-resource/mcp', url)).then((r) =>
+      r.json(),
+    )
+    expect(prm.scopes_supported).toEqual(['files:read'])
+    const as = await fetch(new URL('/.well-known/oauth-authorization-server', url)).then((r) =>
+      r.json(),
+    )
+    expect(as.client_id_metadata_document_supported).toBe(true)
+    signals.emit('SIGTERM')
+    expect(await running).toBe(0)
+    expect(out.text()).toContain('stopped')
+  }, 60_000)
+
+  it('reads a YAML configuration and refuses a secret that is not in the environment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-serve-'))
+    const file = join(dir, 'gatehouse.yaml')
+    await writeFile(
+      file,
+      [
+        'gateway:',
+        '  routes:',
+        '    - path: /api',
+        '      upstream:',
+        '        kind: http',
+        '        url: http://127.0.0.1:9/mcp',
+        '        credential: { kind: header, name: X-Api-Key, valueFromEnv: GH_TEST_MISSING_KEY }',
+      ].join('\n'),
+    )
+    const out = capture()
+    const err = capture()
+    const code = await runServe(
+      ['--config', file, '--port', '0', '--store', 'memory', '--dev-idp'],
+      out.stream,
+      err.stream,
+    )
+    expect(code).toBe(1)
+    expect(err.text()).toContain('GH_TEST_MISSING_KEY is not set')
+    const bad = join(dir, 'bad.yaml')
+    await writeFile(bad, 'gateway:\n  routes:\n    - path: api\n      upstream: { kind: ftp }\n')
+    const err2 = capture()
+    expect(
+      await runServe(
+        ['--config', bad, '--port', '0', '--store', 'memory', '--dev-idp'],
+        out.stream,
+        err2.stream,
+      ),
+    ).toBe(1)
+    expect(err2.text()).toContain('gateway.routes.0.path')
+  }, 60_000)
+
+  it('names the GATEHOUSE_* variable behind a bad value, without echoing it', async () => {
+    const out = capture()
+    const err = capture()
+    process.env.GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS = '5'
+    process.env.GATEHOUSE_UPSTREAM__CLIENT_SECRET = 'top-secret-value'
+    try {
+      const code = await runServe(
+        ['--upstream', 'http://127.0.0.1:9/mcp', '--port', '0', '--store', 'memory', '--dev-idp'],
+        out.stream,
+        err.stream,
+      )
+      expect(code).toBe(1)
+    } finally {
+      delete process.env.GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS
+      delete process.env.GATEHOUSE_UPSTREAM__CLIENT_SECRET
+    }
+    expect(err.text()).toContain('GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS (accessTokenTtlSeconds): ')
+    expect(err.text()).not.toContain('top-secret-value')
+  }, 60_000)
+
+  it('refuses both an upstream URL and a command, and no upstream at all', async () => {
+    const out = capture()
+    const err = capture()
+    expect(
+      await runServe(
+        ['--upstream', 'http://127.0.0.1:1/mcp', '--', 'node'],
+        out.stream,
+        err.stream,
+      ),
+    ).toBe(2)
+    expect(await runServe(['--port', '0'], out.stream, err.stream)).toBe(2)
+    expect(err.text()).toContain('name an upstream')
+  })
+})

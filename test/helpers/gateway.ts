@@ -1,0 +1,179 @@
+/**
+ * Helpers for the gateway tests: real MCP servers from the registry started with this Node (no
+ * npx, no network), a recording upstream, and the MCP SDK client signed in through `serve`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { BrowserlessClientProvider } from './sdk-client.js'
+
+const require = createRequire(import.meta.url)
+
+/** The JS entry of a registry MCP server package (its `bin`). */
+export function serverEntry(pkg: string): string {
+  const manifest = require.resolve(`${pkg}/package.json`)
+  const { bin } = require(manifest) as { bin: Record<string, string> }
+  return join(dirname(manifest), Object.values(bin)[0]!)
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  const { port } = server.address() as AddressInfo
+  await new Promise((done) => server.close(done))
+  return port
+}
+
+/** `@modelcontextprotocol/server-everything` on its own Streamable HTTP transport. */
+export async function startEverythingHttp(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort()
+  const child = spawn(
+    process.execPath,
+    [serverEntry('@modelcontextprotocol/server-everything'), 'streamableHttp'],
+    {
+      env: { PATH: process.env.PATH ?? '', PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => {
+      fail(new Error('server-everything did not start'))
+    }, 15_000)
+    let text = ''
+    const seen = (chunk: Buffer) => {
+      text += chunk.toString()
+      if (text.includes('listening on port')) {
+        clearTimeout(timer)
+        done()
+      }
+    }
+    child.stdout.on('data', seen)
+    child.stderr.on('data', seen)
+    child.once('exit', () => {
+      fail(new Error(`server-everything exited: ${text}`))
+    })
+  })
+  return { url: `http://127.0.0.1:${port}/mcp`, stop: () => stopChild(child) }
+}
+
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((done) => {
+    child.once('exit', () => {
+      done()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+/** A minimal MCP server over HTTP that records the headers it received. */
+export async function startRecorder(): Promise<{
+  url: string
+  seen: IncomingHttpHeaders[]
+  stop(): Promise<void>
+}> {
+  const seen: IncomingHttpHeaders[] = []
+  let sessions = 0
+  const server = createServer((req, res) => {
+    seen.push(req.headers)
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      if (req.method !== 'POST') {
+        res.writeHead(405).end()
+        return
+      }
+      const msg = JSON.parse(body) as { id?: number; method: string }
+      if (msg.id === undefined) {
+        res.writeHead(202).end()
+        return
+      }
+      const result =
+        msg.method === 'initialize'
+          ? {
+              protocolVersion: '2025-06-18',
+              capabilities: { tools: {} },
+              serverInfo: { name: 'recorder', version: '1' },
+            }
+          : msg.method === 'tools/list'
+            ? { tools: [{ name: 'noop', inputSchema: { type: 'object' } }] }
+            : { content: [{ type: 'text', text: 'ok' }] }
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'mcp-session-id':
+          msg.method === 'initialize' ? `rec-session-${++sessions}` : req.headers['mcp-session-id'],
+        'set-cookie': 'upstream=secret',
+      })
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }))
+    })
+  })
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    seen,
+    stop: () => {
+      server.closeAllConnections()
+      return new Promise((done) =>
+        server.close(() => {
+          done()
+        }),
+      )
+    },
+  }
+}
+
+/** The SDK client, signed in through the gateway's consent and the dev IdP as `user`. */
+export async function connectAs(
+  url: string,
+  user: { username: string; password: string },
+  clientName = 'gateway e2e',
+): Promise<{
+  client: Client
+  provider: BrowserlessClientProvider
+  transport: StreamableHTTPClientTransport
+}> {
+  const provider = new BrowserlessClientProvider({
+    redirectUrl: 'http://127.0.0.1:3999/callback',
+    clientName,
+    user,
+  })
+  const first = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider })
+  const client = new Client({ name: clientName, version: '1.0.0' })
+  await client.connect(first).then(
+    () => {
+      throw new Error('expected a sign-in first')
+    },
+    (error: unknown) => {
+      if (!(error instanceof UnauthorizedError)) throw error
+    },
+  )
+  await first.finishAuth(provider.code!)
+  const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider })
+  await client.connect(transport)
+  return { client, provider, transport }
+}
+
+/** A raw MCP POST with a bearer token. */
+export function post(
+  url: string,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}

@@ -1,0 +1,103 @@
+/**
+ * The `gateway` section of the one configuration schema: routes become protected resources, and
+ * mistakes are reported with the path of the field (also by `gatehouse check-config`).
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+import { resolveConfig } from '../../src/config/schema.js'
+import { ConfigError } from '../../src/errors.js'
+
+const base = { issuer: 'https://mcp.example.com', secret: 's'.repeat(32) }
+const http = { kind: 'http', url: 'http://10.0.0.1:3000/mcp' }
+
+function problems(input: unknown): string[] {
+  try {
+    resolveConfig(input)
+  } catch (error) {
+    if (error instanceof ConfigError)
+      return error.message.split('\n').map((l) => l.replace(/^\s*- /, ''))
+    throw error
+  }
+  return []
+}
+
+describe('gateway configuration', () => {
+  it('turns each route into a protected resource with its scopes and metadata location', () => {
+    const config = resolveConfig({
+      ...base,
+      gateway: {
+        routes: [
+          { path: '/github', upstream: http, scopes: ['repo:read'], requiredScopes: ['repo:read'] },
+          { path: '/files', upstream: { kind: 'stdio', command: 'npx', args: ['-y', 'x'] } },
+        ],
+      },
+    })
+    expect(config.resources.map((r) => [r.url, r.metadataPath, r.requiredScopes])).toEqual([
+      [
+        'https://mcp.example.com/github',
+        '/.well-known/oauth-protected-resource/github',
+        ['repo:read'],
+      ],
+      ['https://mcp.example.com/files', '/.well-known/oauth-protected-resource/files', []],
+    ])
+    expect(config.gateway?.routes[1]?.upstream).toMatchObject({
+      mode: 'shared',
+      maxMessageBytes: 4194304,
+    })
+  })
+
+  it('reports bad routes with the path of the field', () => {
+    const found = problems({
+      ...base,
+      gateway: {
+        routes: [
+          { path: '/a', upstream: http },
+          { path: '/b', upstream: http },
+          { path: '/e', upstream: http },
+          { path: 'nope', upstream: { kind: 'ftp' } },
+          {
+            path: '/c',
+            upstream: {
+              ...http,
+              credential: { kind: 'header', name: 'X-Key', valueFromEnv: 'K', valueFile: '/k' },
+            },
+          },
+          { path: '/d', upstream: { kind: 'stdio', command: 'x', mode: 'forked' } },
+        ],
+      },
+    })
+    // Checks across routes run once every route is well-formed.
+    const across = problems({
+      ...base,
+      gateway: {
+        routes: [
+          { path: '/a', upstream: http },
+          { path: '/a', upstream: http },
+          { path: '/.well-known/x', upstream: http },
+        ],
+      },
+    })
+    expect(across).toContain('gateway.routes.1.path: is listed twice')
+    expect(across).toContain('gateway.routes.2.path: collides with an OAuth endpoint')
+    expect(found.some((p) => p.startsWith('gateway.routes.3.path'))).toBe(true)
+    expect(found.some((p) => p.startsWith('gateway.routes.3.upstream'))).toBe(true)
+    expect(found.some((p) => p.startsWith('gateway.routes.4.upstream.credential'))).toBe(true)
+    expect(found.some((p) => p.startsWith('gateway.routes.5.upstream.mode'))).toBe(true)
+  })
+
+  it('is understood by gatehouse check-config (no resources list needed)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-gwcfg-'))
+    const file = join(dir, 'gatehouse.json')
+    await writeFile(
+      file,
+      JSON.stringify({ ...base, gateway: { routes: [{ path: '/mcp', upstream: http }] } }),
+    )
+    let text = ''
+    const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
+    expect(await main(['check-config', file], out, out)).toBe(0)
+    expect(text).toContain('1 resource(s)')
+  })
+})
