@@ -69,6 +69,14 @@ export async function exchangeClientCredentials<T>(
     )
   }
   const scopes = grantedScopes(deps.config, client, request)
+  // A client the operator did not list gets nothing without a scope: machine clients that let
+  // themselves in (registration, metadata documents) never hold a token with no scope, which a
+  // resource requiring none would accept for everything.
+  if (scopes.length === 0 && !deps.config.clients.some((c) => c.clientId === client.client_id)) {
+    throw new OAuthError('invalid_scope', 'no scope may be granted to this client', {
+      reason: 'client_credentials_no_scope',
+    })
+  }
   const record: GrantRecord = {
     clientId: client.client_id,
     subject: client.client_id,

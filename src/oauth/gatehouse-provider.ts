@@ -115,8 +115,23 @@ export class GatehouseProvider implements OAuthServerProvider {
     }
     if (options.config.clientCredentials.enabled) {
       const { config, now } = options
-      this.exchangeClientCredentials = (client, params) =>
-        exchangeClientCredentials(
+      this.exchangeClientCredentials = (client, params) => {
+        // The switches that let machine clients in hold at every exchange, not only at
+        // registration: turning one off cuts off the clients it let in.
+        if (!this.#staticClients.has(client.client_id)) {
+          const cc = config.clientCredentials
+          const allowed = isClientIdUrl(client.client_id)
+            ? cc.allowMetadataDocumentClients
+            : cc.allowRegistration
+          if (!allowed) {
+            throw new OAuthError(
+              'unauthorized_client',
+              'the client may not use the client_credentials grant',
+              { reason: 'client_credentials_not_allowed' },
+            )
+          }
+        }
+        return exchangeClientCredentials(
           {
             config,
             grants: this.grants,
@@ -127,6 +142,7 @@ export class GatehouseProvider implements OAuthServerProvider {
           client,
           { scopes: params.scopes, resource: resolveResource(params.resource, config) },
         )
+      }
     }
   }
 

@@ -40,6 +40,14 @@ beforeAll(async () => {
   publicJwk = { ...(await exportJWK(pair.publicKey)), alg: 'ES256' }
 })
 
+/** Registration metadata of a self-registering machine client (no redirect, no user). */
+const machineMetadata = {
+  redirect_uris: undefined,
+  grant_types: ['client_credentials'],
+  response_types: undefined,
+  token_endpoint_auth_method: 'client_secret_basic',
+}
+
 function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     resources: [
@@ -388,13 +396,6 @@ describe('A.2.12 client credentials: configuration and registration', () => {
     ).rejects.toThrow(/public keys only/)
   })
 
-  const machineMetadata = {
-    redirect_uris: undefined,
-    grant_types: ['client_credentials'],
-    response_types: undefined,
-    token_endpoint_auth_method: 'client_secret_basic',
-  }
-
   async function tryRegister(t: TestGatehouse, metadata: Record<string, unknown>) {
     return t.call('/register', {
       method: 'POST',
@@ -479,6 +480,49 @@ describe('A.2.12 client credentials: configuration and registration', () => {
 })
 
 /** Two Gatehouse instances on one store: a client assertion spent on one is refused by the other. */
+describe('A.2.12 client credentials: machine clients that let themselves in', () => {
+  it('CC-19 a self-registered machine client with no scope allowed gets invalid_scope, never a scopeless token', async () => {
+    const t = await createTestGatehouse({
+      config: { clientCredentials: { enabled: true, allowRegistration: true } },
+    })
+    const client = await register(t, machineMetadata)
+    const res = await postBasic(
+      t,
+      '/token',
+      { grant_type: 'client_credentials' },
+      client.client_id,
+      client.client_secret!,
+    )
+    expect(await expectError(res, 'invalid_scope')).not.toContain(client.client_secret!)
+  })
+
+  it('CC-20 turning allowRegistration off cuts off the machine clients it let in', async () => {
+    const store = createMemoryStore()
+    const open = await createTestGatehouse({
+      store,
+      config: {
+        clientCredentials: {
+          enabled: true,
+          allowRegistration: true,
+          dynamicClientScopes: ['mcp:read'],
+        },
+      },
+    })
+    const client = await register(open, { ...machineMetadata, scope: 'mcp:read' })
+    const form = { grant_type: 'client_credentials', scope: 'mcp:read' }
+    const before = await postBasic(open, '/token', form, client.client_id, client.client_secret!)
+    expect(before.status).toBe(200)
+    const closed = await createTestGatehouse({
+      store,
+      config: {
+        clientCredentials: { enabled: true, dynamicClientScopes: ['mcp:read'] },
+      },
+    })
+    const after = await postBasic(closed, '/token', form, client.client_id, client.client_secret!)
+    await expectError(after, 'unauthorized_client')
+  })
+})
+
 async function replayAcrossInstances(makeStore: () => Store): Promise<void> {
   const a = await createTestGatehouse({ config: config(), store: makeStore() })
   const b = await createTestGatehouse({ config: config(), store: makeStore() })
