@@ -18,7 +18,14 @@ const ALLOW: Decision = { kind: 'allow' }
 /** Checks one rule: conditions on who the caller is first (no scope can fix those), then scopes. */
 export function evaluate(rule: AccessRule | undefined, token: AccessToken): Decision {
   if (!rule) return ALLOW
-  if (rule.subjects && (token.subject === undefined || !rule.subjects.includes(token.subject))) {
+  // `subjects` names users: a machine (client credentials) token whose client id happens to
+  // equal a listed subject is not that user.
+  if (
+    rule.subjects &&
+    (token.machine === true ||
+      token.subject === undefined ||
+      !rule.subjects.includes(token.subject))
+  ) {
     return { kind: 'deny', message: 'this user may not use it' }
   }
   if (rule.clients && !rule.clients.includes(token.clientId)) {

@@ -79,7 +79,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       const key =
         who.subject === undefined
           ? principalKey(who)
-          : JSON.stringify([who.issuer ?? null, who.subject])
+          : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
       const mine = perUser.get(key)
       if (mine) bridge = mine
       else {
@@ -202,6 +202,9 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
 }
 
 /** One process and the sessions it serves, with the id bookkeeping between them. */
+/** Notifications that say a list changed: safe to tell every session of a shared process. */
+const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/
+
 class Bridge {
   readonly #process: StdioProcess
   readonly #config: StdioConfig
@@ -383,9 +386,19 @@ class Bridge {
       return
     }
     if (validId(msg.id)) {
-      // A request from the server (sampling, elicitation, roots): to the session that is active.
-      const session = this.active ?? [...this.#sessions].at(-1)
-      if (!session) return
+      // A request from the server (sampling, elicitation, roots). Every session of a per-session
+      // or per-user process is the same user's; a shared process serves several users, so there
+      // it goes only to the one session with requests in flight. With none or several, nobody
+      // can be told apart: the server gets an error, and no other user's session ever sees it.
+      const session = this.#askable()
+      if (!session) {
+        this.#process.send({
+          jsonrpc: '2.0',
+          id: msg.id,
+          error: { code: -32603, message: 'no single client session can answer this request' },
+        })
+        return
+      }
       const key = `gw-s-${String(this.#next++)}`
       this.#serverRequests.set(key, { session, id: msg.id })
       const related = this.#latest(session)
@@ -406,8 +419,21 @@ class Bridge {
       return
     }
     if (msg.method === 'notifications/cancelled') return
-    // Other notifications (list changes, logging) concern whoever shares the process.
+    // Other notifications concern whoever shares the process. A shared process serves several
+    // users: there only list changes go to everyone; logging and resource updates may carry one
+    // user's data and go nowhere while more than one session is attached.
+    const method = typeof msg.method === 'string' ? msg.method : ''
+    if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !LIST_CHANGED.test(method)) {
+      return
+    }
     for (const session of this.#sessions) void session.transport.send(msg as JSONRPCMessage)
+  }
+
+  /** The session a server-to-client request may go to, if exactly one can be told apart. */
+  #askable(): SessionEntry | undefined {
+    if (this.#config.mode !== 'shared') return this.active ?? [...this.#sessions].at(-1)
+    const waiting = new Set([...this.#pending.values()].map((p) => p.session))
+    return waiting.size === 1 ? [...waiting][0] : undefined
   }
 
   #reply(session: SessionEntry, id: Id, method: string, msg: RpcMessage): void {

@@ -7,6 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { connectAs, post, serverEntry } from '../helpers/gateway.js'
 
@@ -17,13 +18,20 @@ const BOB = { username: 'bob', password: 'builder' }
 const FLAKY = `
 const rl = require('node:readline').createInterface({ input: process.stdin })
 const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n')
+let asking
 rl.on('line', (line) => {
   const m = JSON.parse(line)
   if (m.id === undefined) return
+  if (m.method === undefined) {
+    if (asking && m.id === 'srv-1') out({ jsonrpc: '2.0', id: asking, result: { content: [{ type: 'text', text: m.error ? 'asked: error' : 'asked: ok' }] } })
+    return
+  }
   if (m.method === 'initialize') return out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'flaky', version: '1' } } })
   if (m.method === 'tools/list') return out({ jsonrpc: '2.0', id: m.id, result: { tools: ['pid', 'die', 'junk'].map((name) => ({ name, inputSchema: { type: 'object' } })) } })
   const name = m.params.name
   if (name === 'die') process.exit(3)
+  if (name === 'leak') out({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'private to ' + (m.params.arguments || {}).who } })
+  if (name === 'ask') { asking = m.id; return out({ jsonrpc: '2.0', id: 'srv-1', method: 'ping' }) }
   if (name === 'token') return out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: process.pid + ' ' + (process.env.USER_TOKEN || '') }] } })
   if (name === 'big') { process.stdout.write('"' + 'x'.repeat(10000) + '"\\n'); return }
   if (name === 'junk') { process.stdout.write('this is not json\\n'); process.stderr.write('a warning\\n') }
@@ -79,6 +87,11 @@ beforeAll(async () => {
               args: [flaky],
               maxMessageBytes: 4096,
             },
+          },
+          {
+            // Its own process: the /flaky test leaves that one restarting.
+            path: '/shared',
+            upstream: { kind: 'stdio', command: process.execPath, args: [flaky] },
           },
           {
             path: '/mine',
@@ -218,6 +231,25 @@ describe('gatehouse serve → stdio servers', () => {
       expect(String(big)).toContain('the MCP server stopped')
     } finally {
       await client.close()
+    }
+  }, 60_000)
+
+  it("shares a process without sharing a user's log messages, and asks the server's questions of the caller alone", async () => {
+    const ada = await connectAs(serve.routes['/shared']!, ADA)
+    const bob = await connectAs(serve.routes['/shared']!, BOB)
+    const seenByBob: unknown[] = []
+    bob.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      seenByBob.push(n)
+    })
+    try {
+      await ada.client.callTool({ name: 'leak', arguments: { who: 'ada' } })
+      // The server's ping goes to the one session with a request in flight, which answers it.
+      expect(text(await ada.client.callTool({ name: 'ask', arguments: {} }))).toBe('asked: ok')
+      await bob.client.callTool({ name: 'pid', arguments: {} })
+      expect(seenByBob).toEqual([])
+    } finally {
+      await ada.client.close()
+      await bob.client.close()
     }
   }, 60_000)
 
