@@ -196,6 +196,15 @@ export class OAuthProxy extends GatehouseProvider {
     return { subject: verified.subject, claims, upstream: result.tokens }
   }
 
+  /** The grant and the IdP tokens kept in it; a grant that is gone is `invalid_token`. */
+  private async upstreamTokensOf(grantId: string) {
+    const grant = await this.grants.get(grantId)
+    const tokens = grant?.upstream as UpstreamTokens | undefined
+    if (!grant || !tokens)
+      throw new OAuthError('invalid_token', 'the grant was revoked', { reason: 'grant_revoked' })
+    return { grant, tokens }
+  }
+
   /**
    * The IdP's access token for the grant behind `token`, refreshed upstream when it is about to
    * expire. One refresh per grant at a time, also across instances (a lock in the store); an IdP
@@ -206,13 +215,9 @@ export class OAuthProxy extends GatehouseProvider {
     if (grantId === undefined)
       throw new OAuthError('invalid_token', 'the token has no grant', { reason: 'no_grant' })
     for (let attempt = 0; attempt < 50; attempt++) {
-      const grant = await this.grants.get(grantId)
-      const tokens = grant?.upstream as UpstreamTokens | undefined
-      if (!grant || !tokens)
-        throw new OAuthError('invalid_token', 'the grant was revoked', { reason: 'grant_revoked' })
       const now = Math.floor(this.options.now() / 1000)
-      if (tokens.expiresAt === undefined || tokens.expiresAt - REFRESH_MARGIN_SECONDS > now)
-        return tokens.accessToken
+      const before = await this.upstreamTokensOf(grantId)
+      if (!needsRefresh(before.tokens, now)) return before.tokens.accessToken
       const lock = `lock:upstream-refresh:${grantId}`
       // The lock outlives the longest refresh its holder should make (the upstream timeout, plus
       // the grant write). Should a holder still outlive it (a stalled process), the release is
@@ -222,6 +227,11 @@ export class OAuthProxy extends GatehouseProvider {
       const owner = randomToken(16)
       if (await this.options.store.acquireLock(lock, owner, { ttlSeconds: lockSeconds })) {
         try {
+          // Read the grant again under the lock: the holder before us may have refreshed and
+          // released between our read and our acquire. Refreshing again would spend a rotated
+          // refresh token, and the IdP's refusal would end the user's sign-in.
+          const { grant, tokens } = await this.upstreamTokensOf(grantId)
+          if (!needsRefresh(tokens, now)) return tokens.accessToken
           const fresh = this.keepUpstreamTokens(
             await this.proxy.upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
           )
@@ -257,4 +267,9 @@ export class OAuthProxy extends GatehouseProvider {
       reason: 'upstream_refresh_lock_timeout',
     })
   }
+}
+
+/** Whether the IdP's access token expires within the refresh margin (one without a lifetime never does). */
+function needsRefresh(tokens: UpstreamTokens, now: number): boolean {
+  return tokens.expiresAt !== undefined && tokens.expiresAt - REFRESH_MARGIN_SECONDS <= now
 }

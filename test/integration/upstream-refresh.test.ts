@@ -133,6 +133,32 @@ describe('upstream tokens', () => {
     expect(tokenCalls() - before).toBe(1)
   })
 
+  it('does not refresh again when the lock comes free after another caller already refreshed', async () => {
+    // A caller reads the expired tokens, then waits for the lock while another caller refreshes
+    // and releases it. Refreshing again would spend the rotated refresh token a second time.
+    const memory = createMemoryStore()
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    let acquires = 0
+    const store: Store = Object.assign(Object.create(memory) as Store, {
+      acquireLock: async (key: string, owner: string, options: { ttlSeconds: number }) => {
+        // The second caller's acquire waits until the first caller is done.
+        if (key.startsWith('lock:upstream-refresh:') && ++acquires === 2) await gate
+        return memory.acquireLock(key, owner, options)
+      },
+    })
+    const { proxy, token, clock } = await signedIn(store)
+    clock.advance(600)
+    const before = tokenCalls()
+    const first = proxy.getUpstreamToken(token)
+    const second = proxy.getUpstreamToken(token)
+    const fresh = await first
+    open()
+    expect(await second).toBe(fresh)
+    expect(tokenCalls() - before).toBe(1)
+    expect(await proxy.grants.get(token.grantId!)).toBeDefined()
+  })
+
   it('revokes the grant when the IdP refuses the refresh, and the client then gets invalid_grant', async () => {
     const { gh, proxy, token, clock, tokens, client_id } = await signedIn()
     // Make the IdP refuse: spend the upstream refresh token behind Gatehouse's back.
