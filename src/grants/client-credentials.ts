@@ -1,8 +1,8 @@
 /**
  * The client credentials grant (RFC 6749 §4.4; MCP extension SEP-1046): a confidential client gets
  * an access token for itself, with no user. The token endpoint has authenticated the client
- * (`client_secret_basic`, `client_secret_post` or `private_key_jwt`) and resolved the `resource`
- * before this runs. Rules:
+ * (`client_secret_basic`, `client_secret_post` or `private_key_jwt`), and the `resource` is
+ * resolved (defaulted when absent) before the rules apply. Rules:
  * 1. Confidential clients only: a public client (`none`) is `unauthorized_client`.
  * 2. Scopes: the client's allow-list (`clients[].clientCredentialsScopes` for a client the operator
  *    lists; `clientCredentials.dynamicClientScopes`, narrowed by the client's registered `scope`,
