@@ -3,10 +3,10 @@
  * Everything here is Web-standard; mount `gatehouse.fetch` with an adapter or directly in Hono,
  * Workers, Deno or Bun.
  */
-import { CLIENT_CREDENTIALS_GRANT } from './config/client-credentials-schema.js'
 import { resolveConfig, type ResolvedConfig } from './config/schema.js'
 import { ConfigError, type ErrorHook } from './errors.js'
-import { Grants } from './grants/grants.js'
+import { Grants } from './grants/grant-store.js'
+import { supportedGrantTypes } from './grants/index.js'
 import { createRouter, type Handler, type Route } from './http/app.js'
 import { createCookieSigner } from './http/cookies.js'
 import { createGuardedFetch, type GuardedTransport } from './http/guarded-fetch.js'
@@ -21,7 +21,7 @@ import {
   type Authenticate,
   type GatehouseProviderOptions,
 } from './oauth/gatehouse-provider.js'
-import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './oauth/identity-assertion.js'
+import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './grants/identity-assertion-verifier.js'
 import { handleIntrospect } from './oauth/introspect.js'
 import {
   authorizationServerMetadata,
@@ -31,7 +31,7 @@ import {
 import type { OAuthServerProvider } from './oauth/provider.js'
 import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
-import { handleToken, JWT_BEARER } from './oauth/token.js'
+import { handleToken } from './oauth/token.js'
 import type { AccessToken, TokenVerifier } from './resource/access-token.js'
 import type { AuditWriter } from './ops/audit.js'
 import type { AuditSink } from './ops/audit-event.js'
@@ -233,11 +233,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     onError,
     audit: ops.audit,
   }
-  const grantTypes = ['authorization_code', 'refresh_token']
-  if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
-  if (provider.exchangeClientCredentials) grantTypes.push(CLIENT_CREDENTIALS_GRANT)
   const asMetadata = authorizationServerMetadata(config, {
-    grantTypes,
+    // The grants the token endpoint dispatches to (grants/index.ts) that the provider offers.
+    grantTypes: supportedGrantTypes(provider),
     // ID-JAG draft §6: the profile, never the list of trusted issuers.
     ...(provider.exchangeIdentityAssertion
       ? { extra: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }

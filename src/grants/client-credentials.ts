@@ -1,8 +1,8 @@
 /**
  * The client credentials grant (RFC 6749 §4.4; MCP extension SEP-1046): a confidential client gets
  * an access token for itself, with no user. The token endpoint has authenticated the client
- * (`client_secret_basic`, `client_secret_post` or `private_key_jwt`) and resolved the `resource`
- * before this runs. Rules:
+ * (`client_secret_basic`, `client_secret_post` or `private_key_jwt`), and the `resource` is
+ * resolved (defaulted when absent) before the rules apply. Rules:
  * 1. Confidential clients only: a public client (`none`) is `unauthorized_client`.
  * 2. Scopes: the client's allow-list (`clients[].clientCredentialsScopes` for a client the operator
  *    lists; `clientCredentials.dynamicClientScopes`, narrowed by the client's registered `scope`,
@@ -18,16 +18,94 @@
  *    user whose subject happens to equal a client id.
  * 4. No refresh token, ever: the client can always ask again (RFC 6749 §4.4.3).
  * 5. Each token gets its own grant, living as long as the token, so `/revoke` stops it at the guard.
+ *
+ * At the token endpoint (`clientCredentialsGrant`): offered only when the provider implements
+ * `exchangeClientCredentials` (`clientCredentials.enabled`); then the provider redeems. The
+ * store-backed redemption (`redeemClientCredentials`) first holds the switches that let machine
+ * clients in (`allowRegistration`, `allowMetadataDocumentClients`) at every exchange, not only at
+ * registration, so turning one off cuts off the clients it let in.
  */
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
 import { OAuthError } from '../errors.js'
-import type { GrantRecord, Grants } from './grants.js'
+import type { Params } from '../http/params.js'
+import { isClientIdUrl } from '../oauth/client-id-url.js'
+import { resolveResource } from '../oauth/resource-indicators.js'
+import { parseScope } from '../oauth/scopes.js'
+import type {
+  ClientCredentialsParams,
+  OAuthClientInformation,
+  TokenResponse,
+} from '../oauth/types.js'
+import type { GrantContext, GrantHandler, GrantHandlerDeps } from './grant-handler.js'
+import type { GrantRecord, Grants } from './grant-store.js'
 
 export { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
 
 /** The `gty` claim value of tokens from this grant. */
 export const CLIENT_CREDENTIALS_GTY = CLIENT_CREDENTIALS_GRANT
+
+/** `grant_type=client_credentials`: offered when the provider implements it. */
+export const clientCredentialsGrant: GrantHandler = {
+  offered: (provider) => provider.exchangeClientCredentials !== undefined,
+  handle: parseAndRedeem,
+}
+
+function parseAndRedeem(
+  form: Params,
+  client: OAuthClientInformation,
+  deps: GrantHandlerDeps,
+): Promise<TokenResponse> {
+  if (!deps.provider.exchangeClientCredentials) {
+    throw new OAuthError('unsupported_grant_type', 'the grant type is not supported', {
+      reason: 'client_credentials_disabled',
+    })
+  }
+  const resource = form.get('resource')
+  return deps.provider.exchangeClientCredentials(client, {
+    scopes: parseScope(form.get('scope')),
+    ...(resource !== undefined ? { resource } : {}),
+  })
+}
+
+/**
+ * The store-backed redemption (`GatehouseProvider.exchangeClientCredentials`): the switches for
+ * clients the operator did not list, then {@link exchangeClientCredentials}.
+ */
+export async function redeemClientCredentials(
+  context: GrantContext,
+  client: OAuthClientInformation,
+  params: ClientCredentialsParams,
+): Promise<TokenResponse> {
+  const { config } = context
+  if (!config.clients.some((c) => c.clientId === client.client_id)) {
+    const cc = config.clientCredentials
+    const allowed = isClientIdUrl(client.client_id)
+      ? cc.allowMetadataDocumentClients
+      : cc.allowRegistration
+    if (!allowed) {
+      throw new OAuthError(
+        'unauthorized_client',
+        'the client may not use the client_credentials grant',
+        { reason: 'client_credentials_not_allowed' },
+      )
+    }
+  }
+  return exchangeClientCredentials(
+    {
+      config,
+      grants: context.grants,
+      now: context.now,
+      issue: async (id, grant, scopes) => {
+        const issued = await context.prepareTokens(client, id, grant, scopes, { refresh: false })
+        await context.store.commit({ set: issued.writes })
+        return issued.response
+      },
+    },
+    client,
+    { scopes: params.scopes, resource: resolveResource(params.resource, config) },
+  )
+}
 
 /** What this grant needs to know about the authenticated client (RFC 7591 field names). */
 export interface MachineClient {

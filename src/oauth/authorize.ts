@@ -8,16 +8,19 @@
  * 3. PKCE is required, S256 only; `resource` must name a configured resource (RFC 8707).
  */
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
-import { canonicalResource } from '../config/urls.js'
 import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
 import { parseParams, readForm, type Params } from '../http/params.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from './gatehouse-provider.js'
 import { isValidChallenge } from './pkce.js'
 import type { OAuthServerProvider } from './provider.js'
-import { hasDotSegment, matchRedirectUri, redirectAllowed } from './redirect-uri.js'
+import { matchRedirectUri, redirectAllowed } from './redirect-uri.js'
+import { resolveResource } from './resource-indicators.js'
 import { parseScope } from './scopes.js'
 import type { AuthorizationParams, OAuthClientInformation } from './types.js'
+
+// moved: re-export kept until the integrator updates importers
+export { resolveResource } from './resource-indicators.js'
 
 const MAX_STATE = 2048
 
@@ -149,38 +152,6 @@ function validateRequest(
   const resource = resolveResource(params.get('resource'), config)
   const scopes = chooseScopes(params.get('scope'), resource)
   return { codeChallenge: challenge, scopes, resource: resource.url }
-}
-
-/** RFC 8707 §2: an absolute URI without fragment naming a configured resource; default: the first. */
-export function resolveResource(
-  value: string | undefined,
-  config: ResolvedConfig,
-): ResolvedResource {
-  const first = config.resources[0]
-  if (value === undefined && first) return first
-  const bad = () =>
-    new OAuthError('invalid_target', 'the resource is not served by this authorization server', {
-      reason: 'unknown_resource',
-    })
-  if (value === undefined || value.includes('#')) throw bad()
-  // The URL parser would resolve `..`, read `\` as `/` and drop tabs and line breaks, turning
-  // `…/mcp/../admin` into `…/admin`: a value it would rewrite so is refused, never normalised
-  // (an IdP or policy that grants resources by prefix would otherwise be bypassed).
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\u0000-\u0020\u007f\\]/.test(value) || hasDotSegment(value)) {
-    throw new OAuthError('invalid_target', 'the resource must not contain dot segments', {
-      reason: 'resource_dot_segment',
-    })
-  }
-  let canonical: string
-  try {
-    canonical = canonicalResource(value)
-  } catch {
-    throw bad()
-  }
-  const match = config.resources.find((r) => r.url === canonical)
-  if (!match) throw bad()
-  return match
 }
 
 /**

@@ -8,7 +8,7 @@ import { OAuthError } from '../errors.js'
 import { jsonResponse } from '../http/responses.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
-import type { Grants } from '../grants/grants.js'
+import type { Grants } from '../grants/grant-store.js'
 import type { OAuthServerProvider } from './provider.js'
 
 export interface IntrospectDeps {

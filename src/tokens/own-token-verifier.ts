@@ -1,10 +1,10 @@
 /**
  * The verifier for Gatehouse's own access tokens: a `JWTVerifier` over the server's signing keys
- * (RFC 9068: `typ` at+jwt, exact issuer, audience one of the resources) plus the grant's liveness,
- * so a revoked grant's tokens stop within `revocationCheckSeconds` without a store read per request.
+ * (RFC 9068: `typ` at+jwt, exact issuer, audience one of the resources) plus the grant's liveness
+ * through a small port (`GrantLiveness`), so a revoked grant's tokens stop within
+ * `revocationCheckSeconds` without a store read per request.
  */
 import type { ResolvedConfig } from '../config/schema.js'
-import type { Grants } from '../grants/grants.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
 import type { VerifierObserver } from '../jwt/observer.js'
@@ -12,10 +12,19 @@ import { JWTVerifier } from '../jwt/verifier.js'
 import type { AccessToken, TokenVerifier, UpstreamIdentity } from '../resource/access-token.js'
 import type { SigningKeys } from './keys.js'
 
+/**
+ * The port through which the verifier asks whether a token's grant still lives (the grant store
+ * implements it): a cached answer may come back synchronously; a store error rejects (fail closed).
+ */
+export interface GrantLiveness {
+  isActive(grantId: string): boolean | Promise<boolean>
+}
+
 export interface OwnTokenVerifierOptions {
   config: ResolvedConfig
   keys: SigningKeys
-  grants: Grants
+  /** Whether a grant still lives: the grant store, or anything answering the same question. */
+  grants: GrantLiveness
   now: () => number
   signatureVerifier?: SignatureVerifierFactory
   /** Told about cache hits, key loads and tokens of revoked grants (metrics, logs). */

@@ -1,0 +1,218 @@
+/**
+ * The authorization code grant (OAuth 2.1 §4.1.3), from the code's issue to its single redemption.
+ *
+ * At the token endpoint (`authorizationCodeGrant`), in order: `code` and `code_verifier` present;
+ * the code known and issued to this client; not expired (a redeemed code goes on, to be judged a
+ * replay); `redirect_uri` as in the authorization request (required when it was sent there); PKCE
+ * (S256); `resource`, when sent, the one authorized. Only then does the provider redeem
+ * (`exchangeAuthorizationCode`), so a replay with wrong parameters changes nothing.
+ *
+ * The store-backed half, which `GatehouseProvider` delegates to: codes are kept only as SHA-256
+ * (`code:`), live `authorizationCodeTtlSeconds`, and are redeemed in one atomic step that consumes
+ * the code, writes its redemption marker (`code-used:`), creates the grant and writes the refresh
+ * token. A redeemed code presented again revokes the grant issued from it (OAuth 2.1 §4.1.3).
+ */
+import { OAuthError } from '../errors.js'
+import type { Params } from '../http/params.js'
+import { randomToken, sha256 } from '../http/random.js'
+import { verifyPkce } from '../oauth/pkce.js'
+import { resolveResource } from '../oauth/resource-indicators.js'
+import type {
+  AuthorizationCode,
+  AuthorizationParams,
+  OAuthClientInformation,
+  TokenResponse,
+} from '../oauth/types.js'
+import { commitOrConfirm } from '../storage/commit-or-confirm.js'
+import {
+  nowSeconds,
+  requiredParam,
+  type GrantContext,
+  type GrantHandler,
+  type GrantHandlerDeps,
+} from './grant-handler.js'
+import type { GrantRecord } from './grant-store.js'
+
+/** `grant_type=authorization_code`: the endpoint's checks, then the provider's redemption. */
+export const authorizationCodeGrant: GrantHandler = {
+  offered: () => true,
+  handle: checkAndRedeem,
+}
+
+async function checkAndRedeem(
+  form: Params,
+  client: OAuthClientInformation,
+  deps: GrantHandlerDeps,
+): Promise<TokenResponse> {
+  const code = requiredParam(form, 'code')
+  const verifier = requiredParam(form, 'code_verifier')
+  const record = await deps.provider.loadAuthorizationCode(client, code)
+  const invalidCode = (reason: string) =>
+    new OAuthError('invalid_grant', 'the authorization code is invalid or expired', { reason })
+  if (!record) throw invalidCode('unknown_code')
+  if (record.clientId !== client.client_id) throw invalidCode('code_client_mismatch')
+  if (record.redeemedGrantId === undefined && record.expiresAt * 1000 <= deps.now()) {
+    throw invalidCode('code_expired')
+  }
+  const redirectUri = form.get('redirect_uri')
+  if (
+    redirectUri !== undefined
+      ? redirectUri !== record.redirectUri
+      : record.redirectUriProvidedExplicitly
+  ) {
+    throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request', {
+      reason: 'redirect_uri_mismatch',
+    })
+  }
+  if (!(await verifyPkce(verifier, record.codeChallenge))) {
+    throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge', {
+      reason: 'pkce_mismatch',
+    })
+  }
+  const resource = form.get('resource')
+  if (resource !== undefined && resolveResource(resource, deps.config).url !== record.resource) {
+    throw new OAuthError('invalid_target', 'the resource was not part of the authorization', {
+      reason: 'resource_mismatch',
+    })
+  }
+  return deps.provider.exchangeAuthorizationCode(client, code, record)
+}
+
+/** Who signed in, as the code records it (`UserIdentity` of the provider). */
+export interface CodeIdentity {
+  subject: string
+  claims?: Record<string, unknown>
+  upstream?: unknown
+}
+
+/** Stores a new authorization code (256 bits) for the signed-in user and returns it. */
+export async function createAuthorizationCode(
+  context: GrantContext,
+  client: OAuthClientInformation,
+  params: AuthorizationParams,
+  identity: CodeIdentity,
+): Promise<string> {
+  const code = randomToken(32)
+  const ttl = context.config.authorizationCodeTtlSeconds
+  const record: AuthorizationCode = {
+    clientId: client.client_id,
+    redirectUri: params.redirectUri,
+    redirectUriProvidedExplicitly: params.redirectUriProvidedExplicitly,
+    codeChallenge: params.codeChallenge,
+    scopes: params.scopes,
+    resource: params.resource,
+    subject: identity.subject,
+    expiresAt: nowSeconds(context) + ttl,
+    ...(identity.claims ? { claims: identity.claims } : {}),
+    ...(identity.upstream !== undefined ? { upstream: identity.upstream } : {}),
+    ...(client.metadata_document_fingerprint !== undefined
+      ? { clientFingerprint: client.metadata_document_fingerprint }
+      : {}),
+  }
+  await context.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
+  return code
+}
+
+/** The code's record, live or (after redemption) its marker; `undefined` when unknown. */
+export async function loadAuthorizationCode(
+  context: Pick<GrantContext, 'store'>,
+  authorizationCode: string,
+): Promise<AuthorizationCode | undefined> {
+  const hash = await sha256(authorizationCode)
+  const live = await context.store.get<AuthorizationCode>(`code:${hash}`)
+  if (live) return live
+  return context.store.get<AuthorizationCode>(`code-used:${hash}`)
+}
+
+/** Redeems a code the endpoint checked: once, atomically; a replay revokes the grant. */
+export async function redeemAuthorizationCode(
+  context: GrantContext,
+  client: OAuthClientInformation,
+  authorizationCode: string,
+  code: AuthorizationCode,
+): Promise<TokenResponse> {
+  const { store, grants } = context
+  const hash = await sha256(authorizationCode)
+  if (code.redeemedGrantId !== undefined) {
+    return rejectReplay(context, code.redeemedGrantId, client)
+  }
+  if (code.clientFingerprint !== client.metadata_document_fingerprint) {
+    // The client's metadata document changed its redirect URIs or keys since consent.
+    throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
+      reason: 'client_metadata_changed',
+    })
+  }
+  const record: GrantRecord = {
+    clientId: client.client_id,
+    subject: code.subject,
+    scopes: code.scopes,
+    resource: code.resource,
+    createdAt: nowSeconds(context),
+    ...(code.claims ? { claims: code.claims } : {}),
+    ...(code.upstream !== undefined ? { upstream: code.upstream } : {}),
+    ...(code.clientFingerprint !== undefined ? { clientFingerprint: code.clientFingerprint } : {}),
+  }
+  const grantId = grants.newId()
+  const issued = await context.prepareTokens(client, grantId, record, code.scopes)
+  // The marker keeps only what judging a replay needs: no claims, no upstream tokens.
+  const marker: AuthorizationCode = {
+    clientId: code.clientId,
+    redirectUri: code.redirectUri,
+    redirectUriProvidedExplicitly: code.redirectUriProvidedExplicitly,
+    codeChallenge: code.codeChallenge,
+    scopes: [],
+    resource: code.resource,
+    subject: '',
+    expiresAt: code.expiresAt,
+    redeemedGrantId: grantId,
+  }
+  const live = `code:${hash}`
+  const used = `code-used:${hash}`
+  // Single use, all or nothing: the code is consumed, its redemption marker, the grant and the
+  // refresh token are written in one atomic step. A storage fault leaves the code redeemable
+  // (a retry works); of concurrent redemptions one step applies and every other one reads the
+  // winner's grant from the marker and revokes it (OAuth 2.1 §4.1.3).
+  const applied = await commitOrConfirm(
+    store,
+    {
+      require: [live],
+      absent: [used],
+      delete: [live],
+      set: [
+        grants.creation(grantId, record),
+        { key: used, value: marker, ttlSeconds: context.config.refreshTokenTtlSeconds },
+        ...issued.writes,
+      ],
+    },
+    async () => (await store.get<AuthorizationCode>(used))?.redeemedGrantId === grantId,
+  )
+  if (!applied) {
+    const winner = await store.get<AuthorizationCode>(used)
+    if (winner?.redeemedGrantId !== undefined) {
+      return rejectReplay(context, winner.redeemedGrantId, client)
+    }
+    throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
+      reason: 'code_missing',
+    })
+  }
+  grants.created(grantId)
+  return issued.response
+}
+
+async function rejectReplay(
+  context: GrantContext,
+  grantId: string,
+  client: OAuthClientInformation,
+): Promise<never> {
+  await context.grants.revoke(grantId)
+  context.audit?.emit({
+    event: 'code_replay',
+    outcome: 'failure',
+    clientId: client.client_id,
+    grantId,
+    reason: 'grant_revoked',
+  })
+  throw new OAuthError('invalid_grant', 'the authorization code is invalid or expired', {
+    reason: 'code_replay',
+  })
+}

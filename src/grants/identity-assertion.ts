@@ -1,0 +1,129 @@
+/**
+ * The SEP-990 identity-assertion grant: RFC 7523 `jwt-bearer` with an ID-JAG (Identity Assertion
+ * JWT Authorization Grant) from a trusted enterprise IdP, traded for an access token with no
+ * browser and no refresh token.
+ *
+ * At the token endpoint (`identityAssertionGrant`): offered only when the provider implements
+ * `exchangeIdentityAssertion`; confidential clients only (ID-JAG draft §8.1); `assertion` present.
+ * Then the provider redeems it.
+ *
+ * The store-backed half, which `GatehouseProvider` delegates to (`redeemIdentityAssertion`): the
+ * assertion's checks (`identity-assertion-verifier.ts`); `resource`, when sent, the one the ID-JAG
+ * names; the scopes those the ID-JAG delegates that the resource knows and the client's
+ * `assertionScopes` allow, narrowed by `scope` (asking beyond them is `invalid_scope`); then the
+ * `jti` is spent in the same atomic step that creates the grant, so a failed request, a storage
+ * fault included, leaves the assertion usable for the client's retry.
+ */
+import { OAuthError } from '../errors.js'
+import type { Params } from '../http/params.js'
+import { exchangeIdentityAssertionUnsupported } from '../oauth/provider.js'
+import { resolveResource } from '../oauth/resource-indicators.js'
+import { parseScope } from '../oauth/scopes.js'
+import type {
+  IdentityAssertionParams,
+  OAuthClientInformation,
+  TokenResponse,
+} from '../oauth/types.js'
+import { commitOrConfirm } from '../storage/commit-or-confirm.js'
+import {
+  nowSeconds,
+  requiredParam,
+  type GrantContext,
+  type GrantHandler,
+  type GrantHandlerDeps,
+} from './grant-handler.js'
+import type { GrantRecord } from './grant-store.js'
+import { replayRefusal, type IdentityAssertionVerifier } from './identity-assertion-verifier.js'
+
+/** `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with an ID-JAG. */
+export const identityAssertionGrant: GrantHandler = {
+  offered: (provider) => provider.exchangeIdentityAssertion !== undefined,
+  handle: checkAndRedeem,
+}
+
+function checkAndRedeem(
+  form: Params,
+  client: OAuthClientInformation,
+  deps: GrantHandlerDeps,
+): Promise<TokenResponse> {
+  if (!deps.provider.exchangeIdentityAssertion) return exchangeIdentityAssertionUnsupported()
+  // ID-JAG draft §8.1: confidential clients only; a public client uses the code flow instead.
+  if (client.token_endpoint_auth_method === 'none') {
+    throw new OAuthError(
+      'unauthorized_client',
+      'the jwt-bearer grant is for confidential clients',
+      {
+        reason: 'id_jag_public_client',
+      },
+    )
+  }
+  const assertion = requiredParam(form, 'assertion')
+  const resource = form.get('resource')
+  return deps.provider.exchangeIdentityAssertion(client, {
+    assertion,
+    scopes: parseScope(form.get('scope')),
+    ...(resource !== undefined ? { resource } : {}),
+  })
+}
+
+/** Trades a checked ID-JAG for an access token (no refresh token); see the module comment. */
+export async function redeemIdentityAssertion(
+  context: GrantContext,
+  assertions: IdentityAssertionVerifier,
+  client: OAuthClientInformation,
+  params: IdentityAssertionParams,
+): Promise<TokenResponse> {
+  const { config, store, grants } = context
+  const allowed = config.clients.find((c) => c.clientId === client.client_id)?.assertionScopes
+  const { decision, replay } = await assertions.check(params.assertion, client, (verified) => {
+    if (params.resource !== undefined) {
+      const requested = resolveResource(params.resource, config)
+      if (requested.url !== verified.resource.url) {
+        throw new OAuthError('invalid_target', 'the resource is not the one the grant names', {
+          reason: 'id_jag_resource_mismatch',
+        })
+      }
+    }
+    const known = verified.resource.scopes
+    const delegated = verified.scopes.filter(
+      (s) => (known.length === 0 || known.includes(s)) && (!allowed || allowed.includes(s)),
+    )
+    if (params.scopes.some((s) => !delegated.includes(s))) {
+      throw new OAuthError('invalid_scope', 'the requested scope exceeds the grant', {
+        reason: 'id_jag_scope_widening',
+      })
+    }
+    return { verified, scopes: params.scopes.length > 0 ? params.scopes : delegated }
+  })
+  const { verified, scopes } = decision
+  const record: GrantRecord = {
+    clientId: client.client_id,
+    subject: verified.subject,
+    scopes,
+    resource: verified.resource.url,
+    createdAt: nowSeconds(context),
+    claims: verified.claims,
+    identityProvider: verified.issuer,
+  }
+  const grantId = grants.newId()
+  // ID-JAG draft §4.4.3: no refresh token; the client presents a fresh ID-JAG instead.
+  const issued = await context.prepareTokens(client, grantId, record, scopes, { refresh: false })
+  // The jti is spent in the same atomic step that creates the grant: a request that fails, a
+  // storage fault included, leaves the assertion usable for the client's retry.
+  const applied = await commitOrConfirm(
+    store,
+    {
+      absent: [replay.key],
+      set: [
+        { key: replay.key, value: grantId, ttlSeconds: replay.ttlSeconds },
+        grants.creation(grantId, record),
+        ...issued.writes,
+      ],
+    },
+    async () => (await store.get(replay.key)) === grantId,
+  )
+  if (!applied) throw replayRefusal()
+  grants.created(grantId)
+  // The draft asks for the granted scope and resource in the response (§4.4.1).
+  return { ...issued.response, resource: verified.resource.url }
+}

@@ -1,0 +1,134 @@
+/**
+ * The issuance step every grant ends in: the access token (an RFC 9068 JWT signed with the current
+ * key) for a grant, narrowed to the granted scopes; a new rotating refresh token when the client
+ * registered that grant; the response body; and the writes (the refresh token's record) that the
+ * grant applies in its own atomic step before the response may be sent.
+ */
+import type { ResolvedConfig } from '../config/schema.js'
+import { randomToken, sha256 } from '../http/random.js'
+import { formatScope } from '../oauth/scopes.js'
+import type { OAuthClientInformation, RefreshToken, TokenResponse } from '../oauth/types.js'
+import type { StepWrite } from '../storage/store.js'
+import { signAccessToken } from '../tokens/access-token.js'
+import type { SigningKeys } from '../tokens/keys.js'
+import type { GrantRecord } from './grant-store.js'
+
+/** Tokens ready to hand out, and the writes that make them valid (not yet applied). */
+export interface PreparedTokens {
+  response: TokenResponse
+  writes: StepWrite[]
+}
+
+export interface IssueOptions {
+  /** `false`: no refresh token, whatever the client registered (ID-JAG, client credentials). */
+  refresh?: boolean
+}
+
+/** The issuance step's signature (`TokenIssuer.prepare`, `GatehouseProvider.prepareTokens`). */
+export type PrepareTokens = (
+  client: OAuthClientInformation,
+  grantId: string,
+  grant: GrantRecord,
+  scopes: string[],
+  options?: IssueOptions,
+) => Promise<PreparedTokens>
+
+export interface TokenIssuerOptions {
+  config: ResolvedConfig
+  keys: SigningKeys
+  now: () => number
+}
+
+/** How often an issuing instance re-reads the key set (rotations elsewhere). */
+const KEY_REFRESH_MS = 60_000
+
+/** Mints tokens for grants; re-reads the key set when it may have rotated on another instance. */
+export class TokenIssuer {
+  readonly #config: ResolvedConfig
+  readonly #keys: SigningKeys
+  readonly #now: () => number
+  #keysCheckedAt: number
+
+  constructor(options: TokenIssuerOptions) {
+    this.#config = options.config
+    this.#keys = options.keys
+    this.#now = options.now
+    this.#keysCheckedAt = options.now()
+  }
+
+  /**
+   * An access token for the grant (narrowed to `scopes`) and, when the client registered the
+   * `refresh_token` grant and `options.refresh` is not `false`, a new refresh token carrying the
+   * grant's full scope. Writes nothing: the refresh token's record is among the returned writes.
+   */
+  async prepare(
+    client: OAuthClientInformation,
+    grantId: string,
+    grant: GrantRecord,
+    scopes: string[],
+    options: IssueOptions = {},
+  ): Promise<PreparedTokens> {
+    const config = this.#config
+    // Pick up a rotation made by another instance before signing with a retired key.
+    if (this.#now() - this.#keysCheckedAt > KEY_REFRESH_MS) {
+      await this.#keys.refresh()
+      this.#keysCheckedAt = this.#now()
+    }
+    const access = await signAccessToken(this.#keys, {
+      issuer: config.issuer,
+      subject: grant.subject,
+      audience: grant.resource,
+      clientId: client.client_id,
+      scopes,
+      grantId,
+      ttlSeconds: config.accessTokenTtlSeconds,
+      now: this.#now,
+      extra: tokenClaims(grant),
+    })
+    const response: TokenResponse = {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: config.accessTokenTtlSeconds,
+    }
+    const scope = formatScope(scopes)
+    if (scope !== undefined) response.scope = scope
+    const writes: StepWrite[] = []
+    if (options.refresh !== false && client.grant_types.includes('refresh_token')) {
+      const refreshToken = randomToken(32)
+      const ttl = config.refreshTokenTtlSeconds
+      const record: RefreshToken = {
+        clientId: client.client_id,
+        grantId,
+        scopes: grant.scopes,
+        resource: grant.resource,
+        expiresAt: Math.floor(this.#now() / 1000) + ttl,
+      }
+      writes.push({ key: `rt:${await sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
+      response.refresh_token = refreshToken
+    }
+    return { response, writes }
+  }
+}
+
+/**
+ * Claims of the signed-in user that travel in access tokens: app roles, for role checks; for a
+ * grant from an identity assertion the asserting IdP (`idp`), which is part of the principal; and
+ * for a proxy sign-in the user at the identity provider (`upstream`: `iss`, `sub`, and Entra's
+ * `tid`/`oid` when it sent them), which tools read as `authOf(extra).extra.upstream`.
+ */
+function tokenClaims(grant: GrantRecord): Record<string, unknown> {
+  const claims: Record<string, unknown> = {}
+  const kept = grant.claims
+  const roles = kept?.roles
+  if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) claims.roles = roles
+  if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
+  if (grant.grantType !== undefined) claims.gty = grant.grantType
+  // The proxy records the IdP's issuer (`upstream_iss`); the grant's subject is the IdP's `sub`.
+  if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
+    const upstream: Record<string, string> = { iss: kept.upstream_iss, sub: grant.subject }
+    if (typeof kept.tid === 'string') upstream.tid = kept.tid
+    if (typeof kept.oid === 'string') upstream.oid = kept.oid
+    claims.upstream = upstream
+  }
+  return claims
+}
