@@ -93,16 +93,16 @@ export type {
   ScopeMapping,
   UpstreamResult,
 } from './upstream/profile.js'
-export { createOIDCProxy } from './providers/oidc/preset.js'
-export type { OIDCProxyOptions } from './providers/oidc/preset.js'
-export { createOAuthProxy } from './providers/oauth/preset.js'
-export type { OAuthProxyFactoryOptions } from './providers/oauth/preset.js'
-export { AzureProvider, createAzureB2CProxy, createAzureProxy } from './providers/azure/preset.js'
+export { createOIDCProxy } from './presets/oidc.js'
+export type { OIDCProxyOptions } from './presets/oidc.js'
+export { createOAuthProxy } from './presets/oauth.js'
+export type { OAuthProxyFactoryOptions } from './presets/oauth.js'
+export { AzureProvider, createAzureB2CProxy, createAzureProxy } from './presets/azure.js'
 export type {
   AzureB2CProxyOptions,
   AzureProviderOptions,
   AzureProxyOptions,
-} from './providers/azure/preset.js'
+} from './presets/azure.js'
 export { AzureJWTVerifier } from './providers/azure/azure-jwt-verifier.js'
 export type { AzureJWTVerifierOptions } from './providers/azure/azure-jwt-verifier.js'
 export { AzureScopeRules, OIDC_SCOPES } from './providers/azure/scopes.js'

@@ -1,1 +1,1 @@
-export { AzureProvider, type AzureProviderOptions } from '../providers/azure/preset.js' // moved: re-export kept until the integrator updates importers
+export { AzureProvider, type AzureProviderOptions } from '../presets/azure.js' // moved: re-export kept until the integrator updates importers

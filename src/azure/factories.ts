@@ -1,1 +1,1 @@
-export * from '../providers/azure/preset.js' // moved: re-export kept until the integrator updates importers
+export * from '../presets/azure.js' // moved: re-export kept until the integrator updates importers

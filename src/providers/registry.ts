@@ -3,12 +3,12 @@
  * `createProxy`, which builds the OAuth proxy for `config.upstream` from its entry: the profile
  * (discovery at start-up, upstream client, token verifier) and the cookie signer. Adding a
  * provider is a folder under `src/providers/` exporting a `ProviderEntry`, plus one line here
- * (and its `upstream` member in the configuration schema).
+ * (and its `upstream` member in the configuration schema). `createGatehouse` calls `createProxy`;
+ * the flat-option builders (`src/presets/`) reach a provider through `upstream.kind`.
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { createCookieSigner } from '../http/cookies.js'
-import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
-import { OAuthProxy } from '../upstream/oauth-proxy.js'
+import { OAuthProxy, type OAuthProxyOptions } from '../upstream/oauth-proxy.js'
 import type { ProviderDeps } from '../upstream/profile.js'
 import { azureProvider } from './azure/index.js'
 import type { ProviderEntry } from './entry.js'
@@ -25,7 +25,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
 /** The OAuth proxy for `config.upstream`, or undefined without one. */
 export async function createProxy(
   config: ResolvedConfig,
-  base: GatehouseProviderOptions,
+  base: Omit<OAuthProxyOptions, 'cookies' | 'profile'>,
   deps: ProviderDeps,
 ): Promise<OAuthProxy | undefined> {
   const up = config.upstream

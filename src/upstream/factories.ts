@@ -1,2 +1,2 @@
-export * from '../providers/oidc/preset.js' // moved: re-export kept until the integrator updates importers
-export * from '../providers/oauth/preset.js' // moved: re-export kept until the integrator updates importers
+export * from '../presets/oidc.js' // moved: re-export kept until the integrator updates importers
+export * from '../presets/oauth.js' // moved: re-export kept until the integrator updates importers

@@ -22,6 +22,9 @@ import type { UserIdentity } from '../oauth/gatehouse-provider.js'
 import type { TokenVerifier } from '../resource/access-token.js'
 import type { UpstreamClient, UpstreamTokens } from './upstream-client.js'
 
+/** Who signed in, as the profile reports it (the provider contract's user). */
+export type { UserIdentity }
+
 /** The IdP's answer at the callback: its tokens and, for OpenID providers, the ID token's claims. */
 export interface UpstreamResult {
   tokens: UpstreamTokens

@@ -4,11 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import {
-  AzureProvider,
-  createAzureProxy,
-  type AzureProxyOptions,
-} from '../../src/providers/azure/preset.js'
+import { AzureProvider, createAzureProxy, type AzureProxyOptions } from '../../src/presets/azure.js'
 import {
   startEntraStandIn,
   type EntraStandIn,

@@ -13,8 +13,12 @@
  * Gatehouse's own parameters; a configured `prompt` is sent).
  */
 import { OAuthError } from '../../errors.js'
-import type { UserIdentity } from '../../oauth/gatehouse-provider.js'
-import type { ProfileContext, ProviderProfile, UpstreamResult } from '../../upstream/profile.js'
+import type {
+  ProfileContext,
+  ProviderProfile,
+  UpstreamResult,
+  UserIdentity,
+} from '../../upstream/profile.js'
 import { UpstreamClient, type UpstreamTokens } from '../../upstream/upstream-client.js'
 import { isLoopbackUrl, type UpstreamOf } from '../shared.js'
 import {

@@ -6,16 +6,16 @@
  * `requiredScopes` entry and requires the non-OIDC ones. `AzureProvider.create`/`.fromB2C` are
  * the same builders under their older names.
  */
-import type { ErrorHook } from '../../errors.js'
-import type { GuardedTransport } from '../../http/guarded-fetch.js'
-import type { Gatehouse } from '../../gatehouse.js'
-import type { SignatureVerifierFactory } from '../../jwt/signature.js'
-import type { Store } from '../../storage/store.js'
-import { createPresetGatehouse, pick } from '../preset.js'
-import { AzureProvider as AzureProviderClass } from './provider.js'
-import { isOidcScope } from './scopes.js'
+import type { ErrorHook } from '../errors.js'
+import type { GuardedTransport } from '../http/guarded-fetch.js'
+import type { Gatehouse } from '../gatehouse.js'
+import type { SignatureVerifierFactory } from '../jwt/signature.js'
+import type { Store } from '../storage/store.js'
+import { createPresetGatehouse, pick } from './common.js'
+import { AzureProvider as AzureProviderClass } from '../providers/azure/provider.js'
+import { isOidcScope } from '../providers/azure/scopes.js'
 
-export type { AzureProviderOptions } from './provider.js'
+export type { AzureProviderOptions } from '../providers/azure/provider.js'
 
 interface AzureCommonOptions {
   /** Gatehouse's public URL: the issuer; register `{baseUrl}{redirectPath}` in the portal. */

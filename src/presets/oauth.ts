@@ -2,8 +2,8 @@
  * `createOAuthProxy`: the OAuth proxy in the shape its users know from FastMCP's OAuthProxy (flat
  * options), translated into `upstream.kind: 'oauth'` and built by `createGatehouse`.
  */
-import type { Gatehouse } from '../../gatehouse.js'
-import { createPresetGatehouse, pick, type ProxyCommonOptions } from '../preset.js'
+import type { Gatehouse } from '../gatehouse.js'
+import { createPresetGatehouse, pick, type ProxyCommonOptions } from './common.js'
 
 export interface OAuthProxyFactoryOptions extends ProxyCommonOptions {
   upstreamIssuer: string

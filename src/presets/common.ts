@@ -2,7 +2,8 @@
  * What the flat-option builders (`createOIDCProxy`, `createOAuthProxy`, `createAzureProxy` …)
  * share: the options every proxy has, and the translation into the one configuration schema
  * followed by `createGatehouse`, so every rule and error message is the same as with a
- * configuration file. The provider is then chosen by `upstream.kind` through the registry.
+ * configuration file. The provider is then chosen by `upstream.kind` through the registry
+ * (`src/providers/registry.ts`). Presets sit above the core, beside `createGatehouse`.
  */
 import type { ErrorHook } from '../errors.js'
 import { createGatehouse, type Gatehouse, type GatehouseOptions } from '../gatehouse.js'

@@ -3,8 +3,8 @@
  * options, `baseUrl`, `requiredScopes`, `allowedClientRedirectUris`), translated into
  * `upstream.kind: 'oidc'` and built by `createGatehouse`.
  */
-import type { Gatehouse } from '../../gatehouse.js'
-import { createPresetGatehouse, pick, type ProxyCommonOptions } from '../preset.js'
+import type { Gatehouse } from '../gatehouse.js'
+import { createPresetGatehouse, pick, type ProxyCommonOptions } from './common.js'
 
 export interface OIDCProxyOptions extends ProxyCommonOptions {
   /** The IdP's discovery document URL. */
