@@ -132,6 +132,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const onError = ops.errorHook(options.onError)
   const backend = ops.instrumentStore(options.store)
   const store = await createEncryptedStore(backend, { secret: config.secret })
+  if (backend.scan !== undefined) ops.countGrants(store)
   const keys = await SigningKeys.load({
     store,
     audit: ops.audit,
@@ -285,19 +286,23 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       methods: { POST: (r) => handleRegister(r, deps) },
     })
   }
-  routes.push(
-    ...ops.routes(p, [
-      { name: 'store', check: () => backend.get('health:probe').then(() => true) },
-      { name: 'signing_keys', check: () => keys.jwks().keys.length > 0 },
-      // Discovery runs at start-up (createGatehouse fails without it): loaded once we are here.
-      ...(config.upstream ? [{ name: 'upstream', check: () => proxy !== undefined }] : []),
-    ]),
-  )
-  const paths = new Set(routes.map((r) => r.path))
   const addressOf = (request: Request) => {
     const address = clientAddressOf(request)
     return address === 'unknown' ? undefined : address
   }
+  routes.push(
+    ...ops.routes(
+      p,
+      [
+        { name: 'store', check: () => backend.get('health:probe').then(() => true) },
+        { name: 'signing_keys', check: () => keys.jwks().keys.length > 0 },
+        // Discovery runs at start-up (createGatehouse fails without it): loaded once we are here.
+        ...(config.upstream ? [{ name: 'upstream', check: () => proxy !== undefined }] : []),
+      ],
+      addressOf,
+    ),
+  )
+  const paths = new Set(routes.map((r) => r.path))
   const fetch = withRequestLog(createRouter(routes, onError), {
     logger: ops.logger,
     metrics: ops.metrics,

@@ -35,6 +35,22 @@ export const opsFields = {
       }
     })
     .prefault({}),
-  /** Prometheus metrics at `/metrics` (off by default in the library; the CLI turns them on). */
-  metrics: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  /**
+   * Prometheus metrics at `/metrics` (off by default in the library; the CLI turns them on). Who
+   * may read them (src/ops/metrics-access.ts): with `token`, whoever presents it as a bearer
+   * token (`GATEHOUSE_METRICS_TOKEN`); with `listen`, only a separate listener at that address
+   * (the main handler serves no `/metrics`); otherwise only loopback peers.
+   */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      token: z.string().min(32, 'must be at least 32 characters').optional(),
+      listen: z
+        .string()
+        .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):\d{1,5}$/, 'must be host:port')
+        .optional(),
+      /** How long the active-grants gauge reuses its last count of the store (0: never counted). */
+      activeGrantsRefreshSeconds: z.number().int().min(0).max(86_400).default(60),
+    })
+    .prefault({}),
 }
