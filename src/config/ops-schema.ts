@@ -53,4 +53,21 @@ export const opsFields = {
       activeGrantsRefreshSeconds: z.number().int().min(0).max(86_400).default(60),
     })
     .prefault({}),
+  /**
+   * The operator page at `{basePath}/admin` (src/ops/admin-page.ts), off by default: grants,
+   * clients, keys, recent audit events, revoke/delete/rotate buttons. Operators sign in with
+   * `token` (`GATEHOUSE_ADMIN_TOKEN`, 32+ characters); a session lasts `sessionMinutes`.
+   */
+  admin: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      token: z.string().min(32, 'must be at least 32 characters').optional(),
+      sessionMinutes: z.number().int().min(1).max(1440).default(60),
+    })
+    .superRefine((a, ctx) => {
+      if (a.enabled && a.token === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['token'], message: 'is required when enabled' })
+      }
+    })
+    .prefault({}),
 }

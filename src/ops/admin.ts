@@ -18,7 +18,7 @@ import { createEncryptedStore } from '../storage/encrypted.js'
 import type { Store } from '../storage/store.js'
 import { SigningKeys } from '../tokens/keys.js'
 import { createOwnTokenVerifier } from '../tokens/own-token-verifier.js'
-import type { AuditInput } from './audit-event.js'
+import type { AuditInput, AuditSink } from './audit-event.js'
 import type { AuditWriter } from './audit.js'
 import type { Logger } from './logger.js'
 import { createObservability } from './observability.js'
@@ -179,12 +179,6 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
   const store = await createEncryptedStore(raw, { secret: config.secret })
   const scanOf = store.scan?.bind(store)
   if (scanOf === undefined) throw new TypeError('createAdmin: the store cannot list keys')
-  const grants = new Grants({
-    store,
-    ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
-    revocationCheckSeconds: config.revocationCheckSeconds,
-    now,
-  })
   const scan = (prefix: string) => scanOf(prefix)
   // The same audit sinks the servers write to (log stream, file, callback); no metrics here.
   const ops = await createObservability(
@@ -196,6 +190,53 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
     },
     now,
   )
+  return buildAdmin({
+    config,
+    store,
+    scan,
+    raw,
+    audit: ops.audit,
+    now,
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+    ...(options.actor !== undefined ? { actor: options.actor } : {}),
+    ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+    close: async () => {
+      await ops.close()
+      await store.close()
+    },
+  })
+}
+
+/** What {@link buildAdmin} works on: an encrypted store that can list, and an audit sink. */
+export interface AdminDeps {
+  config: ResolvedConfig
+  /** The encrypted store (values readable). */
+  store: Store
+  scan: (prefix: string) => Promise<string[]>
+  /** The backend under the encryption (for its schema version). */
+  raw: Store
+  audit: AuditSink
+  now: () => number
+  backend?: string
+  actor?: string
+  onAudit?: (event: AdminAuditEvent) => void
+  close: () => Promise<void>
+}
+
+/**
+ * The administration API over parts a caller already has: `createAdmin` for the CLI, the
+ * `/admin` page over a running Gatehouse's store and audit sink.
+ */
+export function buildAdmin(deps: AdminDeps): Admin {
+  const { config, store, scan, raw, now } = deps
+  const options = deps
+  const ops = { audit: deps.audit }
+  const grants = new Grants({
+    store,
+    ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
+    revocationCheckSeconds: config.revocationCheckSeconds,
+    now,
+  })
 
   /**
    * Runs an action and reports it to the `onAudit` hook, success or failure. A state-changing
@@ -432,10 +473,7 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
           ...(schemaVersion !== undefined ? { schemaVersion } : {}),
         }
       }),
-    close: async () => {
-      await ops.close()
-      await store.close()
-    },
+    close: deps.close,
   }
 }
 

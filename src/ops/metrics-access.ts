@@ -45,8 +45,12 @@ export async function checkMetricsAccess(
 export async function bearerMatches(request: Request, token: string): Promise<boolean> {
   const header = request.headers.get('authorization') ?? ''
   const match = /^Bearer +([^\s]+) *$/i.exec(header)
-  const given = match?.[1] ?? ''
-  const [a, b] = await Promise.all([digest(given), digest(token)])
+  return secretsEqual(match?.[1] ?? '', token)
+}
+
+/** Whether `given` equals `expected`, in time independent of both (SHA-256 digests compared). */
+export async function secretsEqual(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([digest(given), digest(expected)])
   let diff = given === '' ? 1 : 0
   for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0)
   return diff === 0

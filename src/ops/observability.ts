@@ -10,7 +10,7 @@ import type { ErrorHook, OAuthError } from '../errors.js'
 import type { Route } from '../http/app.js'
 import type { Store } from '../storage/store.js'
 import { GRANT_PREFIX } from './admin-keys.js'
-import type { AuditSink } from './audit-event.js'
+import type { AuditEvent, AuditSink } from './audit-event.js'
 import { createAuditSink, logAuditWriter, type AuditWriter } from './audit.js'
 import type { FileAuditWriter } from './audit-file-writer.js'
 import { currentContext, loadContextStorage } from './context.js'
@@ -39,6 +39,8 @@ export interface Observability {
   readonly metrics: Metrics
   /** The prom-client registry, when metrics are on. */
   readonly registry: Registry | undefined
+  /** The last audit events of this instance, newest first (kept only with `admin.enabled`). */
+  recentAudit(): readonly AuditEvent[]
   /** The fetch to reach identity providers with (trace propagation, latency, errors). */
   readonly fetch: typeof fetch
   /** Wraps the backend store to time its operations. */
@@ -62,6 +64,9 @@ export interface Observability {
   ): Route[]
   close(): Promise<void>
 }
+
+/** How many audit events the `/admin` page shows. */
+export const RECENT_AUDIT_EVENTS = 50
 
 /** How long `/readyz` waits for each check. */
 export const READINESS_TIMEOUT_MS = 2000
@@ -96,6 +101,13 @@ export async function createObservability(
     closers.push(() => file.close())
   }
   if (options.audit) writers.push(options.audit)
+  const recent: AuditEvent[] = []
+  if (config.admin.enabled) {
+    writers.push((event) => {
+      recent.unshift(event)
+      if (recent.length > RECENT_AUDIT_EVENTS) recent.pop()
+    })
+  }
   const audit = createAuditSink({ writers, logger, metrics, now })
 
   return {
@@ -103,6 +115,7 @@ export async function createObservability(
     audit,
     metrics,
     registry,
+    recentAudit: () => recent,
     fetch: instrumentFetch(options.fetch, metrics),
     instrumentStore: (store) => (metrics === NO_METRICS ? store : instrumentStore(store, metrics)),
     countGrants(store) {

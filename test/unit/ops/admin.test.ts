@@ -120,6 +120,19 @@ describe('createAdmin', () => {
     await t.gh.close()
   })
 
+  it('the /admin page is off by default, and refuses to start without an operator token', async () => {
+    const off = await createTestGatehouse()
+    const res = await off.call('/admin')
+    expect(res.status).toBe(404)
+    await off.gh.close()
+    await expect(createTestGatehouse({ config: { admin: { enabled: true } } })).rejects.toThrow(
+      /admin\.token/,
+    )
+    await expect(
+      createTestGatehouse({ config: { admin: { enabled: true, token: 'short' } } }),
+    ).rejects.toThrow(/admin\.token/)
+  })
+
   it('refuses a store without scan with a TypeError', async () => {
     const withoutScan: Store = createMemoryStore()
     delete withoutScan.scan
