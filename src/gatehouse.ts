@@ -38,7 +38,9 @@ import type { AuditSink } from './ops/audit-event.js'
 import { currentContext } from './ops/context.js'
 import { instrumentGuard } from './ops/instrumented-guard.js'
 import type { Logger } from './ops/logger.js'
-import { createObservability } from './ops/observability.js'
+import { createObservability, type Observability } from './ops/observability.js'
+import { buildAdmin } from './ops/admin.js'
+import { ADMIN_PAGE_ACTOR, adminPageRoutes } from './ops/admin-page.js'
 import { withRequestLog } from './ops/request-log.js'
 import { clientAddressOf } from './http/rate-limit.js'
 import { UNHANDLED_HEADER } from './http/app.js'
@@ -132,6 +134,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const onError = ops.errorHook(options.onError)
   const backend = ops.instrumentStore(options.store)
   const store = await createEncryptedStore(backend, { secret: config.secret })
+  if (backend.scan !== undefined) ops.countGrants(store)
   const keys = await SigningKeys.load({
     store,
     audit: ops.audit,
@@ -283,19 +286,25 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       methods: { POST: (r) => handleRegister(r, deps) },
     })
   }
-  routes.push(
-    ...ops.routes(p, [
-      { name: 'store', check: () => backend.get('health:probe').then(() => true) },
-      { name: 'signing_keys', check: () => keys.jwks().keys.length > 0 },
-      // Discovery runs at start-up (createGatehouse fails without it): loaded once we are here.
-      ...(config.upstream ? [{ name: 'upstream', check: () => proxy !== undefined }] : []),
-    ]),
-  )
-  const paths = new Set(routes.map((r) => r.path))
   const addressOf = (request: Request) => {
     const address = clientAddressOf(request)
     return address === 'unknown' ? undefined : address
   }
+  routes.push(
+    ...ops.routes(
+      p,
+      [
+        { name: 'store', check: () => backend.get('health:probe').then(() => true) },
+        { name: 'signing_keys', check: () => keys.jwks().keys.length > 0 },
+        // Discovery runs at start-up (createGatehouse fails without it): loaded once we are here.
+        ...(config.upstream ? [{ name: 'upstream', check: () => proxy !== undefined }] : []),
+      ],
+      addressOf,
+    ),
+  )
+  if (config.admin.enabled)
+    routes.push(...(await operatorPage(config, store, backend, ops, addressOf, now)))
+  const paths = new Set(routes.map((r) => r.path))
   const fetch = withRequestLog(createRouter(routes, onError), {
     logger: ops.logger,
     metrics: ops.metrics,
@@ -333,6 +342,40 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       await ops.close()
     },
   }
+}
+
+/** The `/admin` page (config `admin`) over this instance's store and audit sink. */
+async function operatorPage(
+  config: ResolvedConfig,
+  store: Store,
+  backend: Store,
+  ops: Observability,
+  addressOf: (request: Request) => string | undefined,
+  now: () => number,
+): Promise<Route[]> {
+  const scan = store.scan?.bind(store)
+  if (backend.scan === undefined || scan === undefined) {
+    throw new ConfigError(['admin.enabled: the store cannot list keys (it has no scan)'])
+  }
+  const admin = buildAdmin({
+    config,
+    store,
+    scan,
+    raw: backend,
+    audit: ops.audit,
+    now,
+    actor: ADMIN_PAGE_ACTOR,
+    close: () => Promise.resolve(),
+  })
+  return adminPageRoutes({
+    config,
+    admin,
+    cookies: await createCookieSigner(config.secret),
+    audit: ops.audit,
+    recentAudit: () => ops.recentAudit(),
+    addressOf,
+    now,
+  })
 }
 
 /**

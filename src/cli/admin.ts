@@ -1,6 +1,8 @@
 /**
  * `gatehouse admin`: the administration API (src/ops/admin.ts) on the command line, against the
- * store and configuration a deployment uses. Tables for people, `--json` for scripts.
+ * store and configuration a deployment uses. Tables for people, `--json` for scripts. Every
+ * state-changing command emits an `admin_action` audit event to the sink the configuration names
+ * (`audit.sink: log` writes JSON lines to stderr, so stdout stays the command's output).
  */
 import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
@@ -8,9 +10,11 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { overlayEnv } from '../config/env.js'
+import { resolveConfig } from '../config/schema.js'
 import { ConfigError, StoreError } from '../errors.js'
 import { AdminError, createAdmin } from '../ops/admin.js'
 import type { Admin } from '../ops/admin.js'
+import { createPinoLogger } from '../ops/pino.js'
 import type { Store } from '../storage/store.js'
 
 export const ADMIN_HELP = `gatehouse admin — manage clients, grants, tokens and keys in the store
@@ -88,7 +92,7 @@ export async function runAdmin(
   const target = id ?? ''
   let admin: Admin
   try {
-    admin = await open(values.config, values.store)
+    admin = await open(values.config, values.store, err)
   } catch (error) {
     return fail(err, error)
   }
@@ -200,13 +204,22 @@ function parse(argv: string[]) {
   })
 }
 
-/** Loads the configuration and opens the store the way the servers do. */
-async function open(configFile: string | undefined, where: string | undefined): Promise<Admin> {
+/**
+ * Loads the configuration and opens the store the way the servers do. Audit events go where the
+ * configuration sends the servers' (`audit.sink`); the log stream of this command is `err`.
+ */
+async function open(
+  configFile: string | undefined,
+  where: string | undefined,
+  err: Out,
+): Promise<Admin> {
   const file = configFile ?? process.env.GATEHOUSE_CONFIG
   const fileConfig = file === undefined ? {} : await loadConfigFile(file)
   // The same overlay the servers and check-config use: list elements merge into the file's lists.
   const { config, problems } = overlayEnv(fileConfig, process.env)
   if (problems.length > 0) throw new ConfigError(problems)
+  const resolved = resolveConfig(config)
+  const logger = createPinoLogger({ level: resolved.log.level, destination: err })
   const { store, backend } = await openStore(
     where ?? process.env.GATEHOUSE_STORE ?? 'sqlite:.gatehouse',
   )
@@ -216,8 +229,7 @@ async function open(configFile: string | undefined, where: string | undefined): 
       store,
       backend,
       ...actor(),
-      // The audit call site: createAdmin reports every action to `onAudit`. Wire it to the audit
-      // log sink when one lands in src/ops; until then the CLI records nothing beyond its output.
+      logger,
     })
   } catch (error) {
     await store.close().catch(() => undefined)

@@ -34,6 +34,8 @@ const RESERVED = new Set([
 const ALIASES: Readonly<Record<string, string>> = {
   GATEHOUSE_LOG_LEVEL: 'GATEHOUSE_LOG__LEVEL',
   GATEHOUSE_LOG_FORMAT: 'GATEHOUSE_LOG__FORMAT',
+  GATEHOUSE_METRICS_TOKEN: 'GATEHOUSE_METRICS__TOKEN',
+  GATEHOUSE_ADMIN_TOKEN: 'GATEHOUSE_ADMIN__TOKEN',
 }
 /** Largest list index a variable may name (a larger one would make a huge sparse list). */
 const MAX_INDEX = 999

@@ -35,6 +35,39 @@ export const opsFields = {
       }
     })
     .prefault({}),
-  /** Prometheus metrics at `/metrics` (off by default in the library; the CLI turns them on). */
-  metrics: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  /**
+   * Prometheus metrics at `/metrics` (off by default in the library; the CLI turns them on). Who
+   * may read them (src/ops/metrics-access.ts): with `token`, whoever presents it as a bearer
+   * token (`GATEHOUSE_METRICS_TOKEN`); with `listen`, only a separate listener at that address
+   * (the main handler serves no `/metrics`); otherwise only loopback peers.
+   */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      token: z.string().min(32, 'must be at least 32 characters').optional(),
+      listen: z
+        .string()
+        .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):\d{1,5}$/, 'must be host:port')
+        .optional(),
+      /** How long the active-grants gauge reuses its last count of the store (0: never counted). */
+      activeGrantsRefreshSeconds: z.number().int().min(0).max(86_400).default(60),
+    })
+    .prefault({}),
+  /**
+   * The operator page at `{basePath}/admin` (src/ops/admin-page.ts), off by default: grants,
+   * clients, keys, recent audit events, revoke/delete/rotate buttons. Operators sign in with
+   * `token` (`GATEHOUSE_ADMIN_TOKEN`, 32+ characters); a session lasts `sessionMinutes`.
+   */
+  admin: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      token: z.string().min(32, 'must be at least 32 characters').optional(),
+      sessionMinutes: z.number().int().min(1).max(1440).default(60),
+    })
+    .superRefine((a, ctx) => {
+      if (a.enabled && a.token === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['token'], message: 'is required when enabled' })
+      }
+    })
+    .prefault({}),
 }

@@ -3,7 +3,9 @@
  * keys and a store check. The same operations back `gatehouse admin` (src/cli/admin.ts).
  *
  * Listing uses the store's `scan(prefix)`, so it sees what every instance wrote, across restarts.
- * Nothing here returns a token, a code, a secret or a private key.
+ * Every state-changing action emits one `admin_action` audit event into the sinks the
+ * configuration names (as the servers do) and the `audit` callback. Nothing here returns or
+ * records a token, a code, a secret or a private key.
  */
 import { resolveConfig } from '../config/schema.js'
 import type { ResolvedConfig } from '../config/schema.js'
@@ -16,6 +18,10 @@ import { createEncryptedStore } from '../storage/encrypted.js'
 import type { Store } from '../storage/store.js'
 import { SigningKeys } from '../tokens/keys.js'
 import { createOwnTokenVerifier } from '../tokens/own-token-verifier.js'
+import type { AuditInput, AuditSink } from './audit-event.js'
+import type { AuditWriter } from './audit.js'
+import type { Logger } from './logger.js'
+import { createObservability } from './observability.js'
 import {
   CIMD_PREFIX,
   CLIENT_PREFIX,
@@ -116,6 +122,13 @@ export interface AdminOptions {
    * log: wire it to the audit sink when one exists.
    */
   onAudit?: (event: AdminAuditEvent) => void
+  /**
+   * Receives the `admin_action` audit event of every state-changing action (revoke a grant or a
+   * token, delete a client, rotate keys), besides the sink `config.audit` names.
+   */
+  audit?: AuditWriter
+  /** Where `config.audit.sink: log` writes (the CLI passes its pino logger); default silent. */
+  logger?: Logger
   /** Who acts, recorded in audit events. */
   actor?: string
   now?: () => number
@@ -166,21 +179,78 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
   const store = await createEncryptedStore(raw, { secret: config.secret })
   const scanOf = store.scan?.bind(store)
   if (scanOf === undefined) throw new TypeError('createAdmin: the store cannot list keys')
+  const scan = (prefix: string) => scanOf(prefix)
+  // The same audit sinks the servers write to (log stream, file, callback); no metrics here.
+  const ops = await createObservability(
+    config,
+    {
+      metrics: false,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.audit ? { audit: options.audit } : {}),
+    },
+    now,
+  )
+  return buildAdmin({
+    config,
+    store,
+    scan,
+    raw,
+    audit: ops.audit,
+    now,
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+    ...(options.actor !== undefined ? { actor: options.actor } : {}),
+    ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+    close: async () => {
+      await ops.close()
+      await store.close()
+    },
+  })
+}
+
+/** What {@link buildAdmin} works on: an encrypted store that can list, and an audit sink. */
+export interface AdminDeps {
+  config: ResolvedConfig
+  /** The encrypted store (values readable). */
+  store: Store
+  scan: (prefix: string) => Promise<string[]>
+  /** The backend under the encryption (for its schema version). */
+  raw: Store
+  audit: AuditSink
+  now: () => number
+  backend?: string
+  actor?: string
+  onAudit?: (event: AdminAuditEvent) => void
+  close: () => Promise<void>
+}
+
+/**
+ * The administration API over parts a caller already has: `createAdmin` for the CLI, the
+ * `/admin` page over a running Gatehouse's store and audit sink.
+ */
+export function buildAdmin(deps: AdminDeps): Admin {
+  const { config, store, scan, raw, now } = deps
+  const options = deps
+  const ops = { audit: deps.audit }
   const grants = new Grants({
     store,
     ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
     revocationCheckSeconds: config.revocationCheckSeconds,
     now,
   })
-  const scan = (prefix: string) => scanOf(prefix)
 
-  /** Runs an action and reports it to the audit hook, success or failure. */
+  /**
+   * Runs an action and reports it to the `onAudit` hook, success or failure. A state-changing
+   * action (`changes` given) also emits one `admin_action` audit event: the ids `changes` picks
+   * from the target or the result, the actor, and on failure a reason slug; never the input of
+   * `revokeToken`.
+   */
   async function audited<T>(
     action: AdminAuditEvent['action'],
     target: string | undefined,
     body: () => Promise<T>,
+    changes?: (result: T | undefined) => Partial<AuditInput>,
   ): Promise<T> {
-    const report = (outcome: AdminAuditEvent['outcome']) =>
+    const report = (outcome: AdminAuditEvent['outcome'], result?: T, error?: unknown) => {
       options.onAudit?.({
         action,
         ...(target !== undefined ? { target } : {}),
@@ -188,14 +258,25 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
         ...(options.actor !== undefined ? { actor: options.actor } : {}),
         at: now(),
       })
+      if (changes === undefined) return
+      ops.audit.emit({
+        event: 'admin_action',
+        outcome,
+        action,
+        ...(options.actor !== undefined ? { actor: options.actor } : {}),
+        ...changes(result),
+        ...(outcome === 'failure' ? { reason: failureReason(error) } : {}),
+      })
+    }
+    let result: T
     try {
-      const result = await body()
-      report('success')
-      return result
+      result = await body()
     } catch (error) {
-      report('failure')
+      report('failure', undefined, error)
       throw error
     }
+    report('success', result)
+    return result
   }
 
   function staticClients(): AdminClient[] {
@@ -286,21 +367,26 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
     listClients: () => audited('clients.list', undefined, listClients),
     showClient: (clientId) => findClient(clientId),
     deleteClient: (clientId) =>
-      audited('client.delete', clientId, async () => {
-        const client = await findClient(clientId)
-        if (client.readOnly) {
-          throw new AdminError(
-            'read_only',
-            client.kind === 'static'
-              ? 'this client comes from the configuration: remove it there'
-              : 'this client is described by its metadata document: it cannot be deleted here',
-          )
-        }
-        await store.delete(CLIENT_PREFIX + clientId)
-        const owned = (await allGrants()).filter((grant) => grant.clientId === clientId)
-        for (const grant of owned) await grants.revoke(grant.grantId)
-        return { revokedGrants: owned.length }
-      }),
+      audited(
+        'client.delete',
+        clientId,
+        async () => {
+          const client = await findClient(clientId)
+          if (client.readOnly) {
+            throw new AdminError(
+              'read_only',
+              client.kind === 'static'
+                ? 'this client comes from the configuration: remove it there'
+                : 'this client is described by its metadata document: it cannot be deleted here',
+            )
+          }
+          await store.delete(CLIENT_PREFIX + clientId)
+          const owned = (await allGrants()).filter((grant) => grant.clientId === clientId)
+          for (const grant of owned) await grants.revoke(grant.grantId)
+          return { revokedGrants: owned.length }
+        },
+        () => ({ clientId }),
+      ),
     listGrants: (filter = {}) =>
       audited('grants.list', filter.subject ?? filter.clientId, async () =>
         (await allGrants())
@@ -312,41 +398,59 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
           .sort((a, b) => a.createdAt - b.createdAt || a.grantId.localeCompare(b.grantId)),
       ),
     revokeGrant: (grantId) =>
-      audited('grant.revoke', grantId, async () => {
-        if ((await grants.get(grantId)) === undefined) {
-          throw new AdminError('not_found', 'no such grant (unknown, expired or already revoked)')
-        }
-        await grants.revoke(grantId)
-      }),
-    revokeToken: (token) =>
-      audited('token.revoke', undefined, async () => {
-        const text = token.trim()
-        if (text === '') throw new AdminError('invalid_input', 'no token given')
-        const refresh = await store.get<RefreshToken>(REFRESH_PREFIX + (await sha256(text)))
-        if (refresh) {
-          await grants.revoke(refresh.grantId)
-          return { grantId: refresh.grantId, kind: 'refresh_token' as const }
-        }
-        if (text.split('.').length === 3) {
-          const verifier = createOwnTokenVerifier({ config, keys: await loadKeys(), grants, now })
-          const access = await verifier.verifyToken(text).catch(() => undefined)
-          if (access?.grantId !== undefined) {
-            await grants.revoke(access.grantId)
-            return { grantId: access.grantId, kind: 'access_token' as const }
+      audited(
+        'grant.revoke',
+        grantId,
+        async () => {
+          if ((await grants.get(grantId)) === undefined) {
+            throw new AdminError('not_found', 'no such grant (unknown, expired or already revoked)')
           }
-        }
-        throw new AdminError(
-          'not_found',
-          'not a live refresh token or a valid access token of this Gatehouse (an access token is revoked through its grant; a bare jti is not enough: use grants revoke)',
-        )
-      }),
+          await grants.revoke(grantId)
+        },
+        () => ({ grantId }),
+      ),
+    revokeToken: (token) =>
+      audited(
+        'token.revoke',
+        undefined,
+        async () => {
+          const text = token.trim()
+          if (text === '') throw new AdminError('invalid_input', 'no token given')
+          const refresh = await store.get<RefreshToken>(REFRESH_PREFIX + (await sha256(text)))
+          if (refresh) {
+            await grants.revoke(refresh.grantId)
+            return { grantId: refresh.grantId, kind: 'refresh_token' as const }
+          }
+          if (text.split('.').length === 3) {
+            const verifier = createOwnTokenVerifier({ config, keys: await loadKeys(), grants, now })
+            const access = await verifier.verifyToken(text).catch(() => undefined)
+            if (access?.grantId !== undefined) {
+              await grants.revoke(access.grantId)
+              return { grantId: access.grantId, kind: 'access_token' as const }
+            }
+          }
+          throw new AdminError(
+            'not_found',
+            'not a live refresh token or a valid access token of this Gatehouse (an access token is revoked through its grant; a bare jti is not enough: use grants revoke)',
+          )
+        },
+        (result) => (result ? { grantId: result.grantId } : {}),
+      ),
     listKeys: () => audited('keys.list', undefined, listKeys),
     rotateKeys: () =>
-      audited('keys.rotate', undefined, async () => {
-        const keys = await loadKeys()
-        await keys.rotate()
-        return listKeys()
-      }),
+      audited(
+        'keys.rotate',
+        undefined,
+        async () => {
+          const keys = await loadKeys()
+          await keys.rotate()
+          return listKeys()
+        },
+        (result) => {
+          const kid = result?.find((key) => key.current)?.kid
+          return kid !== undefined ? { kid } : {}
+        },
+      ),
     checkStore: () =>
       audited('store.check', undefined, async () => {
         const sampleKey = STORE_CHECK_PREFIX + randomToken(8)
@@ -369,8 +473,15 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
           ...(schemaVersion !== undefined ? { schemaVersion } : {}),
         }
       }),
-    close: () => store.close(),
+    close: deps.close,
   }
+}
+
+/** A slug for a refused or failed action (`not_found`, `read_only`, a store error code, …). */
+function failureReason(error: unknown): string {
+  if (error instanceof AdminError) return error.code
+  if (error instanceof StoreError) return error.code.toLowerCase()
+  return 'error'
 }
 
 interface StoredKeyFacts {

@@ -16,6 +16,7 @@ export type AuditEventName =
   | 'token_revoked'
   | 'key_rotated'
   | 'cimd_fetch_refused'
+  | 'admin_action'
 
 /** `success`: the action took place; `failure`: it was refused or failed; `denied`: a person said no. */
 export type AuditOutcome = 'success' | 'failure' | 'denied'
@@ -33,6 +34,10 @@ export interface AuditInput {
   kid?: string
   /** A snake_case slug (an `OAuthError` reason); never free text from a remote party. */
   reason?: string
+  /** `admin_action`: what was done (`grant.revoke`, `client.delete`, `token.revoke`, `keys.rotate`). */
+  action?: string
+  /** `admin_action`: who did it (the OS user of the CLI, the signed-in operator of `/admin`). */
+  actor?: string
 }
 
 /** One audit record as written to every sink. */

@@ -7,7 +7,7 @@ import { StoreError } from '../errors.js'
 import type { AtomicStep, LockOptions, SetOptions, Store } from '../storage/store.js'
 import type { Metrics, StoreOperation } from './metrics.js'
 
-/** Wraps `store`; `close` is passed through untimed. */
+/** Wraps `store`; `close` is passed through untimed, `scan` only when the store has it. */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
   const timed = async <R>(operation: StoreOperation, run: () => Promise<R>): Promise<R> => {
     const started = performance.now()
@@ -21,6 +21,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       throw error
     }
   }
+  const scan = store.scan?.bind(store)
   return {
     get: <T>(key: string) => timed('get', () => store.get<T>(key)),
     set: (key: string, value: unknown, options?: SetOptions) =>
@@ -34,6 +35,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       timed('acquireLock', () => store.acquireLock(key, owner, options)),
     releaseLock: (key: string, owner: string) =>
       timed('releaseLock', () => store.releaseLock(key, owner)),
+    ...(scan !== undefined ? { scan: (prefix: string) => timed('scan', () => scan(prefix)) } : {}),
     close: () => store.close(),
   }
 }

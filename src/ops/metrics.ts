@@ -12,7 +12,15 @@ export type BearerOutcome =
 
 /** The store operations that are timed. */
 export type StoreOperation =
-  'get' | 'set' | 'setIfAbsent' | 'take' | 'delete' | 'commit' | 'acquireLock' | 'releaseLock'
+  | 'get'
+  | 'set'
+  | 'setIfAbsent'
+  | 'take'
+  | 'delete'
+  | 'commit'
+  | 'acquireLock'
+  | 'releaseLock'
+  | 'scan'
 
 export interface Metrics {
   /** One handled request: route template, method, status, seconds taken. */
@@ -28,6 +36,11 @@ export interface Metrics {
   upstream(host: string, outcome: string, seconds: number): void
   /** A store operation: `outcome` is `ok` or the `StoreError` code. */
   store(operation: StoreOperation, outcome: string, seconds: number): void
+  /**
+   * Where the active-grants gauge comes from: `count` runs at a scrape when its last answer is
+   * older than `maxAgeSeconds` (one count at a time), else the last answer is reported.
+   */
+  activeGrants(count: () => Promise<number>, maxAgeSeconds: number, now: () => number): void
   /** The Prometheus text exposition format's content type. */
   readonly contentType: string
   /** The metrics in Prometheus text format. */
@@ -45,6 +58,7 @@ export const NO_METRICS: Metrics = {
   jwksFetch: nothing,
   upstream: nothing,
   store: nothing,
+  activeGrants: nothing,
   contentType: 'text/plain',
   render: () => Promise.resolve(''),
 }

@@ -9,11 +9,13 @@ import type { ResolvedConfig } from '../config/schema.js'
 import type { ErrorHook, OAuthError } from '../errors.js'
 import type { Route } from '../http/app.js'
 import type { Store } from '../storage/store.js'
-import type { AuditSink } from './audit-event.js'
+import { GRANT_PREFIX } from './admin-keys.js'
+import type { AuditEvent, AuditSink } from './audit-event.js'
 import { createAuditSink, logAuditWriter, type AuditWriter } from './audit.js'
 import type { FileAuditWriter } from './audit-file-writer.js'
 import { currentContext, loadContextStorage } from './context.js'
 import { livenessResponse, readinessResponse, type ReadinessCheck } from './health.js'
+import { checkMetricsAccess } from './metrics-access.js'
 import { instrumentStore } from './instrumented-store.js'
 import { SILENT_LOGGER, type Logger } from './logger.js'
 import { NO_METRICS, type Metrics } from './metrics.js'
@@ -37,16 +39,34 @@ export interface Observability {
   readonly metrics: Metrics
   /** The prom-client registry, when metrics are on. */
   readonly registry: Registry | undefined
+  /** The last audit events of this instance, newest first (kept only with `admin.enabled`). */
+  recentAudit(): readonly AuditEvent[]
   /** The fetch to reach identity providers with (trace propagation, latency, errors). */
   readonly fetch: typeof fetch
   /** Wraps the backend store to time its operations. */
   instrumentStore(store: Store): Store
+  /**
+   * Feeds the active-grants gauge from `store` (the one the grants live in): a `scan` of the
+   * grant keys, at most once per `metrics.activeGrantsRefreshSeconds`, only when a scrape asks.
+   * Nothing when metrics are off, the setting is 0 or the store cannot scan.
+   */
+  countGrants(store: Store): void
   /** An error hook that notes the reason on the request line (and logs 5xx), then calls `next`. */
   errorHook(next: ErrorHook | undefined): ErrorHook
-  /** `/healthz`, `/readyz` and (when metrics are on) `/metrics` under `basePath`. */
-  routes(basePath: string, checks: readonly ReadinessCheck[]): Route[]
+  /**
+   * `/healthz`, `/readyz` and (when metrics are on and `metrics.listen` is not set) `/metrics`
+   * under `basePath`; `addressOf` gives the peer address the adapter recorded (the loopback rule).
+   */
+  routes(
+    basePath: string,
+    checks: readonly ReadinessCheck[],
+    addressOf: (request: Request) => string | undefined,
+  ): Route[]
   close(): Promise<void>
 }
+
+/** How many audit events the `/admin` page shows. */
+export const RECENT_AUDIT_EVENTS = 50
 
 /** How long `/readyz` waits for each check. */
 export const READINESS_TIMEOUT_MS = 2000
@@ -81,6 +101,13 @@ export async function createObservability(
     closers.push(() => file.close())
   }
   if (options.audit) writers.push(options.audit)
+  const recent: AuditEvent[] = []
+  if (config.admin.enabled) {
+    writers.push((event) => {
+      recent.unshift(event)
+      if (recent.length > RECENT_AUDIT_EVENTS) recent.pop()
+    })
+  }
   const audit = createAuditSink({ writers, logger, metrics, now })
 
   return {
@@ -88,13 +115,20 @@ export async function createObservability(
     audit,
     metrics,
     registry,
+    recentAudit: () => recent,
     fetch: instrumentFetch(options.fetch, metrics),
     instrumentStore: (store) => (metrics === NO_METRICS ? store : instrumentStore(store, metrics)),
+    countGrants(store) {
+      const seconds = config.metrics.activeGrantsRefreshSeconds
+      const scan = store.scan?.bind(store)
+      if (metrics === NO_METRICS || seconds === 0 || scan === undefined) return
+      metrics.activeGrants(async () => (await scan(GRANT_PREFIX)).length, seconds, now)
+    },
     errorHook: (next) => (error: OAuthError) => {
       noteError(error, logger)
       next?.(error)
     },
-    routes(basePath, checks) {
+    routes(basePath, checks, addressOf) {
       const routes: Route[] = [
         {
           path: `${basePath}/healthz`,
@@ -109,16 +143,20 @@ export async function createObservability(
           methods: { GET: () => readinessResponse(checks, READINESS_TIMEOUT_MS) },
         },
       ]
-      if (registry) {
+      // With a separate listener the path stays the embedding app's (an unhandled 404 here).
+      if (registry && config.metrics.listen === undefined) {
+        const access = { token: config.metrics.token, addressOf }
         routes.push({
           path: `${basePath}/metrics`,
           cors: false,
           head: true,
           methods: {
-            GET: async () =>
-              new Response(await metrics.render(), {
+            GET: async (request) => {
+              await checkMetricsAccess(request, access)
+              return new Response(await metrics.render(), {
                 headers: { 'content-type': metrics.contentType, 'cache-control': 'no-store' },
-              }),
+              })
+            },
           },
         })
       }

@@ -2,7 +2,7 @@
  * `Metrics` on prom-client, in a registry of this Gatehouse instance (never the global one, so two
  * instances in one process, or the embedding app's own metrics, do not collide).
  */
-import { Counter, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AuditEvent } from './audit-event.js'
 import type { BearerOutcome, Metrics, StoreOperation } from './metrics.js'
 
@@ -114,6 +114,31 @@ export function createPrometheusMetrics(registry: Registry = new Registry()): Me
     store(operation: StoreOperation, outcome: string, seconds: number) {
       store.observe({ operation, outcome }, seconds)
       if (outcome !== 'ok') storeErrors.inc({ operation, code: outcome })
+    },
+    activeGrants(count: () => Promise<number>, maxAgeSeconds: number, now: () => number) {
+      let last: { value: number; at: number } | undefined
+      let counting: Promise<void> | undefined
+      const refresh = async () => {
+        try {
+          last = { value: await count(), at: now() }
+        } catch {
+          // The store errors counter has it; keep the last count rather than fail the scrape.
+        } finally {
+          counting = undefined
+        }
+      }
+      new Gauge({
+        name: 'gatehouse_active_grants',
+        help: 'Live grants (refresh-token families) in the store, counted at most once per metrics.activeGrantsRefreshSeconds',
+        registers,
+        async collect() {
+          if (last === undefined || now() - last.at >= maxAgeSeconds * 1000) {
+            counting ??= refresh()
+            await counting
+          }
+          if (last !== undefined) this.set(last.value)
+        },
+      })
     },
   }
 }

@@ -4,7 +4,7 @@
  * CLI opens its own store connection, as an operator's shell would.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -335,6 +335,117 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       expect(wrong.code).toBe(1)
       expect(wrong.err).toContain('ERR_STORE_DECRYPT')
       expect(wrong.err).not.toContain('another-secret')
+    } finally {
+      await close()
+    }
+  })
+})
+
+/** The `admin_action` audit events among JSON lines (a file, or the log lines on stderr). */
+function adminActions(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.event === 'admin_action')
+}
+
+describe.each(backends)('gatehouse admin audit events on $name', (backend) => {
+  it('emits one admin_action event per state-changing command (who, what, when, outcome), never a token', async () => {
+    const { t, admin, close } = await setup(backend)
+    try {
+      const first = await getTokens(t)
+      const second = await getTokens(t)
+      const [grant] = JSON.parse(
+        (await admin(['grants', 'list', '--client', first.client.client_id, '--json'])).out,
+      ) as { grantId: string }[]
+      const auditFile = join(await mkdtemp(join(tmpdir(), 'gh-admin-audit-')), 'audit.jsonl')
+      const toFile = { GATEHOUSE_AUDIT__SINK: 'file', GATEHOUSE_AUDIT__FILE: auditFile }
+
+      // Reading changes nothing and records nothing.
+      const listed = await admin(['grants', 'list'], { extraEnv: toFile })
+      expect(adminActions(listed.err)).toEqual([])
+
+      const before = Date.now()
+      expect((await admin(['grants', 'revoke', grant!.grantId], { extraEnv: toFile })).code).toBe(0)
+      expect((await admin(['grants', 'revoke', 'no-such-grant'], { extraEnv: toFile })).code).toBe(
+        1,
+      )
+      expect((await admin(['keys', 'rotate'], { extraEnv: toFile })).code).toBe(0)
+      const fromFile = adminActions(await readFile(auditFile, 'utf8'))
+      const kid = t.gh.keys.current().kid
+      await t.gh.keys.refresh()
+      expect(fromFile).toEqual([
+        expect.objectContaining({
+          event: 'admin_action',
+          action: 'grant.revoke',
+          outcome: 'success',
+          grantId: grant!.grantId,
+          actor: expect.any(String) as unknown,
+        }),
+        expect.objectContaining({
+          action: 'grant.revoke',
+          outcome: 'failure',
+          grantId: 'no-such-grant',
+          reason: 'not_found',
+        }),
+        expect.objectContaining({
+          action: 'keys.rotate',
+          outcome: 'success',
+          kid: t.gh.keys.current().kid,
+        }),
+      ])
+      expect(t.gh.keys.current().kid).not.toBe(kid)
+      for (const event of fromFile) {
+        expect(Date.parse(event.time as string)).toBeGreaterThanOrEqual(before - 1000)
+      }
+
+      // The default sink is the log stream: JSON lines on stderr, stdout keeps the output.
+      const byToken = await admin(['tokens', 'revoke', '--json'], {
+        stdin: second.tokens.refresh_token!,
+      })
+      expect(byToken.code).toBe(0)
+      const revokedGrant = (JSON.parse(byToken.out) as { revoked: string }).revoked
+      expect(adminActions(byToken.err)).toEqual([
+        expect.objectContaining({
+          audit: true,
+          action: 'token.revoke',
+          outcome: 'success',
+          grantId: revokedGrant,
+        }),
+      ])
+      const refused = await admin(['tokens', 'revoke'], { stdin: second.tokens.access_token })
+      expect(refused.code).toBe(1)
+      expect(adminActions(refused.err)).toEqual([
+        expect.objectContaining({
+          action: 'token.revoke',
+          outcome: 'failure',
+          reason: 'not_found',
+        }),
+      ])
+      const deleted = await admin(['clients', 'delete', first.client.client_id])
+      expect(adminActions(deleted.err)).toEqual([
+        expect.objectContaining({
+          action: 'client.delete',
+          outcome: 'success',
+          clientId: first.client.client_id,
+        }),
+      ])
+      const everything = [
+        await readFile(auditFile, 'utf8'),
+        byToken.err,
+        refused.err,
+        deleted.err,
+      ].join('\n')
+      for (const secret of [
+        first.tokens.refresh_token!,
+        first.tokens.access_token,
+        second.tokens.refresh_token!,
+        second.tokens.access_token,
+        SECRET,
+      ]) {
+        expect(everything).not.toContain(secret)
+      }
     } finally {
       await close()
     }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
+import { setClientAddress } from '../../src/http/rate-limit.js'
 import type { AuditEvent } from '../../src/ops/audit-event.js'
 import { createPinoLogger } from '../../src/ops/pino.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
@@ -416,7 +417,10 @@ async function runFlow(
   for (const [name, value] of ua.jars.get(idp.issuer) ?? []) {
     if (value.length >= 8) secrets.set(`idp cookie ${name}`, value)
   }
-  const metrics = await (await gh.fetch(new Request(`${GH}/metrics`))).text()
+  // As the Node adapter records a scraper on this machine (the default: loopback peers only).
+  const scrape = new Request(`${GH}/metrics`)
+  setClientAddress(scrape, '127.0.0.1')
+  const metrics = await (await gh.fetch(scrape)).text()
   const text = raw()
   return {
     lines: text

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { AdminError, createAdmin } from '../../../src/ops/admin.js'
 import type { AdminAuditEvent } from '../../../src/ops/admin.js'
+import type { AuditEvent } from '../../../src/ops/audit-event.js'
 import { createMemoryStore } from '../../../src/storage/memory.js'
 import type { Store } from '../../../src/storage/store.js'
 import {
@@ -49,6 +50,87 @@ describe('createAdmin', () => {
     expect(JSON.stringify(events)).not.toContain(tokens.refresh_token)
     await admin.close()
     await t.gh.close()
+  })
+
+  it('emits one admin_action audit event per state-changing call to the audit callback, none for reads', async () => {
+    const store = createMemoryStore()
+    const t = await createTestGatehouse({ store })
+    const { client, tokens } = await getTokens(t)
+    const other = await getTokens(t)
+    const events: AuditEvent[] = []
+    const shared: Store = { ...store, close: () => Promise.resolve() }
+    const admin = await createAdmin({
+      config,
+      store: shared,
+      actor: 'alice-operator',
+      audit: (e) => events.push(e),
+      now: t.clock.now,
+    })
+    const time = new Date(t.clock.now()).toISOString()
+    await admin.listClients()
+    await admin.listGrants()
+    await admin.listKeys()
+    await admin.checkStore()
+    expect(events).toEqual([])
+
+    const revoked = await admin.revokeToken(other.tokens.access_token)
+    await expect(admin.revokeToken(tokens.access_token.slice(0, -4))).rejects.toThrow(AdminError)
+    await expect(admin.deleteClient('no-such-client')).rejects.toThrow(AdminError)
+    await admin.deleteClient(client.client_id)
+    const keys = await admin.rotateKeys()
+    expect(events).toEqual([
+      {
+        time,
+        event: 'admin_action',
+        outcome: 'success',
+        action: 'token.revoke',
+        actor: 'alice-operator',
+        grantId: revoked.grantId,
+      },
+      {
+        time,
+        event: 'admin_action',
+        outcome: 'failure',
+        action: 'token.revoke',
+        actor: 'alice-operator',
+        reason: 'not_found',
+      },
+      expect.objectContaining({
+        action: 'client.delete',
+        outcome: 'failure',
+        clientId: 'no-such-client',
+        reason: 'not_found',
+      }),
+      expect.objectContaining({
+        action: 'client.delete',
+        outcome: 'success',
+        clientId: client.client_id,
+      }),
+      expect.objectContaining({
+        action: 'keys.rotate',
+        outcome: 'success',
+        kid: keys.find((key) => key.current)?.kid,
+      }),
+    ])
+    const text = JSON.stringify(events)
+    for (const secret of [tokens.access_token, other.tokens.access_token, SECRET]) {
+      expect(text).not.toContain(secret)
+    }
+    await admin.close()
+    await t.gh.close()
+  })
+
+  it('the /admin page is off by default, and refuses to start without an operator token', async () => {
+    const off = await createTestGatehouse()
+    const res = await off.call('/admin')
+    expect(res.status).toBe(404)
+    await off.gh.close()
+    await expect(createTestGatehouse({ config: { admin: { enabled: true } } })).rejects.toThrow(
+      /admin\.token/,
+    )
+    await expect(
+      createTestGatehouse({ config: { admin: { enabled: true, token: 'short' } } }),
+    ).rejects.toThrow(/admin\.token/)
   })
 
   it('refuses a store without scan with a TypeError', async () => {

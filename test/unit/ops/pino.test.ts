@@ -84,7 +84,7 @@ describe('operations configuration', () => {
     const c = resolveConfig(base)
     expect(c.log).toEqual({ level: 'info' })
     expect(c.audit).toEqual({ sink: 'log' })
-    expect(c.metrics).toEqual({ enabled: false })
+    expect(c.metrics).toEqual({ enabled: false, activeGrantsRefreshSeconds: 60 })
   })
 })
 

@@ -1,0 +1,299 @@
+/**
+ * The operator page at `{basePath}/admin` (config `admin`, off by default): live grants, clients,
+ * signing keys and this instance's recent audit events, with revoke / delete / rotate buttons.
+ *
+ * - Sign-in: the operator token (`admin.token`, compared in constant time, 10 failures a minute
+ *   per address), then a signed session cookie for `admin.sessionMinutes`.
+ * - Every POST (sign-in included) needs the CSRF token of the session cookie in the form and a
+ *   same-origin `Sec-Fetch-Site` (or `Origin`), as the consent page does.
+ * - Plain HTML: no scripts, a style allowed by its hash only, `frame-ancestors 'none'`,
+ *   `form-action 'self'`; every value escaped; nothing secret is ever rendered.
+ * - Every change goes through the administration API, so it emits one `admin_action` audit event.
+ */
+import { OAuthError } from '../errors.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { Route } from '../http/app.js'
+import { readCookie, serializeCookie, type CookieSigner } from '../http/cookies.js'
+import { randomToken, timingSafeEqual } from '../http/random.js'
+import { RateLimiter } from '../http/rate-limit.js'
+import { escapeHtml } from '../http/responses.js'
+import { AdminError, type Admin } from './admin.js'
+import type { AuditEvent, AuditSink } from './audit-event.js'
+import { secretsEqual } from './metrics-access.js'
+
+export interface AdminPageDeps {
+  config: ResolvedConfig
+  /** The administration API over the running Gatehouse's store and audit sink. */
+  admin: Admin
+  cookies: CookieSigner
+  audit: AuditSink
+  recentAudit: () => readonly AuditEvent[]
+  addressOf: (request: Request) => string | undefined
+  now: () => number
+}
+
+/** The session cookie: a CSRF token, an expiry, and whether the operator signed in. */
+interface Session {
+  csrf: string
+  /** Milliseconds since the epoch. */
+  exp: number
+  operator: boolean
+}
+
+const COOKIE = 'gh-admin'
+/** How long a sign-in form stays usable. */
+const FORM_MINUTES = 10
+/** Who the audit events name for actions taken on the page. */
+export const ADMIN_PAGE_ACTOR = 'admin-page'
+
+const STYLE =
+  'body{font:15px system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}code{font-size:.85rem}form.inline{display:inline}.notice{background:#eef6ee;border:1px solid #7a7;padding:.5rem}.error{background:#fff0f0;border:1px solid #c77;padding:.5rem}'
+
+/** Fixed notices after an action (the query names one; nothing from it is echoed). */
+const NOTICES: Readonly<Record<string, [string, string]>> = {
+  revoked: ['notice', 'Grant revoked.'],
+  deleted: ['notice', 'Client deleted; its grants were revoked.'],
+  rotated: ['notice', 'Signing key rotated.'],
+  not_found: ['error', 'Not found (already revoked, deleted or expired).'],
+  read_only: ['error', 'That client comes from the configuration or a metadata document.'],
+  invalid_input: ['error', 'The request was incomplete.'],
+  failed: ['error', 'The action failed; see the server log.'],
+}
+
+/** The `/admin` routes. */
+export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
+  const { config, cookies, now } = deps
+  const path = `${config.basePath}/admin`
+  const secure = new URL(config.issuer).protocol === 'https:'
+  const origin = new URL(config.issuer).origin
+  const styleHash = await sha256Base64(STYLE)
+  const headers = {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': `default-src 'none'; style-src 'sha256-${styleHash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+  }
+  const failures = new RateLimiter({ windowSeconds: 60, limit: 10, now })
+
+  async function session(request: Request): Promise<Session | undefined> {
+    const value = await cookies.verify<Session>(readCookie(request, COOKIE, secure))
+    if (value === undefined || typeof value.csrf !== 'string' || !(value.exp > now())) {
+      return undefined
+    }
+    return value
+  }
+
+  async function newSession(operator: boolean): Promise<{ session: Session; cookie: string }> {
+    const minutes = operator ? config.admin.sessionMinutes : FORM_MINUTES
+    const fresh: Session = { csrf: randomToken(32), exp: now() + minutes * 60_000, operator }
+    const cookie = serializeCookie(COOKIE, await cookies.sign(fresh), {
+      secure,
+      maxAgeSeconds: minutes * 60,
+    })
+    return { session: fresh, cookie }
+  }
+
+  const page = (status: number, title: string, body: string, cookie?: string): Response => {
+    const response = new Response(
+      `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>
+${body}
+</body></html>`,
+      { status, headers },
+    )
+    if (cookie !== undefined) response.headers.append('set-cookie', cookie)
+    return response
+  }
+
+  const signInPage = (csrf: string, status = 200, message?: string, cookie?: string) =>
+    page(
+      status,
+      'Gatehouse administration: sign in',
+      `<h1>Gatehouse administration</h1>
+${message !== undefined ? `<p class="error" id="message">${escapeHtml(message)}</p>` : ''}
+<form method="post" action="${escapeHtml(path)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+<input type="hidden" name="action" value="sign-in">
+<label>Operator token <input type="password" name="token" autocomplete="off" required></label>
+<button type="submit" id="sign-in">Sign in</button>
+</form>`,
+      cookie,
+    )
+
+  const redirect = (query: string, cookie?: string): Response => {
+    const response = new Response(null, {
+      status: 303,
+      headers: {
+        location: `${path}${query}`,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      },
+    })
+    if (cookie !== undefined) response.headers.append('set-cookie', cookie)
+    return response
+  }
+
+  async function dashboard(request: Request, current: Session): Promise<Response> {
+    const [grants, clients, keys] = await Promise.all([
+      deps.admin.listGrants(),
+      deps.admin.listClients(),
+      deps.admin.listKeys(),
+    ])
+    const csrf = escapeHtml(current.csrf)
+    const button = (action: string, id: string, label: string, name: string) =>
+      `<form class="inline" method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="id" value="${escapeHtml(id)}"><button type="submit" name="${name}">${label}</button></form>`
+    const result = new URL(request.url).searchParams.get('result') ?? ''
+    const notice = Object.hasOwn(NOTICES, result) ? NOTICES[result] : undefined
+    const grantRows = grants
+      .map(
+        (g) =>
+          `<tr data-grant="${escapeHtml(g.grantId)}"><td><code>${escapeHtml(g.grantId)}</code></td><td>${escapeHtml(g.subject)}</td><td><code>${escapeHtml(g.clientId)}</code></td><td>${escapeHtml(g.scopes.join(' '))}</td><td>${escapeHtml(g.resource)}</td><td>${iso(g.createdAt)}</td><td>${button('grant.revoke', g.grantId, 'Revoke', 'revoke')}</td></tr>`,
+      )
+      .join('\n')
+    const clientRows = clients
+      .map(
+        (c) =>
+          `<tr data-client="${escapeHtml(c.clientId)}"><td><code>${escapeHtml(c.clientId)}</code></td><td>${escapeHtml(c.kind)}</td><td>${escapeHtml(c.name ?? '')}</td><td>${escapeHtml(c.redirectUris.join(' '))}</td><td>${c.readOnly ? '' : button('client.delete', c.clientId, 'Delete', 'delete')}</td></tr>`,
+      )
+      .join('\n')
+    const keyRows = keys
+      .map(
+        (k) =>
+          `<tr data-kid="${escapeHtml(k.kid)}"><td><code>${escapeHtml(k.kid)}</code></td><td>${escapeHtml(k.alg)}</td><td>${k.current ? 'current' : ''}</td><td>${iso(k.createdAt)}</td><td>${k.retiredAt !== undefined ? iso(k.retiredAt) : ''}</td></tr>`,
+      )
+      .join('\n')
+    const auditRows = deps
+      .recentAudit()
+      .map(
+        (e) =>
+          `<tr><td>${escapeHtml(e.time)}</td><td>${escapeHtml(e.event)}</td><td>${escapeHtml(e.outcome)}</td><td>${escapeHtml(e.action ?? '')}</td><td><code>${escapeHtml(e.clientId ?? '')}</code></td><td>${escapeHtml(e.subject ?? '')}</td><td><code>${escapeHtml(e.grantId ?? e.kid ?? '')}</code></td><td>${escapeHtml(e.reason ?? '')}</td></tr>`,
+      )
+      .join('\n')
+    const table = (id: string, columns: string[], rows: string) =>
+      rows === ''
+        ? `<p id="${id}">None.</p>`
+        : `<table id="${id}"><thead><tr>${columns.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>\n${rows}\n</tbody></table>`
+    return page(
+      200,
+      'Gatehouse administration',
+      `<h1>Gatehouse administration</h1>
+<form method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="sign-out"><button type="submit" id="sign-out">Sign out</button></form>
+${notice ? `<p class="${notice[0]}" id="message">${escapeHtml(notice[1])}</p>` : ''}
+<h2>Active grants (${String(grants.length)})</h2>
+${table('grants', ['Grant', 'Subject', 'Client', 'Scopes', 'Resource', 'Created', ''], grantRows)}
+<h2>Clients (${String(clients.length)})</h2>
+${table('clients', ['Client', 'Kind', 'Name', 'Redirect URIs', ''], clientRows)}
+<h2>Signing keys</h2>
+${table('keys', ['kid', 'alg', '', 'Created', 'Retired'], keyRows)}
+<form method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="keys.rotate"><button type="submit" id="rotate">Rotate signing key</button></form>
+<h2>Recent audit events (this instance)</h2>
+${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Grant / key', 'Reason'], auditRows)}`,
+    )
+  }
+
+  async function get(request: Request): Promise<Response> {
+    const current = await session(request)
+    if (current?.operator === true) return dashboard(request, current)
+    if (current !== undefined) return signInPage(current.csrf)
+    const fresh = await newSession(false)
+    return signInPage(fresh.session.csrf, 200, undefined, fresh.cookie)
+  }
+
+  async function post(request: Request): Promise<Response> {
+    const current = await session(request)
+    const text = await request.text()
+    const form = text.length > 16 * 1024 ? new URLSearchParams() : new URLSearchParams(text)
+    const csrf = form.get('csrf')
+    if (
+      !sameOriginPost(request, origin) ||
+      current === undefined ||
+      csrf === null ||
+      !timingSafeEqual(current.csrf, csrf)
+    ) {
+      return page(
+        403,
+        'Refused',
+        `<h1>Refused</h1><p>This form expired or did not come from this page. <a href="${escapeHtml(path)}">Start again</a>.</p>`,
+      )
+    }
+    const action = form.get('action') ?? ''
+    if (action === 'sign-in') {
+      const address = deps.addressOf(request) ?? 'unknown'
+      const token = config.admin.token
+      const ok = token !== undefined && (await secretsEqual(form.get('token') ?? '', token))
+      if (!ok) {
+        failures.hit(address)
+        deps.audit.emit({
+          event: 'admin_action',
+          outcome: 'failure',
+          action: 'admin.sign_in',
+          reason: 'bad_operator_token',
+        })
+        return signInPage(current.csrf, 401, 'That is not the operator token.')
+      }
+      deps.audit.emit({
+        event: 'admin_action',
+        outcome: 'success',
+        action: 'admin.sign_in',
+        actor: ADMIN_PAGE_ACTOR,
+      })
+      const fresh = await newSession(true)
+      return redirect('', fresh.cookie)
+    }
+    if (!current.operator) return redirect('')
+    if (action === 'sign-out') {
+      return redirect('', serializeCookie(COOKIE, '', { secure, maxAgeSeconds: 0 }))
+    }
+    const id = form.get('id') ?? ''
+    try {
+      switch (action) {
+        case 'grant.revoke':
+          if (id === '') throw new AdminError('invalid_input', 'no grant')
+          await deps.admin.revokeGrant(id)
+          return redirect('?result=revoked')
+        case 'client.delete':
+          if (id === '') throw new AdminError('invalid_input', 'no client')
+          await deps.admin.deleteClient(id)
+          return redirect('?result=deleted')
+        case 'keys.rotate':
+          await deps.admin.rotateKeys()
+          return redirect('?result=rotated')
+        default:
+          return redirect('?result=invalid_input')
+      }
+    } catch (error) {
+      if (error instanceof AdminError) return redirect(`?result=${error.code}`)
+      if (error instanceof OAuthError) throw error
+      return redirect('?result=failed')
+    }
+  }
+
+  return [{ path, cors: false, methods: { GET: get, POST: post } }]
+}
+
+/**
+ * As the consent page: a browser's `Sec-Fetch-Site` must say `same-origin`; without it, `Origin`
+ * must be absent or the issuer's origin.
+ */
+function sameOriginPost(request: Request, issuerOrigin: string): boolean {
+  const site = request.headers.get('sec-fetch-site')
+  if (site !== null) return site === 'same-origin'
+  const origin = request.headers.get('origin')
+  return origin === null || origin === issuerOrigin
+}
+
+function iso(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+async function sha256Base64(text: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)),
+  )
+  let binary = ''
+  for (const byte of digest) binary += String.fromCharCode(byte)
+  return btoa(binary)
+}
