@@ -249,6 +249,15 @@ export const ConfigSchema = z
          * `[]`: none (registration closed to redirects). Checked at registration and authorization.
          */
         allowedRedirectUris: z.array(z.string().min(1)).optional(),
+        /**
+         * Let registering clients choose `token_endpoint_auth_method: private_key_jwt` (RFC 7523
+         * client assertions) with exactly one of `jwks` (public keys inline) or `jwks_uri` (an
+         * https URL, fetched through the outbound `transport` and cached). Default false (machine
+         * clients may anyway under `clientCredentials.allowRegistration`).
+         */
+        allowPrivateKeyJwt: z.boolean().default(false),
+        /** Development only: also accept an http `jwks_uri` on a loopback host. Never in production. */
+        dangerouslyAllowLoopbackJwksUri: z.boolean().default(false),
       })
       .prefault({}),
     /**
