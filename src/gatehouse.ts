@@ -253,7 +253,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     onError,
     audit: ops.audit,
   }
-  const grantTypes = ['authorization_code', 'refresh_token']
+  const grantTypes = ['authorization_code']
+  // The refresh-token policy decides; metadata lists the grant only when some client can use it.
+  if (config.refreshTokens.issueTo !== 'none') grantTypes.push('refresh_token')
   if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
   if (provider.exchangeClientCredentials) grantTypes.push(CLIENT_CREDENTIALS_GRANT)
   const asMetadata = authorizationServerMetadata(config, {

@@ -234,6 +234,26 @@ export const ConfigSchema = z
       .min(300)
       .max(365 * 86_400)
       .default(30 * 86_400),
+    /** Which clients get refresh tokens, and for how long at most (src/oauth/refresh-policy.ts). */
+    refreshTokens: z
+      .strictObject({
+        /**
+         * Among the clients that registered the `refresh_token` grant: `all`, `confidential`
+         * (clients that authenticate at /token), or `none`. Default `all`.
+         */
+        issueTo: z.enum(['all', 'confidential', 'none']).default('all'),
+        /**
+         * Absolute lifetime of a sign-in's refresh tokens, from the grant's creation: rotations
+         * never reach past it. Unset: only the idle lifetime (`refreshTokenTtlSeconds`) applies.
+         */
+        absoluteLifetimeSeconds: z
+          .number()
+          .int()
+          .min(300)
+          .max(365 * 86_400)
+          .optional(),
+      })
+      .prefault({}),
     authorizationCodeTtlSeconds: z.number().int().min(30).max(600).default(300),
     signingAlgorithm: z.enum(['RS256', 'ES256', 'EdDSA']).default('RS256'),
     /** Upper bound on how long a revoked grant's access tokens keep working at the guard. */

@@ -21,6 +21,7 @@ import { isClientIdUrl } from './client-id-url.js'
 import type { ClientMetadataResolver } from './client-metadata-resolver.js'
 import type { OAuthServerProvider } from './provider.js'
 import { staticClients } from './static-clients.js'
+import { assertRefreshAllowed, refreshTokenLifetime } from './refresh-policy.js'
 import { formatScope } from './scopes.js'
 import type {
   AuthorizationCode,
@@ -324,6 +325,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     record: RefreshToken,
     scopes: string[],
   ): Promise<TokenResponse> {
+    assertRefreshAllowed(this.options.config, client)
     if (record.rotated) {
       // OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a rotated token came back; the family is compromised.
       await this.grants.revoke(record.grantId)
@@ -465,9 +467,10 @@ export class GatehouseProvider implements OAuthServerProvider {
     const scope = formatScope(scopes)
     if (scope !== undefined) response.scope = scope
     const writes: StepWrite[] = []
-    if (options.refresh !== false && client.grant_types.includes('refresh_token')) {
+    const refreshTtl = refreshTokenLifetime(config, client, grant.createdAt, this.#nowSeconds())
+    if (options.refresh !== false && refreshTtl !== undefined) {
       const refreshToken = randomToken(32)
-      const ttl = config.refreshTokenTtlSeconds
+      const ttl = refreshTtl
       const record: RefreshToken = {
         clientId: client.client_id,
         grantId,
