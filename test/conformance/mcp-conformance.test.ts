@@ -44,6 +44,7 @@ const RUN = [
   'tools-call-sampling',
   'tools-call-elicitation',
   'server-sse-multiple-streams',
+  'dns-rebinding-protection',
 ] as const
 
 const SDK_FEATURE =
@@ -74,8 +75,6 @@ const NOT_APPLICABLE: Record<string, string> = {
   'prompts-get-with-image': SDK_FEATURE,
   'server-sse-polling':
     'needs a test_reconnection tool that closes the SSE stream mid-call and an event store (SDK transport resumability); not wired in the fixture',
-  'dns-rebinding-protection':
-    'scoped by the runner to localhost servers without authentication; it sends no token (undici, not fetch), so Gatehouse answers 401 before any Host check',
   initialize: CLIENT_SCENARIO,
   tools_call: CLIENT_SCENARIO,
   'elicitation-sep1034-client-defaults': CLIENT_SCENARIO,
@@ -108,6 +107,7 @@ interface Check {
   id: string
   status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED'
   errorMessage?: string
+  details?: { statusCode?: number }
 }
 
 interface RunnerResult {
@@ -357,6 +357,19 @@ describe('MCP conformance runner against Gatehouse', () => {
       150_000,
     )
   }
+
+  it('dns-rebinding-protection is refused by the origin check of Gatehouse (403), not by a missing token', async () => {
+    const { checks } = await scenario('dns-rebinding-protection', token)
+    const byId = Object.fromEntries(checks.map((c) => [c.id, c]))
+    expect(byId['localhost-host-rebinding-rejected']).toMatchObject({
+      status: 'SUCCESS',
+      details: { statusCode: 403 },
+    })
+    expect(byId['localhost-host-valid-accepted']).toMatchObject({
+      status: 'SUCCESS',
+      details: { statusCode: 200 },
+    })
+  }, 150_000)
 
   for (const [name, reason] of Object.entries(NOT_APPLICABLE)) {
     it.skip(`${name}: not applicable: ${reason}`, () => undefined)

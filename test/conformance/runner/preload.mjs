@@ -1,13 +1,13 @@
 /**
- * Preloaded into the conformance runner's process (`node --import`). It registers the Node 20
- * hooks and, when `CONFORMANCE_BEARER` is set, adds `Authorization: Bearer …` to the runner's
+ * Preloaded into the conformance runner's process (`node --import`). It registers the module
+ * hooks (hooks.mjs) and, when `CONFORMANCE_BEARER` is set, adds `Authorization: Bearer …` to the runner's
  * `fetch` calls to `CONFORMANCE_ORIGIN`: the runner's server scenarios connect without
  * authorization, and the server under test sits behind Gatehouse. The token comes from a real
  * OAuth flow at that Gatehouse; nothing else about the runner's requests is changed.
  */
 import { register } from 'node:module'
 
-register('./node20-hooks.mjs', import.meta.url)
+register('./hooks.mjs', import.meta.url)
 
 const token = process.env.CONFORMANCE_BEARER
 const origin = process.env.CONFORMANCE_ORIGIN
