@@ -17,7 +17,8 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { completable } from '@modelcontextprotocol/sdk/server/completable.js'
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { CreateMessageResultSchema, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -45,34 +46,37 @@ const RUN = [
   'tools-call-elicitation',
   'server-sse-multiple-streams',
   'dns-rebinding-protection',
+  'completion-complete',
+  'tools-call-image',
+  'tools-call-audio',
+  'tools-call-embedded-resource',
+  'tools-call-mixed-content',
+  'resources-list',
+  'resources-read-text',
+  'resources-read-binary',
+  'resources-templates-read',
+  'prompts-list',
+  'prompts-get-simple',
+  'prompts-get-with-args',
+  'prompts-get-embedded-resource',
+  'prompts-get-with-image',
 ] as const
 
 const SDK_FEATURE =
   'tests an MCP server feature the MCP SDK implements and Gatehouse only passes through; the fixture server does not implement it'
+const PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=='
+const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA='
 const CLIENT_SCENARIO =
   'client scenario: the runner plays the authorization server and resource server itself and tests an MCP client; Gatehouse is neither'
 
 /** Every other scenario of the installed runner, with why it does not apply to Gatehouse. */
 const NOT_APPLICABLE: Record<string, string> = {
-  'completion-complete': SDK_FEATURE,
-  'tools-call-image': SDK_FEATURE,
-  'tools-call-audio': SDK_FEATURE,
-  'tools-call-embedded-resource': SDK_FEATURE,
-  'tools-call-mixed-content': SDK_FEATURE,
   'json-schema-2020-12': SDK_FEATURE,
   'elicitation-sep1034-defaults': SDK_FEATURE,
   'elicitation-sep1330-enums': SDK_FEATURE,
-  'resources-list': SDK_FEATURE,
-  'resources-read-text': SDK_FEATURE,
-  'resources-read-binary': SDK_FEATURE,
-  'resources-templates-read': SDK_FEATURE,
   'resources-subscribe': SDK_FEATURE,
   'resources-unsubscribe': SDK_FEATURE,
-  'prompts-list': SDK_FEATURE,
-  'prompts-get-simple': SDK_FEATURE,
-  'prompts-get-with-args': SDK_FEATURE,
-  'prompts-get-embedded-resource': SDK_FEATURE,
-  'prompts-get-with-image': SDK_FEATURE,
   'server-sse-polling':
     'needs a test_reconnection tool that closes the SSE stream mid-call and an event store (SDK transport resumability); not wired in the fixture',
   initialize: CLIENT_SCENARIO,
@@ -222,6 +226,117 @@ function conformanceServer({ jsonSchemaValidator }: McpServerContext): McpServer
       )
       return text(`User response: ${JSON.stringify(result)}`)
     },
+  )
+  server.registerTool('test_image_content', { description: 'Returns an image' }, () => ({
+    content: [{ type: 'image' as const, data: PNG, mimeType: 'image/png' }],
+  }))
+  server.registerTool('test_audio_content', { description: 'Returns audio' }, () => ({
+    content: [{ type: 'audio' as const, data: WAV, mimeType: 'audio/wav' }],
+  }))
+  const embedded = (uri: string, mimeType: string, text: string) => ({
+    type: 'resource' as const,
+    resource: { uri, mimeType, text },
+  })
+  server.registerTool('test_embedded_resource', { description: 'Returns a resource' }, () => ({
+    content: [
+      embedded('test://embedded-resource', 'text/plain', 'This is an embedded resource content.'),
+    ],
+  }))
+  server.registerTool(
+    'test_multiple_content_types',
+    { description: 'Returns three kinds' },
+    () => ({
+      content: [
+        { type: 'text' as const, text: 'Multiple content types test:' },
+        { type: 'image' as const, data: PNG, mimeType: 'image/png' },
+        embedded(
+          'test://mixed-content-resource',
+          'application/json',
+          '{"test":"data","value":123}',
+        ),
+      ],
+    }),
+  )
+  server.registerResource(
+    'static-text',
+    'test://static-text',
+    { description: 'A text resource', mimeType: 'text/plain' },
+    (uri) => ({
+      contents: [
+        {
+          uri: uri.href,
+          mimeType: 'text/plain',
+          text: 'This is the content of the static text resource.',
+        },
+      ],
+    }),
+  )
+  server.registerResource(
+    'static-binary',
+    'test://static-binary',
+    { description: 'A binary resource', mimeType: 'image/png' },
+    (uri) => ({ contents: [{ uri: uri.href, mimeType: 'image/png', blob: PNG }] }),
+  )
+  server.registerResource(
+    'template',
+    new ResourceTemplate('test://template/{id}/data', { list: undefined }),
+    { description: 'A templated resource', mimeType: 'application/json' },
+    (uri, { id }) => ({
+      contents: [
+        {
+          uri: uri.href,
+          mimeType: 'application/json',
+          text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${String(id)}` }),
+        },
+      ],
+    }),
+  )
+  const user = (content: { type: 'text'; text: string }) => ({ role: 'user' as const, content })
+  server.registerPrompt('test_simple_prompt', { description: 'A simple prompt' }, () => ({
+    messages: [user({ type: 'text', text: 'This is a simple prompt for testing.' })],
+  }))
+  server.registerPrompt(
+    'test_prompt_with_arguments',
+    {
+      description: 'A prompt with arguments',
+      argsSchema: {
+        arg1: completable(z.string(), (value) =>
+          ['paris', 'park', 'party'].filter((v) => v.startsWith(value)),
+        ),
+        arg2: z.string(),
+      },
+    },
+    ({ arg1, arg2 }) => ({
+      messages: [
+        user({ type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` }),
+      ],
+    }),
+  )
+  server.registerPrompt(
+    'test_prompt_with_embedded_resource',
+    { description: 'A prompt embedding a resource', argsSchema: { resourceUri: z.string() } },
+    ({ resourceUri }) => ({
+      messages: [
+        {
+          role: 'user' as const,
+          content: embedded(resourceUri, 'text/plain', 'Embedded resource content for testing.'),
+        },
+        user({ type: 'text', text: 'Please process the embedded resource above.' }),
+      ],
+    }),
+  )
+  server.registerPrompt(
+    'test_prompt_with_image',
+    { description: 'A prompt with an image' },
+    () => ({
+      messages: [
+        {
+          role: 'user' as const,
+          content: { type: 'image' as const, data: PNG, mimeType: 'image/png' },
+        },
+        user({ type: 'text', text: 'Please analyze the image above.' }),
+      ],
+    }),
   )
   return server
 }
