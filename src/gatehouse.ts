@@ -14,7 +14,12 @@ import { RateLimiter } from './http/rate-limit.js'
 import { metadataResponse } from './http/responses.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
-import { createClientAssertionVerifier, privateKeyJwtEnabled } from './oauth/client-assertion.js'
+import {
+  createClientAssertionVerifier,
+  privateKeyJwtEnabled,
+  registrationAllowsPrivateKeyJwt,
+} from './oauth/client-assertion.js'
+import { createClientJwksSource, MAX_JWKS_BYTES } from './oauth/client-jwks.js'
 import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 import {
   GatehouseProvider,
@@ -213,6 +218,19 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const base = proxy ?? (await createLocalProvider(options, baseOptions, config))
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
   const minute = { windowSeconds: 60, now }
+  // Registered clients' `jwks_uri`: only through a transport that checks resolved addresses.
+  const clientJwks =
+    options.transport && registrationAllowsPrivateKeyJwt(config)
+      ? createClientJwksSource({
+          store,
+          now,
+          fetch: createGuardedFetch({
+            transport: options.transport,
+            maxBytes: MAX_JWKS_BYTES,
+            allowHttpLoopback: config.registration.dangerouslyAllowLoopbackJwksUri,
+          }),
+        })
+      : undefined
   const deps = {
     config,
     provider,
@@ -230,15 +248,20 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
             store,
             now,
             clockToleranceSeconds: config.clockToleranceSeconds,
+            ...(clientJwks ? { jwks: clientJwks } : {}),
           }),
         }
       : {}),
+    jwksUriSupported: clientJwks !== undefined,
     onError,
     audit: ops.audit,
   }
   const asMetadata = authorizationServerMetadata(config, {
     // The grants the token endpoint dispatches to (grants/index.ts) that the provider offers.
-    grantTypes: supportedGrantTypes(provider),
+    // The refresh-token policy decides whether some client can use `refresh_token`.
+    grantTypes: supportedGrantTypes(provider).filter(
+      (type) => type !== 'refresh_token' || config.refreshTokens.issueTo !== 'none',
+    ),
     // ID-JAG draft §6: the profile, never the list of trusted issuers.
     ...(provider.exchangeIdentityAssertion
       ? { extra: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }

@@ -234,6 +234,26 @@ export const ConfigSchema = z
       .min(300)
       .max(365 * 86_400)
       .default(30 * 86_400),
+    /** Which clients get refresh tokens, and for how long at most (src/grants/refresh-policy.ts). */
+    refreshTokens: z
+      .strictObject({
+        /**
+         * Among the clients that registered the `refresh_token` grant: `all`, `confidential`
+         * (clients that authenticate at /token), or `none`. Default `all`.
+         */
+        issueTo: z.enum(['all', 'confidential', 'none']).default('all'),
+        /**
+         * Absolute lifetime of a sign-in's refresh tokens, from the grant's creation: rotations
+         * never reach past it. Unset: only the idle lifetime (`refreshTokenTtlSeconds`) applies.
+         */
+        absoluteLifetimeSeconds: z
+          .number()
+          .int()
+          .min(300)
+          .max(365 * 86_400)
+          .optional(),
+      })
+      .prefault({}),
     authorizationCodeTtlSeconds: z.number().int().min(30).max(600).default(300),
     signingAlgorithm: z.enum(['RS256', 'ES256', 'EdDSA']).default('RS256'),
     /** Upper bound on how long a revoked grant's access tokens keep working at the guard. */
@@ -249,6 +269,15 @@ export const ConfigSchema = z
          * `[]`: none (registration closed to redirects). Checked at registration and authorization.
          */
         allowedRedirectUris: z.array(z.string().min(1)).optional(),
+        /**
+         * Let registering clients choose `token_endpoint_auth_method: private_key_jwt` (RFC 7523
+         * client assertions) with exactly one of `jwks` (public keys inline) or `jwks_uri` (an
+         * https URL, fetched through the outbound `transport` and cached). Default false (machine
+         * clients may anyway under `clientCredentials.allowRegistration`).
+         */
+        allowPrivateKeyJwt: z.boolean().default(false),
+        /** Development only: also accept an http `jwks_uri` on a loopback host. Never in production. */
+        dangerouslyAllowLoopbackJwksUri: z.boolean().default(false),
       })
       .prefault({}),
     /**

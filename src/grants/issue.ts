@@ -4,6 +4,7 @@
  * registered that grant; the response body; and the writes (the refresh token's record) that the
  * grant applies in its own atomic step before the response may be sent.
  */
+import { refreshTokenLifetime } from './refresh-policy.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { formatScope } from '../oauth/scopes.js'
@@ -57,8 +58,8 @@ export class TokenIssuer {
   }
 
   /**
-   * An access token for the grant (narrowed to `scopes`) and, when the client registered the
-   * `refresh_token` grant and `options.refresh` is not `false`, a new refresh token carrying the
+   * An access token for the grant (narrowed to `scopes`) and, when the refresh-token policy
+   * (`refresh-policy.ts`) gives this client one and `options.refresh` is not `false`, a new refresh token carrying the
    * grant's full scope. Writes nothing: the refresh token's record is among the returned writes.
    */
   async prepare(
@@ -93,9 +94,15 @@ export class TokenIssuer {
     const scope = formatScope(scopes)
     if (scope !== undefined) response.scope = scope
     const writes: StepWrite[] = []
-    if (options.refresh !== false && client.grant_types.includes('refresh_token')) {
+    const refreshTtl = refreshTokenLifetime(
+      config,
+      client,
+      grant.createdAt,
+      Math.floor(this.#now() / 1000),
+    )
+    if (options.refresh !== false && refreshTtl !== undefined) {
       const refreshToken = randomToken(32)
-      const ttl = config.refreshTokenTtlSeconds
+      const ttl = refreshTtl
       const record: RefreshToken = {
         clientId: client.client_id,
         grantId,

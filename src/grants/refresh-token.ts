@@ -11,6 +11,7 @@
  * `rt-used:`), writes the new one and renews the grant, only while the grant lives. A rotated token
  * presented again revokes the whole family (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
  */
+import { assertRefreshAllowed } from './refresh-policy.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { randomToken, sha256 } from '../http/random.js'
@@ -97,6 +98,7 @@ export async function rotateRefreshToken(
   scopes: string[],
 ): Promise<TokenResponse> {
   const { store, grants } = context
+  assertRefreshAllowed(context.config, client)
   if (record.rotated) {
     // OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a rotated token came back; the family is compromised.
     await grants.revoke(record.grantId)

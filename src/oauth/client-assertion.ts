@@ -1,15 +1,18 @@
 /**
- * `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Core §9) for clients whose
- * keys come from their metadata document. Rules: an asymmetric JWS signed by one of the client's
- * keys; `iss` = `sub` = the client id; `aud` is this issuer alone (a string, or a one-element array; never the token endpoint); `exp`
- * required and at most `MAX_ASSERTION_LIFETIME_SECONDS` ahead; `jti` required and single use
- * (one atomic `setIfAbsent` in the shared store, kept until the assertion expires).
+ * `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Core §9) for clients with
+ * keys: inline `jwks` (operator-listed, registered, or from a metadata document) or a registered
+ * client's `jwks_uri` (fetched and cached by `ClientJwksSource`). Rules: an asymmetric JWS signed
+ * by one of the client's keys; `iss` = `sub` = the client id; `aud` is this issuer alone (a
+ * string, or a one-element array; never the token endpoint); `exp` required and at most
+ * `MAX_ASSERTION_LIFETIME_SECONDS` ahead; `jti` required and single use (one atomic `setIfAbsent`
+ * in the shared store, kept until the assertion expires).
  */
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose'
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet } from 'jose'
 import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
+import type { ClientJwksSource } from './client-jwks.js'
 import type { OAuthClientInformation } from './types.js'
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -18,15 +21,24 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 300
 
 /**
  * Whether any client can authenticate with `private_key_jwt`: metadata-document clients, clients
- * the operator lists with `jwks`, or machine clients registering themselves with keys. The
- * metadata advertises the method exactly then, and the verifier exists exactly then.
+ * the operator lists with `jwks`, or clients registering themselves with keys (machine clients
+ * under `clientCredentials.allowRegistration`, any client under `registration.allowPrivateKeyJwt`).
+ * The metadata advertises the method exactly then, and the verifier exists exactly then.
  */
 export function privateKeyJwtEnabled(config: ResolvedConfig): boolean {
-  const cc = config.clientCredentials
   return (
     config.clientIdMetadataDocuments.enabled ||
     config.clients.some((c) => c.tokenEndpointAuthMethod === 'private_key_jwt') ||
-    (cc.enabled && cc.allowRegistration)
+    registrationAllowsPrivateKeyJwt(config)
+  )
+}
+
+/** Whether `/register` accepts `token_endpoint_auth_method: private_key_jwt`. */
+export function registrationAllowsPrivateKeyJwt(config: ResolvedConfig): boolean {
+  const cc = config.clientCredentials
+  return (
+    config.registration.enabled &&
+    (config.registration.allowPrivateKeyJwt || (cc.enabled && cc.allowRegistration))
   )
 }
 
@@ -35,6 +47,8 @@ export interface ClientAssertionOptions {
   store: Store
   now: () => number
   clockToleranceSeconds: number
+  /** Keys of registered clients with a `jwks_uri`; unset: such clients are refused. */
+  jwks?: ClientJwksSource
 }
 
 /** Verifies client assertions; `verify` throws `OAuthError` `invalid_client`. */
@@ -52,23 +66,39 @@ export function createClientAssertionVerifier(
           reason,
           ...(cause === undefined ? {} : { cause }),
         })
-      if (client.jwks === undefined) throw fail('assertion_no_keys')
-      const keys = createLocalJWKSet(client.jwks as unknown as JSONWebKeySet)
       const tolerance = options.clockToleranceSeconds
+      const check = async (jwks: { keys: unknown[] }) =>
+        (
+          await jwtVerify(assertion, createLocalJWKSet(jwks as unknown as JSONWebKeySet), {
+            algorithms: [...ASYMMETRIC_ALGORITHMS],
+            issuer: client.client_id,
+            subject: client.client_id,
+            // draft-ietf-oauth-rfc7523bis: the audience is this issuer alone. Token endpoint URLs
+            // and lists naming other servers are how assertions get replayed across servers.
+            audience: options.issuer,
+            requiredClaims: ['exp', 'jti'],
+            currentDate: new Date(options.now()),
+            clockTolerance: tolerance,
+          })
+        ).payload as { exp?: number; jti?: string; aud?: string | string[] }
       let payload: { exp?: number; jti?: string; aud?: string | string[] }
       try {
-        ;({ payload } = await jwtVerify(assertion, keys, {
-          algorithms: [...ASYMMETRIC_ALGORITHMS],
-          issuer: client.client_id,
-          subject: client.client_id,
-          // draft-ietf-oauth-rfc7523bis: the audience is this issuer alone. Token endpoint URLs and
-          // lists naming other servers are how assertions get replayed across servers.
-          audience: options.issuer,
-          requiredClaims: ['exp', 'jti'],
-          currentDate: new Date(options.now()),
-          clockTolerance: tolerance,
-        }))
+        if (client.jwks !== undefined) {
+          payload = await check(client.jwks)
+        } else if (client.jwks_uri !== undefined && options.jwks !== undefined) {
+          const source = options.jwks
+          try {
+            payload = await check(await source.keys(client.jwks_uri))
+          } catch (error) {
+            // A key the cached set lacks: the client may have rotated; fetch again (rate-bound).
+            if (!(error instanceof errors.JWKSNoMatchingKey)) throw error
+            payload = await check(await source.keys(client.jwks_uri, { refresh: true }))
+          }
+        } else {
+          throw fail('assertion_no_keys')
+        }
       } catch (error) {
+        if (error instanceof OAuthError) throw error
         throw fail('assertion_invalid', error)
       }
       if (Array.isArray(payload.aud) && payload.aud.length !== 1) throw fail('assertion_audience')

@@ -1,7 +1,10 @@
 /**
  * Dynamic Client Registration (RFC 7591). Metadata is self-asserted: every field is validated, the
  * client id is generated here (RFC 9700 §4.15) and never looks like a CIMD URL, secrets are
- * returned once and stored only as SHA-256.
+ * returned once and stored only as SHA-256. A `private_key_jwt` client (when the operator allows
+ * it) gives exactly one of `jwks` (1 to 20 public keys) or `jwks_uri` (https; http on loopback
+ * only under `registration.dangerouslyAllowLoopbackJwksUri`; only when an outbound transport
+ * checks resolved addresses).
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost } from '../config/urls.js'
@@ -11,6 +14,7 @@ import { clientAddressOf, type RateLimiter } from '../http/rate-limit.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { jsonResponse } from '../http/responses.js'
 import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { registrationAllowsPrivateKeyJwt } from './client-assertion.js'
 import { parseJwks } from './client-metadata-document.js'
 import { supportedScopes } from './metadata.js'
 import type { OAuthServerProvider } from './provider.js'
@@ -25,11 +29,8 @@ const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
   'client_secret_post',
 ]
 const GRANT_TYPES = ['authorization_code', 'refresh_token']
-/** Only when the operator lets machine clients register (`clientCredentials.allowRegistration`). */
-const MACHINE_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
-  ...AUTH_METHODS,
-  'private_key_jwt',
-]
+/** Only when the operator allows it (`registrationAllowsPrivateKeyJwt`). */
+const KEY_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [...AUTH_METHODS, 'private_key_jwt']
 const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'jwks_uri'] as const
 const TEXT_LIMIT = 200
 
@@ -40,6 +41,8 @@ export interface RegisterDeps {
   /** Registrations per client address (429 past the limit). */
   registrations?: RateLimiter
   audit?: AuditSink
+  /** Whether `jwks_uri` can be fetched safely (an outbound transport is configured). */
+  jwksUriSupported?: boolean
 }
 
 /** `POST /register`: 201 with the client's information, or 400 with the RFC 7591 §3.2.2 error. */
@@ -99,8 +102,11 @@ async function validateMetadata(
     }
   }
   const method =
-    optionalEnum(m, 'token_endpoint_auth_method', machines ? MACHINE_AUTH_METHODS : AUTH_METHODS) ??
-    'client_secret_basic'
+    optionalEnum(
+      m,
+      'token_endpoint_auth_method',
+      registrationAllowsPrivateKeyJwt(deps.config) ? KEY_AUTH_METHODS : AUTH_METHODS,
+    ) ?? 'client_secret_basic'
   if (method === 'none' && grantTypes.includes(CLIENT_CREDENTIALS_GRANT)) {
     throw metadataError('the client_credentials grant needs client authentication', 'cc_public')
   }
@@ -115,10 +121,8 @@ async function validateMetadata(
   if (m.jwks !== undefined && m.jwks_uri !== undefined) {
     throw metadataError('jwks and jwks_uri must not both be present', 'jwks_and_jwks_uri')
   }
-  if (method === 'private_key_jwt' && m.jwks === undefined) {
-    // Keys by reference would be fetched at every key change from a URL the client chose: a
-    // registered client gives its keys inline (a metadata-document client may publish them).
-    throw metadataError('private_key_jwt needs the public keys in jwks', 'no_jwks')
+  if (method === 'private_key_jwt' && m.jwks === undefined && m.jwks_uri === undefined) {
+    throw metadataError('private_key_jwt needs the public keys in jwks or jwks_uri', 'no_jwks')
   }
   const client: OAuthClientInformation = {
     client_id: randomToken(16),
@@ -132,6 +136,7 @@ async function validateMetadata(
   const name = optionalText(m, 'client_name')
   if (name !== undefined) client.client_name = name
   for (const field of URL_FIELDS) {
+    if (field === 'jwks_uri' && method === 'private_key_jwt') continue
     const value = optionalText(m, field, 2000)
     if (value === undefined) continue
     if (!isWebUrl(value)) throw metadataError(`${field} must be an https URL`, `bad_${field}`)
@@ -150,7 +155,8 @@ async function validateMetadata(
     if (scopes.length > 0) client.scope = scopes.join(' ')
   }
   if (method === 'private_key_jwt') {
-    client.jwks = publicJwks(m.jwks)
+    if (m.jwks === undefined) client.jwks_uri = keysUrl(m, deps)
+    else client.jwks = publicJwks(m.jwks)
   } else if (method !== 'none') {
     const secret = randomToken(32)
     client.client_secret = secret
@@ -172,6 +178,31 @@ function publicJwks(value: unknown): { keys: unknown[] } {
     throw metadataError('jwks must hold public keys only', 'private_jwk')
   }
   return jwks
+}
+
+/** The `jwks_uri` of a `private_key_jwt` client: https (http on loopback only in development). */
+function keysUrl(m: Record<string, unknown>, deps: RegisterDeps): string {
+  const value = optionalText(m, 'jwks_uri', 2000)
+  if (value === undefined) throw metadataError('jwks_uri must be a URL', 'bad_jwks_uri')
+  if (deps.jwksUriSupported !== true) {
+    // Without a transport that checks resolved addresses, a name could point inside.
+    throw metadataError('this server accepts keys only inline in jwks', 'jwks_uri_unsupported')
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw metadataError('jwks_uri must be an https URL', 'bad_jwks_uri')
+  }
+  // Loopback (either scheme) only under the development switch; elsewhere https only.
+  const allowed = isLoopbackHost(url.hostname)
+    ? deps.config.registration.dangerouslyAllowLoopbackJwksUri &&
+      (url.protocol === 'http:' || url.protocol === 'https:')
+    : url.protocol === 'https:'
+  if (!allowed || url.username !== '' || url.password !== '' || url.hash !== '') {
+    throw metadataError('jwks_uri must be an https URL', 'bad_jwks_uri')
+  }
+  return url.href
 }
 
 function metadataError(description: string, reason: string): OAuthError {
