@@ -17,6 +17,8 @@ import { ConfigError } from '../errors.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { AccessToken } from '../resource/access-token.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
@@ -127,6 +129,16 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       onWarning: log,
     })
     closers.push(() => gatehouse.close())
+    refuseOwnAudiences(checked)
+    // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
+    const proxy = gatehouse.base as Partial<{
+      getUpstreamToken(t: AccessToken): Promise<string>
+    }>
+    const userToken =
+      typeof proxy.getUpstreamToken === 'function'
+        ? (t: AccessToken) =>
+            (proxy.getUpstreamToken as (t: AccessToken) => Promise<string>).call(proxy, t)
+        : undefined
     const gateway = createGateway({
       gatehouse,
       store,
@@ -134,16 +146,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         createUpstream(route, index, {
           env,
           log,
-          // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
-          userToken: (token) => {
-            const proxy = gatehouse.base as Partial<{
-              getUpstreamToken(t: typeof token): Promise<string>
-            }>
-            if (typeof proxy.getUpstreamToken !== 'function') {
-              return Promise.reject(new Error('no identity provider behind this gateway'))
-            }
-            return proxy.getUpstreamToken(token)
-          },
+          signer: { keys: gatehouse.keys, issuer: checked.issuer },
+          ...(userToken ? { userToken } : {}),
         }),
     })
     closers.push(() => gateway.close())
@@ -179,6 +183,25 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     await closeAll()
     throw error
   }
+}
+
+/**
+ * A token Gatehouse signs for an upstream must never be one Gatehouse itself accepts: its
+ * audience may not be a resource of this configuration.
+ */
+function refuseOwnAudiences(config: ResolvedConfig): void {
+  const own = new Set(config.resources.map((r) => r.url))
+  const problems: string[] = []
+  config.gateway?.routes.forEach((route, i) => {
+    const u = route.upstream
+    if (u.kind !== 'http' || u.credential.kind !== 'gatehouse-token') return
+    if (own.has(u.credential.audience ?? u.url)) {
+      problems.push(
+        `gateway.routes.${i}.upstream.credential.audience: is a resource of this Gatehouse; name the upstream's own audience`,
+      )
+    }
+  })
+  if (problems.length > 0) throw new ConfigError(problems)
 }
 
 /** The embedded dev IdP with one user and Gatehouse's client registered at it. */

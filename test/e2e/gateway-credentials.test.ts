@@ -1,0 +1,209 @@
+/**
+ * Upstream credential modes of `gatehouse serve`: identity headers, a Gatehouse-signed token for
+ * the upstream's audience, and the user's own IdP access token. The MCP SDK client signs in at
+ * the embedded dev IdP through the gateway; recording upstreams show what crossed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { ConfigError } from '../../src/errors.js'
+import { JWTVerifier } from '../../src/jwt/verifier.js'
+import { connectAs, post, startRecorder } from '../helpers/gateway.js'
+
+const ADA = { username: 'ada', password: 'lovelace' }
+
+type Recorder = Awaited<ReturnType<typeof startRecorder>>
+let ident: Recorder
+let signed: Recorder
+let idp: Recorder
+let serve: RunningServe
+
+beforeAll(async () => {
+  ;[ident, signed, idp] = await Promise.all([startRecorder(), startRecorder(), startRecorder()])
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: {
+      users: [
+        { user: ADA.username, password: ADA.password, claims: { roles: ['reader', 'ops,team'] } },
+      ],
+    },
+    config: {
+      gateway: {
+        routes: [
+          {
+            path: '/ident',
+            scopes: ['mcp:read'],
+            upstream: {
+              kind: 'http',
+              url: ident.url,
+              identityHeaders: { subject: 'X-User' },
+            },
+          },
+          {
+            path: '/signed',
+            upstream: {
+              kind: 'http',
+              url: signed.url,
+              credential: { kind: 'gatehouse-token', ttlSeconds: 120 },
+            },
+          },
+          {
+            path: '/idp',
+            upstream: {
+              kind: 'http',
+              url: idp.url,
+              credential: { kind: 'idp-token', name: 'X-Idp-Token', prefix: '' },
+            },
+          },
+        ],
+      },
+    },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await (serve as RunningServe | undefined)?.close()
+  await Promise.all(
+    [ident, signed, idp].map((r) => (r as Recorder | undefined)?.stop() ?? Promise.resolve()),
+  )
+})
+
+const CALL = {
+  jsonrpc: '2.0',
+  id: 7,
+  method: 'tools/call',
+  params: { name: 'noop', arguments: {} },
+}
+
+describe('gatehouse serve: upstream credentials', () => {
+  it('identity headers: the caller as Gatehouse knows them; a client cannot forge them', async () => {
+    const { client, provider } = await connectAs(serve.routes['/ident']!, ADA)
+    try {
+      await client.callTool({ name: 'noop', arguments: {} })
+      const token = provider.saved!.access_token
+      const sessionId = ident.seen.at(-1)!['mcp-session-id'] as string
+      const res = await post(serve.routes['/ident']!, token, CALL, {
+        'mcp-session-id': sessionId,
+        'x-user': 'bob',
+        'x-gatehouse-client-id': 'forged',
+        'x-gatehouse-roles': 'admin',
+      })
+      expect(res.status).toBe(200)
+      expect(ident.seen.length).toBeGreaterThanOrEqual(3)
+      for (const headers of ident.seen) {
+        expect(headers['x-user']).toBe('ada')
+        expect(headers['x-gatehouse-subject']).toBeUndefined()
+        expect(headers['x-gatehouse-client-id']).toBe(provider.clientInformation()!.client_id)
+        expect(headers['x-gatehouse-issuer']).toBe(serve.idpIssuer)
+        expect(headers['x-gatehouse-scopes']).toBe('mcp:read')
+        // A comma inside a role is encoded, so the list splits unambiguously.
+        expect(headers['x-gatehouse-roles']).toBe('reader,ops%2Cteam')
+        expect(headers.authorization).toBeUndefined()
+        expect(JSON.stringify(headers)).not.toContain(token)
+      }
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('gatehouse-token: a short-lived JWT for the upstream audience, verifiable at the JWKS', async () => {
+    const { client, provider } = await connectAs(serve.routes['/signed']!, ADA)
+    try {
+      await client.callTool({ name: 'noop', arguments: {} })
+      const token = provider.saved!.access_token
+      const verifier = new JWTVerifier({
+        issuer: serve.issuer,
+        audience: signed.url,
+        jwksUri: `${serve.issuer}/.well-known/jwks.json`,
+        allowHttpLoopback: true,
+        typ: 'at+jwt',
+      })
+      const sent = signed.seen.map((h) => h.authorization ?? '')
+      expect(sent.length).toBeGreaterThanOrEqual(3)
+      const upstreamToken = sent[0]!.replace(/^Bearer /, '')
+      expect(upstreamToken).not.toBe(token)
+      // One token per client token while it is fresh (no signature per request).
+      expect(new Set(sent).size).toBe(1)
+      const verified = await verifier.verifyToken(upstreamToken)
+      expect(verified).toMatchObject({ subject: 'ada', resource: signed.url })
+      expect(verified!.roles).toEqual(['reader', 'ops,team'])
+      const now = Math.floor(Date.now() / 1000)
+      expect(verified!.expiresAt!).toBeLessThanOrEqual(now + 121)
+
+      // The upstream's token is not a token for Gatehouse's own routes.
+      const replay = await post(serve.routes['/signed']!, upstreamToken, CALL)
+      expect(replay.status).toBe(401)
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it("idp-token: the user's own access token at the IdP, which the IdP accepts", async () => {
+    const { client, provider } = await connectAs(serve.routes['/idp']!, ADA)
+    try {
+      await client.callTool({ name: 'noop', arguments: {} })
+      const sent = idp.seen.map((h) => h['x-idp-token'] as string)
+      expect(sent.length).toBeGreaterThanOrEqual(3)
+      expect(sent[0]).not.toBe(provider.saved!.access_token)
+      for (const h of idp.seen) expect(h.authorization).toBeUndefined()
+      const discovery = (await (
+        await fetch(`${serve.idpIssuer!}/.well-known/openid-configuration`)
+      ).json()) as { userinfo_endpoint: string }
+      const me = await fetch(discovery.userinfo_endpoint, {
+        headers: { authorization: `Bearer ${sent[0]!}` },
+      })
+      expect(me.status).toBe(200)
+      expect(((await me.json()) as { sub: string }).sub).toBe('ada')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})
+
+describe('gatehouse serve: credential configuration', () => {
+  it('refuses identity header names the client passes through, and a signed audience of its own', async () => {
+    const base = {
+      port: 0,
+      store: 'memory' as const,
+      devIdp: { users: [{ user: 'x', password: 'x' }] },
+    }
+    const clash = startServe({
+      ...base,
+      config: {
+        gateway: {
+          routes: [
+            {
+              path: '/x',
+              upstream: {
+                kind: 'http',
+                url: 'http://127.0.0.1:9/mcp',
+                identityHeaders: { subject: 'Mcp-Session-Id' },
+              },
+            },
+          ],
+        },
+      },
+    })
+    await expect(clash).rejects.toThrow(ConfigError)
+    await expect(clash).rejects.toThrow(/identityHeaders\.subject/)
+    const own = startServe({
+      ...base,
+      config: {
+        issuer: 'http://127.0.0.1:1',
+        gateway: {
+          routes: [
+            {
+              path: '/x',
+              upstream: {
+                kind: 'http',
+                url: 'http://127.0.0.1:9/mcp',
+                credential: { kind: 'gatehouse-token', audience: 'http://127.0.0.1:1/x' },
+              },
+            },
+          ],
+        },
+      },
+    })
+    await expect(own).rejects.toThrow(/credential\.audience/)
+  }, 60_000)
+})
