@@ -19,6 +19,8 @@ import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import type { AccessToken } from '../resource/access-token.js'
+import { readinessResponse } from '../ops/health.js'
+import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
@@ -39,7 +41,12 @@ export interface ServeOptions {
   /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
   outbound?: NodeTransportOptions
   env?: NodeJS.ProcessEnv
+  /** Operational messages of the gateway (start-up warnings, upstream failures, stdio stderr). */
   log?: (message: string) => void
+  /** Request lines, refusals and audit events (pino-compatible); default silent. */
+  logger?: Logger
+  /** Prometheus metrics at `/metrics` (default on). */
+  metrics?: boolean
 }
 
 /** A user of the embedded dev IdP (`sub` = `user`). */
@@ -127,6 +134,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       signatureVerifier: nodeSignatureVerifier,
       transport: createNodeTransport(options.outbound),
       onWarning: log,
+      metrics: options.metrics ?? true,
+      ...(options.logger ? { logger: options.logger } : {}),
     })
     closers.push(() => gatehouse.close())
     refuseOwnAudiences(checked)
@@ -157,11 +166,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const allowedHosts = isLoopbackHost(new URL(issuer).hostname)
       ? [`127.0.0.1:${port}`, `localhost:${port}`, publicHost]
       : undefined
-    slot.handler = toNodeHandler((request) => gateway.handle(request) ?? gatehouse.fetch(request), {
-      baseUrl: issuer,
-      maxBodyBytes: maxBody + 1,
-      ...(allowedHosts ? { allowedHosts } : {}),
-    })
+    const readyPath = `${checked.basePath}/readyz`
+    slot.handler = toNodeHandler(
+      (request) =>
+        gateway.handle(request) ??
+        (new URL(request.url).pathname === readyPath && request.method === 'GET'
+          ? readiness(request, gatehouse, gateway)
+          : gatehouse.fetch(request)),
+      {
+        baseUrl: issuer,
+        maxBodyBytes: maxBody + 1,
+        ...(allowedHosts ? { allowedHosts } : {}),
+      },
+    )
     const routes = Object.fromEntries(
       gw.routes.map((r) => [r.path, `${new URL(issuer).origin}${r.path}`]),
     )
@@ -183,6 +200,31 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     await closeAll()
     throw error
   }
+}
+
+/**
+ * `/readyz` of the gateway: Gatehouse's own checks (store, signing keys, IdP) and each route's MCP
+ * server (reachable over HTTP, or the stdio program can be started); 503 naming what failed.
+ */
+async function readiness(request: Request, gatehouse: Gatehouse, gateway: Gateway) {
+  const [own, routes] = await Promise.all([
+    gatehouse.fetch(request),
+    readinessResponse(gateway.readiness(), 3000),
+  ])
+  if (own.status !== 200 && own.status !== 503) return own
+  const a = (await own.json()) as { checks?: Record<string, string> }
+  const b = (await routes.json()) as { checks?: Record<string, string> }
+  const ready = own.status === 200 && routes.status === 200
+  return new Response(
+    JSON.stringify({
+      status: ready ? 'ok' : 'unavailable',
+      checks: { ...a.checks, ...b.checks },
+    }),
+    {
+      status: ready ? 200 : 503,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    },
+  )
 }
 
 /**

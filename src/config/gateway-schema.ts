@@ -169,6 +169,18 @@ export const GatewayRouteSchema = z.strictObject({
   tools: z.record(z.string().min(1), AccessRuleSchema).default({}),
   /** `deny`: tools not listed in `tools` are hidden and refused. */
   unlistedTools: z.enum(['allow', 'deny']).default('allow'),
+  /**
+   * Requests per window, kept in the store (they hold across instances): per caller (client and
+   * user), per client (all its users), and for the whole route. Over a limit: 429, `Retry-After`.
+   */
+  rateLimit: z
+    .strictObject({
+      windowSeconds: z.number().int().min(1).max(3600).default(60),
+      perSubject: z.number().int().min(1).optional(),
+      perClient: z.number().int().min(1).optional(),
+      perRoute: z.number().int().min(1).optional(),
+    })
+    .optional(),
   /** Largest request body, in bytes. */
   maxBodyBytes: z
     .number()

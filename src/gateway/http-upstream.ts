@@ -8,6 +8,7 @@ import { OAuthError } from '../errors.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { httpReachable } from './readiness.js'
 import { rewriteSse } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
@@ -89,6 +90,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       const body = rewrite(upstream, headers, call)
       return new Response(track(body, done), { status, headers })
     },
+    ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), doFetch),
     close(): Promise<void> {
       for (const c of active) c.abort(new Error('closing'))
       active.clear()
