@@ -151,6 +151,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const gateway = createGateway({
       gatehouse,
       store,
+      groupsOf: groupsFromGrants(gatehouse),
       upstream: (route, index) =>
         createUpstream(route, index, {
           env,
@@ -199,6 +200,26 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
   } catch (error) {
     await closeAll()
     throw error
+  }
+}
+
+/**
+ * The caller's groups as the IdP sent them at sign-in, kept with the grant (Gatehouse's access
+ * tokens do not carry them: lists can be long). Cached per grant for a minute.
+ */
+function groupsFromGrants(gatehouse: Gatehouse): (token: AccessToken) => Promise<string[]> {
+  const cache = new Map<string, { groups: string[]; until: number }>()
+  return async (token) => {
+    if (token.grantId === undefined || token.machine === true) return []
+    const now = Date.now()
+    const hit = cache.get(token.grantId)
+    if (hit && hit.until > now) return hit.groups
+    const grant = await gatehouse.base.grants.get(token.grantId)
+    const raw = grant?.claims?.groups
+    const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : []
+    if (cache.size >= 10_000) cache.clear()
+    cache.set(token.grantId, { groups, until: now + 60_000 })
+    return groups
   }
 }
 

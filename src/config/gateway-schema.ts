@@ -97,6 +97,10 @@ export const AccessRuleSchema = z.strictObject({
   subjects: z.array(z.string().min(1)).optional(),
   /** The token's `client_id` must be one of these. */
   clients: z.array(z.string().min(1)).optional(),
+  /** The user must be in one of these groups (`groups` claim, as the IdP sent it). */
+  groups: z.array(z.string().min(1)).optional(),
+  /** The user's directory must be one of these (Entra `tid`). */
+  tenants: z.array(z.string().min(1)).optional(),
 })
 
 const HttpUpstreamSchema = z.strictObject({
@@ -169,6 +173,15 @@ export const GatewayRouteSchema = z.strictObject({
   tools: z.record(z.string().min(1), AccessRuleSchema).default({}),
   /** `deny`: tools not listed in `tools` are hidden and refused. */
   unlistedTools: z.enum(['allow', 'deny']).default('allow'),
+  /** Per-prompt rules by prompt name (`prompts/get`, `prompts/list`). */
+  prompts: z.record(z.string().min(1), AccessRuleSchema).default({}),
+  unlistedPrompts: z.enum(['allow', 'deny']).default('allow'),
+  /**
+   * Per-resource rules by URI (`resources/read`, `subscribe`, the lists); a key ending in `*`
+   * matches every URI that starts with the rest; the longest matching key applies.
+   */
+  resources: z.record(z.string().min(1), AccessRuleSchema).default({}),
+  unlistedResources: z.enum(['allow', 'deny']).default('allow'),
   /**
    * Requests per window, kept in the store (they hold across instances): per caller (client and
    * user), per client (all its users), and for the whole route. Over a limit: 429, `Retry-After`.

@@ -33,6 +33,11 @@ export interface GatewayOptions {
   /** Builds the upstream of a route (HTTP or stdio). */
   upstream: (route: GatewayRoute, index: number) => Upstream
   now?: () => number
+  /**
+   * The caller's groups when the token does not carry them (Gatehouse keeps them with the grant);
+   * asked only on routes whose rules name groups.
+   */
+  groupsOf?: (token: AccessToken) => Promise<readonly string[]>
 }
 
 export interface Gateway {
@@ -123,9 +128,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function serveRoute(
     entry: RouteEntry,
     request: Request,
-    token: AccessToken,
+    verified: AccessToken,
   ): Promise<Response> {
     const { route } = entry
+    let token = verified
+    if (entry.policy.needsGroups && !Array.isArray(token.claims.groups) && options.groupsOf) {
+      token = { ...token, claims: { ...token.claims, groups: await options.groupsOf(token) } }
+    }
     const denied = refuse(entry, entry.policy.route(token), null)
     if (denied) return denied
     for (const [limiter, keyOf] of entry.limits) {
@@ -181,8 +190,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       call.messages = messages
       if (entry.policy.filters) {
         call.rewrite = (req: RpcMessage, res: RpcMessage) =>
-          req.method === 'tools/list' && res.result !== undefined
-            ? { ...res, result: entry.policy.filterToolList(res.result, token) }
+          typeof req.method === 'string' && res.result !== undefined
+            ? { ...res, result: entry.policy.filterList(req.method, res.result, token) }
             : res
       }
     }
