@@ -57,6 +57,24 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
   }),
+  /**
+   * RFC 8693 token exchange at a security token service: the user's IdP access token (as
+   * `subject_token`) traded for a token for the upstream, cached until shortly before it expires.
+   */
+  z.strictObject({
+    kind: z.literal('token-exchange'),
+    name: headerName.default('Authorization'),
+    prefix: z.string().max(64).default('Bearer '),
+    /** The STS's token endpoint. */
+    tokenEndpoint: absoluteUrl(),
+    clientId: z.string().min(1),
+    /** The variable holding the client secret (sent with HTTP Basic); none: a public client. */
+    clientSecretFromEnv: envName.optional(),
+    audience: z.string().min(1).optional(),
+    resource: absoluteUrl().optional(),
+    scopes: z.array(scopeToken).optional(),
+    timeoutSeconds: z.number().min(1).max(60).default(10),
+  }),
 ])
 
 /**

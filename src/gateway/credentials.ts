@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { IdentityHeaders, UpstreamCredential } from '../config/gateway-schema.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, OAuthError } from '../errors.js'
 import type { AccessToken } from '../resource/access-token.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
@@ -74,6 +74,26 @@ function credentialOf(
       const mint = upstreamTokenMinter(signer, audience, credential.ttlSeconds, deps.now)
       const { name, prefix } = credential
       return async (token) => [[name, `${prefix}${await mint(token)}`]]
+    }
+    case 'token-exchange': {
+      const userToken = deps.userToken
+      if (!userToken) {
+        throw new ConfigError([
+          `${where}: token-exchange needs an identity provider behind Gatehouse (upstream)`,
+        ])
+      }
+      let secret: string | undefined
+      if (credential.clientSecretFromEnv !== undefined) {
+        secret = (deps.env ?? process.env)[credential.clientSecretFromEnv]
+        if (secret === undefined || secret === '') {
+          throw new ConfigError([
+            `${where}.clientSecretFromEnv: the environment variable ${credential.clientSecretFromEnv} is not set`,
+          ])
+        }
+      }
+      const exchange = tokenExchanger(credential, secret, deps.now)
+      const { name, prefix } = credential
+      return async (token) => [[name, `${prefix}${await exchange(await userToken(token))}`]]
     }
     case 'idp-token': {
       const userToken = deps.userToken
@@ -162,6 +182,73 @@ function upstreamTokenMinter(
     }
     cache.set(key, { token: signed.token, refreshAt: t + (ttl * 1000) / 2 })
     return signed.token
+  }
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+
+/**
+ * RFC 8693 §2: trades a subject token at the STS; answers are cached per subject token (its
+ * SHA-256) until 30 s before they expire (no `expires_in`: one minute). A refusal of the subject
+ * token (`invalid_grant`) is `invalid_token` for the caller, who signs in again; anything else
+ * an error (the gateway answers 502). Neither token nor the STS's text reaches the error.
+ */
+function tokenExchanger(
+  config: Extract<UpstreamCredential, { kind: 'token-exchange' }>,
+  secret: string | undefined,
+  now: () => number = Date.now,
+): (subjectToken: string) => Promise<string> {
+  const cache = new Map<string, { token: string; until: number }>()
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  }
+  if (secret !== undefined) {
+    const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+')
+    headers.authorization = `Basic ${Buffer.from(`${enc(config.clientId)}:${enc(secret)}`).toString('base64')}`
+  }
+  return async (subjectToken) => {
+    const key = createHash('sha256').update(subjectToken).digest('base64url')
+    const hit = cache.get(key)
+    if (hit && hit.until > now()) return hit.token
+    cache.delete(key)
+    const form = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: ACCESS_TOKEN_TYPE,
+    })
+    if (secret === undefined) form.set('client_id', config.clientId)
+    if (config.audience !== undefined) form.set('audience', config.audience)
+    if (config.resource !== undefined) form.set('resource', config.resource)
+    if (config.scopes !== undefined) form.set('scope', config.scopes.join(' '))
+    const res = await fetch(config.tokenEndpoint, {
+      method: 'POST',
+      headers,
+      body: form,
+      redirect: 'error',
+      signal: AbortSignal.timeout(config.timeoutSeconds * 1000),
+    })
+    const body = (await res.json().catch(() => undefined)) as
+      { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined
+    if (res.status === 400 && body?.error === 'invalid_grant') {
+      throw new OAuthError('invalid_token', 'the identity provider no longer accepts the sign-in', {
+        reason: 'token_exchange_refused',
+      })
+    }
+    const access = body?.access_token
+    if (!res.ok || typeof access !== 'string' || access === '' || /[\r\n\0]/.test(access)) {
+      throw new Error(`token exchange failed (${String(res.status)})`)
+    }
+    const lifetime = typeof body?.expires_in === 'number' ? body.expires_in : 60
+    const until = now() + Math.max(0, lifetime - 30) * 1000
+    if (cache.size >= 10_000) {
+      const oldest = cache.keys().next()
+      if (!oldest.done) cache.delete(oldest.value)
+    }
+    if (until > now()) cache.set(key, { token: access, until })
+    return access
   }
 }
 

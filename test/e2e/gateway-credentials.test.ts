@@ -3,6 +3,8 @@
  * the upstream's audience, and the user's own IdP access token. The MCP SDK client signs in at
  * the embedded dev IdP through the gateway; recording upstreams show what crossed.
  */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { ConfigError } from '../../src/errors.js'
@@ -15,11 +17,63 @@ type Recorder = Awaited<ReturnType<typeof startRecorder>>
 let ident: Recorder
 let signed: Recorder
 let idp: Recorder
+let exchanged: Recorder
 let serve: RunningServe
+let sts: Server
+let stsUrl = ''
+/** What the security token service received: the form and the Authorization header. */
+const stsSeen: { form: URLSearchParams; authorization: string | undefined }[] = []
+
+/**
+ * An RFC 8693 token service for the test: checks the subject token at the dev IdP's userinfo
+ * endpoint and issues a token naming the user; refuses an unknown subject with invalid_grant.
+ */
+async function startSts(): Promise<void> {
+  sts = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      void (async () => {
+        const form = new URLSearchParams(body)
+        stsSeen.push({ form, authorization: req.headers.authorization })
+        const discovery = (await (
+          await fetch(`${serve.idpIssuer!}/.well-known/openid-configuration`)
+        ).json()) as { userinfo_endpoint: string }
+        const me = await fetch(discovery.userinfo_endpoint, {
+          headers: { authorization: `Bearer ${form.get('subject_token') ?? ''}` },
+        })
+        res.setHeader('content-type', 'application/json')
+        if (me.status !== 200) {
+          res.statusCode = 400
+          res.end(JSON.stringify({ error: 'invalid_grant' }))
+          return
+        }
+        const { sub } = (await me.json()) as { sub: string }
+        res.end(
+          JSON.stringify({
+            access_token: `sts-${sub}-${String(stsSeen.length)}`,
+            issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+            token_type: 'Bearer',
+            expires_in: 300,
+          }),
+        )
+      })()
+    })
+  })
+  await new Promise<void>((done) => sts.listen(0, '127.0.0.1', done))
+  stsUrl = `http://127.0.0.1:${String((sts.address() as AddressInfo).port)}/token`
+}
 
 beforeAll(async () => {
-  ;[ident, signed, idp] = await Promise.all([startRecorder(), startRecorder(), startRecorder()])
+  ;[ident, signed, idp, exchanged] = await Promise.all([
+    startRecorder(),
+    startRecorder(),
+    startRecorder(),
+    startRecorder(),
+  ])
+  await startSts()
   serve = await startServe({
+    env: { STS_SECRET: 'sts secret:1' },
     port: 0,
     store: 'memory',
     devIdp: {
@@ -55,6 +109,21 @@ beforeAll(async () => {
               credential: { kind: 'idp-token', name: 'X-Idp-Token', prefix: '' },
             },
           },
+          {
+            path: '/exchanged',
+            upstream: {
+              kind: 'http',
+              url: exchanged.url,
+              credential: {
+                kind: 'token-exchange',
+                tokenEndpoint: stsUrl,
+                clientId: 'gateway',
+                clientSecretFromEnv: 'STS_SECRET',
+                audience: 'https://api.example',
+                scopes: ['api.read'],
+              },
+            },
+          },
         ],
       },
     },
@@ -63,8 +132,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await (serve as RunningServe | undefined)?.close()
+  sts.closeAllConnections()
+  await new Promise((done) => sts.close(done))
   await Promise.all(
-    [ident, signed, idp].map((r) => (r as Recorder | undefined)?.stop() ?? Promise.resolve()),
+    [ident, signed, idp, exchanged].map(
+      (r) => (r as Recorder | undefined)?.stop() ?? Promise.resolve(),
+    ),
   )
 })
 
@@ -154,6 +227,36 @@ describe('gatehouse serve: upstream credentials', () => {
       })
       expect(me.status).toBe(200)
       expect(((await me.json()) as { sub: string }).sub).toBe('ada')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})
+
+describe('gatehouse serve: RFC 8693 token exchange', () => {
+  it("trades the user's IdP token at the STS once and sends the upstream what it issued", async () => {
+    const { client, provider } = await connectAs(serve.routes['/exchanged']!, ADA)
+    try {
+      await client.callTool({ name: 'noop', arguments: {} })
+      const sent = exchanged.seen.map((h) => h.authorization)
+      expect(sent.length).toBeGreaterThanOrEqual(3)
+      // One exchange, reused while the issued token is fresh.
+      expect(new Set(sent)).toEqual(new Set(['Bearer sts-ada-1']))
+      expect(stsSeen).toHaveLength(1)
+      const { form, authorization } = stsSeen[0]!
+      expect(Object.fromEntries(form)).toMatchObject({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        audience: 'https://api.example',
+        scope: 'api.read',
+      })
+      expect(form.get('subject_token')).not.toBe(provider.saved!.access_token)
+      expect(form.has('client_id')).toBe(false)
+      // RFC 6749 §2.3.1: id and secret form-encoded, then Basic.
+      expect(authorization).toBe(
+        `Basic ${Buffer.from('gateway:sts+secret%3A1').toString('base64')}`,
+      )
     } finally {
       await client.close()
     }
