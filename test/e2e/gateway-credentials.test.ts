@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { ConfigError } from '../../src/errors.js'
 import { JWTVerifier } from '../../src/jwt/verifier.js'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { connectAs, post, startRecorder } from '../helpers/gateway.js'
+import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
@@ -23,6 +27,8 @@ let sts: Server
 let stsUrl = ''
 /** What the security token service received: the form and the Authorization header. */
 const stsSeen: { form: URLSearchParams; authorization: string | undefined }[] = []
+/** Makes the token service refuse every subject token (as when the IdP ended the sign-in). */
+let stsRefuses = false
 
 /**
  * An RFC 8693 token service for the test: checks the subject token at the dev IdP's userinfo
@@ -43,7 +49,7 @@ async function startSts(): Promise<void> {
           headers: { authorization: `Bearer ${form.get('subject_token') ?? ''}` },
         })
         res.setHeader('content-type', 'application/json')
-        if (me.status !== 200) {
+        if (me.status !== 200 || stsRefuses) {
           res.statusCode = 400
           res.end(JSON.stringify({ error: 'invalid_grant' }))
           return
@@ -259,6 +265,41 @@ describe('gatehouse serve: RFC 8693 token exchange', () => {
       )
     } finally {
       await client.close()
+    }
+  }, 60_000)
+
+  it('answers 401 invalid_token when the STS refuses the subject token, so the client signs in again', async () => {
+    // A new sign-in (a new IdP token, not in the exchange cache) that has not called the route.
+    const provider = new BrowserlessClientProvider({
+      redirectUrl: 'http://127.0.0.1:3999/callback',
+      clientName: 'refused',
+      user: ADA,
+    })
+    const url = new URL(serve.routes['/exchanged']!)
+    const first = new StreamableHTTPClientTransport(url, { authProvider: provider })
+    await new Client({ name: 'refused', version: '1' }).connect(first).catch((e: unknown) => {
+      if (!(e instanceof UnauthorizedError)) throw e
+    })
+    await first.finishAuth(provider.code!)
+    stsRefuses = true
+    try {
+      const seen = stsSeen.length
+      const res = await post(serve.routes['/exchanged']!, provider.saved!.access_token, {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'refused', version: '1' },
+        },
+      })
+      expect(stsSeen.length).toBe(seen + 1)
+      expect(res.status).toBe(401)
+      expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/)
+      expect(await res.text()).not.toContain('sts-')
+    } finally {
+      stsRefuses = false
     }
   }, 60_000)
 })
