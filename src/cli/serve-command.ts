@@ -4,7 +4,9 @@
  * drains.
  */
 import { parseArgs } from 'node:util'
+import { LOG_LEVELS } from '../config/ops-schema.js'
 import { ConfigError } from '../errors.js'
+import { createPinoLogger } from '../ops/pino.js'
 import { readConfigFile } from './config-file.js'
 import { startServe, type ServeOptions } from './serve.js'
 
@@ -29,6 +31,10 @@ Usage:
   --dev-idp           sign users in at an embedded OpenID provider (GATEHOUSE_DEV_USER /
                       GATEHOUSE_DEV_PASSWORD, default dev / dev): try it in one command
   -h, --help          this help
+
+Operations: /healthz, /readyz (the store, the keys, the IdP and every route's MCP server),
+/metrics (Prometheus); request lines as JSON on stdout (GATEHOUSE_LOG_LEVEL, default info;
+GATEHOUSE_LOG_FORMAT=pretty for humans).
 
 Secrets come from the environment (GATEHOUSE_SECRET, GATEHOUSE_UPSTREAM__CLIENT_SECRET, ...) or
 files named in the configuration, never from the command line. SIGTERM drains: no new sessions,
@@ -119,12 +125,22 @@ export async function runServe(
     throw error
   }
   const user = env.GATEHOUSE_DEV_USER ?? 'dev'
+  const level = env.GATEHOUSE_LOG_LEVEL ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    return fail(`GATEHOUSE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+  // Request lines (JSON on stdout, or pino-pretty with GATEHOUSE_LOG_FORMAT=pretty).
+  const logger = createPinoLogger({
+    level: level as (typeof LOG_LEVELS)[number],
+    pretty: env.GATEHOUSE_LOG_FORMAT === 'pretty',
+  })
   const options: ServeOptions = {
     config,
     port,
     store,
     env,
     log: (m) => err.write(`gatehouse serve: ${m}\n`),
+    logger,
     ...(typeof values.host === 'string' ? { host: values.host } : {}),
     ...(typeof values['data-dir'] === 'string' ? { dataDir: values['data-dir'] } : {}),
     ...(env.GATEHOUSE_REDIS_URL !== undefined ? { redisUrl: env.GATEHOUSE_REDIS_URL } : {}),

@@ -17,6 +17,10 @@ import { ConfigError } from '../errors.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { AccessToken } from '../resource/access-token.js'
+import { readinessResponse } from '../ops/health.js'
+import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 
@@ -37,7 +41,12 @@ export interface ServeOptions {
   /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
   outbound?: NodeTransportOptions
   env?: NodeJS.ProcessEnv
+  /** Operational messages of the gateway (start-up warnings, upstream failures, stdio stderr). */
   log?: (message: string) => void
+  /** Request lines, refusals and audit events (pino-compatible); default silent. */
+  logger?: Logger
+  /** Prometheus metrics at `/metrics` (default on). */
+  metrics?: boolean
 }
 
 /** A user of the embedded dev IdP (`sub` = `user`). */
@@ -125,25 +134,30 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       signatureVerifier: nodeSignatureVerifier,
       transport: createNodeTransport(options.outbound),
       onWarning: log,
+      metrics: options.metrics ?? true,
+      ...(options.logger ? { logger: options.logger } : {}),
     })
     closers.push(() => gatehouse.close())
+    refuseOwnAudiences(checked)
+    // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
+    const proxy = gatehouse.base as Partial<{
+      getUpstreamToken(t: AccessToken): Promise<string>
+    }>
+    const userToken =
+      typeof proxy.getUpstreamToken === 'function'
+        ? (t: AccessToken) =>
+            (proxy.getUpstreamToken as (t: AccessToken) => Promise<string>).call(proxy, t)
+        : undefined
     const gateway = createGateway({
       gatehouse,
       store,
+      groupsOf: groupsFromGrants(gatehouse),
       upstream: (route, index) =>
         createUpstream(route, index, {
           env,
           log,
-          // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
-          userToken: (token) => {
-            const proxy = gatehouse.base as Partial<{
-              getUpstreamToken(t: typeof token): Promise<string>
-            }>
-            if (typeof proxy.getUpstreamToken !== 'function') {
-              return Promise.reject(new Error('no identity provider behind this gateway'))
-            }
-            return proxy.getUpstreamToken(token)
-          },
+          signer: { keys: gatehouse.keys, issuer: checked.issuer },
+          ...(userToken ? { userToken } : {}),
         }),
     })
     closers.push(() => gateway.close())
@@ -153,11 +167,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const allowedHosts = isLoopbackHost(new URL(issuer).hostname)
       ? [`127.0.0.1:${port}`, `localhost:${port}`, publicHost]
       : undefined
-    slot.handler = toNodeHandler((request) => gateway.handle(request) ?? gatehouse.fetch(request), {
-      baseUrl: issuer,
-      maxBodyBytes: maxBody + 1,
-      ...(allowedHosts ? { allowedHosts } : {}),
-    })
+    const readyPath = `${checked.basePath}/readyz`
+    slot.handler = toNodeHandler(
+      (request) =>
+        gateway.handle(request) ??
+        (new URL(request.url).pathname === readyPath && request.method === 'GET'
+          ? readiness(request, gatehouse, gateway)
+          : gatehouse.fetch(request)),
+      {
+        baseUrl: issuer,
+        maxBodyBytes: maxBody + 1,
+        ...(allowedHosts ? { allowedHosts } : {}),
+      },
+    )
     const routes = Object.fromEntries(
       gw.routes.map((r) => [r.path, `${new URL(issuer).origin}${r.path}`]),
     )
@@ -179,6 +201,70 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     await closeAll()
     throw error
   }
+}
+
+/**
+ * The caller's groups as the IdP sent them at sign-in, kept with the grant (Gatehouse's access
+ * tokens do not carry them: lists can be long). Cached per grant for a minute.
+ */
+function groupsFromGrants(gatehouse: Gatehouse): (token: AccessToken) => Promise<string[]> {
+  const cache = new Map<string, { groups: string[]; until: number }>()
+  return async (token) => {
+    if (token.grantId === undefined || token.machine === true) return []
+    const now = Date.now()
+    const hit = cache.get(token.grantId)
+    if (hit && hit.until > now) return hit.groups
+    const grant = await gatehouse.base.grants.get(token.grantId)
+    const raw = grant?.claims?.groups
+    const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : []
+    if (cache.size >= 10_000) cache.clear()
+    cache.set(token.grantId, { groups, until: now + 60_000 })
+    return groups
+  }
+}
+
+/**
+ * `/readyz` of the gateway: Gatehouse's own checks (store, signing keys, IdP) and each route's MCP
+ * server (reachable over HTTP, or the stdio program can be started); 503 naming what failed.
+ */
+async function readiness(request: Request, gatehouse: Gatehouse, gateway: Gateway) {
+  const [own, routes] = await Promise.all([
+    gatehouse.fetch(request),
+    readinessResponse(gateway.readiness(), 3000),
+  ])
+  if (own.status !== 200 && own.status !== 503) return own
+  const a = (await own.json()) as { checks?: Record<string, string> }
+  const b = (await routes.json()) as { checks?: Record<string, string> }
+  const ready = own.status === 200 && routes.status === 200
+  return new Response(
+    JSON.stringify({
+      status: ready ? 'ok' : 'unavailable',
+      checks: { ...a.checks, ...b.checks },
+    }),
+    {
+      status: ready ? 200 : 503,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    },
+  )
+}
+
+/**
+ * A token Gatehouse signs for an upstream must never be one Gatehouse itself accepts: its
+ * audience may not be a resource of this configuration.
+ */
+function refuseOwnAudiences(config: ResolvedConfig): void {
+  const own = new Set(config.resources.map((r) => r.url))
+  const problems: string[] = []
+  config.gateway?.routes.forEach((route, i) => {
+    const u = route.upstream
+    if (u.kind !== 'http' || u.credential.kind !== 'gatehouse-token') return
+    if (own.has(u.credential.audience ?? u.url)) {
+      problems.push(
+        `gateway.routes.${i}.upstream.credential.audience: is a resource of this Gatehouse; name the upstream's own audience`,
+      )
+    }
+  })
+  if (problems.length > 0) throw new ConfigError(problems)
 }
 
 /** The embedded dev IdP with one user and Gatehouse's client registered at it. */

@@ -10,6 +10,9 @@ import { absoluteUrl } from './urls.js'
 /** An environment variable name (the secret's value is read from it at start-up). */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
 
+/** An HTTP header name. */
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name')
+
 /**
  * What the upstream receives instead of the client's token. Secrets come from the environment or
  * a file, never from the configuration itself or the command line.
@@ -20,7 +23,7 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     .strictObject({
       kind: z.literal('header'),
       /** Header name, e.g. `Authorization` or `X-Api-Key`. */
-      name: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
+      name: headerName,
       /** Written before the secret (e.g. `Bearer `). */
       prefix: z.string().max(64).default(''),
       /** The environment variable that holds the secret. */
@@ -31,7 +34,76 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     .refine((h) => (h.valueFromEnv === undefined) !== (h.valueFile === undefined), {
       message: 'give valueFromEnv or valueFile (one)',
     }),
+  /**
+   * A short-lived JWT signed by Gatehouse for the upstream's own audience: `iss` Gatehouse's
+   * issuer, `aud` the upstream URL (or `audience`), the caller's `sub`, `client_id`, `scope`,
+   * `roles`; verifiable with the keys at `/.well-known/jwks.json` (e.g. with `JWTVerifier`).
+   */
+  z.strictObject({
+    kind: z.literal('gatehouse-token'),
+    name: headerName.default('Authorization'),
+    prefix: z.string().max(64).default('Bearer '),
+    /** The `aud` of the token; default the upstream URL. */
+    audience: absoluteUrl().optional(),
+    /** Lifetime (never beyond the client's own token). */
+    ttlSeconds: z.number().int().min(30).max(3600).default(300),
+  }),
+  /**
+   * The user's own access token at the identity provider Gatehouse signed them in at (needs
+   * `upstream`, the OAuth/OIDC proxy); refreshed at the IdP when it is about to expire.
+   */
+  z.strictObject({
+    kind: z.literal('idp-token'),
+    name: headerName.default('Authorization'),
+    prefix: z.string().max(64).default('Bearer '),
+  }),
+  /**
+   * RFC 8693 token exchange at a security token service: the user's IdP access token (as
+   * `subject_token`) traded for a token for the upstream, cached until shortly before it expires.
+   */
+  z.strictObject({
+    kind: z.literal('token-exchange'),
+    name: headerName.default('Authorization'),
+    prefix: z.string().max(64).default('Bearer '),
+    /** The STS's token endpoint. */
+    tokenEndpoint: absoluteUrl(),
+    clientId: z.string().min(1),
+    /** The variable holding the client secret (sent with HTTP Basic); none: a public client. */
+    clientSecretFromEnv: envName.optional(),
+    audience: z.string().min(1).optional(),
+    resource: absoluteUrl().optional(),
+    scopes: z.array(scopeToken).optional(),
+    timeoutSeconds: z.number().min(1).max(60).default(10),
+  }),
 ])
+
+/**
+ * Headers that tell the upstream who the caller is. Set by the gateway only: the client's own
+ * headers of these names never pass (the request headers are an allow-list).
+ */
+export const IdentityHeadersSchema = z.strictObject({
+  /** The user's `sub` (not sent for a client acting for itself). */
+  subject: headerName.default('X-Gatehouse-Subject'),
+  /** Who vouches for the subject (the token's `issuer`). */
+  issuer: headerName.default('X-Gatehouse-Issuer'),
+  clientId: headerName.default('X-Gatehouse-Client-Id'),
+  /** Granted scopes, space-separated. */
+  scopes: headerName.default('X-Gatehouse-Scopes'),
+  /** The token's roles, comma-separated. */
+  roles: headerName.default('X-Gatehouse-Roles'),
+})
+
+/** Request headers passed from the client (`src/gateway/headers.ts`): never reused for identity. */
+export const PASSED_REQUEST_HEADERS = [
+  'accept',
+  'content-type',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  'mcp-method',
+  'mcp-name',
+  'user-agent',
+] as const
 
 /** Who may use a route or a tool. Every listed condition must hold; scopes can be stepped up to. */
 export const AccessRuleSchema = z.strictObject({
@@ -43,6 +115,10 @@ export const AccessRuleSchema = z.strictObject({
   subjects: z.array(z.string().min(1)).optional(),
   /** The token's `client_id` must be one of these. */
   clients: z.array(z.string().min(1)).optional(),
+  /** The user must be in one of these groups (`groups` claim, as the IdP sent it). */
+  groups: z.array(z.string().min(1)).optional(),
+  /** The user's directory must be one of these (Entra `tid`). */
+  tenants: z.array(z.string().min(1)).optional(),
 })
 
 const HttpUpstreamSchema = z.strictObject({
@@ -52,6 +128,8 @@ const HttpUpstreamSchema = z.strictObject({
   /** Deadline for the upstream's response headers (a stream may then last longer). */
   timeoutSeconds: z.number().min(1).max(600).default(60),
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
+  /** Tell the upstream who the caller is, in headers (names configurable). */
+  identityHeaders: IdentityHeadersSchema.optional(),
 })
 
 const StdioUpstreamSchema = z.strictObject({
@@ -113,6 +191,27 @@ export const GatewayRouteSchema = z.strictObject({
   tools: z.record(z.string().min(1), AccessRuleSchema).default({}),
   /** `deny`: tools not listed in `tools` are hidden and refused. */
   unlistedTools: z.enum(['allow', 'deny']).default('allow'),
+  /** Per-prompt rules by prompt name (`prompts/get`, `prompts/list`). */
+  prompts: z.record(z.string().min(1), AccessRuleSchema).default({}),
+  unlistedPrompts: z.enum(['allow', 'deny']).default('allow'),
+  /**
+   * Per-resource rules by URI (`resources/read`, `subscribe`, the lists); a key ending in `*`
+   * matches every URI that starts with the rest; the longest matching key applies.
+   */
+  resources: z.record(z.string().min(1), AccessRuleSchema).default({}),
+  unlistedResources: z.enum(['allow', 'deny']).default('allow'),
+  /**
+   * Requests per window, kept in the store (they hold across instances): per caller (client and
+   * user), per client (all its users), and for the whole route. Over a limit: 429, `Retry-After`.
+   */
+  rateLimit: z
+    .strictObject({
+      windowSeconds: z.number().int().min(1).max(3600).default(60),
+      perSubject: z.number().int().min(1).optional(),
+      perClient: z.number().int().min(1).optional(),
+      perRoute: z.number().int().min(1).optional(),
+    })
+    .optional(),
   /** Largest request body, in bytes. */
   maxBodyBytes: z
     .number()
@@ -149,13 +248,64 @@ export const GatewaySchema = z
           message: 'collides with an OAuth endpoint',
         })
       }
+      if (r.upstream.kind === 'http') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
     })
   })
+
+/** Headers HTTP itself manages: a route cannot set them. */
+const TRANSPORT_HEADERS = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+])
+
+/**
+ * The headers a route sets upstream must not be ones the client's values pass through in (they
+ * would be overwritten, or a client could send them), nor the same name twice.
+ */
+function checkHeaderNames(
+  u: z.output<typeof HttpUpstreamSchema>,
+  path: (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  const used = new Map<string, (string | number)[]>()
+  const credential = u.credential
+  if (credential.kind !== 'none') used.set(credential.name.toLowerCase(), ['credential', 'name'])
+  for (const [key, name] of Object.entries(u.identityHeaders ?? {})) {
+    const lower = name.toLowerCase()
+    if (used.has(lower)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'identityHeaders', key],
+        message: 'names a header the route already sets',
+      })
+    }
+    used.set(lower, ['identityHeaders', key])
+  }
+  for (const [name, at] of used) {
+    if (
+      (PASSED_REQUEST_HEADERS as readonly string[]).includes(name) ||
+      TRANSPORT_HEADERS.has(name)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, ...at],
+        message: 'is a header the gateway passes from the client or the transport sets',
+      })
+    }
+  }
+}
 
 export type GatewayConfig = z.output<typeof GatewaySchema>
 export type GatewayRoute = z.output<typeof GatewayRouteSchema>
 export type UpstreamCredential = z.output<typeof UpstreamCredentialSchema>
 export type AccessRule = z.output<typeof AccessRuleSchema>
+export type IdentityHeaders = z.output<typeof IdentityHeadersSchema>
 
 /**
  * Adds a `resources` entry for every gateway route that has none (matched by URL), so that a

@@ -4,6 +4,7 @@
  */
 import type { GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../resource/access-token.js'
+import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
 import { createHttpUpstream } from './http-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
@@ -13,8 +14,10 @@ export interface UpstreamDeps {
   env?: NodeJS.ProcessEnv
   /** Operational messages (failures, restarts, the child's stderr); never secrets. */
   log?: (message: string) => void
-  /** The user's access token at the identity provider (stdio `user` mode with `userTokenEnv`). */
+  /** The user's access token at the identity provider (`idp-token`; stdio `userTokenEnv`). */
   userToken?: (token: AccessToken) => Promise<string>
+  /** Gatehouse's keys and issuer, for `gatehouse-token` credentials. */
+  signer?: { keys: SigningKeys; issuer: string }
 }
 
 export function createUpstream(
@@ -31,8 +34,14 @@ export function createUpstream(
         timeoutMs: u.timeoutSeconds * 1000,
         credential: loadCredential(
           u.credential,
+          u.identityHeaders,
+          u.url,
           `gateway.routes.${index}.upstream.credential`,
-          deps.env,
+          {
+            ...(deps.env ? { env: deps.env } : {}),
+            ...(deps.signer ? { signer: deps.signer } : {}),
+            ...(deps.userToken ? { userToken: deps.userToken } : {}),
+          },
         ),
         onError: (m) => {
           log(`route ${route.path}: ${m}`)

@@ -1,41 +1,289 @@
 /**
- * Per-route upstream credentials. Secrets are read once at start-up from the environment or a
- * file (never the command line or the configuration), so a missing secret fails at start, and the
- * value is kept only in memory.
+ * Per-route upstream credentials: what an HTTP upstream receives instead of the client's token (a
+ * static secret, a short-lived token Gatehouse signs for the upstream's audience, or the user's
+ * own IdP access token), plus optional identity headers. Secrets are read once at start-up from
+ * the environment or a file (never the command line or the configuration), so a missing secret
+ * fails at start, and the value is kept only in memory.
  */
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { UpstreamCredential } from '../config/gateway-schema.js'
-import { ConfigError } from '../errors.js'
+import type { IdentityHeaders, UpstreamCredential } from '../config/gateway-schema.js'
+import { ConfigError, OAuthError } from '../errors.js'
+import type { AccessToken } from '../resource/access-token.js'
+import { signAccessToken } from '../tokens/access-token.js'
+import type { SigningKeys } from '../tokens/keys.js'
 
-/** The header (name, value) a route adds to upstream requests, or `undefined` for `none`. */
+/** Headers (name, value) for one caller; may reject (`OAuthError` `invalid_token` → 401). */
+export type CredentialHeaders = (
+  token: AccessToken,
+) => readonly (readonly [string, string])[] | Promise<readonly (readonly [string, string])[]>
+
+export interface CredentialDeps {
+  env?: NodeJS.ProcessEnv
+  /** Gatehouse's keys and issuer (`gatehouse-token`). */
+  signer?: { keys: SigningKeys; issuer: string }
+  /** The user's access token at the identity provider, refreshed when due (`idp-token`). */
+  userToken?: (token: AccessToken) => Promise<string>
+  now?: () => number
+}
+
+const NONE: readonly (readonly [string, string])[] = []
+
+/**
+ * The headers a route adds to upstream requests: its credential, then its identity headers.
+ * `upstreamUrl` is the default audience of a `gatehouse-token`; `where` prefixes config errors.
+ */
 export function loadCredential(
   credential: UpstreamCredential,
+  identity: IdentityHeaders | undefined,
+  upstreamUrl: string,
   where: string,
-  env: NodeJS.ProcessEnv = process.env,
-): readonly [string, string] | undefined {
+  deps: CredentialDeps = {},
+): CredentialHeaders {
+  const base = credentialOf(credential, upstreamUrl, where, deps)
+  if (!identity) return base
+  return (token) => {
+    const own = identityHeadersOf(identity, token)
+    const got = base(token)
+    return got instanceof Promise ? got.then((c) => [...c, ...own]) : [...got, ...own]
+  }
+}
+
+function credentialOf(
+  credential: UpstreamCredential,
+  upstreamUrl: string,
+  where: string,
+  deps: CredentialDeps,
+): CredentialHeaders {
   switch (credential.kind) {
     case 'none':
-      return undefined
+      return () => NONE
     case 'header': {
+      const header = [
+        [
+          credential.name,
+          `${credential.prefix}${readSecret(credential, where, deps.env ?? process.env)}`,
+        ],
+      ] as const
+      return () => header
+    }
+    case 'gatehouse-token': {
+      const signer = deps.signer
+      if (!signer) throw new ConfigError([`${where}: gatehouse-token needs Gatehouse's keys`])
+      const audience = credential.audience ?? upstreamUrl
+      const mint = upstreamTokenMinter(signer, audience, credential.ttlSeconds, deps.now)
+      const { name, prefix } = credential
+      return async (token) => [[name, `${prefix}${await mint(token)}`]]
+    }
+    case 'token-exchange': {
+      const userToken = deps.userToken
+      if (!userToken) {
+        throw new ConfigError([
+          `${where}: token-exchange needs an identity provider behind Gatehouse (upstream)`,
+        ])
+      }
       let secret: string | undefined
-      if (credential.valueFromEnv !== undefined) {
-        secret = env[credential.valueFromEnv]
+      if (credential.clientSecretFromEnv !== undefined) {
+        secret = (deps.env ?? process.env)[credential.clientSecretFromEnv]
         if (secret === undefined || secret === '') {
           throw new ConfigError([
-            `${where}.valueFromEnv: the environment variable ${credential.valueFromEnv} is not set`,
+            `${where}.clientSecretFromEnv: the environment variable ${credential.clientSecretFromEnv} is not set`,
           ])
         }
-      } else if (credential.valueFile !== undefined) {
-        try {
-          secret = readFileSync(credential.valueFile, 'utf8').replace(/\r?\n$/, '')
-        } catch {
-          throw new ConfigError([`${where}.valueFile: cannot read the file`])
-        }
       }
-      if (secret === undefined || secret === '' || /[\r\n\0]/.test(secret)) {
-        throw new ConfigError([`${where}: the secret is empty or holds a line break`])
+      const exchange = tokenExchanger(credential, secret, deps.now)
+      const { name, prefix } = credential
+      return async (token) => [[name, `${prefix}${await exchange(await userToken(token))}`]]
+    }
+    case 'idp-token': {
+      const userToken = deps.userToken
+      if (!userToken) {
+        throw new ConfigError([
+          `${where}: idp-token needs an identity provider behind Gatehouse (upstream)`,
+        ])
       }
-      return [credential.name, `${credential.prefix}${secret}`]
+      const { name, prefix } = credential
+      return async (token) => [[name, `${prefix}${await userToken(token)}`]]
     }
   }
+}
+
+function readSecret(
+  credential: Extract<UpstreamCredential, { kind: 'header' }>,
+  where: string,
+  env: NodeJS.ProcessEnv,
+): string {
+  let secret: string | undefined
+  if (credential.valueFromEnv !== undefined) {
+    secret = env[credential.valueFromEnv]
+    if (secret === undefined || secret === '') {
+      throw new ConfigError([
+        `${where}.valueFromEnv: the environment variable ${credential.valueFromEnv} is not set`,
+      ])
+    }
+  } else if (credential.valueFile !== undefined) {
+    try {
+      secret = readFileSync(credential.valueFile, 'utf8').replace(/\r?\n$/, '')
+    } catch {
+      throw new ConfigError([`${where}.valueFile: cannot read the file`])
+    }
+  }
+  if (secret === undefined || secret === '' || /[\r\n\0]/.test(secret)) {
+    throw new ConfigError([`${where}: the secret is empty or holds a line break`])
+  }
+  return secret
+}
+
+/** Claims of the client's token copied into an upstream token (who the user is, not how). */
+const COPIED_CLAIMS = ['roles', 'groups', 'email', 'name', 'preferred_username', 'tid', 'gty']
+
+/**
+ * Mints upstream tokens, one per client token reused while more than half its life is left (a
+ * signature per request would cost more than the gateway's whole latency budget). Bounded cache.
+ */
+function upstreamTokenMinter(
+  signer: { keys: SigningKeys; issuer: string },
+  audience: string,
+  ttlSeconds: number,
+  now: () => number = Date.now,
+): (token: AccessToken) => Promise<string> {
+  const cache = new Map<string, { token: string; refreshAt: number }>()
+  const MAX = 10_000
+  return async (token) => {
+    const key = createHash('sha256').update(token.token).digest('base64url')
+    const t = now()
+    const hit = cache.get(key)
+    if (hit && hit.refreshAt > t) return hit.token
+    cache.delete(key)
+    const subject = token.subject ?? token.clientId
+    if (token.grantId === undefined) throw new Error('the caller token has no grant')
+    // Never outlive the client's own token: the upstream token is that token's stand-in.
+    const left = token.expiresAt === undefined ? ttlSeconds : Math.floor(token.expiresAt - t / 1000)
+    const ttl = Math.min(ttlSeconds, left)
+    if (ttl <= 0) throw new Error('the caller token has expired')
+    const extra: Record<string, unknown> = {}
+    for (const name of COPIED_CLAIMS) {
+      if (token.claims[name] !== undefined) extra[name] = token.claims[name]
+    }
+    const signed = await signAccessToken(signer.keys, {
+      issuer: signer.issuer,
+      subject,
+      audience,
+      clientId: token.clientId,
+      scopes: token.scopes,
+      grantId: token.grantId,
+      ttlSeconds: ttl,
+      now,
+      extra,
+    })
+    if (cache.size >= MAX) {
+      const oldest = cache.keys().next()
+      if (!oldest.done) cache.delete(oldest.value)
+    }
+    cache.set(key, { token: signed.token, refreshAt: t + (ttl * 1000) / 2 })
+    return signed.token
+  }
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+
+/**
+ * RFC 8693 §2: trades a subject token at the STS; answers are cached per subject token (its
+ * SHA-256) until 30 s before they expire (no `expires_in`: one minute). A refusal of the subject
+ * token (`invalid_grant`) is `invalid_token` for the caller, who signs in again; anything else
+ * an error (the gateway answers 502). Neither token nor the STS's text reaches the error.
+ */
+function tokenExchanger(
+  config: Extract<UpstreamCredential, { kind: 'token-exchange' }>,
+  secret: string | undefined,
+  now: () => number = Date.now,
+): (subjectToken: string) => Promise<string> {
+  const cache = new Map<string, { token: string; until: number }>()
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  }
+  if (secret !== undefined) {
+    const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+')
+    headers.authorization = `Basic ${Buffer.from(`${enc(config.clientId)}:${enc(secret)}`).toString('base64')}`
+  }
+  return async (subjectToken) => {
+    const key = createHash('sha256').update(subjectToken).digest('base64url')
+    const hit = cache.get(key)
+    if (hit && hit.until > now()) return hit.token
+    cache.delete(key)
+    const form = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: ACCESS_TOKEN_TYPE,
+    })
+    if (secret === undefined) form.set('client_id', config.clientId)
+    if (config.audience !== undefined) form.set('audience', config.audience)
+    if (config.resource !== undefined) form.set('resource', config.resource)
+    if (config.scopes !== undefined) form.set('scope', config.scopes.join(' '))
+    const res = await fetch(config.tokenEndpoint, {
+      method: 'POST',
+      headers,
+      body: form,
+      redirect: 'error',
+      signal: AbortSignal.timeout(config.timeoutSeconds * 1000),
+    })
+    const body = (await res.json().catch(() => undefined)) as
+      { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined
+    if (res.status === 400 && body?.error === 'invalid_grant') {
+      throw new OAuthError('invalid_token', 'the identity provider no longer accepts the sign-in', {
+        reason: 'token_exchange_refused',
+      })
+    }
+    const access = body?.access_token
+    if (!res.ok || typeof access !== 'string' || access === '' || /[\r\n\0]/.test(access)) {
+      throw new Error(`token exchange failed (${String(res.status)})`)
+    }
+    const lifetime = typeof body?.expires_in === 'number' ? body.expires_in : 60
+    const until = now() + Math.max(0, lifetime - 30) * 1000
+    if (cache.size >= 10_000) {
+      const oldest = cache.keys().next()
+      if (!oldest.done) cache.delete(oldest.value)
+    }
+    if (until > now()) cache.set(key, { token: access, until })
+    return access
+  }
+}
+
+/**
+ * A header value from a claim: printable ASCII stays as it is; `%`, `,` and anything else are
+ * percent-encoded (UTF-8), so `decodeURIComponent` restores it and a list separator is never
+ * ambiguous.
+ */
+function headerValue(value: string): string {
+  return value.replace(/[^\x20-\x24\x26-\x2b\x2d-\x7e]/gu, (c) => {
+    try {
+      return encodeURIComponent(c)
+    } catch {
+      return '%EF%BF%BD' // a lone surrogate: U+FFFD
+    }
+  })
+}
+
+function identityHeadersOf(
+  names: IdentityHeaders,
+  token: AccessToken,
+): (readonly [string, string])[] {
+  const out: (readonly [string, string])[] = [
+    [names.clientId, headerValue(token.clientId)],
+    [names.scopes, token.scopes.map(headerValue).join(' ')],
+  ]
+  // A client acting for itself is not a user: its client id is not sent as a subject.
+  if (token.machine !== true && token.subject !== undefined) {
+    out.push([names.subject, headerValue(token.subject)])
+  }
+  // The namespace of the subject: the IdP the user signed in at, else who vouches for the token.
+  const issuer = token.upstream?.issuer ?? token.issuer
+  if (issuer !== undefined) out.push([names.issuer, headerValue(issuer)])
+  if (token.roles && token.roles.length > 0) {
+    out.push([names.roles, token.roles.map(headerValue).join(',')])
+  }
+  return out
 }

@@ -9,6 +9,9 @@ import type { Gatehouse } from '../gatehouse.js'
 import type { AccessToken } from '../resource/access-token.js'
 import { bearerChallenge } from '../resource/bearer.js'
 import { OAuthError } from '../errors.js'
+import { StoreRateLimiter } from '../http/rate-limit.js'
+import type { ReadinessCheck } from '../ops/health.js'
+import { principalKey, principalOf } from '../resource/access-token.js'
 import type { Store } from '../storage/store.js'
 import {
   headerMismatch,
@@ -30,11 +33,18 @@ export interface GatewayOptions {
   /** Builds the upstream of a route (HTTP or stdio). */
   upstream: (route: GatewayRoute, index: number) => Upstream
   now?: () => number
+  /**
+   * The caller's groups when the token does not carry them (Gatehouse keeps them with the grant);
+   * asked only on routes whose rules name groups.
+   */
+  groupsOf?: (token: AccessToken) => Promise<readonly string[]>
 }
 
 export interface Gateway {
   /** Answers requests for a route's path; `undefined` for any other path. */
   handle(request: Request): Promise<Response> | undefined
+  /** `/readyz` checks: each route's MCP server answers (HTTP) or can be started (stdio). */
+  readiness(): ReadinessCheck[]
   /** Refuses new sessions, waits (at most `drainSeconds`) for requests in flight, then closes. */
   drain(): Promise<void>
   close(): Promise<void>
@@ -47,7 +57,22 @@ interface RouteEntry {
   policy: RoutePolicy
   upstream: Upstream
   handler: (request: Request) => Promise<Response>
+  /** The route's rate limits, each with the key it counts a caller under. */
+  limits: [StoreRateLimiter, (token: AccessToken) => string][]
 }
+
+/** Request headers a browser-based MCP client may send (CORS preflight). */
+const ALLOW_HEADERS = [
+  'authorization',
+  'content-type',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  'mcp-method',
+  'mcp-name',
+].join(', ')
+const EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { gatehouse } = options
@@ -74,6 +99,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       policy: new RoutePolicy(route),
       upstream: options.upstream(route, index),
       handler: () => Promise.reject(new Error('unreachable')),
+      limits: rateLimits(route, options.store, options.now ?? Date.now),
     }
     entry.handler = gatehouse.protect((request, token) => serveRoute(entry, request, token), {
       resource: resource.url,
@@ -102,11 +128,25 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function serveRoute(
     entry: RouteEntry,
     request: Request,
-    token: AccessToken,
+    verified: AccessToken,
   ): Promise<Response> {
     const { route } = entry
+    let token = verified
+    if (entry.policy.needsGroups && !Array.isArray(token.claims.groups) && options.groupsOf) {
+      token = { ...token, claims: { ...token.claims, groups: await options.groupsOf(token) } }
+    }
     const denied = refuse(entry, entry.policy.route(token), null)
     if (denied) return denied
+    for (const [limiter, keyOf] of entry.limits) {
+      try {
+        await limiter.hit(keyOf(token))
+      } catch (error) {
+        if (!(error instanceof OAuthError) || error.status !== 429) throw error
+        return rpcError(429, RPC.rateLimited, 'Too many requests; try again later', null, {
+          'retry-after': error.headers['retry-after'] ?? '1',
+        })
+      }
+    }
     const method = request.method
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return rpcError(405, RPC.invalidRequest, 'Method not allowed', null, {
@@ -150,8 +190,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       call.messages = messages
       if (entry.policy.filters) {
         call.rewrite = (req: RpcMessage, res: RpcMessage) =>
-          req.method === 'tools/list' && res.result !== undefined
-            ? { ...res, result: entry.policy.filterToolList(res.result, token) }
+          typeof req.method === 'string' && res.result !== undefined
+            ? { ...res, result: entry.policy.filterList(req.method, res.result, token) }
             : res
       }
     }
@@ -162,21 +202,29 @@ export function createGateway(options: GatewayOptions): Gateway {
     handle(request) {
       const entry = routes.get(new URL(request.url).pathname)
       if (!entry) return undefined
+      const corsOrigin = allowedOrigin(request, entry)
+      if (request.method === 'OPTIONS') return Promise.resolve(preflight(corsOrigin))
       inFlight++
       return entry.handler(request).then(
         (response) => {
           // A GET stream is open-ended: it counts only until its headers are out.
           if (request.method === 'GET' || !response.body) {
             finished()
-            return response
+            return withCors(response, corsOrigin)
           }
-          return new Response(countBody(response.body, finished), response)
+          return withCors(new Response(countBody(response.body, finished), response), corsOrigin)
         },
         (error: unknown) => {
           finished()
           throw error
         },
       )
+    },
+    readiness() {
+      return [...routes.values()].map((e) => ({
+        name: `route ${e.route.path}`,
+        check: () => e.upstream.ready(),
+      }))
     },
     async drain() {
       draining = true
@@ -199,6 +247,74 @@ export function createGateway(options: GatewayOptions): Gateway {
       return inFlight
     },
   }
+}
+
+/** The route's store-backed limiters (none unless `rateLimit` sets one). */
+function rateLimits(
+  route: GatewayRoute,
+  store: Store,
+  now: () => number,
+): [StoreRateLimiter, (token: AccessToken) => string][] {
+  const config = route.rateLimit
+  if (!config) return []
+  const make = (limit: number) =>
+    new StoreRateLimiter({
+      store,
+      prefix: 'gw-rate:',
+      limit,
+      windowSeconds: config.windowSeconds,
+      now,
+    })
+  const out: [StoreRateLimiter, (token: AccessToken) => string][] = []
+  if (config.perRoute !== undefined) out.push([make(config.perRoute), () => `route|${route.path}`])
+  if (config.perClient !== undefined) {
+    out.push([make(config.perClient), (t) => `client|${route.path}|${t.clientId}`])
+  }
+  if (config.perSubject !== undefined) {
+    out.push([
+      make(config.perSubject),
+      (t) => `subject|${route.path}|${principalKey(principalOf(t))}`,
+    ])
+  }
+  return out
+}
+
+/**
+ * The request's `Origin` when the route allows it (its own origin, `allowedOrigins`, or `*`);
+ * `undefined` for no `Origin` or one not allowed (the guard then refuses the request itself).
+ */
+function allowedOrigin(request: Request, entry: RouteEntry): string | undefined {
+  const origin = request.headers.get('origin')
+  if (origin === null) return undefined
+  const allowed = entry.resource.allowedOrigins
+  if (allowed.includes('*')) return origin
+  if (origin === new URL(entry.resource.url).origin) return origin
+  return allowed.some((o) => o !== '*' && new URL(o).origin === origin) ? origin : undefined
+}
+
+/** A CORS preflight: allowed for an allowed origin, else 403 without CORS headers. */
+function preflight(origin: string | undefined): Response {
+  if (origin === undefined) return new Response(null, { status: 403, headers: { vary: 'Origin' } })
+  return new Response(null, {
+    status: 204,
+    headers: {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': 'GET, POST, DELETE',
+      'access-control-allow-headers': ALLOW_HEADERS,
+      'access-control-max-age': '600',
+      vary: 'Origin',
+    },
+  })
+}
+
+/** Adds the CORS answer headers for an allowed origin (challenges and session ids readable). */
+function withCors(response: Response, origin: string | undefined): Response {
+  if (origin === undefined) return response
+  const headers = new Headers(response.headers)
+  headers.set('access-control-allow-origin', origin)
+  headers.set('access-control-expose-headers', EXPOSE_HEADERS)
+  headers.append('vary', 'Origin')
+  return new Response(response.body, { status: response.status, headers })
 }
 
 /** Passes a body through and calls `done` once when it ends, fails or is cancelled. */

@@ -3,18 +3,10 @@
  * (the client's `Authorization` and cookies, proxy headers, hop-by-hop headers, an upstream's
  * `Set-Cookie`) never passes: failing closed is the point.
  */
+import { PASSED_REQUEST_HEADERS } from '../config/gateway-schema.js'
 
 /** Request headers an MCP server needs from the client (MCP transports §Streamable HTTP). */
-const REQUEST_HEADERS = [
-  'accept',
-  'content-type',
-  'mcp-session-id',
-  'mcp-protocol-version',
-  'last-event-id',
-  'mcp-method',
-  'mcp-name',
-  'user-agent',
-] as const
+const REQUEST_HEADERS = PASSED_REQUEST_HEADERS
 
 /** Response headers the client needs from the MCP server. */
 const RESPONSE_HEADERS = [
@@ -26,17 +18,20 @@ const RESPONSE_HEADERS = [
   'allow',
 ] as const
 
-/** The headers sent upstream: the allow-listed ones of `incoming`, then the route's credential. */
+/**
+ * The headers sent upstream: the allow-listed ones of `incoming`, then the route's own
+ * (credential, identity headers), which replace any of the same name.
+ */
 export function upstreamRequestHeaders(
   incoming: Headers,
-  credential: readonly [string, string] | undefined,
+  own: readonly (readonly [string, string])[],
 ): Headers {
   const out = new Headers()
   for (const name of REQUEST_HEADERS) {
     const value = incoming.get(name)
     if (value !== null) out.set(name, value)
   }
-  if (credential) out.set(credential[0], credential[1])
+  for (const [name, value] of own) out.set(name, value)
   return out
 }
 

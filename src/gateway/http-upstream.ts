@@ -4,15 +4,19 @@
  * (nothing is buffered unless policy must rewrite a `tools/list` answer). Failures of the upstream
  * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
  */
+import { OAuthError } from '../errors.js'
+import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { httpReachable } from './readiness.js'
 import { rewriteSse } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
 export interface HttpUpstreamOptions {
   url: string
   timeoutMs: number
-  credential: readonly [string, string] | undefined
+  /** The route's own headers for the caller (credential, identity). */
+  credential: CredentialHeaders
   /** Sees upstream failures (never sent to clients). */
   onError?: (message: string) => void
   fetch?: typeof fetch
@@ -25,6 +29,15 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
     async handle(call: UpstreamCall): Promise<Response> {
       const { request } = call
       const firstId = call.messages?.find((m) => validId(m.id))?.id
+      let own: Awaited<ReturnType<CredentialHeaders>>
+      try {
+        own = await options.credential(call.token)
+      } catch (error) {
+        // The user's sign-in at the IdP ended: the guard answers 401 and the client signs in again.
+        if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+        options.onError?.('no upstream credential for the caller')
+        return rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)
+      }
       const controller = new AbortController()
       active.add(controller)
       const timer = setTimeout(() => {
@@ -35,7 +48,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       try {
         upstream = await doFetch(options.url, {
           method: request.method,
-          headers: upstreamRequestHeaders(request.headers, options.credential),
+          headers: upstreamRequestHeaders(request.headers, own),
           ...(call.body ? { body: call.body } : {}),
           redirect: 'manual',
           signal,
@@ -77,6 +90,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       const body = rewrite(upstream, headers, call)
       return new Response(track(body, done), { status, headers })
     },
+    ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), doFetch),
     close(): Promise<void> {
       for (const c of active) c.abort(new Error('closing'))
       active.clear()

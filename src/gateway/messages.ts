@@ -22,6 +22,8 @@ export const RPC = {
   headerMismatch: -32020,
   /** Policy refused the call and no scope would change that. */
   forbidden: -32003,
+  /** A rate limit of the route (HTTP 429 with `Retry-After`). */
+  rateLimited: -32029,
 } as const
 
 /** A JSON-RPC error response as an HTTP response. */

@@ -1,8 +1,8 @@
 /**
- * Route and tool policy: who may use a route, which tools a caller sees in `tools/list`, and what
- * a `tools/call` the caller may not make answers: a 403 `insufficient_scope` naming exactly the
- * scopes the tool needs when more scope would allow it (SEP-835 step-up), a JSON-RPC error when
- * nothing the caller could be granted would.
+ * Route policy: who may use a route, and which tools, prompts and resources a caller sees in the
+ * lists and may use. A call the caller could make with more scope answers a 403
+ * `insufficient_scope` naming exactly the scopes it needs (SEP-835 step-up); one nothing the caller
+ * could be granted would allow answers a JSON-RPC error.
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../resource/access-token.js'
@@ -14,6 +14,11 @@ export type Decision =
   | { readonly kind: 'deny'; readonly message: string }
 
 const ALLOW: Decision = { kind: 'allow' }
+
+/** The string values of an array claim (`groups`), or none. */
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
 
 /** Checks one rule: conditions on who the caller is first (no scope can fix those), then scopes. */
 export function evaluate(rule: AccessRule | undefined, token: AccessToken): Decision {
@@ -34,22 +39,112 @@ export function evaluate(rule: AccessRule | undefined, token: AccessToken): Deci
   if (rule.roles && !rule.roles.some((r) => token.roles?.includes(r) === true)) {
     return { kind: 'deny', message: 'a role this user lacks is needed' }
   }
+  if (rule.groups) {
+    const groups = token.machine === true ? [] : stringsOf(token.claims.groups)
+    if (!rule.groups.some((g) => groups.includes(g))) {
+      return { kind: 'deny', message: 'a group this user is not in is needed' }
+    }
+  }
+  if (rule.tenants) {
+    const tenant = token.upstream?.tenantId ?? token.claims.tid
+    if (typeof tenant !== 'string' || !rule.tenants.includes(tenant)) {
+      return { kind: 'deny', message: "this user's directory may not use it" }
+    }
+  }
   const has = new Set(token.scopes)
   if (rule.scopes.some((s) => !has.has(s))) return { kind: 'step-up', scopes: rule.scopes }
   return ALLOW
 }
 
+type Rules = Record<string, AccessRule>
+
+/** One kind of item (tools, prompts, resources): its rules and what an unlisted one gets. */
+interface Kind {
+  readonly rules: Rules
+  readonly unlisted: 'allow' | 'deny'
+  /** The rule for an item, if any (resources also match `prefix*` keys). */
+  readonly find: (rules: Rules, key: string) => AccessRule | undefined
+  readonly label: string
+}
+
+const exact = (rules: Rules, key: string) => (Object.hasOwn(rules, key) ? rules[key] : undefined)
+
+/** The rule of the longest key that is the URI itself or a `prefix*` the URI starts with. */
+function byUri(rules: Rules, uri: string): AccessRule | undefined {
+  if (Object.hasOwn(rules, uri)) return rules[uri]
+  let best: string | undefined
+  for (const key of Object.keys(rules)) {
+    if (!key.endsWith('*')) continue
+    const prefix = key.slice(0, -1)
+    if (uri.startsWith(prefix) && (best === undefined || prefix.length > best.length - 1)) {
+      best = key
+    }
+  }
+  return best === undefined ? undefined : rules[best]
+}
+
+/** Which item a request names, and which kind it is. */
+const GOVERNED: Record<string, { kind: 'tools' | 'prompts' | 'resources'; param: string }> = {
+  'tools/call': { kind: 'tools', param: 'name' },
+  'prompts/get': { kind: 'prompts', param: 'name' },
+  'resources/read': { kind: 'resources', param: 'uri' },
+  'resources/subscribe': { kind: 'resources', param: 'uri' },
+  'resources/unsubscribe': { kind: 'resources', param: 'uri' },
+}
+
+/** List methods, the array in their result and the field that names each item. */
+const LISTS: Record<
+  string,
+  { kind: 'tools' | 'prompts' | 'resources'; field: string; key: string }
+> = {
+  'tools/list': { kind: 'tools', field: 'tools', key: 'name' },
+  'prompts/list': { kind: 'prompts', field: 'prompts', key: 'name' },
+  'resources/list': { kind: 'resources', field: 'resources', key: 'uri' },
+  'resources/templates/list': {
+    kind: 'resources',
+    field: 'resourceTemplates',
+    key: 'uriTemplate',
+  },
+}
+
 /** The policy of one route. */
 export class RoutePolicy {
   readonly #route: GatewayRoute
+  readonly #kinds: Record<'tools' | 'prompts' | 'resources', Kind>
 
   constructor(route: GatewayRoute) {
     this.#route = route
+    this.#kinds = {
+      tools: { rules: route.tools, unlisted: route.unlistedTools, find: exact, label: 'tool' },
+      prompts: {
+        rules: route.prompts,
+        unlisted: route.unlistedPrompts,
+        find: exact,
+        label: 'prompt',
+      },
+      resources: {
+        rules: route.resources,
+        unlisted: route.unlistedResources,
+        find: byUri,
+        label: 'resource',
+      },
+    }
   }
 
-  /** Whether responses may need filtering (any tool rule, or unlisted tools hidden). */
+  /** Whether any rule of the route looks at the caller's groups. */
+  get needsGroups(): boolean {
+    const rules = [
+      this.#route.allow,
+      ...Object.values(this.#kinds).flatMap((k) => Object.values(k.rules)),
+    ]
+    return rules.some((r) => r?.groups !== undefined)
+  }
+
+  /** Whether responses may need filtering (any item rule, or unlisted items hidden). */
   get filters(): boolean {
-    return this.#route.unlistedTools === 'deny' || Object.keys(this.#route.tools).length > 0
+    return Object.values(this.#kinds).some(
+      (k) => k.unlisted === 'deny' || Object.keys(k.rules).length > 0,
+    )
   }
 
   /** The route-wide rule (`allow`). */
@@ -57,36 +152,49 @@ export class RoutePolicy {
     return evaluate(this.#route.allow, token)
   }
 
-  /** May the caller use the tool `name`? */
-  tool(name: string, token: AccessToken): Decision {
-    const rule = Object.hasOwn(this.#route.tools, name) ? this.#route.tools[name] : undefined
+  /** May the caller use the item `key` (a tool or prompt name, a resource URI)? */
+  item(kind: 'tools' | 'prompts' | 'resources', key: string, token: AccessToken): Decision {
+    const k = this.#kinds[kind]
+    const rule = k.find(k.rules, key)
     if (!rule) {
-      return this.#route.unlistedTools === 'deny'
-        ? { kind: 'deny', message: `unknown tool: ${name}` }
-        : ALLOW
+      return k.unlisted === 'deny' ? { kind: 'deny', message: `unknown ${k.label}: ${key}` } : ALLOW
     }
     return evaluate(rule, token)
   }
 
-  /** The decision for one incoming message (only `tools/call` is governed per item). */
+  /** May the caller use the tool `name`? */
+  tool(name: string, token: AccessToken): Decision {
+    return this.item('tools', name, token)
+  }
+
+  /** The decision for one incoming message (tool calls, prompt gets, resource reads). */
   message(msg: RpcMessage, token: AccessToken): Decision {
-    if (msg.method !== 'tools/call') return ALLOW
-    const name = (msg.params as { name?: unknown } | undefined)?.name
-    if (typeof name !== 'string') return ALLOW // the server answers a malformed call itself
-    return this.tool(name, token)
+    const method = msg.method
+    const governed =
+      typeof method === 'string' && Object.hasOwn(GOVERNED, method) ? GOVERNED[method] : undefined
+    if (!governed) return ALLOW
+    const key = (msg.params as Record<string, unknown> | undefined)?.[governed.param]
+    if (typeof key !== 'string') return ALLOW // the server answers a malformed request itself
+    return this.item(governed.kind, key, token)
+  }
+
+  /** A list result (`tools/list`, `prompts/list`, `resources/list`, templates) with only what the caller may use now. */
+  filterList(method: string, result: unknown, token: AccessToken): unknown {
+    const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined
+    if (!list || typeof result !== 'object' || result === null) return result
+    const items = (result as Record<string, unknown>)[list.field]
+    if (!Array.isArray(items)) return result
+    return {
+      ...result,
+      [list.field]: items.filter((t: unknown) => {
+        const key = (t as Record<string, unknown> | null)?.[list.key]
+        return typeof key === 'string' && this.item(list.kind, key, token).kind === 'allow'
+      }),
+    }
   }
 
   /** A `tools/list` result with only the tools the caller may call now. */
   filterToolList(result: unknown, token: AccessToken): unknown {
-    if (typeof result !== 'object' || result === null) return result
-    const tools = (result as { tools?: unknown }).tools
-    if (!Array.isArray(tools)) return result
-    return {
-      ...result,
-      tools: tools.filter((t: unknown) => {
-        const name = (t as { name?: unknown } | null)?.name
-        return typeof name === 'string' && this.tool(name, token).kind === 'allow'
-      }),
-    }
+    return this.filterList('tools/list', result, token)
   }
 }

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { commandSpawnable } from './readiness.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 import { principalKey, principalOf, type AccessToken } from '../resource/access-token.js'
@@ -188,6 +189,11 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       )
       return response
     },
+    ready: () =>
+      Promise.resolve(!closing).then(
+        (open) =>
+          open && commandSpawnable(config.command, config.cwd, config.env.PATH ?? deps.env.PATH),
+      ),
     async close() {
       closing = true
       clearInterval(sweep)

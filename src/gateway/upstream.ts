@@ -23,6 +23,8 @@ export interface UpstreamCall {
 
 export interface Upstream {
   handle(call: UpstreamCall): Promise<Response>
+  /** For `/readyz`: the server answers (HTTP) or its program can be started (stdio). */
+  ready(): Promise<boolean>
   /** Stops new work and releases processes and connections. */
   close(): Promise<void>
 }

@@ -1,9 +1,11 @@
 /**
- * Fixed-window rate limits kept in memory, per instance (OAuth 2.1 §7.7: brute force and floods).
- * Bounded: at most `maxKeys` keys, the oldest window dropped first. Several instances each apply
- * their own limit; put a shared limiter in front for a global one.
+ * Fixed-window rate limits (OAuth 2.1 §7.7: brute force and floods): `RateLimiter` in memory, per
+ * instance; `StoreRateLimiter` in the store, across instances (the gateway's per-caller limits).
+ * Both bounded: at most `maxKeys` keys in memory, the oldest window dropped first.
  */
 import { OAuthError } from '../errors.js'
+import type { Store } from '../storage/store.js'
+import { sha256 } from './random.js'
 
 export interface RateLimitOptions {
   /** Requests allowed per key per window. */
@@ -47,12 +49,93 @@ export class RateLimiter {
 }
 
 function limited(w: Window, windowMs: number, t: number): OAuthError {
-  const retryAfter = Math.max(1, Math.ceil((w.start + windowMs - t) / 1000))
+  return rateLimited(w.start + windowMs - t)
+}
+
+/** The 429 `OAuthError` with `Retry-After` for a window that ends in `msLeft`. */
+function rateLimited(msLeft: number): OAuthError {
+  const retryAfter = Math.max(1, Math.ceil(msLeft / 1000))
   return new OAuthError('temporarily_unavailable', 'too many requests, try again later', {
     reason: 'rate_limited',
     status: 429,
     headers: { 'retry-after': String(retryAfter) },
   })
+}
+
+export interface StoreRateLimitOptions extends RateLimitOptions {
+  store: Store
+  /** Namespace of the store keys, e.g. `gw-rate:`. Keys given to `hit` are hashed under it. */
+  prefix: string
+  /** Parts the window's budget is claimed in (default 10; at most `limit`). */
+  chunks?: number
+}
+
+interface Budget {
+  window: number
+  left: number
+  next: number
+}
+
+/**
+ * A fixed-window limit kept in the store, so that it holds across every instance sharing the
+ * store. The window's budget is split into chunks, each claimed once with `setIfAbsent` (a store
+ * write per chunk, not per request); an instance spends its claimed chunk locally. Across instances
+ * no more than `limit` events pass per window; when one key's events spread over several instances
+ * a few may be refused early (at most a chunk per other instance). Windows are aligned on the clock
+ * (`floor(now / window)`), so every instance counts in the same window. A store that fails makes
+ * `hit` reject: the caller answers an error, never an unlimited pass.
+ */
+export class StoreRateLimiter {
+  readonly #options: StoreRateLimitOptions
+  readonly #size: number
+  readonly #chunks: number
+  readonly #budgets = new Map<string, Budget>()
+
+  constructor(options: StoreRateLimitOptions) {
+    this.#options = options
+    const chunks = Math.max(1, Math.min(options.chunks ?? 10, options.limit))
+    this.#size = Math.ceil(options.limit / chunks)
+    this.#chunks = Math.ceil(options.limit / this.#size)
+  }
+
+  /** Counts one event for `key`; rejects with 429 (`Retry-After`) once the window is spent. */
+  async hit(key: string): Promise<void> {
+    const { now, windowSeconds, limit, store, prefix } = this.#options
+    const t = now()
+    const windowMs = windowSeconds * 1000
+    const window = Math.floor(t / windowMs)
+    let b = this.#budgets.get(key)
+    if (!b || b.window !== window) {
+      this.#budgets.delete(key)
+      if (this.#budgets.size >= (this.#options.maxKeys ?? 10_000)) {
+        const oldest = this.#budgets.keys().next()
+        if (!oldest.done) this.#budgets.delete(oldest.value)
+      }
+      b = { window, left: 0, next: 0 }
+      this.#budgets.set(key, b)
+    }
+    if (b.left > 0) {
+      b.left--
+      return
+    }
+    const hashed = await sha256(key)
+    while (b.next < this.#chunks) {
+      const i = b.next++
+      const claimed = await store.setIfAbsent(
+        `${prefix}${hashed}:${String(window)}:${String(i)}`,
+        1,
+        {
+          ttlSeconds: windowSeconds + 1,
+        },
+      )
+      if (claimed) {
+        const size = i === this.#chunks - 1 ? limit - this.#size * i : this.#size
+        b.left += size - 1
+        return
+      }
+    }
+    throw rateLimited((window + 1) * windowMs - t)
+  }
 }
 
 const addresses = new WeakMap<Request, string>()

@@ -24,7 +24,7 @@ beforeAll(async () => {
     devIdp: {
       users: [
         { user: ADA.username, password: ADA.password },
-        { user: BOB.username, password: BOB.password },
+        { user: BOB.username, password: BOB.password, claims: { groups: ['auditors'] } },
       ],
     },
     env: { REC_KEY: SECRET },
@@ -41,6 +41,17 @@ beforeAll(async () => {
               'get-env': { subjects: ['nobody'] },
             },
             maxBodyBytes: 4096,
+          },
+          {
+            path: '/policy',
+            upstream: { kind: 'http', url: everything.url },
+            scopes: ['mcp:read', 'mcp:admin'],
+            requiredScopes: ['mcp:read'],
+            prompts: {
+              'args-prompt': { scopes: ['mcp:admin'] },
+              'resource-prompt': { subjects: ['nobody'] },
+            },
+            resources: { 'demo://resource/static/document/*': { groups: ['auditors'] } },
           },
           {
             path: '/rec',
@@ -193,6 +204,70 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
       expect((await wrongName.json()).error).toMatchObject({ code: -32020 })
     } finally {
       await client.close()
+    }
+  }, 60_000)
+})
+
+describe('gatehouse serve: policy on prompts and resources', () => {
+  it('hides and refuses prompts and resources by rule; a prompt that needs more scope steps up', async () => {
+    const STATIC = 'demo://resource/static/document/'
+    const open = await connectAs(serve.routes['/mcp']!, ADA, 'no resource rules')
+    const all = await open.client.listResources()
+    await open.client.close()
+    const staticUri = all.resources.find((r) => r.uri.startsWith(STATIC))?.uri
+    expect(staticUri).toBeDefined()
+
+    const { client, provider, transport } = await connectAs(serve.routes['/policy']!, ADA)
+    try {
+      const prompts = (await client.listPrompts()).prompts.map((p) => p.name)
+      expect(prompts).toContain('simple-prompt')
+      expect(prompts).not.toContain('args-prompt')
+      expect(prompts).not.toContain('resource-prompt')
+      const resources = (await client.listResources()).resources.map((r) => r.uri)
+      expect(resources.filter((u) => u.startsWith(STATIC))).toEqual([])
+
+      const denied = await client
+        .getPrompt({
+          name: 'resource-prompt',
+          arguments: { resourceType: 'Text', resourceId: '1' },
+        })
+        .catch((e: unknown) => e)
+      expect((denied as McpError).code).toBe(-32003)
+      const read = await client.readResource({ uri: staticUri! }).catch((e: unknown) => e)
+      expect((read as McpError).code).toBe(-32003)
+
+      const headers = {
+        'mcp-session-id': transport.sessionId!,
+        'mcp-protocol-version': '2025-06-18',
+      }
+      const stepUp = await post(
+        serve.routes['/policy']!,
+        provider.saved!.access_token,
+        {
+          jsonrpc: '2.0',
+          id: 4,
+          method: 'prompts/get',
+          params: { name: 'args-prompt', arguments: { city: 'Paris' } },
+        },
+        headers,
+      )
+      expect(stepUp.status).toBe(403)
+      expect(stepUp.headers.get('www-authenticate')).toMatch(
+        /error="insufficient_scope".*scope="mcp:read mcp:admin"/,
+      )
+      // The simple prompt still works.
+      expect((await client.getPrompt({ name: 'simple-prompt' })).messages.length).toBeGreaterThan(0)
+    } finally {
+      await client.close()
+    }
+    // A member of the group sees and reads the documents.
+    const bob = await connectAs(serve.routes['/policy']!, BOB, 'auditor')
+    try {
+      const uris = (await bob.client.listResources()).resources.map((r) => r.uri)
+      expect(uris).toContain(staticUri)
+      expect((await bob.client.readResource({ uri: staticUri! })).contents.length).toBe(1)
+    } finally {
+      await bob.client.close()
     }
   }, 60_000)
 })

@@ -37,7 +37,16 @@ if (REDIS_URL === undefined || REDIS_URL === '') {
       { user: ADA.username, password: ADA.password },
       { user: BOB.username, password: BOB.password },
     ]
-    const gateway = { routes: [{ path: '/mcp', upstream: { kind: 'http', url: recorder.url } }] }
+    const gateway = {
+      routes: [
+        { path: '/mcp', upstream: { kind: 'http', url: recorder.url } },
+        {
+          path: '/limited',
+          upstream: { kind: 'http', url: recorder.url },
+          rateLimit: { perSubject: 8, windowSeconds: 3600 },
+        },
+      ],
+    }
     a = await startServe({
       port: 0,
       storeInstance: createRedisStore({ url, keyPrefix }),
@@ -76,6 +85,24 @@ if (REDIS_URL === undefined || REDIS_URL === '') {
       } finally {
         await Promise.all([ada.client.close(), bob.client.close()])
       }
+    }, 60_000)
+
+    it('keeps per-caller rate limits in the store: both instances together admit no more than the limit', async () => {
+      const ada = await connectAs(a.routes['/limited']!, ADA, 'ada limited')
+      await ada.client.close()
+      const token = ada.provider.saved!.access_token
+      const urls = [a.routes['/limited']!, `http://127.0.0.1:${String(b.port)}/limited`]
+      const statuses: number[] = []
+      for (let i = 0; i < 10; i++) {
+        const res = await post(urls[i % 2]!, token, { jsonrpc: '2.0', id: i, method: 'tools/list' })
+        statuses.push(res.status)
+        await res.body?.cancel()
+      }
+      // The sign-in used some of the 8; the rest went to both instances, then 429 from both.
+      const passed = statuses.filter((s) => s === 200).length
+      expect(passed).toBeGreaterThan(0)
+      expect(passed).toBeLessThanOrEqual(6)
+      expect(statuses.slice(-2)).toEqual([429, 429])
     }, 60_000)
   })
 }

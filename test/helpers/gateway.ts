@@ -103,10 +103,11 @@ export async function startRecorder(): Promise<{
           : msg.method === 'tools/list'
             ? { tools: [{ name: 'noop', inputSchema: { type: 'object' } }] }
             : { content: [{ type: 'text', text: 'ok' }] }
+      const session =
+        msg.method === 'initialize' ? `rec-session-${++sessions}` : req.headers['mcp-session-id']
       res.writeHead(200, {
         'content-type': 'application/json',
-        'mcp-session-id':
-          msg.method === 'initialize' ? `rec-session-${++sessions}` : req.headers['mcp-session-id'],
+        ...(session !== undefined ? { 'mcp-session-id': session } : {}),
         'set-cookie': 'upstream=secret',
       })
       res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }))
