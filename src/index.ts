@@ -111,3 +111,13 @@ export type { EntraOboErrorCode } from './providers/azure/errors.js'
 export { UpstreamSchema } from './config/schema.js'
 export { configFromEnv, mergeConfig, overlayEnv, resolveConfigWithEnv } from './config/env.js'
 export type { EnvOverlay, EnvSource } from './config/env.js'
+export { AdminError, createAdmin } from './ops/admin.js'
+export type {
+  Admin,
+  AdminAuditEvent,
+  AdminClient,
+  AdminGrant,
+  AdminKey,
+  AdminOptions,
+  StoreCheckResult,
+} from './ops/admin.js'

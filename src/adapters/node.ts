@@ -233,3 +233,5 @@ function drained(res: ServerResponse): Promise<void> {
 export { nodeSignatureVerifier } from './node-crypto.js'
 export { createNodeTransport } from './node-transport.js'
 export type { NodeTransportOptions, Resolve } from './node-transport.js'
+export { listenMetrics } from '../ops/metrics-listener.js'
+export type { MetricsListener, MetricsListenerOptions } from '../ops/metrics-listener.js'

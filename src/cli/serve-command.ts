@@ -160,6 +160,7 @@ export async function runServe(
   }
   const lines = ['Gatehouse serve is running.', '']
   for (const [path, url] of Object.entries(running.routes)) lines.push(`  Route ${path}  ${url}`)
+  if (running.metricsUrl !== undefined) lines.push(`  Metrics ${running.metricsUrl}`)
   lines.push(`  Authorization  ${running.issuer}/.well-known/oauth-authorization-server`)
   if (running.idpIssuer !== undefined) {
     lines.push(`  Identity provider  ${running.idpIssuer} (sign in as ${user})`)

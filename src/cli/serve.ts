@@ -4,6 +4,7 @@
  * opens the store, optionally starts the embedded dev IdP, and serves the OAuth endpoints and the
  * gateway routes on one listener. CIMD is on by default, through the DNS-pinned Node transport.
  */
+import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -65,6 +66,8 @@ export interface RunningServe {
   gatehouse: Gatehouse
   gateway: Gateway
   idpIssuer?: string
+  /** The separate metrics listener's URL, when `metrics.listen` is set. */
+  metricsUrl?: string
   /** SIGTERM behaviour: no new sessions, in-flight requests finish, children stop, then close. */
   drain(): Promise<void>
   close(): Promise<void>
@@ -138,6 +141,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       ...(options.logger ? { logger: options.logger } : {}),
     })
     closers.push(() => gatehouse.close())
+    // `metrics.listen`: the main listener serves no /metrics, so open the separate one.
+    const metricsAt = checked.metrics.listen
+    let metricsUrl: string | undefined
+    if (metricsAt !== undefined && gatehouse.metricsRegistry) {
+      const listener = await listenMetrics({
+        source: gatehouse.metricsRegistry,
+        listen: metricsAt,
+        token: checked.metrics.token,
+      })
+      closers.push(() => listener.close())
+      metricsUrl = listener.url
+    }
     refuseOwnAudiences(checked)
     // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
     const proxy = gatehouse.base as Partial<{
@@ -191,6 +206,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       gatehouse,
       gateway,
       ...(idpIssuer !== undefined ? { idpIssuer } : {}),
+      ...(metricsUrl !== undefined ? { metricsUrl } : {}),
       async drain() {
         await gateway.drain()
         await (closed ??= closeAll())

@@ -122,6 +122,32 @@ describe('gatehouse serve: operations', () => {
     }
   }, 60_000)
 
+  it('with metrics.listen serves /metrics only on that separate listener, behind its token', async () => {
+    const token = 'm'.repeat(40)
+    const other = await startServe({
+      port: 0,
+      store: 'memory',
+      devIdp: { users: [{ user: 'x', password: 'x' }] },
+      config: {
+        metrics: { listen: '127.0.0.1:0', token },
+        gateway: { routes: [{ path: '/rec', upstream: { kind: 'http', url: recorder.url } }] },
+      },
+    })
+    try {
+      expect(other.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+      expect((await fetch(`${other.issuer}/metrics`)).status).toBe(404)
+      expect((await fetch(other.metricsUrl!)).status).toBe(401)
+      const scraped = await fetch(other.metricsUrl!, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      expect(scraped.status).toBe(200)
+      expect(await scraped.text()).toContain('gatehouse_http_requests_total')
+    } finally {
+      await other.close()
+    }
+    await expect(fetch(other.metricsUrl!)).rejects.toThrow()
+  }, 60_000)
+
   it('answers CORS preflights for allowed origins only and exposes the challenge and session id', async () => {
     const url = serve.routes['/rec']!
     const pre = await fetch(url, {
