@@ -32,6 +32,7 @@ import type { OAuthServerProvider } from './oauth/provider.js'
 import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
 import { handleToken, JWT_BEARER } from './oauth/token.js'
+import { createDPoPPolicy, dpopServerMetadata } from './oauth/dpop.js'
 import type { AccessToken, TokenVerifier } from './resource/access-token.js'
 import type { AuditWriter } from './ops/audit.js'
 import type { AuditSink } from './ops/audit-event.js'
@@ -210,6 +211,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const base = proxy ?? (await createLocalProvider(options, baseOptions, config))
   const provider: OAuthServerProvider = options.provider ? options.provider(base) : base
   const minute = { windowSeconds: 60, now }
+  const dpop = await createDPoPPolicy(config, store, now)
   const deps = {
     config,
     provider,
@@ -232,16 +234,20 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       : {}),
     onError,
     audit: ops.audit,
+    ...(dpop ? { dpop } : {}),
   }
   const grantTypes = ['authorization_code', 'refresh_token']
   if (provider.exchangeIdentityAssertion) grantTypes.push(JWT_BEARER)
   if (provider.exchangeClientCredentials) grantTypes.push(CLIENT_CREDENTIALS_GRANT)
   const asMetadata = authorizationServerMetadata(config, {
     grantTypes,
-    // ID-JAG draft §6: the profile, never the list of trusted issuers.
-    ...(provider.exchangeIdentityAssertion
-      ? { extra: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }
-      : {}),
+    extra: {
+      // ID-JAG draft §6: the profile, never the list of trusted issuers.
+      ...(provider.exchangeIdentityAssertion
+        ? { authorization_grant_profiles_supported: [ID_JAG_PROFILE] }
+        : {}),
+      ...dpopServerMetadata(config),
+    },
   })
 
   const p = config.basePath
@@ -311,12 +317,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     isUnhandled: (response) => response.headers.has(UNHANDLED_HEADER),
   })
 
-  const guard = instrumentGuard(createGuard({ resources: config.resources, verifier, onError }), {
-    logger: ops.logger,
-    metrics: ops.metrics,
-    resources: config.resources,
-    addressOf,
-  })
+  const guard = instrumentGuard(
+    createGuard({ resources: config.resources, verifier, onError, ...(dpop ? { dpop } : {}) }),
+    {
+      logger: ops.logger,
+      metrics: ops.metrics,
+      resources: config.resources,
+      addressOf,
+    },
+  )
 
   return {
     config,

@@ -29,8 +29,10 @@ import type {
   IdentityAssertionParams,
   OAuthClientInformation,
   RefreshToken,
+  TokenBinding,
   TokenResponse,
 } from './types.js'
+import { refreshTokenJkt } from './dpop.js'
 
 /** Who signed in: the subject and any claims to carry into the grant. */
 export interface UserIdentity {
@@ -75,6 +77,14 @@ interface UsedRefreshToken {
   grantId: string
   /** Random id of the rotation that spent the token: lets its own request recognise it. */
   rotation?: string
+}
+
+/** How {@link GatehouseProvider.prepareTokens} issues: with a refresh token or not, bound or not. */
+export interface IssueOptions {
+  /** `false`: no refresh token even when the client registered the grant. */
+  refresh?: boolean
+  /** RFC 9449: the DPoP key the access token (and a public client's refresh token) is bound to. */
+  binding?: TokenBinding
 }
 
 /** Tokens ready to hand out, and the writes that make them valid (not yet applied). */
@@ -137,7 +147,10 @@ export class GatehouseProvider implements OAuthServerProvider {
             grants: this.grants,
             now,
             issue: (id, grant, scopes) =>
-              this.issueTokens(client, id, grant, scopes, { refresh: false }),
+              this.issueTokens(client, id, grant, scopes, {
+                refresh: false,
+                binding: { ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}) },
+              }),
           },
           client,
           { scopes: params.scopes, resource: resolveResource(params.resource, config) },
@@ -220,6 +233,7 @@ export class GatehouseProvider implements OAuthServerProvider {
       ...(client.metadata_document_fingerprint !== undefined
         ? { clientFingerprint: client.metadata_document_fingerprint }
         : {}),
+      ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}),
     }
     await this.options.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
     return code
@@ -239,6 +253,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     client: OAuthClientInformation,
     authorizationCode: string,
     code: AuthorizationCode,
+    binding: TokenBinding = {},
   ): Promise<TokenResponse> {
     const hash = await sha256(authorizationCode)
     if (code.redeemedGrantId !== undefined) return this.#rejectReplay(code.redeemedGrantId, client)
@@ -261,7 +276,7 @@ export class GatehouseProvider implements OAuthServerProvider {
         : {}),
     }
     const grantId = this.grants.newId()
-    const issued = await this.prepareTokens(client, grantId, record, code.scopes)
+    const issued = await this.prepareTokens(client, grantId, record, code.scopes, { binding })
     // The marker keeps only what judging a replay needs: no claims, no upstream tokens.
     const marker: AuthorizationCode = {
       clientId: code.clientId,
@@ -323,6 +338,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     refreshToken: string,
     record: RefreshToken,
     scopes: string[],
+    binding: TokenBinding = {},
   ): Promise<TokenResponse> {
     if (record.rotated) {
       // OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a rotated token came back; the family is compromised.
@@ -355,6 +371,7 @@ export class GatehouseProvider implements OAuthServerProvider {
       grantId,
       grant,
       scopes.length > 0 ? scopes : record.scopes,
+      { binding },
     )
     const liveness = this.grants.liveness(grantId)
     // Rotation is one atomic step: the old token is spent (its reuse marker written), the new one
@@ -421,7 +438,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     grantId: string,
     grant: GrantRecord,
     scopes: string[],
-    options: { refresh?: boolean } = {},
+    options: IssueOptions = {},
   ): Promise<TokenResponse> {
     const issued = await this.prepareTokens(client, grantId, grant, scopes, options)
     await this.options.store.commit({ set: issued.writes })
@@ -438,9 +455,10 @@ export class GatehouseProvider implements OAuthServerProvider {
     grantId: string,
     grant: GrantRecord,
     scopes: string[],
-    options: { refresh?: boolean } = {},
+    options: IssueOptions = {},
   ): Promise<PreparedTokens> {
     const { config } = this.options
+    const jkt = options.binding?.dpopJkt
     // Pick up a rotation made by another instance before signing with a retired key.
     if (this.options.now() - this.#keysCheckedAt > KEY_REFRESH_MS) {
       await this.options.keys.refresh()
@@ -456,10 +474,11 @@ export class GatehouseProvider implements OAuthServerProvider {
       ttlSeconds: config.accessTokenTtlSeconds,
       now: this.options.now,
       extra: tokenClaims(grant),
+      ...(jkt !== undefined ? { jkt } : {}),
     })
     const response: TokenResponse = {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: jkt !== undefined ? 'DPoP' : 'Bearer',
       expires_in: config.accessTokenTtlSeconds,
     }
     const scope = formatScope(scopes)
@@ -475,6 +494,8 @@ export class GatehouseProvider implements OAuthServerProvider {
         resource: grant.resource,
         expiresAt: this.#nowSeconds() + ttl,
       }
+      const boundTo = refreshTokenJkt(client, options.binding ?? {})
+      if (boundTo !== undefined) record.dpopJkt = boundTo
       writes.push({ key: `rt:${await sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
       response.refresh_token = refreshToken
     }
@@ -521,7 +542,10 @@ export class GatehouseProvider implements OAuthServerProvider {
     }
     const grantId = this.grants.newId()
     // ID-JAG draft §4.4.3: no refresh token; the client presents a fresh ID-JAG instead.
-    const issued = await this.prepareTokens(client, grantId, record, scopes, { refresh: false })
+    const issued = await this.prepareTokens(client, grantId, record, scopes, {
+      refresh: false,
+      binding: { ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}) },
+    })
     // The jti is spent in the same atomic step that creates the grant: a request that fails, a
     // storage fault included, leaves the assertion usable for the client's retry.
     const applied = await this.#commitOrConfirm(

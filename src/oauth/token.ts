@@ -17,8 +17,15 @@ import { verifyPkce } from './pkce.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import { exchangeIdentityAssertionUnsupported, type OAuthServerProvider } from './provider.js'
 import { parseScope } from './scopes.js'
-import type { OAuthClientInformation, TokenResponse } from './types.js'
+import type { OAuthClientInformation, TokenBinding, TokenResponse } from './types.js'
 import type { AuditSink } from '../ops/audit-event.js'
+import type { DPoPPolicy } from '../jwt/dpop-proof.js'
+import {
+  assertCodeBinding,
+  assertRefreshBinding,
+  checkTokenRequestProof,
+  tokenResponseHeaders,
+} from './dpop.js'
 
 export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/schema.js'
 
@@ -31,6 +38,8 @@ export interface TokenDeps {
   /** Verifies `private_key_jwt` assertions (metadata-document clients); unset: refused. */
   clientAssertions?: ClientAssertionVerifier
   audit?: AuditSink
+  /** DPoP (RFC 9449, oauth/dpop.ts); unset: `DPoP` headers are ignored and tokens are bearer. */
+  dpop?: DPoPPolicy
 }
 
 /** `POST /token`. */
@@ -58,19 +67,21 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
       reason: 'grant_not_registered',
     })
   }
+  // RFC 9449: a DPoP proof, when sent, is checked before any grant is touched.
+  const binding = await checkTokenRequestProof(request, deps.config, deps.dpop)
   let tokens: TokenResponse
   switch (grantType) {
     case 'authorization_code':
-      tokens = await authorizationCodeGrant(form, client, deps)
+      tokens = await authorizationCodeGrant(form, client, deps, binding)
       break
     case 'refresh_token':
-      tokens = await refreshTokenGrant(form, client, deps)
+      tokens = await refreshTokenGrant(form, client, deps, binding)
       break
     case CLIENT_CREDENTIALS_GRANT:
-      tokens = await clientCredentialsGrant(form, client, deps)
+      tokens = await clientCredentialsGrant(form, client, deps, binding)
       break
     default:
-      tokens = await identityAssertionGrant(form, client, deps)
+      tokens = await identityAssertionGrant(form, client, deps, binding)
   }
   deps.audit?.emit({
     event: 'tokens_issued',
@@ -79,13 +90,16 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
     grantType,
     ...issuedTo(tokens),
   })
-  return jsonResponse(tokens, { headers: { ...CORS_HEADERS, pragma: 'no-cache' } })
+  return jsonResponse(tokens, {
+    headers: { ...CORS_HEADERS, pragma: 'no-cache', ...(await tokenResponseHeaders(deps.dpop)) },
+  })
 }
 
 async function authorizationCodeGrant(
   form: Params,
   client: OAuthClientInformation,
   deps: TokenDeps,
+  binding: TokenBinding,
 ): Promise<TokenResponse> {
   const code = required(form, 'code')
   const verifier = required(form, 'code_verifier')
@@ -118,13 +132,15 @@ async function authorizationCodeGrant(
       reason: 'resource_mismatch',
     })
   }
-  return deps.provider.exchangeAuthorizationCode(client, code, record)
+  if (record.redeemedGrantId === undefined) assertCodeBinding(record, binding)
+  return deps.provider.exchangeAuthorizationCode(client, code, record, binding)
 }
 
 async function refreshTokenGrant(
   form: Params,
   client: OAuthClientInformation,
   deps: TokenDeps,
+  binding: TokenBinding,
 ): Promise<TokenResponse> {
   const token = required(form, 'refresh_token')
   const record = await deps.provider.loadRefreshToken(client, token)
@@ -136,6 +152,7 @@ async function refreshTokenGrant(
     throw invalidToken('refresh_expired')
   const scopes = parseScope(form.get('scope'))
   if (!record.rotated) {
+    assertRefreshBinding(record, binding)
     const extra = scopes.filter((s) => !record.scopes.includes(s))
     if (extra.length > 0) {
       throw new OAuthError('invalid_scope', 'the requested scope exceeds the original grant', {
@@ -149,13 +166,14 @@ async function refreshTokenGrant(
       })
     }
   }
-  return deps.provider.exchangeRefreshToken(client, token, record, scopes)
+  return deps.provider.exchangeRefreshToken(client, token, record, scopes, binding)
 }
 
 async function identityAssertionGrant(
   form: Params,
   client: OAuthClientInformation,
   deps: TokenDeps,
+  binding: TokenBinding,
 ): Promise<TokenResponse> {
   if (!deps.provider.exchangeIdentityAssertion) return exchangeIdentityAssertionUnsupported()
   // ID-JAG draft §8.1: confidential clients only; a public client uses the code flow instead.
@@ -174,6 +192,7 @@ async function identityAssertionGrant(
     assertion,
     scopes: parseScope(form.get('scope')),
     ...(resource !== undefined ? { resource } : {}),
+    ...binding,
   })
 }
 
@@ -181,6 +200,7 @@ async function clientCredentialsGrant(
   form: Params,
   client: OAuthClientInformation,
   deps: TokenDeps,
+  binding: TokenBinding,
 ): Promise<TokenResponse> {
   if (!deps.provider.exchangeClientCredentials) {
     throw new OAuthError('unsupported_grant_type', 'the grant type is not supported', {
@@ -191,6 +211,7 @@ async function clientCredentialsGrant(
   return deps.provider.exchangeClientCredentials(client, {
     scopes: parseScope(form.get('scope')),
     ...(resource !== undefined ? { resource } : {}),
+    ...binding,
   })
 }
 
