@@ -208,6 +208,14 @@ export async function verifyDPoPProof(
   return { ok: true, proof: { jkt, jwk: publicJwk, alg } }
 }
 
+/** The `cnf.jkt` of verified token claims (RFC 9449 §6.1), or `undefined` when not DPoP-bound. */
+export function confirmedJkt(claims: Readonly<Record<string, unknown>>): string | undefined {
+  const cnf = claims.cnf
+  if (typeof cnf !== 'object' || cnf === null) return undefined
+  const jkt = (cnf as Record<string, unknown>).jkt
+  return typeof jkt === 'string' ? jkt : undefined
+}
+
 /** base64url(SHA-256(text)): the `ath` of an access token, and replay keys. */
 export async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))

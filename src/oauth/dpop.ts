@@ -68,9 +68,17 @@ export function dpopServerMetadata(config: ResolvedConfig): Record<string, unkno
  */
 export async function checkTokenRequestProof(
   request: Request,
+  client: OAuthClientInformation,
   config: ResolvedConfig,
   policy: DPoPPolicy | undefined,
 ): Promise<TokenBinding> {
+  // RFC 9449 §5.2: a client registered with dpop_bound_access_tokens never gets a bearer token.
+  if (client.dpop_bound_access_tokens === true && (!policy || !request.headers.has('dpop'))) {
+    throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof', {
+      reason: policy ? 'dpop_missing_for_bound_client' : 'dpop_disabled_for_bound_client',
+      headers: EXPOSE,
+    })
+  }
   if (!policy || !request.headers.has('dpop')) return {}
   const result = await verifyRequestProof(request, policy, {
     url: endpointsOf(config).token,
@@ -117,6 +125,27 @@ export function assertCodeBinding(code: AuthorizationCode, binding: TokenBinding
       reason: binding.dpopJkt === undefined ? 'dpop_jkt_no_proof' : 'dpop_jkt_mismatch',
     })
   }
+}
+
+/**
+ * RFC 9449 §5.2: the `dpop_bound_access_tokens` registration member, checked at `/register`:
+ * `{ dpop_bound_access_tokens: true }` to store, `{}` when absent or false; `invalid_client_metadata`
+ * when it is not a boolean, or true while DPoP is off.
+ */
+export function readDPoPRegistration(
+  metadata: Record<string, unknown>,
+  config: ResolvedConfig,
+): { dpop_bound_access_tokens?: true } {
+  const value = metadata.dpop_bound_access_tokens
+  if (value === undefined || value === false) return {}
+  if (value !== true || !config.dpop.enabled) {
+    throw new OAuthError(
+      'invalid_client_metadata',
+      value === true ? 'DPoP is not enabled' : 'dpop_bound_access_tokens must be a boolean',
+      { reason: 'bad_dpop_bound_access_tokens' },
+    )
+  }
+  return { dpop_bound_access_tokens: true }
 }
 
 /** RFC 9449 §5: a bound refresh token is used only with a proof of the same key. */

@@ -68,7 +68,7 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
     })
   }
   // RFC 9449: a DPoP proof, when sent, is checked before any grant is touched.
-  const binding = await checkTokenRequestProof(request, deps.config, deps.dpop)
+  const binding = await checkTokenRequestProof(request, client, deps.config, deps.dpop)
   let tokens: TokenResponse
   switch (grantType) {
     case 'authorization_code':

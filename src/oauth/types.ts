@@ -31,6 +31,8 @@ export interface OAuthClientInformation {
   software_version?: string
   jwks_uri?: string
   jwks?: { keys: unknown[] }
+  /** RFC 9449 §5.2: the client always uses DPoP; a token request without a proof is refused. */
+  dpop_bound_access_tokens?: boolean
   /**
    * Set on a client resolved from its Client ID Metadata Document: a hash of the document's
    * redirect URIs and keys. Codes, grants and consent are bound to it; a change voids them.

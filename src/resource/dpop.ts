@@ -13,7 +13,7 @@
  */
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
+import { confirmedJkt, verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
 import type { AccessToken } from './access-token.js'
 
 const dpopErrors = new WeakSet<OAuthError>()
@@ -31,10 +31,7 @@ export function isDPoPSchemeError(error: OAuthError): boolean {
 
 /** The `cnf.jkt` of a verified token (RFC 9449 §6.1), or `undefined` when it is not DPoP-bound. */
 export function boundJkt(token: AccessToken): string | undefined {
-  const cnf = token.claims.cnf
-  if (typeof cnf !== 'object' || cnf === null) return undefined
-  const jkt = (cnf as Record<string, unknown>).jkt
-  return typeof jkt === 'string' ? jkt : undefined
+  return confirmedJkt(token.claims)
 }
 
 /**

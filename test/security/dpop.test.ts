@@ -4,7 +4,9 @@
  * refresh token still works afterwards with a good proof).
  */
 import { describe, expect, it } from 'vitest'
+import { startEnterpriseIdp } from '../helpers/enterprise-idp.js'
 import {
+  basic,
   ISSUER,
   RESOURCE,
   createTestGatehouse,
@@ -373,6 +375,93 @@ describe('DPoP at the token endpoint', () => {
     expect(claimsOf(body.access_token).cnf).toEqual({ jkt: key.jkt })
     const ok = await callMcp(t, body.access_token, await resourceProof(t, key, body.access_token))
     expect(ok.status).toBe(200)
+  })
+
+  it('binds tokens from an identity assertion (jwt-bearer) too', async () => {
+    const idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    try {
+      const secret = 'cc-secret-that-is-long-enough-for-the-schema'
+      const jwtBearer = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+      const t = await createTestGatehouse({
+        config: {
+          clients: [{ clientId: 'CC', clientSecret: secret, grantTypes: [jwtBearer] }],
+          identityAssertion: { trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }] },
+        },
+      })
+      const key = await createProofKey()
+      const res = await t.call('/token', {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: jwtBearer,
+          assertion: await idp.mintIdJag(),
+        }).toString(),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic('CC', secret),
+          dpop: await tokenProof(t, key),
+        },
+      })
+      expect(res.status).toBe(200)
+      const body = (await res.json()) as TokenBody
+      expect(body.token_type).toBe('DPoP')
+      expect(claimsOf(body.access_token).cnf).toEqual({ jkt: key.jkt })
+    } finally {
+      await idp.close()
+    }
+  })
+
+  it('refuses a token request without a proof from a client registered with dpop_bound_access_tokens', async () => {
+    const t = await createTestGatehouse()
+    const client = await register(t, { dpop_bound_access_tokens: true })
+    expect(client.dpop_bound_access_tokens).toBe(true)
+    const code = await getCode(t, client)
+    await expectTokenError(await redeem(t, client, code), 'invalid_dpop_proof')
+    const key = await createProofKey()
+    const res = await redeem(t, client, code, await tokenProof(t, key))
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as TokenBody).token_type).toBe('DPoP')
+  })
+
+  it('refuses dpop_bound_access_tokens that is not a boolean, or while DPoP is off', async () => {
+    const t = await createTestGatehouse()
+    await expect(register(t, { dpop_bound_access_tokens: 'yes' })).rejects.toThrow(
+      /400 .*invalid_client_metadata/,
+    )
+    const off = await createTestGatehouse({ config: { dpop: { enabled: false } } })
+    await expect(register(off, { dpop_bound_access_tokens: true })).rejects.toThrow(
+      /400 .*invalid_client_metadata/,
+    )
+  })
+
+  it('says token_type DPoP and cnf.jkt in introspection (RFC 9449 §6.2)', async () => {
+    const t = await createTestGatehouse()
+    const key = await createProofKey()
+    const client = await register(t, { token_endpoint_auth_method: 'client_secret_basic' })
+    const code = await getCode(t, client)
+    const secret = client.client_secret as string
+    const init = form({
+      grant_type: 'authorization_code',
+      code: code.code,
+      code_verifier: code.verifier,
+      redirect_uri: code.redirectUri,
+    })
+    const headers = {
+      ...(init.headers as Record<string, string>),
+      authorization: basic(client.client_id, secret),
+    }
+    const res = await t.call('/token', {
+      ...init,
+      headers: { ...headers, dpop: await tokenProof(t, key) },
+    })
+    const token = ((await res.json()) as TokenBody).access_token
+    const introspected = await t.call('/introspect', {
+      ...form({ token }),
+      headers: { ...headers },
+    })
+    const body = (await introspected.json()) as Record<string, unknown>
+    expect(body.active).toBe(true)
+    expect(body.token_type).toBe('DPoP')
+    expect(body.cnf).toEqual({ jkt: key.jkt })
   })
 
   describe('with server nonces', () => {
