@@ -169,7 +169,8 @@ export function bearerChallenge(error: unknown, options: ChallengeOptions): Resp
   // RFC 9449 §7.1: with DPoP on, a `DPoP` challenge naming the accepted algorithms beside (or, at
   // a resource that requires DPoP, instead of) `Bearer`; the error goes under the scheme used.
   const { algorithms, required } = options.resource.dpop
-  const dpopError = isDPoPSchemeError(e) || required
+  // Without a DPoP challenge (DPoP off here) every error stays on the Bearer challenge.
+  const dpopError = algorithms.length > 0 && (isDPoPSchemeError(e) || required)
   const challenges: string[] = []
   if (!required) {
     challenges.push(challengeOf('Bearer', [...(dpopError ? [] : errorParams), metadata, ...scope]))

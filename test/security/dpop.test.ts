@@ -220,6 +220,20 @@ describe('DPoP at the token endpoint', () => {
     expect((await redeem(t, client, code, await tokenProof(t, key))).status).toBe(200)
   })
 
+  it.each(['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'])(
+    'accepts a %s proof',
+    async (alg) => {
+      const t = await createTestGatehouse()
+      const key = await createProofKey(alg)
+      const client = await register(t)
+      const res = await redeem(t, client, await getCode(t, client), await tokenProof(t, key))
+      expect(res.status).toBe(200)
+      expect(claimsOf(((await res.json()) as TokenBody).access_token).cnf).toEqual({
+        jkt: key.jkt,
+      })
+    },
+  )
+
   it('refuses alg none, HS256 and an algorithm not on the allow-list', async () => {
     const t = await createTestGatehouse({ config: { dpop: { algorithms: ['ES256'] } } })
     const client = await register(t)
