@@ -21,6 +21,9 @@ export type OAuthErrorCode =
   | 'invalid_client_metadata'
   | 'server_error'
   | 'temporarily_unavailable'
+  // RFC 9449 §5, §7.1, §8, §9 (DPoP)
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 const STATUS: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,

@@ -37,6 +37,7 @@ import type { OAuthServerProvider } from './oauth/provider.js'
 import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
 import { handleToken } from './oauth/token.js'
+import { createDPoPPolicy, dpopServerMetadata } from './oauth/dpop.js'
 import type { AccessToken, TokenVerifier } from './resource/access-token.js'
 import type { AuditWriter } from './ops/audit.js'
 import type { AuditSink } from './ops/audit-event.js'
@@ -231,6 +232,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           }),
         })
       : undefined
+  const dpop = await createDPoPPolicy(config, store, now)
   const deps = {
     config,
     provider,
@@ -255,6 +257,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     jwksUriSupported: clientJwks !== undefined,
     onError,
     audit: ops.audit,
+    ...(dpop ? { dpop } : {}),
   }
   const asMetadata = authorizationServerMetadata(config, {
     // The grants the token endpoint dispatches to (grants/index.ts) that the provider offers.
@@ -262,10 +265,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     grantTypes: supportedGrantTypes(provider).filter(
       (type) => type !== 'refresh_token' || config.refreshTokens.issueTo !== 'none',
     ),
-    // ID-JAG draft §6: the profile, never the list of trusted issuers.
-    ...(provider.exchangeIdentityAssertion
-      ? { extra: { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } }
-      : {}),
+    extra: {
+      // ID-JAG draft §6: the profile, never the list of trusted issuers.
+      ...(provider.exchangeIdentityAssertion
+        ? { authorization_grant_profiles_supported: [ID_JAG_PROFILE] }
+        : {}),
+      ...dpopServerMetadata(config),
+    },
   })
 
   const p = config.basePath
@@ -341,12 +347,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     isUnhandled: (response) => response.headers.has(UNHANDLED_HEADER),
   })
 
-  const guard = instrumentGuard(createGuard({ resources: config.resources, verifier, onError }), {
-    logger: ops.logger,
-    metrics: ops.metrics,
-    resources: config.resources,
-    addressOf,
-  })
+  const guard = instrumentGuard(
+    createGuard({ resources: config.resources, verifier, onError, ...(dpop ? { dpop } : {}) }),
+    {
+      logger: ops.logger,
+      metrics: ops.metrics,
+      resources: config.resources,
+      addressOf,
+    },
+  )
 
   return {
     config,

@@ -9,6 +9,7 @@ import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
 import { opsFields } from './ops-schema.js'
+import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
 export const ResourceSchema = z.strictObject({
@@ -28,6 +29,8 @@ export const ResourceSchema = z.strictObject({
    * an `Origin` header (non-browser clients) are not affected.
    */
   allowedOrigins: z.array(z.union([z.literal('*'), absoluteUrl()])).default([]),
+  /** DPoP at this resource (RFC 9449): optional (default) or required; see dpop-schema.ts. */
+  dpop: ResourceDPoPSchema.prefault({}),
 })
 
 /** The JWS algorithms accepted from identity providers: asymmetric only. */
@@ -330,6 +333,8 @@ export const ConfigSchema = z
     identityAssertion: IdentityAssertionSchema.optional(),
     /** The client credentials grant for machine clients (off by default). */
     clientCredentials: ClientCredentialsSchema.prefault({}),
+    /** DPoP (RFC 9449) at the token endpoint and the resources; see dpop-schema.ts. */
+    dpop: DPoPSchema.prefault({}),
     /** Sign users in at this identity provider (OAuth/OIDC proxy). */
     upstream: UpstreamSchema.optional(),
     /** Largest request body read by any endpoint. */
@@ -400,6 +405,13 @@ export const ConfigSchema = z
           code: 'custom',
           path: ['resources', i, 'url'],
           message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+      if (!c.dpop.enabled && (r.dpop.required || r.dpop.nonce)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', i, 'dpop'],
+          message: 'needs dpop.enabled',
         })
       }
       for (const s of r.requiredScopes) {
@@ -519,12 +531,24 @@ function checkClients(
 export type ConfigInput = z.input<typeof ConfigSchema>
 type ParsedConfig = z.output<typeof ConfigSchema>
 
-export interface ResolvedResource extends Readonly<Omit<ParsedConfig['resources'][number], 'url'>> {
+export interface ResolvedResource extends Readonly<
+  Omit<ParsedConfig['resources'][number], 'url' | 'dpop'>
+> {
   /** Canonical form: lower-case scheme and host, no default port, no trailing slash. */
   readonly url: string
+  /** `resources[].dpop`, plus the proof algorithms the guard accepts (empty: DPoP is off here). */
+  readonly dpop: ResolvedResourceDPoP
   /** Path of the protected-resource metadata document for this resource (RFC 9728 §3.1). */
   readonly metadataPath: string
   readonly metadataUrl: string
+}
+
+/** How one resource treats DPoP (RFC 9449), resolved. */
+export interface ResolvedResourceDPoP {
+  readonly required: boolean
+  readonly nonce: boolean
+  /** `dpop.algorithms` when `dpop.enabled`, else empty (the DPoP scheme is refused). */
+  readonly algorithms: readonly string[]
 }
 
 export interface ResolvedConfig extends Readonly<Omit<ParsedConfig, 'issuer' | 'resources'>> {
@@ -555,7 +579,7 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     ...c,
     issuer,
     basePath,
-    resources: resolveResources(c.resources),
+    resources: resolveResources(c.resources, c.dpop.enabled ? c.dpop.algorithms : []),
     introspectionClients,
   })
 }
@@ -563,13 +587,21 @@ export function resolveConfig(input: unknown): ResolvedConfig {
 /** Canonical URLs and metadata locations (RFC 9728 §3.1) for parsed resources. */
 function resolveResources(
   list: readonly z.output<typeof ResourceSchema>[],
+  dpopAlgorithms: readonly string[],
 ): readonly ResolvedResource[] {
   const resources = list.map((r): ResolvedResource => {
     const url = canonicalResource(r.url)
     const u = new URL(url)
     const path = u.pathname === '/' ? '' : u.pathname
     const metadataPath = `/.well-known/oauth-protected-resource${path}`
-    return Object.freeze({ ...r, url, metadataPath, metadataUrl: `${u.origin}${metadataPath}` })
+    const dpop = Object.freeze({ ...r.dpop, algorithms: Object.freeze([...dpopAlgorithms]) })
+    return Object.freeze({
+      ...r,
+      url,
+      dpop,
+      metadataPath,
+      metadataUrl: `${u.origin}${metadataPath}`,
+    })
   })
   return Object.freeze(resources)
 }
@@ -595,8 +627,15 @@ export function resolveRemoteAuthConfig(input: unknown): ResolvedRemoteAuthConfi
       parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
     )
   }
+  // The remote-auth guard has no store for proof replay: DPoP is not offered there (yet).
+  const dpopIssues = parsed.data.resources.flatMap((r, i) =>
+    r.dpop.required || r.dpop.nonce
+      ? [`resources.${String(i)}.dpop: DPoP is not supported with an external authorization server`]
+      : [],
+  )
+  if (dpopIssues.length > 0) throw new ConfigError(dpopIssues)
   return Object.freeze({
-    resources: resolveResources(parsed.data.resources),
+    resources: resolveResources(parsed.data.resources, []),
     authorizationServers: Object.freeze(
       parsed.data.authorizationServers.map((a) => a.replace(/\/+$/, '')),
     ),

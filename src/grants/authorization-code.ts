@@ -4,8 +4,10 @@
  * At the token endpoint (`authorizationCodeGrant`), in order: `code` and `code_verifier` present;
  * the code known and issued to this client; not expired (a redeemed code goes on, to be judged a
  * replay); `redirect_uri` as in the authorization request (required when it was sent there); PKCE
- * (S256); `resource`, when sent, the one authorized. Only then does the provider redeem
- * (`exchangeAuthorizationCode`), so a replay with wrong parameters changes nothing.
+ * (S256); `resource`, when sent, the one authorized; a code issued for a `dpop_jkt` only with a
+ * DPoP proof of that key (RFC 9449 §10, `assertCodeBinding`). Only then does the provider redeem
+ * (`exchangeAuthorizationCode`, with the request's binding), so a replay with wrong parameters
+ * changes nothing.
  *
  * The store-backed half, which `GatehouseProvider` delegates to: codes are kept only as SHA-256
  * (`code:`), live `authorizationCodeTtlSeconds`, and are redeemed in one atomic step that consumes
@@ -15,12 +17,14 @@
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { randomToken, sha256 } from '../http/random.js'
+import { assertCodeBinding } from '../oauth/dpop.js'
 import { verifyPkce } from '../oauth/pkce.js'
 import { resolveResource } from '../oauth/resource-indicators.js'
 import type {
   AuthorizationCode,
   AuthorizationParams,
   OAuthClientInformation,
+  TokenBinding,
   TokenResponse,
 } from '../oauth/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
@@ -75,7 +79,8 @@ async function checkAndRedeem(
       reason: 'resource_mismatch',
     })
   }
-  return deps.provider.exchangeAuthorizationCode(client, code, record)
+  if (record.redeemedGrantId === undefined) assertCodeBinding(record, deps.binding)
+  return deps.provider.exchangeAuthorizationCode(client, code, record, deps.binding)
 }
 
 /** Who signed in, as the code records it (`UserIdentity` of the provider). */
@@ -108,6 +113,7 @@ export async function createAuthorizationCode(
     ...(client.metadata_document_fingerprint !== undefined
       ? { clientFingerprint: client.metadata_document_fingerprint }
       : {}),
+    ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}),
   }
   await context.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
   return code
@@ -124,12 +130,16 @@ export async function loadAuthorizationCode(
   return context.store.get<AuthorizationCode>(`code-used:${hash}`)
 }
 
-/** Redeems a code the endpoint checked: once, atomically; a replay revokes the grant. */
+/**
+ * Redeems a code the endpoint checked: once, atomically; a replay revokes the grant. The tokens
+ * are bound as `binding` says (RFC 9449).
+ */
 export async function redeemAuthorizationCode(
   context: GrantContext,
   client: OAuthClientInformation,
   authorizationCode: string,
   code: AuthorizationCode,
+  binding: TokenBinding = {},
 ): Promise<TokenResponse> {
   const { store, grants } = context
   const hash = await sha256(authorizationCode)
@@ -153,7 +163,7 @@ export async function redeemAuthorizationCode(
     ...(code.clientFingerprint !== undefined ? { clientFingerprint: code.clientFingerprint } : {}),
   }
   const grantId = grants.newId()
-  const issued = await context.prepareTokens(client, grantId, record, code.scopes)
+  const issued = await context.prepareTokens(client, grantId, record, code.scopes, { binding })
   // The marker keeps only what judging a replay needs: no claims, no upstream tokens.
   const marker: AuthorizationCode = {
     clientId: code.clientId,

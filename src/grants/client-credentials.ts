@@ -20,7 +20,8 @@
  * 5. Each token gets its own grant, living as long as the token, so `/revoke` stops it at the guard.
  *
  * At the token endpoint (`clientCredentialsGrant`): offered only when the provider implements
- * `exchangeClientCredentials` (`clientCredentials.enabled`); then the provider redeems. The
+ * `exchangeClientCredentials` (`clientCredentials.enabled`); then the provider redeems, with the
+ * request's DPoP key (`dpopJkt`), if any, to bind the token (RFC 9449). The
  * store-backed redemption (`redeemClientCredentials`) first holds the switches that let machine
  * clients in (`allowRegistration`, `allowMetadataDocumentClients`) at every exchange, not only at
  * registration, so turning one off cuts off the clients it let in.
@@ -65,6 +66,7 @@ function parseAndRedeem(
   return deps.provider.exchangeClientCredentials(client, {
     scopes: parseScope(form.get('scope')),
     ...(resource !== undefined ? { resource } : {}),
+    ...deps.binding,
   })
 }
 
@@ -97,7 +99,10 @@ export async function redeemClientCredentials(
       grants: context.grants,
       now: context.now,
       issue: async (id, grant, scopes) => {
-        const issued = await context.prepareTokens(client, id, grant, scopes, { refresh: false })
+        const issued = await context.prepareTokens(client, id, grant, scopes, {
+          refresh: false,
+          binding: { ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}) },
+        })
         await context.store.commit({ set: issued.writes })
         return issued.response
       },

@@ -7,17 +7,25 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import type { OAuthServerProvider } from '../oauth/provider.js'
-import type { OAuthClientInformation, TokenResponse } from '../oauth/types.js'
+import type { OAuthClientInformation, TokenBinding, TokenResponse } from '../oauth/types.js'
 import type { AuditSink } from '../ops/audit-event.js'
 import type { Store } from '../storage/store.js'
 import type { Grants } from './grant-store.js'
 import type { PrepareTokens } from './issue.js'
 
-/** What a handler may use: the configuration, the provider that redeems, the clock. */
+/**
+ * What a handler may use: the configuration, the provider that redeems, the clock, and how the
+ * request's tokens are bound.
+ */
 export interface GrantHandlerDeps {
   config: ResolvedConfig
   provider: OAuthServerProvider
   now: () => number
+  /**
+   * RFC 9449: the key of the request's DPoP proof, which the endpoint checked before dispatching
+   * (`checkTokenRequestProof`); empty when no proof was sent (bearer tokens).
+   */
+  binding: TokenBinding
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * At the token endpoint (`identityAssertionGrant`): offered only when the provider implements
  * `exchangeIdentityAssertion`; confidential clients only (ID-JAG draft §8.1); `assertion` present.
- * Then the provider redeems it.
+ * Then the provider redeems it, with the request's DPoP key (`dpopJkt`), if any, to bind the token.
  *
  * The store-backed half, which `GatehouseProvider` delegates to (`redeemIdentityAssertion`): the
  * assertion's checks (`identity-assertion-verifier.ts`); `resource`, when sent, the one the ID-JAG
@@ -63,6 +63,7 @@ function checkAndRedeem(
     assertion,
     scopes: parseScope(form.get('scope')),
     ...(resource !== undefined ? { resource } : {}),
+    ...deps.binding,
   })
 }
 
@@ -107,7 +108,10 @@ export async function redeemIdentityAssertion(
   }
   const grantId = grants.newId()
   // ID-JAG draft §4.4.3: no refresh token; the client presents a fresh ID-JAG instead.
-  const issued = await context.prepareTokens(client, grantId, record, scopes, { refresh: false })
+  const issued = await context.prepareTokens(client, grantId, record, scopes, {
+    refresh: false,
+    binding: { ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}) },
+  })
   // The jti is spent in the same atomic step that creates the grant: a request that fails, a
   // storage fault included, leaves the assertion usable for the client's retry.
   const applied = await commitOrConfirm(

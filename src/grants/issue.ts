@@ -2,13 +2,21 @@
  * The issuance step every grant ends in: the access token (an RFC 9068 JWT signed with the current
  * key) for a grant, narrowed to the granted scopes; a new rotating refresh token when the client
  * registered that grant; the response body; and the writes (the refresh token's record) that the
- * grant applies in its own atomic step before the response may be sent.
+ * grant applies in its own atomic step before the response may be sent. With a DPoP binding
+ * (RFC 9449) the access token carries `cnf.jkt` and `token_type` is `DPoP`; a public client's
+ * refresh token is bound to the same key (`refreshTokenJkt`).
  */
 import { refreshTokenLifetime } from './refresh-policy.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { randomToken, sha256 } from '../http/random.js'
+import { refreshTokenJkt } from '../oauth/dpop.js'
 import { formatScope } from '../oauth/scopes.js'
-import type { OAuthClientInformation, RefreshToken, TokenResponse } from '../oauth/types.js'
+import type {
+  OAuthClientInformation,
+  RefreshToken,
+  TokenBinding,
+  TokenResponse,
+} from '../oauth/types.js'
 import type { StepWrite } from '../storage/store.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
@@ -20,9 +28,12 @@ export interface PreparedTokens {
   writes: StepWrite[]
 }
 
+/** How the issuance step issues: with a refresh token or not, bound or not. */
 export interface IssueOptions {
   /** `false`: no refresh token, whatever the client registered (ID-JAG, client credentials). */
   refresh?: boolean
+  /** RFC 9449: the DPoP key the access token (and a public client's refresh token) is bound to. */
+  binding?: TokenBinding
 }
 
 /** The issuance step's signature (`TokenIssuer.prepare`, `GatehouseProvider.prepareTokens`). */
@@ -70,6 +81,7 @@ export class TokenIssuer {
     options: IssueOptions = {},
   ): Promise<PreparedTokens> {
     const config = this.#config
+    const jkt = options.binding?.dpopJkt
     // Pick up a rotation made by another instance before signing with a retired key.
     if (this.#now() - this.#keysCheckedAt > KEY_REFRESH_MS) {
       await this.#keys.refresh()
@@ -85,10 +97,11 @@ export class TokenIssuer {
       ttlSeconds: config.accessTokenTtlSeconds,
       now: this.#now,
       extra: tokenClaims(grant),
+      ...(jkt !== undefined ? { jkt } : {}),
     })
     const response: TokenResponse = {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: jkt !== undefined ? 'DPoP' : 'Bearer',
       expires_in: config.accessTokenTtlSeconds,
     }
     const scope = formatScope(scopes)
@@ -110,6 +123,8 @@ export class TokenIssuer {
         resource: grant.resource,
         expiresAt: Math.floor(this.#now() / 1000) + ttl,
       }
+      const boundTo = refreshTokenJkt(client, options.binding ?? {})
+      if (boundTo !== undefined) record.dpopJkt = boundTo
       writes.push({ key: `rt:${await sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
       response.refresh_token = refreshToken
     }

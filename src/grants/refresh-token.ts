@@ -2,9 +2,10 @@
  * The refresh token grant (OAuth 2.1 §4.3), with rotation on every use.
  *
  * At the token endpoint (`refreshTokenGrant`), in order: `refresh_token` present; known and issued
- * to this client; not expired; for a token not yet rotated, `scope` within the grant's and
- * `resource`, when sent, the grant's. A rotated token goes on to the provider, which treats it as
- * reuse. Then the provider rotates (`exchangeRefreshToken`).
+ * to this client; not expired; for a token not yet rotated, a DPoP-bound token only with a proof
+ * of its key (RFC 9449 §5, `assertRefreshBinding`), `scope` within the grant's and `resource`,
+ * when sent, the grant's. A rotated token goes on to the provider, which treats it as reuse. Then
+ * the provider rotates (`exchangeRefreshToken`, with the request's binding).
  *
  * The store-backed half, which `GatehouseProvider` delegates to: refresh tokens are kept only as
  * SHA-256 (`rt:`); rotation is one atomic step that spends the old token (its reuse marker
@@ -15,9 +16,15 @@ import { assertRefreshAllowed } from './refresh-policy.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { randomToken, sha256 } from '../http/random.js'
+import { assertRefreshBinding } from '../oauth/dpop.js'
 import { resolveResource } from '../oauth/resource-indicators.js'
 import { parseScope } from '../oauth/scopes.js'
-import type { OAuthClientInformation, RefreshToken, TokenResponse } from '../oauth/types.js'
+import type {
+  OAuthClientInformation,
+  RefreshToken,
+  TokenBinding,
+  TokenResponse,
+} from '../oauth/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import type { AtomicStep } from '../storage/store.js'
 import {
@@ -49,6 +56,7 @@ async function checkAndRotate(
   }
   const scopes = parseScope(form.get('scope'))
   if (!record.rotated) {
+    assertRefreshBinding(record, deps.binding)
     const extra = scopes.filter((s) => !record.scopes.includes(s))
     if (extra.length > 0) {
       throw new OAuthError('invalid_scope', 'the requested scope exceeds the original grant', {
@@ -62,7 +70,7 @@ async function checkAndRotate(
       })
     }
   }
-  return deps.provider.exchangeRefreshToken(client, token, record, scopes)
+  return deps.provider.exchangeRefreshToken(client, token, record, scopes, deps.binding)
 }
 
 /** What a spent refresh token leaves behind, so that its reuse is recognised. */
@@ -89,13 +97,17 @@ export async function loadRefreshToken(
   return { ...used, scopes: [], resource: '', expiresAt: 0, rotated: true }
 }
 
-/** Rotates a refresh token the endpoint checked; reuse of a rotated one revokes the grant. */
+/**
+ * Rotates a refresh token the endpoint checked; reuse of a rotated one revokes the grant. The new
+ * tokens are bound as `binding` says (RFC 9449).
+ */
 export async function rotateRefreshToken(
   context: GrantContext,
   client: OAuthClientInformation,
   refreshToken: string,
   record: RefreshToken,
   scopes: string[],
+  binding: TokenBinding = {},
 ): Promise<TokenResponse> {
   const { store, grants } = context
   assertRefreshAllowed(context.config, client)
@@ -130,6 +142,7 @@ export async function rotateRefreshToken(
     grantId,
     grant,
     scopes.length > 0 ? scopes : record.scopes,
+    { binding },
   )
   const liveness = grants.liveness(grantId)
   // Rotation is one atomic step: the old token is spent (its reuse marker written), the new one

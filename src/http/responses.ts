@@ -39,7 +39,7 @@ export function preflightResponse(methods: readonly string[]): Response {
     headers: {
       ...CORS_HEADERS,
       'access-control-allow-methods': methods.join(', '),
-      'access-control-allow-headers': 'authorization, content-type, mcp-protocol-version',
+      'access-control-allow-headers': 'authorization, content-type, dpop, mcp-protocol-version',
       'access-control-max-age': '600',
     },
   })

@@ -6,11 +6,13 @@
  *    (RFC 9207) — except an unknown scope, which shows a page so that a freshly registered client
  *    cannot use Gatehouse as an open redirector (RFC 9700 §4.11.2).
  * 3. PKCE is required, S256 only; `resource` must name a configured resource (RFC 8707).
+ * 4. `dpop_jkt` (RFC 9449 §10), when sent, must be a JWK thumbprint; the code is bound to it.
  */
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
 import { parseParams, readForm, type Params } from '../http/params.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
+import { readDPoPJkt } from './dpop.js'
 import { authorizationResponseUrl } from './gatehouse-provider.js'
 import { isValidChallenge } from './pkce.js'
 import type { OAuthServerProvider } from './provider.js'
@@ -135,7 +137,7 @@ function validateRequest(
   params: Params,
   client: OAuthClientInformation,
   config: ResolvedConfig,
-): Pick<AuthorizationParams, 'codeChallenge' | 'scopes' | 'resource'> {
+): Pick<AuthorizationParams, 'codeChallenge' | 'scopes' | 'resource' | 'dpopJkt'> {
   const responseType = params.get('response_type')
   if (responseType === undefined) throw invalid('response_type is required', 'no_response_type')
   if (responseType !== 'code' || !client.response_types.includes('code')) {
@@ -151,7 +153,13 @@ function validateRequest(
   if (!isValidChallenge(challenge)) throw invalid('code_challenge is malformed', 'pkce_format')
   const resource = resolveResource(params.get('resource'), config)
   const scopes = chooseScopes(params.get('scope'), resource)
-  return { codeChallenge: challenge, scopes, resource: resource.url }
+  const dpopJkt = readDPoPJkt(params.get('dpop_jkt'), config)
+  return {
+    codeChallenge: challenge,
+    scopes,
+    resource: resource.url,
+    ...(dpopJkt !== undefined ? { dpopJkt } : {}),
+  }
 }
 
 /**

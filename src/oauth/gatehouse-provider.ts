@@ -36,6 +36,7 @@ import type {
   IdentityAssertionParams,
   OAuthClientInformation,
   RefreshToken,
+  TokenBinding,
   TokenResponse,
 } from './types.js'
 
@@ -192,13 +193,17 @@ export class GatehouseProvider implements OAuthServerProvider {
     return loadAuthorizationCode(this.#grantContext, authorizationCode)
   }
 
-  /** Redeems the code once (grants/authorization-code.ts); a replay revokes its grant. */
+  /**
+   * Redeems the code once (grants/authorization-code.ts); a replay revokes its grant. `binding`:
+   * the DPoP key the tokens are bound to (RFC 9449).
+   */
   exchangeAuthorizationCode(
     client: OAuthClientInformation,
     authorizationCode: string,
     code: AuthorizationCode,
+    binding: TokenBinding = {},
   ): Promise<TokenResponse> {
-    return redeemAuthorizationCode(this.#grantContext, client, authorizationCode, code)
+    return redeemAuthorizationCode(this.#grantContext, client, authorizationCode, code, binding)
   }
 
   loadRefreshToken(
@@ -208,14 +213,18 @@ export class GatehouseProvider implements OAuthServerProvider {
     return loadRefreshToken(this.#grantContext, refreshToken)
   }
 
-  /** Rotates the refresh token (grants/refresh-token.ts); reuse revokes the grant. */
+  /**
+   * Rotates the refresh token (grants/refresh-token.ts); reuse revokes the grant. `binding` as for
+   * `exchangeAuthorizationCode`.
+   */
   exchangeRefreshToken(
     client: OAuthClientInformation,
     refreshToken: string,
     record: RefreshToken,
     scopes: string[],
+    binding: TokenBinding = {},
   ): Promise<TokenResponse> {
-    return rotateRefreshToken(this.#grantContext, client, refreshToken, record, scopes)
+    return rotateRefreshToken(this.#grantContext, client, refreshToken, record, scopes, binding)
   }
 
   loadAccessToken(token: string): Promise<AccessToken | undefined> {
@@ -246,7 +255,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     grantId: string,
     grant: GrantRecord,
     scopes: string[],
-    options: { refresh?: boolean } = {},
+    options: IssueOptions = {},
   ): Promise<TokenResponse> {
     const issued = await this.prepareTokens(client, grantId, grant, scopes, options)
     await this.options.store.commit({ set: issued.writes })

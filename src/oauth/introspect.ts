@@ -10,6 +10,7 @@ import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { Grants } from '../grants/grant-store.js'
 import type { OAuthServerProvider } from './provider.js'
+import { confirmedJkt } from '../jwt/dpop-proof.js'
 
 export interface IntrospectDeps {
   config: ResolvedConfig
@@ -56,9 +57,12 @@ export async function handleIntrospect(request: Request, deps: IntrospectDeps): 
           c.resources.includes(access.resource),
       )
     if (!allowed) return inactive
+    // RFC 9449 §6.2: a DPoP-bound token says so, with its key's thumbprint.
+    const jkt = confirmedJkt(access.claims)
     return jsonResponse({
       active: true,
-      token_type: 'Bearer',
+      token_type: jkt !== undefined ? 'DPoP' : 'Bearer',
+      ...(jkt !== undefined ? { cnf: { jkt } } : {}),
       client_id: access.clientId,
       ...(access.scopes.length > 0 ? { scope: access.scopes.join(' ') } : {}),
       ...(access.subject !== undefined ? { sub: access.subject } : {}),

@@ -13,6 +13,7 @@ import type {
   IdentityAssertionParams,
   OAuthClientInformation,
   RefreshToken,
+  TokenBinding,
   TokenResponse,
 } from './types.js'
 
@@ -35,24 +36,30 @@ export interface OAuthServerProvider {
   /**
    * Redeems a code the endpoint already checked (client, redirect URI, PKCE, expiry). Must be
    * single use through one atomic store operation; a redeemed code throws `invalid_grant` and
-   * revokes the grant issued from it.
+   * revokes the grant issued from it. `binding` (RFC 9449 DPoP) says which key the tokens are
+   * bound to; a provider that ignores it issues bearer tokens.
    */
   exchangeAuthorizationCode(
     client: OAuthClientInformation,
     authorizationCode: string,
     code: AuthorizationCode,
+    binding?: TokenBinding,
   ): Promise<TokenResponse>
   /** The refresh token's record, or `undefined`. A rotated token's record has `rotated` set. */
   loadRefreshToken(
     client: OAuthClientInformation,
     refreshToken: string,
   ): Promise<RefreshToken | undefined>
-  /** Rotates the refresh token; a rotated token presented again revokes the grant. */
+  /**
+   * Rotates the refresh token; a rotated token presented again revokes the grant. `binding` as for
+   * `exchangeAuthorizationCode` (the endpoint has checked a bound token's key already).
+   */
   exchangeRefreshToken(
     client: OAuthClientInformation,
     refreshToken: string,
     record: RefreshToken,
     scopes: string[],
+    binding?: TokenBinding,
   ): Promise<TokenResponse>
   /** The verified access token, or `undefined` if it is invalid, expired or revoked. */
   loadAccessToken(token: string): Promise<AccessToken | undefined>

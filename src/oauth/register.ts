@@ -22,6 +22,7 @@ import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './r
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 import type { AuditSink } from '../ops/audit-event.js'
+import { readDPoPRegistration } from './dpop.js'
 
 const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
   'none',
@@ -154,6 +155,7 @@ async function validateMetadata(
     const scopes = parseScope(m.scope).filter((s) => known.length === 0 || known.includes(s))
     if (scopes.length > 0) client.scope = scopes.join(' ')
   }
+  Object.assign(client, readDPoPRegistration(m, deps.config))
   if (method === 'private_key_jwt') {
     if (m.jwks === undefined) client.jwks_uri = keysUrl(m, deps)
     else client.jwks = publicJwks(m.jwks)

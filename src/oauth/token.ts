@@ -1,9 +1,10 @@
 /**
  * The token endpoint (OAuth 2.1 §3.2), a dispatcher. Rules, in order: form body only, no query
  * parameters, no repeated parameters; the client authenticates; `grant_type` names a grant the
- * provider offers (`grants/index.ts`) and the client registered; then that grant's handler
- * (`grants/<grant>.ts`) checks its own parameters, every one before the provider is asked to
- * redeem anything, so a replay with wrong parameters changes nothing (OAuth 2.1 §7.5.3).
+ * provider offers (`grants/index.ts`) and the client registered; a DPoP proof, when sent (or
+ * required), valid (RFC 9449, `oauth/dpop.ts`), its key the tokens' binding; then that grant's
+ * handler (`grants/<grant>.ts`) checks its own parameters, every one before the provider is asked
+ * to redeem anything, so a replay with wrong parameters changes nothing (OAuth 2.1 §7.5.3).
  */
 import { decodeJwt } from 'jose'
 import type { ResolvedConfig } from '../config/schema.js'
@@ -16,6 +17,8 @@ import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 import type { TokenResponse } from './types.js'
 import type { AuditSink } from '../ops/audit-event.js'
+import type { DPoPPolicy } from '../jwt/dpop-proof.js'
+import { checkTokenRequestProof, tokenResponseHeaders } from './dpop.js'
 
 export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/schema.js'
 
@@ -28,6 +31,8 @@ export interface TokenDeps {
   /** Verifies `private_key_jwt` assertions (metadata-document clients); unset: refused. */
   clientAssertions?: ClientAssertionVerifier
   audit?: AuditSink
+  /** DPoP (RFC 9449, oauth/dpop.ts); unset: `DPoP` headers are ignored and tokens are bearer. */
+  dpop?: DPoPPolicy
 }
 
 /** `POST /token`. */
@@ -53,7 +58,10 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
       reason: 'grant_not_registered',
     })
   }
-  const tokens = await handler.handle(form, client, deps)
+  // RFC 9449: a DPoP proof, when sent, is checked before any grant is touched; the grant binds
+  // the tokens to its key.
+  const binding = await checkTokenRequestProof(request, client, deps.config, deps.dpop)
+  const tokens = await handler.handle(form, client, { ...deps, binding })
   deps.audit?.emit({
     event: 'tokens_issued',
     outcome: 'success',
@@ -61,7 +69,9 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
     grantType,
     ...issuedTo(tokens),
   })
-  return jsonResponse(tokens, { headers: { ...CORS_HEADERS, pragma: 'no-cache' } })
+  return jsonResponse(tokens, {
+    headers: { ...CORS_HEADERS, pragma: 'no-cache', ...(await tokenResponseHeaders(deps.dpop)) },
+  })
 }
 
 /** Subject and grant of the access token just issued (Gatehouse's `sub`, `gid`), for the audit. */

@@ -31,6 +31,8 @@ export interface OAuthClientInformation {
   software_version?: string
   jwks_uri?: string
   jwks?: { keys: unknown[] }
+  /** RFC 9449 §5.2: the client always uses DPoP; a token request without a proof is refused. */
+  dpop_bound_access_tokens?: boolean
   /**
    * Set on a client resolved from its Client ID Metadata Document: a hash of the document's
    * redirect URIs and keys. Codes, grants and consent are bound to it; a change voids them.
@@ -48,6 +50,8 @@ export interface AuthorizationParams {
   redirectUriProvidedExplicitly: boolean
   /** The canonical resource (RFC 8707) the tokens will be for. */
   resource: string
+  /** RFC 9449 §10 `dpop_jkt`: the code may be redeemed only with a DPoP proof of this key. */
+  dpopJkt?: string
 }
 
 /** What the server remembers about an authorization code until it is redeemed. */
@@ -68,6 +72,8 @@ export interface AuthorizationCode {
   upstream?: unknown
   /** The client's `metadata_document_fingerprint` when the code was issued (CIMD clients). */
   clientFingerprint?: string
+  /** RFC 9449 §10: the key (`dpop_jkt`) whose DPoP proof must accompany the redemption. */
+  dpopJkt?: string
 }
 
 /** What the server remembers about a refresh token. */
@@ -80,12 +86,23 @@ export interface RefreshToken {
   expiresAt: number
   /** Set when this token was already rotated: presenting it again revokes the grant. */
   rotated?: boolean
+  /** RFC 9449 §5: a public client's token issued with a DPoP proof is used only with that key. */
+  dpopJkt?: string
+}
+
+/**
+ * How the tokens of one exchange are bound (RFC 9449): `dpopJkt` is the thumbprint of the key of
+ * the request's verified DPoP proof; absent, bearer tokens.
+ */
+export interface TokenBinding {
+  dpopJkt?: string
 }
 
 /** RFC 6749 §5.1 token response. */
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` when the access token is bound to a DPoP key (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope?: string
   refresh_token?: string
@@ -101,6 +118,8 @@ export interface IdentityAssertionParams {
   scopes: string[]
   /** The `resource` parameter, if sent; the ID-JAG's own `resource` claim decides the audience. */
   resource?: string
+  /** The request's DPoP key thumbprint (RFC 9449): the access token is bound to it. */
+  dpopJkt?: string
 }
 
 /** A client credentials (RFC 6749 §4.4) request from an authenticated client. */
@@ -109,4 +128,6 @@ export interface ClientCredentialsParams {
   scopes: string[]
   /** The `resource` parameter (RFC 8707), if sent; default: the first configured resource. */
   resource?: string
+  /** The request's DPoP key thumbprint (RFC 9449): the access token is bound to it. */
+  dpopJkt?: string
 }

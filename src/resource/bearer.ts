@@ -1,12 +1,15 @@
 /**
- * The bearer guard for MCP endpoints (RFC 6750, RFC 9728 §5.1, MCP §Token Handling).
- * `verifyBearer` throws `OAuthError`; `bearerChallenge` turns it into the 401/403 with an escaped
- * `WWW-Authenticate` header. Only the Authorization header carries tokens: a token in the query
- * is never used.
+ * The bearer guard for MCP endpoints (RFC 6750, RFC 9728 §5.1, MCP §Token Handling), with the
+ * DPoP scheme (RFC 9449 §7, resource/dpop.ts). `verifyBearer` throws `OAuthError`;
+ * `bearerChallenge` turns it into the 401/403 with an escaped `WWW-Authenticate` header (a `Bearer`
+ * and, with DPoP on, a `DPoP` challenge). Only the Authorization header carries tokens: a token in
+ * the query is never used.
  */
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
+import type { DPoPPolicy } from '../jwt/dpop-proof.js'
 import { checkAccessToken, type AccessToken, type TokenVerifier } from './access-token.js'
+import { assertBearerAllowed, inDPoPScheme, isDPoPSchemeError, verifyDPoPRequest } from './dpop.js'
 import { missingScopes } from './scopes.js'
 
 /** The reason slug for a request that carried no bearer credentials (RFC 6750 §3.1: no `error`). */
@@ -32,6 +35,8 @@ export interface BearerOptions {
   resource: ResolvedResource
   /** Scopes this request needs beyond the resource's `requiredScopes`. */
   scopes?: readonly string[]
+  /** DPoP proof checking (replay store, nonces); unset: the DPoP scheme is refused. */
+  dpop?: DPoPPolicy
 }
 
 /**
@@ -39,9 +44,18 @@ export interface BearerOptions {
  * `invalid_token` (401) for a token the verifier refuses or one for another resource,
  * `insufficient_scope` (403) for a valid token without the verifier's required scopes
  * (`InsufficientScopeError`, see `TokenCheck`), the resource's `requiredScopes` or `scopes`.
+ * `Authorization: DPoP` adds the proof checks of resource/dpop.ts (`invalid_dpop_proof`,
+ * `use_dpop_nonce`); a DPoP-bound token sent as `Bearer` is `invalid_token`.
  */
 export async function verifyBearer(request: Request, options: BearerOptions): Promise<AccessToken> {
   const header = request.headers.get('authorization')
+  if (header !== null && /^dpop(?: |$)/i.test(header)) {
+    try {
+      return await verifyPresented(request, header.slice(5).trim(), 'DPoP', options)
+    } catch (error) {
+      throw error instanceof OAuthError ? inDPoPScheme(error) : error
+    }
+  }
   const queryToken = hasQueryToken(request.url)
   if (header === null || !/^bearer(?: |$)/i.test(header)) {
     if (queryToken && header !== null) {
@@ -59,12 +73,26 @@ export async function verifyBearer(request: Request, options: BearerOptions): Pr
       reason: 'multiple_token_methods',
     })
   }
-  if (header.length > MAX_AUTHORIZATION) {
+  return verifyPresented(request, header.slice(7).trim(), 'Bearer', options)
+}
+
+/** The checks after the scheme: `token` is what follows `Bearer ` or `DPoP `. */
+async function verifyPresented(
+  request: Request,
+  token: string,
+  scheme: 'Bearer' | 'DPoP',
+  options: BearerOptions,
+): Promise<AccessToken> {
+  if (scheme === 'DPoP' && hasQueryToken(request.url)) {
+    throw new OAuthError('invalid_request', 'send the token in the Authorization header only', {
+      reason: 'multiple_token_methods',
+    })
+  }
+  if (token.length > MAX_AUTHORIZATION) {
     throw new OAuthError('invalid_token', 'the access token is invalid', {
       reason: 'token_too_large',
     })
   }
-  const token = header.slice(7).trim()
   // RFC 6750 §2.1 b64token syntax; anything else (spaces, quotes, controls) is not a token.
   if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
     throw new OAuthError('invalid_token', 'the access token is malformed', {
@@ -84,6 +112,12 @@ export async function verifyBearer(request: Request, options: BearerOptions): Pr
     throw new OAuthError('invalid_token', 'the access token is not for this resource', {
       reason: 'wrong_audience',
     })
+  }
+  // RFC 9449 §7: the proof on every request (the verifier's cache holds tokens, never proofs).
+  if (scheme === 'DPoP') {
+    await verifyDPoPRequest(request, token, verified, options.resource, options.dpop)
+  } else {
+    assertBearerAllowed(verified, options.resource)
   }
   if (check.status === 'insufficient_scope') throw new InsufficientScopeError(check.scopes)
   const needed = [...options.resource.requiredScopes, ...(options.scopes ?? [])]
@@ -121,15 +155,38 @@ export function bearerChallenge(error: unknown, options: ChallengeOptions): Resp
         ? options.resource.requiredScopes
         : options.resource.scopes
   ).filter((s) => s !== 'offline_access')
-  const params: [string, string][] = []
-  const bearerError =
-    e.code === 'invalid_token' || e.code === 'insufficient_scope' || e.code === 'invalid_request'
-  if (bearerError && e.reason !== NO_CREDENTIALS) {
-    params.push(['error', e.code], ['error_description', e.message])
+  const bearerError = CHALLENGE_ERRORS.has(e.code)
+  const errorParams: [string, string][] =
+    bearerError && e.reason !== NO_CREDENTIALS
+      ? [
+          ['error', e.code],
+          ['error_description', e.message],
+        ]
+      : []
+  const metadata: [string, string] = ['resource_metadata', options.resource.metadataUrl]
+  const scope: [string, string][] =
+    scopes.length > 0 ? [['scope', [...new Set(scopes)].join(' ')]] : []
+  // RFC 9449 §7.1: with DPoP on, a `DPoP` challenge naming the accepted algorithms beside (or, at
+  // a resource that requires DPoP, instead of) `Bearer`; the error goes under the scheme used.
+  const { algorithms, required } = options.resource.dpop
+  // Without a DPoP challenge (DPoP off here) every error stays on the Bearer challenge.
+  const dpopError = algorithms.length > 0 && (isDPoPSchemeError(e) || required)
+  const challenges: string[] = []
+  if (!required) {
+    challenges.push(challengeOf('Bearer', [...(dpopError ? [] : errorParams), metadata, ...scope]))
   }
-  params.push(['resource_metadata', options.resource.metadataUrl])
-  if (scopes.length > 0) params.push(['scope', [...new Set(scopes)].join(' ')])
-  const challenge = `Bearer ${params.map(([k, v]) => `${k}="${quote(v)}"`).join(', ')}`
+  if (algorithms.length > 0) {
+    const own = dpopError ? errorParams : []
+    challenges.push(
+      challengeOf('DPoP', [
+        ...own,
+        ...(required ? [metadata] : []),
+        ...(required || own.length > 0 ? scope : []),
+        ['algs', algorithms.join(' ')],
+      ]),
+    )
+  }
+  const challenge = challenges.join(', ')
   const status = bearerError ? e.status : e.status >= 500 ? e.status : 401
   const body =
     e.reason === NO_CREDENTIALS
@@ -141,9 +198,24 @@ export function bearerChallenge(error: unknown, options: ChallengeOptions): Resp
       'content-type': 'application/json',
       'cache-control': 'no-store',
       ...(bearerError || status === 401 ? { 'www-authenticate': challenge } : {}),
-      'access-control-expose-headers': 'WWW-Authenticate',
+      // A DPoP error's own headers (`DPoP-Nonce`); other errors' headers are not for this answer.
+      ...(isDPoPSchemeError(e) ? e.headers : {}),
+      'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce',
     },
   })
+}
+
+/** The error codes that go into a challenge (RFC 6750 §3.1, RFC 9449 §7.1). */
+const CHALLENGE_ERRORS = new Set<string>([
+  'invalid_token',
+  'insufficient_scope',
+  'invalid_request',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
+])
+
+function challengeOf(scheme: string, params: readonly [string, string][]): string {
+  return `${scheme} ${params.map(([k, v]) => `${k}="${quote(v)}"`).join(', ')}`
 }
 
 /** Whether the URL's query has an `access_token` parameter (without parsing the URL when absent). */

@@ -5,6 +5,7 @@
  */
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, toErrorResponse, type ErrorHook } from '../errors.js'
+import type { DPoPPolicy } from '../jwt/dpop-proof.js'
 import type { AccessToken, TokenVerifier } from './access-token.js'
 import { bearerChallenge, verifyBearer } from './bearer.js'
 
@@ -39,10 +40,12 @@ export interface GuardOptions {
   resources: readonly ResolvedResource[]
   verifier: TokenVerifier
   onError?: ErrorHook
+  /** DPoP proof checking (RFC 9449); unset: the DPoP scheme is refused. */
+  dpop?: DPoPPolicy
 }
 
 export function createGuard(options: GuardOptions): Guard {
-  const { resources, verifier, onError } = options
+  const { resources, verifier, onError, dpop } = options
   const hook = onError ? { onError } : {}
 
   const resourceFor = (request: Request, wanted?: string): ResolvedResource => {
@@ -57,7 +60,12 @@ export function createGuard(options: GuardOptions): Guard {
   }
 
   const check = (request: Request, resource: ResolvedResource, scopes?: readonly string[]) =>
-    verifyBearer(request, { verifier, resource, ...(scopes ? { scopes } : {}) })
+    verifyBearer(request, {
+      verifier,
+      resource,
+      ...(scopes ? { scopes } : {}),
+      ...(dpop ? { dpop } : {}),
+    })
 
   return {
     verifyBearer: (request, opts = {}) =>

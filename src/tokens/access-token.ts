@@ -22,6 +22,8 @@ export interface AccessTokenClaims {
   now?: () => number
   /** More claims (`roles`, `auth_time` ...); a claim Gatehouse sets itself is ignored here. */
   extra?: Record<string, unknown>
+  /** RFC 9449 §6.1: the DPoP key thumbprint the token is bound to, as `cnf.jkt`. */
+  jkt?: string
 }
 
 /** A freshly signed access token; `expiresAt` is its `exp`, in seconds since the epoch. */
@@ -43,13 +45,14 @@ const REGISTERED = new Set([
   'client_id',
   'scope',
   'gid',
+  'cnf',
 ])
 
 /**
  * Signs an RFC 9068 access token with the current signing key.
  *
  * Header `{ alg, kid, typ: 'at+jwt' }`; claims `iss`, `sub`, `aud`, `client_id`, `scope`, `jti`
- * (128 random bits, base64url), `iat`, `exp`, `gid`, plus `extra` without the registered names
+ * (128 random bits, base64url), `iat`, `exp`, `gid`, `cnf.jkt` when `jkt` is set, plus `extra` without the registered names
  * (those are dropped silently so mapped upstream claims cannot collide). Throws `TypeError` for a
  * non-positive `ttlSeconds` or a scope that is empty or holds a space.
  */
@@ -85,6 +88,7 @@ export async function signAccessToken(
     gid: claims.grantId,
   })
   if (claims.scopes.length > 0) payload.scope = claims.scopes.join(' ')
+  if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
 
   const token = await new SignJWT(payload).setProtectedHeader({ alg, kid, typ: 'at+jwt' }).sign(key)
   return { token, jti, expiresAt: exp }

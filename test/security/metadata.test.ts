@@ -28,7 +28,12 @@ describe('A.2.1 metadata endpoints', () => {
     const res = await t.mcp()
     expect(res.status).toBe(401)
     const challenge = res.headers.get('www-authenticate') ?? ''
-    expect(challenge).toBe(`Bearer resource_metadata="${PRM_URL}", scope="mcp:read mcp:write"`)
+    // RFC 9449 §7.1: DPoP is accepted too, so its challenge (with the algorithms) follows.
+    expect(challenge).toMatch(
+      new RegExp(
+        `^Bearer resource_metadata="${PRM_URL}", scope="mcp:read mcp:write", DPoP algs="[A-Za-z0-9 ]+"$`,
+      ),
+    )
     expect(challenge).not.toContain('error=')
   })
 

@@ -34,7 +34,9 @@ describe('A.2.9 resource-server layer', () => {
     const header = res.headers.get('www-authenticate') ?? ''
     expect(header.startsWith('Bearer ')).toBe(true)
     const params: Record<string, string> = {}
-    for (const m of header.slice(7).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+    // The Bearer challenge only; the DPoP challenge (RFC 9449 §7.1) follows it.
+    const bearerPart = header.slice(7).split(/, DPoP (?=\w+=)/)[0] ?? ''
+    for (const m of bearerPart.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
       expect(params).not.toHaveProperty(m[1]!)
       params[m[1]!] = m[2]!
     }

@@ -56,6 +56,30 @@ describe('RemoteAuthProvider', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*')
   })
 
+  it('refuses a DPoP-bound token as Bearer and the DPoP scheme (no DPoP support here)', async () => {
+    const handler = remote.protect(() => Response.json({ ok: true }))
+    const bound = await mint({ cnf: { jkt: 'A'.repeat(43) } })
+    for (const scheme of ['Bearer', 'DPoP']) {
+      const res = await handler(
+        new Request(MCP, { method: 'POST', headers: { authorization: `${scheme} ${bound}` } }),
+      )
+      expect(res.status).toBe(401)
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_token')
+      const challenge = res.headers.get('www-authenticate') ?? ''
+      expect(challenge).toMatch(/^Bearer error="invalid_token"/)
+      expect(challenge).not.toContain('algs=')
+    }
+    expect(() =>
+      createRemoteAuthProvider({
+        config: {
+          authorizationServers: [AS],
+          resources: [{ url: MCP, dpop: { required: true } }],
+        },
+        verifier: { verifyToken: () => Promise.resolve(undefined) },
+      }),
+    ).toThrow(/resources\.0\.dpop: DPoP is not supported/)
+  })
+
   it('lets a token from that server through and challenges everything else', async () => {
     const handler = remote.protect((_r, token) =>
       Response.json({ sub: token.subject, scopes: token.scopes }),
