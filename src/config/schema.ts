@@ -7,6 +7,8 @@ import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
+import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
+import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
 import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
 import { opsFields } from './ops-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
@@ -117,6 +119,41 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
         ctx.addIssue({
           code: 'custom',
           path: ['authority'],
+          message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+    }),
+  // GitHub OAuth apps and GitHub Apps (src/providers/github/).
+  z
+    .strictObject({
+      ...upstreamCommon,
+      ...githubUpstreamFields,
+    })
+    .superRefine((g, ctx) => {
+      checkGitHubUpstream(g, ctx)
+      for (const key of ['serverUrl', 'apiUrl'] as const) {
+        const value = g[key]
+        if (value !== undefined && !isSecureOrLoopbackUrl(value, isLoopbackHost)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'must be https (http is allowed on loopback only)',
+          })
+        }
+      }
+    }),
+  // Google accounts and Google Workspace (src/providers/google/).
+  z
+    .strictObject({
+      ...upstreamCommon,
+      ...googleUpstreamFields,
+    })
+    .superRefine((g, ctx) => {
+      checkGoogleUpstream(g, ctx)
+      if (!isSecureOrLoopbackUrl(g.discoveryUrl, isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['discoveryUrl'],
           message: 'must be https (http is allowed on loopback only)',
         })
       }

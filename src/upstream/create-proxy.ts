@@ -11,6 +11,8 @@ import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import type { VerifierObserver } from '../jwt/observer.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import { buildAzureProvider } from '../azure/create-azure-proxy.js'
+import { buildGitHubProvider } from '../providers/github/provider.js'
+import { buildGoogleProvider } from '../providers/google/provider.js'
 import type { GatehouseProviderOptions } from '../oauth/gatehouse-provider.js'
 import { OAuthProxy } from './oauth-proxy.js'
 import { discoverOidc } from './oidc-discovery.js'
@@ -37,6 +39,8 @@ export async function createProxy(
   const up = config.upstream
   if (!up) return undefined
   if (up.kind === 'azure') return buildAzureProvider(config, up, base, deps)
+  if (up.kind === 'github') return buildGitHubProvider(config, up, base, deps)
+  if (up.kind === 'google') return buildGoogleProvider(config, up, base, deps)
   const common = {
     clientId: up.clientId,
     ...(up.clientSecret !== undefined ? { clientSecret: up.clientSecret } : {}),
