@@ -51,7 +51,7 @@ import type { Store } from './storage/store.js'
 import { SigningKeys } from './tokens/keys.js'
 import { createOwnTokenVerifier } from './tokens/own-token-verifier.js'
 import { ConsentingProvider } from './upstream/consenting-provider.js'
-import { createProxy } from './upstream/create-proxy.js'
+import { createProxy } from './providers/registry.js'
 
 export interface GatehouseOptions {
   /** Configuration, validated by the one schema (`ConfigError` lists every problem). */

@@ -79,18 +79,35 @@ export type {
 } from './http/guarded-fetch.js'
 export { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 export { OAuthProxy } from './upstream/oauth-proxy.js'
-export { createOAuthProxy, createOIDCProxy } from './upstream/factories.js'
-export type { OAuthProxyFactoryOptions, OIDCProxyOptions } from './upstream/factories.js'
-export type { OAuthProxyOptions, ResolveIdentity } from './upstream/oauth-proxy.js'
-export { AzureProvider } from './azure/azure-provider.js'
-export type { AzureProviderOptions } from './azure/azure-provider.js'
-export { createAzureB2CProxy, createAzureProxy } from './azure/factories.js'
-export type { AzureB2CProxyOptions, AzureProxyOptions } from './azure/factories.js'
-export { AzureJWTVerifier } from './azure/azure-jwt-verifier.js'
-export type { AzureJWTVerifierOptions } from './azure/azure-jwt-verifier.js'
-export { AzureScopeRules, OIDC_SCOPES } from './azure/scopes.js'
-export { EntraOboError } from './azure/errors.js'
-export type { EntraOboErrorCode } from './azure/errors.js'
+export type {
+  OAuthProxyOptions,
+  ProxyCapabilities,
+  ResolveIdentity,
+} from './upstream/oauth-proxy.js'
+export { genericProfile, verifiedIdentity } from './upstream/profile.js'
+export type {
+  GenericProfileOptions,
+  OnBehalfOf,
+  ProviderCapabilities,
+  ProviderProfile,
+  ScopeMapping,
+  UpstreamResult,
+} from './upstream/profile.js'
+export { createOIDCProxy } from './presets/oidc.js'
+export type { OIDCProxyOptions } from './presets/oidc.js'
+export { createOAuthProxy } from './presets/oauth.js'
+export type { OAuthProxyFactoryOptions } from './presets/oauth.js'
+export { AzureProvider, createAzureB2CProxy, createAzureProxy } from './presets/azure.js'
+export type {
+  AzureB2CProxyOptions,
+  AzureProviderOptions,
+  AzureProxyOptions,
+} from './presets/azure.js'
+export { AzureJWTVerifier } from './providers/azure/azure-jwt-verifier.js'
+export type { AzureJWTVerifierOptions } from './providers/azure/azure-jwt-verifier.js'
+export { AzureScopeRules, OIDC_SCOPES } from './providers/azure/scopes.js'
+export { EntraOboError } from './providers/azure/errors.js'
+export type { EntraOboErrorCode } from './providers/azure/errors.js'
 export { UpstreamSchema } from './config/schema.js'
 export { configFromEnv, mergeConfig, overlayEnv, resolveConfigWithEnv } from './config/env.js'
 export type { EnvOverlay, EnvSource } from './config/env.js'

@@ -2,8 +2,7 @@
  * `entraOboToken`: in a tool handler, a token for a downstream API (Microsoft Graph …) on behalf of
  * the signed-in user, by Entra On-Behalf-Of. The MCP access token itself is never passed on.
  */
-import { AzureProvider } from '../azure/azure-provider.js'
-import { EntraOboError } from '../azure/errors.js'
+import { EntraOboError } from '../providers/azure/errors.js'
 import { contextOf } from './context.js'
 import type { ExtraWithAuth } from './auth-info.js'
 
@@ -12,7 +11,7 @@ import type { ExtraWithAuth } from './auth-info.js'
  * (e.g. `['https://graph.microsoft.com/User.Read']`), cached per (user token, scopes).
  *
  * @throws {EntraOboError} `ERR_OBO_NO_TOKEN` (no Gatehouse-authenticated user on the request, or
- *   the sign-in has ended), `ERR_OBO_NOT_AZURE` (the provider is not an `AzureProvider`),
+ *   the sign-in has ended), `ERR_OBO_NOT_AZURE` (the provider offers no `onBehalfOf` capability),
  *   `ERR_OBO_NOT_SUPPORTED` (B2C), `ERR_OBO_REFUSED` (Entra's `upstreamCode`/`entraCodes` kept),
  *   `ERR_OBO_UNAVAILABLE`.
  */
@@ -28,11 +27,12 @@ export async function entraOboToken(
       'no signed-in user on this request: serve the MCP server with createMcpHandler',
     )
   }
-  if (!(context.upstream instanceof AzureProvider)) {
+  const onBehalfOf = context.upstream?.capabilities.onBehalfOf
+  if (onBehalfOf === undefined) {
     throw new EntraOboError(
       'ERR_OBO_NOT_AZURE',
       'On-Behalf-Of needs Gatehouse with the Azure provider (upstream kind "azure")',
     )
   }
-  return context.upstream.onBehalfOf(context.token, scopes)
+  return onBehalfOf(context.token, scopes)
 }

@@ -13,10 +13,51 @@ import { readCookie, serializeCookie } from '../http/cookies.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
-import { BINDING_COOKIE, currentClient, secureCookies } from './consent.js'
-import type { OAuthProxy, Transaction } from './oauth-proxy.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { ErrorHook } from '../errors.js'
+import type { CookieSigner } from '../http/cookies.js'
+import type { UserIdentity } from '../oauth/gatehouse-provider.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AuditSink } from '../ops/audit-event.js'
+import type { Store } from '../storage/store.js'
+import {
+  BINDING_COOKIE,
+  currentClient,
+  secureCookies,
+  type ConsentHost,
+  type ConsentTransaction,
+} from './consent.js'
+import type { UpstreamResult } from './profile.js'
+import type { UpstreamClient } from './upstream-client.js'
 
-export async function handleCallback(request: Request, proxy: OAuthProxy): Promise<Response> {
+/** A pending authorization: what the client asked for and Gatehouse's upstream PKCE pair. */
+export interface Transaction extends ConsentTransaction {
+  codeVerifier: string
+  nonce?: string
+}
+
+/** What the callback needs of the proxy (`OAuthProxy` is one). */
+export interface CallbackHost {
+  readonly proxy: {
+    config: ResolvedConfig
+    store: Store
+    cookies: CookieSigner
+    upstream: UpstreamClient
+    redirectPath: string
+    onError?: ErrorHook | undefined
+    audit?: AuditSink | undefined
+  }
+  readonly consent: ConsentHost
+  upstreamTokenScopesFor(txn: Transaction): readonly string[]
+  identify(result: UpstreamResult): Promise<UserIdentity>
+  issueCode(
+    client: OAuthClientInformation,
+    params: AuthorizationParams,
+    identity: UserIdentity,
+  ): Promise<string>
+}
+
+export async function handleCallback(request: Request, proxy: CallbackHost): Promise<Response> {
   const { config, store, cookies, upstream, onError, audit } = proxy.proxy
   const url = new URL(request.url)
   const params = url.searchParams

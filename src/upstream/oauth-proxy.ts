@@ -8,6 +8,9 @@
  * 3. the callback takes the transaction once, checks the cookie, exchanges the code, verifies the
  *    ID token (or access token), keeps the IdP's tokens encrypted in the grant and issues
  *    Gatehouse's own code to the client's redirect URI.
+ * Everything that differs between identity providers comes from its `ProviderProfile`
+ * (`./profile.ts`): scopes, who the user is, which tokens are kept, capabilities such as
+ * On-Behalf-Of. The proxy knows no provider by name.
  */
 import { OAuthError } from '../errors.js'
 import type { GrantRecord } from '../grants/grants.js'
@@ -22,7 +25,7 @@ import {
 } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
 import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
-import { handleCallback } from './callback.js'
+import { handleCallback, type Transaction } from './callback.js'
 import {
   BINDING_COOKIE,
   consentGiven,
@@ -30,47 +33,85 @@ import {
   handleConsentPost,
   TRANSACTION_TTL_SECONDS,
   type ConsentHost,
-  type ConsentTransaction,
 } from './consent.js'
+import {
+  genericProfile,
+  type ProviderProfile,
+  type ResolveIdentity,
+  type UpstreamResult,
+} from './profile.js'
 import { UpstreamRefusal, type UpstreamClient, type UpstreamTokens } from './upstream-client.js'
 
-/** A pending authorization: what the client asked for and Gatehouse's upstream PKCE pair. */
-export interface Transaction extends ConsentTransaction {
-  codeVerifier: string
-  nonce?: string
-}
-
-/** How the IdP's answer becomes a user. */
-export type ResolveIdentity = (result: {
-  tokens: UpstreamTokens
-  idTokenClaims?: Record<string, unknown>
-}) => Promise<UserIdentity>
+export type { Transaction } from './callback.js'
+export type { ResolveIdentity } from './profile.js'
 
 export interface OAuthProxyOptions extends GatehouseProviderOptions {
-  upstream: UpstreamClient
   cookies: CookieSigner
-  /** Path of the IdP callback under the issuer (default `/auth/callback`). */
-  redirectPath: string
-  /** Scopes Gatehouse asks the IdP for; `mapScopes` may derive them from the client's request. */
-  upstreamScopes: readonly string[]
-  /** Maps the client's scopes to the IdP's (provider profiles such as Entra's). */
+  /** The identity provider's profile (see `ProviderProfile`); without it, one is made of the fields below. */
+  profile?: ProviderProfile
+  /** Without `profile`: the leg to the IdP. */
+  upstream?: UpstreamClient
+  /** Without `profile`: path of the IdP callback under the issuer (e.g. `/auth/callback`). */
+  redirectPath?: string
+  /** Without `profile`: scopes Gatehouse asks the IdP for; `mapScopes` may add some. */
+  upstreamScopes?: readonly string[]
+  /** Without `profile`: maps the client's scopes to the IdP's. */
   mapScopes?: (clientScopes: readonly string[]) => readonly string[]
-  /** Verifies the IdP's ID token (OIDC) or access token; its `subject` becomes the user. */
+  /** Without `profile`: verifies the IdP's ID token (OIDC) or access token; its `subject` becomes the user. */
   upstreamVerifier?: TokenVerifier
+  /** Without `profile`: replaces the verifier-based identification. */
   resolveIdentity?: ResolveIdentity
+}
+
+/** The proxy's options with the profile's leg to the IdP filled in. */
+export type ResolvedProxyOptions = OAuthProxyOptions & {
+  upstream: UpstreamClient
+  redirectPath: string
+}
+
+/** A capability of the profile, bound to this proxy's grants. */
+export interface ProxyCapabilities {
+  /**
+   * A downstream token on behalf of the user behind `token` (the profile's `onBehalfOf`, given the
+   * user's IdP access token, refreshed first when it is about to expire).
+   */
+  onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
+  /** Verifies the IdP's access tokens for this API. */
+  accessTokenVerifier?: TokenVerifier
 }
 
 const REFRESH_MARGIN_SECONDS = 30
 
 export class OAuthProxy extends GatehouseProvider {
-  readonly proxy: OAuthProxyOptions
+  readonly proxy: ResolvedProxyOptions
+
+  /** What differs between identity providers. */
+  readonly profile: ProviderProfile
+
+  /** The profile's optional capabilities; absent members are not offered by this IdP. */
+  readonly capabilities: ProxyCapabilities
 
   /** The consent page's view of this proxy: approval sends the browser to the IdP. */
   readonly consent: ConsentHost
 
   constructor(options: OAuthProxyOptions) {
     super(options)
-    this.proxy = options
+    this.profile = options.profile ?? profileOf(options)
+    this.proxy = {
+      ...options,
+      upstream: this.profile.upstream,
+      redirectPath: this.profile.redirectPath,
+    }
+    const offered = this.profile.capabilities ?? {}
+    const onBehalfOf = offered.onBehalfOf
+    this.capabilities = {
+      ...(onBehalfOf
+        ? {
+            onBehalfOf: (token, scopes) => onBehalfOf(() => this.getUpstreamToken(token), scopes),
+          }
+        : {}),
+      ...(offered.accessTokenVerifier ? { accessTokenVerifier: offered.accessTokenVerifier } : {}),
+    }
     this.consent = {
       config: options.config,
       store: options.store,
@@ -150,50 +191,51 @@ export class OAuthProxy extends GatehouseProvider {
     ]
   }
 
-  /** The scopes to ask the IdP for on behalf of this transaction. */
+  /** The scopes to ask the IdP for on behalf of this transaction (the profile's `scopes.authorize`). */
   upstreamScopesFor(txn: Transaction): readonly string[] {
-    const mapped = this.proxy.mapScopes?.(txn.params.scopes) ?? []
-    return [...new Set([...this.proxy.upstreamScopes, ...mapped])]
+    return this.profile.scopes.authorize(txn.params.scopes)
   }
 
   /** The scopes to send with the code exchange (default: those of the authorize request). */
   upstreamTokenScopesFor(txn: Transaction): readonly string[] {
-    return this.upstreamScopesFor(txn)
+    return this.profile.scopes.token?.(txn.params.scopes) ?? this.upstreamScopesFor(txn)
   }
 
   /** The scopes to send with an upstream refresh of `grant` (default: none, the IdP keeps them). */
-  upstreamRefreshScopesFor(_grant: GrantRecord): readonly string[] | undefined {
-    return undefined
+  upstreamRefreshScopesFor(grant: GrantRecord): readonly string[] | undefined {
+    return this.profile.scopes.refresh?.(grant.scopes)
   }
 
-  /** What is kept of the IdP's tokens after a refresh (provider profiles normalise `scope`). */
+  /** What is kept of the IdP's tokens after a refresh (the profile's `keepTokens`). */
   keepUpstreamTokens(tokens: UpstreamTokens): UpstreamTokens {
-    return tokens
+    return this.profile.keepTokens?.(tokens) ?? tokens
   }
 
-  /** Releases what the proxy holds in memory (provider profiles' caches); `gatehouse.close()` calls it. */
+  /** Releases what the profile holds in memory (caches); `gatehouse.close()` calls it. */
   close(): void {
-    // Nothing by default.
+    this.profile.close?.()
   }
 
-  /** Turns the IdP's answer into a user: custom resolver, else the verified ID or access token. */
-  async identify(result: {
-    tokens: UpstreamTokens
-    idTokenClaims?: Record<string, unknown>
-  }): Promise<UserIdentity> {
-    if (this.proxy.resolveIdentity) return this.proxy.resolveIdentity(result)
-    const token = result.tokens.idToken ?? result.tokens.accessToken
-    const verified = await this.proxy.upstreamVerifier?.verifyToken(token)
-    if (!verified?.subject) {
-      throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
-        reason: 'upstream_token_unverified',
-      })
-    }
-    const claims: Record<string, unknown> = { upstream_iss: verified.issuer }
-    for (const k of ['email', 'name', 'preferred_username', 'roles', 'groups', 'tid', 'oid']) {
-      if (verified.claims[k] !== undefined) claims[k] = verified.claims[k]
-    }
-    return { subject: verified.subject, claims, upstream: result.tokens }
+  /** Turns the IdP's answer into a user (the profile's `identify`). */
+  async identify(result: UpstreamResult): Promise<UserIdentity> {
+    return this.profile.identify(result)
+  }
+
+  /**
+   * Issues Gatehouse's code for the scopes the profile lets it carry (`grantedScopes`: e.g. only
+   * those the IdP granted, so Gatehouse's token never claims more than the IdP gave).
+   */
+  override async issueCode(
+    client: OAuthClientInformation,
+    params: AuthorizationParams,
+    identity: UserIdentity,
+  ): Promise<string> {
+    const granted = this.profile.grantedScopes?.(params.scopes, identity)
+    return super.issueCode(
+      client,
+      granted === undefined ? params : { ...params, scopes: [...granted] },
+      identity,
+    )
   }
 
   /** The grant and the IdP tokens kept in it; a grant that is gone is `invalid_token`. */
@@ -272,4 +314,20 @@ export class OAuthProxy extends GatehouseProvider {
 /** Whether the IdP's access token expires within the refresh margin (one without a lifetime never does). */
 function needsRefresh(tokens: UpstreamTokens, now: number): boolean {
   return tokens.expiresAt !== undefined && tokens.expiresAt - REFRESH_MARGIN_SECONDS <= now
+}
+
+/** A generic profile from the proxy options of before profiles. */
+function profileOf(options: OAuthProxyOptions): ProviderProfile {
+  if (options.upstream === undefined || options.redirectPath === undefined) {
+    throw new TypeError('OAuthProxy: pass a profile, or upstream and redirectPath')
+  }
+  return genericProfile({
+    kind: 'oauth',
+    upstream: options.upstream,
+    redirectPath: options.redirectPath,
+    upstreamScopes: options.upstreamScopes ?? [],
+    ...(options.mapScopes ? { mapScopes: options.mapScopes } : {}),
+    ...(options.upstreamVerifier ? { upstreamVerifier: options.upstreamVerifier } : {}),
+    ...(options.resolveIdentity ? { resolveIdentity: options.resolveIdentity } : {}),
+  })
 }

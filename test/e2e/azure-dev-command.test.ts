@@ -7,7 +7,7 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { describe, expect, it } from 'vitest'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
-import { AzureProvider } from '../../src/azure/azure-provider.js'
+import { AzureProvider } from '../../src/presets/azure.js'
 import { startDev } from '../../src/cli/dev.js'
 import { main } from '../../src/cli/main.js'
 

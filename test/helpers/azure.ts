@@ -4,8 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { AzureProvider } from '../../src/azure/azure-provider.js'
-import { createAzureProxy, type AzureProxyOptions } from '../../src/azure/factories.js'
+import { AzureProvider, createAzureProxy, type AzureProxyOptions } from '../../src/presets/azure.js'
 import {
   startEntraStandIn,
   type EntraStandIn,

@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AzureJWTVerifier } from '../../src/azure/azure-jwt-verifier.js'
+import { AzureJWTVerifier } from '../../src/providers/azure/azure-jwt-verifier.js'
 import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
 import {
   authOf,

@@ -5,10 +5,9 @@
  */
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AzureJWTVerifier } from '../../src/azure/azure-jwt-verifier.js'
+import { AzureJWTVerifier } from '../../src/providers/azure/azure-jwt-verifier.js'
 import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
-import { createAzureB2CProxy } from '../../src/azure/factories.js'
-import { AzureProvider } from '../../src/azure/azure-provider.js'
+import { AzureProvider, createAzureB2CProxy } from '../../src/presets/azure.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   APP_ID,

@@ -14,8 +14,8 @@ import {
 } from '../../src/dev/github-stand-in/index.js'
 import { OAuthError } from '../../src/errors.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { GitHubProvider } from '../../src/providers/github/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
+import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import { createClock, type TestClock } from '../helpers/gatehouse.js'
 import { signInThrough } from '../helpers/provider-sign-in.js'
 
@@ -88,7 +88,7 @@ describe('GitHub provider', () => {
   interface Setup {
     gh: Gatehouse
     clock: TestClock
-    provider: GitHubProvider
+    provider: OAuthProxy
     errors: (string | undefined)[]
   }
 
@@ -117,7 +117,9 @@ describe('GitHub provider', () => {
       onError: (e) => errors.push(e.reason),
       ...(fetchImpl ? { fetch: fetchImpl } : {}),
     })
-    if (!(gh.base instanceof GitHubProvider)) throw new Error('expected the GitHub provider')
+    if (!(gh.base instanceof OAuthProxy) || gh.base.profile.kind !== 'github') {
+      throw new Error('expected the GitHub profile')
+    }
     return { gh, clock, provider: gh.base, errors }
   }
 

@@ -13,8 +13,8 @@ import {
   type GoogleStandInUser,
 } from '../../src/dev/google-stand-in/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { GoogleProvider } from '../../src/providers/google/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
+import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import { createClock, type TestClock } from '../helpers/gatehouse.js'
 import { signInThrough } from '../helpers/provider-sign-in.js'
 
@@ -61,7 +61,7 @@ describe('Google provider', () => {
   interface Setup {
     gh: Gatehouse
     clock: TestClock
-    provider: GoogleProvider
+    provider: OAuthProxy
     errors: (string | undefined)[]
     warnings: string[]
   }
@@ -89,7 +89,9 @@ describe('Google provider', () => {
       onError: (e) => errors.push(e.reason),
       onWarning: (m) => warnings.push(m),
     })
-    if (!(gh.base instanceof GoogleProvider)) throw new Error('expected the Google provider')
+    if (!(gh.base instanceof OAuthProxy) || gh.base.profile.kind !== 'google') {
+      throw new Error('expected the Google profile')
+    }
     return { gh, clock, provider: gh.base, errors, warnings }
   }
 

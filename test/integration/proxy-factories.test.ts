@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
-import { createOIDCProxy } from '../../src/upstream/factories.js'
+import { createOIDCProxy } from '../../src/presets/oidc.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 
 describe('createOIDCProxy', () => {

@@ -1,2 +1,6 @@
-/** The Google provider profile (`upstream.kind: 'google'`): Google accounts and Workspace. */
-export { buildGoogleProvider, GoogleProvider, type GoogleUpstream } from './provider.js'
+/** The Google provider's registry entry (`upstream.kind: 'google'`): Google accounts and Workspace. */
+import type { ProviderEntry } from '../entry.js'
+import { buildGoogleProfile } from './profile.js'
+
+export const googleProvider: ProviderEntry<'google'> = { profile: buildGoogleProfile }
+export { buildGoogleProfile } from './profile.js'

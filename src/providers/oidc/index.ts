@@ -1,0 +1,5 @@
+/** The generic OpenID Connect provider's registry entry. */
+import type { ProviderEntry } from '../entry.js'
+import { buildOidcProfile } from './profile.js'
+
+export const oidcProvider: ProviderEntry<'oidc'> = { profile: buildOidcProfile }
