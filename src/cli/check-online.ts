@@ -27,12 +27,14 @@ export interface OnlineCheck {
 export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]> {
   const checks: OnlineCheck[] = []
   const up = config.upstream
-  if (up?.kind === 'oidc') {
+  if (up?.kind === 'oidc' || up?.kind === 'google') {
     const timeoutMs = up.timeoutSeconds * 1000
+    const configUrl = up.kind === 'oidc' ? up.configUrl : up.discoveryUrl
+    const strict = up.kind === 'oidc' ? up.strict : true
     let jwksUri: string | undefined
     checks.push(
-      await probe('upstream discovery', up.configUrl, async () => {
-        const d = await discoverOidc(up.configUrl, { strict: up.strict, timeoutMs })
+      await probe('upstream discovery', configUrl, async () => {
+        const d = await discoverOidc(configUrl, { strict, timeoutMs })
         jwksUri = d.jwksUri
         return `issuer ${d.issuer}`
       }),
