@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { createCookieSigner } from '../http/cookies.js'
 import { OAuthProxy, type OAuthProxyOptions } from '../upstream/oauth-proxy.js'
 import type { ProviderDeps } from '../upstream/profile.js'
+import { auth0Provider } from './auth0/index.js'
 import { azureProvider } from './azure/index.js'
 import { githubProvider } from './github/index.js'
 import { googleProvider } from './google/index.js'
@@ -24,6 +25,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   azure: azureProvider,
   github: githubProvider,
   google: googleProvider,
+  auth0: auth0Provider,
 }
 
 /** The OAuth proxy for `config.upstream`, or undefined without one. */

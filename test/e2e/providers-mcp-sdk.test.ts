@@ -1,6 +1,6 @@
 /**
- * End to end over HTTP on 127.0.0.1: the MCP SDK client -> Gatehouse with the GitHub or Google
- * provider -> sign-in at the provider's local stand-in -> a tool that checks the user's roles and
+ * End to end over HTTP on 127.0.0.1: the MCP SDK client -> Gatehouse with the GitHub, Google or
+ * Auth0 provider -> sign-in at the provider's local stand-in -> a tool that checks the user's roles and
  * calls the provider's API with the user's upstream token (`getUpstreamToken`).
  */
 import { createServer, type Server } from 'node:http'
@@ -12,6 +12,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
+import { startAuth0StandIn, type Auth0StandIn } from '../../src/dev/auth0-stand-in/index.js'
 import { startGitHubStandIn, type GitHubStandIn } from '../../src/dev/github-stand-in/index.js'
 import { startGoogleStandIn, type GoogleStandIn } from '../../src/dev/google-stand-in/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
@@ -306,5 +307,75 @@ describe('MCP SDK client -> Gatehouse (Google) -> Google stand-in', () => {
     await expect(client.connect(transport)).rejects.toBeInstanceOf(UnauthorizedError)
     expect(provider.code).toBeUndefined()
     expect(provider.callbackParams?.get('error')).toBe('access_denied')
+  })
+})
+
+describe('MCP SDK client -> Gatehouse (Auth0) -> Auth0 stand-in', () => {
+  let served: Served
+  let auth0: Auth0StandIn
+  let gh: Gatehouse
+  const api = 'https://mcp.example.com/api'
+
+  beforeAll(async () => {
+    served = await serve()
+    auth0 = await startAuth0StandIn({
+      clients: [
+        {
+          clientId: 'e2e',
+          clientSecret: 'e2e-secret',
+          callbacks: [`${served.base}/auth/callback`],
+        },
+      ],
+      apis: [{ identifier: api }],
+      users: [
+        { email: 'ada@example.com', password: 'ada-pw', sub: 'auth0|ada', roles: ['admin'] },
+        { email: 'bob@example.com', password: 'bob-pw', sub: 'auth0|bob' },
+      ],
+      rolesClaim: 'https://mcp.example.com/roles',
+    })
+    gh = await createGatehouse({
+      config: {
+        issuer: served.base,
+        secret: 's'.repeat(32),
+        resources: [{ url: `${served.base}/mcp` }],
+        upstream: {
+          kind: 'auth0',
+          domain: 'acme.us.auth0.com',
+          authority: auth0.url,
+          clientId: 'e2e',
+          clientSecret: 'e2e-secret',
+          audience: api,
+          rolesClaim: 'https://mcp.example.com/roles',
+        },
+      },
+      store: createMemoryStore(),
+      signatureVerifier: nodeSignatureVerifier,
+    })
+    // The tool reads the API token Auth0 issued for the user (a JWT for `api`).
+    mount(gh, served, (token) => Promise.resolve({ jwt: token.split('.').length === 3 }), 'admin')
+  })
+  afterAll(async () => {
+    await served.close()
+    await gh.close()
+    await auth0.close()
+  })
+
+  it('signs in with Auth0; the role from the namespaced claim opens the tool', async () => {
+    const client = await connect(served.base, { username: 'ada@example.com', password: 'ada-pw' })
+    const result = await client.callTool({ name: 'whoami', arguments: {} })
+    expect(textOf(result)).toMatchObject({
+      roles: ['admin'],
+      upstream: { issuer: `${auth0.url}/`, subject: 'auth0|ada' },
+      profile: { jwt: true },
+    })
+    expect(auth0.requestsTo('authorize').at(-1)!.params.audience).toBe(api)
+    await client.close()
+  })
+
+  it('a user without the role is refused by the tool', async () => {
+    const client = await connect(served.base, { username: 'bob@example.com', password: 'bob-pw' })
+    const result = await client.callTool({ name: 'whoami', arguments: {} })
+    expect(result.isError).toBe(true)
+    await client.close()
   })
 })

@@ -112,3 +112,23 @@ describe('Google upstream configuration', () => {
     expect(issues({ kind: 'google', scopes: ['openid'], requireVerifiedEmail: false })).toEqual([])
   })
 })
+
+describe('Auth0 upstream configuration', () => {
+  it('a missing audience names the option and the API setting', () => {
+    const found = issues({ kind: 'auth0', domain: 'acme.us.auth0.com' })
+    expect(found).toHaveLength(1)
+    expect(found[0]).toMatch(
+      /^upstream\.audience: is required.*APIs → your API → Settings → Identifier/,
+    )
+  })
+
+  it('a domain given as a URL names the option and where Auth0 shows the domain', () => {
+    const found = issues({
+      kind: 'auth0',
+      domain: 'https://acme.us.auth0.com/',
+      audience: 'https://api.example.com',
+    })
+    expect(found[0]).toMatch(/^upstream\.domain: ".*" is not a domain: give the domain only/)
+    expect(found[0]).toContain('Settings → Domain')
+  })
+})
