@@ -28,9 +28,7 @@ function refuse(reason: string): OAuthError {
 }
 
 function stringList(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.every((v) => typeof v === 'string')
-    ? (value)
-    : undefined
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined
 }
 
 export async function buildAuth0Profile(
