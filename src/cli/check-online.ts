@@ -42,6 +42,23 @@ export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]
     if (jwksUri !== undefined) {
       checks.push(await probeKeys('upstream JWKS', jwksUri, up.dangerouslyAllowPrivateNetwork))
     }
+  } else if (up?.kind === 'auth0') {
+    // Auth0's issuer ends in a slash: not strict (the profile checks it against the domain).
+    const configUrl = `${(up.authority ?? `https://${up.domain}`).replace(/\/+$/, '')}/.well-known/openid-configuration`
+    let jwksUri: string | undefined
+    checks.push(
+      await probe('upstream discovery', configUrl, async () => {
+        const d = await discoverOidc(configUrl, {
+          strict: false,
+          timeoutMs: up.timeoutSeconds * 1000,
+        })
+        jwksUri = d.jwksUri
+        return `issuer ${d.issuer}`
+      }),
+    )
+    if (jwksUri !== undefined) {
+      checks.push(await probeKeys('upstream JWKS', jwksUri, up.dangerouslyAllowPrivateNetwork))
+    }
   } else if (up?.kind === 'oauth') {
     checks.push(await probeKeys('upstream JWKS', up.jwksUri, up.dangerouslyAllowPrivateNetwork))
   } else if (up?.kind === 'azure') {
