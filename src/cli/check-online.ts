@@ -27,12 +27,31 @@ export interface OnlineCheck {
 export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]> {
   const checks: OnlineCheck[] = []
   const up = config.upstream
-  if (up?.kind === 'oidc') {
+  if (up?.kind === 'oidc' || up?.kind === 'google') {
     const timeoutMs = up.timeoutSeconds * 1000
+    const configUrl = up.kind === 'oidc' ? up.configUrl : up.discoveryUrl
+    const strict = up.kind === 'oidc' ? up.strict : true
     let jwksUri: string | undefined
     checks.push(
-      await probe('upstream discovery', up.configUrl, async () => {
-        const d = await discoverOidc(up.configUrl, { strict: up.strict, timeoutMs })
+      await probe('upstream discovery', configUrl, async () => {
+        const d = await discoverOidc(configUrl, { strict, timeoutMs })
+        jwksUri = d.jwksUri
+        return `issuer ${d.issuer}`
+      }),
+    )
+    if (jwksUri !== undefined) {
+      checks.push(await probeKeys('upstream JWKS', jwksUri, up.dangerouslyAllowPrivateNetwork))
+    }
+  } else if (up?.kind === 'auth0') {
+    // Auth0's issuer ends in a slash: not strict (the profile checks it against the domain).
+    const configUrl = `${(up.authority ?? `https://${up.domain}`).replace(/\/+$/, '')}/.well-known/openid-configuration`
+    let jwksUri: string | undefined
+    checks.push(
+      await probe('upstream discovery', configUrl, async () => {
+        const d = await discoverOidc(configUrl, {
+          strict: false,
+          timeoutMs: up.timeoutSeconds * 1000,
+        })
         jwksUri = d.jwksUri
         return `issuer ${d.issuer}`
       }),

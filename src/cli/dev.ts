@@ -31,8 +31,11 @@ export interface DevOptions {
   password: string
   /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
   outbound?: NodeTransportOptions
-  /** The identity provider: the embedded OpenID provider (default) or the local Entra stand-in. */
-  provider?: 'oidc' | 'azure'
+  /**
+   * The identity provider: the embedded OpenID provider (default) or the local Entra, GitHub or
+   * Google stand-in.
+   */
+  provider?: 'oidc' | 'azure' | 'github' | 'google'
   /** Request lines, refusals and audit events (the CLI passes pino); default silent. */
   logger?: Logger
   /** Log level of `config.log.level` (applies to the logger the CLI builds). */
@@ -95,6 +98,15 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       ...common,
       upstream: entra.upstream,
       idp: { idpIssuer: entra.issuer, close: () => entra.close() },
+    })
+  }
+  if (options.provider === 'github' || options.provider === 'google') {
+    const { startProviderDevUpstream } = await import('../dev/provider-dev.js')
+    const stand = await startProviderDevUpstream(options.provider, { issuer, ...options })
+    return serve({
+      ...common,
+      upstream: stand.upstream,
+      idp: { idpIssuer: stand.issuer, close: () => stand.close() },
     })
   }
   const upstreamSecret = randomBytes(32).toString('base64url')

@@ -33,13 +33,15 @@ element. Keep secrets in the environment, never on the command line.
 
 const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
 
-Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider oidc|azure]
+Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider oidc|azure|github|google]
 
   --port N          Gatehouse's port (default ${DEV_DEFAULTS.port}; 0 picks a free one)
   --data-dir DIR    where keys, clients and grants are kept (default ./${DEV_DEFAULTS.dataDir})
   --memory          keep nothing on disk
-  --provider P      oidc (default: an embedded OpenID provider) or azure (a local Microsoft
-                    Entra ID stand-in: tenant, app registration with scopes and an app role, Graph)
+  --provider P      oidc (default: an embedded OpenID provider), azure (a local Microsoft
+                    Entra ID stand-in: tenant, app registration with scopes and an app role, Graph),
+                    github (a local GitHub: OAuth app, organization, team mapped to a role) or
+                    google (a local Google sign-in: a Workspace user, hosted-domain rule)
   -h, --help        this help
 
 Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
@@ -143,8 +145,8 @@ async function runDev(
     return 2
   }
   const provider = values.provider ?? 'oidc'
-  if (provider !== 'oidc' && provider !== 'azure') {
-    err.write('gatehouse dev: --provider must be oidc or azure\n')
+  if (!isDevProvider(provider)) {
+    err.write('gatehouse dev: --provider must be oidc, azure, github or google\n')
     return 2
   }
   const user = process.env.GATEHOUSE_DEV_USER ?? DEV_DEFAULTS.user
@@ -198,4 +200,8 @@ async function runDev(
       : `Gatehouse dev stopped; data kept in ${resolve(dataDir)}.\n`,
   )
   return 0
+}
+
+function isDevProvider(p: string): p is 'oidc' | 'azure' | 'github' | 'google' {
+  return p === 'oidc' || p === 'azure' || p === 'github' || p === 'google'
 }

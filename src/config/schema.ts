@@ -7,6 +7,9 @@ import { ConfigError } from '../errors.js'
 import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
+import { auth0UpstreamFields, checkAuth0Upstream } from './auth0-schema.js'
+import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
+import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
 import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
 import { opsFields } from './ops-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
@@ -120,6 +123,57 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
         ctx.addIssue({
           code: 'custom',
           path: ['authority'],
+          message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+    }),
+  // GitHub OAuth apps and GitHub Apps (src/providers/github/).
+  z
+    .strictObject({
+      ...upstreamCommon,
+      ...githubUpstreamFields,
+    })
+    .superRefine((g, ctx) => {
+      checkGitHubUpstream(g, ctx)
+      for (const key of ['serverUrl', 'apiUrl'] as const) {
+        const value = g[key]
+        if (value !== undefined && !isSecureOrLoopbackUrl(value, isLoopbackHost)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'must be https (http is allowed on loopback only)',
+          })
+        }
+      }
+    }),
+  // Auth0 tenants, custom domains included (src/providers/auth0/).
+  z
+    .strictObject({
+      ...upstreamCommon,
+      ...auth0UpstreamFields,
+    })
+    .superRefine((a, ctx) => {
+      checkAuth0Upstream(a, ctx)
+      if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['authority'],
+          message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+    }),
+  // Google accounts and Google Workspace (src/providers/google/).
+  z
+    .strictObject({
+      ...upstreamCommon,
+      ...googleUpstreamFields,
+    })
+    .superRefine((g, ctx) => {
+      checkGoogleUpstream(g, ctx)
+      if (!isSecureOrLoopbackUrl(g.discoveryUrl, isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['discoveryUrl'],
           message: 'must be https (http is allowed on loopback only)',
         })
       }

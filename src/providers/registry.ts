@@ -10,7 +10,10 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { createCookieSigner } from '../http/cookies.js'
 import { OAuthProxy, type OAuthProxyOptions } from '../upstream/oauth-proxy.js'
 import type { ProviderDeps } from '../upstream/profile.js'
+import { auth0Provider } from './auth0/index.js'
 import { azureProvider } from './azure/index.js'
+import { githubProvider } from './github/index.js'
+import { googleProvider } from './google/index.js'
 import type { ProviderEntry } from './entry.js'
 import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
@@ -20,6 +23,9 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   oidc: oidcProvider,
   oauth: oauthProvider,
   azure: azureProvider,
+  github: githubProvider,
+  google: googleProvider,
+  auth0: auth0Provider,
 }
 
 /** The OAuth proxy for `config.upstream`, or undefined without one. */

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startGoogleStandIn } from '../../src/dev/google-stand-in/index.js'
+import { startAuth0StandIn } from '../../src/dev/auth0-stand-in/index.js'
 
 function capture() {
   let text = ''
@@ -84,6 +86,54 @@ describe('gatehouse check-config --online', () => {
     expect(lines[2]).toMatch(
       new RegExp(`^ok     upstream JWKS ${idp.issuer}/\\S+: [1-9]\\d* keys?$`),
     )
+  })
+
+  it('probes a Google upstream’s discovery document and keys', async () => {
+    const google = await startGoogleStandIn({ clients: [], users: [] })
+    try {
+      const r = await checkConfig({
+        ...base,
+        upstream: {
+          kind: 'google',
+          discoveryUrl: google.discoveryUrl,
+          clientId: 'id.apps.googleusercontent.com',
+          clientSecret: 'x',
+        },
+      })
+      expect(r.code).toBe(0)
+      const lines = r.out.trim().split('\n')
+      expect(lines[1]).toBe(
+        `ok     upstream discovery ${google.discoveryUrl}: issuer ${google.url}`,
+      )
+      expect(lines[2]).toMatch(/^ok {5}upstream JWKS \S+\/oauth2\/v3\/certs: 1 key$/)
+    } finally {
+      await google.close()
+    }
+  })
+
+  it('probes an Auth0 upstream’s discovery document (trailing-slash issuer) and keys', async () => {
+    const auth0 = await startAuth0StandIn({ clients: [], apis: [], users: [] })
+    try {
+      const r = await checkConfig({
+        ...base,
+        upstream: {
+          kind: 'auth0',
+          domain: 'acme.us.auth0.com',
+          authority: auth0.url,
+          audience: 'https://api.example.com',
+          clientId: 'id',
+          clientSecret: 'x',
+        },
+      })
+      expect(r.code).toBe(0)
+      const lines = r.out.trim().split('\n')
+      expect(lines[1]).toBe(
+        `ok     upstream discovery ${auth0.url}/.well-known/openid-configuration: issuer ${auth0.url}/`,
+      )
+      expect(lines[2]).toMatch(/^ok {5}upstream JWKS \S+\/jwks\.json: 1 key$/)
+    } finally {
+      await auth0.close()
+    }
   })
 
   it('reports a closed port as failed with the reason, and exits 1', async () => {

@@ -58,7 +58,7 @@ describe('gatehouse dev --provider azure', () => {
     let text = ''
     const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
     expect(await main(['dev', '--provider', 'okta'], out, out)).toBe(2)
-    expect(text).toContain('--provider must be oidc or azure')
+    expect(text).toContain('--provider must be oidc, azure, github or google')
     text = ''
     expect(await main(['dev', '--help'], out, out)).toBe(0)
     expect(text).toContain('--provider')

@@ -1,0 +1,8 @@
+/** The local Auth0 stand-in (development and tests only; Node). */
+export { startAuth0StandIn } from './server.js'
+export type {
+  Auth0StandIn,
+  Auth0StandInApi,
+  Auth0StandInOptions,
+  Auth0StandInUser,
+} from './server.js'

@@ -1,0 +1,6 @@
+/** The Auth0 provider's registry entry (`upstream.kind: 'auth0'`). */
+import type { ProviderEntry } from '../entry.js'
+import { buildAuth0Profile } from './profile.js'
+
+export const auth0Provider: ProviderEntry<'auth0'> = { profile: buildAuth0Profile }
+export { buildAuth0Profile } from './profile.js'

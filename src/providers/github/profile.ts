@@ -1,0 +1,70 @@
+/**
+ * The GitHub profile (`upstream.kind: 'github'`). GitHub is OAuth only (no OpenID Connect: no ID
+ * token, no discovery, no `iss` on redirects) and its access tokens are opaque, so the user is
+ * learnt from the API with the new token (identity.ts). What the profile sets:
+ * - scopes: `read:user user:email` (+ `read:org` when organization or team rules need it) for OAuth
+ *   apps, none for GitHub Apps (their permissions are fixed on the app); none at the code exchange;
+ * - the token endpoint's quirks (token-endpoint.ts);
+ * - OAuth apps' tokens do not expire and come with no refresh token (nothing to refresh); GitHub
+ *   Apps' expiring tokens are refreshed by the proxy's usual upstream refresh, and a refused
+ *   refresh (`bad_refresh_token`) ends the grant.
+ */
+import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
+import { UpstreamClient } from '../../upstream/upstream-client.js'
+import { commonSettings, isLoopbackUrl, type UpstreamOf } from '../shared.js'
+import { GitHubApi } from './api.js'
+import { normaliseRules, readsTeams, resolveGitHubIdentity, type GitHubRules } from './identity.js'
+import { gitHubTokenFetch } from './token-endpoint.js'
+
+export type GitHubUpstream = UpstreamOf<'github'>
+
+export const GITHUB_SERVER = 'https://github.com'
+export const GITHUB_API = 'https://api.github.com'
+
+/** The scopes an OAuth app asks for: the profile, the email list, and `read:org` for org rules. */
+export function defaultGitHubScopes(up: GitHubUpstream, rules: GitHubRules): string[] {
+  if (up.appType === 'github-app') return []
+  const orgs = rules.allowedOrganizations !== undefined || readsTeams(rules)
+  return ['read:user', 'user:email', ...(orgs ? ['read:org'] : [])]
+}
+
+export function buildGitHubProfile(ctx: ProfileContext<GitHubUpstream>): Promise<ProviderProfile> {
+  const up = ctx.upstream
+  const serverUrl = (up.serverUrl ?? GITHUB_SERVER).replace(/\/+$/, '')
+  const apiUrl = (
+    up.apiUrl ?? (up.serverUrl === undefined ? GITHUB_API : `${serverUrl}/api/v3`)
+  ).replace(/\/+$/, '')
+  const tokenEndpoint = `${serverUrl}/login/oauth/access_token`
+  const rules = normaliseRules(up)
+  const upstream = new UpstreamClient(
+    {
+      ...commonSettings(up),
+      // GitHub has no issuer identifier; its address stands in (it sends no `iss` to check).
+      issuer: serverUrl,
+      authorizationEndpoint: `${serverUrl}/login/oauth/authorize`,
+      tokenEndpoint,
+      issParameterSupported: false,
+      openid: false,
+      extraAuthorizeParams: { ...up.extraAuthorizeParams },
+      allowInsecureRequests: isLoopbackUrl(serverUrl),
+    },
+    gitHubTokenFetch(tokenEndpoint, ctx.deps.fetch),
+    ctx.now,
+  )
+  const api = new GitHubApi({
+    apiUrl,
+    ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
+    timeoutMs: up.timeoutSeconds * 1000,
+  })
+  const scopes = up.appType === 'github-app' ? [] : (up.scopes ?? defaultGitHubScopes(up, rules))
+  return Promise.resolve({
+    kind: 'github',
+    upstream,
+    redirectPath: up.redirectPath,
+    scopes: { authorize: () => scopes, token: () => [] },
+    identify: async (result) => ({
+      ...(await resolveGitHubIdentity(api, result.tokens.accessToken, rules, serverUrl)),
+      upstream: result.tokens,
+    }),
+  })
+}

@@ -1,0 +1,134 @@
+/**
+ * Misconfigured GitHub and Google upstreams fail at start-up (`resolveConfig`, as `createGatehouse`,
+ * `gatehouse serve` and `gatehouse check-config` call it) with a message that names the option and
+ * the provider setting to check.
+ */
+import { describe, expect, it } from 'vitest'
+import { resolveConfig } from '../../src/config/schema.js'
+import { ConfigError } from '../../src/errors.js'
+
+function issues(upstream: Record<string, unknown>): readonly string[] {
+  try {
+    resolveConfig({
+      issuer: 'https://mcp.example.com',
+      secret: 's'.repeat(32),
+      resources: [{ url: 'https://mcp.example.com/mcp' }],
+      upstream: { clientId: 'id', clientSecret: 'secret', ...upstream },
+    })
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues
+    throw error
+  }
+  return []
+}
+
+describe('GitHub upstream configuration', () => {
+  it('accepts organization and team rules written as GitHub names them', () => {
+    expect(
+      issues({
+        kind: 'github',
+        allowedOrganizations: ['acme', 'Acme-Labs'],
+        allowedTeams: ['acme/platform-admins'],
+        teamRoles: { 'acme/platform-admins': ['admin'] },
+      }),
+    ).toEqual([])
+  })
+
+  it('a team rule naming no organization names the option and where GitHub shows it', () => {
+    const found = issues({ kind: 'github', allowedTeams: ['admins', '/devs'] })
+    expect(found).toHaveLength(2)
+    expect(found[0]).toMatch(/^upstream\.allowedTeams\.0: "admins" names no organization/)
+    expect(found[0]).toContain('github.com/orgs/{org}/teams/{team-slug}')
+    expect(found[1]).toMatch(/^upstream\.allowedTeams\.1: .*names no organization/)
+  })
+
+  it('an organization rule naming no organization fails', () => {
+    expect(issues({ kind: 'github', allowedOrganizations: [] })[0]).toMatch(
+      /^upstream\.allowedOrganizations: names no organization.*github\.com\/\{org\}/,
+    )
+    expect(issues({ kind: 'github', allowedOrganizations: [' '] })[0]).toMatch(
+      /^upstream\.allowedOrganizations\.0: names no organization/,
+    )
+    expect(
+      issues({ kind: 'github', allowedOrganizations: ['https://github.com/acme'] })[0],
+    ).toMatch(/is not an organization login/)
+    expect(issues({ kind: 'github', teamRoles: { admins: ['admin'] } })[0]).toMatch(
+      /^upstream\.teamRoles\.admins: "admins" names no organization/,
+    )
+  })
+
+  it('scopes that hide membership, or scopes on a GitHub App, fail', () => {
+    expect(
+      issues({ kind: 'github', allowedOrganizations: ['acme'], scopes: ['read:user'] })[0],
+    ).toMatch(/^upstream\.scopes: must include read:org/)
+    expect(issues({ kind: 'github', appType: 'github-app', scopes: ['repo'] })[0]).toMatch(
+      /^upstream\.scopes: a GitHub App takes no scopes.*Permissions/,
+    )
+  })
+
+  it('needs the client secret and https endpoints', () => {
+    expect(issues({ kind: 'github', clientSecret: undefined })[0]).toMatch(
+      /^upstream\.clientSecret: is required/,
+    )
+    expect(issues({ kind: 'github', serverUrl: 'http://github.example.com' })[0]).toMatch(
+      /^upstream\.serverUrl: must be https/,
+    )
+  })
+})
+
+describe('Google upstream configuration', () => {
+  it('accepts Workspace domains, lower-cased', () => {
+    const config = resolveConfig({
+      issuer: 'https://mcp.example.com',
+      secret: 's'.repeat(32),
+      resources: [{ url: 'https://mcp.example.com/mcp' }],
+      upstream: {
+        kind: 'google',
+        clientId: 'id',
+        clientSecret: 'x',
+        hostedDomains: ['Example.COM'],
+      },
+    })
+    expect(config.upstream).toMatchObject({ hostedDomains: ['example.com'], offlineAccess: true })
+  })
+
+  it('an hd that is not a domain names the option and the Admin console setting', () => {
+    for (const bad of ['https://example.com', 'example', '*', '@example.com']) {
+      const found = issues({ kind: 'google', hostedDomains: [bad] })
+      expect(found).toHaveLength(1)
+      expect(found[0]).toMatch(/^upstream\.hostedDomains\.0: ".*" is not a domain/)
+      expect(found[0]).toContain('Admin console → Account → Domains')
+    }
+    expect(issues({ kind: 'google', hostedDomains: [] })[0]).toMatch(
+      /^upstream\.hostedDomains: names no domain/,
+    )
+  })
+
+  it('offline_access, or scopes without openid or email, fail with the reason', () => {
+    const found = issues({ kind: 'google', scopes: ['openid', 'email', 'offline_access'] })
+    expect(found[0]).toMatch(/^upstream\.scopes: Google refuses offline_access.*offlineAccess/)
+    expect(issues({ kind: 'google', scopes: ['email'] })[0]).toMatch(/must include openid/)
+    expect(issues({ kind: 'google', scopes: ['openid'] })[0]).toMatch(/must include email/)
+    expect(issues({ kind: 'google', scopes: ['openid'], requireVerifiedEmail: false })).toEqual([])
+  })
+})
+
+describe('Auth0 upstream configuration', () => {
+  it('a missing audience names the option and the API setting', () => {
+    const found = issues({ kind: 'auth0', domain: 'acme.us.auth0.com' })
+    expect(found).toHaveLength(1)
+    expect(found[0]).toMatch(
+      /^upstream\.audience: is required.*APIs → your API → Settings → Identifier/,
+    )
+  })
+
+  it('a domain given as a URL names the option and where Auth0 shows the domain', () => {
+    const found = issues({
+      kind: 'auth0',
+      domain: 'https://acme.us.auth0.com/',
+      audience: 'https://api.example.com',
+    })
+    expect(found[0]).toMatch(/^upstream\.domain: ".*" is not a domain: give the domain only/)
+    expect(found[0]).toContain('Settings → Domain')
+  })
+})
