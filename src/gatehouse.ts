@@ -3,7 +3,7 @@
  * Everything here is Web-standard; mount `gatehouse.fetch` with an adapter or directly in Hono,
  * Workers, Deno or Bun.
  */
-import { CLIENT_CREDENTIALS_GRANT } from './config/client-credentials-schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from './config/protocol.js'
 import { resolveConfig, type ResolvedConfig } from './config/schema.js'
 import { ConfigError, type ErrorHook } from './errors.js'
 import { Grants } from './grants/grants.js'
@@ -23,18 +23,15 @@ import {
 } from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './oauth/identity-assertion.js'
 import { handleIntrospect } from './oauth/introspect.js'
-import {
-  authorizationServerMetadata,
-  authorizationServerMetadataPath,
-  protectedResourceMetadata,
-} from './oauth/metadata.js'
+import { authorizationServerMetadata, authorizationServerMetadataPath } from './oauth/metadata.js'
+import { protectedResourceMetadata } from './resource/metadata.js'
 import type { OAuthServerProvider } from './oauth/provider.js'
 import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
 import { handleToken, JWT_BEARER } from './oauth/token.js'
-import type { AccessToken, TokenVerifier } from './resource/access-token.js'
+import type { AccessToken, TokenVerifier } from './jwt/access-token.js'
 import type { AuditWriter } from './ops/audit.js'
-import type { AuditSink } from './ops/audit-event.js'
+import type { AuditSink } from './audit-event.js'
 import { currentContext } from './ops/context.js'
 import { instrumentGuard } from './ops/instrumented-guard.js'
 import type { Logger } from './ops/logger.js'

@@ -4,7 +4,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { ClientMetadata } from 'oidc-provider'
 
-import { SCOPE_TOKEN } from '../oauth/scopes.js'
+import { SCOPE_TOKEN } from '../config/protocol.js'
 import type { DevIdpClient, DevIdpUser } from './idp.js'
 import type { DevIdpAccount, DevIdpSettings } from './idp-config.js'
 

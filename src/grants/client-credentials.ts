@@ -20,11 +20,11 @@
  * 5. Each token gets its own grant, living as long as the token, so `/revoke` stops it at the guard.
  */
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
-import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import { OAuthError } from '../errors.js'
 import type { GrantRecord, Grants } from './grants.js'
 
-export { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+export { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 
 /** The `gty` claim value of tokens from this grant. */
 export const CLIENT_CREDENTIALS_GTY = CLIENT_CREDENTIALS_GRANT

@@ -10,8 +10,8 @@ import { OAuthError, StoreError, type ErrorHook } from '../errors.js'
 import { exchangeClientCredentials } from '../grants/client-credentials.js'
 import type { Grants, GrantRecord } from '../grants/grants.js'
 import { randomToken, sha256 } from '../http/random.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
+import type { AuditSink } from '../audit-event.js'
 import type { AtomicStep, StepWrite, Store } from '../storage/store.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
@@ -31,6 +31,7 @@ import type {
   RefreshToken,
   TokenResponse,
 } from './types.js'
+import { storageKey } from '../storage/keys.js'
 
 /** Who signed in: the subject and any claims to carry into the grant. */
 export interface UserIdentity {
@@ -156,13 +157,13 @@ export class GatehouseProvider implements OAuthServerProvider {
     if (configured) return Promise.resolve(configured)
     const documents = this.options.clientMetadata
     if (documents && isClientIdUrl(clientId)) return documents.resolve(clientId)
-    return this.options.store.get<OAuthClientInformation>(`client:${clientId}`)
+    return this.options.store.get<OAuthClientInformation>(storageKey.client(clientId))
   }
 
   async registerClient(client: OAuthClientInformation): Promise<void> {
     const stored: OAuthClientInformation = { ...client }
     delete stored.client_secret
-    const key = `client:${client.client_id}`
+    const key = storageKey.client(client.client_id)
     // One write. When its reply is lost the client id (128 random bits) tells whether it landed:
     // a registration that did is answered as one, so no client is left behind that nobody knows.
     await this.#commitOrConfirm(
@@ -221,7 +222,7 @@ export class GatehouseProvider implements OAuthServerProvider {
         ? { clientFingerprint: client.metadata_document_fingerprint }
         : {}),
     }
-    await this.options.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
+    await this.options.store.set(storageKey.code(await sha256(code)), record, { ttlSeconds: ttl })
     return code
   }
 
@@ -230,9 +231,9 @@ export class GatehouseProvider implements OAuthServerProvider {
     authorizationCode: string,
   ): Promise<AuthorizationCode | undefined> {
     const hash = await sha256(authorizationCode)
-    const live = await this.options.store.get<AuthorizationCode>(`code:${hash}`)
+    const live = await this.options.store.get<AuthorizationCode>(storageKey.code(hash))
     if (live) return live
-    return this.options.store.get<AuthorizationCode>(`code-used:${hash}`)
+    return this.options.store.get<AuthorizationCode>(storageKey.usedCode(hash))
   }
 
   async exchangeAuthorizationCode(
@@ -274,8 +275,8 @@ export class GatehouseProvider implements OAuthServerProvider {
       expiresAt: code.expiresAt,
       redeemedGrantId: grantId,
     }
-    const live = `code:${hash}`
-    const used = `code-used:${hash}`
+    const live = storageKey.code(hash)
+    const used = storageKey.usedCode(hash)
     // Single use, all or nothing: the code is consumed, its redemption marker, the grant and the
     // refresh token are written in one atomic step. A storage fault leaves the code redeemable
     // (a retry works); of concurrent redemptions one step applies and every other one reads the
@@ -311,9 +312,9 @@ export class GatehouseProvider implements OAuthServerProvider {
     refreshToken: string,
   ): Promise<RefreshToken | undefined> {
     const hash = await sha256(refreshToken)
-    const live = await this.options.store.get<RefreshToken>(`rt:${hash}`)
+    const live = await this.options.store.get<RefreshToken>(storageKey.refreshToken(hash))
     if (live) return (await this.grants.get(live.grantId)) ? live : undefined
-    const used = await this.options.store.get<UsedRefreshToken>(`rt-used:${hash}`)
+    const used = await this.options.store.get<UsedRefreshToken>(storageKey.usedRefreshToken(hash))
     if (!used) return undefined
     return { ...used, scopes: [], resource: '', expiresAt: 0, rotated: true }
   }
@@ -347,8 +348,8 @@ export class GatehouseProvider implements OAuthServerProvider {
       })
     }
     const hash = await sha256(refreshToken)
-    const live = `rt:${hash}`
-    const used = `rt-used:${hash}`
+    const live = storageKey.refreshToken(hash)
+    const used = storageKey.usedRefreshToken(hash)
     const rotation = randomToken(16)
     const issued = await this.prepareTokens(
       client,
@@ -475,7 +476,11 @@ export class GatehouseProvider implements OAuthServerProvider {
         resource: grant.resource,
         expiresAt: this.#nowSeconds() + ttl,
       }
-      writes.push({ key: `rt:${await sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
+      writes.push({
+        key: storageKey.refreshToken(await sha256(refreshToken)),
+        value: record,
+        ttlSeconds: ttl,
+      })
       response.refresh_token = refreshToken
     }
     return { response, writes }

@@ -28,6 +28,7 @@ import type { Store } from '../storage/store.js'
 import { resolveResource } from './authorize.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation } from './types.js'
+import { storageKey } from '../storage/keys.js'
 
 /** The ID-JAG media type (draft §3). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt'
@@ -189,7 +190,7 @@ export class IdentityAssertionVerifier {
     // Replay (RFC 7523 §3 item 7): one atomic claim per (issuer, jti), kept until the assertion
     // could no longer pass the expiry check anywhere.
     const ttlSeconds = Math.max(1, Math.ceil(exp + tolerance - nowSeconds))
-    const key = `idjag-jti:${await sha256(`${verified.issuer ?? ''}\n${jti}`)}`
+    const key = storageKey.identityAssertionJti(await sha256(`${verified.issuer ?? ''}\n${jti}`))
     return { decision, replay: { key, ttlSeconds } }
   }
 

@@ -10,14 +10,15 @@ import { readBodyText } from '../http/params.js'
 import { clientAddressOf, type RateLimiter } from '../http/rate-limit.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { jsonResponse } from '../http/responses.js'
-import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import { parseJwks } from './client-metadata-document.js'
 import { supportedScopes } from './metadata.js'
 import type { OAuthServerProvider } from './provider.js'
-import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
+import { impliedApplicationType, redirectUriProblem } from '../config/protocol.js'
+import { redirectAllowed } from './redirect-uri.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 
 const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
   'none',

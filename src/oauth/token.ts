@@ -4,9 +4,10 @@
  * then each grant's own checks. Every check happens before the provider is asked to redeem
  * anything, so a replay with wrong parameters changes nothing (OAuth 2.1 §7.5.3).
  */
-import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import { decodeJwt } from 'jose'
-import { JWT_BEARER_GRANT as JWT_BEARER, type ResolvedConfig } from '../config/schema.js'
+import { JWT_BEARER_GRANT as JWT_BEARER } from '../config/protocol.js'
+import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { jsonResponse, CORS_HEADERS } from '../http/responses.js'
@@ -18,9 +19,9 @@ import type { RateLimiter } from '../http/rate-limit.js'
 import { exchangeIdentityAssertionUnsupported, type OAuthServerProvider } from './provider.js'
 import { parseScope } from './scopes.js'
 import type { OAuthClientInformation, TokenResponse } from './types.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 
-export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/schema.js'
+export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/protocol.js'
 
 export interface TokenDeps {
   config: ResolvedConfig

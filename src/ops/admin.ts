@@ -16,14 +16,7 @@ import { createEncryptedStore } from '../storage/encrypted.js'
 import type { Store } from '../storage/store.js'
 import { SigningKeys } from '../tokens/keys.js'
 import { createOwnTokenVerifier } from '../tokens/own-token-verifier.js'
-import {
-  CIMD_PREFIX,
-  CLIENT_PREFIX,
-  GRANT_PREFIX,
-  REFRESH_PREFIX,
-  SIGNING_KEYS,
-  STORE_CHECK_PREFIX,
-} from './admin-keys.js'
+import { CIMD_PREFIX, CLIENT_PREFIX, GRANT_PREFIX, storageKey } from '../storage/keys.js'
 
 /** Where a client comes from; only `registered` clients can be deleted here. */
 export type AdminClientKind = 'registered' | 'static' | 'cimd'
@@ -247,10 +240,10 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
   async function findClient(clientId: string): Promise<AdminClient> {
     const configured = staticClients().find((client) => client.clientId === clientId)
     if (configured) return configured
-    const stored = await store.get<OAuthClientInformation>(CLIENT_PREFIX + clientId)
+    const stored = await store.get<OAuthClientInformation>(storageKey.client(clientId))
     if (stored) return fromMetadata(stored, 'registered')
     const document = await store.get<{ client: OAuthClientInformation; expiresAt: number }>(
-      CIMD_PREFIX + (await sha256(clientId)),
+      storageKey.metadataDocument(await sha256(clientId)),
     )
     if (document && document.expiresAt > now()) return fromMetadata(document.client, 'cimd')
     throw new AdminError('not_found', 'no such client')
@@ -266,7 +259,7 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
   }
 
   async function listKeys(): Promise<AdminKey[]> {
-    const set = await store.get<{ keys: StoredKeyFacts[] }>(SIGNING_KEYS)
+    const set = await store.get<{ keys: StoredKeyFacts[] }>(storageKey.signingKeys())
     if (set === undefined) return []
     if (!Array.isArray(set.keys)) {
       throw new StoreError('ERR_STORE_UNAVAILABLE', 'the signing key record is malformed')
@@ -296,7 +289,7 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
               : 'this client is described by its metadata document: it cannot be deleted here',
           )
         }
-        await store.delete(CLIENT_PREFIX + clientId)
+        await store.delete(storageKey.client(clientId))
         const owned = (await allGrants()).filter((grant) => grant.clientId === clientId)
         for (const grant of owned) await grants.revoke(grant.grantId)
         return { revokedGrants: owned.length }
@@ -322,7 +315,7 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
       audited('token.revoke', undefined, async () => {
         const text = token.trim()
         if (text === '') throw new AdminError('invalid_input', 'no token given')
-        const refresh = await store.get<RefreshToken>(REFRESH_PREFIX + (await sha256(text)))
+        const refresh = await store.get<RefreshToken>(storageKey.refreshToken(await sha256(text)))
         if (refresh) {
           await grants.revoke(refresh.grantId)
           return { grantId: refresh.grantId, kind: 'refresh_token' as const }
@@ -349,7 +342,7 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
       }),
     checkStore: () =>
       audited('store.check', undefined, async () => {
-        const sampleKey = STORE_CHECK_PREFIX + randomToken(8)
+        const sampleKey = storageKey.storeCheck(randomToken(8))
         const sample = { at: now() }
         await store.set(sampleKey, sample, { ttlSeconds: 60 })
         const back = await store.get<{ at: number }>(sampleKey)
@@ -359,7 +352,7 @@ export async function createAdmin(options: AdminOptions): Promise<Admin> {
         }
         // Decrypting a record written by the servers proves the configured secret is theirs;
         // a mismatch throws StoreError ERR_STORE_DECRYPT.
-        const existing = await store.get(SIGNING_KEYS)
+        const existing = await store.get(storageKey.signingKeys())
         const migrate = (raw as { migrate?: () => Promise<number> }).migrate
         const schemaVersion = typeof migrate === 'function' ? await migrate.call(raw) : undefined
         return {

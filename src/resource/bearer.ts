@@ -6,7 +6,7 @@
  */
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
-import { checkAccessToken, type AccessToken, type TokenVerifier } from './access-token.js'
+import { checkAccessToken, type AccessToken, type TokenVerifier } from '../jwt/access-token.js'
 import { missingScopes } from './scopes.js'
 
 /** The reason slug for a request that carried no bearer credentials (RFC 6750 §3.1: no `error`). */

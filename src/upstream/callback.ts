@@ -15,6 +15,7 @@ import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
 import { BINDING_COOKIE, currentClient, secureCookies } from './consent.js'
 import type { OAuthProxy, Transaction } from './oauth-proxy.js'
+import { storageKey } from '../storage/keys.js'
 
 export async function handleCallback(request: Request, proxy: OAuthProxy): Promise<Response> {
   const { config, store, cookies, upstream, onError, audit } = proxy.proxy
@@ -30,7 +31,7 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
     )
   }
   if (state === null || params.getAll('state').length !== 1) return refuse('callback_no_state')
-  const txn = await store.get<Transaction>(`txn:${state}`)
+  const txn = await store.get<Transaction>(storageKey.transaction(state))
   if (!txn?.bindingHash) return refuse('callback_unknown_transaction')
   const secure = secureCookies(config)
   const bound = await cookies.verify<{ txn: string; nonce: string }>(
@@ -39,7 +40,8 @@ export async function handleCallback(request: Request, proxy: OAuthProxy): Promi
   if (bound?.txn !== state || !timingSafeEqual(await sha256(bound.nonce), txn.bindingHash)) {
     return refuse('callback_browser_mismatch')
   }
-  if (!(await store.take<Transaction>(`txn:${state}`))) return refuse('callback_replayed')
+  if (!(await store.take<Transaction>(storageKey.transaction(state))))
+    return refuse('callback_replayed')
   const clear = serializeCookie(BINDING_COOKIE, '', { secure, maxAgeSeconds: 0 })
   const client = await currentClient(proxy.consent, txn)
   if (!client) return refuse('callback_client_gone')

@@ -2,7 +2,8 @@
  * Builds the `OAuthProxy` for `config.upstream`: OIDC discovery (at start-up), the upstream client,
  * the verifier of the IdP's tokens and the cookie signer.
  */
-import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
+import type { ResolvedConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { createCookieSigner } from '../http/cookies.js'

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNodeTransport } from '../../src/adapters/node-transport.js'
 import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import type { AuditEvent } from '../../src/ops/audit-event.js'
+import type { AuditEvent } from '../../src/audit-event.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
 
