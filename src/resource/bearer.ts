@@ -5,7 +5,7 @@
  * is never used.
  */
 import type { ResolvedResource } from '../config/schema.js'
-import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
+import { OAuthError, toErrorResponse, toOAuthError, type ErrorHook } from '../errors.js'
 import { checkAccessToken, type AccessToken, type TokenVerifier } from '../jwt/access-token.js'
 import { missingScopes } from './scopes.js'
 
@@ -131,19 +131,23 @@ export function bearerChallenge(error: unknown, options: ChallengeOptions): Resp
   if (scopes.length > 0) params.push(['scope', [...new Set(scopes)].join(' ')])
   const challenge = `Bearer ${params.map(([k, v]) => `${k}="${quote(v)}"`).join(', ')}`
   const status = bearerError ? e.status : e.status >= 500 ? e.status : 401
-  const body =
-    e.reason === NO_CREDENTIALS
-      ? { error: 'invalid_token', error_description: 'authorization required' }
-      : { error: e.code, error_description: e.message }
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      ...(bearerError || status === 401 ? { 'www-authenticate': challenge } : {}),
-      'access-control-expose-headers': 'WWW-Authenticate',
-    },
-  })
+  const noCredentials = e.reason === NO_CREDENTIALS
+  // The hook saw `e` above; the response goes through the one serialiser.
+  return toErrorResponse(
+    new OAuthError(
+      noCredentials ? 'invalid_token' : e.code,
+      noCredentials ? 'authorization required' : e.message,
+      {
+        status,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        cause: e,
+        headers: {
+          ...(bearerError || status === 401 ? { 'www-authenticate': challenge } : {}),
+          'access-control-expose-headers': 'WWW-Authenticate',
+        },
+      },
+    ),
+  )
 }
 
 /** Whether the URL's query has an `access_token` parameter (without parsing the URL when absent). */
