@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import type { AuditEvent } from '../../src/audit-event.js'
 import { createPinoLogger } from '../../src/ops/pino.js'

@@ -3,42 +3,11 @@
  * always, code flow only, automatic consent, and accounts from the options.
  */
 import type { JWK } from 'jose'
-import type {
-  ClientMetadata,
-  Configuration,
-  Grant,
-  KoaContextWithOIDC,
-  Provider,
-} from 'oidc-provider'
+import type { Configuration, Grant, KoaContextWithOIDC, Provider } from 'oidc-provider'
 
-import type { DevIdpSigningAlgorithm } from './idp-options.js'
+import type { DevIdpAccount, DevIdpSettings } from './types.js'
+export type { DevIdpAccount, DevIdpSettings } from './types.js'
 import { pageHeaders, renderErrorPage } from './login-page.js'
-
-/** A user the dev IdP can sign in, with its defaults applied. */
-export interface DevIdpAccount {
-  username: string
-  password: string
-  sub: string
-  email?: string
-  name?: string
-  claims: Record<string, unknown>
-}
-
-/** Everything {@link buildProviderConfiguration} needs, already validated. */
-export interface DevIdpSettings {
-  accounts: readonly DevIdpAccount[]
-  clients: readonly ClientMetadata[]
-  scopes: readonly string[]
-  /** Claim names the users carry besides the standard ones; released with `openid`. */
-  customClaims: readonly string[]
-  accessTokenTtl: number
-  idTokenTtl: number
-  refreshTokenTtl: number
-  cookieKeys: readonly string[]
-  adapter: NonNullable<Configuration['adapter']>
-  /** The one algorithm ID tokens and signed userinfo responses are signed with. */
-  signingAlg: DevIdpSigningAlgorithm
-}
 
 /** How long an unfinished sign-in (interaction) stays usable, in seconds. */
 const INTERACTION_TTL = 10 * 60

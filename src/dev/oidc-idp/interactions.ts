@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Interaction, Provider } from 'oidc-provider'
 
-import type { DevIdpAccount } from './idp-config.js'
+import type { DevIdpAccount } from './types.js'
 import { renderErrorPage, renderLoginPage, sendHtml } from './login-page.js'
 
 /** What the interaction routes need from the running IdP. */

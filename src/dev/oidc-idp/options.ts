@@ -4,26 +4,16 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { ClientMetadata } from 'oidc-provider'
 
-import { SCOPE_TOKEN } from '../config/protocol.js'
-import type { DevIdpClient, DevIdpUser } from './idp.js'
-import type { DevIdpAccount, DevIdpSettings } from './idp-config.js'
-
-/** The ID-token signing algorithms the dev IdP offers: asymmetric only, as Gatehouse accepts. */
-export const DEV_IDP_SIGNING_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-] as const
-
-/** One of {@link DEV_IDP_SIGNING_ALGORITHMS}. */
-export type DevIdpSigningAlgorithm = (typeof DEV_IDP_SIGNING_ALGORITHMS)[number]
+import { SCOPE_TOKEN } from '../../config/protocol.js'
+import {
+  DEV_IDP_SIGNING_ALGORITHMS,
+  type DevIdpAccount,
+  type DevIdpClient,
+  type DevIdpSettings,
+  type DevIdpSigningAlgorithm,
+  type DevIdpUser,
+} from './types.js'
+export { DEV_IDP_SIGNING_ALGORITHMS, type DevIdpSigningAlgorithm } from './types.js'
 
 const BASE_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 /** Claims the IdP sets itself; users may not override them through `claims`. */

@@ -13,13 +13,9 @@ import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { Provider } from 'oidc-provider'
 
-import { createDevIdpStore } from './idp-store.js'
-import {
-  buildProviderConfiguration,
-  impliedConsentForOfflineAccess,
-  type DevIdpSettings,
-} from './idp-config.js'
-import { handleInteractionRoute } from './idp-interactions.js'
+import { createDevIdpStore } from './store.js'
+import { buildProviderConfiguration, impliedConsentForOfflineAccess } from './config.js'
+import { handleInteractionRoute } from './interactions.js'
 import {
   accountsFrom,
   clientsFrom,
@@ -27,40 +23,16 @@ import {
   scopesFrom,
   signingAlgorithm,
   ttl,
-  type DevIdpSigningAlgorithm,
-} from './idp-options.js'
+} from './options.js'
 import { renderErrorPage, sendHtml } from './login-page.js'
+import type { DevIdpClient, DevIdpSettings, DevIdpSigningAlgorithm, DevIdpUser } from './types.js'
 
-export { DEV_IDP_SIGNING_ALGORITHMS, type DevIdpSigningAlgorithm } from './idp-options.js'
-
-/** A user who can sign in at the dev IdP. */
-export interface DevIdpUser {
-  /** What the user types in the sign-in form. */
-  username: string
-  /** The user's password (compared in constant time; never logged). */
-  password: string
-  /** The `sub` claim; defaults to `username`. */
-  sub?: string
-  /** Released with the `email` scope, with `email_verified: true`. */
-  email?: string
-  /** Released with the `profile` scope (with `preferred_username`, the username). */
-  name?: string
-  /** Extra claims (e.g. `groups`, `tid`), released with `openid`, so in every ID token. */
-  claims?: Record<string, unknown>
-}
-
-/** A statically registered client (the dev IdP has no registration endpoint). */
-export interface DevIdpClient {
-  clientId: string
-  /** Required unless `tokenEndpointAuthMethod` is `'none'`. */
-  clientSecret?: string
-  /** Exact redirect URIs; at least one. */
-  redirectUris: string[]
-  /** Default `'client_secret_basic'` with a secret, `'none'` without. */
-  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'none'
-  /** Shown on the sign-in page; defaults to `clientId`. */
-  clientName?: string
-}
+export {
+  DEV_IDP_SIGNING_ALGORITHMS,
+  type DevIdpClient,
+  type DevIdpSigningAlgorithm,
+  type DevIdpUser,
+} from './types.js'
 
 /** How to start the dev IdP. */
 export interface DevIdpOptions {
