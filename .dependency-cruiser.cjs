@@ -154,5 +154,7 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+    // `--output-type archi`: the folder-level picture of docs/architecture.md.
+    reporterOptions: { archi: { collapsePattern: '^src/([^/]+/|[^/]+\\.ts$)' } },
   },
 }
