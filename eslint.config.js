@@ -13,6 +13,7 @@ export default tseslint.config(
       'bench/**/*.mjs',
       'test/conformance/runner/*.mjs',
       'eslint.config.js',
+      '.dependency-cruiser.cjs',
     ],
   },
   js.configs.recommended,

@@ -1,7 +1,8 @@
 /**
  * The error model. `OAuthError` carries what may go to the client (`code`, `message`) apart from what
  * may only go to logs (`reason`, `cause`). `toErrorResponse` is the one place an error becomes a
- * response.
+ * response, and `errorResponse` the one serialiser every error response goes through (bearer
+ * challenges, the router's 404 and 405 included).
  */
 
 export type OAuthErrorCode =
@@ -125,13 +126,32 @@ export function toOAuthError(error: unknown): OAuthError {
 export function toErrorResponse(error: unknown, onError?: ErrorHook): Response {
   const e = toOAuthError(error)
   onError?.(e)
-  return new Response(JSON.stringify({ error: e.code, error_description: e.message }), {
-    status: e.status,
+  return errorResponse(e.status, { error: e.code, error_description: e.message }, e.headers)
+}
+
+/** The body of an error response (RFC 6749 §5.2, RFC 6750 §3). */
+export interface ErrorBody {
+  error: string
+  error_description?: string
+}
+
+/**
+ * The one serialiser of error responses: `body` as JSON, never cached (`Cache-Control: no-store`,
+ * `Pragma: no-cache`), plus `headers` (`WWW-Authenticate`, `Allow`, ...). Used by
+ * `toErrorResponse` and, for answers that are not a thrown error (the router's 404), directly.
+ */
+export function errorResponse(
+  status: number,
+  body: ErrorBody,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
     headers: {
       'content-type': 'application/json',
       'cache-control': 'no-store',
       pragma: 'no-cache',
-      ...e.headers,
+      ...headers,
     },
   })
 }

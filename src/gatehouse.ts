@@ -28,19 +28,16 @@ import {
 } from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './grants/identity-assertion-verifier.js'
 import { handleIntrospect } from './oauth/introspect.js'
-import {
-  authorizationServerMetadata,
-  authorizationServerMetadataPath,
-  protectedResourceMetadata,
-} from './oauth/metadata.js'
+import { authorizationServerMetadata, authorizationServerMetadataPath } from './oauth/metadata.js'
+import { protectedResourceMetadata } from './resource/metadata.js'
 import type { OAuthServerProvider } from './oauth/provider.js'
 import { handleRegister } from './oauth/register.js'
 import { handleRevoke } from './oauth/revoke.js'
 import { handleToken } from './oauth/token.js'
 import { createDPoPPolicy, dpopServerMetadata } from './oauth/dpop.js'
-import type { AccessToken, TokenVerifier } from './resource/access-token.js'
+import type { AccessToken, TokenVerifier } from './jwt/access-token.js'
 import type { AuditWriter } from './ops/audit.js'
-import type { AuditSink } from './ops/audit-event.js'
+import type { AuditSink } from './audit-event.js'
 import { currentContext } from './ops/context.js'
 import { instrumentGuard } from './ops/instrumented-guard.js'
 import type { Logger } from './ops/logger.js'

@@ -39,19 +39,14 @@ export type {
   TokenEndpointAuthMethod,
   TokenResponse,
 } from './oauth/types.js'
-export {
-  checkAccessToken,
-  principalOf,
-  principalKey,
-  samePrincipal,
-} from './resource/access-token.js'
+export { checkAccessToken, principalOf, principalKey, samePrincipal } from './jwt/access-token.js'
 export type {
   AccessToken,
   Principal,
   TokenCheck,
   TokenVerifier,
   UpstreamIdentity,
-} from './resource/access-token.js'
+} from './jwt/access-token.js'
 export { verifyBearer, bearerChallenge, InsufficientScopeError } from './resource/bearer.js'
 export { createGuard } from './resource/guard.js'
 export type { Guard, GuardOptions } from './resource/guard.js'

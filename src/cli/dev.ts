@@ -60,7 +60,7 @@ export const DEV_DEFAULTS = {
 /** Starts the IdP, Gatehouse and the demo MCP server. */
 export async function startDev(options: DevOptions): Promise<DevServer> {
   const [{ startDevIdentityProvider }, { createDemoServer }] = await Promise.all([
-    import('./../dev/idp.js'),
+    import('../dev/oidc-idp/index.js'),
     import('./../dev/demo-server.js'),
   ]).catch((error: unknown) => {
     throw new Error(

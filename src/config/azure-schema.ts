@@ -3,7 +3,7 @@
  * identity provider. Only shapes are checked here; `src/azure/` derives endpoints and rules.
  */
 import * as z from 'zod'
-import { SCOPE_TOKEN } from '../oauth/scopes.js'
+import { SCOPE_TOKEN } from './protocol.js'
 import { absoluteUrl, parseUrl } from './urls.js'
 
 /** One scope token (RFC 6749 §3.3), with the message configuration errors show. */

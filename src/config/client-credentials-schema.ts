@@ -7,8 +7,7 @@
 import * as z from 'zod'
 import { scopeToken } from './azure-schema.js'
 
-/** The grant type value (RFC 6749 §4.4.2). */
-export const CLIENT_CREDENTIALS_GRANT = 'client_credentials'
+export { CLIENT_CREDENTIALS_GRANT } from './protocol.js' // moved: re-export kept until the integrator updates importers
 
 export const ClientCredentialsSchema = z.strictObject({
   /**

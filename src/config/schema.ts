@@ -4,13 +4,18 @@
  */
 import * as z from 'zod'
 import { ConfigError } from '../errors.js'
-import { redirectUriProblem } from '../oauth/redirect-uri.js'
+import {
+  ASYMMETRIC_ALGORITHMS,
+  CLIENT_CREDENTIALS_GRANT,
+  JWT_BEARER_GRANT,
+  redirectUriProblem,
+} from './protocol.js'
 import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 import { auth0UpstreamFields, checkAuth0Upstream } from './auth0-schema.js'
 import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
 import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
-import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
+import { ClientCredentialsSchema } from './client-credentials-schema.js'
 import { opsFields } from './ops-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
@@ -36,19 +41,7 @@ export const ResourceSchema = z.strictObject({
   dpop: ResourceDPoPSchema.prefault({}),
 })
 
-/** The JWS algorithms accepted from identity providers: asymmetric only. */
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-] as const
+export { ASYMMETRIC_ALGORITHMS, JWT_BEARER_GRANT } from './protocol.js' // moved: re-export kept until the integrator updates importers
 
 const upstreamCommon = {
   clientId: z.string().min(1),
@@ -179,9 +172,6 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
       }
     }),
 ])
-
-/** RFC 7523 jwt-bearer: the grant type an ID-JAG is presented with (SEP-990). */
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 
 /** A client the operator registers in configuration (no dynamic registration needed). */
 export const StaticClientSchema = z.strictObject({

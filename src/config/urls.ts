@@ -21,10 +21,15 @@ export function parseUrl(value: string): URL | undefined {
   }
 }
 
-/** Whether a hostname (as `URL.hostname` gives it) is a loopback name or address. */
+/**
+ * Whether a hostname (as `URL.hostname` gives it) is loopback: `localhost` and every name under it
+ * (RFC 6761 §6.3, with or without the final dot), 127.0.0.0/8 and `[::1]`. RFC 8252 §8.3 advises
+ * clients to prefer the IP literals, but `localhost` names stay loopback. The one answer for
+ * configuration, redirect URIs and the guarded fetch (`classifyHost` agrees).
+ */
 export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase()
-  return h === 'localhost' || h === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(h)
+  const h = hostname.toLowerCase().replace(/\.$/, '')
+  return h === 'localhost' || h.endsWith('.localhost') || isLoopbackIp(h)
 }
 
 /** Whether a hostname is a loopback IP literal (RFC 8252 §7.3 port variance applies only to these). */

@@ -3,7 +3,7 @@
  * program. Credentials are loaded here, at start-up, so a missing secret stops the gateway.
  */
 import type { GatewayRoute } from '../config/gateway-schema.js'
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
 import { createHttpUpstream } from './http-upstream.js'

@@ -6,7 +6,7 @@
 import type { GatewayRoute } from '../config/gateway-schema.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import type { Gatehouse } from '../gatehouse.js'
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import { bearerChallenge } from '../resource/bearer.js'
 import { OAuthError } from '../errors.js'
 import { StoreRateLimiter } from '../http/rate-limit.js'

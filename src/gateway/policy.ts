@@ -5,7 +5,7 @@
  * could be granted would allow answers a JSON-RPC error.
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import type { RpcMessage } from './messages.js'
 
 export type Decision =

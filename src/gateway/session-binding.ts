@@ -6,9 +6,10 @@
  * answered as unknown (404), exactly as a session that does not exist.
  */
 import { createHash } from 'node:crypto'
-import type { AccessToken } from '../resource/access-token.js'
-import { principalKey, principalOf } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
+import { principalKey, principalOf } from '../jwt/access-token.js'
 import type { Store } from '../storage/store.js'
+import { storageKey } from '../storage/keys.js'
 
 interface Binding {
   owner: string
@@ -62,7 +63,7 @@ export class SessionBindings {
 }
 
 function key(route: string, sessionId: string): string {
-  return `gw-session:${sha256(`${route} ${sessionId}`)}`
+  return storageKey.gatewaySession(sha256(`${route} ${sessionId}`))
 }
 
 function ownerOf(token: AccessToken): string {

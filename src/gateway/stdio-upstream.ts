@@ -16,7 +16,7 @@ import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
 import { commandSpawnable } from './readiness.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
-import { principalKey, principalOf, type AccessToken } from '../resource/access-token.js'
+import { principalKey, principalOf, type AccessToken } from '../jwt/access-token.js'
 
 type Id = string | number
 

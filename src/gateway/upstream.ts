@@ -2,7 +2,7 @@
  * The contract between a gateway route and the MCP server behind it (HTTP or stdio). The route
  * has already checked the token, the body, the headers, the policy and the session's owner.
  */
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import type { RpcMessage } from './messages.js'
 
 export interface UpstreamCall {

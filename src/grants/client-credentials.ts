@@ -27,7 +27,7 @@
  * registration, so turning one off cuts off the clients it let in.
  */
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
-import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { isClientIdUrl } from '../oauth/client-id-url.js'
@@ -41,7 +41,7 @@ import type {
 import type { GrantContext, GrantHandler, GrantHandlerDeps } from './grant-handler.js'
 import type { GrantRecord, Grants } from './grant-store.js'
 
-export { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+export { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 
 /** The `gty` claim value of tokens from this grant. */
 export const CLIENT_CREDENTIALS_GTY = CLIENT_CREDENTIALS_GRANT

@@ -3,7 +3,7 @@
  * 405 with `Allow` otherwise, and the one place where thrown errors become responses.
  */
 import { Hono } from 'hono'
-import { toErrorResponse, type ErrorHook } from '../errors.js'
+import { errorResponse, toErrorResponse, type ErrorHook } from '../errors.js'
 import { methodNotAllowed, preflightResponse } from './responses.js'
 
 /** A handler in the core: a Web `Request` in, a `Response` out. */
@@ -46,13 +46,7 @@ export function createRouter(routes: readonly Route[], onError?: ErrorHook): Han
     )
     app.all(route.path, () => methodNotAllowed(allow))
   }
-  app.notFound(
-    () =>
-      new Response(JSON.stringify({ error: 'not_found' }), {
-        status: 404,
-        headers: { 'content-type': 'application/json', [UNHANDLED_HEADER]: '1' },
-      }),
-  )
+  app.notFound(() => errorResponse(404, { error: 'not_found' }, { [UNHANDLED_HEADER]: '1' }))
   app.onError((error) => toErrorResponse(error, onError))
   return async (request) => app.fetch(request)
 }

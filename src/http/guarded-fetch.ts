@@ -5,6 +5,7 @@
  */
 
 import { UpstreamError } from '../errors.js'
+export { isLoopbackHost } from '../config/urls.js' // moved: re-export kept until the integrator updates importers
 
 /** Options of `createGuardedFetch`. */
 export interface GuardedFetchOptions {
@@ -322,11 +323,6 @@ export function classifyHost(hostname: string): HostClass {
 }
 
 const PRIVATE_SUFFIXES = ['.internal', '.local', '.localdomain', '.home.arpa']
-
-/** Whether a `URL.hostname` is loopback (127.0.0.0/8, `[::1]`, `localhost`, `*.localhost`). */
-export function isLoopbackHost(hostname: string): boolean {
-  return classifyHost(hostname) === 'loopback'
-}
 
 function parseIpv4(name: string): number | undefined {
   // URL parsing has normalised every IPv4 spelling to four decimal octets.

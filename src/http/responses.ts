@@ -1,4 +1,5 @@
 /** Response builders. Every OAuth response is `no-store`; pages carry anti-framing headers. */
+import { OAuthError, toErrorResponse } from '../errors.js'
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' }
 
@@ -79,10 +80,13 @@ export function redirectResponse(location: string, status: 302 | 303 = 302): Res
   })
 }
 
-/** `405` with the `Allow` header. */
+/** `405` with the `Allow` header (an `invalid_request` through `toErrorResponse`). */
 export function methodNotAllowed(allow: readonly string[]): Response {
-  return jsonResponse(
-    { error: 'invalid_request', error_description: 'method not allowed' },
-    { status: 405, headers: { allow: allow.join(', ') } },
+  return toErrorResponse(
+    new OAuthError('invalid_request', 'method not allowed', {
+      status: 405,
+      reason: 'method_not_allowed',
+      headers: { allow: allow.join(', ') },
+    }),
   )
 }

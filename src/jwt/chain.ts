@@ -8,7 +8,7 @@ import {
   type AccessToken,
   type TokenCheck,
   type TokenVerifier,
-} from '../resource/access-token.js'
+} from './access-token.js'
 
 /**
  * Tries each verifier in order; the first that recognises the token decides.

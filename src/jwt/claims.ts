@@ -3,7 +3,7 @@
  * after the signature was verified, and the mapping from claims to an `AccessToken`.
  */
 
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from './access-token.js'
 import { JwtError } from './jwt-error.js'
 
 /** Maps verified claims to scopes or roles, replacing the built-in reading of those claims. */

@@ -6,7 +6,7 @@
 import { OAuthError, UpstreamError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
 import type { GuardedFetch, GuardedTransport } from '../http/guarded-fetch.js'
-import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenCheck, TokenVerifier } from './access-token.js'
 import { DEFAULT_MAX_TOKEN_BYTES } from './jws.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 

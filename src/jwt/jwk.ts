@@ -2,7 +2,7 @@
  * Which JWS algorithms exist here and which JWK may serve which one. RFC 8725 §3.1: a key is used
  * with exactly one algorithm, so a key is matched against the token's `alg` before any import.
  */
-import { ASYMMETRIC_ALGORITHMS } from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
 
 /**
  * A JSON Web Key as found in a JWK Set (RFC 7517); members we do not use are kept but ignored,

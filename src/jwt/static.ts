@@ -3,8 +3,8 @@
  * a loopback issuer so it cannot slip into production by accident.
  */
 
-import { isLoopbackHost } from '../http/guarded-fetch.js'
-import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
+import { isLoopbackHost } from '../config/urls.js'
+import type { AccessToken, TokenCheck, TokenVerifier } from './access-token.js'
 import { encodeBase64Url } from './base64url.js'
 
 /** Options of `StaticTokenVerifier`. */

@@ -4,7 +4,7 @@
  * comparison instead of a signature verification.
  */
 
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from './access-token.js'
 
 /** Default number of verified tokens kept. */
 export const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 10_000

@@ -5,7 +5,7 @@
 
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
-import type { AccessToken, TokenCheck, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenCheck, TokenVerifier } from './access-token.js'
 import { encodeBase64Url } from './base64url.js'
 import { checkClaims, freezeAccessToken } from './claims.js'
 import type { ClaimRules, ClaimsMapper } from './claims.js'

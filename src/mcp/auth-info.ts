@@ -9,7 +9,7 @@ import {
   type AccessToken,
   type Principal,
   type UpstreamIdentity,
-} from '../resource/access-token.js'
+} from '../jwt/access-token.js'
 import { bindContext, contextOf } from './context.js'
 import { McpAuthError } from './errors.js'
 

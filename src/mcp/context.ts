@@ -3,7 +3,7 @@
  * and the OAuth proxy that holds the identity provider's tokens. Kept beside the `AuthInfo` (a
  * `WeakMap` keyed by its `extra` object) so nothing of it can be serialised or sent to the client.
  */
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import type { OAuthProxy } from '../upstream/oauth-proxy.js'
 
 /** Internal: the request's token and, when the provider is an `OAuthProxy`, the proxy. */

@@ -9,7 +9,7 @@ import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/t
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, type ErrorHook } from '../errors.js'
 import { randomToken } from '../http/random.js'
-import { principalKey, principalOf, type AccessToken } from '../resource/access-token.js'
+import { principalKey, principalOf, type AccessToken } from '../jwt/access-token.js'
 import { bearerChallenge } from '../resource/bearer.js'
 import type { ProtectedHandler, ProtectOptions } from '../resource/guard.js'
 import { missingScopes, type ScopeHierarchy } from '../resource/scopes.js'

@@ -4,7 +4,7 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js'
-import type { Principal } from '../resource/access-token.js'
+import type { Principal } from '../jwt/access-token.js'
 
 /** An MCP server that can be connected to a transport and closed. */
 export interface McpServerLike {

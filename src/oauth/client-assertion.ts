@@ -8,14 +8,16 @@
  * in the shared store, kept until the assertion expires).
  */
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet } from 'jose'
-import { ASYMMETRIC_ALGORITHMS, type ResolvedConfig } from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
+import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
 import type { ClientJwksSource } from './client-jwks.js'
 import type { OAuthClientInformation } from './types.js'
+import { storageKey } from '../storage/keys.js'
 
-export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+export { CLIENT_ASSERTION_TYPE } from '../config/protocol.js' // moved: re-export kept until the integrator updates importers
 /** Longest accepted time from now to an assertion's `exp`. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300
 
@@ -110,7 +112,7 @@ export function createClientAssertionVerifier(
       if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) {
         throw fail('assertion_jti')
       }
-      const key = `client-assertion:${await sha256(`${client.client_id} ${payload.jti}`)}`
+      const key = storageKey.clientAssertion(await sha256(`${client.client_id} ${payload.jti}`))
       const ttlSeconds = Math.max(1, exp - nowSeconds + tolerance)
       if (!(await options.store.setIfAbsent(key, true, { ttlSeconds }))) {
         throw fail('assertion_replay')

@@ -3,7 +3,7 @@
  * anything is fetched, so a malformed identifier costs no outbound request.
  */
 import { classifyHost } from '../http/guarded-fetch.js'
-import { hasDotSegment } from './redirect-uri.js'
+import { hasDotSegment } from '../config/protocol.js'
 
 const MAX_LENGTH = 2000
 

@@ -8,10 +8,11 @@
  * `redirect_uris` may be absent when the document asks for no `authorization_code`.
  * Display URLs are kept as text and never fetched or linked; `logo_uri` is dropped.
  */
-import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
+import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { impliedApplicationType, redirectAllowed, redirectUriProblem } from './redirect-uri.js'
+import { impliedApplicationType, redirectUriProblem } from '../config/protocol.js'
+import { redirectAllowed } from './redirect-uri.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
 
 const AUTH_METHODS = ['none', 'private_key_jwt'] as const

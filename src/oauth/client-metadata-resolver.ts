@@ -16,11 +16,12 @@ import { OAuthError, UpstreamError } from '../errors.js'
 import type { GuardedFetch, GuardedResponse } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
 import { clientIdUrlProblem } from './client-id-url.js'
 import { parseClientMetadataDocument, parseJwks } from './client-metadata-document.js'
 import type { OAuthClientInformation } from './types.js'
+import { storageKey } from '../storage/keys.js'
 
 export interface ClientMetadataResolverOptions {
   config: ResolvedConfig
@@ -68,7 +69,7 @@ export class ClientMetadataResolver {
     if (problem !== undefined) {
       throw new OAuthError('invalid_client', `client_id ${problem}`, { reason: 'cimd_bad_url' })
     }
-    const key = `cimd:${await sha256(clientId)}`
+    const key = storageKey.metadataDocument(await sha256(clientId))
     const cached = await this.#options.store.get<CachedClient>(key)
     if (cached && cached.expiresAt > this.#options.now()) return cached.client
     let pending = this.#inflight.get(clientId)

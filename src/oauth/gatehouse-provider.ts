@@ -20,8 +20,8 @@ import type { IdentityAssertionVerifier } from '../grants/identity-assertion-ver
 import { redeemIdentityAssertion } from '../grants/identity-assertion.js'
 import { TokenIssuer, type IssueOptions, type PreparedTokens } from '../grants/issue.js'
 import { loadRefreshToken, rotateRefreshToken } from '../grants/refresh-token.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
+import type { AuditSink } from '../audit-event.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import type { Store } from '../storage/store.js'
 import type { SigningKeys } from '../tokens/keys.js'
@@ -39,6 +39,7 @@ import type {
   TokenBinding,
   TokenResponse,
 } from './types.js'
+import { storageKey } from '../storage/keys.js'
 
 export type { PreparedTokens } from '../grants/issue.js'
 
@@ -134,13 +135,13 @@ export class GatehouseProvider implements OAuthServerProvider {
     if (configured) return Promise.resolve(configured)
     const documents = this.options.clientMetadata
     if (documents && isClientIdUrl(clientId)) return documents.resolve(clientId)
-    return this.options.store.get<OAuthClientInformation>(`client:${clientId}`)
+    return this.options.store.get<OAuthClientInformation>(storageKey.client(clientId))
   }
 
   async registerClient(client: OAuthClientInformation): Promise<void> {
     const stored: OAuthClientInformation = { ...client }
     delete stored.client_secret
-    const key = `client:${client.client_id}`
+    const key = storageKey.client(client.client_id)
     // One write. When its reply is lost the client id (128 random bits) tells whether it landed:
     // a registration that did is answered as one, so no client is left behind that nobody knows.
     await commitOrConfirm(

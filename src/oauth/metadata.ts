@@ -1,13 +1,11 @@
 /**
- * RFC 8414 authorization-server metadata and RFC 9728 protected-resource metadata. Both are built
- * once from configuration, never from the request's Host header (mix-up defence, RFC 9700 §4.4).
+ * RFC 8414 authorization-server metadata, built once from configuration, never from the request's
+ * Host header (mix-up defence, RFC 9700 §4.4). Protected-resource metadata is in resource/.
  */
-import {
-  ASYMMETRIC_ALGORITHMS,
-  type ResolvedConfig,
-  type ResolvedResource,
-} from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
+import type { ResolvedConfig } from '../config/schema.js'
 import { privateKeyJwtEnabled } from './client-assertion.js'
+export { protectedResourceMetadata } from '../resource/metadata.js' // moved: re-export kept until the integrator updates importers
 
 /** The endpoint URLs, all under the issuer. */
 export interface Endpoints {
@@ -86,30 +84,6 @@ export function authorizationServerMetadata(
     ...options.extra,
   }
   return metadata
-}
-
-/**
- * RFC 9728 §2 metadata for one protected resource. With DPoP on, the proof algorithms the guard
- * accepts (`dpop_signing_alg_values_supported`), and `dpop_bound_access_tokens_required: true`
- * for a resource that requires DPoP.
- */
-export function protectedResourceMetadata(
-  authorizationServers: readonly string[],
-  resource: ResolvedResource,
-): Record<string, unknown> {
-  const scopes = resource.scopes.filter((s) => s !== 'offline_access')
-  const dpopAlgorithms = resource.dpop.algorithms.length > 0 ? resource.dpop.algorithms : undefined
-  return {
-    resource: resource.url,
-    authorization_servers: [...authorizationServers],
-    bearer_methods_supported: ['header'],
-    ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
-    ...(resource.name !== undefined ? { resource_name: resource.name } : {}),
-    ...(dpopAlgorithms ? { dpop_signing_alg_values_supported: [...dpopAlgorithms] } : {}),
-    ...(dpopAlgorithms && resource.dpop.required
-      ? { dpop_bound_access_tokens_required: true }
-      : {}),
-  }
 }
 
 /**

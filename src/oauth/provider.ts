@@ -5,7 +5,7 @@
  * implementation; the OAuth and OIDC proxies build on it.
  */
 import { OAuthError } from '../errors.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
 import type {
   AuthorizationCode,
   AuthorizationParams,

@@ -10,7 +10,7 @@ import { CORS_HEADERS } from '../http/responses.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 
 export interface RevokeDeps {
   config: ResolvedConfig

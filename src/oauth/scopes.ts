@@ -1,8 +1,8 @@
 /** Scope strings (RFC 6749 §3.3): space-delimited, case-sensitive, order irrelevant. */
+import { SCOPE_TOKEN } from '../config/protocol.js'
 import { OAuthError } from '../errors.js'
 
-/** One scope token (RFC 6749 §3.3): visible ASCII except `"` and `\`. */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+export { SCOPE_TOKEN } from '../config/protocol.js' // moved: re-export kept until the integrator updates importers
 
 /** Splits a scope parameter into unique tokens; refuses characters outside the RFC's set. */
 export function parseScope(value: string | undefined): string[] {

@@ -16,11 +16,11 @@ import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { OAuthServerProvider } from './provider.js'
 import type { TokenResponse } from './types.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 import type { DPoPPolicy } from '../jwt/dpop-proof.js'
 import { checkTokenRequestProof, tokenResponseHeaders } from './dpop.js'
 
-export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/schema.js'
+export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/protocol.js'
 
 export interface TokenDeps {
   config: ResolvedConfig

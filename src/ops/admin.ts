@@ -18,7 +18,7 @@ import { createEncryptedStore } from '../storage/encrypted.js'
 import type { Store } from '../storage/store.js'
 import { SigningKeys } from '../tokens/keys.js'
 import { createOwnTokenVerifier } from '../tokens/own-token-verifier.js'
-import type { AuditInput, AuditSink } from './audit-event.js'
+import type { AuditInput, AuditSink } from '../audit-event.js'
 import type { AuditWriter } from './audit.js'
 import type { Logger } from './logger.js'
 import { createObservability } from './observability.js'
@@ -27,9 +27,8 @@ import {
   CLIENT_PREFIX,
   GRANT_PREFIX,
   REFRESH_PREFIX,
-  SIGNING_KEYS,
-  STORE_CHECK_PREFIX,
-} from './admin-keys.js'
+  storageKey,
+} from '../storage/keys.js'
 
 /** Where a client comes from; only `registered` clients can be deleted here. */
 export type AdminClientKind = 'registered' | 'static' | 'cimd'
@@ -328,10 +327,10 @@ export function buildAdmin(deps: AdminDeps): Admin {
   async function findClient(clientId: string): Promise<AdminClient> {
     const configured = staticClients().find((client) => client.clientId === clientId)
     if (configured) return configured
-    const stored = await store.get<OAuthClientInformation>(CLIENT_PREFIX + clientId)
+    const stored = await store.get<OAuthClientInformation>(storageKey.client(clientId))
     if (stored) return fromMetadata(stored, 'registered')
     const document = await store.get<{ client: OAuthClientInformation; expiresAt: number }>(
-      CIMD_PREFIX + (await sha256(clientId)),
+      storageKey.metadataDocument(await sha256(clientId)),
     )
     if (document && document.expiresAt > now()) return fromMetadata(document.client, 'cimd')
     throw new AdminError('not_found', 'no such client')
@@ -347,7 +346,7 @@ export function buildAdmin(deps: AdminDeps): Admin {
   }
 
   async function listKeys(): Promise<AdminKey[]> {
-    const set = await store.get<{ keys: StoredKeyFacts[] }>(SIGNING_KEYS)
+    const set = await store.get<{ keys: StoredKeyFacts[] }>(storageKey.signingKeys())
     if (set === undefined) return []
     if (!Array.isArray(set.keys)) {
       throw new StoreError('ERR_STORE_UNAVAILABLE', 'the signing key record is malformed')
@@ -453,7 +452,7 @@ export function buildAdmin(deps: AdminDeps): Admin {
       ),
     checkStore: () =>
       audited('store.check', undefined, async () => {
-        const sampleKey = STORE_CHECK_PREFIX + randomToken(8)
+        const sampleKey = storageKey.storeCheck(randomToken(8))
         const sample = { at: now() }
         await store.set(sampleKey, sample, { ttlSeconds: 60 })
         const back = await store.get<{ at: number }>(sampleKey)
@@ -463,7 +462,7 @@ export function buildAdmin(deps: AdminDeps): Admin {
         }
         // Decrypting a record written by the servers proves the configured secret is theirs;
         // a mismatch throws StoreError ERR_STORE_DECRYPT.
-        const existing = await store.get(SIGNING_KEYS)
+        const existing = await store.get(storageKey.signingKeys())
         const migrate = (raw as { migrate?: () => Promise<number> }).migrate
         const schemaVersion = typeof migrate === 'function' ? await migrate.call(raw) : undefined
         return {

@@ -4,7 +4,7 @@
  * request line, and passes it to every configured writer. A writer that throws is logged (without
  * the event's content) and never breaks the request.
  */
-import type { AuditEvent, AuditInput, AuditSink } from './audit-event.js'
+import type { AuditEvent, AuditInput, AuditSink } from '../audit-event.js'
 import { currentContext } from './context.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'

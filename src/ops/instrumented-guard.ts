@@ -5,7 +5,7 @@
  */
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import type { Guard, ProtectOptions } from '../resource/guard.js'
 import { contextOf, type RequestContext } from './context.js'
 import type { Logger } from './logger.js'

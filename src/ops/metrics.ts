@@ -4,7 +4,7 @@
  * Labels are bounded sets (route templates, outcomes, grant types, hosts of configured IdPs);
  * never a client id, subject or raw path.
  */
-import type { AuditEvent } from './audit-event.js'
+import type { AuditEvent } from '../audit-event.js'
 
 /** How a bearer-token check ended at the guard. */
 export type BearerOutcome =

@@ -3,7 +3,7 @@
  * instances in one process, or the embedding app's own metrics, do not collide).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { AuditEvent } from './audit-event.js'
+import type { AuditEvent } from '../audit-event.js'
 import type { BearerOutcome, Metrics, StoreOperation } from './metrics.js'
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]

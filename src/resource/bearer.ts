@@ -6,9 +6,9 @@
  * the query is never used.
  */
 import type { ResolvedResource } from '../config/schema.js'
-import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
+import { OAuthError, toErrorResponse, toOAuthError, type ErrorHook } from '../errors.js'
 import type { DPoPPolicy } from '../jwt/dpop-proof.js'
-import { checkAccessToken, type AccessToken, type TokenVerifier } from './access-token.js'
+import { checkAccessToken, type AccessToken, type TokenVerifier } from '../jwt/access-token.js'
 import { assertBearerAllowed, inDPoPScheme, isDPoPSchemeError, verifyDPoPRequest } from './dpop.js'
 import { missingScopes } from './scopes.js'
 
@@ -188,21 +188,25 @@ export function bearerChallenge(error: unknown, options: ChallengeOptions): Resp
   }
   const challenge = challenges.join(', ')
   const status = bearerError ? e.status : e.status >= 500 ? e.status : 401
-  const body =
-    e.reason === NO_CREDENTIALS
-      ? { error: 'invalid_token', error_description: 'authorization required' }
-      : { error: e.code, error_description: e.message }
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      ...(bearerError || status === 401 ? { 'www-authenticate': challenge } : {}),
-      // A DPoP error's own headers (`DPoP-Nonce`); other errors' headers are not for this answer.
-      ...(isDPoPSchemeError(e) ? e.headers : {}),
-      'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce',
-    },
-  })
+  const noCredentials = e.reason === NO_CREDENTIALS
+  // The hook saw `e` above; the response goes through the one serialiser.
+  return toErrorResponse(
+    new OAuthError(
+      noCredentials ? 'invalid_token' : e.code,
+      noCredentials ? 'authorization required' : e.message,
+      {
+        status,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        cause: e,
+        headers: {
+          ...(bearerError || status === 401 ? { 'www-authenticate': challenge } : {}),
+          // A DPoP error's own headers (`DPoP-Nonce`); other errors' headers are not for this answer.
+          ...(isDPoPSchemeError(e) ? e.headers : {}),
+          'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce',
+        },
+      },
+    ),
+  )
 }
 
 /** The error codes that go into a challenge (RFC 6750 §3.1, RFC 9449 §7.1). */

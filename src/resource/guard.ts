@@ -6,7 +6,7 @@
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, toErrorResponse, type ErrorHook } from '../errors.js'
 import type { DPoPPolicy } from '../jwt/dpop-proof.js'
-import type { AccessToken, TokenVerifier } from './access-token.js'
+import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
 import { bearerChallenge, verifyBearer } from './bearer.js'
 
 export interface ProtectOptions {

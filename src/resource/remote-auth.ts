@@ -8,9 +8,9 @@ import { resolveRemoteAuthConfig, type ResolvedRemoteAuthConfig } from '../confi
 import type { ErrorHook } from '../errors.js'
 import { createRouter, type Handler } from '../http/app.js'
 import { metadataResponse } from '../http/responses.js'
-import { protectedResourceMetadata } from '../oauth/metadata.js'
-import type { TokenVerifier } from './access-token.js'
+import type { TokenVerifier } from '../jwt/access-token.js'
 import { createGuard, type Guard } from './guard.js'
+import { protectedResourceMetadata } from './metadata.js'
 
 export interface RemoteAuthOptions {
   /** `{ resources, authorizationServers }`, validated by `RemoteAuthConfigSchema`. */

@@ -3,7 +3,7 @@
  * that a broader scope satisfies a narrower one (MCP 2026-07-28 §Step-Up).
  */
 import { OAuthError } from '../errors.js'
-import type { AccessToken } from './access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 
 /** Maps a scope to the scopes it implies, e.g. `{ 'files:write': ['files:read'] }`. */
 export type ScopeHierarchy = Readonly<Record<string, readonly string[]>>

@@ -1,6 +1,7 @@
 /**
- * The storage contract every backend implements. Callers namespace keys (`client:`, `code:`,
- * `grant:` ...); values are JSON-serialisable. See docs/storage-schema.md for the key layout.
+ * The storage contract every backend implements. Callers build keys with `storageKey` (keys.ts:
+ * `client:`, `code:`, `grant:` ...); values are JSON-serialisable. See docs/storage-schema.md for
+ * the key layout.
  *
  * Every method either answers or throws `StoreError`: a backend that is down never looks like a
  * missing key.

@@ -10,8 +10,9 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'j
 import type { JWK } from 'jose'
 
 import { StoreError } from '../errors.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
+import { storageKey } from '../storage/keys.js'
 
 /** The signature algorithms Gatehouse signs its access tokens with. */
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA'
@@ -69,8 +70,7 @@ interface LoadedKey {
   publicJwk: PublicJwk
 }
 
-const RECORD = 'signing-keys'
-const ROTATION_LOCK = 'signing-keys:rotation:'
+const RECORD = storageKey.signingKeys()
 const ROTATION_LOCK_TTL_SECONDS = 30
 const ROTATION_WAIT_MS = 5_000
 const ROTATION_POLL_MS = 100
@@ -197,7 +197,7 @@ export class SigningKeys {
   async #rotateOnce(): Promise<void> {
     const old = this.#current
     if (!old) throw new Error('SigningKeys used before load()')
-    const lock = `${ROTATION_LOCK}${old.stored.kid}`
+    const lock = storageKey.signingKeyRotationLock(old.stored.kid)
     const won = await this.#store.setIfAbsent(lock, this.#nowSeconds(), {
       ttlSeconds: ROTATION_LOCK_TTL_SECONDS,
     })

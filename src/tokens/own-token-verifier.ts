@@ -9,7 +9,7 @@ import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JwksCache } from '../jwt/jwks-cache.js'
 import type { VerifierObserver } from '../jwt/observer.js'
 import { JWTVerifier } from '../jwt/verifier.js'
-import type { AccessToken, TokenVerifier, UpstreamIdentity } from '../resource/access-token.js'
+import type { AccessToken, TokenVerifier, UpstreamIdentity } from '../jwt/access-token.js'
 import type { SigningKeys } from './keys.js'
 
 /**

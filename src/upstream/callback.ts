@@ -18,7 +18,7 @@ import type { ErrorHook } from '../errors.js'
 import type { CookieSigner } from '../http/cookies.js'
 import type { UserIdentity } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
 import {
   BINDING_COOKIE,
@@ -29,6 +29,7 @@ import {
 } from './consent.js'
 import type { UpstreamResult } from './profile.js'
 import type { UpstreamClient } from './upstream-client.js'
+import { storageKey } from '../storage/keys.js'
 
 /** A pending authorization: what the client asked for and Gatehouse's upstream PKCE pair. */
 export interface Transaction extends ConsentTransaction {
@@ -71,7 +72,7 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
     )
   }
   if (state === null || params.getAll('state').length !== 1) return refuse('callback_no_state')
-  const txn = await store.get<Transaction>(`txn:${state}`)
+  const txn = await store.get<Transaction>(storageKey.transaction(state))
   if (!txn?.bindingHash) return refuse('callback_unknown_transaction')
   const secure = secureCookies(config)
   const bound = await cookies.verify<{ txn: string; nonce: string }>(
@@ -80,7 +81,8 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
   if (bound?.txn !== state || !timingSafeEqual(await sha256(bound.nonce), txn.bindingHash)) {
     return refuse('callback_browser_mismatch')
   }
-  if (!(await store.take<Transaction>(`txn:${state}`))) return refuse('callback_replayed')
+  if (!(await store.take<Transaction>(storageKey.transaction(state))))
+    return refuse('callback_replayed')
   const clear = serializeCookie(BINDING_COOKIE, '', { secure, maxAgeSeconds: 0 })
   const client = await currentClient(proxy.consent, txn)
   if (!client) return refuse('callback_client_gone')

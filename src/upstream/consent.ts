@@ -17,9 +17,10 @@ import { randomToken, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
-import type { AuditSink } from '../ops/audit-event.js'
+import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
 import { renderConsentPage } from './consent-page.js'
+import { storageKey } from '../storage/keys.js'
 
 export const CSRF_COOKIE = 'gh-csrf'
 export const BINDING_COOKIE = 'gh-binding'
@@ -70,7 +71,10 @@ export function secureCookies(config: Pick<ResolvedConfig, 'issuer'>): boolean {
 
 export async function handleConsentGet(request: Request, host: ConsentHost): Promise<Response> {
   const id = parseParams(new URL(request.url).search).get('txn')
-  const txn = id === undefined ? undefined : await host.store.get<ConsentTransaction>(`txn:${id}`)
+  const txn =
+    id === undefined
+      ? undefined
+      : await host.store.get<ConsentTransaction>(storageKey.transaction(id))
   if (id === undefined || !txn) return expired()
   const client = await currentClient(host, txn)
   if (!client) return expired()
@@ -120,20 +124,20 @@ export async function handleConsentPost(request: Request, host: ConsentHost): Pr
   ) {
     return forbidden(host, 'consent_csrf')
   }
-  const txn = await host.store.get<ConsentTransaction>(`txn:${id}`)
+  const txn = await host.store.get<ConsentTransaction>(storageKey.transaction(id))
   if (!txn || txn.bindingHash !== undefined) return forbidden(host, 'consent_replayed')
   // The user approved what the page showed: a client whose metadata document changed since
   // (redirect URIs or keys) must be shown and approved again.
   const client = await currentClient(host, txn)
   if (!client) {
-    await host.store.delete(`txn:${id}`)
+    await host.store.delete(storageKey.transaction(id))
     return forbidden(host, 'consent_client_changed')
   }
   const clearCsrf = serializeCookie(CSRF_COOKIE, '', { secure, maxAgeSeconds: 0 })
   const action = form.get('action')
   if (action === 'deny') {
     // Taken, not just deleted: of a racing approve and deny only one answers the client.
-    if (!(await host.store.take<ConsentTransaction>(`txn:${id}`))) {
+    if (!(await host.store.take<ConsentTransaction>(storageKey.transaction(id)))) {
       return forbidden(host, 'consent_replayed')
     }
     host.audit?.emit({ event: 'consent_denied', outcome: 'denied', clientId: txn.clientId })

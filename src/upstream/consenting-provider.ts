@@ -26,6 +26,7 @@ import {
   type ConsentHost,
   type ConsentTransaction,
 } from './consent.js'
+import { storageKey } from '../storage/keys.js'
 
 export interface ConsentingProviderOptions extends GatehouseProviderOptions {
   /** Signs the consent page's CSRF cookie. */
@@ -63,7 +64,9 @@ export class ConsentingProvider extends GatehouseProvider {
         ? { clientFingerprint: client.metadata_document_fingerprint }
         : {}),
     }
-    await this.options.store.set(`txn:${id}`, txn, { ttlSeconds: TRANSACTION_TTL_SECONDS })
+    await this.options.store.set(storageKey.transaction(id), txn, {
+      ttlSeconds: TRANSACTION_TTL_SECONDS,
+    })
     return `${this.options.config.issuer}/consent?txn=${encodeURIComponent(id)}`
   }
 
@@ -91,7 +94,7 @@ export class ConsentingProvider extends GatehouseProvider {
     txn: ConsentTransaction,
     client: OAuthClientInformation,
   ): Promise<Response> {
-    if (!(await this.options.store.take<ConsentTransaction>(`txn:${id}`))) {
+    if (!(await this.options.store.take<ConsentTransaction>(storageKey.transaction(id)))) {
       return forbidden(this.consent, 'consent_replayed')
     }
     consentGiven(this.consent, txn)

@@ -24,7 +24,7 @@ import {
   type UserIdentity,
 } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
-import type { AccessToken, TokenVerifier } from '../resource/access-token.js'
+import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
 import { handleCallback, type Transaction } from './callback.js'
 import {
   BINDING_COOKIE,
@@ -41,6 +41,7 @@ import {
   type UpstreamResult,
 } from './profile.js'
 import { UpstreamRefusal, type UpstreamClient, type UpstreamTokens } from './upstream-client.js'
+import { storageKey } from '../storage/keys.js'
 
 export type { Transaction } from './callback.js'
 export type { ResolveIdentity } from './profile.js'
@@ -130,7 +131,7 @@ export class OAuthProxy extends GatehouseProvider {
   async #approve(id: string, txn: Transaction, secure: boolean): Promise<Response> {
     const nonce = randomToken(32)
     await this.options.store.set(
-      `txn:${id}`,
+      storageKey.transaction(id),
       { ...txn, bindingHash: await sha256(nonce) } satisfies Transaction,
       { ttlSeconds: TRANSACTION_TTL_SECONDS },
     )
@@ -167,7 +168,9 @@ export class OAuthProxy extends GatehouseProvider {
         ? { clientFingerprint: client.metadata_document_fingerprint }
         : {}),
     }
-    await this.options.store.set(`txn:${id}`, txn, { ttlSeconds: TRANSACTION_TTL_SECONDS })
+    await this.options.store.set(storageKey.transaction(id), txn, {
+      ttlSeconds: TRANSACTION_TTL_SECONDS,
+    })
     return `${this.options.config.issuer}/consent?txn=${encodeURIComponent(id)}`
   }
 
@@ -260,7 +263,7 @@ export class OAuthProxy extends GatehouseProvider {
       const now = Math.floor(this.options.now() / 1000)
       const before = await this.upstreamTokensOf(grantId)
       if (!needsRefresh(before.tokens, now)) return before.tokens.accessToken
-      const lock = `lock:upstream-refresh:${grantId}`
+      const lock = storageKey.upstreamRefreshLock(grantId)
       // The lock outlives the longest refresh its holder should make (the upstream timeout, plus
       // the grant write). Should a holder still outlive it (a stalled process), the release is
       // fenced: it frees the lock only while this holder's own token is in it, never the lock of

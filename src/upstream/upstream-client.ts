@@ -4,7 +4,7 @@
  * MCP client's `client_id`, `redirect_uri`, `resource` and tokens are never sent upstream.
  */
 import * as oauth from 'oauth4webapi'
-import { ASYMMETRIC_ALGORITHMS } from '../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS, CLIENT_ASSERTION_TYPE } from '../config/protocol.js'
 import { OAuthError, UpstreamError } from '../errors.js'
 
 /** Where the identity provider is and how Gatehouse authenticates to it. */
@@ -52,7 +52,6 @@ export interface UpstreamTokens {
   scope?: string
 }
 
-const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 const EXPECTED_ISSUER = expectedIssuerHook()
 
 /**

@@ -20,7 +20,7 @@ import { McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import {
   authOf,

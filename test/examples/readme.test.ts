@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
 
 const root = new URL('../../', import.meta.url)
 const readme = readFileSync(new URL('README.md', root), 'utf8')

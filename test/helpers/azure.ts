@@ -11,7 +11,7 @@ import {
   type StandInUser,
 } from '../../src/dev/entra-stand-in/index.js'
 import type { Gatehouse } from '../../src/gatehouse.js'
-import type { AccessToken } from '../../src/resource/access-token.js'
+import type { AccessToken } from '../../src/jwt/access-token.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { createClock, type TestClock } from './gatehouse.js'
 import { approveAndSignIn, UserAgent } from './user-agent.js'

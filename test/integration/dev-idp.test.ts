@@ -5,7 +5,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import * as oauth from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
 
 // The dev IdP is plain http on loopback; oauth4webapi marks this opt-in as deprecated on purpose.
 // eslint-disable-next-line @typescript-eslint/no-deprecated

@@ -13,7 +13,7 @@ import {
   checkAccessToken,
   type AccessToken,
   type TokenVerifier,
-} from '../../src/resource/access-token.js'
+} from '../../src/jwt/access-token.js'
 import { createRemoteAuthProvider } from '../../src/resource/remote-auth.js'
 import {
   AUDIENCE,

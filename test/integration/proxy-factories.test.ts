@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { createOIDCProxy } from '../../src/presets/oidc.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'

@@ -13,7 +13,7 @@ import {
   startDevIdentityProvider,
   type DevIdp,
   type DevIdpSigningAlgorithm,
-} from '../../src/dev/idp.js'
+} from '../../src/dev/oidc-idp/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'

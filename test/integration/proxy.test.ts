@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'

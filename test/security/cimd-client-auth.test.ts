@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js'
+import { CLIENT_ASSERTION_TYPE } from '../../src/config/protocol.js'
 import { startClientHost, type ClientHost } from '../helpers/client-host.js'
 import {
   APP_REDIRECT,

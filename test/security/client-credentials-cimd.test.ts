@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { base64url, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js'
+import { CLIENT_ASSERTION_TYPE } from '../../src/config/protocol.js'
 import { startClientHost, type ClientHost } from '../helpers/client-host.js'
 import { createCimdGatehouse, metadataDocument } from '../helpers/cimd.js'
 import { form, ISSUER, RESOURCE, type TestGatehouse } from '../helpers/gatehouse.js'

@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGatehouse } from '../../src/gatehouse.js'
 import { ConfigError, OAuthError } from '../../src/errors.js'
-import type { AuditEvent } from '../../src/ops/audit-event.js'
+import type { AuditEvent } from '../../src/audit-event.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   authorizeUrl,

@@ -11,7 +11,7 @@ import { createNodeTransport } from '../../src/adapters/node-transport.js'
 import { UpstreamError } from '../../src/errors.js'
 import { createGuardedFetch, type GuardedFetchOptions } from '../../src/http/guarded-fetch.js'
 import { JWTVerifier } from '../../src/jwt/verifier.js'
-import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js'
+import { CLIENT_ASSERTION_TYPE } from '../../src/config/protocol.js'
 import { startClientHost, tableResolver, type ClientHost } from '../helpers/client-host.js'
 import {
   authorizeRequest,

@@ -4,7 +4,7 @@ import { ChainTokenVerifier } from '../../../src/jwt/chain.js'
 import { IntrospectionTokenVerifier } from '../../../src/jwt/introspection.js'
 import { StaticTokenVerifier } from '../../../src/jwt/static.js'
 import { JWTVerifier } from '../../../src/jwt/verifier.js'
-import type { TokenVerifier } from '../../../src/resource/access-token.js'
+import type { TokenVerifier } from '../../../src/jwt/access-token.js'
 import {
   AUDIENCE,
   ISSUER,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { AccessToken } from '../../../src/resource/access-token.js'
+import type { AccessToken } from '../../../src/jwt/access-token.js'
 import { VerifiedTokenCache } from '../../../src/jwt/verified-token-cache.js'
 import { JWTVerifier } from '../../../src/jwt/verifier.js'
 import { AUDIENCE, ISSUER, craftToken, createClock } from '../../helpers/jwt-fixtures.js'
