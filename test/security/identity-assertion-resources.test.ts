@@ -3,8 +3,11 @@
  * URIs, and the resource authorization server grants the subset its policy allows. Gatehouse
  * issues single-audience tokens: the audience is one of the ID-JAG's resources that is one of
  * this server's resources, chosen by the client's `resource` parameter when several qualify.
+ * And (§4.4): the client authenticates "with its credentials as registered", which includes
+ * `private_key_jwt` (RFC 7523 client assertions) as well as secrets.
  */
-import { base64url } from 'jose'
+import { randomBytes } from 'node:crypto'
+import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   basic,
@@ -109,5 +112,61 @@ describe('ID-JAG draft -04: several resources in the resource claim', () => {
     ]) {
       await refused(await exchange(await idp.mintIdJag({ resource })), 'invalid_grant')
     }
+  })
+})
+
+describe('ID-JAG draft -04: a client authenticating with private_key_jwt', () => {
+  let idp: EnterpriseIdp
+  afterAll(() => idp.close())
+
+  it('gets a token for its ID-JAG with an RFC 7523 client assertion, and none with a foreign key', async () => {
+    idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'KEYED' })
+    const pair = await generateKeyPair('ES256')
+    const foreign = await generateKeyPair('ES256')
+    const t = await createTestGatehouse({
+      config: {
+        clients: [
+          {
+            clientId: 'KEYED',
+            tokenEndpointAuthMethod: 'private_key_jwt',
+            jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), alg: 'ES256' }] },
+            grantTypes: [JWT_BEARER],
+          },
+        ],
+        identityAssertion: { trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }] },
+      },
+    })
+    const clientAssertion = (key: CryptoKey) => {
+      const now = Math.floor(Date.now() / 1000)
+      return new SignJWT({
+        iss: 'KEYED',
+        sub: 'KEYED',
+        aud: ISSUER,
+        iat: now,
+        exp: now + 60,
+        jti: randomBytes(12).toString('base64url'),
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+        .sign(key)
+    }
+    const exchange = async (key: CryptoKey) =>
+      t.call('/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: JWT_BEARER,
+          assertion: await idp.mintIdJag({ scope: 'mcp:read' }),
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: await clientAssertion(key),
+        }).toString(),
+      })
+    const refused = await exchange(foreign.privateKey)
+    expect(refused.status).toBe(401)
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_client')
+    const res = await exchange(pair.privateKey)
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { scope: string; resource: string; refresh_token?: string }
+    expect(body).toMatchObject({ scope: 'mcp:read', resource: RESOURCE })
+    expect(body.refresh_token).toBeUndefined()
   })
 })
