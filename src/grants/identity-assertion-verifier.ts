@@ -33,7 +33,7 @@ import type { OAuthClientInformation } from '../oauth/types.js'
 
 /** The ID-JAG media type (draft §3). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt'
-/** The profile identifier advertised in `authorization_grant_profiles_supported` (draft §6). */
+/** The profile identifier advertised in `authorization_grant_profiles_supported` (draft -04 §7.2). */
 export const ID_JAG_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag'
 
 /** What a valid ID-JAG establishes. */
