@@ -8,7 +8,9 @@
  * server's issuer (a string, or an array of that one value); `exp` in the future and no further
  * than the maximum lifetime; `iat` present and not in the future; `sub`, `jti` and `client_id`
  * present; `client_id` equal to the authenticated client; no `cnf` (DPoP is not supported, so a
- * sender-constrained ID-JAG cannot be honoured); `resource` one of this server's resources. Last,
+ * sender-constrained ID-JAG cannot be honoured); `resource` (one URI, or an array of URIs per
+draft -04) naming at least one of this server's resources: the others are left out (the draft
+lets the server grant a subset), a value with dot segments refuses the whole assertion. Last,
  * the `jti` is claimed once in the shared store for as long as the assertion lives, so a replay
  * fails on every instance.
  *
@@ -31,7 +33,7 @@ import type { OAuthClientInformation } from '../oauth/types.js'
 
 /** The ID-JAG media type (draft §3). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt'
-/** The profile identifier advertised in `authorization_grant_profiles_supported` (draft §6). */
+/** The profile identifier advertised in `authorization_grant_profiles_supported` (draft -04 §7.2). */
 export const ID_JAG_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag'
 
 /** What a valid ID-JAG establishes. */
@@ -40,8 +42,8 @@ export interface VerifiedAssertion {
   issuer: string
   /** The user at that IdP: its `sub`, after the issuer's `subjectPrefix` when one is set. */
   subject: string
-  /** The resource the ID-JAG is for. */
-  resource: ResolvedResource
+  /** This server's resources among those the ID-JAG names (at least one, in claim order). */
+  resources: ResolvedResource[]
   /** The scopes the ID-JAG delegates (`scope`), possibly empty. */
   scopes: string[]
   /** Identity claims worth keeping with the grant (`email`, `tenant`, `acr`, `amr`, `auth_time`). */
@@ -181,7 +183,7 @@ export class IdentityAssertionVerifier {
     const decision = decide({
       issuer,
       subject: prefix === undefined ? sub : `${prefix}:${sub}`,
-      resource: this.#resourceOf(claims.resource),
+      resources: this.#resourcesOf(claims.resource),
       scopes: parseScopeClaim(claims.scope),
       claims: kept,
     })
@@ -193,16 +195,25 @@ export class IdentityAssertionVerifier {
     return { decision, replay: { key, ttlSeconds } }
   }
 
-  #resourceOf(claim: unknown): ResolvedResource {
-    // The MCP profile requires the resource; an array is accepted only with one value.
-    const value = Array.isArray(claim) && claim.length === 1 ? (claim[0] as unknown) : claim
-    if (typeof value !== 'string') throw refused('no_resource')
-    try {
-      return resolveResource(value, this.#config)
-    } catch (error) {
-      const dots = error instanceof OAuthError && error.reason === 'resource_dot_segment'
-      throw refused(dots ? 'resource_dot_segment' : 'unknown_resource')
+  #resourcesOf(claim: unknown): ResolvedResource[] {
+    // The MCP profile requires the resource; draft -04 allows one URI or an array of URIs.
+    const values: unknown[] = Array.isArray(claim) ? claim : [claim]
+    if (values.length === 0 || values.some((v) => typeof v !== 'string')) {
+      throw refused('no_resource')
     }
+    const ours: ResolvedResource[] = []
+    for (const value of values as string[]) {
+      try {
+        const resource = resolveResource(value, this.#config)
+        if (!ours.some((r) => r.url === resource.url)) ours.push(resource)
+      } catch (error) {
+        if (error instanceof OAuthError && error.reason === 'resource_dot_segment') {
+          throw refused('resource_dot_segment')
+        }
+      }
+    }
+    if (ours.length === 0) throw refused('unknown_resource')
+    return ours
   }
 }
 

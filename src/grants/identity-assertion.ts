@@ -8,12 +8,14 @@
  * Then the provider redeems it, with the request's DPoP key (`dpopJkt`), if any, to bind the token.
  *
  * The store-backed half, which `GatehouseProvider` delegates to (`redeemIdentityAssertion`): the
- * assertion's checks (`identity-assertion-verifier.ts`); `resource`, when sent, the one the ID-JAG
- * names; the scopes those the ID-JAG delegates that the resource knows and the client's
+ * assertion's checks (`identity-assertion-verifier.ts`); the token's one audience among this
+ * server's resources the ID-JAG names, chosen by `resource` when it names several (draft -04
+ * lets an ID-JAG name several; `resource`, when sent, must be one of them); the scopes those the ID-JAG delegates that the resource knows and the client's
  * `assertionScopes` allow, narrowed by `scope` (asking beyond them is `invalid_scope`); then the
  * `jti` is spent in the same atomic step that creates the grant, so a failed request, a storage
  * fault included, leaves the assertion usable for the client's retry.
  */
+import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { exchangeIdentityAssertionUnsupported } from '../oauth/provider.js'
@@ -77,15 +79,8 @@ export async function redeemIdentityAssertion(
   const { config, store, grants } = context
   const allowed = config.clients.find((c) => c.clientId === client.client_id)?.assertionScopes
   const { decision, replay } = await assertions.check(params.assertion, client, (verified) => {
-    if (params.resource !== undefined) {
-      const requested = resolveResource(params.resource, config)
-      if (requested.url !== verified.resource.url) {
-        throw new OAuthError('invalid_target', 'the resource is not the one the grant names', {
-          reason: 'id_jag_resource_mismatch',
-        })
-      }
-    }
-    const known = verified.resource.scopes
+    const resource = chooseResource(verified.resources, params.resource, config)
+    const known = resource.scopes
     const delegated = verified.scopes.filter(
       (s) => (known.length === 0 || known.includes(s)) && (!allowed || allowed.includes(s)),
     )
@@ -94,14 +89,14 @@ export async function redeemIdentityAssertion(
         reason: 'id_jag_scope_widening',
       })
     }
-    return { verified, scopes: params.scopes.length > 0 ? params.scopes : delegated }
+    return { verified, resource, scopes: params.scopes.length > 0 ? params.scopes : delegated }
   })
-  const { verified, scopes } = decision
+  const { verified, resource, scopes } = decision
   const record: GrantRecord = {
     clientId: client.client_id,
     subject: verified.subject,
     scopes,
-    resource: verified.resource.url,
+    resource: resource.url,
     createdAt: nowSeconds(context),
     claims: verified.claims,
     identityProvider: verified.issuer,
@@ -129,5 +124,37 @@ export async function redeemIdentityAssertion(
   if (!applied) throw replayRefusal()
   grants.created(grantId)
   // The draft asks for the granted scope and resource in the response (§4.4.1).
-  return { ...issued.response, resource: verified.resource.url }
+  return { ...issued.response, resource: resource.url }
+}
+
+/**
+ * The token's audience: the one of `ours` (this server's resources the ID-JAG names) that the
+ * `resource` parameter asks for, or the only one when the parameter is absent.
+ */
+function chooseResource(
+  ours: ResolvedResource[],
+  requested: string | undefined,
+  config: ResolvedConfig,
+): ResolvedResource {
+  if (requested !== undefined) {
+    const { url } = resolveResource(requested, config)
+    const chosen = ours.find((r) => r.url === url)
+    if (!chosen) {
+      throw new OAuthError('invalid_target', 'the resource is not the one the grant names', {
+        reason: 'id_jag_resource_mismatch',
+      })
+    }
+    return chosen
+  }
+  const [only, ...others] = ours
+  if (!only || others.length > 0) {
+    throw new OAuthError(
+      'invalid_target',
+      'the grant names several resources: choose one with resource',
+      {
+        reason: 'id_jag_resource_ambiguous',
+      },
+    )
+  }
+  return only
 }

@@ -192,8 +192,9 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
   it('IDJ-07 the resource claim must name one of our resources, and is required', async () => {
     await expectRefused(await exchange(await idp.mintIdJag({ resource: 'https://other.test/mcp' })))
     await expectRefused(await exchange(await idp.mintIdJag({ resource: undefined })))
+    // Draft -04: an array may name several; only ours are granted (identity-assertion-resources).
     await expectRefused(
-      await exchange(await idp.mintIdJag({ resource: [RESOURCE, 'https://other.test/mcp'] })),
+      await exchange(await idp.mintIdJag({ resource: ['https://other.test/mcp'] })),
     )
     // A resource parameter cannot move the token elsewhere.
     const moved = await exchange(await idp.mintIdJag(), { resource: 'https://other.test/mcp' })

@@ -1,5 +1,6 @@
 /**
- * Module hooks for the `@modelcontextprotocol/conformance` runner's own imports:
+ * Module hooks for the imports of the `@modelcontextprotocol/conformance` runner (0.1.16, and the
+ * 0.2.0 pre-release installed as `mcp-conformance-next`):
  * - `fs`: on Node 20 its bundle imports `globSync`, which Node adds in 22 (only its `tier-check`
  *   command calls it, and the tests never run that). On Node 22+ nothing is redirected.
  * - `undici`: a few scenarios (dns-rebinding-protection) send raw requests with undici's
@@ -34,7 +35,9 @@ export function request(url, options = {}) {
 `)
 
 export async function resolve(specifier, context, next) {
-  const fromRunner = context.parentURL?.includes('/@modelcontextprotocol/conformance/') === true
+  const fromRunner =
+    context.parentURL?.includes('/@modelcontextprotocol/conformance/') === true ||
+    context.parentURL?.includes('/mcp-conformance-next/') === true
   if (fromRunner && (specifier === 'fs' || specifier === 'node:fs') && !('globSync' in fs)) {
     return { url: shim, shortCircuit: true }
   }
