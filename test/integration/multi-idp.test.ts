@@ -17,7 +17,7 @@ import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { authOf, createMcpHandler, getUpstreamToken } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
-import { pkcePair } from '../helpers/gatehouse.js'
+import { createClock, pkcePair } from '../helpers/gatehouse.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 import { chooseIdp, hiddenInput, UserAgent } from '../helpers/user-agent.js'
 
@@ -39,6 +39,7 @@ describe('several identity providers (upstreams)', () => {
   let linked: Gatehouse
   let handler = toNodeHandler(() => Promise.resolve(new Response(null, { status: 503 })))
   const errors: string[] = []
+  const clock = createClock()
 
   function startIdp(): Promise<DevIdp> {
     // The same `sub` (and the same verified email) at both IdPs: two distinct users unless linked.
@@ -85,6 +86,7 @@ describe('several identity providers (upstreams)', () => {
       createGatehouse({
         config: config(link),
         store: createMemoryStore(),
+        now: clock.now,
         signatureVerifier: nodeSignatureVerifier,
         onError: (e) => errors.push(e.reason ?? e.code),
       })
@@ -140,7 +142,8 @@ describe('several identity providers (upstreams)', () => {
     )
   }
 
-  async function signInWithSdk(idp: string): Promise<Whoami> {
+  /** The SDK client signed in at `idp`, and its `whoami` tool call. */
+  async function connectWithSdk(idp: string) {
     const provider = new BrowserlessClientProvider({
       redirectUrl: CLIENT_CB,
       clientName: 'multi idp e2e',
@@ -156,9 +159,18 @@ describe('several identity providers (upstreams)', () => {
     await client.connect(
       new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: provider }),
     )
-    const result = await client.callTool({ name: 'whoami', arguments: {} })
+    const whoami = async () => {
+      const result = await client.callTool({ name: 'whoami', arguments: {} })
+      return JSON.parse((result.content as { text: string }[])[0]!.text) as Whoami
+    }
+    return { client, whoami }
+  }
+
+  async function signInWithSdk(idp: string): Promise<Whoami> {
+    const { client, whoami } = await connectWithSdk(idp)
+    const me = await whoami()
     await client.close()
-    return JSON.parse((result.content as { text: string }[])[0]!.text) as Whoami
+    return me
   }
 
   it('signs the MCP SDK client in at either IdP; the same sub at both is two users', async () => {
@@ -173,6 +185,25 @@ describe('several identity providers (upstreams)', () => {
     expect(b.userinfo).toEqual({ own: 200, other: 401 })
     // Only the SDK's first, unauthenticated request of each connection was refused.
     expect(errors.filter((e) => e !== 'no_credentials')).toEqual([])
+  })
+
+  it("refreshes the IdP token at the grant's IdP when it expires", async () => {
+    const { client, whoami } = await connectWithSdk('beta')
+    const before = await whoami()
+    expect(before.subject).toBe('beta|same-sub')
+    alpha.requests.length = 0
+    beta.requests.length = 0
+    clock.advance(700) // past the dev IdPs' 600-second access tokens
+    const after = await whoami().finally(() => {
+      clock.advance(-700) // back to the IdPs' time, for the ID tokens of the next sign-ins
+    })
+    await client.close()
+    expect(after.subject).toBe('beta|same-sub')
+    expect(after.userinfo).toEqual({ own: 200, other: 401 })
+    expect(
+      beta.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/token')),
+    ).toHaveLength(1)
+    expect(alpha.requests.filter((r) => r.path.endsWith('/token'))).toEqual([])
   })
 
   it('links the accounts by verified email of email-authoritative IdPs when switched on', async () => {
