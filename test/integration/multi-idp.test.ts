@@ -37,6 +37,7 @@ describe('several identity providers (upstreams)', () => {
   let beta: DevIdp
   let gh: Gatehouse
   let linked: Gatehouse
+  let betaNotAuthoritative: Gatehouse
   let handler = toNodeHandler(() => Promise.resolve(new Response(null, { status: 503 })))
   const errors: string[] = []
   const clock = createClock()
@@ -55,7 +56,7 @@ describe('several identity providers (upstreams)', () => {
     })
   }
 
-  function config(linkAccountsByEmail: boolean) {
+  function config(linkAccountsByEmail: boolean, betaAuthoritative = true) {
     const up = (idp: DevIdp) => ({
       kind: 'oidc' as const,
       configUrl: `${idp.issuer}/.well-known/openid-configuration`,
@@ -68,7 +69,7 @@ describe('several identity providers (upstreams)', () => {
       resources: [{ url: `${base}/mcp` }],
       upstreams: [
         { id: 'alpha', label: 'Alpha', emailAuthoritative: true, upstream: up(alpha) },
-        { id: 'beta', label: 'Beta', emailAuthoritative: true, upstream: up(beta) },
+        { id: 'beta', label: 'Beta', emailAuthoritative: betaAuthoritative, upstream: up(beta) },
       ],
       linkAccountsByEmail,
     }
@@ -82,9 +83,9 @@ describe('several identity providers (upstreams)', () => {
     base = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
     alpha = await startIdp()
     beta = await startIdp()
-    const make = (link: boolean) =>
+    const make = (link: boolean, betaAuthoritative = true) =>
       createGatehouse({
-        config: config(link),
+        config: config(link, betaAuthoritative),
         store: createMemoryStore(),
         now: clock.now,
         signatureVerifier: nodeSignatureVerifier,
@@ -92,11 +93,13 @@ describe('several identity providers (upstreams)', () => {
       })
     gh = await make(false)
     linked = await make(true)
+    betaNotAuthoritative = await make(true, false)
   })
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve))
     await gh.close()
     await linked.close()
+    await betaNotAuthoritative.close()
     await alpha.close()
     await beta.close()
   })
@@ -215,6 +218,10 @@ describe('several identity providers (upstreams)', () => {
     // Each grant still refreshes and uses the IdP token of the IdP that signed it in.
     expect(a.userinfo).toEqual({ own: 200, other: 401 })
     expect(b.upstream.issuer).toBe(beta.issuer)
+    // An IdP not marked emailAuthoritative never links, even with email_verified: true.
+    serve(betaNotAuthoritative)
+    expect((await signInWithSdk('alpha')).subject).toBe('email|alice@example.com')
+    expect((await signInWithSdk('beta')).subject).toBe('beta|same-sub')
   })
 
   /** A client registered by hand, its /authorize URL, and the user agent at the consent page. */
