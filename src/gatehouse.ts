@@ -197,7 +197,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     onError,
     audit: ops.audit,
   }
-  if (config.upstream && options.dangerouslySkipConsent === true) {
+  if ((config.upstream || config.upstreams) && options.dangerouslySkipConsent === true) {
     throw new ConfigError([
       'dangerouslySkipConsent: not allowed with an upstream identity provider; the proxy always shows its consent page',
     ])
@@ -323,7 +323,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         { name: 'store', check: () => backend.get('health:probe').then(() => true) },
         { name: 'signing_keys', check: () => keys.jwks().keys.length > 0 },
         // Discovery runs at start-up (createGatehouse fails without it): loaded once we are here.
-        ...(config.upstream ? [{ name: 'upstream', check: () => proxy !== undefined }] : []),
+        ...(config.upstream || config.upstreams
+          ? [{ name: 'upstream', check: () => proxy !== undefined }]
+          : []),
       ],
       addressOf,
     ),

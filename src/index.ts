@@ -75,6 +75,7 @@ export type {
 export { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 export { OAuthProxy } from './upstream/oauth-proxy.js'
 export type {
+  IdentityProviderEntry,
   OAuthProxyOptions,
   ProxyCapabilities,
   ResolveIdentity,

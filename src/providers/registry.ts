@@ -8,8 +8,12 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { createCookieSigner } from '../http/cookies.js'
-import { OAuthProxy, type OAuthProxyOptions } from '../upstream/oauth-proxy.js'
-import type { ProviderDeps } from '../upstream/profile.js'
+import {
+  OAuthProxy,
+  type IdentityProviderEntry,
+  type OAuthProxyOptions,
+} from '../upstream/oauth-proxy.js'
+import type { ProviderDeps, ProviderProfile } from '../upstream/profile.js'
 import { auth0Provider } from './auth0/index.js'
 import { azureProvider } from './azure/index.js'
 import { githubProvider } from './github/index.js'
@@ -28,16 +32,49 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   auth0: auth0Provider,
 }
 
-/** The OAuth proxy for `config.upstream`, or undefined without one. */
+/** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */
+function buildProfile(
+  config: ResolvedConfig,
+  up: UpstreamConfig,
+  now: () => number,
+  deps: ProviderDeps,
+): Promise<ProviderProfile> {
+  const entry = providers[up.kind] as ProviderEntry<UpstreamConfig['kind']>
+  return entry.profile({ config, upstream: up, now, deps })
+}
+
+/**
+ * The OAuth proxy for `config.upstream`, or for the several IdPs of `config.upstreams` (one
+ * `OAuthProxy` holding a profile per IdP id, each built through its kind's entry), or undefined
+ * without either.
+ */
 export async function createProxy(
   config: ResolvedConfig,
   base: Omit<OAuthProxyOptions, 'cookies' | 'profile'>,
   deps: ProviderDeps,
 ): Promise<OAuthProxy | undefined> {
+  if (config.upstreams) {
+    const idps: IdentityProviderEntry[] = []
+    for (const e of config.upstreams) {
+      idps.push({
+        id: e.id,
+        label: e.label,
+        subjectPrefix: e.subjectPrefix,
+        emailAuthoritative: e.emailAuthoritative,
+        profile: await buildProfile(config, e.upstream, base.now, deps),
+      })
+    }
+    return new OAuthProxy({
+      ...base,
+      cookies: await createCookieSigner(config.secret),
+      idps,
+      linkAccountsByEmail: config.linkAccountsByEmail,
+    })
+  }
   const up = config.upstream
   if (!up) return undefined
   const entry = providers[up.kind] as ProviderEntry<UpstreamConfig['kind']>
-  const profile = await entry.profile({ config, upstream: up, now: base.now, deps })
+  const profile = await buildProfile(config, up, base.now, deps)
   const options = { ...base, cookies: await createCookieSigner(config.secret), profile }
   return entry.proxy ? entry.proxy(options) : new OAuthProxy(options)
 }

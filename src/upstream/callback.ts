@@ -35,6 +35,8 @@ import { storageKey } from '../storage/keys.js'
 export interface Transaction extends ConsentTransaction {
   codeVerifier: string
   nonce?: string
+  /** With several IdPs (`upstreams`): the id of the one the user chose (`./chooser.ts`). */
+  idp?: string
 }
 
 /** What the callback needs of the proxy (`OAuthProxy` is one). */
@@ -49,6 +51,12 @@ export interface CallbackHost {
     audit?: AuditSink | undefined
   }
   readonly consent: ConsentHost
+  /**
+   * With several IdPs: the id of the IdP this callback belongs to. Only a transaction whose
+   * chosen IdP it is passes (RFC 9700 §4.4.2: one redirect URI per IdP, checked against the
+   * state-bound choice), so a code from another IdP is never redeemed here.
+   */
+  readonly idp?: string
   upstreamTokenScopesFor(txn: Transaction): readonly string[]
   identify(result: UpstreamResult): Promise<UserIdentity>
   issueCode(
@@ -104,6 +112,17 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
     res.headers.append('set-cookie', clear)
     return res
   }
+  const mixUp = (reason: string) => {
+    onError?.(new OAuthError('invalid_request', 'callback refused', { reason }))
+    signInFailed(reason)
+    return toClient({
+      error: 'temporarily_unavailable',
+      error_description: 'sign-in at the identity provider failed',
+    })
+  }
+  // Several IdPs: the answer must come back on the callback of the IdP chosen for this
+  // transaction; on another IdP's callback it is a mix-up attempt (RFC 9700 §4.4).
+  if (proxy.idp !== undefined && txn.idp !== proxy.idp) return mixUp('callback_idp_mismatch')
   // RFC 9207 before anything else, error responses included: an `iss` naming another IdP is a
   // mix-up attempt, and an IdP that promises `iss` must send it.
   const iss = params.get('iss')
@@ -112,14 +131,7 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
     (iss !== null && iss !== settings.issuer) ||
     (iss === null && settings.issParameterSupported === true)
   ) {
-    onError?.(
-      new OAuthError('invalid_request', 'callback refused', { reason: 'callback_iss_mismatch' }),
-    )
-    signInFailed('callback_iss_mismatch')
-    return toClient({
-      error: 'temporarily_unavailable',
-      error_description: 'sign-in at the identity provider failed',
-    })
+    return mixUp('callback_iss_mismatch')
   }
   const upstreamError = params.get('error')
   if (upstreamError !== null) {

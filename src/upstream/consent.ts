@@ -159,7 +159,7 @@ export async function handleConsentPost(request: Request, host: ConsentHost): Pr
  * old browser sending `Origin: null` is refused (fails closed). Either way the CSRF cookie and
  * token are required too.
  */
-function sameOriginPost(request: Request, issuerOrigin: string): boolean {
+export function sameOriginPost(request: Request, issuerOrigin: string): boolean {
   const site = request.headers.get('sec-fetch-site')
   if (site !== null) return site === 'same-origin'
   const origin = request.headers.get('origin')

@@ -11,7 +11,15 @@
  * Everything that differs between identity providers comes from its `ProviderProfile`
  * (`./profile.ts`): scopes, who the user is, which tokens are kept, capabilities such as
  * On-Behalf-Of. The proxy knows no provider by name.
+ *
+ * With several IdPs (`idps`, from `config.upstreams`) the proxy holds one profile per IdP id:
+ * approval leads to the chooser (`./chooser.ts`), the transaction records the chosen id, each IdP
+ * has its own callback that accepts only its own transactions, the subject is the IdP's `sub`
+ * behind the IdP's prefix (or, with `linkAccountsByEmail`, the verified email of an
+ * email-authoritative IdP), and the grant records the IdP (`upstream_idp`), so refreshing the
+ * IdP's token goes to the IdP that signed the user in (docs/providers/multiple.md).
  */
+import { LINKED_SUBJECT_PREFIX } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { GrantRecord } from '../grants/grants.js'
 import { serializeCookie, type CookieSigner } from '../http/cookies.js'
@@ -25,7 +33,8 @@ import {
 } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
 import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
-import { handleCallback, type Transaction } from './callback.js'
+import { handleCallback, type CallbackHost, type Transaction } from './callback.js'
+import { handleChooserGet, handleChooserPost, type ChooserHost } from './chooser.js'
 import {
   BINDING_COOKIE,
   consentGiven,
@@ -46,8 +55,28 @@ import { storageKey } from '../storage/keys.js'
 export type { Transaction } from './callback.js'
 export type { ResolveIdentity } from './profile.js'
 
+/** One of several identity providers (`config.upstreams`) and its profile. */
+export interface IdentityProviderEntry {
+  /** In the chooser form, the callback path and (by default) the subject prefix. */
+  id: string
+  /** "Continue with <label>". */
+  label: string
+  /** Put before the IdP's `sub` to make the user's subject. */
+  subjectPrefix: string
+  /** Its `email_verified: true` may link accounts (`linkAccountsByEmail`). */
+  emailAuthoritative: boolean
+  profile: ProviderProfile
+}
+
 export interface OAuthProxyOptions extends GatehouseProviderOptions {
   cookies: CookieSigner
+  /**
+   * Several identity providers, chosen by the user after consent (instead of `profile`). Their
+   * ids, callback paths and subject prefixes must be distinct (`resolveConfig` checks them).
+   */
+  idps?: readonly IdentityProviderEntry[]
+  /** With `idps`: link users by verified email of email-authoritative IdPs (default false). */
+  linkAccountsByEmail?: boolean
   /** The identity provider's profile (see `ProviderProfile`); without it, one is made of the fields below. */
   profile?: ProviderProfile
   /** Without `profile`: the leg to the IdP. */
@@ -63,6 +92,9 @@ export interface OAuthProxyOptions extends GatehouseProviderOptions {
   /** Without `profile`: replaces the verifier-based identification. */
   resolveIdentity?: ResolveIdentity
 }
+
+/** The grant claim naming the IdP (its `id`) that signed the user in, with several IdPs. */
+export const GRANT_IDP_CLAIM = 'upstream_idp'
 
 /** The proxy's options with the profile's leg to the IdP filled in. */
 export type ResolvedProxyOptions = OAuthProxyOptions & {
@@ -95,15 +127,34 @@ export class OAuthProxy extends GatehouseProvider {
   /** The consent page's view of this proxy: approval sends the browser to the IdP. */
   readonly consent: ConsentHost
 
+  /** With several IdPs: each by its id, in the configured order (empty with one IdP). */
+  readonly idps: ReadonlyMap<string, IdentityProviderEntry>
+
+  /** With several IdPs: the chooser's view of this proxy. */
+  readonly chooser: ChooserHost | undefined
+
+  readonly #linkByEmail: boolean
+
   constructor(options: OAuthProxyOptions) {
     super(options)
-    this.profile = options.profile ?? profileOf(options)
+    const idps = options.idps ?? []
+    if (idps.length > 0 && options.profile !== undefined) {
+      throw new TypeError('OAuthProxy: pass a profile or idps, not both')
+    }
+    this.idps = new Map(idps.map((e) => [e.id, e]))
+    if (this.idps.size !== idps.length) throw new TypeError('OAuthProxy: duplicate idp id')
+    this.#linkByEmail = options.linkAccountsByEmail ?? false
+    // With several IdPs `profile` is the first one's, for the members that read it (none on the
+    // request path: those pick the grant's or the transaction's IdP).
+    this.profile = options.profile ?? idps[0]?.profile ?? profileOf(options)
     this.proxy = {
       ...options,
       upstream: this.profile.upstream,
       redirectPath: this.profile.redirectPath,
     }
-    const offered = this.profile.capabilities ?? {}
+    // Several IdPs offer no capabilities yet: On-Behalf-Of and IdP-token verification would have
+    // to pick the grant's IdP (docs/providers/multiple.md).
+    const offered = this.idps.size > 0 ? {} : (this.profile.capabilities ?? {})
     const onBehalfOf = offered.onBehalfOf
     this.capabilities = {
       ...(onBehalfOf
@@ -122,6 +173,14 @@ export class OAuthProxy extends GatehouseProvider {
       getClient: (clientId) => this.getClient(clientId),
       approve: (id, txn, _client, secure) => this.#approve(id, txn as Transaction, secure),
     }
+    this.chooser =
+      this.idps.size > 0
+        ? {
+            consent: this.consent,
+            choices: idps.map((e) => ({ id: e.id, label: e.label })),
+            choose: (id, _txn, idp) => this.#choose(id, idp),
+          }
+        : undefined
   }
 
   /**
@@ -141,6 +200,14 @@ export class OAuthProxy extends GatehouseProvider {
       await this.proxy.cookies.sign({ txn: id, nonce }),
       { secure, maxAgeSeconds: TRANSACTION_TTL_SECONDS },
     )
+    if (this.chooser) {
+      const chooser = redirectResponse(
+        `${this.options.config.issuer}/consent/provider?txn=${encodeURIComponent(id)}`,
+        303,
+      )
+      chooser.headers.append('set-cookie', binding)
+      return chooser
+    }
     const upstream = await this.proxy.upstream.authorizationUrl({
       redirectUri: `${this.options.config.issuer}${this.proxy.redirectPath}`,
       state: id,
@@ -153,6 +220,33 @@ export class OAuthProxy extends GatehouseProvider {
     return response
   }
 
+  /**
+   * The user chose IdP `idp` (known) for the approved transaction `id`: taken once and stored
+   * again with the choice (and, for an OpenID provider, the ID token's nonce), then a 303 to that
+   * IdP with its own callback. `undefined` when the transaction was taken already.
+   */
+  async #choose(id: string, idp: string): Promise<Response | undefined> {
+    const entry = this.idps.get(idp)
+    const taken = await this.options.store.take<Transaction>(`txn:${id}`)
+    if (!entry || !taken?.bindingHash || taken.idp !== undefined) return undefined
+    const { nonce: _none, ...rest } = taken
+    const profile = entry.profile
+    const txn: Transaction = {
+      ...rest,
+      idp,
+      ...(profile.upstream.settings.openid ? { nonce: randomToken(24) } : {}),
+    }
+    await this.options.store.set(`txn:${id}`, txn, { ttlSeconds: TRANSACTION_TTL_SECONDS })
+    const upstream = await profile.upstream.authorizationUrl({
+      redirectUri: `${this.options.config.issuer}${profile.redirectPath}`,
+      state: id,
+      codeVerifier: txn.codeVerifier,
+      ...(txn.nonce !== undefined ? { nonce: txn.nonce } : {}),
+      scopes: profile.scopes.authorize(txn.params.scopes),
+    })
+    return redirectResponse(upstream, 303)
+  }
+
   /** Stores the transaction and sends the browser to the consent page. */
   override async authorize(
     client: OAuthClientInformation,
@@ -163,7 +257,10 @@ export class OAuthProxy extends GatehouseProvider {
       clientId: client.client_id,
       params,
       codeVerifier: randomToken(48),
-      ...(this.proxy.upstream.settings.openid ? { nonce: randomToken(24) } : {}),
+      // With several IdPs the nonce is made once the user chose one.
+      ...(this.idps.size === 0 && this.proxy.upstream.settings.openid
+        ? { nonce: randomToken(24) }
+        : {}),
       ...(client.metadata_document_fingerprint !== undefined
         ? { clientFingerprint: client.metadata_document_fingerprint }
         : {}),
@@ -177,21 +274,99 @@ export class OAuthProxy extends GatehouseProvider {
   /** The consent and callback routes this provider adds to the server. */
   routes(): Route[] {
     const base = this.options.config.basePath
+    const consent: Route = {
+      path: `${base}/consent`,
+      cors: false,
+      methods: {
+        GET: (r) => handleConsentGet(r, this.consent),
+        POST: (r) => handleConsentPost(r, this.consent),
+      },
+    }
+    const chooser = this.chooser
+    if (!chooser) {
+      return [
+        consent,
+        {
+          path: `${base}${this.proxy.redirectPath}`,
+          cors: false,
+          methods: { GET: (r) => handleCallback(r, this) },
+        },
+      ]
+    }
     return [
+      consent,
       {
-        path: `${base}/consent`,
+        path: `${base}/consent/provider`,
         cors: false,
         methods: {
-          GET: (r) => handleConsentGet(r, this.consent),
-          POST: (r) => handleConsentPost(r, this.consent),
+          GET: (r) => handleChooserGet(r, chooser),
+          POST: (r) => handleChooserPost(r, chooser),
         },
       },
-      {
-        path: `${base}${this.proxy.redirectPath}`,
+      ...[...this.idps.values()].map((entry): Route => ({
+        path: `${base}${entry.profile.redirectPath}`,
         cors: false,
-        methods: { GET: (r) => handleCallback(r, this) },
-      },
+        methods: { GET: (r) => handleCallback(r, this.#callbackHost(entry)) },
+      })),
     ]
+  }
+
+  /** The callback of one of several IdPs: its leg, its profile, only its transactions. */
+  #callbackHost(entry: IdentityProviderEntry): CallbackHost {
+    const profile = entry.profile
+    return {
+      proxy: { ...this.proxy, upstream: profile.upstream, redirectPath: profile.redirectPath },
+      consent: this.consent,
+      idp: entry.id,
+      upstreamTokenScopesFor: (txn) =>
+        profile.scopes.token?.(txn.params.scopes) ?? profile.scopes.authorize(txn.params.scopes),
+      identify: (result) => this.#identifyAt(entry, result),
+      issueCode: (client, params, identity) => this.issueCode(client, params, identity),
+    }
+  }
+
+  /**
+   * The user as IdP `entry` reports them, in Gatehouse's subject space: the IdP's `sub` behind its
+   * prefix, or `email|<address>` when linking by email is on, the IdP is authoritative for email
+   * and says `email_verified: true`. The grant records the IdP (`upstream_idp`) and its `sub`.
+   */
+  async #identifyAt(entry: IdentityProviderEntry, result: UpstreamResult): Promise<UserIdentity> {
+    const identity = await entry.profile.identify(result)
+    const claims: Record<string, unknown> = {
+      ...identity.claims,
+      [GRANT_IDP_CLAIM]: entry.id,
+      upstream_sub: identity.subject,
+    }
+    const email = claims.email
+    const linked =
+      this.#linkByEmail &&
+      entry.emailAuthoritative &&
+      claims.email_verified === true &&
+      typeof email === 'string' &&
+      email.includes('@')
+    return {
+      ...identity,
+      subject: linked
+        ? `${LINKED_SUBJECT_PREFIX}${email.toLowerCase()}`
+        : `${entry.subjectPrefix}${identity.subject}`,
+      claims,
+    }
+  }
+
+  /**
+   * The profile of the IdP that signed the user in: the only one, or with several IdPs the one
+   * the grant (or identity) records; an IdP no longer configured is `invalid_token`.
+   */
+  #profileOf(claims: Record<string, unknown> | undefined): ProviderProfile {
+    if (this.idps.size === 0) return this.profile
+    const id = claims?.[GRANT_IDP_CLAIM]
+    const entry = typeof id === 'string' ? this.idps.get(id) : undefined
+    if (!entry) {
+      throw new OAuthError('invalid_token', "the grant's identity provider is not configured", {
+        reason: 'grant_idp_unknown',
+      })
+    }
+    return entry.profile
   }
 
   /** The scopes to ask the IdP for on behalf of this transaction (the profile's `scopes.authorize`). */
@@ -206,17 +381,19 @@ export class OAuthProxy extends GatehouseProvider {
 
   /** The scopes to send with an upstream refresh of `grant` (default: none, the IdP keeps them). */
   upstreamRefreshScopesFor(grant: GrantRecord): readonly string[] | undefined {
-    return this.profile.scopes.refresh?.(grant.scopes)
+    return this.#profileOf(grant.claims).scopes.refresh?.(grant.scopes)
   }
 
   /** What is kept of the IdP's tokens after a refresh (the profile's `keepTokens`). */
-  keepUpstreamTokens(tokens: UpstreamTokens): UpstreamTokens {
-    return this.profile.keepTokens?.(tokens) ?? tokens
+  keepUpstreamTokens(tokens: UpstreamTokens, grant?: GrantRecord): UpstreamTokens {
+    const profile = grant ? this.#profileOf(grant.claims) : this.profile
+    return profile.keepTokens?.(tokens) ?? tokens
   }
 
-  /** Releases what the profile holds in memory (caches); `gatehouse.close()` calls it. */
+  /** Releases what the profiles hold in memory (caches); `gatehouse.close()` calls it. */
   close(): void {
-    this.profile.close?.()
+    if (this.idps.size === 0) this.profile.close?.()
+    for (const entry of this.idps.values()) entry.profile.close?.()
   }
 
   /** Turns the IdP's answer into a user (the profile's `identify`). */
@@ -233,7 +410,7 @@ export class OAuthProxy extends GatehouseProvider {
     params: AuthorizationParams,
     identity: UserIdentity,
   ): Promise<string> {
-    const granted = this.profile.grantedScopes?.(params.scopes, identity)
+    const granted = this.#profileOf(identity.claims).grantedScopes?.(params.scopes, identity)
     return super.issueCode(
       client,
       granted === undefined ? params : { ...params, scopes: [...granted] },
@@ -268,7 +445,8 @@ export class OAuthProxy extends GatehouseProvider {
       // the grant write). Should a holder still outlive it (a stalled process), the release is
       // fenced: it frees the lock only while this holder's own token is in it, never the lock of
       // an instance that took it over, so at most the one late holder overlaps with the next.
-      const lockSeconds = Math.ceil(this.proxy.upstream.settings.timeoutMs / 1000) * 2 + 10
+      const upstream = this.#profileOf(before.grant.claims).upstream
+      const lockSeconds = Math.ceil(upstream.settings.timeoutMs / 1000) * 2 + 10
       const owner = randomToken(16)
       if (await this.options.store.acquireLock(lock, owner, { ttlSeconds: lockSeconds })) {
         try {
@@ -278,7 +456,8 @@ export class OAuthProxy extends GatehouseProvider {
           const { grant, tokens } = await this.upstreamTokensOf(grantId)
           if (!needsRefresh(tokens, now)) return tokens.accessToken
           const fresh = this.keepUpstreamTokens(
-            await this.proxy.upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
+            await upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
+            grant,
           )
           if (!(await this.grants.update(grantId, { ...grant, upstream: fresh }))) {
             throw new OAuthError('invalid_token', 'the grant was revoked', {

@@ -104,7 +104,16 @@ export interface ProfileContext<U> {
 export type ResolveIdentity = (result: UpstreamResult) => Promise<UserIdentity>
 
 /** Claims of a verified IdP token carried into the grant by `verifiedIdentity`. */
-const KEPT_CLAIMS = ['email', 'name', 'preferred_username', 'roles', 'groups', 'tid', 'oid']
+const KEPT_CLAIMS = [
+  'email',
+  'email_verified',
+  'name',
+  'preferred_username',
+  'roles',
+  'groups',
+  'tid',
+  'oid',
+]
 
 /**
  * The generic way to identify the user: the IdP's ID token (or, without one, its access token)

@@ -19,6 +19,8 @@ export interface BrowserlessClientOptions {
   clientMetadataUrl?: string
   /** Also load the consent page once more to keep its HTML in `consentPage`. */
   keepConsentPage?: boolean
+  /** Gatehouse with several IdPs: the one to choose after consent. */
+  idp?: string
 }
 
 export class BrowserlessClientProvider implements OAuthClientProvider {
@@ -37,12 +39,14 @@ export class BrowserlessClientProvider implements OAuthClientProvider {
   readonly clientMetadata
   readonly #user: { username: string; password: string }
   readonly #keepConsentPage: boolean
+  readonly #idp: string | undefined
 
   constructor(options: BrowserlessClientOptions) {
     this.redirectUrl = options.redirectUrl
     if (options.clientMetadataUrl !== undefined) this.clientMetadataUrl = options.clientMetadataUrl
     this.#user = options.user
     this.#keepConsentPage = options.keepConsentPage ?? false
+    this.#idp = options.idp
     this.clientMetadata = {
       client_name: options.clientName,
       redirect_uris: [options.redirectUrl],
@@ -75,7 +79,13 @@ export class BrowserlessClientProvider implements OAuthClientProvider {
       const consent = await new UserAgent().follow(url.href)
       this.consentPage = (await consent.response?.clone().text()) ?? ''
     }
-    const back = await approveAndSignIn(new UserAgent(), url.href, this.#user, this.redirectUrl)
+    const back = await approveAndSignIn(
+      new UserAgent(),
+      url.href,
+      this.#user,
+      this.redirectUrl,
+      this.#idp,
+    )
     this.code = back.searchParams.get('code') ?? undefined
     this.callbackParams = back.searchParams
   }

@@ -81,12 +81,14 @@ export function hiddenInput(html: string, name: string): string {
  * The whole browser part of a proxy sign-in: follow `authorizeUrl` to Gatehouse's consent page,
  * approve it, sign in at the dev IdP's login page, and follow redirects until a URL starting with
  * `callbackPrefix` (the MCP client's redirect URI). Returns that URL (with `code`, `state`, `iss`).
+ * With `idp` (Gatehouse with several IdPs), the chooser after consent picks that IdP.
  */
 export async function approveAndSignIn(
   ua: UserAgent,
   authorizeUrl: string,
   user: { username: string; password: string },
   callbackPrefix: string,
+  idp?: string,
 ): Promise<URL> {
   const consent = await ua.follow(authorizeUrl)
   const html = await consent.response!.text()
@@ -102,7 +104,11 @@ export async function approveAndSignIn(
       action: 'approve',
     }).toString(),
   })
-  const login = await ua.follow(approved.headers.get('location')!)
+  const toIdp =
+    idp === undefined
+      ? approved.headers.get('location')!
+      : await chooseIdp(ua, approved.headers.get('location')!, idp)
+  const login = await ua.follow(toIdp)
   const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
     method: 'POST',
     headers: {
@@ -115,4 +121,25 @@ export async function approveAndSignIn(
     u.startsWith(callbackPrefix),
   )
   return new URL(done.url)
+}
+
+/** Loads the IdP chooser at `chooserUrl` and posts the choice of `idp`; returns where it leads. */
+export async function chooseIdp(ua: UserAgent, chooserUrl: string, idp: string): Promise<string> {
+  const page = await ua.request(chooserUrl)
+  if (page.status !== 200) throw new Error(`chooser answered ${String(page.status)}`)
+  const html = await page.text()
+  const chosen = await ua.request(new URL('/consent/provider', chooserUrl).href, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'sec-fetch-site': 'same-origin',
+    },
+    body: new URLSearchParams({
+      txn: hiddenInput(html, 'txn'),
+      csrf: hiddenInput(html, 'csrf'),
+      idp,
+    }).toString(),
+  })
+  if (chosen.status !== 303) throw new Error(`choice answered ${String(chosen.status)}`)
+  return chosen.headers.get('location')!
 }
