@@ -51,7 +51,7 @@ describe('one serialiser for error responses', () => {
     expect(res.status).toBe(401)
     expectSerialised(res)
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="/)
-    expect(res.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate')
+    expect(res.headers.get('access-control-expose-headers')).toBe('WWW-Authenticate, DPoP-Nonce')
     expect(await res.json()).toEqual({
       error: 'invalid_token',
       error_description: 'authorization required',
