@@ -27,6 +27,7 @@ import {
   type GatehouseProviderOptions,
 } from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './grants/identity-assertion-verifier.js'
+import { SubjectTokenVerifier } from './grants/subject-token.js'
 import { handleIntrospect } from './oauth/introspect.js'
 import {
   authorizationServerMetadata,
@@ -179,6 +180,19 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
       })
     : undefined
+  // RFC 8693 token exchange (grants/token-exchange.ts): only when enabled.
+  const subjectTokens =
+    config.tokenExchange?.enabled === true
+      ? new SubjectTokenVerifier({
+          config,
+          ownTokens: verifier,
+          grants,
+          now,
+          fetch: ops.fetch,
+          ...(options.transport ? { transport: options.transport } : {}),
+          ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+        })
+      : undefined
   const clientMetadata = createClientMetadataResolver(
     config,
     store,
@@ -195,6 +209,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     grants,
     now,
     ...(identityAssertions ? { identityAssertions } : {}),
+    ...(subjectTokens ? { subjectTokens } : {}),
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     onError,
     audit: ops.audit,

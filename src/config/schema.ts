@@ -8,6 +8,11 @@ import { redirectUriProblem } from '../oauth/redirect-uri.js'
 import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
 import { CLIENT_CREDENTIALS_GRANT, ClientCredentialsSchema } from './client-credentials-schema.js'
+import {
+  TOKEN_EXCHANGE_GRANT,
+  TokenExchangeSchema,
+  WorkloadIdentitySchema,
+} from './token-exchange-schema.js'
 import { opsFields } from './ops-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -142,7 +147,13 @@ export const StaticClientSchema = z.strictObject({
   redirectUris: z.array(absoluteUrl()).default([]),
   grantTypes: z
     .array(
-      z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT, CLIENT_CREDENTIALS_GRANT]),
+      z.enum([
+        'authorization_code',
+        'refresh_token',
+        JWT_BEARER_GRANT,
+        CLIENT_CREDENTIALS_GRANT,
+        TOKEN_EXCHANGE_GRANT,
+      ]),
     )
     .min(1)
     .default(['authorization_code', 'refresh_token']),
@@ -330,6 +341,10 @@ export const ConfigSchema = z
     identityAssertion: IdentityAssertionSchema.optional(),
     /** The client credentials grant for machine clients (off by default). */
     clientCredentials: ClientCredentialsSchema.prefault({}),
+    /** RFC 8693 token exchange at /token (off by default; src/grants/token-exchange.ts). */
+    tokenExchange: TokenExchangeSchema.optional(),
+    /** Platform tokens (Kubernetes, SPIFFE, CI OIDC) as client credentials under trust policies. */
+    workloadIdentity: WorkloadIdentitySchema.optional(),
     /** Sign users in at this identity provider (OAuth/OIDC proxy). */
     upstream: UpstreamSchema.optional(),
     /** Largest request body read by any endpoint. */
@@ -419,9 +434,13 @@ function checkClients(
     clients: z.output<typeof StaticClientSchema>[]
     identityAssertion?: z.output<typeof IdentityAssertionSchema> | undefined
     clientCredentials: z.output<typeof ClientCredentialsSchema>
+    tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
+    workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
   },
   ctx: z.RefinementCtx,
 ): void {
+  checkTokenExchange(c, ctx)
+  const federated = new Set(c.workloadIdentity?.policies.map((p) => p.clientId) ?? [])
   const seen = new Set<string>()
   c.clients.forEach((client, i) => {
     const at = (field: string) => ['clients', i, field]
@@ -454,7 +473,17 @@ function checkClients(
         message: 'must hold public keys only (a key has private or symmetric material)',
       })
     }
-    if (keyAuth !== (client.jwks !== undefined)) {
+    if (federated.has(client.clientId)) {
+      // Workload identity: the platform token is the client's credential; no keys of its own.
+      if (!keyAuth || client.jwks !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('tokenEndpointAuthMethod'),
+          message:
+            'a client named by a workloadIdentity policy uses private_key_jwt with no jwks (the platform token is its assertion)',
+        })
+      }
+    } else if (keyAuth !== (client.jwks !== undefined)) {
       ctx.addIssue({
         code: 'custom',
         path: at('jwks'),
@@ -511,6 +540,81 @@ function checkClients(
         code: 'custom',
         path: at('redirectUris'),
         message: 'the authorization_code grant needs at least one redirect URI',
+      })
+    }
+  })
+}
+
+/** `tokenExchange` and `workloadIdentity` name clients of `clients[]` that fit them. */
+function checkTokenExchange(
+  c: {
+    clients: z.output<typeof StaticClientSchema>[]
+    tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
+    workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const te = c.tokenExchange
+  const exchangers = new Set(te?.enabled === true ? te.clients.map((x) => x.clientId) : [])
+  c.clients.forEach((client, i) => {
+    if (client.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+      if (client.tokenEndpointAuthMethod === 'none') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'grantTypes'],
+          message: 'the token-exchange grant is for confidential clients only',
+        })
+      }
+      if (!exchangers.has(client.clientId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'grantTypes'],
+          message:
+            'the token-exchange grant needs tokenExchange.enabled and the client in tokenExchange.clients',
+        })
+      }
+    }
+  })
+  te?.clients.forEach((x, i) => {
+    const client = c.clients.find((k) => k.clientId === x.clientId)
+    if (!client?.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'clients', i, 'clientId'],
+        message: `must name a client of clients[] with "${TOKEN_EXCHANGE_GRANT}" in its grantTypes`,
+      })
+    }
+  })
+  const issuers = new Set<string>()
+  const prefixes = new Set<string>()
+  te?.trustedIssuers.forEach((t, i) => {
+    if (issuers.has(t.issuer)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'issuer'],
+        message: 'is listed twice',
+      })
+    }
+    issuers.add(t.issuer)
+    if (
+      te.trustedIssuers.length > 1 &&
+      (t.subjectPrefix === undefined || prefixes.has(t.subjectPrefix))
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
+        message: 'must be set, and differ between issuers, when several issuers are trusted',
+      })
+    }
+    if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
+  })
+  c.workloadIdentity?.policies.forEach((p, i) => {
+    const client = c.clients.find((k) => k.clientId === p.clientId)
+    if (!client) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workloadIdentity', 'policies', i, 'clientId'],
+        message: 'must name a client of clients[]',
       })
     }
   })
