@@ -16,11 +16,13 @@ import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
 import {
   createClientAssertionVerifier,
+  type ClientAssertionVerifier,
   privateKeyJwtEnabled,
   registrationAllowsPrivateKeyJwt,
 } from './oauth/client-assertion.js'
 import { createClientJwksSource, MAX_JWKS_BYTES } from './oauth/client-jwks.js'
 import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
+import { createWorkloadIdentityVerifier } from './oauth/workload-identity.js'
 import {
   GatehouseProvider,
   type Authenticate,
@@ -246,6 +248,19 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           }),
         })
       : undefined
+  // Platform tokens as client assertions under trust policies (oauth/workload-identity.ts).
+  const withWorkloadIdentity = (own: ClientAssertionVerifier) =>
+    config.workloadIdentity
+      ? createWorkloadIdentityVerifier({
+          config,
+          store,
+          now,
+          own,
+          fetch: ops.fetch,
+          ...(options.transport ? { transport: options.transport } : {}),
+          ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+        })
+      : own
   const deps = {
     config,
     provider,
@@ -258,13 +273,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrations: new RateLimiter({ ...minute, limit: config.rateLimits.registrationsPerMinute }),
     ...(privateKeyJwtEnabled(config)
       ? {
-          clientAssertions: createClientAssertionVerifier({
-            issuer: config.issuer,
-            store,
-            now,
-            clockToleranceSeconds: config.clockToleranceSeconds,
-            ...(clientJwks ? { jwks: clientJwks } : {}),
-          }),
+          clientAssertions: withWorkloadIdentity(
+            createClientAssertionVerifier({
+              issuer: config.issuer,
+              store,
+              now,
+              clockToleranceSeconds: config.clockToleranceSeconds,
+              ...(clientJwks ? { jwks: clientJwks } : {}),
+            }),
+          ),
         }
       : {}),
     jwksUriSupported: clientJwks !== undefined,
