@@ -434,6 +434,7 @@ function checkClients(
     clients: z.output<typeof StaticClientSchema>[]
     identityAssertion?: z.output<typeof IdentityAssertionSchema> | undefined
     clientCredentials: z.output<typeof ClientCredentialsSchema>
+    resources: z.output<typeof ResourceSchema>[]
     tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
     workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
   },
@@ -549,12 +550,26 @@ function checkClients(
 function checkTokenExchange(
   c: {
     clients: z.output<typeof StaticClientSchema>[]
+    resources: z.output<typeof ResourceSchema>[]
     tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
     workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
   },
   ctx: z.RefinementCtx,
 ): void {
   const te = c.tokenExchange
+  const canonical = (u: string) => (parseUrl(u) ? canonicalResource(u) : u)
+  const served = new Set(c.resources.map((r) => canonical(r.url)))
+  te?.clients.forEach((x, i) => {
+    x.resources?.forEach((r, j) => {
+      if (!served.has(canonical(r))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokenExchange', 'clients', i, 'resources', j],
+          message: 'must be one of resources[].url',
+        })
+      }
+    })
+  })
   const exchangers = new Set(te?.enabled === true ? te.clients.map((x) => x.clientId) : [])
   c.clients.forEach((client, i) => {
     if (client.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {

@@ -290,7 +290,10 @@ describe('RFC 8693 token exchange', () => {
       sub: 'svc-42',
       aud: ISSUER,
       scope: 'mcp:read other:read',
-      exp: Math.floor(Date.now() / 1000) + 120,
+      // On Gatehouse's (test) clock, which stands still.
+      iat: Math.floor(t.clock.now() / 1000),
+      nbf: Math.floor(t.clock.now() / 1000),
+      exp: Math.floor(t.clock.now() / 1000) + 120,
     })
     const res = await exchange({
       subject_token: subject,
@@ -301,7 +304,7 @@ describe('RFC 8693 token exchange', () => {
     expect(res.status).toBe(200)
     const body = (await res.json()) as Record<string, unknown>
     expect(body.issued_token_type).toBe(JWT)
-    expect(body.expires_in).toBeLessThanOrEqual(121)
+    expect(body.expires_in).toBe(120)
     expect(body.scope).toBe('mcp:read other:read')
     const claims = claimsOf(String(body.access_token))
     expect(claims).toMatchObject({ sub: 'svc-42', idp: idp.issuer, aud: OTHER })
@@ -474,5 +477,15 @@ describe('token exchange metadata and configuration', () => {
         config: config({ tokenExchange: { enabled: true, clients: [{ clientId: 'nobody' }] } }),
       }),
     ).rejects.toThrow(/must name a client/)
+    await expect(
+      createTestGatehouse({
+        config: config({
+          tokenExchange: {
+            enabled: true,
+            clients: [{ clientId: 'gateway', resources: ['https://as.test/nowhere'] }],
+          },
+        }),
+      }),
+    ).rejects.toThrow(/must be one of resources\[\]\.url/)
   })
 })
