@@ -42,6 +42,8 @@ export interface PresentedToken {
   /** For Gatehouse tokens, the asserting IdP (`idp`) when there was one; roles when carried. */
   identityProvider?: string
   roles?: string[]
+  /** For Gatehouse tokens from a proxy sign-in: the user at the IdP (`upstream` claim). */
+  upstream?: { issuer: string; tenantId?: string; objectId?: string }
   /** RFC 8693 §4.1 and §4.4: `act` and `may_act`, as the token carries them. */
   act?: Record<string, unknown>
   mayAct?: Record<string, unknown>
@@ -149,6 +151,19 @@ export class SubjectTokenVerifier {
       own: true,
       ...(typeof claims.idp === 'string' ? { identityProvider: claims.idp } : {}),
       ...(verified.roles ? { roles: [...verified.roles] } : {}),
+      ...(verified.upstream
+        ? {
+            upstream: {
+              issuer: verified.upstream.issuer,
+              ...(verified.upstream.tenantId !== undefined
+                ? { tenantId: verified.upstream.tenantId }
+                : {}),
+              ...(verified.upstream.objectId !== undefined
+                ? { objectId: verified.upstream.objectId }
+                : {}),
+            },
+          }
+        : {}),
       ...delegation(claims, role),
     }
   }

@@ -183,7 +183,7 @@ async function exchange(
         ? { identityProvider: subject.identityProvider }
         : {}
       : { identityProvider: subject.issuer }),
-    ...(subject.roles ? { claims: { roles: subject.roles } } : {}),
+    claims: keptClaims(subject),
   }
   const grantId = await context.grants.create(record, { ttlSeconds })
   // RFC 8693 §2.2.1: a refresh token is optional; none here, the client exchanges again instead.
@@ -196,6 +196,19 @@ async function exchange(
     ...issued.response,
     issued_token_type: params.requestedTokenType ?? ACCESS_TOKEN_TYPE,
   }
+}
+
+/** What travels from a Gatehouse subject token: roles, and the user at the proxy's IdP. */
+function keptClaims(subject: PresentedToken): Record<string, unknown> {
+  const claims: Record<string, unknown> = {}
+  if (subject.roles) claims.roles = subject.roles
+  const upstream = subject.upstream
+  if (upstream) {
+    claims.upstream_iss = upstream.issuer
+    if (upstream.tenantId !== undefined) claims.tid = upstream.tenantId
+    if (upstream.objectId !== undefined) claims.oid = upstream.objectId
+  }
+  return claims
 }
 
 /** Step 2 of the module comment. */

@@ -427,6 +427,40 @@ describe('RFC 8693 token exchange', () => {
   })
 })
 
+describe('token exchange keeps who the user is', () => {
+  it('TX-15 roles and the user at the IdP travel from a Gatehouse subject token', async () => {
+    const t = await createTestGatehouse({
+      config: config(),
+      options: {
+        authenticate: () =>
+          Promise.resolve({
+            subject: 'user-1',
+            claims: { roles: ['admin'], upstream_iss: 'https://idp.test', tid: 'tenant-1' },
+          }),
+      },
+    })
+    const { tokens } = await getTokens(t, await register(t), { scope: 'mcp:read' })
+    const res = await t.call('/token', {
+      ...form({
+        grant_type: GRANT,
+        subject_token: tokens.access_token,
+        subject_token_type: ACCESS,
+      }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('gateway', SECRET),
+      },
+    })
+    expect(res.status).toBe(200)
+    const issued = ((await res.json()) as { access_token: string }).access_token
+    expect(claimsOf(issued)).toMatchObject({
+      sub: 'user-1',
+      roles: ['admin'],
+      upstream: { iss: 'https://idp.test', sub: 'user-1', tid: 'tenant-1' },
+    })
+  })
+})
+
 describe('token exchange metadata and configuration', () => {
   it('TX-13 grant_types_supported lists the grant exactly when enabled', async () => {
     const on = await createTestGatehouse({ config: config() })
