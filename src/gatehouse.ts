@@ -16,17 +16,20 @@ import type { SignatureVerifierFactory } from './jwt/signature.js'
 import { handleAuthorize } from './oauth/authorize.js'
 import {
   createClientAssertionVerifier,
+  type ClientAssertionVerifier,
   privateKeyJwtEnabled,
   registrationAllowsPrivateKeyJwt,
 } from './oauth/client-assertion.js'
 import { createClientJwksSource, MAX_JWKS_BYTES } from './oauth/client-jwks.js'
 import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
+import { createWorkloadIdentityVerifier } from './oauth/workload-identity.js'
 import {
   GatehouseProvider,
   type Authenticate,
   type GatehouseProviderOptions,
 } from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './grants/identity-assertion-verifier.js'
+import { SubjectTokenVerifier } from './grants/subject-token.js'
 import { handleIntrospect } from './oauth/introspect.js'
 import { authorizationServerMetadata, authorizationServerMetadataPath } from './oauth/metadata.js'
 import { protectedResourceMetadata } from './resource/metadata.js'
@@ -177,6 +180,19 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
       })
     : undefined
+  // RFC 8693 token exchange (grants/token-exchange.ts): only when enabled.
+  const subjectTokens =
+    config.tokenExchange?.enabled === true
+      ? new SubjectTokenVerifier({
+          config,
+          ownTokens: verifier,
+          grants,
+          now,
+          fetch: ops.fetch,
+          ...(options.transport ? { transport: options.transport } : {}),
+          ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+        })
+      : undefined
   const clientMetadata = createClientMetadataResolver(
     config,
     store,
@@ -193,6 +209,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     grants,
     now,
     ...(identityAssertions ? { identityAssertions } : {}),
+    ...(subjectTokens ? { subjectTokens } : {}),
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     onError,
     audit: ops.audit,
@@ -230,6 +247,19 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         })
       : undefined
   const dpop = await createDPoPPolicy(config, store, now)
+  // Platform tokens as client assertions under trust policies (oauth/workload-identity.ts).
+  const withWorkloadIdentity = (own: ClientAssertionVerifier) =>
+    config.workloadIdentity
+      ? createWorkloadIdentityVerifier({
+          config,
+          store,
+          now,
+          own,
+          fetch: ops.fetch,
+          ...(options.transport ? { transport: options.transport } : {}),
+          ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
+        })
+      : own
   const deps = {
     config,
     provider,
@@ -242,13 +272,15 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrations: new RateLimiter({ ...minute, limit: config.rateLimits.registrationsPerMinute }),
     ...(privateKeyJwtEnabled(config)
       ? {
-          clientAssertions: createClientAssertionVerifier({
-            issuer: config.issuer,
-            store,
-            now,
-            clockToleranceSeconds: config.clockToleranceSeconds,
-            ...(clientJwks ? { jwks: clientJwks } : {}),
-          }),
+          clientAssertions: withWorkloadIdentity(
+            createClientAssertionVerifier({
+              issuer: config.issuer,
+              store,
+              now,
+              clockToleranceSeconds: config.clockToleranceSeconds,
+              ...(clientJwks ? { jwks: clientJwks } : {}),
+            }),
+          ),
         }
       : {}),
     jwksUriSupported: clientJwks !== undefined,

@@ -16,6 +16,11 @@ import { auth0UpstreamFields, checkAuth0Upstream } from './auth0-schema.js'
 import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
 import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
+import {
+  TOKEN_EXCHANGE_GRANT,
+  TokenExchangeSchema,
+  WorkloadIdentitySchema,
+} from './token-exchange-schema.js'
 import { opsFields } from './ops-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
@@ -227,7 +232,13 @@ export const StaticClientSchema = z.strictObject({
   redirectUris: z.array(absoluteUrl()).default([]),
   grantTypes: z
     .array(
-      z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT, CLIENT_CREDENTIALS_GRANT]),
+      z.enum([
+        'authorization_code',
+        'refresh_token',
+        JWT_BEARER_GRANT,
+        CLIENT_CREDENTIALS_GRANT,
+        TOKEN_EXCHANGE_GRANT,
+      ]),
     )
     .min(1)
     .default(['authorization_code', 'refresh_token']),
@@ -417,6 +428,10 @@ export const ConfigSchema = z
     clientCredentials: ClientCredentialsSchema.prefault({}),
     /** DPoP (RFC 9449) at the token endpoint and the resources; see dpop-schema.ts. */
     dpop: DPoPSchema.prefault({}),
+    /** RFC 8693 token exchange at /token (off by default; src/grants/token-exchange.ts). */
+    tokenExchange: TokenExchangeSchema.optional(),
+    /** Platform tokens (Kubernetes, SPIFFE, CI OIDC) as client credentials under trust policies. */
+    workloadIdentity: WorkloadIdentitySchema.optional(),
     /** Sign users in at this identity provider (OAuth/OIDC proxy). */
     upstream: UpstreamSchema.optional(),
     /** Or at one of several, chosen by the user after consent (docs/providers/multiple.md). */
@@ -599,9 +614,14 @@ function checkClients(
     clients: z.output<typeof StaticClientSchema>[]
     identityAssertion?: z.output<typeof IdentityAssertionSchema> | undefined
     clientCredentials: z.output<typeof ClientCredentialsSchema>
+    resources: z.output<typeof ResourceSchema>[]
+    tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
+    workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
   },
   ctx: z.RefinementCtx,
 ): void {
+  checkTokenExchange(c, ctx)
+  const federated = new Set(c.workloadIdentity?.policies.map((p) => p.clientId) ?? [])
   const seen = new Set<string>()
   c.clients.forEach((client, i) => {
     const at = (field: string) => ['clients', i, field]
@@ -634,7 +654,17 @@ function checkClients(
         message: 'must hold public keys only (a key has private or symmetric material)',
       })
     }
-    if (keyAuth !== (client.jwks !== undefined)) {
+    if (federated.has(client.clientId)) {
+      // Workload identity: the platform token is the client's credential; no keys of its own.
+      if (!keyAuth || client.jwks !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('tokenEndpointAuthMethod'),
+          message:
+            'a client named by a workloadIdentity policy uses private_key_jwt with no jwks (the platform token is its assertion)',
+        })
+      }
+    } else if (keyAuth !== (client.jwks !== undefined)) {
       ctx.addIssue({
         code: 'custom',
         path: at('jwks'),
@@ -691,6 +721,95 @@ function checkClients(
         code: 'custom',
         path: at('redirectUris'),
         message: 'the authorization_code grant needs at least one redirect URI',
+      })
+    }
+  })
+}
+
+/** `tokenExchange` and `workloadIdentity` name clients of `clients[]` that fit them. */
+function checkTokenExchange(
+  c: {
+    clients: z.output<typeof StaticClientSchema>[]
+    resources: z.output<typeof ResourceSchema>[]
+    tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
+    workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const te = c.tokenExchange
+  const canonical = (u: string) => (parseUrl(u) ? canonicalResource(u) : u)
+  const served = new Set(c.resources.map((r) => canonical(r.url)))
+  te?.clients.forEach((x, i) => {
+    x.resources?.forEach((r, j) => {
+      if (!served.has(canonical(r))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokenExchange', 'clients', i, 'resources', j],
+          message: 'must be one of resources[].url',
+        })
+      }
+    })
+  })
+  const exchangers = new Set(te?.enabled === true ? te.clients.map((x) => x.clientId) : [])
+  c.clients.forEach((client, i) => {
+    if (client.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+      if (client.tokenEndpointAuthMethod === 'none') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'grantTypes'],
+          message: 'the token-exchange grant is for confidential clients only',
+        })
+      }
+      if (!exchangers.has(client.clientId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'grantTypes'],
+          message:
+            'the token-exchange grant needs tokenExchange.enabled and the client in tokenExchange.clients',
+        })
+      }
+    }
+  })
+  te?.clients.forEach((x, i) => {
+    const client = c.clients.find((k) => k.clientId === x.clientId)
+    if (!client?.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'clients', i, 'clientId'],
+        message: `must name a client of clients[] with "${TOKEN_EXCHANGE_GRANT}" in its grantTypes`,
+      })
+    }
+  })
+  const issuers = new Set<string>()
+  const prefixes = new Set<string>()
+  te?.trustedIssuers.forEach((t, i) => {
+    if (issuers.has(t.issuer)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'issuer'],
+        message: 'is listed twice',
+      })
+    }
+    issuers.add(t.issuer)
+    if (
+      te.trustedIssuers.length > 1 &&
+      (t.subjectPrefix === undefined || prefixes.has(t.subjectPrefix))
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
+        message: 'must be set, and differ between issuers, when several issuers are trusted',
+      })
+    }
+    if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
+  })
+  c.workloadIdentity?.policies.forEach((p, i) => {
+    const client = c.clients.find((k) => k.clientId === p.clientId)
+    if (!client) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workloadIdentity', 'policies', i, 'clientId'],
+        message: 'must name a client of clients[]',
       })
     }
   })

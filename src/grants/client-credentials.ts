@@ -181,15 +181,12 @@ export function allowedScopes(
   resource: ResolvedResource,
 ): string[] {
   const listed = config.clients.find((c) => c.clientId === client.client_id)
-  let allowed: readonly string[]
-  if (listed) {
-    allowed = listed.clientCredentialsScopes ?? []
-  } else {
-    const registered = client.scope?.split(' ').filter((s) => s !== '')
-    allowed = config.clientCredentials.dynamicClientScopes.filter(
-      (s) => registered === undefined || registered.includes(s),
-    )
-  }
+  // The client's `scope`: its registered metadata, or for a listed client that authenticated
+  // with a platform token, the workload identity policy's scopes (oauth/workload-identity.ts).
+  const registered = client.scope?.split(' ').filter((s) => s !== '')
+  const allowed = (
+    listed ? (listed.clientCredentialsScopes ?? []) : config.clientCredentials.dynamicClientScopes
+  ).filter((s) => registered === undefined || registered.includes(s))
   const known = resource.scopes
   return [...new Set(allowed)].filter(
     (s) => s !== 'offline_access' && (known.length === 0 || known.includes(s)),

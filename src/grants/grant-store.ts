@@ -21,8 +21,13 @@ export interface GrantRecord {
   identityProvider?: string
   /** The client's `metadata_document_fingerprint` at authorization (CIMD clients). */
   clientFingerprint?: string
-  /** Set for a grant with no user: the client credentials grant (the subject is the client). */
-  grantType?: 'client_credentials'
+  /**
+   * Set for a grant with no user: the client credentials grant (the subject is the client); and
+   * for a grant from an RFC 8693 token exchange (the token-exchange URN).
+   */
+  grantType?: 'client_credentials' | 'urn:ietf:params:oauth:grant-type:token-exchange'
+  /** RFC 8693 §4.1: the `act` claim of the grant's tokens (the acting party, nested for chains). */
+  actor?: Record<string, unknown>
 }
 
 export interface GrantsOptions {

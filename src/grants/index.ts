@@ -11,6 +11,7 @@ import { clientCredentialsGrant } from './client-credentials.js'
 import type { GrantHandler } from './grant-handler.js'
 import { identityAssertionGrant } from './identity-assertion.js'
 import { refreshTokenGrant } from './refresh-token.js'
+import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from './token-exchange.js'
 
 export type { GrantHandler, GrantHandlerDeps } from './grant-handler.js'
 
@@ -20,6 +21,7 @@ export const GRANT_HANDLERS: ReadonlyMap<string, GrantHandler> = new Map<string,
   ['refresh_token', refreshTokenGrant],
   [JWT_BEARER_GRANT, identityAssertionGrant],
   [CLIENT_CREDENTIALS_GRANT, clientCredentialsGrant],
+  [TOKEN_EXCHANGE_GRANT, tokenExchangeGrant],
 ])
 
 /** The handler for `grantType` when the provider offers it; `undefined`: unsupported. */

@@ -34,6 +34,8 @@ export interface IssueOptions {
   refresh?: boolean
   /** RFC 9449: the DPoP key the access token (and a public client's refresh token) is bound to. */
   binding?: TokenBinding
+  /** The access token's lifetime when shorter than `accessTokenTtlSeconds` (token exchange). */
+  ttlSeconds?: number
 }
 
 /** The issuance step's signature (`TokenIssuer.prepare`, `GatehouseProvider.prepareTokens`). */
@@ -87,6 +89,8 @@ export class TokenIssuer {
       await this.#keys.refresh()
       this.#keysCheckedAt = this.#now()
     }
+    // Token exchange: never longer than the configured lifetime, possibly shorter.
+    const ttlSeconds = Math.min(config.accessTokenTtlSeconds, options.ttlSeconds ?? Infinity)
     const access = await signAccessToken(this.#keys, {
       issuer: config.issuer,
       subject: grant.subject,
@@ -94,7 +98,7 @@ export class TokenIssuer {
       clientId: client.client_id,
       scopes,
       grantId,
-      ttlSeconds: config.accessTokenTtlSeconds,
+      ttlSeconds,
       now: this.#now,
       extra: tokenClaims(grant),
       ...(jkt !== undefined ? { jkt } : {}),
@@ -102,7 +106,7 @@ export class TokenIssuer {
     const response: TokenResponse = {
       access_token: access.token,
       token_type: jkt !== undefined ? 'DPoP' : 'Bearer',
-      expires_in: config.accessTokenTtlSeconds,
+      expires_in: ttlSeconds,
     }
     const scope = formatScope(scopes)
     if (scope !== undefined) response.scope = scope
@@ -145,6 +149,7 @@ function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) claims.roles = roles
   if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
   if (grant.grantType !== undefined) claims.gty = grant.grantType
+  if (grant.actor !== undefined) claims.act = grant.actor
   // The proxy records the IdP's issuer (`upstream_iss`); the grant's subject is the IdP's `sub`.
   if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
     const upstream: Record<string, string> = { iss: kept.upstream_iss, sub: grant.subject }

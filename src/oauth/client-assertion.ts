@@ -31,6 +31,7 @@ export function privateKeyJwtEnabled(config: ResolvedConfig): boolean {
   return (
     config.clientIdMetadataDocuments.enabled ||
     config.clients.some((c) => c.tokenEndpointAuthMethod === 'private_key_jwt') ||
+    config.workloadIdentity !== undefined ||
     registrationAllowsPrivateKeyJwt(config)
   )
 }
@@ -53,16 +54,20 @@ export interface ClientAssertionOptions {
   jwks?: ClientJwksSource
 }
 
-/** Verifies client assertions; `verify` throws `OAuthError` `invalid_client`. */
+/**
+ * Verifies client assertions; `verify` throws `OAuthError` `invalid_client`. It may return a
+ * `scope` that narrows what the client may be granted in this request (a workload identity
+ * policy's scopes, `workload-identity.ts`).
+ */
 export interface ClientAssertionVerifier {
-  verify(assertion: string, client: OAuthClientInformation): Promise<void>
+  verify(assertion: string, client: OAuthClientInformation): Promise<{ scope: string } | undefined>
 }
 
 export function createClientAssertionVerifier(
   options: ClientAssertionOptions,
 ): ClientAssertionVerifier {
   return {
-    async verify(assertion, client) {
+    async verify(assertion, client): Promise<undefined> {
       const fail = (reason: string, cause?: unknown) =>
         new OAuthError('invalid_client', 'client authentication failed', {
           reason,

@@ -67,11 +67,14 @@ export async function authenticateClient(
   if (presented.method === 'none') return { client, method: 'none' }
   if (presented.method === 'private_key_jwt') {
     if (!assertions || presented.assertion === undefined) throw fail('assertion_unsupported')
+    let narrowed
     try {
-      await assertions.verify(presented.assertion, client)
+      narrowed = await assertions.verify(presented.assertion, client)
     } catch (error) {
       throw fail(error instanceof OAuthError ? (error.reason ?? 'bad_assertion') : 'bad_assertion')
     }
+    // A workload identity policy's scopes narrow this request's client (workload-identity.ts).
+    if (narrowed) return { client: { ...client, scope: narrowed.scope }, method: 'private_key_jwt' }
     return { client, method: 'private_key_jwt' }
   }
   const expiresAt = client.client_secret_expires_at ?? 0

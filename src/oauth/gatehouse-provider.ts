@@ -20,6 +20,8 @@ import type { IdentityAssertionVerifier } from '../grants/identity-assertion-ver
 import { redeemIdentityAssertion } from '../grants/identity-assertion.js'
 import { TokenIssuer, type IssueOptions, type PreparedTokens } from '../grants/issue.js'
 import { loadRefreshToken, rotateRefreshToken } from '../grants/refresh-token.js'
+import type { SubjectTokenVerifier } from '../grants/subject-token.js'
+import { redeemTokenExchange } from '../grants/token-exchange.js'
 import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
 import type { AuditSink } from '../audit-event.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
@@ -37,6 +39,7 @@ import type {
   OAuthClientInformation,
   RefreshToken,
   TokenBinding,
+  TokenExchangeParams,
   TokenResponse,
 } from './types.js'
 import { storageKey } from '../storage/keys.js'
@@ -72,6 +75,8 @@ export interface GatehouseProviderOptions {
   now: () => number
   /** Validates SEP-990 ID-JAGs; when set, the jwt-bearer grant is enabled. */
   identityAssertions?: IdentityAssertionVerifier
+  /** Verifies RFC 8693 subject and actor tokens; when set, the token-exchange grant is enabled. */
+  subjectTokens?: SubjectTokenVerifier
   /** Resolves `client_id` URLs (Client ID Metadata Documents); unset: they are unknown clients. */
   clientMetadata?: ClientMetadataResolver
   /** Security events (reuse, replay; the proxy's consent and sign-in). Default none. */
@@ -94,6 +99,11 @@ export class GatehouseProvider implements OAuthServerProvider {
   readonly exchangeClientCredentials?: (
     client: OAuthClientInformation,
     params: ClientCredentialsParams,
+  ) => Promise<TokenResponse>
+  /** RFC 8693 (grants/token-exchange.ts); present only when `tokenExchange.enabled`. */
+  readonly exchangeToken?: (
+    client: OAuthClientInformation,
+    params: TokenExchangeParams,
   ) => Promise<TokenResponse>
   readonly #staticClients: ReadonlyMap<string, OAuthClientInformation>
   readonly #issuer: TokenIssuer
@@ -122,6 +132,11 @@ export class GatehouseProvider implements OAuthServerProvider {
     if (options.config.clientCredentials.enabled) {
       this.exchangeClientCredentials = (client, params) =>
         redeemClientCredentials(this.#grantContext, client, params)
+    }
+    const subjectTokens = options.subjectTokens
+    if (subjectTokens && options.config.tokenExchange?.enabled === true) {
+      this.exchangeToken = (client, params) =>
+        redeemTokenExchange(this.#grantContext, subjectTokens, client, params)
     }
   }
 

@@ -11,6 +11,7 @@ import type {
   AuthorizationParams,
   ClientCredentialsParams,
   IdentityAssertionParams,
+  TokenExchangeParams,
   OAuthClientInformation,
   RefreshToken,
   TokenBinding,
@@ -77,6 +78,14 @@ export interface OAuthServerProvider {
   exchangeClientCredentials?(
     client: OAuthClientInformation,
     params: ClientCredentialsParams,
+  ): Promise<TokenResponse>
+  /**
+   * RFC 8693 token exchange (grants/token-exchange.ts). Absent: the grant is not enabled
+   * (`unsupported_grant_type`, and not advertised).
+   */
+  exchangeToken?(
+    client: OAuthClientInformation,
+    params: TokenExchangeParams,
   ): Promise<TokenResponse>
 }
 

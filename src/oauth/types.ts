@@ -108,6 +108,25 @@ export interface TokenResponse {
   refresh_token?: string
   /** The resource the token is for, when the grant decided it (SEP-990 ID-JAG). */
   resource?: string
+  /** RFC 8693 §2.2.1: the type of the token issued by a token exchange. */
+  issued_token_type?: string
+}
+
+/** A parsed RFC 8693 token-exchange request (§2.1); the tokens are not yet verified. */
+export interface TokenExchangeParams {
+  subjectToken: string
+  subjectTokenType: string
+  actorToken?: string
+  actorTokenType?: string
+  /** `resource` (RFC 8707) and `audience` (RFC 8693), each at most once. */
+  resource?: string
+  audience?: string
+  /** Scopes the client asked for; they can only narrow what the subject token carries. */
+  scopes: string[]
+  /** `requested_token_type`, when sent. */
+  requestedTokenType?: string
+  /** RFC 9449: the thumbprint of the request's DPoP proof key; the issued token is bound to it. */
+  dpopJkt?: string
 }
 
 /** A validated SEP-990 identity-assertion (RFC 7523 jwt-bearer) request. */

@@ -1,0 +1,121 @@
+/**
+ * The `tokenExchange` section (RFC 8693 token exchange at /token, src/grants/token-exchange.ts) and
+ * the `workloadIdentity` section (platform tokens as client credentials, src/grants/workload-identity.ts),
+ * with the external-issuer fields both share (issuer, where its keys are, algorithms).
+ */
+import * as z from 'zod'
+import { absoluteUrl } from './urls.js'
+import { scopeToken } from './azure-schema.js'
+
+/** RFC 8693 §2.1: the grant type value. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
+
+const ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const
+
+/** Where an external issuer's keys are: exactly one of a JWKS URL, a discovery URL, inline keys. */
+export const externalIssuerFields = {
+  /** The issuer identifier, compared exactly with the token's `iss`. */
+  issuer: absoluteUrl(),
+  jwksUri: absoluteUrl().optional(),
+  discoveryUrl: absoluteUrl().optional(),
+  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+  /** Accepted signature algorithms (asymmetric only); default all of them. */
+  algorithms: z.array(z.enum(ALGORITHMS)).min(1).optional(),
+  /** Reach a key URL on a private network (in-cluster issuers often live there). Default false. */
+  allowPrivateNetwork: z.boolean().default(false),
+}
+
+/** Exactly one key source. */
+export function oneKeySource(t: {
+  jwksUri?: string | undefined
+  discoveryUrl?: string | undefined
+  jwks?: unknown
+}): boolean {
+  return [t.jwksUri, t.discoveryUrl, t.jwks].filter((v) => v !== undefined).length === 1
+}
+const ONE_KEY_SOURCE = { message: 'give exactly one of jwksUri, discoveryUrl or jwks' }
+
+/** An issuer whose JWTs Gatehouse accepts as `subject_token`/`actor_token` (type `jwt`). */
+export const ExchangeIssuerSchema = z
+  .strictObject({
+    ...externalIssuerFields,
+    /** The `aud` the issuer's tokens must carry to be exchanged here. Default: Gatehouse's issuer. */
+    audience: z.string().min(1).optional(),
+    /**
+     * Prepended to the token's `sub` as `{prefix}:{sub}` in Gatehouse's tokens, so that subjects
+     * of two issuers never collide. Required on every issuer when several are trusted.
+     */
+    subjectPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,64}$/, 'use 1-64 letters, digits or . _ ~ -')
+      .optional(),
+  })
+  .refine(oneKeySource, ONE_KEY_SOURCE)
+
+/** A client allowed to exchange tokens, and the most it may get. */
+export const ExchangeClientSchema = z.strictObject({
+  /** One of `clients[]` (confidential, with the token-exchange grant in `grantTypes`). */
+  clientId: z.string().min(1),
+  /** Scopes this client may obtain (further narrowed by the subject token's). Unset: no cap. */
+  scopes: z.array(scopeToken).optional(),
+  /** Resources (canonical URLs of `resources[]`) it may obtain tokens for. Unset: all of them. */
+  resources: z.array(absoluteUrl()).optional(),
+})
+
+export const TokenExchangeSchema = z.strictObject({
+  /** Serve `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (and advertise it). */
+  enabled: z.boolean().default(false),
+  /** The clients that may exchange; nobody else may, whatever its `grantTypes` say. */
+  clients: z.array(ExchangeClientSchema).default([]),
+  /** Accept Gatehouse's own access tokens as subject and actor tokens. Default true. */
+  acceptOwnTokens: z.boolean().default(true),
+  /** External issuers whose JWTs are accepted as subject and actor tokens (type `jwt`). */
+  trustedIssuers: z.array(ExchangeIssuerSchema).default([]),
+  /** Longest accepted external token lifetime (`exp - iat`, and `exp` from now). Default 1 hour. */
+  maxSubjectTokenLifetimeSeconds: z.number().int().min(30).max(86_400).default(3600),
+  /**
+   * Longest lifetime of an issued token (never past the subject token's `exp` either). Default:
+   * `accessTokenTtlSeconds`.
+   */
+  maxTokenLifetimeSeconds: z.number().int().min(30).max(86_400).optional(),
+})
+
+/** A trust policy: which platform tokens authenticate as which client (no client secret). */
+export const TrustPolicySchema = z
+  .strictObject({
+    ...externalIssuerFields,
+    /**
+     * The platform token's `sub`: exact, or a glob where `*` matches any run of characters but
+     * `:` and `/`, and `**` any run at all (`repo:acme/api:ref:refs/heads/*`).
+     */
+    subject: z.string().min(1).max(512),
+    /** The `aud` the platform token must carry (one of its values). Default: Gatehouse's issuer. */
+    audience: z.string().min(1).optional(),
+    /** Further claims that must equal these values exactly (`repository_owner`, `environment`). */
+    claims: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}),
+    /** The client (`clients[]`, `tokenEndpointAuthMethod: private_key_jwt`, no `jwks`) it maps to. */
+    clientId: z.string().min(1),
+    /** The most this workload may be granted; narrows the client's own allow-lists. Unset: no narrowing. */
+    scopes: z.array(scopeToken).optional(),
+  })
+  .refine(oneKeySource, ONE_KEY_SOURCE)
+
+export const WorkloadIdentitySchema = z.strictObject({
+  policies: z.array(TrustPolicySchema).min(1),
+  /** Longest accepted platform-token lifetime (`exp - iat`, and `exp` from now). Default 1 hour. */
+  maxTokenLifetimeSeconds: z.number().int().min(30).max(86_400).default(3600),
+})
+
+export type TokenExchangeConfig = z.output<typeof TokenExchangeSchema>
+export type WorkloadIdentityConfig = z.output<typeof WorkloadIdentitySchema>
