@@ -94,6 +94,56 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     accessTokenAudience: z.string().optional(),
     ...upstreamCommon,
   }),
+  // Keycloak (src/providers/keycloak/, docs/providers/keycloak.md).
+  z.strictObject({
+    kind: z.literal('keycloak'),
+    /** The Keycloak server's URL (`https://sso.example.com`; `…/auth` for Keycloak before 17). */
+    url: absoluteUrl(),
+    /** The realm; the issuer is `{url}/realms/{realm}`. */
+    realm: z.string().regex(/^[A-Za-z0-9._~-]{1,255}$/, 'use letters, digits or . _ ~ -'),
+    /** Realm roles (`realm_access.roles`) become Gatehouse roles (default true). */
+    realmRoles: z.boolean().default(true),
+    /** Clients whose roles (`resource_access.{client}.roles`) become Gatehouse roles (default: clientId). */
+    clientRoles: z.array(z.string().min(1)).optional(),
+    /** ID-token algorithm; default: what the realm advertises (asymmetric only). */
+    algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
+    ...upstreamCommon,
+  }),
+  // Auth0 (src/providers/auth0/, docs/providers/auth0.md).
+  z
+    .strictObject({
+      kind: z.literal('auth0'),
+      /**
+       * The tenant's domain (`tenant.us.auth0.com`) or its custom domain (`login.example.com`);
+       * the issuer is `https://{domain}/`. `http://127.0.0.1:PORT` for a local stand-in only.
+       */
+      domain: z
+        .string()
+        .regex(
+          /^(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
+          'must be a domain name such as tenant.us.auth0.com (no https://, no path)',
+        ),
+      /** The Identifier of the Auth0 API: sent as `audience`, so Auth0 issues JWT access tokens. */
+      audience: z.string().min(1).optional(),
+      /** The custom claim an Action sets with the user's roles (`https://example.com/roles`). */
+      rolesClaim: z.string().min(1).optional(),
+      /** The token that carries `rolesClaim` (default `id_token`; `access_token` needs `audience`). */
+      rolesFrom: z.enum(['id_token', 'access_token']).default('id_token'),
+      /** ID-token algorithm; default: what the tenant advertises (asymmetric only). */
+      algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
+      ...upstreamCommon,
+    })
+    .superRefine((a, ctx) => {
+      if (a.rolesFrom === 'access_token' && a.audience === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['audience'],
+          message:
+            'is required with rolesFrom access_token: without it Auth0 issues an opaque access ' +
+            'token; set it to the Identifier of your API (Auth0 Dashboard > Applications > APIs)',
+        })
+      }
+    }),
   // Microsoft Entra ID / Azure AD B2C (src/azure/).
   z
     .strictObject({

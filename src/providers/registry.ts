@@ -10,8 +10,10 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { createCookieSigner } from '../http/cookies.js'
 import { OAuthProxy, type OAuthProxyOptions } from '../upstream/oauth-proxy.js'
 import type { ProviderDeps } from '../upstream/profile.js'
+import { auth0Provider } from './auth0/index.js'
 import { azureProvider } from './azure/index.js'
 import type { ProviderEntry } from './entry.js'
+import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
 import type { UpstreamConfig } from './shared.js'
@@ -20,6 +22,8 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   oidc: oidcProvider,
   oauth: oauthProvider,
   azure: azureProvider,
+  keycloak: keycloakProvider,
+  auth0: auth0Provider,
 }
 
 /** The OAuth proxy for `config.upstream`, or undefined without one. */
