@@ -110,8 +110,10 @@ export async function startHarness(
         authProvider: provider,
       })
       await expect(client.connect(first)).rejects.toBeInstanceOf(UnauthorizedError)
-      expect(provider.code).toBeTypeOf('string')
-      await first.finishAuth(provider.code!)
+      if (provider.code === undefined) {
+        throw new Error(`sign-in refused: ${provider.callbackParams?.toString() ?? 'no redirect'}`)
+      }
+      await first.finishAuth(provider.code)
       await client.connect(
         new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: provider }),
       )
