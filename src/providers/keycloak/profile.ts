@@ -23,6 +23,25 @@ export function keycloakIssuer(url: string, realm: string): string {
   return `${url.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`
 }
 
+/**
+ * Reads Keycloak's roles from verified access-token claims: realm roles (`realm_access.roles`)
+ * when `realmRoles`, and the roles of each client in `clientRoles`
+ * (`resource_access.{client}.roles`). Also a `claimsToRoles` for a `JWTVerifier` of Keycloak's
+ * access tokens in the remote-AS mode (docs/providers/keycloak.md).
+ */
+export function keycloakRoles(options: {
+  realmRoles: boolean
+  clientRoles: readonly string[]
+}): (claims: Readonly<Record<string, unknown>>) => string[] {
+  return (claims) => {
+    const roles = options.realmRoles ? stringList(member(claims.realm_access, 'roles')) : []
+    for (const client of options.clientRoles) {
+      roles.push(...stringList(member(member(claims.resource_access, client), 'roles')))
+    }
+    return [...new Set(roles)]
+  }
+}
+
 export async function buildKeycloakProfile(
   ctx: ProfileContext<UpstreamOf<'keycloak'>>,
 ): Promise<ProviderProfile> {
@@ -54,7 +73,7 @@ export async function buildKeycloakProfile(
     dangerouslyAllowPrivateNetwork: isLoopbackUrl(jwksUri) || common.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
-  const roleClients = clientRoles ?? [common.clientId]
+  const rolesOf = keycloakRoles({ realmRoles, clientRoles: clientRoles ?? [common.clientId] })
   return {
     ...oidc,
     kind: 'keycloak',
@@ -66,12 +85,7 @@ export async function buildKeycloakProfile(
           reason: 'keycloak_access_token_unverified',
         })
       }
-      const claims = verified.claims
-      const roles = realmRoles ? stringList(member(claims.realm_access, 'roles')) : []
-      for (const client of roleClients) {
-        roles.push(...stringList(member(member(claims.resource_access, client), 'roles')))
-      }
-      return withRoles(identity, roles)
+      return withRoles(identity, rolesOf(verified.claims))
     },
   }
 }
