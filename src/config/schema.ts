@@ -144,6 +144,30 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
         })
       }
     }),
+  // Okta (src/providers/okta/, docs/providers/okta.md).
+  z.strictObject({
+    kind: z.literal('okta'),
+    /** The Okta org's domain (`acme.okta.com`) or its custom domain; `http://127.0.0.1:PORT` for a stand-in. */
+    domain: z
+      .string()
+      .regex(
+        /^(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
+        'must be a domain name such as acme.okta.com (no https://, no path)',
+      ),
+    /**
+     * A custom authorization server's ID (`default`, `aus…`): issuer `https://{domain}/oauth2/{id}`.
+     * Unset: the org authorization server, issuer `https://{domain}`.
+     */
+    authorizationServer: z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,64}$/, 'is the ID of the authorization server (default, aus…)')
+      .optional(),
+    /** The ID-token claim listing the user's groups (default `groups`); they become Gatehouse roles. */
+    groupsClaim: z.string().min(1).default('groups'),
+    /** ID-token algorithm; default: what the server advertises (asymmetric only). */
+    algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
+    ...upstreamCommon,
+  }),
   // Microsoft Entra ID / Azure AD B2C (src/azure/).
   z
     .strictObject({

@@ -16,6 +16,7 @@ import type { ProviderEntry } from './entry.js'
 import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
+import { oktaProvider } from './okta/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -24,6 +25,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   azure: azureProvider,
   keycloak: keycloakProvider,
   auth0: auth0Provider,
+  okta: oktaProvider,
 }
 
 /** The OAuth proxy for `config.upstream`, or undefined without one. */
