@@ -71,6 +71,7 @@ describe('MCP SDK client -> Gatehouse (Okta) -> Okta stand-ins', () => {
       await h.close()
     }
     expect(org.callsTo('/auth').at(-1)!.params.client_id).toBe(CLIENT)
+    expect(org.callsTo('/auth').at(-1)!.params.scope!.split(' ')).toContain('groups')
     expect(custom.calls).toEqual([])
   })
 
@@ -91,6 +92,7 @@ describe('MCP SDK client -> Gatehouse (Okta) -> Okta stand-ins', () => {
       expect(endpoints.has(e)).toBe(true)
     }
     for (const call of custom.calls) expect(call.params.resource).toBeUndefined()
+    expect(custom.callsTo('/auth').at(-1)!.params.scope!.split(' ')).not.toContain('groups')
   })
 
   it('fails at start-up naming upstream.authorizationServer for a server the org does not have', async () => {

@@ -28,6 +28,8 @@ export function startOktaStandIn(options: OktaStandInOptions): Promise<OktaStand
   return startProviderStandIn({
     issuerPath: server === undefined ? '' : `/oauth2/${server}`,
     clients: options.clients,
+    // The org server's pre-configured scope for the groups claim.
+    ...(server === undefined ? { scopes: ['groups'] } : {}),
     users: options.users.map(({ groups, ...u }) => ({
       ...u,
       ...(groups ? { claims: { groups } } : {}),

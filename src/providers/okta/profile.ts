@@ -7,13 +7,13 @@
  *   `https://{domain}/oauth2/{id}`, keys at `/oauth2/{id}/v1/keys`.
  * The issuer the settings imply is checked at start-up against the server's discovery document;
  * the user is the `sub` of the verified ID token, and the groups in its `groupsClaim` become
- * Gatehouse roles (`../roles.ts`).
+ * Gatehouse roles (`../roles.ts`). At the org server the `groups` scope is asked for as well.
  */
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
 import { verifiedIdentity } from '../../upstream/profile.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import { discoverExpectedIssuer, discoveryUrlOf } from '../discovered-issuer.js'
-import { buildOidcProfile } from '../oidc/profile.js'
+import { buildOidcProfile, OIDC_DEFAULT_SCOPES } from '../oidc/profile.js'
 import { stringList, withRoles } from '../roles.js'
 import { isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
 
@@ -43,7 +43,17 @@ export async function buildOktaProfile(
   )
   const oidc = await buildOidcProfile({
     ...ctx,
-    upstream: { ...common, kind: 'oidc', configUrl: discoveryUrlOf(issuer), strict: true },
+    upstream: {
+      ...common,
+      kind: 'oidc',
+      configUrl: discoveryUrlOf(issuer),
+      strict: true,
+      // The org server releases the groups claim for its pre-configured `groups` scope; a custom
+      // server has no such scope (asking for it fails) and adds the claim by its own rules.
+      ...(common.scopes === undefined && authorizationServer === undefined
+        ? { scopes: [...OIDC_DEFAULT_SCOPES, 'groups'] }
+        : {}),
+    },
   })
   const algorithms = oidc.upstream.settings.idTokenAlgorithms
   const idTokens = new JWTVerifier({
