@@ -168,6 +168,56 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
     ...upstreamCommon,
   }),
+  // Amazon Cognito (src/providers/cognito/, docs/providers/cognito.md).
+  z
+    .strictObject({
+      kind: z.literal('cognito'),
+      /** The user pool's AWS region, e.g. `eu-west-1`. */
+      region: z
+        .string()
+        .regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
+      /** The user pool ID, `{region}_{id}`; the issuer is `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
+      userPoolId: z
+        .string()
+        .regex(
+          /^[a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+$/,
+          'must be a user pool ID such as eu-west-1_AbC123',
+        ),
+      /**
+       * The user pool domain: its prefix (`myapp`, for `https://myapp.auth.{region}.amazoncognito.com`)
+       * or a custom domain (`auth.example.com`); `http://127.0.0.1:PORT` for a stand-in.
+       */
+      domain: z
+        .string()
+        .regex(
+          /^(?:[A-Za-z0-9-]+|(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
+          'must be the domain prefix (myapp) or a custom domain name (no https://, no path)',
+        ),
+      /** Replaces `https://cognito-idp.{region}.amazonaws.com` (a local stand-in: http loopback only). */
+      endpoint: absoluteUrl().optional(),
+      /** The claim whose groups become Gatehouse roles (default `cognito:groups`). */
+      groupsClaim: z.string().min(1).default('cognito:groups'),
+      ...upstreamCommon,
+    })
+    .superRefine((c, ctx) => {
+      const poolRegion = c.userPoolId.slice(0, c.userPoolId.indexOf('_'))
+      if (poolRegion !== c.region) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['userPoolId'],
+          message:
+            `is a user pool of ${poolRegion}, not of upstream.region ${c.region} (Amazon ` +
+            'Cognito console > User pools: the pool ID starts with its region)',
+        })
+      }
+      if (c.endpoint !== undefined && !isSecureOrLoopbackUrl(c.endpoint, isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoint'],
+          message: 'must be https (http on loopback only)',
+        })
+      }
+    }),
   // Microsoft Entra ID / Azure AD B2C (src/azure/).
   z
     .strictObject({

@@ -12,6 +12,7 @@ import { OAuthProxy, type OAuthProxyOptions } from '../upstream/oauth-proxy.js'
 import type { ProviderDeps } from '../upstream/profile.js'
 import { auth0Provider } from './auth0/index.js'
 import { azureProvider } from './azure/index.js'
+import { cognitoProvider } from './cognito/index.js'
 import type { ProviderEntry } from './entry.js'
 import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
@@ -26,6 +27,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   keycloak: keycloakProvider,
   auth0: auth0Provider,
   okta: oktaProvider,
+  cognito: cognitoProvider,
 }
 
 /** The OAuth proxy for `config.upstream`, or undefined without one. */

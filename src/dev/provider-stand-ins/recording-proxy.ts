@@ -7,7 +7,12 @@
  * tokens — replaces the IdP's opaque access token with a JWT carrying the provider's claims,
  * signed with a key it adds to the IdP's published key set.
  */
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http'
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 
@@ -20,6 +25,8 @@ export interface RecordedCall {
   endpoint: string
   /** Query and `application/x-www-form-urlencoded` body parameters, merged. */
   params: Record<string, string>
+  /** The origin the request was sent to (`origin`, or `domainOrigin`) and the path it asked for. */
+  reached: string
   /** How the client authenticated at this request: HTTP Basic, a secret in the body, or neither. */
   clientAuth: 'basic' | 'post' | 'none'
 }
@@ -43,6 +50,12 @@ export interface ProviderStandInOptions extends Omit<DevIdpOptions, 'issuer'> {
    * are added), or undefined when it issues an opaque one (the IdP's own).
    */
   jwtAccessToken?: (context: SignInContext) => Record<string, unknown> | undefined
+  /**
+   * A second origin serving the sign-in endpoints under other paths (Cognito's user-pool domain:
+   * `/oauth2/authorize` for the issuer's `/auth`): path on that origin -> endpoint under the
+   * issuer. Every other path there is passed on as it is.
+   */
+  domainRoutes?: Readonly<Record<string, string>>
 }
 
 export interface ProviderStandIn {
@@ -50,6 +63,8 @@ export interface ProviderStandIn {
   readonly issuer: string
   /** `http://127.0.0.1:PORT`, where the proxy listens. */
   readonly origin: string
+  /** The second origin, with `domainRoutes`. */
+  readonly domainOrigin: string | undefined
   /** The discovery document URL. */
   readonly discoveryUrl: string
   readonly idp: DevIdp
@@ -67,7 +82,7 @@ const ACCESS_TOKEN_TTL = 600
 export async function startProviderStandIn(
   options: ProviderStandInOptions,
 ): Promise<ProviderStandIn> {
-  const { issuerPath, jwtAccessToken, ...idpOptions } = options
+  const { issuerPath, jwtAccessToken, domainRoutes, ...idpOptions } = options
   const calls: RecordedCall[] = []
   const grants = new Map<string, Record<string, string>>()
   const byState = new Map<string, Record<string, string>>()
@@ -80,52 +95,66 @@ export async function startProviderStandIn(
   let idp: DevIdp | undefined
   let idpPort = 0
   const mount = issuerPath.replace(/\/+$/, '')
-  const server = createServer((req, res) => {
-    void (async () => {
-      const body = await readBody(req)
-      const url = new URL(req.url ?? '/', 'http://stand-in')
-      const endpoint = url.pathname.startsWith(`${mount}/`)
-        ? url.pathname.slice(mount.length)
-        : url.pathname
-      const params = Object.fromEntries(url.searchParams)
-      if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-        Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString('utf8'))))
-      }
-      const basic = (req.headers.authorization ?? '').toLowerCase().startsWith('basic ')
-      calls.push({
-        method: req.method ?? 'GET',
-        endpoint,
-        params,
-        clientAuth: basic ? 'basic' : params.client_secret !== undefined ? 'post' : 'none',
+  const handle =
+    (routes: Readonly<Record<string, string>>) => (req: IncomingMessage, res: ServerResponse) => {
+      void (async () => {
+        const body = await readBody(req)
+        const asked = new URL(req.url ?? '/', 'http://stand-in')
+        const routed = routes[asked.pathname]
+        if (routed !== undefined) req.url = `${mount}${routed}${asked.search}`
+        const url = new URL(req.url ?? '/', 'http://stand-in')
+        const endpoint = url.pathname.startsWith(`${mount}/`)
+          ? url.pathname.slice(mount.length)
+          : url.pathname
+        const params = Object.fromEntries(url.searchParams)
+        if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+          Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString('utf8'))))
+        }
+        const basic = (req.headers.authorization ?? '').toLowerCase().startsWith('basic ')
+        calls.push({
+          reached: `http://${req.headers.host ?? ''}${asked.pathname}`,
+          method: req.method ?? 'GET',
+          endpoint,
+          params,
+          clientAuth: basic ? 'basic' : params.client_secret !== undefined ? 'post' : 'none',
+        })
+        if (endpoint === '/auth' && params.state !== undefined) byState.set(params.state, params)
+        // The login form is one site spread over both origins (as Cognito's hosted UI is the
+        // pool's): the IdP's same-origin check sees the issuer's origin.
+        if (origins.domain !== undefined && req.headers.origin === origins.domain) {
+          req.headers.origin = origins.issuer
+        }
+        const answer = await forward(idpPort, req, body)
+        let out = answer.body
+        const location = answer.headers.location
+        if (typeof location === 'string') {
+          const back = URL.parse(location, 'http://stand-in')
+          const code = back?.searchParams.get('code')
+          const state = back?.searchParams.get('state')
+          const started = state ? byState.get(state) : undefined
+          if (code && started) grants.set(`code:${code}`, started)
+        }
+        if (answer.status === 200 && endpoint === '/jwks') {
+          const set = JSON.parse(out.toString('utf8')) as { keys: JWK[] }
+          out = Buffer.from(JSON.stringify({ keys: [...set.keys, publicJwk] }))
+        }
+        if (answer.status === 200 && endpoint === '/token' && jwtAccessToken) {
+          out = await withJwtAccessToken(out, params)
+        }
+        const headers = { ...answer.headers }
+        delete headers['content-length']
+        delete headers['transfer-encoding']
+        res.writeHead(answer.status, headers)
+        res.end(out)
+      })().catch(() => {
+        if (!res.headersSent) res.writeHead(502)
+        res.end()
       })
-      if (endpoint === '/auth' && params.state !== undefined) byState.set(params.state, params)
-      const answer = await forward(idpPort, req, body)
-      let out = answer.body
-      const location = answer.headers.location
-      if (typeof location === 'string') {
-        const back = URL.parse(location, 'http://stand-in')
-        const code = back?.searchParams.get('code')
-        const state = back?.searchParams.get('state')
-        const started = state ? byState.get(state) : undefined
-        if (code && started) grants.set(`code:${code}`, started)
-      }
-      if (answer.status === 200 && endpoint === '/jwks') {
-        const set = JSON.parse(out.toString('utf8')) as { keys: JWK[] }
-        out = Buffer.from(JSON.stringify({ keys: [...set.keys, publicJwk] }))
-      }
-      if (answer.status === 200 && endpoint === '/token' && jwtAccessToken) {
-        out = await withJwtAccessToken(out, params)
-      }
-      const headers = { ...answer.headers }
-      delete headers['content-length']
-      delete headers['transfer-encoding']
-      res.writeHead(answer.status, headers)
-      res.end(out)
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(502)
-      res.end()
-    })
-  })
+    }
+  // Known once both listen; read by the handler only after that.
+  const origins: { issuer: string; domain: string | undefined } = { issuer: '', domain: undefined }
+  const server = createServer(handle({}))
+  const domain = domainRoutes ? createServer(handle(domainRoutes)) : undefined
 
   async function withJwtAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
     const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>
@@ -163,23 +192,39 @@ export async function startProviderStandIn(
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  if (domain) await new Promise<void>((resolve) => domain.listen(0, '127.0.0.1', resolve))
+  const domainOrigin = domain
+    ? `http://127.0.0.1:${(domain.address() as AddressInfo).port}`
+    : undefined
+  origins.issuer = origin
+  origins.domain = domainOrigin
   const issuer = `${origin}${issuerPath}`
   try {
     idp = await startDevIdentityProvider({ ...idpOptions, issuer })
     idpPort = Number(new URL(idpOriginOf(idp)).port)
   } catch (error) {
     server.close()
+    domain?.close()
     throw error
   }
   const started = idp
   return {
     issuer,
     origin,
+    domainOrigin,
     discoveryUrl: `${issuer.replace(/\/$/, '')}${WELL_KNOWN}`,
     idp: started,
     calls,
     callsTo: (endpoint) => calls.filter((c) => c.endpoint === endpoint),
     async close() {
+      if (domain) {
+        await new Promise<void>((resolve) => {
+          domain.closeAllConnections()
+          domain.close(() => {
+            resolve()
+          })
+        })
+      }
       await new Promise<void>((resolve) => {
         server.closeAllConnections()
         server.close(() => {
