@@ -51,6 +51,12 @@ describe('MCP SDK client -> Gatehouse (Keycloak) -> Keycloak stand-in', () => {
           clientRoles: { [CLIENT]: ['tool-admin'], 'other-app': ['other-admin'] },
         },
         { username: 'bob', password: 'bob-pw', clientRoles: { 'other-app': ['reports-reader'] } },
+        {
+          username: 'carl',
+          password: 'carl-pw',
+          realmRoles: ['reports-reader'],
+          withoutDefaultRoles: true,
+        },
       ],
     })
     upstream = {
@@ -117,6 +123,43 @@ describe('MCP SDK client -> Gatehouse (Keycloak) -> Keycloak stand-in', () => {
       await client.close()
     } finally {
       await other.close()
+    }
+  })
+
+  it('refuses a sign-in whose access token names neither account nor this client in aud', async () => {
+    // Without the default roles Keycloak's access token has no `aud` (no Audience mapper here).
+    await expect(connect('carl', 'carl-pw')).rejects.toThrow(/sign-in refused: error=access_denied/)
+  })
+
+  it('accepts it when the realm has an Audience mapper for this client', async () => {
+    const third = await listen()
+    const mapped = await startKeycloakStandIn({
+      realm: 'demo',
+      audienceMapper: [CLIENT],
+      clients: [
+        {
+          clientId: CLIENT,
+          clientSecret: CLIENT_SECRET,
+          redirectUris: [`${third.base}/auth/callback`],
+        },
+      ],
+      users: [
+        {
+          username: 'carl',
+          password: 'carl-pw',
+          realmRoles: ['reports-reader'],
+          withoutDefaultRoles: true,
+        },
+      ],
+    })
+    const harness = await startHarness(third, { ...upstream, url: mapped.origin })
+    try {
+      const client = await harness.connect({ username: 'carl', password: 'carl-pw' })
+      expect((await whoami(client)).roles).toEqual(['reports-reader'])
+      await client.close()
+    } finally {
+      await harness.close()
+      await mapped.close()
     }
   })
 

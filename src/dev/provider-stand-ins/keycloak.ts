@@ -16,6 +16,11 @@ export interface KeycloakUser extends Omit<DevIdpUser, 'claims'> {
   clientRoles?: Record<string, string[]>
   /** Group paths (with a Group Membership mapper: the `groups` claim). */
   groups?: string[]
+  /**
+   * The realm's default roles were taken from this user: no `account` client roles, so Keycloak's
+   * Audience Resolve adds no `account` to `aud` (and without an Audience mapper there is no `aud`).
+   */
+  withoutDefaultRoles?: boolean
 }
 
 export interface KeycloakStandInOptions {
@@ -43,9 +48,13 @@ export function startKeycloakStandIn(options: KeycloakStandInOptions): Promise<K
     jwtAccessToken: ({ idTokenClaims, clientId, scope }) => {
       const sub = String(idTokenClaims.sub)
       const user = bySub.get(sub)
-      const resourceAccess: Record<string, { roles: string[] }> = {
-        account: { roles: ['manage-account', 'view-profile'] },
-      }
+      const resourceAccess: Record<string, { roles: string[] }> = user?.withoutDefaultRoles
+        ? {}
+        : { account: { roles: ['manage-account', 'view-profile'] } }
+      const aud = [
+        ...(user?.withoutDefaultRoles ? [] : ['account']),
+        ...(options.audienceMapper ?? []),
+      ]
       for (const [client, roles] of Object.entries(user?.clientRoles ?? {})) {
         resourceAccess[client] = { roles }
       }
@@ -53,9 +62,14 @@ export function startKeycloakStandIn(options: KeycloakStandInOptions): Promise<K
         sub,
         typ: 'Bearer',
         azp: clientId,
-        aud: ['account', ...(options.audienceMapper ?? [])],
+        ...(aud.length > 0 ? { aud } : {}),
         scope,
-        realm_access: { roles: ['default-roles-' + options.realm, ...(user?.realmRoles ?? [])] },
+        realm_access: {
+          roles: [
+            ...(user?.withoutDefaultRoles ? [] : [`default-roles-${options.realm}`]),
+            ...(user?.realmRoles ?? []),
+          ],
+        },
         resource_access: resourceAccess,
         ...(user?.groups ? { groups: user.groups } : {}),
         preferred_username: user?.username,
