@@ -90,6 +90,7 @@ export type {
   UpstreamResult,
 } from './upstream/profile.js'
 export { createOIDCProxy } from './presets/oidc.js'
+export { keycloakRoles } from './providers/keycloak/profile.js'
 export type { OIDCProxyOptions } from './presets/oidc.js'
 export { createOAuthProxy } from './presets/oauth.js'
 export type { OAuthProxyFactoryOptions } from './presets/oauth.js'

@@ -98,6 +98,95 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     accessTokenAudience: z.string().optional(),
     ...upstreamCommon,
   }),
+  // Keycloak (src/providers/keycloak/, docs/providers/keycloak.md).
+  z.strictObject({
+    kind: z.literal('keycloak'),
+    /** The Keycloak server's URL (`https://sso.example.com`; `…/auth` for Keycloak before 17). */
+    url: absoluteUrl(),
+    /** The realm; the issuer is `{url}/realms/{realm}`. */
+    realm: z.string().regex(/^[A-Za-z0-9._~-]{1,255}$/, 'use letters, digits or . _ ~ -'),
+    /** Realm roles (`realm_access.roles`) become Gatehouse roles (default true). */
+    realmRoles: z.boolean().default(true),
+    /** Clients whose roles (`resource_access.{client}.roles`) become Gatehouse roles (default: clientId). */
+    clientRoles: z.array(z.string().min(1)).optional(),
+    /** ID-token algorithm; default: what the realm advertises (asymmetric only). */
+    algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
+    ...upstreamCommon,
+  }),
+  // Okta (src/providers/okta/, docs/providers/okta.md).
+  z.strictObject({
+    kind: z.literal('okta'),
+    /** The Okta org's domain (`acme.okta.com`) or its custom domain; `http://127.0.0.1:PORT` for a stand-in. */
+    domain: z
+      .string()
+      .regex(
+        /^(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
+        'must be a domain name such as acme.okta.com (no https://, no path)',
+      ),
+    /**
+     * A custom authorization server's ID (`default`, `aus…`): issuer `https://{domain}/oauth2/{id}`.
+     * Unset: the org authorization server, issuer `https://{domain}`.
+     */
+    authorizationServer: z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,64}$/, 'is the ID of the authorization server (default, aus…)')
+      .optional(),
+    /** The ID-token claim listing the user's groups (default `groups`); they become Gatehouse roles. */
+    groupsClaim: z.string().min(1).default('groups'),
+    /** ID-token algorithm; default: what the server advertises (asymmetric only). */
+    algorithm: z.enum(ASYMMETRIC_ALGORITHMS).optional(),
+    ...upstreamCommon,
+  }),
+  // Amazon Cognito (src/providers/cognito/, docs/providers/cognito.md).
+  z
+    .strictObject({
+      kind: z.literal('cognito'),
+      /** The user pool's AWS region, e.g. `eu-west-1`. */
+      region: z
+        .string()
+        .regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
+      /** The user pool ID, `{region}_{id}`; the issuer is `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
+      userPoolId: z
+        .string()
+        .regex(
+          /^[a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+$/,
+          'must be a user pool ID such as eu-west-1_AbC123',
+        ),
+      /**
+       * The user pool domain: its prefix (`myapp`, for `https://myapp.auth.{region}.amazoncognito.com`)
+       * or a custom domain (`auth.example.com`); `http://127.0.0.1:PORT` for a stand-in.
+       */
+      domain: z
+        .string()
+        .regex(
+          /^(?:[A-Za-z0-9-]+|(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
+          'must be the domain prefix (myapp) or a custom domain name (no https://, no path)',
+        ),
+      /** Replaces `https://cognito-idp.{region}.amazonaws.com` (a local stand-in: http loopback only). */
+      endpoint: absoluteUrl().optional(),
+      /** The claim whose groups become Gatehouse roles (default `cognito:groups`). */
+      groupsClaim: z.string().min(1).default('cognito:groups'),
+      ...upstreamCommon,
+    })
+    .superRefine((c, ctx) => {
+      const poolRegion = c.userPoolId.slice(0, c.userPoolId.indexOf('_'))
+      if (poolRegion !== c.region) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['userPoolId'],
+          message:
+            `is a user pool of ${poolRegion}, not of upstream.region ${c.region} (Amazon ` +
+            'Cognito console > User pools: the pool ID starts with its region)',
+        })
+      }
+      if (c.endpoint !== undefined && !isSecureOrLoopbackUrl(c.endpoint, isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoint'],
+          message: 'must be https (http on loopback only)',
+        })
+      }
+    }),
   // Microsoft Entra ID / Azure AD B2C (src/azure/).
   z
     .strictObject({

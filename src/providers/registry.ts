@@ -18,9 +18,12 @@ import { auth0Provider } from './auth0/index.js'
 import { azureProvider } from './azure/index.js'
 import { githubProvider } from './github/index.js'
 import { googleProvider } from './google/index.js'
+import { cognitoProvider } from './cognito/index.js'
 import type { ProviderEntry } from './entry.js'
+import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
+import { oktaProvider } from './okta/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -30,6 +33,9 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   github: githubProvider,
   google: googleProvider,
   auth0: auth0Provider,
+  keycloak: keycloakProvider,
+  okta: oktaProvider,
+  cognito: cognitoProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */

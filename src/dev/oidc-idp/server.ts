@@ -59,6 +59,13 @@ export interface DevIdpOptions {
    * Default `'RS256'`.
    */
   idTokenSigningAlg?: DevIdpSigningAlgorithm
+  /**
+   * The issuer identifier, when it is not `http://HOST:PORT` (the IdP is then reached through a
+   * proxy at that origin, as the provider stand-ins do): an http loopback URL whose path, if any,
+   * is where the OpenID endpoints are mounted (`/realms/demo`, `/oauth2/default`), or `/` for an
+   * issuer with a trailing slash. Requests under that path reach oidc-provider with it stripped.
+   */
+  issuer?: string
 }
 
 /** One request the dev IdP received: method and path only, never the query or the body. */
@@ -69,8 +76,10 @@ export interface DevIdpRequest {
 
 /** A running dev IdP. */
 export interface DevIdp {
-  /** The issuer identifier, `http://127.0.0.1:PORT` (no trailing slash). */
+  /** The issuer identifier, `http://127.0.0.1:PORT` (no trailing slash) unless `issuer` was given. */
   readonly issuer: string
+  /** Where it listens, `http://HOST:PORT` (the issuer's origin unless `issuer` was configured). */
+  readonly listeningOn: string
   /** The requests received, oldest first (the last {@link REQUEST_LOG_LIMIT}); tests may clear it. */
   readonly requests: DevIdpRequest[]
   /** The public signing keys, as served at the `jwks_uri`. */
@@ -127,8 +136,14 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     origin: '',
   }
 
+  const mount = mountPath(options.issuer)
   const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/'
+    // oidc-provider builds its URLs from the part of `originalUrl` that `url` lacks (the mount).
+    if (mount !== '' && (path === mount || path.startsWith(`${mount}/`))) {
+      ;(req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url ?? '/'
+      req.url = (req.url ?? '/').slice(mount.length) || '/'
+    }
     requests.push({ method: req.method ?? 'GET', path })
     if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT)
     if (current === undefined) {
@@ -153,8 +168,9 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     })
   })
 
-  const issuer = `http://${urlHost}:${(server.address() as AddressInfo).port}`
-  routes.origin = issuer
+  const listeningOn = `http://${urlHost}:${(server.address() as AddressInfo).port}`
+  const issuer = options.issuer ?? listeningOn
+  routes.origin = new URL(issuer).origin
   const build = (): void => {
     const provider = new ProviderClass(issuer, buildProviderConfiguration(settings, keys))
     impliedConsentForOfflineAccess(provider)
@@ -171,6 +187,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
   let closed: Promise<void> | undefined
   return {
     issuer,
+    listeningOn,
     requests,
     jwks: () => ({ keys: keys.map(publicJwk) }),
     async rotateKeys() {
@@ -191,6 +208,17 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
       return closed
     },
   }
+}
+
+/** The path of a configured issuer without its trailing slash ('' for none); loopback http only. */
+function mountPath(issuer: string | undefined): string {
+  if (issuer === undefined) return ''
+  const url = URL.parse(issuer)
+  if (url?.protocol !== 'http:' || url.search !== '' || url.hash !== '') {
+    throw new TypeError('issuer must be an http URL without query or fragment')
+  }
+  loopbackUrlHost(url.hostname.replace(/^\[|\]$/g, ''))
+  return url.pathname.replace(/\/+$/, '')
 }
 
 /** oidc-provider checks static clients on first use only; check them up front instead. */

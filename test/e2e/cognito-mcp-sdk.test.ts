@@ -1,0 +1,107 @@
+/**
+ * MCP SDK client -> Gatehouse (`upstream.kind: 'cognito'`) -> the Cognito stand-in: discovery and
+ * keys at the pool's issuer, sign-in at the user pool domain (another origin), no
+ * `offline_access`, `cognito:groups` as Gatehouse roles; a pool of another region or one that
+ * does not exist fails at start-up naming the options.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  startCognitoStandIn,
+  type CognitoStandIn,
+} from '../../src/dev/provider-stand-ins/cognito.js'
+import { createGatehouse } from '../../src/gatehouse.js'
+import { createMemoryStore } from '../../src/storage/memory.js'
+import {
+  harnessConfig,
+  listen,
+  startHarness,
+  whoami,
+  type ProviderHarness,
+} from '../helpers/provider-e2e.js'
+
+const POOL = 'eu-west-1_AbC123xyz'
+const CLIENT = '4t5m0ck1dgatehouseclient'
+const CLIENT_SECRET = 'cognito-app-client-secret'
+
+describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
+  let pool: CognitoStandIn
+  let h: ProviderHarness
+  let upstream: Record<string, unknown>
+
+  beforeAll(async () => {
+    const listening = await listen()
+    pool = await startCognitoStandIn({
+      userPoolId: POOL,
+      clients: [
+        {
+          clientId: CLIENT,
+          clientSecret: CLIENT_SECRET,
+          redirectUris: [`${listening.base}/auth/callback`],
+        },
+      ],
+      users: [
+        {
+          username: 'grace',
+          password: 'grace-pw',
+          sub: '7c1e-grace',
+          email: 'grace@example.com',
+          groups: ['reports-reader', 'admins'],
+        },
+      ],
+    })
+    upstream = {
+      kind: 'cognito',
+      region: 'eu-west-1',
+      userPoolId: POOL,
+      domain: pool.domainOrigin,
+      endpoint: pool.origin,
+      clientId: CLIENT,
+      clientSecret: CLIENT_SECRET,
+    }
+    h = await startHarness(listening, upstream)
+  })
+  afterAll(async () => {
+    await h.close()
+    await pool.close()
+  })
+
+  it('signs in at the pool domain, verifies with the pool issuer, maps cognito:groups', async () => {
+    const client = await h.connect({ username: 'grace', password: 'grace-pw' })
+    const me = await whoami(client)
+    expect(me.subject).toBe('7c1e-grace')
+    expect(me.upstream).toMatchObject({ issuer: `${pool.origin}/${POOL}` })
+    expect(me.roles).toEqual(['reports-reader', 'admins'])
+    expect((await client.callTool({ name: 'reports', arguments: {} })).isError).not.toBe(true)
+    await client.close()
+
+    const authorize = pool.callsTo('/auth').at(-1)!
+    expect(authorize.reached).toBe(`${pool.domainOrigin}/oauth2/authorize`)
+    expect(authorize.params.scope!.split(' ').sort()).toEqual(['email', 'openid', 'profile'])
+    expect(authorize.params.resource).toBeUndefined()
+    const token = pool.callsTo('/token').at(-1)!
+    expect(token.reached).toBe(`${pool.domainOrigin}/oauth2/token`)
+    expect(token.clientAuth).toBe('basic')
+    // Discovery and keys at the issuer's host.
+    const discovery = pool.callsTo('/.well-known/openid-configuration')
+    expect(discovery.length).toBeGreaterThan(0)
+    for (const call of discovery) expect(call.reached.startsWith(pool.origin)).toBe(true)
+  })
+
+  it('fails at start-up naming upstream.userPoolId for a pool of another region', async () => {
+    const attempt = createGatehouse({
+      config: harnessConfig(h.base, { ...upstream, region: 'us-east-1' }),
+      store: createMemoryStore(),
+    })
+    await expect(attempt).rejects.toThrow(
+      /upstream\.userPoolId.*not of upstream\.region us-east-1/s,
+    )
+  })
+
+  it('fails at start-up naming the options when the pool does not exist', async () => {
+    const attempt = createGatehouse({
+      config: harnessConfig(h.base, { ...upstream, userPoolId: 'eu-west-1_Nope' }),
+      store: createMemoryStore(),
+    })
+    await expect(attempt).rejects.toThrow(/upstream\.region and upstream\.userPoolId/)
+  })
+})
