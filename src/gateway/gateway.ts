@@ -71,8 +71,10 @@ const ALLOW_HEADERS = [
   'last-event-id',
   'mcp-method',
   'mcp-name',
+  'dpop',
 ].join(', ')
-const EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'
+const EXPOSE_HEADERS =
+  'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After, DPoP-Nonce'
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { gatehouse } = options

@@ -150,9 +150,11 @@ function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
   if (grant.grantType !== undefined) claims.gty = grant.grantType
   if (grant.actor !== undefined) claims.act = grant.actor
-  // The proxy records the IdP's issuer (`upstream_iss`); the grant's subject is the IdP's `sub`.
+  // The proxy records the IdP's issuer (`upstream_iss`) and, with several IdPs (where the grant's
+  // subject is namespaced, `alpha|…` or `email|…`), the IdP's own `sub` (`upstream_sub`).
   if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
-    const upstream: Record<string, string> = { iss: kept.upstream_iss, sub: grant.subject }
+    const sub = typeof kept.upstream_sub === 'string' ? kept.upstream_sub : grant.subject
+    const upstream: Record<string, string> = { iss: kept.upstream_iss, sub }
     if (typeof kept.tid === 'string') upstream.tid = kept.tid
     if (typeof kept.oid === 'string') upstream.oid = kept.oid
     claims.upstream = upstream

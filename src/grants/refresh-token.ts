@@ -110,7 +110,6 @@ export async function rotateRefreshToken(
   binding: TokenBinding = {},
 ): Promise<TokenResponse> {
   const { store, grants } = context
-  assertRefreshAllowed(context.config, client)
   if (record.rotated) {
     // OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a rotated token came back; the family is compromised.
     await grants.revoke(record.grantId)
@@ -119,6 +118,8 @@ export async function rotateRefreshToken(
       reason: 'refresh_token_reuse',
     })
   }
+  // After the reuse check: a replayed token still revokes its family when the policy changed.
+  assertRefreshAllowed(context.config, client)
   const { grantId } = record
   const grant = await grants.get(grantId)
   if (!grant) {

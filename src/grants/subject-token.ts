@@ -115,6 +115,9 @@ export class SubjectTokenVerifier {
       throw error
     }
     const { claims } = verified
+    // A sender-constrained token (RFC 9449 / RFC 8705 `cnf`) is usable only with its key: an
+    // exchange would strip the constraint, so such tokens are never exchanged.
+    if (claims.cnf !== undefined) throw refused(role, 'sender_constrained')
     const { exp, iat, sub } = claims
     const nowSeconds = this.#now() / 1000
     if (typeof exp !== 'number' || !Number.isFinite(exp)) throw refused(role, 'no_exp')
@@ -143,6 +146,8 @@ export class SubjectTokenVerifier {
       throw refused(role, 'grant_revoked')
     }
     const { claims } = verified
+    // A DPoP-bound Gatehouse token is usable only with its key: never exchanged for an unbound one.
+    if (claims.cnf !== undefined) throw refused(role, 'sender_constrained')
     return {
       issuer: this.#config.issuer,
       subject: verified.subject,

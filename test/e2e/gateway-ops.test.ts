@@ -161,6 +161,8 @@ describe('gatehouse serve: operations', () => {
     expect(pre.status).toBe(204)
     expect(pre.headers.get('access-control-allow-origin')).toBe(APP)
     expect(pre.headers.get('access-control-allow-headers')).toContain('mcp-session-id')
+    // DPoP clients in a browser send the proof and read the server's nonce.
+    expect(pre.headers.get('access-control-allow-headers')).toContain('dpop')
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST')
 
     const evil = await fetch(url, {
@@ -179,6 +181,7 @@ describe('gatehouse serve: operations', () => {
     expect(challenge.headers.get('access-control-allow-origin')).toBe(APP)
     expect(challenge.headers.get('access-control-expose-headers')).toMatch(/WWW-Authenticate/)
     expect(challenge.headers.get('access-control-expose-headers')).toMatch(/Mcp-Session-Id/)
+    expect(challenge.headers.get('access-control-expose-headers')).toMatch(/DPoP-Nonce/)
 
     // A real request from a foreign origin is refused by the guard, without CORS headers.
     const { client, provider } = await connectAs(url, BOB, 'cors check')

@@ -183,6 +183,9 @@ describe('several identity providers (upstreams)', () => {
     expect(b.subject).toBe('beta|same-sub')
     expect(a.upstream.issuer).toBe(alpha.issuer)
     expect(b.upstream.issuer).toBe(beta.issuer)
+    // The user at each IdP is the IdP's own `sub`, not Gatehouse's namespaced subject.
+    expect(a.upstream.subject).toBe('same-sub')
+    expect(b.upstream.subject).toBe('same-sub')
     // The IdP token of each grant is its own IdP's: accepted there, refused by the other.
     expect(a.userinfo).toEqual({ own: 200, other: 401 })
     expect(b.userinfo).toEqual({ own: 200, other: 401 })

@@ -172,6 +172,14 @@ describe('RFC 8693 token exchange', () => {
     expect(claimsOf(body.access_token).cnf).toEqual({ jkt: key.jkt })
     // Bound: presented as a plain bearer token it is refused.
     expect((await t.mcp(bearer(body.access_token), '/other')).status).toBe(401)
+    // Nor can it be exchanged (without a proof) for a token without the constraint.
+    const again = await exchange({
+      subject_token: body.access_token,
+      subject_token_type: ACCESS,
+      resource: RESOURCE,
+      scope: 'mcp:read',
+    })
+    await refused(again, 'invalid_grant', [body.access_token])
   })
 
   it('TX-02 with no scope asked, the subject token scopes the target knows; audience works like resource', async () => {
