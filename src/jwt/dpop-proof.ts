@@ -16,13 +16,8 @@
  * 6. with nonces on: a nonce the server issued and still accepts (else `use_dpop_nonce`);
  * 7. the `jti` was not used before by this key (spent now, remembered until the proof is stale).
  */
-import {
-  base64url,
-  calculateJwkThumbprint,
-  decodeProtectedHeader,
-  EmbeddedJWK,
-  jwtVerify,
-} from 'jose'
+import { sha256 } from '../http/random.js'
+import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify } from 'jose'
 import type { JWK, JWTPayload } from 'jose'
 import type { DPoPNonces } from './dpop-nonce.js'
 
@@ -214,12 +209,6 @@ export function confirmedJkt(claims: Readonly<Record<string, unknown>>): string 
   if (typeof cnf !== 'object' || cnf === null) return undefined
   const jkt = (cnf as Record<string, unknown>).jkt
   return typeof jkt === 'string' ? jkt : undefined
-}
-
-/** base64url(SHA-256(text)): the `ath` of an access token, and replay keys. */
-export async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return base64url.encode(new Uint8Array(digest))
 }
 
 /** Whether `value` looks like an RFC 7638 SHA-256 thumbprint (43 base64url characters). */

@@ -39,7 +39,9 @@ export function boundJkt(token: AccessToken): string | undefined {
  * resource that requires DPoP. The error is marked for the DPoP challenge.
  */
 export function assertBearerAllowed(token: AccessToken, resource: ResolvedResource): void {
-  if (boundJkt(token) !== undefined) {
+  // Any confirmation (`cnf`: a DPoP `jkt`, an mTLS `x5t#S256`, or one malformed) binds the token
+  // to a key the bearer scheme cannot prove: refused, never accepted as a plain bearer token.
+  if (boundJkt(token) !== undefined || token.claims.cnf !== undefined) {
     throw inDPoPScheme(
       new OAuthError('invalid_token', 'the access token is DPoP-bound: use the DPoP scheme', {
         reason: 'dpop_bound_token_as_bearer',
