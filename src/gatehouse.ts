@@ -11,9 +11,7 @@ import { createRouter, type Handler, type Route } from './http/app.js'
 import { createCookieSigner } from './http/cookies.js'
 import { createGuardedFetch, type GuardedTransport } from './http/guarded-fetch.js'
 import { RateLimiter } from './http/rate-limit.js'
-import { metadataResponse } from './http/responses.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
-import { handleAuthorize } from './oauth/authorize.js'
 import {
   createClientAssertionVerifier,
   type ClientAssertionVerifier,
@@ -30,13 +28,8 @@ import {
 } from './oauth/gatehouse-provider.js'
 import { ID_JAG_PROFILE, IdentityAssertionVerifier } from './grants/identity-assertion-verifier.js'
 import { SubjectTokenVerifier } from './grants/subject-token.js'
-import { handleIntrospect } from './oauth/introspect.js'
-import { authorizationServerMetadata, authorizationServerMetadataPath } from './oauth/metadata.js'
-import { protectedResourceMetadata } from './resource/metadata.js'
+import { authorizationServerMetadata } from './oauth/metadata.js'
 import type { OAuthServerProvider } from './oauth/provider.js'
-import { handleRegister } from './oauth/register.js'
-import { handleRevoke } from './oauth/revoke.js'
-import { handleToken } from './oauth/token.js'
 import { createDPoPPolicy, dpopServerMetadata } from './oauth/dpop.js'
 import type { AccessToken, TokenVerifier } from './jwt/access-token.js'
 import type { AuditWriter } from './ops/audit.js'
@@ -60,6 +53,7 @@ import { SigningKeys } from './tokens/keys.js'
 import { createOwnTokenVerifier } from './tokens/own-token-verifier.js'
 import { ConsentingProvider } from './upstream/consenting-provider.js'
 import { createProxy } from './providers/registry.js'
+import { routeTable } from './routes.js'
 
 export interface GatehouseOptions {
   /** Configuration, validated by the one schema (`ConfigError` lists every problem). */
@@ -304,52 +298,17 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   })
 
   const p = config.basePath
-  const routes: Route[] = [
-    {
-      path: authorizationServerMetadataPath(config),
-      cors: true,
-      head: true,
-      methods: { GET: () => Promise.resolve(metadataResponse(asMetadata)) },
-    },
-    {
-      path: `${p}/.well-known/jwks.json`,
-      cors: true,
-      head: true,
-      methods: { GET: () => Promise.resolve(metadataResponse(keys.jwks())) },
-    },
-    {
-      path: `${p}/authorize`,
-      cors: false,
-      methods: { GET: (r) => handleAuthorize(r, deps), POST: (r) => handleAuthorize(r, deps) },
-    },
-    { path: `${p}/token`, cors: true, methods: { POST: (r) => handleToken(r, deps) } },
-    { path: `${p}/revoke`, cors: true, methods: { POST: (r) => handleRevoke(r, deps) } },
-    { path: `${p}/introspect`, cors: false, methods: { POST: (r) => handleIntrospect(r, deps) } },
-    ...config.resources.map((resource): Route => ({
-      path: resource.metadataPath,
-      cors: true,
-      head: true,
-      methods: {
-        GET: () =>
-          Promise.resolve(metadataResponse(protectedResourceMetadata([config.issuer], resource))),
-      },
-    })),
-  ]
-  if (proxy) routes.push(...proxy.routes())
-  else if (base instanceof ConsentingProvider) routes.push(...base.routes())
-  if (config.registration.enabled) {
-    routes.push({
-      path: `${p}/register`,
-      cors: true,
-      methods: { POST: (r) => handleRegister(r, deps) },
-    })
-  }
   const addressOf = (request: Request) => {
     const address = clientAddressOf(request)
     return address === 'unknown' ? undefined : address
   }
-  routes.push(
-    ...ops.routes(
+  const routes = routeTable({
+    config,
+    endpoints: deps,
+    metadata: asMetadata,
+    keys,
+    signIn: proxy ? proxy.routes() : base instanceof ConsentingProvider ? base.routes() : [],
+    operations: ops.routes(
       p,
       [
         { name: 'store', check: () => backend.get('health:probe').then(() => true) },
@@ -361,9 +320,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       ],
       addressOf,
     ),
-  )
-  if (config.admin.enabled)
-    routes.push(...(await operatorPage(config, store, backend, ops, addressOf, now)))
+    admin: config.admin.enabled
+      ? await operatorPage(config, store, backend, ops, addressOf, now)
+      : [],
+  })
   const paths = new Set(routes.map((r) => r.path))
   const fetch = withRequestLog(createRouter(routes, onError), {
     logger: ops.logger,

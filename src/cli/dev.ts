@@ -6,11 +6,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
-import { toNodeHandler } from '../adapters/node.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMcpHandler } from '../mcp/handler.js'
@@ -19,6 +16,7 @@ import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 import type { LOG_LEVELS } from '../config/ops-schema.js'
 import type { Logger } from '../ops/logger.js'
+import { startListener, type Listener } from './listener.js'
 
 type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -68,21 +66,14 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       { cause: error },
     )
   })
-  const slot = {
-    handler: toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 }))),
-  }
-  const server = createServer((req, res) => {
-    slot.handler(req, res)
-  })
-  await listen(server, options.port)
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const listener = await startListener(options.port)
+  const issuer = `http://127.0.0.1:${listener.port}`
   const store = await openStore(options)
   const secret = options.memory
     ? randomBytes(32).toString('base64url')
     : loadSecret(options.dataDir)
   const common = {
-    slot,
-    server,
+    listener,
     issuer,
     store,
     secret,
@@ -141,10 +132,9 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   })
 }
 
-/** Gatehouse in front of `upstream` and the demo MCP server, on the listening `server`. */
+/** Gatehouse in front of `upstream` and the demo MCP server, on the `listener`. */
 async function serve({
-  slot,
-  server,
+  listener,
   issuer,
   store,
   secret,
@@ -155,8 +145,7 @@ async function serve({
   logger,
   logLevel,
 }: {
-  slot: { handler: ReturnType<typeof toNodeHandler> }
-  server: Server
+  listener: Listener
   issuer: string
   store: Store
   secret: string
@@ -198,8 +187,8 @@ async function serve({
     createServer: createDemoServer,
     enableJsonResponse: true,
   })
-  const port = (server.address() as AddressInfo).port
-  slot.handler = toNodeHandler(
+  const port = listener.port
+  listener.serve(
     (request) =>
       new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
     // The issuer never comes from Host, and other Host values are refused (DNS rebinding).
@@ -211,12 +200,7 @@ async function serve({
     idpIssuer: idp.idpIssuer,
     gatehouse,
     async close() {
-      server.closeAllConnections()
-      await new Promise<void>((done) =>
-        server.close(() => {
-          done()
-        }),
-      )
+      await listener.close()
       await mcp.close()
       await idp.close()
       await gatehouse.close()
@@ -240,14 +224,4 @@ function loadSecret(dataDir: string): string {
   const secret = randomBytes(32).toString('base64url')
   writeFileSync(file, `${secret}\n`, { mode: 0o600 })
   return secret
-}
-
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((done, fail) => {
-    server.once('error', fail)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', fail)
-      done()
-    })
-  })
 }

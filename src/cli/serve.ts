@@ -6,11 +6,8 @@
  */
 import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
-import { toNodeHandler } from '../adapters/node.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { applyEnv, overlayEnv } from '../config/env.js'
 import { isLoopbackHost } from '../config/urls.js'
@@ -24,6 +21,7 @@ import { readinessResponse } from '../ops/health.js'
 import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
+import { startListener } from './listener.js'
 
 export interface ServeOptions {
   /** Configuration input (the file, or built from flags); `GATEHOUSE_*` variables in `env` apply over it. */
@@ -77,16 +75,9 @@ export interface RunningServe {
 export async function startServe(options: ServeOptions): Promise<RunningServe> {
   const env = options.env ?? process.env
   const log = options.log ?? (() => undefined)
-  const slot = {
-    handler: toNodeHandler(() => Promise.resolve(new Response('starting', { status: 503 }))),
-  }
-  const server = createServer((req, res) => {
-    slot.handler(req, res)
-  })
-  const host = options.host ?? '127.0.0.1'
-  await listen(server, options.port, host)
-  const port = (server.address() as AddressInfo).port
-  const closers: (() => Promise<void>)[] = [() => closeServer(server)]
+  const listener = await startListener(options.port, options.host)
+  const port = listener.port
+  const closers: (() => Promise<void>)[] = [() => listener.close()]
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined)
   }
@@ -145,13 +136,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const metricsAt = checked.metrics.listen
     let metricsUrl: string | undefined
     if (metricsAt !== undefined && gatehouse.metricsRegistry) {
-      const listener = await listenMetrics({
+      const metricsListener = await listenMetrics({
         source: gatehouse.metricsRegistry,
         listen: metricsAt,
         token: checked.metrics.token,
       })
-      closers.push(() => listener.close())
-      metricsUrl = listener.url
+      closers.push(() => metricsListener.close())
+      metricsUrl = metricsListener.url
     }
     refuseOwnAudiences(checked)
     // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
@@ -183,7 +174,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       ? [`127.0.0.1:${port}`, `localhost:${port}`, publicHost]
       : undefined
     const readyPath = `${checked.basePath}/readyz`
-    slot.handler = toNodeHandler(
+    listener.serve(
       (request) =>
         gateway.handle(request) ??
         (new URL(request.url).pathname === readyPath && request.method === 'GET'
@@ -336,23 +327,4 @@ async function openStore(options: ServeOptions): Promise<Store> {
       return createSqliteStore({ dataDir: resolve(options.dataDir ?? '.gatehouse') })
     }
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((done, fail) => {
-    server.once('error', fail)
-    server.listen(port, host, () => {
-      server.off('error', fail)
-      done()
-    })
-  })
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections()
-  return new Promise((done) =>
-    server.close(() => {
-      done()
-    }),
-  )
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { runServe } from '../../src/cli/serve-command.js'
+import { runServe } from '../../src/cli/commands/serve.js'
 import { serverEntry } from '../helpers/gateway.js'
 
 function capture() {

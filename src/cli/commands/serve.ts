@@ -1,14 +1,15 @@
 /**
- * Argument parsing of `gatehouse serve`: the config-file form, or the flag form for one route
- * (`--upstream URL`, or a command after `--` for a stdio server). Runs until SIGTERM/SIGINT, then
- * drains.
+ * `gatehouse serve`: its arguments (the config-file form, or the flag form for one route:
+ * `--upstream URL`, or a command after `--` for a stdio server), then `startServe` (cli/serve.ts)
+ * on the shared listener; runs until SIGTERM/SIGINT, then drains.
  */
 import { parseArgs } from 'node:util'
-import { LOG_LEVELS } from '../config/ops-schema.js'
-import { ConfigError } from '../errors.js'
-import { createPinoLogger } from '../ops/pino.js'
-import { readConfigFile } from './config-file.js'
-import { startServe, type ServeOptions } from './serve.js'
+import { LOG_LEVELS } from '../../config/ops-schema.js'
+import { ConfigError } from '../../errors.js'
+import { createPinoLogger } from '../../ops/pino.js'
+import { readConfigFile } from '../config-file.js'
+import { runUntilSignal, type Signals } from '../listener.js'
+import { startServe, type ServeOptions } from '../serve.js'
 
 export const SERVE_HELP = `gatehouse serve — OAuth 2.1 in front of an MCP server (HTTP or stdio), no code
 
@@ -46,7 +47,7 @@ export async function runServe(
   argv: string[],
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
-  signals: { once(event: 'SIGTERM' | 'SIGINT', listener: () => void): unknown } = process,
+  signals: Signals = process,
 ): Promise<number> {
   const dash = argv.indexOf('--')
   const flags = dash === -1 ? argv : argv.slice(0, dash)
@@ -165,14 +166,13 @@ export async function runServe(
   if (running.idpIssuer !== undefined) {
     lines.push(`  Identity provider  ${running.idpIssuer} (sign in as ${user})`)
   }
-  out.write(`${lines.join('\n')}\n\nSIGTERM or Ctrl-C drains and stops.\n`)
-  await new Promise<void>((done) => {
-    signals.once('SIGINT', done)
-    signals.once('SIGTERM', done)
+  return runUntilSignal({
+    out,
+    banner: `${lines.join('\n')}\n\nSIGTERM or Ctrl-C drains and stops.\n`,
+    stop: () => running.drain(),
+    stopped: 'Gatehouse serve stopped.\n',
+    signals,
   })
-  await running.drain()
-  out.write('Gatehouse serve stopped.\n')
-  return 0
 }
 
 /** The route's upstream from flags; a string is the problem. */

@@ -9,13 +9,13 @@ import { userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
-import { overlayEnv } from '../config/env.js'
-import { resolveConfig } from '../config/schema.js'
-import { ConfigError, StoreError } from '../errors.js'
-import { AdminError, createAdmin } from '../ops/admin.js'
-import type { Admin } from '../ops/admin.js'
-import { createPinoLogger } from '../ops/pino.js'
-import type { Store } from '../storage/store.js'
+import { overlayEnv } from '../../config/env.js'
+import { resolveConfig } from '../../config/schema.js'
+import { ConfigError, StoreError } from '../../errors.js'
+import { AdminError, createAdmin } from '../../ops/admin.js'
+import type { Admin } from '../../ops/admin.js'
+import { createPinoLogger } from '../../ops/pino.js'
+import type { Store } from '../../storage/store.js'
 
 export const ADMIN_HELP = `gatehouse admin — manage clients, grants, tokens and keys in the store
 
@@ -257,7 +257,7 @@ async function loadConfigFile(file: string): Promise<Record<string, unknown>> {
 
 async function openStore(where: string): Promise<{ store: Store; backend: string }> {
   if (/^rediss?:\/\//.test(where)) {
-    const { createRedisStore } = await import('../storage/redis.js')
+    const { createRedisStore } = await import('../../storage/redis.js')
     const keyPrefix = process.env.GATEHOUSE_REDIS_PREFIX
     return {
       store: createRedisStore({ url: where, ...(keyPrefix ? { keyPrefix } : {}) }),
@@ -265,7 +265,7 @@ async function openStore(where: string): Promise<{ store: Store; backend: string
     }
   }
   if (/^postgres(ql)?:\/\//.test(where)) {
-    const { createPostgresStore } = await import('../storage/postgres.js')
+    const { createPostgresStore } = await import('../../storage/postgres.js')
     const schema = process.env.GATEHOUSE_PG_SCHEMA
     return {
       store: createPostgresStore({ connectionString: where, ...(schema ? { schema } : {}) }),
@@ -273,7 +273,7 @@ async function openStore(where: string): Promise<{ store: Store; backend: string
     }
   }
   const dir = where.startsWith('sqlite:') ? where.slice('sqlite:'.length) : where
-  const { createSqliteStore } = await import('../storage/sqlite.js')
+  const { createSqliteStore } = await import('../../storage/sqlite.js')
   return { store: createSqliteStore({ dataDir: resolve(dir) }), backend: 'sqlite' }
 }
 

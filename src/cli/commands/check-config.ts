@@ -6,8 +6,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { resolveConfigWithEnv } from '../config/env.js'
-import { checkOnline } from './check-online.js'
+import { resolveConfigWithEnv } from '../../config/env.js'
+import { checkOnline } from '../check-online.js'
+import { usageProblem } from '../usage.js'
 
 export const CHECK_CONFIG_HELP = `gatehouse check-config — validate a configuration file
 
@@ -107,10 +108,4 @@ async function readConfigFile(file: string): Promise<Record<string, unknown> | s
     return `${file} must hold a JSON object`
   }
   return value as Record<string, unknown>
-}
-
-/** parseArgs's complaint, without its advice about `--` (ours is the help that follows). */
-export function usageProblem(error: unknown): string {
-  const message = error instanceof Error ? error.message : 'bad arguments'
-  return message.split('. To specify a positional')[0] ?? message
 }
