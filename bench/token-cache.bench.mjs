@@ -78,7 +78,12 @@ const common = {
   typ: 'at+jwt',
   signatureVerifier: nodeSignatureVerifier,
 }
-const ownConfig = { issuer: ISSUER, resources: [{ url: AUDIENCE }], clockToleranceSeconds: 30 }
+const ownConfig = {
+  issuer: ISSUER,
+  resources: [{ url: AUDIENCE }],
+  clockToleranceSeconds: 30,
+  guardCache: { tokens: 10_000, grants: 100_000 },
+}
 const ownKeys = { refresh: async () => undefined, jwks: () => ({ keys: [jwk] }) }
 
 const check = (result) => {

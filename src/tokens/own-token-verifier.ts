@@ -50,6 +50,7 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
       now: options.now,
     }),
     typ: 'at+jwt',
+    cache: config.guardCache.tokens === 0 ? false : { maxEntries: config.guardCache.tokens },
     clockToleranceSeconds: config.clockToleranceSeconds,
     now: options.now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
