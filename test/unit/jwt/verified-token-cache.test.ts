@@ -112,7 +112,7 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get(token.slice(0, -1), 1)).toBeUndefined()
     expect(cache.get(`${token}x`, 1)).toBeUndefined()
     // An equal string built separately is the same token.
-    expect(cache.get([...token].join(''), 1)?.token).toBe(token)
+    expect(cache.get(token.slice(0, 200) + token.slice(200), 1)?.token).toBe(token)
   })
 
   it('refuses a non-positive size', () => {
