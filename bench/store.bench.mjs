@@ -66,14 +66,15 @@ async function batch(op, from, count) {
 
 /**
  * Operations per second of `path[operation]`: batches until MS ms of timed work. `take` needs its
- * keys present: each batch's keys are written first (untimed) through the same path.
+ * keys present: each batch's keys (their own, not the ones `get` reads) are written first,
+ * untimed, through the same path.
  */
 async function opsPerSecond(path, operation) {
   let timed = 0
   let done = 0
   while (timed < MS) {
     const from = done % KEYS
-    if (operation === 'take') await batch(path.set, from, BATCH)
+    if (operation === 'take') await batch(path.fill, from, BATCH)
     timed += await batch(path[operation], from, BATCH)
     done += BATCH
   }
@@ -98,7 +99,7 @@ async function backend(name, { raw, store, cleanup }) {
         if ((await s.get(`${prefix}k${i}`)) === undefined) throw new Error('missing')
       },
       take: async (i) => {
-        if ((await s.take(`${prefix}k${i}`)) === undefined) throw new Error('missing')
+        if ((await s.take(`${prefix}t${i}`)) === undefined) throw new Error('missing')
       },
       commit: async (i) => {
         const applied = await s.commit({
@@ -109,6 +110,7 @@ async function backend(name, { raw, store, cleanup }) {
         if (!applied) throw new Error('step refused')
       },
       setRequired: (i) => s.set(`${prefix}a${i}`, VALUE, { ttlSeconds: TTL }),
+      fill: (i) => s.set(`${prefix}t${i}`, VALUE, { ttlSeconds: TTL }),
     })
     const paths = [
       ['raw driver', raw],
@@ -163,8 +165,8 @@ function memory() {
       set: async (i) => put(`k${i}`),
       get: async (i) => structuredClone((live(`k${i}`) ?? missing()).value),
       take: async (i) => {
-        const entry = live(`k${i}`) ?? missing()
-        map.delete(`k${i}`)
+        const entry = live(`t${i}`) ?? missing()
+        map.delete(`t${i}`)
         return entry.value
       },
       commit: async (i) => {
@@ -173,6 +175,7 @@ function memory() {
         put(`b${i}`)
       },
       setRequired: async (i) => put(`a${i}`),
+      fill: async (i) => put(`t${i}`),
     },
     store: createMemoryStore(),
   }
@@ -202,9 +205,10 @@ async function sqlite() {
     raw: {
       set: async (i) => write(`k${i}`),
       get: async (i) => JSON.parse((read.get(`k${i}`, Date.now()) ?? missing()).value),
-      take: async (i) => JSON.parse((take.get(`k${i}`) ?? missing()).value),
+      take: async (i) => JSON.parse((take.get(`t${i}`) ?? missing()).value),
       commit: async (i) => step.immediate(i) || missing(),
       setRequired: async (i) => write(`a${i}`),
+      fill: async (i) => write(`t${i}`),
     },
     store: createSqliteStore({ dataDir: dir }),
     cleanup: async () => {
@@ -230,11 +234,12 @@ return 1`,
     raw: {
       set: (i) => client.set(key(`k${i}`), JSON.stringify(VALUE), 'EX', TTL),
       get: async (i) => JSON.parse((await client.get(key(`k${i}`))) ?? missing()),
-      take: async (i) => JSON.parse((await client.getdel(key(`k${i}`))) ?? missing()),
+      take: async (i) => JSON.parse((await client.getdel(key(`t${i}`))) ?? missing()),
       commit: async (i) =>
         (await client.rawStep(key(`a${i}`), key(`b${i}`), JSON.stringify(VALUE), TTL)) === 1 ||
         missing(),
       setRequired: (i) => client.set(key(`a${i}`), JSON.stringify(VALUE), 'EX', TTL),
+      fill: (i) => client.set(key(`t${i}`), JSON.stringify(VALUE), 'EX', TTL),
     },
     store: createRedisStore({ url, keyPrefix: `${prefix}store:` }),
     cleanup: async () => {
@@ -273,7 +278,7 @@ async function postgres(url) {
       },
       take: async (i) => {
         const result = await pool.query(`DELETE FROM ${table} WHERE key = $1 RETURNING value`, [
-          `k${i}`,
+          `t${i}`,
         ])
         return JSON.parse((result.rows[0] ?? missing()).value)
       },
@@ -298,6 +303,7 @@ async function postgres(url) {
         }
       },
       setRequired: (i) => write(pool, `a${i}`),
+      fill: (i) => write(pool, `t${i}`),
     },
     store: createPostgresStore({ connectionString: url, schema }),
     cleanup: async () => {
