@@ -446,8 +446,8 @@ export const ConfigSchema = z
     clockToleranceSeconds: z.number().int().min(0).max(60).default(30),
     /**
      * The bearer guard's in-memory caches, per instance. `tokens`: verified access tokens kept
-     * (least recently used dropped first, each at most until its `exp`; about 1-2 KB per token);
-     * 0 verifies the signature on every request. `grants`: grant liveness answers kept (each
+     * (least recently used dropped first, each at most until its `exp`); 0 verifies the signature
+     * on every request. `grants`: grant liveness answers kept (each
      * trusted for `revocationCheckSeconds`). See docs/deployment.md.
      */
     guardCache: z
