@@ -146,6 +146,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     store,
     ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
     revocationCheckSeconds: config.revocationCheckSeconds,
+    maxCached: config.guardCache.grants,
     now,
   })
   const verifier = createOwnTokenVerifier({

@@ -444,6 +444,18 @@ export const ConfigSchema = z
     /** Upper bound on how long a revoked grant's access tokens keep working at the guard. */
     revocationCheckSeconds: z.number().int().min(0).max(60).default(5),
     clockToleranceSeconds: z.number().int().min(0).max(60).default(30),
+    /**
+     * The bearer guard's in-memory caches, per instance. `tokens`: verified access tokens kept
+     * (least recently used dropped first, each at most until its `exp`); 0 verifies the signature
+     * on every request. `grants`: grant liveness answers kept (each
+     * trusted for `revocationCheckSeconds`). See docs/deployment.md.
+     */
+    guardCache: z
+      .strictObject({
+        tokens: z.number().int().min(0).max(1_000_000).default(10_000),
+        grants: z.number().int().min(1).max(10_000_000).default(100_000),
+      })
+      .prefault({}),
     registration: z
       .strictObject({
         enabled: z.boolean().default(true),

@@ -58,7 +58,10 @@ export interface JWTVerifierOptions {
   allowExtraAudiences?: boolean
   /** Longest token accepted, checked before decoding. Default 16 KiB. */
   maxTokenBytes?: number
-  /** Verified-token cache: default on, 10 000 entries, entries live at most `maxTtlSeconds` (3600). */
+  /**
+   * Verified-token cache: default on, 10 000 entries (least recently used dropped first), entries
+   * live at most `maxTtlSeconds` (3600).
+   */
   cache?: false | { maxEntries?: number; maxTtlSeconds?: number }
   /**
    * Share one key cache across verifiers; then configure fetch and the clock of key loading on that

@@ -50,12 +50,15 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
       now: options.now,
     }),
     typ: 'at+jwt',
+    cache: config.guardCache.tokens === 0 ? false : { maxEntries: config.guardCache.tokens },
     clockToleranceSeconds: config.clockToleranceSeconds,
     now: options.now,
     ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
   })
   // The JWT verifier hands out one frozen object per cached token: derive ours once per object.
+  // Most tokens need nothing derived and get no WeakMap entry (ephemerons cost the GC on each
+  // new token).
   const derived = new WeakMap<AccessToken, AccessToken>()
   return {
     async verifyToken(token: string): Promise<AccessToken | undefined> {
@@ -66,6 +69,7 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
         options.observer?.inactiveGrant?.()
         return undefined
       }
+      if (!needsIdentity(verified)) return verified
       let result = derived.get(verified)
       if (result === undefined) {
         result = withIdentity(verified)
@@ -89,13 +93,22 @@ function withIdentity(token: AccessToken): AccessToken {
   const idp = token.claims.idp
   const upstream = upstreamOf(token.claims.upstream)
   const machine = token.claims.gty === 'client_credentials'
-  if (typeof idp !== 'string' && upstream === undefined && !machine) return token
   return Object.freeze({
     ...token,
     ...(typeof idp === 'string' ? { issuer: idp } : {}),
     ...(upstream !== undefined ? { upstream } : {}),
     ...(machine ? { machine: true } : {}),
   })
+}
+
+/** Whether {@link withIdentity} has anything to add (else the verified token is returned as is). */
+function needsIdentity(token: AccessToken): boolean {
+  const { idp, upstream, gty } = token.claims
+  return (
+    typeof idp === 'string' ||
+    (typeof upstream === 'object' && upstream !== null) ||
+    gty === 'client_credentials'
+  )
 }
 
 function upstreamOf(claim: unknown): UpstreamIdentity | undefined {

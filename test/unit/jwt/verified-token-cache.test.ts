@@ -48,8 +48,76 @@ describe('VerifiedTokenCache', () => {
     expect(microseconds).toBeLessThan(5)
   })
 
+  it('evicts the least recently used entry: a get promotes, a set of a held token refreshes', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 3 })
+    for (const name of ['a', 'b', 'c']) cache.set(name, accessToken(name), 10_000, 0)
+    expect(cache.get('a', 1)?.token).toBe('a') // order now b, c, a (oldest first)
+    cache.set('d', accessToken('d'), 10_000, 1) // evicts b
+    expect(cache.get('b', 1)).toBeUndefined()
+    cache.set('c', accessToken('c'), 10_000, 1) // re-set: c is now the newest; order a, d, c
+    cache.set('e', accessToken('e'), 10_000, 1) // evicts a
+    expect(cache.get('a', 1)).toBeUndefined()
+    expect(['c', 'd', 'e'].map((name) => cache.get(name, 1)?.token)).toEqual(['c', 'd', 'e'])
+    expect(cache.size).toBe(3)
+  })
+
+  it('replaces the value and deadline of a token set again, without growing', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 2 })
+    const first = accessToken('t')
+    const second = accessToken('t')
+    cache.set('t', first, 1000, 0)
+    cache.set('t', second, 5000, 0)
+    expect(cache.size).toBe(1)
+    expect(cache.get('t', 2000)).toBe(second)
+  })
+
+  it('drops an expired entry when met and reuses its slot before evicting', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 2 })
+    cache.set('short', accessToken('short'), 100, 0)
+    cache.set('long', accessToken('long'), 10_000, 0)
+    expect(cache.get('short', 100)).toBeUndefined()
+    expect(cache.size).toBe(1)
+    cache.set('new', accessToken('new'), 10_000, 100)
+    // The freed slot was used: nothing live was evicted.
+    expect(cache.get('long', 101)?.token).toBe('long')
+    expect(cache.get('new', 101)?.token).toBe('new')
+    expect(cache.size).toBe(2)
+  })
+
+  it('forgets one token on delete and all on clear, and works as before afterwards', () => {
+    const cache = new VerifiedTokenCache({ maxEntries: 2 })
+    cache.set('a', accessToken('a'), 10_000, 0)
+    cache.set('b', accessToken('b'), 10_000, 0)
+    cache.delete('a')
+    cache.delete('absent')
+    expect(cache.get('a', 1)).toBeUndefined()
+    expect(cache.size).toBe(1)
+    cache.set('c', accessToken('c'), 10_000, 0)
+    expect(cache.get('b', 1)?.token).toBe('b')
+    cache.clear()
+    expect(cache.size).toBe(0)
+    expect(cache.get('b', 1)).toBeUndefined()
+    for (const name of ['x', 'y', 'z']) cache.set(name, accessToken(name), 10_000, 0)
+    expect(cache.size).toBe(2)
+    expect(cache.get('x', 1)).toBeUndefined()
+    expect(cache.get('z', 1)?.token).toBe('z')
+  })
+
+  it('never answers for a token that differs from a held one, even in one character', () => {
+    const cache = new VerifiedTokenCache()
+    const token = `${'h'.repeat(40)}.${'p'.repeat(400)}.${'s'.repeat(342)}`
+    cache.set(token, accessToken(token), 10_000, 0)
+    const changed = `${token.slice(0, -1)}t`
+    expect(cache.get(changed, 1)).toBeUndefined()
+    expect(cache.get(token.slice(0, -1), 1)).toBeUndefined()
+    expect(cache.get(`${token}x`, 1)).toBeUndefined()
+    // An equal string built separately is the same token.
+    expect(cache.get(token.slice(0, 200) + token.slice(200), 1)?.token).toBe(token)
+  })
+
   it('refuses a non-positive size', () => {
     expect(() => new VerifiedTokenCache({ maxEntries: 0 })).toThrow(TypeError)
+    expect(() => new VerifiedTokenCache({ maxEntries: 1.5 })).toThrow(TypeError)
   })
 })
 
