@@ -33,7 +33,7 @@ const MAY_IMPORT = {
   adapters: ['http', 'jwt'],
 }
 
-/** Where each table row lives in src/ (azure/ is the providers/ room until it moves there). */
+/** Where each table row lives in src/. */
 const FOLDER_PATH = {
   errors: 'src/(errors|audit-event)\\.ts$',
   config: 'src/config/',
@@ -44,7 +44,7 @@ const FOLDER_PATH = {
   grants: 'src/grants/',
   oauth: 'src/oauth/',
   upstream: 'src/upstream/',
-  providers: 'src/(providers|azure)/',
+  providers: 'src/providers/',
   resource: 'src/resource/',
   mcp: 'src/mcp/',
   gateway: 'src/gateway/',
@@ -88,7 +88,7 @@ const RUNTIME_NEUTRAL = [
   'src/grants/',
   'src/oauth/',
   'src/resource/',
-  'src/(providers|azure)/',
+  'src/providers/',
   'src/storage/(store|memory|encrypted|keys)\\.ts$',
 ]
 

@@ -45,6 +45,7 @@ export default tseslint.config(
       'src/tokens/**',
       'src/jwt/**',
       'src/resource/**',
+      'src/providers/**',
       'src/storage/store.ts',
       'src/storage/memory.ts',
       'src/storage/encrypted.ts',

@@ -11,7 +11,7 @@ import { bearerChallenge } from '../resource/bearer.js'
 import { OAuthError } from '../errors.js'
 import { StoreRateLimiter } from '../http/rate-limit.js'
 import type { ReadinessCheck } from '../ops/health.js'
-import { principalKey, principalOf } from '../resource/access-token.js'
+import { principalKey, principalOf } from '../jwt/access-token.js'
 import type { Store } from '../storage/store.js'
 import {
   headerMismatch,

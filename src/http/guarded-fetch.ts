@@ -5,7 +5,6 @@
  */
 
 import { UpstreamError } from '../errors.js'
-export { isLoopbackHost } from '../config/urls.js' // moved: re-export kept until the integrator updates importers
 
 /** Options of `createGuardedFetch`. */
 export interface GuardedFetchOptions {

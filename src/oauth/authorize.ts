@@ -21,9 +21,6 @@ import { resolveResource } from './resource-indicators.js'
 import { parseScope } from './scopes.js'
 import type { AuthorizationParams, OAuthClientInformation } from './types.js'
 
-// moved: re-export kept until the integrator updates importers
-export { resolveResource } from './resource-indicators.js'
-
 const MAX_STATE = 2048
 
 export interface AuthorizeDeps {

@@ -17,7 +17,6 @@ import type { ClientJwksSource } from './client-jwks.js'
 import type { OAuthClientInformation } from './types.js'
 import { storageKey } from '../storage/keys.js'
 
-export { CLIENT_ASSERTION_TYPE } from '../config/protocol.js' // moved: re-export kept until the integrator updates importers
 /** Longest accepted time from now to an assertion's `exp`. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300
 

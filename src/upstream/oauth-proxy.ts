@@ -21,7 +21,7 @@
  */
 import { LINKED_SUBJECT_PREFIX } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import type { GrantRecord } from '../grants/grants.js'
+import type { GrantRecord } from '../grants/grant-store.js'
 import { serializeCookie, type CookieSigner } from '../http/cookies.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { redirectResponse } from '../http/responses.js'

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { AdminError, createAdmin } from '../../../src/ops/admin.js'
 import type { AdminAuditEvent } from '../../../src/ops/admin.js'
-import type { AuditEvent } from '../../../src/ops/audit-event.js'
+import type { AuditEvent } from '../../../src/audit-event.js'
 import { createMemoryStore } from '../../../src/storage/memory.js'
 import type { Store } from '../../../src/storage/store.js'
 import {
