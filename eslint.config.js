@@ -41,6 +41,7 @@ export default tseslint.config(
       'src/config/**',
       'src/http/**',
       'src/oauth/**',
+      'src/contract/**',
       'src/grants/**',
       'src/tokens/**',
       'src/jwt/**',

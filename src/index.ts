@@ -26,8 +26,8 @@ export type { OAuthErrorCode, OAuthErrorOptions, ErrorHook } from './errors.js'
 export type { Store, SetOptions } from './storage/store.js'
 export { createMemoryStore } from './storage/memory.js'
 export { createEncryptedStore } from './storage/encrypted.js'
-export type { OAuthServerProvider } from './oauth/provider.js'
-export { ProviderTokenVerifier, exchangeIdentityAssertionUnsupported } from './oauth/provider.js'
+export type { OAuthServerProvider } from './contract/provider.js'
+export { ProviderTokenVerifier, exchangeIdentityAssertionUnsupported } from './contract/provider.js'
 export { GatehouseProvider } from './oauth/gatehouse-provider.js'
 export type { Authenticate, UserIdentity } from './oauth/gatehouse-provider.js'
 export type {
@@ -38,7 +38,7 @@ export type {
   RefreshToken,
   TokenEndpointAuthMethod,
   TokenResponse,
-} from './oauth/types.js'
+} from './contract/types.js'
 export { checkAccessToken, principalOf, principalKey, samePrincipal } from './jwt/access-token.js'
 export type {
   AccessToken,

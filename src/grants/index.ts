@@ -4,7 +4,7 @@
  * `GrantHandler` and one line here; the endpoint and the metadata follow from this map.
  */
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT } from '../config/protocol.js'
-import type { OAuthServerProvider } from '../oauth/provider.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
 import { authorizationCodeGrant } from './authorization-code.js'
 import { clientCredentialsGrant } from './client-credentials.js'
 import type { GrantHandler } from './grant-handler.js'

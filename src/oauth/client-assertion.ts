@@ -14,7 +14,7 @@ import { OAuthError } from '../errors.js'
 import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
 import type { ClientJwksSource } from './client-jwks.js'
-import type { OAuthClientInformation } from './types.js'
+import type { OAuthClientInformation } from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
 
 /** Longest accepted time from now to an assertion's `exp`. */

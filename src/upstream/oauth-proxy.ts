@@ -31,7 +31,7 @@ import {
   type GatehouseProviderOptions,
   type UserIdentity,
 } from '../oauth/gatehouse-provider.js'
-import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
 import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
 import { handleCallback, type CallbackHost, type Transaction } from './callback.js'
 import { handleChooserGet, handleChooserPost, type ChooserHost } from './chooser.js'
