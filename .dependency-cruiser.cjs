@@ -29,9 +29,10 @@ const MAY_IMPORT = {
   providers: ['upstream', 'jwt', 'http'],
   resource: ['tokens', 'jwt'],
   mcp: ['resource'],
-  gateway: ['mcp', 'resource', 'upstream'],
-  ops: ['storage'],
-  adapters: ['http', 'jwt'],
+  gateway: ['mcp', 'resource', 'upstream', 'ops'],
+  ops: ['storage', 'http'],
+  admin: ['grants', 'ops'],
+  adapters: ['http', 'jwt', 'ops'],
 }
 
 /** Where each table row lives in src/. */
@@ -51,6 +52,7 @@ const FOLDER_PATH = {
   mcp: 'src/mcp/',
   gateway: 'src/gateway/',
   ops: 'src/ops/',
+  admin: 'src/admin/',
   adapters: 'src/adapters/',
 }
 
@@ -108,9 +110,10 @@ module.exports = {
     ...tableRules,
     {
       name: 'table-presets',
-      comment: 'presets beside gatehouse.ts import everything below, never cli/ or dev/',
+      comment:
+        'presets (gatehouse.ts, index.ts, presets/) import everything below, never cli/ or dev/',
       severity: 'error',
-      from: { path: '^src/[^/]+\\.ts$', pathNot: '^src/(errors|audit-event)\\.ts$' },
+      from: { path: '^src/([^/]+\\.ts$|presets/)', pathNot: '^src/(errors|audit-event)\\.ts$' },
       to: { path: '^src/(cli|dev)/' },
     },
     {

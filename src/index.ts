@@ -108,7 +108,7 @@ export type { EntraOboErrorCode } from './providers/azure/errors.js'
 export { UpstreamSchema } from './config/schema.js'
 export { configFromEnv, mergeConfig, overlayEnv, resolveConfigWithEnv } from './config/env.js'
 export type { EnvOverlay, EnvSource } from './config/env.js'
-export { AdminError, createAdmin } from './ops/admin.js'
+export { AdminError, createAdmin } from './admin/admin.js'
 export type {
   Admin,
   AdminAuditEvent,
@@ -117,4 +117,4 @@ export type {
   AdminKey,
   AdminOptions,
   StoreCheckResult,
-} from './ops/admin.js'
+} from './admin/admin.js'

@@ -19,9 +19,9 @@ import type { Store } from '../storage/store.js'
 import { SigningKeys } from '../tokens/keys.js'
 import { createOwnTokenVerifier } from '../tokens/own-token-verifier.js'
 import type { AuditInput, AuditSink } from '../audit-event.js'
-import type { AuditWriter } from './audit.js'
-import type { Logger } from './logger.js'
-import { createObservability } from './observability.js'
+import type { AuditWriter } from '../ops/audit.js'
+import type { Logger } from '../ops/logger.js'
+import { createObservability } from '../ops/observability.js'
 import {
   CIMD_PREFIX,
   CLIENT_PREFIX,
