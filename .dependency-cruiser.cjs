@@ -12,8 +12,9 @@
 /**
  * "may import", read as layers: a folder may import the folders in its row and, through them,
  * everything those may import (tokens may import jwt, jwt may import http, so tokens may import
- * http). `errors.ts`, its neighbour `audit-event.ts` (the audit event type: types only, emitted by
- * every layer) and `config/` are importable by all and import nothing else.
+ * http). `errors.ts`, its neighbours `audit-event.ts` (the audit event type: types only, emitted by
+ * every layer) and `obo-error.ts` (`EntraOboError`, thrown by providers/azure and mcp) and `config/`
+ * are importable by all and import nothing else.
  */
 const MAY_IMPORT = {
   errors: [],
@@ -37,7 +38,7 @@ const MAY_IMPORT = {
 
 /** Where each table row lives in src/. */
 const FOLDER_PATH = {
-  errors: 'src/(errors|audit-event)\\.ts$',
+  errors: 'src/(errors|audit-event|obo-error)\\.ts$',
   config: 'src/config/',
   storage: 'src/storage/',
   http: 'src/http/',
@@ -84,7 +85,7 @@ const tableRules = Object.keys(MAY_IMPORT).map((folder) => ({
 /** The runtime-neutral core (tsconfig.core.json, test/unit/runtime-neutral.test.ts, eslint.config.js). */
 const RUNTIME_NEUTRAL = [
   'src/index\\.ts$',
-  'src/(errors|audit-event)\\.ts$',
+  'src/(errors|audit-event|obo-error)\\.ts$',
   'src/config/',
   'src/http/',
   'src/jwt/',
@@ -113,7 +114,10 @@ module.exports = {
       comment:
         'presets (gatehouse.ts, index.ts, presets/) import everything below, never cli/ or dev/',
       severity: 'error',
-      from: { path: '^src/([^/]+\\.ts$|presets/)', pathNot: '^src/(errors|audit-event)\\.ts$' },
+      from: {
+        path: '^src/([^/]+\\.ts$|presets/)',
+        pathNot: '^src/(errors|audit-event|obo-error)\\.ts$',
+      },
       to: { path: '^src/(cli|dev)/' },
     },
     {
@@ -122,7 +126,10 @@ module.exports = {
         'dev/ (stand-in IdPs, demo server) shares no code with the server it tests: errors, config, and mcp for the demo only',
       severity: 'error',
       from: { path: '^src/dev/' },
-      to: { path: '^src/', pathNot: '^src/(dev/|mcp/|(errors|audit-event)\\.ts$|config/)' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(dev/|mcp/|(errors|audit-event|obo-error)\\.ts$|config/)',
+      },
     },
     {
       name: 'table-dev-demo',

@@ -38,6 +38,7 @@ export default tseslint.config(
     files: [
       'src/index.ts',
       'src/errors.ts',
+      'src/obo-error.ts',
       'src/config/**',
       'src/http/**',
       'src/oauth/**',
