@@ -1,5 +1,5 @@
 /**
- * `gatehouse admin`: the administration API (src/ops/admin.ts) on the command line, against the
+ * `gatehouse admin`: the administration API (src/admin/admin.ts) on the command line, against the
  * store and configuration a deployment uses. Tables for people, `--json` for scripts. Every
  * state-changing command emits an `admin_action` audit event to the sink the configuration names
  * (`audit.sink: log` writes JSON lines to stderr, so stdout stays the command's output).
