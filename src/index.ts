@@ -26,8 +26,8 @@ export type { OAuthErrorCode, OAuthErrorOptions, ErrorHook } from './errors.js'
 export type { Store, SetOptions } from './storage/store.js'
 export { createMemoryStore } from './storage/memory.js'
 export { createEncryptedStore } from './storage/encrypted.js'
-export type { OAuthServerProvider } from './oauth/provider.js'
-export { ProviderTokenVerifier, exchangeIdentityAssertionUnsupported } from './oauth/provider.js'
+export type { OAuthServerProvider } from './contract/provider.js'
+export { ProviderTokenVerifier, exchangeIdentityAssertionUnsupported } from './contract/provider.js'
 export { GatehouseProvider } from './oauth/gatehouse-provider.js'
 export type { Authenticate, UserIdentity } from './oauth/gatehouse-provider.js'
 export type {
@@ -38,7 +38,7 @@ export type {
   RefreshToken,
   TokenEndpointAuthMethod,
   TokenResponse,
-} from './oauth/types.js'
+} from './contract/types.js'
 export { checkAccessToken, principalOf, principalKey, samePrincipal } from './jwt/access-token.js'
 export type {
   AccessToken,
@@ -103,12 +103,12 @@ export type {
 export { AzureJWTVerifier } from './providers/azure/azure-jwt-verifier.js'
 export type { AzureJWTVerifierOptions } from './providers/azure/azure-jwt-verifier.js'
 export { AzureScopeRules, OIDC_SCOPES } from './providers/azure/scopes.js'
-export { EntraOboError } from './providers/azure/errors.js'
-export type { EntraOboErrorCode } from './providers/azure/errors.js'
+export { EntraOboError } from './obo-error.js'
+export type { EntraOboErrorCode } from './obo-error.js'
 export { UpstreamSchema } from './config/schema.js'
 export { configFromEnv, mergeConfig, overlayEnv, resolveConfigWithEnv } from './config/env.js'
 export type { EnvOverlay, EnvSource } from './config/env.js'
-export { AdminError, createAdmin } from './ops/admin.js'
+export { AdminError, createAdmin } from './admin/admin.js'
 export type {
   Admin,
   AdminAuditEvent,
@@ -117,4 +117,4 @@ export type {
   AdminKey,
   AdminOptions,
   StoreCheckResult,
-} from './ops/admin.js'
+} from './admin/admin.js'

@@ -5,7 +5,7 @@
  * or failed with a reason. Never prints a response body.
  */
 import { createNodeTransport } from '../adapters/node-transport.js'
-import { resolveAuthority } from '../azure/authority.js'
+import { resolveAuthority } from '../providers/azure/authority.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost, parseUrl } from '../config/urls.js'
 import { ConfigError } from '../errors.js'

@@ -16,7 +16,7 @@ import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
 import type { ResolvedConfig } from '../config/schema.js'
-import type { AccessToken } from '../resource/access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import { readinessResponse } from '../ops/health.js'
 import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
@@ -279,9 +279,13 @@ async function startIdp(
   issuer: string,
   users: readonly DevUser[],
 ): Promise<{ issuer: string; upstream: Record<string, unknown>; close(): Promise<void> }> {
-  const { startDevIdentityProvider } = await import('../dev/idp.js').catch((error: unknown) => {
-    throw new Error('--dev-idp needs the package oidc-provider (npm install it)', { cause: error })
-  })
+  const { startDevIdentityProvider } = await import('../dev/oidc-idp/server.js').catch(
+    (error: unknown) => {
+      throw new Error('--dev-idp needs the package oidc-provider (npm install it)', {
+        cause: error,
+      })
+    },
+  )
   const secret = randomBytes(32).toString('base64url')
   const idp = await startDevIdentityProvider({
     users: users.map((user) => ({

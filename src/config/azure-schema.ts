@@ -1,6 +1,6 @@
 /**
  * The `kind: 'azure'` member of the upstream union: Microsoft Entra ID (and Azure AD B2C) as the
- * identity provider. Only shapes are checked here; `src/azure/` derives endpoints and rules.
+ * identity provider. Only shapes are checked here; `src/providers/azure/` derives endpoints and rules.
  */
 import * as z from 'zod'
 import { SCOPE_TOKEN } from './protocol.js'

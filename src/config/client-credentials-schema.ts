@@ -7,8 +7,6 @@
 import * as z from 'zod'
 import { scopeToken } from './azure-schema.js'
 
-export { CLIENT_CREDENTIALS_GRANT } from './protocol.js' // moved: re-export kept until the integrator updates importers
-
 export const ClientCredentialsSchema = z.strictObject({
   /**
    * Serve `grant_type=client_credentials` at /token (and advertise it). Operator-listed clients

@@ -54,7 +54,7 @@ export const opsFields = {
     })
     .prefault({}),
   /**
-   * The operator page at `{basePath}/admin` (src/ops/admin-page.ts), off by default: grants,
+   * The operator page at `{basePath}/admin` (src/admin/admin-page.ts), off by default: grants,
    * clients, keys, recent audit events, revoke/delete/rotate buttons. Operators sign in with
    * `token` (`GATEHOUSE_ADMIN_TOKEN`, 32+ characters); a session lasts `sessionMinutes`.
    */

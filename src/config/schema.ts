@@ -46,8 +46,6 @@ export const ResourceSchema = z.strictObject({
   dpop: ResourceDPoPSchema.prefault({}),
 })
 
-export { ASYMMETRIC_ALGORITHMS, JWT_BEARER_GRANT } from './protocol.js' // moved: re-export kept until the integrator updates importers
-
 const upstreamCommon = {
   clientId: z.string().min(1),
   /** From the environment or a file, never the command line. */
@@ -187,7 +185,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
         })
       }
     }),
-  // Microsoft Entra ID / Azure AD B2C (src/azure/).
+  // Microsoft Entra ID / Azure AD B2C (src/providers/azure/).
   z
     .strictObject({
       ...azureUpstreamFields,

@@ -6,7 +6,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { toNodeHandler } from '../adapters/node.js'
+import { toNodeListener } from './web-listener.js'
 
 /** One request a stand-in received, as sent (secrets included: the stand-ins are for tests). */
 export interface RecordedRequest {
@@ -111,7 +111,7 @@ export async function serveLoopback(
   handler: (request: Request) => Promise<Response>,
   port = 0,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer(toNodeHandler(handler))
+  const server = createServer(toNodeListener(handler))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', () => {

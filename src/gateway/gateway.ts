@@ -5,13 +5,13 @@
  */
 import type { GatewayRoute } from '../config/gateway-schema.js'
 import type { ResolvedConfig } from '../config/schema.js'
-import type { Gatehouse } from '../gatehouse.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { bearerChallenge } from '../resource/bearer.js'
+import type { Guard } from '../resource/guard.js'
 import { OAuthError } from '../errors.js'
 import { StoreRateLimiter } from '../http/rate-limit.js'
 import type { ReadinessCheck } from '../ops/health.js'
-import { principalKey, principalOf } from '../resource/access-token.js'
+import { principalKey, principalOf } from '../jwt/access-token.js'
 import type { Store } from '../storage/store.js'
 import {
   headerMismatch,
@@ -26,8 +26,17 @@ import { RoutePolicy, type Decision } from './policy.js'
 import { SessionBindings } from './session-binding.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
+/**
+ * What the gateway needs of a Gatehouse (`createGatehouse`'s result is one): its resolved
+ * configuration and its bearer guard. A port, so that the gateway does not import the presets.
+ */
+export interface GatewayHost {
+  readonly config: ResolvedConfig
+  readonly protect: Guard['protect']
+}
+
 export interface GatewayOptions {
-  gatehouse: Gatehouse
+  gatehouse: GatewayHost
   /** The store the session owners are kept in (the same one Gatehouse uses). */
   store: Store
   /** Builds the upstream of a route (HTTP or stdio). */

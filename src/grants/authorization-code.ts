@@ -17,16 +17,16 @@
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { randomToken, sha256 } from '../http/random.js'
-import { assertCodeBinding } from '../oauth/dpop.js'
-import { verifyPkce } from '../oauth/pkce.js'
-import { resolveResource } from '../oauth/resource-indicators.js'
+import { assertCodeBinding } from '../contract/dpop-binding.js'
+import { verifyPkce } from '../contract/pkce.js'
+import { resolveResource } from '../contract/resource-indicators.js'
 import type {
   AuthorizationCode,
   AuthorizationParams,
   OAuthClientInformation,
   TokenBinding,
   TokenResponse,
-} from '../oauth/types.js'
+} from '../contract/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import {
   nowSeconds,

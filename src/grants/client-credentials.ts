@@ -30,14 +30,14 @@ import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
-import { isClientIdUrl } from '../oauth/client-id-url.js'
-import { resolveResource } from '../oauth/resource-indicators.js'
-import { parseScope } from '../oauth/scopes.js'
+import { isClientIdUrl } from '../contract/client-id-url.js'
+import { resolveResource } from '../contract/resource-indicators.js'
+import { parseScope } from '../contract/scopes.js'
 import type {
   ClientCredentialsParams,
   OAuthClientInformation,
   TokenResponse,
-} from '../oauth/types.js'
+} from '../contract/types.js'
 import type { GrantContext, GrantHandler, GrantHandlerDeps } from './grant-handler.js'
 import type { GrantRecord, Grants } from './grant-store.js'
 

@@ -27,9 +27,9 @@ import { JwksCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { Store } from '../storage/store.js'
-import { resolveResource } from '../oauth/resource-indicators.js'
-import { parseScope } from '../oauth/scopes.js'
-import type { OAuthClientInformation } from '../oauth/types.js'
+import { resolveResource } from '../contract/resource-indicators.js'
+import { parseScope } from '../contract/scopes.js'
+import type { OAuthClientInformation } from '../contract/types.js'
 
 /** The ID-JAG media type (draft §3). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt'

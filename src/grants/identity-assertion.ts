@@ -18,14 +18,14 @@
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
-import { exchangeIdentityAssertionUnsupported } from '../oauth/provider.js'
-import { resolveResource } from '../oauth/resource-indicators.js'
-import { parseScope } from '../oauth/scopes.js'
+import { exchangeIdentityAssertionUnsupported } from '../contract/provider.js'
+import { resolveResource } from '../contract/resource-indicators.js'
+import { parseScope } from '../contract/scopes.js'
 import type {
   IdentityAssertionParams,
   OAuthClientInformation,
   TokenResponse,
-} from '../oauth/types.js'
+} from '../contract/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import {
   nowSeconds,

@@ -3,9 +3,8 @@
  * further grant (RFC 8693 token exchange in `token-exchange.ts`, say) is one file exporting a
  * `GrantHandler` and one line here; the endpoint and the metadata follow from this map.
  */
-import { CLIENT_CREDENTIALS_GRANT } from '../config/client-credentials-schema.js'
-import { JWT_BEARER_GRANT } from '../config/schema.js'
-import type { OAuthServerProvider } from '../oauth/provider.js'
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT } from '../config/protocol.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
 import { authorizationCodeGrant } from './authorization-code.js'
 import { clientCredentialsGrant } from './client-credentials.js'
 import type { GrantHandler } from './grant-handler.js'

@@ -9,14 +9,14 @@
 import { refreshTokenLifetime } from './refresh-policy.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { randomToken, sha256 } from '../http/random.js'
-import { refreshTokenJkt } from '../oauth/dpop.js'
-import { formatScope } from '../oauth/scopes.js'
+import { refreshTokenJkt } from '../contract/dpop-binding.js'
+import { formatScope } from '../contract/scopes.js'
 import type {
   OAuthClientInformation,
   RefreshToken,
   TokenBinding,
   TokenResponse,
-} from '../oauth/types.js'
+} from '../contract/types.js'
 import type { StepWrite } from '../storage/store.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'

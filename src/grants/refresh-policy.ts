@@ -11,7 +11,7 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import type { OAuthClientInformation } from '../oauth/types.js'
+import type { OAuthClientInformation } from '../contract/types.js'
 
 /** Whether the policy lets `client` hold refresh tokens at all. */
 export function refreshTokensAllowed(

@@ -16,15 +16,15 @@ import { assertRefreshAllowed } from './refresh-policy.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { randomToken, sha256 } from '../http/random.js'
-import { assertRefreshBinding } from '../oauth/dpop.js'
-import { resolveResource } from '../oauth/resource-indicators.js'
-import { parseScope } from '../oauth/scopes.js'
+import { assertRefreshBinding } from '../contract/dpop-binding.js'
+import { resolveResource } from '../contract/resource-indicators.js'
+import { parseScope } from '../contract/scopes.js'
 import type {
   OAuthClientInformation,
   RefreshToken,
   TokenBinding,
   TokenResponse,
-} from '../oauth/types.js'
+} from '../contract/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import type { AtomicStep } from '../storage/store.js'
 import {

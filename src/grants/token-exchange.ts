@@ -33,9 +33,13 @@ import { TOKEN_EXCHANGE_GRANT } from '../config/token-exchange-schema.js'
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
-import { resolveResource } from '../oauth/resource-indicators.js'
-import { parseScope } from '../oauth/scopes.js'
-import type { OAuthClientInformation, TokenExchangeParams, TokenResponse } from '../oauth/types.js'
+import { resolveResource } from '../contract/resource-indicators.js'
+import { parseScope } from '../contract/scopes.js'
+import type {
+  OAuthClientInformation,
+  TokenExchangeParams,
+  TokenResponse,
+} from '../contract/types.js'
 import {
   nowSeconds,
   requiredParam,

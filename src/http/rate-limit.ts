@@ -4,7 +4,6 @@
  * Both bounded: at most `maxKeys` keys in memory, the oldest window dropped first.
  */
 import { OAuthError } from '../errors.js'
-import type { Store } from '../storage/store.js'
 import { sha256 } from './random.js'
 
 export interface RateLimitOptions {
@@ -62,8 +61,16 @@ function rateLimited(msLeft: number): OAuthError {
   })
 }
 
+/**
+ * The one store operation `StoreRateLimiter` needs: the `Store` contract's atomic `setIfAbsent`
+ * (storage/store.ts; every backend is one). A port, so that http/ stays below storage/.
+ */
+export interface RateLimitStore {
+  setIfAbsent(key: string, value: unknown, options: { ttlSeconds: number }): Promise<boolean>
+}
+
 export interface StoreRateLimitOptions extends RateLimitOptions {
-  store: Store
+  store: RateLimitStore
   /** Namespace of the store keys, e.g. `gw-rate:`. Keys given to `hit` are hashed under it. */
   prefix: string
   /** Parts the window's budget is claimed in (default 10; at most `limit`). */

@@ -2,7 +2,7 @@
  * `entraOboToken`: in a tool handler, a token for a downstream API (Microsoft Graph …) on behalf of
  * the signed-in user, by Entra On-Behalf-Of. The MCP access token itself is never passed on.
  */
-import { EntraOboError } from '../providers/azure/errors.js'
+import { EntraOboError } from '../obo-error.js'
 import { contextOf } from './context.js'
 import type { ExtraWithAuth } from './auth-info.js'
 
@@ -27,7 +27,7 @@ export async function entraOboToken(
       'no signed-in user on this request: serve the MCP server with createMcpHandler',
     )
   }
-  const onBehalfOf = context.upstream?.capabilities.onBehalfOf
+  const onBehalfOf = context.upstream?.capabilities?.onBehalfOf
   if (onBehalfOf === undefined) {
     throw new EntraOboError(
       'ERR_OBO_NOT_AZURE',

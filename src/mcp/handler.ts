@@ -13,9 +13,8 @@ import { principalKey, principalOf, type AccessToken } from '../jwt/access-token
 import { bearerChallenge } from '../resource/bearer.js'
 import type { ProtectedHandler, ProtectOptions } from '../resource/guard.js'
 import { missingScopes, type ScopeHierarchy } from '../resource/scopes.js'
-import { OAuthProxy } from '../upstream/oauth-proxy.js'
 import { toAuthInfo, type GatehouseAuthInfo } from './auth-info.js'
-import { bindContext } from './context.js'
+import { bindContext, upstreamAccessOf } from './context.js'
 import { jsonRpcError, sessionNotFound } from './json-rpc.js'
 import { loadSdk, sharedDefaultValidator } from './sdk.js'
 import type { CreateMcpServer, McpServerLike } from './server-like.js'
@@ -33,7 +32,7 @@ import type { McpSdkVersion, StreamableTransportOptions } from './transport.js'
  * What guards the endpoint: a `Gatehouse`, a `RemoteAuthProvider` or a bare `Guard`. With `config`
  * (the first two) the `toolScopes` challenge names exactly the scopes the call needs; with a bare
  * `Guard` it names the resource's scopes. `base` (a `Gatehouse`'s provider) enables
- * `getUpstreamToken` when it is an `OAuthProxy`.
+ * `getUpstreamToken` when it offers one (an `OAuthProxy` does: the `UpstreamAccess` port).
  */
 export interface McpAuthSource {
   protect(
@@ -169,7 +168,7 @@ const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100
  */
 export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions): McpHandler {
   validate(options)
-  const upstream = auth.base instanceof OAuthProxy ? auth.base : undefined
+  const upstream = upstreamAccessOf(auth.base)
   const resources = auth.config?.resources
   warnUnofferedToolScopes(options, resources)
   const toolTable = new Map(Object.entries(options.toolScopes ?? {}))

@@ -14,15 +14,12 @@ import { parseParams, readForm, type Params } from '../http/params.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { readDPoPJkt } from './dpop.js'
 import { authorizationResponseUrl } from './gatehouse-provider.js'
-import { isValidChallenge } from './pkce.js'
-import type { OAuthServerProvider } from './provider.js'
+import { isValidChallenge } from '../contract/pkce.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
 import { matchRedirectUri, redirectAllowed } from './redirect-uri.js'
-import { resolveResource } from './resource-indicators.js'
-import { parseScope } from './scopes.js'
-import type { AuthorizationParams, OAuthClientInformation } from './types.js'
-
-// moved: re-export kept until the integrator updates importers
-export { resolveResource } from './resource-indicators.js'
+import { resolveResource } from '../contract/resource-indicators.js'
+import { parseScope } from '../contract/scopes.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
 
 const MAX_STATE = 2048
 

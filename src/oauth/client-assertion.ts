@@ -14,10 +14,9 @@ import { OAuthError } from '../errors.js'
 import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
 import type { ClientJwksSource } from './client-jwks.js'
-import type { OAuthClientInformation } from './types.js'
+import type { OAuthClientInformation } from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
 
-export { CLIENT_ASSERTION_TYPE } from '../config/protocol.js' // moved: re-export kept until the integrator updates importers
 /** Longest accepted time from now to an assertion's `exp`. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300
 

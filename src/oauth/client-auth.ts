@@ -7,13 +7,10 @@ import { OAuthError } from '../errors.js'
 import { assertNoRepeats, readForm, type Params } from '../http/params.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import type { RateLimiter } from '../http/rate-limit.js'
-import {
-  assertionClientId,
-  CLIENT_ASSERTION_TYPE,
-  type ClientAssertionVerifier,
-} from './client-assertion.js'
-import type { OAuthServerProvider } from './provider.js'
-import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
+import { CLIENT_ASSERTION_TYPE } from '../config/protocol.js'
+import { assertionClientId, type ClientAssertionVerifier } from './client-assertion.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
+import type { OAuthClientInformation, TokenEndpointAuthMethod } from '../contract/types.js'
 
 /** The client that authenticated and the method it used. */
 export interface AuthenticatedClient {

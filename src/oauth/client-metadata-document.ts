@@ -13,7 +13,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { impliedApplicationType, redirectUriProblem } from '../config/protocol.js'
 import { redirectAllowed } from './redirect-uri.js'
-import type { OAuthClientInformation, TokenEndpointAuthMethod } from './types.js'
+import type { OAuthClientInformation, TokenEndpointAuthMethod } from '../contract/types.js'
 
 const AUTH_METHODS = ['none', 'private_key_jwt'] as const
 const SECRET_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt']

@@ -18,9 +18,9 @@ import { sha256 } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
 import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
-import { clientIdUrlProblem } from './client-id-url.js'
+import { clientIdUrlProblem } from '../contract/client-id-url.js'
 import { parseClientMetadataDocument, parseJwks } from './client-metadata-document.js'
-import type { OAuthClientInformation } from './types.js'
+import type { OAuthClientInformation } from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
 
 export interface ClientMetadataResolverOptions {

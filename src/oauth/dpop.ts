@@ -8,7 +8,8 @@
  *    proof's key (`cnf.jkt`, `token_type: DPoP`). No header: a bearer token, as before.
  * 2. A code issued for a `dpop_jkt` is redeemed only with a proof of that key (§10); a public
  *    client's refresh token issued with a proof is used only with a proof of the same key (§5):
- *    otherwise `invalid_grant`, checked before anything is redeemed or rotated.
+ *    otherwise `invalid_grant`, checked before anything is redeemed or rotated (the grants call
+ *    contract/dpop-binding.ts for this).
  * 3. A proof's `jti` is spent in the store (`dpop-jti:`), so a replay fails on every instance.
  */
 import type { ResolvedConfig } from '../config/schema.js'
@@ -17,12 +18,7 @@ import { createDPoPNonces } from '../jwt/dpop-nonce.js'
 import { isJwkThumbprint, verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
 import type { Store } from '../storage/store.js'
 import { endpointsOf } from './metadata.js'
-import type {
-  AuthorizationCode,
-  OAuthClientInformation,
-  RefreshToken,
-  TokenBinding,
-} from './types.js'
+import type { OAuthClientInformation, TokenBinding } from '../contract/types.js'
 
 /** The headers a DPoP error or a response carrying a nonce exposes to browser clients. */
 const EXPOSE = { 'access-control-expose-headers': 'WWW-Authenticate, DPoP-Nonce' }
@@ -118,15 +114,6 @@ export function readDPoPJkt(value: string | undefined, config: ResolvedConfig): 
   return value
 }
 
-/** RFC 9449 §10.1: a code bound to a key is redeemed only with a proof of that key. */
-export function assertCodeBinding(code: AuthorizationCode, binding: TokenBinding): void {
-  if (code.dpopJkt !== undefined && binding.dpopJkt !== code.dpopJkt) {
-    throw new OAuthError('invalid_grant', 'the DPoP key does not match the authorization', {
-      reason: binding.dpopJkt === undefined ? 'dpop_jkt_no_proof' : 'dpop_jkt_mismatch',
-    })
-  }
-}
-
 /**
  * RFC 9449 §5.2: the `dpop_bound_access_tokens` registration member, checked at `/register`:
  * `{ dpop_bound_access_tokens: true }` to store, `{}` when absent or false; `invalid_client_metadata`
@@ -146,24 +133,4 @@ export function readDPoPRegistration(
     )
   }
   return { dpop_bound_access_tokens: true }
-}
-
-/** RFC 9449 §5: a bound refresh token is used only with a proof of the same key. */
-export function assertRefreshBinding(record: RefreshToken, binding: TokenBinding): void {
-  if (record.dpopJkt !== undefined && binding.dpopJkt !== record.dpopJkt) {
-    throw new OAuthError('invalid_grant', 'the refresh token is invalid', {
-      reason: binding.dpopJkt === undefined ? 'refresh_dpop_no_proof' : 'refresh_dpop_key_mismatch',
-    })
-  }
-}
-
-/**
- * The key a new refresh token is bound to: the proof's, for a public client only (RFC 9449 §5;
- * a confidential client's refresh tokens are bound to its authentication instead).
- */
-export function refreshTokenJkt(
-  client: OAuthClientInformation,
-  binding: TokenBinding,
-): string | undefined {
-  return client.token_endpoint_auth_method === 'none' ? binding.dpopJkt : undefined
 }

@@ -27,9 +27,9 @@ import type { AuditSink } from '../audit-event.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import type { Store } from '../storage/store.js'
 import type { SigningKeys } from '../tokens/keys.js'
-import { isClientIdUrl } from './client-id-url.js'
+import { isClientIdUrl } from '../contract/client-id-url.js'
 import type { ClientMetadataResolver } from './client-metadata-resolver.js'
-import type { OAuthServerProvider } from './provider.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
 import { staticClients } from './static-clients.js'
 import type {
   AuthorizationCode,
@@ -41,7 +41,7 @@ import type {
   TokenBinding,
   TokenExchangeParams,
   TokenResponse,
-} from './types.js'
+} from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
 
 export type { PreparedTokens } from '../grants/issue.js'

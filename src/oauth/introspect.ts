@@ -9,7 +9,7 @@ import { jsonResponse } from '../http/responses.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import type { Grants } from '../grants/grant-store.js'
-import type { OAuthServerProvider } from './provider.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
 import { confirmedJkt } from '../jwt/dpop-proof.js'
 
 export interface IntrospectDeps {

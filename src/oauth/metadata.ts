@@ -5,7 +5,6 @@
 import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { privateKeyJwtEnabled } from './client-assertion.js'
-export { protectedResourceMetadata } from '../resource/metadata.js' // moved: re-export kept until the integrator updates importers
 
 /** The endpoint URLs, all under the issuer. */
 export interface Endpoints {

@@ -6,7 +6,6 @@
 import type { ResolvedConfig } from '../config/schema.js'
 import { hasDotSegment } from '../config/protocol.js'
 import { isLoopbackHost, isLoopbackIp } from '../config/urls.js'
-export { hasDotSegment, impliedApplicationType, redirectUriProblem } from '../config/protocol.js' // moved: re-export kept until the integrator updates importers
 
 /**
  * The registered URI that `requested` matches, or `undefined`. Comparison is by exact string,

@@ -9,7 +9,7 @@ import { OAuthError } from '../errors.js'
 import { CORS_HEADERS } from '../http/responses.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
-import type { OAuthServerProvider } from './provider.js'
+import type { OAuthServerProvider } from '../contract/provider.js'
 import type { AuditSink } from '../audit-event.js'
 
 export interface RevokeDeps {

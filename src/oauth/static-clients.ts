@@ -3,7 +3,7 @@
  * ones and never stored: the configuration is their only source, so removing one revokes it.
  */
 import type { ResolvedConfig } from '../config/schema.js'
-import type { OAuthClientInformation } from './types.js'
+import type { OAuthClientInformation } from '../contract/types.js'
 
 /** The configured clients by id, in the wire shape the endpoints use. */
 export function staticClients(config: ResolvedConfig): ReadonlyMap<string, OAuthClientInformation> {

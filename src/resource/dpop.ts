@@ -14,7 +14,7 @@
 import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { confirmedJkt, verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
-import type { AccessToken } from './access-token.js'
+import type { AccessToken } from '../jwt/access-token.js'
 
 const dpopErrors = new WeakSet<OAuthError>()
 

@@ -17,7 +17,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import type { ErrorHook } from '../errors.js'
 import type { CookieSigner } from '../http/cookies.js'
 import type { UserIdentity } from '../oauth/gatehouse-provider.js'
-import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
 import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
 import {

@@ -16,7 +16,7 @@ import {
   GatehouseProvider,
   type GatehouseProviderOptions,
 } from '../oauth/gatehouse-provider.js'
-import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
 import {
   consentGiven,
   forbidden,

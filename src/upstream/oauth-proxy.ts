@@ -21,7 +21,7 @@
  */
 import { LINKED_SUBJECT_PREFIX } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import type { GrantRecord } from '../grants/grants.js'
+import type { GrantRecord } from '../grants/grant-store.js'
 import { serializeCookie, type CookieSigner } from '../http/cookies.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { redirectResponse } from '../http/responses.js'
@@ -31,7 +31,7 @@ import {
   type GatehouseProviderOptions,
   type UserIdentity,
 } from '../oauth/gatehouse-provider.js'
-import type { AuthorizationParams, OAuthClientInformation } from '../oauth/types.js'
+import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
 import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
 import { handleCallback, type CallbackHost, type Transaction } from './callback.js'
 import { handleChooserGet, handleChooserPost, type ChooserHost } from './chooser.js'

@@ -19,7 +19,7 @@ import type { GuardedTransport } from '../http/guarded-fetch.js'
 import type { VerifierObserver } from '../jwt/observer.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import type { UserIdentity } from '../oauth/gatehouse-provider.js'
-import type { TokenVerifier } from '../resource/access-token.js'
+import type { TokenVerifier } from '../jwt/access-token.js'
 import type { UpstreamClient, UpstreamTokens } from './upstream-client.js'
 
 /** Who signed in, as the profile reports it (the provider contract's user). */

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import type { AuditEvent } from '../../src/ops/audit-event.js'
+import type { AuditEvent } from '../../src/audit-event.js'
 import {
   browserSkipReason,
   closeServer,

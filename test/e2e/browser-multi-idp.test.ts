@@ -19,7 +19,7 @@ import {
 } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/idp.js'
+import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/server.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Gatehouse } from '../../src/gatehouse.js'
-import type { AccessToken } from '../../src/resource/access-token.js'
+import type { AccessToken } from '../../src/jwt/access-token.js'
 import { approveAndSignIn, UserAgent } from './user-agent.js'
 
 export const CLIENT_CB = 'http://127.0.0.1:5591/cb'

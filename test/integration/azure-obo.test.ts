@@ -3,7 +3,7 @@
  * expires, typed errors that keep Entra's codes and never carry the secret or the user's token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EntraOboError } from '../../src/providers/azure/errors.js'
+import { EntraOboError } from '../../src/obo-error.js'
 import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
 import { entraOboToken } from '../../src/mcp/entra.js'
 import { toAuthInfo } from '../../src/mcp/auth-info.js'

@@ -1,5 +1,5 @@
 /**
- * `gatehouse admin`: the administration API (src/ops/admin.ts) on the command line, against the
+ * `gatehouse admin`: the administration API (src/admin/admin.ts) on the command line, against the
  * store and configuration a deployment uses. Tables for people, `--json` for scripts. Every
  * state-changing command emits an `admin_action` audit event to the sink the configuration names
  * (`audit.sink: log` writes JSON lines to stderr, so stdout stays the command's output).
@@ -12,8 +12,8 @@ import { parse as parseYaml } from 'yaml'
 import { overlayEnv } from '../../config/env.js'
 import { resolveConfig } from '../../config/schema.js'
 import { ConfigError, StoreError } from '../../errors.js'
-import { AdminError, createAdmin } from '../../ops/admin.js'
-import type { Admin } from '../../ops/admin.js'
+import { AdminError, createAdmin } from '../../admin/admin.js'
+import type { Admin } from '../../admin/admin.js'
 import { createPinoLogger } from '../../ops/pino.js'
 import type { Store } from '../../storage/store.js'
 

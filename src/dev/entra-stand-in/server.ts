@@ -8,7 +8,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { JWTPayload } from 'jose'
-import { toNodeHandler } from '../../adapters/node.js'
+import { toNodeListener } from '../web-listener.js'
 import { handleAuthorize, handleLogin, handleLoginPage } from './authorize.js'
 import { handleDiscovery, handleKeys } from './discovery.js'
 import { Directory, type StandInApp, type StandInTenant, type StandInUser } from './directory.js'
@@ -90,7 +90,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     }
     return Response.json({ error: 'not_found' }, { status: 404 })
   }
-  const server = createServer(toNodeHandler(handler))
+  const server = createServer(toNodeListener(handler))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, '127.0.0.1', () => {

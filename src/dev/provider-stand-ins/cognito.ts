@@ -6,7 +6,7 @@
  * ID token and the access token; access tokens with `client_id` and `token_use: access` and no
  * `aud`; ID tokens with `aud` = the app client and `token_use: id`.
  */
-import type { DevIdpClient, DevIdpUser } from '../idp.js'
+import type { DevIdpClient, DevIdpUser } from '../oidc-idp/server.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
 export interface CognitoUser extends Omit<DevIdpUser, 'claims'> {

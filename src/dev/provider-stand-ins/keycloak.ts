@@ -7,7 +7,7 @@
  * mappers add them to the access token only). It accepts, ignores and records a `resource`
  * parameter (Keycloak does not implement RFC 8707).
  */
-import type { DevIdpClient, DevIdpUser } from '../idp.js'
+import type { DevIdpClient, DevIdpUser } from '../oidc-idp/server.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
 export interface KeycloakUser extends Omit<DevIdpUser, 'claims'> {

@@ -7,7 +7,7 @@
  * for `default`) with `cid` and `uid`, the org server access tokens meant for Okta only (opaque
  * here).
  */
-import type { DevIdpClient, DevIdpUser } from '../idp.js'
+import type { DevIdpClient, DevIdpUser } from '../oidc-idp/server.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
 export interface OktaUser extends Omit<DevIdpUser, 'claims'> {

@@ -16,7 +16,7 @@ import {
 import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 
-import { startDevIdentityProvider, type DevIdp, type DevIdpOptions } from '../idp.js'
+import { startDevIdentityProvider, type DevIdp, type DevIdpOptions } from '../oidc-idp/server.js'
 
 /** One request the stand-in received. */
 export interface RecordedCall {

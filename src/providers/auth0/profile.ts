@@ -9,7 +9,7 @@
  *   the access token (else the ID token) as `rolesClaim` says.
  * - Only asymmetric ID-token algorithms: an application set to HS256 fails at start-up.
  */
-import { ASYMMETRIC_ALGORITHMS } from '../../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError, OAuthError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import { discoverOidc } from '../../upstream/oidc-discovery.js'

@@ -26,7 +26,7 @@ import type {
   TokenCheck,
   TokenVerifier,
   UpstreamIdentity,
-} from '../../resource/access-token.js'
+} from '../../jwt/access-token.js'
 import type { GuardedTransport } from '../../http/guarded-fetch.js'
 import { outboundOptions } from './outbound.js'
 import {

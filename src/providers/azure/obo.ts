@@ -13,7 +13,7 @@ import {
 } from '../../http/guarded-fetch.js'
 import { outboundOptions } from './outbound.js'
 import { sha256 } from '../../http/random.js'
-import { EntraOboError } from './errors.js'
+import { EntraOboError } from '../../obo-error.js'
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 

@@ -31,7 +31,7 @@ import {
 import { AzureJWTVerifier, defaultIdentifierUri, isAppOnly } from './azure-jwt-verifier.js'
 import { createClientAssertionSigner } from './client-assertion.js'
 import { discoverTenant } from './discovery.js'
-import { EntraOboError } from './errors.js'
+import { EntraOboError } from '../../obo-error.js'
 import { OboClient } from './obo.js'
 import { AzureScopeRules, isOidcScope } from './scopes.js'
 

@@ -7,7 +7,7 @@
  */
 import { OAuthProxy, type OAuthProxyOptions } from '../../upstream/oauth-proxy.js'
 import type { ProviderProfile } from '../../upstream/profile.js'
-import type { AccessToken } from '../../resource/access-token.js'
+import type { AccessToken } from '../../jwt/access-token.js'
 import { azureProfile, type AzureParts, type AzureProfile } from './profile.js'
 
 export interface AzureProviderOptions extends OAuthProxyOptions {

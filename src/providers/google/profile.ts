@@ -10,10 +10,10 @@
  *   chooser's domain; anyone can edit the URL), and `email_verified` must be true.
  * Google ID tokens carry no groups: a Google user has no roles in Gatehouse's tokens.
  */
-import { ASYMMETRIC_ALGORITHMS } from '../../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError, OAuthError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
-import type { TokenVerifier } from '../../resource/access-token.js'
+import type { TokenVerifier } from '../../jwt/access-token.js'
 import { discoverOidc } from '../../upstream/oidc-discovery.js'
 import type {
   ProfileContext,

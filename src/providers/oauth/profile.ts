@@ -2,7 +2,7 @@
  * The generic OAuth 2.0 profile (`upstream.kind: 'oauth'`): configured endpoints (no discovery),
  * no ID token; the user is the `sub` of the IdP's JWT access token, verified with its JWKS.
  */
-import { ASYMMETRIC_ALGORITHMS } from '../../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import {
   genericProfile,

@@ -3,7 +3,7 @@
  * document (fetched once, at start-up), the user from its verified ID token, the standard OIDC
  * scopes unless others are configured.
  */
-import { ASYMMETRIC_ALGORITHMS } from '../../config/schema.js'
+import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import { discoverOidc } from '../../upstream/oidc-discovery.js'

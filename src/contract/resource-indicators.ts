@@ -5,7 +5,7 @@
 import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { canonicalResource } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
-import { hasDotSegment } from './redirect-uri.js'
+import { hasDotSegment } from '../config/protocol.js'
 
 /** RFC 8707 §2: an absolute URI without fragment naming a configured resource; default: the first. */
 export function resolveResource(

@@ -7,10 +7,10 @@ import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { Guard, ProtectOptions } from '../resource/guard.js'
-import { contextOf, type RequestContext } from './context.js'
-import type { Logger } from './logger.js'
-import type { BearerOutcome, Metrics } from './metrics.js'
-import { withRequestLog } from './request-log.js'
+import { contextOf, type RequestContext } from '../ops/context.js'
+import type { Logger } from '../ops/logger.js'
+import type { BearerOutcome, Metrics } from '../ops/metrics.js'
+import { withRequestLog } from '../ops/request-log.js'
 
 export interface InstrumentGuardOptions {
   logger: Logger

@@ -1,6 +1,8 @@
 /**
  * `EntraOboError`: why an On-Behalf-Of token could not be had. Messages name no token, assertion
  * or secret; Entra's refusal keeps its OAuth `error` and its AADSTS numbers (not its text).
+ * It sits beside errors.ts, at the bottom of the module table, because two layers throw it: the
+ * Azure profile (providers/azure/obo.ts) and the MCP helper `entraOboToken` (mcp/entra.ts).
  */
 
 /**

@@ -18,8 +18,8 @@ import { randomToken, timingSafeEqual } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
 import { escapeHtml } from '../http/responses.js'
 import { AdminError, type Admin } from './admin.js'
-import type { AuditEvent, AuditSink } from './audit-event.js'
-import { secretsEqual } from './metrics-access.js'
+import type { AuditEvent, AuditSink } from '../audit-event.js'
+import { secretsEqual } from '../ops/metrics-access.js'
 
 export interface AdminPageDeps {
   config: ResolvedConfig

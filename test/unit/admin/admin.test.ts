@@ -3,9 +3,9 @@
  * token), and refusal of a store that cannot list.
  */
 import { describe, expect, it } from 'vitest'
-import { AdminError, createAdmin } from '../../../src/ops/admin.js'
-import type { AdminAuditEvent } from '../../../src/ops/admin.js'
-import type { AuditEvent } from '../../../src/ops/audit-event.js'
+import { AdminError, createAdmin } from '../../../src/admin/admin.js'
+import type { AdminAuditEvent } from '../../../src/admin/admin.js'
+import type { AuditEvent } from '../../../src/audit-event.js'
 import { createMemoryStore } from '../../../src/storage/memory.js'
 import type { Store } from '../../../src/storage/store.js'
 import {

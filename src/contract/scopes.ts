@@ -2,8 +2,6 @@
 import { SCOPE_TOKEN } from '../config/protocol.js'
 import { OAuthError } from '../errors.js'
 
-export { SCOPE_TOKEN } from '../config/protocol.js' // moved: re-export kept until the integrator updates importers
-
 /** Splits a scope parameter into unique tokens; refuses characters outside the RFC's set. */
 export function parseScope(value: string | undefined): string[] {
   if (value === undefined) return []

@@ -1,1 +1,0 @@
-export * from '../providers/azure/errors.js' // moved: re-export kept until the integrator updates importers

@@ -1,2 +1,0 @@
-// moved: re-export kept until the integrator updates importers
-export * from '../grants/identity-assertion-verifier.js'

@@ -1,1 +1,0 @@
-export * from '../storage/keys.js' // moved: re-export kept until the integrator updates importers
