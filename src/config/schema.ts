@@ -880,14 +880,21 @@ function checkTokenExchange(
       })
     }
     issuers.add(t.issuer)
-    if (
-      te.trustedIssuers.length > 1 &&
-      (t.subjectPrefix === undefined || prefixes.has(t.subjectPrefix))
-    ) {
+    // Without a prefix an external issuer's `sub` would land in Gatehouse's own subject space
+    // (users signed in through the proxy, `email|…`, `<idp>|…`): a token of that issuer with a
+    // chosen `sub` would be that user. Fail closed: every external issuer gets its own namespace.
+    if (t.subjectPrefix === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
-        message: 'must be set, and differ between issuers, when several issuers are trusted',
+        message:
+          'is required: external subjects become "<subjectPrefix>:<sub>" so they never share a subject with local users',
+      })
+    } else if (prefixes.has(t.subjectPrefix)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
+        message: 'must differ between issuers',
       })
     }
     if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
