@@ -900,6 +900,16 @@ function checkTokenExchange(
     if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
   })
   c.workloadIdentity?.policies.forEach((p, i) => {
+    // A subject of wildcards and separators only (`*`, `**`, `*:*`, `**/**`) matches any workload
+    // of the issuer: on a shared issuer (GitHub Actions, a public cluster) anyone's token. Such a
+    // policy must pin the workload with `claims`.
+    if (p.subject.replace(/[*:/]/g, '') === '' && Object.keys(p.claims).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workloadIdentity', 'policies', i, 'subject'],
+        message: `"${p.subject}" matches every subject of the issuer: name the workload (e.g. "repo:acme/api:*"), or require a claim with workloadIdentity.policies.${String(i)}.claims`,
+      })
+    }
     const client = c.clients.find((k) => k.clientId === p.clientId)
     if (!client) {
       ctx.addIssue({
