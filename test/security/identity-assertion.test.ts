@@ -381,6 +381,43 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
     expect(((await introspected.json()) as Record<string, unknown>).act).toEqual(claims.act)
   })
 
+  it('IDJ-18 a token exchange of that token keeps the ID-JAG actor chain, nested under a new actor', async () => {
+    const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+    t = await createTestGatehouse({
+      config: config({
+        clients: [{ clientId: 'CC', clientSecret: CC_SECRET, grantTypes: [JWT_BEARER, EXCHANGE] }],
+        tokenExchange: { enabled: true, clients: [{ clientId: 'CC' }] },
+      }),
+    })
+    const res = await exchange(await idp.mintIdJag({ sub: 'u1', act: { sub: 'agent-42' } }))
+    expect(res.status).toBe(200)
+    const { access_token: first } = (await res.json()) as { access_token: string }
+    const { access_token: actor } = (await (
+      await exchange(await idp.mintIdJag({ sub: 'tool-3' }))
+    ).json()) as { access_token: string }
+    const exchanged = await t.call('/token', {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: EXCHANGE,
+        subject_token: first,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        actor_token: actor,
+        actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      }).toString(),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('CC', CC_SECRET),
+      },
+    })
+    expect(exchanged.status).toBe(200)
+    const body = (await exchanged.json()) as { access_token: string }
+    expect(claimsOf(body.access_token)).toMatchObject({
+      sub: 'u1',
+      idp: idp.issuer,
+      act: { sub: 'tool-3', iss: ISSUER, act: { sub: 'agent-42', iss: idp.issuer } },
+    })
+  })
+
   it('IDJ-18 a malformed act, an act naming the subject itself, or a chain deeper than 5 is refused and leaves the jti unspent', async () => {
     const deep = (n: number): Record<string, unknown> =>
       n === 1 ? { sub: 'a1' } : { sub: `a${String(n)}`, act: deep(n - 1) }
