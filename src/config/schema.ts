@@ -890,19 +890,36 @@ function checkTokenExchange(
       })
     }
     issuers.add(t.issuer)
-    if (
-      te.trustedIssuers.length > 1 &&
-      (t.subjectPrefix === undefined || prefixes.has(t.subjectPrefix))
-    ) {
+    // Without a prefix an external issuer's `sub` would land in Gatehouse's own subject space
+    // (users signed in through the proxy, `email|…`, `<idp>|…`): a token of that issuer with a
+    // chosen `sub` would be that user. Fail closed: every external issuer gets its own namespace.
+    if (t.subjectPrefix === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
-        message: 'must be set, and differ between issuers, when several issuers are trusted',
+        message:
+          'is required: external subjects become "<subjectPrefix>:<sub>" so they never share a subject with local users',
+      })
+    } else if (prefixes.has(t.subjectPrefix)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
+        message: 'must differ between issuers',
       })
     }
     if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
   })
   c.workloadIdentity?.policies.forEach((p, i) => {
+    // A subject of wildcards and separators only (`*`, `**`, `*:*`, `**/**`) matches any workload
+    // of the issuer: on a shared issuer (GitHub Actions, a public cluster) anyone's token. Such a
+    // policy must pin the workload with `claims`.
+    if (p.subject.replace(/[*:/]/g, '') === '' && Object.keys(p.claims).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workloadIdentity', 'policies', i, 'subject'],
+        message: `"${p.subject}" matches every subject of the issuer: name the workload (e.g. "repo:acme/api:*"), or require a claim with workloadIdentity.policies.${String(i)}.claims`,
+      })
+    }
     const client = c.clients.find((k) => k.clientId === p.clientId)
     if (!client) {
       ctx.addIssue({

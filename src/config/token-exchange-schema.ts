@@ -53,8 +53,9 @@ export const ExchangeIssuerSchema = z
     /** The `aud` the issuer's tokens must carry to be exchanged here. Default: Gatehouse's issuer. */
     audience: z.string().min(1).optional(),
     /**
-     * Prepended to the token's `sub` as `{prefix}:{sub}` in Gatehouse's tokens, so that subjects
-     * of two issuers never collide. Required on every issuer when several are trusted.
+     * Prepended to the token's `sub` as `{prefix}:{sub}` in Gatehouse's tokens, so that an
+     * external subject never collides with a local user (proxy sign-ins, `email|…`, `<idp>|…`)
+     * or with another issuer's. Required, and distinct per issuer (checked at load).
      */
     subjectPrefix: z
       .string()

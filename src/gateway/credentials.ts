@@ -134,8 +134,22 @@ function readSecret(
   return secret
 }
 
-/** Claims of the client's token copied into an upstream token (who the user is, not how). */
-const COPIED_CLAIMS = ['roles', 'groups', 'email', 'name', 'preferred_username', 'tid', 'gty']
+/**
+ * Claims of the client's token copied into an upstream token (who the user is, not how): with
+ * `idp`, the enterprise IdP that asserted a SEP-990 subject (whose namespace `sub` is in), and
+ * with `act`, who acts for the user (RFC 8693 §4.1), so the upstream sees the delegation too.
+ */
+const COPIED_CLAIMS = [
+  'roles',
+  'groups',
+  'email',
+  'name',
+  'preferred_username',
+  'tid',
+  'gty',
+  'idp',
+  'act',
+]
 
 /**
  * Mints upstream tokens, one per client token reused while more than half its life is left (a

@@ -7,10 +7,11 @@
  * cache), asymmetric algorithms only; header `typ` `oauth-id-jag+jwt`; `aud` exactly this
  * server's issuer (a string, or an array of that one value); `exp` in the future and no further
  * than the maximum lifetime; `iat` present and not in the future; `sub`, `jti` and `client_id`
- * present; `client_id` equal to the authenticated client; no `cnf` (DPoP is not supported, so a
- * sender-constrained ID-JAG cannot be honoured); `resource` (one URI, or an array of URIs per
-draft -04) naming at least one of this server's resources: the others are left out (the draft
-lets the server grant a subset), a value with dot segments refuses the whole assertion. Last,
+ * present; `client_id` equal to the authenticated client; no `cnf` (a key-bound ID-JAG is not
+ * honoured); `act`, when present, well formed, at most five deep and never naming the subject
+ * (each level without `iss` gets the ID-JAG's); `resource` (one URI, or an array of URIs per
+ * draft -04) naming at least one of this server's resources: the others are left out (the draft
+ * lets the server grant a subset), a value with dot segments refuses the whole assertion. Last,
  * the `jti` is claimed once in the shared store for as long as the assertion lives, so a replay
  * fails on every instance.
  *
@@ -30,6 +31,8 @@ import type { Store } from '../storage/store.js'
 import { resolveResource } from '../contract/resource-indicators.js'
 import { parseScope } from '../contract/scopes.js'
 import type { OAuthClientInformation } from '../contract/types.js'
+import { isActor } from './subject-token.js'
+import { MAX_ACTOR_DEPTH } from './token-exchange.js'
 
 /** The ID-JAG media type (draft §3). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt'
@@ -48,6 +51,11 @@ export interface VerifiedAssertion {
   scopes: string[]
   /** Identity claims worth keeping with the grant (`email`, `tenant`, `acr`, `amr`, `auth_time`). */
   claims: Record<string, unknown>
+  /**
+   * The ID-JAG's `act` (draft -04 §3.1, RFC 8693 §4.1): who acts for the subject, each level
+   * without an `iss` qualified with the ID-JAG's issuer (its namespace). Absent when none.
+   */
+  actor?: Record<string, unknown>
 }
 
 export interface IdentityAssertionOptions {
@@ -180,12 +188,14 @@ export class IdentityAssertionVerifier {
     for (const name of KEPT_CLAIMS) if (claims[name] !== undefined) kept[name] = claims[name]
     const issuer = verified.issuer ?? ''
     const prefix = this.#prefixes.get(issuer)
+    const actor = claims.act === undefined ? undefined : actorOf(claims.act, sub, issuer)
     const decision = decide({
       issuer,
       subject: prefix === undefined ? sub : `${prefix}:${sub}`,
       resources: this.#resourcesOf(claims.resource),
       scopes: parseScopeClaim(claims.scope),
       claims: kept,
+      ...(actor !== undefined ? { actor } : {}),
     })
 
     // Replay (RFC 7523 §3 item 7): one atomic claim per (issuer, jti), kept until the assertion
@@ -232,6 +242,27 @@ function refused(reason: string): OAuthError {
   return new OAuthError('invalid_grant', 'the identity assertion is not valid for this server', {
     reason: `id_jag_${reason}`,
   })
+}
+
+/**
+ * The ID-JAG's `act`, checked and qualified. Draft -04 defines `act` as RFC 8693 §4.1's actor
+ * claim and asks (§8.5) that the actor stay distinct from the resource owner (`sub`) and that the
+ * authenticated client not stand in for it. So: a JSON object with a string `sub` (and a string
+ * `iss` when present) at every level, at most `MAX_ACTOR_DEPTH` deep, no level naming the subject
+ * itself; each level without `iss` gets the ID-JAG's issuer, whose namespace its `sub` is in.
+ */
+function actorOf(claim: unknown, sub: string, issuer: string): Record<string, unknown> {
+  if (!isActor(claim)) throw refused('bad_act')
+  let depth = 0
+  const qualify = (level: Record<string, unknown>): Record<string, unknown> => {
+    depth++
+    if (depth > MAX_ACTOR_DEPTH) throw refused('act_too_deep')
+    const iss = typeof level.iss === 'string' ? level.iss : issuer
+    if (level.sub === sub && iss === issuer) throw refused('act_is_subject')
+    const nested = level.act as Record<string, unknown> | undefined
+    return { ...level, iss, ...(nested !== undefined ? { act: qualify(nested) } : {}) }
+  }
+  return qualify(claim)
 }
 
 function parseScopeClaim(claim: unknown): string[] {

@@ -100,6 +100,8 @@ export async function redeemIdentityAssertion(
     createdAt: nowSeconds(context),
     claims: verified.claims,
     identityProvider: verified.issuer,
+    // The actor the IdP named (draft -04 §3.1) travels as the token's `act` (RFC 8693 §4.1).
+    ...(verified.actor !== undefined ? { actor: verified.actor } : {}),
   }
   const grantId = grants.newId()
   // ID-JAG draft §4.4.3: no refresh token; the client presents a fresh ID-JAG instead.

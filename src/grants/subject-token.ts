@@ -7,7 +7,9 @@
  * - JWTs of configured external issuers (type `jwt`): the issuer is looked up before any key is
  *   fetched (an unknown `iss` causes no fetch), then signature by that issuer's keys (JWKS cache,
  *   asymmetric only), `aud` the configured audience (default: Gatehouse's issuer), `exp` and `iat`
- *   present and the lifetime within `maxSubjectTokenLifetimeSeconds`, `sub` present.
+ *   present and the lifetime within `maxSubjectTokenLifetimeSeconds`, `sub` present; the subject
+ *   becomes `<subjectPrefix>:<sub>` (every external issuer has a prefix, so no external subject
+ *   is ever a local user's).
  *
  * Every refusal is `invalid_grant` with one description; the failed check is the `reason` slug,
  * never the token's content.
@@ -33,6 +35,8 @@ export interface PresentedToken {
   issuer: string
   /** `sub`, after the issuer's `subjectPrefix` when one is set. */
   subject: string
+  /** `sub` as the issuer wrote it (its own namespace), for `act` and `may_act` next to `issuer`. */
+  issuedSubject: string
   /** The scopes it carries (`scope`, space-separated), possibly empty. */
   scopes: string[]
   /** Seconds since the epoch. */
@@ -130,6 +134,7 @@ export class SubjectTokenVerifier {
     return {
       issuer: verified.issuer ?? String(iss),
       subject: trusted.prefix === undefined ? sub : `${trusted.prefix}:${sub}`,
+      issuedSubject: sub,
       scopes: scopeClaim(claims.scope, role),
       expiresAt: exp,
       own: false,
@@ -151,6 +156,7 @@ export class SubjectTokenVerifier {
     return {
       issuer: this.#config.issuer,
       subject: verified.subject,
+      issuedSubject: verified.subject,
       scopes: [...verified.scopes],
       expiresAt: verified.expiresAt,
       own: true,

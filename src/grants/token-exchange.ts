@@ -16,12 +16,13 @@
  *    resource; one the client may not get tokens for is `invalid_target`;
  * 3. the subject token, then the actor token (`subject-token.ts`), `invalid_grant` when one fails;
  * 4. `may_act` in the subject token (RFC 8693 §4.4): when present, an actor token is required and
- *    its subject (and issuer, when `may_act` names one) must be the one allowed;
+ *    its `sub` and issuer must be the ones allowed (`may_act.iss`, by default the subject token's);
  * 5. scopes: those of the subject token, within the client's cap, the client's own registered
  *    `scope` (a workload's trust policy) and the target resource's scopes; asking beyond them, or
  *    nothing left to grant, is `invalid_scope` — a token is never wider than its subject token;
- * 6. `act`: `{ sub, iss }` of the actor, with the subject token's own `act` nested inside (§4.1),
- *    at most `MAX_ACTOR_DEPTH` deep; with no actor the subject token's `act` is kept;
+ * 6. `act`: `{ sub, iss }` of the actor (`sub` as its issuer wrote it), with the subject token's
+ *    own `act` nested inside (§4.1), at most `MAX_ACTOR_DEPTH` deep; with no actor the subject
+ *    token's `act` is kept;
  * 7. lifetime: at most `maxTokenLifetimeSeconds` (default `accessTokenTtlSeconds`), and never past
  *    the subject's or the actor's `exp`. The token gets a grant of its own that lives as long, so
  *    `/revoke` stops it at the guard; it carries `gty` (the grant-type URN) and `act`.
@@ -157,7 +158,7 @@ async function exchange(
     params.actorToken !== undefined && params.actorTokenType !== undefined
       ? await tokens.verify(params.actorToken, params.actorTokenType, 'actor')
       : undefined
-  if (subject.mayAct !== undefined) checkMayAct(subject.mayAct, actor)
+  if (subject.mayAct !== undefined) checkMayAct(subject.mayAct, subject, actor)
   const scopes = grantedScopes(subject, allowed.scopes, client.scope, target, params.scopes)
   const act = actorClaim(subject, actor)
   const now = nowSeconds(context)
@@ -244,12 +245,19 @@ function targetResource(
   return target
 }
 
-/** RFC 8693 §4.4: the actor must be the one `may_act` names. */
-function checkMayAct(mayAct: Record<string, unknown>, actor: PresentedToken | undefined): void {
+/**
+ * RFC 8693 §4.4: the actor must be the one `may_act` names: its `sub` in its issuer's namespace,
+ * the issuer being `may_act.iss`, or the subject token's own issuer when `may_act` names none.
+ */
+function checkMayAct(
+  mayAct: Record<string, unknown>,
+  subject: PresentedToken,
+  actor: PresentedToken | undefined,
+): void {
   const ok =
     actor !== undefined &&
-    mayAct.sub === actor.subject &&
-    (mayAct.iss === undefined || mayAct.iss === actor.issuer)
+    mayAct.sub === actor.issuedSubject &&
+    (mayAct.iss ?? subject.issuer) === actor.issuer
   if (!ok) {
     throw new OAuthError('invalid_grant', 'the actor may not act for the subject', {
       reason: 'exchange_may_act',
@@ -293,8 +301,9 @@ function actorClaim(
   actor: PresentedToken | undefined,
 ): Record<string, unknown> | undefined {
   if (!actor) return subject.act
+  // `sub` as the actor's issuer wrote it: with `iss` beside it, it needs no prefix (§4.1).
   const act: Record<string, unknown> = {
-    sub: actor.subject,
+    sub: actor.issuedSubject,
     iss: actor.issuer,
     ...(subject.act !== undefined ? { act: subject.act } : {}),
   }

@@ -69,6 +69,10 @@ export async function handleIntrospect(request: Request, deps: IntrospectDeps): 
       ...(typeof access.claims.iss === 'string' ? { iss: access.claims.iss } : {}),
       // SEP-990 grants: the enterprise IdP that asserted the subject (part of the principal).
       ...(typeof access.claims.idp === 'string' ? { idp: access.claims.idp } : {}),
+      // RFC 8693 §4.1: the acting party (token exchange, or an ID-JAG's act), chain included.
+      ...(typeof access.claims.act === 'object' && access.claims.act !== null
+        ? { act: access.claims.act }
+        : {}),
       ...(access.resource !== undefined ? { aud: access.resource } : {}),
       ...(access.expiresAt !== undefined ? { exp: access.expiresAt } : {}),
       ...(typeof access.claims.iat === 'number' ? { iat: access.claims.iat } : {}),

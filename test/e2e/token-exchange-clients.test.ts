@@ -94,7 +94,9 @@ describe('token exchange and workload identity with oauth4webapi', () => {
         tokenExchange: {
           enabled: true,
           clients: [{ clientId: 'gateway' }],
-          trustedIssuers: [{ issuer: agents.issuer, jwksUri: agents.jwksUri }],
+          trustedIssuers: [
+            { issuer: agents.issuer, jwksUri: agents.jwksUri, subjectPrefix: 'agents' },
+          ],
         },
       },
       store: createMemoryStore(),

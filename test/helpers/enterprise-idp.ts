@@ -1,7 +1,8 @@
 /**
  * A small enterprise identity provider on loopback for the SEP-990 tests: it publishes discovery
  * and a JWKS, mints ID-JAGs with `jose`, and answers RFC 8693 token exchange (ID token -> ID-JAG)
- * as the ID-JAG draft §4.3 describes. It counts the requests it serves.
+ * as the ID-JAG draft §4.3 describes, with client_secret_basic or client_secret_post. It counts
+ * the requests it serves and records each token exchange (parameters, never secrets or tokens).
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -19,6 +20,8 @@ export interface EnterpriseIdp {
   discoveryUrl: string
   /** Requests served, by path. */
   hits: Map<string, number>
+  /** The token-exchange requests received, parameters as sent minus secrets and tokens. */
+  exchanges: RecordedExchange[]
   /** Signs an ID-JAG: baseline claims, then `claims` (a value of `undefined` removes one). */
   mintIdJag(claims?: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>
   /** Signs an OpenID ID token for `sub` (the single sign-on the client did before). */
@@ -30,6 +33,12 @@ export interface EnterpriseIdp {
   /** Registers the IdP client the MCP client uses for token exchange. */
   addClient(id: string, secret: string): void
   close(): Promise<void>
+}
+
+/** What a token-exchange request carried: how the client authenticated, and its parameters. */
+export interface RecordedExchange {
+  clientAuth: 'client_secret_basic' | 'client_secret_post' | 'none'
+  params: Record<string, string>
 }
 
 export interface EnterpriseIdpOptions {
@@ -47,6 +56,7 @@ export async function startEnterpriseIdp(options: EnterpriseIdpOptions): Promise
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }
   const hits = new Map<string, number>()
   const clients = new Map<string, string>()
+  const exchanges: RecordedExchange[] = []
   let issuer = ''
 
   const sign = (key: CryptoKey, kid: string, claims: Record<string, unknown>, header = {}) => {
@@ -83,10 +93,17 @@ export async function startEnterpriseIdp(options: EnterpriseIdpOptions): Promise
       return
     }
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
+      // The fields OpenID Connect Discovery 1.0 §3 requires, as a real IdP publishes them (the
+      // MCP SDK's discovery checks them); the IdP's sign-in itself is not served here.
       json(200, {
         issuer,
+        authorization_endpoint: `${issuer}/authorize`,
         jwks_uri: `${issuer}/jwks`,
         token_endpoint: `${issuer}/token`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['ES256'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         grant_types_supported: [TOKEN_EXCHANGE],
         identity_chaining_requested_token_types_supported: [ID_JAG_TYPE],
       })
@@ -116,10 +133,27 @@ export async function startEnterpriseIdp(options: EnterpriseIdpOptions): Promise
     authorization: string | undefined,
     form: URLSearchParams,
   ): Promise<{ status: number; body: unknown }> {
-    const [id, secret] = Buffer.from((authorization ?? '').replace(/^Basic /, ''), 'base64')
-      .toString()
-      .split(':')
-    if (id === undefined || clients.get(id) !== secret) {
+    // RFC 6749 §2.3.1: client_secret_basic, or client_secret_post (never both).
+    const encoded = authorization?.startsWith('Basic ') ? authorization.slice(6) : undefined
+    const basic = encoded !== undefined
+    const [basicId, basicSecret]: (string | undefined)[] =
+      encoded !== undefined ? Buffer.from(encoded, 'base64').toString().split(':') : []
+    const postId = form.get('client_id') ?? undefined
+    const postSecret = form.get('client_secret') ?? undefined
+    const clientAuth = basic
+      ? 'client_secret_basic'
+      : postSecret !== undefined
+        ? 'client_secret_post'
+        : 'none'
+    const params: Record<string, string> = {}
+    for (const [name, value] of form) {
+      if (name === 'client_secret') continue
+      params[name] = name === 'subject_token' || name === 'actor_token' ? '<token>' : value
+    }
+    exchanges.push({ clientAuth, params })
+    const id = basic ? basicId : postId
+    const secret = basic ? basicSecret : postSecret
+    if ((basic && postSecret !== undefined) || id === undefined || clients.get(id) !== secret) {
       return { status: 401, body: { error: 'invalid_client' } }
     }
     if (
@@ -166,6 +200,7 @@ export async function startEnterpriseIdp(options: EnterpriseIdpOptions): Promise
     jwksUri: `${issuer}/jwks`,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
     hits,
+    exchanges,
     publicJwk,
     mintIdJag: (claims = {}, header = {}) => sign(privateKey, 'idp-1', claims, header),
     mintWithForeignKey: (claims = {}) => sign(foreign.privateKey, 'idp-1', claims),

@@ -352,6 +352,97 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
     await expectRefused(await exchange(await idp.mintIdJag({ cnf: { jkt: 'abc' } })))
   })
 
+  it('IDJ-18 an ID-JAG with act (draft -04 §3.1, RFC 8693 §4.1): the token carries the actor, qualified by the IdP, kept apart from sub and the client', async () => {
+    const act = { sub: 'agent-42', act: { sub: 'orchestrator', iss: 'https://other.example' } }
+    const res = await exchange(await idp.mintIdJag({ sub: 'u1', act }))
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { access_token: string }
+    const claims = claimsOf(body.access_token)
+    // sub stays the resource owner, the client stays the client; the actor names the IdP's
+    // namespace (its iss) where the ID-JAG left it implicit, a nested actor keeps its own iss.
+    expect(claims).toMatchObject({ sub: 'u1', client_id: 'CC', idp: idp.issuer })
+    expect(claims.act).toEqual({
+      sub: 'agent-42',
+      iss: idp.issuer,
+      act: { sub: 'orchestrator', iss: 'https://other.example' },
+    })
+    const token = await t.gh.verifyBearer(new Request(RESOURCE, bearer(body.access_token)))
+    expect(token.subject).toBe('u1')
+    expect(token.claims.act).toEqual(claims.act)
+    // Introspection reports the actor too (RFC 8693 §4.1).
+    const introspected = await t.call('/introspect', {
+      method: 'POST',
+      body: new URLSearchParams({ token: body.access_token }).toString(),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('CC', CC_SECRET),
+      },
+    })
+    expect(((await introspected.json()) as Record<string, unknown>).act).toEqual(claims.act)
+  })
+
+  it('IDJ-18 a token exchange of that token keeps the ID-JAG actor chain, nested under a new actor', async () => {
+    const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+    t = await createTestGatehouse({
+      config: config({
+        clients: [{ clientId: 'CC', clientSecret: CC_SECRET, grantTypes: [JWT_BEARER, EXCHANGE] }],
+        tokenExchange: { enabled: true, clients: [{ clientId: 'CC' }] },
+      }),
+    })
+    const res = await exchange(await idp.mintIdJag({ sub: 'u1', act: { sub: 'agent-42' } }))
+    expect(res.status).toBe(200)
+    const { access_token: first } = (await res.json()) as { access_token: string }
+    const { access_token: actor } = (await (
+      await exchange(await idp.mintIdJag({ sub: 'tool-3' }))
+    ).json()) as { access_token: string }
+    const exchanged = await t.call('/token', {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: EXCHANGE,
+        subject_token: first,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        actor_token: actor,
+        actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      }).toString(),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('CC', CC_SECRET),
+      },
+    })
+    expect(exchanged.status).toBe(200)
+    const body = (await exchanged.json()) as { access_token: string }
+    expect(claimsOf(body.access_token)).toMatchObject({
+      sub: 'u1',
+      idp: idp.issuer,
+      act: { sub: 'tool-3', iss: ISSUER, act: { sub: 'agent-42', iss: idp.issuer } },
+    })
+  })
+
+  it('IDJ-18 a malformed act, an act naming the subject itself, or a chain deeper than 5 is refused and leaves the jti unspent', async () => {
+    const deep = (n: number): Record<string, unknown> =>
+      n === 1 ? { sub: 'a1' } : { sub: `a${String(n)}`, act: deep(n - 1) }
+    for (const act of [
+      'agent-42',
+      ['agent-42'],
+      {},
+      { sub: 42 },
+      { sub: 'agent-42', iss: 7 },
+      { sub: 'agent-42', act: 'orchestrator' },
+      { sub: 'agent-42', act: { iss: 'https://other.example' } },
+      { sub: 'u1' },
+      { sub: 'u1', iss: idp.issuer },
+      deep(6),
+    ]) {
+      const jag = await idp.mintIdJag({ sub: 'u1', act })
+      await expectRefused(await exchange(jag))
+      expect(t.errors.at(-1)?.reason).toMatch(/^id_jag_(bad_act|act_is_subject|act_too_deep)$/)
+    }
+    // Five deep is accepted; a refused ID-JAG's jti was not spent (the same jti then passes).
+    const jti = 'jti-for-act-retry'
+    await expectRefused(await exchange(await idp.mintIdJag({ jti, act: { sub: 'u1' } })))
+    expect((await exchange(await idp.mintIdJag({ jti, act: deep(5) }))).status).toBe(200)
+  })
+
   it('an ID-JAG carrying authorization_details (RAR, not supported) is refused, not silently widened', async () => {
     const details = [{ type: 'notes', actions: ['read'], locations: [RESOURCE] }]
     await expectRefused(await exchange(await idp.mintIdJag({ authorization_details: details })))

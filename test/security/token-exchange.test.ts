@@ -63,7 +63,7 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
         { clientId: 'gateway' },
         { clientId: 'narrow', scopes: ['mcp:read'], resources: [RESOURCE] },
       ],
-      trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }],
+      trustedIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, subjectPrefix: 'ext' }],
     },
     ...extra,
   }
@@ -345,7 +345,7 @@ describe('RFC 8693 token exchange', () => {
     expect(body.expires_in).toBe(120)
     expect(body.scope).toBe('mcp:read other:read')
     const claims = claimsOf(String(body.access_token))
-    expect(claims).toMatchObject({ sub: 'svc-42', idp: idp.issuer, aud: OTHER })
+    expect(claims).toMatchObject({ sub: 'ext:svc-42', idp: idp.issuer, aud: OTHER })
     expect(Number(claims.exp)).toBeLessThanOrEqual(Number(claimsOf(subject).exp))
   })
 
@@ -463,6 +463,21 @@ describe('RFC 8693 token exchange', () => {
     // The user's own token is untouched.
     expect((await t.mcp(bearer(token))).status).toBe(200)
   })
+
+  it('TX-15 an external sub shaped like a local subject (email|…, <idp>|…, a proxy user) stays in the issuer namespace', async () => {
+    // A proxy user of this Gatehouse is "user-1" (see userToken); a linked user is "email|…".
+    const { token: local } = await userToken('mcp:read')
+    expect(claimsOf(local).sub).toBe('user-1')
+    for (const sub of ['user-1', 'email|alice@example.com', 'corp|u1']) {
+      const subject = await idp.mint({ sub, aud: ISSUER, scope: 'mcp:read' })
+      const res = await exchange({ subject_token: subject, subject_token_type: JWT })
+      expect(res.status).toBe(200)
+      const { access_token } = (await res.json()) as { access_token: string }
+      expect(claimsOf(access_token).sub).toBe(`ext:${sub}`)
+      const at = await t.gh.verifyBearer(new Request(RESOURCE, bearer(access_token)))
+      expect(at.subject).toBe(`ext:${sub}`)
+    }
+  })
 })
 
 describe('token exchange keeps who the user is', () => {
@@ -559,5 +574,29 @@ describe('token exchange metadata and configuration', () => {
         }),
       }),
     ).rejects.toThrow(/must be one of resources\[\]\.url/)
+  })
+
+  it('TX-15 a trusted issuer without subjectPrefix is refused at load: its subjects would be local users', async () => {
+    const section = (trusted: Record<string, unknown>[]) =>
+      config({
+        tokenExchange: {
+          enabled: true,
+          clients: [{ clientId: 'gateway' }],
+          trustedIssuers: trusted,
+        },
+      })
+    await expect(
+      createTestGatehouse({
+        config: section([{ issuer: idp.issuer, jwksUri: idp.jwksUri }]),
+      }),
+    ).rejects.toThrow(/tokenExchange\.trustedIssuers\.0\.subjectPrefix: is required/)
+    await expect(
+      createTestGatehouse({
+        config: section([
+          { issuer: idp.issuer, jwksUri: idp.jwksUri, subjectPrefix: 'x' },
+          { issuer: foreignIdp.issuer, jwksUri: foreignIdp.jwksUri, subjectPrefix: 'x' },
+        ]),
+      }),
+    ).rejects.toThrow(/tokenExchange\.trustedIssuers\.1\.subjectPrefix: must differ/)
   })
 })

@@ -331,4 +331,25 @@ describe('workload identity federation', () => {
       /workloadIdentity policy uses private_key_jwt with no jwks/,
     )
   })
+
+  it('WI-08 configuration refuses a subject of wildcards only (*, **, *:*) unless claims pin the workload', async () => {
+    const withSubject = (subject: string, claims?: Record<string, string>) => {
+      const c = config()
+      const policies = (c.workloadIdentity as { policies: Record<string, unknown>[] }).policies
+      policies[2] = { ...policies[2], subject, ...(claims ? { claims } : {}) }
+      return c
+    }
+    for (const subject of ['*', '**', '*:*', '**/**']) {
+      await expect(createTestGatehouse({ config: withSubject(subject) })).rejects.toThrow(
+        /workloadIdentity\.policies\.2\.subject: ".*" matches every subject of the issuer: .*workloadIdentity\.policies\.2\.claims/,
+      )
+    }
+    // Pinned by a claim, or naming a workload, it loads.
+    const pinned = await createTestGatehouse({
+      config: withSubject('**', { namespace: 'agents' }),
+    })
+    await pinned.gh.close()
+    const named = await createTestGatehouse({ config: withSubject('spiffe://example.org/**') })
+    await named.gh.close()
+  })
 })
