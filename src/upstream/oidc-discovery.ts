@@ -1,7 +1,12 @@
 /**
  * OpenID Connect discovery for the OIDC proxy, done once at start-up (never on the request path).
- * `strict` (the default) requires the issuer to match the discovery URL and the document to name
- * its endpoints, JWKS, response types and algorithms.
+ * `strict` (the default) requires the issuer to be exactly the one the configuration implies and the
+ * document to name its endpoints, JWKS, response types and algorithms. The issuer implied is the
+ * discovery URL without `/.well-known/openid-configuration`, unless the caller names it: OpenID
+ * Connect Discovery §4 drops an issuer's terminating `/` before appending the well-known path, so
+ * `https://tenant.auth0.com/` (Auth0's documented issuer, with the slash) has the same discovery URL
+ * as `https://tenant.auth0.com`, and only the profile knows which one the provider documents. The
+ * comparison is exact either way (§4.3, RFC 8414 §3.3): never a "close enough" match.
  */
 import { ConfigError, UpstreamError } from '../errors.js'
 
@@ -20,7 +25,13 @@ const WELL_KNOWN = '/.well-known/openid-configuration'
 /** Fetches and checks the discovery document; throws `ConfigError` for a document that fails the rules. */
 export async function discoverOidc(
   configUrl: string,
-  options: { strict: boolean; timeoutMs: number; fetch?: typeof fetch },
+  options: {
+    strict: boolean
+    timeoutMs: number
+    fetch?: typeof fetch
+    /** The issuer the provider documents, compared exactly in strict mode (see the header). */
+    issuer?: string
+  },
 ): Promise<OidcDiscovery> {
   let body: unknown
   try {
@@ -36,11 +47,19 @@ export async function discoverOidc(
       cause: error,
     })
   }
-  return parseDiscovery(configUrl, body, options.strict)
+  return parseDiscovery(configUrl, body, options.strict, options.issuer)
 }
 
-/** Checks a discovery document (separate from the fetch so it can be tested on its own). */
-export function parseDiscovery(configUrl: string, body: unknown, strict: boolean): OidcDiscovery {
+/**
+ * Checks a discovery document (separate from the fetch so it can be tested on its own);
+ * `expectedIssuer` is the issuer the provider documents, whose discovery URL must be `configUrl`.
+ */
+export function parseDiscovery(
+  configUrl: string,
+  body: unknown,
+  strict: boolean,
+  expectedIssuer?: string,
+): OidcDiscovery {
   const problems: string[] = []
   const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
   const url = (name: string, required: boolean): string | undefined => {
@@ -64,11 +83,20 @@ export function parseDiscovery(configUrl: string, body: unknown, strict: boolean
     ? doc.id_token_signing_alg_values_supported.filter((a): a is string => typeof a === 'string')
     : []
   if (strict) {
-    const expected = configUrl.endsWith(WELL_KNOWN)
-      ? configUrl.slice(0, -WELL_KNOWN.length)
-      : undefined
-    if (issuer !== undefined && expected !== undefined && issuer !== expected) {
-      problems.push(`upstream discovery: issuer ${issuer} does not match the discovery URL`)
+    if (expectedIssuer !== undefined) {
+      if (`${expectedIssuer.replace(/\/$/, '')}${WELL_KNOWN}` !== configUrl) {
+        throw new TypeError(`the discovery URL of ${expectedIssuer} is not ${configUrl}`)
+      }
+      if (issuer !== undefined && issuer !== expectedIssuer) {
+        problems.push(`upstream discovery: the issuer is ${issuer}, not ${expectedIssuer}`)
+      }
+    } else {
+      const expected = configUrl.endsWith(WELL_KNOWN)
+        ? configUrl.slice(0, -WELL_KNOWN.length)
+        : undefined
+      if (issuer !== undefined && expected !== undefined && issuer !== expected) {
+        problems.push(`upstream discovery: issuer ${issuer} does not match the discovery URL`)
+      }
     }
     const types = doc.response_types_supported
     if (!Array.isArray(types) || !types.includes('code')) {
