@@ -5,8 +5,9 @@
  * discovery URL without `/.well-known/openid-configuration`, unless the caller names it: OpenID
  * Connect Discovery §4 drops an issuer's terminating `/` before appending the well-known path, so
  * `https://tenant.auth0.com/` (Auth0's documented issuer, with the slash) has the same discovery URL
- * as `https://tenant.auth0.com`, and only the profile knows which one the provider documents. The
- * comparison is exact either way (§4.3, RFC 8414 §3.3): never a "close enough" match.
+ * as `https://tenant.auth0.com`, and only the profile knows which one the provider documents (OCI
+ * IAM even names one issuer for all its identity domains). The comparison is exact either way
+ * (§4.3, RFC 8414 §3.3): never a "close enough" match.
  */
 import { ConfigError, UpstreamError } from '../errors.js'
 
@@ -15,6 +16,7 @@ export interface OidcDiscovery {
   authorizationEndpoint: string
   tokenEndpoint: string
   revocationEndpoint?: string
+  userinfoEndpoint?: string
   jwksUri: string
   idTokenAlgorithms: string[]
   issParameterSupported: boolean
@@ -52,7 +54,9 @@ export async function discoverOidc(
 
 /**
  * Checks a discovery document (separate from the fetch so it can be tested on its own);
- * `expectedIssuer` is the issuer the provider documents, whose discovery URL must be `configUrl`.
+ * `expectedIssuer` is the issuer the provider documents for the document at `configUrl` (usually
+ * its prefix; OCI IAM serves the shared issuer `https://identity.oraclecloud.com/` at every
+ * identity domain's URL).
  */
 export function parseDiscovery(
   configUrl: string,
@@ -79,14 +83,12 @@ export function parseDiscovery(
   const tokenEndpoint = url('token_endpoint', true)
   const jwksUri = url('jwks_uri', true)
   const revocationEndpoint = url('revocation_endpoint', false)
+  const userinfoEndpoint = url('userinfo_endpoint', false)
   const algs = Array.isArray(doc.id_token_signing_alg_values_supported)
     ? doc.id_token_signing_alg_values_supported.filter((a): a is string => typeof a === 'string')
     : []
   if (strict) {
     if (expectedIssuer !== undefined) {
-      if (`${expectedIssuer.replace(/\/$/, '')}${WELL_KNOWN}` !== configUrl) {
-        throw new TypeError(`the discovery URL of ${expectedIssuer} is not ${configUrl}`)
-      }
       if (issuer !== undefined && issuer !== expectedIssuer) {
         problems.push(`upstream discovery: the issuer is ${issuer}, not ${expectedIssuer}`)
       }
@@ -116,6 +118,7 @@ export function parseDiscovery(
     tokenEndpoint,
     jwksUri,
     ...(revocationEndpoint ? { revocationEndpoint } : {}),
+    ...(userinfoEndpoint ? { userinfoEndpoint } : {}),
     idTokenAlgorithms: algs,
     issParameterSupported: doc.authorization_response_iss_parameter_supported === true,
   }
