@@ -14,6 +14,7 @@ import { createPinoLogger } from '../ops/pino.js'
 import { runCheckConfig, usageProblem } from './check-config.js'
 import { DEV_DEFAULTS, startDev } from './dev.js'
 import { runServe } from './serve-command.js'
+import { DEV_STAND_IN_NAMES, isDevStandIn, type DevStandInName } from '../dev/dev-stand-in-names.js'
 
 const HELP = `gatehouse — OAuth 2.1 for MCP servers
 
@@ -33,15 +34,16 @@ element. Keep secrets in the environment, never on the command line.
 
 const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
 
-Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider oidc|azure|github|google]
+Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider NAME]
 
   --port N          Gatehouse's port (default ${DEV_DEFAULTS.port}; 0 picks a free one)
   --data-dir DIR    where keys, clients and grants are kept (default ./${DEV_DEFAULTS.dataDir})
   --memory          keep nothing on disk
-  --provider P      oidc (default: an embedded OpenID provider), azure (a local Microsoft
+  --provider NAME   oidc (default: an embedded OpenID provider), azure (a local Microsoft
                     Entra ID stand-in: tenant, app registration with scopes and an app role, Graph),
-                    github (a local GitHub: OAuth app, organization, team mapped to a role) or
-                    google (a local Google sign-in: a Workspace user, hosted-domain rule)
+${Object.entries(DEV_STAND_IN_NAMES)
+  .map(([name, text]) => `                    ${name} (${text})`)
+  .join(',\n')}
   -h, --help        this help
 
 Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
@@ -146,7 +148,9 @@ async function runDev(
   }
   const provider = values.provider ?? 'oidc'
   if (!isDevProvider(provider)) {
-    err.write('gatehouse dev: --provider must be oidc, azure, github or google\n')
+    err.write(
+      `gatehouse dev: --provider must be one of oidc, azure, ${Object.keys(DEV_STAND_IN_NAMES).join(', ')}\n`,
+    )
     return 2
   }
   const user = process.env.GATEHOUSE_DEV_USER ?? DEV_DEFAULTS.user
@@ -202,6 +206,6 @@ async function runDev(
   return 0
 }
 
-function isDevProvider(p: string): p is 'oidc' | 'azure' | 'github' | 'google' {
-  return p === 'oidc' || p === 'azure' || p === 'github' || p === 'google'
+function isDevProvider(p: string): p is 'oidc' | 'azure' | DevStandInName {
+  return p === 'oidc' || p === 'azure' || isDevStandIn(p)
 }
