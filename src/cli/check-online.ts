@@ -11,6 +11,7 @@ import { isLoopbackHost, parseUrl } from '../config/urls.js'
 import { ConfigError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
 import { createDiscoverySource, createJwksUriSource, type KeySource } from '../jwt/key-source.js'
+import { auth0Issuer } from '../providers/auth0/profile.js'
 import { discoverOidc } from '../upstream/oidc-discovery.js'
 
 /** The outcome of one probe. */
@@ -43,13 +44,15 @@ export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]
       checks.push(await probeKeys('upstream JWKS', jwksUri, up.dangerouslyAllowPrivateNetwork))
     }
   } else if (up?.kind === 'auth0') {
-    // Auth0's issuer ends in a slash: not strict (the profile checks it against the domain).
-    const configUrl = `${(up.authority ?? `https://${up.domain}`).replace(/\/+$/, '')}/.well-known/openid-configuration`
+    // Strict, against the issuer Auth0 documents (with its trailing slash), as the profile does.
+    const issuer = auth0Issuer(up)
+    const configUrl = `${issuer}.well-known/openid-configuration`
     let jwksUri: string | undefined
     checks.push(
       await probe('upstream discovery', configUrl, async () => {
         const d = await discoverOidc(configUrl, {
-          strict: false,
+          strict: true,
+          issuer,
           timeoutMs: up.timeoutSeconds * 1000,
         })
         jwksUri = d.jwksUri

@@ -17,6 +17,7 @@ import type { Store } from '../storage/store.js'
 import type { LOG_LEVELS } from '../config/ops-schema.js'
 import type { Logger } from '../ops/logger.js'
 import { startListener, type Listener } from './listener.js'
+import { isDevStandIn, type DevStandInName } from '../dev/dev-stand-in-names.js'
 
 type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -30,10 +31,10 @@ export interface DevOptions {
   /** How Gatehouse reaches client metadata documents (tests inject a CA and a resolver). */
   outbound?: NodeTransportOptions
   /**
-   * The identity provider: the embedded OpenID provider (default) or the local Entra, GitHub or
-   * Google stand-in.
+   * The identity provider: the embedded OpenID provider (default), the local Entra stand-in, or
+   * the stand-in of another provider (`src/dev/dev-stand-in-names.ts`).
    */
-  provider?: 'oidc' | 'azure' | 'github' | 'google'
+  provider?: 'oidc' | 'azure' | DevStandInName
   /** Request lines, refusals and audit events (the CLI passes pino); default silent. */
   logger?: Logger
   /** Log level of `config.log.level` (applies to the logger the CLI builds). */
@@ -91,7 +92,7 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       idp: { idpIssuer: entra.issuer, close: () => entra.close() },
     })
   }
-  if (options.provider === 'github' || options.provider === 'google') {
+  if (options.provider !== undefined && isDevStandIn(options.provider)) {
     const { startProviderDevUpstream } = await import('../dev/provider-dev.js')
     const stand = await startProviderDevUpstream(options.provider, { issuer, ...options })
     return serve({

@@ -15,6 +15,9 @@ import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-
 import { auth0UpstreamFields, checkAuth0Upstream } from './auth0-schema.js'
 import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
 import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
+import { checkDiscordUpstream, discordUpstreamFields } from './discord-schema.js'
+import { checkHuggingFaceUpstream, huggingFaceUpstreamFields } from './huggingface-schema.js'
+import { checkOciUpstream, ociUpstreamFields } from './oci-schema.js'
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
 import {
   TOKEN_EXCHANGE_GRANT,
@@ -263,6 +266,41 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
         })
       }
     }),
+  // Discord (src/providers/discord/, docs/providers/discord.md).
+  z.strictObject({ ...upstreamCommon, ...discordUpstreamFields }).superRefine((d, ctx) => {
+    checkDiscordUpstream(d, ctx)
+    if (d.serverUrl !== undefined && !isSecureOrLoopbackUrl(d.serverUrl, isLoopbackHost)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serverUrl'],
+        message: 'must be https (http is allowed on loopback only)',
+      })
+    }
+  }),
+  // Hugging Face (src/providers/huggingface/, docs/providers/huggingface.md).
+  z.strictObject({ ...upstreamCommon, ...huggingFaceUpstreamFields }).superRefine((h, ctx) => {
+    checkHuggingFaceUpstream(h, ctx)
+    if (h.url !== undefined && !isSecureOrLoopbackUrl(h.url, isLoopbackHost)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'must be https (http is allowed on loopback only)',
+      })
+    }
+  }),
+  // OCI IAM identity domains (src/providers/oci/, docs/providers/oci.md).
+  z.strictObject({ ...upstreamCommon, ...ociUpstreamFields }).superRefine((o, ctx) => {
+    checkOciUpstream(o, ctx)
+    for (const key of ['domainUrl', 'issuer'] as const) {
+      if (!isSecureOrLoopbackUrl(o[key], isLoopbackHost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'must be https (http is allowed on loopback only)',
+        })
+      }
+    }
+  }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

@@ -19,6 +19,9 @@ import { azureProvider } from './azure/index.js'
 import { githubProvider } from './github/index.js'
 import { googleProvider } from './google/index.js'
 import { cognitoProvider } from './cognito/index.js'
+import { discordProvider } from './discord/index.js'
+import { huggingFaceProvider } from './huggingface/index.js'
+import { ociProvider } from './oci/index.js'
 import type { ProviderEntry } from './entry.js'
 import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
@@ -36,6 +39,9 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   keycloak: keycloakProvider,
   okta: oktaProvider,
   cognito: cognitoProvider,
+  discord: discordProvider,
+  huggingface: huggingFaceProvider,
+  oci: ociProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */

@@ -1,7 +1,13 @@
 /**
  * OpenID Connect discovery for the OIDC proxy, done once at start-up (never on the request path).
- * `strict` (the default) requires the issuer to match the discovery URL and the document to name
- * its endpoints, JWKS, response types and algorithms.
+ * `strict` (the default) requires the issuer to be exactly the one the configuration implies and the
+ * document to name its endpoints, JWKS, response types and algorithms. The issuer implied is the
+ * discovery URL without `/.well-known/openid-configuration`, unless the caller names it: OpenID
+ * Connect Discovery §4 drops an issuer's terminating `/` before appending the well-known path, so
+ * `https://tenant.auth0.com/` (Auth0's documented issuer, with the slash) has the same discovery URL
+ * as `https://tenant.auth0.com`, and only the profile knows which one the provider documents (OCI
+ * IAM even names one issuer for all its identity domains). The comparison is exact either way
+ * (§4.3, RFC 8414 §3.3): never a "close enough" match.
  */
 import { ConfigError, UpstreamError } from '../errors.js'
 
@@ -10,6 +16,7 @@ export interface OidcDiscovery {
   authorizationEndpoint: string
   tokenEndpoint: string
   revocationEndpoint?: string
+  userinfoEndpoint?: string
   jwksUri: string
   idTokenAlgorithms: string[]
   issParameterSupported: boolean
@@ -20,7 +27,13 @@ const WELL_KNOWN = '/.well-known/openid-configuration'
 /** Fetches and checks the discovery document; throws `ConfigError` for a document that fails the rules. */
 export async function discoverOidc(
   configUrl: string,
-  options: { strict: boolean; timeoutMs: number; fetch?: typeof fetch },
+  options: {
+    strict: boolean
+    timeoutMs: number
+    fetch?: typeof fetch
+    /** The issuer the provider documents, compared exactly in strict mode (see the header). */
+    issuer?: string
+  },
 ): Promise<OidcDiscovery> {
   let body: unknown
   try {
@@ -36,11 +49,21 @@ export async function discoverOidc(
       cause: error,
     })
   }
-  return parseDiscovery(configUrl, body, options.strict)
+  return parseDiscovery(configUrl, body, options.strict, options.issuer)
 }
 
-/** Checks a discovery document (separate from the fetch so it can be tested on its own). */
-export function parseDiscovery(configUrl: string, body: unknown, strict: boolean): OidcDiscovery {
+/**
+ * Checks a discovery document (separate from the fetch so it can be tested on its own);
+ * `expectedIssuer` is the issuer the provider documents for the document at `configUrl` (usually
+ * its prefix; OCI IAM serves the shared issuer `https://identity.oraclecloud.com/` at every
+ * identity domain's URL).
+ */
+export function parseDiscovery(
+  configUrl: string,
+  body: unknown,
+  strict: boolean,
+  expectedIssuer?: string,
+): OidcDiscovery {
   const problems: string[] = []
   const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
   const url = (name: string, required: boolean): string | undefined => {
@@ -60,15 +83,22 @@ export function parseDiscovery(configUrl: string, body: unknown, strict: boolean
   const tokenEndpoint = url('token_endpoint', true)
   const jwksUri = url('jwks_uri', true)
   const revocationEndpoint = url('revocation_endpoint', false)
+  const userinfoEndpoint = url('userinfo_endpoint', false)
   const algs = Array.isArray(doc.id_token_signing_alg_values_supported)
     ? doc.id_token_signing_alg_values_supported.filter((a): a is string => typeof a === 'string')
     : []
   if (strict) {
-    const expected = configUrl.endsWith(WELL_KNOWN)
-      ? configUrl.slice(0, -WELL_KNOWN.length)
-      : undefined
-    if (issuer !== undefined && expected !== undefined && issuer !== expected) {
-      problems.push(`upstream discovery: issuer ${issuer} does not match the discovery URL`)
+    if (expectedIssuer !== undefined) {
+      if (issuer !== undefined && issuer !== expectedIssuer) {
+        problems.push(`upstream discovery: the issuer is ${issuer}, not ${expectedIssuer}`)
+      }
+    } else {
+      const expected = configUrl.endsWith(WELL_KNOWN)
+        ? configUrl.slice(0, -WELL_KNOWN.length)
+        : undefined
+      if (issuer !== undefined && expected !== undefined && issuer !== expected) {
+        problems.push(`upstream discovery: issuer ${issuer} does not match the discovery URL`)
+      }
     }
     const types = doc.response_types_supported
     if (!Array.isArray(types) || !types.includes('code')) {
@@ -88,6 +118,7 @@ export function parseDiscovery(configUrl: string, body: unknown, strict: boolean
     tokenEndpoint,
     jwksUri,
     ...(revocationEndpoint ? { revocationEndpoint } : {}),
+    ...(userinfoEndpoint ? { userinfoEndpoint } : {}),
     idTokenAlgorithms: algs,
     issParameterSupported: doc.authorization_response_iss_parameter_supported === true,
   }

@@ -1,6 +1,7 @@
 /**
- * `gatehouse dev --provider github|google`: the local GitHub or Google stand-in replaces the
- * embedded OpenID provider; the MCP SDK client signs in through it and calls the demo tools.
+ * `gatehouse dev --provider <name>`: the local stand-in of that provider replaces the embedded
+ * OpenID provider; the MCP SDK client signs in through it, calls the demo tools, and holds the
+ * role the stand-in gives the dev user (none for Google). The CLI names every provider.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
@@ -12,9 +13,16 @@ import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 
 describe.each([
-  ['github', '1'],
-  ['google', '100000000000000000001'],
-] as const)('gatehouse dev --provider %s', (kind, subject) => {
+  ['github', '1', ['Tools.Admin']],
+  ['google', '100000000000000000001', undefined],
+  ['auth0', 'auth0|ada', ['Tools.Admin']],
+  ['keycloak', 'ada', ['default-roles-gatehouse-dev', 'Tools.Admin']],
+  ['okta', '00uada', ['Tools.Admin']],
+  ['cognito', 'ada', ['Tools.Admin']],
+  ['discord', '100000000000000002', ['Tools.Admin']],
+  ['huggingface', 'ada', ['Tools.Admin']],
+  ['oci', 'ada', ['Tools.Admin']],
+] as const)('gatehouse dev --provider %s', (kind, subject, roles) => {
   it('signs the MCP SDK client in through the stand-in and serves the demo tools', async () => {
     const dev = await startDev({
       port: 0,
@@ -47,6 +55,8 @@ describe.each([
         subject: string
       }
       expect(body).toMatchObject({ issuer: dev.issuer, subject })
+      const token = await dev.gatehouse.verifier.verifyToken(provider.saved!.access_token)
+      expect(token?.roles).toEqual(roles)
       await client.close()
     } finally {
       await dev.close()
@@ -55,13 +65,18 @@ describe.each([
 })
 
 describe('gatehouse dev --provider', () => {
-  it('names github and google in its help and its refusal', async () => {
+  it('names every provider with a stand-in in its help and its refusal', async () => {
     let text = ''
     const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
-    expect(await main(['dev', '--provider', 'okta'], out, out)).toBe(2)
-    expect(text).toContain('--provider must be oidc, azure, github or google')
+    expect(await main(['dev', '--provider', 'myspace'], out, out)).toBe(2)
+    expect(text).toContain(
+      '--provider must be one of oidc, azure, github, google, auth0, keycloak, okta, cognito, ' +
+        'discord, huggingface, oci',
+    )
     text = ''
     expect(await main(['dev', '--help'], out, out)).toBe(0)
-    expect(text).toContain('oidc|azure|github|google')
+    for (const name of ['keycloak', 'okta', 'cognito', 'auth0', 'discord', 'huggingface', 'oci']) {
+      expect(text).toMatch(new RegExp(`^ +${name} \\(a local `, 'm'))
+    }
   })
 })

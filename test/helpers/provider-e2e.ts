@@ -26,6 +26,8 @@ export interface ProviderHarness {
   gatehouse: Gatehouse
   /** Signs `user` in and returns a connected MCP client. */
   connect(user: { username: string; password: string }): Promise<Client>
+  /** Signs `user` in; the connected client and the Gatehouse access token it holds. */
+  signIn(user: { username: string; password: string }): Promise<{ client: Client; token: string }>
   close(): Promise<void>
 }
 
@@ -62,12 +64,14 @@ export function harnessConfig(base: string, upstream: Record<string, unknown>) {
 export async function startHarness(
   listening: Awaited<ReturnType<typeof listen>>,
   upstream: Record<string, unknown>,
+  options: { now?: () => number } = {},
 ): Promise<ProviderHarness> {
   const { base } = listening
   const gatehouse = await createGatehouse({
     config: harnessConfig(base, upstream),
     store: createMemoryStore(),
     signatureVerifier: nodeSignatureVerifier,
+    ...(options.now ? { now: options.now } : {}),
   })
   const mcp = createMcpHandler(gatehouse, {
     mode: 'stateless',
@@ -96,10 +100,13 @@ export async function startHarness(
   listening.serve((request) =>
     new URL(request.url).pathname === '/mcp' ? mcp(request) : gatehouse.fetch(request),
   )
-  return {
+  const harness: ProviderHarness = {
     base,
     gatehouse,
     async connect(user) {
+      return (await harness.signIn(user)).client
+    },
+    async signIn(user) {
       const provider = new BrowserlessClientProvider({
         redirectUrl: 'http://127.0.0.1:3997/callback',
         clientName: 'provider e2e',
@@ -117,13 +124,14 @@ export async function startHarness(
       await client.connect(
         new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: provider }),
       )
-      return client
+      return { client, token: provider.saved!.access_token }
     },
     async close() {
       await new Promise((resolve) => listening.server.close(resolve))
       await gatehouse.close()
     },
   }
+  return harness
 }
 
 /** The `whoami` tool's answer. */

@@ -8,7 +8,9 @@ import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { startAuth0StandIn, type Auth0StandIn } from '../../src/dev/auth0-stand-in/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
+import { ConfigError } from '../../src/errors.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
+import { parseDiscovery } from '../../src/upstream/oidc-discovery.js'
 import { createClock, type TestClock } from '../helpers/gatehouse.js'
 import { signInThrough } from '../helpers/provider-sign-in.js'
 
@@ -115,5 +117,71 @@ describe('Auth0 provider', () => {
     expect(refreshes.map((r) => r.grant_type)).toEqual(['refresh_token', 'refresh_token'])
     // Auth0 rotated the refresh token at the first refresh: the second used the new one.
     expect(refreshes[1]!.refresh_token).not.toBe(refreshes[0]!.refresh_token)
+  })
+
+  /** A fetch that passes everything on but rewrites the discovery document with `change`. */
+  function discoveryRewritten(change: (doc: Record<string, unknown>) => void): typeof fetch {
+    return async (input, init) => {
+      const response = await fetch(input, init)
+      const url = String(input instanceof Request ? input.url : input)
+      if (!url.endsWith('/.well-known/openid-configuration')) return response
+      const doc = (await response.json()) as Record<string, unknown>
+      change(doc)
+      return Response.json(doc)
+    }
+  }
+
+  it('checks discovery strictly against the issuer with the slash: other rules still apply', async () => {
+    // Before, the Auth0 profile read discovery non-strictly to get past the slash, and a document
+    // that offers no authorization-code flow was taken.
+    const noCode = discoveryRewritten((doc) => {
+      doc.response_types_supported = ['token']
+    })
+    await expect(gatehouse({}, noCode)).rejects.toThrow(/response_types_supported must include/)
+  })
+
+  it('refuses an issuer without the trailing slash, naming upstream.domain', async () => {
+    const noSlash = discoveryRewritten((doc) => {
+      doc.issuer = auth0.url
+    })
+    await expect(gatehouse({}, noSlash)).rejects.toThrow(
+      new RegExp(`the issuer is ${auth0.url}, not ${auth0.url}/ .*upstream\\.domain`),
+    )
+  })
+})
+
+describe('strict discovery with a documented issuer', () => {
+  const doc = (issuer: string) => ({
+    issuer,
+    authorization_endpoint: `${issuer}authorize`,
+    token_endpoint: `${issuer}oauth/token`,
+    jwks_uri: `${issuer}.well-known/jwks.json`,
+    response_types_supported: ['code'],
+    id_token_signing_alg_values_supported: ['RS256'],
+  })
+  const url = 'https://acme.us.auth0.com/.well-known/openid-configuration'
+
+  it('takes the exact issuer the provider documents, slash included', () => {
+    const d = parseDiscovery(
+      url,
+      doc('https://acme.us.auth0.com/'),
+      true,
+      'https://acme.us.auth0.com/',
+    )
+    expect(d.issuer).toBe('https://acme.us.auth0.com/')
+  })
+
+  it('is not loosened: without a documented issuer the slash is still refused', () => {
+    expect(() => parseDiscovery(url, doc('https://acme.us.auth0.com/'), true)).toThrow(
+      /does not match the discovery URL/,
+    )
+  })
+
+  it('compares exactly: another host or a missing slash is refused', () => {
+    for (const issuer of ['https://acme.us.auth0.com', 'https://evil.example/']) {
+      expect(() => parseDiscovery(url, doc(issuer), true, 'https://acme.us.auth0.com/')).toThrow(
+        ConfigError,
+      )
+    }
   })
 })

@@ -290,4 +290,74 @@ describe('GitHub provider', () => {
     expect((ended as OAuthError).code).toBe('invalid_token')
     expect(await provider.grants.get(result.token!.grantId!)).toBeUndefined()
   })
+
+  describe('accessTokenVerifier: GitHub tokens checked with GitHub, briefly cached', () => {
+    it('verifies a token of this app by the check-token API and the rules, then from the cache', async () => {
+      const { gh, clock, provider } = await gatehouse({ teamRoles: { 'acme/admins': ['admin'] } })
+      const verifier = provider.capabilities.accessTokenVerifier!
+      const result = await signInThrough(gh, GH, cred(octocat))
+      const upstream = await provider.getUpstreamToken(result.token!)
+      github.clearRequests()
+      const checked = await verifier.verifyToken(upstream)
+      expect(checked).toMatchObject({
+        subject: '583231',
+        issuer: github.url,
+        clientId: OAUTH_APP,
+        scopes: ['read:user', 'user:email', 'read:org'],
+        roles: ['admin'],
+        upstream: { issuer: github.url, subject: '583231' },
+      })
+      const check = github.requestsTo('check-token')
+      expect(check).toHaveLength(1)
+      expect(check[0]!.method).toBe('POST')
+      expect(check[0]!.path).toBe(`/api/v3/applications/${OAUTH_APP}/token`)
+      expect(check[0]!.headers.authorization).toMatch(/^Basic /)
+      // Within the cache's minute: no call to GitHub.
+      clock.advance(59)
+      expect((await verifier.verifyToken(upstream))?.subject).toBe('583231')
+      expect(github.requestsTo('check-token')).toHaveLength(1)
+      // Revoked at GitHub: refused once the cached answer is older than a minute.
+      github.revokeUser('octocat')
+      expect((await verifier.verifyToken(upstream))?.subject).toBe('583231')
+      clock.advance(2)
+      expect(await verifier.verifyToken(upstream)).toBeUndefined()
+      expect(github.requestsTo('check-token')).toHaveLength(2)
+    })
+
+    it("refuses another app's token for the same user, a user the rules refuse, and junk", async () => {
+      const app = await gatehouse({
+        clientId: GITHUB_APP,
+        appType: 'github-app',
+      })
+      const other = await signInThrough(app.gh, GH, cred(octocat))
+      const othersToken = await app.provider.getUpstreamToken(other.token!)
+      const { gh, provider } = await gatehouse({ allowedOrganizations: ['acme'] })
+      const verifier = provider.capabilities.accessTokenVerifier!
+      // GET /user would accept it: the user is the same. The check-token API says whose it is.
+      expect(await verifier.verifyToken(othersToken)).toBeUndefined()
+      const outsider = await gatehouse()
+      const signedIn = await signInThrough(outsider.gh, GH, cred(users.outsider))
+      const outsiderToken = await outsider.provider.getUpstreamToken(signedIn.token!)
+      expect(await verifier.verifyToken(outsiderToken)).toBeUndefined()
+      expect(await verifier.verifyToken('gho_not-a-token')).toBeUndefined()
+      expect(await verifier.verifyToken('has spaces')).toBeUndefined()
+      const member = await signInThrough(gh, GH, cred(octocat))
+      expect(
+        (await verifier.verifyToken(await provider.getUpstreamToken(member.token!)))?.subject,
+      ).toBe('583231')
+    })
+
+    it('fails closed when GitHub cannot answer (never valid)', async () => {
+      const { gh, provider } = await gatehouse({}, async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input)
+        if (url.includes('/applications/')) return new Response('down', { status: 502 })
+        return fetch(input, init)
+      })
+      const result = await signInThrough(gh, GH, cred(octocat))
+      const token = await provider.getUpstreamToken(result.token!)
+      await expect(provider.capabilities.accessTokenVerifier!.verifyToken(token)).rejects.toThrow(
+        /token check/,
+      )
+    })
+  })
 })

@@ -132,3 +132,47 @@ describe('Auth0 upstream configuration', () => {
     expect(found[0]).toContain('Settings → Domain')
   })
 })
+
+describe('Discord, Hugging Face and OCI upstream configuration', () => {
+  it('accepts each as documented', () => {
+    expect(
+      issues({
+        kind: 'discord',
+        allowedGuilds: ['81384788765712384'],
+        guildRoles: { '81384788765712384': ['reader'] },
+      }),
+    ).toEqual([])
+    expect(
+      issues({ kind: 'huggingface', organizationRoles: { 'acme-research': ['reader'] } }),
+    ).toEqual([])
+    expect(
+      issues({ kind: 'oci', domainUrl: 'https://idcs-0123456789abcdef.identity.oraclecloud.com' }),
+    ).toEqual([])
+  })
+
+  it('Discord: guild names instead of ids, and an empty list, name the option and where to copy the id', () => {
+    const found = issues({ kind: 'discord', allowedGuilds: [], guildRoles: { Gaming: ['x'] } })
+    expect(found[0]).toMatch(/^upstream\.allowedGuilds: names no guild.*Copy Server ID/)
+    expect(found[1]).toMatch(/^upstream\.guildRoles\.Gaming: the key is not a guild/)
+  })
+
+  it('Hugging Face: an organization that is not a name, and http off loopback, fail', () => {
+    const found = issues({
+      kind: 'huggingface',
+      url: 'http://hf.example.com',
+      allowedOrganizations: ['huggingface.co/acme'],
+    })
+    expect(found).toContain('upstream.url: must be https (http is allowed on loopback only)')
+    expect(
+      found.some((f) => f.startsWith('upstream.allowedOrganizations.0: is not an organization')),
+    ).toBe(true)
+  })
+
+  it('OCI: a domain URL with a path (the console or discovery URL pasted) names the option', () => {
+    const found = issues({
+      kind: 'oci',
+      domainUrl: 'https://idcs-0123.identity.oraclecloud.com/.well-known/openid-configuration',
+    })
+    expect(found[0]).toMatch(/^upstream\.domainUrl: is the domain URL only.*Domain URL/)
+  })
+})

@@ -10,18 +10,24 @@ import { createPinoLogger } from '../../ops/pino.js'
 import { DEV_DEFAULTS, startDev } from '../dev.js'
 import { runUntilSignal } from '../listener.js'
 import { usageProblem } from '../usage.js'
+import {
+  DEV_STAND_IN_NAMES,
+  isDevStandIn,
+  type DevStandInName,
+} from '../../dev/dev-stand-in-names.js'
 
 export const DEV_HELP = `gatehouse dev — an OpenID provider, Gatehouse and a demo MCP server on 127.0.0.1
 
-Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider oidc|azure|github|google]
+Usage: gatehouse dev [--port N] [--data-dir DIR] [--memory] [--provider NAME]
 
   --port N          Gatehouse's port (default ${DEV_DEFAULTS.port}; 0 picks a free one)
   --data-dir DIR    where keys, clients and grants are kept (default ./${DEV_DEFAULTS.dataDir})
   --memory          keep nothing on disk
-  --provider P      oidc (default: an embedded OpenID provider), azure (a local Microsoft
+  --provider NAME   oidc (default: an embedded OpenID provider), azure (a local Microsoft
                     Entra ID stand-in: tenant, app registration with scopes and an app role, Graph),
-                    github (a local GitHub: OAuth app, organization, team mapped to a role) or
-                    google (a local Google sign-in: a Workspace user, hosted-domain rule)
+${Object.entries(DEV_STAND_IN_NAMES)
+  .map(([name, text]) => `                    ${name} (${text})`)
+  .join(',\n')}
   -h, --help        this help
 
 Sign in as GATEHOUSE_DEV_USER / GATEHOUSE_DEV_PASSWORD (default ${DEV_DEFAULTS.user} / ${DEV_DEFAULTS.password}).
@@ -71,7 +77,9 @@ export async function runDev(
   }
   const provider = values.provider ?? 'oidc'
   if (!isDevProvider(provider)) {
-    err.write('gatehouse dev: --provider must be oidc, azure, github or google\n')
+    err.write(
+      `gatehouse dev: --provider must be one of oidc, azure, ${Object.keys(DEV_STAND_IN_NAMES).join(', ')}\n`,
+    )
     return 2
   }
   const user = process.env.GATEHOUSE_DEV_USER ?? DEV_DEFAULTS.user
@@ -122,6 +130,6 @@ export async function runDev(
   })
 }
 
-function isDevProvider(p: string): p is 'oidc' | 'azure' | 'github' | 'google' {
-  return p === 'oidc' || p === 'azure' || p === 'github' || p === 'google'
+function isDevProvider(p: string): p is 'oidc' | 'azure' | DevStandInName {
+  return p === 'oidc' || p === 'azure' || isDevStandIn(p)
 }

@@ -6,13 +6,21 @@
  * org scope), GitHub Apps only with the "Email addresses" and "Members" permissions; an
  * organization that restricts OAuth apps answers 403 for apps it has not approved and hides its
  * teams; `/user/teams` is paginated (`per_page` ≤ 100, `Link: rel="next"`).
+ * `POST /applications/{client_id}/token` ("check a token") takes the app's id and secret by HTTP
+ * Basic and `{ access_token }`: 200 with the token's user, scopes and app for a live token of that
+ * app, 404 for anything else (wrong credentials, unknown, revoked, expired or another app's token),
+ * 422 without `access_token`.
  */
-import { recordedHeaders } from '../stand-in-kit.js'
+import { parseBasic, recordedHeaders, same } from '../stand-in-kit.js'
 import { isGitHubApp, type GitHubStandInOrg, type GitHubState, type IssuedToken } from './state.js'
 
 const ORG_SCOPES = ['read:org', 'write:org', 'admin:org']
 
-export function handleApi(state: GitHubState, request: Request, path: string): Response {
+export function handleApi(
+  state: GitHubState,
+  request: Request,
+  path: string,
+): Response | Promise<Response> {
   const url = new URL(request.url)
   const endpoint =
     path === '/user'
@@ -23,7 +31,9 @@ export function handleApi(state: GitHubState, request: Request, path: string): R
           ? 'teams'
           : path.startsWith('/user/memberships/orgs/')
             ? 'membership'
-            : 'api'
+            : /^\/applications\/[^/]+\/token$/.test(path)
+              ? 'check-token'
+              : 'api'
   state.requests.push({
     endpoint,
     method: request.method,
@@ -31,6 +41,7 @@ export function handleApi(state: GitHubState, request: Request, path: string): R
     params: Object.fromEntries(url.searchParams),
     headers: recordedHeaders(request),
   })
+  if (endpoint === 'check-token') return checkToken(state, request, path)
   if (request.method !== 'GET') return message(404, 'Not Found')
   if (!request.headers.get('user-agent')) {
     return message(
@@ -148,4 +159,33 @@ function message(status: number, text: string): Response {
     { message: text, documentation_url: 'https://docs.github.com/rest' },
     { status },
   )
+}
+
+async function checkToken(state: GitHubState, request: Request, path: string): Promise<Response> {
+  const clientId = decodeURIComponent(path.split('/')[2] ?? '')
+  if (request.method !== 'POST') return message(404, 'Not Found')
+  const basic = parseBasic(request.headers.get('authorization'))
+  const app = state.app(clientId)
+  if (!app || basic?.id !== clientId || !same(basic.secret, app.clientSecret)) {
+    return message(404, 'Not Found')
+  }
+  let body: unknown
+  try {
+    body = await request.json()
+  } catch {
+    body = undefined
+  }
+  const given = (body as { access_token?: unknown } | undefined)?.access_token
+  if (typeof given !== 'string' || given === '') return message(422, 'Validation Failed')
+  const token = state.token(given)
+  if (!token || token.app !== app) return message(404, 'Not Found')
+  return Response.json({
+    id: 1,
+    token: given,
+    token_last_eight: given.slice(-8),
+    scopes: isGitHubApp(app) ? [] : token.scopes,
+    app: { client_id: app.clientId, name: app.clientId, url: 'https://example.invalid' },
+    expires_at: token.expiresAt === undefined ? null : new Date(token.expiresAt).toISOString(),
+    user: { login: token.user.login, id: token.user.id, type: 'User' },
+  })
 }

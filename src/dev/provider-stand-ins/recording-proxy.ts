@@ -56,6 +56,18 @@ export interface ProviderStandInOptions extends Omit<DevIdpOptions, 'issuer'> {
    * issuer. Every other path there is passed on as it is.
    */
   domainRoutes?: Readonly<Record<string, string>>
+  /**
+   * Rewrites the discovery document as served (`origin`: where it was asked for), e.g. to name
+   * the provider's own endpoint paths.
+   */
+  discovery?: (doc: Record<string, unknown>, origin: string) => Record<string, unknown>
+  /**
+   * The claims of the ID token the provider issues instead of the IdP's (re-signed with the
+   * stand-in's key, published in the key set), e.g. OCI's two-member `aud`.
+   */
+  idTokenClaims?: (claims: Record<string, unknown>) => Record<string, unknown>
+  /** Answers a request itself (status and JSON body) instead of the IdP, e.g. a documented refusal. */
+  answer?: (call: RecordedCall) => { status: number; body: unknown } | undefined
 }
 
 export interface ProviderStandIn {
@@ -82,7 +94,15 @@ const ACCESS_TOKEN_TTL = 600
 export async function startProviderStandIn(
   options: ProviderStandInOptions,
 ): Promise<ProviderStandIn> {
-  const { issuerPath, jwtAccessToken, domainRoutes, ...idpOptions } = options
+  const {
+    issuerPath,
+    jwtAccessToken,
+    domainRoutes,
+    discovery,
+    idTokenClaims,
+    answer: answerItself,
+    ...idpOptions
+  } = options
   const calls: RecordedCall[] = []
   const grants = new Map<string, Record<string, string>>()
   const byState = new Map<string, Record<string, string>>()
@@ -111,13 +131,20 @@ export async function startProviderStandIn(
           Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString('utf8'))))
         }
         const basic = (req.headers.authorization ?? '').toLowerCase().startsWith('basic ')
-        calls.push({
+        const call: RecordedCall = {
           reached: `http://${req.headers.host ?? ''}${asked.pathname}`,
           method: req.method ?? 'GET',
           endpoint,
           params,
           clientAuth: basic ? 'basic' : params.client_secret !== undefined ? 'post' : 'none',
-        })
+        }
+        calls.push(call)
+        const own = answerItself?.(call)
+        if (own !== undefined) {
+          res.writeHead(own.status, { 'content-type': 'application/json' })
+          res.end(JSON.stringify(own.body))
+          return
+        }
         if (endpoint === '/auth' && params.state !== undefined) byState.set(params.state, params)
         // The login form is one site spread over both origins (as Cognito's hosted UI is the
         // pool's): the IdP's same-origin check sees the issuer's origin.
@@ -141,6 +168,13 @@ export async function startProviderStandIn(
         if (answer.status === 200 && endpoint === '/token' && jwtAccessToken) {
           out = await withJwtAccessToken(out, params)
         }
+        if (answer.status === 200 && endpoint === '/token' && idTokenClaims) {
+          out = await withIdTokenClaims(out, idTokenClaims)
+        }
+        if (answer.status === 200 && endpoint === WELL_KNOWN && discovery) {
+          const doc = JSON.parse(out.toString('utf8')) as Record<string, unknown>
+          out = Buffer.from(JSON.stringify(discovery(doc, `http://${req.headers.host ?? ''}`)))
+        }
         const headers = { ...answer.headers }
         delete headers['content-length']
         delete headers['transfer-encoding']
@@ -155,6 +189,23 @@ export async function startProviderStandIn(
   const origins: { issuer: string; domain: string | undefined } = { issuer: '', domain: undefined }
   const server = createServer(handle({}))
   const domain = domainRoutes ? createServer(handle(domainRoutes)) : undefined
+
+  async function withIdTokenClaims(
+    out: Buffer,
+    rewrite: (claims: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<Buffer> {
+    const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>
+    if (typeof tokens.id_token !== 'string') return out
+    const payload = tokens.id_token.split('.')[1] ?? ''
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >
+    tokens.id_token = await new SignJWT(rewrite(claims))
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
+      .sign(privateKey)
+    return Buffer.from(JSON.stringify(tokens))
+  }
 
   async function withJwtAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
     const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>

@@ -1,8 +1,9 @@
 /**
  * The Auth0 profile (`upstream.kind: 'auth0'`): the OIDC proxy with Auth0's rules.
- * - The issuer is `https://{domain}/`, with a trailing slash that a strict discovery check (issuer
- *   = the discovery URL's base) would refuse: the document is read without it and its issuer
- *   compared with `https://{domain}/` here. A custom domain is just another `domain`.
+ * - The issuer is `https://{domain}/`, with the trailing slash Auth0 documents. Discovery is strict
+ *   and told that issuer, so the document's `issuer` must be exactly `https://{domain}/` (OpenID
+ *   Discovery §4.3): one without the slash, or naming another host, fails at start-up. The discovery
+ *   URL drops the slash (§4). A custom domain is just another `domain`.
  * - `audience` (your API's Identifier) is always sent: only then does Auth0 issue a JWT access
  *   token. That token is verified (issuer, `audience`, keys) and must name the ID token's user.
  * - Roles: Auth0 has no standard roles claim; an Action puts them in a namespaced claim, read from
@@ -31,23 +32,33 @@ function stringList(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined
 }
 
+/** Auth0's issuer for the configured domain (or stand-in authority): with the trailing slash. */
+export function auth0Issuer(up: { domain: string; authority?: string | undefined }): string {
+  return `${(up.authority ?? `https://${up.domain}`).replace(/\/+$/, '')}/`
+}
+
 export async function buildAuth0Profile(
   ctx: ProfileContext<Auth0Upstream>,
 ): Promise<ProviderProfile> {
   const up = ctx.upstream
   const audience = up.audience ?? ''
-  const base = (up.authority ?? `https://${up.domain}`).replace(/\/+$/, '')
+  const base = auth0Issuer(up).slice(0, -1)
   const d = await discoverOidc(`${base}/.well-known/openid-configuration`, {
-    strict: false,
+    strict: true,
+    issuer: auth0Issuer(up),
     timeoutMs: up.timeoutSeconds * 1000,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
+  }).catch((error: unknown) => {
+    if (!(error instanceof ConfigError)) throw error
+    throw new ConfigError(
+      error.issues.map((issue) =>
+        issue.includes('the issuer is')
+          ? `${issue} (check upstream.domain; with a custom domain, give that domain: Auth0 ` +
+            'Dashboard → Branding → Custom Domains)'
+          : issue,
+      ),
+    )
   })
-  if (d.issuer !== `${base}/`) {
-    throw new ConfigError([
-      `upstream discovery: the issuer is ${d.issuer}, not ${base}/ (check upstream.domain; with ` +
-        'a custom domain, give that domain: Auth0 Dashboard → Branding → Custom Domains)',
-    ])
-  }
   const algorithms = d.idTokenAlgorithms.filter((a) =>
     (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a),
   )

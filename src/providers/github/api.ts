@@ -23,6 +23,16 @@ export type TeamName = string
 
 export type Membership = 'active' | 'pending' | 'none'
 
+/** What GitHub's "check a token" API says about a token of this app. */
+export interface CheckedToken {
+  /** The user's numeric id. */
+  userId: number
+  /** The OAuth app scopes granted (none for GitHub Apps). */
+  scopes: string[]
+  /** Seconds since the epoch, for expiring (GitHub App) tokens. */
+  expiresAt?: number
+}
+
 export class GitHubApi {
   readonly #base: string
   readonly #fetch: typeof fetch
@@ -59,6 +69,71 @@ export class GitHubApi {
       return await response.json()
     } catch {
       throw new UpstreamError('ERR_UPSTREAM_RESPONSE', `GitHub's ${what} answer was not JSON`)
+    }
+  }
+
+  /**
+   * `POST /applications/{client_id}/token` ("check a token"), authenticated as the app with HTTP
+   * Basic: the token's user and scopes when it is a live token **of this app**, undefined when
+   * GitHub answers 404 (invalid, revoked, expired, or another app's). Anything else fails.
+   */
+  async checkToken(
+    clientId: string,
+    clientSecret: string,
+    token: string,
+  ): Promise<CheckedToken | undefined> {
+    let response: Response
+    try {
+      response = await this.#fetch(
+        `${this.#base}/applications/${encodeURIComponent(clientId)}/token`,
+        {
+          method: 'POST',
+          headers: {
+            accept: 'application/vnd.github+json',
+            authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}`,
+            'content-type': 'application/json',
+            'user-agent': USER_AGENT,
+            'x-github-api-version': GITHUB_API_VERSION,
+          },
+          body: JSON.stringify({ access_token: token }),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.#timeoutMs),
+        },
+      )
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'TimeoutError') {
+        throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'the GitHub API did not answer in time')
+      }
+      throw new UpstreamError('ERR_UPSTREAM', 'the GitHub API could not be reached')
+    }
+    if (response.status === 404) {
+      await response.body?.cancel()
+      return undefined
+    }
+    if (response.status !== 200) {
+      throw new UpstreamError(
+        'ERR_UPSTREAM_RESPONSE',
+        `GitHub refused the token check (status ${String(response.status)})`,
+      )
+    }
+    const body = (await this.#json(response, 'token check')) as Record<string, unknown> | null
+    const user = body?.user as Record<string, unknown> | null | undefined
+    const app = body?.app as Record<string, unknown> | null | undefined
+    const id = user?.id
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || app?.client_id !== clientId) {
+      throw new UpstreamError(
+        'ERR_UPSTREAM_RESPONSE',
+        'GitHub’s token check names no user of this app',
+      )
+    }
+    const scopes = Array.isArray(body?.scopes)
+      ? body.scopes.filter((x): x is string => typeof x === 'string')
+      : []
+    const expires = typeof body?.expires_at === 'string' ? Date.parse(body.expires_at) : NaN
+    return {
+      userId: id,
+      scopes,
+      ...(Number.isFinite(expires) ? { expiresAt: Math.floor(expires / 1000) } : {}),
     }
   }
 

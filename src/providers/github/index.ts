@@ -6,3 +6,4 @@ export const githubProvider: ProviderEntry<'github'> = { profile: buildGitHubPro
 export { buildGitHubProfile } from './profile.js'
 export { GitHubApi } from './api.js'
 export { gitHubTokenFetch } from './token-endpoint.js'
+export { GitHubTokenVerifier } from './token-verifier.js'

@@ -7,7 +7,9 @@
  * - the token endpoint's quirks (token-endpoint.ts);
  * - OAuth apps' tokens do not expire and come with no refresh token (nothing to refresh); GitHub
  *   Apps' expiring tokens are refreshed by the proxy's usual upstream refresh, and a refused
- *   refresh (`bad_refresh_token`) ends the grant.
+ *   refresh (`bad_refresh_token`) ends the grant;
+ * - capability `accessTokenVerifier` (with a client secret): GitHub tokens of this app verified by
+ *   GitHub's "check a token" API and the same rules, with a short cache (token-verifier.ts).
  */
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
@@ -15,6 +17,7 @@ import { commonSettings, isLoopbackUrl, type UpstreamOf } from '../shared.js'
 import { GitHubApi } from './api.js'
 import { normaliseRules, readsTeams, resolveGitHubIdentity, type GitHubRules } from './identity.js'
 import { gitHubTokenFetch } from './token-endpoint.js'
+import { GitHubTokenVerifier } from './token-verifier.js'
 
 export type GitHubUpstream = UpstreamOf<'github'>
 
@@ -62,6 +65,20 @@ export function buildGitHubProfile(ctx: ProfileContext<GitHubUpstream>): Promise
     upstream,
     redirectPath: up.redirectPath,
     scopes: { authorize: () => scopes, token: () => [] },
+    ...(up.clientSecret !== undefined
+      ? {
+          capabilities: {
+            accessTokenVerifier: new GitHubTokenVerifier({
+              api,
+              clientId: up.clientId,
+              clientSecret: up.clientSecret,
+              rules,
+              issuer: serverUrl,
+              now: ctx.now,
+            }),
+          },
+        }
+      : {}),
     identify: async (result) => ({
       ...(await resolveGitHubIdentity(api, result.tokens.accessToken, rules, serverUrl)),
       upstream: result.tokens,

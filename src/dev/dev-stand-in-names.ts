@@ -1,0 +1,23 @@
+/**
+ * The providers `gatehouse dev --provider <name>` can run a local stand-in of, with one line of
+ * help each. Kept apart from the stand-ins themselves (`provider-dev.ts`), so the CLI can check
+ * the option and print its help without loading them.
+ */
+export const DEV_STAND_IN_NAMES = {
+  github: 'a local GitHub: OAuth app, organization, team mapped to a role',
+  google: 'a local Google sign-in: a Workspace user, hosted-domain rule',
+  auth0: 'a local Auth0 tenant: trailing-slash issuer, API audience, roles claim',
+  keycloak: 'a local Keycloak realm: realm role in the access token',
+  okta: 'a local Okta org authorization server: groups claim',
+  cognito: 'a local Amazon Cognito user pool: pool issuer, domain endpoints, groups',
+  discord: 'a local Discord: OAuth2 app, the user in a server mapped to a role',
+  huggingface: 'a local Sign in with Hugging Face: organizations as roles',
+  oci: 'a local OCI IAM identity domain: shared issuer, groups claim',
+} as const
+
+/** A provider with a stand-in for `gatehouse dev --provider`. */
+export type DevStandInName = keyof typeof DEV_STAND_IN_NAMES
+
+export function isDevStandIn(name: string): name is DevStandInName {
+  return Object.hasOwn(DEV_STAND_IN_NAMES, name)
+}
