@@ -91,6 +91,7 @@ export type {
 } from './upstream/profile.js'
 export { createOIDCProxy } from './presets/oidc.js'
 export { keycloakRoles } from './providers/keycloak/profile.js'
+export { workosRoles, workosVerifier } from './providers/workos/profile.js'
 export type { OIDCProxyOptions } from './presets/oidc.js'
 export { createOAuthProxy } from './presets/oauth.js'
 export type { OAuthProxyFactoryOptions } from './presets/oauth.js'

@@ -22,6 +22,7 @@ import {
   WorkloadIdentitySchema,
 } from './token-exchange-schema.js'
 import { opsFields } from './ops-schema.js'
+import { workosUpstreamFields } from './workos-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -265,6 +266,8 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
         })
       }
     }),
+  // WorkOS AuthKit (src/providers/workos/, docs/providers/workos.md).
+  z.strictObject({ ...upstreamCommon, ...workosUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

@@ -24,6 +24,7 @@ import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
 import { oktaProvider } from './okta/index.js'
+import { workosProvider } from './workos/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -36,6 +37,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   keycloak: keycloakProvider,
   okta: oktaProvider,
   cognito: cognitoProvider,
+  workos: workosProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */

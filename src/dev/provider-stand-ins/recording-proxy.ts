@@ -56,6 +56,11 @@ export interface ProviderStandInOptions extends Omit<DevIdpOptions, 'issuer'> {
    * issuer. Every other path there is passed on as it is.
    */
   domainRoutes?: Readonly<Record<string, string>>
+  /**
+   * Paths on the issuer's origin that serve an endpoint under the issuer (the provider's own
+   * paths, such as WorkOS's `/oauth2/jwks` for the IdP's `/jwks`).
+   */
+  routes?: Readonly<Record<string, string>>
 }
 
 export interface ProviderStandIn {
@@ -72,6 +77,12 @@ export interface ProviderStandIn {
   readonly calls: RecordedCall[]
   /** The requests to one endpoint (`/auth`, `/token`). */
   callsTo(endpoint: string): RecordedCall[]
+  /**
+   * A JWT access token signed with the stand-in's published key, as the provider issues to the
+   * MCP clients registered with it (the remote-AS mode): `claims` plus `iss` (this issuer unless
+   * `claims.iss` says otherwise), `iat` and `exp`.
+   */
+  mintAccessToken(claims: Record<string, unknown>): Promise<string>
   close(): Promise<void>
 }
 
@@ -82,7 +93,7 @@ const ACCESS_TOKEN_TTL = 600
 export async function startProviderStandIn(
   options: ProviderStandInOptions,
 ): Promise<ProviderStandIn> {
-  const { issuerPath, jwtAccessToken, domainRoutes, ...idpOptions } = options
+  const { issuerPath, jwtAccessToken, domainRoutes, routes, ...idpOptions } = options
   const calls: RecordedCall[] = []
   const grants = new Map<string, Record<string, string>>()
   const byState = new Map<string, Record<string, string>>()
@@ -153,8 +164,17 @@ export async function startProviderStandIn(
     }
   // Known once both listen; read by the handler only after that.
   const origins: { issuer: string; domain: string | undefined } = { issuer: '', domain: undefined }
-  const server = createServer(handle({}))
+  const server = createServer(handle(routes ?? {}))
   const domain = domainRoutes ? createServer(handle(domainRoutes)) : undefined
+
+  async function sign(claims: Record<string, unknown>): Promise<string> {
+    const now = Math.floor(Date.now() / 1000)
+    return new SignJWT({ iss: issuer, ...claims })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
+      .setIssuedAt(now)
+      .setExpirationTime(now + ACCESS_TOKEN_TTL)
+      .sign(privateKey)
+  }
 
   async function withJwtAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
     const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>
@@ -179,13 +199,7 @@ export async function startProviderStandIn(
       scope: typeof tokens.scope === 'string' ? tokens.scope : (started.scope ?? ''),
     })
     if (claims === undefined) return out
-    const now = Math.floor(Date.now() / 1000)
-    tokens.access_token = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
-      .setIssuer(issuer)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ACCESS_TOKEN_TTL)
-      .sign(privateKey)
+    tokens.access_token = await sign({ ...claims, iss: issuer })
     tokens.expires_in = ACCESS_TOKEN_TTL
     return Buffer.from(JSON.stringify(tokens))
   }
@@ -216,6 +230,7 @@ export async function startProviderStandIn(
     idp: started,
     calls,
     callsTo: (endpoint) => calls.filter((c) => c.endpoint === endpoint),
+    mintAccessToken: sign,
     async close() {
       if (domain) {
         await new Promise<void>((resolve) => {
