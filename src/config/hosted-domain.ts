@@ -17,3 +17,14 @@ export function hostedDomain(example: string, where: string) {
       `must be a domain name such as ${example}, no https:// and no path (${where})`,
     )
 }
+
+/** An optional base URL (a custom domain, or a loopback stand-in): https, or http on loopback. */
+export function hostedBaseUrl(where: string) {
+  return z
+    .string()
+    .regex(
+      /^(?:https:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
+      `must be an https:// origin with no path, http:// on loopback only (${where})`,
+    )
+    .optional()
+}

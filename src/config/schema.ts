@@ -23,6 +23,7 @@ import {
 } from './token-exchange-schema.js'
 import { opsFields } from './ops-schema.js'
 import { workosUpstreamFields } from './workos-schema.js'
+import { descopeUpstreamFields } from './descope-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -268,6 +269,8 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     }),
   // WorkOS AuthKit (src/providers/workos/, docs/providers/workos.md).
   z.strictObject({ ...upstreamCommon, ...workosUpstreamFields }),
+  // Descope (src/providers/descope/, docs/providers/descope.md).
+  z.strictObject({ ...upstreamCommon, ...descopeUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

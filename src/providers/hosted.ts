@@ -7,6 +7,7 @@
  * where the provider puts them only there — from its verified JWT access token, which must then
  * name the same user. Each provider folder gives its rules; the remote-AS verifiers live there too.
  */
+import type { AccessToken, TokenCheck, TokenVerifier } from '../jwt/access-token.js'
 import type { JWTVerifierOptions } from '../jwt/verifier.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import { OAuthError } from '../errors.js'
@@ -135,4 +136,28 @@ export function remoteVerifier(
     allowHttpLoopback: isLoopbackUrl(jwksUri),
     dangerouslyAllowPrivateNetwork: isLoopbackUrl(jwksUri),
   })
+}
+
+/**
+ * `verifier` for a provider whose tokens name something else than the MCP URL in `aud` (Descope's
+ * project, Supabase's `authenticated` …): once the provider's own audience rule has held, the
+ * token counts as one for `resource`, the URL the guard protects. Use it only where that rule is
+ * the provider's documented binding; the provider's docs page says what it does not bind.
+ */
+export function boundToResource(verifier: TokenVerifier, resource: string): TokenVerifier {
+  const bind = (token: AccessToken): AccessToken => ({ ...token, resource })
+  return {
+    async verifyToken(token) {
+      const verified = await verifier.verifyToken(token)
+      return verified === undefined ? undefined : bind(verified)
+    },
+    async checkToken(token): Promise<TokenCheck> {
+      const check: TokenCheck = verifier.checkToken
+        ? await verifier.checkToken(token)
+        : await verifier
+            .verifyToken(token)
+            .then((t) => (t === undefined ? { status: 'invalid' } : { status: 'valid', token: t }))
+      return check.status === 'invalid' ? check : { ...check, token: bind(check.token) }
+    },
+  }
 }

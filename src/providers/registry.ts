@@ -25,6 +25,7 @@ import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
 import { oktaProvider } from './okta/index.js'
 import { workosProvider } from './workos/index.js'
+import { descopeProvider } from './descope/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -38,6 +39,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   okta: oktaProvider,
   cognito: cognitoProvider,
   workos: workosProvider,
+  descope: descopeProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */
