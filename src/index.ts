@@ -93,6 +93,11 @@ export { createOIDCProxy } from './presets/oidc.js'
 export { keycloakRoles } from './providers/keycloak/profile.js'
 export { workosRoles, workosVerifier } from './providers/workos/profile.js'
 export { descopeRoles, descopeVerifier } from './providers/descope/profile.js'
+export {
+  scalekitAuthorizationServer,
+  scalekitRoles,
+  scalekitVerifier,
+} from './providers/scalekit/profile.js'
 export type { OIDCProxyOptions } from './presets/oidc.js'
 export { createOAuthProxy } from './presets/oauth.js'
 export type { OAuthProxyFactoryOptions } from './presets/oauth.js'

@@ -24,6 +24,7 @@ import {
 import { opsFields } from './ops-schema.js'
 import { workosUpstreamFields } from './workos-schema.js'
 import { descopeUpstreamFields } from './descope-schema.js'
+import { scalekitUpstreamFields } from './scalekit-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -271,6 +272,8 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...upstreamCommon, ...workosUpstreamFields }),
   // Descope (src/providers/descope/, docs/providers/descope.md).
   z.strictObject({ ...upstreamCommon, ...descopeUpstreamFields }),
+  // Scalekit (src/providers/scalekit/, docs/providers/scalekit.md).
+  z.strictObject({ ...upstreamCommon, ...scalekitUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

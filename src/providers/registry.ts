@@ -26,6 +26,7 @@ import { oidcProvider } from './oidc/index.js'
 import { oktaProvider } from './okta/index.js'
 import { workosProvider } from './workos/index.js'
 import { descopeProvider } from './descope/index.js'
+import { scalekitProvider } from './scalekit/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -40,6 +41,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   cognito: cognitoProvider,
   workos: workosProvider,
   descope: descopeProvider,
+  scalekit: scalekitProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */
