@@ -98,6 +98,7 @@ export {
   scalekitRoles,
   scalekitVerifier,
 } from './providers/scalekit/profile.js'
+export { supabaseRoles, supabaseVerifier } from './providers/supabase/profile.js'
 export type { OIDCProxyOptions } from './presets/oidc.js'
 export { createOAuthProxy } from './presets/oauth.js'
 export type { OAuthProxyFactoryOptions } from './presets/oauth.js'

@@ -25,6 +25,7 @@ import { opsFields } from './ops-schema.js'
 import { workosUpstreamFields } from './workos-schema.js'
 import { descopeUpstreamFields } from './descope-schema.js'
 import { scalekitUpstreamFields } from './scalekit-schema.js'
+import { supabaseUpstreamFields } from './supabase-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -274,6 +275,8 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...upstreamCommon, ...descopeUpstreamFields }),
   // Scalekit (src/providers/scalekit/, docs/providers/scalekit.md).
   z.strictObject({ ...upstreamCommon, ...scalekitUpstreamFields }),
+  // Supabase Auth (src/providers/supabase/, docs/providers/supabase.md).
+  z.strictObject({ ...upstreamCommon, ...supabaseUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

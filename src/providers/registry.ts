@@ -27,6 +27,7 @@ import { oktaProvider } from './okta/index.js'
 import { workosProvider } from './workos/index.js'
 import { descopeProvider } from './descope/index.js'
 import { scalekitProvider } from './scalekit/index.js'
+import { supabaseProvider } from './supabase/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -42,6 +43,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   workos: workosProvider,
   descope: descopeProvider,
   scalekit: scalekitProvider,
+  supabase: supabaseProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */
