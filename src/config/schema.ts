@@ -26,6 +26,7 @@ import { workosUpstreamFields } from './workos-schema.js'
 import { descopeUpstreamFields } from './descope-schema.js'
 import { scalekitUpstreamFields } from './scalekit-schema.js'
 import { supabaseUpstreamFields } from './supabase-schema.js'
+import { clerkUpstreamFields } from './clerk-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -277,6 +278,8 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...upstreamCommon, ...scalekitUpstreamFields }),
   // Supabase Auth (src/providers/supabase/, docs/providers/supabase.md).
   z.strictObject({ ...upstreamCommon, ...supabaseUpstreamFields }),
+  // Clerk (src/providers/clerk/, docs/providers/clerk.md).
+  z.strictObject({ ...upstreamCommon, ...clerkUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

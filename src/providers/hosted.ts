@@ -15,7 +15,7 @@ import type { ProfileContext, ProviderProfile, UserIdentity } from '../upstream/
 import { verifiedIdentity } from '../upstream/profile.js'
 import { discoverExpectedIssuer, discoveryUrlOf } from './discovered-issuer.js'
 import { buildOidcProfile } from './oidc/profile.js'
-import { withRoles } from './roles.js'
+import { member, stringList, withRoles } from './roles.js'
 import { isLoopbackUrl, verifierDeps, type UpstreamConfig, type UpstreamOf } from './shared.js'
 
 /** The settings every upstream member has, as the OIDC profile takes them. */
@@ -49,6 +49,20 @@ function refuse(reason: string): OAuthError {
 /** `https://{domain}`, or the domain itself when it is a loopback stand-in's `http://` origin. */
 export function originOf(domain: string): string {
   return domain.startsWith('http://') ? domain : `https://${domain}`
+}
+
+/**
+ * Roles from the claim at the dotted path `path` (`user_role`, `public_metadata.roles`): a string
+ * is one role, a list of strings several, anything else none; no path, no roles.
+ */
+export function rolesAt(
+  path: string | undefined,
+): (claims: Readonly<Record<string, unknown>>) => string[] {
+  return (claims) => {
+    if (path === undefined) return []
+    const value = path.split('.').reduce<unknown>((at, name) => member(at, name), claims)
+    return typeof value === 'string' ? [value] : stringList(value)
+  }
 }
 
 /** The proxy-mode profile of a hosted provider under `rules`. */
@@ -128,6 +142,7 @@ export function remoteVerifier(
     | 'now'
     | 'requiredScopes'
     | 'claimsToScopes'
+    | 'typ'
   > & { jwksUri: string },
 ): JWTVerifier {
   const { jwksUri } = options

@@ -28,6 +28,7 @@ import { workosProvider } from './workos/index.js'
 import { descopeProvider } from './descope/index.js'
 import { scalekitProvider } from './scalekit/index.js'
 import { supabaseProvider } from './supabase/index.js'
+import { clerkProvider } from './clerk/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -44,6 +45,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   descope: descopeProvider,
   scalekit: scalekitProvider,
   supabase: supabaseProvider,
+  clerk: clerkProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */

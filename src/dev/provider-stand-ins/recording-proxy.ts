@@ -80,9 +80,9 @@ export interface ProviderStandIn {
   /**
    * A JWT access token signed with the stand-in's published key, as the provider issues to the
    * MCP clients registered with it (the remote-AS mode): `claims` plus `iss` (this issuer unless
-   * `claims.iss` says otherwise), `iat` and `exp`.
+   * `claims.iss` says otherwise), `iat` and `exp`; header `typ` as given (default `JWT`).
    */
-  mintAccessToken(claims: Record<string, unknown>): Promise<string>
+  mintAccessToken(claims: Record<string, unknown>, typ?: string): Promise<string>
   close(): Promise<void>
 }
 
@@ -167,10 +167,10 @@ export async function startProviderStandIn(
   const server = createServer(handle(routes ?? {}))
   const domain = domainRoutes ? createServer(handle(domainRoutes)) : undefined
 
-  async function sign(claims: Record<string, unknown>): Promise<string> {
+  async function sign(claims: Record<string, unknown>, typ = 'JWT'): Promise<string> {
     const now = Math.floor(Date.now() / 1000)
     return new SignJWT({ iss: issuer, ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
+      .setProtectedHeader({ alg: 'RS256', typ, kid: publicJwk.kid ?? '' })
       .setIssuedAt(now)
       .setExpirationTime(now + ACCESS_TOKEN_TTL)
       .sign(privateKey)

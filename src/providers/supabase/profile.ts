@@ -14,9 +14,8 @@
  */
 import type { TokenVerifier } from '../../jwt/access-token.js'
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
-import { boundToResource, buildHostedProfile, remoteVerifier } from '../hosted.js'
+import { boundToResource, buildHostedProfile, remoteVerifier, rolesAt } from '../hosted.js'
 import { OIDC_DEFAULT_SCOPES } from '../oidc/profile.js'
-import { member, stringList } from '../roles.js'
 import type { UpstreamOf } from '../shared.js'
 
 /** The audience of Supabase's signed-in users' access tokens. */
@@ -28,15 +27,7 @@ export function supabaseIssuer(projectUrl: string): string {
 }
 
 /** Roles from the claim at the dotted path `rolesClaim`: a string is one role, a list several. */
-export function supabaseRoles(
-  rolesClaim: string | undefined,
-): (claims: Readonly<Record<string, unknown>>) => string[] {
-  return (claims) => {
-    if (rolesClaim === undefined) return []
-    const value = rolesClaim.split('.').reduce<unknown>((at, name) => member(at, name), claims)
-    return typeof value === 'string' ? [value] : stringList(value)
-  }
-}
+export const supabaseRoles = rolesAt
 
 export function buildSupabaseProfile(
   ctx: ProfileContext<UpstreamOf<'supabase'>>,
