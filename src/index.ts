@@ -100,6 +100,7 @@ export {
 } from './providers/scalekit/profile.js'
 export { supabaseRoles, supabaseVerifier } from './providers/supabase/profile.js'
 export { clerkRoles, clerkVerifier } from './providers/clerk/profile.js'
+export { propelauthRoles, propelauthVerifier } from './providers/propelauth/profile.js'
 export type { OIDCProxyOptions } from './presets/oidc.js'
 export { createOAuthProxy } from './presets/oauth.js'
 export type { OAuthProxyFactoryOptions } from './presets/oauth.js'

@@ -27,6 +27,7 @@ import { descopeUpstreamFields } from './descope-schema.js'
 import { scalekitUpstreamFields } from './scalekit-schema.js'
 import { supabaseUpstreamFields } from './supabase-schema.js'
 import { clerkUpstreamFields } from './clerk-schema.js'
+import { propelauthUpstreamFields } from './propelauth-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -280,6 +281,8 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...upstreamCommon, ...supabaseUpstreamFields }),
   // Clerk (src/providers/clerk/, docs/providers/clerk.md).
   z.strictObject({ ...upstreamCommon, ...clerkUpstreamFields }),
+  // PropelAuth (src/providers/propelauth/, docs/providers/propelauth.md).
+  z.strictObject({ ...upstreamCommon, ...propelauthUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

@@ -29,6 +29,7 @@ import { descopeProvider } from './descope/index.js'
 import { scalekitProvider } from './scalekit/index.js'
 import { supabaseProvider } from './supabase/index.js'
 import { clerkProvider } from './clerk/index.js'
+import { propelauthProvider } from './propelauth/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -46,6 +47,7 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   scalekit: scalekitProvider,
   supabase: supabaseProvider,
   clerk: clerkProvider,
+  propelauth: propelauthProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */

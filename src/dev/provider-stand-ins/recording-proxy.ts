@@ -14,7 +14,14 @@ import {
   type ServerResponse,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+} from 'jose'
 
 import { startDevIdentityProvider, type DevIdp, type DevIdpOptions } from '../idp.js'
 
@@ -61,6 +68,21 @@ export interface ProviderStandInOptions extends Omit<DevIdpOptions, 'issuer'> {
    * paths, such as WorkOS's `/oauth2/jwks` for the IdP's `/jwks`).
    */
   routes?: Readonly<Record<string, string>>
+  /**
+   * For a provider that is not an OpenID provider (PropelAuth): parameters the embedded IdP needs
+   * and the provider does not (`scope: 'openid'`), added to authorization requests after they are
+   * recorded; `id_token` is then removed from token responses, and `userinfo` reshapes the IdP's
+   * userinfo answer (`/me`) into the provider's.
+   */
+  oauthOnly?: {
+    authorizeParams: Readonly<Record<string, string>>
+    userinfo: (claims: Record<string, unknown>) => Record<string, unknown>
+  }
+  /**
+   * An RFC 7662 introspection endpoint at this path of the issuer's origin for the tokens
+   * `mintAccessToken` made, answering the client with these credentials (HTTP Basic).
+   */
+  introspection?: { path: string; clientId: string; clientSecret: string }
 }
 
 export interface ProviderStandIn {
@@ -93,7 +115,15 @@ const ACCESS_TOKEN_TTL = 600
 export async function startProviderStandIn(
   options: ProviderStandInOptions,
 ): Promise<ProviderStandIn> {
-  const { issuerPath, jwtAccessToken, domainRoutes, routes, ...idpOptions } = options
+  const {
+    issuerPath,
+    jwtAccessToken,
+    domainRoutes,
+    routes,
+    oauthOnly,
+    introspection,
+    ...idpOptions
+  } = options
   const calls: RecordedCall[] = []
   const grants = new Map<string, Record<string, string>>()
   const byState = new Map<string, Record<string, string>>()
@@ -130,6 +160,19 @@ export async function startProviderStandIn(
           clientAuth: basic ? 'basic' : params.client_secret !== undefined ? 'post' : 'none',
         })
         if (endpoint === '/auth' && params.state !== undefined) byState.set(params.state, params)
+        if (introspection && url.pathname === introspection.path) {
+          const answer = await introspect(req.headers.authorization, params.token ?? '')
+          res.writeHead(answer.status, { 'content-type': 'application/json' })
+          res.end(JSON.stringify(answer.body))
+          return
+        }
+        if (endpoint === '/auth' && oauthOnly) {
+          const added = new URL(req.url ?? '/', 'http://stand-in')
+          for (const [k, v] of Object.entries(oauthOnly.authorizeParams)) {
+            if (!added.searchParams.has(k)) added.searchParams.set(k, v)
+          }
+          req.url = `${added.pathname}${added.search}`
+        }
         // The login form is one site spread over both origins (as Cognito's hosted UI is the
         // pool's): the IdP's same-origin check sees the issuer's origin.
         if (origins.domain !== undefined && req.headers.origin === origins.domain) {
@@ -151,6 +194,15 @@ export async function startProviderStandIn(
         }
         if (answer.status === 200 && endpoint === '/token' && jwtAccessToken) {
           out = await withJwtAccessToken(out, params)
+        }
+        if (answer.status === 200 && endpoint === '/token' && oauthOnly) {
+          const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>
+          delete tokens.id_token
+          out = Buffer.from(JSON.stringify(tokens))
+        }
+        if (answer.status === 200 && endpoint === '/me' && oauthOnly) {
+          const claims = JSON.parse(out.toString('utf8')) as Record<string, unknown>
+          out = Buffer.from(JSON.stringify(oauthOnly.userinfo(claims)))
         }
         const headers = { ...answer.headers }
         delete headers['content-length']
@@ -174,6 +226,23 @@ export async function startProviderStandIn(
       .setIssuedAt(now)
       .setExpirationTime(now + ACCESS_TOKEN_TTL)
       .sign(privateKey)
+  }
+
+  /** RFC 7662: the client must authenticate; a token this stand-in minted is active. */
+  async function introspect(
+    authorization: string | undefined,
+    token: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const expected = `Basic ${Buffer.from(
+      `${introspection?.clientId ?? ''}:${introspection?.clientSecret ?? ''}`,
+    ).toString('base64')}`
+    if (authorization !== expected) return { status: 401, body: { error: 'invalid_client' } }
+    try {
+      const { payload } = await jwtVerify(token, publicKey)
+      return { status: 200, body: { active: true, ...payload } }
+    } catch {
+      return { status: 200, body: { active: false } }
+    }
   }
 
   async function withJwtAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
