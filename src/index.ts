@@ -94,6 +94,16 @@ export { keycloakRoles } from './providers/keycloak/profile.js'
 export { GitHubApi } from './providers/github/api.js'
 export { GitHubTokenVerifier } from './providers/github/token-verifier.js'
 export type { GitHubTokenVerifierOptions } from './providers/github/token-verifier.js'
+export { workosRoles, workosVerifier } from './providers/workos/profile.js'
+export { descopeRoles, descopeVerifier } from './providers/descope/profile.js'
+export {
+  scalekitAuthorizationServer,
+  scalekitRoles,
+  scalekitVerifier,
+} from './providers/scalekit/profile.js'
+export { supabaseRoles, supabaseVerifier } from './providers/supabase/profile.js'
+export { clerkRoles, clerkVerifier } from './providers/clerk/profile.js'
+export { propelauthRoles, propelauthVerifier } from './providers/propelauth/profile.js'
 export type { OIDCProxyOptions } from './presets/oidc.js'
 export { createOAuthProxy } from './presets/oauth.js'
 export type { OAuthProxyFactoryOptions } from './presets/oauth.js'

@@ -25,6 +25,12 @@ import {
   WorkloadIdentitySchema,
 } from './token-exchange-schema.js'
 import { opsFields } from './ops-schema.js'
+import { workosUpstreamFields } from './workos-schema.js'
+import { descopeUpstreamFields } from './descope-schema.js'
+import { scalekitUpstreamFields } from './scalekit-schema.js'
+import { supabaseUpstreamFields } from './supabase-schema.js'
+import { clerkUpstreamFields } from './clerk-schema.js'
+import { propelauthUpstreamFields } from './propelauth-schema.js'
 import { DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 import { GatewaySchema, withGatewayResources } from './gateway-schema.js'
 
@@ -301,6 +307,18 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
       }
     }
   }),
+  // WorkOS AuthKit (src/providers/workos/, docs/providers/workos.md).
+  z.strictObject({ ...upstreamCommon, ...workosUpstreamFields }),
+  // Descope (src/providers/descope/, docs/providers/descope.md).
+  z.strictObject({ ...upstreamCommon, ...descopeUpstreamFields }),
+  // Scalekit (src/providers/scalekit/, docs/providers/scalekit.md).
+  z.strictObject({ ...upstreamCommon, ...scalekitUpstreamFields }),
+  // Supabase Auth (src/providers/supabase/, docs/providers/supabase.md).
+  z.strictObject({ ...upstreamCommon, ...supabaseUpstreamFields }),
+  // Clerk (src/providers/clerk/, docs/providers/clerk.md).
+  z.strictObject({ ...upstreamCommon, ...clerkUpstreamFields }),
+  // PropelAuth (src/providers/propelauth/, docs/providers/propelauth.md).
+  z.strictObject({ ...upstreamCommon, ...propelauthUpstreamFields }),
 ])
 
 /** The callback path every `upstream` member has unless it names another. */

@@ -27,6 +27,12 @@ import { keycloakProvider } from './keycloak/index.js'
 import { oauthProvider } from './oauth/index.js'
 import { oidcProvider } from './oidc/index.js'
 import { oktaProvider } from './okta/index.js'
+import { workosProvider } from './workos/index.js'
+import { descopeProvider } from './descope/index.js'
+import { scalekitProvider } from './scalekit/index.js'
+import { supabaseProvider } from './supabase/index.js'
+import { clerkProvider } from './clerk/index.js'
+import { propelauthProvider } from './propelauth/index.js'
 import type { UpstreamConfig } from './shared.js'
 
 export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<K> } = {
@@ -42,6 +48,12 @@ export const providers: { readonly [K in UpstreamConfig['kind']]: ProviderEntry<
   discord: discordProvider,
   huggingface: huggingFaceProvider,
   oci: ociProvider,
+  workos: workosProvider,
+  descope: descopeProvider,
+  scalekit: scalekitProvider,
+  supabase: supabaseProvider,
+  clerk: clerkProvider,
+  propelauth: propelauthProvider,
 }
 
 /** The profile of one `upstream` member, built by its kind's entry (discovery runs here). */

@@ -14,7 +14,14 @@ import {
   type ServerResponse,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+} from 'jose'
 
 import { startDevIdentityProvider, type DevIdp, type DevIdpOptions } from '../oidc-idp/server.js'
 
@@ -68,6 +75,26 @@ export interface ProviderStandInOptions extends Omit<DevIdpOptions, 'issuer'> {
   idTokenClaims?: (claims: Record<string, unknown>) => Record<string, unknown>
   /** Answers a request itself (status and JSON body) instead of the IdP, e.g. a documented refusal. */
   answer?: (call: RecordedCall) => { status: number; body: unknown } | undefined
+  /**
+   * Paths on the issuer's origin that serve an endpoint under the issuer (the provider's own
+   * paths, such as WorkOS's `/oauth2/jwks` for the IdP's `/jwks`).
+   */
+  routes?: Readonly<Record<string, string>>
+  /**
+   * For a provider that is not an OpenID provider (PropelAuth): parameters the embedded IdP needs
+   * and the provider does not (`scope: 'openid'`), added to authorization requests after they are
+   * recorded; `id_token` is then removed from token responses, and `userinfo` reshapes the IdP's
+   * userinfo answer (`/me`) into the provider's.
+   */
+  oauthOnly?: {
+    authorizeParams: Readonly<Record<string, string>>
+    userinfo: (claims: Record<string, unknown>) => Record<string, unknown>
+  }
+  /**
+   * An RFC 7662 introspection endpoint at this path of the issuer's origin for the tokens
+   * `mintAccessToken` made, answering the client with these credentials (HTTP Basic).
+   */
+  introspection?: { path: string; clientId: string; clientSecret: string }
 }
 
 export interface ProviderStandIn {
@@ -84,6 +111,12 @@ export interface ProviderStandIn {
   readonly calls: RecordedCall[]
   /** The requests to one endpoint (`/auth`, `/token`). */
   callsTo(endpoint: string): RecordedCall[]
+  /**
+   * A JWT access token signed with the stand-in's published key, as the provider issues to the
+   * MCP clients registered with it (the remote-AS mode): `claims` plus `iss` (this issuer unless
+   * `claims.iss` says otherwise), `iat` and `exp`; header `typ` as given (default `JWT`).
+   */
+  mintAccessToken(claims: Record<string, unknown>, typ?: string): Promise<string>
   close(): Promise<void>
 }
 
@@ -101,6 +134,9 @@ export async function startProviderStandIn(
     discovery,
     idTokenClaims,
     answer: answerItself,
+    routes,
+    oauthOnly,
+    introspection,
     ...idpOptions
   } = options
   const calls: RecordedCall[] = []
@@ -146,6 +182,19 @@ export async function startProviderStandIn(
           return
         }
         if (endpoint === '/auth' && params.state !== undefined) byState.set(params.state, params)
+        if (introspection && url.pathname === introspection.path) {
+          const answer = await introspect(req.headers.authorization, params.token ?? '')
+          res.writeHead(answer.status, { 'content-type': 'application/json' })
+          res.end(JSON.stringify(answer.body))
+          return
+        }
+        if (endpoint === '/auth' && oauthOnly) {
+          const added = new URL(req.url ?? '/', 'http://stand-in')
+          for (const [k, v] of Object.entries(oauthOnly.authorizeParams)) {
+            if (!added.searchParams.has(k)) added.searchParams.set(k, v)
+          }
+          req.url = `${added.pathname}${added.search}`
+        }
         // The login form is one site spread over both origins (as Cognito's hosted UI is the
         // pool's): the IdP's same-origin check sees the issuer's origin.
         if (origins.domain !== undefined && req.headers.origin === origins.domain) {
@@ -175,6 +224,15 @@ export async function startProviderStandIn(
           const doc = JSON.parse(out.toString('utf8')) as Record<string, unknown>
           out = Buffer.from(JSON.stringify(discovery(doc, `http://${req.headers.host ?? ''}`)))
         }
+        if (answer.status === 200 && endpoint === '/token' && oauthOnly) {
+          const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>
+          delete tokens.id_token
+          out = Buffer.from(JSON.stringify(tokens))
+        }
+        if (answer.status === 200 && endpoint === '/me' && oauthOnly) {
+          const claims = JSON.parse(out.toString('utf8')) as Record<string, unknown>
+          out = Buffer.from(JSON.stringify(oauthOnly.userinfo(claims)))
+        }
         const headers = { ...answer.headers }
         delete headers['content-length']
         delete headers['transfer-encoding']
@@ -187,7 +245,7 @@ export async function startProviderStandIn(
     }
   // Known once both listen; read by the handler only after that.
   const origins: { issuer: string; domain: string | undefined } = { issuer: '', domain: undefined }
-  const server = createServer(handle({}))
+  const server = createServer(handle(routes ?? {}))
   const domain = domainRoutes ? createServer(handle(domainRoutes)) : undefined
 
   async function withIdTokenClaims(
@@ -205,6 +263,32 @@ export async function startProviderStandIn(
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
       .sign(privateKey)
     return Buffer.from(JSON.stringify(tokens))
+  }
+
+  async function sign(claims: Record<string, unknown>, typ = 'JWT'): Promise<string> {
+    const now = Math.floor(Date.now() / 1000)
+    return new SignJWT({ iss: issuer, ...claims })
+      .setProtectedHeader({ alg: 'RS256', typ, kid: publicJwk.kid ?? '' })
+      .setIssuedAt(now)
+      .setExpirationTime(now + ACCESS_TOKEN_TTL)
+      .sign(privateKey)
+  }
+
+  /** RFC 7662: the client must authenticate; a token this stand-in minted is active. */
+  async function introspect(
+    authorization: string | undefined,
+    token: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const expected = `Basic ${Buffer.from(
+      `${introspection?.clientId ?? ''}:${introspection?.clientSecret ?? ''}`,
+    ).toString('base64')}`
+    if (authorization !== expected) return { status: 401, body: { error: 'invalid_client' } }
+    try {
+      const { payload } = await jwtVerify(token, publicKey)
+      return { status: 200, body: { active: true, ...payload } }
+    } catch {
+      return { status: 200, body: { active: false } }
+    }
   }
 
   async function withJwtAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
@@ -230,13 +314,7 @@ export async function startProviderStandIn(
       scope: typeof tokens.scope === 'string' ? tokens.scope : (started.scope ?? ''),
     })
     if (claims === undefined) return out
-    const now = Math.floor(Date.now() / 1000)
-    tokens.access_token = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
-      .setIssuer(issuer)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ACCESS_TOKEN_TTL)
-      .sign(privateKey)
+    tokens.access_token = await sign({ ...claims, iss: issuer })
     tokens.expires_in = ACCESS_TOKEN_TTL
     return Buffer.from(JSON.stringify(tokens))
   }
@@ -267,6 +345,7 @@ export async function startProviderStandIn(
     idp: started,
     calls,
     callsTo: (endpoint) => calls.filter((c) => c.endpoint === endpoint),
+    mintAccessToken: sign,
     async close() {
       if (domain) {
         await new Promise<void>((resolve) => {
