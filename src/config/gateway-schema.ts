@@ -121,12 +121,24 @@ export const AccessRuleSchema = z.strictObject({
   tenants: z.array(z.string().min(1)).optional(),
 })
 
+/**
+ * Most requests (POST, DELETE) in flight to the upstream at once, from all callers of this
+ * gateway instance; more answer 503 with `Retry-After` at once. GET event streams do not count.
+ */
+const maxInFlight = z.number().int().min(1).max(100_000).optional()
+
 const HttpUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
   /** The Streamable HTTP endpoint of the MCP server. */
   url: absoluteUrl(),
-  /** Deadline for the upstream's response headers (a stream may then last longer). */
+  /**
+   * Deadline for the answer to a request: the response headers, and in an event stream the
+   * JSON-RPC responses to the request's calls; a progress notification restarts the clock.
+   */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** However much progress is reported, the answer is cut off after this long. */
+  maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
+  maxInFlight,
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
   /** Tell the upstream who the caller is, in headers (names configurable). */
   identityHeaders: IdentityHeadersSchema.optional(),
@@ -170,6 +182,7 @@ const StdioUpstreamSchema = z.strictObject({
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
+  maxInFlight,
 })
 
 /** One route: a path on the gateway, the MCP server behind it and who may use it. */
@@ -248,7 +261,16 @@ export const GatewaySchema = z
           message: 'collides with an OAuth endpoint',
         })
       }
-      if (r.upstream.kind === 'http') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
+      if (r.upstream.kind === 'http') {
+        checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
+        if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'upstream', 'maxTimeoutSeconds'],
+            message: 'must be at least timeoutSeconds',
+          })
+        }
+      }
     })
   })
 

@@ -32,6 +32,7 @@ export function createUpstream(
       return createHttpUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
+        maxTimeoutMs: u.maxTimeoutSeconds * 1000,
         credential: loadCredential(
           u.credential,
           u.identityHeaders,

@@ -59,6 +59,8 @@ interface RouteEntry {
   handler: (request: Request) => Promise<Response>
   /** The route's rate limits, each with the key it counts a caller under. */
   limits: [StoreRateLimiter, (token: AccessToken) => string][]
+  /** POST and DELETE requests with the upstream now (against `upstream.maxInFlight`). */
+  busy: number
 }
 
 /** Request headers a browser-based MCP client may send (CORS preflight). */
@@ -102,6 +104,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       upstream: options.upstream(route, index),
       handler: () => Promise.reject(new Error('unreachable')),
       limits: rateLimits(route, options.store, options.now ?? Date.now),
+      busy: 0,
     }
     entry.handler = gatehouse.protect((request, token) => serveRoute(entry, request, token), {
       resource: resource.url,
@@ -197,7 +200,42 @@ export function createGateway(options: GatewayOptions): Gateway {
             : res
       }
     }
-    return entry.upstream.handle(call)
+    return withinCap(entry, call)
+  }
+
+  /**
+   * Hands the call to the upstream unless `maxInFlight` requests already are there: then 503 with
+   * `Retry-After` (RFC 9110 §15.6.4, the server is overloaded for now) at once, not a queue. A
+   * request counts until its answer has been read to the end (or the client went away).
+   */
+  async function withinCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
+    const cap = entry.route.upstream.maxInFlight
+    if (cap === undefined || call.request.method === 'GET') return entry.upstream.handle(call)
+    if (entry.busy >= cap) {
+      const id = call.messages?.find((m) => validId(m.id))?.id
+      return rpcError(503, RPC.busy, 'The MCP server is busy; try again later', id, {
+        'retry-after': '1',
+      })
+    }
+    entry.busy++
+    let released = false
+    const release = () => {
+      if (!released) {
+        released = true
+        entry.busy--
+      }
+    }
+    try {
+      const response = await entry.upstream.handle(call)
+      if (!response.body) {
+        release()
+        return response
+      }
+      return new Response(countBody(response.body, release), response)
+    } catch (error) {
+      release()
+      throw error
+    }
   }
 
   return {

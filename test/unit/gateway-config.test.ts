@@ -77,15 +77,25 @@ describe('gateway configuration', () => {
           { path: '/a', upstream: http },
           { path: '/a', upstream: http },
           { path: '/.well-known/x', upstream: http },
+          { path: '/t', upstream: { ...http, timeoutSeconds: 60, maxTimeoutSeconds: 30 } },
         ],
       },
     })
     expect(across).toContain('gateway.routes.1.path: is listed twice')
+    expect(across).toContain(
+      'gateway.routes.3.upstream.maxTimeoutSeconds: must be at least timeoutSeconds',
+    )
     expect(across).toContain('gateway.routes.2.path: collides with an OAuth endpoint')
     expect(found.some((p) => p.startsWith('gateway.routes.3.path'))).toBe(true)
     expect(found.some((p) => p.startsWith('gateway.routes.3.upstream'))).toBe(true)
     expect(found.some((p) => p.startsWith('gateway.routes.4.upstream.credential'))).toBe(true)
     expect(found.some((p) => p.startsWith('gateway.routes.5.upstream.mode'))).toBe(true)
+    expect(
+      problems({
+        ...base,
+        gateway: { routes: [{ path: '/u', upstream: { ...http, maxInFlight: 0 } }] },
+      }),
+    ).toContain('gateway.routes.0.upstream.maxInFlight: Too small: expected number to be >=1')
   })
 
   it('is understood by gatehouse check-config (no resources list needed)', async () => {
