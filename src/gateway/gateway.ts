@@ -13,8 +13,10 @@ import { StoreRateLimiter } from '../http/rate-limit.js'
 import type { ReadinessCheck } from '../ops/health.js'
 import { principalKey, principalOf } from '../resource/access-token.js'
 import type { Store } from '../storage/store.js'
+import type { AuditInput } from '../audit-event.js'
 import {
   headerMismatch,
+  messageName,
   parseMessages,
   readCapped,
   RPC,
@@ -120,14 +122,49 @@ export function createGateway(options: GatewayOptions): Gateway {
       { resource: entry.resource, scopes },
     )
 
-  /** The answer for a decision that is not `allow`. */
-  const refuse = (entry: RouteEntry, d: Decision, id: unknown): Response | undefined => {
-    if (d.kind === 'step-up') return challenge(entry, d.scopes)
-    // A refused request with an id gets its JSON-RPC error (the client's call fails cleanly).
-    if (d.kind === 'deny') {
-      return rpcError(validId(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
+  /** An audit event about a caller of a route (docs/operations.md). */
+  const audit = (
+    entry: RouteEntry,
+    token: AccessToken,
+    event: Pick<AuditInput, 'event' | 'reason' | 'method' | 'target' | 'scope'>,
+  ) => {
+    gatehouse.audit.emit({
+      outcome: 'failure',
+      route: entry.route.path,
+      clientId: token.clientId,
+      ...(token.machine !== true && token.subject !== undefined ? { subject: token.subject } : {}),
+      ...(token.grantId !== undefined ? { grantId: token.grantId } : {}),
+      ...event,
+    })
+  }
+
+  /** The answer for a decision that is not `allow` (audited); `m`: the message refused. */
+  const refuse = (
+    entry: RouteEntry,
+    d: Decision,
+    token: AccessToken,
+    m?: RpcMessage,
+  ): Response | undefined => {
+    if (d.kind === 'allow') return undefined
+    const target = m ? messageName(m) : undefined
+    const about = {
+      ...(typeof m?.method === 'string' ? { method: m.method } : {}),
+      ...(target !== undefined ? { target: target.slice(0, 256) } : {}),
     }
-    return undefined
+    if (d.kind === 'step-up') {
+      const scopes = [...new Set([...entry.resource.requiredScopes, ...d.scopes])]
+      audit(entry, token, {
+        event: 'gateway_step_up',
+        reason: 'insufficient_scope',
+        scope: scopes.join(' '),
+        ...about,
+      })
+      return challenge(entry, d.scopes)
+    }
+    audit(entry, token, { event: 'gateway_denied', reason: d.reason, ...about })
+    // A refused request with an id gets its JSON-RPC error (the client's call fails cleanly).
+    const id = m?.id
+    return rpcError(validId(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
   }
 
   async function serveRoute(
@@ -140,7 +177,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (entry.policy.needsGroups && !Array.isArray(token.claims.groups) && options.groupsOf) {
       token = { ...token, claims: { ...token.claims, groups: await options.groupsOf(token) } }
     }
-    const denied = refuse(entry, entry.policy.route(token), null)
+    const denied = refuse(entry, entry.policy.route(token), token)
     if (denied) return denied
     for (const [limiter, keyOf] of entry.limits) {
       try {
@@ -164,7 +201,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         return rpcError(400, RPC.invalidRequest, 'Bad Request: malformed Mcp-Session-Id')
       }
       // Another principal's session is answered exactly like one that does not exist.
-      if ((await bindings.check(route.path, sessionId, token)) !== 'owner') {
+      const owner = await bindings.check(route.path, sessionId, token)
+      if (owner !== 'owner') {
+        if (owner === 'foreign') {
+          audit(entry, token, { event: 'gateway_session_mismatch', reason: 'session_of_another' })
+        }
         return rpcError(404, -32001, 'Session not found')
       }
     }
@@ -188,7 +229,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         })
       }
       for (const m of messages) {
-        const refused = refuse(entry, entry.policy.message(m, token), m.id)
+        const refused = refuse(entry, entry.policy.message(m, token), token, m)
         if (refused) return refused
       }
       call.body = body

@@ -5,6 +5,7 @@
  * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
  */
 import { OAuthError } from '../errors.js'
+import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline } from './answer-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
@@ -23,6 +24,8 @@ export interface HttpUpstreamOptions {
   credential: CredentialHeaders
   /** Sees upstream failures (never sent to clients). */
   onError?: (message: string) => void
+  /** The caller's upstream credential could not be had (audit: `gateway_credential_failed`). */
+  onCredentialFailure?: (token: AccessToken, error: unknown) => void
   fetch?: typeof fetch
 }
 
@@ -68,6 +71,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       try {
         own = await options.credential(call.token)
       } catch (error) {
+        options.onCredentialFailure?.(call.token, error)
         // The user's sign-in at the IdP ended: the guard answers 401 and the client signs in again.
         if (error instanceof OAuthError && error.code === 'invalid_token') throw error
         options.onError?.('no upstream credential for the caller')
