@@ -91,6 +91,19 @@ export const IdentityHeadersSchema = z.strictObject({
   scopes: headerName.default('X-Gatehouse-Scopes'),
   /** The token's roles, comma-separated. */
   roles: headerName.default('X-Gatehouse-Roles'),
+  /**
+   * Instead of the plain headers, one header holding a short-lived JWT Gatehouse signs (`typ`
+   * `gatehouse-identity+jwt`, `aud` the upstream URL or `audience`), which the server verifies
+   * with the keys at `/.well-known/jwks.json`: it no longer has to trust whoever can reach it.
+   */
+  signed: z
+    .strictObject({
+      name: headerName.default('X-Gatehouse-Identity'),
+      /** The `aud` of the JWT; default the upstream URL. */
+      audience: absoluteUrl().optional(),
+      ttlSeconds: z.number().int().min(30).max(3600).default(300),
+    })
+    .optional(),
 })
 
 /** Request headers passed from the client (`src/gateway/headers.ts`): never reused for identity. */
@@ -298,16 +311,20 @@ function checkHeaderNames(
   const used = new Map<string, (string | number)[]>()
   const credential = u.credential
   if (credential.kind !== 'none') used.set(credential.name.toLowerCase(), ['credential', 'name'])
-  for (const [key, name] of Object.entries(u.identityHeaders ?? {})) {
+  const { signed, ...plain } = u.identityHeaders ?? {}
+  const identity: [string, string, ...(string | number)[]][] = signed
+    ? [['signed', signed.name, 'name']]
+    : Object.entries(plain)
+  for (const [key, name, ...rest] of identity) {
     const lower = name.toLowerCase()
     if (used.has(lower)) {
       ctx.addIssue({
         code: 'custom',
-        path: [...path, 'identityHeaders', key],
+        path: [...path, 'identityHeaders', key, ...rest],
         message: 'names a header the route already sets',
       })
     }
-    used.set(lower, ['identityHeaders', key])
+    used.set(lower, ['identityHeaders', key, ...rest])
   }
   for (const [name, at] of used) {
     if (

@@ -78,12 +78,23 @@ describe('gateway configuration', () => {
           { path: '/a', upstream: http },
           { path: '/.well-known/x', upstream: http },
           { path: '/t', upstream: { ...http, timeoutSeconds: 60, maxTimeoutSeconds: 30 } },
+          {
+            path: '/s',
+            upstream: {
+              ...http,
+              credential: { kind: 'header', name: 'X-Gatehouse-Identity', valueFromEnv: 'K' },
+              identityHeaders: { signed: {} },
+            },
+          },
         ],
       },
     })
     expect(across).toContain('gateway.routes.1.path: is listed twice')
     expect(across).toContain(
       'gateway.routes.3.upstream.maxTimeoutSeconds: must be at least timeoutSeconds',
+    )
+    expect(across).toContain(
+      'gateway.routes.4.upstream.identityHeaders.signed.name: names a header the route already sets',
     )
     expect(across).toContain('gateway.routes.2.path: collides with an OAuth endpoint')
     expect(found.some((p) => p.startsWith('gateway.routes.3.path'))).toBe(true)
