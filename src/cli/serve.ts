@@ -20,6 +20,7 @@ import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import type { AccessToken } from '../resource/access-token.js'
+import type { OAuthProxy } from '../upstream/oauth-proxy.js'
 import { readinessResponse } from '../ops/health.js'
 import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
@@ -163,6 +164,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         ? (t: AccessToken) =>
             (proxy.getUpstreamToken as (t: AccessToken) => Promise<string>).call(proxy, t)
         : undefined
+    // Entra On-Behalf-Of (`entra-obo` route credentials): the Azure provider's capability.
+    const onBehalfOf = (gatehouse.base as Partial<OAuthProxy>).capabilities?.onBehalfOf
     const gateway = createGateway({
       gatehouse,
       store,
@@ -174,6 +177,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           signer: { keys: gatehouse.keys, issuer: checked.issuer },
           audit: gatehouse.audit,
           ...(userToken ? { userToken } : {}),
+          ...(onBehalfOf ? { onBehalfOf } : {}),
         }),
     })
     closers.push(() => gateway.close())

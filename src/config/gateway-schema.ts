@@ -75,6 +75,19 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     scopes: z.array(scopeToken).optional(),
     timeoutSeconds: z.number().min(1).max(60).default(10),
   }),
+  /**
+   * Microsoft Entra On-Behalf-Of: the user's Entra access token (Gatehouse's upstream must be
+   * `kind: azure`, not B2C) traded at Entra for a token for `scopes` of another API (e.g.
+   * `https://graph.microsoft.com/User.Read`, `api://orders/.default`), cached until shortly before
+   * it expires.
+   */
+  z.strictObject({
+    kind: z.literal('entra-obo'),
+    name: headerName.default('Authorization'),
+    prefix: z.string().max(64).default('Bearer '),
+    /** Scopes of one downstream API, as Entra spells them (resource URI and scope). */
+    scopes: z.array(scopeToken).min(1),
+  }),
 ])
 
 /**

@@ -22,6 +22,8 @@ export interface UpstreamDeps {
   signer?: { keys: SigningKeys; issuer: string }
   /** Where credential failures and process exits are audited (`gatehouse.audit`). */
   audit?: AuditSink
+  /** Entra On-Behalf-Of (`entra-obo` credentials): the Azure provider's `onBehalfOf` capability. */
+  onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
 }
 
 export function createUpstream(
@@ -58,6 +60,7 @@ export function createUpstream(
             ...(deps.env ? { env: deps.env } : {}),
             ...(deps.signer ? { signer: deps.signer } : {}),
             ...(deps.userToken ? { userToken: deps.userToken } : {}),
+            ...(deps.onBehalfOf ? { onBehalfOf: deps.onBehalfOf } : {}),
           },
         ),
         onError: (m) => {

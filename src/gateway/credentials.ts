@@ -25,6 +25,8 @@ export interface CredentialDeps {
   signer?: { keys: SigningKeys; issuer: string }
   /** The user's access token at the identity provider, refreshed when due (`idp-token`). */
   userToken?: (token: AccessToken) => Promise<string>
+  /** Entra On-Behalf-Of for the user behind `token` (`entra-obo`; the Azure provider's capability). */
+  onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
   now?: () => number
 }
 
@@ -110,6 +112,35 @@ function credentialOf(
       const exchange = tokenExchanger(credential, secret, deps.now)
       const { name, prefix } = credential
       return async (token) => [[name, `${prefix}${await exchange(await userToken(token))}`]]
+    }
+    case 'entra-obo': {
+      const onBehalfOf = deps.onBehalfOf
+      if (!onBehalfOf) {
+        throw new ConfigError([
+          `${where}: entra-obo needs Microsoft Entra ID (upstream kind azure) as the identity provider`,
+        ])
+      }
+      const { name, prefix, scopes } = credential
+      return async (token) => {
+        let obo: string
+        try {
+          obo = await onBehalfOf(token, scopes)
+        } catch (error) {
+          // No Entra sign-in behind the token any more: the client signs the user in again.
+          if ((error as { code?: unknown } | null)?.code === 'ERR_OBO_NO_TOKEN') {
+            throw new OAuthError(
+              'invalid_token',
+              'the identity provider no longer accepts the sign-in',
+              {
+                reason: 'obo_no_token',
+                cause: error,
+              },
+            )
+          }
+          throw error
+        }
+        return [[name, `${prefix}${obo}`]]
+      }
     }
     case 'idp-token': {
       const userToken = deps.userToken

@@ -109,6 +109,33 @@ describe('gateway configuration', () => {
     ).toContain('gateway.routes.0.upstream.maxInFlight: Too small: expected number to be >=1')
   })
 
+  it('refuses an entra-obo credential at load unless the identity provider is Entra ID', () => {
+    const route = {
+      path: '/graph',
+      upstream: {
+        ...http,
+        credential: { kind: 'entra-obo', scopes: ['https://graph.microsoft.com/User.Read'] },
+      },
+    }
+    const message =
+      'gateway.routes.0.upstream.credential.kind: entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider'
+    const oidc = {
+      kind: 'oidc',
+      configUrl: 'https://idp.example.com/.well-known/openid-configuration',
+      clientId: 'gw',
+      clientSecret: 'x',
+    }
+    expect(problems({ ...base, upstream: oidc, gateway: { routes: [route] } })).toContain(message)
+    expect(problems({ ...base, gateway: { routes: [route] } })).toContain(message)
+    const azure = {
+      kind: 'azure',
+      tenantId: 'contoso.onmicrosoft.com',
+      clientId: 'gw',
+      clientSecret: 'x',
+    }
+    expect(problems({ ...base, upstream: azure, gateway: { routes: [route] } })).toEqual([])
+  })
+
   it('is understood by gatehouse check-config (no resources list needed)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-gwcfg-'))
     const file = join(dir, 'gatehouse.json')
