@@ -170,6 +170,26 @@ const HttpUpstreamSchema = z.strictObject({
   identityHeaders: IdentityHeadersSchema.optional(),
 })
 
+/**
+ * A legacy HTTP+SSE server (MCP 2024-11-05): a GET opens its event stream, whose `endpoint` event
+ * names where messages are POSTed. The gateway still speaks Streamable HTTP to clients and opens
+ * one upstream stream per client session.
+ */
+const SseUpstreamSchema = z.strictObject({
+  kind: z.literal('sse'),
+  /** The server's SSE endpoint (e.g. `http://127.0.0.1:3001/sse`). */
+  url: absoluteUrl(),
+  /** Deadline for the stream's `endpoint` event, and for the answer to each request. */
+  timeoutSeconds: z.number().min(1).max(600).default(60),
+  credential: UpstreamCredentialSchema.default({ kind: 'none' }),
+  identityHeaders: IdentityHeadersSchema.optional(),
+  maxInFlight,
+  /** A session unused this long is closed, with its upstream stream. */
+  idleSeconds: z.number().int().min(1).max(86_400).default(900),
+  /** Most sessions (upstream streams) at once; more answer 503. */
+  maxSessions: z.number().int().min(1).max(100_000).default(1000),
+})
+
 const StdioUpstreamSchema = z.strictObject({
   kind: z.literal('stdio'),
   /** The program to start (no shell). */
@@ -217,7 +237,11 @@ export const GatewayRouteSchema = z.strictObject({
   path: z
     .string()
     .regex(/^\/[A-Za-z0-9/_.~-]*[A-Za-z0-9_.~-]$/, 'must be a path like /mcp (no trailing slash)'),
-  upstream: z.discriminatedUnion('kind', [HttpUpstreamSchema, StdioUpstreamSchema]),
+  upstream: z.discriminatedUnion('kind', [
+    HttpUpstreamSchema,
+    SseUpstreamSchema,
+    StdioUpstreamSchema,
+  ]),
   /** Scopes this route understands (advertised in its metadata). */
   scopes: z.array(scopeToken).default([]),
   /** Scopes every request to the route needs. */
@@ -287,8 +311,8 @@ export const GatewaySchema = z
           message: 'collides with an OAuth endpoint',
         })
       }
+      if (r.upstream.kind !== 'stdio') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
       if (r.upstream.kind === 'http') {
-        checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
         if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
           ctx.addIssue({
             code: 'custom',
@@ -317,7 +341,7 @@ const TRANSPORT_HEADERS = new Set([
  * would be overwritten, or a client could send them), nor the same name twice.
  */
 function checkHeaderNames(
-  u: z.output<typeof HttpUpstreamSchema>,
+  u: z.output<typeof HttpUpstreamSchema> | z.output<typeof SseUpstreamSchema>,
   path: (string | number)[],
   ctx: z.RefinementCtx,
 ): void {

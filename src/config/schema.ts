@@ -585,7 +585,7 @@ export const ConfigSchema = z
     const entra = c.upstream?.kind === 'azure' && c.upstream.b2c === undefined
     c.gateway?.routes.forEach((route, i) => {
       if (
-        route.upstream.kind === 'http' &&
+        route.upstream.kind !== 'stdio' &&
         route.upstream.credential.kind === 'entra-obo' &&
         !entra
       ) {

@@ -9,6 +9,7 @@ import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
 import { createHttpUpstream } from './http-upstream.js'
+import { createSseUpstream } from './sse-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
 import type { Upstream } from './upstream.js'
 
@@ -34,6 +35,12 @@ export function createUpstream(
   const log = deps.log ?? (() => undefined)
   const u = route.upstream
   const audit = deps.audit
+  const credentialDeps = {
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.signer ? { signer: deps.signer } : {}),
+    ...(deps.userToken ? { userToken: deps.userToken } : {}),
+    ...(deps.onBehalfOf ? { onBehalfOf: deps.onBehalfOf } : {}),
+  }
   const onCredentialFailure = (token: AccessToken, error: unknown) => {
     audit?.emit({
       event: 'gateway_credential_failed',
@@ -56,12 +63,25 @@ export function createUpstream(
           u.identityHeaders,
           u.url,
           `gateway.routes.${index}.upstream.credential`,
-          {
-            ...(deps.env ? { env: deps.env } : {}),
-            ...(deps.signer ? { signer: deps.signer } : {}),
-            ...(deps.userToken ? { userToken: deps.userToken } : {}),
-            ...(deps.onBehalfOf ? { onBehalfOf: deps.onBehalfOf } : {}),
-          },
+          credentialDeps,
+        ),
+        onError: (m) => {
+          log(`route ${route.path}: ${m}`)
+        },
+        onCredentialFailure,
+      })
+    case 'sse':
+      return createSseUpstream({
+        url: u.url,
+        timeoutMs: u.timeoutSeconds * 1000,
+        idleSeconds: u.idleSeconds,
+        maxSessions: u.maxSessions,
+        credential: loadCredential(
+          u.credential,
+          u.identityHeaders,
+          u.url,
+          `gateway.routes.${index}.upstream.credential`,
+          credentialDeps,
         ),
         onError: (m) => {
           log(`route ${route.path}: ${m}`)
