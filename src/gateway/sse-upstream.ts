@@ -124,9 +124,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
         clearTimeout(p.timer)
         s.pending.delete(key)
         const error = { code: RPC.internalError, message: 'the MCP server is unavailable' }
-        void s.server
-          .send({ jsonrpc: '2.0', id: msg.id, error })
-          .catch(() => undefined)
+        void s.server.send({ jsonrpc: '2.0', id: msg.id, error }).catch(() => undefined)
       }
     })
   }

@@ -31,8 +31,8 @@ export async function freePort(): Promise<number> {
 
 /** `@modelcontextprotocol/server-everything` on its legacy HTTP+SSE transport (2024-11-05). */
 export async function startEverythingSse(): Promise<{ url: string; stop(): Promise<void> }> {
-  const { url, stop } = await startEverythingHttp('sse', 'Server is running on port')
-  return { url: url.replace(/\/mcp$/, '/sse'), stop }
+  const started = await startEverythingHttp('sse', 'Server is running on port')
+  return { url: started.url.replace(/\/mcp$/, '/sse'), stop: () => started.stop() }
 }
 
 /** `@modelcontextprotocol/server-everything` on its own Streamable HTTP transport. */
