@@ -5,6 +5,10 @@
  * Tools, progress, resources and prompts pass; policy filters `tools/list`; sessions stay their
  * owner's; a call the server does not answer in time becomes a JSON-RPC error.
  */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
@@ -13,14 +17,49 @@ import { connectAs, post, startEverythingSse } from '../helpers/gateway.js'
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
 
+const KEY = 'sse-gateway-key-0123456789'
+
 let everything: Awaited<ReturnType<typeof startEverythingSse>>
 let serve: RunningServe
+let recorder: Server
+const seen: { method: string; headers: IncomingHttpHeaders }[] = []
+
+/** A legacy SSE server made with the SDK (its SSEServerTransport) that records request headers. */
+async function startSseRecorder(): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  const transports = new Map<string, SSEServerTransport>()
+  recorder = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', headers: req.headers })
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
+      const transport = new SSEServerTransport('/message', res)
+      transports.set(transport.sessionId, transport)
+      const server = new McpServer({ name: 'sse-recorder', version: '1' })
+      server.registerTool('noop', { description: 'does nothing' }, () => ({
+        content: [{ type: 'text', text: 'ok' }],
+      }))
+      void server.connect(transport)
+      return
+    }
+    const transport = transports.get(url.searchParams.get('sessionId') ?? '')
+    if (req.method === 'POST' && url.pathname === '/message' && transport) {
+      void transport.handlePostMessage(req, res)
+      return
+    }
+    res.writeHead(404).end()
+  })
+  await new Promise<void>((done) => recorder.listen(0, '127.0.0.1', done))
+  return `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`
+}
 
 beforeAll(async () => {
   everything = await startEverythingSse()
+  const recorderUrl = await startSseRecorder()
   serve = await startServe({
     port: 0,
     store: 'memory',
+    env: { SSE_KEY: KEY },
     devIdp: {
       users: [
         { user: ADA.username, password: ADA.password },
@@ -38,6 +77,15 @@ beforeAll(async () => {
             tools: { 'get-sum': { scopes: ['mcp:admin'] } },
           },
           { path: '/slow', upstream: { kind: 'sse', url: everything.url, timeoutSeconds: 1 } },
+          {
+            path: '/rec',
+            upstream: {
+              kind: 'sse',
+              url: recorderUrl,
+              credential: { kind: 'header', name: 'X-Api-Key', valueFromEnv: 'SSE_KEY' },
+              identityHeaders: {},
+            },
+          },
         ],
       },
     },
@@ -47,6 +95,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await (serve as RunningServe | undefined)?.close()
   await (everything as typeof everything | undefined)?.stop()
+  recorder.closeAllConnections()
+  await new Promise((done) => recorder.close(done))
 })
 
 describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
@@ -111,6 +161,25 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
       expect(Date.now() - started).toBeLessThan(2500)
       const echo = await client.callTool({ name: 'echo', arguments: { message: 'after' } })
       expect(JSON.stringify(echo.content)).toContain('after')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it("sends the route's credential and identity headers on the stream and every message, never the client's token", async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, ADA)
+    try {
+      const result = await client.callTool({ name: 'noop', arguments: {} })
+      expect(JSON.stringify(result.content)).toContain('ok')
+      const token = provider.saved!.access_token
+      expect(seen.map((r) => r.method)).toContain('GET')
+      expect(seen.filter((r) => r.method === 'POST').length).toBeGreaterThanOrEqual(3)
+      for (const { headers } of seen) {
+        expect(headers['x-api-key']).toBe(KEY)
+        expect(headers['x-gatehouse-subject']).toBe('ada')
+        expect(headers.authorization).toBeUndefined()
+        expect(JSON.stringify(headers)).not.toContain(token)
+      }
     } finally {
       await client.close()
     }
