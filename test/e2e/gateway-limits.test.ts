@@ -8,7 +8,7 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, startEverythingHttp } from '../helpers/gateway.js'
+import { connectAs, post, serverEntry, startEverythingHttp } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
@@ -25,6 +25,15 @@ beforeAll(async () => {
       gateway: {
         routes: [
           { path: '/capped', upstream: { kind: 'http', url: everything.url, maxInFlight: 1 } },
+          {
+            path: '/capped-stdio',
+            upstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
+              maxInFlight: 1,
+            },
+          },
           {
             path: '/slow',
             upstream: {
@@ -80,6 +89,24 @@ describe('upstream concurrency cap (maxInFlight)', () => {
       // Calls in a row never meet the cap.
       for (let i = 0; i < 5; i++)
         await client.callTool({ name: 'echo', arguments: { message: 'n' } })
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})
+
+describe('upstream concurrency cap on a stdio route', () => {
+  it('refuses a second call while one is with the process, then serves again', async () => {
+    const { client } = await connectAs(serve.routes['/capped-stdio']!, ADA)
+    try {
+      const first = client.callTool(long(1.2, 1))
+      await new Promise((done) => setTimeout(done, 300))
+      await expect(client.callTool({ name: 'echo', arguments: { message: 'x' } })).rejects.toThrow(
+        /-32030/,
+      )
+      expect(JSON.stringify((await first).content)).toContain('completed')
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'again' } })
+      expect(JSON.stringify(echo.content)).toContain('again')
     } finally {
       await client.close()
     }
