@@ -17,6 +17,11 @@ export type AuditEventName =
   | 'key_rotated'
   | 'cimd_fetch_refused'
   | 'admin_action'
+  | 'gateway_denied'
+  | 'gateway_step_up'
+  | 'gateway_session_mismatch'
+  | 'gateway_credential_failed'
+  | 'gateway_upstream_exited'
 
 /** `success`: the action took place; `failure`: it was refused or failed; `denied`: a person said no. */
 export type AuditOutcome = 'success' | 'failure' | 'denied'
@@ -38,6 +43,16 @@ export interface AuditInput {
   action?: string
   /** `admin_action`: who did it (the OS user of the CLI, the signed-in operator of `/admin`). */
   actor?: string
+  /** `gateway_*`: the gateway route (its path, e.g. `/files`). */
+  route?: string
+  /** `gateway_denied`, `gateway_step_up`: the JSON-RPC method refused (none: the whole route). */
+  method?: string
+  /** `gateway_denied`, `gateway_step_up`: the tool or prompt name, or resource URI, refused. */
+  target?: string
+  /** `gateway_step_up`: the scopes the call needs, space-separated (the challenge's `scope`). */
+  scope?: string
+  /** `gateway_upstream_exited`: whether the process is started again. */
+  restarting?: boolean
 }
 
 /** One audit record as written to every sink. */

@@ -123,6 +123,8 @@ export interface Gatehouse {
   readonly logger: Logger
   /** The prom-client registry of this instance's metrics, when metrics are on. */
   readonly metricsRegistry: Registry | undefined
+  /** Where this instance's audit events go (the gateway emits its decisions here too). */
+  readonly audit: AuditSink
   close(): Promise<void>
 }
 
@@ -360,6 +362,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     protect: (handler, opts) => guard.protect(handler, opts),
     logger: ops.logger,
     metricsRegistry: ops.registry,
+    audit: ops.audit,
     close: async () => {
       proxy?.close()
       await store.close()

@@ -17,6 +17,7 @@ import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
+import type { OAuthProxy } from '../upstream/oauth-proxy.js'
 import { readinessResponse } from '../ops/health.js'
 import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
@@ -154,6 +155,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         ? (t: AccessToken) =>
             (proxy.getUpstreamToken as (t: AccessToken) => Promise<string>).call(proxy, t)
         : undefined
+    // Entra On-Behalf-Of (`entra-obo` route credentials): the Azure provider's capability.
+    const onBehalfOf = (gatehouse.base as Partial<OAuthProxy>).capabilities?.onBehalfOf
     const gateway = createGateway({
       gatehouse,
       store,
@@ -163,7 +166,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           env,
           log,
           signer: { keys: gatehouse.keys, issuer: checked.issuer },
+          audit: gatehouse.audit,
           ...(userToken ? { userToken } : {}),
+          ...(onBehalfOf ? { onBehalfOf } : {}),
         }),
     })
     closers.push(() => gateway.close())

@@ -75,6 +75,19 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     scopes: z.array(scopeToken).optional(),
     timeoutSeconds: z.number().min(1).max(60).default(10),
   }),
+  /**
+   * Microsoft Entra On-Behalf-Of: the user's Entra access token (Gatehouse's upstream must be
+   * `kind: azure`, not B2C) traded at Entra for a token for `scopes` of another API (e.g.
+   * `https://graph.microsoft.com/User.Read`, `api://orders/.default`), cached until shortly before
+   * it expires.
+   */
+  z.strictObject({
+    kind: z.literal('entra-obo'),
+    name: headerName.default('Authorization'),
+    prefix: z.string().max(64).default('Bearer '),
+    /** Scopes of one downstream API, as Entra spells them (resource URI and scope). */
+    scopes: z.array(scopeToken).min(1),
+  }),
 ])
 
 /**
@@ -91,6 +104,19 @@ export const IdentityHeadersSchema = z.strictObject({
   scopes: headerName.default('X-Gatehouse-Scopes'),
   /** The token's roles, comma-separated. */
   roles: headerName.default('X-Gatehouse-Roles'),
+  /**
+   * Instead of the plain headers, one header holding a short-lived JWT Gatehouse signs (`typ`
+   * `gatehouse-identity+jwt`, `aud` the upstream URL or `audience`), which the server verifies
+   * with the keys at `/.well-known/jwks.json`: it no longer has to trust whoever can reach it.
+   */
+  signed: z
+    .strictObject({
+      name: headerName.default('X-Gatehouse-Identity'),
+      /** The `aud` of the JWT; default the upstream URL. */
+      audience: absoluteUrl().optional(),
+      ttlSeconds: z.number().int().min(30).max(3600).default(300),
+    })
+    .optional(),
 })
 
 /** Request headers passed from the client (`src/gateway/headers.ts`): never reused for identity. */
@@ -121,15 +147,47 @@ export const AccessRuleSchema = z.strictObject({
   tenants: z.array(z.string().min(1)).optional(),
 })
 
+/**
+ * Most requests (POST, DELETE) in flight to the upstream at once, from all callers of this
+ * gateway instance; more answer 503 with `Retry-After` at once. GET event streams do not count.
+ */
+const maxInFlight = z.number().int().min(1).max(100_000).optional()
+
 const HttpUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
   /** The Streamable HTTP endpoint of the MCP server. */
   url: absoluteUrl(),
-  /** Deadline for the upstream's response headers (a stream may then last longer). */
+  /**
+   * Deadline for the answer to a request: the response headers, and in an event stream the
+   * JSON-RPC responses to the request's calls; a progress notification restarts the clock.
+   */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** However much progress is reported, the answer is cut off after this long. */
+  maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
+  maxInFlight,
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
   /** Tell the upstream who the caller is, in headers (names configurable). */
   identityHeaders: IdentityHeadersSchema.optional(),
+})
+
+/**
+ * A legacy HTTP+SSE server (MCP 2024-11-05): a GET opens its event stream, whose `endpoint` event
+ * names where messages are POSTed. The gateway still speaks Streamable HTTP to clients and opens
+ * one upstream stream per client session.
+ */
+const SseUpstreamSchema = z.strictObject({
+  kind: z.literal('sse'),
+  /** The server's SSE endpoint (e.g. `http://127.0.0.1:3001/sse`). */
+  url: absoluteUrl(),
+  /** Deadline for the stream's `endpoint` event, and for the answer to each request. */
+  timeoutSeconds: z.number().min(1).max(600).default(60),
+  credential: UpstreamCredentialSchema.default({ kind: 'none' }),
+  identityHeaders: IdentityHeadersSchema.optional(),
+  maxInFlight,
+  /** A session unused this long is closed, with its upstream stream. */
+  idleSeconds: z.number().int().min(1).max(86_400).default(900),
+  /** Most sessions (upstream streams) at once; more answer 503. */
+  maxSessions: z.number().int().min(1).max(100_000).default(1000),
 })
 
 const StdioUpstreamSchema = z.strictObject({
@@ -170,6 +228,7 @@ const StdioUpstreamSchema = z.strictObject({
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
+  maxInFlight,
 })
 
 /** One route: a path on the gateway, the MCP server behind it and who may use it. */
@@ -178,7 +237,11 @@ export const GatewayRouteSchema = z.strictObject({
   path: z
     .string()
     .regex(/^\/[A-Za-z0-9/_.~-]*[A-Za-z0-9_.~-]$/, 'must be a path like /mcp (no trailing slash)'),
-  upstream: z.discriminatedUnion('kind', [HttpUpstreamSchema, StdioUpstreamSchema]),
+  upstream: z.discriminatedUnion('kind', [
+    HttpUpstreamSchema,
+    SseUpstreamSchema,
+    StdioUpstreamSchema,
+  ]),
   /** Scopes this route understands (advertised in its metadata). */
   scopes: z.array(scopeToken).default([]),
   /** Scopes every request to the route needs. */
@@ -248,7 +311,16 @@ export const GatewaySchema = z
           message: 'collides with an OAuth endpoint',
         })
       }
-      if (r.upstream.kind === 'http') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
+      if (r.upstream.kind !== 'stdio') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
+      if (r.upstream.kind === 'http') {
+        if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'upstream', 'maxTimeoutSeconds'],
+            message: 'must be at least timeoutSeconds',
+          })
+        }
+      }
     })
   })
 
@@ -269,23 +341,27 @@ const TRANSPORT_HEADERS = new Set([
  * would be overwritten, or a client could send them), nor the same name twice.
  */
 function checkHeaderNames(
-  u: z.output<typeof HttpUpstreamSchema>,
+  u: z.output<typeof HttpUpstreamSchema> | z.output<typeof SseUpstreamSchema>,
   path: (string | number)[],
   ctx: z.RefinementCtx,
 ): void {
   const used = new Map<string, (string | number)[]>()
   const credential = u.credential
   if (credential.kind !== 'none') used.set(credential.name.toLowerCase(), ['credential', 'name'])
-  for (const [key, name] of Object.entries(u.identityHeaders ?? {})) {
+  const { signed, ...plain } = u.identityHeaders ?? {}
+  const identity: [string, string, ...(string | number)[]][] = signed
+    ? [['signed', signed.name, 'name']]
+    : Object.entries(plain)
+  for (const [key, name, ...rest] of identity) {
     const lower = name.toLowerCase()
     if (used.has(lower)) {
       ctx.addIssue({
         code: 'custom',
-        path: [...path, 'identityHeaders', key],
+        path: [...path, 'identityHeaders', key, ...rest],
         message: 'names a header the route already sets',
       })
     }
-    used.set(lower, ['identityHeaders', key])
+    used.set(lower, ['identityHeaders', key, ...rest])
   }
   for (const [name, at] of used) {
     if (

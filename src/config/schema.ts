@@ -646,6 +646,23 @@ export const ConfigSchema = z
     }
     checkUpstreams(c, ctx)
     checkClients(c, ctx)
+    // Entra On-Behalf-Of needs users signed in at Entra (one IdP, not B2C): refused here, at
+    // load, rather than on a user's first call.
+    const entra = c.upstream?.kind === 'azure' && c.upstream.b2c === undefined
+    c.gateway?.routes.forEach((route, i) => {
+      if (
+        route.upstream.kind !== 'stdio' &&
+        route.upstream.credential.kind === 'entra-obo' &&
+        !entra
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
+          message:
+            'entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+        })
+      }
+    })
     c.resources.forEach((r, i) => {
       const url = parseUrl(r.url)
       if (url && (url.hash || r.url.includes('#'))) {

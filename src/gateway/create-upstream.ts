@@ -2,11 +2,14 @@
  * Builds the upstream of a route from its configuration: a Streamable HTTP server or a stdio
  * program. Credentials are loaded here, at start-up, so a missing secret stops the gateway.
  */
+import type { AuditSink } from '../audit-event.js'
 import type { GatewayRoute } from '../config/gateway-schema.js'
+import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
 import { createHttpUpstream } from './http-upstream.js'
+import { createSseUpstream } from './sse-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
 import type { Upstream } from './upstream.js'
 
@@ -18,6 +21,10 @@ export interface UpstreamDeps {
   userToken?: (token: AccessToken) => Promise<string>
   /** Gatehouse's keys and issuer, for `gatehouse-token` credentials. */
   signer?: { keys: SigningKeys; issuer: string }
+  /** Where credential failures and process exits are audited (`gatehouse.audit`). */
+  audit?: AuditSink
+  /** Entra On-Behalf-Of (`entra-obo` credentials): the Azure provider's `onBehalfOf` capability. */
+  onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
 }
 
 export function createUpstream(
@@ -27,25 +34,59 @@ export function createUpstream(
 ): Upstream {
   const log = deps.log ?? (() => undefined)
   const u = route.upstream
+  const audit = deps.audit
+  const credentialDeps = {
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.signer ? { signer: deps.signer } : {}),
+    ...(deps.userToken ? { userToken: deps.userToken } : {}),
+    ...(deps.onBehalfOf ? { onBehalfOf: deps.onBehalfOf } : {}),
+  }
+  const onCredentialFailure = (token: AccessToken, error: unknown) => {
+    audit?.emit({
+      event: 'gateway_credential_failed',
+      outcome: 'failure',
+      route: route.path,
+      clientId: token.clientId,
+      ...(token.machine !== true && token.subject !== undefined ? { subject: token.subject } : {}),
+      ...(token.grantId !== undefined ? { grantId: token.grantId } : {}),
+      reason: failureReason(error),
+    })
+  }
   switch (u.kind) {
     case 'http':
       return createHttpUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
+        maxTimeoutMs: u.maxTimeoutSeconds * 1000,
         credential: loadCredential(
           u.credential,
           u.identityHeaders,
           u.url,
           `gateway.routes.${index}.upstream.credential`,
-          {
-            ...(deps.env ? { env: deps.env } : {}),
-            ...(deps.signer ? { signer: deps.signer } : {}),
-            ...(deps.userToken ? { userToken: deps.userToken } : {}),
-          },
+          credentialDeps,
         ),
         onError: (m) => {
           log(`route ${route.path}: ${m}`)
         },
+        onCredentialFailure,
+      })
+    case 'sse':
+      return createSseUpstream({
+        url: u.url,
+        timeoutMs: u.timeoutSeconds * 1000,
+        idleSeconds: u.idleSeconds,
+        maxSessions: u.maxSessions,
+        credential: loadCredential(
+          u.credential,
+          u.identityHeaders,
+          u.url,
+          `gateway.routes.${index}.upstream.credential`,
+          credentialDeps,
+        ),
+        onError: (m) => {
+          log(`route ${route.path}: ${m}`)
+        },
+        onCredentialFailure,
       })
     case 'stdio':
       return createStdioUpstream(u, {
@@ -54,6 +95,28 @@ export function createUpstream(
         log: (m) => {
           log(`route ${route.path}: ${m}`)
         },
+        onCredentialFailure,
+        onExit: (restarting, reason) => {
+          audit?.emit({
+            event: 'gateway_upstream_exited',
+            outcome: 'failure',
+            route: route.path,
+            reason,
+            restarting,
+          })
+        },
       })
   }
+}
+
+/**
+ * A slug for why a credential could not be had: the `OAuthError` reason (`token_exchange_refused`,
+ * the IdP refusing a refresh …), an Entra On-Behalf-Of code (`ERR_OBO_REFUSED` → `obo_refused`),
+ * else `credential_unavailable`. Never the error's text.
+ */
+function failureReason(error: unknown): string {
+  if (error instanceof OAuthError) return error.reason ?? error.code
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && /^ERR_[A-Z_]+$/.test(code)) return code.slice(4).toLowerCase()
+  return 'credential_unavailable'
 }

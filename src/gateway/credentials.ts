@@ -11,6 +11,7 @@ import type { IdentityHeaders, UpstreamCredential } from '../config/gateway-sche
 import { ConfigError, OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { signAccessToken } from '../tokens/access-token.js'
+import { signIdentityToken } from '../tokens/identity-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 
 /** Headers (name, value) for one caller; may reject (`OAuthError` `invalid_token` → 401). */
@@ -24,6 +25,8 @@ export interface CredentialDeps {
   signer?: { keys: SigningKeys; issuer: string }
   /** The user's access token at the identity provider, refreshed when due (`idp-token`). */
   userToken?: (token: AccessToken) => Promise<string>
+  /** Entra On-Behalf-Of for the user behind `token` (`entra-obo`; the Azure provider's capability). */
+  onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
   now?: () => number
 }
 
@@ -42,6 +45,17 @@ export function loadCredential(
 ): CredentialHeaders {
   const base = credentialOf(credential, upstreamUrl, where, deps)
   if (!identity) return base
+  const signed = identity.signed
+  if (signed) {
+    const signer = deps.signer
+    if (!signer) throw new ConfigError([`${where}: signed identity headers need Gatehouse's keys`])
+    const mint = upstreamTokenMinter(
+      (token, ttl) => identityToken(signer, signed.audience ?? upstreamUrl, token, ttl, deps.now),
+      signed.ttlSeconds,
+      deps.now,
+    )
+    return async (token) => [...(await base(token)), [signed.name, await mint(token)]]
+  }
   return (token) => {
     const own = identityHeadersOf(identity, token)
     const got = base(token)
@@ -71,7 +85,11 @@ function credentialOf(
       const signer = deps.signer
       if (!signer) throw new ConfigError([`${where}: gatehouse-token needs Gatehouse's keys`])
       const audience = credential.audience ?? upstreamUrl
-      const mint = upstreamTokenMinter(signer, audience, credential.ttlSeconds, deps.now)
+      const mint = upstreamTokenMinter(
+        (token, ttl) => accessToken(signer, audience, token, ttl, deps.now),
+        credential.ttlSeconds,
+        deps.now,
+      )
       const { name, prefix } = credential
       return async (token) => [[name, `${prefix}${await mint(token)}`]]
     }
@@ -94,6 +112,35 @@ function credentialOf(
       const exchange = tokenExchanger(credential, secret, deps.now)
       const { name, prefix } = credential
       return async (token) => [[name, `${prefix}${await exchange(await userToken(token))}`]]
+    }
+    case 'entra-obo': {
+      const onBehalfOf = deps.onBehalfOf
+      if (!onBehalfOf) {
+        throw new ConfigError([
+          `${where}: entra-obo needs Microsoft Entra ID (upstream kind azure) as the identity provider`,
+        ])
+      }
+      const { name, prefix, scopes } = credential
+      return async (token) => {
+        let obo: string
+        try {
+          obo = await onBehalfOf(token, scopes)
+        } catch (error) {
+          // No Entra sign-in behind the token any more: the client signs the user in again.
+          if ((error as { code?: unknown } | null)?.code === 'ERR_OBO_NO_TOKEN') {
+            throw new OAuthError(
+              'invalid_token',
+              'the identity provider no longer accepts the sign-in',
+              {
+                reason: 'obo_no_token',
+                cause: error,
+              },
+            )
+          }
+          throw error
+        }
+        return [[name, `${prefix}${obo}`]]
+      }
     }
     case 'idp-token': {
       const userToken = deps.userToken
@@ -152,12 +199,12 @@ const COPIED_CLAIMS = [
 ]
 
 /**
- * Mints upstream tokens, one per client token reused while more than half its life is left (a
- * signature per request would cost more than the gateway's whole latency budget). Bounded cache.
+ * Mints upstream tokens with `sign`, one per client token reused while more than half its life is
+ * left (a signature per request would cost more than the gateway's whole latency budget). Never
+ * beyond the client's own token. Bounded cache.
  */
 function upstreamTokenMinter(
-  signer: { keys: SigningKeys; issuer: string },
-  audience: string,
+  sign: (token: AccessToken, ttlSeconds: number) => Promise<string>,
   ttlSeconds: number,
   now: () => number = Date.now,
 ): (token: AccessToken) => Promise<string> {
@@ -169,34 +216,78 @@ function upstreamTokenMinter(
     const hit = cache.get(key)
     if (hit && hit.refreshAt > t) return hit.token
     cache.delete(key)
-    const subject = token.subject ?? token.clientId
-    if (token.grantId === undefined) throw new Error('the caller token has no grant')
     // Never outlive the client's own token: the upstream token is that token's stand-in.
     const left = token.expiresAt === undefined ? ttlSeconds : Math.floor(token.expiresAt - t / 1000)
     const ttl = Math.min(ttlSeconds, left)
     if (ttl <= 0) throw new Error('the caller token has expired')
-    const extra: Record<string, unknown> = {}
-    for (const name of COPIED_CLAIMS) {
-      if (token.claims[name] !== undefined) extra[name] = token.claims[name]
-    }
-    const signed = await signAccessToken(signer.keys, {
-      issuer: signer.issuer,
-      subject,
-      audience,
-      clientId: token.clientId,
-      scopes: token.scopes,
-      grantId: token.grantId,
-      ttlSeconds: ttl,
-      now,
-      extra,
-    })
+    const signed = await sign(token, ttl)
     if (cache.size >= MAX) {
       const oldest = cache.keys().next()
       if (!oldest.done) cache.delete(oldest.value)
     }
-    cache.set(key, { token: signed.token, refreshAt: t + (ttl * 1000) / 2 })
-    return signed.token
+    cache.set(key, { token: signed, refreshAt: t + (ttl * 1000) / 2 })
+    return signed
   }
+}
+
+/** The claims of the client's token that are copied (who the user is, not how). */
+function copiedClaims(token: AccessToken): Record<string, unknown> {
+  const extra: Record<string, unknown> = {}
+  for (const name of COPIED_CLAIMS) {
+    if (token.claims[name] !== undefined) extra[name] = token.claims[name]
+  }
+  return extra
+}
+
+/** A `gatehouse-token`: an RFC 9068 access token for the upstream's audience. */
+async function accessToken(
+  signer: { keys: SigningKeys; issuer: string },
+  audience: string,
+  token: AccessToken,
+  ttlSeconds: number,
+  now?: () => number,
+): Promise<string> {
+  if (token.grantId === undefined) throw new Error('the caller token has no grant')
+  const signed = await signAccessToken(signer.keys, {
+    issuer: signer.issuer,
+    subject: token.subject ?? token.clientId,
+    audience,
+    clientId: token.clientId,
+    scopes: token.scopes,
+    grantId: token.grantId,
+    ttlSeconds,
+    ...(now ? { now } : {}),
+    extra: copiedClaims(token),
+  })
+  return signed.token
+}
+
+/**
+ * A signed identity header: who the caller is (`sub`, `client_id`, `scope`, the copied claims,
+ * and `idp`, the IdP the user signed in at), for the upstream's audience.
+ */
+async function identityToken(
+  signer: { keys: SigningKeys; issuer: string },
+  audience: string,
+  token: AccessToken,
+  ttlSeconds: number,
+  now?: () => number,
+): Promise<string> {
+  const extra = copiedClaims(token)
+  if (token.machine === true) extra.gty = 'client_credentials'
+  const idp = token.upstream?.issuer
+  if (idp !== undefined) extra.idp = idp
+  const signed = await signIdentityToken(signer.keys, {
+    issuer: signer.issuer,
+    audience,
+    subject: token.subject ?? token.clientId,
+    clientId: token.clientId,
+    scopes: token.scopes,
+    ttlSeconds,
+    ...(now ? { now } : {}),
+    extra,
+  })
+  return signed.token
 }
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'

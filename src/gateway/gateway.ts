@@ -13,8 +13,10 @@ import { StoreRateLimiter } from '../http/rate-limit.js'
 import type { ReadinessCheck } from '../ops/health.js'
 import { principalKey, principalOf } from '../jwt/access-token.js'
 import type { Store } from '../storage/store.js'
+import type { AuditInput, AuditSink } from '../audit-event.js'
 import {
   headerMismatch,
+  messageName,
   parseMessages,
   readCapped,
   RPC,
@@ -33,6 +35,8 @@ import type { Upstream, UpstreamCall } from './upstream.js'
 export interface GatewayHost {
   readonly config: ResolvedConfig
   readonly protect: Guard['protect']
+  /** Where the gateway's audit events go (the Gatehouse's audit writer). */
+  readonly audit: AuditSink
 }
 
 export interface GatewayOptions {
@@ -68,6 +72,8 @@ interface RouteEntry {
   handler: (request: Request) => Promise<Response>
   /** The route's rate limits, each with the key it counts a caller under. */
   limits: [StoreRateLimiter, (token: AccessToken) => string][]
+  /** POST and DELETE requests with the upstream now (against `upstream.maxInFlight`). */
+  busy: number
 }
 
 /** Request headers a browser-based MCP client may send (CORS preflight). */
@@ -111,6 +117,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       upstream: options.upstream(route, index),
       handler: () => Promise.reject(new Error('unreachable')),
       limits: rateLimits(route, options.store, options.now ?? Date.now),
+      busy: 0,
     }
     entry.handler = gatehouse.protect((request, token) => serveRoute(entry, request, token), {
       resource: resource.url,
@@ -126,14 +133,49 @@ export function createGateway(options: GatewayOptions): Gateway {
       { resource: entry.resource, scopes },
     )
 
-  /** The answer for a decision that is not `allow`. */
-  const refuse = (entry: RouteEntry, d: Decision, id: unknown): Response | undefined => {
-    if (d.kind === 'step-up') return challenge(entry, d.scopes)
-    // A refused request with an id gets its JSON-RPC error (the client's call fails cleanly).
-    if (d.kind === 'deny') {
-      return rpcError(validId(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
+  /** An audit event about a caller of a route (docs/operations.md). */
+  const audit = (
+    entry: RouteEntry,
+    token: AccessToken,
+    event: Pick<AuditInput, 'event' | 'reason' | 'method' | 'target' | 'scope'>,
+  ) => {
+    gatehouse.audit.emit({
+      outcome: 'failure',
+      route: entry.route.path,
+      clientId: token.clientId,
+      ...(token.machine !== true && token.subject !== undefined ? { subject: token.subject } : {}),
+      ...(token.grantId !== undefined ? { grantId: token.grantId } : {}),
+      ...event,
+    })
+  }
+
+  /** The answer for a decision that is not `allow` (audited); `m`: the message refused. */
+  const refuse = (
+    entry: RouteEntry,
+    d: Decision,
+    token: AccessToken,
+    m?: RpcMessage,
+  ): Response | undefined => {
+    if (d.kind === 'allow') return undefined
+    const target = m ? messageName(m) : undefined
+    const about = {
+      ...(typeof m?.method === 'string' ? { method: m.method } : {}),
+      ...(target !== undefined ? { target: target.slice(0, 256) } : {}),
     }
-    return undefined
+    if (d.kind === 'step-up') {
+      const scopes = [...new Set([...entry.resource.requiredScopes, ...d.scopes])]
+      audit(entry, token, {
+        event: 'gateway_step_up',
+        reason: 'insufficient_scope',
+        scope: scopes.join(' '),
+        ...about,
+      })
+      return challenge(entry, d.scopes)
+    }
+    audit(entry, token, { event: 'gateway_denied', reason: d.reason, ...about })
+    // A refused request with an id gets its JSON-RPC error (the client's call fails cleanly).
+    const id = m?.id
+    return rpcError(validId(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
   }
 
   async function serveRoute(
@@ -146,7 +188,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (entry.policy.needsGroups && !Array.isArray(token.claims.groups) && options.groupsOf) {
       token = { ...token, claims: { ...token.claims, groups: await options.groupsOf(token) } }
     }
-    const denied = refuse(entry, entry.policy.route(token), null)
+    const denied = refuse(entry, entry.policy.route(token), token)
     if (denied) return denied
     for (const [limiter, keyOf] of entry.limits) {
       try {
@@ -170,7 +212,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         return rpcError(400, RPC.invalidRequest, 'Bad Request: malformed Mcp-Session-Id')
       }
       // Another principal's session is answered exactly like one that does not exist.
-      if ((await bindings.check(route.path, sessionId, token)) !== 'owner') {
+      const owner = await bindings.check(route.path, sessionId, token)
+      if (owner !== 'owner') {
+        if (owner === 'foreign') {
+          audit(entry, token, { event: 'gateway_session_mismatch', reason: 'session_of_another' })
+        }
         return rpcError(404, -32001, 'Session not found')
       }
     }
@@ -194,7 +240,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         })
       }
       for (const m of messages) {
-        const refused = refuse(entry, entry.policy.message(m, token), m.id)
+        const refused = refuse(entry, entry.policy.message(m, token), token, m)
         if (refused) return refused
       }
       call.body = body
@@ -206,7 +252,42 @@ export function createGateway(options: GatewayOptions): Gateway {
             : res
       }
     }
-    return entry.upstream.handle(call)
+    return withinCap(entry, call)
+  }
+
+  /**
+   * Hands the call to the upstream unless `maxInFlight` requests already are there: then 503 with
+   * `Retry-After` (RFC 9110 §15.6.4, the server is overloaded for now) at once, not a queue. A
+   * request counts until its answer has been read to the end (or the client went away).
+   */
+  async function withinCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
+    const cap = entry.route.upstream.maxInFlight
+    if (cap === undefined || call.request.method === 'GET') return entry.upstream.handle(call)
+    if (entry.busy >= cap) {
+      const id = call.messages?.find((m) => validId(m.id))?.id
+      return rpcError(503, RPC.busy, 'The MCP server is busy; try again later', id, {
+        'retry-after': '1',
+      })
+    }
+    entry.busy++
+    let released = false
+    const release = () => {
+      if (!released) {
+        released = true
+        entry.busy--
+      }
+    }
+    try {
+      const response = await entry.upstream.handle(call)
+      if (!response.body) {
+        release()
+        return response
+      }
+      return new Response(countBody(response.body, release), response)
+    } catch (error) {
+      release()
+      throw error
+    }
   }
 
   return {

@@ -5,6 +5,8 @@
  * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
  */
 import { OAuthError } from '../errors.js'
+import type { AccessToken } from '../jwt/access-token.js'
+import { answerDeadline } from './answer-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
@@ -14,17 +16,53 @@ import type { Upstream, UpstreamCall } from './upstream.js'
 
 export interface HttpUpstreamOptions {
   url: string
+  /** Deadline for the answer (headers, then the responses in an event stream). */
   timeoutMs: number
+  /** The answer is cut off after this long, however much progress is reported. */
+  maxTimeoutMs?: number
   /** The route's own headers for the caller (credential, identity). */
   credential: CredentialHeaders
   /** Sees upstream failures (never sent to clients). */
   onError?: (message: string) => void
+  /** The caller's upstream credential could not be had (audit: `gateway_credential_failed`). */
+  onCredentialFailure?: (token: AccessToken, error: unknown) => void
   fetch?: typeof fetch
 }
 
 export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   const doFetch = options.fetch ?? fetch
   const active = new Set<AbortController>()
+  /** `notifications/cancelled` for a call whose answer came too late (best effort, no answer). */
+  const cancelAtServer = async (
+    id: string | number,
+    session: string | null | undefined,
+    incoming: Headers,
+    own: readonly (readonly [string, string])[],
+  ) => {
+    const headers = upstreamRequestHeaders(incoming, own)
+    headers.set('content-type', 'application/json')
+    headers.set('accept', 'application/json, text/event-stream')
+    headers.delete('mcp-method')
+    headers.delete('mcp-name')
+    if (session) headers.set('mcp-session-id', session)
+    const message = {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason: 'timed out at the gateway' },
+    }
+    try {
+      const res = await doFetch(options.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(message),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(5000),
+      })
+      await res.body?.cancel()
+    } catch {
+      // Best effort: the server may be gone.
+    }
+  }
   return {
     async handle(call: UpstreamCall): Promise<Response> {
       const { request } = call
@@ -33,6 +71,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       try {
         own = await options.credential(call.token)
       } catch (error) {
+        options.onCredentialFailure?.(call.token, error)
         // The user's sign-in at the IdP ended: the guard answers 401 and the client signs in again.
         if (error instanceof OAuthError && error.code === 'invalid_token') throw error
         options.onError?.('no upstream credential for the caller')
@@ -40,6 +79,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       }
       const controller = new AbortController()
       active.add(controller)
+      const startedAt = Date.now()
       const timer = setTimeout(() => {
         controller.abort(new Error('timeout'))
       }, options.timeoutMs)
@@ -87,8 +127,36 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
         }
       }
       const headers = clientResponseHeaders(upstream.headers)
-      const body = rewrite(upstream, headers, call)
-      return new Response(track(body, done), { status, headers })
+      let stream: ReadableStream<Uint8Array> | null = upstream.body
+      let stopClock: () => void = () => undefined
+      const ids = (call.messages ?? []).filter((m) => validId(m.id) && typeof m.method === 'string')
+      const type = upstream.headers.get('content-type') ?? ''
+      if (stream && ids.length > 0 && type.startsWith('text/event-stream')) {
+        const session = sessionId ?? call.sessionId
+        const deadline = answerDeadline({
+          ids: ids.map((m) => m.id as string | number),
+          timeoutMs: options.timeoutMs,
+          maxMs: Math.max(options.timeoutMs, options.maxTimeoutMs ?? options.timeoutMs),
+          startedAt,
+          onTimeout: (late) => {
+            options.onError?.('upstream timed out')
+            // MCP lifecycle §Timeouts: tell the server to stop working on what nobody awaits.
+            for (const id of late) void cancelAtServer(id, session, request.headers, own)
+          },
+        })
+        stream = stream.pipeThrough(deadline.stream)
+        stopClock = () => {
+          deadline.stop()
+        }
+      }
+      const body = rewrite(stream, upstream.headers, headers, call)
+      return new Response(
+        track(body, () => {
+          stopClock()
+          done()
+        }),
+        { status, headers },
+      )
     },
     ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), doFetch),
     close(): Promise<void> {
@@ -101,11 +169,11 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
 
 /** The body to send back: as it came, or with the caller's `tools/list` answers filtered. */
 function rewrite(
-  upstream: Response,
+  body: ReadableStream<Uint8Array> | null,
+  upstreamHeaders: Headers,
   headers: Headers,
   call: UpstreamCall,
 ): ReadableStream<Uint8Array> | null {
-  const body = upstream.body
   const { rewrite: fix, messages } = call
   if (!body || !fix || !messages) return body
   const requests = new Map<string | number, RpcMessage>()
@@ -115,7 +183,7 @@ function rewrite(
     const req = validId(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
     return req ? fix(req, msg) : msg
   }
-  const type = upstream.headers.get('content-type') ?? ''
+  const type = upstreamHeaders.get('content-type') ?? ''
   if (type.startsWith('text/event-stream')) return body.pipeThrough(rewriteSse(apply))
   if (type.startsWith('application/json')) {
     headers.delete('content-length')

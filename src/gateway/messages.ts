@@ -24,6 +24,8 @@ export const RPC = {
   forbidden: -32003,
   /** A rate limit of the route (HTTP 429 with `Retry-After`). */
   rateLimited: -32029,
+  /** The route's `maxInFlight` requests are already with the MCP server (HTTP 503, `Retry-After`). */
+  busy: -32030,
 } as const
 
 /** A JSON-RPC error response as an HTTP response. */

@@ -11,7 +11,8 @@ import type { RpcMessage } from './messages.js'
 export type Decision =
   | { readonly kind: 'allow' }
   | { readonly kind: 'step-up'; readonly scopes: readonly string[] }
-  | { readonly kind: 'deny'; readonly message: string }
+  /** `reason`: a slug for the audit log (`subject_not_allowed`, `unlisted` …). */
+  | { readonly kind: 'deny'; readonly message: string; readonly reason: string }
 
 const ALLOW: Decision = { kind: 'allow' }
 
@@ -31,24 +32,32 @@ export function evaluate(rule: AccessRule | undefined, token: AccessToken): Deci
       token.subject === undefined ||
       !rule.subjects.includes(token.subject))
   ) {
-    return { kind: 'deny', message: 'this user may not use it' }
+    return { kind: 'deny', message: 'this user may not use it', reason: 'subject_not_allowed' }
   }
   if (rule.clients && !rule.clients.includes(token.clientId)) {
-    return { kind: 'deny', message: 'this client may not use it' }
+    return { kind: 'deny', message: 'this client may not use it', reason: 'client_not_allowed' }
   }
   if (rule.roles && !rule.roles.some((r) => token.roles?.includes(r) === true)) {
-    return { kind: 'deny', message: 'a role this user lacks is needed' }
+    return { kind: 'deny', message: 'a role this user lacks is needed', reason: 'role_missing' }
   }
   if (rule.groups) {
     const groups = token.machine === true ? [] : stringsOf(token.claims.groups)
     if (!rule.groups.some((g) => groups.includes(g))) {
-      return { kind: 'deny', message: 'a group this user is not in is needed' }
+      return {
+        kind: 'deny',
+        message: 'a group this user is not in is needed',
+        reason: 'group_missing',
+      }
     }
   }
   if (rule.tenants) {
     const tenant = token.upstream?.tenantId ?? token.claims.tid
     if (typeof tenant !== 'string' || !rule.tenants.includes(tenant)) {
-      return { kind: 'deny', message: "this user's directory may not use it" }
+      return {
+        kind: 'deny',
+        message: "this user's directory may not use it",
+        reason: 'tenant_not_allowed',
+      }
     }
   }
   const has = new Set(token.scopes)
@@ -157,7 +166,9 @@ export class RoutePolicy {
     const k = this.#kinds[kind]
     const rule = k.find(k.rules, key)
     if (!rule) {
-      return k.unlisted === 'deny' ? { kind: 'deny', message: `unknown ${k.label}: ${key}` } : ALLOW
+      return k.unlisted === 'deny'
+        ? { kind: 'deny', message: `unknown ${k.label}: ${key}`, reason: 'unlisted' }
+        : ALLOW
     }
     return evaluate(rule, token)
   }

@@ -17,7 +17,8 @@ interface Binding {
   at: number
 }
 
-export type BindingCheck = 'owner' | 'unknown'
+/** `foreign`: bound to another principal (answered like `unknown`, but audited). */
+export type BindingCheck = 'owner' | 'unknown' | 'foreign'
 
 export class SessionBindings {
   readonly #store: Store
@@ -41,11 +42,12 @@ export class SessionBindings {
     return (await this.#store.get<Binding>(k))?.owner === value.owner
   }
 
-  /** `owner` when the session is `token`'s; `unknown` when it is absent or someone else's. */
+  /** `owner` when the session is `token`'s; `unknown` when absent; `foreign`: someone else's. */
   async check(route: string, sessionId: string, token: AccessToken): Promise<BindingCheck> {
     const k = key(route, sessionId)
     const found = await this.#store.get<Binding>(k)
-    if (found?.owner !== ownerOf(token)) return 'unknown'
+    if (found === undefined) return 'unknown'
+    if (found.owner !== ownerOf(token)) return 'foreign'
     // Renew now and then, not on every request: sessions in use stay bound.
     if (this.#seconds() - found.at > this.#ttl / 4) {
       await this.#store.set(k, { ...found, at: this.#seconds() }, { ttlSeconds: this.#ttl })

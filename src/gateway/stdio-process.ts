@@ -16,8 +16,11 @@ export interface StdioProcessOptions {
   extraEnv?: Record<string, string>
   log: (message: string) => void
   onMessage: (message: RpcMessage) => void
-  /** The process ended (before a restart, if any); `restarting` says whether one follows. */
-  onExit: (restarting: boolean) => void
+  /**
+   * The process ended unexpectedly (before a restart, if any); `restarting` says whether one
+   * follows; `reason`: `process_exited`, or `message_too_large` when the gateway killed it.
+   */
+  onExit: (restarting: boolean, reason: 'process_exited' | 'message_too_large') => void
   /** Start again after an unexpected exit (shared processes); default false. */
   restart?: boolean
   /** Called after every spawn (the first and each restart). */
@@ -64,6 +67,7 @@ export class StdioProcess {
       ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
     })
     this.#child = child
+    let oversize = false
     this.#generation++
     this.#startedAt = Date.now()
     lines(
@@ -74,6 +78,7 @@ export class StdioProcess {
       },
       () => {
         this.#o.log('the MCP server wrote a message larger than maxMessageBytes; restarting it')
+        oversize = true
         child.kill('SIGKILL')
       },
     )
@@ -95,7 +100,7 @@ export class StdioProcess {
       if (this.#stopping) return
       this.#o.log(`the MCP server exited (${signal ?? `code ${String(code)}`})`)
       const restarting = this.#o.restart === true
-      this.#o.onExit(restarting)
+      this.#o.onExit(restarting, oversize ? 'message_too_large' : 'process_exited')
       if (!restarting) return
       if (Date.now() - this.#startedAt > STABLE_MS) this.#failures = 0
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.#failures++)

@@ -41,6 +41,10 @@ export interface StdioDeps {
   env: NodeJS.ProcessEnv
   log: (message: string) => void
   userToken?: (token: AccessToken) => Promise<string>
+  /** A process died unexpectedly (audit: `gateway_upstream_exited`). */
+  onExit?: (restarting: boolean, reason: string) => void
+  /** The caller's credential for a `user` process could not be had (audit). */
+  onCredentialFailure?: (token: AccessToken, error: unknown) => void
 }
 
 export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstream {
@@ -93,7 +97,12 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
           }
           // Throws OAuthError invalid_token when the sign-in at the IdP ended: the guard
           // answers 401 and the client signs in again.
-          extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
+          try {
+            extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
+          } catch (error) {
+            deps.onCredentialFailure?.(call.token, error)
+            throw error
+          }
         }
         const again = perUser.get(key) // another request of this user may have won the race
         if (again) bridge = again
@@ -247,7 +256,8 @@ class Bridge {
       onMessage: (m) => {
         this.#fromServer(m)
       },
-      onExit: (restarting) => {
+      onExit: (restarting, reason) => {
+        deps.onExit?.(restarting, reason)
         this.#failPending()
         if (!restarting) void this.#endSessions()
       },

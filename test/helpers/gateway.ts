@@ -29,12 +29,21 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/** `@modelcontextprotocol/server-everything` on its legacy HTTP+SSE transport (2024-11-05). */
+export async function startEverythingSse(): Promise<{ url: string; stop(): Promise<void> }> {
+  const started = await startEverythingHttp('sse', 'Server is running on port')
+  return { url: started.url.replace(/\/mcp$/, '/sse'), stop: () => started.stop() }
+}
+
 /** `@modelcontextprotocol/server-everything` on its own Streamable HTTP transport. */
-export async function startEverythingHttp(): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startEverythingHttp(
+  transport = 'streamableHttp',
+  ready = 'listening on port',
+): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort()
   const child = spawn(
     process.execPath,
-    [serverEntry('@modelcontextprotocol/server-everything'), 'streamableHttp'],
+    [serverEntry('@modelcontextprotocol/server-everything'), transport],
     {
       env: { PATH: process.env.PATH ?? '', PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,7 +56,7 @@ export async function startEverythingHttp(): Promise<{ url: string; stop(): Prom
     let text = ''
     const seen = (chunk: Buffer) => {
       text += chunk.toString()
-      if (text.includes('listening on port')) {
+      if (text.includes(ready)) {
         clearTimeout(timer)
         done()
       }

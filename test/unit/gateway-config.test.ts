@@ -77,15 +77,63 @@ describe('gateway configuration', () => {
           { path: '/a', upstream: http },
           { path: '/a', upstream: http },
           { path: '/.well-known/x', upstream: http },
+          { path: '/t', upstream: { ...http, timeoutSeconds: 60, maxTimeoutSeconds: 30 } },
+          {
+            path: '/s',
+            upstream: {
+              ...http,
+              credential: { kind: 'header', name: 'X-Gatehouse-Identity', valueFromEnv: 'K' },
+              identityHeaders: { signed: {} },
+            },
+          },
         ],
       },
     })
     expect(across).toContain('gateway.routes.1.path: is listed twice')
+    expect(across).toContain(
+      'gateway.routes.3.upstream.maxTimeoutSeconds: must be at least timeoutSeconds',
+    )
+    expect(across).toContain(
+      'gateway.routes.4.upstream.identityHeaders.signed.name: names a header the route already sets',
+    )
     expect(across).toContain('gateway.routes.2.path: collides with an OAuth endpoint')
     expect(found.some((p) => p.startsWith('gateway.routes.3.path'))).toBe(true)
     expect(found.some((p) => p.startsWith('gateway.routes.3.upstream'))).toBe(true)
     expect(found.some((p) => p.startsWith('gateway.routes.4.upstream.credential'))).toBe(true)
     expect(found.some((p) => p.startsWith('gateway.routes.5.upstream.mode'))).toBe(true)
+    expect(
+      problems({
+        ...base,
+        gateway: { routes: [{ path: '/u', upstream: { ...http, maxInFlight: 0 } }] },
+      }),
+    ).toContain('gateway.routes.0.upstream.maxInFlight: Too small: expected number to be >=1')
+  })
+
+  it('refuses an entra-obo credential at load unless the identity provider is Entra ID', () => {
+    const route = {
+      path: '/graph',
+      upstream: {
+        ...http,
+        credential: { kind: 'entra-obo', scopes: ['https://graph.microsoft.com/User.Read'] },
+      },
+    }
+    const message =
+      'gateway.routes.0.upstream.credential.kind: entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider'
+    const oidc = {
+      kind: 'oidc',
+      configUrl: 'https://idp.example.com/.well-known/openid-configuration',
+      clientId: 'gw',
+      clientSecret: 'x',
+    }
+    expect(problems({ ...base, upstream: oidc, gateway: { routes: [route] } })).toContain(message)
+    expect(problems({ ...base, gateway: { routes: [route] } })).toContain(message)
+    const azure = {
+      kind: 'azure',
+      tenantId: 'contoso.onmicrosoft.com',
+      clientId: 'gw',
+      clientSecret: 'x',
+    }
+    expect(problems({ ...base, upstream: azure, gateway: { routes: [route] } })).toEqual([])
   })
 
   it('is understood by gatehouse check-config (no resources list needed)', async () => {

@@ -1,0 +1,111 @@
+/**
+ * The deadline on an event-stream answer from an HTTP upstream (MCP lifecycle §Timeouts): the
+ * JSON-RPC responses to the calls of one POST must arrive within `timeoutMs`; a progress
+ * notification restarts the clock (work is happening), but never past `maxMs` from the start.
+ * When the deadline passes, each call still open gets a JSON-RPC error event in the stream, the
+ * stream ends, and `onTimeout` is told which ids (to cancel them at the server). Events pass
+ * through as they arrive: the stream is only read alongside, never held back.
+ */
+import { RPC, validId, type RpcMessage } from './messages.js'
+
+type Id = string | number
+
+export interface AnswerDeadline {
+  stream: TransformStream<Uint8Array, Uint8Array>
+  /** Stops the clock (the client went away). */
+  stop: () => void
+}
+
+export function answerDeadline(options: {
+  ids: readonly Id[]
+  timeoutMs: number
+  maxMs: number
+  onTimeout: (ids: Id[]) => void
+  /** When the request was sent (the clock runs from there); default now. */
+  startedAt?: number
+  now?: () => number
+}): AnswerDeadline {
+  const now = options.now ?? Date.now
+  // JSON-RPC ids 1 and "1" are different calls.
+  const pending = new Map(options.ids.map((id) => [JSON.stringify(id), id]))
+  const started = options.startedAt ?? now()
+  let due = started + options.timeoutMs
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  let buffer = ''
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let controller: TransformStreamDefaultController<Uint8Array> | undefined
+
+  const stop = () => {
+    clearTimeout(timer)
+    timer = undefined
+    pending.clear()
+  }
+  const fire = () => {
+    const ids = [...pending.values()]
+    stop()
+    if (ids.length === 0 || !controller) return
+    // An event cut in half is ended first, so the client's parser sees whole events after it.
+    let out = buffer.length > 0 ? '\n\n' : ''
+    for (const id of ids) {
+      const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
+      out += `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`
+    }
+    try {
+      controller.enqueue(encoder.encode(out))
+      controller.terminate()
+    } catch {
+      // The client already went away.
+    }
+    options.onTimeout(ids)
+  }
+  const arm = () => {
+    clearTimeout(timer)
+    if (pending.size === 0) {
+      timer = undefined
+      return
+    }
+    timer = setTimeout(fire, Math.max(0, Math.min(due, started + options.maxMs) - now()))
+  }
+  const seen = (event: string) => {
+    const data = event
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''))
+    if (data.length === 0) return
+    let msg: RpcMessage
+    try {
+      msg = JSON.parse(data.join('\n')) as RpcMessage
+    } catch {
+      return
+    }
+    if (msg.method === undefined && validId(msg.id)) {
+      if (pending.delete(JSON.stringify(msg.id))) arm()
+    } else if (msg.method === 'notifications/progress') {
+      due = now() + options.timeoutMs
+      arm()
+    }
+  }
+
+  const stream = new TransformStream<Uint8Array, Uint8Array>({
+    start(c) {
+      controller = c
+      arm()
+    },
+    transform(chunk, c) {
+      c.enqueue(chunk)
+      if (pending.size === 0) return
+      buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n')
+      let end = buffer.indexOf('\n\n')
+      while (end !== -1) {
+        seen(buffer.slice(0, end))
+        buffer = buffer.slice(end + 2)
+        end = buffer.indexOf('\n\n')
+      }
+    },
+    flush() {
+      stop()
+    },
+  })
+  return { stream, stop }
+}

@@ -1,0 +1,256 @@
+/**
+ * A legacy HTTP+SSE MCP server (protocol 2024-11-05) behind a route. Clients still speak
+ * Streamable HTTP to the gateway (the MCP SDK's Web-standard server transport, one per session);
+ * each session opens its own event stream at the server (the SDK's SSE client transport), whose
+ * `endpoint` event says where messages are POSTed. Messages pass unchanged in both directions
+ * (one upstream stream per session: no id remapping), with the route's credential and identity
+ * headers on every upstream request, per-request deadlines, and `tools/list` answers filtered by
+ * policy. Sessions live in this instance's memory, like stdio ones.
+ */
+import { randomUUID } from 'node:crypto'
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { OAuthError } from '../errors.js'
+import type { AccessToken } from '../jwt/access-token.js'
+import type { CredentialHeaders } from './credentials.js'
+import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { httpReachable } from './readiness.js'
+import type { Upstream, UpstreamCall } from './upstream.js'
+
+type Id = string | number
+
+export interface SseUpstreamOptions {
+  url: string
+  /** Deadline for the `endpoint` event and for each request's answer. */
+  timeoutMs: number
+  idleSeconds: number
+  maxSessions: number
+  credential: CredentialHeaders
+  onError?: (message: string) => void
+  onCredentialFailure?: (token: AccessToken, error: unknown) => void
+}
+
+interface Session {
+  id: string | undefined
+  /** The caller's latest token: the credential of each upstream request is made from it. */
+  token: AccessToken
+  lastSeen: number
+  server: WebStandardStreamableHTTPServerTransport
+  // The legacy transport is what this upstream kind is for.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  client: SSEClientTransport
+  /** Requests waiting for the server's answer, by id (JSON), with their deadline. */
+  pending: Map<string, { id: Id; method: string; timer: ReturnType<typeof setTimeout> }>
+  /** Requests whose answers policy rewrites. */
+  rewrites: Map<string, { request: RpcMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
+  /** Progress token → the request it belongs to (so progress goes on that request's stream). */
+  progress: Map<string, Id>
+}
+
+export function createSseUpstream(options: SseUpstreamOptions): Upstream {
+  const sessions = new Map<string, Session>()
+  const all = new Set<Session>()
+  let closing = false
+
+  const end = async (s: Session, call?: UpstreamCall) => {
+    if (!all.delete(s)) return
+    for (const p of s.pending.values()) clearTimeout(p.timer)
+    s.pending.clear()
+    if (s.id !== undefined) sessions.delete(s.id)
+    await s.client.close().catch(() => undefined)
+    await s.server.close().catch(() => undefined)
+    if (s.id !== undefined && call) await call.ended(s.id).catch(() => undefined)
+  }
+
+  const toClient = (s: Session, msg: RpcMessage) => {
+    if (typeof msg.method !== 'string' && validId(msg.id)) {
+      const key = JSON.stringify(msg.id)
+      const p = s.pending.get(key)
+      if (!p) return
+      clearTimeout(p.timer)
+      s.pending.delete(key)
+      for (const [token, id] of s.progress) if (id === p.id) s.progress.delete(token)
+      const fix = s.rewrites.get(key)
+      s.rewrites.delete(key)
+      const out = fix && fix.request.method === p.method ? fix.rewrite(fix.request, msg) : msg
+      void s.server.send(out as JSONRPCMessage).catch(() => undefined)
+      return
+    }
+    let related: Id | undefined
+    if (msg.method === 'notifications/progress') {
+      const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken
+      related = s.progress.get(JSON.stringify(token))
+      if (related === undefined) return
+    } else if (validId(msg.id)) {
+      // A request from the server (sampling, elicitation): on the stream of the latest call.
+      related = [...s.pending.values()].at(-1)?.id
+    }
+    void s.server
+      .send(
+        msg as JSONRPCMessage,
+        related !== undefined ? { relatedRequestId: related } : undefined,
+      )
+      .catch(() => undefined)
+  }
+
+  const toServer = (s: Session, msg: RpcMessage) => {
+    if (typeof msg.method === 'string' && validId(msg.id)) {
+      const id = msg.id
+      const key = JSON.stringify(id)
+      const token = (msg.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
+        ?.progressToken
+      if (token !== undefined) s.progress.set(JSON.stringify(token), id)
+      const timer = setTimeout(() => {
+        if (!s.pending.delete(key)) return
+        options.onError?.('upstream timed out')
+        const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
+        void s.server.send({ jsonrpc: '2.0', id, error }).catch(() => undefined)
+        const cancelled = {
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'timed out at the gateway' },
+        }
+        void s.client.send(cancelled as JSONRPCMessage).catch(() => undefined)
+      }, options.timeoutMs)
+      s.pending.set(key, { id, method: msg.method, timer })
+    }
+    s.client.send(msg as JSONRPCMessage).catch(() => {
+      options.onError?.('upstream refused a message')
+      if (validId(msg.id) && typeof msg.method === 'string') {
+        const key = JSON.stringify(msg.id)
+        const p = s.pending.get(key)
+        if (!p) return
+        clearTimeout(p.timer)
+        s.pending.delete(key)
+        const error = { code: RPC.internalError, message: 'the MCP server is unavailable' }
+        void s.server.send({ jsonrpc: '2.0', id: msg.id, error }).catch(() => undefined)
+      }
+    })
+  }
+
+  const open = async (call: UpstreamCall): Promise<Session | Response> => {
+    if (all.size >= options.maxSessions) {
+      options.onError?.('session refused: maxSessions reached')
+      return rpcError(503, RPC.internalError, 'Too many sessions; try again later', null, {
+        'retry-after': '10',
+      })
+    }
+    const session = { token: call.token } as Session
+    // Every upstream request (the stream and each POST) carries the caller's current credential.
+    const withCredential: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers)
+      headers.delete('authorization')
+      for (const [name, value] of await options.credential(session.token)) headers.set(name, value)
+      return fetch(input, { ...init, headers, redirect: 'manual' })
+    }
+    try {
+      await options.credential(call.token)
+    } catch (error) {
+      options.onCredentialFailure?.(call.token, error)
+      if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+      options.onError?.('no upstream credential for the caller')
+      return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
+    }
+    Object.assign(session, {
+      id: undefined,
+      lastSeen: Date.now(),
+      pending: new Map(),
+      rewrites: new Map(),
+      progress: new Map(),
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
+      client: new SSEClientTransport(new URL(options.url), { fetch: withCredential }),
+      server: new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: async (id) => {
+          session.id = id
+          sessions.set(id, session)
+          await call.opened(id)
+        },
+        onsessionclosed: async () => {
+          await end(session, call)
+        },
+      }),
+    } satisfies Omit<Session, 'token'>)
+    all.add(session)
+    session.client.onmessage = (m) => {
+      toClient(session, m)
+    }
+    session.client.onerror = () => {
+      options.onError?.('upstream event stream failed')
+    }
+    // The server closed its stream: the session is over (the client starts a new one).
+    session.client.onclose = () => {
+      void end(session, call)
+    }
+    session.server.onmessage = (m) => {
+      toServer(session, m)
+    }
+    try {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        session.client.start(),
+        new Promise((_, fail) => {
+          timer = setTimeout(() => {
+            fail(new Error('timeout'))
+          }, options.timeoutMs)
+        }),
+      ]).finally(() => {
+        clearTimeout(timer)
+      })
+    } catch {
+      options.onError?.('upstream event stream could not be opened')
+      await end(session)
+      return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
+    }
+    await session.server.start()
+    return session
+  }
+
+  const sweep = setInterval(
+    () => {
+      const limit = Date.now() - options.idleSeconds * 1000
+      for (const s of all) if (s.lastSeen < limit) void end(s)
+    },
+    Math.max(500, Math.min(60_000, (options.idleSeconds * 1000) / 2)),
+  )
+  sweep.unref()
+
+  return {
+    async handle(call) {
+      if (closing) return rpcError(503, RPC.internalError, 'The gateway is shutting down')
+      let session: Session | Response | undefined
+      if (call.sessionId !== undefined) {
+        session = sessions.get(call.sessionId)
+        if (!session) return rpcError(404, -32001, 'Session not found')
+      } else if (call.messages?.some((m) => m.method === 'initialize') === true) {
+        session = await open(call)
+        if (session instanceof Response) return session
+      } else {
+        return rpcError(400, RPC.invalidRequest, 'Bad Request: Mcp-Session-Id header is required')
+      }
+      session.token = call.token
+      session.lastSeen = Date.now()
+      if (call.rewrite && call.messages) {
+        for (const m of call.messages) {
+          if (validId(m.id) && typeof m.method === 'string') {
+            session.rewrites.set(JSON.stringify(m.id), { request: m, rewrite: call.rewrite })
+          }
+        }
+      }
+      const parsedBody = call.body
+        ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
+        : undefined
+      return session.server.handleRequest(
+        call.request,
+        parsedBody === undefined ? {} : { parsedBody },
+      )
+    },
+    ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000)),
+    async close() {
+      closing = true
+      clearInterval(sweep)
+      await Promise.allSettled([...all].map((s) => end(s)))
+    },
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * `credential: { kind: entra-obo }` on a `gatehouse serve` route: users sign in at the local Entra
+ * stand-in (Gatehouse's upstream `kind: azure`), and the MCP server behind the route receives,
+ * instead of anything of the client's, a token Entra issued by On-Behalf-Of for the configured
+ * scopes. The stand-in records what the gateway sent; the token works at its Graph `/v1.0/me`.
+ * A user for whom Entra refuses On-Behalf-Of (MFA demanded) gets a 502 and an audit event.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import {
+  startEntraStandIn,
+  type EntraStandIn,
+  type StandInApp,
+} from '../../src/dev/entra-stand-in/index.js'
+import { connectAs, startRecorder } from '../helpers/gateway.js'
+
+const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
+const APP = '11111111-aaaa-4aaa-8aaa-111111111111'
+const SECRET = 'gateway-obo-entra-secret'
+const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read'
+const ADELE = { username: 'adele@contoso.example', password: 'adele-pw' }
+const MFA = { username: 'mfa@contoso.example', password: 'mfa-pw' }
+
+let entra: EntraStandIn
+let recorder: Awaited<ReturnType<typeof startRecorder>>
+let serve: RunningServe
+let auditFile: string
+const app: StandInApp = {
+  clientId: APP,
+  clientSecret: SECRET,
+  tenantId: TENANT,
+  scopes: ['tools.read'],
+  redirectUris: [],
+}
+
+beforeAll(async () => {
+  auditFile = join(await mkdtemp(join(tmpdir(), 'gh-gw-obo-')), 'audit.jsonl')
+  entra = await startEntraStandIn({
+    tenants: [{ id: TENANT, domain: 'contoso.onmicrosoft.com' }],
+    apps: [app],
+    users: [
+      {
+        username: ADELE.username,
+        password: ADELE.password,
+        tenantId: TENANT,
+        name: 'Adele Vance',
+        email: 'adele@contoso.example',
+      },
+      { username: MFA.username, password: MFA.password, tenantId: TENANT, requireMfaForObo: true },
+    ],
+  })
+  recorder = await startRecorder()
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    config: {
+      audit: { sink: 'file', file: auditFile },
+      upstream: {
+        kind: 'azure',
+        tenantId: TENANT,
+        clientId: APP,
+        clientSecret: SECRET,
+        authority: entra.url,
+        requiredScopes: ['tools.read'],
+        additionalAuthorizeScopes: ['User.Read'],
+      },
+      gateway: {
+        routes: [
+          {
+            path: '/graph',
+            scopes: ['tools.read'],
+            requiredScopes: ['tools.read'],
+            upstream: {
+              kind: 'http',
+              url: recorder.url,
+              credential: { kind: 'entra-obo', scopes: [GRAPH_USER_READ] },
+            },
+          },
+        ],
+      },
+    },
+  })
+  // The app registration's redirect URI: Gatehouse's callback, known once it listens.
+  app.redirectUris.push(`${serve.issuer}/auth/callback`)
+}, 60_000)
+
+afterAll(async () => {
+  await (serve as RunningServe | undefined)?.close()
+  await (recorder as typeof recorder | undefined)?.stop()
+  await (entra as EntraStandIn | undefined)?.close()
+})
+
+describe('entra-obo route credential', () => {
+  it("sends the upstream Entra's On-Behalf-Of token for the configured scopes, cached per user", async () => {
+    const { client, provider } = await connectAs(serve.routes['/graph']!, ADELE)
+    try {
+      await client.callTool({ name: 'noop', arguments: {} })
+      await client.callTool({ name: 'noop', arguments: {} })
+      const sent = recorder.seen.map((h) => h.authorization ?? '')
+      expect(sent.length).toBeGreaterThanOrEqual(3)
+      // One exchange (at initialize), then the cached token (nothing per request).
+      expect(new Set(sent).size).toBe(1)
+      const oboToken = sent[0]!.replace(/^Bearer /, '')
+      expect(oboToken).not.toBe(provider.saved!.access_token)
+
+      // What the gateway sent Entra: the jwt-bearer OBO grant, its own app, the route's scopes,
+      // the user's Entra token as the assertion.
+      const obo = entra.requestsTo('token').filter((r) => r.params.requested_token_use)
+      expect(obo).toHaveLength(1)
+      expect(obo[0]!.params).toMatchObject({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        requested_token_use: 'on_behalf_of',
+        client_id: APP,
+        scope: GRAPH_USER_READ,
+      })
+      expect(obo[0]!.params.assertion!.split('.')).toHaveLength(3)
+      expect(obo[0]!.params.assertion).not.toBe(provider.saved!.access_token)
+
+      // The token is Graph's for this user.
+      const me = await fetch(`${entra.url}/v1.0/me`, {
+        headers: { authorization: `Bearer ${oboToken}` },
+      })
+      expect(me.status).toBe(200)
+      expect(((await me.json()) as { displayName?: string }).displayName).toBe('Adele Vance')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('answers 502 (no Entra text) and audits when Entra refuses On-Behalf-Of for the user', async () => {
+    const failed = await connectAs(serve.routes['/graph']!, MFA).then(
+      () => new Error('expected the initialize to fail'),
+      (error: unknown) => error,
+    )
+    expect(String(failed)).toMatch(/unavailable/)
+    expect(String(failed)).not.toMatch(/AADSTS|multi-factor/)
+    const lines = (await readFile(auditFile, 'utf8')).split('\n').filter((l) => l !== '')
+    const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(events.filter((e) => e.event === 'gateway_credential_failed')).toEqual([
+      expect.objectContaining({
+        outcome: 'failure',
+        route: '/graph',
+        reason: 'obo_refused',
+      }),
+    ])
+  }, 60_000)
+})

@@ -1,0 +1,187 @@
+/**
+ * `gatehouse serve` in front of a legacy HTTP+SSE server (MCP 2024-11-05):
+ * `@modelcontextprotocol/server-everything` on its own `sse` transport. The official SDK client
+ * speaks Streamable HTTP to the gateway; the gateway opens one upstream event stream per session.
+ * Tools, progress, resources and prompts pass; policy filters `tools/list`; sessions stay their
+ * owner's; a call the server does not answer in time becomes a JSON-RPC error.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js'
+import { McpError } from '@modelcontextprotocol/sdk/types.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { connectAs, post, startEverythingSse } from '../helpers/gateway.js'
+
+const ADA = { username: 'ada', password: 'lovelace' }
+const BOB = { username: 'bob', password: 'builder' }
+
+const KEY = 'sse-gateway-key-0123456789'
+
+let everything: Awaited<ReturnType<typeof startEverythingSse>>
+let serve: RunningServe
+let recorder: Server
+const seen: { method: string; headers: IncomingHttpHeaders }[] = []
+
+/** A legacy SSE server made with the SDK (its SSEServerTransport) that records request headers. */
+async function startSseRecorder(): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  const transports = new Map<string, SSEServerTransport>()
+  recorder = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', headers: req.headers })
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
+      const transport = new SSEServerTransport('/message', res)
+      transports.set(transport.sessionId, transport)
+      const server = new McpServer({ name: 'sse-recorder', version: '1' })
+      server.registerTool('noop', { description: 'does nothing' }, () => ({
+        content: [{ type: 'text', text: 'ok' }],
+      }))
+      void server.connect(transport)
+      return
+    }
+    const transport = transports.get(url.searchParams.get('sessionId') ?? '')
+    if (req.method === 'POST' && url.pathname === '/message' && transport) {
+      void transport.handlePostMessage(req, res)
+      return
+    }
+    res.writeHead(404).end()
+  })
+  await new Promise<void>((done) => recorder.listen(0, '127.0.0.1', done))
+  return `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`
+}
+
+beforeAll(async () => {
+  everything = await startEverythingSse()
+  const recorderUrl = await startSseRecorder()
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    env: { SSE_KEY: KEY },
+    devIdp: {
+      users: [
+        { user: ADA.username, password: ADA.password },
+        { user: BOB.username, password: BOB.password },
+      ],
+    },
+    config: {
+      gateway: {
+        routes: [
+          {
+            path: '/legacy',
+            upstream: { kind: 'sse', url: everything.url },
+            scopes: ['mcp:read', 'mcp:admin'],
+            requiredScopes: ['mcp:read'],
+            tools: { 'get-sum': { scopes: ['mcp:admin'] } },
+          },
+          { path: '/slow', upstream: { kind: 'sse', url: everything.url, timeoutSeconds: 1 } },
+          {
+            path: '/rec',
+            upstream: {
+              kind: 'sse',
+              url: recorderUrl,
+              credential: { kind: 'header', name: 'X-Api-Key', valueFromEnv: 'SSE_KEY' },
+              identityHeaders: {},
+            },
+          },
+        ],
+      },
+    },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await (serve as RunningServe | undefined)?.close()
+  await (everything as typeof everything | undefined)?.stop()
+  recorder.closeAllConnections()
+  await new Promise((done) => recorder.close(done))
+})
+
+describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
+  it('passes tools, progress, resources and prompts through; tools/list is filtered', async () => {
+    const { client } = await connectAs(serve.routes['/legacy']!, ADA)
+    try {
+      expect(client.getServerVersion()?.name).toBeTruthy()
+      const names = (await client.listTools()).tools.map((t) => t.name)
+      expect(names).toContain('echo')
+      expect(names).not.toContain('get-sum')
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'over sse' } })
+      expect(JSON.stringify(echo.content)).toContain('over sse')
+      const progress: number[] = []
+      const long = await client.callTool(
+        { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+        undefined,
+        { onprogress: (p) => progress.push(p.progress) },
+      )
+      expect(long.isError).toBeFalsy()
+      expect(progress).toEqual([1, 2, 3])
+      const resources = await client.listResources()
+      const first = resources.resources[0]!
+      expect((await client.readResource({ uri: first.uri })).contents[0]!.uri).toBe(first.uri)
+      const prompt = await client.getPrompt({ name: 'simple-prompt' })
+      expect(prompt.messages.length).toBeGreaterThan(0)
+      await client.ping()
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it("keeps each session its owner's: another user with the session id gets 404", async () => {
+    const ada = await connectAs(serve.routes['/legacy']!, ADA)
+    const bob = await connectAs(serve.routes['/legacy']!, BOB)
+    try {
+      const res = await post(
+        serve.routes['/legacy']!,
+        bob.provider.saved!.access_token,
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        { 'mcp-session-id': ada.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      )
+      expect(res.status).toBe(404)
+      // Both sessions still work, each on its own upstream stream.
+      expect((await ada.client.listTools()).tools.length).toBeGreaterThan(0)
+      expect((await bob.client.listTools()).tools.length).toBeGreaterThan(0)
+      expect(ada.transport.sessionId).not.toBe(bob.transport.sessionId)
+    } finally {
+      await ada.client.close()
+      await bob.client.close()
+    }
+  }, 60_000)
+
+  it('answers a call the server does not answer in time with a JSON-RPC error and keeps serving', async () => {
+    const { client } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const started = Date.now()
+      const late = await client
+        .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 3, steps: 1 } })
+        .catch((e: unknown) => e)
+      expect(late).toBeInstanceOf(McpError)
+      expect((late as McpError).message).toContain('did not answer in time')
+      expect(Date.now() - started).toBeLessThan(2500)
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'after' } })
+      expect(JSON.stringify(echo.content)).toContain('after')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it("sends the route's credential and identity headers on the stream and every message, never the client's token", async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, ADA)
+    try {
+      const result = await client.callTool({ name: 'noop', arguments: {} })
+      expect(JSON.stringify(result.content)).toContain('ok')
+      const token = provider.saved!.access_token
+      expect(seen.map((r) => r.method)).toContain('GET')
+      expect(seen.filter((r) => r.method === 'POST').length).toBeGreaterThanOrEqual(3)
+      for (const { headers } of seen) {
+        expect(headers['x-api-key']).toBe(KEY)
+        expect(headers['x-gatehouse-subject']).toBe('ada')
+        expect(headers.authorization).toBeUndefined()
+        expect(JSON.stringify(headers)).not.toContain(token)
+      }
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})
