@@ -3,7 +3,9 @@
  * signing keys and this instance's recent audit events, with revoke / delete / rotate buttons.
  *
  * - Sign-in: the operator token (`admin.token`, compared in constant time, 10 failures a minute
- *   per address), then a signed session cookie for `admin.sessionMinutes`.
+ *   per address; the limit is consulted before the compare, so after it even the right token is
+ *   refused with 429 until the window ends), then a signed session cookie for
+ *   `admin.sessionMinutes`.
  * - Every POST (sign-in included) needs the CSRF token of the session cookie in the form and a
  *   same-origin `Sec-Fetch-Site` (or `Origin`), as the consent page does.
  * - Plain HTML: no scripts, a style allowed by its hash only, `frame-ancestors 'none'`,
@@ -222,6 +224,26 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
     const action = form.get('action') ?? ''
     if (action === 'sign-in') {
       const address = deps.addressOf(request) ?? 'unknown'
+      // Before the compare: once the failures of this window are spent, the right token is
+      // refused too, so the limit bounds guesses instead of only slowing the wrong ones.
+      try {
+        failures.check(address)
+      } catch (error) {
+        if (!(error instanceof OAuthError)) throw error
+        deps.audit.emit({
+          event: 'admin_action',
+          outcome: 'failure',
+          action: 'admin.sign_in',
+          reason: 'rate_limited',
+        })
+        const refused = signInPage(
+          current.csrf,
+          429,
+          'Too many failed sign-ins from this address; try again later.',
+        )
+        for (const [name, value] of Object.entries(error.headers)) refused.headers.set(name, value)
+        return refused
+      }
       const token = config.admin.token
       const ok = token !== undefined && (await secretsEqual(form.get('token') ?? '', token))
       if (!ok) {
