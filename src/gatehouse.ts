@@ -46,7 +46,8 @@ import { instrumentGuard } from './ops/instrumented-guard.js'
 import type { Logger } from './ops/logger.js'
 import { createObservability, type Observability } from './ops/observability.js'
 import { buildAdmin } from './ops/admin.js'
-import { ADMIN_PAGE_ACTOR, adminPageRoutes } from './ops/admin-page.js'
+import { adminPageRoutes, type AdminSignInPort } from './ops/admin-page.js'
+import { adminClient, adminSignInEnabled, createAdminSignIn } from './admin-sign-in.js'
 import { withRequestLog } from './ops/request-log.js'
 import { clientAddressOf } from './http/rate-limit.js'
 import { UNHANDLED_HEADER } from './http/app.js'
@@ -200,9 +201,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     options.transport,
     ops.audit,
   )
+  // The /admin page's own client (admin-sign-in.ts), when operators sign in through Gatehouse.
+  const internalClient = adminSignInEnabled(config) ? await adminClient(config) : undefined
   const baseOptions = {
     config,
     store,
+    ...(internalClient ? { internalClients: [internalClient] } : {}),
     ...(clientMetadata ? { clientMetadata } : {}),
     keys,
     verifier,
@@ -362,8 +366,24 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       addressOf,
     ),
   )
-  if (config.admin.enabled)
-    routes.push(...(await operatorPage(config, store, backend, ops, addressOf, now)))
+  if (config.admin.enabled) {
+    let signIn: AdminSignInPort | undefined
+    if (internalClient) {
+      if (!proxy && !options.authenticate) {
+        throw new ConfigError([
+          'admin.subjects: signing operators in through Gatehouse needs an upstream identity provider (upstream, upstreams) or an `authenticate` hook',
+        ])
+      }
+      signIn = createAdminSignIn({
+        config,
+        client: internalClient,
+        token: (request) => handleToken(request, deps),
+        verifier,
+        grants,
+      })
+    }
+    routes.push(...(await operatorPage(config, store, backend, ops, addressOf, now, signIn)))
+  }
   const paths = new Set(routes.map((r) => r.path))
   const fetch = withRequestLog(createRouter(routes, onError), {
     logger: ops.logger,
@@ -415,24 +435,26 @@ async function operatorPage(
   ops: Observability,
   addressOf: (request: Request) => string | undefined,
   now: () => number,
+  signIn: AdminSignInPort | undefined,
 ): Promise<Route[]> {
   const scan = store.scan?.bind(store)
   if (backend.scan === undefined || scan === undefined) {
     throw new ConfigError(['admin.enabled: the store cannot list keys (it has no scan)'])
   }
-  const admin = buildAdmin({
-    config,
-    store,
-    scan,
-    raw: backend,
-    audit: ops.audit,
-    now,
-    actor: ADMIN_PAGE_ACTOR,
-    close: () => Promise.resolve(),
-  })
   return adminPageRoutes({
     config,
-    admin,
+    adminFor: (actor) =>
+      buildAdmin({
+        config,
+        store,
+        scan,
+        raw: backend,
+        audit: ops.audit,
+        now,
+        actor,
+        close: () => Promise.resolve(),
+      }),
+    ...(signIn ? { signIn } : {}),
     cookies: await createCookieSigner(config.secret),
     audit: ops.audit,
     recentAudit: () => ops.recentAudit(),
