@@ -46,6 +46,8 @@ export interface DevServer {
   issuer: string
   mcpUrl: string
   idpIssuer: string
+  /** The operator page, when the dev user is its administrator (the embedded dev IdP). */
+  adminUrl?: string
   gatehouse: Gatehouse
   close(): Promise<void>
 }
@@ -137,6 +139,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       clientId: 'gatehouse-dev',
       clientSecret: upstreamSecret,
     },
+    // The dev user (whose sub is the username) administers the dev server at /admin.
+    admin: { enabled: true, subjects: [options.user] },
     idp: { idpIssuer: idp.issuer, close: () => idp.close() },
   })
 }
@@ -149,6 +153,7 @@ async function serve({
   store,
   secret,
   upstream,
+  admin,
   createDemoServer,
   idp,
   outbound,
@@ -161,6 +166,7 @@ async function serve({
   store: Store
   secret: string
   upstream: Record<string, unknown>
+  admin?: { enabled: boolean; subjects: string[] }
   createDemoServer: CreateMcpServer
   idp: { idpIssuer: string; close(): Promise<void> }
   outbound: NodeTransportOptions | undefined
@@ -181,6 +187,7 @@ async function serve({
         },
       ],
       upstream,
+      ...(admin ? { admin } : {}),
       // MCP clients may use a metadata-document URL as client_id; in development also one on
       // this machine (a client serving its own document from localhost).
       clientIdMetadataDocuments: { enabled: true, dangerouslyAllowLoopback: true },
@@ -209,6 +216,7 @@ async function serve({
     issuer,
     mcpUrl: `${issuer}/mcp`,
     idpIssuer: idp.idpIssuer,
+    ...(admin ? { adminUrl: `${issuer}/admin` } : {}),
     gatehouse,
     async close() {
       server.closeAllConnections()
