@@ -45,6 +45,7 @@ import { currentContext } from './ops/context.js'
 import { instrumentGuard } from './ops/instrumented-guard.js'
 import type { Logger } from './ops/logger.js'
 import { createObservability, type Observability } from './ops/observability.js'
+import type { Tracing } from './ops/tracing.js'
 import { buildAdmin } from './ops/admin.js'
 import { adminPageRoutes, type AdminSignInPort } from './ops/admin-page.js'
 import { adminClient, adminSignInEnabled, createAdminSignIn } from './admin-sign-in.js'
@@ -110,6 +111,12 @@ export interface GatehouseOptions {
    * prom-client `Registry`. Default `config.metrics.enabled` (false).
    */
   metrics?: boolean | Registry
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api` (an optional peer dependency), recorded by
+   * whatever SDK the application registers. Default `true`: used when installed; `false` never
+   * loads it (docs/operations.md).
+   */
+  tracing?: boolean
 }
 
 export interface Gatehouse {
@@ -130,6 +137,11 @@ export interface Gatehouse {
   readonly logger: Logger
   /** The prom-client registry of this instance's metrics, when metrics are on. */
   readonly metricsRegistry: Registry | undefined
+  /**
+   * OpenTelemetry spans (when `@opentelemetry/api` is installed) and the `traceparent` for calls
+   * a handler makes to other services (the gateway's MCP upstream) in the current request's trace.
+   */
+  readonly tracing: Tracing
   close(): Promise<void>
 }
 
@@ -326,7 +338,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       cors: false,
       methods: { GET: (r) => handleAuthorize(r, deps), POST: (r) => handleAuthorize(r, deps) },
     },
-    { path: `${p}/token`, cors: true, methods: { POST: (r) => handleToken(r, deps) } },
+    { path: `${p}/token`, cors: true, methods: { POST: (r) => issueTokens(r, deps, ops) } },
     { path: `${p}/revoke`, cors: true, methods: { POST: (r) => handleRevoke(r, deps) } },
     { path: `${p}/introspect`, cors: false, methods: { POST: (r) => handleIntrospect(r, deps) } },
     ...config.resources.map((resource): Route => ({
@@ -388,6 +400,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const fetch = withRequestLog(createRouter(routes, onError), {
     logger: ops.logger,
     metrics: ops.metrics,
+    tracing: ops.tracing,
     component: 'fetch',
     routeOf: (request) => {
       const path = new URL(request.url).pathname
@@ -403,6 +416,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     {
       logger: ops.logger,
       metrics: ops.metrics,
+      tracing: ops.tracing,
       resources: config.resources,
       addressOf,
     },
@@ -419,12 +433,36 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     protect: (handler, opts) => guard.protect(handler, opts),
     logger: ops.logger,
     metricsRegistry: ops.registry,
+    tracing: ops.tracing,
     close: async () => {
       proxy?.close()
       await store.close()
       await ops.close()
     },
   }
+}
+
+/**
+ * `POST /token` in the span `gatehouse.token` (with OpenTelemetry): the grant type and client of
+ * the tokens issued, from the `tokens_issued` audit event of this request, and the status.
+ */
+function issueTokens(
+  request: Request,
+  deps: Parameters<typeof handleToken>[1],
+  ops: Observability,
+): Promise<Response> {
+  if (!ops.tracing.enabled) return handleToken(request, deps)
+  return ops.tracing.span('gatehouse.token', {}, async (span) => {
+    try {
+      const response = await handleToken(request, deps)
+      span.setAttribute('http.response.status_code', response.status)
+      return response
+    } finally {
+      const context = currentContext()
+      if (context?.grantType !== undefined) span.setAttribute('oauth.grant_type', context.grantType)
+      if (context?.clientId !== undefined) span.setAttribute('oauth.client_id', context.clientId)
+    }
+  })
 }
 
 /** The `/admin` page (config `admin`) over this instance's store and audit sink. */

@@ -172,6 +172,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           env,
           log,
           signer: { keys: gatehouse.keys, issuer: checked.issuer },
+          tracing: gatehouse.tracing,
           ...(userToken ? { userToken } : {}),
         }),
     })

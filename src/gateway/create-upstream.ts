@@ -6,7 +6,7 @@ import type { GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
-import { createHttpUpstream } from './http-upstream.js'
+import { createHttpUpstream, type UpstreamTracing } from './http-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
 import type { Upstream } from './upstream.js'
 
@@ -18,6 +18,8 @@ export interface UpstreamDeps {
   userToken?: (token: AccessToken) => Promise<string>
   /** Gatehouse's keys and issuer, for `gatehouse-token` credentials. */
   signer?: { keys: SigningKeys; issuer: string }
+  /** Gatehouse's `tracing`: HTTP upstreams get the request's `traceparent` and a client span. */
+  tracing?: UpstreamTracing
 }
 
 export function createUpstream(
@@ -46,6 +48,7 @@ export function createUpstream(
         onError: (m) => {
           log(`route ${route.path}: ${m}`)
         },
+        ...(deps.tracing ? { tracing: deps.tracing } : {}),
       })
     case 'stdio':
       return createStdioUpstream(u, {
