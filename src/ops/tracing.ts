@@ -92,6 +92,14 @@ export async function createTracing(options: { enabled?: boolean } = {}): Promis
 function otelTracing(api: typeof OTel, current: AsyncSlot<OTel.Context>): Tracing {
   // A proxy tracer: it delegates to whichever SDK is registered, also one registered later.
   const tracer = api.trace.getTracer(TRACER_NAME)
+  // The API's no-op provider (what a proxy without a delegate answers with): while it is the
+  // global one, no SDK is registered and a span would record nothing, so none is started.
+  const noop = new api.ProxyTracerProvider().getDelegate()
+  const sdkRegistered = (): boolean => {
+    const global = api.trace.getTracerProvider()
+    const delegate = global instanceof api.ProxyTracerProvider ? global.getDelegate() : global
+    return delegate !== noop
+  }
   const kinds: Record<SpanKindName, OTel.SpanKind> = {
     internal: api.SpanKind.INTERNAL,
     server: api.SpanKind.SERVER,
@@ -111,36 +119,45 @@ function otelTracing(api: typeof OTel, current: AsyncSlot<OTel.Context>): Tracin
     })
   }
 
+  async function recorded<R>(
+    name: string,
+    options: SpanOptions,
+    fn: (span: ActiveSpan) => Promise<R>,
+  ): Promise<R> {
+    const parent = parentOf(options)
+    const span = tracer.startSpan(
+      name,
+      {
+        kind: kinds[options.kind ?? 'internal'],
+        ...(options.attributes ? { attributes: options.attributes } : {}),
+      },
+      parent,
+    )
+    const handle: ActiveSpan = {
+      setAttribute: (key, value) => {
+        span.setAttribute(key, value)
+      },
+      fail: (errorName) => {
+        span.setStatus({ code: api.SpanStatusCode.ERROR })
+        span.setAttribute('error.type', errorName)
+      },
+    }
+    const context = api.trace.setSpan(parent, span)
+    try {
+      return await current.run(context, () => api.context.with(context, () => fn(handle)))
+    } catch (error) {
+      handle.fail(errorType(error))
+      throw error
+    } finally {
+      span.end()
+    }
+  }
+
   return {
     enabled: true,
-    async span(name, options, fn) {
-      const parent = parentOf(options)
-      const span = tracer.startSpan(
-        name,
-        {
-          kind: kinds[options.kind ?? 'internal'],
-          ...(options.attributes ? { attributes: options.attributes } : {}),
-        },
-        parent,
-      )
-      const handle: ActiveSpan = {
-        setAttribute: (key, value) => {
-          span.setAttribute(key, value)
-        },
-        fail: (errorName) => {
-          span.setStatus({ code: api.SpanStatusCode.ERROR })
-          span.setAttribute('error.type', errorName)
-        },
-      }
-      const context = api.trace.setSpan(parent, span)
-      try {
-        return await current.run(context, () => api.context.with(context, () => fn(handle)))
-      } catch (error) {
-        handle.fail(errorType(error))
-        throw error
-      } finally {
-        span.end()
-      }
+    // Not `async`: without an SDK the function's own promise is returned as it is.
+    span(name, options, fn) {
+      return sdkRegistered() ? recorded(name, options, fn) : fn(NO_SPAN)
     },
     traceparent() {
       const span = api.trace.getSpan(current.get() ?? api.context.active())
