@@ -206,6 +206,19 @@ describe('the /admin sign-in through Gatehouse', () => {
     expect(after.headers.get('location')).toMatch(/\/authorize\?/)
   })
 
+  it('with an operator token too, offers both: the token form and a link that starts the sign-in', async () => {
+    const { t } = await start({ subject: 'root' }, { token: OPERATOR_TOKEN })
+    const visit = await t.call('/admin')
+    expect(visit.status).toBe(200)
+    const html = await visit.text()
+    expect(html).toContain('name="token"')
+    expect(html).toContain('href="/admin/login"')
+    const login = await t.call('/admin/login')
+    expect(login.status).toBe(303)
+    expect(login.headers.get('location')).toMatch(/^https:\/\/as\.test\/authorize\?/)
+    expect(cookiesOf(login).has('__Host-gh-admin-login')).toBe(true)
+  })
+
   it('fails at start-up without a way to sign in, without a list or token, or with the reserved client id', async () => {
     const { createGatehouse } = await import('../../src/gatehouse.js')
     const { createMemoryStore } = await import('../../src/storage/memory.js')
