@@ -2,7 +2,17 @@
 // baseline measured in the same process. `npm run bench -- guard` runs one.
 import { spawnSync } from 'node:child_process'
 
-const all = ['guard', 'jwt', 'token-cache', 'signing', 'throughput', 'id-jag', 'store', 'gateway']
+const all = [
+  'guard',
+  'jwt',
+  'token-cache',
+  'signing',
+  'throughput',
+  'id-jag',
+  'store',
+  'gateway',
+  'tracing',
+]
 const chosen = process.argv[2] ? [process.argv[2]] : all
 for (const name of chosen) {
   if (!all.includes(name)) throw new Error(`unknown bench ${name}; one of ${all.join(', ')}`)

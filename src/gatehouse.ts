@@ -38,8 +38,10 @@ import { currentContext } from './ops/context.js'
 import { instrumentGuard } from './presets/instrumented-guard.js'
 import type { Logger } from './ops/logger.js'
 import { createObservability, type Observability } from './ops/observability.js'
+import type { Tracing } from './ops/tracing.js'
 import { buildAdmin } from './admin/admin.js'
-import { ADMIN_PAGE_ACTOR, adminPageRoutes } from './admin/admin-page.js'
+import { adminPageRoutes, type AdminSignInPort } from './admin/admin-page.js'
+import { adminClient, adminSignInEnabled, createAdminSignIn } from './presets/admin-sign-in.js'
 import { withRequestLog } from './ops/request-log.js'
 import { clientAddressOf } from './http/rate-limit.js'
 import { UNHANDLED_HEADER } from './http/app.js'
@@ -54,6 +56,7 @@ import { createOwnTokenVerifier } from './tokens/own-token-verifier.js'
 import { ConsentingProvider } from './upstream/consenting-provider.js'
 import { createProxy } from './providers/registry.js'
 import { routeTable } from './routes.js'
+import { handleToken } from './oauth/token.js'
 
 export interface GatehouseOptions {
   /** Configuration, validated by the one schema (`ConfigError` lists every problem). */
@@ -103,6 +106,12 @@ export interface GatehouseOptions {
    * prom-client `Registry`. Default `config.metrics.enabled` (false).
    */
   metrics?: boolean | Registry
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api` (an optional peer dependency), recorded by
+   * whatever SDK the application registers. Default `true`: used when installed; `false` never
+   * loads it (docs/operations.md).
+   */
+  tracing?: boolean
 }
 
 export interface Gatehouse {
@@ -125,6 +134,11 @@ export interface Gatehouse {
   readonly metricsRegistry: Registry | undefined
   /** Where this instance's audit events go (the gateway emits its decisions here too). */
   readonly audit: AuditSink
+  /**
+   * OpenTelemetry spans (when `@opentelemetry/api` is installed) and the `traceparent` for calls
+   * a handler makes to other services (the gateway's MCP upstream) in the current request's trace.
+   */
+  readonly tracing: Tracing
   close(): Promise<void>
 }
 
@@ -197,9 +211,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     options.transport,
     ops.audit,
   )
+  // The /admin page's own client (presets/admin-sign-in.ts), when operators sign in through Gatehouse.
+  const internalClient = adminSignInEnabled(config) ? await adminClient(config) : undefined
   const baseOptions = {
     config,
     store,
+    ...(internalClient ? { internalClients: [internalClient] } : {}),
     ...(clientMetadata ? { clientMetadata } : {}),
     keys,
     verifier,
@@ -305,11 +322,28 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     const address = clientAddressOf(request)
     return address === 'unknown' ? undefined : address
   }
+  /** The /admin page's sign-in through Gatehouse itself (presets/admin-sign-in.ts), when configured. */
+  const adminSignIn = (): AdminSignInPort | undefined => {
+    if (!internalClient) return undefined
+    if (!proxy && !options.authenticate) {
+      throw new ConfigError([
+        'admin.subjects: signing operators in through Gatehouse needs an upstream identity provider (upstream, upstreams) or an `authenticate` hook',
+      ])
+    }
+    return createAdminSignIn({
+      config,
+      client: internalClient,
+      token: (request) => handleToken(request, deps),
+      verifier,
+      grants,
+    })
+  }
   const routes = routeTable({
     config,
     endpoints: deps,
     metadata: asMetadata,
     keys,
+    token: (r) => issueTokens(r, deps, ops),
     signIn: proxy ? proxy.routes() : base instanceof ConsentingProvider ? base.routes() : [],
     operations: ops.routes(
       p,
@@ -324,13 +358,14 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       addressOf,
     ),
     admin: config.admin.enabled
-      ? await operatorPage(config, store, backend, ops, addressOf, now)
+      ? await operatorPage(config, store, backend, ops, addressOf, now, adminSignIn())
       : [],
   })
   const paths = new Set(routes.map((r) => r.path))
   const fetch = withRequestLog(createRouter(routes, onError), {
     logger: ops.logger,
     metrics: ops.metrics,
+    tracing: ops.tracing,
     component: 'fetch',
     routeOf: (request) => {
       const path = new URL(request.url).pathname
@@ -346,6 +381,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     {
       logger: ops.logger,
       metrics: ops.metrics,
+      tracing: ops.tracing,
       resources: config.resources,
       addressOf,
     },
@@ -363,12 +399,36 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     logger: ops.logger,
     metricsRegistry: ops.registry,
     audit: ops.audit,
+    tracing: ops.tracing,
     close: async () => {
       proxy?.close()
       await store.close()
       await ops.close()
     },
   }
+}
+
+/**
+ * `POST /token` in the span `gatehouse.token` (with OpenTelemetry): the grant type and client of
+ * the tokens issued, from the `tokens_issued` audit event of this request, and the status.
+ */
+function issueTokens(
+  request: Request,
+  deps: Parameters<typeof handleToken>[1],
+  ops: Observability,
+): Promise<Response> {
+  if (!ops.tracing.enabled) return handleToken(request, deps)
+  return ops.tracing.span('gatehouse.token', {}, async (span) => {
+    try {
+      const response = await handleToken(request, deps)
+      span.setAttribute('http.response.status_code', response.status)
+      return response
+    } finally {
+      const context = currentContext()
+      if (context?.grantType !== undefined) span.setAttribute('oauth.grant_type', context.grantType)
+      if (context?.clientId !== undefined) span.setAttribute('oauth.client_id', context.clientId)
+    }
+  })
 }
 
 /** The `/admin` page (config `admin`) over this instance's store and audit sink. */
@@ -379,24 +439,26 @@ async function operatorPage(
   ops: Observability,
   addressOf: (request: Request) => string | undefined,
   now: () => number,
+  signIn: AdminSignInPort | undefined,
 ): Promise<Route[]> {
   const scan = store.scan?.bind(store)
   if (backend.scan === undefined || scan === undefined) {
     throw new ConfigError(['admin.enabled: the store cannot list keys (it has no scan)'])
   }
-  const admin = buildAdmin({
-    config,
-    store,
-    scan,
-    raw: backend,
-    audit: ops.audit,
-    now,
-    actor: ADMIN_PAGE_ACTOR,
-    close: () => Promise.resolve(),
-  })
   return adminPageRoutes({
     config,
-    admin,
+    adminFor: (actor) =>
+      buildAdmin({
+        config,
+        store,
+        scan,
+        raw: backend,
+        audit: ops.audit,
+        now,
+        actor,
+        close: () => Promise.resolve(),
+      }),
+    ...(signIn ? { signIn } : {}),
     cookies: await createCookieSigner(config.secret),
     audit: ops.audit,
     recentAudit: () => ops.recentAudit(),

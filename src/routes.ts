@@ -12,7 +12,7 @@ import { handleIntrospect, type IntrospectDeps } from './oauth/introspect.js'
 import { authorizationServerMetadataPath } from './oauth/metadata.js'
 import { handleRegister, type RegisterDeps } from './oauth/register.js'
 import { handleRevoke, type RevokeDeps } from './oauth/revoke.js'
-import { handleToken, type TokenDeps } from './oauth/token.js'
+import type { TokenDeps } from './oauth/token.js'
 import { protectedResourceMetadata } from './resource/metadata.js'
 import type { SigningKeys } from './tokens/keys.js'
 
@@ -27,6 +27,8 @@ export interface RouteTableParts {
   metadata: Record<string, unknown>
   /** The signing keys whose public half `/.well-known/jwks.json` serves. */
   keys: SigningKeys
+  /** `POST /token` as served (`handleToken`, in its span when tracing is on). */
+  token: (request: Request) => Promise<Response>
   /** The sign-in routes: the proxy's (IdP callback, consent) or the local consent page's. */
   signIn: readonly Route[]
   /** `/healthz`, `/readyz` and `/metrics` (ops/observability.ts). */
@@ -60,7 +62,7 @@ export function routeTable(parts: RouteTableParts): Route[] {
       cors: false,
       methods: { GET: (r) => handleAuthorize(r, deps), POST: (r) => handleAuthorize(r, deps) },
     },
-    { path: `${p}/token`, cors: true, methods: { POST: (r) => handleToken(r, deps) } },
+    { path: `${p}/token`, cors: true, methods: { POST: parts.token } },
     { path: `${p}/revoke`, cors: true, methods: { POST: (r) => handleRevoke(r, deps) } },
     { path: `${p}/introspect`, cors: false, methods: { POST: (r) => handleIntrospect(r, deps) } },
     ...config.resources.map((resource): Route => ({

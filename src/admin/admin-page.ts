@@ -2,8 +2,18 @@
  * The operator page at `{basePath}/admin` (config `admin`, off by default): live grants, clients,
  * signing keys and this instance's recent audit events, with revoke / delete / rotate buttons.
  *
- * - Sign-in: the operator token (`admin.token`, compared in constant time, 10 failures a minute
- *   per address), then a signed session cookie for `admin.sessionMinutes`.
+ * - Sign-in through Gatehouse itself (`admin.subjects`, `admin.roles`): the page is a first-party
+ *   client of its own authorization server (src/presets/admin-sign-in.ts); an unauthenticated visit
+ *   starts an authorization-code + PKCE flow (state and verifier in a signed, HttpOnly login
+ *   cookie for 10 minutes), `/admin/callback` checks state and `iss`, redeems the code and admits
+ *   the subject only when it, or one of its roles, is on the list; anyone else gets a 403 page
+ *   and the grant the sign-in created is revoked. The session is bound to the subject and to that
+ *   grant: it ends when the grant is revoked, at sign-out (which revokes it), or after
+ *   `admin.sessionMinutes`.
+ * - Or, for headless use, the operator token (`admin.token`, compared in constant time, 10
+ *   failures a minute per address; the limit is consulted before the compare, so after it even
+ *   the right token is refused with 429 until the window ends), then a signed session cookie for
+ *   `admin.sessionMinutes`.
  * - Every POST (sign-in included) needs the CSRF token of the session cookie in the form and a
  *   same-origin `Sec-Fetch-Site` (or `Origin`), as the consent page does.
  * - Plain HTML: no scripts, a style allowed by its hash only, `frame-ancestors 'none'`,
@@ -21,10 +31,27 @@ import { AdminError, type Admin } from './admin.js'
 import type { AuditEvent, AuditSink } from '../audit-event.js'
 import { secretsEqual } from '../ops/metrics-access.js'
 
+/** Gatehouse's own sign-in, as the page drives it (src/presets/admin-sign-in.ts implements it). */
+export interface AdminSignInPort {
+  /** A new sign-in: the `/authorize` URL, and the state and PKCE verifier the callback needs. */
+  start(): Promise<{ location: string; state: string; verifier: string }>
+  /** Redeems the code at Gatehouse's token endpoint: who signed in, or `undefined` on failure. */
+  finish(
+    code: string,
+    verifier: string,
+  ): Promise<{ subject: string; roles: readonly string[]; grantId: string } | undefined>
+  /** Whether a session's grant is still live (read from the store). */
+  active(grantId: string): Promise<boolean>
+  /** Revokes a session's grant (sign-out, a refused subject). */
+  end(grantId: string): Promise<void>
+}
+
 export interface AdminPageDeps {
   config: ResolvedConfig
-  /** The administration API over the running Gatehouse's store and audit sink. */
-  admin: Admin
+  /** The administration API over the running Gatehouse's store and audit sink, as `actor`. */
+  adminFor: (actor: string) => Admin
+  /** Sign-in through Gatehouse (`admin.subjects`, `admin.roles`); unset: the operator token only. */
+  signIn?: AdminSignInPort
   cookies: CookieSigner
   audit: AuditSink
   recentAudit: () => readonly AuditEvent[]
@@ -32,15 +59,31 @@ export interface AdminPageDeps {
   now: () => number
 }
 
-/** The session cookie: a CSRF token, an expiry, and whether the operator signed in. */
+/**
+ * The session cookie: a CSRF token, an expiry, and who signed in: the operator token
+ * (`operator`), or a subject through Gatehouse with the grant its sign-in created and the listed
+ * roles that admitted it.
+ */
 interface Session {
   csrf: string
   /** Milliseconds since the epoch. */
   exp: number
   operator: boolean
+  subject?: string
+  grantId?: string
+  roles?: string[]
+}
+
+/** The login cookie between `/admin` and `/admin/callback`. */
+interface PendingSignIn {
+  state: string
+  verifier: string
+  /** Milliseconds since the epoch. */
+  exp: number
 }
 
 const COOKIE = 'gh-admin'
+const LOGIN_COOKIE = 'gh-admin-login'
 /** How long a sign-in form stays usable. */
 const FORM_MINUTES = 10
 /** Who the audit events name for actions taken on the page. */
@@ -76,6 +119,27 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
     'x-content-type-options': 'nosniff',
   }
   const failures = new RateLimiter({ windowSeconds: 60, limit: 10, now })
+  const signIn = deps.signIn
+  const tokenMode = config.admin.token !== undefined
+  const clearLogin = serializeCookie(LOGIN_COOKIE, '', { secure, maxAgeSeconds: 0 })
+
+  /** Who a Gatehouse sign-in admits: the listed roles it holds, or `undefined` when refused. */
+  function admittedBy(subject: string, roles: readonly string[]): string[] | undefined {
+    const matched = roles.filter((r) => config.admin.roles.includes(r))
+    if (config.admin.subjects.includes(subject) || matched.length > 0) return matched
+    return undefined
+  }
+
+  /** The actor of a signed-in session (audit events name it), or `undefined`. */
+  async function actorOf(current: Session | undefined): Promise<string | undefined> {
+    if (current === undefined) return undefined
+    if (current.operator) return tokenMode ? ADMIN_PAGE_ACTOR : undefined
+    const { subject, grantId } = current
+    if (signIn === undefined || subject === undefined || grantId === undefined) return undefined
+    if (admittedBy(subject, current.roles ?? []) === undefined) return undefined
+    if (!(await signIn.active(grantId))) return undefined
+    return `${ADMIN_PAGE_ACTOR}:${subject}`
+  }
 
   async function session(request: Request): Promise<Session | undefined> {
     const value = await cookies.verify<Session>(readCookie(request, COOKIE, secure))
@@ -85,9 +149,17 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
     return value
   }
 
-  async function newSession(operator: boolean): Promise<{ session: Session; cookie: string }> {
-    const minutes = operator ? config.admin.sessionMinutes : FORM_MINUTES
-    const fresh: Session = { csrf: randomToken(32), exp: now() + minutes * 60_000, operator }
+  async function newSession(
+    operator: boolean,
+    who?: { subject: string; grantId: string; roles: string[] },
+  ): Promise<{ session: Session; cookie: string }> {
+    const minutes = operator || who !== undefined ? config.admin.sessionMinutes : FORM_MINUTES
+    const fresh: Session = {
+      csrf: randomToken(32),
+      exp: now() + minutes * 60_000,
+      operator,
+      ...(who ?? {}),
+    }
     const cookie = serializeCookie(COOKIE, await cookies.sign(fresh), {
       secure,
       maxAgeSeconds: minutes * 60,
@@ -114,6 +186,7 @@ ${body}
       'Gatehouse administration: sign in',
       `<h1>Gatehouse administration</h1>
 ${message !== undefined ? `<p class="error" id="message">${escapeHtml(message)}</p>` : ''}
+${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHtml(path)}/login">Sign in with Gatehouse</a></p>` : ''}
 <form method="post" action="${escapeHtml(path)}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
 <input type="hidden" name="action" value="sign-in">
@@ -136,11 +209,114 @@ ${message !== undefined ? `<p class="error" id="message">${escapeHtml(message)}<
     return response
   }
 
-  async function dashboard(request: Request, current: Session): Promise<Response> {
+  /** A 303 to another place (the authorization endpoint), setting `cookies`. */
+  const seeOther = (location: string, ...cookies: string[]): Response => {
+    const response = new Response(null, {
+      status: 303,
+      headers: { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+    })
+    for (const cookie of cookies) response.headers.append('set-cookie', cookie)
+    return response
+  }
+
+  /** Starts a sign-in through Gatehouse: the login cookie, and off to `/authorize`. */
+  async function startSignIn(port: AdminSignInPort): Promise<Response> {
+    const { location, state, verifier } = await port.start()
+    const pending: PendingSignIn = { state, verifier, exp: now() + FORM_MINUTES * 60_000 }
+    const cookie = serializeCookie(LOGIN_COOKIE, await cookies.sign(pending), {
+      secure,
+      maxAgeSeconds: FORM_MINUTES * 60,
+    })
+    return seeOther(location, cookie)
+  }
+
+  const failedSignIn = (status: number, title: string, body: string) =>
+    page(
+      status,
+      title,
+      `<h1>${escapeHtml(title)}</h1>${body}<p><a id="start-again" href="${escapeHtml(path)}">Start again</a></p>`,
+      clearLogin,
+    )
+
+  /** `GET /admin/callback`: the end of a sign-in through Gatehouse. */
+  async function callback(request: Request, port: AdminSignInPort): Promise<Response> {
+    const params = new URL(request.url).searchParams
+    const pending = await cookies.verify<PendingSignIn>(readCookie(request, LOGIN_COOKIE, secure))
+    const state = params.get('state')
+    if (
+      pending === undefined ||
+      typeof pending.state !== 'string' ||
+      typeof pending.verifier !== 'string' ||
+      !(pending.exp > now()) ||
+      state === null ||
+      !timingSafeEqual(pending.state, state)
+    ) {
+      return failedSignIn(
+        400,
+        'Sign-in expired',
+        '<p>This sign-in was not started here, or it took too long.</p>',
+      )
+    }
+    const fail = (reason: string, who?: { subject: string; grantId: string }) => {
+      deps.audit.emit({
+        event: 'admin_action',
+        outcome: 'failure',
+        action: 'admin.sign_in',
+        reason,
+        ...(who !== undefined ? { subject: who.subject, grantId: who.grantId } : {}),
+      })
+    }
+    // RFC 9207: the response must come from this authorization server.
+    const code = params.get('code')
+    if (params.get('iss') !== config.issuer || params.get('error') !== null || code === null) {
+      fail('sign_in_not_completed')
+      return failedSignIn(
+        400,
+        'Sign-in not completed',
+        '<p>The sign-in was cancelled or refused.</p>',
+      )
+    }
+    const who = await port.finish(code, pending.verifier)
+    if (who === undefined) {
+      fail('code_exchange_failed')
+      return failedSignIn(
+        400,
+        'Sign-in not completed',
+        '<p>The sign-in could not be completed.</p>',
+      )
+    }
+    const matched = admittedBy(who.subject, who.roles)
+    if (matched === undefined) {
+      await port.end(who.grantId)
+      fail('not_admitted', who)
+      return failedSignIn(
+        403,
+        'Not an administrator',
+        `<p class="error" id="refused">You signed in as <code id="subject">${escapeHtml(who.subject)}</code>, who is not an administrator of this Gatehouse (its <code>admin.subjects</code> and <code>admin.roles</code>). Ask an operator to add you.</p>`,
+      )
+    }
+    deps.audit.emit({
+      event: 'admin_action',
+      outcome: 'success',
+      action: 'admin.sign_in',
+      actor: `${ADMIN_PAGE_ACTOR}:${who.subject}`,
+      subject: who.subject,
+      grantId: who.grantId,
+    })
+    const fresh = await newSession(false, {
+      subject: who.subject,
+      grantId: who.grantId,
+      roles: matched,
+    })
+    return seeOther(path, fresh.cookie, clearLogin)
+  }
+
+  async function dashboard(request: Request, current: Session, actor: string): Promise<Response> {
+    const admin = deps.adminFor(actor)
     const [grants, clients, keys] = await Promise.all([
-      deps.admin.listGrants(),
-      deps.admin.listClients(),
-      deps.admin.listKeys(),
+      admin.listGrants(),
+      admin.listClients(),
+      admin.listKeys(),
     ])
     const csrf = escapeHtml(current.csrf)
     const button = (action: string, id: string, label: string, name: string) =>
@@ -180,6 +356,7 @@ ${message !== undefined ? `<p class="error" id="message">${escapeHtml(message)}<
       200,
       'Gatehouse administration',
       `<h1>Gatehouse administration</h1>
+<p id="signed-in-as">${current.subject !== undefined ? `Signed in as <code>${escapeHtml(current.subject)}</code>` : 'Signed in with the operator token'}</p>
 <form method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="sign-out"><button type="submit" id="sign-out">Sign out</button></form>
 ${notice ? `<p class="${notice[0]}" id="message">${escapeHtml(notice[1])}</p>` : ''}
 <h2>Active grants (${String(grants.length)})</h2>
@@ -196,8 +373,13 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
 
   async function get(request: Request): Promise<Response> {
     const current = await session(request)
-    if (current?.operator === true) return dashboard(request, current)
-    if (current !== undefined) return signInPage(current.csrf)
+    const actor = await actorOf(current)
+    if (current !== undefined && actor !== undefined) return dashboard(request, current, actor)
+    // Without an operator token, an unauthenticated visit goes straight to Gatehouse's sign-in.
+    if (signIn !== undefined && !tokenMode) return startSignIn(signIn)
+    if (current !== undefined && !current.operator && current.subject === undefined) {
+      return signInPage(current.csrf)
+    }
     const fresh = await newSession(false)
     return signInPage(fresh.session.csrf, 200, undefined, fresh.cookie)
   }
@@ -220,8 +402,28 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
       )
     }
     const action = form.get('action') ?? ''
-    if (action === 'sign-in') {
+    if (action === 'sign-in' && tokenMode) {
       const address = deps.addressOf(request) ?? 'unknown'
+      // Before the compare: once the failures of this window are spent, the right token is
+      // refused too, so the limit bounds guesses instead of only slowing the wrong ones.
+      try {
+        failures.check(address)
+      } catch (error) {
+        if (!(error instanceof OAuthError)) throw error
+        deps.audit.emit({
+          event: 'admin_action',
+          outcome: 'failure',
+          action: 'admin.sign_in',
+          reason: 'rate_limited',
+        })
+        const refused = signInPage(
+          current.csrf,
+          429,
+          'Too many failed sign-ins from this address; try again later.',
+        )
+        for (const [name, value] of Object.entries(error.headers)) refused.headers.set(name, value)
+        return refused
+      }
       const token = config.admin.token
       const ok = token !== undefined && (await secretsEqual(form.get('token') ?? '', token))
       if (!ok) {
@@ -243,23 +445,27 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
       const fresh = await newSession(true)
       return redirect('', fresh.cookie)
     }
-    if (!current.operator) return redirect('')
+    const actor = await actorOf(current)
+    if (actor === undefined) return redirect('')
     if (action === 'sign-out') {
+      // A Gatehouse sign-in's grant goes with its session.
+      if (current.grantId !== undefined) await signIn?.end(current.grantId)
       return redirect('', serializeCookie(COOKIE, '', { secure, maxAgeSeconds: 0 }))
     }
+    const admin = deps.adminFor(actor)
     const id = form.get('id') ?? ''
     try {
       switch (action) {
         case 'grant.revoke':
           if (id === '') throw new AdminError('invalid_input', 'no grant')
-          await deps.admin.revokeGrant(id)
+          await admin.revokeGrant(id)
           return redirect('?result=revoked')
         case 'client.delete':
           if (id === '') throw new AdminError('invalid_input', 'no client')
-          await deps.admin.deleteClient(id)
+          await admin.deleteClient(id)
           return redirect('?result=deleted')
         case 'keys.rotate':
-          await deps.admin.rotateKeys()
+          await admin.rotateKeys()
           return redirect('?result=rotated')
         default:
           return redirect('?result=invalid_input')
@@ -271,7 +477,14 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
     }
   }
 
-  return [{ path, cors: false, methods: { GET: get, POST: post } }]
+  const routes: Route[] = [{ path, cors: false, methods: { GET: get, POST: post } }]
+  if (signIn !== undefined) {
+    routes.push(
+      { path: `${path}/login`, cors: false, methods: { GET: () => startSignIn(signIn) } },
+      { path: `${path}/callback`, cors: false, methods: { GET: (r) => callback(r, signIn) } },
+    )
+  }
+  return routes
 }
 
 /**

@@ -45,6 +45,8 @@ export interface DevServer {
   issuer: string
   mcpUrl: string
   idpIssuer: string
+  /** The operator page, when the dev user is its administrator (the embedded dev IdP). */
+  adminUrl?: string
   gatehouse: Gatehouse
   close(): Promise<void>
 }
@@ -129,6 +131,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
       clientId: 'gatehouse-dev',
       clientSecret: upstreamSecret,
     },
+    // The dev user (whose sub is the username) administers the dev server at /admin.
+    admin: { enabled: true, subjects: [options.user] },
     idp: { idpIssuer: idp.issuer, close: () => idp.close() },
   })
 }
@@ -140,6 +144,7 @@ async function serve({
   store,
   secret,
   upstream,
+  admin,
   createDemoServer,
   idp,
   outbound,
@@ -151,6 +156,7 @@ async function serve({
   store: Store
   secret: string
   upstream: Record<string, unknown>
+  admin?: { enabled: boolean; subjects: string[] }
   createDemoServer: CreateMcpServer
   idp: { idpIssuer: string; close(): Promise<void> }
   outbound: NodeTransportOptions | undefined
@@ -171,6 +177,7 @@ async function serve({
         },
       ],
       upstream,
+      ...(admin ? { admin } : {}),
       // MCP clients may use a metadata-document URL as client_id; in development also one on
       // this machine (a client serving its own document from localhost).
       clientIdMetadataDocuments: { enabled: true, dangerouslyAllowLoopback: true },
@@ -199,6 +206,7 @@ async function serve({
     issuer,
     mcpUrl: `${issuer}/mcp`,
     idpIssuer: idp.idpIssuer,
+    ...(admin ? { adminUrl: `${issuer}/admin` } : {}),
     gatehouse,
     async close() {
       await listener.close()

@@ -167,6 +167,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           log,
           signer: { keys: gatehouse.keys, issuer: checked.issuer },
           audit: gatehouse.audit,
+          tracing: gatehouse.tracing,
           ...(userToken ? { userToken } : {}),
           ...(onBehalfOf ? { onBehalfOf } : {}),
         }),

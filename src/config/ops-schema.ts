@@ -55,18 +55,28 @@ export const opsFields = {
     .prefault({}),
   /**
    * The operator page at `{basePath}/admin` (src/admin/admin-page.ts), off by default: grants,
-   * clients, keys, recent audit events, revoke/delete/rotate buttons. Operators sign in with
-   * `token` (`GATEHOUSE_ADMIN_TOKEN`, 32+ characters); a session lasts `sessionMinutes`.
+   * clients, keys, recent audit events, revoke/delete/rotate buttons. Operators sign in through
+   * Gatehouse's own sign-in (the upstream IdP, or the `authenticate` hook) and are admitted when
+   * their subject is in `subjects` or one of their roles in `roles`; or, for headless use, with
+   * `token` (`GATEHOUSE_ADMIN_TOKEN`, 32+ characters). A session lasts `sessionMinutes`.
    */
   admin: z
     .strictObject({
       enabled: z.boolean().default(false),
       token: z.string().min(32, 'must be at least 32 characters').optional(),
-      sessionMinutes: z.number().int().min(1).max(1440).default(60),
+      /** Gatehouse subjects (the `sub` of its tokens) admitted to the page. */
+      subjects: z.array(z.string().min(1)).max(1000).default([]),
+      /** Roles (the `roles` claim of Gatehouse's tokens, from the IdP) admitted to the page. */
+      roles: z.array(z.string().min(1)).max(1000).default([]),
+      sessionMinutes: z.number().int().min(1).max(1440).default(30),
     })
     .superRefine((a, ctx) => {
-      if (a.enabled && a.token === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['token'], message: 'is required when enabled' })
+      if (a.enabled && a.token === undefined && a.subjects.length === 0 && a.roles.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['subjects'],
+          message: 'name who may sign in (subjects or roles), or set token, when enabled',
+        })
       }
     })
     .prefault({}),

@@ -8,7 +8,7 @@ import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
-import { createHttpUpstream } from './http-upstream.js'
+import { createHttpUpstream, type UpstreamTracing } from './http-upstream.js'
 import { createSseUpstream } from './sse-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
 import type { Upstream } from './upstream.js'
@@ -25,6 +25,8 @@ export interface UpstreamDeps {
   audit?: AuditSink
   /** Entra On-Behalf-Of (`entra-obo` credentials): the Azure provider's `onBehalfOf` capability. */
   onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
+  /** Gatehouse's `tracing`: HTTP upstreams get the request's `traceparent` and a client span. */
+  tracing?: UpstreamTracing
 }
 
 export function createUpstream(
@@ -69,6 +71,7 @@ export function createUpstream(
           log(`route ${route.path}: ${m}`)
         },
         onCredentialFailure,
+        ...(deps.tracing ? { tracing: deps.tracing } : {}),
       })
     case 'sse':
       return createSseUpstream({

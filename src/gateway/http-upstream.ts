@@ -27,6 +27,21 @@ export interface HttpUpstreamOptions {
   /** The caller's upstream credential could not be had (audit: `gateway_credential_failed`). */
   onCredentialFailure?: (token: AccessToken, error: unknown) => void
   fetch?: typeof fetch
+  /** The request's trace (Gatehouse's `tracing`): a client span and the `traceparent` sent on. */
+  tracing?: UpstreamTracing
+}
+
+/** What the upstream needs of Gatehouse's tracing (ops/tracing.ts), structurally. */
+export interface UpstreamTracing {
+  readonly enabled: boolean
+  span<R>(
+    name: string,
+    options: { kind?: 'client'; attributes?: Record<string, string | number | boolean> },
+    fn: (span: {
+      setAttribute(name: string, value: string | number | boolean): void
+    }) => Promise<R>,
+  ): Promise<R>
+  traceparent(): string | undefined
 }
 
 export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
@@ -84,15 +99,42 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
         controller.abort(new Error('timeout'))
       }, options.timeoutMs)
       const signal = AbortSignal.any([controller.signal, request.signal])
-      let upstream: Response
-      try {
-        upstream = await doFetch(options.url, {
+      const tracing = options.tracing
+      const send = async (): Promise<Response> => {
+        const headers = upstreamRequestHeaders(request.headers, own)
+        // W3C Trace Context: the MCP server's spans join the caller's trace.
+        const traceparent = tracing?.traceparent()
+        if (traceparent !== undefined && !headers.has('traceparent')) {
+          headers.set('traceparent', traceparent)
+        }
+        return doFetch(options.url, {
           method: request.method,
-          headers: upstreamRequestHeaders(request.headers, own),
+          headers,
           ...(call.body ? { body: call.body } : {}),
           redirect: 'manual',
           signal,
         })
+      }
+      let upstream: Response
+      try {
+        upstream =
+          tracing?.enabled === true
+            ? await tracing.span(
+                `${request.method} mcp upstream`,
+                {
+                  kind: 'client',
+                  attributes: {
+                    'http.request.method': request.method,
+                    'server.address': new URL(options.url).host,
+                  },
+                },
+                async (span) => {
+                  const response = await send()
+                  span.setAttribute('http.response.status_code', response.status)
+                  return response
+                },
+              )
+            : await send()
       } catch {
         active.delete(controller)
         const timedOut = controller.signal.aborted

@@ -27,6 +27,19 @@ export class RateLimiter {
     this.#options = options
   }
 
+  /**
+   * Throws 429 with `Retry-After` when `key`'s window is already spent, counting nothing: for
+   * limits on failures, consulted before the attempt so that a right guess after the limit is
+   * refused too.
+   */
+  check(key: string): void {
+    const { limit, windowSeconds, now } = this.#options
+    const t = now()
+    const windowMs = windowSeconds * 1000
+    const w = this.#windows.get(key)
+    if (w && t - w.start < windowMs && w.count >= limit) throw limited(w, windowMs, t)
+  }
+
   /** Counts one event for `key`; throws 429 with `Retry-After` once the window's limit is spent. */
   hit(key: string): void {
     const { limit, windowSeconds, now } = this.#options

@@ -81,6 +81,11 @@ export interface GatehouseProviderOptions {
   clientMetadata?: ClientMetadataResolver
   /** Security events (reuse, replay; the proxy's consent and sign-in). Default none. */
   audit?: AuditSink
+  /**
+   * Clients Gatehouse registers for itself (the `/admin` page's sign-in), looked up like
+   * configured ones: never stored, so they exist exactly while the server runs with them.
+   */
+  internalClients?: readonly OAuthClientInformation[]
 }
 
 /** Store-backed provider: everything but the user's sign-in, which `authenticate` or a subclass does. */
@@ -113,7 +118,9 @@ export class GatehouseProvider implements OAuthServerProvider {
   constructor(options: GatehouseProviderOptions) {
     this.options = options
     this.grants = options.grants
-    this.#staticClients = staticClients(options.config)
+    const clients = new Map(staticClients(options.config))
+    for (const client of options.internalClients ?? []) clients.set(client.client_id, client)
+    this.#staticClients = clients
     this.#issuer = new TokenIssuer(options)
     this.#grantContext = {
       config: options.config,

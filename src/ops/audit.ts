@@ -34,6 +34,9 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
       if (context) {
         if (input.clientId !== undefined) context.clientId ??= input.clientId
         if (input.subject !== undefined) context.subject ??= input.subject
+        if (input.event === 'tokens_issued' && input.grantType !== undefined) {
+          context.grantType ??= input.grantType
+        }
       }
       metrics.audit(event)
       for (const write of writers) {

@@ -18,6 +18,8 @@ export interface RequestContext {
   readonly ip?: string
   clientId?: string
   subject?: string
+  /** The grant type of the tokens this request issued (the token span's attribute). */
+  grantType?: string
   /** `OAuthError` code and reason of a refusal, for the request line. */
   error?: string
   reason?: string
@@ -31,6 +33,7 @@ interface Storage {
 }
 
 let storage: Storage | undefined
+let StorageClass: (new () => Storage) | undefined
 let loading: Promise<void> | undefined
 
 /** Loads `AsyncLocalStorage` once, if the runtime has it. Never fails. */
@@ -42,6 +45,7 @@ export function loadContextStorage(): Promise<void> {
       const mod = (await import(specifier)) as {
         AsyncLocalStorage: new () => Storage
       }
+      StorageClass = mod.AsyncLocalStorage
       storage = new mod.AsyncLocalStorage()
     } catch {
       storage = undefined
@@ -70,4 +74,20 @@ export function runWithContext<R>(context: RequestContext, fn: () => R): R {
 /** The context of the request being handled, if any (and if the runtime can tell). */
 export function currentContext(): RequestContext | undefined {
   return storage?.getStore()
+}
+
+/** A value carried through async calls like the request context (tracing's current span). */
+export interface AsyncSlot<T> {
+  run<R>(value: T, fn: () => R): R
+  get(): T | undefined
+}
+
+/** A new slot; without `AsyncLocalStorage` (after {@link loadContextStorage}) it holds nothing. */
+export function createAsyncSlot<T>(): AsyncSlot<T> {
+  if (StorageClass === undefined) return { run: (_value, fn) => fn(), get: () => undefined }
+  const slot = new StorageClass() as unknown as {
+    run<R>(store: T, fn: () => R): R
+    getStore(): T | undefined
+  }
+  return { run: (value, fn) => slot.run(value, fn), get: () => slot.getStore() }
 }

@@ -6,10 +6,18 @@
 import { StoreError } from '../errors.js'
 import type { AtomicStep, LockOptions, SetOptions, Store } from '../storage/store.js'
 import type { Metrics, StoreOperation } from './metrics.js'
+import { NO_TRACING, type Tracing } from './tracing.js'
 
-/** Wraps `store`; `close` is passed through untimed, `scan` only when the store has it. */
-export function instrumentStore(store: Store, metrics: Metrics): Store {
-  const timed = async <R>(operation: StoreOperation, run: () => Promise<R>): Promise<R> => {
+/**
+ * Wraps `store`; `close` is passed through untimed, `scan` only when the store has it. With
+ * OpenTelemetry each operation is a span `gatehouse.store {operation}` (no key, no value).
+ */
+export function instrumentStore(
+  store: Store,
+  metrics: Metrics,
+  tracing: Tracing = NO_TRACING,
+): Store {
+  const measured = async <R>(operation: StoreOperation, run: () => Promise<R>): Promise<R> => {
     const started = performance.now()
     try {
       const result = await run()
@@ -21,6 +29,14 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       throw error
     }
   }
+  const timed = tracing.enabled
+    ? <R>(operation: StoreOperation, run: () => Promise<R>): Promise<R> =>
+        tracing.span(
+          `gatehouse.store ${operation}`,
+          { kind: 'client', attributes: { 'db.operation.name': operation } },
+          () => measured(operation, run),
+        )
+    : measured
   const scan = store.scan?.bind(store)
   return {
     get: <T>(key: string) => timed('get', () => store.get<T>(key)),

@@ -20,6 +20,7 @@ import { instrumentStore } from './instrumented-store.js'
 import { SILENT_LOGGER, type Logger } from './logger.js'
 import { NO_METRICS, type Metrics } from './metrics.js'
 import { instrumentFetch } from './outbound.js'
+import { createTracing, type Tracing } from './tracing.js'
 
 /** The options of `createGatehouse` that this module reads. */
 export interface ObservabilityOptions {
@@ -31,12 +32,19 @@ export interface ObservabilityOptions {
   metrics?: boolean | Registry
   /** The fetch towards identity providers, instrumented here. */
   fetch?: typeof fetch
+  /**
+   * OpenTelemetry spans when `@opentelemetry/api` is installed (default `true`); `false` keeps
+   * Gatehouse from loading it at all.
+   */
+  tracing?: boolean
 }
 
 export interface Observability {
   readonly logger: Logger
   readonly audit: AuditSink
   readonly metrics: Metrics
+  /** OpenTelemetry spans (no-op without `@opentelemetry/api`). */
+  readonly tracing: Tracing
   /** The prom-client registry, when metrics are on. */
   readonly registry: Registry | undefined
   /** The last audit events of this instance, newest first (kept only with `admin.enabled`). */
@@ -77,6 +85,7 @@ export async function createObservability(
   now: () => number,
 ): Promise<Observability> {
   await loadContextStorage()
+  const tracing = await createTracing({ enabled: options.tracing ?? true })
   const logger = options.logger ?? SILENT_LOGGER
   let metrics: Metrics = NO_METRICS
   let registry: Registry | undefined
@@ -114,10 +123,12 @@ export async function createObservability(
     logger,
     audit,
     metrics,
+    tracing,
     registry,
     recentAudit: () => recent,
-    fetch: instrumentFetch(options.fetch, metrics),
-    instrumentStore: (store) => (metrics === NO_METRICS ? store : instrumentStore(store, metrics)),
+    fetch: instrumentFetch(options.fetch, metrics, tracing),
+    instrumentStore: (store) =>
+      metrics === NO_METRICS && !tracing.enabled ? store : instrumentStore(store, metrics, tracing),
     countGrants(store) {
       const seconds = config.metrics.activeGrantsRefreshSeconds
       const scan = store.scan?.bind(store)

@@ -10,6 +10,7 @@ import { bindContext, runWithContext, type RequestContext } from './context.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { parseTraceparent, requestIdOf } from './trace.js'
+import { NO_TRACING, type Tracing } from './tracing.js'
 
 type Handler = (request: Request) => Promise<Response>
 
@@ -26,14 +27,47 @@ export interface RequestLogOptions {
   clientIdInQuery?: ReadonlySet<string>
   /** Responses the embedding app handles (not ours): logged at debug level, not counted. */
   isUnhandled?: (response: Response) => boolean
+  /** OpenTelemetry: a server span per request (`{method} {route}`). */
+  tracing?: Tracing
 }
 
-/** Wraps `handler` with the request line, metrics and the request-id header. */
+/** Wraps `handler` with the request line, metrics, the request-id header and a server span. */
 export function withRequestLog(handler: Handler, options: RequestLogOptions): Handler {
+  const tracing = options.tracing ?? NO_TRACING
+  const logged = requestLine(handler, options)
+  if (!tracing.enabled) return logged
+  return (request) => {
+    const route = options.routeOf(request)
+    return tracing.span(
+      `${request.method} ${route}`,
+      {
+        kind: 'server',
+        request,
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': route,
+          'gatehouse.component': options.component,
+        },
+      },
+      async (span) => {
+        const response = await logged(request)
+        span.setAttribute('http.response.status_code', response.status)
+        if (response.status >= 500) span.fail(String(response.status))
+        return response
+      },
+    )
+  }
+}
+
+function requestLine(handler: Handler, options: RequestLogOptions): Handler {
   const { logger, metrics } = options
+  const tracing = options.tracing ?? NO_TRACING
   return async (request) => {
     const started = performance.now()
-    const trace = parseTraceparent(request.headers.get('traceparent'))
+    // The trace on the line: the client's, else (with OpenTelemetry) the request span's.
+    const trace =
+      parseTraceparent(request.headers.get('traceparent')) ??
+      (tracing.enabled ? parseTraceparent(tracing.traceparent() ?? null) : undefined)
     const ip = options.addressOf?.(request)
     const context: RequestContext = {
       requestId: requestIdOf(request),

@@ -11,10 +11,13 @@ import { contextOf, type RequestContext } from '../ops/context.js'
 import type { Logger } from '../ops/logger.js'
 import type { BearerOutcome, Metrics } from '../ops/metrics.js'
 import { withRequestLog } from '../ops/request-log.js'
+import type { Tracing } from '../ops/tracing.js'
 
 export interface InstrumentGuardOptions {
   logger: Logger
   metrics: Metrics
+  /** OpenTelemetry: a server span per protected request. */
+  tracing?: Tracing
   resources: readonly ResolvedResource[]
   addressOf?: (request: Request) => string | undefined
 }
@@ -70,6 +73,7 @@ export function instrumentGuard(guard: Guard, options: InstrumentGuardOptions): 
           logger: options.logger,
           metrics,
           component: 'guard',
+          ...(options.tracing ? { tracing: options.tracing } : {}),
           routeOf: (request) => routeOf(request, opts),
           ...(options.addressOf ? { addressOf: options.addressOf } : {}),
         },

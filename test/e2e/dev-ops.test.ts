@@ -33,6 +33,13 @@ describe('gatehouse dev operations', () => {
         status: 'ok',
         checks: { store: 'ok', signing_keys: 'ok', upstream: 'ok' },
       })
+      // The dev user administers the dev server: /admin starts Gatehouse's own sign-in.
+      expect(dev.adminUrl).toBe(`${dev.issuer}/admin`)
+      const admin = await fetch(dev.adminUrl!, { redirect: 'manual' })
+      expect(admin.status).toBe(303)
+      const authorize = new URL(admin.headers.get('location') ?? '')
+      expect(`${authorize.origin}${authorize.pathname}`).toBe(`${dev.issuer}/authorize`)
+      expect(authorize.searchParams.get('client_id')).toBe('gatehouse-admin')
       const mcp = await fetch(dev.mcpUrl, { method: 'POST' })
       expect(mcp.status).toBe(401)
       const metrics = await fetch(`${dev.issuer}/metrics`)
@@ -54,6 +61,7 @@ describe('gatehouse dev operations', () => {
       expect(lines.filter((l) => l.msg === 'request').map((l) => l.route)).toEqual([
         '/healthz',
         '/readyz',
+        '/admin',
         '/mcp',
         '/metrics',
       ])

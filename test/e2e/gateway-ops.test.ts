@@ -91,6 +91,29 @@ describe('gatehouse serve: operations', () => {
     expect(JSON.stringify(lines)).not.toContain(provider.saved!.access_token)
   }, 60_000)
 
+  it("carries the caller's traceparent on to the MCP server: same trace, a new span id", async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, BOB)
+    await client.close()
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const before = recorder.seen.length
+    const res = await post(serve.routes['/rec']!, provider.saved!.access_token, LIST, {
+      traceparent: incoming,
+    })
+    expect(res.status).toBe(200)
+    // (Other requests may reach the recorder meanwhile: readiness probes, the closed session.)
+    const sent = recorder.seen
+      .slice(before)
+      .map((h) => h.traceparent)
+      .filter((t) => t !== undefined)
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+    expect(sent[0]).not.toBe(incoming)
+    // Without one, none is invented.
+    const plain = recorder.seen.length
+    await post(serve.routes['/rec']!, provider.saved!.access_token, LIST)
+    expect(recorder.seen.slice(plain).every((h) => h.traceparent === undefined)).toBe(true)
+  }, 60_000)
+
   it('says not ready, naming the route, while an HTTP upstream is down', async () => {
     const down = await startRecorder()
     await down.stop()

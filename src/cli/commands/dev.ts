@@ -118,6 +118,7 @@ export async function runDev(
       `  Sign in as         ${user} / ${shownPassword}`,
       `  Data               ${values.memory === true ? 'in memory' : resolve(dataDir)}`,
       `  Health, metrics    ${dev.issuer}/healthz  /readyz  /metrics`,
+      ...(dev.adminUrl !== undefined ? [`  Admin page         ${dev.adminUrl} (as ${user})`] : []),
       '',
       'Connect an MCP client to the MCP URL. Ctrl-C stops.',
       '',

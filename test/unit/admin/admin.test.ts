@@ -120,13 +120,13 @@ describe('createAdmin', () => {
     await t.gh.close()
   })
 
-  it('the /admin page is off by default, and refuses to start without an operator token', async () => {
+  it('the /admin page is off by default, and refuses to start with nobody who may sign in', async () => {
     const off = await createTestGatehouse()
     const res = await off.call('/admin')
     expect(res.status).toBe(404)
     await off.gh.close()
     await expect(createTestGatehouse({ config: { admin: { enabled: true } } })).rejects.toThrow(
-      /admin\.token/,
+      /admin\.subjects: name who may sign in \(subjects or roles\), or set token/,
     )
     await expect(
       createTestGatehouse({ config: { admin: { enabled: true, token: 'short' } } }),
