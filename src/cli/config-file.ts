@@ -1,19 +1,22 @@
 /**
- * Reads a configuration file: YAML (`.yaml`, `.yml`) through the `yaml` package, anything else as
- * JSON. Only the parse happens here; the one schema validates the result.
+ * Reads a configuration file for every verb (`serve`, `check-config`, `admin`): YAML (`.yaml`,
+ * `.yml`) through the `yaml` package, anything else as JSON. Only the parse happens here; the one
+ * schema validates the result. A file that cannot be had is one line saying why, naming the path
+ * and never echoing the content.
  */
 import { readFile } from 'node:fs/promises'
 import { ConfigError } from '../errors.js'
 
-/** The file's top-level object; `ConfigError` when it cannot be read or parsed (no content echoed). */
+/** The file's top-level object; `ConfigError` with one line when it cannot be read or parsed. */
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
-  } catch {
-    throw new ConfigError([`${file}: cannot read the file`])
+  } catch (error) {
+    throw new ConfigError([unreadable(file, error)])
   }
   const yaml = /\.ya?ml$/i.test(file)
+  const format = yaml ? 'YAML' : 'JSON'
   let value: unknown
   try {
     if (yaml) {
@@ -23,10 +26,19 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
       value = JSON.parse(text)
     }
   } catch {
-    throw new ConfigError([`${file}: not valid ${yaml ? 'YAML' : 'JSON'}`])
+    throw new ConfigError([`${file} is not valid ${format}`])
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError([`${file}: the top level must be an object`])
+    throw new ConfigError([`${file} must hold a ${format} object`])
   }
   return value as Record<string, unknown>
+}
+
+/** Why the file could not be read, in the operator's terms. */
+function unreadable(file: string, error: unknown): string {
+  const code = (error as { code?: unknown }).code
+  if (code === 'ENOENT') return `${file} not found`
+  if (code === 'EISDIR') return `${file} is a directory, not a file`
+  if (code === 'EACCES' || code === 'EPERM') return `${file} cannot be read (permission denied)`
+  return `${file} cannot be read`
 }

@@ -416,3 +416,31 @@ export function withGatewayResources(input: unknown): unknown {
   }
   return { ...c, resources }
 }
+
+/**
+ * Entra On-Behalf-Of gateway credentials need users signed in at Entra (one IdP, not B2C):
+ * refused here, at load, rather than on a user's first call.
+ */
+export function checkEntraOnBehalfOf(
+  c: {
+    upstream?: { kind: string; b2c?: unknown } | undefined
+    gateway?: z.output<typeof GatewaySchema> | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const entra = c.upstream?.kind === 'azure' && c.upstream.b2c === undefined
+  c.gateway?.routes.forEach((route, i) => {
+    if (
+      route.upstream.kind !== 'stdio' &&
+      route.upstream.credential.kind === 'entra-obo' &&
+      !entra
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
+        message:
+          'entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+      })
+    }
+  })
+}

@@ -4,7 +4,7 @@
  * with the external-issuer fields both share (issuer, where its keys are, algorithms).
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteUrl, canonicalResource, parseUrl } from './urls.js'
 import { scopeToken } from './azure-schema.js'
 
 /** RFC 8693 §2.1: the grant type value. */
@@ -120,3 +120,113 @@ export const WorkloadIdentitySchema = z.strictObject({
 
 export type TokenExchangeConfig = z.output<typeof TokenExchangeSchema>
 export type WorkloadIdentityConfig = z.output<typeof WorkloadIdentitySchema>
+
+/** `tokenExchange` and `workloadIdentity` name clients of `clients[]` that fit them. */
+export function checkTokenExchange(
+  c: {
+    clients: readonly {
+      clientId: string
+      tokenEndpointAuthMethod: string
+      grantTypes: readonly string[]
+    }[]
+    resources: readonly { url: string }[]
+    tokenExchange?: z.output<typeof TokenExchangeSchema> | undefined
+    workloadIdentity?: z.output<typeof WorkloadIdentitySchema> | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const te = c.tokenExchange
+  const canonical = (u: string) => (parseUrl(u) ? canonicalResource(u) : u)
+  const served = new Set(c.resources.map((r) => canonical(r.url)))
+  te?.clients.forEach((x, i) => {
+    x.resources?.forEach((r, j) => {
+      if (!served.has(canonical(r))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokenExchange', 'clients', i, 'resources', j],
+          message: 'must be one of resources[].url',
+        })
+      }
+    })
+  })
+  const exchangers = new Set(te?.enabled === true ? te.clients.map((x) => x.clientId) : [])
+  c.clients.forEach((client, i) => {
+    if (client.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+      if (client.tokenEndpointAuthMethod === 'none') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'grantTypes'],
+          message: 'the token-exchange grant is for confidential clients only',
+        })
+      }
+      if (!exchangers.has(client.clientId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'grantTypes'],
+          message:
+            'the token-exchange grant needs tokenExchange.enabled and the client in tokenExchange.clients',
+        })
+      }
+    }
+  })
+  te?.clients.forEach((x, i) => {
+    const client = c.clients.find((k) => k.clientId === x.clientId)
+    if (!client?.grantTypes.includes(TOKEN_EXCHANGE_GRANT)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'clients', i, 'clientId'],
+        message: `must name a client of clients[] with "${TOKEN_EXCHANGE_GRANT}" in its grantTypes`,
+      })
+    }
+  })
+  const issuers = new Set<string>()
+  const prefixes = new Set<string>()
+  te?.trustedIssuers.forEach((t, i) => {
+    if (issuers.has(t.issuer)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'issuer'],
+        message: 'is listed twice',
+      })
+    }
+    issuers.add(t.issuer)
+    // Without a prefix an external issuer's `sub` would land in Gatehouse's own subject space
+    // (users signed in through the proxy, `email|…`, `<idp>|…`): a token of that issuer with a
+    // chosen `sub` would be that user. Fail closed: every external issuer gets its own namespace.
+    if (t.subjectPrefix === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
+        message:
+          'is required: external subjects become "<subjectPrefix>:<sub>" so they never share a subject with local users',
+      })
+    } else if (prefixes.has(t.subjectPrefix)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenExchange', 'trustedIssuers', i, 'subjectPrefix'],
+        message: 'must differ between issuers',
+      })
+    }
+    if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
+  })
+  c.workloadIdentity?.policies.forEach((p, i) => {
+    // A subject of wildcards and separators only (`*`, `**`, `*:*`, `**/**`) matches any workload
+    // of the issuer: on a shared issuer (GitHub Actions, a public cluster) anyone's token. Such a
+    // policy must pin the workload with `claims`.
+    if (p.subject.replace(/[*:/]/g, '') === '' && Object.keys(p.claims).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workloadIdentity', 'policies', i, 'subject'],
+        message: `"${p.subject}" matches every subject of the issuer: name the workload (e.g. "repo:acme/api:*"), or require a claim with workloadIdentity.policies.${String(i)}.claims`,
+      })
+    }
+    const client = c.clients.find((k) => k.clientId === p.clientId)
+    if (!client) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workloadIdentity', 'policies', i, 'clientId'],
+        message: 'must name a client of clients[]',
+      })
+    }
+  })
+}

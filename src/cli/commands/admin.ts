@@ -4,11 +4,9 @@
  * state-changing command emits an `admin_action` audit event to the sink the configuration names
  * (`audit.sink: log` writes JSON lines to stderr, so stdout stays the command's output).
  */
-import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parse as parseYaml } from 'yaml'
 import { overlayEnv } from '../../config/env.js'
 import { resolveConfig } from '../../config/schema.js'
 import { ConfigError, StoreError } from '../../errors.js'
@@ -16,6 +14,7 @@ import { AdminError, createAdmin } from '../../admin/admin.js'
 import type { Admin } from '../../admin/admin.js'
 import { createPinoLogger } from '../../ops/pino.js'
 import type { Store } from '../../storage/store.js'
+import { readConfigFile } from '../config-file.js'
 
 export const ADMIN_HELP = `gatehouse admin — manage clients, grants, tokens and keys in the store
 
@@ -214,7 +213,7 @@ async function open(
   err: Out,
 ): Promise<Admin> {
   const file = configFile ?? process.env.GATEHOUSE_CONFIG
-  const fileConfig = file === undefined ? {} : await loadConfigFile(file)
+  const fileConfig = file === undefined ? {} : await readConfigFile(file)
   // The same overlay the servers and check-config use: list elements merge into the file's lists.
   const { config, problems } = overlayEnv(fileConfig, process.env)
   if (problems.length > 0) throw new ConfigError(problems)
@@ -234,24 +233,6 @@ async function open(
   } catch (error) {
     await store.close().catch(() => undefined)
     throw error
-  }
-}
-
-async function loadConfigFile(file: string): Promise<Record<string, unknown>> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch {
-    throw new ConfigError([`cannot read ${file}`])
-  }
-  try {
-    const value: unknown = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error()
-    return value as Record<string, unknown>
-  } catch {
-    throw new ConfigError([
-      `${file} is not a valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} object`,
-    ])
   }
 }
 

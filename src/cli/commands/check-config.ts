@@ -4,16 +4,19 @@
  * `--online` it then fetches the identity providers' discovery documents and keys.
  * Exit codes: 0 valid (and every online check passed), 1 invalid or a check failed, 2 usage.
  */
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { resolveConfigWithEnv } from '../../config/env.js'
+import { ConfigError } from '../../errors.js'
 import { checkOnline } from '../check-online.js'
+import { readConfigFile } from '../config-file.js'
 import { usageProblem } from '../usage.js'
 
 export const CHECK_CONFIG_HELP = `gatehouse check-config — validate a configuration file
 
-Usage: gatehouse check-config <file.json> [--online]
-       gatehouse check-config --config <file.json> [--online]
+Usage: gatehouse check-config <file> [--online]
+       gatehouse check-config --config <file> [--online]
+
+  <file>        JSON, or YAML when it ends in .yaml or .yml (as serve and admin read it)
 
   --online      also fetch the identity provider's discovery document and keys (and those of
                 identityAssertion's trusted issuers); each is reported as ok or failed
@@ -63,9 +66,13 @@ export async function runCheckConfig(
     err.write(`gatehouse check-config: name one configuration file\n\n${CHECK_CONFIG_HELP}`)
     return 2
   }
-  const input = await readConfigFile(file)
-  if (typeof input === 'string') {
-    err.write(`gatehouse check-config: ${input}\n`)
+  let input: Record<string, unknown>
+  try {
+    input = await readConfigFile(file)
+  } catch (error) {
+    // One line saying why the file cannot be had (the list form is for the schema's problems).
+    if (!(error instanceof ConfigError)) throw error
+    err.write(`gatehouse check-config: ${error.issues.join('; ')}\n`)
     return 1
   }
   // A ConfigError goes to main(), which prints its list.
@@ -84,28 +91,4 @@ export async function runCheckConfig(
   if (failed === 0) return 0
   err.write(`gatehouse check-config: ${failed} online check(s) failed\n`)
   return 1
-}
-
-/** The file's configuration object, or a one-line reason it cannot be had. */
-async function readConfigFile(file: string): Promise<Record<string, unknown> | string> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (error) {
-    const code = (error as { code?: unknown }).code
-    if (code === 'ENOENT') return `${file} not found`
-    if (code === 'EISDIR') return `${file} is a directory, not a file`
-    if (code === 'EACCES' || code === 'EPERM') return `${file} cannot be read (permission denied)`
-    return `${file} cannot be read`
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return `${file} is not valid JSON`
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return `${file} must hold a JSON object`
-  }
-  return value as Record<string, unknown>
 }

@@ -1,0 +1,66 @@
+/**
+ * The `identityAssertion` section: the SEP-990 identity-assertion grant (jwt-bearer at /token),
+ * ID-JAGs from trusted enterprise identity providers.
+ */
+import * as z from 'zod'
+import { ASYMMETRIC_ALGORITHMS } from './protocol.js'
+import { absoluteUrl } from './urls.js'
+
+/** An enterprise identity provider whose ID-JAGs Gatehouse accepts (SEP-990). */
+export const TrustedIssuerSchema = z
+  .strictObject({
+    /** The IdP's issuer identifier, compared exactly with the ID-JAG's `iss`. */
+    issuer: absoluteUrl(),
+    /** Where its keys are: one of a JWKS URL, a discovery URL, or an inline JWKS. */
+    jwksUri: absoluteUrl().optional(),
+    discoveryUrl: absoluteUrl().optional(),
+    jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+    /** Accepted signature algorithms (asymmetric only); default all of them. */
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+    /** Reach a key URL on a private network (enterprise IdPs often live there). Default false. */
+    allowPrivateNetwork: z.boolean().default(false),
+    /**
+     * Prepended to the ID-JAG's `sub` as `{prefix}:{sub}` in Gatehouse's tokens, so users of two
+     * IdPs never share a subject. Required on every issuer when several are trusted.
+     */
+    subjectPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{1,64}$/, 'use 1-64 letters, digits or . _ ~ -')
+      .optional(),
+  })
+  .refine((t) => [t.jwksUri, t.discoveryUrl, t.jwks].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of jwksUri, discoveryUrl or jwks',
+  })
+
+/** The SEP-990 identity-assertion grant: ID-JAGs from trusted enterprise IdPs at /token. */
+export const IdentityAssertionSchema = z
+  .strictObject({
+    trustedIssuers: z.array(TrustedIssuerSchema).min(1),
+    /** Longest accepted ID-JAG lifetime (`exp - iat`, and `exp` from now). Default 5 minutes. */
+    maxAssertionLifetimeSeconds: z.number().int().min(30).max(3600).default(300),
+  })
+  .superRefine((ia, ctx) => {
+    const issuers = new Set<string>()
+    const prefixes = new Set<string>()
+    ia.trustedIssuers.forEach((t, i) => {
+      if (issuers.has(t.issuer)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trustedIssuers', i, 'issuer'],
+          message: 'is listed twice',
+        })
+      }
+      issuers.add(t.issuer)
+      if (
+        ia.trustedIssuers.length > 1 &&
+        (t.subjectPrefix === undefined || prefixes.has(t.subjectPrefix))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trustedIssuers', i, 'subjectPrefix'],
+          message: 'must be set, and differ between issuers, when several issuers are trusted',
+        })
+      }
+      if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
+    })
+  })
