@@ -72,6 +72,12 @@ export interface ProviderStandIn {
   readonly calls: RecordedCall[]
   /** The requests to one endpoint (`/auth`, `/token`). */
   callsTo(endpoint: string): RecordedCall[]
+  /**
+   * Signs an access token with the stand-in's published access-token key (`iss` the issuer, `iat`
+   * now and `exp` in 10 minutes unless `claims` set them): what the provider would issue to an MCP
+   * client that registered there itself (the remote-AS mode).
+   */
+  signAccessToken(claims: Record<string, unknown>): Promise<string>
   close(): Promise<void>
 }
 
@@ -179,15 +185,16 @@ export async function startProviderStandIn(
       scope: typeof tokens.scope === 'string' ? tokens.scope : (started.scope ?? ''),
     })
     if (claims === undefined) return out
-    const now = Math.floor(Date.now() / 1000)
-    tokens.access_token = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
-      .setIssuer(issuer)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ACCESS_TOKEN_TTL)
-      .sign(privateKey)
+    tokens.access_token = await signAccessToken(claims)
     tokens.expires_in = ACCESS_TOKEN_TTL
     return Buffer.from(JSON.stringify(tokens))
+  }
+
+  function signAccessToken(claims: Record<string, unknown>): Promise<string> {
+    const now = Math.floor(Date.now() / 1000)
+    return new SignJWT({ iss: issuer, iat: now, exp: now + ACCESS_TOKEN_TTL, ...claims })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: publicJwk.kid ?? '' })
+      .sign(privateKey)
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -216,6 +223,7 @@ export async function startProviderStandIn(
     idp: started,
     calls,
     callsTo: (endpoint) => calls.filter((c) => c.endpoint === endpoint),
+    signAccessToken,
     async close() {
       if (domain) {
         await new Promise<void>((resolve) => {
