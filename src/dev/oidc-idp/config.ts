@@ -82,7 +82,8 @@ export function buildProviderConfiguration(
       Session: SESSION_TTL,
     },
     issueRefreshToken: (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+      client.grantTypeAllowed('refresh_token') &&
+      (settings.refreshTokenWithoutOfflineAccess || code.scopes.has('offline_access')),
     // Every refresh answers a new refresh token and consumes the old one (reuse revokes the grant).
     rotateRefreshToken: true,
     interactions: {
