@@ -317,3 +317,27 @@ for (const [name, start] of Object.entries(cases)) {
     })
   })
 }
+
+describe('provider verifiers refuse a configuration that cannot verify access tokens', () => {
+  it('oktaVerifier: the org authorization server, or a custom one without audience', () => {
+    expect(() => oktaVerifier({ domain: 'acme.okta.com', authorizationServer: '' })).toThrow(
+      /authorizationServer.*Okta APIs/,
+    )
+    expect(() => oktaVerifier({ domain: 'acme.okta.com', authorizationServer: 'aus1' })).toThrow(
+      /audience/,
+    )
+  })
+
+  it('auth0Verifier: no audience (Auth0 would issue opaque tokens)', () => {
+    expect(() => auth0Verifier({ domain: 'acme.eu.auth0.com', audience: '' })).toThrow(/audience/)
+  })
+
+  it('cognitoVerifier: a pool ID of another region, or no app client', () => {
+    expect(() =>
+      cognitoVerifier({ region: 'us-east-1', userPoolId: 'eu-west-1_AbC123xyz', clientIds: ['c'] }),
+    ).toThrow(/not a user pool ID of region us-east-1/)
+    expect(() =>
+      cognitoVerifier({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbC123xyz', clientIds: [] }),
+    ).toThrow(TypeError)
+  })
+})
