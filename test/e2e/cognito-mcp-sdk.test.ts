@@ -32,6 +32,7 @@ describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
   let upstream: Record<string, unknown>
   /** Moves Gatehouse's clock (not the stand-in's) forward. */
   let skewMs = 0
+  let idTokenAsAccessToken = false
 
   beforeAll(async () => {
     const listening = await listen()
@@ -63,7 +64,17 @@ describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
       clientId: CLIENT,
       clientSecret: CLIENT_SECRET,
     }
-    h = await startHarness(listening, upstream, { now: () => Date.now() + skewMs })
+    h = await startHarness(listening, upstream, {
+      now: () => Date.now() + skewMs,
+      // When `idTokenAsAccessToken`, the token response's access token is its ID token.
+      fetch: async (input, init) => {
+        const response = await fetch(input, init)
+        const url = String(input instanceof Request ? input.url : input)
+        if (!idTokenAsAccessToken || !url.endsWith('/oauth2/token')) return response
+        const body = (await response.json()) as Record<string, unknown>
+        return Response.json({ ...body, access_token: body.id_token })
+      },
+    })
   })
   afterAll(async () => {
     await h.close()
@@ -125,6 +136,17 @@ describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
     expect((await whoami(client)).roles).toEqual(['reports-reader', 'admins'])
     await client.close()
     skewMs = 0
+  })
+
+  it('refuses a sign-in whose access token is the ID token (token_use id, no client_id)', async () => {
+    idTokenAsAccessToken = true
+    try {
+      await expect(h.connect({ username: 'grace', password: 'grace-pw' })).rejects.toThrow(
+        /access_denied/,
+      )
+    } finally {
+      idTokenAsAccessToken = false
+    }
   })
 
   it('fails at start-up naming upstream.userPoolId for a pool of another region', async () => {

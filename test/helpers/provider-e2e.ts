@@ -68,7 +68,7 @@ export function harnessConfig(base: string, upstream: Record<string, unknown>) {
 export async function startHarness(
   listening: Awaited<ReturnType<typeof listen>>,
   upstream: Record<string, unknown>,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; fetch?: typeof fetch } = {},
 ): Promise<ProviderHarness> {
   const { base } = listening
   const gatehouse = await createGatehouse({
@@ -76,6 +76,7 @@ export async function startHarness(
     store: createMemoryStore(),
     signatureVerifier: nodeSignatureVerifier,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const mcp = createMcpHandler(gatehouse, {
     mode: 'stateless',

@@ -14,7 +14,12 @@
 import { JWTVerifier } from '../../jwt/verifier.js'
 import { stringList } from '../roles.js'
 import type { ProviderVerifierOptions } from '../verifier-options.js'
-import { cognitoIssuer } from './profile.js'
+
+/** The user pool's issuer. */
+export function cognitoIssuer(region: string, userPoolId: string, endpoint?: string): string {
+  const base = endpoint ?? `https://cognito-idp.${region}.amazonaws.com`
+  return `${base.replace(/\/+$/, '')}/${userPoolId}`
+}
 
 export interface CognitoVerifierOptions extends ProviderVerifierOptions {
   /** The AWS region of the user pool (`eu-west-1`). */
@@ -25,11 +30,13 @@ export interface CognitoVerifierOptions extends ProviderVerifierOptions {
   clientIds: string | string[]
   /** Another origin for `cognito-idp.{region}.amazonaws.com` (the local stand-in, tests). */
   endpoint?: string | undefined
+  /** The claim listing the user's groups; default `cognito:groups`. */
+  groupsClaim?: string | undefined
 }
 
 /** A `JWTVerifier` for the pool's access tokens; throws `TypeError` for a bad configuration. */
 export function cognitoVerifier(options: CognitoVerifierOptions): JWTVerifier {
-  const { region, userPoolId, clientIds, endpoint, ...rest } = options
+  const { region, userPoolId, clientIds, endpoint, groupsClaim, ...rest } = options
   if (!/^[\w-]+_[0-9a-zA-Z]+$/.test(userPoolId) || !userPoolId.startsWith(`${region}_`)) {
     throw new TypeError(`userPoolId ${userPoolId} is not a user pool ID of region ${region}`)
   }
@@ -42,6 +49,6 @@ export function cognitoVerifier(options: CognitoVerifierOptions): JWTVerifier {
     audience: clientIds,
     audienceClaim: 'client_id',
     requiredClaims: { token_use: 'access' },
-    claimsToRoles: (claims) => stringList(claims['cognito:groups']),
+    claimsToRoles: (claims) => stringList(claims[groupsClaim ?? 'cognito:groups']),
   })
 }
