@@ -12,6 +12,12 @@ export type ClaimsMapper = (claims: Readonly<Record<string, unknown>>) => string
 /** What `checkClaims` enforces, resolved once from the verifier options. */
 export interface ClaimRules {
   readonly audiences: ReadonlySet<string>
+  /** The claim naming the audience: `aud` (RFC 9068), or `client_id` (Amazon Cognito). */
+  readonly audienceClaim: 'aud' | 'client_id'
+  /** Claims that must be present with exactly these string values (Cognito's `token_use`). */
+  readonly requiredClaims: Readonly<Record<string, string>>
+  /** Reported as the token's `resource` instead of the matched audience, when set. */
+  readonly resource: string | undefined
   readonly allowExtraAudiences: boolean
   readonly clockToleranceSeconds: number
   readonly requiredScopes: readonly string[]
@@ -25,7 +31,8 @@ export interface ClaimRules {
  * Rules: `exp` is required and a finite number, and `now - tolerance < exp`; `nbf` and `iat`, when
  * present, are numbers not after `now + tolerance`; `aud` (string or non-empty array of strings)
  * contains a configured audience, and with `allowExtraAudiences` false every array member must be
- * configured; `sub`, `client_id`, `azp`, `appid` are strings when present (`gid` is used only when
+ * configured (with `audienceClaim: 'client_id'` that claim is checked instead, `aud` ignored); every
+ * `requiredClaims` member is present with exactly its value; `sub`, `client_id`, `azp`, `appid` are strings when present (`gid` is used only when
  * it is a string); scopes come from `scope` (a space-separated string) or else `scp` (string or
  * array of strings) — any other shape is refused, not normalised; `roles` is an array of strings;
  * every required scope is present.
@@ -56,7 +63,14 @@ export function checkClaims(
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new JwtError('invalid_claim')
     if (iat > now + tolerance) throw new JwtError('issued_in_future')
   }
-  const resource = matchAudience(claims.aud, rules)
+  const matched = matchAudience(
+    rules.audienceClaim === 'aud' ? claims.aud : claims.client_id,
+    rules,
+  )
+  const resource = rules.resource ?? matched
+  for (const name in rules.requiredClaims) {
+    if (claims[name] !== rules.requiredClaims[name]) throw new JwtError('invalid_claim')
+  }
 
   const subject = optionalString(claims.sub)
   const clientId =

@@ -54,6 +54,23 @@ export interface JWTVerifierOptions {
   clockToleranceSeconds?: number
   /** Required `typ` (e.g. `at+jwt`), compared case-insensitively with or without `application/`. */
   typ?: string
+  /**
+   * The claim `audience` is compared with: `aud` (default, RFC 9068) or `client_id`, for an issuer
+   * whose access tokens name the client instead (Amazon Cognito: see `cognitoVerifier`).
+   */
+  audienceClaim?: 'aud' | 'client_id'
+  /**
+   * Claims every token must carry with exactly these string values, e.g. `{ token_use: 'access' }`
+   * so that a Cognito ID token is refused as an access token.
+   */
+  requiredClaims?: Readonly<Record<string, string>>
+  /**
+   * The resource URL a token that passed is reported for (`AccessToken.resource`), when the
+   * issuer's audience names an API or a client rather than this URL (Okta's `api://default`,
+   * Cognito's app client): the guard of `createRemoteAuthProvider` insists that the token is for
+   * the resource it protects. Default: the audience that matched.
+   */
+  resource?: string
   /** Accept an `aud` array that also names audiences not configured here. Default false. */
   allowExtraAudiences?: boolean
   /** Longest token accepted, checked before decoding. Default 16 KiB. */
@@ -154,6 +171,12 @@ export class JWTVerifier implements TokenVerifier {
         throw new TypeError('HS* algorithms need sharedSecret, and sharedSecret needs HS* only')
       }
     }
+    if (
+      options.audienceClaim !== undefined &&
+      !['aud', 'client_id'].includes(options.audienceClaim)
+    ) {
+      throw new TypeError("audienceClaim must be 'aud' or 'client_id'")
+    }
     const tolerance = options.clockToleranceSeconds ?? 30
     if (!(tolerance >= 0 && tolerance <= 60)) {
       throw new TypeError('clockToleranceSeconds must be between 0 and 60')
@@ -179,6 +202,9 @@ export class JWTVerifier implements TokenVerifier {
     this.#typ = options.typ === undefined ? undefined : normalizeMediaType(options.typ)
     this.#rules = {
       audiences: new Set(audiences),
+      audienceClaim: options.audienceClaim ?? 'aud',
+      requiredClaims: { ...options.requiredClaims },
+      resource: options.resource,
       allowExtraAudiences: options.allowExtraAudiences === true,
       clockToleranceSeconds: tolerance,
       // Checked after the claims (in #accept), so an insufficient token is told apart.

@@ -2,7 +2,9 @@
  * MCP SDK client -> Gatehouse (`upstream.kind: 'cognito'`) -> the Cognito stand-in: discovery and
  * keys at the pool's issuer, sign-in at the user pool domain (another origin), no
  * `offline_access`, `cognito:groups` as Gatehouse roles; a pool of another region or one that
- * does not exist fails at start-up naming the options.
+ * does not exist fails at start-up naming the options; the upstream refresh goes to the pool
+ * domain's `/oauth2/token` as Cognito's token endpoint documents (`grant_type=refresh_token`, the
+ * app client's secret in HTTP Basic).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -15,6 +17,7 @@ import {
   harnessConfig,
   listen,
   startHarness,
+  upstreamToken,
   whoami,
   type ProviderHarness,
 } from '../helpers/provider-e2e.js'
@@ -27,6 +30,9 @@ describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
   let pool: CognitoStandIn
   let h: ProviderHarness
   let upstream: Record<string, unknown>
+  /** Moves Gatehouse's clock (not the stand-in's) forward. */
+  let skewMs = 0
+  let idTokenAsAccessToken = false
 
   beforeAll(async () => {
     const listening = await listen()
@@ -58,7 +64,17 @@ describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
       clientId: CLIENT,
       clientSecret: CLIENT_SECRET,
     }
-    h = await startHarness(listening, upstream)
+    h = await startHarness(listening, upstream, {
+      now: () => Date.now() + skewMs,
+      // When `idTokenAsAccessToken`, the token response's access token is its ID token.
+      fetch: async (input, init) => {
+        const response = await fetch(input, init)
+        const url = String(input instanceof Request ? input.url : input)
+        if (!idTokenAsAccessToken || !url.endsWith('/oauth2/token')) return response
+        const body = (await response.json()) as Record<string, unknown>
+        return Response.json({ ...body, access_token: body.id_token })
+      },
+    })
   })
   afterAll(async () => {
     await h.close()
@@ -85,6 +101,52 @@ describe('MCP SDK client -> Gatehouse (Cognito) -> Cognito stand-in', () => {
     const discovery = pool.callsTo('/.well-known/openid-configuration')
     expect(discovery.length).toBeGreaterThan(0)
     for (const call of discovery) expect(call.reached.startsWith(pool.origin)).toBe(true)
+  })
+
+  it('refreshes at the pool domain with grant_type=refresh_token and HTTP Basic', async () => {
+    const client = await h.connect({ username: 'grace', password: 'grace-pw' })
+    await upstreamToken(client)
+    expect(pool.callsTo('/token').filter((c) => c.params.grant_type === 'refresh_token')).toEqual(
+      [],
+    )
+    // Cognito's access token lives 600 s at the stand-in; Gatehouse's own token an hour.
+    skewMs = 900_000
+    const second = await upstreamToken(client)
+    // (The stand-in's JWT may equal the first one: same claims in the same second.)
+    expect(second.split('.')).toHaveLength(3)
+    const refreshes = pool.callsTo('/token').filter((c) => c.params.grant_type === 'refresh_token')
+    expect(refreshes).toHaveLength(1)
+    const refresh = refreshes[0]!
+    expect(refresh.reached).toBe(`${pool.domainOrigin}/oauth2/token`)
+    expect(refresh.method).toBe('POST')
+    expect(refresh.clientAuth).toBe('basic')
+    expect(refresh.params.client_secret).toBeUndefined()
+    expect(refresh.params.refresh_token).toBeTruthy()
+    // No `resource` (Cognito has none) and no `offline_access`.
+    expect(refresh.params.resource).toBeUndefined()
+    expect(refresh.params.scope ?? '').not.toContain('offline_access')
+    // The refreshed access token is Cognito's shape again: client_id, token_use access.
+    const claims = JSON.parse(Buffer.from(second.split('.')[1]!, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >
+    expect(claims).toMatchObject({ client_id: CLIENT, token_use: 'access' })
+    expect(claims.aud).toBeUndefined()
+    // Still the same user with the same groups after the refresh.
+    expect((await whoami(client)).roles).toEqual(['reports-reader', 'admins'])
+    await client.close()
+    skewMs = 0
+  })
+
+  it('refuses a sign-in whose access token is the ID token (token_use id, no client_id)', async () => {
+    idTokenAsAccessToken = true
+    try {
+      await expect(h.connect({ username: 'grace', password: 'grace-pw' })).rejects.toThrow(
+        /access_denied/,
+      )
+    } finally {
+      idTokenAsAccessToken = false
+    }
   })
 
   it('fails at start-up naming upstream.userPoolId for a pool of another region', async () => {

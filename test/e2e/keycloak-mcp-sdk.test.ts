@@ -16,6 +16,7 @@ import {
   harnessConfig,
   listen,
   startHarness,
+  upstreamToken,
   whoami,
   type ProviderHarness,
 } from '../helpers/provider-e2e.js'
@@ -28,6 +29,8 @@ describe('MCP SDK client -> Gatehouse (Keycloak) -> Keycloak stand-in', () => {
   let h: ProviderHarness
   let upstream: Record<string, unknown>
   let second: Awaited<ReturnType<typeof listen>>
+  /** Moves Gatehouse's clock (not the stand-in's) forward. */
+  let skewMs = 0
 
   beforeAll(async () => {
     const listening = await listen()
@@ -66,7 +69,7 @@ describe('MCP SDK client -> Gatehouse (Keycloak) -> Keycloak stand-in', () => {
       clientId: CLIENT,
       clientSecret: CLIENT_SECRET,
     }
-    h = await startHarness(listening, upstream)
+    h = await startHarness(listening, upstream, { now: () => Date.now() + skewMs })
   })
   afterAll(async () => {
     await h.close()
@@ -99,6 +102,33 @@ describe('MCP SDK client -> Gatehouse (Keycloak) -> Keycloak stand-in', () => {
     expect(token.params.grant_type).toBe('authorization_code')
     expect(token.clientAuth).toBe('basic')
     for (const call of kc.calls) expect(call.params.resource).toBeUndefined()
+  })
+
+  it('refreshes at the realm token endpoint with grant_type=refresh_token and HTTP Basic', async () => {
+    const client = await h.connect({ username: 'alice', password: 'alice-pw' })
+    await upstreamToken(client)
+    const before = kc.callsTo('/token').length
+    // The stand-in's access tokens live 600 s; Gatehouse's own an hour.
+    skewMs = 900_000
+    try {
+      expect((await upstreamToken(client)).split('.')).toHaveLength(3)
+    } finally {
+      skewMs = 0
+    }
+    const refreshes = kc.callsTo('/token').slice(before)
+    expect(refreshes.map((c) => c.params.grant_type)).toEqual(['refresh_token'])
+    const refresh = refreshes[0]!
+    // The token endpoint of the realm's discovery document.
+    expect(refresh.reached).toBe(`${kc.issuer}/token`)
+    expect(refresh.method).toBe('POST')
+    expect(refresh.clientAuth).toBe('basic')
+    expect(refresh.params.client_secret).toBeUndefined()
+    expect(refresh.params.refresh_token).toBeTruthy()
+    // Keycloak has no RFC 8707: no resource on the refresh either.
+    expect(refresh.params.resource).toBeUndefined()
+    // Roles still from the (refreshed) Keycloak tokens of the same user.
+    expect((await whoami(client)).subject).toBe('f3c1a0de-0000-4000-8000-00000000a11c')
+    await client.close()
   })
 
   it('gives no role from another client: the role check on the tool refuses', async () => {

@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startOktaStandIn, type OktaStandIn } from '../../src/dev/provider-stand-ins/okta.js'
 import { createGatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
-import { harnessConfig, listen, startHarness, whoami } from '../helpers/provider-e2e.js'
+import {
+  harnessConfig,
+  listen,
+  startHarness,
+  upstreamToken,
+  whoami,
+} from '../helpers/provider-e2e.js'
 
 const CLIENT = '0oa1b2c3d4GatehouseApp'
 const CLIENT_SECRET = 'okta-client-secret'
@@ -28,7 +34,7 @@ describe('MCP SDK client -> Gatehouse (Okta) -> Okta stand-ins', () => {
   const listening: Awaited<ReturnType<typeof listen>>[] = []
 
   beforeAll(async () => {
-    for (let i = 0; i < 2; i++) listening.push(await listen())
+    for (let i = 0; i < 3; i++) listening.push(await listen())
     const clients = [
       {
         clientId: CLIENT,
@@ -93,6 +99,35 @@ describe('MCP SDK client -> Gatehouse (Okta) -> Okta stand-ins', () => {
     }
     for (const call of custom.calls) expect(call.params.resource).toBeUndefined()
     expect(custom.callsTo('/auth').at(-1)!.params.scope!.split(' ')).not.toContain('groups')
+  })
+
+  it('refreshes at the custom server’s token endpoint: refresh_token grant, HTTP Basic', async () => {
+    let skewMs = 0
+    const h = await startHarness(listening[2]!, upstream(custom.origin, 'default'), {
+      now: () => Date.now() + skewMs,
+    })
+    try {
+      const erin = await h.connect({ username: 'erin@acme.com', password: 'erin-pw' })
+      await upstreamToken(erin)
+      // Okta asks for offline_access to issue a refresh token.
+      expect(custom.callsTo('/auth').at(-1)!.params.scope!.split(' ')).toContain('offline_access')
+      const before = custom.callsTo('/token').length
+      // The stand-in's access tokens live 600 s; Gatehouse's own an hour.
+      skewMs = 900_000
+      expect((await upstreamToken(erin)).split('.')).toHaveLength(3)
+      const refreshes = custom.callsTo('/token').slice(before)
+      expect(refreshes.map((c) => c.params.grant_type)).toEqual(['refresh_token'])
+      const refresh = refreshes[0]!
+      expect(refresh.reached).toBe(`${custom.origin}/oauth2/default/token`)
+      expect(refresh.clientAuth).toBe('basic')
+      expect(refresh.params.client_secret).toBeUndefined()
+      expect(refresh.params.refresh_token).toBeTruthy()
+      expect(refresh.params.resource).toBeUndefined()
+      expect((await whoami(erin)).roles).toEqual(['Everyone', 'reports-reader'])
+      await erin.close()
+    } finally {
+      await h.close()
+    }
   })
 
   it('fails at start-up naming upstream.authorizationServer for a server the org does not have', async () => {

@@ -2,7 +2,8 @@
  * The harness of the provider stand-in tests: Gatehouse (built from a configuration whose
  * `upstream` the test gives, knowing Gatehouse's URL) behind a loopback HTTP server, an MCP server
  * with a `whoami` tool (the caller's subject, roles and upstream identity) and a `reports` tool
- * that requires the role `reports-reader`, and `connect`, which signs a user in through the MCP
+ * that requires the role `reports-reader`, an `upstream_token` tool (the IdP's access token, refreshed
+ * upstream when due: `getUpstreamToken`), and `connect`, which signs a user in through the MCP
  * SDK client (dynamic registration, consent, the IdP's login page) and returns the connected client.
  */
 import { createServer, type Server } from 'node:http'
@@ -15,7 +16,12 @@ import { expect } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler, requireToolRoles } from '../../src/mcp/index.js'
+import {
+  authOf,
+  createMcpHandler,
+  getUpstreamToken,
+  requireToolRoles,
+} from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { BrowserlessClientProvider } from './sdk-client.js'
 
@@ -64,7 +70,7 @@ export function harnessConfig(base: string, upstream: Record<string, unknown>) {
 export async function startHarness(
   listening: Awaited<ReturnType<typeof listen>>,
   upstream: Record<string, unknown>,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; fetch?: typeof fetch } = {},
 ): Promise<ProviderHarness> {
   const { base } = listening
   const gatehouse = await createGatehouse({
@@ -72,6 +78,7 @@ export async function startHarness(
     store: createMemoryStore(),
     signatureVerifier: nodeSignatureVerifier,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const mcp = createMcpHandler(gatehouse, {
     mode: 'stateless',
@@ -90,6 +97,9 @@ export async function startHarness(
         }
         return { content: [{ type: 'text', text: JSON.stringify(body) }] }
       })
+      s.registerTool('upstream_token', { description: 'The IdP access token' }, async (extra) => ({
+        content: [{ type: 'text', text: await getUpstreamToken(extra) }],
+      }))
       s.registerTool('reports', { description: 'Needs reports-reader' }, (extra) => {
         requireToolRoles(extra, ['reports-reader'])
         return { content: [{ type: 'text', text: 'the reports' }] }
@@ -132,6 +142,12 @@ export async function startHarness(
     },
   }
   return harness
+}
+
+/** The `upstream_token` tool's answer: the IdP's access token for the caller's grant. */
+export async function upstreamToken(client: Client): Promise<string> {
+  const result = await client.callTool({ name: 'upstream_token', arguments: {} })
+  return (result.content as { text: string }[])[0]!.text
 }
 
 /** The `whoami` tool's answer. */

@@ -117,6 +117,14 @@ describe('Auth0 provider', () => {
     expect(refreshes.map((r) => r.grant_type)).toEqual(['refresh_token', 'refresh_token'])
     // Auth0 rotated the refresh token at the first refresh: the second used the new one.
     expect(refreshes[1]!.refresh_token).not.toBe(refreshes[0]!.refresh_token)
+    // As Auth0 documents for a regular web application ("Post"): client_id and client_secret in
+    // the form, not HTTP Basic; no audience or resource on the refresh.
+    for (const request of auth0.requestsTo('token')) {
+      expect(request.params.client_secret).toBeTruthy()
+      expect(request.headers.authorization).toBeUndefined()
+      expect(request.params.client_id).toBe('auth0-client')
+      expect(request.params.resource).toBeUndefined()
+    }
   })
 
   /** A fetch that passes everything on but rewrites the discovery document with `change`. */

@@ -82,7 +82,8 @@ export function buildProviderConfiguration(
       Session: SESSION_TTL,
     },
     issueRefreshToken: (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+      client.grantTypeAllowed('refresh_token') &&
+      (settings.refreshTokenWithoutOfflineAccess || code.scopes.has('offline_access')),
     // Every refresh answers a new refresh token and consumes the old one (reuse revokes the grant).
     rotateRefreshToken: true,
     interactions: {
@@ -112,7 +113,9 @@ export function buildProviderConfiguration(
 export function impliedConsentForOfflineAccess(provider: Provider): void {
   const authorizationPath = provider.pathFor('authorization')
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === authorizationPath) {
+    // With an issuer path (`/realms/demo`, `/oauth2/default`) `pathFor` names the mount too,
+    // while the request reaches here with the mount taken off: compare the route's tail.
+    if (ctx.method === 'GET' && ctx.path !== '/' && authorizationPath.endsWith(ctx.path)) {
       const params = new URLSearchParams(ctx.querystring)
       const scopes = (params.get('scope') ?? '').split(' ')
       const prompts = params.getAll('prompt')

@@ -50,6 +50,11 @@ export interface DevIdpOptions {
   idTokenTtlSeconds?: number
   /** Refresh token lifetime; default 86400 seconds. */
   refreshTokenTtlSeconds?: number
+  /**
+   * Issue a refresh token with every code grant, without `offline_access` (Amazon Cognito's rule:
+   * it has no such scope). Default false: only with `offline_access`, as OIDC Core says.
+   */
+  refreshTokenWithoutOfflineAccess?: boolean
   /** Scopes to accept besides `openid profile email offline_access`. */
   scopes?: string[]
   /**
@@ -118,6 +123,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     accessTokenTtl,
     idTokenTtl: ttl('idTokenTtlSeconds', options.idTokenTtlSeconds, accessTokenTtl),
     refreshTokenTtl: ttl('refreshTokenTtlSeconds', options.refreshTokenTtlSeconds, 86_400),
+    refreshTokenWithoutOfflineAccess: options.refreshTokenWithoutOfflineAccess === true,
     cookieKeys: [randomBytes(32).toString('base64url')],
     adapter: store.adapter,
     signingAlg: alg,

@@ -71,6 +71,8 @@ export interface DevIdpSettings {
   accessTokenTtl: number
   idTokenTtl: number
   refreshTokenTtl: number
+  /** Refresh tokens for every code grant, not only with `offline_access` (Cognito). */
+  refreshTokenWithoutOfflineAccess: boolean
   cookieKeys: readonly string[]
   adapter: NonNullable<Configuration['adapter']>
   /** The one algorithm ID tokens and signed userinfo responses are signed with. */

@@ -26,6 +26,9 @@ export function startCognitoStandIn(options: CognitoStandInOptions): Promise<Cog
   return startProviderStandIn({
     issuerPath: `/${options.userPoolId}`,
     domainRoutes: { '/oauth2/authorize': '/auth', '/oauth2/token': '/token' },
+    // Cognito has no `offline_access`: the code grant returns a refresh token when the app
+    // client allows it (docs/providers/cognito.md).
+    refreshTokenWithoutOfflineAccess: true,
     clients: options.clients,
     users: options.users.map(({ groups, ...u }) => ({
       ...u,

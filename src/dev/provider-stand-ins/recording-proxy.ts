@@ -113,8 +113,8 @@ export interface ProviderStandIn {
   callsTo(endpoint: string): RecordedCall[]
   /**
    * A JWT access token signed with the stand-in's published key, as the provider issues to the
-   * MCP clients registered with it (the remote-AS mode): `claims` plus `iss` (this issuer unless
-   * `claims.iss` says otherwise), `iat` and `exp`; header `typ` as given (default `JWT`).
+   * MCP clients registered with it (the remote-AS mode): `claims` over the defaults `iss` (this
+   * issuer), `iat` (now) and `exp` (in 10 minutes); header `typ` as given (default `JWT`).
    */
   mintAccessToken(claims: Record<string, unknown>, typ?: string): Promise<string>
   close(): Promise<void>
@@ -265,15 +265,6 @@ export async function startProviderStandIn(
     return Buffer.from(JSON.stringify(tokens))
   }
 
-  async function sign(claims: Record<string, unknown>, typ = 'JWT'): Promise<string> {
-    const now = Math.floor(Date.now() / 1000)
-    return new SignJWT({ iss: issuer, ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ, kid: publicJwk.kid ?? '' })
-      .setIssuedAt(now)
-      .setExpirationTime(now + ACCESS_TOKEN_TTL)
-      .sign(privateKey)
-  }
-
   /** RFC 7662: the client must authenticate; a token this stand-in minted is active. */
   async function introspect(
     authorization: string | undefined,
@@ -314,9 +305,16 @@ export async function startProviderStandIn(
       scope: typeof tokens.scope === 'string' ? tokens.scope : (started.scope ?? ''),
     })
     if (claims === undefined) return out
-    tokens.access_token = await sign({ ...claims, iss: issuer })
+    tokens.access_token = await mintAccessToken({ ...claims, iss: issuer })
     tokens.expires_in = ACCESS_TOKEN_TTL
     return Buffer.from(JSON.stringify(tokens))
+  }
+
+  function mintAccessToken(claims: Record<string, unknown>, typ = 'JWT'): Promise<string> {
+    const now = Math.floor(Date.now() / 1000)
+    return new SignJWT({ iss: issuer, iat: now, exp: now + ACCESS_TOKEN_TTL, ...claims })
+      .setProtectedHeader({ alg: 'RS256', typ, kid: publicJwk.kid ?? '' })
+      .sign(privateKey)
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -345,7 +343,7 @@ export async function startProviderStandIn(
     idp: started,
     calls,
     callsTo: (endpoint) => calls.filter((c) => c.endpoint === endpoint),
-    mintAccessToken: sign,
+    mintAccessToken,
     async close() {
       if (domain) {
         await new Promise<void>((resolve) => {

@@ -8,9 +8,12 @@
  * - no `offline_access` scope (Cognito refuses unknown scopes; the code grant always returns a
  *   refresh token when the app client allows it): default scopes `openid email profile`;
  * - access tokens carry `client_id`, not `aud`: the user is taken from the ID token (`aud` = the
- *   app client), verified with the pool's keys;
+ *   app client), verified with the pool's keys; the access token of the sign-in must verify as
+ *   this app client's (`cognitoVerifier`: `client_id`, `token_use: access`) for the same user, and
+ *   that verifier is offered as the profile's `accessTokenVerifier`;
  * - groups in `cognito:groups` (of the verified ID token) become Gatehouse roles (`../roles.ts`).
  */
+import { OAuthError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import {
   genericProfile,
@@ -23,15 +26,12 @@ import { UpstreamClient } from '../../upstream/upstream-client.js'
 import { discoverExpectedIssuer } from '../discovered-issuer.js'
 import { stringList, withRoles } from '../roles.js'
 import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { cognitoIssuer, cognitoVerifier } from './verifier.js'
 
 /** Asked for when `upstream.scopes` is unset (Cognito has no `offline_access`). */
 export const COGNITO_DEFAULT_SCOPES = ['openid', 'email', 'profile']
 
-/** The user pool's issuer. */
-export function cognitoIssuer(region: string, userPoolId: string, endpoint?: string): string {
-  const base = endpoint ?? `https://cognito-idp.${region}.amazonaws.com`
-  return `${base.replace(/\/+$/, '')}/${userPoolId}`
-}
+export { cognitoIssuer } from './verifier.js'
 
 /** The origin of the user pool domain (a prefix, a custom domain, or a loopback stand-in). */
 export function cognitoDomainOrigin(domain: string, region: string): string {
@@ -79,18 +79,41 @@ export async function buildCognitoProfile(
       isLoopbackUrl(found.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
+  const accessTokens = cognitoVerifier({
+    region: up.region,
+    userPoolId: up.userPoolId,
+    clientIds: [up.clientId],
+    ...(up.endpoint ? { endpoint: up.endpoint } : {}),
+    groupsClaim: up.groupsClaim,
+    allowHttpLoopback: isLoopbackUrl(found.jwksUri),
+    dangerouslyAllowPrivateNetwork:
+      isLoopbackUrl(found.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+    ...verifierDeps(ctx),
+  })
   const identifyUser = verifiedIdentity(idTokens)
-  return genericProfile({
+  const profile = genericProfile({
     kind: 'cognito',
     upstream,
     redirectPath: up.redirectPath,
     upstreamScopes: up.scopes ?? COGNITO_DEFAULT_SCOPES,
     async resolveIdentity(result): Promise<UserIdentity> {
       const identity = await identifyUser(result)
+      // The token kept for getUpstreamToken must be this app client's access token for the same
+      // user (not an ID token, not another client's): fail closed.
+      const access = await accessTokens.verifyToken(result.tokens.accessToken)
+      if (access?.subject !== identity.subject) {
+        throw new OAuthError('access_denied', 'the identity provider did not prove who signed in', {
+          reason: 'upstream_access_token_unverified',
+        })
+      }
       const claims = result.tokens.idToken
         ? (await idTokens.verifyToken(result.tokens.idToken))?.claims
         : undefined
       return withRoles(identity, stringList(claims?.[up.groupsClaim]))
     },
   })
+  return {
+    ...profile,
+    capabilities: { ...profile.capabilities, accessTokenVerifier: accessTokens },
+  }
 }

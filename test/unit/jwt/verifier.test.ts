@@ -94,6 +94,31 @@ describe('JWTVerifier claims', () => {
     await expectRejected(make(), await signToken(ec, { aud: [AUDIENCE, 7] }), 'wrong_audience')
   })
 
+  it('checks client_id instead of aud with audienceClaim client_id (Cognito)', async () => {
+    const v = make({ audience: 'app-client', audienceClaim: 'client_id' })
+    const result = await v.verify(await signToken(ec, { aud: undefined, client_id: 'app-client' }))
+    expect(result.resource).toBe('app-client')
+    // aud naming the audience does not count: only client_id does.
+    await expectRejected(v, await signToken(ec, { aud: 'app-client' }), 'wrong_audience')
+    await expectRejected(v, await signToken(ec, { client_id: 'other' }), 'wrong_audience')
+    expect(() => make({ audienceClaim: 'azp' as 'aud' })).toThrow(TypeError)
+  })
+
+  it('requires requiredClaims with exactly their values', async () => {
+    const v = make({ requiredClaims: { token_use: 'access' } })
+    await v.verify(await signToken(ec, { token_use: 'access' }))
+    await expectRejected(v, await signToken(ec, { token_use: 'id' }), 'invalid_claim')
+    await expectRejected(v, await signToken(ec), 'invalid_claim')
+    await expectRejected(v, await signToken(ec, { token_use: ['access'] }), 'invalid_claim')
+  })
+
+  it('reports the configured resource for a token that passed', async () => {
+    const v = make({ audience: 'api://default', resource: 'https://mcp.test/mcp' })
+    const result = await v.verify(await signToken(ec, { aud: 'api://default' }))
+    expect(result.resource).toBe('https://mcp.test/mcp')
+    await expectRejected(v, await signToken(ec, { aud: 'https://mcp.test/mcp' }), 'wrong_audience')
+  })
+
   it('reads scopes from scope, else scp (string or array), and refuses other shapes', async () => {
     const v = make()
     expect((await v.verify(await signToken(ec, { scope: ' a  b ' }))).scopes).toEqual(['a', 'b'])
