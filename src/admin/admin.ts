@@ -1,6 +1,6 @@
 /**
  * Administration of a Gatehouse deployment through its store: clients, grants, tokens, signing
- * keys and a store check. The same operations back `gatehouse admin` (src/cli/admin.ts).
+ * keys and a store check. The same operations back `gatehouse admin` (src/cli/commands/admin.ts).
  *
  * Listing uses the store's `scan(prefix)`, so it sees what every instance wrote, across restarts.
  * Every state-changing action emits one `admin_action` audit event into the sinks the

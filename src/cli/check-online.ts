@@ -99,7 +99,7 @@ function probeKeys(
   allowPrivateNetwork: boolean,
   source: KeySource = createJwksUriSource(url),
 ): Promise<OnlineCheck> {
-  // As the server (upstream/create-proxy.ts): http only on loopback; private addresses for an
+  // As the server (providers/registry.ts): http only on loopback; private addresses for an
   // http loopback URL or when the configuration allows them.
   const loopback = isLoopbackUrl(url)
   const fetch = createGuardedFetch({

@@ -25,7 +25,7 @@ const RESERVED = new Set([
   'GATEHOUSE_DEV_USER',
   'GATEHOUSE_DEV_PASSWORD',
   'GATEHOUSE_CONFIG',
-  // Where `gatehouse admin` finds the store (src/cli/admin.ts).
+  // Where `gatehouse admin` finds the store (src/cli/commands/admin.ts).
   'GATEHOUSE_STORE',
   'GATEHOUSE_REDIS_PREFIX',
   'GATEHOUSE_PG_SCHEMA',
