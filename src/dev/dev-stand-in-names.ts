@@ -13,6 +13,12 @@ export const DEV_STAND_IN_NAMES = {
   discord: 'a local Discord: OAuth2 app, the user in a server mapped to a role',
   huggingface: 'a local Sign in with Hugging Face: organizations as roles',
   oci: 'a local OCI IAM identity domain: shared issuer, groups claim',
+  workos: 'a local WorkOS AuthKit domain: the organization role in the access token',
+  descope: 'a local Descope project: project roles in the ID token',
+  scalekit: 'a local Scalekit environment: roles in the access token',
+  supabase: 'a local Supabase Auth project: a Custom Access Token Hook claim as the role',
+  clerk: 'a local Clerk instance: public_metadata.role in the ID token',
+  propelauth: 'a local PropelAuth project: OAuth2 API, the organization role from userinfo',
 } as const
 
 /** A provider with a stand-in for `gatehouse dev --provider`. */

@@ -4,7 +4,10 @@
  * the `upstream` section that points Gatehouse's profile at it. The dev user has the role
  * `Tools.Admin` wherever the provider has roles (GitHub: team `gatehouse-dev/admins`; Auth0: the
  * namespaced roles claim; Keycloak: a realm role; Okta, Cognito, OCI: a group; Discord: the server
- * `gatehouse-dev`; Hugging Face: the organization `gatehouse-dev`). Google: a Workspace user of
+ * `gatehouse-dev`; Hugging Face: the organization `gatehouse-dev`; WorkOS: the role of the
+ * organization membership; Descope: a project role; Scalekit: a role in the access token;
+ * Supabase: the claim `user_role` a Custom Access Token Hook adds; Clerk: `public_metadata.role`;
+ * PropelAuth: the role in the organization `gatehouse-dev`). Google: a Workspace user of
  * `gatehouse.dev`, restricted to that domain. The names and their help lines are in
  * `dev-stand-in-names.ts` (the CLI reads them; `oidc` and `azure` are its own).
  */
@@ -14,11 +17,17 @@ import { startAuth0StandIn } from './auth0-stand-in/index.js'
 import { startDiscordStandIn } from './discord-stand-in/index.js'
 import { startGitHubStandIn } from './github-stand-in/index.js'
 import { startGoogleStandIn } from './google-stand-in/index.js'
+import { startClerkStandIn } from './provider-stand-ins/clerk.js'
 import { startCognitoStandIn } from './provider-stand-ins/cognito.js'
+import { startDescopeStandIn } from './provider-stand-ins/descope.js'
 import { startHuggingFaceStandIn } from './provider-stand-ins/huggingface.js'
 import { startKeycloakStandIn } from './provider-stand-ins/keycloak.js'
 import { startOciStandIn } from './provider-stand-ins/oci.js'
 import { startOktaStandIn } from './provider-stand-ins/okta.js'
+import { startPropelAuthStandIn } from './provider-stand-ins/propelauth.js'
+import { startScalekitStandIn } from './provider-stand-ins/scalekit.js'
+import { startSupabaseStandIn } from './provider-stand-ins/supabase.js'
+import { startWorkOSStandIn } from './provider-stand-ins/workos.js'
 
 export interface ProviderDevUpstream {
   /** The stand-in's base URL (its issuer, for OpenID providers). */
@@ -261,6 +270,169 @@ export const DEV_STAND_INS = {
           clientSecret,
         },
         close: () => oci.close(),
+      }
+    },
+  },
+  workos: {
+    async start({ user, password, callback, clientSecret }) {
+      const clientId = 'client_01GATEHOUSEDEV'
+      const authkit = await startWorkOSStandIn({
+        users: [
+          {
+            username: user,
+            password,
+            sub: `user_${user}`,
+            name: user,
+            email: `${user}@gatehouse.dev`,
+            orgId: 'org_gatehouse_dev',
+            roles: [ROLE],
+          },
+        ],
+        clients: [{ clientId, clientSecret, redirectUris: [callback] }],
+      })
+      return {
+        url: authkit.origin,
+        issuer: authkit.issuer,
+        upstream: { kind: 'workos', domain: authkit.origin, clientId, clientSecret },
+        close: () => authkit.close(),
+      }
+    },
+  },
+  descope: {
+    async start({ user, password, callback, clientSecret }) {
+      const projectId = 'P2GatehouseDev'
+      const descope = await startDescopeStandIn({
+        projectId,
+        users: [{ username: user, password, sub: `U2${user}`, name: user, roles: [ROLE] }],
+        clients: [{ clientId: 'gatehouse-dev', clientSecret, redirectUris: [callback] }],
+      })
+      return {
+        url: descope.origin,
+        issuer: descope.issuer,
+        upstream: {
+          kind: 'descope',
+          projectId,
+          baseUrl: descope.origin,
+          clientId: 'gatehouse-dev',
+          clientSecret,
+        },
+        close: () => descope.close(),
+      }
+    },
+  },
+  scalekit: {
+    async start({ user, password, callback, clientSecret }) {
+      const clientId = 'skc_gatehousedev'
+      const sk = await startScalekitStandIn({
+        users: [
+          {
+            username: user,
+            password,
+            sub: `usr_${user}`,
+            name: user,
+            email: `${user}@gatehouse.dev`,
+            organizationId: 'org_gatehouse_dev',
+            roles: [ROLE],
+          },
+        ],
+        clients: [{ clientId, clientSecret, redirectUris: [callback] }],
+      })
+      return {
+        url: sk.origin,
+        issuer: sk.issuer,
+        upstream: { kind: 'scalekit', environmentUrl: sk.origin, clientId, clientSecret },
+        close: () => sk.close(),
+      }
+    },
+  },
+  supabase: {
+    async start({ user, password, callback, clientSecret }) {
+      const clientId = '00000000-0000-4000-8000-00000000c11e'
+      const sb = await startSupabaseStandIn({
+        users: [
+          {
+            username: user,
+            password,
+            sub: '00000000-0000-4000-8000-000000000001',
+            name: user,
+            email: `${user}@gatehouse.dev`,
+            hookClaims: { user_role: ROLE },
+          },
+        ],
+        clients: [{ clientId, clientSecret, redirectUris: [callback] }],
+      })
+      return {
+        url: sb.origin,
+        issuer: sb.issuer,
+        upstream: {
+          kind: 'supabase',
+          projectUrl: sb.origin,
+          clientId,
+          clientSecret,
+          rolesClaim: 'user_role',
+        },
+        close: () => sb.close(),
+      }
+    },
+  },
+  clerk: {
+    async start({ user, password, callback, clientSecret }) {
+      const clerk = await startClerkStandIn({
+        users: [
+          {
+            username: user,
+            password,
+            sub: `user_${user}`,
+            name: user,
+            email: `${user}@gatehouse.dev`,
+            publicMetadata: { role: ROLE },
+          },
+        ],
+        clients: [{ clientId: 'gatehouse-dev', clientSecret, redirectUris: [callback] }],
+      })
+      return {
+        url: clerk.origin,
+        issuer: clerk.issuer,
+        upstream: {
+          kind: 'clerk',
+          domain: clerk.origin,
+          clientId: 'gatehouse-dev',
+          clientSecret,
+          rolesClaim: 'public_metadata.role',
+        },
+        close: () => clerk.close(),
+      }
+    },
+  },
+  propelauth: {
+    async start({ user, password, callback, clientSecret }) {
+      const pa = await startPropelAuthStandIn({
+        users: [
+          {
+            username: user,
+            password,
+            sub: '00000000-0000-4000-8000-000000000002',
+            name: user,
+            email: `${user}@gatehouse.dev`,
+            orgs: { '00000000-0000-4000-8000-0000000000d0': { name: 'gatehouse-dev', role: ROLE } },
+          },
+        ],
+        clients: [{ clientId: 'gatehouse-dev', clientSecret, redirectUris: [callback] }],
+        introspectionClient: {
+          clientId: 'gatehouse-dev-mcp',
+          clientSecret: randomBytes(32).toString('base64url'),
+        },
+      })
+      return {
+        url: pa.origin,
+        issuer: pa.issuer,
+        upstream: {
+          kind: 'propelauth',
+          authUrl: pa.origin,
+          clientId: 'gatehouse-dev',
+          clientSecret,
+        },
+        close: () => pa.close(),
       }
     },
   },

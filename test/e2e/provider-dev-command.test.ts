@@ -22,6 +22,12 @@ describe.each([
   ['discord', '100000000000000002', ['Tools.Admin']],
   ['huggingface', 'ada', ['Tools.Admin']],
   ['oci', 'ada', ['Tools.Admin']],
+  ['workos', 'user_ada', ['Tools.Admin']],
+  ['descope', 'U2ada', ['Tools.Admin']],
+  ['scalekit', 'usr_ada', ['Tools.Admin']],
+  ['supabase', '00000000-0000-4000-8000-000000000001', ['Tools.Admin']],
+  ['clerk', 'user_ada', ['Tools.Admin']],
+  ['propelauth', '00000000-0000-4000-8000-000000000002', ['Tools.Admin']],
 ] as const)('gatehouse dev --provider %s', (kind, subject, roles) => {
   it('signs the MCP SDK client in through the stand-in and serves the demo tools', async () => {
     const dev = await startDev({
@@ -71,11 +77,25 @@ describe('gatehouse dev --provider', () => {
     expect(await main(['dev', '--provider', 'myspace'], out, out)).toBe(2)
     expect(text).toContain(
       '--provider must be one of oidc, azure, github, google, auth0, keycloak, okta, cognito, ' +
-        'discord, huggingface, oci',
+        'discord, huggingface, oci, workos, descope, scalekit, supabase, clerk, propelauth\n',
     )
     text = ''
     expect(await main(['dev', '--help'], out, out)).toBe(0)
-    for (const name of ['keycloak', 'okta', 'cognito', 'auth0', 'discord', 'huggingface', 'oci']) {
+    for (const name of [
+      'keycloak',
+      'okta',
+      'cognito',
+      'auth0',
+      'discord',
+      'huggingface',
+      'oci',
+      'workos',
+      'descope',
+      'scalekit',
+      'supabase',
+      'clerk',
+      'propelauth',
+    ]) {
       expect(text).toMatch(new RegExp(`^ +${name} \\(a local `, 'm'))
     }
   })
