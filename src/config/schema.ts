@@ -33,7 +33,7 @@ import { tokenFields } from './tokens-schema.js'
 import { RegistrationSchema } from './registration-schema.js'
 import { ClientIdMetadataDocumentsSchema } from './client-id-metadata-documents-schema.js'
 import { checkClients, StaticClientSchema } from './clients-schema.js'
-import { IdentityAssertionSchema } from './identity-assertion-schema.js'
+import { checkIdentityAssertion, IdentityAssertionSchema } from './identity-assertion-schema.js'
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
 import { TokenExchangeSchema, WorkloadIdentitySchema } from './token-exchange-schema.js'
 import { checkUpstream, UpstreamSchema } from './upstream-schema.js'
@@ -122,6 +122,7 @@ export const ConfigSchema = z
     checkUpstream(c, ctx)
     checkUpstreams(c, ctx)
     checkClients(c, ctx)
+    checkIdentityAssertion(c, ctx)
     checkEntraOnBehalfOf(c, ctx)
     checkResources(c, ctx)
   })
