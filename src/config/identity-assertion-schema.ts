@@ -78,7 +78,7 @@ export function checkIdentityAssertion(
   c: {
     identityAssertion?: IdentityAssertionConfig | undefined
     upstream?: unknown
-    upstreams?: readonly unknown[] | undefined
+    upstreams?: readonly { subjectPrefix?: unknown }[] | undefined
     tokenExchange?:
       { trustedIssuers: readonly { subjectPrefix?: string | undefined }[] } | undefined
   },
@@ -109,6 +109,20 @@ export function checkIdentityAssertion(
         code: 'custom',
         path,
         message: `"${t.subjectPrefix}" is also a tokenExchange.trustedIssuers subjectPrefix: the two issuers would share subjects`,
+      })
+    } else {
+      // ID-JAG subjects are "<prefix>:<sub>": an upstreams prefix overlapping that ("corp:", "c",
+      // "") would let one side's user name the other's subject.
+      const own = `${t.subjectPrefix}:`
+      c.upstreams?.forEach((e, j) => {
+        const other = e.subjectPrefix
+        if (typeof other === 'string' && (other.startsWith(own) || own.startsWith(other))) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `"${own}" overlaps upstreams.${String(j)}.subjectPrefix "${other}": ID-JAG users and that IdP's users would share subjects`,
+          })
+        }
       })
     }
   })

@@ -107,6 +107,21 @@ describe('configured clients and the identity-assertion grant', () => {
       message,
     ])
     expect(problems({ identityAssertion: one('corp'), upstream })).toEqual([])
+    // An upstreams prefix overlapping "corp:" would name the same subjects.
+    expect(
+      problems({
+        identityAssertion: one('corp'),
+        upstreams: [{ id: 'corp', upstream }],
+      }),
+    ).toEqual([])
+    expect(
+      problems({
+        identityAssertion: one('corp'),
+        upstreams: [{ id: 'corp', subjectPrefix: 'corp:', upstream }],
+      }),
+    ).toEqual([
+      'identityAssertion.trustedIssuers.0.subjectPrefix: "corp:" overlaps upstreams.0.subjectPrefix "corp:": ID-JAG users and that IdP\'s users would share subjects',
+    ])
   })
 
   it('refuse an identityAssertion subject prefix that a tokenExchange issuer also uses', () => {
