@@ -21,7 +21,8 @@ export const TrustedIssuerSchema = z
     allowPrivateNetwork: z.boolean().default(false),
     /**
      * Prepended to the ID-JAG's `sub` as `{prefix}:{sub}` in Gatehouse's tokens, so users of two
-     * IdPs never share a subject. Required on every issuer when several are trusted.
+     * IdPs never share a subject. Required on every issuer when several are trusted, and when
+     * users also sign in through a proxy `upstream`/`upstreams` (checkIdentityAssertion).
      */
     subjectPrefix: z
       .string()
@@ -64,3 +65,65 @@ export const IdentityAssertionSchema = z
       if (t.subjectPrefix !== undefined) prefixes.add(t.subjectPrefix)
     })
   })
+
+export type IdentityAssertionConfig = z.output<typeof IdentityAssertionSchema>
+
+/**
+ * Cross-section rules of `identityAssertion`: with a proxy `upstream`/`upstreams`, users signed in
+ * there hold Gatehouse subjects too, so an ID-JAG issuer without a prefix could set `sub` to such a
+ * user's subject and act as that user. Every trusted issuer then needs a `subjectPrefix`. A prefix
+ * is also never shared with a `tokenExchange` issuer (the two would name the same subjects).
+ */
+export function checkIdentityAssertion(
+  c: {
+    identityAssertion?: IdentityAssertionConfig | undefined
+    upstream?: unknown
+    upstreams?: readonly { subjectPrefix?: unknown }[] | undefined
+    tokenExchange?:
+      { trustedIssuers: readonly { subjectPrefix?: string | undefined }[] } | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const ia = c.identityAssertion
+  if (!ia) return
+  const proxy = c.upstream !== undefined || c.upstreams !== undefined
+  const exchangePrefixes = new Set(
+    (c.tokenExchange?.trustedIssuers ?? []).flatMap((t) =>
+      t.subjectPrefix !== undefined ? [t.subjectPrefix] : [],
+    ),
+  )
+  ia.trustedIssuers.forEach((t, i) => {
+    const path = ['identityAssertion', 'trustedIssuers', i, 'subjectPrefix']
+    if (t.subjectPrefix === undefined) {
+      // With several issuers the schema above already says so.
+      if (proxy && ia.trustedIssuers.length === 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'is required when upstream or upstreams is configured: ID-JAG subjects become "<subjectPrefix>:<sub>" so the IdP cannot name a user who signs in through the proxy',
+        })
+      }
+    } else if (exchangePrefixes.has(t.subjectPrefix)) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `"${t.subjectPrefix}" is also a tokenExchange.trustedIssuers subjectPrefix: the two issuers would share subjects`,
+      })
+    } else {
+      // ID-JAG subjects are "<prefix>:<sub>": an upstreams prefix overlapping that ("corp:", "c",
+      // "") would let one side's user name the other's subject.
+      const own = `${t.subjectPrefix}:`
+      c.upstreams?.forEach((e, j) => {
+        const other = e.subjectPrefix
+        if (typeof other === 'string' && (other.startsWith(own) || own.startsWith(other))) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `"${own}" overlaps upstreams.${String(j)}.subjectPrefix "${other}": ID-JAG users and that IdP's users would share subjects`,
+          })
+        }
+      })
+    }
+  })
+}

@@ -26,14 +26,14 @@
  */
 import * as z from 'zod'
 import { ConfigError } from '../errors.js'
-import { absoluteUrl, canonicalResource } from './urls.js'
+import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
 import { checkIssuer } from './issuer-schema.js'
 import { checkResources, ResourceSchema } from './resources-schema.js'
 import { tokenFields } from './tokens-schema.js'
 import { RegistrationSchema } from './registration-schema.js'
 import { ClientIdMetadataDocumentsSchema } from './client-id-metadata-documents-schema.js'
 import { checkClients, StaticClientSchema } from './clients-schema.js'
-import { IdentityAssertionSchema } from './identity-assertion-schema.js'
+import { checkIdentityAssertion, IdentityAssertionSchema } from './identity-assertion-schema.js'
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
 import { TokenExchangeSchema, WorkloadIdentitySchema } from './token-exchange-schema.js'
 import { checkUpstream, UpstreamSchema } from './upstream-schema.js'
@@ -122,6 +122,7 @@ export const ConfigSchema = z
     checkUpstream(c, ctx)
     checkUpstreams(c, ctx)
     checkClients(c, ctx)
+    checkIdentityAssertion(c, ctx)
     checkEntraOnBehalfOf(c, ctx)
     checkResources(c, ctx)
   })
@@ -204,12 +205,28 @@ function resolveResources(
   return Object.freeze(resources)
 }
 
+/** RFC 8414 §2: an https URL with no query or fragment (http only on loopback, for development). */
+function isIssuerIdentifier(value: string): boolean {
+  const u = parseUrl(value)
+  if (!u) return true // absoluteUrl() reports it
+  const scheme = u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))
+  return scheme && !value.includes('?') && !value.includes('#')
+}
+const ISSUER_IDENTIFIER = {
+  message:
+    'must be an issuer identifier: an https URL without query or fragment (http only on loopback)',
+}
+
 /** Configuration of a resource server whose tokens come from an external authorization server. */
 export const RemoteAuthConfigSchema = z.strictObject({
   /** The protected MCP endpoints. */
   resources: z.array(ResourceSchema).min(1),
-  /** Issuer identifiers of the authorization servers clients should use (RFC 9728 §2). */
-  authorizationServers: z.array(absoluteUrl()).min(1),
+  /**
+   * Issuer identifiers of the authorization servers clients should use (RFC 9728 §2), published
+   * exactly as given: clients compare them with the AS metadata's `issuer` (RFC 8414 §3.3), so
+   * Auth0's `https://{domain}/` keeps its slash.
+   */
+  authorizationServers: z.array(absoluteUrl().refine(isIssuerIdentifier, ISSUER_IDENTIFIER)).min(1),
 })
 
 export interface ResolvedRemoteAuthConfig {
@@ -234,8 +251,6 @@ export function resolveRemoteAuthConfig(input: unknown): ResolvedRemoteAuthConfi
   if (dpopIssues.length > 0) throw new ConfigError(dpopIssues)
   return Object.freeze({
     resources: resolveResources(parsed.data.resources, []),
-    authorizationServers: Object.freeze(
-      parsed.data.authorizationServers.map((a) => a.replace(/\/+$/, '')),
-    ),
+    authorizationServers: Object.freeze([...parsed.data.authorizationServers]),
   })
 }

@@ -20,9 +20,19 @@ export const supabaseUpstreamFields = {
   /**
    * The access-token claim (a dotted path such as `user_role` or `app_metadata.roles`) holding the
    * user's role or roles, set by a Custom Access Token Hook or in app_metadata; default: none.
+   * Never `user_metadata`: the user writes it (`supabase.auth.updateUser({ data })`).
    */
   rolesClaim: z
     .string()
     .regex(/^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/, 'must be a claim name or a dotted path')
+    .refine((claim) => !isSupabaseUserWritableClaim(claim), {
+      message:
+        'must not be in user_metadata: users can write their own user_metadata, so they would choose their roles; put roles in app_metadata (e.g. "app_metadata.roles", set by the service role) or in a claim of a Custom Access Token Hook (e.g. "user_role")',
+    })
     .optional(),
+}
+
+/** Whether a roles claim path lies in `user_metadata`, which the signed-in user can change. */
+export function isSupabaseUserWritableClaim(claim: string): boolean {
+  return claim === 'user_metadata' || claim.startsWith('user_metadata.')
 }

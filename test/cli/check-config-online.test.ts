@@ -168,7 +168,9 @@ describe('gatehouse check-config --online', () => {
         clientSecret: 'x',
       },
       identityAssertion: {
-        trustedIssuers: [{ issuer: idp.issuer, jwksUri: `${idp.issuer}/no-such-keys` }],
+        trustedIssuers: [
+          { issuer: idp.issuer, jwksUri: `${idp.issuer}/no-such-keys`, subjectPrefix: 'corp' },
+        ],
       },
     })
     expect(r.code).toBe(1)

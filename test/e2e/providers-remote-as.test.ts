@@ -245,9 +245,9 @@ for (const [name, start] of Object.entries(cases)) {
       expect(response.status).toBe(200)
       const body = (await response.json()) as Record<string, unknown>
       expect(body.resource).toBe(resource)
-      // Gatehouse writes issuers without a trailing slash: Auth0's `https://{domain}/` is named as
-      // its origin (the same URL; the MCP SDK discovers metadata at the origin either way).
-      expect(body.authorization_servers).toEqual([c.issuer.replace(/\/$/, '')])
+      // Exactly as configured: Auth0's `https://{domain}/` keeps its slash, since clients compare
+      // it with the authorization server metadata's `issuer` (RFC 8414 §3.3, RFC 9728 §3.3).
+      expect(body.authorization_servers).toEqual([c.issuer])
     })
 
     it('accepts the provider’s access token through the MCP SDK client (tool call, roles)', async () => {

@@ -142,6 +142,38 @@ describe('Supabase Auth', () => {
       expect((await remote.call(token, 'reports')).isError).toBe(false)
     })
 
+    it('with allowedClientIds, accepts only those OAuth clients’ tokens (another client’s gets 401)', async () => {
+      const only = await startRemoteHarness(sb.issuer, (resource) =>
+        supabaseVerifier({
+          projectUrl: sb.origin,
+          resource,
+          rolesClaim: 'app_metadata.roles',
+          allowedClientIds: ['dcr-client-1'],
+        }),
+      )
+      try {
+        const mint = (clientId: string) =>
+          sb.mintAccessToken({
+            sub: ALICE,
+            aud: 'authenticated',
+            role: 'authenticated',
+            client_id: clientId,
+            app_metadata: { roles: ['reports-reader'] },
+          })
+        const me = JSON.parse((await only.call(await mint('dcr-client-1'))).text) as {
+          subject: string
+        }
+        expect(me.subject).toBe(ALICE)
+        const other = await only.post(await mint('some-other-app'))
+        expect(other.status).toBe(401)
+        expect(other.challenge).toMatch(expectedChallenge(only.base))
+        // Without the option, any OAuth client of the project is accepted (the default).
+        expect((await remote.post(await mint('some-other-app'))).status).toBe(200)
+      } finally {
+        await only.close()
+      }
+    })
+
     it('refuses anon, session (no client_id) and other-project tokens with 401', async () => {
       const anon = await sb.mintAccessToken({ role: 'anon', aud: 'anon', client_id: 'c' })
       const session = await sb.mintAccessToken({ sub: ALICE, aud: 'authenticated' })

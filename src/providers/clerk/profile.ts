@@ -11,6 +11,8 @@
  *   JWT access tokens with `typ: at+jwt` and `aud` = the MCP URL: `clerkVerifier` checks those (its
  *   ID tokens and session JWTs share the issuer; `typ` keeps them out).
  */
+import { isClerkUserWritableClaim } from '../../config/clerk-schema.js'
+import { ConfigError } from '../../errors.js'
 import type { JWTVerifier } from '../../jwt/verifier.js'
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
 import { buildHostedProfile, originOf, remoteVerifier, rolesAt } from '../hosted.js'
@@ -51,6 +53,11 @@ export function clerkVerifier(options: {
   requiredScopes?: string[]
   fetch?: typeof fetch
 }): JWTVerifier {
+  if (options.rolesClaim !== undefined && isClerkUserWritableClaim(options.rolesClaim)) {
+    throw new ConfigError([
+      'rolesClaim: must not be in unsafe_metadata (users write it themselves); use public_metadata',
+    ])
+  }
   const issuer = originOf(options.domain)
   return remoteVerifier({
     issuer,

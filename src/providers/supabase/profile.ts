@@ -12,6 +12,8 @@
  * - no RFC 8707: tokens are not bound to a resource; the OAuth server registers MCP clients itself
  *   (DCR), and `supabaseVerifier` is the verifier of the remote-AS mode.
  */
+import { isSupabaseUserWritableClaim } from '../../config/supabase-schema.js'
+import { ConfigError } from '../../errors.js'
 import type { TokenVerifier } from '../../jwt/access-token.js'
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
 import { boundToResource, buildHostedProfile, remoteVerifier, rolesAt } from '../hosted.js'
@@ -55,9 +57,25 @@ export function supabaseVerifier(options: {
   projectUrl: string
   resource: string
   rolesClaim?: string
+  /**
+   * The OAuth clients (`client_id`) whose tokens are accepted. Unset: any OAuth client of the
+   * project, including every client registered through its dynamic registration.
+   */
+  allowedClientIds?: string[]
   requiredScopes?: string[]
   fetch?: typeof fetch
 }): TokenVerifier {
+  const problems: string[] = []
+  if (options.rolesClaim !== undefined && isSupabaseUserWritableClaim(options.rolesClaim)) {
+    problems.push(
+      'rolesClaim: must not be in user_metadata (users write it themselves); use app_metadata or a Custom Access Token Hook claim',
+    )
+  }
+  if (options.allowedClientIds?.length === 0) {
+    problems.push('allowedClientIds: name at least one client_id, or leave it unset')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const allowed = options.allowedClientIds ? new Set(options.allowedClientIds) : undefined
   const issuer = supabaseIssuer(options.projectUrl)
   const verifier = remoteVerifier({
     issuer,
@@ -67,11 +85,14 @@ export function supabaseVerifier(options: {
     ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
-  // Only OAuth-issued tokens (with the client that asked): a project session token has no client_id.
+  // Only OAuth-issued tokens (with the client that asked): a project session token has no
+  // client_id. With allowedClientIds, only those clients' tokens.
   const oauthOnly: TokenVerifier = {
     async verifyToken(token) {
       const verified = await verifier.verifyToken(token)
-      return typeof verified?.claims.client_id === 'string' ? verified : undefined
+      const clientId = verified?.claims.client_id
+      if (typeof clientId !== 'string') return undefined
+      return allowed === undefined || allowed.has(clientId) ? verified : undefined
     },
   }
   return boundToResource(oauthOnly, options.resource)

@@ -86,6 +86,67 @@ describe('configured clients and the identity-assertion grant', () => {
     expect(problems(two('same', 'same'))).toHaveLength(1)
   })
 
+  it('require a subject prefix on a single trusted issuer when users also sign in through a proxy upstream', () => {
+    const one = (subjectPrefix?: string) => ({
+      trustedIssuers: [
+        { issuer: 'https://idp.example', jwksUri: 'https://idp.example/jwks', subjectPrefix },
+      ],
+    })
+    const upstream = {
+      kind: 'oidc',
+      configUrl: 'https://login.example/.well-known/openid-configuration',
+      clientId: 'gh',
+      clientSecret: 'x',
+    }
+    const message =
+      'identityAssertion.trustedIssuers.0.subjectPrefix: is required when upstream or upstreams is configured: ID-JAG subjects become "<subjectPrefix>:<sub>" so the IdP cannot name a user who signs in through the proxy'
+    // The documented single-IdP enterprise setup (no proxy) keeps the ID-JAG's sub as is.
+    expect(problems({ identityAssertion: one() })).toEqual([])
+    expect(problems({ identityAssertion: one(), upstream })).toEqual([message])
+    expect(problems({ identityAssertion: one(), upstreams: [{ id: 'corp', upstream }] })).toEqual([
+      message,
+    ])
+    expect(problems({ identityAssertion: one('corp'), upstream })).toEqual([])
+    // An upstreams prefix overlapping "corp:" would name the same subjects.
+    expect(
+      problems({
+        identityAssertion: one('corp'),
+        upstreams: [{ id: 'corp', upstream }],
+      }),
+    ).toEqual([])
+    expect(
+      problems({
+        identityAssertion: one('corp'),
+        upstreams: [{ id: 'corp', subjectPrefix: 'corp:', upstream }],
+      }),
+    ).toEqual([
+      'identityAssertion.trustedIssuers.0.subjectPrefix: "corp:" overlaps upstreams.0.subjectPrefix "corp:": ID-JAG users and that IdP\'s users would share subjects',
+    ])
+  })
+
+  it('refuse an identityAssertion subject prefix that a tokenExchange issuer also uses', () => {
+    const te = (subjectPrefix: string) => ({
+      tokenExchange: {
+        trustedIssuers: [
+          { issuer: 'https://te.example', jwksUri: 'https://te.example/jwks', subjectPrefix },
+        ],
+      },
+    })
+    const ia = {
+      trustedIssuers: [
+        {
+          issuer: 'https://idp.example',
+          jwksUri: 'https://idp.example/jwks',
+          subjectPrefix: 'corp',
+        },
+      ],
+    }
+    expect(problems({ identityAssertion: ia, ...te('other') })).toEqual([])
+    expect(problems({ identityAssertion: ia, ...te('corp') })).toEqual([
+      'identityAssertion.trustedIssuers.0.subjectPrefix: "corp" is also a tokenExchange.trustedIssuers subjectPrefix: the two issuers would share subjects',
+    ])
+  })
+
   it('refuse a trusted issuer with no key source or two of them, and symmetric algorithms', () => {
     expect(
       problems({ identityAssertion: { trustedIssuers: [{ issuer: 'https://idp.example' }] } }),

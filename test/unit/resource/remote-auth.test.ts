@@ -130,6 +130,35 @@ describe('RemoteAuthProvider', () => {
     expect(allowed.status).toBe(200)
   })
 
+  it('publishes each authorization server exactly as configured (a trailing slash kept)', async () => {
+    // Auth0's issuer is `https://{domain}/`: clients compare it exactly with the AS metadata's issuer.
+    const slashed = 'https://tenant.auth0.com/'
+    const rs = createRemoteAuthProvider({
+      config: { authorizationServers: [slashed, AS], resources: [{ url: MCP }] },
+      verifier: { verifyToken: () => Promise.resolve(undefined) },
+    })
+    const res = await rs.fetch(
+      new Request('https://mcp.example.com/.well-known/oauth-protected-resource/mcp'),
+    )
+    expect(
+      ((await res.json()) as { authorization_servers: string[] }).authorization_servers,
+    ).toEqual([slashed, AS])
+  })
+
+  it('refuses an authorization server that is not an issuer identifier', () => {
+    const create = (as: string) => () =>
+      createRemoteAuthProvider({
+        config: { authorizationServers: [as], resources: [{ url: MCP }] },
+        verifier: { verifyToken: () => Promise.resolve(undefined) },
+      })
+    const message =
+      /authorizationServers\.0: must be an issuer identifier: an https URL without query or fragment \(http only on loopback\)/
+    expect(create('http://auth.example.com')).toThrow(message)
+    expect(create('https://auth.example.com/?tenant=a')).toThrow(message)
+    expect(create('https://auth.example.com/#x')).toThrow(message)
+    expect(create('http://127.0.0.1:8080/')).not.toThrow()
+  })
+
   it('refuses bad configuration at creation with every problem listed', () => {
     expect(() =>
       createRemoteAuthProvider({
