@@ -14,6 +14,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { CredentialHeaders } from './credentials.js'
+import type { UpstreamTracing } from './http-upstream.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -29,6 +30,8 @@ export interface SseUpstreamOptions {
   credential: CredentialHeaders
   onError?: (message: string) => void
   onCredentialFailure?: (token: AccessToken, error: unknown) => void
+  /** Gatehouse's tracing: a client span and the `traceparent` on each upstream request. */
+  tracing?: UpstreamTracing
 }
 
 interface Session {
@@ -152,7 +155,30 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
         throw error
       }
       for (const [name, value] of own) headers.set(name, value)
-      return fetch(input, { ...init, headers, redirect: 'manual' })
+      const tracing = options.tracing
+      const method = init?.method ?? 'GET'
+      const send = () => {
+        // W3C Trace Context: the MCP server's spans join the caller's trace (as HTTP routes do).
+        const traceparent = tracing?.traceparent()
+        if (traceparent !== undefined) headers.set('traceparent', traceparent)
+        return fetch(input, { ...init, headers, redirect: 'manual' })
+      }
+      if (tracing?.enabled !== true) return send()
+      return tracing.span(
+        `${method} mcp upstream`,
+        {
+          kind: 'client',
+          attributes: {
+            'http.request.method': method,
+            'server.address': new URL(options.url).host,
+          },
+        },
+        async (span) => {
+          const response = await send()
+          span.setAttribute('http.response.status_code', response.status)
+          return response
+        },
+      )
     }
     try {
       await options.credential(call.token)

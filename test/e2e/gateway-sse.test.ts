@@ -189,6 +189,36 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
     }
   }, 60_000)
 
+  it("carries the caller's traceparent on the upstream stream and messages: same trace, a new span id", async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, BOB)
+    await client.close()
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const before = seen.length
+    const res = await post(
+      serve.routes['/rec']!,
+      provider.saved!.access_token,
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'trace', version: '1' },
+        },
+      },
+      { traceparent: incoming },
+    )
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('sse-recorder')
+    const sent = seen.slice(before).map((r) => [r.method, r.headers.traceparent])
+    expect(sent.map(([m]) => m)).toEqual(['GET', 'POST'])
+    for (const [, traceparent] of sent) {
+      expect(traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+      expect(traceparent).not.toBe(incoming)
+    }
+  }, 60_000)
+
   describe('the upstream itself (what the route gives it: a call with opened/ended)', () => {
     const token = {
       token: 't',
