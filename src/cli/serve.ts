@@ -15,7 +15,6 @@ import { ConfigError } from '../errors.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createUpstream } from '../gateway/create-upstream.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
-import type { ResolvedConfig } from '../config/schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { OAuthProxy } from '../upstream/oauth-proxy.js'
 import { readinessResponse } from '../ops/health.js'
@@ -145,7 +144,6 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       closers.push(() => metricsListener.close())
       metricsUrl = metricsListener.url
     }
-    refuseOwnAudiences(checked)
     // The OAuth/OIDC proxy keeps each user's IdP token (refreshed upstream when due).
     const proxy = gatehouse.base as Partial<{
       getUpstreamToken(t: AccessToken): Promise<string>
@@ -259,25 +257,6 @@ async function readiness(request: Request, gatehouse: Gatehouse, gateway: Gatewa
       headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
     },
   )
-}
-
-/**
- * A token Gatehouse signs for an upstream must never be one Gatehouse itself accepts: its
- * audience may not be a resource of this configuration.
- */
-function refuseOwnAudiences(config: ResolvedConfig): void {
-  const own = new Set(config.resources.map((r) => r.url))
-  const problems: string[] = []
-  config.gateway?.routes.forEach((route, i) => {
-    const u = route.upstream
-    if (u.kind !== 'http' || u.credential.kind !== 'gatehouse-token') return
-    if (own.has(u.credential.audience ?? u.url)) {
-      problems.push(
-        `gateway.routes.${i}.upstream.credential.audience: is a resource of this Gatehouse; name the upstream's own audience`,
-      )
-    }
-  })
-  if (problems.length > 0) throw new ConfigError(problems)
 }
 
 /** The embedded dev IdP with one user and Gatehouse's client registered at it. */

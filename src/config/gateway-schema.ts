@@ -5,7 +5,7 @@
  */
 import * as z from 'zod'
 import { scopeToken } from './azure-schema.js'
-import { absoluteUrl } from './urls.js'
+import { absoluteUrl, canonicalResource, parseUrl } from './urls.js'
 
 /** An environment variable name (the secret's value is read from it at start-up). */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
@@ -440,6 +440,36 @@ export function checkEntraOnBehalfOf(
         path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
         message:
           'entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+      })
+    }
+  })
+}
+
+/**
+ * A token Gatehouse signs for an upstream (`gatehouse-token`, on an HTTP or SSE route) must never
+ * be one Gatehouse itself accepts: its audience (or the upstream URL) may not be, in canonical
+ * form, a resource of this configuration, else the upstream would get a real access token for
+ * another route.
+ */
+export function checkOwnAudiences(
+  c: {
+    resources?: readonly { url: string }[] | undefined
+    gateway?: z.output<typeof GatewaySchema> | undefined
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const canonical = (value: string) =>
+    parseUrl(value) === undefined ? undefined : canonicalResource(value)
+  const own = new Set((c.resources ?? []).map((r) => canonical(r.url)).filter((u) => u))
+  c.gateway?.routes.forEach((route, i) => {
+    const u = route.upstream
+    if (u.kind === 'stdio' || u.credential.kind !== 'gatehouse-token') return
+    const audience = canonical(u.credential.audience ?? u.url)
+    if (audience !== undefined && own.has(audience)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'routes', i, 'upstream', 'credential', 'audience'],
+        message: "is a resource of this Gatehouse; name the upstream's own audience",
       })
     }
   })

@@ -40,7 +40,12 @@ import { checkUpstream, UpstreamSchema } from './upstream-schema.js'
 import { checkUpstreams, UpstreamsEntrySchema } from './upstreams-schema.js'
 import { opsFields } from './ops-schema.js'
 import { DPoPSchema } from './dpop-schema.js'
-import { checkEntraOnBehalfOf, GatewaySchema, withGatewayResources } from './gateway-schema.js'
+import {
+  checkEntraOnBehalfOf,
+  checkOwnAudiences,
+  GatewaySchema,
+  withGatewayResources,
+} from './gateway-schema.js'
 
 export { ResourceSchema } from './resources-schema.js'
 export { StaticClientSchema } from './clients-schema.js'
@@ -124,6 +129,7 @@ export const ConfigSchema = z
     checkClients(c, ctx)
     checkIdentityAssertion(c, ctx)
     checkEntraOnBehalfOf(c, ctx)
+    checkOwnAudiences(c, ctx)
     checkResources(c, ctx)
   })
 

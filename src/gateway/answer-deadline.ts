@@ -4,11 +4,16 @@
  * notification restarts the clock (work is happening), but never past `maxMs` from the start.
  * When the deadline passes, each call still open gets a JSON-RPC error event in the stream, the
  * stream ends, and `onTimeout` is told which ids (to cancel them at the server). Events pass
- * through as they arrive: the stream is only read alongside, never held back.
+ * through as they arrive: the stream is only read alongside, never held back. An event longer than
+ * `maxEventChars` (an upstream that never ends its event) is treated like a passed deadline, so
+ * what is kept to read alongside stays bounded.
  */
 import { RPC, validId, type RpcMessage } from './messages.js'
 
 type Id = string | number
+
+/** Longest single event read alongside by default (characters): 16 MiB of JSON-RPC. */
+export const MAX_EVENT_CHARS = 16 * 1024 * 1024
 
 export interface AnswerDeadline {
   stream: TransformStream<Uint8Array, Uint8Array>
@@ -24,8 +29,11 @@ export function answerDeadline(options: {
   /** When the request was sent (the clock runs from there); default now. */
   startedAt?: number
   now?: () => number
+  /** Longest event kept while calls are open; longer fails them like the deadline. */
+  maxEventChars?: number
 }): AnswerDeadline {
   const now = options.now ?? Date.now
+  const maxEventChars = options.maxEventChars ?? MAX_EVENT_CHARS
   // JSON-RPC ids 1 and "1" are different calls.
   const pending = new Map(options.ids.map((id) => [JSON.stringify(id), id]))
   const started = options.startedAt ?? now()
@@ -101,6 +109,11 @@ export function answerDeadline(options: {
         seen(buffer.slice(0, end))
         buffer = buffer.slice(end + 2)
         end = buffer.indexOf('\n\n')
+      }
+      // Never a whole stream in memory: an event this long fails the open calls.
+      if (buffer.length > maxEventChars) {
+        fire()
+        buffer = ''
       }
     },
     flush() {

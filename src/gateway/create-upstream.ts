@@ -90,6 +90,7 @@ export function createUpstream(
           log(`route ${route.path}: ${m}`)
         },
         onCredentialFailure,
+        ...(deps.tracing ? { tracing: deps.tracing } : {}),
       })
     case 'stdio':
       return createStdioUpstream(u, {

@@ -14,6 +14,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { CredentialHeaders } from './credentials.js'
+import type { UpstreamTracing } from './http-upstream.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -29,6 +30,8 @@ export interface SseUpstreamOptions {
   credential: CredentialHeaders
   onError?: (message: string) => void
   onCredentialFailure?: (token: AccessToken, error: unknown) => void
+  /** Gatehouse's tracing: a client span and the `traceparent` on each upstream request. */
+  tracing?: UpstreamTracing
 }
 
 interface Session {
@@ -36,6 +39,8 @@ interface Session {
   /** The caller's latest token: the credential of each upstream request is made from it. */
   token: AccessToken
   lastSeen: number
+  /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
+  ended: (sessionId: string) => Promise<void>
   server: WebStandardStreamableHTTPServerTransport
   // The legacy transport is what this upstream kind is for.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
@@ -53,14 +58,14 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
   const all = new Set<Session>()
   let closing = false
 
-  const end = async (s: Session, call?: UpstreamCall) => {
+  const end = async (s: Session) => {
     if (!all.delete(s)) return
     for (const p of s.pending.values()) clearTimeout(p.timer)
     s.pending.clear()
     if (s.id !== undefined) sessions.delete(s.id)
     await s.client.close().catch(() => undefined)
     await s.server.close().catch(() => undefined)
-    if (s.id !== undefined && call) await call.ended(s.id).catch(() => undefined)
+    if (s.id !== undefined) await s.ended(s.id).catch(() => undefined)
   }
 
   const toClient = (s: Session, msg: RpcMessage) => {
@@ -137,12 +142,43 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       })
     }
     const session = { token: call.token } as Session
-    // Every upstream request (the stream and each POST) carries the caller's current credential.
+    // Every upstream request (the stream and each POST) carries the caller's current credential;
+    // one that cannot be had is audited, and the caller's request is answered in `handle`.
     const withCredential: typeof fetch = async (input, init) => {
       const headers = new Headers(init?.headers)
       headers.delete('authorization')
-      for (const [name, value] of await options.credential(session.token)) headers.set(name, value)
-      return fetch(input, { ...init, headers, redirect: 'manual' })
+      let own: Awaited<ReturnType<CredentialHeaders>>
+      try {
+        own = await options.credential(session.token)
+      } catch (error) {
+        options.onCredentialFailure?.(session.token, error)
+        throw error
+      }
+      for (const [name, value] of own) headers.set(name, value)
+      const tracing = options.tracing
+      const method = init?.method ?? 'GET'
+      const send = () => {
+        // W3C Trace Context: the MCP server's spans join the caller's trace (as HTTP routes do).
+        const traceparent = tracing?.traceparent()
+        if (traceparent !== undefined) headers.set('traceparent', traceparent)
+        return fetch(input, { ...init, headers, redirect: 'manual' })
+      }
+      if (tracing?.enabled !== true) return send()
+      return tracing.span(
+        `${method} mcp upstream`,
+        {
+          kind: 'client',
+          attributes: {
+            'http.request.method': method,
+            'server.address': new URL(options.url).host,
+          },
+        },
+        async (span) => {
+          const response = await send()
+          span.setAttribute('http.response.status_code', response.status)
+          return response
+        },
+      )
     }
     try {
       await options.credential(call.token)
@@ -155,6 +191,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
     Object.assign(session, {
       id: undefined,
       lastSeen: Date.now(),
+      ended: (id: string) => call.ended(id),
       pending: new Map(),
       rewrites: new Map(),
       progress: new Map(),
@@ -168,7 +205,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
           await call.opened(id)
         },
         onsessionclosed: async () => {
-          await end(session, call)
+          await end(session)
         },
       }),
     } satisfies Omit<Session, 'token'>)
@@ -181,7 +218,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
     }
     // The server closed its stream: the session is over (the client starts a new one).
     session.client.onclose = () => {
-      void end(session, call)
+      void end(session)
     }
     session.server.onmessage = (m) => {
       toServer(session, m)
@@ -238,13 +275,35 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
           }
         }
       }
+      // The caller's credential for this request (the messages are POSTed upstream in the
+      // background): one that cannot be had is answered like the HTTP upstream does.
+      if (call.sessionId !== undefined && call.messages !== undefined) {
+        try {
+          await options.credential(call.token)
+        } catch (error) {
+          options.onCredentialFailure?.(call.token, error)
+          if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+          options.onError?.('no upstream credential for the caller')
+          return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
+        }
+      }
       const parsedBody = call.body
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
         : undefined
-      return session.server.handleRequest(
-        call.request,
-        parsedBody === undefined ? {} : { parsedBody },
-      )
+      const opened = call.sessionId === undefined
+      let response: Response
+      try {
+        response = await session.server.handleRequest(
+          call.request,
+          parsedBody === undefined ? {} : { parsedBody },
+        )
+      } catch (error) {
+        if (opened && session.id === undefined) await end(session)
+        throw error
+      }
+      // An `initialize` that failed leaves a session without id: drop it (it held a slot).
+      if (opened && session.id === undefined) await end(session)
+      return response
     },
     ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000)),
     async close() {

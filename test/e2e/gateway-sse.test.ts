@@ -12,6 +12,10 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { OAuthError } from '../../src/errors.js'
+import { createSseUpstream } from '../../src/gateway/sse-upstream.js'
+import type { UpstreamCall } from '../../src/gateway/upstream.js'
+import type { AccessToken } from '../../src/jwt/access-token.js'
 import { connectAs, post, startEverythingSse } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
@@ -184,4 +188,141 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
       await client.close()
     }
   }, 60_000)
+
+  it("carries the caller's traceparent on the upstream stream and messages: same trace, a new span id", async () => {
+    const { client, provider } = await connectAs(serve.routes['/rec']!, BOB)
+    await client.close()
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const before = seen.length
+    const res = await post(
+      serve.routes['/rec']!,
+      provider.saved!.access_token,
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'trace', version: '1' },
+        },
+      },
+      { traceparent: incoming },
+    )
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('sse-recorder')
+    const sent = seen.slice(before).map((r) => [r.method, r.headers.traceparent])
+    expect(sent.map(([m]) => m)).toEqual(['GET', 'POST'])
+    for (const [, traceparent] of sent) {
+      expect(traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+      expect(traceparent).not.toBe(incoming)
+    }
+  }, 60_000)
+
+  describe('the upstream itself (what the route gives it: a call with opened/ended)', () => {
+    const token = {
+      token: 't',
+      clientId: 'c',
+      scopes: [],
+      subject: 'ada',
+      claims: {},
+    } as AccessToken
+    const accept = 'application/json, text/event-stream'
+    const init = {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 't', version: '1' },
+      },
+    }
+    const record = { opened: [] as string[], ended: [] as string[] }
+    const call = (
+      body: unknown,
+      headers: Record<string, string> = {},
+      sessionId?: string,
+    ): UpstreamCall => {
+      const bytes = new TextEncoder().encode(JSON.stringify(body))
+      return {
+        request: new Request('http://127.0.0.1/x', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept,
+            'mcp-protocol-version': '2025-06-18',
+            ...(sessionId !== undefined ? { 'mcp-session-id': sessionId } : {}),
+            ...headers,
+          },
+          body: bytes,
+        }),
+        token,
+        body: bytes,
+        messages: [body as never],
+        ...(sessionId !== undefined ? { sessionId } : {}),
+        opened: (id) => (record.opened.push(id), Promise.resolve(true)),
+        ended: (id) => (record.ended.push(id), Promise.resolve()),
+      }
+    }
+
+    it('forgets the binding of a session the idle sweep ends; a failed initialize does not keep a slot', async () => {
+      const upstream = createSseUpstream({
+        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
+        timeoutMs: 5000,
+        idleSeconds: 1,
+        maxSessions: 1,
+        credential: () => [],
+      })
+      try {
+        // Refused by the SDK transport (no text/event-stream in Accept): no session id is given.
+        const refused = await upstream.handle(call(init, { accept: 'application/json' }))
+        expect(refused.status).toBe(406)
+        const ok = await upstream.handle(call(init))
+        expect(ok.status).toBe(200)
+        const id = ok.headers.get('mcp-session-id')!
+        expect(record.opened).toEqual([id])
+        for (let i = 0; i < 40 && record.ended.length === 0; i++) {
+          await new Promise((done) => setTimeout(done, 100))
+        }
+        expect(record.ended).toEqual([id])
+      } finally {
+        await upstream.close()
+      }
+    }, 30_000)
+
+    it('audits a credential that fails mid-session and lets the route answer 401 invalid_token', async () => {
+      let fail = false
+      const failures: unknown[] = []
+      const upstream = createSseUpstream({
+        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
+        timeoutMs: 5000,
+        idleSeconds: 60,
+        maxSessions: 10,
+        credential: () => {
+          if (fail)
+            throw new OAuthError('invalid_token', 'the grant was revoked', {
+              reason: 'grant_revoked',
+            })
+          return [['x-api-key', KEY]]
+        },
+        onCredentialFailure: (_t, error) => failures.push(error),
+      })
+      try {
+        const ok = await upstream.handle(call(init))
+        expect(ok.status).toBe(200)
+        const id = ok.headers.get('mcp-session-id')!
+        fail = true
+        const refused = await upstream
+          .handle(call({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, {}, id))
+          .catch((e: unknown) => e)
+        expect(refused).toBeInstanceOf(OAuthError)
+        expect((refused as OAuthError).code).toBe('invalid_token')
+        expect(failures.length).toBeGreaterThanOrEqual(1)
+        expect((failures[0] as OAuthError).reason).toBe('grant_revoked')
+      } finally {
+        await upstream.close()
+      }
+    }, 30_000)
+  })
 })

@@ -7,6 +7,7 @@ import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { answerDeadline } from '../../src/gateway/answer-deadline.js'
 import { connectAs, post } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
@@ -172,4 +173,28 @@ describe('streaming through the gateway', () => {
       await client.close()
     }
   }, 60_000)
+
+  it('fails the open calls like a timeout when an event never ends, instead of keeping it all', async () => {
+    const cancelled: (string | number)[][] = []
+    const deadline = answerDeadline({
+      ids: [7],
+      timeoutMs: 60_000,
+      maxMs: 60_000,
+      maxEventChars: 1000,
+      onTimeout: (ids) => cancelled.push(ids),
+    })
+    const encoder = new TextEncoder()
+    const writer = deadline.stream.writable.getWriter()
+    const read = new Response(deadline.stream.readable).text()
+    // An upstream that streams one event forever (never "\n\n").
+    for (let i = 0; i < 5; i++) {
+      await writer.write(encoder.encode(`data: ${'x'.repeat(300)}`)).catch(() => undefined)
+    }
+    await writer.close().catch(() => undefined)
+    const text = await read
+    expect(cancelled).toEqual([[7]])
+    expect(text).toContain('"id":7')
+    expect(text).toContain('the MCP server did not answer in time')
+    deadline.stop()
+  })
 })

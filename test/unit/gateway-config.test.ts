@@ -136,6 +136,47 @@ describe('gateway configuration', () => {
     expect(problems({ ...base, upstream: azure, gateway: { routes: [route] } })).toEqual([])
   })
 
+  it('refuses a gatehouse-token whose audience is one of its own resources, on HTTP and SSE routes', () => {
+    const token = (audience?: string) => ({
+      kind: 'gatehouse-token',
+      ...(audience ? { audience } : {}),
+    })
+    const found = problems({
+      ...base,
+      resources: [{ url: 'https://mcp.example.com/other' }],
+      gateway: {
+        routes: [
+          // An SSE route handing the token for another route (non-canonical spelling).
+          {
+            path: '/a',
+            upstream: {
+              kind: 'sse',
+              url: 'http://10.0.0.1:3001/sse',
+              credential: token('HTTPS://MCP.example.com:443/b/'),
+            },
+          },
+          { path: '/b', upstream: { ...http, credential: token('https://mcp.example.com/other') } },
+          // The upstream URL is the audience when none is given.
+          {
+            path: '/c',
+            upstream: { kind: 'sse', url: 'https://mcp.example.com/b', credential: token() },
+          },
+          {
+            path: '/d',
+            upstream: { ...http, credential: token('https://upstream.example.com/mcp') },
+          },
+        ],
+      },
+    })
+    const message = "is a resource of this Gatehouse; name the upstream's own audience"
+    expect(found).toEqual([
+      'invalid configuration:',
+      `gateway.routes.0.upstream.credential.audience: ${message}`,
+      `gateway.routes.1.upstream.credential.audience: ${message}`,
+      `gateway.routes.2.upstream.credential.audience: ${message}`,
+    ])
+  })
+
   it('is understood by gatehouse check-config (no resources list needed)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-gwcfg-'))
     const file = join(dir, 'gatehouse.json')
