@@ -122,7 +122,7 @@ if (available) {
         // The write has reached the replica before the primary dies.
         expect(await primary.call('WAIT', '1', '2000')).toBe(1)
         primary.disconnect()
-        setup.killPrimary()
+        await setup.killPrimary()
         const outcomes: string[] = []
         const deadline = Date.now() + 30_000
         let value: unknown

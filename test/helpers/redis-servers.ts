@@ -162,8 +162,13 @@ export async function startRedisCluster(): Promise<RedisDeployment> {
 export interface SentinelDeployment extends RedisDeployment {
   /** The port of the primary the deployment started with. */
   primaryPort: number
-  /** Kills the primary (SIGKILL), as a crashed host would. */
-  killPrimary(): void
+  /**
+   * Kills the primary (SIGKILL), as a crashed host would, and keeps its port: connections to it
+   * are accepted and closed at once, so no other test's server (files run in parallel) can take
+   * the port while the sentinel still names it, and the client sees a dead primary, never a
+   * stranger answering in its place.
+   */
+  killPrimary(): Promise<void>
   /** The primary's port the sentinel names now. */
   currentPrimaryPort(): Promise<number | undefined>
 }
@@ -243,13 +248,31 @@ export async function startRedisSentinel(
     await stopAll(children, dir)
     throw error
   }
+  const portHolder = createServer((socket) => socket.destroy())
   return {
     nodes: [{ host: '127.0.0.1', port: sentinel }],
     primaryPort: primary,
-    killPrimary: () => {
+    killPrimary: async () => {
+      const exited = new Promise((resolve) => primaryProcess.once('exit', resolve))
       primaryProcess.kill('SIGKILL')
+      await exited
+      await new Promise<void>((resolve, reject) => {
+        portHolder.once('error', reject)
+        portHolder.listen(primary, '127.0.0.1', () => {
+          resolve()
+        })
+      })
     },
     currentPrimaryPort: () => masterAddress().catch(() => undefined),
-    stop: () => stopAll(children, dir),
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        if (portHolder.listening) {
+          portHolder.close(() => {
+            resolve()
+          })
+        } else resolve()
+      })
+      await stopAll(children, dir)
+    },
   }
 }
