@@ -1,8 +1,14 @@
-// The server side of the gateway bench: a minimal stateless MCP server over HTTP (answers every
-// POST with a tools/call result) and `gatehouse serve`'s gateway in front of it, in one process.
-// Prints one JSON line: { upstream, gateway, token }.
+// The gateway side of the gateway bench: `gatehouse serve`'s gateway (guard, body and header
+// checks, policy, session binding, metrics, the upstream proxy) wired as `src/cli/serve.ts` wires
+// it, with an `authenticate` hook in place of an IdP so the bench can mint real access tokens.
+//   node --expose-gc bench/gateway-server.mjs '<routes JSON>'
+// Prints one JSON line { base, token } (a token for the first route) and serves until SIGTERM.
+// GET /__bench/token?path=/x mints a token for another route. GET /__bench/memory answers the
+// heap in use after a full collection and the resident size of this process and its children
+// (the stdio servers), for the memory figures.
+import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { issueTokens } from './guard.bench.mjs'
+import { createHash, randomBytes } from 'node:crypto'
 
 const dist = new URL('../dist/', import.meta.url)
 const { createGatehouse } = await import(new URL('index.js', dist).href)
@@ -14,44 +20,129 @@ const { createGateway } = await import(new URL('gateway/gateway.js', dist).href)
 const { createUpstream } = await import(new URL('gateway/create-upstream.js', dist).href)
 
 const ISSUER = 'http://127.0.0.1:9'
-const answer = (id) =>
-  JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'ok' }] } })
-
-const upstream = createServer((req, res) => {
-  const chunks = []
-  req.on('data', (c) => chunks.push(c))
-  req.on('end', () => {
-    let id = null
-    try {
-      id = JSON.parse(Buffer.concat(chunks).toString()).id ?? null
-    } catch {}
-    res.writeHead(200, { 'content-type': 'application/json' }).end(answer(id))
-  })
-})
-await new Promise((done) => upstream.listen(0, '127.0.0.1', done))
-const upstreamUrl = `http://127.0.0.1:${upstream.address().port}/mcp`
+const routes = JSON.parse(process.argv[2])
 
 const store = createMemoryStore()
 const gh = await createGatehouse({
-  config: {
-    issuer: ISSUER,
-    secret: 'b'.repeat(32),
-    gateway: { routes: [{ path: '/mcp', upstream: { kind: 'http', url: upstreamUrl } }] },
-  },
+  config: { issuer: ISSUER, secret: 'b'.repeat(32), gateway: { routes } },
   store,
   authenticate: async () => ({ subject: 'bench-user' }),
+  dangerouslySkipConsent: true,
   signatureVerifier: nodeSignatureVerifier,
+  metrics: true,
+  onWarning: () => undefined,
 })
 const gateway = createGateway({
   gatehouse: gh,
   store,
-  upstream: (route, index) => createUpstream(route, index),
+  upstream: (route, index) =>
+    createUpstream(route, index, {
+      env: process.env,
+      signer: { keys: gh.keys, issuer: ISSUER },
+      audit: gh.audit,
+      tracing: gh.tracing,
+    }),
 })
+
+/** Resident set size in bytes of a process, from /proc (0 where there is none). */
+function rssOf(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
+    return line ? Number(line[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+function childrenOf(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    )
+  } catch {
+    return []
+  }
+}
+
+function memory() {
+  globalThis.gc?.()
+  globalThis.gc?.()
+  const children = childrenOf(process.pid).map(Number)
+  return Response.json({
+    heapUsed: process.memoryUsage().heapUsed,
+    rss: rssOf(process.pid),
+    children: children.map((pid) => ({ pid, rss: rssOf(pid) })),
+  })
+}
+
+/** A real access token for one route's resource, through /register, /authorize and /token. */
+async function tokenFor(path) {
+  const post = (url, body, type) =>
+    gh.fetch(new Request(url, { method: 'POST', headers: { 'content-type': type }, body }))
+  const client = await (
+    await post(
+      `${ISSUER}/register`,
+      JSON.stringify({
+        redirect_uris: ['http://127.0.0.1/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+      'application/json',
+    )
+  ).json()
+  const verifier = randomBytes(32).toString('base64url')
+  const resource = `${ISSUER}${path}`
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: client.client_id,
+    redirect_uri: 'http://127.0.0.1/cb',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    resource,
+  })
+  const redirect = (await gh.fetch(new Request(`${ISSUER}/authorize?${q}`))).headers.get('location')
+  const answer = await post(
+    `${ISSUER}/token`,
+    new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: new URL(redirect).searchParams.get('code'),
+      code_verifier: verifier,
+      redirect_uri: 'http://127.0.0.1/cb',
+      client_id: client.client_id,
+      resource,
+    }),
+    'application/x-www-form-urlencoded',
+  )
+  const { access_token: token } = await answer.json()
+  if (!token) throw new Error(`no token for ${path}: ${answer.status}`)
+  return token
+}
+
+const bench = async (url) =>
+  url.pathname === '/__bench/memory'
+    ? memory()
+    : Response.json({ token: await tokenFor(url.searchParams.get('path')) })
+
 const server = createServer(
-  toNodeHandler((request) => gateway.handle(request) ?? gh.fetch(request), { baseUrl: ISSUER }),
+  toNodeHandler(
+    (request) => {
+      const url = new URL(request.url)
+      return url.pathname.startsWith('/__bench/')
+        ? bench(url)
+        : (gateway.handle(request) ?? gh.fetch(request))
+    },
+    { baseUrl: ISSUER, maxBodyBytes: 1_048_577 },
+  ),
 )
+server.keepAliveTimeout = 30_000
 await new Promise((done) => server.listen(0, '127.0.0.1', done))
-const [token] = await issueTokens(gh, 1)
+const token = await tokenFor(routes[0].path)
 process.stdout.write(
-  `${JSON.stringify({ upstream: upstreamUrl, gateway: `http://127.0.0.1:${server.address().port}/mcp`, token })}\n`,
+  `${JSON.stringify({ base: `http://127.0.0.1:${server.address().port}`, token })}\n`,
 )
+process.on('SIGTERM', async () => {
+  await gateway.close()
+  process.exit(0)
+})
