@@ -37,6 +37,7 @@ import { checkIdentityAssertion, IdentityAssertionSchema } from './identity-asse
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
 import { TokenExchangeSchema, WorkloadIdentitySchema } from './token-exchange-schema.js'
 import { checkUpstream, UpstreamSchema } from './upstream-schema.js'
+import { checkSubjectPrefixes } from './subject-prefixes.js'
 import { checkUpstreams, UpstreamsEntrySchema } from './upstreams-schema.js'
 import { opsFields } from './ops-schema.js'
 import { DPoPSchema } from './dpop-schema.js'
@@ -128,6 +129,7 @@ export const ConfigSchema = z
     checkUpstreams(c, ctx)
     checkClients(c, ctx)
     checkIdentityAssertion(c, ctx)
+    checkSubjectPrefixes(c, ctx)
     checkEntraOnBehalfOf(c, ctx)
     checkOwnAudiences(c, ctx)
     checkResources(c, ctx)

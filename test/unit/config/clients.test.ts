@@ -147,6 +147,33 @@ describe('configured clients and the identity-assertion grant', () => {
     ])
   })
 
+  it('refuse a tokenExchange subject prefix overlapping an upstreams prefix', () => {
+    const upstream = {
+      kind: 'oidc',
+      configUrl: 'https://login.example/.well-known/openid-configuration',
+      clientId: 'gh',
+      clientSecret: 'x',
+    }
+    const te = {
+      tokenExchange: {
+        trustedIssuers: [
+          { issuer: 'https://te.example', jwksUri: 'https://te.example/jwks', subjectPrefix: 'corp' },
+        ],
+      },
+    }
+    // "corp|…" (the default prefix of upstream id corp) and "corp:…" are different namespaces.
+    expect(problems({ ...te, upstreams: [{ id: 'corp', upstream }] })).toEqual([])
+    // A prefix the exchanged subjects start with, or one that starts with theirs, is refused:
+    // a token of that issuer with sub "alice" would be the IdP user "alice" and the other way round.
+    for (const prefix of ['corp:', 'co', '', 'corp:alice']) {
+      expect(
+        problems({ ...te, upstreams: [{ id: 'corp', subjectPrefix: prefix, upstream }] }),
+      ).toEqual([
+        `tokenExchange.trustedIssuers.0.subjectPrefix: "corp:" overlaps upstreams.0.subjectPrefix "${prefix}": token-exchange subjects and that IdP's users would share subjects`,
+      ])
+    }
+  })
+
   it('refuse a trusted issuer with no key source or two of them, and symmetric algorithms', () => {
     expect(
       problems({ identityAssertion: { trustedIssuers: [{ issuer: 'https://idp.example' }] } }),
