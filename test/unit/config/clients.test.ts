@@ -157,7 +157,11 @@ describe('configured clients and the identity-assertion grant', () => {
     const te = {
       tokenExchange: {
         trustedIssuers: [
-          { issuer: 'https://te.example', jwksUri: 'https://te.example/jwks', subjectPrefix: 'corp' },
+          {
+            issuer: 'https://te.example',
+            jwksUri: 'https://te.example/jwks',
+            subjectPrefix: 'corp',
+          },
         ],
       },
     }
