@@ -425,8 +425,10 @@ function issueTokens(
       return response
     } finally {
       const context = currentContext()
-      if (context?.grantType !== undefined) span.setAttribute('oauth.grant_type', context.grantType)
-      if (context?.clientId !== undefined) span.setAttribute('oauth.client_id', context.clientId)
+      if (context?.grantType !== undefined)
+        span.setAttribute('gatehouse.oauth.grant_type', context.grantType)
+      if (context?.clientId !== undefined)
+        span.setAttribute('gatehouse.oauth.client_id', context.clientId)
     }
   })
 }

@@ -168,8 +168,8 @@ describe('OpenTelemetry spans with a registered SDK', () => {
     expect(issued).toBeDefined()
     expect(issued!.parentSpanContext?.spanId).toBe(request!.spanContext().spanId)
     expect(issued!.attributes).toMatchObject({
-      'oauth.grant_type': 'authorization_code',
-      'oauth.client_id': clientId,
+      'gatehouse.oauth.grant_type': 'authorization_code',
+      'gatehouse.oauth.client_id': clientId,
       'http.response.status_code': 200,
     })
     expect(issued!.status.code).not.toBe(SpanStatusCode.ERROR)
