@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
+import { record } from './report.mjs'
 
 const BODY = JSON.stringify({
   jsonrpc: '2.0',
@@ -56,6 +57,15 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
     const rps = (rs) => median(rs.map((r) => r.requests.average))
     const p50 = (rs) => median(rs.map((r) => r.latency.p50))
     const ratio = rps(through) / rps(direct)
+    record({
+      bench: 'gateway',
+      scenario: 'tools/call through the gateway (req/s)',
+      ratio,
+      ratios: through.map((g, i) => g.requests.average / direct[i].requests.average),
+      baseline: 'the same MCP server called directly',
+      target: { op: '>=', value: 0.9 },
+      higherIsBetter: true,
+    })
     log(`gateway: tools/call over HTTP, ${rounds} rounds of ${seconds}s, 16 connections`)
     log(`  direct   ${rps(direct).toFixed(0)} req/s, p50 ${p50(direct)} ms`)
     log(`  through  ${rps(through).toFixed(0)} req/s, p50 ${p50(through)} ms`)

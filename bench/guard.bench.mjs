@@ -3,6 +3,7 @@
 import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { importJWK, jwtVerify } from 'jose'
+import { record } from './report.mjs'
 
 const dist = new URL('../dist/', import.meta.url)
 const { createGatehouse } = await import(new URL('index.js', dist).href)
@@ -139,7 +140,8 @@ export async function runGuardBench({ log = console.log } = {}) {
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-  const ratio = (a, b) => median(rounds[a].map((x, i) => x / rounds[b][i]))
+  const perRound = (a, b) => rounds[a].map((x, i) => x / rounds[b][i])
+  const ratio = (a, b) => median(perRound(a, b))
   const raw = median(rounds.raw)
   const jose = median(rounds.jose)
   const cold = median(rounds.cold)
@@ -157,6 +159,24 @@ export async function runGuardBench({ log = console.log } = {}) {
     requestConstructionUs: requestOnly,
     coldVsRaw: ratio('cold', 'raw'),
     joseVsRaw: ratio('jose', 'raw'),
+  }
+  // For the chart: every case against raw node:crypto (the limit); the cold verify has the
+  // foundation issue's target (within 1.3x raw), the hits show what the cache saves.
+  for (const [key, scenario, target] of [
+    ['jose', 'jose.jwtVerify (local key), peer'],
+    ['cold', 'Gatehouse verifier, cold', { op: '<=', value: 1.3 }],
+    ['hit', 'Gatehouse verifier, cache hit'],
+    ['guardHit', 'verifyBearer(request), cache hit'],
+  ]) {
+    record({
+      bench: 'guard',
+      scenario,
+      ratio: ratio(key, 'raw'),
+      ratios: perRound(key, 'raw'),
+      baseline: 'raw node:crypto RS256 verify',
+      target,
+      higherIsBetter: false,
+    })
   }
   log('guard (RS256, one process, median µs per op)')
   log(`  raw node:crypto verify            ${raw.toFixed(2)} µs   1.00x`)
