@@ -5,10 +5,11 @@
 //
 //   node bench/chart.mjs bench/results/<file>.jsonl [outDir=docs/bench]
 //
-// Hand-written SVG, no chart library: the chart is a few dozen rectangles, lines and labels, and
-// node_modules holds no maintained small SVG chart package (the usual ones, vega and friends, pull
-// a DOM or a canvas). The SVG carries its own background and a prefers-color-scheme style, so it
-// reads on GitHub in light and dark mode. Every text is escaped for XML.
+// Hand-written SVG, no chart library: the chart is a few dozen lines, circles and labels (about
+// 7-8 KB per bench), node_modules holds no chart package, and adding a dependency for this would be
+// heavier than the code. The SVG carries its own background and a prefers-color-scheme style, so
+// it reads on GitHub in light and dark mode. Every text is escaped for XML; test/bench/chart.test.ts
+// reads the output back.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -19,7 +20,7 @@ const PAD = 16
 const ROW = 26
 const VALUE_COLUMN = 170
 const CHAR = 6.4 // average width of a 12 px sans-serif character, for the label column
-const MAX_LABEL = 52
+const MAX_LABEL = 56
 
 const STYLE = `
   text { font-family: -apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif; font-size: 12px; fill: #1f2328 }
@@ -139,16 +140,38 @@ export function summarize(records) {
   return result
 }
 
-/** A tick step giving 4–8 ticks between 0 and `max`. */
-function tickStep(max) {
-  const raw = max / 6
+// The axis is logarithmic: ratios are multiplicative (2x and 0.5x sit as far from 1.00x), and one
+// chart holds a cache hit at 0.02x, a cold verify at 1.3x and a peer at 5x; on a linear axis the
+// gap between 1.00x and a 1.30x target would be a few pixels. Ratios below FLOOR sit at the edge.
+const FLOOR = 0.001
+
+/**
+ * Tick values between `lo` and `hi` on a plot `width` px wide: the finest of 1-1.5-2-3-5-7, 1-2-5,
+ * 1-3 or 1 per decade whose labels fit; linear steps when the range is too narrow for those.
+ */
+function ticks(lo, hi, width) {
+  const perDecade = (steps) => {
+    const out = []
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of steps) {
+        const v = Number((m * 10 ** e).toPrecision(6))
+        if (v >= lo && v <= hi) out.push(v)
+      }
+    }
+    return out
+  }
+  const sets = [[1, 1.5, 2, 3, 5, 7], [1, 2, 5], [1, 3], [1]].map(perDecade)
+  if (sets[0].length >= 4) return sets.find((t) => t.length * 44 <= width) ?? sets[3]
+  const raw = (hi - lo) / 5
   const power = 10 ** Math.floor(Math.log10(raw))
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * power >= raw) return m * power
-  return 10 * power
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((v) => v >= raw)
+  const out = []
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) out.push(Number(v.toPrecision(6)))
+  return out
 }
 
-const fmt = (v) => `${v >= 10 ? v.toFixed(1) : v.toFixed(2)}x`
-const fmtTick = (v) => `${Number(v.toFixed(3))}x`
+const fmt = (v) => `${v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : Number(v.toPrecision(2))}x`
+const fmtTick = (v) => `${Number(v.toPrecision(3))}x`
 const opText = { '>=': '≥', '>': '>', '<=': '≤', '<': '<' }
 
 function shorten(label) {
@@ -173,10 +196,15 @@ export function renderChart(bench, rows) {
   const plotBottom = top + rows.length * rowHeight
   const height = plotBottom + 86
 
-  const extent = [1, ...rows.flatMap((r) => [r.max, r.target?.value])].filter(Number.isFinite)
-  const step = tickStep(Math.max(...extent) * 1.08)
-  const domainMax = Math.ceil((Math.max(...extent) * 1.04) / step) * step
-  const x = (v) => plotLeft + (v / domainMax) * (plotRight - plotLeft)
+  const extent = [1, ...rows.flatMap((r) => [r.min, r.max, r.target?.value])].filter(
+    Number.isFinite,
+  )
+  const lo = Math.max(FLOOR, Math.min(...extent) / 1.15)
+  const hi = Math.max(...extent) * 1.15
+  const x = (v) =>
+    plotLeft +
+    ((Math.log(Math.max(v, lo)) - Math.log(lo)) / (Math.log(hi) - Math.log(lo))) *
+      (plotRight - plotLeft)
   const n = (v) => Number(v.toFixed(1))
 
   const out = []
@@ -188,6 +216,7 @@ export function renderChart(bench, rows) {
   const subtitle = [
     runCount > 1 ? `dot: median of ${runCount} runs` : 'dot: median of rounds',
     'whisker: min–max over rounds and runs',
+    'log scale',
     runCount > 1 ? 'ring: one run' : '',
     direction,
   ]
@@ -210,10 +239,10 @@ export function renderChart(bench, rows) {
       )
     }
   })
-  for (let v = 0; v <= domainMax + step / 1000; v += step) {
+  for (const v of ticks(lo, hi, plotRight - plotLeft)) {
     out.push(
       `<line class="grid" x1="${n(x(v))}" y1="${top}" x2="${n(x(v))}" y2="${plotBottom}"/>`,
-      `<text class="muted" x="${n(x(v))}" y="${plotBottom + 14}" text-anchor="middle">${fmtTick(v)}</text>`,
+      `<text class="muted tick" x="${n(x(v))}" y="${plotBottom + 14}" text-anchor="middle">${fmtTick(v)}</text>`,
     )
   }
 

@@ -24,6 +24,11 @@ const all = [
   'flow',
 ]
 
+function usage(message) {
+  console.error(`${message}\nusage: node bench/run.mjs [bench ...] [--runs N]`)
+  process.exit(2)
+}
+
 function parseArgs(argv) {
   const names = []
   let runs = 1
@@ -33,9 +38,9 @@ function parseArgs(argv) {
     if (arg === '--runs' || inline) {
       const value = inline ? inline[1] : argv[++i]
       runs = Number(value)
-      if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs needs a whole number >= 1`)
+      if (!Number.isInteger(runs) || runs < 1) usage('--runs needs a whole number >= 1')
     } else if (arg.startsWith('-')) {
-      throw new Error(`unknown option ${arg}; usage: node bench/run.mjs [bench ...] [--runs N]`)
+      usage(`unknown option ${arg}`)
     } else {
       names.push(arg)
     }
@@ -47,9 +52,7 @@ const { names, runs } = parseArgs(process.argv.slice(2))
 const script = (name) => fileURLToPath(new URL(`./${name}.bench.mjs`, import.meta.url))
 for (const name of names) {
   if (!all.includes(name) || !existsSync(script(name))) {
-    throw new Error(
-      `unknown bench ${name}; one of ${all.filter((n) => existsSync(script(n))).join(', ')}`,
-    )
+    usage(`unknown bench ${name}; one of ${all.filter((n) => existsSync(script(n))).join(', ')}`)
   }
 }
 // Benches listed here whose script is not in this checkout yet are skipped in a full run.

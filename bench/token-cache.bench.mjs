@@ -158,7 +158,7 @@ for (const n of POPULATIONS) {
     const missing = n > CACHE_ENTRIES && (name === 'cache on' || name === 'own-token verifier')
     record({
       bench: 'token-cache',
-      scenario: `${name}, ${n.toLocaleString('en-US')} tokens${n > CACHE_ENTRIES ? ' (over the cache size)' : ''}`,
+      scenario: `${name}, ${n.toLocaleString('en-US')} tokens${n > CACHE_ENTRIES ? ' (over cache size)' : ''}`,
       ratio: perRound,
       ratios: xs.map((x, r) => x / samples.raw[r]),
       baseline: 'raw node:crypto RS256 verify (CPU time)',

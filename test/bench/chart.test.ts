@@ -162,13 +162,18 @@ let demo: XmlElement
 let demoText: string
 let tp: XmlElement
 
-/** Maps x positions back to ratios through the axis: the 0x tick and the 1.00x baseline line. */
+/**
+ * Maps x positions back to ratios through the axis (logarithmic): the 1.00x baseline line and the
+ * tick label farthest from it.
+ */
 function scaleOf(svg: XmlElement) {
-  const zero = findAll(svg, (e) => e.name === 'text' && textOf(e) === '0x')[0]!
-  const base = findAll(svg, (e) => e.name === 'line' && hasClass(e, 'base'))[0]!
-  const x0 = num(zero, 'x')
-  const x1 = num(base, 'x1')
-  return (x: number) => (x - x0) / (x1 - x0)
+  const base = num(findAll(svg, (e) => e.name === 'line' && hasClass(e, 'base'))[0]!, 'x1')
+  const ticks = findAll(svg, (e) => e.name === 'text' && hasClass(e, 'tick')).map((e) => ({
+    x: num(e, 'x'),
+    value: Number(/^([\d.]+)x$/.exec(textOf(e))![1]),
+  }))
+  const far = ticks.sort((a, b) => Math.abs(b.x - base) - Math.abs(a.x - base))[0]!
+  return (x: number) => far.value ** ((x - base) / (far.x - base))
 }
 /** Positions are rounded to 0.1 px: a ratio read back is within 0.02 of the figure. */
 function expectRatio(actual: number, expected: number) {
