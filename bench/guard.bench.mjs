@@ -54,6 +54,9 @@ export async function issueTokens(gh, count) {
   const loc = new URL(
     (await gh.fetch(new Request(`${ISSUER}/authorize?${q}`))).headers.get('location'),
   )
+  if (!loc.searchParams.get('code')) {
+    throw new Error(`/authorize gave no code (redirected to ${loc.pathname}): skip consent?`)
+  }
   const tokenRes = await gh.fetch(
     new Request(`${ISSUER}/token`, {
       method: 'POST',
@@ -68,6 +71,7 @@ export async function issueTokens(gh, count) {
     }),
   )
   const first = await tokenRes.json()
+  if (!first.access_token) throw new Error(`/token refused the code: ${first.error}`)
   const tokens = [first.access_token]
   let refresh = first.refresh_token
   while (tokens.length < count) {
