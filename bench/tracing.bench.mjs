@@ -132,7 +132,7 @@ for (const [mode, label] of [
   const ratios = perRound(wrapper[mode], wrapper.direct)
   record({
     bench: 'tracing',
-    scenario: `one span around an async no-op, ${label}`,
+    scenario: `one span around a no-op, ${label}`,
     ratio: median(ratios),
     ratios,
     baseline: 'the no-op called directly',
