@@ -12,6 +12,8 @@ import { appendFileSync } from 'node:fs'
  * - `baseline`: what 1.00x is ("raw node:crypto RS256 verify").
  * - `target`: optional { op: '>=' | '<=', value } from the issue.
  * - `higherIsBetter`: whether a larger ratio is better (throughput) or worse (cost).
+ * Each line also carries `run` (BENCH_RUN, set by `bench/run.mjs --runs N`; 1 otherwise), the Node
+ * version and the time, so the charts can show the spread between runs.
  */
 export function record({
   bench,
@@ -32,6 +34,8 @@ export function record({
     baseline,
     target,
     higherIsBetter,
+    run: Number(process.env.BENCH_RUN ?? 1),
+    node: process.version,
     at: new Date().toISOString(),
   }
   appendFileSync(file, `${JSON.stringify(entry)}\n`)

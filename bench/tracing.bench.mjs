@@ -10,6 +10,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
 import { createBenchGatehouse, issueTokens } from './guard.bench.mjs'
+import { record } from './report.mjs'
 
 const { createTracing, NO_TRACING } = await import(
   new URL('../dist/ops/tracing.js', import.meta.url).href
@@ -76,6 +77,28 @@ for (const [mode, label] of [
 await off.gh.close()
 await apiOnly.gh.close()
 
+// For the chart: each mode against tracing off, per round (same moment, same load).
+const perRound = (xs, base) => xs.map((x, r) => x / base[r])
+for (const [mode, label] of [
+  ['api', 'API installed, no SDK'],
+  ['sdk', 'SDK recording (in-memory)'],
+]) {
+  for (const [workload, what] of [
+    ['health', 'GET /healthz'],
+    ['call', 'guarded POST /mcp'],
+  ]) {
+    const ratios = perRound(results[mode][workload], results.off[workload])
+    record({
+      bench: 'tracing',
+      scenario: `${what}, ${label}`,
+      ratio: median(ratios),
+      ratios,
+      baseline: 'the same request with tracing off (= API absent)',
+      higherIsBetter: false,
+    })
+  }
+}
+
 // The wrapper alone: one span around an async no-op, per call.
 const SPANS = 200_000
 const work = async () => 1
@@ -101,6 +124,21 @@ for (let round = 0; round < ROUNDS; round++) {
   exporter.reset()
 }
 trace.disable()
+for (const [mode, label] of [
+  ['off', 'tracing off'],
+  ['api', 'API installed, no SDK'],
+  ['sdk', 'SDK recording (in-memory)'],
+]) {
+  const ratios = perRound(wrapper[mode], wrapper.direct)
+  record({
+    bench: 'tracing',
+    scenario: `one span around a no-op, ${label}`,
+    ratio: median(ratios),
+    ratios,
+    baseline: 'the no-op called directly',
+    higherIsBetter: false,
+  })
+}
 console.log(
   `one span around an async no-op: direct call ${median(wrapper.direct).toFixed(0)} ns, ` +
     `tracing off ${median(wrapper.off).toFixed(0)} ns, API without SDK ${median(wrapper.api).toFixed(0)} ns, ` +
