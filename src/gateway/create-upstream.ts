@@ -8,8 +8,8 @@ import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
-import { createHttpUpstream, type UpstreamTracing } from './http-upstream.js'
-import { createSseUpstream } from './sse-upstream.js'
+import { createHTTPUpstream, type UpstreamTracing } from './http-upstream.js'
+import { createSSEUpstream } from './sse-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
 import type { Upstream } from './upstream.js'
 
@@ -56,7 +56,7 @@ export function createUpstream(
   }
   switch (u.kind) {
     case 'http':
-      return createHttpUpstream({
+      return createHTTPUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
         maxTimeoutMs: u.maxTimeoutSeconds * 1000,
@@ -74,7 +74,7 @@ export function createUpstream(
         ...(deps.tracing ? { tracing: deps.tracing } : {}),
       })
     case 'sse':
-      return createSseUpstream({
+      return createSSEUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
         idleSeconds: u.idleSeconds,

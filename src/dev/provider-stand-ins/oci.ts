@@ -13,16 +13,16 @@
  * - the user's groups arrive in the `groups` ID-token claim only when a custom claim puts them
  *   there (`groups` on a user stands for that rule); refresh tokens with `offline_access`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface OciUser extends Omit<DevIdpUser, 'claims'> {
+export interface OciUser extends Omit<DevIdPUser, 'claims'> {
   groups?: string[]
 }
 
 export interface OciStandInOptions {
   users: OciUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
   /** The domain's "Configure client access" setting (default true). */
   clientAccess?: boolean
 }

@@ -11,7 +11,7 @@ import { createGuardedFetch } from '../../http/guarded-fetch.js'
 import { CONSUMERS_TENANT_ID, isTenantGuid, type AzureAuthority } from './authority.js'
 
 /** What start-up learnt about the tenant. */
-export interface EntraTenantMetadata {
+export interface AzureTenantMetadata {
   authorizationEndpoint: string
   tokenEndpoint: string
   jwksUri: string
@@ -23,7 +23,7 @@ export async function discoverTenant(
   authority: AzureAuthority,
   tenantId: string,
   options: AzureOutbound & { timeoutMs: number },
-): Promise<EntraTenantMetadata> {
+): Promise<AzureTenantMetadata> {
   const guarded = createGuardedFetch({
     ...outboundOptions(authority.base, options),
     timeoutMs: options.timeoutMs,

@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import {
-  startEntraStandIn,
-  type EntraStandIn,
+  startAzureStandIn,
+  type AzureStandIn,
   type StandInApp,
-} from '../../src/dev/entra-stand-in/index.js'
+} from '../../src/dev/azure-stand-in/index.js'
 import { connectAs, startRecorder } from '../helpers/gateway.js'
 
 const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
@@ -24,7 +24,7 @@ const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read'
 const ADELE = { username: 'adele@contoso.example', password: 'adele-pw' }
 const MFA = { username: 'mfa@contoso.example', password: 'mfa-pw' }
 
-let entra: EntraStandIn
+let entra: AzureStandIn
 let recorder: Awaited<ReturnType<typeof startRecorder>>
 let serve: RunningServe
 let auditFile: string
@@ -38,7 +38,7 @@ const app: StandInApp = {
 
 beforeAll(async () => {
   auditFile = join(await mkdtemp(join(tmpdir(), 'gh-gw-obo-')), 'audit.jsonl')
-  entra = await startEntraStandIn({
+  entra = await startAzureStandIn({
     tenants: [{ id: TENANT, domain: 'contoso.onmicrosoft.com' }],
     apps: [app],
     users: [
@@ -90,7 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await (serve as RunningServe | undefined)?.close()
   await (recorder as typeof recorder | undefined)?.stop()
-  await (entra as EntraStandIn | undefined)?.close()
+  await (entra as AzureStandIn | undefined)?.close()
 })
 
 describe('entra-obo route credential', () => {

@@ -2,8 +2,8 @@
  * The local Microsoft Entra ID stand-in (development and tests only; Node). Exported as
  * `mcp-gatehouse/testing/entra`.
  */
-export { startEntraStandIn } from './server.js'
-export type { EntraStandIn, EntraStandInOptions } from './server.js'
+export { startAzureStandIn } from './server.js'
+export type { AzureStandIn, AzureStandInOptions } from './server.js'
 export type { RecordedRequest } from './state.js'
 export {
   GRAPH_APP_ID,
