@@ -127,6 +127,11 @@ export type { AzureJWTVerifierOptions } from './providers/azure/azure-jwt-verifi
 export { AzureScopeRules, OIDC_SCOPES } from './providers/azure/scopes.js'
 export { AzureOBOError } from './obo-error.js'
 export type { AzureOBOErrorCode } from './obo-error.js'
+// Deprecated names (issue 12), removed in the next minor version with deprecated-names.ts.
+/* eslint-disable @typescript-eslint/no-deprecated -- re-exporting them is their purpose */
+export { EntraOboError, GitHubApi, JwksCache } from './deprecated-names.js'
+export type { EntraOboErrorCode, JwksCacheOptions } from './deprecated-names.js'
+/* eslint-enable @typescript-eslint/no-deprecated */
 export { UpstreamSchema } from './config/schema.js'
 export { configFromEnv, mergeConfig, overlayEnv, resolveConfigWithEnv } from './config/env.js'
 export type { EnvOverlay, EnvSource } from './config/env.js'

@@ -27,3 +27,22 @@ export { AzureOBOError } from '../obo-error.js'
 export type { AzureOBOErrorCode } from '../obo-error.js'
 export { MCPAuthError } from './errors.js'
 export type { MCPAuthErrorCode } from './errors.js'
+// Deprecated names (issue 12), removed in the next minor version with deprecated-names.ts.
+/* eslint-disable @typescript-eslint/no-deprecated -- re-exporting them is their purpose */
+export { createMcpHandler, entraOboToken, EntraOboError, McpAuthError } from './deprecated-names.js'
+export type {
+  CreateMcpServer,
+  EntraOboErrorCode,
+  McpAuthErrorCode,
+  McpAuthSource,
+  McpHandler,
+  McpHandlerCommonOptions,
+  McpHandlerOptions,
+  McpSdkVersion,
+  McpServerContext,
+  McpServerLike,
+  McpTransportOptions,
+  StatefulMcpHandlerOptions,
+  StatelessMcpHandlerOptions,
+} from './deprecated-names.js'
+/* eslint-enable @typescript-eslint/no-deprecated */

@@ -1,6 +1,7 @@
 /**
  * The local Microsoft Entra ID stand-in (development and tests only; Node). Exported as
- * `mcp-gatehouse/testing/entra`.
+ * `mcp-gatehouse/testing/azure` (and, until the next minor version, under its former name
+ * `mcp-gatehouse/testing/entra`).
  */
 export { startAzureStandIn } from './server.js'
 export type { AzureStandIn, AzureStandInOptions } from './server.js'
@@ -13,3 +14,8 @@ export {
   type StandInTenant,
   type StandInUser,
 } from './directory.js'
+// Deprecated names (issue 12), removed in the next minor version with deprecated-names.ts.
+/* eslint-disable @typescript-eslint/no-deprecated -- re-exporting them is their purpose */
+export { startEntraStandIn } from './deprecated-names.js'
+export type { EntraStandIn, EntraStandInOptions } from './deprecated-names.js'
+/* eslint-enable @typescript-eslint/no-deprecated */
