@@ -153,7 +153,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         ? (t: AccessToken) =>
             (proxy.getUpstreamToken as (t: AccessToken) => Promise<string>).call(proxy, t)
         : undefined
-    // Entra On-Behalf-Of (`entra-obo` route credentials): the Azure provider's capability.
+    // Entra On-Behalf-Of (`azure-obo` route credentials): the Azure provider's capability.
     const onBehalfOf = (gatehouse.base as Partial<OAuthProxy>).capabilities?.onBehalfOf
     const gateway = createGateway({
       gatehouse,

@@ -79,10 +79,10 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
    * Microsoft Entra On-Behalf-Of: the user's Entra access token (Gatehouse's upstream must be
    * `kind: azure`, not B2C) traded at Entra for a token for `scopes` of another API (e.g.
    * `https://graph.microsoft.com/User.Read`, `api://orders/.default`), cached until shortly before
-   * it expires.
+   * it expires. `entra-obo`, its name before issue 12, is still accepted and read as `azure-obo`.
    */
   z.strictObject({
-    kind: z.literal('entra-obo'),
+    kind: z.literal(['azure-obo', 'entra-obo']).transform(() => 'azure-obo' as const),
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
     /** Scopes of one downstream API, as Entra spells them (resource URI and scope). */
@@ -432,14 +432,14 @@ export function checkAzureOnBehalfOf(
   c.gateway?.routes.forEach((route, i) => {
     if (
       route.upstream.kind !== 'stdio' &&
-      route.upstream.credential.kind === 'entra-obo' &&
+      route.upstream.credential.kind === 'azure-obo' &&
       !entra
     ) {
       ctx.addIssue({
         code: 'custom',
         path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
         message:
-          'entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+          'azure-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
       })
     }
   })

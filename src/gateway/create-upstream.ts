@@ -23,7 +23,7 @@ export interface UpstreamDeps {
   signer?: { keys: SigningKeys; issuer: string }
   /** Where credential failures and process exits are audited (`gatehouse.audit`). */
   audit?: AuditSink
-  /** Entra On-Behalf-Of (`entra-obo` credentials): the Azure provider's `onBehalfOf` capability. */
+  /** Entra On-Behalf-Of (`azure-obo` credentials): the Azure provider's `onBehalfOf` capability. */
   onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
   /** Gatehouse's `tracing`: HTTP upstreams get the request's `traceparent` and a client span. */
   tracing?: UpstreamTracing

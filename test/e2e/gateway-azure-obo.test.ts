@@ -1,5 +1,5 @@
 /**
- * `credential: { kind: entra-obo }` on a `gatehouse serve` route: users sign in at the local Entra
+ * `credential: { kind: azure-obo }` on a `gatehouse serve` route: users sign in at the local Entra
  * stand-in (Gatehouse's upstream `kind: azure`), and the MCP server behind the route receives,
  * instead of anything of the client's, a token Entra issued by On-Behalf-Of for the configured
  * scopes. The stand-in records what the gateway sent; the token works at its Graph `/v1.0/me`.
@@ -76,7 +76,7 @@ beforeAll(async () => {
             upstream: {
               kind: 'http',
               url: recorder.url,
-              credential: { kind: 'entra-obo', scopes: [GRAPH_USER_READ] },
+              credential: { kind: 'azure-obo', scopes: [GRAPH_USER_READ] },
             },
           },
         ],
@@ -93,7 +93,7 @@ afterAll(async () => {
   await (entra as AzureStandIn | undefined)?.close()
 })
 
-describe('entra-obo route credential', () => {
+describe('azure-obo route credential', () => {
   it("sends the upstream Entra's On-Behalf-Of token for the configured scopes, cached per user", async () => {
     const { client, provider } = await connectAs(serve.routes['/graph']!, ADELE)
     try {
