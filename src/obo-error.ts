@@ -20,7 +20,7 @@ export type AzureOBOErrorCode =
   | 'ERR_OBO_UNAVAILABLE'
 
 export class AzureOBOError extends Error {
-  override name = 'EntraOboError'
+  override name = 'AzureOBOError'
   readonly code: AzureOBOErrorCode
   /** Entra's OAuth `error` (`invalid_grant`, `interaction_required`, `consent_required` …). */
   readonly upstreamCode: string | undefined

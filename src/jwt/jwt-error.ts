@@ -32,7 +32,7 @@ export type JWTFailureReason =
  * claim value or a remote payload.
  */
 export class JWTError extends Error {
-  override name = 'JwtError'
+  override name = 'JWTError'
   readonly reason: JWTFailureReason
   constructor(reason: JWTFailureReason, options: { cause?: unknown } = {}) {
     super(

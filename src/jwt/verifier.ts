@@ -192,7 +192,7 @@ export class JWTVerifier implements TokenVerifier {
         options.allowHttpLoopback !== undefined ||
         options.dangerouslyAllowPrivateNetwork !== undefined)
     ) {
-      throw new TypeError('with a shared jwksCache, configure fetch options on the JwksCache')
+      throw new TypeError('with a shared jwksCache, configure fetch options on the JWKSCache')
     }
 
     this.#issuers = new Set(issuers)

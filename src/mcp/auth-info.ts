@@ -105,7 +105,7 @@ export function authOf(extra: ExtraWithAuth): GatehouseAuthInfo {
   if (info === undefined || !isGatehouseExtra(info.extra)) {
     throw new MCPAuthError(
       'ERR_MCP_NO_AUTH',
-      'this request carries no Gatehouse authInfo: serve the MCP server with createMcpHandler',
+      'this request carries no Gatehouse authInfo: serve the MCP server with createMCPHandler',
     )
   }
   return info as GatehouseAuthInfo

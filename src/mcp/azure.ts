@@ -24,7 +24,7 @@ export async function azureOBOToken(
   if (context === undefined) {
     throw new AzureOBOError(
       'ERR_OBO_NO_TOKEN',
-      'no signed-in user on this request: serve the MCP server with createMcpHandler',
+      'no signed-in user on this request: serve the MCP server with createMCPHandler',
     )
   }
   const onBehalfOf = context.upstream?.capabilities?.onBehalfOf

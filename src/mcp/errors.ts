@@ -11,7 +11,7 @@ export type MCPAuthErrorCode = 'ERR_MCP_NO_AUTH' | 'ERR_MCP_NO_UPSTREAM'
  * tool error result (`isError: true`) whose text is the message, which names no secret.
  */
 export class MCPAuthError extends Error {
-  override name = 'McpAuthError'
+  override name = 'MCPAuthError'
   readonly code: MCPAuthErrorCode
   constructor(code: MCPAuthErrorCode, message: string) {
     super(message)

@@ -360,30 +360,30 @@ function isEventStream(response: Response): boolean {
 function validate(options: MCPHandlerOptions): void {
   const mode = (options as { mode: unknown }).mode
   if (mode !== 'stateless' && mode !== 'stateful') {
-    throw new TypeError(`createMcpHandler: mode must be 'stateless' or 'stateful'`)
+    throw new TypeError(`createMCPHandler: mode must be 'stateless' or 'stateful'`)
   }
   if (typeof options.createServer !== 'function') {
-    throw new TypeError('createMcpHandler: createServer must be a function')
+    throw new TypeError('createMCPHandler: createServer must be a function')
   }
   if (options.mode === 'stateful') {
     const idle = options.sessionIdleSeconds
     if (idle !== undefined && !(Number.isFinite(idle) && idle > 0)) {
-      throw new TypeError('createMcpHandler: sessionIdleSeconds must be a positive number')
+      throw new TypeError('createMCPHandler: sessionIdleSeconds must be a positive number')
     }
     for (const key of ['maxSessions', 'maxSessionsPerPrincipal'] as const) {
       const max = options[key]
       if (max !== undefined && !(Number.isInteger(max) && max > 0)) {
-        throw new TypeError(`createMcpHandler: ${key} must be a positive integer`)
+        throw new TypeError(`createMCPHandler: ${key} must be a positive integer`)
       }
     }
   }
   const bodyLimit = options.transportOptions?.maxRequestBodySize
   if (bodyLimit !== undefined && !(Number.isFinite(bodyLimit) && bodyLimit > 0)) {
-    throw new TypeError('createMcpHandler: transportOptions.maxRequestBodySize must be positive')
+    throw new TypeError('createMCPHandler: transportOptions.maxRequestBodySize must be positive')
   }
   for (const [tool, scopes] of Object.entries(options.toolScopes ?? {})) {
     if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && s.length > 0)) {
-      throw new TypeError(`createMcpHandler: toolScopes.${tool} must be a list of scopes`)
+      throw new TypeError(`createMCPHandler: toolScopes.${tool} must be a list of scopes`)
     }
   }
 }

@@ -90,5 +90,5 @@ function missing(version: MCPSDKVersion | undefined, cause: unknown): Error {
       : version === 2
         ? '@modelcontextprotocol/server (>= 2.4)'
         : '@modelcontextprotocol/sdk (>= 1.32) or @modelcontextprotocol/server (>= 2.4)'
-  return new Error(`createMcpHandler needs the peer dependency ${name} installed`, { cause })
+  return new Error(`createMCPHandler needs the peer dependency ${name} installed`, { cause })
 }

@@ -188,10 +188,10 @@ describe('Entra On-Behalf-Of', () => {
     expect(error.message).not.toContain(APP_SECRET)
   })
 
-  describe('entraOboToken (tool helper)', () => {
+  describe('azureOBOToken (tool helper)', () => {
     it('needs a Gatehouse-authenticated request', async () => {
       await expect(azureOBOToken({}, [USER_READ])).rejects.toMatchObject({
-        name: 'EntraOboError',
+        name: 'AzureOBOError',
         code: 'ERR_OBO_NO_TOKEN',
       })
     })

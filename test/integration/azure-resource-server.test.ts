@@ -134,7 +134,7 @@ describe('AzureJWTVerifier in a resource server: insufficient scope is 403', () 
     expect((await call(forged)).status).toBe(401)
   })
 
-  it('createMcpHandler: the MCP SDK client gets the 403 and steps up with the scope it names', async () => {
+  it('createMCPHandler: the MCP SDK client gets the 403 and steps up with the scope it names', async () => {
     const { rs } = setup()
     const mcp = createMCPHandler(rs, {
       mode: 'stateless',

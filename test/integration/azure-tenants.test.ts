@@ -419,7 +419,7 @@ describe('Azure tenants and issuers', () => {
       )
       await expect(
         provider.onBehalfOf(token!, ['https://graph.microsoft.com/User.Read']),
-      ).rejects.toMatchObject({ name: 'EntraOboError', code: 'ERR_OBO_NOT_SUPPORTED' })
+      ).rejects.toMatchObject({ name: 'AzureOBOError', code: 'ERR_OBO_NOT_SUPPORTED' })
     })
   })
 })

@@ -59,7 +59,7 @@ function unknownKidToken(kid: string, claims: Record<string, unknown> = {}): str
   return joinToken({ alg: 'ES256', kid }, baseClaims(claims), new Uint8Array(64))
 }
 
-describe('JwksCache', () => {
+describe('JWKSCache', () => {
   it('loads the keys once and then verifies from memory', async () => {
     const v = verifier()
     for (let i = 0; i < 5; i++) expect(await v.verifyToken(await sign(k1))).toBeDefined()

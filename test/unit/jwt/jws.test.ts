@@ -43,7 +43,7 @@ describe('base64url', () => {
   })
 })
 
-describe('parseJws', () => {
+describe('parseJWS', () => {
   it('splits a compact JWS into header, payload, signing input and signature', () => {
     const token = joinToken(header, payload, signature)
     const parsed = parseJWS(token, options)

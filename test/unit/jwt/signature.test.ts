@@ -105,7 +105,7 @@ describe.each(factories)('%s signature verifier', (_name, factory) => {
   })
 })
 
-describe('selectJwkForAlgorithm', () => {
+describe('selectJWKForAlgorithm', () => {
   it('returns only the public members', async () => {
     const key = await createTestKey('RS256')
     const selected = selectJWKForAlgorithm({ ...key.publicJwk, d: 'x', p: 'y' }, 'RS256')
