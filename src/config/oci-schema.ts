@@ -27,7 +27,7 @@ export const ociUpstreamFields = {
 }
 
 /** The start-up checks of an OCI upstream (paths relative to `upstream`). */
-export function checkOciUpstream(o: { domainUrl: string }, ctx: z.RefinementCtx): void {
+export function checkOCIUpstream(o: { domainUrl: string }, ctx: z.RefinementCtx): void {
   const url = new URL(o.domainUrl)
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
     ctx.addIssue({

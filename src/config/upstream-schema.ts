@@ -13,7 +13,7 @@ import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
 import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
 import { checkDiscordUpstream, discordUpstreamFields } from './discord-schema.js'
 import { checkHuggingFaceUpstream, huggingFaceUpstreamFields } from './huggingface-schema.js'
-import { checkOciUpstream, ociUpstreamFields } from './oci-schema.js'
+import { checkOCIUpstream, ociUpstreamFields } from './oci-schema.js'
 import { workosUpstreamFields } from './workos-schema.js'
 import { descopeUpstreamFields } from './descope-schema.js'
 import { scalekitUpstreamFields } from './scalekit-schema.js'
@@ -262,7 +262,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   }),
   // OCI IAM identity domains (src/providers/oci/, docs/providers/oci.md).
   z.strictObject({ ...upstreamCommon, ...ociUpstreamFields }).superRefine((o, ctx) => {
-    checkOciUpstream(o, ctx)
+    checkOCIUpstream(o, ctx)
     for (const key of ['domainUrl', 'issuer'] as const) {
       if (!isSecureOrLoopbackURL(o[key], isLoopbackHost)) {
         ctx.addIssue({

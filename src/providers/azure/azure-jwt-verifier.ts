@@ -32,7 +32,7 @@ import { outboundOptions } from './outbound.js'
 import {
   CONSUMERS_TENANT_ID,
   isB2CPolicy,
-  isTenantGuid,
+  isTenantGUID,
   resolveAuthority,
   v1Issuer,
   v2Issuer,
@@ -106,7 +106,7 @@ export class AzureJWTVerifier implements TokenVerifier {
     const tenant = options.tenantId?.toLowerCase()
     this.#tenantGuid =
       options.tenantGuid?.toLowerCase() ??
-      (tenant === 'consumers' ? CONSUMERS_TENANT_ID : isTenantGuid(tenant) ? tenant : undefined)
+      (tenant === 'consumers' ? CONSUMERS_TENANT_ID : isTenantGUID(tenant) ? tenant : undefined)
     if (
       !this.authority.b2c &&
       this.#tenantGuid === undefined &&
@@ -192,7 +192,7 @@ export class AzureJWTVerifier implements TokenVerifier {
       // Issuer not checked (B2C issuers embed a GUID): at least it must be on the B2C host.
       return URL.canParse(iss) && new URL(iss).origin === new URL(a.base).origin ? iss : undefined
     }
-    if (!isTenantGuid(tid)) return undefined
+    if (!isTenantGUID(tid)) return undefined
     const t = tid.toLowerCase()
     if (this.#tenantGuid !== undefined && t !== this.#tenantGuid) return undefined
     if (this.#allowed !== undefined && !this.#allowed.has(t)) return undefined

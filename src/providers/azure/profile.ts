@@ -23,7 +23,7 @@ import { UpstreamClient, type UpstreamTokens } from '../../upstream/upstream-cli
 import { isLoopbackURL, type UpstreamOf } from '../shared.js'
 import {
   isB2CPolicy,
-  isTenantGuid,
+  isTenantGUID,
   resolveAuthority,
   v2Issuer,
   type AzureAuthority,
@@ -170,7 +170,7 @@ export async function buildAzureProfile(ctx: ProfileContext<AzureUpstream>): Pro
             ? claims.iss
             : undefined
         }
-        if (!isTenantGuid(claims.tid)) return undefined
+        if (!isTenantGUID(claims.tid)) return undefined
         // Single tenant: an ID token of another directory is a foreign user, not an IdP failure
         // (the fixed issuer check would call it one).
         if (tenantGuid !== undefined && claims.tid.toLowerCase() !== tenantGuid.toLowerCase()) {

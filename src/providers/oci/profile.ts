@@ -27,7 +27,7 @@ import { UpstreamClient } from '../../upstream/upstream-client.js'
 import { stringList, withRoles } from '../roles.js'
 import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
-export type OciUpstream = UpstreamOf<'oci'>
+export type OCIUpstream = UpstreamOf<'oci'>
 
 export const OCI_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 
@@ -35,7 +35,7 @@ const CLIENT_ACCESS =
   'OCI Console → Identity & Security → Domains → your domain → Settings → Edit domain ' +
   'settings → Configure client access'
 
-export async function buildOciProfile(ctx: ProfileContext<OciUpstream>): Promise<ProviderProfile> {
+export async function buildOCIProfile(ctx: ProfileContext<OCIUpstream>): Promise<ProviderProfile> {
   const up = ctx.upstream
   const domain = up.domainUrl.replace(/\/+$/, '')
   const timeoutMs = up.timeoutSeconds * 1000
