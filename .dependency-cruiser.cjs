@@ -13,7 +13,7 @@
  * "may import", read as layers: a folder may import the folders in its row and, through them,
  * everything those may import (tokens may import jwt, jwt may import http, so tokens may import
  * http). `errors.ts`, its neighbours `audit-event.ts` (the audit event type: types only, emitted by
- * every layer) and `obo-error.ts` (`EntraOboError`, thrown by providers/azure and mcp) and `config/`
+ * every layer) and `obo-error.ts` (`AzureOBOError`, thrown by providers/azure and mcp) and `config/`
  * are importable by all and import nothing else.
  */
 const MAY_IMPORT = {

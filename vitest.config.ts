@@ -10,7 +10,8 @@ const packageEntries: Record<string, string> = {
   'mcp-gatehouse/node': 'adapters/node.ts',
   'mcp-gatehouse/hono': 'adapters/hono.ts',
   'mcp-gatehouse/mcp': 'mcp/index.ts',
-  'mcp-gatehouse/testing/entra': 'dev/entra-stand-in/index.ts',
+  'mcp-gatehouse/testing/azure': 'dev/azure-stand-in/index.ts',
+  'mcp-gatehouse/testing/entra': 'dev/azure-stand-in/index.ts', // deprecated name (issue 12)
   'mcp-gatehouse/storage/sqlite': 'storage/sqlite.ts',
   'mcp-gatehouse/storage/redis': 'storage/redis.ts',
 }

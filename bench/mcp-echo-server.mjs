@@ -51,7 +51,7 @@ async function readBody(req) {
   return chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined
 }
 
-async function serveHttp(mode) {
+async function serveHTTP(mode) {
   const sessions = new Map()
   const http = createServer(async (req, res) => {
     try {
@@ -101,5 +101,5 @@ async function serveHttp(mode) {
 
 const mode = process.argv[2]
 if (mode === 'stdio') await mcpServer().connect(new StdioServerTransport())
-else if (['http-stateless', 'http-stateful', 'http-sse'].includes(mode)) await serveHttp(mode)
+else if (['http-stateless', 'http-stateful', 'http-sse'].includes(mode)) await serveHTTP(mode)
 else throw new Error('mode: stdio | http-stateless | http-stateful | http-sse')

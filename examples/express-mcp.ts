@@ -2,7 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import express from 'express'
 import { createGatehouse } from 'mcp-gatehouse'
 import { gatehouseMiddleware } from 'mcp-gatehouse/express'
-import { authOf, createMcpHandler } from 'mcp-gatehouse/mcp'
+import { authOf, createMCPHandler } from 'mcp-gatehouse/mcp'
 import { createSqliteStore } from 'mcp-gatehouse/storage/sqlite'
 
 const port = Number(process.env.PORT ?? 3000)
@@ -19,7 +19,7 @@ const gatehouse = await createGatehouse({
 })
 
 // Your MCP server (the official SDK), behind Gatehouse's guard: tools see who is calling.
-const mcp = createMcpHandler(gatehouse, {
+const mcp = createMCPHandler(gatehouse, {
   mode: 'stateless', // or 'stateful' (sessions bound to the principal that opened them)
   toolScopes: { add_note: ['notes:write'] }, // a call without the scope gets a 403 step-up
   createServer: ({ jsonSchemaValidator }) => {

@@ -3,7 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { Hono } from 'hono'
 import { createGatehouse } from 'mcp-gatehouse'
 import { gatehouseHono } from 'mcp-gatehouse/hono'
-import { authOf, createMcpHandler } from 'mcp-gatehouse/mcp'
+import { authOf, createMCPHandler } from 'mcp-gatehouse/mcp'
 import { toNodeHandler } from 'mcp-gatehouse/node'
 import { createSqliteStore } from 'mcp-gatehouse/storage/sqlite'
 
@@ -20,7 +20,7 @@ const gatehouse = await createGatehouse({
   authenticate: () => Promise.resolve({ subject: 'alice' }),
 })
 
-const mcp = createMcpHandler(gatehouse, {
+const mcp = createMCPHandler(gatehouse, {
   mode: 'stateless',
   createServer: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'notes', version: '1.0.0' }, { jsonSchemaValidator })

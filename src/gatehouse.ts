@@ -15,10 +15,10 @@ import type { SignatureVerifierFactory } from './jwt/signature.js'
 import {
   createClientAssertionVerifier,
   type ClientAssertionVerifier,
-  privateKeyJwtEnabled,
-  registrationAllowsPrivateKeyJwt,
+  privateKeyJWTEnabled,
+  registrationAllowsPrivateKeyJWT,
 } from './oauth/client-assertion.js'
-import { createClientJwksSource, MAX_JWKS_BYTES } from './oauth/client-jwks.js'
+import { createClientJWKSSource, MAX_JWKS_BYTES } from './oauth/client-jwks.js'
 import { ClientMetadataResolver } from './oauth/client-metadata-resolver.js'
 import { createWorkloadIdentityVerifier } from './oauth/workload-identity.js'
 import {
@@ -249,8 +249,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const minute = { windowSeconds: 60, now }
   // Registered clients' `jwks_uri`: only through a transport that checks resolved addresses.
   const clientJwks =
-    options.transport && registrationAllowsPrivateKeyJwt(config)
-      ? createClientJwksSource({
+    options.transport && registrationAllowsPrivateKeyJWT(config)
+      ? createClientJWKSSource({
           store,
           now,
           fetch: createGuardedFetch({
@@ -284,7 +284,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       limit: config.rateLimits.failedClientAuthPerMinute,
     }),
     registrations: new RateLimiter({ ...minute, limit: config.rateLimits.registrationsPerMinute }),
-    ...(privateKeyJwtEnabled(config)
+    ...(privateKeyJWTEnabled(config)
       ? {
           clientAssertions: withWorkloadIdentity(
             createClientAssertionVerifier({

@@ -1,8 +1,8 @@
 /**
- * `EntraOboError`: why an On-Behalf-Of token could not be had. Messages name no token, assertion
+ * `AzureOBOError`: why an On-Behalf-Of token could not be had. Messages name no token, assertion
  * or secret; Entra's refusal keeps its OAuth `error` and its AADSTS numbers (not its text).
  * It sits beside errors.ts, at the bottom of the module table, because two layers throw it: the
- * Azure profile (providers/azure/obo.ts) and the MCP helper `entraOboToken` (mcp/entra.ts).
+ * Azure profile (providers/azure/obo.ts) and the MCP helper `azureOBOToken` (mcp/azure.ts).
  */
 
 /**
@@ -12,16 +12,16 @@
  * - `ERR_OBO_REFUSED`: Entra refused (`upstreamCode` `invalid_grant`, `interaction_required` …);
  * - `ERR_OBO_UNAVAILABLE`: Entra did not answer usefully (network, timeout, bad response).
  */
-export type EntraOboErrorCode =
+export type AzureOBOErrorCode =
   | 'ERR_OBO_NO_TOKEN'
   | 'ERR_OBO_NOT_AZURE'
   | 'ERR_OBO_NOT_SUPPORTED'
   | 'ERR_OBO_REFUSED'
   | 'ERR_OBO_UNAVAILABLE'
 
-export class EntraOboError extends Error {
-  override name = 'EntraOboError'
-  readonly code: EntraOboErrorCode
+export class AzureOBOError extends Error {
+  override name = 'AzureOBOError'
+  readonly code: AzureOBOErrorCode
   /** Entra's OAuth `error` (`invalid_grant`, `interaction_required`, `consent_required` …). */
   readonly upstreamCode: string | undefined
   /** Entra's `suberror` (`consent_required`, `basic_action` …), when it sent one. */
@@ -32,7 +32,7 @@ export class EntraOboError extends Error {
   readonly claims: string | undefined
 
   constructor(
-    code: EntraOboErrorCode,
+    code: AzureOBOErrorCode,
     message: string,
     details: {
       upstreamCode?: string

@@ -8,8 +8,8 @@ import { createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify }
 import { constants } from 'node:crypto'
 import type { JsonWebKey as NodeJsonWebKey, KeyObject, VerifyKeyObjectInput } from 'node:crypto'
 import { algorithmSpec } from '../jwt/jwk.js'
-import { decodeBase64Url } from '../jwt/base64url.js'
-import { requireJwkForAlgorithm } from '../jwt/signature.js'
+import { decodeBase64URL } from '../jwt/base64url.js'
+import { requireJWKForAlgorithm } from '../jwt/signature.js'
 import type { SignatureVerifierFactory, VerifyFunction } from '../jwt/signature.js'
 
 const NODE_HASH = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const
@@ -19,7 +19,7 @@ const NODE_HASH = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512
  * ES* (`dsaEncoding: 'ieee-p1363'`, raw r||s of the exact length), EdDSA/Ed25519 (`null` digest)
  * and HS* (HMAC compared with `timingSafeEqual`).
  *
- * Keys go through the same `selectJwkForAlgorithm` rules as the Web Crypto factory; the import
+ * Keys go through the same `selectJWKForAlgorithm` rules as the Web Crypto factory; the import
  * rejects for a key that does not fit or that OpenSSL refuses (e.g. a point off the curve).
  */
 export const nodeSignatureVerifier: SignatureVerifierFactory = {
@@ -37,10 +37,10 @@ function createVerifyFunction(
   alg: string,
 ): VerifyFunction {
   const spec = algorithmSpec(alg)
-  const key = requireJwkForAlgorithm(jwk, alg)
+  const key = requireJWKForAlgorithm(jwk, alg)
   if (spec === undefined) throw new TypeError(`unsupported algorithm ${alg}`)
   if (spec.family === 'HMAC') {
-    const secret = decodeBase64Url(key.k ?? '')
+    const secret = decodeBase64URL(key.k ?? '')
     if (secret === undefined) throw new TypeError('invalid HMAC key')
     const keyObject = createSecretKey(secret)
     const hash = NODE_HASH[spec.hash ?? 'SHA-256']

@@ -26,7 +26,7 @@ import type { Route } from '../http/app.js'
 import { readCookie, serializeCookie, type CookieSigner } from '../http/cookies.js'
 import { randomToken, timingSafeEqual } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
-import { escapeHtml } from '../http/responses.js'
+import { escapeHTML } from '../http/responses.js'
 import { AdminError, type Admin } from './admin.js'
 import type { AuditEvent, AuditSink } from '../audit-event.js'
 import { secretsEqual } from '../ops/metrics-access.js'
@@ -171,7 +171,7 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
     const response = new Response(
       `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>
+<title>${escapeHTML(title)}</title><style>${STYLE}</style></head><body>
 ${body}
 </body></html>`,
       { status, headers },
@@ -185,10 +185,10 @@ ${body}
       status,
       'Gatehouse administration: sign in',
       `<h1>Gatehouse administration</h1>
-${message !== undefined ? `<p class="error" id="message">${escapeHtml(message)}</p>` : ''}
-${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHtml(path)}/login">Sign in with Gatehouse</a></p>` : ''}
-<form method="post" action="${escapeHtml(path)}">
-<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+${message !== undefined ? `<p class="error" id="message">${escapeHTML(message)}</p>` : ''}
+${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHTML(path)}/login">Sign in with Gatehouse</a></p>` : ''}
+<form method="post" action="${escapeHTML(path)}">
+<input type="hidden" name="csrf" value="${escapeHTML(csrf)}">
 <input type="hidden" name="action" value="sign-in">
 <label>Operator token <input type="password" name="token" autocomplete="off" required></label>
 <button type="submit" id="sign-in">Sign in</button>
@@ -234,7 +234,7 @@ ${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHtml(path)}
     page(
       status,
       title,
-      `<h1>${escapeHtml(title)}</h1>${body}<p><a id="start-again" href="${escapeHtml(path)}">Start again</a></p>`,
+      `<h1>${escapeHTML(title)}</h1>${body}<p><a id="start-again" href="${escapeHTML(path)}">Start again</a></p>`,
       clearLogin,
     )
 
@@ -292,7 +292,7 @@ ${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHtml(path)}
       return failedSignIn(
         403,
         'Not an administrator',
-        `<p class="error" id="refused">You signed in as <code id="subject">${escapeHtml(who.subject)}</code>, who is not an administrator of this Gatehouse (its <code>admin.subjects</code> and <code>admin.roles</code>). Ask an operator to add you.</p>`,
+        `<p class="error" id="refused">You signed in as <code id="subject">${escapeHTML(who.subject)}</code>, who is not an administrator of this Gatehouse (its <code>admin.subjects</code> and <code>admin.roles</code>). Ask an operator to add you.</p>`,
       )
     }
     deps.audit.emit({
@@ -318,34 +318,34 @@ ${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHtml(path)}
       admin.listClients(),
       admin.listKeys(),
     ])
-    const csrf = escapeHtml(current.csrf)
+    const csrf = escapeHTML(current.csrf)
     const button = (action: string, id: string, label: string, name: string) =>
-      `<form class="inline" method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="id" value="${escapeHtml(id)}"><button type="submit" name="${name}">${label}</button></form>`
+      `<form class="inline" method="post" action="${escapeHTML(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="id" value="${escapeHTML(id)}"><button type="submit" name="${name}">${label}</button></form>`
     const result = new URL(request.url).searchParams.get('result') ?? ''
     const notice = Object.hasOwn(NOTICES, result) ? NOTICES[result] : undefined
     const grantRows = grants
       .map(
         (g) =>
-          `<tr data-grant="${escapeHtml(g.grantId)}"><td><code>${escapeHtml(g.grantId)}</code></td><td>${escapeHtml(g.subject)}</td><td><code>${escapeHtml(g.clientId)}</code></td><td>${escapeHtml(g.scopes.join(' '))}</td><td>${escapeHtml(g.resource)}</td><td>${iso(g.createdAt)}</td><td>${button('grant.revoke', g.grantId, 'Revoke', 'revoke')}</td></tr>`,
+          `<tr data-grant="${escapeHTML(g.grantId)}"><td><code>${escapeHTML(g.grantId)}</code></td><td>${escapeHTML(g.subject)}</td><td><code>${escapeHTML(g.clientId)}</code></td><td>${escapeHTML(g.scopes.join(' '))}</td><td>${escapeHTML(g.resource)}</td><td>${iso(g.createdAt)}</td><td>${button('grant.revoke', g.grantId, 'Revoke', 'revoke')}</td></tr>`,
       )
       .join('\n')
     const clientRows = clients
       .map(
         (c) =>
-          `<tr data-client="${escapeHtml(c.clientId)}"><td><code>${escapeHtml(c.clientId)}</code></td><td>${escapeHtml(c.kind)}</td><td>${escapeHtml(c.name ?? '')}</td><td>${escapeHtml(c.redirectUris.join(' '))}</td><td>${c.readOnly ? '' : button('client.delete', c.clientId, 'Delete', 'delete')}</td></tr>`,
+          `<tr data-client="${escapeHTML(c.clientId)}"><td><code>${escapeHTML(c.clientId)}</code></td><td>${escapeHTML(c.kind)}</td><td>${escapeHTML(c.name ?? '')}</td><td>${escapeHTML(c.redirectUris.join(' '))}</td><td>${c.readOnly ? '' : button('client.delete', c.clientId, 'Delete', 'delete')}</td></tr>`,
       )
       .join('\n')
     const keyRows = keys
       .map(
         (k) =>
-          `<tr data-kid="${escapeHtml(k.kid)}"><td><code>${escapeHtml(k.kid)}</code></td><td>${escapeHtml(k.alg)}</td><td>${k.current ? 'current' : ''}</td><td>${iso(k.createdAt)}</td><td>${k.retiredAt !== undefined ? iso(k.retiredAt) : ''}</td></tr>`,
+          `<tr data-kid="${escapeHTML(k.kid)}"><td><code>${escapeHTML(k.kid)}</code></td><td>${escapeHTML(k.alg)}</td><td>${k.current ? 'current' : ''}</td><td>${iso(k.createdAt)}</td><td>${k.retiredAt !== undefined ? iso(k.retiredAt) : ''}</td></tr>`,
       )
       .join('\n')
     const auditRows = deps
       .recentAudit()
       .map(
         (e) =>
-          `<tr><td>${escapeHtml(e.time)}</td><td>${escapeHtml(e.event)}</td><td>${escapeHtml(e.outcome)}</td><td>${escapeHtml(e.action ?? '')}</td><td><code>${escapeHtml(e.clientId ?? '')}</code></td><td>${escapeHtml(e.subject ?? '')}</td><td><code>${escapeHtml(e.grantId ?? e.kid ?? '')}</code></td><td>${escapeHtml(e.reason ?? '')}</td></tr>`,
+          `<tr><td>${escapeHTML(e.time)}</td><td>${escapeHTML(e.event)}</td><td>${escapeHTML(e.outcome)}</td><td>${escapeHTML(e.action ?? '')}</td><td><code>${escapeHTML(e.clientId ?? '')}</code></td><td>${escapeHTML(e.subject ?? '')}</td><td><code>${escapeHTML(e.grantId ?? e.kid ?? '')}</code></td><td>${escapeHTML(e.reason ?? '')}</td></tr>`,
       )
       .join('\n')
     const table = (id: string, columns: string[], rows: string) =>
@@ -356,16 +356,16 @@ ${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHtml(path)}
       200,
       'Gatehouse administration',
       `<h1>Gatehouse administration</h1>
-<p id="signed-in-as">${current.subject !== undefined ? `Signed in as <code>${escapeHtml(current.subject)}</code>` : 'Signed in with the operator token'}</p>
-<form method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="sign-out"><button type="submit" id="sign-out">Sign out</button></form>
-${notice ? `<p class="${notice[0]}" id="message">${escapeHtml(notice[1])}</p>` : ''}
+<p id="signed-in-as">${current.subject !== undefined ? `Signed in as <code>${escapeHTML(current.subject)}</code>` : 'Signed in with the operator token'}</p>
+<form method="post" action="${escapeHTML(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="sign-out"><button type="submit" id="sign-out">Sign out</button></form>
+${notice ? `<p class="${notice[0]}" id="message">${escapeHTML(notice[1])}</p>` : ''}
 <h2>Active grants (${String(grants.length)})</h2>
 ${table('grants', ['Grant', 'Subject', 'Client', 'Scopes', 'Resource', 'Created', ''], grantRows)}
 <h2>Clients (${String(clients.length)})</h2>
 ${table('clients', ['Client', 'Kind', 'Name', 'Redirect URIs', ''], clientRows)}
 <h2>Signing keys</h2>
 ${table('keys', ['kid', 'alg', '', 'Created', 'Retired'], keyRows)}
-<form method="post" action="${escapeHtml(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="keys.rotate"><button type="submit" id="rotate">Rotate signing key</button></form>
+<form method="post" action="${escapeHTML(path)}"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="keys.rotate"><button type="submit" id="rotate">Rotate signing key</button></form>
 <h2>Recent audit events (this instance)</h2>
 ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Grant / key', 'Reason'], auditRows)}`,
     )
@@ -398,7 +398,7 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
       return page(
         403,
         'Refused',
-        `<h1>Refused</h1><p>This form expired or did not come from this page. <a href="${escapeHtml(path)}">Start again</a>.</p>`,
+        `<h1>Refused</h1><p>This form expired or did not come from this page. <a href="${escapeHTML(path)}">Start again</a>.</p>`,
       )
     }
     const action = form.get('action') ?? ''

@@ -7,12 +7,12 @@
 import { createNodeTransport } from '../adapters/node-transport.js'
 import { resolveAuthority } from '../providers/azure/authority.js'
 import type { ResolvedConfig } from '../config/schema.js'
-import { isLoopbackHost, parseUrl } from '../config/urls.js'
+import { isLoopbackHost, parseURL } from '../config/urls.js'
 import { ConfigError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
-import { createDiscoverySource, createJwksUriSource, type KeySource } from '../jwt/key-source.js'
+import { createDiscoverySource, createJWKSURISource, type KeySource } from '../jwt/key-source.js'
 import { auth0Issuer } from '../providers/auth0/profile.js'
-import { discoverOidc } from '../upstream/oidc-discovery.js'
+import { discoverOIDC } from '../upstream/oidc-discovery.js'
 
 /** The outcome of one probe. */
 export interface OnlineCheck {
@@ -35,7 +35,7 @@ export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]
     let jwksUri: string | undefined
     checks.push(
       await probe('upstream discovery', configUrl, async () => {
-        const d = await discoverOidc(configUrl, { strict, timeoutMs })
+        const d = await discoverOIDC(configUrl, { strict, timeoutMs })
         jwksUri = d.jwksUri
         return `issuer ${d.issuer}`
       }),
@@ -50,7 +50,7 @@ export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]
     let jwksUri: string | undefined
     checks.push(
       await probe('upstream discovery', configUrl, async () => {
-        const d = await discoverOidc(configUrl, {
+        const d = await discoverOIDC(configUrl, {
           strict: true,
           issuer,
           timeoutMs: up.timeoutSeconds * 1000,
@@ -69,7 +69,7 @@ export async function checkOnline(config: ResolvedConfig): Promise<OnlineCheck[]
     checks.push(
       await probe('upstream discovery', authority.discoveryUrl, async () => {
         // Entra's multi-tenant documents name a `{tenantid}` issuer: not strict.
-        const d = await discoverOidc(authority.discoveryUrl, {
+        const d = await discoverOIDC(authority.discoveryUrl, {
           strict: false,
           timeoutMs: up.timeoutSeconds * 1000,
         })
@@ -97,11 +97,11 @@ function probeKeys(
   what: string,
   url: string,
   allowPrivateNetwork: boolean,
-  source: KeySource = createJwksUriSource(url),
+  source: KeySource = createJWKSURISource(url),
 ): Promise<OnlineCheck> {
   // As the server (providers/registry.ts): http only on loopback; private addresses for an
   // http loopback URL or when the configuration allows them.
-  const loopback = isLoopbackUrl(url)
+  const loopback = isLoopbackURL(url)
   const fetch = createGuardedFetch({
     transport: createNodeTransport(),
     allowHttpLoopback: loopback,
@@ -148,7 +148,7 @@ function reasonOf(error: unknown): string {
   return messages.find((m) => /\bstatus \d{3}\b/.test(m)) ?? messages[0] ?? 'failed'
 }
 
-function isLoopbackUrl(value: string): boolean {
-  const url = parseUrl(value)
+function isLoopbackURL(value: string): boolean {
+  const url = parseURL(value)
   return url?.protocol === 'http:' && isLoopbackHost(url.hostname)
 }

@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
-import { createMcpHandler } from '../mcp/handler.js'
-import type { CreateMcpServer } from '../mcp/server-like.js'
+import { createMCPHandler } from '../mcp/handler.js'
+import type { CreateMCPServer } from '../mcp/server-like.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
 import type { LOG_LEVELS } from '../config/ops-schema.js'
@@ -86,8 +86,8 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     logLevel: options.logLevel,
   }
   if (options.provider === 'azure') {
-    const { startEntraDevUpstream } = await import('../dev/entra-dev.js')
-    const entra = await startEntraDevUpstream({ issuer, ...options })
+    const { startAzureDevUpstream } = await import('../dev/azure-dev.js')
+    const entra = await startAzureDevUpstream({ issuer, ...options })
     return serve({
       ...common,
       upstream: entra.upstream,
@@ -157,7 +157,7 @@ async function serve({
   secret: string
   upstream: Record<string, unknown>
   admin?: { enabled: boolean; subjects: string[] }
-  createDemoServer: CreateMcpServer
+  createDemoServer: CreateMCPServer
   idp: { idpIssuer: string; close(): Promise<void> }
   outbound: NodeTransportOptions | undefined
   logger: Logger | undefined
@@ -190,7 +190,7 @@ async function serve({
     signatureVerifier: nodeSignatureVerifier,
     transport: createNodeTransport(outbound),
   })
-  const mcp = createMcpHandler(gatehouse, {
+  const mcp = createMCPHandler(gatehouse, {
     mode: 'stateless',
     createServer: createDemoServer,
     enableJsonResponse: true,

@@ -102,7 +102,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     input.clientIdMetadataDocuments = { enabled: true, ...cimd }
     let idpIssuer: string | undefined
     if (options.devIdp) {
-      const idp = await startIdp(issuer, options.devIdp.users)
+      const idp = await startIdP(issuer, options.devIdp.users)
       closers.push(() => idp.close())
       idpIssuer = idp.issuer
       input.upstream = idp.upstream
@@ -153,7 +153,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         ? (t: AccessToken) =>
             (proxy.getUpstreamToken as (t: AccessToken) => Promise<string>).call(proxy, t)
         : undefined
-    // Entra On-Behalf-Of (`entra-obo` route credentials): the Azure provider's capability.
+    // Entra On-Behalf-Of (`azure-obo` route credentials): the Azure provider's capability.
     const onBehalfOf = (gatehouse.base as Partial<OAuthProxy>).capabilities?.onBehalfOf
     const gateway = createGateway({
       gatehouse,
@@ -260,7 +260,7 @@ async function readiness(request: Request, gatehouse: Gatehouse, gateway: Gatewa
 }
 
 /** The embedded dev IdP with one user and Gatehouse's client registered at it. */
-async function startIdp(
+async function startIdP(
   issuer: string,
   users: readonly DevUser[],
 ): Promise<{ issuer: string; upstream: Record<string, unknown>; close(): Promise<void> }> {

@@ -5,7 +5,7 @@
  * Dashboard setting to look at.
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/i
 
@@ -15,7 +15,7 @@ export const auth0UpstreamFields = {
   /** The tenant's domain (`acme.us.auth0.com`) or its custom domain (`login.acme.com`). */
   domain: z.string(),
   /** Replaces `https://{domain}` (the local stand-in; http on loopback only). */
-  authority: absoluteUrl().optional(),
+  authority: absoluteURL().optional(),
   /**
    * The Identifier of your API in Auth0: sent as `audience`, so Auth0 issues a JWT access token
    * for it (without one Auth0 issues an opaque token). Required.

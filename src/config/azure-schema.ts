@@ -4,7 +4,7 @@
  */
 import * as z from 'zod'
 import { SCOPE_TOKEN } from './protocol.js'
-import { absoluteUrl, parseUrl } from './urls.js'
+import { absoluteURL, parseURL } from './urls.js'
 
 /** One scope token (RFC 6749 §3.3), with the message configuration errors show. */
 export const scopeToken = z
@@ -41,7 +41,7 @@ export const azureUpstreamFields = {
    * Replaces the cloud's sign-in host (`https://login.example`), e.g. the local Entra stand-in.
    * http is accepted on loopback only.
    */
-  authority: absoluteUrl().optional(),
+  authority: absoluteURL().optional(),
   /** The Application ID URI of this API (default `api://{clientId}`). */
   identifierUri: z.string().min(1).optional(),
   /**
@@ -99,8 +99,8 @@ export const azureUpstreamFields = {
  * Whether `value` is an https URL, or http on a loopback host. A string that is not a URL passes:
  * the field's own schema reports it.
  */
-export function isSecureOrLoopbackUrl(value: string, isLoopbackHost: (h: string) => boolean) {
-  const url = parseUrl(value)
+export function isSecureOrLoopbackURL(value: string, isLoopbackHost: (h: string) => boolean) {
+  const url = parseURL(value)
   if (url === undefined) return true
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
 }

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod'
 
-export const ClientIdMetadataDocumentsSchema = z.strictObject({
+export const ClientIDMetadataDocumentsSchema = z.strictObject({
   enabled: z.boolean().default(false),
   /**
    * Development only: also accept documents on loopback hosts, over http too

@@ -4,8 +4,8 @@
  * the sections those need.
  */
 import * as z from 'zod'
-import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, redirectUriProblem } from './protocol.js'
-import { absoluteUrl } from './urls.js'
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, redirectURIProblem } from './protocol.js'
+import { absoluteURL } from './urls.js'
 import { scopeToken } from './azure-schema.js'
 import type { ClientCredentialsSchema } from './client-credentials-schema.js'
 import type { IdentityAssertionSchema } from './identity-assertion-schema.js'
@@ -30,7 +30,7 @@ export const StaticClientSchema = z.strictObject({
   jwks: z
     .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(20) })
     .optional(),
-  redirectUris: z.array(absoluteUrl()).default([]),
+  redirectUris: z.array(absoluteURL()).default([]),
   grantTypes: z
     .array(
       z.enum([
@@ -158,7 +158,7 @@ export function checkClients(
     }
     client.redirectUris.forEach((uri, j) => {
       // Operators may list native-app (custom scheme) URIs; the other rules are the registration's.
-      const problem = redirectUriProblem(uri, 'native')
+      const problem = redirectURIProblem(uri, 'native')
       if (problem) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'redirectUris', j], message: problem })
       }

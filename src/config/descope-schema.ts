@@ -3,7 +3,7 @@
  * application) as the identity provider. `src/providers/descope/` builds the profile.
  */
 import * as z from 'zod'
-import { hostedBaseUrl } from './hosted-domain.js'
+import { hostedBaseURL } from './hosted-domain.js'
 
 const WHERE = 'Descope Console > Project Settings > Project ID'
 
@@ -15,7 +15,7 @@ export const descopeUpstreamFields = {
     .string({ error: `is required: the Project ID, P… (${WHERE})` })
     .regex(/^P[A-Za-z0-9]{10,63}$/, `must be the Project ID, P… (${WHERE})`),
   /** Replaces `https://api.descope.com`: a custom domain (Project Settings > Custom Domain) or a stand-in. */
-  baseUrl: hostedBaseUrl('Descope Console > Project Settings > Custom Domain'),
+  baseUrl: hostedBaseURL('Descope Console > Project Settings > Custom Domain'),
   /** Only this tenant's roles (`tenants.{tenant}.roles`) count, besides project roles; default: every tenant's. */
   tenant: z.string().min(1).optional(),
 }

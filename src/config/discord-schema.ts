@@ -5,7 +5,7 @@
  * Discord Developer Portal setting to look at.
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 /** A Discord snowflake (guild ids and user ids are 64-bit integers written in decimal). */
 export const DISCORD_SNOWFLAKE = /^\d{15,21}$/
@@ -14,7 +14,7 @@ export const DISCORD_SNOWFLAKE = /^\d{15,21}$/
 export const discordUpstreamFields = {
   kind: z.literal('discord'),
   /** Replaces `https://discord.com` (a local stand-in: http on loopback only). */
-  serverUrl: absoluteUrl().optional(),
+  serverUrl: absoluteURL().optional(),
   /** Only members of one of these guilds (server ids) may sign in (asks for the `guilds` scope). */
   allowedGuilds: z.array(z.string()).optional(),
   /** Guild id → Gatehouse roles given to its members (asks for the `guilds` scope). */

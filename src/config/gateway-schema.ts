@@ -5,7 +5,7 @@
  */
 import * as z from 'zod'
 import { scopeToken } from './azure-schema.js'
-import { absoluteUrl, canonicalResource, parseUrl } from './urls.js'
+import { absoluteURL, canonicalResource, parseURL } from './urls.js'
 
 /** An environment variable name (the secret's value is read from it at start-up). */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
@@ -44,7 +44,7 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
     /** The `aud` of the token; default the upstream URL. */
-    audience: absoluteUrl().optional(),
+    audience: absoluteURL().optional(),
     /** Lifetime (never beyond the client's own token). */
     ttlSeconds: z.number().int().min(30).max(3600).default(300),
   }),
@@ -66,12 +66,12 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
     /** The STS's token endpoint. */
-    tokenEndpoint: absoluteUrl(),
+    tokenEndpoint: absoluteURL(),
     clientId: z.string().min(1),
     /** The variable holding the client secret (sent with HTTP Basic); none: a public client. */
     clientSecretFromEnv: envName.optional(),
     audience: z.string().min(1).optional(),
-    resource: absoluteUrl().optional(),
+    resource: absoluteURL().optional(),
     scopes: z.array(scopeToken).optional(),
     timeoutSeconds: z.number().min(1).max(60).default(10),
   }),
@@ -79,10 +79,10 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
    * Microsoft Entra On-Behalf-Of: the user's Entra access token (Gatehouse's upstream must be
    * `kind: azure`, not B2C) traded at Entra for a token for `scopes` of another API (e.g.
    * `https://graph.microsoft.com/User.Read`, `api://orders/.default`), cached until shortly before
-   * it expires.
+   * it expires. `entra-obo`, its name before issue 12, is still accepted and read as `azure-obo`.
    */
   z.strictObject({
-    kind: z.literal('entra-obo'),
+    kind: z.literal(['azure-obo', 'entra-obo']).transform(() => 'azure-obo' as const),
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
     /** Scopes of one downstream API, as Entra spells them (resource URI and scope). */
@@ -113,7 +113,7 @@ export const IdentityHeadersSchema = z.strictObject({
     .strictObject({
       name: headerName.default('X-Gatehouse-Identity'),
       /** The `aud` of the JWT; default the upstream URL. */
-      audience: absoluteUrl().optional(),
+      audience: absoluteURL().optional(),
       ttlSeconds: z.number().int().min(30).max(3600).default(300),
     })
     .optional(),
@@ -153,10 +153,10 @@ export const AccessRuleSchema = z.strictObject({
  */
 const maxInFlight = z.number().int().min(1).max(100_000).optional()
 
-const HttpUpstreamSchema = z.strictObject({
+const HTTPUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
   /** The Streamable HTTP endpoint of the MCP server. */
-  url: absoluteUrl(),
+  url: absoluteURL(),
   /**
    * Deadline for the answer to a request: the response headers, and in an event stream the
    * JSON-RPC responses to the request's calls; a progress notification restarts the clock.
@@ -175,10 +175,10 @@ const HttpUpstreamSchema = z.strictObject({
  * names where messages are POSTed. The gateway still speaks Streamable HTTP to clients and opens
  * one upstream stream per client session.
  */
-const SseUpstreamSchema = z.strictObject({
+const SSEUpstreamSchema = z.strictObject({
   kind: z.literal('sse'),
   /** The server's SSE endpoint (e.g. `http://127.0.0.1:3001/sse`). */
-  url: absoluteUrl(),
+  url: absoluteURL(),
   /** Deadline for the stream's `endpoint` event, and for the answer to each request. */
   timeoutSeconds: z.number().min(1).max(600).default(60),
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
@@ -238,8 +238,8 @@ export const GatewayRouteSchema = z.strictObject({
     .string()
     .regex(/^\/[A-Za-z0-9/_.~-]*[A-Za-z0-9_.~-]$/, 'must be a path like /mcp (no trailing slash)'),
   upstream: z.discriminatedUnion('kind', [
-    HttpUpstreamSchema,
-    SseUpstreamSchema,
+    HTTPUpstreamSchema,
+    SSEUpstreamSchema,
     StdioUpstreamSchema,
   ]),
   /** Scopes this route understands (advertised in its metadata). */
@@ -247,7 +247,7 @@ export const GatewayRouteSchema = z.strictObject({
   /** Scopes every request to the route needs. */
   requiredScopes: z.array(scopeToken).default([]),
   name: z.string().max(200).optional(),
-  allowedOrigins: z.array(z.union([z.literal('*'), absoluteUrl()])).default([]),
+  allowedOrigins: z.array(z.union([z.literal('*'), absoluteURL()])).default([]),
   /** Route-wide conditions beyond a valid token (roles, subjects, clients). */
   allow: AccessRuleSchema.optional(),
   /** Per-tool rules by tool name; a tool not listed is allowed to anyone who may use the route. */
@@ -341,7 +341,7 @@ const TRANSPORT_HEADERS = new Set([
  * would be overwritten, or a client could send them), nor the same name twice.
  */
 function checkHeaderNames(
-  u: z.output<typeof HttpUpstreamSchema> | z.output<typeof SseUpstreamSchema>,
+  u: z.output<typeof HTTPUpstreamSchema> | z.output<typeof SSEUpstreamSchema>,
   path: (string | number)[],
   ctx: z.RefinementCtx,
 ): void {
@@ -421,7 +421,7 @@ export function withGatewayResources(input: unknown): unknown {
  * Entra On-Behalf-Of gateway credentials need users signed in at Entra (one IdP, not B2C):
  * refused here, at load, rather than on a user's first call.
  */
-export function checkEntraOnBehalfOf(
+export function checkAzureOnBehalfOf(
   c: {
     upstream?: { kind: string; b2c?: unknown } | undefined
     gateway?: z.output<typeof GatewaySchema> | undefined
@@ -432,14 +432,14 @@ export function checkEntraOnBehalfOf(
   c.gateway?.routes.forEach((route, i) => {
     if (
       route.upstream.kind !== 'stdio' &&
-      route.upstream.credential.kind === 'entra-obo' &&
+      route.upstream.credential.kind === 'azure-obo' &&
       !entra
     ) {
       ctx.addIssue({
         code: 'custom',
         path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
         message:
-          'entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+          'azure-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
       })
     }
   })
@@ -459,7 +459,7 @@ export function checkOwnAudiences(
   ctx: z.RefinementCtx,
 ): void {
   const canonical = (value: string) =>
-    parseUrl(value) === undefined ? undefined : canonicalResource(value)
+    parseURL(value) === undefined ? undefined : canonicalResource(value)
   const own = new Set((c.resources ?? []).map((r) => canonical(r.url)).filter((u) => u))
   c.gateway?.routes.forEach((route, i) => {
     const u = route.upstream

@@ -5,7 +5,7 @@
  * Every message names the option and the GitHub setting to look at.
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 /** An organization login as GitHub allows it (the `{org}` of `github.com/{org}`). */
 export const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
@@ -22,9 +22,9 @@ export const githubUpstreamFields = {
    */
   appType: z.enum(['oauth-app', 'github-app']).default('oauth-app'),
   /** GitHub Enterprise Server's address (`https://github.example.com`); default github.com. */
-  serverUrl: absoluteUrl().optional(),
+  serverUrl: absoluteURL().optional(),
   /** The REST API's base (default `https://api.github.com`, or `{serverUrl}/api/v3`). */
-  apiUrl: absoluteUrl().optional(),
+  apiUrl: absoluteURL().optional(),
   /** Only members (state `active`) of one of these organizations may sign in. */
   allowedOrganizations: z.array(z.string()).optional(),
   /** Only members of one of these teams, written `{org}/{team-slug}`, may sign in. */

@@ -5,7 +5,7 @@
  * setting to look at.
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 export const GOOGLE_DISCOVERY_URL = 'https://accounts.google.com/.well-known/openid-configuration'
 
@@ -16,7 +16,7 @@ const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a
 export const googleUpstreamFields = {
   kind: z.literal('google'),
   /** Google's discovery document; change it only for the local stand-in. */
-  discoveryUrl: absoluteUrl().default(GOOGLE_DISCOVERY_URL),
+  discoveryUrl: absoluteURL().default(GOOGLE_DISCOVERY_URL),
   /**
    * Google Workspace domains whose users may sign in, checked on the ID token's `hd` claim (one
    * domain is also sent as `hd` to pre-select the account). Unset: any Google account.

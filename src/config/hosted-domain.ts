@@ -19,7 +19,7 @@ export function hostedDomain(example: string, where: string) {
 }
 
 /** An optional base URL (a custom domain, or a loopback stand-in): https, or http on loopback. */
-export function hostedBaseUrl(where: string) {
+export function hostedBaseURL(where: string) {
   return z
     .string()
     .regex(

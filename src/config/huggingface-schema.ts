@@ -4,7 +4,7 @@
  * name the option and the Hugging Face setting to look at.
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 /** An organization's name as in `huggingface.co/{org}`. */
 const HF_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/
@@ -13,7 +13,7 @@ const HF_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/
 export const huggingFaceUpstreamFields = {
   kind: z.literal('huggingface'),
   /** Replaces the issuer `https://huggingface.co` (a local stand-in: http on loopback only). */
-  url: absoluteUrl().optional(),
+  url: absoluteURL().optional(),
   /** Only members of one of these organizations (by name) may sign in. */
   allowedOrganizations: z.array(z.string()).optional(),
   /**

@@ -4,16 +4,16 @@
  */
 import * as z from 'zod'
 import { ASYMMETRIC_ALGORITHMS } from './protocol.js'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 /** An enterprise identity provider whose ID-JAGs Gatehouse accepts (SEP-990). */
 export const TrustedIssuerSchema = z
   .strictObject({
     /** The IdP's issuer identifier, compared exactly with the ID-JAG's `iss`. */
-    issuer: absoluteUrl(),
+    issuer: absoluteURL(),
     /** Where its keys are: one of a JWKS URL, a discovery URL, or an inline JWKS. */
-    jwksUri: absoluteUrl().optional(),
-    discoveryUrl: absoluteUrl().optional(),
+    jwksUri: absoluteURL().optional(),
+    discoveryUrl: absoluteURL().optional(),
     jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
     /** Accepted signature algorithms (asymmetric only); default all of them. */
     algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),

@@ -3,13 +3,13 @@
  * `dangerouslyAllowInsecureIssuer`), no query or fragment.
  */
 import type * as z from 'zod'
-import { isLoopbackHost, parseUrl } from './urls.js'
+import { isLoopbackHost, parseURL } from './urls.js'
 
 export function checkIssuer(
   c: { issuer: string; dangerouslyAllowInsecureIssuer: boolean },
   ctx: z.RefinementCtx,
 ): void {
-  const issuer = parseUrl(c.issuer)
+  const issuer = parseURL(c.issuer)
   if (issuer) {
     const loopback = isLoopbackHost(issuer.hostname)
     if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && loopback)) {

@@ -4,7 +4,7 @@
  * Messages name the option and the OCI Console setting to look at.
  */
 import * as z from 'zod'
-import { absoluteUrl } from './urls.js'
+import { absoluteURL } from './urls.js'
 
 /** The issuer every identity domain's tokens and discovery document name. */
 export const OCI_ISSUER = 'https://identity.oraclecloud.com/'
@@ -16,18 +16,18 @@ export const ociUpstreamFields = {
    * The identity domain's URL, `https://idcs-<id>.identity.oraclecloud.com` (OCI Console →
    * Identity & Security → Domains → your domain → Details → Domain URL); http on loopback only.
    */
-  domainUrl: absoluteUrl(),
+  domainUrl: absoluteURL(),
   /**
    * The issuer the domain's discovery document and tokens name: the same for every domain
    * (default `https://identity.oraclecloud.com/`). Change it only for a stand-in.
    */
-  issuer: absoluteUrl().default(OCI_ISSUER),
+  issuer: absoluteURL().default(OCI_ISSUER),
   /** The ID-token claim listing the user's groups (default `groups`); they become Gatehouse roles. */
   groupsClaim: z.string().min(1).default('groups'),
 }
 
 /** The start-up checks of an OCI upstream (paths relative to `upstream`). */
-export function checkOciUpstream(o: { domainUrl: string }, ctx: z.RefinementCtx): void {
+export function checkOCIUpstream(o: { domainUrl: string }, ctx: z.RefinementCtx): void {
   const url = new URL(o.domainUrl)
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
     ctx.addIssue({

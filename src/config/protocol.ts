@@ -35,7 +35,7 @@ export const ASYMMETRIC_ALGORITHMS = [
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:'])
 
 /** Why a redirect URI cannot be registered, or `undefined` when it can. */
-export function redirectUriProblem(
+export function redirectURIProblem(
   value: string,
   applicationType: 'web' | 'native',
 ): string | undefined {

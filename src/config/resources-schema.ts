@@ -3,13 +3,13 @@
  * and the rules a resource is checked against the rest of the configuration with.
  */
 import * as z from 'zod'
-import { absoluteUrl, isLoopbackHost, parseUrl } from './urls.js'
+import { absoluteURL, isLoopbackHost, parseURL } from './urls.js'
 import { scopeToken } from './azure-schema.js'
 import { type DPoPSchema, ResourceDPoPSchema } from './dpop-schema.js'
 
 export const ResourceSchema = z.strictObject({
   /** The MCP endpoint's canonical URL, the `aud` of its tokens (RFC 8707). */
-  url: absoluteUrl(),
+  url: absoluteURL(),
   /** Scopes this resource understands; advertised in its metadata and challenges. */
   scopes: z.array(scopeToken).default([]),
   /** Scopes every request must carry; default none beyond a valid token. */
@@ -23,7 +23,7 @@ export const ResourceSchema = z.strictObject({
    * gets 403). The resource's own origin is always allowed; `'*'` allows any. Requests without
    * an `Origin` header (non-browser clients) are not affected.
    */
-  allowedOrigins: z.array(z.union([z.literal('*'), absoluteUrl()])).default([]),
+  allowedOrigins: z.array(z.union([z.literal('*'), absoluteURL()])).default([]),
   /** DPoP at this resource (RFC 9449): optional (default) or required; see dpop-schema.ts. */
   dpop: ResourceDPoPSchema.prefault({}),
 })
@@ -38,7 +38,7 @@ export function checkResources(
   ctx: z.RefinementCtx,
 ): void {
   c.resources.forEach((r, i) => {
-    const url = parseUrl(r.url)
+    const url = parseURL(r.url)
     if (url && (url.hash || r.url.includes('#'))) {
       ctx.addIssue({
         code: 'custom',

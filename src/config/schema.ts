@@ -26,12 +26,12 @@
  */
 import * as z from 'zod'
 import { ConfigError } from '../errors.js'
-import { absoluteUrl, canonicalResource, isLoopbackHost, parseUrl } from './urls.js'
+import { absoluteURL, canonicalResource, isLoopbackHost, parseURL } from './urls.js'
 import { checkIssuer } from './issuer-schema.js'
 import { checkResources, ResourceSchema } from './resources-schema.js'
 import { tokenFields } from './tokens-schema.js'
 import { RegistrationSchema } from './registration-schema.js'
-import { ClientIdMetadataDocumentsSchema } from './client-id-metadata-documents-schema.js'
+import { ClientIDMetadataDocumentsSchema } from './client-id-metadata-documents-schema.js'
 import { checkClients, StaticClientSchema } from './clients-schema.js'
 import { checkIdentityAssertion, IdentityAssertionSchema } from './identity-assertion-schema.js'
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
@@ -42,7 +42,7 @@ import { checkUpstreams, UpstreamsEntrySchema } from './upstreams-schema.js'
 import { opsFields } from './ops-schema.js'
 import { DPoPSchema } from './dpop-schema.js'
 import {
-  checkEntraOnBehalfOf,
+  checkAzureOnBehalfOf,
   checkOwnAudiences,
   GatewaySchema,
   withGatewayResources,
@@ -57,7 +57,7 @@ export { LINKED_SUBJECT_PREFIX, UpstreamsEntrySchema } from './upstreams-schema.
 export const ConfigSchema = z
   .strictObject({
     /** The authorization server's issuer identifier: stable, never derived from a Host header. */
-    issuer: absoluteUrl(),
+    issuer: absoluteURL(),
     /** The protected MCP endpoints. */
     resources: z.array(ResourceSchema).min(1),
     /** Secret (32+ bytes) from which the storage encryption key is derived. */
@@ -71,11 +71,11 @@ export const ConfigSchema = z
      * the client's metadata from it (no registration step). Needs an outbound `transport` that
      * checks resolved addresses (`createNodeTransport` from `mcp-gatehouse/node`).
      */
-    clientIdMetadataDocuments: ClientIdMetadataDocumentsSchema.prefault({}),
+    clientIdMetadataDocuments: ClientIDMetadataDocumentsSchema.prefault({}),
     /** Confidential clients allowed to introspect tokens of the listed resources (RFC 7662). */
     introspectionClients: z
       .array(
-        z.strictObject({ clientId: z.string().min(1), resources: z.array(absoluteUrl()).min(1) }),
+        z.strictObject({ clientId: z.string().min(1), resources: z.array(absoluteURL()).min(1) }),
       )
       .default([]),
     /** Per-instance limits (per minute) against floods and credential guessing. */
@@ -122,7 +122,7 @@ export const ConfigSchema = z
     gateway: GatewaySchema.optional(),
   })
   .superRefine((c, ctx) => {
-    // Refinements run even when a field failed its own schema: URLs are read with parseUrl
+    // Refinements run even when a field failed its own schema: URLs are read with parseURL
     // (never `new URL`, whose throw would hide every other problem) and skipped when unparsable.
     checkIssuer(c, ctx)
     checkUpstream(c, ctx)
@@ -130,7 +130,7 @@ export const ConfigSchema = z
     checkClients(c, ctx)
     checkIdentityAssertion(c, ctx)
     checkSubjectPrefixes(c, ctx)
-    checkEntraOnBehalfOf(c, ctx)
+    checkAzureOnBehalfOf(c, ctx)
     checkOwnAudiences(c, ctx)
     checkResources(c, ctx)
   })
@@ -215,8 +215,8 @@ function resolveResources(
 
 /** RFC 8414 §2: an https URL with no query or fragment (http only on loopback, for development). */
 function isIssuerIdentifier(value: string): boolean {
-  const u = parseUrl(value)
-  if (!u) return true // absoluteUrl() reports it
+  const u = parseURL(value)
+  if (!u) return true // absoluteURL() reports it
   const scheme = u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))
   return scheme && !value.includes('?') && !value.includes('#')
 }
@@ -234,7 +234,7 @@ export const RemoteAuthConfigSchema = z.strictObject({
    * exactly as given: clients compare them with the AS metadata's `issuer` (RFC 8414 §3.3), so
    * Auth0's `https://{domain}/` keeps its slash.
    */
-  authorizationServers: z.array(absoluteUrl().refine(isIssuerIdentifier, ISSUER_IDENTIFIER)).min(1),
+  authorizationServers: z.array(absoluteURL().refine(isIssuerIdentifier, ISSUER_IDENTIFIER)).min(1),
 })
 
 export interface ResolvedRemoteAuthConfig {

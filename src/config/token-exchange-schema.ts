@@ -4,7 +4,7 @@
  * with the external-issuer fields both share (issuer, where its keys are, algorithms).
  */
 import * as z from 'zod'
-import { absoluteUrl, canonicalResource, parseUrl } from './urls.js'
+import { absoluteURL, canonicalResource, parseURL } from './urls.js'
 import { scopeToken } from './azure-schema.js'
 
 /** RFC 8693 §2.1: the grant type value. */
@@ -26,9 +26,9 @@ const ALGORITHMS = [
 /** Where an external issuer's keys are: exactly one of a JWKS URL, a discovery URL, inline keys. */
 export const externalIssuerFields = {
   /** The issuer identifier, compared exactly with the token's `iss`. */
-  issuer: absoluteUrl(),
-  jwksUri: absoluteUrl().optional(),
-  discoveryUrl: absoluteUrl().optional(),
+  issuer: absoluteURL(),
+  jwksUri: absoluteURL().optional(),
+  discoveryUrl: absoluteURL().optional(),
   jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
   /** Accepted signature algorithms (asymmetric only); default all of them. */
   algorithms: z.array(z.enum(ALGORITHMS)).min(1).optional(),
@@ -71,7 +71,7 @@ export const ExchangeClientSchema = z.strictObject({
   /** Scopes this client may obtain (further narrowed by the subject token's). Unset: no cap. */
   scopes: z.array(scopeToken).optional(),
   /** Resources (canonical URLs of `resources[]`) it may obtain tokens for. Unset: all of them. */
-  resources: z.array(absoluteUrl()).optional(),
+  resources: z.array(absoluteURL()).optional(),
 })
 
 export const TokenExchangeSchema = z.strictObject({
@@ -136,7 +136,7 @@ export function checkTokenExchange(
   ctx: z.RefinementCtx,
 ): void {
   const te = c.tokenExchange
-  const canonical = (u: string) => (parseUrl(u) ? canonicalResource(u) : u)
+  const canonical = (u: string) => (parseURL(u) ? canonicalResource(u) : u)
   const served = new Set(c.resources.map((r) => canonical(r.url)))
   te?.clients.forEach((x, i) => {
     x.resources?.forEach((r, j) => {

@@ -6,14 +6,14 @@
  */
 import * as z from 'zod'
 import { ASYMMETRIC_ALGORITHMS } from './protocol.js'
-import { absoluteUrl, isLoopbackHost } from './urls.js'
-import { azureUpstreamFields, isSecureOrLoopbackUrl, scopeToken } from './azure-schema.js'
+import { absoluteURL, isLoopbackHost } from './urls.js'
+import { azureUpstreamFields, isSecureOrLoopbackURL, scopeToken } from './azure-schema.js'
 import { auth0UpstreamFields, checkAuth0Upstream } from './auth0-schema.js'
 import { checkGitHubUpstream, githubUpstreamFields } from './github-schema.js'
 import { checkGoogleUpstream, googleUpstreamFields } from './google-schema.js'
 import { checkDiscordUpstream, discordUpstreamFields } from './discord-schema.js'
 import { checkHuggingFaceUpstream, huggingFaceUpstreamFields } from './huggingface-schema.js'
-import { checkOciUpstream, ociUpstreamFields } from './oci-schema.js'
+import { checkOCIUpstream, ociUpstreamFields } from './oci-schema.js'
 import { workosUpstreamFields } from './workos-schema.js'
 import { descopeUpstreamFields } from './descope-schema.js'
 import { scalekitUpstreamFields } from './scalekit-schema.js'
@@ -50,7 +50,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('oidc'),
     /** The discovery document URL (`…/.well-known/openid-configuration`). */
-    configUrl: absoluteUrl(),
+    configUrl: absoluteURL(),
     /** Require a complete discovery document whose issuer matches the URL (default true). */
     strict: z.boolean().default(true),
     /** Sent as `audience` upstream (Auth0-style APIs). */
@@ -61,12 +61,12 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('oauth'),
-    issuer: absoluteUrl(),
-    authorizationEndpoint: absoluteUrl(),
-    tokenEndpoint: absoluteUrl(),
-    revocationEndpoint: absoluteUrl().optional(),
+    issuer: absoluteURL(),
+    authorizationEndpoint: absoluteURL(),
+    tokenEndpoint: absoluteURL(),
+    revocationEndpoint: absoluteURL().optional(),
     /** Verifies the IdP's JWT access tokens to learn the user (`sub`). */
-    jwksUri: absoluteUrl(),
+    jwksUri: absoluteURL(),
     /** Expected `aud` of the IdP's access tokens (default: the client id). */
     accessTokenAudience: z.string().optional(),
     ...upstreamCommon,
@@ -75,7 +75,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('keycloak'),
     /** The Keycloak server's URL (`https://sso.example.com`; `…/auth` for Keycloak before 17). */
-    url: absoluteUrl(),
+    url: absoluteURL(),
     /** The realm; the issuer is `{url}/realms/{realm}`. */
     realm: z.string().regex(/^[A-Za-z0-9._~-]{1,255}$/, 'use letters, digits or . _ ~ -'),
     /** Realm roles (`realm_access.roles`) become Gatehouse roles (default true). */
@@ -136,7 +136,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
           'must be the domain prefix (myapp) or a custom domain name (no https://, no path)',
         ),
       /** Replaces `https://cognito-idp.{region}.amazonaws.com` (a local stand-in: http loopback only). */
-      endpoint: absoluteUrl().optional(),
+      endpoint: absoluteURL().optional(),
       /** The claim whose groups become Gatehouse roles (default `cognito:groups`). */
       groupsClaim: z.string().min(1).default('cognito:groups'),
       ...upstreamCommon,
@@ -152,7 +152,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
             'Cognito console > User pools: the pool ID starts with its region)',
         })
       }
-      if (c.endpoint !== undefined && !isSecureOrLoopbackUrl(c.endpoint, isLoopbackHost)) {
+      if (c.endpoint !== undefined && !isSecureOrLoopbackURL(c.endpoint, isLoopbackHost)) {
         ctx.addIssue({
           code: 'custom',
           path: ['endpoint'],
@@ -179,7 +179,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
           message: 'give clientSecret or clientCertificate, not both',
         })
       }
-      if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
+      if (a.authority !== undefined && !isSecureOrLoopbackURL(a.authority, isLoopbackHost)) {
         ctx.addIssue({
           code: 'custom',
           path: ['authority'],
@@ -197,7 +197,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
       checkGitHubUpstream(g, ctx)
       for (const key of ['serverUrl', 'apiUrl'] as const) {
         const value = g[key]
-        if (value !== undefined && !isSecureOrLoopbackUrl(value, isLoopbackHost)) {
+        if (value !== undefined && !isSecureOrLoopbackURL(value, isLoopbackHost)) {
           ctx.addIssue({
             code: 'custom',
             path: [key],
@@ -214,7 +214,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     })
     .superRefine((a, ctx) => {
       checkAuth0Upstream(a, ctx)
-      if (a.authority !== undefined && !isSecureOrLoopbackUrl(a.authority, isLoopbackHost)) {
+      if (a.authority !== undefined && !isSecureOrLoopbackURL(a.authority, isLoopbackHost)) {
         ctx.addIssue({
           code: 'custom',
           path: ['authority'],
@@ -230,7 +230,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
     })
     .superRefine((g, ctx) => {
       checkGoogleUpstream(g, ctx)
-      if (!isSecureOrLoopbackUrl(g.discoveryUrl, isLoopbackHost)) {
+      if (!isSecureOrLoopbackURL(g.discoveryUrl, isLoopbackHost)) {
         ctx.addIssue({
           code: 'custom',
           path: ['discoveryUrl'],
@@ -241,7 +241,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   // Discord (src/providers/discord/, docs/providers/discord.md).
   z.strictObject({ ...upstreamCommon, ...discordUpstreamFields }).superRefine((d, ctx) => {
     checkDiscordUpstream(d, ctx)
-    if (d.serverUrl !== undefined && !isSecureOrLoopbackUrl(d.serverUrl, isLoopbackHost)) {
+    if (d.serverUrl !== undefined && !isSecureOrLoopbackURL(d.serverUrl, isLoopbackHost)) {
       ctx.addIssue({
         code: 'custom',
         path: ['serverUrl'],
@@ -252,7 +252,7 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   // Hugging Face (src/providers/huggingface/, docs/providers/huggingface.md).
   z.strictObject({ ...upstreamCommon, ...huggingFaceUpstreamFields }).superRefine((h, ctx) => {
     checkHuggingFaceUpstream(h, ctx)
-    if (h.url !== undefined && !isSecureOrLoopbackUrl(h.url, isLoopbackHost)) {
+    if (h.url !== undefined && !isSecureOrLoopbackURL(h.url, isLoopbackHost)) {
       ctx.addIssue({
         code: 'custom',
         path: ['url'],
@@ -262,9 +262,9 @@ export const UpstreamSchema = z.discriminatedUnion('kind', [
   }),
   // OCI IAM identity domains (src/providers/oci/, docs/providers/oci.md).
   z.strictObject({ ...upstreamCommon, ...ociUpstreamFields }).superRefine((o, ctx) => {
-    checkOciUpstream(o, ctx)
+    checkOCIUpstream(o, ctx)
     for (const key of ['domainUrl', 'issuer'] as const) {
-      if (!isSecureOrLoopbackUrl(o[key], isLoopbackHost)) {
+      if (!isSecureOrLoopbackURL(o[key], isLoopbackHost)) {
         ctx.addIssue({
           code: 'custom',
           path: [key],

@@ -3,17 +3,17 @@ import * as z from 'zod'
 
 /**
  * A configuration field holding an absolute URL (what `new URL` parses). Use it for every URL
- * field: refinements then read it with `parseUrl`, never `new URL`, because zod runs an object's
+ * field: refinements then read it with `parseURL`, never `new URL`, because zod runs an object's
  * refinements even when one of its fields failed, and a throw there would hide every other problem.
  */
-export const absoluteUrl = () =>
+export const absoluteURL = () =>
   z.url({
     error: (issue) =>
       issue.code === 'invalid_format' ? 'must be an absolute URL (https://…)' : undefined,
   })
 
 /** The parsed URL, or `undefined` for a string that is not an absolute URL (never throws). */
-export function parseUrl(value: string): URL | undefined {
+export function parseURL(value: string): URL | undefined {
   try {
     return new URL(value)
   } catch {
@@ -29,11 +29,11 @@ export function parseUrl(value: string): URL | undefined {
  */
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/\.$/, '')
-  return h === 'localhost' || h.endsWith('.localhost') || isLoopbackIp(h)
+  return h === 'localhost' || h.endsWith('.localhost') || isLoopbackIP(h)
 }
 
 /** Whether a hostname is a loopback IP literal (RFC 8252 §7.3 port variance applies only to these). */
-export function isLoopbackIp(hostname: string): boolean {
+export function isLoopbackIP(hostname: string): boolean {
   return hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname)
 }
 

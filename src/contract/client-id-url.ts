@@ -11,7 +11,7 @@ const MAX_LENGTH = 2000
  * Whether `clientId` claims to be a metadata document URL (it starts with `https://`, or
  * `http://`, which is then refused unless loopback is allowed). Generated client ids never do.
  */
-export function isClientIdUrl(clientId: string): boolean {
+export function isClientIDURL(clientId: string): boolean {
   return /^https?:\/\//i.test(clientId)
 }
 
@@ -22,7 +22,7 @@ export function isClientIdUrl(clientId: string): boolean {
  * document must repeat), and not a literal special-use address (loopback only with
  * `allowLoopback`). Names are checked again after resolution by the guarded fetch.
  */
-export function clientIdUrlProblem(clientId: string, allowLoopback: boolean): string | undefined {
+export function clientIDURLProblem(clientId: string, allowLoopback: boolean): string | undefined {
   if (clientId.length > MAX_LENGTH) return 'is too long'
   if (/[\s\0\\]/.test(clientId)) return 'contains white space, control characters or backslashes'
   let url: URL

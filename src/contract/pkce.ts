@@ -12,7 +12,7 @@ export function isValidVerifier(verifier: string): boolean {
 }
 
 /** Whether `verifier` is the one `challenge` was made from. */
-export async function verifyPkce(verifier: string, challenge: string): Promise<boolean> {
+export async function verifyPKCE(verifier: string, challenge: string): Promise<boolean> {
   if (!isValidVerifier(verifier)) return false
   return timingSafeEqual(await sha256(verifier), challenge)
 }

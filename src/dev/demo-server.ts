@@ -5,10 +5,10 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import * as z from 'zod'
 import { authOf } from '../mcp/auth-info.js'
-import type { McpServerContext } from '../mcp/server-like.js'
+import type { MCPServerContext } from '../mcp/server-like.js'
 
 /** A new demo server with its two tools. */
-export function createDemoServer(context: McpServerContext): McpServer {
+export function createDemoServer(context: MCPServerContext): McpServer {
   const server = new McpServer(
     { name: 'gatehouse-demo', version: '1.0.0' },
     { jsonSchemaValidator: context.jsonSchemaValidator },

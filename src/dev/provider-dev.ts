@@ -22,7 +22,7 @@ import { startCognitoStandIn } from './provider-stand-ins/cognito.js'
 import { startDescopeStandIn } from './provider-stand-ins/descope.js'
 import { startHuggingFaceStandIn } from './provider-stand-ins/huggingface.js'
 import { startKeycloakStandIn } from './provider-stand-ins/keycloak.js'
-import { startOciStandIn } from './provider-stand-ins/oci.js'
+import { startOCIStandIn } from './provider-stand-ins/oci.js'
 import { startOktaStandIn } from './provider-stand-ins/okta.js'
 import { startPropelAuthStandIn } from './provider-stand-ins/propelauth.js'
 import { startScalekitStandIn } from './provider-stand-ins/scalekit.js'
@@ -255,7 +255,7 @@ export const DEV_STAND_INS = {
   oci: {
     async start({ user, password, callback, clientSecret }) {
       const clientId = 'gatehousedev0000000000000000000'
-      const oci = await startOciStandIn({
+      const oci = await startOCIStandIn({
         users: [{ username: user, password, sub: user, name: user, groups: [ROLE] }],
         clients: [{ clientId, clientSecret, redirectUris: [callback] }],
       })

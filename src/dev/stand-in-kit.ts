@@ -40,7 +40,7 @@ export function recordedHeaders(request: Request): Record<string, string> {
   return out
 }
 
-/** Headers of the stand-ins' HTML pages (see entra-stand-in/errors.ts for why no form-action). */
+/** Headers of the stand-ins' HTML pages (see azure-stand-in/errors.ts for why no form-action). */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
@@ -50,7 +50,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'same-origin',
 }
 
-export function escapeHtml(value: string): string {
+export function escapeHTML(value: string): string {
   return value.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
@@ -60,10 +60,10 @@ export function escapeHtml(value: string): string {
 /** A sign-in page posting `username` and `password` to `action`. */
 export function loginPage(title: string, action: string, message = ''): Response {
   return new Response(
-    `<!doctype html><html><head><title>${escapeHtml(title)}</title></head><body>
-<h1>${escapeHtml(title)}</h1>
-${message ? `<p role="alert">${escapeHtml(message)}</p>` : ''}
-<form method="post" action="${escapeHtml(action)}">
+    `<!doctype html><html><head><title>${escapeHTML(title)}</title></head><body>
+<h1>${escapeHTML(title)}</h1>
+${message ? `<p role="alert">${escapeHTML(message)}</p>` : ''}
+<form method="post" action="${escapeHTML(action)}">
 <label>Username or email <input name="username" autocomplete="username" autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>
 <button type="submit">Sign in</button></form></body></html>`,
@@ -73,12 +73,12 @@ ${message ? `<p role="alert">${escapeHtml(message)}</p>` : ''}
 
 export function errorPage(status: number, text: string): Response {
   return new Response(
-    `<!doctype html><html><head><title>Error</title></head><body><p>${escapeHtml(text)}</p></body></html>`,
+    `<!doctype html><html><head><title>Error</title></head><body><p>${escapeHTML(text)}</p></body></html>`,
     { status, headers: PAGE_HEADERS },
   )
 }
 
-export function randomId(bytes = 24): string {
+export function randomID(bytes = 24): string {
   return randomBytes(bytes).toString('base64url')
 }
 

@@ -8,9 +8,9 @@
  * `maxEventChars` (an upstream that never ends its event) is treated like a passed deadline, so
  * what is kept to read alongside stays bounded.
  */
-import { RPC, validId, type RpcMessage } from './messages.js'
+import { RPC, validID, type RPCMessage } from './messages.js'
 
-type Id = string | number
+type ID = string | number
 
 /** Longest single event read alongside by default (characters): 16 MiB of JSON-RPC. */
 export const MAX_EVENT_CHARS = 16 * 1024 * 1024
@@ -22,10 +22,10 @@ export interface AnswerDeadline {
 }
 
 export function answerDeadline(options: {
-  ids: readonly Id[]
+  ids: readonly ID[]
   timeoutMs: number
   maxMs: number
-  onTimeout: (ids: Id[]) => void
+  onTimeout: (ids: ID[]) => void
   /** When the request was sent (the clock runs from there); default now. */
   startedAt?: number
   now?: () => number
@@ -81,13 +81,13 @@ export function answerDeadline(options: {
       .filter((l) => l.startsWith('data:'))
       .map((l) => l.slice(5).replace(/^ /, ''))
     if (data.length === 0) return
-    let msg: RpcMessage
+    let msg: RPCMessage
     try {
-      msg = JSON.parse(data.join('\n')) as RpcMessage
+      msg = JSON.parse(data.join('\n')) as RPCMessage
     } catch {
       return
     }
-    if (msg.method === undefined && validId(msg.id)) {
+    if (msg.method === undefined && validID(msg.id)) {
       if (pending.delete(JSON.stringify(msg.id))) arm()
     } else if (msg.method === 'notifications/progress') {
       due = now() + options.timeoutMs

@@ -8,8 +8,8 @@ import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
 import { loadCredential } from './credentials.js'
-import { createHttpUpstream, type UpstreamTracing } from './http-upstream.js'
-import { createSseUpstream } from './sse-upstream.js'
+import { createHTTPUpstream, type UpstreamTracing } from './http-upstream.js'
+import { createSSEUpstream } from './sse-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
 import type { Upstream } from './upstream.js'
 
@@ -23,7 +23,7 @@ export interface UpstreamDeps {
   signer?: { keys: SigningKeys; issuer: string }
   /** Where credential failures and process exits are audited (`gatehouse.audit`). */
   audit?: AuditSink
-  /** Entra On-Behalf-Of (`entra-obo` credentials): the Azure provider's `onBehalfOf` capability. */
+  /** Entra On-Behalf-Of (`azure-obo` credentials): the Azure provider's `onBehalfOf` capability. */
   onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
   /** Gatehouse's `tracing`: HTTP upstreams get the request's `traceparent` and a client span. */
   tracing?: UpstreamTracing
@@ -56,7 +56,7 @@ export function createUpstream(
   }
   switch (u.kind) {
     case 'http':
-      return createHttpUpstream({
+      return createHTTPUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
         maxTimeoutMs: u.maxTimeoutSeconds * 1000,
@@ -74,7 +74,7 @@ export function createUpstream(
         ...(deps.tracing ? { tracing: deps.tracing } : {}),
       })
     case 'sse':
-      return createSseUpstream({
+      return createSSEUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
         idleSeconds: u.idleSeconds,

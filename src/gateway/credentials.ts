@@ -25,7 +25,7 @@ export interface CredentialDeps {
   signer?: { keys: SigningKeys; issuer: string }
   /** The user's access token at the identity provider, refreshed when due (`idp-token`). */
   userToken?: (token: AccessToken) => Promise<string>
-  /** Entra On-Behalf-Of for the user behind `token` (`entra-obo`; the Azure provider's capability). */
+  /** Entra On-Behalf-Of for the user behind `token` (`azure-obo`; the Azure provider's capability). */
   onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
   now?: () => number
 }
@@ -113,11 +113,11 @@ function credentialOf(
       const { name, prefix } = credential
       return async (token) => [[name, `${prefix}${await exchange(await userToken(token))}`]]
     }
-    case 'entra-obo': {
+    case 'azure-obo': {
       const onBehalfOf = deps.onBehalfOf
       if (!onBehalfOf) {
         throw new ConfigError([
-          `${where}: entra-obo needs Microsoft Entra ID (upstream kind azure) as the identity provider`,
+          `${where}: azure-obo needs Microsoft Entra ID (upstream kind azure) as the identity provider`,
         ])
       }
       const { name, prefix, scopes } = credential

@@ -21,8 +21,8 @@ import {
   readCapped,
   RPC,
   rpcError,
-  validId,
-  type RpcMessage,
+  validID,
+  type RPCMessage,
 } from './messages.js'
 import { RoutePolicy, type Decision } from './policy.js'
 import { SessionBindings } from './session-binding.js'
@@ -154,7 +154,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     entry: RouteEntry,
     d: Decision,
     token: AccessToken,
-    m?: RpcMessage,
+    m?: RPCMessage,
   ): Response | undefined => {
     if (d.kind === 'allow') return undefined
     const target = m ? messageName(m) : undefined
@@ -175,7 +175,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     audit(entry, token, { event: 'gateway_denied', reason: d.reason, ...about })
     // A refused request with an id gets its JSON-RPC error (the client's call fails cleanly).
     const id = m?.id
-    return rpcError(validId(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
+    return rpcError(validID(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
   }
 
   async function serveRoute(
@@ -246,7 +246,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       call.body = body
       call.messages = messages
       if (entry.policy.filters) {
-        call.rewrite = (req: RpcMessage, res: RpcMessage) =>
+        call.rewrite = (req: RPCMessage, res: RPCMessage) =>
           typeof req.method === 'string' && res.result !== undefined
             ? { ...res, result: entry.policy.filterList(req.method, res.result, token) }
             : res
@@ -264,7 +264,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const cap = entry.route.upstream.maxInFlight
     if (cap === undefined || call.request.method === 'GET') return entry.upstream.handle(call)
     if (entry.busy >= cap) {
-      const id = call.messages?.find((m) => validId(m.id))?.id
+      const id = call.messages?.find((m) => validID(m.id))?.id
       return rpcError(503, RPC.busy, 'The MCP server is busy; try again later', id, {
         'retry-after': '1',
       })
@@ -302,9 +302,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           // A GET stream is open-ended: it counts only until its headers are out.
           if (request.method === 'GET' || !response.body) {
             finished()
-            return withCors(response, corsOrigin)
+            return withCORS(response, corsOrigin)
           }
-          return withCors(new Response(countBody(response.body, finished), response), corsOrigin)
+          return withCORS(new Response(countBody(response.body, finished), response), corsOrigin)
         },
         (error: unknown) => {
           finished()
@@ -400,7 +400,7 @@ function preflight(origin: string | undefined): Response {
 }
 
 /** Adds the CORS answer headers for an allowed origin (challenges and session ids readable). */
-function withCors(response: Response, origin: string | undefined): Response {
+function withCORS(response: Response, origin: string | undefined): Response {
   if (origin === undefined) return response
   const headers = new Headers(response.headers)
   headers.set('access-control-allow-origin', origin)

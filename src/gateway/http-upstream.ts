@@ -9,12 +9,12 @@ import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline } from './answer-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
-import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
-import { rewriteSse } from './sse-rewrite.js'
+import { rewriteSSE } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
-export interface HttpUpstreamOptions {
+export interface HTTPUpstreamOptions {
   url: string
   /** Deadline for the answer (headers, then the responses in an event stream). */
   timeoutMs: number
@@ -44,7 +44,7 @@ export interface UpstreamTracing {
   traceparent(): string | undefined
 }
 
-export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
+export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
   const doFetch = options.fetch ?? fetch
   const active = new Set<AbortController>()
   /** `notifications/cancelled` for a call whose answer came too late (best effort, no answer). */
@@ -81,7 +81,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
   return {
     async handle(call: UpstreamCall): Promise<Response> {
       const { request } = call
-      const firstId = call.messages?.find((m) => validId(m.id))?.id
+      const firstId = call.messages?.find((m) => validID(m.id))?.id
       let own: Awaited<ReturnType<CredentialHeaders>>
       try {
         own = await options.credential(call.token)
@@ -171,7 +171,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): Upstream {
       const headers = clientResponseHeaders(upstream.headers)
       let stream: ReadableStream<Uint8Array> | null = upstream.body
       let stopClock: () => void = () => undefined
-      const ids = (call.messages ?? []).filter((m) => validId(m.id) && typeof m.method === 'string')
+      const ids = (call.messages ?? []).filter((m) => validID(m.id) && typeof m.method === 'string')
       const type = upstream.headers.get('content-type') ?? ''
       if (stream && ids.length > 0 && type.startsWith('text/event-stream')) {
         const session = sessionId ?? call.sessionId
@@ -218,15 +218,15 @@ function rewrite(
 ): ReadableStream<Uint8Array> | null {
   const { rewrite: fix, messages } = call
   if (!body || !fix || !messages) return body
-  const requests = new Map<string | number, RpcMessage>()
-  for (const m of messages) if (validId(m.id) && typeof m.method === 'string') requests.set(m.id, m)
+  const requests = new Map<string | number, RPCMessage>()
+  for (const m of messages) if (validID(m.id) && typeof m.method === 'string') requests.set(m.id, m)
   if (requests.size === 0) return body
-  const apply = (msg: RpcMessage): RpcMessage => {
-    const req = validId(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
+  const apply = (msg: RPCMessage): RPCMessage => {
+    const req = validID(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
     return req ? fix(req, msg) : msg
   }
   const type = upstreamHeaders.get('content-type') ?? ''
-  if (type.startsWith('text/event-stream')) return body.pipeThrough(rewriteSse(apply))
+  if (type.startsWith('text/event-stream')) return body.pipeThrough(rewriteSSE(apply))
   if (type.startsWith('application/json')) {
     headers.delete('content-length')
     return jsonRewrite(body, apply)
@@ -237,14 +237,14 @@ function rewrite(
 /** A JSON body (one message or a batch) rewritten once whole; answers are small. */
 function jsonRewrite(
   body: ReadableStream<Uint8Array>,
-  apply: (m: RpcMessage) => RpcMessage,
+  apply: (m: RPCMessage) => RPCMessage,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream({
     async start(controller) {
       const text = await new Response(body).text()
       let out = text
       try {
-        const parsed = JSON.parse(text) as RpcMessage | RpcMessage[]
+        const parsed = JSON.parse(text) as RPCMessage | RPCMessage[]
         out = JSON.stringify(Array.isArray(parsed) ? parsed.map(apply) : apply(parsed))
       } catch {
         // Not JSON after all: pass it on untouched; the client reports it.

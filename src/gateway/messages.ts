@@ -4,7 +4,7 @@
  */
 
 /** One JSON-RPC message as the gateway sees it (only the fields it looks at are typed). */
-export interface RpcMessage {
+export interface RPCMessage {
   jsonrpc?: unknown
   id?: unknown
   method?: unknown
@@ -37,7 +37,7 @@ export function rpcError(
   headers: Record<string, string> = {},
 ): Response {
   return new Response(
-    JSON.stringify({ jsonrpc: '2.0', id: validId(id) ? id : null, error: { code, message } }),
+    JSON.stringify({ jsonrpc: '2.0', id: validID(id) ? id : null, error: { code, message } }),
     {
       status,
       headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
@@ -45,7 +45,7 @@ export function rpcError(
   )
 }
 
-export function validId(id: unknown): id is string | number {
+export function validID(id: unknown): id is string | number {
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
 }
 
@@ -80,7 +80,7 @@ export async function readCapped(
 }
 
 /** The messages of a POST body, or an error response for one that is not JSON-RPC. */
-export function parseMessages(bytes: Uint8Array): RpcMessage[] | Response {
+export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
   let body: unknown
   try {
     body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
@@ -90,13 +90,13 @@ export function parseMessages(bytes: Uint8Array): RpcMessage[] | Response {
   const list = Array.isArray(body) ? body : [body]
   if (list.length === 0) return rpcError(400, RPC.invalidRequest, 'Invalid Request: empty batch')
   for (const m of list) {
-    if (typeof m !== 'object' || m === null || (m as RpcMessage).jsonrpc !== '2.0') {
+    if (typeof m !== 'object' || m === null || (m as RPCMessage).jsonrpc !== '2.0') {
       return rpcError(400, RPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message')
     }
-    const msg = m as RpcMessage
+    const msg = m as RPCMessage
     const isCall = typeof msg.method === 'string'
     const isReply = 'result' in msg || 'error' in msg
-    if (isCall === isReply || ('id' in msg && msg.id !== undefined && !validId(msg.id))) {
+    if (isCall === isReply || ('id' in msg && msg.id !== undefined && !validID(msg.id))) {
       return rpcError(
         400,
         RPC.invalidRequest,
@@ -105,7 +105,7 @@ export function parseMessages(bytes: Uint8Array): RpcMessage[] | Response {
       )
     }
   }
-  return list as RpcMessage[]
+  return list as RPCMessage[]
 }
 
 /** The body field `Mcp-Name` mirrors, per method (SEP-2243). */
@@ -118,7 +118,7 @@ const NAME_SOURCE = new Map<string, string>([
 ])
 
 /** The name a request is about (tool, prompt or resource), if its method has one. */
-export function messageName(msg: RpcMessage): string | undefined {
+export function messageName(msg: RPCMessage): string | undefined {
   if (typeof msg.method !== 'string') return undefined
   const field = NAME_SOURCE.get(msg.method)
   if (field === undefined || typeof msg.params !== 'object' || msg.params === null) return undefined
@@ -132,7 +132,7 @@ export function messageName(msg: RpcMessage): string | undefined {
  */
 export function headerMismatch(
   request: Request,
-  messages: readonly RpcMessage[],
+  messages: readonly RPCMessage[],
 ): Response | undefined {
   const method = request.headers.get('mcp-method')
   const name = request.headers.get('mcp-name')

@@ -6,7 +6,7 @@
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
-import type { RpcMessage } from './messages.js'
+import type { RPCMessage } from './messages.js'
 
 export type Decision =
   | { readonly kind: 'allow' }
@@ -79,7 +79,7 @@ interface Kind {
 const exact = (rules: Rules, key: string) => (Object.hasOwn(rules, key) ? rules[key] : undefined)
 
 /** The rule of the longest key that is the URI itself or a `prefix*` the URI starts with. */
-function byUri(rules: Rules, uri: string): AccessRule | undefined {
+function byURI(rules: Rules, uri: string): AccessRule | undefined {
   if (Object.hasOwn(rules, uri)) return rules[uri]
   let best: string | undefined
   for (const key of Object.keys(rules)) {
@@ -134,7 +134,7 @@ export class RoutePolicy {
       resources: {
         rules: route.resources,
         unlisted: route.unlistedResources,
-        find: byUri,
+        find: byURI,
         label: 'resource',
       },
     }
@@ -179,7 +179,7 @@ export class RoutePolicy {
   }
 
   /** The decision for one incoming message (tool calls, prompt gets, resource reads). */
-  message(msg: RpcMessage, token: AccessToken): Decision {
+  message(msg: RPCMessage, token: AccessToken): Decision {
     const method = msg.method
     const governed =
       typeof method === 'string' && Object.hasOwn(GOVERNED, method) ? GOVERNED[method] : undefined

@@ -3,10 +3,10 @@
  * as soon as its blank line arrives; only events whose data is a message `apply` changes are
  * re-encoded.
  */
-import type { RpcMessage } from './messages.js'
+import type { RPCMessage } from './messages.js'
 
-export function rewriteSse(
-  apply: (msg: RpcMessage) => RpcMessage,
+export function rewriteSSE(
+  apply: (msg: RPCMessage) => RPCMessage,
 ): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
@@ -31,13 +31,13 @@ export function rewriteSse(
   })
 }
 
-function rewriteEvent(event: string, apply: (msg: RpcMessage) => RpcMessage): string {
+function rewriteEvent(event: string, apply: (msg: RPCMessage) => RPCMessage): string {
   const lines = event.split('\n')
   const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, ''))
   if (data.length === 0) return event
-  let msg: RpcMessage
+  let msg: RPCMessage
   try {
-    msg = JSON.parse(data.join('\n')) as RpcMessage
+    msg = JSON.parse(data.join('\n')) as RPCMessage
   } catch {
     return event
   }

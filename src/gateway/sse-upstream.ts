@@ -15,13 +15,13 @@ import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { CredentialHeaders } from './credentials.js'
 import type { UpstreamTracing } from './http-upstream.js'
-import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
-type Id = string | number
+type ID = string | number
 
-export interface SseUpstreamOptions {
+export interface SSEUpstreamOptions {
   url: string
   /** Deadline for the `endpoint` event and for each request's answer. */
   timeoutMs: number
@@ -46,14 +46,14 @@ interface Session {
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
   /** Requests waiting for the server's answer, by id (JSON), with their deadline. */
-  pending: Map<string, { id: Id; method: string; timer: ReturnType<typeof setTimeout> }>
+  pending: Map<string, { id: ID; method: string; timer: ReturnType<typeof setTimeout> }>
   /** Requests whose answers policy rewrites. */
-  rewrites: Map<string, { request: RpcMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
+  rewrites: Map<string, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
   /** Progress token → the request it belongs to (so progress goes on that request's stream). */
-  progress: Map<string, Id>
+  progress: Map<string, ID>
 }
 
-export function createSseUpstream(options: SseUpstreamOptions): Upstream {
+export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
   const sessions = new Map<string, Session>()
   const all = new Set<Session>()
   let closing = false
@@ -68,8 +68,8 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
     if (s.id !== undefined) await s.ended(s.id).catch(() => undefined)
   }
 
-  const toClient = (s: Session, msg: RpcMessage) => {
-    if (typeof msg.method !== 'string' && validId(msg.id)) {
+  const toClient = (s: Session, msg: RPCMessage) => {
+    if (typeof msg.method !== 'string' && validID(msg.id)) {
       const key = JSON.stringify(msg.id)
       const p = s.pending.get(key)
       if (!p) return
@@ -82,12 +82,12 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       void s.server.send(out as JSONRPCMessage).catch(() => undefined)
       return
     }
-    let related: Id | undefined
+    let related: ID | undefined
     if (msg.method === 'notifications/progress') {
       const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken
       related = s.progress.get(JSON.stringify(token))
       if (related === undefined) return
-    } else if (validId(msg.id)) {
+    } else if (validID(msg.id)) {
       // A request from the server (sampling, elicitation): on the stream of the latest call.
       related = [...s.pending.values()].at(-1)?.id
     }
@@ -99,8 +99,8 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       .catch(() => undefined)
   }
 
-  const toServer = (s: Session, msg: RpcMessage) => {
-    if (typeof msg.method === 'string' && validId(msg.id)) {
+  const toServer = (s: Session, msg: RPCMessage) => {
+    if (typeof msg.method === 'string' && validID(msg.id)) {
       const id = msg.id
       const key = JSON.stringify(id)
       const token = (msg.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
@@ -122,7 +122,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
     }
     s.client.send(msg as JSONRPCMessage).catch(() => {
       options.onError?.('upstream refused a message')
-      if (validId(msg.id) && typeof msg.method === 'string') {
+      if (validID(msg.id) && typeof msg.method === 'string') {
         const key = JSON.stringify(msg.id)
         const p = s.pending.get(key)
         if (!p) return
@@ -270,7 +270,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       session.lastSeen = Date.now()
       if (call.rewrite && call.messages) {
         for (const m of call.messages) {
-          if (validId(m.id) && typeof m.method === 'string') {
+          if (validID(m.id) && typeof m.method === 'string') {
             session.rewrites.set(JSON.stringify(m.id), { request: m, rewrite: call.rewrite })
           }
         }

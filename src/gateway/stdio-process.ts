@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { GatewayRoute } from '../config/gateway-schema.js'
-import type { RpcMessage } from './messages.js'
+import type { RPCMessage } from './messages.js'
 
 export type StdioConfig = Extract<GatewayRoute['upstream'], { kind: 'stdio' }>
 
@@ -15,7 +15,7 @@ export interface StdioProcessOptions {
   /** Set in the child's environment after everything else (per-user values). */
   extraEnv?: Record<string, string>
   log: (message: string) => void
-  onMessage: (message: RpcMessage) => void
+  onMessage: (message: RPCMessage) => void
   /**
    * The process ended unexpectedly (before a restart, if any); `restarting` says whether one
    * follows; `reason`: `process_exited`, or `message_too_large` when the gateway killed it.

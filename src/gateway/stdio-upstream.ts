@@ -12,13 +12,13 @@
 import { randomUUID } from 'node:crypto'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { commandSpawnable } from './readiness.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 import { principalKey, principalOf, type AccessToken } from '../jwt/access-token.js'
 
-type Id = string | number
+type ID = string | number
 
 interface SessionEntry {
   id: string | undefined
@@ -27,12 +27,12 @@ interface SessionEntry {
   transport: WebStandardStreamableHTTPServerTransport
   bridge: Bridge
   /** Requests whose answers policy rewrites, by the client's id. */
-  rewrites: Map<Id, { request: RpcMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
+  rewrites: Map<ID, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
 }
 
 interface Pending {
   session: SessionEntry
-  id: Id
+  id: ID
   method: string
   timer: ReturnType<typeof setTimeout>
 }
@@ -182,7 +182,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       }
       if (call.rewrite && call.messages) {
         for (const m of call.messages) {
-          if (validId(m.id) && typeof m.method === 'string') {
+          if (validID(m.id) && typeof m.method === 'string') {
             entry.rewrites.set(m.id, { request: m, rewrite: call.rewrite })
           }
         }
@@ -227,9 +227,9 @@ class Bridge {
   readonly #sessions = new Set<SessionEntry>()
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
-  readonly #progress = new Map<string, { session: SessionEntry; token: unknown; related: Id }>()
+  readonly #progress = new Map<string, { session: SessionEntry; token: unknown; related: ID }>()
   /** Gateway id of a server-to-client request → the session it went to and the server's id. */
-  readonly #serverRequests = new Map<string, { session: SessionEntry; id: Id }>()
+  readonly #serverRequests = new Map<string, { session: SessionEntry; id: ID }>()
   #next = 1
   #init: { params: unknown; result?: unknown; waiting: (() => void)[] } | undefined
   #stopped = false
@@ -301,8 +301,8 @@ class Bridge {
     this.#onGone()
   }
 
-  fromClient(session: SessionEntry, msg: RpcMessage): void {
-    if (typeof msg.method === 'string' && validId(msg.id)) {
+  fromClient(session: SessionEntry, msg: RPCMessage): void {
+    if (typeof msg.method === 'string' && validID(msg.id)) {
       this.#request(session, msg, msg.id, msg.method)
       return
     }
@@ -332,7 +332,7 @@ class Bridge {
 
   #initializedSent = false
 
-  #request(session: SessionEntry, msg: RpcMessage, id: Id, method: string): void {
+  #request(session: SessionEntry, msg: RPCMessage, id: ID, method: string): void {
     if (method === 'initialize' && this.#init) {
       const init = this.#init
       const answer = () => {
@@ -379,7 +379,7 @@ class Bridge {
     }
   }
 
-  #fromServer(msg: RpcMessage): void {
+  #fromServer(msg: RPCMessage): void {
     if (typeof msg.method !== 'string') {
       if (typeof msg.id === 'string' && msg.id.startsWith('gw-init-')) return
       const n = typeof msg.id === 'number' ? msg.id : undefined
@@ -401,7 +401,7 @@ class Bridge {
       this.#reply(p.session, p.id, p.method, { ...msg, id: p.id })
       return
     }
-    if (validId(msg.id)) {
+    if (validID(msg.id)) {
       // A request from the server (sampling, elicitation, roots). Every session of a per-session
       // or per-user process is the same user's; a shared process serves several users, so there
       // it goes only to the one session with requests in flight. With none or several, nobody
@@ -452,7 +452,7 @@ class Bridge {
     return waiting.size === 1 ? [...waiting][0] : undefined
   }
 
-  #reply(session: SessionEntry, id: Id, method: string, msg: RpcMessage): void {
+  #reply(session: SessionEntry, id: ID, method: string, msg: RPCMessage): void {
     const fix = session.rewrites.get(id)
     let out = msg
     if (fix) {
@@ -467,8 +467,8 @@ class Bridge {
     return undefined
   }
 
-  #latest(session: SessionEntry): Id | undefined {
-    let found: Id | undefined
+  #latest(session: SessionEntry): ID | undefined {
+    let found: ID | undefined
     for (const p of this.#pending.values()) if (p.session === session) found = p.id
     return found
   }

@@ -3,18 +3,18 @@
  * has already checked the token, the body, the headers, the policy and the session's owner.
  */
 import type { AccessToken } from '../jwt/access-token.js'
-import type { RpcMessage } from './messages.js'
+import type { RPCMessage } from './messages.js'
 
 export interface UpstreamCall {
   request: Request
   token: AccessToken
   /** The POST body as received (at most the route's cap) and its parsed messages. */
   body?: Uint8Array<ArrayBuffer>
-  messages?: readonly RpcMessage[]
+  messages?: readonly RPCMessage[]
   /** The `Mcp-Session-Id` the client sent, already checked to be the caller's. */
   sessionId?: string
   /** Rewrites a response to one of the caller's requests (policy: `tools/list` filtering). */
-  rewrite?: (request: RpcMessage, response: RpcMessage) => RpcMessage
+  rewrite?: (request: RPCMessage, response: RPCMessage) => RPCMessage
   /** Records the session id the upstream assigned to this caller; `false`: owned by another. */
   opened(sessionId: string): Promise<boolean>
   /** Forgets a session that ended. */

@@ -18,7 +18,7 @@ import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { assertCodeBinding } from '../contract/dpop-binding.js'
-import { verifyPkce } from '../contract/pkce.js'
+import { verifyPKCE } from '../contract/pkce.js'
 import { resolveResource } from '../contract/resource-indicators.js'
 import type {
   AuthorizationCode,
@@ -68,7 +68,7 @@ async function checkAndRedeem(
       reason: 'redirect_uri_mismatch',
     })
   }
-  if (!(await verifyPkce(verifier, record.codeChallenge))) {
+  if (!(await verifyPKCE(verifier, record.codeChallenge))) {
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge', {
       reason: 'pkce_mismatch',
     })

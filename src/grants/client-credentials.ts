@@ -30,7 +30,7 @@ import type { ResolvedConfig, ResolvedResource } from '../config/schema.js'
 import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
-import { isClientIdUrl } from '../contract/client-id-url.js'
+import { isClientIDURL } from '../contract/client-id-url.js'
 import { resolveResource } from '../contract/resource-indicators.js'
 import { parseScope } from '../contract/scopes.js'
 import type {
@@ -82,7 +82,7 @@ export async function redeemClientCredentials(
   const { config } = context
   if (!config.clients.some((c) => c.clientId === client.client_id)) {
     const cc = config.clientCredentials
-    const allowed = isClientIdUrl(client.client_id)
+    const allowed = isClientIDURL(client.client_id)
       ? cc.allowMetadataDocumentClients
       : cc.allowRegistration
     if (!allowed) {

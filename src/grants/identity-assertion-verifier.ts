@@ -24,7 +24,7 @@ import { isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
-import { JwksCache } from '../jwt/jwks-cache.js'
+import { JWKSCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { Store } from '../storage/store.js'
@@ -90,13 +90,13 @@ export class IdentityAssertionVerifier {
       if (trusted.subjectPrefix !== undefined) {
         this.#prefixes.set(trusted.issuer, trusted.subjectPrefix)
       }
-      const jwksCache = new JwksCache({
+      const jwksCache = new JWKSCache({
         now: options.now,
         maxIssuers: 1,
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.transport ? { transport: options.transport } : {}),
         // Key URLs are configuration, never request input: loopback http is the operator's choice.
-        allowHttpLoopback: keyUrlIsLoopback(trusted),
+        allowHttpLoopback: keyURLIsLoopback(trusted),
         dangerouslyAllowPrivateNetwork: trusted.allowPrivateNetwork,
       })
       this.#verifiers.set(
@@ -275,7 +275,7 @@ function parseScopeClaim(claim: unknown): string[] {
   }
 }
 
-function keyUrlIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {
+function keyURLIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {
   const url = t.jwksUri ?? t.discoveryUrl
   return url !== undefined && isLoopbackHost(new URL(url).hostname)
 }

@@ -19,7 +19,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
-import { JwksCache } from '../jwt/jwks-cache.js'
+import { JWKSCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { TokenVerifier } from '../jwt/access-token.js'
@@ -185,13 +185,13 @@ function externalVerifier(
   audience: string,
   options: SubjectTokenOptions,
 ): JWTVerifier {
-  const jwksCache = new JwksCache({
+  const jwksCache = new JWKSCache({
     now: options.now,
     maxIssuers: 1,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     // Key URLs are configuration, never request input: loopback http is the operator's choice.
-    allowHttpLoopback: keyUrlIsLoopback(trusted),
+    allowHttpLoopback: keyURLIsLoopback(trusted),
     dangerouslyAllowPrivateNetwork: trusted.allowPrivateNetwork,
   })
   return new JWTVerifier({
@@ -249,7 +249,7 @@ function refused(role: 'subject' | 'actor', reason: string): OAuthError {
   })
 }
 
-function keyUrlIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {
+function keyURLIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {
   const url = t.jwksUri ?? t.discoveryUrl
   return url !== undefined && isLoopbackHost(new URL(url).hostname)
 }

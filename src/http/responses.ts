@@ -62,13 +62,13 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 }
 
 /** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(text: string): string {
+export function escapeHTML(text: string): string {
   return text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 /** A plain error page for browser-facing endpoints; never redirects. */
 export function errorPage(status: number, title: string, message: string): Response {
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>`
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHTML(title)}</title></head><body><h1>${escapeHTML(title)}</h1><p>${escapeHTML(message)}</p></body></html>`
   return new Response(html, { status, headers: PAGE_HEADERS })
 }
 

@@ -27,7 +27,7 @@ export function decodedLength(length: number): number {
  * byte outside the alphabet, a length no encoder produces (`len % 4 === 1`) or non-zero trailing
  * bits (a non-canonical encoding). `out` must hold `decodedLength(end - start)` bytes from offset.
  */
-export function decodeBase64UrlInto(
+export function decodeBase64URLInto(
   src: Uint8Array,
   start: number,
   end: number,
@@ -66,20 +66,20 @@ export function decodeBase64UrlInto(
 }
 
 /**
- * Decodes a whole string as strict base64url (same rules as `decodeBase64UrlInto`).
+ * Decodes a whole string as strict base64url (same rules as `decodeBase64URLInto`).
  * Returns `undefined` when refused, including for non-ASCII input. Not on the hot path.
  */
-export function decodeBase64Url(input: string): Uint8Array | undefined {
+export function decodeBase64URL(input: string): Uint8Array | undefined {
   const size = decodedLength(input.length)
   if (size < 0) return undefined
   const ascii = new Uint8Array(input.length)
   if (encoder.encodeInto(input, ascii).written !== input.length) return undefined
   const out = new Uint8Array(size)
-  return decodeBase64UrlInto(ascii, 0, ascii.length, out, 0) === size ? out : undefined
+  return decodeBase64URLInto(ascii, 0, ascii.length, out, 0) === size ? out : undefined
 }
 
 /** Encodes bytes (or a string as UTF-8) as unpadded base64url. Not on any hot path. */
-export function encodeBase64Url(input: Uint8Array | string): string {
+export function encodeBase64URL(input: Uint8Array | string): string {
   const bytes = typeof input === 'string' ? encoder.encode(input) : input
   let out = ''
   let i = 0

@@ -4,7 +4,7 @@
  */
 
 import type { AccessToken } from './access-token.js'
-import { JwtError } from './jwt-error.js'
+import { JWTError } from './jwt-error.js'
 
 /** Maps verified claims to scopes or roles, replacing the built-in reading of those claims. */
 export type ClaimsMapper = (claims: Readonly<Record<string, unknown>>) => string[]
@@ -39,7 +39,7 @@ export interface ClaimRules {
  * `iss` must already be checked by the caller (keys are chosen by issuer). The result is not
  * frozen; see `freezeAccessToken` before sharing it.
  *
- * @throws {JwtError} `missing_exp`, `expired`, `not_yet_valid`, `issued_in_future`,
+ * @throws {JWTError} `missing_exp`, `expired`, `not_yet_valid`, `issued_in_future`,
  *   `wrong_audience`, `invalid_claim`, `insufficient_scope`.
  */
 export function checkClaims(
@@ -52,16 +52,16 @@ export function checkClaims(
   const now = nowMs / 1000
   const tolerance = rules.clockToleranceSeconds
   const { exp, nbf, iat } = claims
-  if (exp === undefined) throw new JwtError('missing_exp')
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new JwtError('invalid_claim')
-  if (exp <= now - tolerance) throw new JwtError('expired')
+  if (exp === undefined) throw new JWTError('missing_exp')
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new JWTError('invalid_claim')
+  if (exp <= now - tolerance) throw new JWTError('expired')
   if (nbf !== undefined) {
-    if (typeof nbf !== 'number' || !Number.isFinite(nbf)) throw new JwtError('invalid_claim')
-    if (nbf > now + tolerance) throw new JwtError('not_yet_valid')
+    if (typeof nbf !== 'number' || !Number.isFinite(nbf)) throw new JWTError('invalid_claim')
+    if (nbf > now + tolerance) throw new JWTError('not_yet_valid')
   }
   if (iat !== undefined) {
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new JwtError('invalid_claim')
-    if (iat > now + tolerance) throw new JwtError('issued_in_future')
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new JWTError('invalid_claim')
+    if (iat > now + tolerance) throw new JWTError('issued_in_future')
   }
   const matched = matchAudience(
     rules.audienceClaim === 'aud' ? claims.aud : claims.client_id,
@@ -69,7 +69,7 @@ export function checkClaims(
   )
   const resource = rules.resource ?? matched
   for (const name in rules.requiredClaims) {
-    if (claims[name] !== rules.requiredClaims[name]) throw new JwtError('invalid_claim')
+    if (claims[name] !== rules.requiredClaims[name]) throw new JWTError('invalid_claim')
   }
 
   const subject = optionalString(claims.sub)
@@ -82,7 +82,7 @@ export function checkClaims(
   const scopes =
     rules.claimsToScopes === undefined ? readScopes(claims) : [...rules.claimsToScopes(claims)]
   for (const scope of rules.requiredScopes) {
-    if (!scopes.includes(scope)) throw new JwtError('insufficient_scope')
+    if (!scopes.includes(scope)) throw new JWTError('insufficient_scope')
   }
   const roles =
     rules.claimsToRoles === undefined ? readRoles(claims) : [...rules.claimsToRoles(claims)]
@@ -108,16 +108,16 @@ export function freezeAccessToken(token: AccessToken): AccessToken {
 function matchAudience(aud: unknown, rules: ClaimRules): string {
   if (typeof aud === 'string') {
     if (rules.audiences.has(aud)) return aud
-    throw new JwtError('wrong_audience')
+    throw new JWTError('wrong_audience')
   }
-  if (!Array.isArray(aud)) throw new JwtError('wrong_audience')
+  if (!Array.isArray(aud)) throw new JWTError('wrong_audience')
   let matched: string | undefined
   for (const value of aud as unknown[]) {
-    if (typeof value !== 'string') throw new JwtError('wrong_audience')
+    if (typeof value !== 'string') throw new JWTError('wrong_audience')
     if (rules.audiences.has(value)) matched ??= value
-    else if (!rules.allowExtraAudiences) throw new JwtError('wrong_audience')
+    else if (!rules.allowExtraAudiences) throw new JWTError('wrong_audience')
   }
-  if (matched === undefined) throw new JwtError('wrong_audience')
+  if (matched === undefined) throw new JWTError('wrong_audience')
   return matched
 }
 
@@ -125,13 +125,13 @@ function matchAudience(aud: unknown, rules: ClaimRules): string {
  * Scopes of a payload: `scope` (RFC 8693 §4.2 / RFC 9068 §2.2.3, space-separated string) when
  * present, else `scp` (Entra: string; others: array of strings), else none.
  *
- * @throws {JwtError} `invalid_claim` when either claim has another shape (e.g. `scope` as an array).
+ * @throws {JWTError} `invalid_claim` when either claim has another shape (e.g. `scope` as an array).
  */
 export function readScopes(claims: Readonly<Record<string, unknown>>): string[] {
   const { scope, scp } = claims
-  if (scope !== undefined && typeof scope !== 'string') throw new JwtError('invalid_claim')
+  if (scope !== undefined && typeof scope !== 'string') throw new JWTError('invalid_claim')
   if (scp !== undefined && typeof scp !== 'string' && !isStringArray(scp)) {
-    throw new JwtError('invalid_claim')
+    throw new JWTError('invalid_claim')
   }
   if (typeof scope === 'string') return splitScopes(scope)
   if (typeof scp === 'string') return splitScopes(scp)
@@ -141,7 +141,7 @@ export function readScopes(claims: Readonly<Record<string, unknown>>): string[] 
 function readRoles(claims: Readonly<Record<string, unknown>>): string[] | undefined {
   const { roles } = claims
   if (roles === undefined) return undefined
-  if (!isStringArray(roles)) throw new JwtError('invalid_claim')
+  if (!isStringArray(roles)) throw new JWTError('invalid_claim')
   return [...roles]
 }
 
@@ -164,5 +164,5 @@ function isStringArray(value: unknown): value is string[] {
 
 function optionalString(value: unknown): string | undefined {
   if (value === undefined || typeof value === 'string') return value
-  throw new JwtError('invalid_claim')
+  throw new JWTError('invalid_claim')
 }

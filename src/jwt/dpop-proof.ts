@@ -212,7 +212,7 @@ export function confirmedJkt(claims: Readonly<Record<string, unknown>>): string 
 }
 
 /** Whether `value` looks like an RFC 7638 SHA-256 thumbprint (43 base64url characters). */
-export function isJwkThumbprint(value: string): boolean {
+export function isJWKThumbprint(value: string): boolean {
   return /^[A-Za-z0-9_-]{43}$/.test(value)
 }
 

@@ -8,7 +8,7 @@ import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
  * A JSON Web Key as found in a JWK Set (RFC 7517); members we do not use are kept but ignored,
  * and an `undefined` member counts as absent.
  */
-export interface Jwk {
+export interface JWK {
   kty?: string | undefined
   kid?: string | undefined
   alg?: string | undefined
@@ -24,8 +24,8 @@ export interface Jwk {
 }
 
 /** A JWK Set (RFC 7517 §5). */
-export interface JwkSet {
-  keys: Jwk[]
+export interface JWKSet {
+  keys: JWK[]
 }
 
 type Hash = 'SHA-256' | 'SHA-384' | 'SHA-512'
@@ -69,7 +69,7 @@ export function algorithmSpec(alg: string): AlgorithmSpec | undefined {
 }
 
 /** Whether `alg` is an HMAC algorithm (needs a shared secret, never a JWKS key). */
-export function isHmacAlgorithm(alg: string): boolean {
+export function isHMACAlgorithm(alg: string): boolean {
   return algorithmSpec(alg)?.family === 'HMAC'
 }
 
@@ -86,10 +86,10 @@ const MIN_RSA_MODULUS_BYTES = 256
  * members. Private members (`d`, `p`, …) are dropped, never passed on. Not checked: that the
  * coordinates lie on the curve (the crypto import does that).
  */
-export function selectJwkForAlgorithm(jwk: unknown, alg: string): Jwk | undefined {
+export function selectJWKForAlgorithm(jwk: unknown, alg: string): JWK | undefined {
   const spec = algorithmSpec(alg)
   if (spec === undefined || typeof jwk !== 'object' || jwk === null) return undefined
-  const key = jwk as Jwk
+  const key = jwk as JWK
   if (key.kty !== spec.kty) return undefined
   if (key.alg !== undefined && key.alg !== alg) return undefined
   if (key.use !== undefined && key.use !== 'sig') return undefined

@@ -7,16 +7,16 @@
 import { UpstreamError } from '../errors.js'
 import { createGuardedFetch } from '../http/guarded-fetch.js'
 import type { GuardedFetch, GuardedTransport } from '../http/guarded-fetch.js'
-import { selectJwkForAlgorithm } from './jwk.js'
-import type { Jwk } from './jwk.js'
-import { JwtError } from './jwt-error.js'
-import { parseJwkSet } from './key-source.js'
+import { selectJWKForAlgorithm } from './jwk.js'
+import type { JWK } from './jwk.js'
+import { JWTError } from './jwt-error.js'
+import { parseJWKSet } from './key-source.js'
 import type { KeySource } from './key-source.js'
 import type { VerifierObserver } from './observer.js'
 import type { SignatureVerifierFactory, VerifyFunction } from './signature.js'
 
-/** Options of `JwksCache`. */
-export interface JwksCacheOptions {
+/** Options of `JWKSCache`. */
+export interface JWKSCacheOptions {
   /** How long a loaded key set is used before it is loaded again, in ms. Default 1 h. */
   ttlMs?: number
   /** Least time between two loads of one issuer's keys caused by an unknown kid. Default 5 min. */
@@ -46,10 +46,10 @@ const FAILED = Symbol('import failed')
 type ImportState = VerifyFunction | Promise<VerifyFunction> | typeof FAILED
 
 interface KeyRecord {
-  readonly jwk: Jwk
+  readonly jwk: JWK
   readonly fingerprint: string
   /** Per algorithm: the usable public JWK, or null when this key must not serve that algorithm. */
-  readonly fits: Map<string, Jwk | null>
+  readonly fits: Map<string, JWK | null>
   readonly imports: Map<SignatureVerifierFactory, Map<string, ImportState>>
 }
 
@@ -83,7 +83,7 @@ interface IssuerEntry {
  * Imported verify functions are cached per (issuer, kid, alg) and survive a reload when the key
  * material is unchanged.
  */
-export class JwksCache {
+export class JWKSCache {
   // Entries by source id, then issuer; `#recency` holds the same entries in LRU order.
   readonly #entries = new Map<string, Map<string, IssuerEntry>>()
   readonly #recency = new Map<IssuerEntry, true>()
@@ -97,7 +97,7 @@ export class JwksCache {
   readonly #maxStaleMs: number
   readonly #retryMs: number
 
-  constructor(options: JwksCacheOptions = {}) {
+  constructor(options: JWKSCacheOptions = {}) {
     this.#ttlMs = positive(options.ttlMs ?? 3_600_000, 'ttlMs')
     this.#cooldownMs = nonNegative(options.cooldownMs ?? 300_000, 'cooldownMs')
     this.#maxIssuers = positive(options.maxIssuers ?? 32, 'maxIssuers')
@@ -131,7 +131,7 @@ export class JwksCache {
    * The verify function for the key `kid` (or the single fitting key when the token has no kid) of
    * `issuer` and `alg`, loading keys when needed. Synchronous when keys and import are cached.
    *
-   * @throws {JwtError} `unknown_kid` (no fitting key, also when several fit without a kid),
+   * @throws {JWTError} `unknown_kid` (no fitting key, also when several fit without a kid),
    *   `unusable_key` (the import failed).
    * @throws {UpstreamError} when no keys were ever loaded and the source fails.
    */
@@ -185,7 +185,7 @@ export class JwksCache {
       await this.#load(entry, source)
       found = this.#lookup(entry, kid, alg, factory)
     }
-    if (found === undefined) throw new JwtError('unknown_kid')
+    if (found === undefined) throw new JWTError('unknown_kid')
     return found
   }
 
@@ -244,7 +244,7 @@ export class JwksCache {
     entry.lastLoadAt = started
     const run = async (): Promise<void> => {
       try {
-        const set = parseJwkSet(await source.load(this.#fetch))
+        const set = parseJWKSet(await source.load(this.#fetch))
         replaceKeys(entry, set.keys)
         const now = this.#now()
         entry.loaded = true
@@ -281,11 +281,11 @@ export class JwksCache {
     const candidates = kid === undefined ? entry.records : entry.byKid.get(kid)
     if (candidates === undefined) return undefined
     let chosen: KeyRecord | undefined
-    let jwk: Jwk | undefined
+    let jwk: JWK | undefined
     for (const record of candidates) {
       let fit = record.fits.get(alg)
       if (fit === undefined) {
-        fit = selectJwkForAlgorithm(record.jwk, alg) ?? null
+        fit = selectJWKForAlgorithm(record.jwk, alg) ?? null
         record.fits.set(alg, fit)
       }
       if (fit === null) continue
@@ -300,7 +300,7 @@ export class JwksCache {
       chosen.imports.set(factory, imports)
     }
     const state = imports.get(alg)
-    if (state === FAILED) throw new JwtError('unusable_key')
+    if (state === FAILED) throw new JWTError('unusable_key')
     if (state !== undefined) return state
     const table = imports
     const pending = factory.importKey(jwk, alg).then(
@@ -310,7 +310,7 @@ export class JwksCache {
       },
       (error: unknown) => {
         table.set(alg, FAILED)
-        throw new JwtError('unusable_key', { cause: error })
+        throw new JWTError('unusable_key', { cause: error })
       },
     )
     table.set(alg, pending)
@@ -318,7 +318,7 @@ export class JwksCache {
   }
 }
 
-function replaceKeys(entry: IssuerEntry, keys: readonly Jwk[]): void {
+function replaceKeys(entry: IssuerEntry, keys: readonly JWK[]): void {
   // Unchanged key material keeps its record, and with it the imported verify functions.
   const previous = new Map(entry.records.map((record) => [record.fingerprint, record]))
   const records: KeyRecord[] = []
@@ -342,7 +342,7 @@ function replaceKeys(entry: IssuerEntry, keys: readonly Jwk[]): void {
   entry.byKid = byKid
 }
 
-function fingerprintOf(jwk: Jwk): string {
+function fingerprintOf(jwk: JWK): string {
   const { kty, kid, alg, use, key_ops: keyOps, crv, n, e, x, y, k } = jwk
   return JSON.stringify([kty, kid, alg, use, keyOps, crv, n, e, x, y, k])
 }

@@ -4,14 +4,14 @@
  * that point at keys (`jku`, `x5u`, `jwk`, `x5c`) are never read.
  */
 
-import { decodeBase64UrlInto, decodedLength } from './base64url.js'
-import { JwtError } from './jwt-error.js'
+import { decodeBase64URLInto, decodedLength } from './base64url.js'
+import { JWTError } from './jwt-error.js'
 
 /** The default cap on a token's length, checked before any decoding (16 KiB). */
 export const DEFAULT_MAX_TOKEN_BYTES = 16_384
 
-/** A JOSE header that passed `parseJws`: `alg` is allow-listed, `kid`/`typ` are strings if set. */
-export interface JwsHeader {
+/** A JOSE header that passed `parseJWS`: `alg` is allow-listed, `kid`/`typ` are strings if set. */
+export interface JWSHeader {
   readonly alg: string
   readonly kid?: string
   readonly typ?: string
@@ -19,8 +19,8 @@ export interface JwsHeader {
 }
 
 /** A compact JWS split into its checked parts; the signature is not verified yet. */
-export interface ParsedJws {
-  readonly header: JwsHeader
+export interface ParsedJWS {
+  readonly header: JWSHeader
   /** The payload as a JSON object with no duplicate member names. */
   readonly payload: Record<string, unknown>
   /** ASCII bytes of `header.payload`, the input the signature covers. */
@@ -28,8 +28,8 @@ export interface ParsedJws {
   readonly signature: Uint8Array
 }
 
-/** What `parseJws` allows. */
-export interface ParseJwsOptions {
+/** What `parseJWS` allows. */
+export interface ParseJWSOptions {
   /** Algorithms accepted in the header; `none` is refused whatever this holds. */
   readonly algorithms: ReadonlySet<string>
   /** Longest token accepted, in characters (= bytes for a valid token). Default 16 KiB. */
@@ -48,19 +48,19 @@ export interface ParseJwsOptions {
  * a non-empty signature.
  * Not checked here: the signature, claims, `typ` policy, and `kid` existence.
  *
- * @throws {JwtError} with the failing rule as `reason`.
+ * @throws {JWTError} with the failing rule as `reason`.
  */
-export function parseJws(token: string, options: ParseJwsOptions): ParsedJws {
+export function parseJWS(token: string, options: ParseJWSOptions): ParsedJWS {
   const length = token.length
   if (length > (options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES)) {
-    throw new JwtError('token_too_large')
+    throw new JWTError('token_too_large')
   }
   const first = token.indexOf('.')
   const second = first < 0 ? -1 : token.indexOf('.', first + 1)
-  if (second < 0) throw new JwtError('malformed')
+  if (second < 0) throw new JWTError('malformed')
   const third = token.indexOf('.', second + 1)
-  if (third >= 0) throw new JwtError(countDots(token) === 4 ? 'jwe_unsupported' : 'malformed')
-  if (first === 0 || second === first + 1) throw new JwtError('malformed')
+  if (third >= 0) throw new JWTError(countDots(token) === 4 ? 'jwe_unsupported' : 'malformed')
+  if (first === 0 || second === first + 1) throw new JWTError('malformed')
 
   // One native copy of the token to ASCII bytes, followed in the same slab slice by the decoded
   // signature: [header.payload.signature | signature bytes]. Reading fewer characters or writing
@@ -69,13 +69,13 @@ export function parseJws(token: string, options: ParseJwsOptions): ParsedJws {
   const signatureLength = decodedLength(signatureChars)
   const bytes = allocate(length + Math.max(signatureLength, 0))
   const { read, written } = encoder.encodeInto(token, bytes)
-  if (read !== length || written !== length) throw new JwtError('malformed')
+  if (read !== length || written !== length) throw new JWTError('malformed')
 
   const header = checkHeader(readHeader(token, bytes, first), options.algorithms)
-  const payload = decodeJsonSegment(bytes, first + 1, second)
-  if (signatureChars === 0 || signatureLength < 0) throw new JwtError('malformed')
-  if (decodeBase64UrlInto(bytes, second + 1, length, bytes, length) !== signatureLength) {
-    throw new JwtError('malformed')
+  const payload = decodeJSONSegment(bytes, first + 1, second)
+  if (signatureChars === 0 || signatureLength < 0) throw new JWTError('malformed')
+  if (decodeBase64URLInto(bytes, second + 1, length, bytes, length) !== signatureLength) {
+    throw new JWTError('malformed')
   }
   return {
     header,
@@ -88,7 +88,7 @@ export function parseJws(token: string, options: ParseJwsOptions): ParsedJws {
 // A fresh off-heap ArrayBuffer per token measured ~1.5 µs slower under sustained load than a
 // slice of a shared slab (the same trick as Node's Buffer pool). Slices are never reused: a slab is
 // only ever appended to and then dropped, so one token's bytes are never overwritten by another's.
-// parseJws is synchronous, so the text scratch buffer below is never seen by two calls at once.
+// parseJWS is synchronous, so the text scratch buffer below is never seen by two calls at once.
 const SLAB_BYTES = 64 * 1024
 let slab = new ArrayBuffer(SLAB_BYTES)
 let slabOffset = 0
@@ -126,7 +126,7 @@ function readHeader(token: string, ascii: Uint8Array, end: number): Record<strin
 }
 
 function parseHeader(segment: string, ascii: Uint8Array, end: number): Record<string, unknown> {
-  const header = Object.freeze(decodeJsonSegment(ascii, 0, end))
+  const header = Object.freeze(decodeJSONSegment(ascii, 0, end))
   if (headerCache.size >= HEADER_CACHE_SIZE) {
     const oldest = headerCache.keys().next()
     if (oldest.done !== true) headerCache.delete(oldest.value)
@@ -140,45 +140,45 @@ function parseHeader(segment: string, ascii: Uint8Array, end: number): Record<st
  * UTF-8 (fatal decoder; a BOM is kept and then refused by JSON.parse), non-objects and duplicate
  * member names.
  */
-function decodeJsonSegment(ascii: Uint8Array, start: number, end: number): Record<string, unknown> {
+function decodeJSONSegment(ascii: Uint8Array, start: number, end: number): Record<string, unknown> {
   const size = decodedLength(end - start)
-  if (size < 0) throw new JwtError('malformed')
+  if (size < 0) throw new JWTError('malformed')
   if (textScratch.length < size) {
     textScratch = new Uint8Array(Math.max(size, textScratch.length * 2))
   }
   const bytes = textScratch
-  if (decodeBase64UrlInto(ascii, start, end, bytes, 0) !== size) throw new JwtError('malformed')
+  if (decodeBase64URLInto(ascii, start, end, bytes, 0) !== size) throw new JWTError('malformed')
   let value: unknown
   try {
     value = JSON.parse(utf8.decode(bytes.subarray(0, size)))
   } catch {
-    throw new JwtError('malformed')
+    throw new JWTError('malformed')
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new JwtError('malformed')
+    throw new JWTError('malformed')
   }
-  if (countMembers(bytes, size) !== countKeys(value)) throw new JwtError('duplicate_member')
+  if (countMembers(bytes, size) !== countKeys(value)) throw new JWTError('duplicate_member')
   return value as Record<string, unknown>
 }
 
-function checkHeader(header: Record<string, unknown>, algorithms: ReadonlySet<string>): JwsHeader {
+function checkHeader(header: Record<string, unknown>, algorithms: ReadonlySet<string>): JWSHeader {
   const { alg, kid, typ, cty } = header
-  if (typeof alg !== 'string') throw new JwtError('malformed')
+  if (typeof alg !== 'string') throw new JWTError('malformed')
   // RFC 8725 §3.1 / RFC 9068 §4: `none` is refused even if someone put it in the allow-list.
   if (!algorithms.has(alg) || (alg.length === 4 && alg.toLowerCase() === 'none')) {
-    throw new JwtError('alg_not_allowed')
+    throw new JWTError('alg_not_allowed')
   }
-  if (header.crit !== undefined) throw new JwtError('crit_unsupported')
-  if (header.b64 !== undefined && header.b64 !== true) throw new JwtError('b64_unsupported')
-  if (header.enc !== undefined || header.zip !== undefined) throw new JwtError('jwe_unsupported')
-  if (kid !== undefined && typeof kid !== 'string') throw new JwtError('malformed')
-  if (typ !== undefined && typeof typ !== 'string') throw new JwtError('malformed')
+  if (header.crit !== undefined) throw new JWTError('crit_unsupported')
+  if (header.b64 !== undefined && header.b64 !== true) throw new JWTError('b64_unsupported')
+  if (header.enc !== undefined || header.zip !== undefined) throw new JWTError('jwe_unsupported')
+  if (kid !== undefined && typeof kid !== 'string') throw new JWTError('malformed')
+  if (typ !== undefined && typeof typ !== 'string') throw new JWTError('malformed')
   if (cty !== undefined) {
-    if (typeof cty !== 'string') throw new JwtError('malformed')
+    if (typeof cty !== 'string') throw new JWTError('malformed')
     // RFC 7519 §5.2: cty "JWT" (any case, with or without "application/") marks a nested JWT.
-    if (normalizeMediaType(cty) === 'jwt') throw new JwtError('nested_jwt_unsupported')
+    if (normalizeMediaType(cty) === 'jwt') throw new JWTError('nested_jwt_unsupported')
   }
-  return header as JwsHeader
+  return header as JWSHeader
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 /** Stable slugs for why a JWT was refused; for logs and metrics, never sent to the client. */
-export type JwtFailureReason =
+export type JWTFailureReason =
   | 'malformed'
   | 'token_too_large'
   | 'duplicate_member'
@@ -31,10 +31,10 @@ export type JwtFailureReason =
  * A JWT was refused for `reason`. The message is the reason itself: it never holds the token, a
  * claim value or a remote payload.
  */
-export class JwtError extends Error {
-  override name = 'JwtError'
-  readonly reason: JwtFailureReason
-  constructor(reason: JwtFailureReason, options: { cause?: unknown } = {}) {
+export class JWTError extends Error {
+  override name = 'JWTError'
+  readonly reason: JWTFailureReason
+  constructor(reason: JWTFailureReason, options: { cause?: unknown } = {}) {
     super(
       `JWT refused: ${reason}`,
       options.cause === undefined ? undefined : { cause: options.cause },

@@ -5,10 +5,10 @@
 
 import { UpstreamError } from '../errors.js'
 import type { GuardedFetch } from '../http/guarded-fetch.js'
-import type { JwkSet } from './jwk.js'
+import type { JWKSet } from './jwk.js'
 
 /**
- * A configured source of JWKs for one issuer, loaded by `JwksCache` at most once per TTL or per
+ * A configured source of JWKs for one issuer, loaded by `JWKSCache` at most once per TTL or per
  * cooldown. `id` is stable for equal configuration (two verifiers naming the same JWKS URL share
  * cached keys) and unique otherwise.
  */
@@ -21,7 +21,7 @@ export interface KeySource {
 const JWKS_ACCEPT = 'application/jwk-set+json, application/json'
 
 /** Keys from a JWKS URL (RFC 7517 §5), fetched through the guarded fetch; needs status 200. */
-export function createJwksUriSource(jwksUri: string): KeySource {
+export function createJWKSURISource(jwksUri: string): KeySource {
   return {
     id: `jwks_uri ${jwksUri}`,
     async load(fetch) {
@@ -57,7 +57,7 @@ export function createDiscoverySource(discoveryUrl: string, issuer: string): Key
         throw new UpstreamError('ERR_UPSTREAM_RESPONSE', 'discovery document names another issuer')
       }
       if (typeof jwksUri !== 'string') throw invalid('discovery document')
-      return createJwksUriSource(jwksUri).load(fetch)
+      return createJWKSURISource(jwksUri).load(fetch)
     },
   }
 }
@@ -65,7 +65,7 @@ export function createDiscoverySource(discoveryUrl: string, issuer: string): Key
 let staticSources = 0
 
 /** A fixed key set given in configuration; copied, so later changes to the object are not seen. */
-export function createStaticSource(jwks: JwkSet): KeySource {
+export function createStaticSource(jwks: JWKSet): KeySource {
   const copy = JSON.parse(JSON.stringify(jwks)) as unknown
   staticSources++
   return { id: `static #${staticSources}`, load: () => Promise.resolve(copy) }
@@ -75,7 +75,7 @@ const functionIds = new WeakMap<object, string>()
 let functionSources = 0
 
 /** Keys from a local function (e.g. the server's own signing keys); same function, same id. */
-export function createFunctionSource(keys: () => Promise<JwkSet>): KeySource {
+export function createFunctionSource(keys: () => Promise<JWKSet>): KeySource {
   let id = functionIds.get(keys)
   if (id === undefined) {
     functionSources++
@@ -91,12 +91,12 @@ export function createFunctionSource(keys: () => Promise<JwkSet>): KeySource {
  *
  * @throws {UpstreamError} `ERR_UPSTREAM_RESPONSE` when the set is not a JWK Set.
  */
-export function parseJwkSet(value: unknown): JwkSet {
+export function parseJWKSet(value: unknown): JWKSet {
   if (typeof value !== 'object' || value === null) throw invalid('JWKS')
   const keys = (value as { keys?: unknown }).keys
   if (!Array.isArray(keys)) throw invalid('JWKS')
   return {
-    keys: keys.filter((k): k is JwkSet['keys'][number] => typeof k === 'object' && k !== null),
+    keys: keys.filter((k): k is JWKSet['keys'][number] => typeof k === 'object' && k !== null),
   }
 }
 

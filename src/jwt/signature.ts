@@ -4,8 +4,8 @@
  * (`adapters/node-crypto.ts`). Both implementations pass the same tests.
  */
 
-import { algorithmSpec, selectJwkForAlgorithm } from './jwk.js'
-import type { Jwk } from './jwk.js'
+import { algorithmSpec, selectJWKForAlgorithm } from './jwk.js'
+import type { JWK } from './jwk.js'
 
 /**
  * Checks one signature over `data`. May be synchronous (node:crypto) or not (Web Crypto); callers
@@ -17,18 +17,18 @@ export type VerifyFunction = (data: Uint8Array, signature: Uint8Array) => boolea
  * Imports a public key (or an HMAC secret as an `oct` JWK) for exactly one algorithm.
  *
  * Callers import once per (issuer, kid, alg) and keep the returned function. Implementations
- * refuse, by rejecting, a key that `selectJwkForAlgorithm` would not use for `alg`.
+ * refuse, by rejecting, a key that `selectJWKForAlgorithm` would not use for `alg`.
  */
 export interface SignatureVerifierFactory {
-  importKey(jwk: Jwk | JsonWebKey, alg: string): Promise<VerifyFunction>
+  importKey(jwk: JWK | JsonWebKey, alg: string): Promise<VerifyFunction>
 }
 
 /**
  * Returns the checked public JWK for `alg` or throws a `TypeError`: shared by every
  * `SignatureVerifierFactory` so that both refuse the same keys.
  */
-export function requireJwkForAlgorithm(jwk: Jwk | JsonWebKey, alg: string): Jwk {
-  const key = selectJwkForAlgorithm(jwk, alg)
+export function requireJWKForAlgorithm(jwk: JWK | JsonWebKey, alg: string): JWK {
+  const key = selectJWKForAlgorithm(jwk, alg)
   if (key === undefined) throw new TypeError(`this key cannot verify ${alg}`)
   return key
 }
@@ -46,7 +46,7 @@ type VerifyParams = AlgorithmIdentifier | RsaPssParams | EcdsaParams
 export const webCryptoSignatureVerifier: SignatureVerifierFactory = {
   async importKey(jwk, alg) {
     const spec = algorithmSpec(alg)
-    const key = requireJwkForAlgorithm(jwk, alg)
+    const key = requireJWKForAlgorithm(jwk, alg)
     if (spec === undefined) throw new TypeError(`unsupported algorithm ${alg}`)
     const hash = spec.hash ?? 'SHA-256'
     let importParams: ImportParams

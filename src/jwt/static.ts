@@ -5,7 +5,7 @@
 
 import { isLoopbackHost } from '../config/urls.js'
 import type { AccessToken, TokenCheck, TokenVerifier } from './access-token.js'
-import { encodeBase64Url } from './base64url.js'
+import { encodeBase64URL } from './base64url.js'
 
 /** Options of `StaticTokenVerifier`. */
 export interface StaticTokenVerifierOptions {
@@ -91,7 +91,7 @@ export class StaticTokenVerifier implements TokenVerifier {
 
 async function hashToken(token: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))
-  return encodeBase64Url(new Uint8Array(digest))
+  return encodeBase64URL(new Uint8Array(digest))
 }
 
 function freezeInfo(info: Omit<AccessToken, 'token'>): Omit<AccessToken, 'token'> {

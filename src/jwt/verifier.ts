@@ -6,19 +6,19 @@
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import type { AccessToken, TokenCheck, TokenVerifier } from './access-token.js'
-import { encodeBase64Url } from './base64url.js'
+import { encodeBase64URL } from './base64url.js'
 import { checkClaims, freezeAccessToken } from './claims.js'
 import type { ClaimRules, ClaimsMapper } from './claims.js'
-import { DEFAULT_ASYMMETRIC_ALGORITHMS, algorithmSpec, isHmacAlgorithm } from './jwk.js'
-import type { Jwk, JwkSet } from './jwk.js'
-import { JwksCache } from './jwks-cache.js'
-import { normalizeMediaType, parseJws } from './jws.js'
-import type { ParsedJws, ParseJwsOptions } from './jws.js'
-import { JwtError } from './jwt-error.js'
+import { DEFAULT_ASYMMETRIC_ALGORITHMS, algorithmSpec, isHMACAlgorithm } from './jwk.js'
+import type { JWK, JWKSet } from './jwk.js'
+import { JWKSCache } from './jwks-cache.js'
+import { normalizeMediaType, parseJWS } from './jws.js'
+import type { ParsedJWS, ParseJWSOptions } from './jws.js'
+import { JWTError } from './jwt-error.js'
 import {
   createDiscoverySource,
   createFunctionSource,
-  createJwksUriSource,
+  createJWKSURISource,
   createStaticSource,
 } from './key-source.js'
 import type { KeySource } from './key-source.js'
@@ -43,9 +43,9 @@ export interface JWTVerifierOptions {
   /** OpenID discovery URL (or issuer base); needs exactly one issuer, which the document must name. */
   discoveryUrl?: string | undefined
   /** A fixed key set. */
-  jwks?: JwkSet | undefined
+  jwks?: JWKSet | undefined
   /** A local key source (e.g. this server's own signing keys), called like a JWKS fetch. */
-  keys?: (() => Promise<JwkSet>) | undefined
+  keys?: (() => Promise<JWKSet>) | undefined
   /** HMAC secret (string as UTF-8); needs `algorithms` of HS* only, each no longer than the key. */
   sharedSecret?: string | Uint8Array | undefined
   /** Scopes every token must carry; a token without them fails with `insufficient_scope`. */
@@ -84,7 +84,7 @@ export interface JWTVerifierOptions {
    * Share one key cache across verifiers; then configure fetch and the clock of key loading on that
    * cache (`now` here still drives the claim checks).
    */
-  jwksCache?: JwksCache
+  jwksCache?: JWKSCache
   /** Underlying fetch of the private key cache. */
   fetch?: typeof fetch
   /** Connection layer that checks resolved addresses and pins them (see `createGuardedFetch`). */
@@ -126,10 +126,10 @@ const DESCRIPTION = 'the access token is invalid'
 /**
  * Verifies JWT access tokens as a `TokenVerifier`.
  *
- * Order: cache lookup → `parseJws` (size, shape, base64url, duplicate members, `alg` allow-list,
+ * Order: cache lookup → `parseJWS` (size, shape, base64url, duplicate members, `alg` allow-list,
  * no `crit`/`b64`/JWE/nested JWT; `jku`, `x5u`, `jwk`, `x5c` never read) → `typ` → exact `iss` →
  * key of that issuer by `kid` → signature → `checkClaims` (exp/nbf/iat with skew, audience,
- * scopes, roles). Keys are imported once per (issuer, kid, alg) and held by the `JwksCache`.
+ * scopes, roles). Keys are imported once per (issuer, kid, alg) and held by the `JWKSCache`.
  * Without `typ`, headers typed as another kind of JWT (ID-JAG, DPoP proof, logout, …) are refused.
  * Not checked: revocation (`jti`, grant state) — a cached token stays valid until its `exp` or
  * `maxTtlSeconds`, whichever is first.
@@ -138,15 +138,15 @@ const DESCRIPTION = 'the access token is invalid'
  */
 export class JWTVerifier implements TokenVerifier {
   readonly #issuers: ReadonlySet<string>
-  readonly #jws: ParseJwsOptions
+  readonly #jws: ParseJWSOptions
   readonly #typ: string | undefined
   readonly #rules: ClaimRules
   readonly #requiredScopes: readonly string[]
   readonly #now: () => number
   readonly #factory: SignatureVerifierFactory
   readonly #source: KeySource | undefined
-  readonly #keys: JwksCache
-  readonly #secret: Jwk | undefined
+  readonly #keys: JWKSCache
+  readonly #secret: JWK | undefined
   readonly #secretVerifiers = new Map<string, VerifyFunction | Promise<VerifyFunction>>()
   readonly #cache: VerifiedTokenCache | undefined
   readonly #cacheTtlMs: number
@@ -167,7 +167,7 @@ export class JWTVerifier implements TokenVerifier {
     if (algorithms.length === 0) throw new TypeError('algorithms must name at least one algorithm')
     for (const alg of algorithms) {
       if (algorithmSpec(alg) === undefined) throw new TypeError(`unsupported algorithm ${alg}`)
-      if (isHmacAlgorithm(alg) !== symmetric) {
+      if (isHMACAlgorithm(alg) !== symmetric) {
         throw new TypeError('HS* algorithms need sharedSecret, and sharedSecret needs HS* only')
       }
     }
@@ -192,7 +192,7 @@ export class JWTVerifier implements TokenVerifier {
         options.allowHttpLoopback !== undefined ||
         options.dangerouslyAllowPrivateNetwork !== undefined)
     ) {
-      throw new TypeError('with a shared jwksCache, configure fetch options on the JwksCache')
+      throw new TypeError('with a shared jwksCache, configure fetch options on the JWKSCache')
     }
 
     this.#issuers = new Set(issuers)
@@ -215,11 +215,11 @@ export class JWTVerifier implements TokenVerifier {
     this.#requiredScopes = [...(options.requiredScopes ?? [])]
     this.#now = options.now ?? Date.now
     this.#factory = options.signatureVerifier ?? webCryptoSignatureVerifier
-    this.#secret = symmetric ? secretJwk(options.sharedSecret, algorithms) : undefined
+    this.#secret = symmetric ? secretJWK(options.sharedSecret, algorithms) : undefined
     this.#source = createSource(options, issuers)
     this.#keys =
       options.jwksCache ??
-      new JwksCache({
+      new JWKSCache({
         now: this.#now,
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
         ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -252,11 +252,11 @@ export class JWTVerifier implements TokenVerifier {
     try {
       result = this.#check(token, nowMs)
     } catch (error) {
-      return error instanceof JwtError ? Promise.resolve(undefined) : Promise.reject(toError(error))
+      return error instanceof JWTError ? Promise.resolve(undefined) : Promise.reject(toError(error))
     }
     if (!(result instanceof Promise)) return Promise.resolve(result)
     return result.catch((error: unknown) => {
-      if (error instanceof JwtError) return undefined
+      if (error instanceof JWTError) return undefined
       throw toError(error)
     })
   }
@@ -291,7 +291,7 @@ export class JWTVerifier implements TokenVerifier {
         scopes: this.#requiredScopes,
       })
     }
-    if (error instanceof JwtError)
+    if (error instanceof JWTError)
       return Promise.resolve({ status: 'invalid', reason: error.reason })
     return Promise.reject(toError(error))
   }
@@ -323,22 +323,22 @@ export class JWTVerifier implements TokenVerifier {
 
   /**
    * The whole check, synchronous when the key is imported and the signature check is synchronous
-   * (node:crypto): no async frame on that path. Throws or rejects with `JwtError` for an invalid
+   * (node:crypto): no async frame on that path. Throws or rejects with `JWTError` for an invalid
    * token.
    */
   #check(token: string, nowMs: number): AccessToken | Promise<AccessToken> {
-    const jws = parseJws(token, this.#jws)
+    const jws = parseJWS(token, this.#jws)
     const { header, payload } = jws
     const { typ } = header
     if (this.#typ !== undefined) {
       if (typ !== this.#typ && (typ === undefined || normalizeMediaType(typ) !== this.#typ)) {
-        throw new JwtError('wrong_typ')
+        throw new JWTError('wrong_typ')
       }
     } else if (typ !== undefined && FOREIGN_TYPES.has(normalizeMediaType(typ))) {
-      throw new JwtError('wrong_typ')
+      throw new JWTError('wrong_typ')
     }
     const issuer = payload.iss
-    if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) throw new JwtError('wrong_issuer')
+    if (typeof issuer !== 'string' || !this.#issuers.has(issuer)) throw new JWTError('wrong_issuer')
 
     const verify = this.#verifierFor(issuer, header.kid, header.alg)
     if (typeof verify === 'function') {
@@ -351,7 +351,7 @@ export class JWTVerifier implements TokenVerifier {
 
   async #checkSlowly(
     token: string,
-    jws: ParsedJws,
+    jws: ParsedJWS,
     issuer: string,
     nowMs: number,
     pending: VerifyFunction | Promise<VerifyFunction>,
@@ -375,7 +375,7 @@ export class JWTVerifier implements TokenVerifier {
       const again: unknown = fresh && (await fresh(jws.signingInput, jws.signature))
       valid = again === true
     }
-    if (!valid) throw new JwtError('bad_signature')
+    if (!valid) throw new JWTError('bad_signature')
     return this.#accept(token, jws.payload, issuer, nowMs)
   }
 
@@ -416,7 +416,7 @@ export class JWTVerifier implements TokenVerifier {
         },
         (error: unknown) => {
           this.#secretVerifiers.delete(alg)
-          throw new JwtError('unusable_key', { cause: error })
+          throw new JWTError('unusable_key', { cause: error })
         },
       )
       this.#secretVerifiers.set(alg, verify)
@@ -426,11 +426,11 @@ export class JWTVerifier implements TokenVerifier {
 }
 
 /**
- * A token that passed every rule but the required scopes. It is a `JwtError` (`insufficient_scope`)
+ * A token that passed every rule but the required scopes. It is a `JWTError` (`insufficient_scope`)
  * to every caller but `checkToken`, which reads the verified token back; the token sits in a
  * private field, so it never reaches a log that serialises the error.
  */
-class ScopeShortfall extends JwtError {
+class ScopeShortfall extends JWTError {
   readonly #verified: AccessToken
   constructor(verified: AccessToken) {
     super('insufficient_scope')
@@ -443,7 +443,7 @@ class ScopeShortfall extends JwtError {
 
 // What `verify` rejects with: the OAuth error for an invalid token, anything else unchanged.
 function toError(error: unknown): Error {
-  if (error instanceof JwtError) {
+  if (error instanceof JWTError) {
     if (error.reason === 'insufficient_scope') {
       return new OAuthError('insufficient_scope', 'the access token lacks a required scope', {
         reason: error.reason,
@@ -455,13 +455,13 @@ function toError(error: unknown): Error {
 }
 
 function createSource(options: JWTVerifierOptions, issuers: string[]): KeySource | undefined {
-  if (options.jwksUri !== undefined) return createJwksUriSource(requireUrl(options.jwksUri))
+  if (options.jwksUri !== undefined) return createJWKSURISource(requireURL(options.jwksUri))
   if (options.discoveryUrl !== undefined) {
     const [issuer] = issuers
     if (issuers.length !== 1 || issuer === undefined) {
       throw new TypeError('discoveryUrl needs exactly one issuer')
     }
-    return createDiscoverySource(requireUrl(options.discoveryUrl), issuer)
+    return createDiscoverySource(requireURL(options.discoveryUrl), issuer)
   }
   if (options.jwks !== undefined) {
     if (!Array.isArray(options.jwks.keys)) throw new TypeError('jwks must be { keys: [...] }')
@@ -471,7 +471,7 @@ function createSource(options: JWTVerifierOptions, issuers: string[]): KeySource
   return undefined
 }
 
-function secretJwk(secret: string | Uint8Array | undefined, algorithms: string[]): Jwk {
+function secretJWK(secret: string | Uint8Array | undefined, algorithms: string[]): JWK {
   const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
   if (bytes === undefined) throw new TypeError('sharedSecret is required')
   for (const alg of algorithms) {
@@ -480,7 +480,7 @@ function secretJwk(secret: string | Uint8Array | undefined, algorithms: string[]
       throw new TypeError(`sharedSecret must be at least ${minBytes} bytes for ${alg}`)
     }
   }
-  return { kty: 'oct', k: encodeBase64Url(bytes) }
+  return { kty: 'oct', k: encodeBase64URL(bytes) }
 }
 
 function nonEmptyList(value: string | string[], name: string): string[] {
@@ -491,7 +491,7 @@ function nonEmptyList(value: string | string[], name: string): string[] {
   return list
 }
 
-function requireUrl(value: string): string {
+function requireURL(value: string): string {
   try {
     return new URL(value).href
   } catch {

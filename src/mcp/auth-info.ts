@@ -11,7 +11,7 @@ import {
   type UpstreamIdentity,
 } from '../jwt/access-token.js'
 import { bindContext, contextOf } from './context.js'
-import { McpAuthError } from './errors.js'
+import { MCPAuthError } from './errors.js'
 
 /** `AuthInfo.extra` as Gatehouse fills it; `extras` given to `toAuthInfo` sit beside these. */
 export interface GatehouseAuthExtra {
@@ -97,15 +97,15 @@ export function toAuthInfo(
 }
 
 /**
- * The request's `AuthInfo` as `toAuthInfo` built it, from SDK 1.x's `extra` or SDK 2.x's `ctx`. Throws `McpAuthError('ERR_MCP_NO_AUTH')` when
- * the request carries none (the server is not mounted behind `createMcpHandler` or `toAuthInfo`).
+ * The request's `AuthInfo` as `toAuthInfo` built it, from SDK 1.x's `extra` or SDK 2.x's `ctx`. Throws `MCPAuthError('ERR_MCP_NO_AUTH')` when
+ * the request carries none (the server is not mounted behind `createMCPHandler` or `toAuthInfo`).
  */
 export function authOf(extra: ExtraWithAuth): GatehouseAuthInfo {
   const info = extra.authInfo ?? extra.http?.authInfo
   if (info === undefined || !isGatehouseExtra(info.extra)) {
-    throw new McpAuthError(
+    throw new MCPAuthError(
       'ERR_MCP_NO_AUTH',
-      'this request carries no Gatehouse authInfo: serve the MCP server with createMcpHandler',
+      'this request carries no Gatehouse authInfo: serve the MCP server with createMCPHandler',
     )
   }
   return info as GatehouseAuthInfo

@@ -1,5 +1,5 @@
 /**
- * `createMcpHandler`: the MCP endpoint as one Web handler `(Request) => Promise<Response>`, with the
+ * `createMCPHandler`: the MCP endpoint as one Web handler `(Request) => Promise<Response>`, with the
  * SDK's `WebStandardStreamableHTTPServerTransport` behind Gatehouse's guard. Every request is
  * checked by the guard first (401/403 challenges are Gatehouse's, also for requests that carry a
  * session id: sessions never authenticate), then by the per-tool scopes, then served by the SDK
@@ -15,18 +15,18 @@ import type { ProtectedHandler, ProtectOptions } from '../resource/guard.js'
 import { missingScopes, type ScopeHierarchy } from '../resource/scopes.js'
 import { toAuthInfo, type GatehouseAuthInfo } from './auth-info.js'
 import { bindContext, upstreamAccessOf } from './context.js'
-import { jsonRpcError, sessionNotFound } from './json-rpc.js'
-import { loadSdk, sharedDefaultValidator } from './sdk.js'
-import type { CreateMcpServer, McpServerLike } from './server-like.js'
+import { jsonRPCError, sessionNotFound } from './json-rpc.js'
+import { loadSDK, sharedDefaultValidator } from './sdk.js'
+import type { CreateMCPServer, MCPServerLike } from './server-like.js'
 import { SessionTable } from './sessions.js'
 import {
   DEFAULT_MAX_BODY_BYTES,
-  readJsonBody,
+  readJSONBody,
   scopesForToolCalls,
   unofferedToolScopes,
   type ToolScopes,
 } from './tool-scopes.js'
-import type { McpSdkVersion, StreamableTransportOptions } from './transport.js'
+import type { MCPSDKVersion, StreamableTransportOptions } from './transport.js'
 
 /**
  * What guards the endpoint: a `Gatehouse`, a `RemoteAuthProvider` or a bare `Guard`. With `config`
@@ -34,7 +34,7 @@ import type { McpSdkVersion, StreamableTransportOptions } from './transport.js'
  * `Guard` it names the resource's scopes. `base` (a `Gatehouse`'s provider) enables
  * `getUpstreamToken` when it offers one (an `OAuthProxy` does: the `UpstreamAccess` port).
  */
-export interface McpAuthSource {
+export interface MCPAuthSource {
   protect(
     handler: ProtectedHandler,
     options?: ProtectOptions,
@@ -44,24 +44,24 @@ export interface McpAuthSource {
 }
 
 /** Transport options passed through to every `WebStandardStreamableHTTPServerTransport`. */
-export type McpTransportOptions = Pick<
+export type MCPTransportOptions = Pick<
   StreamableTransportOptions,
   'eventStore' | 'retryInterval' | 'keepAliveMs' | 'maxRequestBodySize'
 >
 
 /** Options of both modes. */
-export interface McpHandlerCommonOptions {
+export interface MCPHandlerCommonOptions {
   /**
    * Creates the MCP server: per request (stateless) or per session (stateful); it must return a
    * new, unconnected server each time. Pass `context.jsonSchemaValidator` to the server.
    */
-  createServer: CreateMcpServer
+  createServer: CreateMCPServer
   /**
    * The MCP TypeScript SDK whose transport serves `createServer`'s servers: `1` for
    * `@modelcontextprotocol/sdk` 1.x, `2` for `@modelcontextprotocol/server` 2.x. Must match the
    * SDK the server comes from. Default: 1.x when it is installed, else 2.x.
    */
-  sdk?: McpSdkVersion
+  sdk?: MCPSDKVersion
   /** Scopes every MCP request needs (beyond the resource's `requiredScopes`), checked by the guard. */
   scopes?: readonly string[]
   /** The resource URL to guard when the configuration has several (see `ProtectOptions`). */
@@ -88,7 +88,7 @@ export interface McpHandlerCommonOptions {
   /** Answer with one JSON response instead of an SSE stream (the transport's option). */
   enableJsonResponse?: boolean
   /** Further transport options. */
-  transportOptions?: McpTransportOptions
+  transportOptions?: MCPTransportOptions
   /**
    * The validator shared by all servers; default the SDK's Ajv validator, one per process. Pass
    * `CfWorkerJsonSchemaValidator` on runtimes without code generation (Cloudflare Workers).
@@ -104,7 +104,7 @@ export interface McpHandlerCommonOptions {
 }
 
 /** A new server and transport per request; no sessions. GET and DELETE get 405. */
-export interface StatelessMcpHandlerOptions extends McpHandlerCommonOptions {
+export interface StatelessMCPHandlerOptions extends MCPHandlerCommonOptions {
   mode: 'stateless'
 }
 
@@ -113,7 +113,7 @@ export interface StatelessMcpHandlerOptions extends McpHandlerCommonOptions {
  * base64url). A session id used by another principal, unknown or idle past `sessionIdleSeconds`
  * gets 404, as if it did not exist; DELETE ends it.
  */
-export interface StatefulMcpHandlerOptions extends McpHandlerCommonOptions {
+export interface StatefulMCPHandlerOptions extends MCPHandlerCommonOptions {
   mode: 'stateful'
   /** Idle time after which a session is closed (default 1800 s). */
   sessionIdleSeconds?: number
@@ -128,10 +128,10 @@ export interface StatefulMcpHandlerOptions extends McpHandlerCommonOptions {
   now?: () => number
 }
 
-export type McpHandlerOptions = StatelessMcpHandlerOptions | StatefulMcpHandlerOptions
+export type MCPHandlerOptions = StatelessMCPHandlerOptions | StatefulMCPHandlerOptions
 
 /** The MCP endpoint handler. */
-export interface McpHandler {
+export interface MCPHandler {
   (request: Request): Promise<Response>
   /** Closes every session's server and transport (stateful); nothing to do when stateless. */
   close(): Promise<void>
@@ -148,7 +148,7 @@ const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100
  * the OAuth endpoints beside it.
  *
  * ```ts
- * const mcp = createMcpHandler(gatehouse, {
+ * const mcp = createMCPHandler(gatehouse, {
  *   mode: 'stateless',
  *   enableJsonResponse: true,
  *   toolScopes: { delete_file: ['files:write'] },
@@ -166,14 +166,14 @@ const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100
  * optional peer dependencies) is imported on first use; with 2.x, tools read `authOf(ctx)`.
  * Throws `TypeError` for invalid options.
  */
-export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions): McpHandler {
+export function createMCPHandler(auth: MCPAuthSource, options: MCPHandlerOptions): MCPHandler {
   validate(options)
   const upstream = upstreamAccessOf(auth.base)
   const resources = auth.config?.resources
   warnUnofferedToolScopes(options, resources)
   const toolTable = new Map(Object.entries(options.toolScopes ?? {}))
   const maxBodyBytes = options.transportOptions?.maxRequestBodySize ?? DEFAULT_MAX_BODY_BYTES
-  const sdk = loadSdk(options.sdk)
+  const sdk = loadSDK(options.sdk)
   const transportClass = sdk.then((s) => s.Transport)
   const validator = options.jsonSchemaValidator
     ? Promise.resolve(options.jsonSchemaValidator)
@@ -218,12 +218,12 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
     token: AccessToken,
   ): Promise<Response | { parsedBody?: unknown }> => {
     if (toolTable.size === 0 || request.method !== 'POST') return {}
-    const read = await readJsonBody(request, maxBodyBytes)
+    const read = await readJSONBody(request, maxBodyBytes)
     if (!read.ok) return read.response
     return checkToolScopes(token, read.body) ?? { parsedBody: read.body }
   }
 
-  const newServer = async (token: AccessToken): Promise<McpServerLike> =>
+  const newServer = async (token: AccessToken): Promise<MCPServerLike> =>
     options.createServer({ jsonSchemaValidator: await validator, principal: principalOf(token) })
 
   const authInfoFor = (token: AccessToken): GatehouseAuthInfo => {
@@ -238,7 +238,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
   if (options.mode === 'stateless') {
     handler = async (request, token) => {
       if (request.method !== 'POST') {
-        return jsonRpcError(405, -32000, 'Method not allowed: this endpoint is stateless', {
+        return jsonRPCError(405, -32000, 'Method not allowed: this endpoint is stateless', {
           allow: 'POST',
         })
       }
@@ -284,7 +284,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
         return session.transport.handleRequest(request, { authInfo: authInfoFor(token), ...pre })
       }
       if (request.method !== 'POST') {
-        return jsonRpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required')
+        return jsonRPCError(400, -32000, 'Bad Request: Mcp-Session-Id header is required')
       }
       const pre = await preflight(request, token)
       if (pre instanceof Response) return pre
@@ -324,7 +324,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
     ...(options.scopes ? { scopes: options.scopes } : {}),
     ...(options.resource !== undefined ? { resource: options.resource } : {}),
   })
-  const mcp = ((request: Request) => guarded(request)) as McpHandler
+  const mcp = ((request: Request) => guarded(request)) as MCPHandler
   Object.defineProperties(mcp, {
     close: { value: async () => sessions?.closeAll() },
     sessionCount: { get: () => sessions?.size ?? 0 },
@@ -334,7 +334,7 @@ export function createMcpHandler(auth: McpAuthSource, options: McpHandlerOptions
 
 /** A tool whose scope no token can carry can never be called: say so at start-up. */
 function warnUnofferedToolScopes(
-  options: McpHandlerOptions,
+  options: MCPHandlerOptions,
   resources: readonly ResolvedResource[] | undefined,
 ): void {
   if (!options.toolScopes || !resources) return
@@ -357,33 +357,33 @@ function isEventStream(response: Response): boolean {
   return response.headers.get('content-type')?.startsWith('text/event-stream') ?? false
 }
 
-function validate(options: McpHandlerOptions): void {
+function validate(options: MCPHandlerOptions): void {
   const mode = (options as { mode: unknown }).mode
   if (mode !== 'stateless' && mode !== 'stateful') {
-    throw new TypeError(`createMcpHandler: mode must be 'stateless' or 'stateful'`)
+    throw new TypeError(`createMCPHandler: mode must be 'stateless' or 'stateful'`)
   }
   if (typeof options.createServer !== 'function') {
-    throw new TypeError('createMcpHandler: createServer must be a function')
+    throw new TypeError('createMCPHandler: createServer must be a function')
   }
   if (options.mode === 'stateful') {
     const idle = options.sessionIdleSeconds
     if (idle !== undefined && !(Number.isFinite(idle) && idle > 0)) {
-      throw new TypeError('createMcpHandler: sessionIdleSeconds must be a positive number')
+      throw new TypeError('createMCPHandler: sessionIdleSeconds must be a positive number')
     }
     for (const key of ['maxSessions', 'maxSessionsPerPrincipal'] as const) {
       const max = options[key]
       if (max !== undefined && !(Number.isInteger(max) && max > 0)) {
-        throw new TypeError(`createMcpHandler: ${key} must be a positive integer`)
+        throw new TypeError(`createMCPHandler: ${key} must be a positive integer`)
       }
     }
   }
   const bodyLimit = options.transportOptions?.maxRequestBodySize
   if (bodyLimit !== undefined && !(Number.isFinite(bodyLimit) && bodyLimit > 0)) {
-    throw new TypeError('createMcpHandler: transportOptions.maxRequestBodySize must be positive')
+    throw new TypeError('createMCPHandler: transportOptions.maxRequestBodySize must be positive')
   }
   for (const [tool, scopes] of Object.entries(options.toolScopes ?? {})) {
     if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && s.length > 0)) {
-      throw new TypeError(`createMcpHandler: toolScopes.${tool} must be a list of scopes`)
+      throw new TypeError(`createMCPHandler: toolScopes.${tool} must be a list of scopes`)
     }
   }
 }

@@ -4,7 +4,7 @@
  */
 
 /** A JSON-RPC error with `id: null` as an HTTP response. */
-export function jsonRpcError(
+export function jsonRPCError(
   status: number,
   code: number,
   message: string,
@@ -18,5 +18,5 @@ export function jsonRpcError(
 
 /** 404 `Session not found` (MCP transports §Session Management: the client re-initializes). */
 export function sessionNotFound(): Response {
-  return jsonRpcError(404, -32001, 'Session not found')
+  return jsonRPCError(404, -32001, 'Session not found')
 }

@@ -1,6 +1,6 @@
 /**
  * The only runtime imports of `@modelcontextprotocol/server` (SDK 2.x, an optional peer
- * dependency), loaded lazily by `createMcpHandler({ sdk: 2 })` (or when SDK 1.x is absent).
+ * dependency), loaded lazily by `createMCPHandler({ sdk: 2 })` (or when SDK 1.x is absent).
  * SDK 2.x names the pieces as 1.x does: `WebStandardStreamableHTTPServerTransport` from the
  * package root, `AjvJsonSchemaValidator` from `/validators/ajv`; like 1.x it builds a new
  * validator per server unless `jsonSchemaValidator` is given, so the glue shares one here too.

@@ -7,7 +7,7 @@ import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/t
 import type { Principal } from '../jwt/access-token.js'
 
 /** An MCP server that can be connected to a transport and closed. */
-export interface McpServerLike {
+export interface MCPServerLike {
   connect(transport: Transport): Promise<void>
   close(): Promise<void>
 }
@@ -22,7 +22,7 @@ export interface McpServerLike {
  *   new McpServer({ name: 'demo', version: '1.0.0' }, { jsonSchemaValidator })
  * ```
  */
-export interface McpServerContext {
+export interface MCPServerContext {
   /** One validator shared by every server this handler creates. */
   readonly jsonSchemaValidator: jsonSchemaValidator
   /**
@@ -33,4 +33,4 @@ export interface McpServerContext {
 }
 
 /** Creates the MCP server for one request (stateless) or one session (stateful). */
-export type CreateMcpServer = (context: McpServerContext) => McpServerLike | Promise<McpServerLike>
+export type CreateMCPServer = (context: MCPServerContext) => MCPServerLike | Promise<MCPServerLike>

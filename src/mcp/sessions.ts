@@ -8,11 +8,11 @@
  * else's sessions out).
  */
 import type { StreamableTransport } from './transport.js'
-import type { McpServerLike } from './server-like.js'
+import type { MCPServerLike } from './server-like.js'
 
 /** One live session. */
 export interface Session {
-  readonly server: McpServerLike
+  readonly server: MCPServerLike
   readonly transport: StreamableTransport
   /** `principalKey` of the principal that initialized the session. */
   readonly owner: string

@@ -4,7 +4,7 @@
  * inside an `McpServer` tool they become a tool error result (`isError: true`) whose text names what
  * is missing, e.g. `insufficient_scope: missing scope: mcp:write` (with the low-level `Server`, a
  * JSON-RPC error with that message). For the HTTP 403 step-up challenge of MCP 2025-11-25 §Runtime
- * insufficient scope, declare the tool's scopes in `createMcpHandler({ toolScopes })`, which checks
+ * insufficient scope, declare the tool's scopes in `createMCPHandler({ toolScopes })`, which checks
  * them before the SDK sees the request; these functions are the fallback and the place for checks
  * that depend on the arguments.
  */
@@ -15,7 +15,7 @@ import { authOf, type ExtraWithAuth } from './auth-info.js'
 /**
  * Throws `OAuthError('insufficient_scope')` (403 if it ever reaches the guard) naming every missing
  * scope at once, unless the request's token has `scopes` (expanded through `hierarchy`). Throws
- * `McpAuthError('ERR_MCP_NO_AUTH')` when the request carries no Gatehouse `authInfo`.
+ * `MCPAuthError('ERR_MCP_NO_AUTH')` when the request carries no Gatehouse `authInfo`.
  */
 export function requireToolScopes(
   extra: ExtraWithAuth,
@@ -37,7 +37,7 @@ export function requireToolScopes(
 /**
  * Throws `OAuthError('insufficient_scope')` (403 if it ever reaches the guard) unless the request's
  * token carries the roles: `mode: 'any'` (default) needs one of them, `'all'` every one. The message
- * names the missing roles. Throws `McpAuthError('ERR_MCP_NO_AUTH')` without Gatehouse `authInfo`.
+ * names the missing roles. Throws `MCPAuthError('ERR_MCP_NO_AUTH')` without Gatehouse `authInfo`.
  */
 export function requireToolRoles(
   extra: ExtraWithAuth,

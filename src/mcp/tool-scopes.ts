@@ -7,7 +7,7 @@
  */
 import type { ResolvedResource } from '../config/schema.js'
 import type { ScopeHierarchy } from '../resource/scopes.js'
-import { jsonRpcError } from './json-rpc.js'
+import { jsonRPCError } from './json-rpc.js'
 
 /** Tool name → the scopes a `tools/call` of that tool needs. */
 export type ToolScopes = Readonly<Record<string, readonly string[]>>
@@ -19,10 +19,10 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 export type ReadBody = { ok: true; body: unknown } | { ok: false; response: Response }
 
 /** Reads and parses a JSON body of at most `maxBytes` (413 above, 400 `-32700` if not JSON). */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<ReadBody> {
+export async function readJSONBody(request: Request, maxBytes: number): Promise<ReadBody> {
   const tooLarge = (): ReadBody => ({
     ok: false,
-    response: jsonRpcError(
+    response: jsonRPCError(
       413,
       -32000,
       `Payload Too Large: Request body must not exceed ${maxBytes} bytes`,
@@ -53,7 +53,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   try {
     return { ok: true, body: JSON.parse(text) as unknown }
   } catch {
-    return { ok: false, response: jsonRpcError(400, -32700, 'Parse error: Invalid JSON') }
+    return { ok: false, response: jsonRPCError(400, -32700, 'Parse error: Invalid JSON') }
   }
 }
 

@@ -10,7 +10,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 
 /** Which MCP TypeScript SDK serves: 1.x (`@modelcontextprotocol/sdk`) or 2.x (`/server`). */
-export type McpSdkVersion = 1 | 2
+export type MCPSDKVersion = 1 | 2
 
 /** The constructor options both SDKs accept. */
 export interface StreamableTransportOptions {

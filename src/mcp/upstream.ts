@@ -5,20 +5,20 @@
  */
 import { contextOf } from './context.js'
 import { authOf, type ExtraWithAuth } from './auth-info.js'
-import { McpAuthError } from './errors.js'
+import { MCPAuthError } from './errors.js'
 
 /**
  * The identity provider's access token for the request's grant, refreshed when it is about to
- * expire (`OAuthProxy.getUpstreamToken`). Works when the handler was made by `createMcpHandler`
+ * expire (`OAuthProxy.getUpstreamToken`). Works when the handler was made by `createMCPHandler`
  * with a Gatehouse whose provider is an `OAuthProxy` (`config.upstream`). Throws
- * `McpAuthError('ERR_MCP_NO_UPSTREAM')` otherwise, `McpAuthError('ERR_MCP_NO_AUTH')` without
+ * `MCPAuthError('ERR_MCP_NO_UPSTREAM')` otherwise, `MCPAuthError('ERR_MCP_NO_AUTH')` without
  * Gatehouse `authInfo`, and `OAuthError('invalid_token')` when the grant was revoked or the sign-in
  * at the provider has ended (the client must sign in again).
  */
 export async function getUpstreamToken(extra: ExtraWithAuth): Promise<string> {
   const context = contextOf(authOf(extra).extra)
   if (context?.upstream === undefined) {
-    throw new McpAuthError(
+    throw new MCPAuthError(
       'ERR_MCP_NO_UPSTREAM',
       'no identity provider token: the MCP handler is not served by a Gatehouse OAuth proxy',
     )

@@ -13,10 +13,10 @@ import { OAuthError, toOAuthError, type ErrorHook } from '../errors.js'
 import { parseParams, readForm, type Params } from '../http/params.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
 import { readDPoPJkt } from './dpop.js'
-import { authorizationResponseUrl } from './gatehouse-provider.js'
+import { authorizationResponseURL } from './gatehouse-provider.js'
 import { isValidChallenge } from '../contract/pkce.js'
 import type { OAuthServerProvider } from '../contract/provider.js'
-import { matchRedirectUri, redirectAllowed } from './redirect-uri.js'
+import { matchRedirectURI, redirectAllowed } from './redirect-uri.js'
 import { resolveResource } from '../contract/resource-indicators.js'
 import { parseScope } from '../contract/scopes.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
@@ -70,7 +70,7 @@ export async function handleAuthorize(request: Request, deps: AuthorizeDeps): Pr
       return page(invalid('redirect_uri is required for this client', 'no_redirect_uri'), deps)
     }
   } else {
-    redirectUri = matchRedirectUri(requested, client.redirect_uris)
+    redirectUri = matchRedirectURI(requested, client.redirect_uris)
     if (redirectUri === undefined) {
       return page(
         invalid('redirect_uri is not registered for this client', 'redirect_mismatch'),
@@ -94,7 +94,7 @@ export async function handleAuthorize(request: Request, deps: AuthorizeDeps): Pr
       : undefined
   const fail = (error: OAuthError): Response => {
     deps.onError?.(error)
-    const location = authorizationResponseUrl(redirectUri, deps.config.issuer, {
+    const location = authorizationResponseURL(redirectUri, deps.config.issuer, {
       error: error.code,
       error_description: error.message,
       ...(state !== undefined ? { state } : {}),

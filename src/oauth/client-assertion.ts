@@ -1,7 +1,7 @@
 /**
  * `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Core §9) for clients with
  * keys: inline `jwks` (operator-listed, registered, or from a metadata document) or a registered
- * client's `jwks_uri` (fetched and cached by `ClientJwksSource`). Rules: an asymmetric JWS signed
+ * client's `jwks_uri` (fetched and cached by `ClientJWKSSource`). Rules: an asymmetric JWS signed
  * by one of the client's keys; `iss` = `sub` = the client id; `aud` is this issuer alone (a
  * string, or a one-element array; never the token endpoint); `exp` required and at most
  * `MAX_ASSERTION_LIFETIME_SECONDS` ahead; `jti` required and single use (one atomic `setIfAbsent`
@@ -13,7 +13,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
-import type { ClientJwksSource } from './client-jwks.js'
+import type { ClientJWKSSource } from './client-jwks.js'
 import type { OAuthClientInformation } from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
 
@@ -26,17 +26,17 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 300
  * under `clientCredentials.allowRegistration`, any client under `registration.allowPrivateKeyJwt`).
  * The metadata advertises the method exactly then, and the verifier exists exactly then.
  */
-export function privateKeyJwtEnabled(config: ResolvedConfig): boolean {
+export function privateKeyJWTEnabled(config: ResolvedConfig): boolean {
   return (
     config.clientIdMetadataDocuments.enabled ||
     config.clients.some((c) => c.tokenEndpointAuthMethod === 'private_key_jwt') ||
     config.workloadIdentity !== undefined ||
-    registrationAllowsPrivateKeyJwt(config)
+    registrationAllowsPrivateKeyJWT(config)
   )
 }
 
 /** Whether `/register` accepts `token_endpoint_auth_method: private_key_jwt`. */
-export function registrationAllowsPrivateKeyJwt(config: ResolvedConfig): boolean {
+export function registrationAllowsPrivateKeyJWT(config: ResolvedConfig): boolean {
   const cc = config.clientCredentials
   return (
     config.registration.enabled &&
@@ -50,7 +50,7 @@ export interface ClientAssertionOptions {
   now: () => number
   clockToleranceSeconds: number
   /** Keys of registered clients with a `jwks_uri`; unset: such clients are refused. */
-  jwks?: ClientJwksSource
+  jwks?: ClientJWKSSource
 }
 
 /**
@@ -126,7 +126,7 @@ export function createClientAssertionVerifier(
 }
 
 /** The client id an assertion names (`iss`), unverified: only to look the client up. */
-export function assertionClientId(assertion: string): string | undefined {
+export function assertionClientID(assertion: string): string | undefined {
   try {
     const iss = decodeJwt(assertion).iss
     return typeof iss === 'string' ? iss : undefined

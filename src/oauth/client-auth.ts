@@ -8,7 +8,7 @@ import { assertNoRepeats, readForm, type Params } from '../http/params.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import type { RateLimiter } from '../http/rate-limit.js'
 import { CLIENT_ASSERTION_TYPE } from '../config/protocol.js'
-import { assertionClientId, type ClientAssertionVerifier } from './client-assertion.js'
+import { assertionClientID, type ClientAssertionVerifier } from './client-assertion.js'
 import type { OAuthServerProvider } from '../contract/provider.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from '../contract/types.js'
 
@@ -115,7 +115,7 @@ function readCredentials(request: Request, form: Params): Presented {
       })
     }
     // RFC 7523 §3: client_id is optional; the assertion's issuer names the client.
-    const clientId = bodyId ?? assertionClientId(assertion)
+    const clientId = bodyId ?? assertionClientID(assertion)
     if (clientId === undefined) {
       throw new OAuthError('invalid_client', 'client authentication failed', {
         reason: 'assertion_malformed',

@@ -17,7 +17,7 @@ import { sha256 } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
 import type { Store } from '../storage/store.js'
 import { cacheSeconds } from './client-metadata-resolver.js'
-import { parseJwks } from './client-metadata-document.js'
+import { parseJWKS } from './client-metadata-document.js'
 
 /** Shortest time a fetched key set is kept, and the least time between two fetches of one URL. */
 export const MIN_CACHE_SECONDS = 60
@@ -28,7 +28,7 @@ export const FETCHES_PER_HOST_PER_MINUTE = 60
 /** Largest key set document accepted. */
 export const MAX_JWKS_BYTES = 64 * 1024
 
-export interface ClientJwksSourceOptions {
+export interface ClientJWKSSourceOptions {
   store: Store
   /** The guarded fetch for `jwks_uri` (a transport that checks resolved addresses). */
   fetch: GuardedFetch
@@ -42,7 +42,7 @@ interface CachedKeys {
 }
 
 /** Keys of clients registered with a `jwks_uri`. */
-export interface ClientJwksSource {
+export interface ClientJWKSSource {
   /**
    * The client's key set. With `refresh`, a set fetched more than `MIN_CACHE_SECONDS` ago is
    * fetched again (key rotation). Throws `invalid_client` (reason `jwks_uri_*`).
@@ -50,7 +50,7 @@ export interface ClientJwksSource {
   keys(jwksUri: string, options?: { refresh?: boolean }): Promise<{ keys: unknown[] }>
 }
 
-export function createClientJwksSource(options: ClientJwksSourceOptions): ClientJwksSource {
+export function createClientJWKSSource(options: ClientJWKSSourceOptions): ClientJWKSSource {
   const inflight = new Map<string, Promise<CachedKeys>>()
   const perHost = new RateLimiter({
     limit: FETCHES_PER_HOST_PER_MINUTE,
@@ -70,7 +70,7 @@ export function createClientJwksSource(options: ClientJwksSourceOptions): Client
     if (response.status !== 200) throw unusable('jwks_uri_status')
     let jwks: { keys: unknown[] }
     try {
-      jwks = parseJwks(response.json())
+      jwks = parseJWKS(response.json())
     } catch (error) {
       throw unusable('jwks_uri_bad_jwks', error)
     }

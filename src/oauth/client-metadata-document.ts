@@ -11,7 +11,7 @@
 import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
-import { impliedApplicationType, redirectUriProblem } from '../config/protocol.js'
+import { impliedApplicationType, redirectURIProblem } from '../config/protocol.js'
 import { redirectAllowed } from './redirect-uri.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from '../contract/types.js'
 
@@ -70,7 +70,7 @@ export function parseClientMetadataDocument(
   // SEP-837: a document that names no type gets the one its redirect URIs imply.
   const applicationType = namedType ?? impliedApplicationType(redirectUris)
   for (const uri of redirectUris) {
-    if (redirectUriProblem(uri, applicationType) !== undefined || !redirectAllowed(uri, config)) {
+    if (redirectURIProblem(uri, applicationType) !== undefined || !redirectAllowed(uri, config)) {
       throw invalid('lists a redirect URI this server does not accept', 'cimd_bad_redirect_uri')
     }
   }
@@ -96,7 +96,7 @@ export function parseClientMetadataDocument(
     }
     client.jwks_uri = m.jwks_uri
   }
-  if (m.jwks !== undefined) client.jwks = parseJwks(m.jwks)
+  if (m.jwks !== undefined) client.jwks = parseJWKS(m.jwks)
   if (method === 'private_key_jwt' && client.jwks === undefined && client.jwks_uri === undefined) {
     throw invalid('uses private_key_jwt without keys', 'cimd_no_keys')
   }
@@ -109,7 +109,7 @@ export function parseClientMetadataDocument(
 }
 
 /** A JWK Set: an object with a `keys` array of objects (each key is checked when used). */
-export function parseJwks(value: unknown): { keys: unknown[] } {
+export function parseJWKS(value: unknown): { keys: unknown[] } {
   const keys = (value as { keys?: unknown } | null)?.keys
   if (
     typeof value !== 'object' ||

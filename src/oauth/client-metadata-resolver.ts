@@ -1,6 +1,6 @@
 /**
  * Resolves `client_id` URLs to clients by fetching their Client ID Metadata Documents. Rules:
- * 1. The URL is checked first (`clientIdUrlProblem`); a bad one is never fetched.
+ * 1. The URL is checked first (`clientIDURLProblem`); a bad one is never fetched.
  * 2. One guarded fetch: no redirects, `maxDocumentBytes`, `timeoutSeconds`, resolved addresses
  *    checked and pinned by the transport, a few requests per host at a time, and at most
  *    `fetchesPerHostPerMinute` document fetches per host.
@@ -18,8 +18,8 @@ import { sha256 } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
 import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
-import { clientIdUrlProblem } from '../contract/client-id-url.js'
-import { parseClientMetadataDocument, parseJwks } from './client-metadata-document.js'
+import { clientIDURLProblem } from '../contract/client-id-url.js'
+import { parseClientMetadataDocument, parseJWKS } from './client-metadata-document.js'
 import type { OAuthClientInformation } from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
 
@@ -65,7 +65,7 @@ export class ClientMetadataResolver {
   /** The client the document at `clientId` describes; throws `invalid_client` (or 429). */
   async resolve(clientId: string): Promise<OAuthClientInformation> {
     const settings = this.#options.config.clientIdMetadataDocuments
-    const problem = clientIdUrlProblem(clientId, settings.dangerouslyAllowLoopback)
+    const problem = clientIDURLProblem(clientId, settings.dangerouslyAllowLoopback)
     if (problem !== undefined) {
       throw new OAuthError('invalid_client', `client_id ${problem}`, { reason: 'cimd_bad_url' })
     }
@@ -102,7 +102,7 @@ export class ClientMetadataResolver {
     const client = parseClientMetadataDocument(url, this.#json(response, url), config)
     if (client.jwks_uri !== undefined && client.token_endpoint_auth_method === 'private_key_jwt') {
       const keys = await this.#get(this.#options.fetchKeys, client.jwks_uri, url)
-      client.jwks = parseJwks(this.#json(keys, url))
+      client.jwks = parseJWKS(this.#json(keys, url))
     }
     client.metadata_document_fingerprint = await sha256(
       JSON.stringify([

@@ -15,7 +15,7 @@
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { createDPoPNonces } from '../jwt/dpop-nonce.js'
-import { isJwkThumbprint, verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
+import { isJWKThumbprint, verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
 import type { Store } from '../storage/store.js'
 import { endpointsOf } from './metadata.js'
 import type { OAuthClientInformation, TokenBinding } from '../contract/types.js'
@@ -106,7 +106,7 @@ export async function tokenResponseHeaders(
  */
 export function readDPoPJkt(value: string | undefined, config: ResolvedConfig): string | undefined {
   if (value === undefined) return undefined
-  if (!config.dpop.enabled || !isJwkThumbprint(value)) {
+  if (!config.dpop.enabled || !isJWKThumbprint(value)) {
     throw new OAuthError('invalid_request', 'dpop_jkt is not a valid JWK thumbprint', {
       reason: config.dpop.enabled ? 'dpop_jkt_syntax' : 'dpop_disabled',
     })

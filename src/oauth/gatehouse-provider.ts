@@ -27,7 +27,7 @@ import type { AuditSink } from '../audit-event.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import type { Store } from '../storage/store.js'
 import type { SigningKeys } from '../tokens/keys.js'
-import { isClientIdUrl } from '../contract/client-id-url.js'
+import { isClientIDURL } from '../contract/client-id-url.js'
 import type { ClientMetadataResolver } from './client-metadata-resolver.js'
 import type { OAuthServerProvider } from '../contract/provider.js'
 import { staticClients } from './static-clients.js'
@@ -156,7 +156,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     const configured = this.#staticClients.get(clientId)
     if (configured) return Promise.resolve(configured)
     const documents = this.options.clientMetadata
-    if (documents && isClientIdUrl(clientId)) return documents.resolve(clientId)
+    if (documents && isClientIDURL(clientId)) return documents.resolve(clientId)
     return this.options.store.get<OAuthClientInformation>(storageKey.client(clientId))
   }
 
@@ -194,7 +194,7 @@ export class GatehouseProvider implements OAuthServerProvider {
     identity: UserIdentity,
   ): Promise<string> {
     const code = await this.issueCode(client, params, identity)
-    return authorizationResponseUrl(params.redirectUri, this.options.config.issuer, {
+    return authorizationResponseURL(params.redirectUri, this.options.config.issuer, {
       code,
       ...(params.state !== undefined ? { state: params.state } : {}),
     })
@@ -302,7 +302,7 @@ export class GatehouseProvider implements OAuthServerProvider {
 }
 
 /** The client's redirect URI with response parameters and RFC 9207 `iss` appended. */
-export function authorizationResponseUrl(
+export function authorizationResponseURL(
   redirectUri: string,
   issuer: string,
   params: Record<string, string>,

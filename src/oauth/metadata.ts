@@ -4,7 +4,7 @@
  */
 import { ASYMMETRIC_ALGORITHMS } from '../config/protocol.js'
 import type { ResolvedConfig } from '../config/schema.js'
-import { privateKeyJwtEnabled } from './client-assertion.js'
+import { privateKeyJWTEnabled } from './client-assertion.js'
 
 /** The endpoint URLs, all under the issuer. */
 export interface Endpoints {
@@ -44,7 +44,7 @@ export function authorizationServerMetadata(
   const scopes = supportedScopes(config)
   // Client ID Metadata Documents (MCP §Client Registration, draft §5).
   const cimd = config.clientIdMetadataDocuments.enabled
-  const keys = privateKeyJwtEnabled(config)
+  const keys = privateKeyJWTEnabled(config)
   const metadata: Record<string, unknown> = {
     issuer: config.issuer,
     authorization_endpoint: e.authorization,

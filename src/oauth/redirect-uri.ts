@@ -5,13 +5,13 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import { hasDotSegment } from '../config/protocol.js'
-import { isLoopbackHost, isLoopbackIp } from '../config/urls.js'
+import { isLoopbackHost, isLoopbackIP } from '../config/urls.js'
 
 /**
  * The registered URI that `requested` matches, or `undefined`. Comparison is by exact string,
  * except that for a registered `http` loopback IP literal the requested port may differ.
  */
-export function matchRedirectUri(
+export function matchRedirectURI(
   requested: string,
   registered: readonly string[],
 ): string | undefined {
@@ -22,7 +22,7 @@ export function matchRedirectUri(
   } catch {
     return undefined
   }
-  if (req.protocol !== 'http:' || !isLoopbackIp(req.hostname)) return undefined
+  if (req.protocol !== 'http:' || !isLoopbackIP(req.hostname)) return undefined
   for (const candidate of registered) {
     let reg: URL
     try {
@@ -30,7 +30,7 @@ export function matchRedirectUri(
     } catch {
       continue
     }
-    if (reg.protocol !== 'http:' || !isLoopbackIp(reg.hostname)) continue
+    if (reg.protocol !== 'http:' || !isLoopbackIP(reg.hostname)) continue
     // Compare everything but the port, and compare the raw strings so that no normalisation by
     // the URL parser (case, escapes, dot segments) can make two different strings match.
     if (withoutPort(requested) === withoutPort(candidate) && reg.hostname === req.hostname) {
@@ -56,8 +56,8 @@ export function matchesRedirectPattern(uri: string, pattern: string): boolean {
   // Parser differentials (`\` read as `/`, escapes, dot segments) must not let the text the
   // pattern sees differ from where a browser goes: refuse anything the URL parser would rewrite.
   if (/[\s\0\\@]/.test(uri) || hasDotSegment(uri)) return false
-  const u = splitUri(uri)
-  const p = splitUri(pattern)
+  const u = splitURI(uri)
+  const p = splitURI(pattern)
   if (!u || !p || !sameAsParsed(uri, u)) return false
   if (u.scheme !== p.scheme) return false
   const host = u.host.toLowerCase()
@@ -91,7 +91,7 @@ function sameAsParsed(uri: string, split: { host: string; path: string }): boole
   )
 }
 
-function splitUri(
+function splitURI(
   value: string,
 ): { scheme: string; host: string; port?: string; path: string } | undefined {
   const m =

@@ -14,11 +14,11 @@ import { clientAddressOf, type RateLimiter } from '../http/rate-limit.js'
 import { randomToken, sha256 } from '../http/random.js'
 import { jsonResponse } from '../http/responses.js'
 import { CLIENT_CREDENTIALS_GRANT } from '../config/protocol.js'
-import { registrationAllowsPrivateKeyJwt } from './client-assertion.js'
-import { parseJwks } from './client-metadata-document.js'
+import { registrationAllowsPrivateKeyJWT } from './client-assertion.js'
+import { parseJWKS } from './client-metadata-document.js'
 import { supportedScopes } from './metadata.js'
 import type { OAuthServerProvider } from '../contract/provider.js'
-import { impliedApplicationType, redirectUriProblem } from '../config/protocol.js'
+import { impliedApplicationType, redirectURIProblem } from '../config/protocol.js'
 import { redirectAllowed } from './redirect-uri.js'
 import { parseScope } from '../contract/scopes.js'
 import type { OAuthClientInformation, TokenEndpointAuthMethod } from '../contract/types.js'
@@ -31,7 +31,7 @@ const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
   'client_secret_post',
 ]
 const GRANT_TYPES = ['authorization_code', 'refresh_token']
-/** Only when the operator allows it (`registrationAllowsPrivateKeyJwt`). */
+/** Only when the operator allows it (`registrationAllowsPrivateKeyJWT`). */
 const KEY_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [...AUTH_METHODS, 'private_key_jwt']
 const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'jwks_uri'] as const
 const TEXT_LIMIT = 200
@@ -97,7 +97,7 @@ async function validateMetadata(
     throw redirectError('too many redirect_uris', 'too_many_redirect_uris')
   }
   for (const uri of redirectUris) {
-    const problem = redirectUriProblem(uri, applicationType)
+    const problem = redirectURIProblem(uri, applicationType)
     if (problem) throw redirectError(`a redirect URI ${problem}`, 'bad_redirect_uri')
     if (!redirectAllowed(uri, deps.config)) {
       throw redirectError('a redirect URI is not allowed by this server', 'redirect_not_allowed')
@@ -107,7 +107,7 @@ async function validateMetadata(
     optionalEnum(
       m,
       'token_endpoint_auth_method',
-      registrationAllowsPrivateKeyJwt(deps.config) ? KEY_AUTH_METHODS : AUTH_METHODS,
+      registrationAllowsPrivateKeyJWT(deps.config) ? KEY_AUTH_METHODS : AUTH_METHODS,
     ) ?? 'client_secret_basic'
   if (method === 'none' && grantTypes.includes(CLIENT_CREDENTIALS_GRANT)) {
     throw metadataError('the client_credentials grant needs client authentication', 'cc_public')
@@ -141,7 +141,7 @@ async function validateMetadata(
     if (field === 'jwks_uri' && method === 'private_key_jwt') continue
     const value = optionalText(m, field, 2000)
     if (value === undefined) continue
-    if (!isWebUrl(value)) throw metadataError(`${field} must be an https URL`, `bad_${field}`)
+    if (!isWebURL(value)) throw metadataError(`${field} must be an https URL`, `bad_${field}`)
     client[field] = value
   }
   const contacts = stringArray(m, 'contacts')
@@ -158,8 +158,8 @@ async function validateMetadata(
   }
   Object.assign(client, readDPoPRegistration(m, deps.config))
   if (method === 'private_key_jwt') {
-    if (m.jwks === undefined) client.jwks_uri = keysUrl(m, deps)
-    else client.jwks = publicJwks(m.jwks)
+    if (m.jwks === undefined) client.jwks_uri = keysURL(m, deps)
+    else client.jwks = publicJWKS(m.jwks)
   } else if (method !== 'none') {
     const secret = randomToken(32)
     client.client_secret = secret
@@ -170,10 +170,10 @@ async function validateMetadata(
 }
 
 /** A JWK Set of public keys only (no `d`, no symmetric `k`); each key is checked when used. */
-function publicJwks(value: unknown): { keys: unknown[] } {
+function publicJWKS(value: unknown): { keys: unknown[] } {
   let jwks: { keys: unknown[] }
   try {
-    jwks = parseJwks(value)
+    jwks = parseJWKS(value)
   } catch {
     throw metadataError('jwks must be a JWK Set of 1 to 20 keys', 'bad_jwks')
   }
@@ -184,7 +184,7 @@ function publicJwks(value: unknown): { keys: unknown[] } {
 }
 
 /** The `jwks_uri` of a `private_key_jwt` client: https (http on loopback only in development). */
-function keysUrl(m: Record<string, unknown>, deps: RegisterDeps): string {
+function keysURL(m: Record<string, unknown>, deps: RegisterDeps): string {
   const value = optionalText(m, 'jwks_uri', 2000)
   if (value === undefined) throw metadataError('jwks_uri must be a URL', 'bad_jwks_uri')
   if (deps.jwksUriSupported !== true) {
@@ -255,7 +255,7 @@ function optionalEnum<T extends string>(
   return value as T
 }
 
-function isWebUrl(value: string): boolean {
+function isWebURL(value: string): boolean {
   try {
     const url = new URL(value)
     return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))

@@ -31,7 +31,7 @@ import { isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
-import { JwksCache } from '../jwt/jwks-cache.js'
+import { JWKSCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { Store } from '../storage/store.js'
@@ -56,17 +56,17 @@ export function createWorkloadIdentityVerifier(
 ): ClientAssertionVerifier {
   const settings = options.config.workloadIdentity
   if (!settings) throw new TypeError('workloadIdentity is not configured')
-  const caches = new Map<string, JwksCache>()
+  const caches = new Map<string, JWKSCache>()
   const policies = settings.policies.map((policy) => {
     let cache = caches.get(policy.issuer)
     if (!cache) {
-      cache = new JwksCache({
+      cache = new JWKSCache({
         now: options.now,
         maxIssuers: 1,
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.transport ? { transport: options.transport } : {}),
         // Key URLs are configuration, never request input: loopback http is the operator's choice.
-        allowHttpLoopback: keyUrlIsLoopback(policy),
+        allowHttpLoopback: keyURLIsLoopback(policy),
         dangerouslyAllowPrivateNetwork: policy.allowPrivateNetwork,
       })
       caches.set(policy.issuer, cache)
@@ -132,7 +132,7 @@ export function createWorkloadIdentityVerifier(
     },
   }
 
-  function verifierFor(policy: Policy, jwksCache: JwksCache): JWTVerifier {
+  function verifierFor(policy: Policy, jwksCache: JWKSCache): JWTVerifier {
     return new JWTVerifier({
       issuer: policy.issuer,
       audience: policy.audience ?? options.config.issuer,
@@ -169,7 +169,7 @@ function fail(reason: string): OAuthError {
   return new OAuthError('invalid_client', 'client authentication failed', { reason })
 }
 
-function keyUrlIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {
+function keyURLIsLoopback(t: { jwksUri?: string | undefined; discoveryUrl?: string | undefined }) {
   const url = t.jwksUri ?? t.discoveryUrl
   return url !== undefined && isLoopbackHost(new URL(url).hostname)
 }

@@ -9,7 +9,7 @@
 import { bindContext, runWithContext, type RequestContext } from './context.js'
 import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
-import { parseTraceparent, requestIdOf } from './trace.js'
+import { parseTraceparent, requestIDOf } from './trace.js'
 import { NO_TRACING, type Tracing } from './tracing.js'
 
 type Handler = (request: Request) => Promise<Response>
@@ -70,7 +70,7 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
       (tracing.enabled ? parseTraceparent(tracing.traceparent() ?? null) : undefined)
     const ip = options.addressOf?.(request)
     const context: RequestContext = {
-      requestId: requestIdOf(request),
+      requestId: requestIDOf(request),
       ...(trace ? { trace } : {}),
       ...(ip !== undefined ? { ip } : {}),
     }
@@ -92,7 +92,7 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
       return response
     }
     line(response.status)
-    return withRequestId(response, context.requestId)
+    return withRequestID(response, context.requestId)
 
     function line(status: number, thrown?: unknown): void {
       const durationMs = Math.round((performance.now() - started) * 100) / 100
@@ -119,7 +119,7 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
 }
 
 /** The response with `x-request-id` set (copied when its headers are immutable). */
-function withRequestId(response: Response, requestId: string): Response {
+function withRequestID(response: Response, requestId: string): Response {
   try {
     response.headers.set('x-request-id', requestId)
     return response

@@ -8,7 +8,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
 
 /** The client's `x-request-id` when it is a plain token (1-128 of `A-Za-z0-9._:-`), else a new one. */
-export function requestIdOf(request: Request): string {
+export function requestIDOf(request: Request): string {
   const given = request.headers.get('x-request-id')
   return given !== null && REQUEST_ID.test(given) ? given : randomHex(16)
 }

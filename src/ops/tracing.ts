@@ -68,7 +68,7 @@ export const TRACER_NAME = 'mcp-gatehouse'
 let loading: Promise<typeof OTel | undefined> | undefined
 
 /** `@opentelemetry/api` when installed, loaded once; never throws. */
-function loadApi(): Promise<typeof OTel | undefined> {
+function loadAPI(): Promise<typeof OTel | undefined> {
   loading ??= (async () => {
     try {
       // A variable specifier: an optional peer, absent in most installs and bundles.
@@ -84,7 +84,7 @@ function loadApi(): Promise<typeof OTel | undefined> {
 /** Tracing through `@opentelemetry/api` when it is installed, else {@link NO_TRACING}. */
 export async function createTracing(options: { enabled?: boolean } = {}): Promise<Tracing> {
   if (options.enabled === false) return NO_TRACING
-  const api = await loadApi()
+  const api = await loadAPI()
   if (api === undefined) return NO_TRACING
   return otelTracing(api, createAsyncSlot<OTel.Context>())
 }

@@ -33,7 +33,7 @@ export function adminSignInEnabled(config: ResolvedConfig): boolean {
 }
 
 /** Where the internal client's codes arrive. */
-export function adminCallbackUrl(config: ResolvedConfig): string {
+export function adminCallbackURL(config: ResolvedConfig): string {
   return `${config.issuer}/admin/callback`
 }
 
@@ -42,7 +42,7 @@ export function adminCallbackUrl(config: ResolvedConfig): string {
  * client with the same id, and a redirect allow-list that would refuse the callback.
  */
 export async function adminClient(config: ResolvedConfig): Promise<OAuthClientInformation> {
-  const callback = adminCallbackUrl(config)
+  const callback = adminCallbackURL(config)
   const problems: string[] = []
   if (config.clients.some((c) => c.clientId === ADMIN_CLIENT_ID)) {
     problems.push(`clients: the id ${ADMIN_CLIENT_ID} is reserved for the /admin page's sign-in`)
@@ -76,7 +76,7 @@ export interface AdminSignInDeps {
 /** The sign-in the `/admin` page drives (see the file comment). */
 export function createAdminSignIn(deps: AdminSignInDeps): AdminSignInPort {
   const { config, client } = deps
-  const callback = adminCallbackUrl(config)
+  const callback = adminCallbackURL(config)
   return {
     async start() {
       const verifier = randomToken(32)

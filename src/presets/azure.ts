@@ -13,7 +13,7 @@ import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import type { Store } from '../storage/store.js'
 import { createPresetGatehouse, pick } from './common.js'
 import { AzureProvider as AzureProviderClass } from '../providers/azure/provider.js'
-import { isOidcScope } from '../providers/azure/scopes.js'
+import { isOIDCScope } from '../providers/azure/scopes.js'
 
 export type { AzureProviderOptions } from '../providers/azure/provider.js'
 
@@ -128,7 +128,7 @@ function build(options: AzureCommonOptions, upstream: Record<string, unknown>): 
       ]),
     },
     {
-      required: scopes.filter((s) => !isOidcScope(s)),
+      required: scopes.filter((s) => !isOIDCScope(s)),
       gatehouse: pick(options, ['onWarning', 'transport', 'now']),
     },
   )
@@ -138,7 +138,7 @@ function build(options: AzureCommonOptions, upstream: Record<string, unknown>): 
  * The proxy class `gatehouse.base` has with the Azure provider, with the builders as statics:
  * `AzureProvider.create` is `createAzureProxy`, `AzureProvider.fromB2C` is `createAzureB2CProxy`
  * (older names, kept). New code calls the builders, and for On-Behalf-Of asks the capability
- * (`gatehouse.base.capabilities.onBehalfOf`, or `entraOboToken` in a tool).
+ * (`gatehouse.base.capabilities.onBehalfOf`, or `azureOBOToken` in a tool).
  */
 export const AzureProvider: typeof AzureProviderClass & {
   create: typeof createAzureProxy

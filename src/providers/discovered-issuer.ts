@@ -6,12 +6,12 @@
  * proxy or custom domain the IdP was not told about).
  */
 import { ConfigError, UpstreamError } from '../errors.js'
-import { parseDiscovery, type OidcDiscovery } from '../upstream/oidc-discovery.js'
+import { parseDiscovery, type OIDCDiscovery } from '../upstream/oidc-discovery.js'
 
 const WELL_KNOWN = '/.well-known/openid-configuration'
 
 /** The discovery document URL of `issuer` (OpenID Discovery §4: a trailing slash is dropped). */
-export function discoveryUrlOf(issuer: string): string {
+export function discoveryURLOf(issuer: string): string {
   return `${issuer.replace(/\/$/, '')}${WELL_KNOWN}`
 }
 
@@ -23,8 +23,8 @@ export async function discoverExpectedIssuer(
   expected: string,
   hint: string,
   options: { timeoutMs: number; fetch?: typeof fetch },
-): Promise<OidcDiscovery> {
-  const url = discoveryUrlOf(expected)
+): Promise<OIDCDiscovery> {
+  const url = discoveryURLOf(expected)
   let response: Response
   let body: unknown
   try {

@@ -13,10 +13,10 @@ import { JWTVerifier } from '../jwt/verifier.js'
 import { OAuthError } from '../errors.js'
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../upstream/profile.js'
 import { verifiedIdentity } from '../upstream/profile.js'
-import { discoverExpectedIssuer, discoveryUrlOf } from './discovered-issuer.js'
-import { buildOidcProfile } from './oidc/profile.js'
+import { discoverExpectedIssuer, discoveryURLOf } from './discovered-issuer.js'
+import { buildOIDCProfile } from './oidc/profile.js'
 import { member, stringList, withRoles } from './roles.js'
-import { isLoopbackUrl, verifierDeps, type UpstreamConfig, type UpstreamOf } from './shared.js'
+import { isLoopbackURL, verifierDeps, type UpstreamConfig, type UpstreamOf } from './shared.js'
 
 /** The settings every upstream member has, as the OIDC profile takes them. */
 export type CommonUpstream = Omit<UpstreamOf<'oidc'>, 'kind' | 'configUrl' | 'strict' | 'audience'>
@@ -75,12 +75,12 @@ export async function buildHostedProfile(
     timeoutMs: common.timeoutSeconds * 1000,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
   })
-  const oidc = await buildOidcProfile({
+  const oidc = await buildOIDCProfile({
     ...ctx,
     upstream: {
       ...common,
       kind: 'oidc',
-      configUrl: discoveryUrlOf(rules.issuer),
+      configUrl: discoveryURLOf(rules.issuer),
       strict: true,
       scopes: common.scopes ?? [...rules.defaultScopes],
       extraAuthorizeParams: { ...rules.authorizeParams, ...common.extraAuthorizeParams },
@@ -90,9 +90,9 @@ export async function buildHostedProfile(
   const keys = {
     jwksUri: found.jwksUri,
     ...(algorithms ? { algorithms: [...algorithms] } : {}),
-    allowHttpLoopback: isLoopbackUrl(found.jwksUri),
+    allowHttpLoopback: isLoopbackURL(found.jwksUri),
     dangerouslyAllowPrivateNetwork:
-      isLoopbackUrl(found.jwksUri) || common.dangerouslyAllowPrivateNetwork,
+      isLoopbackURL(found.jwksUri) || common.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   }
   const idTokens = new JWTVerifier({ issuer: rules.issuer, audience: common.clientId, ...keys })
@@ -148,8 +148,8 @@ export function remoteVerifier(
   const { jwksUri } = options
   return new JWTVerifier({
     ...options,
-    allowHttpLoopback: isLoopbackUrl(jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(jwksUri),
+    allowHttpLoopback: isLoopbackURL(jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(jwksUri),
   })
 }
 

@@ -37,7 +37,7 @@ export function verifierDeps(ctx: ProfileContext<UpstreamConfig>) {
 }
 
 /** An `http:` URL on a loopback host (development IdPs and stand-ins). */
-export function isLoopbackUrl(value: string): boolean {
+export function isLoopbackURL(value: string): boolean {
   const url = new URL(value)
   return url.protocol === 'http:' && isLoopbackHost(url.hostname)
 }

@@ -61,7 +61,7 @@ export async function createEncryptedStore(
       key,
       encoder.encode(plaintext),
     )
-    return { v: 1, iv: toBase64Url(iv), ct: toBase64Url(new Uint8Array(ct)) }
+    return { v: 1, iv: toBase64URL(iv), ct: toBase64URL(new Uint8Array(ct)) }
   }
 
   async function open<T>(storageKey: string, stored: unknown): Promise<T | undefined> {
@@ -71,11 +71,11 @@ export async function createEncryptedStore(
       const plaintext = await crypto.subtle.decrypt(
         {
           name: 'AES-GCM',
-          iv: fromBase64Url(stored.iv),
+          iv: fromBase64URL(stored.iv),
           additionalData: encoder.encode(storageKey),
         },
         key,
-        fromBase64Url(stored.ct),
+        fromBase64URL(stored.ct),
       )
       return JSON.parse(decoder.decode(plaintext)) as T
     } catch (error) {
@@ -151,14 +151,14 @@ function isEnvelope(value: unknown): value is Envelope {
   return record.v === 1 && typeof record.iv === 'string' && typeof record.ct === 'string'
 }
 
-function toBase64Url(bytes: Uint8Array): string {
+function toBase64URL(bytes: Uint8Array): string {
   let binary = ''
   for (const byte of bytes) binary += String.fromCharCode(byte)
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
 /** Throws on characters outside base64url; the caller reports that as a decryption failure. */
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
+function fromBase64URL(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
   return Uint8Array.from(binary, (char) => char.charCodeAt(0))
 }

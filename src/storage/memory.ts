@@ -1,5 +1,5 @@
 import { StoreError } from '../errors.js'
-import { assertOwner, assertStep, assertTtl } from './store.js'
+import { assertOwner, assertStep, assertTTL } from './store.js'
 import type { AtomicStep, SetOptions, Store } from './store.js'
 
 /** Options for {@link createMemoryStore}. */
@@ -102,13 +102,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     },
     set(key, value, setOptions) {
       return run(() => {
-        assertTtl(setOptions)
+        assertTTL(setOptions)
         write(key, value, setOptions)
       })
     },
     setIfAbsent(key, value, setOptions) {
       return run(() => {
-        assertTtl(setOptions)
+        assertTTL(setOptions)
         if (live(key) !== undefined) return false
         write(key, value, setOptions)
         return true
@@ -160,7 +160,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     acquireLock(key, owner, lockOptions) {
       return run(() => {
         assertOwner(owner)
-        assertTtl(lockOptions)
+        assertTTL(lockOptions)
         if (live(key) !== undefined) return false
         write(key, owner, lockOptions)
         return true

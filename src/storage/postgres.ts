@@ -2,7 +2,7 @@ import pg from 'pg'
 import type { Pool, PoolClient } from 'pg'
 import { StoreError } from '../errors.js'
 import { migrate as applyMigrations, NewerSchemaError } from './postgres-schema.js'
-import { assertOwner, assertStep, assertTtl } from './store.js'
+import { assertOwner, assertStep, assertTTL } from './store.js'
 import type { AtomicStep, SetOptions, Store } from './store.js'
 
 export { SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from './postgres-schema.js'
@@ -176,7 +176,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       return row === undefined ? undefined : (parse(row.value) as T)
     },
     async set(key, value, setOptions) {
-      assertTtl(setOptions)
+      assertTTL(setOptions)
       assertStorable(key)
       const payload = serialise(value)
       await call('set', [key, payload], () =>
@@ -185,7 +185,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       maybePurge()
     },
     async setIfAbsent(key, value, setOptions) {
-      assertTtl(setOptions)
+      assertTTL(setOptions)
       assertStorable(key)
       const payload = serialise(value)
       const result = await call('setIfAbsent', [key, payload], () =>
@@ -248,7 +248,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     },
     async acquireLock(key, owner, lockOptions) {
       assertOwner(owner)
-      assertTtl(lockOptions)
+      assertTTL(lockOptions)
       assertStorable(key)
       const result = await call('acquireLock', [key, owner], () =>
         pool.query(sql.setIfAbsent, [key, serialise(owner), ttlSeconds(lockOptions)]),

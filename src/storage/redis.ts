@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
-import { assertOwner, assertStep, assertTtl } from './store.js'
+import { assertOwner, assertStep, assertTTL } from './store.js'
 import type { AtomicStep, SetOptions, Store } from './store.js'
 
 /** Options for {@link createRedisStore}: give at most one of `url`, `cluster`, `sentinel`, `client`. */
@@ -180,7 +180,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       return raw === null ? undefined : (parse(raw) as T)
     },
     async set(key, value, setOptions) {
-      assertTtl(setOptions)
+      assertTTL(setOptions)
       const full = prefix + key
       const payload = serialise(value)
       const seconds = ttlSeconds(setOptions)
@@ -191,7 +191,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       )
     },
     async setIfAbsent(key, value, setOptions) {
-      assertTtl(setOptions)
+      assertTTL(setOptions)
       const full = prefix + key
       const payload = serialise(value)
       const seconds = ttlSeconds(setOptions)
@@ -260,7 +260,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
     },
     async acquireLock(key, owner, lockOptions) {
       assertOwner(owner)
-      assertTtl(lockOptions)
+      assertTTL(lockOptions)
       const full = prefix + key
       const payload = serialise(owner)
       const seconds = Math.ceil(lockOptions.ttlSeconds)

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreError } from '../errors.js'
-import { assertOwner, assertStep, assertTtl } from './store.js'
+import { assertOwner, assertStep, assertTTL } from './store.js'
 import type { AtomicStep, SetOptions, Store } from './store.js'
 
 /** Options for {@link createSqliteStore}: give exactly one of `path` and `dataDir`. */
@@ -162,14 +162,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
     set(key, value, setOptions) {
       return run('set', () => {
-        assertTtl(setOptions)
+        assertTTL(setOptions)
         statements.set.run(key, serialise(value), expiresAt(setOptions))
         maybeSweep()
       })
     },
     setIfAbsent(key, value, setOptions) {
       return run('setIfAbsent', () => {
-        assertTtl(setOptions)
+        assertTTL(setOptions)
         const info = statements.setIfAbsent.run(key, serialise(value), expiresAt(setOptions), now())
         maybeSweep()
         return info.changes === 1
@@ -208,7 +208,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     acquireLock(key, owner, lockOptions) {
       return run('acquireLock', () => {
         assertOwner(owner)
-        assertTtl(lockOptions)
+        assertTTL(lockOptions)
         const info = statements.setIfAbsent.run(
           key,
           serialise(owner),

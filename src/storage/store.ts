@@ -106,7 +106,7 @@ export interface AtomicStep {
 }
 
 /** Throws a `TypeError` for a TTL that no backend can honour (programmer error). */
-export function assertTtl(options: SetOptions | undefined): void {
+export function assertTTL(options: SetOptions | undefined): void {
   const ttl = options?.ttlSeconds
   if (ttl === undefined) return
   if (!Number.isFinite(ttl) || ttl <= 0) throw new TypeError('ttlSeconds must be a positive number')
@@ -114,7 +114,7 @@ export function assertTtl(options: SetOptions | undefined): void {
 
 /** Throws a `TypeError` for a step whose TTLs no backend can honour (programmer error). */
 export function assertStep(step: AtomicStep): void {
-  for (const write of step.set ?? []) assertTtl(write)
+  for (const write of step.set ?? []) assertTTL(write)
   for (const renewal of step.expire ?? []) {
     // Unlike a write, a renewal without a lifetime means nothing.
     if (!Number.isFinite(renewal.ttlSeconds) || renewal.ttlSeconds <= 0) {

@@ -25,7 +25,7 @@ export interface SigningKey {
 }
 
 /** A public key as published at the JWKS endpoint (RFC 7517), never with private members. */
-export interface PublicJwk {
+export interface PublicJWK {
   kty: string
   kid: string
   alg: SigningAlgorithm
@@ -67,7 +67,7 @@ interface StoredKeySet {
 interface LoadedKey {
   stored: StoredKey
   signing: SigningKey
-  publicJwk: PublicJwk
+  publicJwk: PublicJWK
 }
 
 const RECORD = storageKey.signingKeys()
@@ -151,9 +151,9 @@ export class SigningKeys {
    * The public JWKS: the current key plus retired keys until `retiredAt + accessTokenTtlSeconds`,
    * so tokens signed before a rotation verify until they expire.
    */
-  jwks(): { keys: PublicJwk[] } {
+  jwks(): { keys: PublicJWK[] } {
     const nowSeconds = this.#nowSeconds()
-    const keys: PublicJwk[] = []
+    const keys: PublicJWK[] = []
     for (const { stored, publicJwk } of this.#loaded.values()) {
       if (isPublished(stored, nowSeconds, this.#ttlSeconds)) keys.push({ ...publicJwk })
     }
@@ -296,7 +296,7 @@ async function importKey(stored: StoredKey): Promise<LoadedKey> {
   if (key instanceof Uint8Array) throw malformed('holds a symmetric key')
   const jwk = stored.privateJwk as Record<string, unknown>
   const kty = String(jwk.kty)
-  const publicJwk: PublicJwk = { kty, kid: stored.kid, alg: stored.alg, use: 'sig' }
+  const publicJwk: PublicJWK = { kty, kid: stored.kid, alg: stored.alg, use: 'sig' }
   for (const name of PUBLIC_MEMBERS[kty] ?? []) {
     const value = jwk[name]
     if (typeof value !== 'string') throw malformed(`key ${stored.kid} lacks "${name}"`)

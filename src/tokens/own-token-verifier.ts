@@ -6,7 +6,7 @@
  */
 import type { ResolvedConfig } from '../config/schema.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
-import { JwksCache } from '../jwt/jwks-cache.js'
+import { JWKSCache } from '../jwt/jwks-cache.js'
 import type { VerifierObserver } from '../jwt/observer.js'
 import { JWTVerifier } from '../jwt/verifier.js'
 import type { AccessToken, TokenVerifier, UpstreamIdentity } from '../jwt/access-token.js'
@@ -43,7 +43,7 @@ export function createOwnTokenVerifier(options: OwnTokenVerifierOptions): TokenV
       return keys.jwks()
     },
     // Keys live in this process: an unknown kid (another instance rotated) may reload them often.
-    jwksCache: new JwksCache({
+    jwksCache: new JWKSCache({
       cooldownMs: 1_000,
       ttlMs: 60_000,
       maxIssuers: 1,

@@ -12,7 +12,7 @@ import { OAuthError, UpstreamError } from '../errors.js'
 import { readCookie, serializeCookie } from '../http/cookies.js'
 import { sha256, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
-import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
+import { authorizationResponseURL } from '../oauth/gatehouse-provider.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import type { ErrorHook } from '../errors.js'
 import type { CookieSigner } from '../http/cookies.js'
@@ -104,7 +104,7 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
     })
   }
   const toClient = (response: Record<string, string>) => {
-    const location = authorizationResponseUrl(txn.params.redirectUri, config.issuer, {
+    const location = authorizationResponseURL(txn.params.redirectUri, config.issuer, {
       ...response,
       ...(txn.params.state !== undefined ? { state: txn.params.state } : {}),
     })

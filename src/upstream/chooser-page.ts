@@ -5,7 +5,7 @@
  * escaped, one form whose buttons name an IdP by its id. Nothing secret is on the page: the
  * transaction id and a CSRF token bound to a signed cookie.
  */
-import { escapeHtml, PAGE_HEADERS } from '../http/responses.js'
+import { escapeHTML, PAGE_HEADERS } from '../http/responses.js'
 
 export interface ChooserView {
   action: string
@@ -20,7 +20,7 @@ export function renderChooserPage(view: ChooserView, headers: HeadersInit = {}):
   const buttons = view.choices
     .map(
       (c) =>
-        `<button type="submit" name="idp" value="${escapeHtml(c.id)}" id="idp-${escapeHtml(c.id)}">Continue with ${escapeHtml(c.label)}</button>`,
+        `<button type="submit" name="idp" value="${escapeHTML(c.id)}" id="idp-${escapeHTML(c.id)}">Continue with ${escapeHTML(c.label)}</button>`,
     )
     .join('\n')
   const html = `<!doctype html>
@@ -28,11 +28,11 @@ export function renderChooserPage(view: ChooserView, headers: HeadersInit = {}):
 <title>Sign in to continue</title>
 <style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}button{display:block;width:100%;font-size:1rem;padding:.6rem 1.2rem;margin:.6rem 0;text-align:left}</style>
 </head><body>
-<h1>Sign in to continue to <span id="client-name">${escapeHtml(view.clientName)}</span></h1>
+<h1>Sign in to continue to <span id="client-name">${escapeHTML(view.clientName)}</span></h1>
 <p>Choose where you sign in:</p>
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="txn" value="${escapeHtml(view.txn)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrf)}">
+<form method="post" action="${escapeHTML(view.action)}">
+<input type="hidden" name="txn" value="${escapeHTML(view.txn)}">
+<input type="hidden" name="csrf" value="${escapeHTML(view.csrf)}">
 ${buttons}
 </form>
 </body></html>`

@@ -40,7 +40,7 @@ export interface ChooserHost {
   choose(id: string, txn: Transaction, idp: string): Promise<Response | undefined>
 }
 
-interface ChooserCsrf {
+interface ChooserCSRF {
   txn: string
   csrf: string
   step: 'choose'
@@ -79,7 +79,7 @@ export async function handleChooserGet(request: Request, host: ChooserHost): Pro
   const csrf = randomToken(32)
   const cookie = serializeCookie(
     CSRF_COOKIE,
-    await consent.cookies.sign({ txn: id, csrf, step: 'choose' } satisfies ChooserCsrf),
+    await consent.cookies.sign({ txn: id, csrf, step: 'choose' } satisfies ChooserCSRF),
     { secure: secureCookies(consent.config), maxAgeSeconds: TRANSACTION_TTL_SECONDS },
   )
   return renderChooserPage(
@@ -103,7 +103,7 @@ export async function handleChooserPost(request: Request, host: ChooserHost): Pr
   const id = form.get('txn')
   const csrf = form.get('csrf')
   const secure = secureCookies(consent.config)
-  const bound = await consent.cookies.verify<ChooserCsrf>(readCookie(request, CSRF_COOKIE, secure))
+  const bound = await consent.cookies.verify<ChooserCSRF>(readCookie(request, CSRF_COOKIE, secure))
   if (
     id === undefined ||
     csrf === undefined ||

@@ -15,7 +15,7 @@ import { readCookie, serializeCookie, type CookieSigner } from '../http/cookies.
 import { parseParams, readForm } from '../http/params.js'
 import { randomToken, timingSafeEqual } from '../http/random.js'
 import { errorPage, redirectResponse } from '../http/responses.js'
-import { authorizationResponseUrl } from '../oauth/gatehouse-provider.js'
+import { authorizationResponseURL } from '../oauth/gatehouse-provider.js'
 import type { AuthorizationParams, OAuthClientInformation } from '../contract/types.js'
 import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
@@ -59,7 +59,7 @@ export interface ConsentHost {
   ): Promise<Response>
 }
 
-interface CsrfCookie {
+interface CSRFCookie {
   txn: string
   csrf: string
 }
@@ -82,7 +82,7 @@ export async function handleConsentGet(request: Request, host: ConsentHost): Pro
   const secure = secureCookies(host.config)
   const cookie = serializeCookie(
     CSRF_COOKIE,
-    await host.cookies.sign({ txn: id, csrf } satisfies CsrfCookie),
+    await host.cookies.sign({ txn: id, csrf } satisfies CSRFCookie),
     {
       secure,
       maxAgeSeconds: TRANSACTION_TTL_SECONDS,
@@ -114,7 +114,7 @@ export async function handleConsentPost(request: Request, host: ConsentHost): Pr
   const id = form.get('txn')
   const csrf = form.get('csrf')
   const secure = secureCookies(host.config)
-  const bound = await host.cookies.verify<CsrfCookie>(readCookie(request, CSRF_COOKIE, secure))
+  const bound = await host.cookies.verify<CSRFCookie>(readCookie(request, CSRF_COOKIE, secure))
   if (
     id === undefined ||
     csrf === undefined ||
@@ -141,7 +141,7 @@ export async function handleConsentPost(request: Request, host: ConsentHost): Pr
       return forbidden(host, 'consent_replayed')
     }
     host.audit?.emit({ event: 'consent_denied', outcome: 'denied', clientId: txn.clientId })
-    const location = authorizationResponseUrl(txn.params.redirectUri, host.config.issuer, {
+    const location = authorizationResponseURL(txn.params.redirectUri, host.config.issuer, {
       error: 'access_denied',
       error_description: 'the user denied the request',
       ...(txn.params.state !== undefined ? { state: txn.params.state } : {}),

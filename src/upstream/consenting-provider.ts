@@ -12,7 +12,7 @@ import type { CookieSigner } from '../http/cookies.js'
 import { randomToken } from '../http/random.js'
 import { redirectResponse } from '../http/responses.js'
 import {
-  authorizationResponseUrl,
+  authorizationResponseURL,
   GatehouseProvider,
   type GatehouseProviderOptions,
 } from '../oauth/gatehouse-provider.js'
@@ -104,7 +104,7 @@ export class ConsentingProvider extends GatehouseProvider {
     } catch (error) {
       const e = toOAuthError(error)
       this.options.onError?.(e)
-      location = authorizationResponseUrl(txn.params.redirectUri, this.options.config.issuer, {
+      location = authorizationResponseURL(txn.params.redirectUri, this.options.config.issuer, {
         error: e.code,
         error_description: e.message,
         ...(txn.params.state !== undefined ? { state: txn.params.state } : {}),

@@ -11,7 +11,7 @@
  */
 import { ConfigError, UpstreamError } from '../errors.js'
 
-export interface OidcDiscovery {
+export interface OIDCDiscovery {
   issuer: string
   authorizationEndpoint: string
   tokenEndpoint: string
@@ -25,7 +25,7 @@ export interface OidcDiscovery {
 const WELL_KNOWN = '/.well-known/openid-configuration'
 
 /** Fetches and checks the discovery document; throws `ConfigError` for a document that fails the rules. */
-export async function discoverOidc(
+export async function discoverOIDC(
   configUrl: string,
   options: {
     strict: boolean
@@ -34,7 +34,7 @@ export async function discoverOidc(
     /** The issuer the provider documents, compared exactly in strict mode (see the header). */
     issuer?: string
   },
-): Promise<OidcDiscovery> {
+): Promise<OIDCDiscovery> {
   let body: unknown
   try {
     const response = await (options.fetch ?? fetch)(configUrl, {
@@ -63,7 +63,7 @@ export function parseDiscovery(
   body: unknown,
   strict: boolean,
   expectedIssuer?: string,
-): OidcDiscovery {
+): OIDCDiscovery {
   const problems: string[] = []
   const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
   const url = (name: string, required: boolean): string | undefined => {

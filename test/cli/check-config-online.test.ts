@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { startGoogleStandIn } from '../../src/dev/google-stand-in/index.js'
 import { startAuth0StandIn } from '../../src/dev/auth0-stand-in/index.js'
 
@@ -52,7 +52,7 @@ const base = {
 }
 
 describe('gatehouse check-config --online', () => {
-  let idp: DevIdp
+  let idp: DevIdP
   beforeAll(async () => {
     idp = await startDevIdentityProvider({
       users: [{ username: 'u', password: 'p' }],

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { createNodeTransport } from '../../src/adapters/node-transport.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/server.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/server.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { closeServer, listenLoopback } from '../helpers/browser.js'
@@ -136,7 +136,7 @@ async function freePort(): Promise<number> {
 describe('MCP conformance runner (0.2.0-alpha) authorization-server scenarios against Gatehouse', () => {
   let server: Server
   let base: string
-  let idp: DevIdp
+  let idp: DevIdP
   let gh: Gatehouse
   let results: string
   let run: Run

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { createMcpHandler, type McpHandler, type McpServerContext } from '../../src/mcp/index.js'
+import { createMCPHandler, type MCPHandler, type MCPServerContext } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 
 const RUNNER = fileURLToPath(
@@ -138,7 +138,7 @@ const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] })
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The MCP server behind Gatehouse: what the scenarios in `RUN` ask of a server. */
-function conformanceServer({ jsonSchemaValidator }: McpServerContext): McpServer {
+function conformanceServer({ jsonSchemaValidator }: MCPServerContext): McpServer {
   const server = new McpServer(
     { name: 'gatehouse-conformance', version: '1.0.0' },
     { capabilities: { logging: {} }, jsonSchemaValidator },
@@ -345,7 +345,7 @@ describe('MCP conformance runner against Gatehouse', () => {
   let server: Server
   let base: string
   let gh: Gatehouse
-  let mcp: McpHandler
+  let mcp: MCPHandler
   let token: string
   let results: string
 
@@ -382,7 +382,7 @@ describe('MCP conformance runner against Gatehouse', () => {
       dangerouslySkipConsent: true,
       onWarning: () => undefined,
     })
-    mcp = createMcpHandler(gh, { mode: 'stateful', createServer: conformanceServer })
+    mcp = createMCPHandler(gh, { mode: 'stateful', createServer: conformanceServer })
     handler = toNodeHandler((request) =>
       new URL(request.url).pathname === '/mcp' ? mcp(request) : gh.fetch(request),
     )

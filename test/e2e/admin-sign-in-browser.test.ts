@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import type { AuditEvent } from '../../src/audit-event.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
@@ -35,7 +35,7 @@ if (skipReason !== undefined) console.warn(`admin sign-in browser tests ${skipRe
 describe.skipIf(skipReason !== undefined)(
   `the /admin page behind Gatehouse's sign-in, in headless Chromium${skipReason === undefined ? '' : ` (${skipReason})`}`,
   () => {
-    let idp: DevIdp
+    let idp: DevIdP
     let gh: Gatehouse
     let server: Server
     let callbackServer: Server

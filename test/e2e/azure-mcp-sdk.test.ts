@@ -14,9 +14,9 @@ import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createAzureProxy } from '../../src/presets/azure.js'
-import { startEntraStandIn, type EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
+import { startAzureStandIn, type AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
 import type { Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler, entraOboToken, requireToolRoles } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler, azureOBOToken, requireToolRoles } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 
 const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
@@ -27,7 +27,7 @@ const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read'
 describe('MCP SDK client -> Gatehouse (Azure) -> Entra stand-in -> Graph via OBO', () => {
   let server: Server
   let base: string
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   let gh: Gatehouse
 
   beforeAll(async () => {
@@ -37,7 +37,7 @@ describe('MCP SDK client -> Gatehouse (Azure) -> Entra stand-in -> Graph via OBO
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    entra = await startEntraStandIn({
+    entra = await startAzureStandIn({
       tenants: [{ id: TENANT, domain: 'contoso.onmicrosoft.com' }],
       apps: [
         {
@@ -72,7 +72,7 @@ describe('MCP SDK client -> Gatehouse (Azure) -> Entra stand-in -> Graph via OBO
       store: createMemoryStore(),
       signatureVerifier: nodeSignatureVerifier,
     })
-    const mcp = createMcpHandler(gh, {
+    const mcp = createMCPHandler(gh, {
       mode: 'stateless',
       enableJsonResponse: true,
       createServer: (context) => {
@@ -82,7 +82,7 @@ describe('MCP SDK client -> Gatehouse (Azure) -> Entra stand-in -> Graph via OBO
         )
         s.registerTool('my_profile', { description: 'Your Graph profile' }, async (extra) => {
           requireToolRoles(extra, ['Profile.Reader'])
-          const token = await entraOboToken(extra, [GRAPH_USER_READ])
+          const token = await azureOBOToken(extra, [GRAPH_USER_READ])
           const me = await fetch(`${entra.url}/v1.0/me`, {
             headers: { authorization: `Bearer ${token}` },
           })

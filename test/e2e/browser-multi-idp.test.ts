@@ -19,7 +19,7 @@ import {
 } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/server.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/server.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
@@ -38,8 +38,8 @@ if (skipReason !== undefined) console.warn(`browser e2e tests ${skipReason}`)
 describe.skipIf(skipReason !== undefined)(
   `IdP chooser in headless Chromium${skipReason === undefined ? '' : ` (${skipReason})`}`,
   () => {
-    let alpha: DevIdp | undefined
-    let beta: DevIdp | undefined
+    let alpha: DevIdP | undefined
+    let beta: DevIdP | undefined
     let gh: Gatehouse | undefined
     let ghServer: Server | undefined
     let cbServer: Server | undefined
@@ -72,7 +72,7 @@ describe.skipIf(skipReason !== undefined)(
         })
       alpha = await startIdp()
       beta = await startIdp()
-      const up = (idp: DevIdp) => ({
+      const up = (idp: DevIdP) => ({
         kind: 'oidc' as const,
         configUrl: `${idp.issuer}/.well-known/openid-configuration`,
         clientId: 'gatehouse',

@@ -19,7 +19,7 @@ import {
 } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
@@ -42,7 +42,7 @@ const html = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCode
 describe.skipIf(skipReason !== undefined)(
   `OIDC proxy sign-in in headless Chromium${skipReason === undefined ? '' : ` (${skipReason})`}`,
   () => {
-    let idp: DevIdp | undefined
+    let idp: DevIdP | undefined
     let gh: Gatehouse | undefined
     let ghServer: Server | undefined
     let cbServer: Server | undefined

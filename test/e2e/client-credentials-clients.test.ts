@@ -2,7 +2,7 @@
  * The client credentials grant (RFC 6749 §4.4, SEP-1046) with clients nobody here wrote, over HTTP
  * on 127.0.0.1: the MCP SDK 2.x client's `ClientCredentialsProvider` (client_secret_basic) and
  * `PrivateKeyJwtProvider` (RFC 7523 private_key_jwt) against an MCP server behind Gatehouse's
- * `createMcpHandler`, and oauth4webapi's `clientCredentialsGrantRequest` (secret, private_key_jwt,
+ * `createMCPHandler`, and oauth4webapi's `clientCredentialsGrantRequest` (secret, private_key_jwt,
  * and a machine client that registered itself through DCR).
  */
 import { createServer, type Server } from 'node:http'
@@ -19,7 +19,7 @@ import * as oauth from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 
 const REPORTER_SECRET = 'reporter-secret-that-is-long-enough!!'
@@ -74,7 +74,7 @@ describe('client credentials with the MCP SDK 2.x client and oauth4webapi', () =
       },
       store: createMemoryStore(),
     })
-    const mcp = createMcpHandler(gh, {
+    const mcp = createMCPHandler(gh, {
       mode: 'stateless',
       enableJsonResponse: true,
       createServer: () => {

@@ -5,7 +5,7 @@
  * trades the employee's ID token for an ID-JAG at a loopback enterprise IdP with the SDK's
  * `discoverAndRequestJwtAuthGrant` (RFC 8693 token exchange, draft -04 §4.3), the SDK presents the
  * ID-JAG at Gatehouse's /token (RFC 7523 jwt-bearer, draft -04 §4.4) and calls a tool on an MCP
- * server behind `createMcpHandler`. A second server requires DPoP with server nonces (one per origin): the same provider with the SDK's `DpopSession` gets a `cnf.jkt`-bound token and
+ * server behind `createMCPHandler`. A second server requires DPoP with server nonces (one per origin): the same provider with the SDK's `DpopSession` gets a `cnf.jkt`-bound token and
  * calls the tool with DPoP proofs (SEP-1932).
  */
 import { createServer, type Server } from 'node:http'
@@ -23,10 +23,10 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import type { ConfigInput } from '../../src/config/schema.js'
-import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/enterprise-idp.js'
+import { startEnterpriseIdP, type EnterpriseIdP } from '../helpers/enterprise-idp.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const AGENT_SECRET = 'agent-secret-at-gatehouse-long-enough!!'
@@ -53,7 +53,7 @@ interface Site {
 
 /** Gatehouse + an MCP server with a `whoami` tool on one loopback port. */
 async function startSite(
-  idp: () => EnterpriseIdp,
+  idp: () => EnterpriseIdP,
   extra: (base: string) => Partial<ConfigInput>,
 ): Promise<Site> {
   let handler = toNodeHandler(() => Promise.resolve(new Response(null, { status: 503 })))
@@ -83,7 +83,7 @@ async function startSite(
     store: createMemoryStore(),
   })
   const site: Site = { base, gh, server, tokenRequests: [], schemes: [], nonceChallenges: 0 }
-  const mcp = createMcpHandler(gh, {
+  const mcp = createMCPHandler(gh, {
     mode: 'stateless',
     enableJsonResponse: true,
     createServer: () => {
@@ -144,7 +144,7 @@ async function stopSite(site: Site | undefined): Promise<void> {
 }
 
 /** The assertion callback every application would write: SSO ID token -> ID-JAG at the IdP. */
-function assertionFrom(idp: EnterpriseIdp, seen: CrossAppAccessContext[]) {
+function assertionFrom(idp: EnterpriseIdP, seen: CrossAppAccessContext[]) {
   return async (ctx: CrossAppAccessContext) => {
     seen.push(ctx)
     const result = await discoverAndRequestJwtAuthGrant({
@@ -162,7 +162,7 @@ function assertionFrom(idp: EnterpriseIdp, seen: CrossAppAccessContext[]) {
 }
 
 /** `CrossAppAccessProvider` plus the SDK's DPoP hook (SEP-1932): one key for its registration. */
-class DpopCrossAppAccessProvider extends CrossAppAccessProvider {
+class DPoPCrossAppAccessProvider extends CrossAppAccessProvider {
   readonly session: DpopSession
   constructor(
     options: ConstructorParameters<typeof CrossAppAccessProvider>[0] & { expectedIssuer: string },
@@ -183,13 +183,13 @@ async function whoami(client: Client): Promise<Record<string, unknown>> {
 }
 
 describe('CrossAppAccessProvider (MCP SDK 2.x) against the ID-JAG grant', () => {
-  let idp: EnterpriseIdp
+  let idp: EnterpriseIdP
   let bearer: Site | undefined
   let dpop: Site | undefined
 
   beforeAll(async () => {
     // The IdP's ID-JAG audience/resource defaults are unused: the token exchange names them.
-    idp = await startEnterpriseIdp({ audience: 'unused', resource: 'unused', clientId: 'agent' })
+    idp = await startEnterpriseIdP({ audience: 'unused', resource: 'unused', clientId: 'agent' })
     idp.addClient('agent-at-idp', IDP_SECRET)
     bearer = await startSite(
       () => idp,
@@ -283,7 +283,7 @@ describe('CrossAppAccessProvider (MCP SDK 2.x) against the ID-JAG grant', () => 
   it('with the SDK DpopSession: a DPoP-bound token through the nonce challenge, then the tool with DPoP proofs', async () => {
     const site = dpop as Site
     const session = await DpopSession.create()
-    const provider = new DpopCrossAppAccessProvider(
+    const provider = new DPoPCrossAppAccessProvider(
       {
         assertion: assertionFrom(idp, []),
         clientId: 'agent',
@@ -356,7 +356,7 @@ describe('CrossAppAccessProvider (MCP SDK 2.x) against the ID-JAG grant', () => 
   it('the DPoP-bound token presented as a bearer token is refused at the resource', async () => {
     const site = dpop as Site
     const session = await DpopSession.create()
-    const provider = new DpopCrossAppAccessProvider(
+    const provider = new DPoPCrossAppAccessProvider(
       {
         assertion: assertionFrom(idp, []),
         clientId: 'agent',

@@ -12,7 +12,7 @@ import * as oauth from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler, type McpHandler } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler, type MCPHandler } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 
 // oauth4webapi requires https unless told otherwise; everything here is on loopback.
@@ -33,7 +33,7 @@ describe('DPoP with a strict client (oauth4webapi)', () => {
   let server: Server
   let issuer: string
   let gh: Gatehouse
-  let mcp: McpHandler
+  let mcp: MCPHandler
 
   beforeAll(async () => {
     let handler = toNodeHandler(() => Promise.resolve(new Response(null, { status: 503 })))
@@ -55,7 +55,7 @@ describe('DPoP with a strict client (oauth4webapi)', () => {
       dangerouslySkipConsent: true,
       onWarning: () => undefined,
     })
-    mcp = createMcpHandler(gh, {
+    mcp = createMCPHandler(gh, {
       mode: 'stateless',
       enableJsonResponse: true,
       createServer: ({ jsonSchemaValidator }) => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, startEverythingHttp } from '../helpers/gateway.js'
+import { connectAs, post, startEverythingHTTP } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
@@ -29,7 +29,7 @@ rl.on('line', (line) => {
 })
 `
 
-let everything: Awaited<ReturnType<typeof startEverythingHttp>>
+let everything: Awaited<ReturnType<typeof startEverythingHTTP>>
 let sts: Server
 let serve: RunningServe
 let auditFile: string
@@ -75,7 +75,7 @@ beforeAll(async () => {
   sts = createServer((_req, res) => res.writeHead(500).end('{"error":"server_error"}'))
   await new Promise<void>((done) => sts.listen(0, '127.0.0.1', done))
   const stsUrl = `http://127.0.0.1:${(sts.address() as AddressInfo).port}/token`
-  everything = await startEverythingHttp()
+  everything = await startEverythingHTTP()
   serve = await startServe({
     port: 0,
     store: 'memory',

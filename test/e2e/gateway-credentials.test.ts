@@ -34,7 +34,7 @@ let stsRefuses = false
  * An RFC 8693 token service for the test: checks the subject token at the dev IdP's userinfo
  * endpoint and issues a token naming the user; refuses an unknown subject with invalid_grant.
  */
-async function startSts(): Promise<void> {
+async function startSTS(): Promise<void> {
   sts = createServer((req, res) => {
     let body = ''
     req.on('data', (c: Buffer) => (body += c.toString()))
@@ -77,7 +77,7 @@ beforeAll(async () => {
     startRecorder(),
     startRecorder(),
   ])
-  await startSts()
+  await startSTS()
   serve = await startServe({
     env: { STS_SECRET: 'sts secret:1' },
     port: 0,

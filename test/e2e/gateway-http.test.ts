@@ -6,18 +6,18 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, startEverythingHttp, startRecorder } from '../helpers/gateway.js'
+import { connectAs, post, startEverythingHTTP, startRecorder } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
 const SECRET = 'upstream-secret-0123456789'
 
-let everything: Awaited<ReturnType<typeof startEverythingHttp>>
+let everything: Awaited<ReturnType<typeof startEverythingHTTP>>
 let recorder: Awaited<ReturnType<typeof startRecorder>>
 let serve: RunningServe
 
 beforeAll(async () => {
-  ;[everything, recorder] = await Promise.all([startEverythingHttp(), startRecorder()])
+  ;[everything, recorder] = await Promise.all([startEverythingHTTP(), startRecorder()])
   serve = await startServe({
     port: 0,
     store: 'memory',

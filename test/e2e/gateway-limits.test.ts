@@ -8,15 +8,15 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, serverEntry, startEverythingHttp } from '../helpers/gateway.js'
+import { connectAs, post, serverEntry, startEverythingHTTP } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
-let everything: Awaited<ReturnType<typeof startEverythingHttp>>
+let everything: Awaited<ReturnType<typeof startEverythingHTTP>>
 let serve: RunningServe
 
 beforeAll(async () => {
-  everything = await startEverythingHttp()
+  everything = await startEverythingHTTP()
   serve = await startServe({
     port: 0,
     store: 'memory',

@@ -13,23 +13,23 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { OAuthError } from '../../src/errors.js'
-import { createSseUpstream } from '../../src/gateway/sse-upstream.js'
+import { createSSEUpstream } from '../../src/gateway/sse-upstream.js'
 import type { UpstreamCall } from '../../src/gateway/upstream.js'
 import type { AccessToken } from '../../src/jwt/access-token.js'
-import { connectAs, post, startEverythingSse } from '../helpers/gateway.js'
+import { connectAs, post, startEverythingSSE } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
 
 const KEY = 'sse-gateway-key-0123456789'
 
-let everything: Awaited<ReturnType<typeof startEverythingSse>>
+let everything: Awaited<ReturnType<typeof startEverythingSSE>>
 let serve: RunningServe
 let recorder: Server
 const seen: { method: string; headers: IncomingHttpHeaders }[] = []
 
 /** A legacy SSE server made with the SDK (its SSEServerTransport) that records request headers. */
-async function startSseRecorder(): Promise<string> {
+async function startSSERecorder(): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   const transports = new Map<string, SSEServerTransport>()
   recorder = createServer((req, res) => {
@@ -58,8 +58,8 @@ async function startSseRecorder(): Promise<string> {
 }
 
 beforeAll(async () => {
-  everything = await startEverythingSse()
-  const recorderUrl = await startSseRecorder()
+  everything = await startEverythingSSE()
+  const recorderUrl = await startSSERecorder()
   serve = await startServe({
     port: 0,
     store: 'memory',
@@ -272,7 +272,7 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
     }
 
     it('forgets the binding of a session the idle sweep ends; a failed initialize does not keep a slot', async () => {
-      const upstream = createSseUpstream({
+      const upstream = createSSEUpstream({
         url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
         timeoutMs: 5000,
         idleSeconds: 1,
@@ -299,7 +299,7 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
     it('audits a credential that fails mid-session and lets the route answer 401 invalid_token', async () => {
       let fail = false
       const failures: unknown[] = []
-      const upstream = createSseUpstream({
+      const upstream = createSSEUpstream({
         url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
         timeoutMs: 5000,
         idleSeconds: 60,

@@ -13,7 +13,7 @@ import { connectAs, post } from '../helpers/gateway.js'
 const ADA = { username: 'ada', password: 'lovelace' }
 
 /** Answers initialize at once; everything else as SSE: one event now, the answer on `release()`. */
-function slowSseServer() {
+function slowSSEServer() {
   const held: { res: ServerResponse; id: number; method: string }[] = []
   const server = createServer((req, res) => {
     let body = ''
@@ -75,10 +75,10 @@ function slowSseServer() {
 }
 
 let serve: RunningServe
-let slow: ReturnType<typeof slowSseServer>
+let slow: ReturnType<typeof slowSSEServer>
 
 beforeAll(async () => {
-  slow = slowSseServer()
+  slow = slowSSEServer()
   await new Promise<void>((done) => slow.server.listen(0, '127.0.0.1', done))
   const url = `http://127.0.0.1:${String((slow.server.address() as AddressInfo).port)}/mcp`
   serve = await startServe({

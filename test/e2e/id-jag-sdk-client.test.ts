@@ -2,7 +2,7 @@
  * SEP-990 end to end over HTTP on 127.0.0.1, with no browser step: the MCP SDK client signs in to
  * a loopback enterprise IdP (its ID token), trades it there for an ID-JAG (RFC 8693 token
  * exchange), and its `prepareTokenRequest` presents the ID-JAG at Gatehouse's /token; then it
- * calls a tool on an MCP SDK server served by `createMcpHandler`.
+ * calls a tool on an MCP SDK server served by `createMCPHandler`.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -18,14 +18,14 @@ import type {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   ID_JAG_TYPE,
   ID_TOKEN_TYPE,
-  startEnterpriseIdp,
+  startEnterpriseIdP,
   TOKEN_EXCHANGE,
-  type EnterpriseIdp,
+  type EnterpriseIdP,
 } from '../helpers/enterprise-idp.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
@@ -33,12 +33,12 @@ const AGENT_SECRET = 'agent-secret-at-gatehouse-long-enough!!'
 const IDP_SECRET = 'agent-secret-at-the-enterprise-idp'
 
 /** An SDK auth provider for a pre-registered confidential client using the ID-JAG grant. */
-class IdJagClientProvider implements OAuthClientProvider {
+class IDJAGClientProvider implements OAuthClientProvider {
   saved: OAuthTokens | undefined
   tokenRequests = 0
-  readonly idp: EnterpriseIdp
+  readonly idp: EnterpriseIdP
   readonly gatehouse: { issuer: string; resource: string }
-  constructor(idp: EnterpriseIdp, gatehouse: { issuer: string; resource: string }) {
+  constructor(idp: EnterpriseIdP, gatehouse: { issuer: string; resource: string }) {
     this.idp = idp
     this.gatehouse = gatehouse
   }
@@ -100,7 +100,7 @@ describe('SEP-990 with the MCP SDK client', () => {
   let server: Server
   let base: string
   let gh: Gatehouse
-  let idp: EnterpriseIdp
+  let idp: EnterpriseIdP
 
   beforeAll(async () => {
     let handler = toNodeHandler(() => Promise.resolve(new Response(null, { status: 503 })))
@@ -109,7 +109,7 @@ describe('SEP-990 with the MCP SDK client', () => {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    idp = await startEnterpriseIdp({ audience: base, resource: `${base}/mcp`, clientId: 'agent' })
+    idp = await startEnterpriseIdP({ audience: base, resource: `${base}/mcp`, clientId: 'agent' })
     idp.addClient('agent-at-idp', IDP_SECRET)
     gh = await createGatehouse({
       config: {
@@ -128,7 +128,7 @@ describe('SEP-990 with the MCP SDK client', () => {
       },
       store: createMemoryStore(),
     })
-    const mcp = createMcpHandler(gh, {
+    const mcp = createMCPHandler(gh, {
       mode: 'stateless',
       enableJsonResponse: true,
       createServer: () => {
@@ -163,7 +163,7 @@ describe('SEP-990 with the MCP SDK client', () => {
   })
 
   it('gets a Gatehouse token for an ID-JAG from the first 401 and calls a tool as the employee', async () => {
-    const provider = new IdJagClientProvider(idp, { issuer: base, resource: `${base}/mcp` })
+    const provider = new IDJAGClientProvider(idp, { issuer: base, resource: `${base}/mcp` })
     const client = new Client({ name: 'agent', version: '1.0.0' })
     await client.connect(
       new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: provider }),

@@ -28,7 +28,7 @@ import { join } from 'node:path'
 import { hiddenInput, UserAgent } from '../helpers/user-agent.js'
 
 /** A stateless MCP server per request, as the SDK recommends for horizontal scaling. */
-async function handleMcp(request: Request, token: AccessToken): Promise<Response> {
+async function handleMCP(request: Request, token: AccessToken): Promise<Response> {
   const server = new McpServer({ name: 'demo', version: '1.0.0' })
   server.registerTool('whoami', { description: 'who is calling' }, (extra) => ({
     content: [
@@ -140,7 +140,7 @@ describe('MCP SDK client end to end', () => {
       },
       signatureVerifier: nodeSignatureVerifier,
     })
-    const mcp = gh.protect(handleMcp)
+    const mcp = gh.protect(handleMCP)
     handler = toNodeHandler((request) =>
       new URL(request.url).pathname === '/mcp' ? mcp(request) : gh.fetch(request),
     )

@@ -1,5 +1,5 @@
 /**
- * `createMcpHandler` with the MCP TypeScript SDK 2.x (`@modelcontextprotocol/server`) as with 1.x:
+ * `createMCPHandler` with the MCP TypeScript SDK 2.x (`@modelcontextprotocol/server`) as with 1.x:
  * the v2 client (`@modelcontextprotocol/client`) signs in through Gatehouse and the embedded dev
  * IdP's login page, calls tools whose `ctx` carries Gatehouse's `authInfo`, gets the 403 step-up
  * challenge for a tool's scopes, keeps a stateful session bound to its principal; and the 1.x and
@@ -20,13 +20,13 @@ import { McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import {
   authOf,
-  createMcpHandler,
-  type McpHandler,
-  type McpServerContext,
+  createMCPHandler,
+  type MCPHandler,
+  type MCPServerContext,
 } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
@@ -35,7 +35,7 @@ const CALLBACK = 'http://127.0.0.1:3999/callback'
 const USER = { username: 'grace', password: 'hopper' }
 
 /** A 2.x server whose tools read the caller from `ctx` with `authOf`. */
-function v2Server({ jsonSchemaValidator }: McpServerContext): McpServerV2 {
+function v2Server({ jsonSchemaValidator }: MCPServerContext): McpServerV2 {
   const server = new McpServerV2({ name: 'v2', version: '1.0.0' }, { jsonSchemaValidator })
   server.registerTool('whoami', { description: 'who is calling' }, (ctx) => {
     const auth = authOf(ctx)
@@ -61,7 +61,7 @@ function v2Server({ jsonSchemaValidator }: McpServerContext): McpServerV2 {
 }
 
 /** The same with SDK 1.x. */
-function v1Server({ jsonSchemaValidator }: McpServerContext): McpServerV1 {
+function v1Server({ jsonSchemaValidator }: MCPServerContext): McpServerV1 {
   const server = new McpServerV1({ name: 'v1', version: '1.0.0' }, { jsonSchemaValidator })
   server.registerTool('whoami', { description: 'who is calling' }, (extra) => {
     const auth = authOf(extra)
@@ -86,9 +86,9 @@ describe('MCP glue with SDK 2.x', () => {
   let http: HttpServer
   let issuer: string
   let mcpUrl: URL
-  let idp: DevIdp
+  let idp: DevIdP
   let gatehouse: Gatehouse
-  const handlers: Record<string, McpHandler> = {}
+  const handlers: Record<string, MCPHandler> = {}
   let current = 'v2'
   const provider = new BrowserlessClientProvider({
     redirectUrl: CALLBACK,
@@ -130,19 +130,19 @@ describe('MCP glue with SDK 2.x', () => {
       store: createMemoryStore(),
       signatureVerifier: nodeSignatureVerifier,
     })
-    handlers.v2 = createMcpHandler(gatehouse, {
+    handlers.v2 = createMCPHandler(gatehouse, {
       mode: 'stateless',
       sdk: 2,
       enableJsonResponse: true,
       createServer: v2Server,
       toolScopes: { purge: ['mcp:admin'] },
     })
-    handlers.v2stateful = createMcpHandler(gatehouse, {
+    handlers.v2stateful = createMCPHandler(gatehouse, {
       mode: 'stateful',
       sdk: 2,
       createServer: v2Server,
     })
-    handlers.v1 = createMcpHandler(gatehouse, {
+    handlers.v1 = createMCPHandler(gatehouse, {
       mode: 'stateless',
       sdk: 1,
       enableJsonResponse: true,

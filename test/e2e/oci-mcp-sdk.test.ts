@@ -5,7 +5,7 @@
  * a domain whose keys are not public ("Configure client access" off) refused at start-up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startOciStandIn, type OciStandIn } from '../../src/dev/provider-stand-ins/oci.js'
+import { startOCIStandIn, type OCIStandIn } from '../../src/dev/provider-stand-ins/oci.js'
 import { createGatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
@@ -25,12 +25,12 @@ const users = [
 ]
 
 describe('MCP SDK client -> Gatehouse (OCI IAM) -> identity domain stand-in', () => {
-  let oci: OciStandIn
+  let oci: OCIStandIn
   const listening: Awaited<ReturnType<typeof listen>>[] = []
 
   beforeAll(async () => {
     for (let i = 0; i < 3; i++) listening.push(await listen())
-    oci = await startOciStandIn({
+    oci = await startOCIStandIn({
       users,
       clients: [
         {
@@ -122,7 +122,7 @@ describe('MCP SDK client -> Gatehouse (OCI IAM) -> identity domain stand-in', ()
   })
 
   it('fails at start-up naming "Configure client access" when the keys are not public', async () => {
-    const closed = await startOciStandIn({
+    const closed = await startOCIStandIn({
       users,
       clients: [
         {

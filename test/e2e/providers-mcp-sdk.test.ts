@@ -18,7 +18,7 @@ import { startGoogleStandIn, type GoogleStandIn } from '../../src/dev/google-sta
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import {
   authOf,
-  createMcpHandler,
+  createMCPHandler,
   getUpstreamToken,
   requireToolRoles,
 } from '../../src/mcp/index.js'
@@ -58,7 +58,7 @@ function mount(
   api: (token: string) => Promise<unknown>,
   role?: string,
 ) {
-  const mcp = createMcpHandler(gh, {
+  const mcp = createMCPHandler(gh, {
     mode: 'stateless',
     enableJsonResponse: true,
     createServer: (context) => {

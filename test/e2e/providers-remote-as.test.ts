@@ -23,7 +23,7 @@ import { startCognitoStandIn } from '../../src/dev/provider-stand-ins/cognito.js
 import { startKeycloakStandIn } from '../../src/dev/provider-stand-ins/keycloak.js'
 import { startOktaStandIn } from '../../src/dev/provider-stand-ins/okta.js'
 import type { TokenVerifier } from '../../src/jwt/access-token.js'
-import { accessTokenOf, createMcpHandler } from '../../src/mcp/index.js'
+import { accessTokenOf, createMCPHandler } from '../../src/mcp/index.js'
 import { auth0Verifier } from '../../src/providers/auth0/verifier.js'
 import { cognitoVerifier } from '../../src/providers/cognito/verifier.js'
 import { keycloakVerifier } from '../../src/providers/keycloak/verifier.js'
@@ -217,7 +217,7 @@ for (const [name, start] of Object.entries(cases)) {
         config: { resources: [{ url: resource }], authorizationServers: [c.issuer] },
         verifier: c.verifier,
       })
-      const mcp = createMcpHandler(rs, {
+      const mcp = createMCPHandler(rs, {
         mode: 'stateless',
         enableJsonResponse: true,
         createServer: ({ jsonSchemaValidator }) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 
 const root = new URL('../../', import.meta.url)
 const readme = readFileSync(new URL('README.md', root), 'utf8')
@@ -212,7 +212,7 @@ describe('README.md', () => {
 
   describe('runs each example: start, one request, stop', () => {
     const cwd = process.cwd()
-    let idp: DevIdp
+    let idp: DevIdP
     let port: number
 
     beforeAll(async () => {

@@ -6,10 +6,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { AzureProvider, createAzureProxy, type AzureProxyOptions } from '../../src/presets/azure.js'
 import {
-  startEntraStandIn,
-  type EntraStandIn,
+  startAzureStandIn,
+  type AzureStandIn,
   type StandInUser,
-} from '../../src/dev/entra-stand-in/index.js'
+} from '../../src/dev/azure-stand-in/index.js'
 import type { Gatehouse } from '../../src/gatehouse.js'
 import type { AccessToken } from '../../src/jwt/access-token.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
@@ -48,7 +48,7 @@ export const USERS = {
 
 /** A stand-in with tenants A, B, C (A: `a.onmicrosoft.com`), a B2C tenant and the app. */
 export function startStandIn(options: { tokenTtlSeconds?: number; now?: () => number } = {}) {
-  return startEntraStandIn({
+  return startAzureStandIn({
     tenants: [
       { id: TENANT_A, domain: 'a.onmicrosoft.com' },
       { id: TENANT_B },
@@ -87,7 +87,7 @@ export interface AzureSetup {
 
 /** Gatehouse with the Azure provider against the stand-in. */
 export async function createAzureGatehouse(
-  entra: EntraStandIn,
+  entra: AzureStandIn,
   options: Partial<AzureProxyOptions> = {},
 ): Promise<AzureSetup> {
   // Gatehouse's clock only: the stand-in keeps real time, as oauth4webapi checks ID tokens with it.
@@ -174,7 +174,7 @@ export async function signIn(
 }
 
 /** The scopes of the last request to an endpoint of the stand-in, as a list. */
-export function lastScopes(entra: EntraStandIn, endpoint: 'authorize' | 'token'): string[] {
+export function lastScopes(entra: AzureStandIn, endpoint: 'authorize' | 'token'): string[] {
   const last = entra.requestsTo(endpoint).at(-1)
   return (last?.params.scope ?? '').split(' ').filter((s) => s !== '')
 }

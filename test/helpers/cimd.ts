@@ -6,7 +6,7 @@ import { createNodeTransport } from '../../src/adapters/node-transport.js'
 import type { ClientHost } from './client-host.js'
 import { tableResolver } from './client-host.js'
 import {
-  authorizeUrl,
+  authorizeURL,
   createTestGatehouse,
   pkcePair,
   RESOURCE,
@@ -16,7 +16,7 @@ import {
 export const APP_REDIRECT = 'https://app.test/cb'
 export const LOCAL_REDIRECT = 'http://127.0.0.1:5000/cb'
 
-export interface CimdGatehouse extends TestGatehouse {
+export interface CIMDGatehouse extends TestGatehouse {
   /** Names the resolver was asked for, in order. */
   lookups: string[]
 }
@@ -42,7 +42,7 @@ export function metadataDocument(
  * A Gatehouse with metadata documents enabled. By default `client.test` and `other.test` resolve
  * to the client host (127.0.0.1) and loopback is allowed (the development switch).
  */
-export async function createCimdGatehouse(
+export async function createCIMDGatehouse(
   host: ClientHost,
   options: {
     allowLoopback?: boolean
@@ -51,7 +51,7 @@ export async function createCimdGatehouse(
     config?: Record<string, unknown>
     proxy?: string
   } = {},
-): Promise<CimdGatehouse> {
+): Promise<CIMDGatehouse> {
   const resolver = tableResolver(
     options.resolve ?? { 'client.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] },
   )
@@ -82,7 +82,7 @@ export function authorizeRequest(
   extra: Record<string, string | undefined> = {},
 ): Promise<Response> {
   return t.call(
-    authorizeUrl({
+    authorizeURL({
       response_type: 'code',
       client_id: clientId,
       redirect_uri: APP_REDIRECT,

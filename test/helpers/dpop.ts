@@ -78,7 +78,7 @@ export function createUnsecuredProof(key: ProofKey, options: ProofOptions): stri
 }
 
 /** An HS256 proof keyed with `secret`, carrying a symmetric `jwk`. */
-export async function createHmacProof(options: ProofOptions): Promise<string> {
+export async function createHMACProof(options: ProofOptions): Promise<string> {
   const secret = randomBytes(32)
   const jwk = { kty: 'oct', k: secret.toString('base64url') }
   return new SignJWT({

@@ -13,7 +13,7 @@ export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag'
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token'
 
-export interface EnterpriseIdp {
+export interface EnterpriseIdP {
   /** `http://127.0.0.1:port` */
   issuer: string
   jwksUri: string
@@ -41,7 +41,7 @@ export interface RecordedExchange {
   params: Record<string, string>
 }
 
-export interface EnterpriseIdpOptions {
+export interface EnterpriseIdPOptions {
   /** Default `aud` of minted ID-JAGs (the Gatehouse issuer). */
   audience: string
   /** Default `resource`. */
@@ -50,7 +50,7 @@ export interface EnterpriseIdpOptions {
   clientId: string
 }
 
-export async function startEnterpriseIdp(options: EnterpriseIdpOptions): Promise<EnterpriseIdp> {
+export async function startEnterpriseIdP(options: EnterpriseIdPOptions): Promise<EnterpriseIdP> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
   const foreign = await generateKeyPair('ES256')
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }

@@ -123,7 +123,7 @@ export async function register(
   return (await res.json()) as RegisteredClient
 }
 
-export function authorizeUrl(params: Record<string, string | undefined>): string {
+export function authorizeURL(params: Record<string, string | undefined>): string {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.append(k, v)
   return `/authorize?${q.toString()}`
@@ -145,7 +145,7 @@ export async function getCode(
   const { verifier, challenge } = pkcePair()
   const redirectUri = extra.redirect_uri ?? 'https://app.test/cb'
   const res = await t.call(
-    authorizeUrl({
+    authorizeURL({
       response_type: 'code',
       client_id: client.client_id,
       redirect_uri: redirectUri,

@@ -30,13 +30,13 @@ export async function freePort(): Promise<number> {
 }
 
 /** `@modelcontextprotocol/server-everything` on its legacy HTTP+SSE transport (2024-11-05). */
-export async function startEverythingSse(): Promise<{ url: string; stop(): Promise<void> }> {
-  const started = await startEverythingHttp('sse', 'Server is running on port')
+export async function startEverythingSSE(): Promise<{ url: string; stop(): Promise<void> }> {
+  const started = await startEverythingHTTP('sse', 'Server is running on port')
   return { url: started.url.replace(/\/mcp$/, '/sse'), stop: () => started.stop() }
 }
 
 /** `@modelcontextprotocol/server-everything` on its own Streamable HTTP transport. */
-export async function startEverythingHttp(
+export async function startEverythingHTTP(
   transport = 'streamableHttp',
   ready = 'listening on port',
 ): Promise<{ url: string; stop(): Promise<void> }> {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { expect } from 'vitest'
 import { OAuthError } from '../../src/errors.js'
-import type { Jwk } from '../../src/jwt/jwk.js'
+import type { JWK } from '../../src/jwt/jwk.js'
 
 export const ISSUER = 'https://idp.test'
 export const AUDIENCE = 'https://mcp.test/mcp'
@@ -20,7 +20,7 @@ export interface TestKey {
   alg: string
   privateKey: CryptoKey
   publicKey: CryptoKey
-  publicJwk: Jwk
+  publicJwk: JWK
 }
 
 let kids = 0
@@ -30,7 +30,7 @@ export async function createTestKey(alg = 'RS256', kid?: string): Promise<TestKe
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true })
   kids++
   const id = kid ?? `key-${kids}`
-  const publicJwk = { ...(await exportJWK(publicKey)), kid: id, alg, use: 'sig' } as Jwk
+  const publicJwk = { ...(await exportJWK(publicKey)), kid: id, alg, use: 'sig' } as JWK
   return { kid: id, alg, privateKey, publicKey, publicJwk }
 }
 
@@ -172,11 +172,11 @@ export async function startServer(handler: Handler): Promise<TestServer> {
 }
 
 /** A local JWKS (and discovery) server whose keys can rotate and which can fail or stop. */
-export interface JwksServer extends TestServer {
+export interface JWKSServer extends TestServer {
   jwksUri: string
   /** The discovery document's URL (`/.well-known/openid-configuration`). */
   discoveryUrl: string
-  setKeys(keys: Jwk[]): void
+  setKeys(keys: JWK[]): void
   /** Answer every request with this status (and a secret-looking body); `false` restores. */
   fail(status: number | false): void
   /** The `issuer` the discovery document names. */
@@ -184,7 +184,7 @@ export interface JwksServer extends TestServer {
 }
 
 /** Starts a JWKS server serving `keys` at `/jwks` and discovery at the well-known path. */
-export async function startJwksServer(keys: Jwk[] = [], issuer = ISSUER): Promise<JwksServer> {
+export async function startJWKSServer(keys: JWK[] = [], issuer = ISSUER): Promise<JWKSServer> {
   let current = keys
   let failing: number | false = false
   let published = issuer
@@ -209,7 +209,7 @@ export async function startJwksServer(keys: Jwk[] = [], issuer = ISSUER): Promis
   return Object.assign(server, {
     jwksUri: `${server.url}/jwks`,
     discoveryUrl: `${server.url}/.well-known/openid-configuration`,
-    setKeys(next: Jwk[]) {
+    setKeys(next: JWK[]) {
       current = next
     },
     fail(status: number | false) {

@@ -18,7 +18,7 @@ import { toNodeHandler } from '../../src/adapters/node.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import {
   authOf,
-  createMcpHandler,
+  createMCPHandler,
   getUpstreamToken,
   requireToolRoles,
 } from '../../src/mcp/index.js'
@@ -80,7 +80,7 @@ export async function startHarness(
     ...(options.now ? { now: options.now } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
-  const mcp = createMcpHandler(gatehouse, {
+  const mcp = createMCPHandler(gatehouse, {
     mode: 'stateless',
     enableJsonResponse: true,
     createServer: (context) => {

@@ -14,7 +14,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import type { TokenVerifier } from '../../src/jwt/access-token.js'
-import { authOf, createMcpHandler, requireToolRoles } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler, requireToolRoles } from '../../src/mcp/index.js'
 import { createRemoteAuthProvider } from '../../src/resource/remote-auth.js'
 
 /** An MCP client that already holds a token from the provider (it never signs in here). */
@@ -75,7 +75,7 @@ export async function startRemoteHarness(
     config: { resources: [{ url: mcpUrl }], authorizationServers: [issuer] },
     verifier: verifierFor(mcpUrl),
   })
-  const mcp = createMcpHandler(remote, {
+  const mcp = createMCPHandler(remote, {
     mode: 'stateless',
     enableJsonResponse: true,
     createServer: (context) => {

@@ -78,7 +78,7 @@ export function hiddenInput(html: string, name: string): string {
 }
 
 /**
- * The whole browser part of a proxy sign-in: follow `authorizeUrl` to Gatehouse's consent page,
+ * The whole browser part of a proxy sign-in: follow `authorizeURL` to Gatehouse's consent page,
  * approve it, sign in at the dev IdP's login page, and follow redirects until a URL starting with
  * `callbackPrefix` (the MCP client's redirect URI). Returns that URL (with `code`, `state`, `iss`).
  * With `idp` (Gatehouse with several IdPs), the chooser after consent picks that IdP.
@@ -107,7 +107,7 @@ export async function approveAndSignIn(
   const toIdp =
     idp === undefined
       ? approved.headers.get('location')!
-      : await chooseIdp(ua, approved.headers.get('location')!, idp)
+      : await chooseIdP(ua, approved.headers.get('location')!, idp)
   const login = await ua.follow(toIdp)
   const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
     method: 'POST',
@@ -124,7 +124,7 @@ export async function approveAndSignIn(
 }
 
 /** Loads the IdP chooser at `chooserUrl` and posts the choice of `idp`; returns where it leads. */
-export async function chooseIdp(ua: UserAgent, chooserUrl: string, idp: string): Promise<string> {
+export async function chooseIdP(ua: UserAgent, chooserUrl: string, idp: string): Promise<string> {
   const page = await ua.request(chooserUrl)
   if (page.status !== 200) throw new Error(`chooser answered ${String(page.status)}`)
   const html = await page.text()

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { decodeProtectedHeader, decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AzureProvider, createAzureProxy } from '../../src/presets/azure.js'
-import { startEntraStandIn, type EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
+import { startAzureStandIn, type AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { createClock } from '../helpers/gatehouse.js'
 import { signIn, type AzureSetup } from '../helpers/azure.js'
@@ -48,13 +48,13 @@ function makeCertificate(): { privateKey: string; certificate: string } {
 }
 
 describe('Azure certificate credential', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   let cert: { privateKey: string; certificate: string }
   let other: { privateKey: string; certificate: string }
   beforeAll(async () => {
     cert = makeCertificate()
     other = makeCertificate()
-    entra = await startEntraStandIn({
+    entra = await startAzureStandIn({
       tenants: [{ id: TENANT }],
       apps: [
         {

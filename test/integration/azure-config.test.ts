@@ -12,7 +12,7 @@ import { AzureProvider } from '../../src/presets/azure.js'
 import { main } from '../../src/cli/main.js'
 import { configFromEnv, mergeConfig } from '../../src/config/env.js'
 import { resolveConfig } from '../../src/config/schema.js'
-import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
+import type { AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { createGatehouse } from '../../src/gatehouse.js'
 import { createRemoteAuthProvider } from '../../src/resource/remote-auth.js'
@@ -36,7 +36,7 @@ const base = {
 }
 
 describe('Azure configuration', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   beforeAll(async () => {
     entra = await startStandIn()
   })
@@ -157,7 +157,7 @@ describe('Azure configuration', () => {
 })
 
 describe('AzureJWTVerifier in a resource server', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   beforeAll(async () => {
     entra = await startStandIn()
   })

@@ -10,12 +10,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AzureJWTVerifier } from '../../src/providers/azure/azure-jwt-verifier.js'
-import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
+import type { AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
 import {
   authOf,
-  createMcpHandler,
+  createMCPHandler,
   requireToolRoles,
-  type McpAuthSource,
+  type MCPAuthSource,
 } from '../../src/mcp/index.js'
 import { createRemoteAuthProvider } from '../../src/resource/remote-auth.js'
 import {
@@ -30,8 +30,8 @@ import {
 } from '../helpers/azure.js'
 
 /** A tool that reports the caller's upstream identity, and one that checks tid before roles. */
-function identityServer(auth: McpAuthSource) {
-  return createMcpHandler(auth, {
+function identityServer(auth: MCPAuthSource) {
+  return createMCPHandler(auth, {
     mode: 'stateless',
     enableJsonResponse: true,
     createServer: ({ jsonSchemaValidator }) => {
@@ -75,7 +75,7 @@ async function callTool(
 }
 
 describe('Entra user identity in tools, and foreign tenants at sign-in', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   beforeAll(async () => {
     entra = await startStandIn()
   })

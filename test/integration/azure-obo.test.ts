@@ -3,9 +3,9 @@
  * expires, typed errors that keep Entra's codes and never carry the secret or the user's token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EntraOboError } from '../../src/obo-error.js'
-import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
-import { entraOboToken } from '../../src/mcp/entra.js'
+import { AzureOBOError } from '../../src/obo-error.js'
+import type { AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
+import { azureOBOToken } from '../../src/mcp/azure.js'
 import { toAuthInfo } from '../../src/mcp/auth-info.js'
 import { bindContext } from '../../src/mcp/context.js'
 import { createTestGatehouse } from '../helpers/gatehouse.js'
@@ -24,7 +24,7 @@ const USER_READ = 'https://graph.microsoft.com/User.Read'
 const MAIL_READ = 'https://graph.microsoft.com/Mail.Read'
 
 describe('Entra On-Behalf-Of', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   let setup: AzureSetup
   beforeAll(async () => {
     entra = await startStandIn({ tokenTtlSeconds: 3600 })
@@ -72,7 +72,7 @@ describe('Entra On-Behalf-Of', () => {
     const before = oboCalls().length
     // Other scopes: another exchange (refused here: Mail.Read was never consented).
     await expect(setup.provider.onBehalfOf(token!, [MAIL_READ])).rejects.toBeInstanceOf(
-      EntraOboError,
+      AzureOBOError,
     )
     expect(oboCalls().length).toBe(before + 1)
     // 3600 s lifetime, 120 s margin: at +3500 s the cached token is no longer used.
@@ -109,8 +109,8 @@ describe('Entra On-Behalf-Of', () => {
     const assertion = await setup.provider.getUpstreamToken(token!)
     const error = (await setup.provider
       .onBehalfOf(token!, [MAIL_READ])
-      .catch((e: unknown) => e)) as EntraOboError
-    expect(error).toBeInstanceOf(EntraOboError)
+      .catch((e: unknown) => e)) as AzureOBOError
+    expect(error).toBeInstanceOf(AzureOBOError)
     expect(error).toMatchObject({
       code: 'ERR_OBO_REFUSED',
       upstreamCode: 'invalid_grant',
@@ -183,15 +183,15 @@ describe('Entra On-Behalf-Of', () => {
     await gone.close()
     const error = (await s.provider
       .onBehalfOf(token!, [USER_READ])
-      .catch((e: unknown) => e)) as EntraOboError
+      .catch((e: unknown) => e)) as AzureOBOError
     expect(error).toMatchObject({ code: 'ERR_OBO_UNAVAILABLE' })
     expect(error.message).not.toContain(APP_SECRET)
   })
 
-  describe('entraOboToken (tool helper)', () => {
+  describe('azureOBOToken (tool helper)', () => {
     it('needs a Gatehouse-authenticated request', async () => {
-      await expect(entraOboToken({}, [USER_READ])).rejects.toMatchObject({
-        name: 'EntraOboError',
+      await expect(azureOBOToken({}, [USER_READ])).rejects.toMatchObject({
+        name: 'AzureOBOError',
         code: 'ERR_OBO_NO_TOKEN',
       })
     })
@@ -201,7 +201,7 @@ describe('Entra On-Behalf-Of', () => {
       const token = { token: 'x', clientId: 'c', scopes: [], claims: {} }
       const info = toAuthInfo(token)
       bindContext(info.extra, { token, upstream: undefined })
-      await expect(entraOboToken({ authInfo: info }, [USER_READ])).rejects.toMatchObject({
+      await expect(azureOBOToken({ authInfo: info }, [USER_READ])).rejects.toMatchObject({
         code: 'ERR_OBO_NOT_AZURE',
       })
       await t.gh.close()
@@ -211,7 +211,7 @@ describe('Entra On-Behalf-Of', () => {
       const { token } = await signIn(setup, USERS.alice)
       const info = toAuthInfo(token!)
       bindContext(info.extra, { token: token!, upstream: setup.provider })
-      const graph = await entraOboToken({ authInfo: info }, [USER_READ])
+      const graph = await azureOBOToken({ authInfo: info }, [USER_READ])
       const me = await fetch(`${entra.url}/v1.0/me`, {
         headers: { authorization: `Bearer ${graph}` },
       })

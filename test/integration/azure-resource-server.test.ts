@@ -1,5 +1,5 @@
 /**
- * `AzureJWTVerifier` behind `createRemoteAuthProvider` and `createMcpHandler` (issue 11 item 1):
+ * `AzureJWTVerifier` behind `createRemoteAuthProvider` and `createMCPHandler` (issue 11 item 1):
  * a correctly signed, unexpired Entra token that lacks a required scope is answered with 403
  * `insufficient_scope` naming the full-URI scope to ask Entra for, and the MCP SDK client steps up
  * with exactly that scope. Tokens come from the local Entra stand-in, keys from its JWKS.
@@ -14,8 +14,8 @@ import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { AzureJWTVerifier } from '../../src/providers/azure/azure-jwt-verifier.js'
-import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
-import { authOf, createMcpHandler } from '../../src/mcp/index.js'
+import type { AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
+import { authOf, createMCPHandler } from '../../src/mcp/index.js'
 import { createRemoteAuthProvider } from '../../src/resource/remote-auth.js'
 import { APP_ID, startStandIn, TENANT_A } from '../helpers/azure.js'
 
@@ -51,7 +51,7 @@ class RecordingProvider implements OAuthClientProvider {
 }
 
 describe('AzureJWTVerifier in a resource server: insufficient scope is 403', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   let server: Server
   let base = ''
   let handler = toNodeHandler(() => Promise.resolve(new Response(null, { status: 503 })))
@@ -134,9 +134,9 @@ describe('AzureJWTVerifier in a resource server: insufficient scope is 403', () 
     expect((await call(forged)).status).toBe(401)
   })
 
-  it('createMcpHandler: the MCP SDK client gets the 403 and steps up with the scope it names', async () => {
+  it('createMCPHandler: the MCP SDK client gets the 403 and steps up with the scope it names', async () => {
     const { rs } = setup()
-    const mcp = createMcpHandler(rs, {
+    const mcp = createMCPHandler(rs, {
       mode: 'stateless',
       enableJsonResponse: true,
       createServer: ({ jsonSchemaValidator }) => {

@@ -3,7 +3,7 @@
  * stand-in: the authorize query and the token requests Gatehouse actually sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
+import type { AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
 import {
   APP_ID,
   createAzureGatehouse,
@@ -18,7 +18,7 @@ const API = `api://${APP_ID}`
 const MAIL_READ = 'https://graph.microsoft.com/Mail.Read'
 
 describe('Azure scope rules, as Entra sees them', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   beforeAll(async () => {
     entra = await startStandIn({ tokenTtlSeconds: 600 })
   })

@@ -6,7 +6,7 @@
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AzureJWTVerifier } from '../../src/providers/azure/azure-jwt-verifier.js'
-import type { EntraStandIn } from '../../src/dev/entra-stand-in/index.js'
+import type { AzureStandIn } from '../../src/dev/azure-stand-in/index.js'
 import { AzureProvider, createAzureB2CProxy } from '../../src/presets/azure.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
@@ -25,7 +25,7 @@ import {
 } from '../helpers/azure.js'
 
 describe('Azure tenants and issuers', () => {
-  let entra: EntraStandIn
+  let entra: AzureStandIn
   beforeAll(async () => {
     entra = await startStandIn()
   })
@@ -419,7 +419,7 @@ describe('Azure tenants and issuers', () => {
       )
       await expect(
         provider.onBehalfOf(token!, ['https://graph.microsoft.com/User.Read']),
-      ).rejects.toMatchObject({ name: 'EntraOboError', code: 'ERR_OBO_NOT_SUPPORTED' })
+      ).rejects.toMatchObject({ name: 'AzureOBOError', code: 'ERR_OBO_NOT_SUPPORTED' })
     })
   })
 })

@@ -5,7 +5,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import * as oauth from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 
 // The dev IdP is plain http on loopback; oauth4webapi marks this opt-in as deprecated on purpose.
 // eslint-disable-next-line @typescript-eslint/no-deprecated
@@ -64,7 +64,7 @@ interface TestClient {
   redirectUri: string
 }
 
-let idp: DevIdp
+let idp: DevIdP
 let as: oauth.AuthorizationServer
 let confidential: TestClient
 let publicClient: TestClient

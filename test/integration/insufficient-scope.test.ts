@@ -20,9 +20,9 @@ import {
   ISSUER,
   createTestKey,
   signToken,
-  startJwksServer,
+  startJWKSServer,
   startServer,
-  type JwksServer,
+  type JWKSServer,
   type TestKey,
   type TestServer,
 } from '../helpers/jwt-fixtures.js'
@@ -65,7 +65,7 @@ async function expectInvalid(response: Response): Promise<void> {
 describe('valid but insufficient tokens get 403 insufficient_scope at the guard', () => {
   let key: TestKey
   let other: TestKey
-  let jwks: JwksServer
+  let jwks: JWKSServer
   let introspection: TestServer
   /** What the introspection endpoint answers, by token. */
   const answers = new Map<string, Record<string, unknown>>()
@@ -73,7 +73,7 @@ describe('valid but insufficient tokens get 403 insufficient_scope at the guard'
   beforeAll(async () => {
     key = await createTestKey('ES256')
     other = await createTestKey('ES256')
-    jwks = await startJwksServer([key.publicJwk])
+    jwks = await startJWKSServer([key.publicJwk])
     introspection = await startServer((_request, response, body) => {
       const token = new URLSearchParams(body).get('token') ?? ''
       response.writeHead(200, { 'content-type': 'application/json' })

@@ -1,5 +1,5 @@
 /**
- * The MCP glue with the real SDK client and server over HTTP on 127.0.0.1: `createMcpHandler` in
+ * The MCP glue with the real SDK client and server over HTTP on 127.0.0.1: `createMCPHandler` in
  * both modes, `authInfo` in tool handlers, session binding (RS-12, RS-13, RS-14, RS-19), per-tool
  * scopes as an HTTP 403 step-up challenge, role checks, upstream tokens and the shared validator.
  */
@@ -23,16 +23,16 @@ import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import {
   accessTokenOf,
   authOf,
-  createMcpHandler,
+  createMCPHandler,
   createSharedValidator,
   getUpstreamToken,
-  McpAuthError,
+  MCPAuthError,
   principalFromExtra,
   requireToolRoles,
   requireToolScopes,
   toAuthInfo,
-  type McpHandler,
-  type McpServerContext,
+  type MCPHandler,
+  type MCPServerContext,
 } from '../../src/mcp/index.js'
 
 const ACCEPT = 'application/json, text/event-stream'
@@ -56,7 +56,7 @@ const call = (name: string, id = 2) => ({
 const validators = new Set<unknown>()
 
 /** The server every handler serves: tools that report and check the caller. */
-function demoServer({ jsonSchemaValidator }: McpServerContext): McpServer {
+function demoServer({ jsonSchemaValidator }: MCPServerContext): McpServer {
   validators.add(jsonSchemaValidator)
   const server = new McpServer({ name: 'glue', version: '1.0.0' }, { jsonSchemaValidator })
   const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] })
@@ -96,10 +96,10 @@ describe('MCP glue', () => {
   let gh: Gatehouse
   let nextUser: UserIdentity = { subject: 'alice' }
   let clock = Date.now()
-  const handlers: McpHandler[] = []
-  let stateful: McpHandler
-  let small: McpHandler
-  let statefulSse: McpHandler
+  const handlers: MCPHandler[] = []
+  let stateful: MCPHandler
+  let small: MCPHandler
+  let statefulSse: MCPHandler
   const tokens: Record<string, { token: string; clientId: string }> = {}
 
   /** register + authorize + token, in process. */
@@ -203,14 +203,14 @@ describe('MCP glue', () => {
     const toolScopes = { write_note: ['mcp:write'] }
     const fakeProxy = Object.create(OAuthProxy.prototype) as OAuthProxy
     fakeProxy.getUpstreamToken = (token) => Promise.resolve(`idp-token-for-${token.grantId ?? ''}`)
-    stateful = createMcpHandler(gh, {
+    stateful = createMCPHandler(gh, {
       mode: 'stateful',
       enableJsonResponse: true,
       toolScopes,
       createServer: demoServer,
     })
-    statefulSse = createMcpHandler(gh, { mode: 'stateful', createServer: demoServer })
-    small = createMcpHandler(gh, {
+    statefulSse = createMCPHandler(gh, { mode: 'stateful', createServer: demoServer })
+    small = createMCPHandler(gh, {
       mode: 'stateful',
       enableJsonResponse: true,
       sessionIdleSeconds: 60,
@@ -219,27 +219,27 @@ describe('MCP glue', () => {
       now: () => clock,
       createServer: demoServer,
     })
-    const routes: Record<string, McpHandler> = {
-      '/mcp': createMcpHandler(gh, {
+    const routes: Record<string, MCPHandler> = {
+      '/mcp': createMCPHandler(gh, {
         mode: 'stateless',
         enableJsonResponse: true,
         toolScopes,
         createServer: demoServer,
       }),
-      '/sse': createMcpHandler(gh, { mode: 'stateless', createServer: demoServer }),
-      '/granted': createMcpHandler(gh, {
+      '/sse': createMCPHandler(gh, { mode: 'stateless', createServer: demoServer }),
+      '/granted': createMCPHandler(gh, {
         mode: 'stateless',
         enableJsonResponse: true,
         toolScopes,
         challengeIncludesGrantedScopes: true,
         createServer: demoServer,
       }),
-      '/proxied': createMcpHandler(
+      '/proxied': createMCPHandler(
         { ...gh, base: fakeProxy },
         { mode: 'stateless', enableJsonResponse: true, createServer: demoServer },
       ),
       // A bare Guard whose verifier adds app roles (Gatehouse's own tokens carry none).
-      '/guarded': createMcpHandler(
+      '/guarded': createMCPHandler(
         createGuard({
           resources: gh.config.resources,
           verifier: {
@@ -523,7 +523,7 @@ describe('MCP glue', () => {
   })
 
   it('helpers outside a Gatehouse request throw typed errors; extras cannot override', () => {
-    expect(() => authOf({})).toThrow(McpAuthError)
+    expect(() => authOf({})).toThrow(MCPAuthError)
     expect(() =>
       principalFromExtra({ authInfo: { token: 't', clientId: 'c', scopes: [] } }),
     ).toThrow(expect.objectContaining({ code: 'ERR_MCP_NO_AUTH' }) as Error)
@@ -545,7 +545,7 @@ describe('MCP glue', () => {
       principalKey({ clientId: 'c', issuer: undefined, subject: 'alice' }),
     )
     expect(() =>
-      createMcpHandler(gh, { mode: 'stateful', maxSessions: 0, createServer: demoServer }),
+      createMCPHandler(gh, { mode: 'stateful', maxSessions: 0, createServer: demoServer }),
     ).toThrow(TypeError)
   })
 })

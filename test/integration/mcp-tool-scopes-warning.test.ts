@@ -1,10 +1,10 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { describe, expect, it } from 'vitest'
 import { createGatehouse } from '../../src/gatehouse.js'
-import { createMcpHandler, type McpServerContext } from '../../src/mcp/index.js'
+import { createMCPHandler, type MCPServerContext } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 
-const createServer = ({ jsonSchemaValidator }: McpServerContext) =>
+const createServer = ({ jsonSchemaValidator }: MCPServerContext) =>
   new McpServer({ name: 't', version: '1' }, { jsonSchemaValidator })
 
 async function warningsFor(
@@ -22,7 +22,7 @@ async function warningsFor(
     authenticate: () => Promise.resolve({ subject: 'u' }),
   })
   const warnings: string[] = []
-  const mcp = createMcpHandler(gatehouse, {
+  const mcp = createMCPHandler(gatehouse, {
     mode: 'stateless',
     createServer,
     toolScopes,

@@ -13,13 +13,13 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import { toNodeHandler } from '../../src/adapters/node.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/server.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/server.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
-import { authOf, createMcpHandler, getUpstreamToken } from '../../src/mcp/index.js'
+import { authOf, createMCPHandler, getUpstreamToken } from '../../src/mcp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { createClock, pkcePair } from '../helpers/gatehouse.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
-import { chooseIdp, hiddenInput, UserAgent } from '../helpers/user-agent.js'
+import { chooseIdP, hiddenInput, UserAgent } from '../helpers/user-agent.js'
 
 const CLIENT_CB = 'http://127.0.0.1:3997/callback'
 const ALICE = { username: 'alice', password: 'wonderland' }
@@ -33,8 +33,8 @@ interface Whoami {
 describe('several identity providers (upstreams)', () => {
   let server: Server
   let base: string
-  let alpha: DevIdp
-  let beta: DevIdp
+  let alpha: DevIdP
+  let beta: DevIdP
   let gh: Gatehouse
   let linked: Gatehouse
   let betaNotAuthoritative: Gatehouse
@@ -42,7 +42,7 @@ describe('several identity providers (upstreams)', () => {
   const errors: string[] = []
   const clock = createClock()
 
-  function startIdp(): Promise<DevIdp> {
+  function startIdP(): Promise<DevIdP> {
     // The same `sub` (and the same verified email) at both IdPs: two distinct users unless linked.
     return startDevIdentityProvider({
       users: [{ ...ALICE, sub: 'same-sub', email: 'Alice@Example.com' }],
@@ -57,7 +57,7 @@ describe('several identity providers (upstreams)', () => {
   }
 
   function config(linkAccountsByEmail: boolean, betaAuthoritative = true) {
-    const up = (idp: DevIdp) => ({
+    const up = (idp: DevIdP) => ({
       kind: 'oidc' as const,
       configUrl: `${idp.issuer}/.well-known/openid-configuration`,
       clientId: 'gatehouse',
@@ -81,8 +81,8 @@ describe('several identity providers (upstreams)', () => {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
-    alpha = await startIdp()
-    beta = await startIdp()
+    alpha = await startIdP()
+    beta = await startIdP()
     const make = (link: boolean, betaAuthoritative = true) =>
       createGatehouse({
         config: config(link, betaAuthoritative),
@@ -110,7 +110,7 @@ describe('several identity providers (upstreams)', () => {
 
   /** Serves `g` (and its MCP server, whose tool tells who signed in and checks the IdP token). */
   function serve(g: Gatehouse) {
-    const mcp = createMcpHandler(g, {
+    const mcp = createMCPHandler(g, {
       mode: 'stateless',
       enableJsonResponse: true,
       createServer: (context) => {
@@ -124,7 +124,7 @@ describe('several identity providers (upstreams)', () => {
           // The IdP token works at the userinfo endpoint of the IdP that signed the user in only.
           const own = auth.upstream?.issuer === alpha.issuer ? alpha : beta
           const other = own === alpha ? beta : alpha
-          const status = async (idp: DevIdp) =>
+          const status = async (idp: DevIdP) =>
             (await fetch(`${idp.issuer}/me`, { headers: { authorization: `Bearer ${token}` } }))
               .status
           const body: Whoami = {
@@ -146,7 +146,7 @@ describe('several identity providers (upstreams)', () => {
   }
 
   /** The SDK client signed in at `idp`, and its `whoami` tool call. */
-  async function connectWithSdk(idp: string) {
+  async function connectWithSDK(idp: string) {
     const provider = new BrowserlessClientProvider({
       redirectUrl: CLIENT_CB,
       clientName: 'multi idp e2e',
@@ -169,16 +169,16 @@ describe('several identity providers (upstreams)', () => {
     return { client, whoami }
   }
 
-  async function signInWithSdk(idp: string): Promise<Whoami> {
-    const { client, whoami } = await connectWithSdk(idp)
+  async function signInWithSDK(idp: string): Promise<Whoami> {
+    const { client, whoami } = await connectWithSDK(idp)
     const me = await whoami()
     await client.close()
     return me
   }
 
   it('signs the MCP SDK client in at either IdP; the same sub at both is two users', async () => {
-    const a = await signInWithSdk('alpha')
-    const b = await signInWithSdk('beta')
+    const a = await signInWithSDK('alpha')
+    const b = await signInWithSDK('beta')
     expect(a.subject).toBe('alpha|same-sub')
     expect(b.subject).toBe('beta|same-sub')
     expect(a.upstream.issuer).toBe(alpha.issuer)
@@ -194,7 +194,7 @@ describe('several identity providers (upstreams)', () => {
   })
 
   it("refreshes the IdP token at the grant's IdP when it expires", async () => {
-    const { client, whoami } = await connectWithSdk('beta')
+    const { client, whoami } = await connectWithSDK('beta')
     const before = await whoami()
     expect(before.subject).toBe('beta|same-sub')
     alpha.requests.length = 0
@@ -214,8 +214,8 @@ describe('several identity providers (upstreams)', () => {
 
   it('links the accounts by verified email of email-authoritative IdPs when switched on', async () => {
     serve(linked)
-    const a = await signInWithSdk('alpha')
-    const b = await signInWithSdk('beta')
+    const a = await signInWithSDK('alpha')
+    const b = await signInWithSDK('beta')
     expect(a.subject).toBe('email|alice@example.com')
     expect(b.subject).toBe('email|alice@example.com')
     // Each grant still refreshes and uses the IdP token of the IdP that signed it in.
@@ -223,8 +223,8 @@ describe('several identity providers (upstreams)', () => {
     expect(b.upstream.issuer).toBe(beta.issuer)
     // An IdP not marked emailAuthoritative never links, even with email_verified: true.
     serve(betaNotAuthoritative)
-    expect((await signInWithSdk('alpha')).subject).toBe('email|alice@example.com')
-    expect((await signInWithSdk('beta')).subject).toBe('beta|same-sub')
+    expect((await signInWithSDK('alpha')).subject).toBe('email|alice@example.com')
+    expect((await signInWithSDK('beta')).subject).toBe('beta|same-sub')
   })
 
   /** A client registered by hand, its /authorize URL, and the user agent at the consent page. */
@@ -267,7 +267,7 @@ describe('several identity providers (upstreams)', () => {
 
   /** Chooses `idp`, signs in there, and stops at Gatehouse's callback: that URL. */
   async function toCallback(ua: UserAgent, chooser: string, idp: string): Promise<URL> {
-    const login = await ua.follow(await chooseIdp(ua, chooser, idp))
+    const login = await ua.follow(await chooseIdP(ua, chooser, idp))
     const posted = await ua.request(`${login.url.replace(/\/$/, '')}/login`, {
       method: 'POST',
       headers: {

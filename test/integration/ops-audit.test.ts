@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNodeTransport } from '../../src/adapters/node-transport.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import type { AuditEvent } from '../../src/audit-event.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
@@ -17,7 +17,7 @@ const GH = 'http://127.0.0.1:7783'
 const REDIRECT = 'http://127.0.0.1:5555/cb'
 
 describe('audit events of refusals and operations', () => {
-  let idp: DevIdp
+  let idp: DevIdP
   let gh: Gatehouse
   let events: AuditEvent[]
   let broken: Server

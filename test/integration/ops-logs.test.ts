@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { setClientAddress } from '../../src/http/rate-limit.js'
 import type { AuditEvent } from '../../src/audit-event.js'
@@ -35,7 +35,7 @@ interface Flow {
 }
 
 describe('operations: logs, audit and metrics of a full proxy flow', () => {
-  let idp: DevIdp
+  let idp: DevIdP
   let gh: Gatehouse
   let flow: Flow
 
@@ -264,7 +264,7 @@ describe('operations: logs, audit and metrics of a full proxy flow', () => {
 /** The whole flow, recording everything secret on the way. */
 async function runFlow(
   gh: Gatehouse,
-  idp: DevIdp,
+  idp: DevIdP,
   outboundTraceparents: (string | null)[],
   audit: AuditEvent[],
   raw: () => string,

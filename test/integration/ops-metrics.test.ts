@@ -39,7 +39,7 @@ async function start(config: Record<string, unknown> = {}): Promise<TestGatehous
 }
 
 /** Serves `t.gh.fetch` on 127.0.0.1 (random port) through the Node adapter. */
-async function serveHttp(t: TestGatehouse): Promise<string> {
+async function serveHTTP(t: TestGatehouse): Promise<string> {
   const server: Server = createServer(toNodeHandler(t.gh.fetch, { baseUrl: ISSUER }))
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
   cleanups.push(
@@ -64,7 +64,7 @@ function from(address: string | undefined, init: RequestInit = {}): Request {
 describe('/metrics access', () => {
   it('by default answers loopback peers only; other and unknown peers get 403 and no metrics', async () => {
     const t = await start()
-    const base = await serveHttp(t)
+    const base = await serveHTTP(t)
     const res = await fetch(`${base}/metrics`)
     expect(res.status).toBe(200)
     const { types } = parsePrometheus(await res.text())
@@ -84,7 +84,7 @@ describe('/metrics access', () => {
     const { config, problems } = overlayEnv({}, { GATEHOUSE_METRICS_TOKEN: TOKEN })
     expect(problems).toEqual([])
     const t = await start(config)
-    const base = await serveHttp(t)
+    const base = await serveHTTP(t)
 
     const none = await fetch(`${base}/metrics`)
     expect(none.status).toBe(401)
@@ -116,7 +116,7 @@ describe('/metrics access', () => {
 
   it('with metrics.listen serves no /metrics on the main listener, only on the separate one', async () => {
     const t = await start({ metrics: { listen: '127.0.0.1:0', token: TOKEN } })
-    const base = await serveHttp(t)
+    const base = await serveHTTP(t)
     const main = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(main.status).toBe(404)
     expect(main.headers.get(UNHANDLED_HEADER)).toBe('1')

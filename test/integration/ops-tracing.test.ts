@@ -16,7 +16,7 @@ import {
 } from '@opentelemetry/sdk-trace-base'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
@@ -31,7 +31,7 @@ const PARENT_ID = 'b7ad6b7169203331'
 
 describe('OpenTelemetry spans with a registered SDK', () => {
   const exporter = new InMemorySpanExporter()
-  let idp: DevIdp
+  let idp: DevIdP
   let gh: Gatehouse
   const sentToIdp: (string | null)[] = []
   const secrets: string[] = [UPSTREAM_SECRET, CONFIG_SECRET, PASSWORD]

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { createRedisStore } from '../../src/storage/redis.js'
 import { createSqliteStore } from '../../src/storage/sqlite.js'
 import type { Store } from '../../src/storage/store.js'
-import { startEnterpriseIdp } from '../helpers/enterprise-idp.js'
+import { startEnterpriseIdP } from '../helpers/enterprise-idp.js'
 import {
   basic,
   bearer,
@@ -150,7 +150,7 @@ describeRedis('two Gatehouse instances sharing Redis', () => {
   })
 
   it('IDJ-11 an ID-JAG accepted by one instance is refused by the other (jti replay store shared)', async () => {
-    const idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    const idp = await startEnterpriseIdP({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
     const secret = 'cc-secret-that-is-long-enough-for-the-schema'
     const config = {
       clients: [{ clientId: 'CC', clientSecret: secret, grantTypes: [JWT_BEARER] }],

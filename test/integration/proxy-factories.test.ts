@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { createOIDCProxy } from '../../src/presets/oidc.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 
 describe('createOIDCProxy', () => {
-  let idp: DevIdp
+  let idp: DevIdP
   beforeAll(async () => {
     idp = await startDevIdentityProvider({
       users: [{ username: 'u', password: 'p' }],

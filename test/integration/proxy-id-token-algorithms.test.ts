@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
 import {
   startDevIdentityProvider,
-  type DevIdp,
-  type DevIdpSigningAlgorithm,
+  type DevIdP,
+  type DevIdPSigningAlgorithm,
 } from '../../src/dev/oidc-idp/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
@@ -31,7 +31,7 @@ afterEach(async () => {
   for (const thing of open.splice(0).reverse()) await thing.close()
 })
 
-async function startIdp(idTokenSigningAlg?: DevIdpSigningAlgorithm): Promise<DevIdp> {
+async function startIdP(idTokenSigningAlg?: DevIdPSigningAlgorithm): Promise<DevIdP> {
   const idp = await startDevIdentityProvider({
     users: [{ ...ALICE, sub: 'alice-sub' }],
     clients: [
@@ -150,7 +150,7 @@ async function serveDiscovery(doc: Record<string, unknown>): Promise<string> {
   return `${origin}/.well-known/openid-configuration`
 }
 
-async function discoveryOf(idp: DevIdp): Promise<Record<string, unknown>> {
+async function discoveryOf(idp: DevIdP): Promise<Record<string, unknown>> {
   const res = await fetch(`${idp.issuer}/.well-known/openid-configuration`)
   return (await res.json()) as Record<string, unknown>
 }
@@ -158,7 +158,7 @@ async function discoveryOf(idp: DevIdp): Promise<Record<string, unknown>> {
 describe('OIDC proxy with ID tokens signed by other algorithms than RS256', () => {
   describe.each(['ES256', 'PS256', 'EdDSA'] as const)('an IdP that signs with %s', (alg) => {
     it('signs the user in with the algorithm taken from the discovery document', async () => {
-      const idp = await startIdp(alg)
+      const idp = await startIdP(alg)
       // The IdP advertises and holds nothing but this algorithm, so RS256 cannot be what passes.
       expect((await discoveryOf(idp)).id_token_signing_alg_values_supported).toEqual([alg])
       expect(idp.jwks().keys.map((k) => k.alg)).toEqual([alg])
@@ -170,7 +170,7 @@ describe('OIDC proxy with ID tokens signed by other algorithms than RS256', () =
     })
 
     it('signs the user in with the algorithm named in upstream.algorithm', async () => {
-      const idp = await startIdp(alg)
+      const idp = await startIdP(alg)
       const { gh } = await startGatehouse(`${idp.issuer}/.well-known/openid-configuration`, {
         algorithm: alg,
       })
@@ -179,7 +179,7 @@ describe('OIDC proxy with ID tokens signed by other algorithms than RS256', () =
   })
 
   it('warns at start and refuses the sign-in when the ID token is not signed with upstream.algorithm', async () => {
-    const idp = await startIdp('ES256')
+    const idp = await startIdP('ES256')
     const { gh, reasons, warnings } = await startGatehouse(
       `${idp.issuer}/.well-known/openid-configuration`,
       {
@@ -198,7 +198,7 @@ describe('OIDC proxy with ID tokens signed by other algorithms than RS256', () =
   })
 
   it('ignores HS* and none in the discovery document and keeps the asymmetric algorithms', async () => {
-    const idp = await startIdp('ES256')
+    const idp = await startIdP('ES256')
     const doc = await discoveryOf(idp)
     const configUrl = await serveDiscovery({
       ...doc,
@@ -210,7 +210,7 @@ describe('OIDC proxy with ID tokens signed by other algorithms than RS256', () =
   })
 
   it('refuses to start when the IdP offers only HS* or none for ID tokens', async () => {
-    const idp = await startIdp()
+    const idp = await startIdP()
     const doc = await discoveryOf(idp)
     for (const algs of [['HS256'], ['none'], ['HS256', 'HS512', 'none']]) {
       const configUrl = await serveDiscovery({

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
@@ -15,7 +15,7 @@ const GH = 'http://127.0.0.1:7777'
 const CLIENT_REDIRECT = 'http://127.0.0.1:5555/cb'
 
 describe('OIDC proxy with a real identity provider', () => {
-  let idp: DevIdp
+  let idp: DevIdP
   let gh: Gatehouse
   let errors: { code: string; reason: string | undefined }[]
   let logs: string
@@ -83,7 +83,7 @@ describe('OIDC proxy with a real identity provider', () => {
     return (await res.json()) as { client_id: string }
   }
 
-  function authorizeUrl(clientId: string, verifier: string, state = 'client-state') {
+  function authorizeURL(clientId: string, verifier: string, state = 'client-state') {
     const q = new URLSearchParams({
       response_type: 'code',
       client_id: clientId,
@@ -99,7 +99,7 @@ describe('OIDC proxy with a real identity provider', () => {
 
   /** Drives the browser to the consent page and returns it with its form values. */
   async function toConsent(ua: UserAgent, clientId: string, verifier: string) {
-    const { url, response } = await ua.follow(authorizeUrl(clientId, verifier))
+    const { url, response } = await ua.follow(authorizeURL(clientId, verifier))
     expect(url.startsWith(`${GH}/consent?txn=`)).toBe(true)
     const html = await response!.text()
     return {
@@ -124,7 +124,7 @@ describe('OIDC proxy with a real identity provider', () => {
   }
 
   /** Signs in at the IdP and returns the URL of the callback to Gatehouse (not yet visited). */
-  async function signInAtIdp(
+  async function signInAtIdP(
     ua: UserAgent,
     upstreamUrl: string,
     password = 'wonderland',
@@ -152,7 +152,7 @@ describe('OIDC proxy with a real identity provider', () => {
     const verifier = randomBytes(32).toString('base64url')
     const consent = await toConsent(ua, client.client_id, verifier)
     const approved = await approve(ua, consent.txn, consent.csrf)
-    const callback = await signInAtIdp(ua, approved.headers.get('location')!)
+    const callback = await signInAtIdP(ua, approved.headers.get('location')!)
     const back = await ua.request(callback)
     return { ua, client, verifier, consent, approved, callback, back }
   }
@@ -395,7 +395,7 @@ describe('OIDC proxy with a real identity provider', () => {
     const client = await registerClient()
     const consent = await toConsent(ua, client.client_id, 'v'.repeat(43))
     const approved = await approve(ua, consent.txn, consent.csrf)
-    const callback = await signInAtIdp(ua, approved.headers.get('location')!)
+    const callback = await signInAtIdP(ua, approved.headers.get('location')!)
     // Expire the transaction (10 minutes) by deleting it as the store's TTL would.
     await (
       gh.base as unknown as { options: { store: { delete(k: string): Promise<void> } } }
@@ -409,7 +409,7 @@ describe('OIDC proxy with a real identity provider', () => {
     const client = await registerClient()
     const consent = await toConsent(ua, client.client_id, 'v'.repeat(43))
     const approved = await approve(ua, consent.txn, consent.csrf)
-    const callback = await signInAtIdp(ua, approved.headers.get('location')!)
+    const callback = await signInAtIdP(ua, approved.headers.get('location')!)
     const stranger = new UserAgent({ [GH]: (r) => gh.fetch(r) })
     const res = await stranger.request(callback)
     expect(res.status).toBe(400)
@@ -473,7 +473,7 @@ describe('OIDC proxy with a real identity provider', () => {
     const client = await registerClient()
     const consent = await toConsent(ua, client.client_id, 'v'.repeat(43))
     const approved = await approve(ua, consent.txn, consent.csrf)
-    const callback = await signInAtIdp(ua, approved.headers.get('location')!, 'wrong')
+    const callback = await signInAtIdP(ua, approved.headers.get('location')!, 'wrong')
     expect(callback).toBe('')
   })
 

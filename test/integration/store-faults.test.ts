@@ -15,7 +15,7 @@ import { createMemoryStore } from '../../src/storage/memory.js'
 import { createRedisStore } from '../../src/storage/redis.js'
 import { createSqliteStore } from '../../src/storage/sqlite.js'
 import type { Store } from '../../src/storage/store.js'
-import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/enterprise-idp.js'
+import { startEnterpriseIdP, type EnterpriseIdP } from '../helpers/enterprise-idp.js'
 import { faultyStore, type FaultMode, type FaultyStore } from '../helpers/faulty-store.js'
 import {
   basic,
@@ -151,11 +151,11 @@ async function expectGrantAlive(
 describe.each(backends)('store faults on $name', ({ open }) => {
   let store: FaultyStore
   let t: TestGatehouse
-  let idp: EnterpriseIdp
+  let idp: EnterpriseIdP
   let cleanup: () => Promise<void>
 
   beforeAll(async () => {
-    idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    idp = await startEnterpriseIdP({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
     const opened = await open()
     cleanup = opened.cleanup
     store = faultyStore(opened.store)

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { startDevIdentityProvider, type DevIdp } from '../../src/dev/oidc-idp/index.js'
+import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/index.js'
 import { createGatehouse } from '../../src/gatehouse.js'
 import type { AccessToken } from '../../src/jwt/access-token.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
@@ -22,7 +22,7 @@ const GH = 'http://127.0.0.1:7778'
 const CB = 'http://127.0.0.1:5556/cb'
 
 describe('upstream tokens', () => {
-  let idp: DevIdp
+  let idp: DevIdP
   beforeAll(async () => {
     idp = await startDevIdentityProvider({
       users: [{ username: 'bob', password: 'builder', sub: 'bob' }],

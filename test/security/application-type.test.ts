@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClientHost, type ClientHost } from '../helpers/client-host.js'
-import { createCimdGatehouse, metadataDocument } from '../helpers/cimd.js'
+import { createCIMDGatehouse, metadataDocument } from '../helpers/cimd.js'
 import {
-  authorizeUrl,
+  authorizeURL,
   createTestGatehouse,
   pkcePair,
   RESOURCE,
@@ -78,7 +78,7 @@ describe('A.2.2 application_type in registration', () => {
     // Native loopback redirects may use any port at authorization time (RFC 8252 §7.3).
     const { challenge } = pkcePair()
     const res = await t.call(
-      authorizeUrl({
+      authorizeURL({
         response_type: 'code',
         client_id: native.client_id,
         redirect_uri: 'http://127.0.0.1:51234/cb',
@@ -105,12 +105,12 @@ describe('A.2.3 application_type in metadata documents', () => {
   })
 
   it('AT-04 a document that says web but lists a loopback redirect URI is refused; without a type it is native', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     host.json('/web.json', metadataDocument(host, '/web.json', { application_type: 'web' }))
     host.json('/untyped.json', metadataDocument(host, '/untyped.json'))
     const url = (path: string) => {
       const { challenge } = pkcePair()
-      return authorizeUrl({
+      return authorizeURL({
         response_type: 'code',
         client_id: `${host.origin()}${path}`,
         redirect_uri: 'https://app.test/cb',

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
-  authorizeUrl,
+  authorizeURL,
   createTestGatehouse,
   form,
   getCode,
@@ -24,7 +24,7 @@ describe('A.2.4 authorization endpoint', () => {
   })
 
   const good = (extra: Record<string, string | undefined> = {}) =>
-    authorizeUrl({
+    authorizeURL({
       response_type: 'code',
       client_id: c1.client_id,
       redirect_uri: 'https://app.test/cb',

@@ -10,7 +10,7 @@ import { CLIENT_ASSERTION_TYPE } from '../../src/config/protocol.js'
 import { startClientHost, type ClientHost } from '../helpers/client-host.js'
 import {
   APP_REDIRECT,
-  createCimdGatehouse,
+  createCIMDGatehouse,
   LOCAL_REDIRECT,
   metadataDocument,
 } from '../helpers/cimd.js'
@@ -95,7 +95,7 @@ function redeem(
 
 describe('metadata-document clients at the token endpoint', () => {
   it('CIMD-19: a private_key_jwt client without client_assertion gets 401 invalid_client', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const id = keyClient()
     const code = await codeFor(t, id)
     const res = await redeem(t, code, { client_id: id })
@@ -110,7 +110,7 @@ describe('metadata-document clients at the token endpoint', () => {
   })
 
   it('TK-22: a metadata-document client using client_secret_basic gets 401 invalid_client', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const p = `/public-${++n}.json`
     host.json(p, metadataDocument(host, p))
     const id = `${host.origin()}${p}`
@@ -124,7 +124,7 @@ describe('metadata-document clients at the token endpoint', () => {
   })
 
   it('private_key_jwt: a valid assertion with inline jwks authenticates; its jti is single use', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const id = keyClient()
     const signed = await assertion(id, { aud: ISSUER })
     const first = await redeem(t, await codeFor(t, id), {
@@ -141,7 +141,7 @@ describe('metadata-document clients at the token endpoint', () => {
   })
 
   it('private_key_jwt: keys at jwks_uri are fetched through the guard with the document', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const id = keyClient(true)
     const res = await redeem(t, await codeFor(t, id), {
       client_assertion_type: CLIENT_ASSERTION_TYPE,
@@ -152,7 +152,7 @@ describe('metadata-document clients at the token endpoint', () => {
   })
 
   it('private_key_jwt: wrong audience, wrong issuer, far expiry, another key, or a wrong type are refused', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const id = keyClient()
     const other = await generateKeyPair('ES256')
     const now = Math.floor(Date.now() / 1000)

@@ -9,7 +9,7 @@ import { startClientHost, type ClientHost } from '../helpers/client-host.js'
 import {
   APP_REDIRECT,
   authorizeRequest,
-  createCimdGatehouse,
+  createCIMDGatehouse,
   LOCAL_REDIRECT,
   metadataDocument,
   UNREACHED_UPSTREAM,
@@ -50,7 +50,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   it('CIMD-01: the consent page shows the client name, the document host, the redirect host and a localhost warning', async () => {
     const p = path('consent')
     host.json(p, metadataDocument(host, p))
-    const t = await createCimdGatehouse(host, { config: { upstream: UNREACHED_UPSTREAM } })
+    const t = await createCIMDGatehouse(host, { config: { upstream: UNREACHED_UPSTREAM } })
     const res = await authorizeRequest(t, url(p), { redirect_uri: LOCAL_REDIRECT })
     expect(res.status).toBe(302)
     const consent = await t.call(res.headers.get('location')!)
@@ -64,7 +64,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-02: an http client_id is refused without any fetch', async () => {
-    const t = await createCimdGatehouse(host, { allowLoopback: false })
+    const t = await createCIMDGatehouse(host, { allowLoopback: false })
     const p = path('http')
     host.json(p, metadataDocument(host, p))
     const before = host.count()
@@ -76,7 +76,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-03: a client_id URL without a path is refused without any fetch', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const before = host.count()
     for (const id of [host.origin(), `${host.origin()}/`]) {
       await expectRefusedPage(await authorizeRequest(t, id))
@@ -86,7 +86,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-04: user information, dot segments and fragments are refused without any fetch', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const before = host.count()
     const o = host.origin()
     for (const id of [
@@ -105,7 +105,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   it('CIMD-05: a document whose client_id differs from its URL (even by a slash) is refused', async () => {
     const p = path('mismatch')
     host.json(p, metadataDocument(host, p, { client_id: `${url(p)}/` }))
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     await expectRefusedPage(await authorizeRequest(t, url(p)))
     expect(t.errors.at(-1)).toMatchObject({
       code: 'invalid_client',
@@ -114,7 +114,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-06: documents without redirect_uris or client_name, invalid JSON, or an array are refused', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const noRedirects = path('no-redirects')
     const withoutRedirects = metadataDocument(host, noRedirects)
     delete withoutRedirects.redirect_uris
@@ -145,7 +145,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   it('CIMD-07: a redirect URI the document does not list is refused without a redirect', async () => {
     const p = path('redirect')
     host.json(p, metadataDocument(host, p))
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     await expectRefusedPage(
       await authorizeRequest(t, url(p), { redirect_uri: 'https://evil.test/cb' }),
     )
@@ -159,7 +159,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
     host.route(p, (_req, res) => {
       res.writeHead(302, { location: url(target, 'other.test') }).end()
     })
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     await expectRefusedPage(await authorizeRequest(t, url(p)))
     expect(host.count(p)).toBe(1)
     expect(host.count(target)).toBe(0)
@@ -168,7 +168,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
 
   it('CIMD-09: an error status is refused and not cached: the next request fetches again', async () => {
     const p = path('flaky')
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     await expectRefusedPage(await authorizeRequest(t, url(p)))
     host.json(p, metadataDocument(host, p))
     const ok = await authorizeRequest(t, url(p))
@@ -178,7 +178,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-10: an oversized document is cut off at the cap, declared or streamed', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const declared = path('declared')
     host.route(declared, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '99999999' })
@@ -214,7 +214,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
     })
     const fine = path('fine')
     host.json(fine, metadataDocument(host, fine))
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const started = Date.now()
     const slow = authorizeRequest(t, url(stalled))
     const other = await authorizeRequest(t, url(fine))
@@ -226,7 +226,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-12: documents with a shared-secret method or a client_secret are refused', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const cases = [
       { token_endpoint_auth_method: 'client_secret_basic' },
       { token_endpoint_auth_method: 'client_secret_post' },
@@ -262,7 +262,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
       '0177.0.0.1',
     ]
     const table = Object.fromEntries(special.map((a, i) => [`h${i}.test`, [a]]))
-    const t = await createCimdGatehouse(host, { allowLoopback: false, resolve: table })
+    const t = await createCIMDGatehouse(host, { allowLoopback: false, resolve: table })
     const before = host.count()
     for (let i = 0; i < special.length; i++) {
       await expectRefusedPage(await authorizeRequest(t, `https://h${i}.test:${host.port}/m.json`))
@@ -279,7 +279,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   it('CIMD-14: a rebinding resolver cannot move the connection: one lookup, to the checked address', async () => {
     const p = path('rebind')
     host.json(p, metadataDocument(host, p), { 'cache-control': 'no-store' })
-    const t = await createCimdGatehouse(host, {
+    const t = await createCIMDGatehouse(host, {
       resolve: { 'client.test': (i) => (i === 1 ? ['127.0.0.1'] : ['169.254.169.254']) },
     })
     expect((await authorizeRequest(t, url(p))).status).toBe(302)
@@ -293,7 +293,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-15: a document is cached per Cache-Control max-age, within the configured bounds', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const p = path('cached')
     host.json(p, metadataDocument(host, p), { 'cache-control': 'max-age=120' })
     expect((await authorizeRequest(t, url(p))).status).toBe(302)
@@ -321,7 +321,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-16: a document whose redirect URIs or keys changed voids its codes and grants', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const p = path('changing')
     host.json(p, metadataDocument(host, p))
     const { tokens } = await getTokens(t, asClient(p), { redirect_uri: APP_REDIRECT })
@@ -358,7 +358,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   it('CIMD-16: a consent shown for the old document cannot be approved after it changed', async () => {
     const p = path('consent-change')
     host.json(p, metadataDocument(host, p))
-    const t = await createCimdGatehouse(host, { config: { upstream: UNREACHED_UPSTREAM } })
+    const t = await createCIMDGatehouse(host, { config: { upstream: UNREACHED_UPSTREAM } })
     const ua = new UserAgent({ 'https://as.test': (r) => t.gh.fetch(r) })
     const res = await authorizeRequest(t, url(p))
     const consentUrl = new URL(res.headers.get('location')!).href
@@ -390,7 +390,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   it('CIMD-17: logo_uri is neither fetched nor linked from the consent page', async () => {
     const p = path('logo')
     host.json(p, metadataDocument(host, p, { logo_uri: 'http://169.254.169.254/' }))
-    const t = await createCimdGatehouse(host, { config: { upstream: UNREACHED_UPSTREAM } })
+    const t = await createCIMDGatehouse(host, { config: { upstream: UNREACHED_UPSTREAM } })
     const res = await authorizeRequest(t, url(p))
     const html = await (await t.call(res.headers.get('location')!)).text()
     expect(html).toContain('Acme Agent')
@@ -400,7 +400,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
   })
 
   it('CIMD-18: the metadata advertises client_id_metadata_document_supported when enabled', async () => {
-    const on = await createCimdGatehouse(host)
+    const on = await createCIMDGatehouse(host)
     const meta = await (await on.call('/.well-known/oauth-authorization-server')).json()
     expect(meta).toMatchObject({ client_id_metadata_document_supported: true })
     expect(meta.token_endpoint_auth_methods_supported).toContain('private_key_jwt')
@@ -427,7 +427,7 @@ describe('A.2.3 Client ID Metadata Documents', () => {
     host.route(p, () => {
       /* never answers */
     })
-    const t = await createCimdGatehouse(host, {
+    const t = await createCIMDGatehouse(host, {
       config: { upstream: UNREACHED_UPSTREAM },
       cimd: { timeoutSeconds: 0.5 },
     })

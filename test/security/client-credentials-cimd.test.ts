@@ -8,7 +8,7 @@ import { base64url, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLIENT_ASSERTION_TYPE } from '../../src/config/protocol.js'
 import { startClientHost, type ClientHost } from '../helpers/client-host.js'
-import { createCimdGatehouse, metadataDocument } from '../helpers/cimd.js'
+import { createCIMDGatehouse, metadataDocument } from '../helpers/cimd.js'
 import { form, ISSUER, RESOURCE, type TestGatehouse } from '../helpers/gatehouse.js'
 
 let host: ClientHost
@@ -86,7 +86,7 @@ describe('A.2.12 client credentials for metadata-document clients', () => {
   }
 
   it('CC-16 a document client signing with its published keys (inline or jwks_uri) gets a token for itself, capped by dynamicClientScopes', async () => {
-    const t = await createCimdGatehouse(host, { config: enabled })
+    const t = await createCIMDGatehouse(host, { config: enabled })
     for (const byUri of [false, true]) {
       const clientId = machineDocument({ scope: 'mcp:read mcp:write' }, byUri)
       const res = await token(t, clientId, { scope: 'mcp:read mcp:write' })
@@ -104,7 +104,7 @@ describe('A.2.12 client credentials for metadata-document clients', () => {
   })
 
   it('CC-17 without allowMetadataDocumentClients such a document is refused (invalid_client), and no token is issued', async () => {
-    const t = await createCimdGatehouse(host, { config: { clientCredentials: { enabled: true } } })
+    const t = await createCIMDGatehouse(host, { config: { clientCredentials: { enabled: true } } })
     const res = await token(t, machineDocument())
     expect(res.status).toBe(401)
     const body = (await res.json()) as Record<string, unknown>
@@ -113,7 +113,7 @@ describe('A.2.12 client credentials for metadata-document clients', () => {
   })
 
   it('CC-18 a document client that does not list client_credentials is unauthorized_client', async () => {
-    const t = await createCimdGatehouse(host, { config: enabled })
+    const t = await createCIMDGatehouse(host, { config: enabled })
     const p = `/interactive-${++n}.json`
     host.json(
       p,

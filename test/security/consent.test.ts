@@ -9,7 +9,7 @@ import { ConfigError, OAuthError } from '../../src/errors.js'
 import type { AuditEvent } from '../../src/audit-event.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
-  authorizeUrl,
+  authorizeURL,
   createTestGatehouse,
   form,
   ISSUER,
@@ -57,7 +57,7 @@ describe('consent page in front of the authenticate hook', () => {
   const start = () =>
     ua.request(
       new URL(
-        authorizeUrl({
+        authorizeURL({
           response_type: 'code',
           client_id: client.client_id,
           redirect_uri: REDIRECT,
@@ -222,7 +222,7 @@ describe('dangerouslySkipConsent', () => {
     const client = await register(t)
     const { challenge } = pkcePair()
     const res = await t.call(
-      authorizeUrl({
+      authorizeURL({
         response_type: 'code',
         client_id: client.client_id,
         redirect_uri: REDIRECT,

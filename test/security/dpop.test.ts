@@ -4,7 +4,7 @@
  * refresh token still works afterwards with a good proof).
  */
 import { describe, expect, it } from 'vitest'
-import { startEnterpriseIdp } from '../helpers/enterprise-idp.js'
+import { startEnterpriseIdP } from '../helpers/enterprise-idp.js'
 import {
   basic,
   ISSUER,
@@ -19,7 +19,7 @@ import {
 } from '../helpers/gatehouse.js'
 import {
   claimsOf,
-  createHmacProof,
+  createHMACProof,
   createProof,
   createProofKey,
   createUnsecuredProof,
@@ -82,7 +82,7 @@ async function boundTokens(t: TestGatehouse, key: ProofKey) {
   return { client, tokens: (await res.json()) as TokenBody }
 }
 
-function callMcp(t: TestGatehouse, token: string, proof: string | undefined, scheme = 'DPoP') {
+function callMCP(t: TestGatehouse, token: string, proof: string | undefined, scheme = 'DPoP') {
   return t.mcp({
     headers: {
       authorization: `${scheme} ${token}`,
@@ -241,7 +241,7 @@ describe('DPoP at the token endpoint', () => {
     const key = await createProofKey()
     const none = createUnsecuredProof(key, { htu: TOKEN_URL, iat: nowSeconds(t) })
     await expectTokenError(await redeem(t, client, code, none), 'invalid_dpop_proof')
-    const hmac = await createHmacProof({ htu: TOKEN_URL, iat: nowSeconds(t) })
+    const hmac = await createHMACProof({ htu: TOKEN_URL, iat: nowSeconds(t) })
     await expectTokenError(await redeem(t, client, code, hmac), 'invalid_dpop_proof')
     const rsa = await createProofKey('PS256')
     await expectTokenError(
@@ -387,12 +387,12 @@ describe('DPoP at the token endpoint', () => {
     const body = (await res.json()) as TokenBody
     expect(body.token_type).toBe('DPoP')
     expect(claimsOf(body.access_token).cnf).toEqual({ jkt: key.jkt })
-    const ok = await callMcp(t, body.access_token, await resourceProof(t, key, body.access_token))
+    const ok = await callMCP(t, body.access_token, await resourceProof(t, key, body.access_token))
     expect(ok.status).toBe(200)
   })
 
   it('binds tokens from an identity assertion (jwt-bearer) too', async () => {
-    const idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    const idp = await startEnterpriseIdP({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
     try {
       const secret = 'cc-secret-that-is-long-enough-for-the-schema'
       const jwtBearer = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
@@ -543,7 +543,7 @@ describe('DPoP at the resource guard', () => {
     const { tokens } = await boundTokens(t, key)
     const token = tokens.access_token
     for (let i = 0; i < 2; i++) {
-      const res = await callMcp(t, token, await resourceProof(t, key, token))
+      const res = await callMCP(t, token, await resourceProof(t, key, token))
       expect(res.status).toBe(200)
       expect(((await res.json()) as { sub: string }).sub).toBe('user-1')
     }
@@ -553,7 +553,7 @@ describe('DPoP at the resource guard', () => {
     const t = await createTestGatehouse()
     const key = await createProofKey()
     const { tokens } = await boundTokens(t, key)
-    const res = await callMcp(t, tokens.access_token, undefined, 'Bearer')
+    const res = await callMCP(t, tokens.access_token, undefined, 'Bearer')
     expect(res.status).toBe(401)
     expect(((await res.json()) as { error: string }).error).toBe('invalid_token')
     const challenge = res.headers.get('www-authenticate') ?? ''
@@ -574,20 +574,20 @@ describe('DPoP at the resource guard', () => {
       expect(res.headers.get('www-authenticate')).toContain('DPoP error="invalid_dpop_proof"')
       expect(t.errors.at(-1)?.reason).toBe(reason)
     }
-    await expectProofError(await callMcp(t, token, undefined), 'dpop_missing')
+    await expectProofError(await callMCP(t, token, undefined), 'dpop_missing')
     const proof = await resourceProof(t, key, token)
-    expect((await callMcp(t, token, proof)).status).toBe(200)
-    await expectProofError(await callMcp(t, token, proof), 'dpop_replay')
+    expect((await callMCP(t, token, proof)).status).toBe(200)
+    await expectProofError(await callMCP(t, token, proof), 'dpop_replay')
     await expectProofError(
-      await callMcp(t, token, await resourceProof(t, key, token, { htu: `${ISSUER}/other` })),
+      await callMCP(t, token, await resourceProof(t, key, token, { htu: `${ISSUER}/other` })),
       'dpop_htu',
     )
     await expectProofError(
-      await callMcp(t, token, await resourceProof(t, key, token, { htm: 'GET' })),
+      await callMCP(t, token, await resourceProof(t, key, token, { htm: 'GET' })),
       'dpop_htm',
     )
     await expectProofError(
-      await callMcp(t, token, await resourceProof(t, key, token, { iat: nowSeconds(t) - 300 })),
+      await callMCP(t, token, await resourceProof(t, key, token, { iat: nowSeconds(t) - 300 })),
       'dpop_iat_stale',
     )
   })
@@ -598,12 +598,12 @@ describe('DPoP at the resource guard', () => {
     const { tokens } = await boundTokens(t, key)
     const token = tokens.access_token
     const wrong = await resourceProof(t, key, token, { accessToken: `${token}x` })
-    const res = await callMcp(t, token, wrong)
+    const res = await callMCP(t, token, wrong)
     expect(res.status).toBe(401)
     expect(((await res.json()) as { error: string }).error).toBe('invalid_dpop_proof')
     expect(t.errors.at(-1)?.reason).toBe('dpop_ath')
     const none = await createProof(key, { htu: RESOURCE, iat: nowSeconds(t) })
-    expect((await callMcp(t, token, none)).status).toBe(401)
+    expect((await callMCP(t, token, none)).status).toBe(401)
     expect(t.errors.at(-1)?.reason).toBe('dpop_ath')
   })
 
@@ -612,7 +612,7 @@ describe('DPoP at the resource guard', () => {
     const key = await createProofKey()
     const thief = await createProofKey()
     const { tokens } = await boundTokens(t, key)
-    const res = await callMcp(
+    const res = await callMCP(
       t,
       tokens.access_token,
       await resourceProof(t, thief, tokens.access_token),
@@ -630,7 +630,7 @@ describe('DPoP at the resource guard', () => {
     const client = await register(t)
     const res = await redeem(t, client, await getCode(t, client))
     const token = ((await res.json()) as TokenBody).access_token
-    const answer = await callMcp(t, token, await resourceProof(t, key, token))
+    const answer = await callMCP(t, token, await resourceProof(t, key, token))
     expect(answer.status).toBe(401)
     expect(t.errors.at(-1)?.reason).toBe('dpop_unbound_token')
   })
@@ -640,7 +640,7 @@ describe('DPoP at the resource guard', () => {
     const client = await register(t)
     const res = await redeem(t, client, await getCode(t, client))
     const token = ((await res.json()) as TokenBody).access_token
-    expect((await callMcp(t, token, undefined, 'Bearer')).status).toBe(200)
+    expect((await callMCP(t, token, undefined, 'Bearer')).status).toBe(200)
     const anonymous = await t.mcp()
     expect(anonymous.headers.get('www-authenticate')).toMatch(
       /^Bearer resource_metadata="[^"]+", scope="[^"]+", DPoP algs="[^"]+"$/,
@@ -678,13 +678,13 @@ describe('DPoP at the resource guard', () => {
       const client = await register(t)
       const res = await redeem(t, client, await getCode(t, client))
       const bearerToken = ((await res.json()) as TokenBody).access_token
-      const refused = await callMcp(t, bearerToken, undefined, 'Bearer')
+      const refused = await callMCP(t, bearerToken, undefined, 'Bearer')
       expect(refused.status).toBe(401)
       expect(refused.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_token"/)
       expect(t.errors.at(-1)?.reason).toBe('dpop_required')
       const key = await createProofKey()
       const { tokens } = await boundTokens(t, key)
-      const ok = await callMcp(
+      const ok = await callMCP(
         t,
         tokens.access_token,
         await resourceProof(t, key, tokens.access_token),
@@ -708,12 +708,12 @@ describe('DPoP at the resource guard', () => {
     const key = await createProofKey()
     const { tokens } = await boundTokens(t, key)
     const token = tokens.access_token
-    const first = await callMcp(t, token, await resourceProof(t, key, token))
+    const first = await callMCP(t, token, await resourceProof(t, key, token))
     expect(first.status).toBe(401)
     expect(first.headers.get('www-authenticate')).toContain('DPoP error="use_dpop_nonce"')
     const nonce = first.headers.get('dpop-nonce')
     expect(nonce).toBeTruthy()
-    const ok = await callMcp(t, token, await resourceProof(t, key, token, { nonce: nonce ?? '' }))
+    const ok = await callMCP(t, token, await resourceProof(t, key, token, { nonce: nonce ?? '' }))
     expect(ok.status).toBe(200)
   })
 })

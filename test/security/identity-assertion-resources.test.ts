@@ -16,7 +16,7 @@ import {
   RESOURCE,
   type TestGatehouse,
 } from '../helpers/gatehouse.js'
-import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/enterprise-idp.js'
+import { startEnterpriseIdP, type EnterpriseIdP } from '../helpers/enterprise-idp.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const CC_SECRET = 'cc-secret-that-is-long-enough-for-the-schema'
@@ -24,11 +24,11 @@ const NOTES = 'https://as.test/notes'
 const FOREIGN = 'https://other.test/mcp'
 
 describe('ID-JAG draft -04: several resources in the resource claim', () => {
-  let idp: EnterpriseIdp
+  let idp: EnterpriseIdP
   let t: TestGatehouse
 
   beforeAll(async () => {
-    idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    idp = await startEnterpriseIdP({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
   })
   afterAll(() => idp.close())
 
@@ -116,11 +116,11 @@ describe('ID-JAG draft -04: several resources in the resource claim', () => {
 })
 
 describe('ID-JAG draft -04: a client authenticating with private_key_jwt', () => {
-  let idp: EnterpriseIdp
+  let idp: EnterpriseIdP
   afterAll(() => idp.close())
 
   it('gets a token for its ID-JAG with an RFC 7523 client assertion, and none with a foreign key', async () => {
-    idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'KEYED' })
+    idp = await startEnterpriseIdP({ audience: ISSUER, resource: RESOURCE, clientId: 'KEYED' })
     const pair = await generateKeyPair('ES256')
     const foreign = await generateKeyPair('ES256')
     const t = await createTestGatehouse({

@@ -13,18 +13,18 @@ import {
   RESOURCE,
   type TestGatehouse,
 } from '../helpers/gatehouse.js'
-import { startEnterpriseIdp, type EnterpriseIdp } from '../helpers/enterprise-idp.js'
+import { startEnterpriseIdP, type EnterpriseIdP } from '../helpers/enterprise-idp.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const CC_SECRET = 'cc-secret-that-is-long-enough-for-the-schema'
 const OTHER_SECRET = 'other-secret-that-is-long-enough-for-schema'
 
 describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
-  let idp: EnterpriseIdp
+  let idp: EnterpriseIdP
   let t: TestGatehouse
 
   beforeAll(async () => {
-    idp = await startEnterpriseIdp({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
+    idp = await startEnterpriseIdP({ audience: ISSUER, resource: RESOURCE, clientId: 'CC' })
   })
   afterAll(() => idp.close())
 
@@ -457,7 +457,7 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
   })
 
   it('users of two trusted IdPs with the same sub are two principals (subjectPrefix), also at introspection', async () => {
-    const second = await startEnterpriseIdp({
+    const second = await startEnterpriseIdP({
       audience: ISSUER,
       resource: RESOURCE,
       clientId: 'CC',

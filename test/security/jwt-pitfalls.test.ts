@@ -7,9 +7,9 @@ import type { JsonWebKey as NodeJwk, KeyObject } from 'node:crypto'
 import { exportJWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../src/adapters/node-crypto.js'
-import { JwksCache } from '../../src/jwt/jwks-cache.js'
-import { encodeBase64Url } from '../../src/jwt/base64url.js'
-import type { Jwk } from '../../src/jwt/jwk.js'
+import { JWKSCache } from '../../src/jwt/jwks-cache.js'
+import { encodeBase64URL } from '../../src/jwt/base64url.js'
+import type { JWK } from '../../src/jwt/jwk.js'
 import { webCryptoSignatureVerifier } from '../../src/jwt/signature.js'
 import type { SignatureVerifierFactory } from '../../src/jwt/signature.js'
 import { JWTVerifier } from '../../src/jwt/verifier.js'
@@ -26,10 +26,10 @@ import {
   joinToken,
   nowSeconds,
   signToken,
-  startJwksServer,
+  startJWKSServer,
   startServer,
 } from '../helpers/jwt-fixtures.js'
-import type { JwksServer, TestKey, TestServer } from '../helpers/jwt-fixtures.js'
+import type { JWKSServer, TestKey, TestServer } from '../helpers/jwt-fixtures.js'
 
 const factories: [string, SignatureVerifierFactory][] = [
   ['Web Crypto', webCryptoSignatureVerifier],
@@ -41,7 +41,7 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
   let ec: TestKey
   let attacker: TestKey
   let rsaPrivate: KeyObject
-  let jwks: JwksServer
+  let jwks: JWKSServer
   let listener: TestServer
   let verifier: JWTVerifier
 
@@ -77,7 +77,7 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
       key: (await exportJWK(rsa.privateKey)) as NodeJwk,
       format: 'jwk',
     })
-    jwks = await startJwksServer([rsa.publicJwk, ec.publicJwk])
+    jwks = await startJWKSServer([rsa.publicJwk, ec.publicJwk])
     listener = await startServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify({ keys: [attacker.publicJwk] }))
@@ -151,7 +151,7 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
 
   it('JWT-06 ignores an embedded jwk or x5c and trusts only configured keys', async () => {
     const jwk = attacker.publicJwk
-    const x5c = [encodeBase64Url(new Uint8Array(64).fill(48))]
+    const x5c = [encodeBase64URL(new Uint8Array(64).fill(48))]
     const cases: [Record<string, unknown>, string][] = [
       [{ jwk }, 'unknown_kid'], // the attacker's own kid
       [{ x5c }, 'unknown_kid'],
@@ -200,10 +200,10 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
     const idpB = 'https://idp-b.test'
     const keyA = await createTestKey('ES256')
     const keyB = await createTestKey('ES256')
-    const serverA = await startJwksServer([keyA.publicJwk])
-    const serverB = await startJwksServer([keyB.publicJwk])
+    const serverA = await startJWKSServer([keyA.publicJwk])
+    const serverB = await startJWKSServer([keyB.publicJwk])
     try {
-      const cache = new JwksCache({ allowHttpLoopback: true })
+      const cache = new JWKSCache({ allowHttpLoopback: true })
       const options = {
         audience: AUDIENCE,
         jwksCache: cache,
@@ -337,8 +337,8 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
     const offCurve = {
       ...ec.publicJwk,
       kid: 'off-curve',
-      x: encodeBase64Url(new Uint8Array(32).fill(1)),
-      y: encodeBase64Url(new Uint8Array(32).fill(1)),
+      x: encodeBase64URL(new Uint8Array(32).fill(1)),
+      y: encodeBase64URL(new Uint8Array(32).fill(1)),
     }
     const local = make({ jwksUri: undefined, jwks: { keys: [offCurve] } })
     await expectRejected(local, await signToken(attacker, {}, { kid: 'off-curve' }), 'unusable_key')
@@ -349,7 +349,7 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
   it('JWT-21 accepts a rotated-in kid after one refetch and replaces a reused kid', async () => {
     const clock = createClock()
     const k1 = await createTestKey('ES256')
-    const server = await startJwksServer([k1.publicJwk])
+    const server = await startJWKSServer([k1.publicJwk])
     try {
       const v = make({ jwksUri: server.jwksUri, now: clock.now })
       expect(await v.verifyToken(await signToken(k1))).toBeDefined()
@@ -368,7 +368,7 @@ describe.each(factories)('JWT pitfalls (%s)', (_name, signatureVerifier) => {
   })
 
   it('JWT-22 never verifies with an encryption key or a key for another alg', async () => {
-    const bare: Jwk = { ...ec.publicJwk, alg: undefined, use: undefined }
+    const bare: JWK = { ...ec.publicJwk, alg: undefined, use: undefined }
     for (const jwk of [
       { ...bare, use: 'enc' },
       { ...bare, key_ops: ['encrypt'] },

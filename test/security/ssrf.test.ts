@@ -15,7 +15,7 @@ import { CLIENT_ASSERTION_TYPE } from '../../src/config/protocol.js'
 import { startClientHost, tableResolver, type ClientHost } from '../helpers/client-host.js'
 import {
   authorizeRequest,
-  createCimdGatehouse,
+  createCIMDGatehouse,
   LOCAL_REDIRECT,
   APP_REDIRECT,
   metadataDocument,
@@ -87,7 +87,7 @@ describe('A.2.14 SSRF', () => {
       'ERR_FETCH_BLOCKED',
     )
     expect(lookups).toEqual([])
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const p = path('http-jwks')
     host.json(
       p,
@@ -123,7 +123,7 @@ describe('A.2.14 SSRF', () => {
   })
 
   it('SSRF-02: a jwks_uri in a document that resolves to the metadata service is refused', async () => {
-    const t = await createCimdGatehouse(host, {
+    const t = await createCIMDGatehouse(host, {
       resolve: { 'client.test': ['127.0.0.1'], 'keys.test': ['169.254.169.254'] },
     })
     const p = path('meta-jwks')
@@ -204,7 +204,7 @@ describe('A.2.14 SSRF', () => {
   })
 
   it('SSRF-05: jku and x5u headers of a client assertion are never fetched', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const attacker = await generateKeyPair('ES256')
     const attackerJwk = { ...(await exportJWK(attacker.publicKey)), kid: 'a1', alg: 'ES256' }
     const jwksPath = path('attacker-jwks')
@@ -249,7 +249,7 @@ describe('A.2.14 SSRF', () => {
   })
 
   it('SSRF-06: an identity assertion naming an attacker issuer causes no fetch', async () => {
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const before = host.count()
     const attacker = await generateKeyPair('ES256')
     const idJag = await new SignJWT({ client_id: 'x', resource: 'https://as.test/mcp' })
@@ -278,7 +278,7 @@ describe('A.2.14 SSRF', () => {
     host.route(p, (_req, res) => {
       res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"secret-123"}')
     })
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     const id = `${host.origin()}${p}`
     const page = await authorizeRequest(t, id)
     expect(page.status).toBe(400)
@@ -311,13 +311,13 @@ describe('A.2.14 SSRF', () => {
     }
     expect(lookups).toEqual([])
     // As client ids they are not URLs Gatehouse resolves: plain unknown clients, nothing fetched.
-    const t = await createCimdGatehouse(host)
+    const t = await createCIMDGatehouse(host)
     expect((await authorizeRequest(t, 'file:///etc/passwd')).status).toBe(400)
     expect(t.lookups).toEqual([])
   })
 
   it('SSRF-09: document fetches are limited per target host, and concurrency per host is bounded', async () => {
-    const t = await createCimdGatehouse(host, { cimd: { fetchesPerHostPerMinute: 5 } })
+    const t = await createCIMDGatehouse(host, { cimd: { fetchesPerHostPerMinute: 5 } })
     const before = host.count()
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => authorizeRequest(t, `${host.origin()}/flood-${i}.json`)),
@@ -329,7 +329,7 @@ describe('A.2.14 SSRF', () => {
     // The flood cannot lock out a client this instance has already loaded (review finding).
     const known = path('known')
     host.json(known, metadataDocument(host, known), { 'cache-control': 'no-store' })
-    const u = await createCimdGatehouse(host, {
+    const u = await createCIMDGatehouse(host, {
       cimd: { fetchesPerHostPerMinute: 5, minCacheSeconds: 0 },
     })
     expect((await authorizeRequest(u, `${host.origin()}${known}`)).status).toBe(302)
@@ -382,7 +382,7 @@ describe('A.2.14 SSRF', () => {
       const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
       const p = path('proxied')
       host.json(p, metadataDocument(host, p))
-      const t = await createCimdGatehouse(host, { proxy: proxyUrl })
+      const t = await createCIMDGatehouse(host, { proxy: proxyUrl })
       expect((await authorizeRequest(t, `${host.origin()}${p}`)).status).toBe(302)
       expect(tunnels).toEqual([`127.0.0.1:${host.port}`])
       // The proxy never sees a name it would resolve itself, and refused addresses never reach it.

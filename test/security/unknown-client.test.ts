@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import {
-  authorizeUrl,
+  authorizeURL,
   basic,
   createTestGatehouse,
   form,
@@ -42,7 +42,7 @@ describe('A.2.7 invalid_client for unknown clients', () => {
   it('UC-02 /authorize shows an error page for an unknown client and never redirects', async () => {
     const t = await createTestGatehouse()
     const res = await t.call(
-      authorizeUrl({
+      authorizeURL({
         response_type: 'code',
         client_id: 'nobody',
         redirect_uri: 'https://app.test/cb',

@@ -109,32 +109,39 @@ describe('gateway configuration', () => {
     ).toContain('gateway.routes.0.upstream.maxInFlight: Too small: expected number to be >=1')
   })
 
-  it('refuses an entra-obo credential at load unless the identity provider is Entra ID', () => {
-    const route = {
-      path: '/graph',
-      upstream: {
-        ...http,
-        credential: { kind: 'entra-obo', scopes: ['https://graph.microsoft.com/User.Read'] },
-      },
-    }
-    const message =
-      'gateway.routes.0.upstream.credential.kind: entra-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider'
-    const oidc = {
-      kind: 'oidc',
-      configUrl: 'https://idp.example.com/.well-known/openid-configuration',
-      clientId: 'gw',
-      clientSecret: 'x',
-    }
-    expect(problems({ ...base, upstream: oidc, gateway: { routes: [route] } })).toContain(message)
-    expect(problems({ ...base, gateway: { routes: [route] } })).toContain(message)
-    const azure = {
-      kind: 'azure',
-      tenantId: 'contoso.onmicrosoft.com',
-      clientId: 'gw',
-      clientSecret: 'x',
-    }
-    expect(problems({ ...base, upstream: azure, gateway: { routes: [route] } })).toEqual([])
-  })
+  it.each(['azure-obo', 'entra-obo'])(
+    'refuses an %s credential at load unless the identity provider is Entra ID',
+    (kind) => {
+      const route = {
+        path: '/graph',
+        upstream: {
+          ...http,
+          credential: { kind, scopes: ['https://graph.microsoft.com/User.Read'] },
+        },
+      }
+      const message =
+        'gateway.routes.0.upstream.credential.kind: azure-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider'
+      const oidc = {
+        kind: 'oidc',
+        configUrl: 'https://idp.example.com/.well-known/openid-configuration',
+        clientId: 'gw',
+        clientSecret: 'x',
+      }
+      expect(problems({ ...base, upstream: oidc, gateway: { routes: [route] } })).toContain(message)
+      expect(problems({ ...base, gateway: { routes: [route] } })).toContain(message)
+      const azure = {
+        kind: 'azure',
+        tenantId: 'contoso.onmicrosoft.com',
+        clientId: 'gw',
+        clientSecret: 'x',
+      }
+      expect(problems({ ...base, upstream: azure, gateway: { routes: [route] } })).toEqual([])
+      // `entra-obo`, the name before issue 12, is read as `azure-obo`.
+      const resolved = resolveConfig({ ...base, upstream: azure, gateway: { routes: [route] } })
+      const upstream = resolved.gateway?.routes[0]?.upstream
+      expect(upstream?.kind !== 'stdio' && upstream?.credential.kind).toBe('azure-obo')
+    },
+  )
 
   it('refuses a gatehouse-token whose audience is one of its own resources, on HTTP and SSE routes', () => {
     const token = (audience?: string) => ({

@@ -2,7 +2,7 @@
 export { startAuth0StandIn } from './server.js'
 export type {
   Auth0StandIn,
-  Auth0StandInApi,
+  Auth0StandInAPI,
   Auth0StandInOptions,
   Auth0StandInUser,
 } from './server.js'

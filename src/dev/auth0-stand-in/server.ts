@@ -11,19 +11,19 @@
  */
 import { createHash } from 'node:crypto'
 import type { JWTPayload } from 'jose'
-import { KeyRing } from '../entra-stand-in/keys.js'
+import { KeyRing } from '../azure-stand-in/keys.js'
 import {
   errorPage,
   loginPage,
   parseBasic,
-  randomId,
+  randomID,
   recordedHeaders,
   same,
   serveLoopback,
   type RecordedRequest,
 } from '../stand-in-kit.js'
 
-export interface Auth0StandInApi {
+export interface Auth0StandInAPI {
   /** The API's Identifier (the `audience`). */
   identifier: string
   /** "Allow Offline Access" (default true). */
@@ -42,7 +42,7 @@ export interface Auth0StandInUser {
 
 export interface Auth0StandInOptions {
   clients: { clientId: string; clientSecret: string; callbacks: string[] }[]
-  apis: Auth0StandInApi[]
+  apis: Auth0StandInAPI[]
   users: Auth0StandInUser[]
   /** The namespaced claim an Action fills with the user's roles (default none). */
   rolesClaim?: string
@@ -97,7 +97,7 @@ export async function startAuth0StandIn(options: Auth0StandInOptions): Promise<A
         : {}
     const accessToken =
       grant.audience === undefined
-        ? randomId(24)
+        ? randomID(24)
         : await keys.sign(
             {
               iss: issuer(),
@@ -135,7 +135,7 @@ export async function startAuth0StandIn(options: Auth0StandInOptions): Promise<A
       grant.scopes.includes('offline_access') &&
       (grant.audience === undefined || api(grant.audience)?.allowOfflineAccess !== false)
     if (offline && refresh) {
-      const rt = `v1.${randomId(40)}`
+      const rt = `v1.${randomID(40)}`
       refreshTokens.set(rt, { ...grant, live: true })
       body.refresh_token = rt
     }
@@ -178,7 +178,7 @@ export async function startAuth0StandIn(options: Auth0StandInOptions): Promise<A
       if (params.audience !== undefined && !api(params.audience)) {
         return back('access_denied', `Service not found: ${params.audience}`)
       }
-      const id = randomId()
+      const id = randomID()
       pending.set(id, { params, scopes: (params.scope ?? '').split(' ').filter((s) => s !== '') })
       return new Response(null, {
         status: 302,
@@ -199,7 +199,7 @@ export async function startAuth0StandIn(options: Auth0StandInOptions): Promise<A
         return loginPage('Log in', `${holder.base}/u/login/${id}/login`, 'Wrong email or password.')
       }
       pending.delete(id)
-      const code = randomId(12)
+      const code = randomID(12)
       codes.set(code, {
         clientId: p.params.client_id ?? '',
         user,

@@ -20,7 +20,7 @@ import {
   errorPage,
   loginPage,
   parseBasic,
-  randomId,
+  randomID,
   recordedHeaders,
   same,
   serveLoopback,
@@ -127,7 +127,7 @@ export async function startDiscordStandIn(options: DiscordStandInOptions): Promi
     if (scopes.length === 0 || scopes.some((s) => !SCOPES.has(s))) {
       return errorPage(400, 'Invalid scope.')
     }
-    const id = randomId()
+    const id = randomID()
     pending.set(id, {
       app: a,
       scopes,
@@ -149,7 +149,7 @@ export async function startDiscordStandIn(options: DiscordStandInOptions): Promi
       return loginPage('Sign in to Discord', action, 'Login or password is invalid.')
     }
     pending.delete(id)
-    const code = randomId(22)
+    const code = randomID(22)
     codes.set(code, {
       app: p.app,
       user,
@@ -164,8 +164,8 @@ export async function startDiscordStandIn(options: DiscordStandInOptions): Promi
   }
 
   function issue(a: DiscordStandInApp, user: DiscordStandInUser, scopes: string[]) {
-    const accessToken = randomId(22)
-    const refreshToken = randomId(22)
+    const accessToken = randomID(22)
+    const refreshToken = randomID(22)
     const grant = { app: a, user, scopes, expiresAt: now() + ACCESS_TTL_S * 1000, live: true }
     tokens.set(accessToken, grant)
     refreshTokens.set(refreshToken, { ...grant, accessToken })

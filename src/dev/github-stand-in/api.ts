@@ -16,7 +16,7 @@ import { isGitHubApp, type GitHubStandInOrg, type GitHubState, type IssuedToken 
 
 const ORG_SCOPES = ['read:org', 'write:org', 'admin:org']
 
-export function handleApi(
+export function handleAPI(
   state: GitHubState,
   request: Request,
   path: string,

@@ -17,7 +17,7 @@ import {
   errorPage,
   loginPage,
   parseBasic,
-  randomId,
+  randomID,
   recordedHeaders,
   same,
 } from '../stand-in-kit.js'
@@ -56,7 +56,7 @@ export function handleAuthorize(state: GitHubState, request: Request): Response 
   const scopes = isGitHubApp(app)
     ? []
     : (params.scope ?? '').split(/[\s,]+/).filter((s) => s !== '')
-  const id = randomId()
+  const id = randomID()
   state.pending.set(id, {
     app,
     scopes,
@@ -94,7 +94,7 @@ export async function handleLogin(
     )
   }
   state.pending.delete(id)
-  const code = randomId(10).replace(/[-_]/g, '0')
+  const code = randomID(10).replace(/[-_]/g, '0')
   state.codes.set(code, {
     app: pending.app,
     user,
@@ -187,7 +187,7 @@ function issue(
   scopes: string[],
 ): Record<string, string | number> {
   const expiring = isGitHubApp(app) && app.expiringTokens !== false
-  const accessToken = `${isGitHubApp(app) ? 'ghu' : 'gho'}_${randomId(27)}`
+  const accessToken = `${isGitHubApp(app) ? 'ghu' : 'gho'}_${randomID(27)}`
   const now = state.now()
   state.tokens.set(accessToken, {
     app,
@@ -202,7 +202,7 @@ function issue(
     token_type: 'bearer',
   }
   if (expiring) {
-    const refreshToken = `ghr_${randomId(56)}`
+    const refreshToken = `ghr_${randomID(56)}`
     state.refreshTokens.set(refreshToken, {
       app,
       user,

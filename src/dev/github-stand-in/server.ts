@@ -6,7 +6,7 @@
  * only: secrets are compared but kept in memory, and the recorded requests hold them.
  */
 import { serveLoopback, type RecordedRequest } from '../stand-in-kit.js'
-import { handleApi } from './api.js'
+import { handleAPI } from './api.js'
 import { handleAccessToken, handleAuthorize, handleLogin, handleLoginPage } from './oauth.js'
 import {
   GitHubState,
@@ -59,7 +59,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions): Promise
         ? handleAccessToken(state, request)
         : new Response(null, { status: 405, headers: { allow: 'POST' } })
     }
-    if (path.startsWith('/api/v3/')) return handleApi(state, request, path.slice('/api/v3'.length))
+    if (path.startsWith('/api/v3/')) return handleAPI(state, request, path.slice('/api/v3'.length))
     const login = LOGIN.exec(path)
     if (login) {
       const [, id = '', post] = login

@@ -14,12 +14,12 @@
  * - `/v1/userinfo`: the profile for a live access token.
  */
 import { createHash } from 'node:crypto'
-import type { KeyRing } from '../entra-stand-in/keys.js'
+import type { KeyRing } from '../azure-stand-in/keys.js'
 import {
   errorPage,
   loginPage,
   parseBasic,
-  randomId,
+  randomID,
   recordedHeaders,
   same,
   type RecordedRequest,
@@ -177,7 +177,7 @@ export function handleAuthorize(state: GoogleState, request: Request): Response 
       `Some requested scopes were invalid. {invalid=[${invalid.join(', ')}]}`,
     )
   }
-  const id = randomId()
+  const id = randomID()
   state.pending.set(id, { client, params, scopes: requested.map((s) => SHORT[s] ?? s) })
   return new Response(null, {
     status: 302,
@@ -208,7 +208,7 @@ export async function handleLogin(
     return loginPage('Sign in with Google', `${state.base}/signin/${id}/login`, 'Wrong password.')
   }
   state.pending.delete(id)
-  const code = `4/0${randomId(40)}`
+  const code = `4/0${randomID(40)}`
   state.codes.set(code, {
     client: pending.client,
     user,
@@ -277,7 +277,7 @@ export async function handleToken(state: GoogleState, request: Request): Promise
   const prompt = code.params.prompt ?? ''
   let refreshToken: string | undefined
   if (offline && (firstConsent || prompt.includes('consent'))) {
-    refreshToken = `1//0${randomId(48)}`
+    refreshToken = `1//0${randomID(48)}`
     state.refreshTokens.set(refreshToken, { ...code, live: true })
   }
   state.issued.authorization_code++
@@ -294,7 +294,7 @@ async function tokens(
   nonce: string | undefined,
   refreshToken?: string,
 ): Promise<Record<string, unknown>> {
-  const accessToken = `ya29.${randomId(60)}`
+  const accessToken = `ya29.${randomID(60)}`
   const now = state.now()
   state.accessTokens.set(accessToken, { ...grant, expiresAt: now + 3599_000 })
   const body: Record<string, unknown> = {

@@ -6,7 +6,7 @@
  * kept in memory, and the recorded requests hold them.
  */
 import type { JWTPayload } from 'jose'
-import { KeyRing } from '../entra-stand-in/keys.js'
+import { KeyRing } from '../azure-stand-in/keys.js'
 import { serveLoopback, type RecordedRequest } from '../stand-in-kit.js'
 import {
   GoogleState,

@@ -5,8 +5,8 @@
 import type { JWK } from 'jose'
 import type { Configuration, Grant, KoaContextWithOIDC, Provider } from 'oidc-provider'
 
-import type { DevIdpAccount, DevIdpSettings } from './types.js'
-export type { DevIdpAccount, DevIdpSettings } from './types.js'
+import type { DevIdPAccount, DevIdPSettings } from './types.js'
+export type { DevIdPAccount, DevIdPSettings } from './types.js'
 import { pageHeaders, renderErrorPage } from './login-page.js'
 
 /** How long an unfinished sign-in (interaction) stays usable, in seconds. */
@@ -17,7 +17,7 @@ const AUTHORIZATION_CODE_TTL = 60
 
 /** Builds the oidc-provider configuration; `keys` are private JWKs, the signing key first. */
 export function buildProviderConfiguration(
-  settings: DevIdpSettings,
+  settings: DevIdPSettings,
   keys: readonly JWK[],
 ): Configuration {
   const bySub = new Map(settings.accounts.map((account) => [account.sub, account]))
@@ -135,7 +135,7 @@ export function impliedConsentForOfflineAccess(provider: Provider): void {
 }
 
 /** The claims of an account, before oidc-provider filters them by the granted scopes. */
-function claimsOf(account: DevIdpAccount): { sub: string; [claim: string]: unknown } {
+function claimsOf(account: DevIdPAccount): { sub: string; [claim: string]: unknown } {
   const claims: { sub: string; [claim: string]: unknown } = {
     ...account.claims,
     sub: account.sub,

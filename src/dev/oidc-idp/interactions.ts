@@ -9,14 +9,14 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Interaction, Provider } from 'oidc-provider'
 
-import type { DevIdpAccount } from './types.js'
-import { renderErrorPage, renderLoginPage, sendHtml } from './login-page.js'
+import type { DevIdPAccount } from './types.js'
+import { renderErrorPage, renderLoginPage, sendHTML } from './login-page.js'
 
 /** What the interaction routes need from the running IdP. */
 export interface InteractionRoutes {
   /** The current provider (it is rebuilt when the keys rotate). */
   provider(): Provider
-  accounts: readonly DevIdpAccount[]
+  accounts: readonly DevIdPAccount[]
   /** The IdP's origin, `http://127.0.0.1:PORT`. */
   origin: string
 }
@@ -45,7 +45,7 @@ export async function handleInteractionRoute(
   const allowed = show ? ['GET', 'HEAD'] : ['POST']
   if (!allowed.includes(method)) {
     res.setHeader('Allow', allowed.join(', '))
-    sendHtml(res, 405, renderErrorPage('Method not allowed', `Use ${allowed.join(' or ')}.`))
+    sendHTML(res, 405, renderErrorPage('Method not allowed', `Use ${allowed.join(' or ')}.`))
     return true
   }
 
@@ -72,7 +72,7 @@ async function showInteraction(
       await grantConsent(provider, req, res, interaction)
       return
     default:
-      sendHtml(res, 400, renderErrorPage('Unsupported prompt', interaction.prompt.name))
+      sendHTML(res, 400, renderErrorPage('Unsupported prompt', interaction.prompt.name))
   }
 }
 
@@ -84,17 +84,17 @@ async function submitLogin(
 ): Promise<void> {
   const origin = req.headers.origin
   if (origin !== undefined && origin !== routes.origin) {
-    sendHtml(res, 403, renderErrorPage('Forbidden', 'The form was posted from another origin.'))
+    sendHTML(res, 403, renderErrorPage('Forbidden', 'The form was posted from another origin.'))
     return
   }
   const contentType = req.headers['content-type'] ?? ''
   if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
-    sendHtml(res, 415, renderErrorPage('Unsupported form', 'Expected a URL-encoded form.'))
+    sendHTML(res, 415, renderErrorPage('Unsupported form', 'Expected a URL-encoded form.'))
     return
   }
   const body = await readBody(req, MAX_FORM_BYTES)
   if (body === undefined) {
-    sendHtml(res, 413, renderErrorPage('Form too large', 'The form was too large.'))
+    sendHTML(res, 413, renderErrorPage('Form too large', 'The form was too large.'))
     return
   }
 
@@ -102,7 +102,7 @@ async function submitLogin(
   const interaction = await findInteraction(provider, req, res, uid)
   if (interaction === undefined) return
   if (interaction.prompt.name !== 'login') {
-    sendHtml(res, 400, renderErrorPage('Nothing to sign in', 'This step does not need a sign-in.'))
+    sendHTML(res, 400, renderErrorPage('Nothing to sign in', 'This step does not need a sign-in.'))
     return
   }
 
@@ -132,7 +132,7 @@ async function findInteraction(
   try {
     interaction = await provider.interactionDetails(req, res)
   } catch {
-    sendHtml(
+    sendHTML(
       res,
       400,
       renderErrorPage(
@@ -143,7 +143,7 @@ async function findInteraction(
     return undefined
   }
   if (interaction.uid !== uid) {
-    sendHtml(
+    sendHTML(
       res,
       400,
       renderErrorPage('Sign-in mismatch', 'This sign-in page belongs to another sign-in.'),
@@ -169,7 +169,7 @@ async function renderLogin(
     ...(state.username === undefined ? {} : { username: state.username }),
     ...(state.error === undefined ? {} : { error: state.error }),
   })
-  sendHtml(res, 200, html)
+  sendHTML(res, 200, html)
 }
 
 /** Grants whatever the consent prompt found missing, then resumes the authorization. */
@@ -182,7 +182,7 @@ async function grantConsent(
   const accountId = interaction.session?.accountId
   const clientId = stringParam(interaction.params.client_id)
   if (accountId === undefined || clientId === undefined) {
-    sendHtml(res, 400, renderErrorPage('Sign-in expired', 'Start again from the application.'))
+    sendHTML(res, 400, renderErrorPage('Sign-in expired', 'Start again from the application.'))
     return
   }
   const existing =
@@ -210,11 +210,11 @@ async function grantConsent(
 
 /** The account whose username and password match; both compared in constant time. */
 function verifyCredentials(
-  accounts: readonly DevIdpAccount[],
+  accounts: readonly DevIdPAccount[],
   username: string,
   password: string,
-): DevIdpAccount | undefined {
-  let found: DevIdpAccount | undefined
+): DevIdPAccount | undefined {
+  let found: DevIdPAccount | undefined
   for (const account of accounts) {
     if (sameSecret(account.username, username) && sameSecret(account.password, password)) {
       found ??= account

@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http'
 
 /** Escapes the five characters that matter in HTML text and quoted attribute values. */
-export function escapeHtml(value: string): string {
+export function escapeHTML(value: string): string {
   return value
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')
@@ -49,7 +49,7 @@ function layout(title: string, body: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
+<title>${escapeHTML(title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
@@ -66,20 +66,20 @@ ${body}
 export function renderLoginPage(view: LoginPageView): string {
   const action = `/interaction/${encodeURIComponent(view.uid)}/login`
   const error =
-    view.error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(view.error)}</p>`
+    view.error === undefined ? '' : `<p class="error" role="alert">${escapeHTML(view.error)}</p>`
   const scopes =
     view.scopes.length === 0
       ? ''
-      : `<p class="note">Requested scopes: <code>${escapeHtml(view.scopes.join(' '))}</code></p>`
+      : `<p class="note">Requested scopes: <code>${escapeHTML(view.scopes.join(' '))}</code></p>`
   return layout(
     'Sign in: Gatehouse development identity provider',
-    `<h1>Sign in to ${escapeHtml(view.clientName)}</h1>
+    `<h1>Sign in to ${escapeHTML(view.clientName)}</h1>
 <p class="note">Gatehouse development identity provider</p>
 ${scopes}
 ${error}
-<form method="post" action="${escapeHtml(action)}" autocomplete="off">
+<form method="post" action="${escapeHTML(action)}" autocomplete="off">
 <label for="username">Username</label>
-<input id="username" name="username" type="text" required autofocus value="${escapeHtml(view.username ?? '')}">
+<input id="username" name="username" type="text" required autofocus value="${escapeHTML(view.username ?? '')}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" required>
 <button type="submit">Sign in</button>
@@ -91,7 +91,7 @@ ${error}
 export function renderErrorPage(title: string, message: string): string {
   return layout(
     `${title}: Gatehouse development identity provider`,
-    `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>`,
+    `<h1>${escapeHTML(title)}</h1>\n<p>${escapeHTML(message)}</p>`,
   )
 }
 
@@ -113,7 +113,7 @@ export function pageHeaders(): Record<string, string> {
 }
 
 /** Sends an HTML page with {@link pageHeaders}. */
-export function sendHtml(res: ServerResponse, status: number, html: string): void {
+export function sendHTML(res: ServerResponse, status: number, html: string): void {
   res.statusCode = status
   for (const [name, value] of Object.entries(pageHeaders())) res.setHeader(name, value)
   res.end(html)

@@ -7,13 +7,13 @@ import type { ClientMetadata } from 'oidc-provider'
 import { SCOPE_TOKEN } from '../../config/protocol.js'
 import {
   DEV_IDP_SIGNING_ALGORITHMS,
-  type DevIdpAccount,
-  type DevIdpClient,
-  type DevIdpSettings,
-  type DevIdpSigningAlgorithm,
-  type DevIdpUser,
+  type DevIdPAccount,
+  type DevIdPClient,
+  type DevIdPSettings,
+  type DevIdPSigningAlgorithm,
+  type DevIdPUser,
 } from './types.js'
-export { DEV_IDP_SIGNING_ALGORITHMS, type DevIdpSigningAlgorithm } from './types.js'
+export { DEV_IDP_SIGNING_ALGORITHMS, type DevIdPSigningAlgorithm } from './types.js'
 
 const BASE_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 /** Claims the IdP sets itself; users may not override them through `claims`. */
@@ -42,7 +42,7 @@ const RESERVED_CLAIMS = new Set([
 ])
 
 /** The host as it appears in the issuer URL; a `TypeError` unless it is a loopback address. */
-export function loopbackUrlHost(host: string): string {
+export function loopbackURLHost(host: string): string {
   if (isIPv4(host) && host.startsWith('127.')) return host
   if (isIPv6(host) && URL.parse(`http://[${host}]/`)?.hostname === '[::1]') return '[::1]'
   throw new TypeError(
@@ -51,7 +51,7 @@ export function loopbackUrlHost(host: string): string {
 }
 
 /** The `idTokenSigningAlg` option, default RS256; a `TypeError` for anything not offered. */
-export function signingAlgorithm(value: string | undefined): DevIdpSigningAlgorithm {
+export function signingAlgorithm(value: string | undefined): DevIdPSigningAlgorithm {
   if (value === undefined) return 'RS256'
   const known = DEV_IDP_SIGNING_ALGORITHMS.find((alg) => alg === value)
   if (known === undefined) {
@@ -73,13 +73,13 @@ export function ttl(name: string, value: number | undefined, fallback: number): 
 
 /** The users with their defaults applied, and the custom claim names they carry. */
 export function accountsFrom(
-  users: readonly DevIdpUser[],
-): Pick<DevIdpSettings, 'accounts' | 'customClaims'> {
+  users: readonly DevIdPUser[],
+): Pick<DevIdPSettings, 'accounts' | 'customClaims'> {
   if (users.length === 0) throw new TypeError('the dev identity provider needs at least one user')
   const usernames = new Set<string>()
   const subs = new Set<string>()
   const customClaims = new Set<string>()
-  const accounts = users.map((user, index): DevIdpAccount => {
+  const accounts = users.map((user, index): DevIdPAccount => {
     if (user.username === '' || user.password === '') {
       throw new TypeError(`users[${index}] needs a username and a password`)
     }
@@ -109,7 +109,7 @@ export function accountsFrom(
 }
 
 /** The clients as oidc-provider client metadata. */
-export function clientsFrom(clients: readonly DevIdpClient[]): ClientMetadata[] {
+export function clientsFrom(clients: readonly DevIdPClient[]): ClientMetadata[] {
   if (clients.length === 0) {
     throw new TypeError('the dev identity provider needs at least one client')
   }

@@ -13,37 +13,37 @@ import type { AddressInfo } from 'node:net'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { Provider } from 'oidc-provider'
 
-import { createDevIdpStore } from './store.js'
+import { createDevIdPStore } from './store.js'
 import { buildProviderConfiguration, impliedConsentForOfflineAccess } from './config.js'
 import { handleInteractionRoute } from './interactions.js'
 import {
   accountsFrom,
   clientsFrom,
-  loopbackUrlHost,
+  loopbackURLHost,
   scopesFrom,
   signingAlgorithm,
   ttl,
 } from './options.js'
-import { renderErrorPage, sendHtml } from './login-page.js'
-import type { DevIdpClient, DevIdpSettings, DevIdpSigningAlgorithm, DevIdpUser } from './types.js'
+import { renderErrorPage, sendHTML } from './login-page.js'
+import type { DevIdPClient, DevIdPSettings, DevIdPSigningAlgorithm, DevIdPUser } from './types.js'
 
 export {
   DEV_IDP_SIGNING_ALGORITHMS,
-  type DevIdpClient,
-  type DevIdpSigningAlgorithm,
-  type DevIdpUser,
+  type DevIdPClient,
+  type DevIdPSigningAlgorithm,
+  type DevIdPUser,
 } from './types.js'
 
 /** How to start the dev IdP. */
-export interface DevIdpOptions {
+export interface DevIdPOptions {
   /** Port to listen on; default 0, a free port. */
   port?: number
   /** Loopback address to listen on; default `'127.0.0.1'`. Anything else is a `TypeError`. */
   host?: string
   /** The users who can sign in; at least one. */
-  users: DevIdpUser[]
+  users: DevIdPUser[]
   /** The registered clients; at least one. */
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
   /** Access token lifetime; default 600 seconds. */
   accessTokenTtlSeconds?: number
   /** ID token lifetime; default `accessTokenTtlSeconds`. */
@@ -63,7 +63,7 @@ export interface DevIdpOptions {
    * `id_token_signing_alg_values_supported` and every client's `id_token_signed_response_alg`.
    * Default `'RS256'`.
    */
-  idTokenSigningAlg?: DevIdpSigningAlgorithm
+  idTokenSigningAlg?: DevIdPSigningAlgorithm
   /**
    * The issuer identifier, when it is not `http://HOST:PORT` (the IdP is then reached through a
    * proxy at that origin, as the provider stand-ins do): an http loopback URL whose path, if any,
@@ -74,19 +74,19 @@ export interface DevIdpOptions {
 }
 
 /** One request the dev IdP received: method and path only, never the query or the body. */
-export interface DevIdpRequest {
+export interface DevIdPRequest {
   method: string
   path: string
 }
 
 /** A running dev IdP. */
-export interface DevIdp {
+export interface DevIdP {
   /** The issuer identifier, `http://127.0.0.1:PORT` (no trailing slash) unless `issuer` was given. */
   readonly issuer: string
   /** Where it listens, `http://HOST:PORT` (the issuer's origin unless `issuer` was configured). */
   readonly listeningOn: string
   /** The requests received, oldest first (the last {@link REQUEST_LOG_LIMIT}); tests may clear it. */
-  readonly requests: DevIdpRequest[]
+  readonly requests: DevIdPRequest[]
   /** The public signing keys, as served at the `jwks_uri`. */
   jwks(): { keys: JWK[] }
   /** Signs with a new key from now on; the previous key stays published for verification. */
@@ -95,7 +95,7 @@ export interface DevIdp {
   close(): Promise<void>
 }
 
-/** How many entries {@link DevIdp.requests} keeps. */
+/** How many entries {@link DevIdP.requests} keeps. */
 export const REQUEST_LOG_LIMIT = 1000
 
 const PRIVATE_JWK_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'])
@@ -106,17 +106,17 @@ const PRIVATE_JWK_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'])
  * @throws TypeError when the options are unusable (non-loopback host, no users or clients, a
  *   client without a secret for a secret-based auth method, …).
  */
-export async function startDevIdentityProvider(options: DevIdpOptions): Promise<DevIdp> {
+export async function startDevIdentityProvider(options: DevIdPOptions): Promise<DevIdP> {
   const host = options.host ?? '127.0.0.1'
-  const urlHost = loopbackUrlHost(host)
+  const urlHost = loopbackURLHost(host)
   const port = options.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError('port must be an integer from 0 to 65535')
   }
   const accessTokenTtl = ttl('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 600)
   const alg = signingAlgorithm(options.idTokenSigningAlg)
-  const store = createDevIdpStore()
-  const settings: DevIdpSettings = {
+  const store = createDevIdPStore()
+  const settings: DevIdPSettings = {
     ...accountsFrom(options.users),
     clients: clientsFrom(options.clients),
     scopes: scopesFrom(options.scopes ?? []),
@@ -131,7 +131,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
   const ProviderClass = await loadProviderClass()
   let keys: JWK[] = [await generateSigningKey(alg)]
 
-  const requests: DevIdpRequest[] = []
+  const requests: DevIdPRequest[] = []
   let current: { provider: Provider; handle: ReturnType<Provider['callback']> } | undefined
   const routes = {
     provider: (): Provider => {
@@ -153,7 +153,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     requests.push({ method: req.method ?? 'GET', path })
     if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT)
     if (current === undefined) {
-      sendHtml(res, 503, renderErrorPage('Starting', 'The identity provider is starting.'))
+      sendHTML(res, 503, renderErrorPage('Starting', 'The identity provider is starting.'))
       return
     }
     if (await handleInteractionRoute(routes, req, res, path)) return
@@ -163,7 +163,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
   const server = createServer((req, res) => {
     dispatch(req, res).catch(() => {
       if (res.headersSent) res.destroy()
-      else sendHtml(res, 500, renderErrorPage('Server error', 'The identity provider failed.'))
+      else sendHTML(res, 500, renderErrorPage('Server error', 'The identity provider failed.'))
     })
   })
   await new Promise<void>((resolve, reject) => {
@@ -195,7 +195,7 @@ export async function startDevIdentityProvider(options: DevIdpOptions): Promise<
     issuer,
     listeningOn,
     requests,
-    jwks: () => ({ keys: keys.map(publicJwk) }),
+    jwks: () => ({ keys: keys.map(publicJWK) }),
     async rotateKeys() {
       const [previous] = keys
       const next = await generateSigningKey(alg)
@@ -223,12 +223,12 @@ function mountPath(issuer: string | undefined): string {
   if (url?.protocol !== 'http:' || url.search !== '' || url.hash !== '') {
     throw new TypeError('issuer must be an http URL without query or fragment')
   }
-  loopbackUrlHost(url.hostname.replace(/^\[|\]$/g, ''))
+  loopbackURLHost(url.hostname.replace(/^\[|\]$/g, ''))
   return url.pathname.replace(/\/+$/, '')
 }
 
 /** oidc-provider checks static clients on first use only; check them up front instead. */
-async function validateClients(provider: Provider, settings: DevIdpSettings): Promise<void> {
+async function validateClients(provider: Provider, settings: DevIdPSettings): Promise<void> {
   for (const [index, metadata] of settings.clients.entries()) {
     try {
       await provider.Client.validate(metadata)
@@ -242,14 +242,14 @@ async function validateClients(provider: Provider, settings: DevIdpSettings): Pr
   }
 }
 
-async function generateSigningKey(alg: DevIdpSigningAlgorithm): Promise<JWK> {
+async function generateSigningKey(alg: DevIdPSigningAlgorithm): Promise<JWK> {
   // jose picks the key type from the algorithm: RSA 2048, EC on the matching curve, Ed25519.
   const { privateKey } = await generateKeyPair(alg, { extractable: true })
   const jwk = await exportJWK(privateKey)
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: 'sig' }
 }
 
-function publicJwk(jwk: JWK): JWK {
+function publicJWK(jwk: JWK): JWK {
   return Object.fromEntries(
     Object.entries(jwk).filter(([member]) => !PRIVATE_JWK_MEMBERS.has(member)),
   )

@@ -26,13 +26,13 @@ const GRANTABLE = new Set([
 const SWEEP_EVERY = 256
 
 /** One dev IdP's storage: hand `adapter` to oidc-provider, `clear()` on close. */
-export interface DevIdpStore {
+export interface DevIdPStore {
   adapter: AdapterFactory
   clear(): void
 }
 
 /** Creates an empty store whose records expire lazily when read (and in periodic sweeps). */
-export function createDevIdpStore(): DevIdpStore {
+export function createDevIdPStore(): DevIdPStore {
   const records = new Map<string, Entry>()
   const indexes = new Map<string, string>()
   const grants = new Map<string, Set<string>>()

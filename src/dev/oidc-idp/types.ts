@@ -20,10 +20,10 @@ export const DEV_IDP_SIGNING_ALGORITHMS = [
 ] as const
 
 /** One of {@link DEV_IDP_SIGNING_ALGORITHMS}. */
-export type DevIdpSigningAlgorithm = (typeof DEV_IDP_SIGNING_ALGORITHMS)[number]
+export type DevIdPSigningAlgorithm = (typeof DEV_IDP_SIGNING_ALGORITHMS)[number]
 
 /** A user who can sign in at the dev IdP. */
-export interface DevIdpUser {
+export interface DevIdPUser {
   /** What the user types in the sign-in form. */
   username: string
   /** The user's password (compared in constant time; never logged). */
@@ -39,7 +39,7 @@ export interface DevIdpUser {
 }
 
 /** A statically registered client (the dev IdP has no registration endpoint). */
-export interface DevIdpClient {
+export interface DevIdPClient {
   clientId: string
   /** Required unless `tokenEndpointAuthMethod` is `'none'`. */
   clientSecret?: string
@@ -52,7 +52,7 @@ export interface DevIdpClient {
 }
 
 /** A user the dev IdP can sign in, with its defaults applied. */
-export interface DevIdpAccount {
+export interface DevIdPAccount {
   username: string
   password: string
   sub: string
@@ -62,8 +62,8 @@ export interface DevIdpAccount {
 }
 
 /** Everything `buildProviderConfiguration` (config.ts) needs, already validated. */
-export interface DevIdpSettings {
-  accounts: readonly DevIdpAccount[]
+export interface DevIdPSettings {
+  accounts: readonly DevIdPAccount[]
   clients: readonly ClientMetadata[]
   scopes: readonly string[]
   /** Claim names the users carry besides the standard ones; released with `openid`. */
@@ -76,5 +76,5 @@ export interface DevIdpSettings {
   cookieKeys: readonly string[]
   adapter: NonNullable<Configuration['adapter']>
   /** The one algorithm ID tokens and signed userinfo responses are signed with. */
-  signingAlg: DevIdpSigningAlgorithm
+  signingAlg: DevIdPSigningAlgorithm
 }

@@ -7,16 +7,16 @@
  * claim without it — tests check the scope was asked for). JWT access tokens of a Clerk MCP server
  * (`typ: at+jwt`, `aud` = the MCP URL) come from `mintAccessToken`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface ClerkUser extends Omit<DevIdpUser, 'claims'> {
+export interface ClerkUser extends Omit<DevIdPUser, 'claims'> {
   publicMetadata?: Record<string, unknown>
 }
 
 export interface ClerkStandInOptions {
   users: ClerkUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type ClerkStandIn = ProviderStandIn

@@ -6,17 +6,17 @@
  * ID token and the access token; access tokens with `client_id` and `token_use: access` and no
  * `aud`; ID tokens with `aud` = the app client and `token_use: id`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/server.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/server.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface CognitoUser extends Omit<DevIdpUser, 'claims'> {
+export interface CognitoUser extends Omit<DevIdPUser, 'claims'> {
   groups?: string[]
 }
 
 export interface CognitoStandInOptions {
   userPoolId: string
   users: CognitoUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type CognitoStandIn = ProviderStandIn

@@ -7,10 +7,10 @@
  * `…/v1/apps/agentic/{projectId}/{mcpServerId}`, `aud` = [client, project]) come from
  * `mintAccessToken`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface DescopeUser extends Omit<DevIdpUser, 'claims'> {
+export interface DescopeUser extends Omit<DevIdPUser, 'claims'> {
   /** Project-level roles. */
   roles?: string[]
   /** Roles per tenant id. */
@@ -20,7 +20,7 @@ export interface DescopeUser extends Omit<DevIdpUser, 'claims'> {
 export interface DescopeStandInOptions {
   projectId: string
   users: DescopeUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type DescopeStandIn = ProviderStandIn

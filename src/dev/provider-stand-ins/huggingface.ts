@@ -6,7 +6,7 @@
  * organizations in the `orgs` member of the userinfo answer, each with its name in
  * `preferred_username`, its id in `sub` and the user's `roleInOrg`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
 export interface HuggingFaceOrg {
@@ -15,13 +15,13 @@ export interface HuggingFaceOrg {
   roleInOrg?: 'admin' | 'write' | 'contributor' | 'read'
 }
 
-export interface HuggingFaceUser extends Omit<DevIdpUser, 'claims'> {
+export interface HuggingFaceUser extends Omit<DevIdPUser, 'claims'> {
   orgs?: HuggingFaceOrg[]
 }
 
 export interface HuggingFaceStandInOptions {
   users: HuggingFaceUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type HuggingFaceStandIn = ProviderStandIn

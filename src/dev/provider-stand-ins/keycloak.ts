@@ -7,10 +7,10 @@
  * mappers add them to the access token only). It accepts, ignores and records a `resource`
  * parameter (Keycloak does not implement RFC 8707).
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/server.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/server.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface KeycloakUser extends Omit<DevIdpUser, 'claims'> {
+export interface KeycloakUser extends Omit<DevIdPUser, 'claims'> {
   realmRoles?: string[]
   /** Client roles by client id. */
   clientRoles?: Record<string, string[]>
@@ -26,7 +26,7 @@ export interface KeycloakUser extends Omit<DevIdpUser, 'claims'> {
 export interface KeycloakStandInOptions {
   realm: string
   users: KeycloakUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
   /** Client ids the realm's Audience mapper adds to `aud` (default none: `aud` is `account`). */
   audienceMapper?: string[]
 }

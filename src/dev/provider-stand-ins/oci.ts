@@ -13,21 +13,21 @@
  * - the user's groups arrive in the `groups` ID-token claim only when a custom claim puts them
  *   there (`groups` on a user stands for that rule); refresh tokens with `offline_access`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface OciUser extends Omit<DevIdpUser, 'claims'> {
+export interface OCIUser extends Omit<DevIdPUser, 'claims'> {
   groups?: string[]
 }
 
-export interface OciStandInOptions {
-  users: OciUser[]
-  clients: DevIdpClient[]
+export interface OCIStandInOptions {
+  users: OCIUser[]
+  clients: DevIdPClient[]
   /** The domain's "Configure client access" setting (default true). */
   clientAccess?: boolean
 }
 
-export type OciStandIn = ProviderStandIn
+export type OCIStandIn = ProviderStandIn
 
 /** Oracle's paths on the domain URL → the embedded IdP's. */
 const ROUTES: Readonly<Record<string, string>> = {
@@ -38,7 +38,7 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/admin/v1/SigningCert/jwk': '/jwks',
 }
 
-export function startOciStandIn(options: OciStandInOptions): Promise<OciStandIn> {
+export function startOCIStandIn(options: OCIStandInOptions): Promise<OCIStandIn> {
   return startProviderStandIn({
     issuerPath: '/',
     clients: options.clients,

@@ -7,10 +7,10 @@
  * for `default`) with `cid` and `uid`, the org server access tokens meant for Okta only (opaque
  * here).
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/server.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/server.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface OktaUser extends Omit<DevIdpUser, 'claims'> {
+export interface OktaUser extends Omit<DevIdPUser, 'claims'> {
   groups?: string[]
 }
 
@@ -18,7 +18,7 @@ export interface OktaStandInOptions {
   /** A custom authorization server's ID (`default`); unset: the org authorization server. */
   authorizationServer?: string
   users: OktaUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type OktaStandIn = ProviderStandIn

@@ -8,20 +8,20 @@
  * `mintAccessToken` makes. The embedded IdP behind it needs `scope=openid`, which PropelAuth does
  * not: the stand-in adds it after recording the request.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
 /** PropelAuth's role hierarchy of a default project: each role includes those after it. */
 const HIERARCHY = ['Owner', 'Admin', 'Member']
 
-export interface PropelAuthUser extends Omit<DevIdpUser, 'claims'> {
+export interface PropelAuthUser extends Omit<DevIdPUser, 'claims'> {
   /** The user's role per organization id. */
   orgs?: Record<string, { name: string; role: string }>
 }
 
 export interface PropelAuthStandInOptions {
   users: PropelAuthUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
   /** The credentials of MCP > Request Validation (for introspection). */
   introspectionClient: { clientId: string; clientSecret: string }
 }

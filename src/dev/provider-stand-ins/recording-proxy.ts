@@ -23,7 +23,7 @@ import {
   type JWK,
 } from 'jose'
 
-import { startDevIdentityProvider, type DevIdp, type DevIdpOptions } from '../oidc-idp/server.js'
+import { startDevIdentityProvider, type DevIdP, type DevIdPOptions } from '../oidc-idp/server.js'
 
 /** One request the stand-in received. */
 export interface RecordedCall {
@@ -49,7 +49,7 @@ export interface SignInContext {
   scope: string
 }
 
-export interface ProviderStandInOptions extends Omit<DevIdpOptions, 'issuer'> {
+export interface ProviderStandInOptions extends Omit<DevIdPOptions, 'issuer'> {
   /** The issuer's path: `/realms/demo`, `/oauth2/default`, `/` (trailing slash) or '' (none). */
   issuerPath: string
   /**
@@ -106,7 +106,7 @@ export interface ProviderStandIn {
   readonly domainOrigin: string | undefined
   /** The discovery document URL. */
   readonly discoveryUrl: string
-  readonly idp: DevIdp
+  readonly idp: DevIdP
   /** Every request received, oldest first. */
   readonly calls: RecordedCall[]
   /** The requests to one endpoint (`/auth`, `/token`). */
@@ -148,7 +148,7 @@ export async function startProviderStandIn(
   publicJwk.alg = 'RS256'
   publicJwk.use = 'sig'
 
-  let idp: DevIdp | undefined
+  let idp: DevIdP | undefined
   let idpPort = 0
   const mount = issuerPath.replace(/\/+$/, '')
   const handle =
@@ -215,10 +215,10 @@ export async function startProviderStandIn(
           out = Buffer.from(JSON.stringify({ keys: [...set.keys, publicJwk] }))
         }
         if (answer.status === 200 && endpoint === '/token' && jwtAccessToken) {
-          out = await withJwtAccessToken(out, params)
+          out = await withJWTAccessToken(out, params)
         }
         if (answer.status === 200 && endpoint === '/token' && idTokenClaims) {
-          out = await withIdTokenClaims(out, idTokenClaims)
+          out = await withIDTokenClaims(out, idTokenClaims)
         }
         if (answer.status === 200 && endpoint === WELL_KNOWN && discovery) {
           const doc = JSON.parse(out.toString('utf8')) as Record<string, unknown>
@@ -248,7 +248,7 @@ export async function startProviderStandIn(
   const server = createServer(handle(routes ?? {}))
   const domain = domainRoutes ? createServer(handle(domainRoutes)) : undefined
 
-  async function withIdTokenClaims(
+  async function withIDTokenClaims(
     out: Buffer,
     rewrite: (claims: Record<string, unknown>) => Record<string, unknown>,
   ): Promise<Buffer> {
@@ -282,7 +282,7 @@ export async function startProviderStandIn(
     }
   }
 
-  async function withJwtAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
+  async function withJWTAccessToken(out: Buffer, params: Record<string, string>): Promise<Buffer> {
     const tokens = JSON.parse(out.toString('utf8')) as Record<string, unknown>
     const started =
       params.grant_type === 'authorization_code'
@@ -365,7 +365,7 @@ export async function startProviderStandIn(
 }
 
 /** Where the dev IdP itself listens (its `listening` address, not the issuer). */
-function idpOriginOf(idp: DevIdp): string {
+function idpOriginOf(idp: DevIdP): string {
   return idp.listeningOn
 }
 

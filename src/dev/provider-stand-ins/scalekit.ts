@@ -6,10 +6,10 @@
  * the user has them; the ID token carries none of those. Tokens Scalekit issues to MCP clients
  * (`aud` naming the MCP server resource `res_…`) come from `mintAccessToken`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface ScalekitUser extends Omit<DevIdpUser, 'claims'> {
+export interface ScalekitUser extends Omit<DevIdPUser, 'claims'> {
   organizationId?: string
   roles?: string[]
   permissions?: string[]
@@ -17,7 +17,7 @@ export interface ScalekitUser extends Omit<DevIdpUser, 'claims'> {
 
 export interface ScalekitStandInOptions {
   users: ScalekitUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type ScalekitStandIn = ProviderStandIn

@@ -6,10 +6,10 @@
  * `user_metadata`, `client_id` for OAuth clients, and the custom claims a Custom Access Token Hook
  * adds (`claims` of the user, e.g. `user_role`). Tokens for MCP clients come from `mintAccessToken`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface SupabaseUser extends Omit<DevIdpUser, 'claims'> {
+export interface SupabaseUser extends Omit<DevIdPUser, 'claims'> {
   /** `app_metadata` (set by the service role, not the user). */
   appMetadata?: Record<string, unknown>
   /** Claims the project's Custom Access Token Hook adds. */
@@ -18,7 +18,7 @@ export interface SupabaseUser extends Omit<DevIdpUser, 'claims'> {
 
 export interface SupabaseStandInOptions {
   users: SupabaseUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type SupabaseStandIn = ProviderStandIn

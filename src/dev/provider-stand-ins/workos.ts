@@ -6,10 +6,10 @@
  * membership, `aud` = the OAuth application's client id; the ID token carries no roles. Tokens it
  * issues to MCP clients in the remote-AS mode come from `mintAccessToken`.
  */
-import type { DevIdpClient, DevIdpUser } from '../oidc-idp/types.js'
+import type { DevIdPClient, DevIdPUser } from '../oidc-idp/types.js'
 import { startProviderStandIn, type ProviderStandIn } from './recording-proxy.js'
 
-export interface WorkOSUser extends Omit<DevIdpUser, 'claims'> {
+export interface WorkOSUser extends Omit<DevIdPUser, 'claims'> {
   /** The organization selected at sign-in. */
   orgId?: string
   /** The membership's roles (one: `role` only; several: `role` is the first, `roles` all). */
@@ -19,7 +19,7 @@ export interface WorkOSUser extends Omit<DevIdpUser, 'claims'> {
 
 export interface WorkOSStandInOptions {
   users: WorkOSUser[]
-  clients: DevIdpClient[]
+  clients: DevIdPClient[]
 }
 
 export type WorkOSStandIn = ProviderStandIn

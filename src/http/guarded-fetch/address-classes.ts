@@ -18,16 +18,16 @@ export function classifyHost(hostname: string): HostClass {
   // Names reserved for private use (`metadata.google.internal`, mDNS, home networks).
   if (PRIVATE_SUFFIXES.some((suffix) => name.endsWith(suffix))) return 'private'
   if (name.startsWith('[') && name.endsWith(']')) {
-    const words = parseIpv6(name.slice(1, -1))
-    return words === undefined ? 'special-use' : classifyIpv6(words)
+    const words = parseIPv6(name.slice(1, -1))
+    return words === undefined ? 'special-use' : classifyIPv6(words)
   }
-  const v4 = parseIpv4(name)
-  return v4 === undefined ? 'public' : classifyIpv4(v4)
+  const v4 = parseIPv4(name)
+  return v4 === undefined ? 'public' : classifyIPv4(v4)
 }
 
 const PRIVATE_SUFFIXES = ['.internal', '.local', '.localdomain', '.home.arpa']
 
-function parseIpv4(name: string): number | undefined {
+function parseIPv4(name: string): number | undefined {
   // URL parsing has normalised every IPv4 spelling to four decimal octets.
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name)
   if (match === null) return undefined
@@ -63,7 +63,7 @@ function ipv4(a: number, b: number, c: number, d: number): number {
   return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
 }
 
-function classifyIpv4(address: number): HostClass {
+function classifyIPv4(address: number): HostClass {
   for (const [network, prefix, kind] of IPV4_RANGES) {
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
     if ((address & mask) >>> 0 === network) return kind
@@ -71,7 +71,7 @@ function classifyIpv4(address: number): HostClass {
   return 'public'
 }
 
-function parseIpv6(text: string): number[] | undefined {
+function parseIPv6(text: string): number[] | undefined {
   // URL serialises IPv6 compressed, lower-case, without zone or dotted tail; stay strict anyway.
   if (!/^[0-9a-f:]+$/.test(text)) return undefined
   const halves = text.split('::')
@@ -86,7 +86,7 @@ function parseIpv6(text: string): number[] | undefined {
   return words.some(Number.isNaN) ? undefined : words
 }
 
-function classifyIpv6(w: number[]): HostClass {
+function classifyIPv6(w: number[]): HostClass {
   const [w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0, w7 = 0] = w
   const upperZero = w0 === 0 && w1 === 0 && w2 === 0 && w3 === 0 && w4 === 0
   if (upperZero && w5 === 0 && w6 === 0 && w7 === 1) return 'loopback' // ::1
@@ -101,7 +101,7 @@ function classifyIpv6(w: number[]): HostClass {
   if (w0 === 0x2001 && (w1 & 0xfe00) === 0) return 'special-use'
   if (w0 === 0x64 && w1 === 0xff9b && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0) {
     // NAT64 (RFC 6052): judge the embedded IPv4 address.
-    const embedded = classifyIpv4(((w6 << 16) | w7) >>> 0)
+    const embedded = classifyIPv4(((w6 << 16) | w7) >>> 0)
     return embedded === 'public' ? 'public' : 'special-use'
   }
   if (w0 === 0x0100 && w1 === 0 && w2 === 0 && w3 === 0) return 'special-use' // discard 100::/64
@@ -129,9 +129,9 @@ export function classifyAddress(address: string): HostClass {
     return 'special-use'
   }
   if (hostname.startsWith('[')) {
-    const words = parseIpv6(hostname.slice(1, -1))
-    return words === undefined ? 'special-use' : classifyIpv6(words)
+    const words = parseIPv6(hostname.slice(1, -1))
+    return words === undefined ? 'special-use' : classifyIPv6(words)
   }
-  const v4 = parseIpv4(hostname)
-  return v4 === undefined ? 'special-use' : classifyIpv4(v4)
+  const v4 = parseIPv4(hostname)
+  return v4 === undefined ? 'special-use' : classifyIPv4(v4)
 }

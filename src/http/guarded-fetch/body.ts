@@ -46,7 +46,7 @@ export async function readBody(
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 
 /** The body as JSON; `ERR_UPSTREAM_RESPONSE` for another media type or invalid JSON. */
-export function parseJsonBody(body: Uint8Array, headers: Headers, origin: string): unknown {
+export function parseJSONBody(body: Uint8Array, headers: Headers, origin: string): unknown {
   if (!JSON_TYPE.test(headers.get('content-type') ?? '')) {
     throw new UpstreamError('ERR_UPSTREAM_RESPONSE', `${origin} did not answer with JSON`)
   }

@@ -4,10 +4,10 @@
  * redirects and oversized answers, read the body within the deadline, give the slot back.
  */
 import { UpstreamError } from '../../errors.js'
-import { parseJsonBody, readBody } from './body.js'
+import { parseJSONBody, readBody } from './body.js'
 import { failure, raceAbort } from './deadline.js'
 import { HostSlots } from './host-slots.js'
-import { checkAddress, checkUrl } from './policy.js'
+import { checkAddress, checkURL } from './policy.js'
 import {
   DEFAULT_FETCH_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_PER_HOST,
@@ -47,7 +47,7 @@ export function createGuardedFetch(options: GuardedFetchOptions = {}): GuardedFe
   }
   const slots = new HostSlots(perHost)
   return async (url, init = {}) => {
-    const target = checkUrl(url, options)
+    const target = checkURL(url, options)
     const origin = target.origin
     const signal = AbortSignal.timeout(timeoutMs)
     const acquired = slots.acquire(target.host, signal)
@@ -98,7 +98,7 @@ async function exchange(
     throw failure(error, signal, origin)
   }
   const { status, headers } = response
-  return { status, headers, body, json: () => parseJsonBody(body, headers, origin) }
+  return { status, headers, body, json: () => parseJSONBody(body, headers, origin) }
 }
 
 function send(

@@ -8,7 +8,7 @@ import { classifyAddress, classifyHost } from './address-classes.js'
 import type { GuardedFetchOptions } from './types.js'
 
 /** The URL as the guard allows it, or `ERR_FETCH_BLOCKED`. */
-export function checkUrl(raw: string, options: GuardedFetchOptions): URL {
+export function checkURL(raw: string, options: GuardedFetchOptions): URL {
   let url: URL
   try {
     url = new URL(raw)
@@ -29,7 +29,7 @@ export function checkUrl(raw: string, options: GuardedFetchOptions): URL {
   return url
 }
 
-/** The address policy: the host rules of `checkUrl`, applied to one resolved IP address. */
+/** The address policy: the host rules of `checkURL`, applied to one resolved IP address. */
 export function checkAddress(address: string, target: URL, options: GuardedFetchOptions): void {
   const kind = classifyAddress(address)
   if (kind === 'public' || options.dangerouslyAllowPrivateNetwork === true) return

@@ -13,10 +13,10 @@
 import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError, OAuthError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
-import { discoverOidc } from '../../upstream/oidc-discovery.js'
+import { discoverOIDC } from '../../upstream/oidc-discovery.js'
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
-import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
 export type Auth0Upstream = UpstreamOf<'auth0'>
 
@@ -43,7 +43,7 @@ export async function buildAuth0Profile(
   const up = ctx.upstream
   const audience = up.audience ?? ''
   const base = auth0Issuer(up).slice(0, -1)
-  const d = await discoverOidc(`${base}/.well-known/openid-configuration`, {
+  const d = await discoverOIDC(`${base}/.well-known/openid-configuration`, {
     strict: true,
     issuer: auth0Issuer(up),
     timeoutMs: up.timeoutSeconds * 1000,
@@ -81,7 +81,7 @@ export async function buildAuth0Profile(
       openid: true,
       idTokenAlgorithms: algorithms,
       extraAuthorizeParams: { ...up.extraAuthorizeParams, audience },
-      allowInsecureRequests: isLoopbackUrl(d.issuer),
+      allowInsecureRequests: isLoopbackURL(d.issuer),
     },
     ctx.deps.fetch,
     ctx.now,
@@ -89,8 +89,8 @@ export async function buildAuth0Profile(
   const keys = {
     jwksUri: d.jwksUri,
     algorithms,
-    allowHttpLoopback: isLoopbackUrl(d.jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+    allowHttpLoopback: isLoopbackURL(d.jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   }
   const idTokens = new JWTVerifier({ issuer: d.issuer, audience: up.clientId, ...keys })

@@ -122,6 +122,6 @@ export function isB2CPolicy(authority: AzureAuthority, claims: Record<string, un
 }
 
 /** Whether `value` is a tenant GUID. */
-export function isTenantGuid(value: unknown): value is string {
+export function isTenantGUID(value: unknown): value is string {
   return typeof value === 'string' && TENANT_GUID.test(value)
 }

@@ -15,8 +15,8 @@
  * invalid token); `checkToken` tells a genuine token of this API that lacks a required scope
  * (`insufficient_scope`, naming the full-URI scopes to ask Entra for) from an invalid one.
  */
-import { decodeBase64Url } from '../../jwt/base64url.js'
-import { JwksCache } from '../../jwt/jwks-cache.js'
+import { decodeBase64URL } from '../../jwt/base64url.js'
+import { JWKSCache } from '../../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../../jwt/signature.js'
 import { freezeAccessToken } from '../../jwt/claims.js'
 import { VerifiedTokenCache } from '../../jwt/verified-token-cache.js'
@@ -32,7 +32,7 @@ import { outboundOptions } from './outbound.js'
 import {
   CONSUMERS_TENANT_ID,
   isB2CPolicy,
-  isTenantGuid,
+  isTenantGUID,
   resolveAuthority,
   v1Issuer,
   v2Issuer,
@@ -90,7 +90,7 @@ export class AzureJWTVerifier implements TokenVerifier {
   readonly #tenantGuid: string | undefined
   readonly #allowed: ReadonlySet<string> | undefined
   readonly #organizationsOnly: boolean
-  readonly #keys: JwksCache
+  readonly #keys: JWKSCache
   readonly #verifiers = new Map<string, JWTVerifier>()
   readonly #cache = new VerifiedTokenCache()
 
@@ -98,7 +98,7 @@ export class AzureJWTVerifier implements TokenVerifier {
     this.#options = options
     this.authority = resolveAuthority(options)
     this.scopeRules = new AzureScopeRules({
-      identifierUri: options.identifierUri ?? defaultIdentifierUri(options),
+      identifierUri: options.identifierUri ?? defaultIdentifierURI(options),
       requiredScopes: options.requiredScopes ?? [],
       additionalAuthorizeScopes: [],
     })
@@ -106,7 +106,7 @@ export class AzureJWTVerifier implements TokenVerifier {
     const tenant = options.tenantId?.toLowerCase()
     this.#tenantGuid =
       options.tenantGuid?.toLowerCase() ??
-      (tenant === 'consumers' ? CONSUMERS_TENANT_ID : isTenantGuid(tenant) ? tenant : undefined)
+      (tenant === 'consumers' ? CONSUMERS_TENANT_ID : isTenantGUID(tenant) ? tenant : undefined)
     if (
       !this.authority.b2c &&
       this.#tenantGuid === undefined &&
@@ -120,7 +120,7 @@ export class AzureJWTVerifier implements TokenVerifier {
     this.#allowed = options.allowedTenants
       ? new Set(options.allowedTenants.map((t) => t.toLowerCase()))
       : undefined
-    this.#keys = new JwksCache({
+    this.#keys = new JWKSCache({
       ...(options.now ? { now: options.now } : {}),
       ...outboundOptions(this.#jwksUri, options),
     })
@@ -192,7 +192,7 @@ export class AzureJWTVerifier implements TokenVerifier {
       // Issuer not checked (B2C issuers embed a GUID): at least it must be on the B2C host.
       return URL.canParse(iss) && new URL(iss).origin === new URL(a.base).origin ? iss : undefined
     }
-    if (!isTenantGuid(tid)) return undefined
+    if (!isTenantGUID(tid)) return undefined
     const t = tid.toLowerCase()
     if (this.#tenantGuid !== undefined && t !== this.#tenantGuid) return undefined
     if (this.#allowed !== undefined && !this.#allowed.has(t)) return undefined
@@ -262,7 +262,7 @@ function upstreamOf(token: AccessToken): { upstream?: UpstreamIdentity } {
 }
 
 /** `api://{clientId}`, or B2C's `https://{tenant}.onmicrosoft.com/{clientId}`. */
-export function defaultIdentifierUri(options: {
+export function defaultIdentifierURI(options: {
   clientId: string
   b2c?: { tenantName: string } | undefined
 }): string {
@@ -287,7 +287,7 @@ function peekPayload(token: string): Record<string, unknown> | undefined {
   if (token.length > 16_384) return undefined
   const parts = token.split('.')
   if (parts.length !== 3 || parts[1] === undefined) return undefined
-  const bytes = decodeBase64Url(parts[1])
+  const bytes = decodeBase64URL(parts[1])
   if (bytes === undefined) return undefined
   try {
     const value: unknown = JSON.parse(new TextDecoder().decode(bytes))

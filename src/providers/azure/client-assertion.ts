@@ -6,10 +6,10 @@
  * `nbf`, and `exp` five minutes later. Web Crypto and jose only (runtime neutral).
  */
 import { importPKCS8, SignJWT } from 'jose'
-import { encodeBase64Url } from '../../jwt/base64url.js'
+import { encodeBase64URL } from '../../jwt/base64url.js'
 import { randomToken } from '../../http/random.js'
 
-export interface EntraCertificateCredential {
+export interface AzureCertificateCredential {
   /** The certificate's private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`). */
   privateKey: string
   /** The certificate uploaded to the app registration, PEM (`-----BEGIN CERTIFICATE-----`). */
@@ -20,7 +20,7 @@ export interface EntraCertificateCredential {
 
 /** Returns a function that signs a new client assertion for each token request. */
 export async function createClientAssertionSigner(
-  credential: EntraCertificateCredential,
+  credential: AzureCertificateCredential,
   clientId: string,
   tokenEndpoint: string,
   now: () => number,
@@ -37,7 +37,7 @@ export async function createClientAssertionSigner(
   if (der === undefined)
     throw new TypeError('clientCertificate.certificate is not a PEM certificate')
   const digest = await crypto.subtle.digest(alg === 'PS256' ? 'SHA-256' : 'SHA-1', der)
-  const thumbprint = encodeBase64Url(new Uint8Array(digest))
+  const thumbprint = encodeBase64URL(new Uint8Array(digest))
   const header =
     alg === 'PS256'
       ? { alg, typ: 'JWT', 'x5t#S256': thumbprint }

@@ -8,10 +8,10 @@
 import { UpstreamError } from '../../errors.js'
 import { outboundOptions, type AzureOutbound } from './outbound.js'
 import { createGuardedFetch } from '../../http/guarded-fetch.js'
-import { CONSUMERS_TENANT_ID, isTenantGuid, type AzureAuthority } from './authority.js'
+import { CONSUMERS_TENANT_ID, isTenantGUID, type AzureAuthority } from './authority.js'
 
 /** What start-up learnt about the tenant. */
-export interface EntraTenantMetadata {
+export interface AzureTenantMetadata {
   authorizationEndpoint: string
   tokenEndpoint: string
   jwksUri: string
@@ -23,7 +23,7 @@ export async function discoverTenant(
   authority: AzureAuthority,
   tenantId: string,
   options: AzureOutbound & { timeoutMs: number },
-): Promise<EntraTenantMetadata> {
+): Promise<AzureTenantMetadata> {
   const guarded = createGuardedFetch({
     ...outboundOptions(authority.base, options),
     timeoutMs: options.timeoutMs,
@@ -52,8 +52,8 @@ export async function discoverTenant(
   if (authority.multiTenant && alias !== 'consumers') {
     if (named !== '{tenantid}') throw wrongIssuer()
   } else {
-    if (!isTenantGuid(named)) throw wrongIssuer()
-    if (isTenantGuid(tenantId) && named.toLowerCase() !== tenantId.toLowerCase()) {
+    if (!isTenantGUID(named)) throw wrongIssuer()
+    if (isTenantGUID(tenantId) && named.toLowerCase() !== tenantId.toLowerCase()) {
       throw wrongIssuer()
     }
     if (alias === 'consumers' && named !== CONSUMERS_TENANT_ID) throw wrongIssuer()

@@ -13,11 +13,11 @@ import {
 } from '../../http/guarded-fetch.js'
 import { outboundOptions } from './outbound.js'
 import { sha256 } from '../../http/random.js'
-import { EntraOboError } from '../../obo-error.js'
+import { AzureOBOError } from '../../obo-error.js'
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 
-export interface OboClientOptions {
+export interface OBOClientOptions {
   tokenEndpoint: string
   clientId: string
   clientSecret: string | undefined
@@ -40,20 +40,20 @@ export interface OboClientOptions {
 }
 
 /** A downstream token from On-Behalf-Of. */
-export interface OboToken {
+export interface OBOToken {
   accessToken: string
   /** Seconds since the epoch. */
   expiresAt: number
   scope: string | undefined
 }
 
-export class OboClient {
-  readonly #options: OboClientOptions
+export class OBOClient {
+  readonly #options: OBOClientOptions
   readonly #fetch: GuardedFetch
-  readonly #cache = new Map<string, OboToken>()
-  readonly #inflight = new Map<string, Promise<OboToken>>()
+  readonly #cache = new Map<string, OBOToken>()
+  readonly #inflight = new Map<string, Promise<OBOToken>>()
 
-  constructor(options: OboClientOptions) {
+  constructor(options: OBOClientOptions) {
     this.#options = options
     this.#fetch = createGuardedFetch({
       ...outboundOptions(options.tokenEndpoint, options),
@@ -67,7 +67,7 @@ export class OboClient {
   }
 
   /** A downstream token for `scopes`, from the cache when still fresh. */
-  async token(assertion: string, scopes: readonly string[]): Promise<OboToken> {
+  async token(assertion: string, scopes: readonly string[]): Promise<OBOToken> {
     if (scopes.length === 0) throw new TypeError('On-Behalf-Of needs at least one scope')
     const sorted = [...new Set(scopes)].sort()
     const key = `${await sha256(assertion)} ${sorted.join(' ')}`
@@ -101,7 +101,7 @@ export class OboClient {
     this.#cache.clear()
   }
 
-  async #exchange(assertion: string, scopes: readonly string[]): Promise<OboToken> {
+  async #exchange(assertion: string, scopes: readonly string[]): Promise<OBOToken> {
     const o = this.#options
     const body = new URLSearchParams({
       grant_type: JWT_BEARER_GRANT,
@@ -121,8 +121,8 @@ export class OboClient {
       if (o.authMethod === 'client_secret_basic') {
         body.delete('client_id')
         // RFC 6749 §2.3.1: both form-urlencoded first, exactly as the code exchange sends them.
-        const id = formUrlEncode(o.clientId)
-        headers.authorization = `Basic ${btoa(`${id}:${formUrlEncode(o.clientSecret)}`)}`
+        const id = formURLEncode(o.clientId)
+        headers.authorization = `Basic ${btoa(`${id}:${formURLEncode(o.clientSecret)}`)}`
       } else {
         body.set('client_secret', o.clientSecret)
       }
@@ -134,7 +134,7 @@ export class OboClient {
       status = response.status
       json = response.json()
     } catch (error) {
-      throw new EntraOboError(
+      throw new AzureOBOError(
         'ERR_OBO_UNAVAILABLE',
         `Entra could not be reached for On-Behalf-Of (${error instanceof UpstreamError ? error.code : 'ERR_UPSTREAM'})`,
       )
@@ -142,7 +142,7 @@ export class OboClient {
     const r = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>
     if (status !== 200) {
       if (typeof r.error !== 'string') {
-        throw new EntraOboError(
+        throw new AzureOBOError(
           'ERR_OBO_UNAVAILABLE',
           `Entra answered On-Behalf-Of with status ${status}`,
         )
@@ -153,7 +153,7 @@ export class OboClient {
         : []
       const suberror = typeof r.suberror === 'string' ? slug(r.suberror) : undefined
       const aadsts = codes.map((c) => `AADSTS${c}`).join(', ')
-      throw new EntraOboError(
+      throw new AzureOBOError(
         'ERR_OBO_REFUSED',
         `Entra refused the On-Behalf-Of exchange (${upstreamCode}${suberror ? `/${suberror}` : ''}${aadsts ? `, ${aadsts}` : ''})`,
         {
@@ -165,7 +165,7 @@ export class OboClient {
       )
     }
     if (typeof r.access_token !== 'string' || typeof r.expires_in !== 'number') {
-      throw new EntraOboError('ERR_OBO_UNAVAILABLE', 'Entra answered On-Behalf-Of without a token')
+      throw new AzureOBOError('ERR_OBO_UNAVAILABLE', 'Entra answered On-Behalf-Of without a token')
     }
     return {
       accessToken: r.access_token,
@@ -179,7 +179,7 @@ export class OboClient {
  * `application/x-www-form-urlencoded` encoding of one value (RFC 6749 §2.3.1, Appendix B), as
  * oauth4webapi's `ClientSecretBasic` does it: only letters and digits stay, space becomes `+`.
  */
-export function formUrlEncode(value: string): string {
+export function formURLEncode(value: string): string {
   return encodeURIComponent(value).replace(/[-_.!~*'()]|%20/g, (c) =>
     c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   )

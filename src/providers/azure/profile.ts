@@ -20,20 +20,20 @@ import type {
   UserIdentity,
 } from '../../upstream/profile.js'
 import { UpstreamClient, type UpstreamTokens } from '../../upstream/upstream-client.js'
-import { isLoopbackUrl, type UpstreamOf } from '../shared.js'
+import { isLoopbackURL, type UpstreamOf } from '../shared.js'
 import {
   isB2CPolicy,
-  isTenantGuid,
+  isTenantGUID,
   resolveAuthority,
   v2Issuer,
   type AzureAuthority,
 } from './authority.js'
-import { AzureJWTVerifier, defaultIdentifierUri, isAppOnly } from './azure-jwt-verifier.js'
+import { AzureJWTVerifier, defaultIdentifierURI, isAppOnly } from './azure-jwt-verifier.js'
 import { createClientAssertionSigner } from './client-assertion.js'
 import { discoverTenant } from './discovery.js'
-import { EntraOboError } from '../../obo-error.js'
-import { OboClient } from './obo.js'
-import { AzureScopeRules, isOidcScope } from './scopes.js'
+import { AzureOBOError } from '../../obo-error.js'
+import { OBOClient } from './obo.js'
+import { AzureScopeRules, isOIDCScope } from './scopes.js'
 
 type AzureUpstream = UpstreamOf<'azure'>
 
@@ -47,7 +47,7 @@ export interface AzureParts {
   /** Verifies Entra's access tokens for this API. */
   accessTokenVerifier: AzureJWTVerifier
   /** Undefined for B2C (no On-Behalf-Of there). */
-  obo: OboClient | undefined
+  obo: OBOClient | undefined
 }
 
 export interface AzureProfile extends ProviderProfile {
@@ -74,7 +74,7 @@ export async function buildAzureProfile(ctx: ProfileContext<AzureUpstream>): Pro
   const authority = resolveAuthority(up)
   const timeoutMs = up.timeoutSeconds * 1000
   const rules = new AzureScopeRules({
-    identifierUri: up.identifierUri ?? defaultIdentifierUri(up),
+    identifierUri: up.identifierUri ?? defaultIdentifierURI(up),
     requiredScopes: up.requiredScopes,
     additionalAuthorizeScopes: up.additionalAuthorizeScopes,
   })
@@ -136,7 +136,7 @@ export async function buildAzureProfile(ctx: ProfileContext<AzureUpstream>): Pro
         ctx.now,
       )
     : undefined
-  const loopback = isLoopbackUrl(authority.base)
+  const loopback = isLoopbackURL(authority.base)
   const issuer = authority.b2c
     ? (up.b2c?.tokenIssuer ?? `${authority.base}/${authority.tenantPath}/v2.0/`)
     : tenantGuid !== undefined
@@ -170,7 +170,7 @@ export async function buildAzureProfile(ctx: ProfileContext<AzureUpstream>): Pro
             ? claims.iss
             : undefined
         }
-        if (!isTenantGuid(claims.tid)) return undefined
+        if (!isTenantGUID(claims.tid)) return undefined
         // Single tenant: an ID token of another directory is a foreign user, not an IdP failure
         // (the fixed issuer check would call it one).
         if (tenantGuid !== undefined && claims.tid.toLowerCase() !== tenantGuid.toLowerCase()) {
@@ -193,7 +193,7 @@ export async function buildAzureProfile(ctx: ProfileContext<AzureUpstream>): Pro
   )
   const obo = authority.b2c
     ? undefined
-    : new OboClient({
+    : new OBOClient({
         tokenEndpoint: endpoints.tokenEndpoint,
         clientId: up.clientId,
         clientSecret: up.clientSecret,
@@ -259,7 +259,7 @@ export function azureProfile(
         .map((s) => rules.toEntra(s)),
     )
     // `.default` (only OIDC scopes configured) grants whatever Entra decided.
-    const keep = (s: string) => isOidcScope(s) || granted.has(rules.toEntra(s))
+    const keep = (s: string) => isOIDCScope(s) || granted.has(rules.toEntra(s))
     const scopes = requested.filter(keep)
     if (scopes.length === 0 && requested.length > 0) {
       throw new OAuthError('access_denied', 'the identity provider granted none of the scopes', {
@@ -315,30 +315,30 @@ async function identify(
  * for the user whose Entra access token `userToken` yields. Cached per (assertion, scopes) until
  * shortly before it expires.
  *
- * @throws {EntraOboError} `ERR_OBO_NOT_SUPPORTED` (B2C), `ERR_OBO_NO_TOKEN` (no Entra token
+ * @throws {AzureOBOError} `ERR_OBO_NOT_SUPPORTED` (B2C), `ERR_OBO_NO_TOKEN` (no Entra token
  *   behind the request), `ERR_OBO_REFUSED` (Entra's `error` and AADSTS codes kept),
  *   `ERR_OBO_UNAVAILABLE`.
  */
 async function onBehalfOf(
-  obo: OboClient | undefined,
+  obo: OBOClient | undefined,
   userToken: () => Promise<string>,
   scopes: readonly string[],
 ): Promise<string> {
   if (obo === undefined) {
-    throw new EntraOboError('ERR_OBO_NOT_SUPPORTED', 'Azure AD B2C does not support On-Behalf-Of')
+    throw new AzureOBOError('ERR_OBO_NOT_SUPPORTED', 'Azure AD B2C does not support On-Behalf-Of')
   }
   let assertion: string
   try {
     assertion = await userToken()
   } catch (error) {
     if (error instanceof OAuthError) {
-      throw new EntraOboError(
+      throw new AzureOBOError(
         'ERR_OBO_NO_TOKEN',
         'no signed-in Entra user behind this request (sign in again)',
         { cause: error },
       )
     }
-    throw new EntraOboError(
+    throw new AzureOBOError(
       'ERR_OBO_UNAVAILABLE',
       'the user’s Entra token could not be refreshed for On-Behalf-Of',
       { cause: error },

@@ -28,7 +28,7 @@ export class AzureProvider extends OAuthProxy {
    * A token for a downstream API (`https://graph.microsoft.com/User.Read` …) on behalf of the
    * user behind `token`, by Entra On-Behalf-Of (the `onBehalfOf` capability).
    *
-   * @throws {EntraOboError} `ERR_OBO_NOT_SUPPORTED` (B2C), `ERR_OBO_NO_TOKEN`, `ERR_OBO_REFUSED`,
+   * @throws {AzureOBOError} `ERR_OBO_NOT_SUPPORTED` (B2C), `ERR_OBO_NO_TOKEN`, `ERR_OBO_REFUSED`,
    *   `ERR_OBO_UNAVAILABLE`.
    */
   onBehalfOf(token: AccessToken, scopes: readonly string[]): Promise<string> {

@@ -46,7 +46,7 @@ export class AzureScopeRules {
     this.identifierUri = options.identifierUri.replace(/\/+$/, '')
     this.requiredScopes = dedupe(options.requiredScopes)
     this.additionalAuthorizeScopes = dedupe(options.additionalAuthorizeScopes)
-    this.validationScopes = this.requiredScopes.filter((s) => !isOidcScope(s))
+    this.validationScopes = this.requiredScopes.filter((s) => !isOIDCScope(s))
   }
 
   /** Whether scope validation is off (only OIDC scopes are configured). */
@@ -56,7 +56,7 @@ export class AzureScopeRules {
 
   /** The form Entra understands: OIDC and qualified scopes as they are, others prefixed. */
   toEntra(scope: string): string {
-    if (isOidcScope(scope) || isQualified(scope)) return scope
+    if (isOIDCScope(scope) || isQualified(scope)) return scope
     return `${this.identifierUri}/${scope}`
   }
 
@@ -77,11 +77,11 @@ export class AzureScopeRules {
     // An MCP client may name this API's scopes and OIDC ones only: another resource's scope
     // (`https://graph.microsoft.com/Mail.Read`) would make Entra ask the user to grant it to
     // Gatehouse's app. Those come from `additionalAuthorizeScopes` alone.
-    const clientScopes = requested.filter((s) => isOidcScope(s) || this.isOwn(s))
+    const clientScopes = requested.filter((s) => isOIDCScope(s) || this.isOwn(s))
     // Configured OIDC scopes are about the sign-in itself: always asked for (an ID token is
     // then always expected).
-    const oidc = this.requiredScopes.filter(isOidcScope)
-    const own = clientScopes.filter((s) => !isOidcScope(s))
+    const oidc = this.requiredScopes.filter(isOIDCScope)
+    const own = clientScopes.filter((s) => !isOIDCScope(s))
     if (own.length > 0) return dedupe([...clientScopes, ...oidc])
     const fallback = this.validationOff ? ['.default'] : []
     return dedupe([...clientScopes, ...this.requiredScopes, ...fallback])
@@ -111,7 +111,7 @@ export class AzureScopeRules {
     return dedupe([
       ...this.#apiScopes(clientScopes)
         .map((s) => this.toEntra(s))
-        .filter((s) => isOidcScope(s) || s.startsWith(prefix)),
+        .filter((s) => isOIDCScope(s) || s.startsWith(prefix)),
       'offline_access',
     ])
   }
@@ -127,7 +127,7 @@ export class AzureScopeRules {
   }
 }
 
-export function isOidcScope(scope: string): boolean {
+export function isOIDCScope(scope: string): boolean {
   return OIDC_SCOPES.has(scope)
 }
 

@@ -25,7 +25,7 @@ import {
 import { UpstreamClient } from '../../upstream/upstream-client.js'
 import { discoverExpectedIssuer } from '../discovered-issuer.js'
 import { stringList, withRoles } from '../roles.js'
-import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 import { cognitoIssuer, cognitoVerifier } from './verifier.js'
 
 /** Asked for when `upstream.scopes` is unset (Cognito has no `offline_access`). */
@@ -64,7 +64,7 @@ export async function buildCognitoProfile(
       openid: true,
       idTokenAlgorithms: ['RS256'],
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
-      allowInsecureRequests: isLoopbackUrl(issuer) || isLoopbackUrl(origin),
+      allowInsecureRequests: isLoopbackURL(issuer) || isLoopbackURL(origin),
     },
     ctx.deps.fetch,
     ctx.now,
@@ -74,9 +74,9 @@ export async function buildCognitoProfile(
     audience: up.clientId,
     jwksUri: found.jwksUri,
     algorithms: ['RS256'],
-    allowHttpLoopback: isLoopbackUrl(found.jwksUri),
+    allowHttpLoopback: isLoopbackURL(found.jwksUri),
     dangerouslyAllowPrivateNetwork:
-      isLoopbackUrl(found.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+      isLoopbackURL(found.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   const accessTokens = cognitoVerifier({
@@ -85,9 +85,9 @@ export async function buildCognitoProfile(
     clientIds: [up.clientId],
     ...(up.endpoint ? { endpoint: up.endpoint } : {}),
     groupsClaim: up.groupsClaim,
-    allowHttpLoopback: isLoopbackUrl(found.jwksUri),
+    allowHttpLoopback: isLoopbackURL(found.jwksUri),
     dangerouslyAllowPrivateNetwork:
-      isLoopbackUrl(found.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+      isLoopbackURL(found.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   const identifyUser = verifiedIdentity(idTokens)

@@ -22,7 +22,7 @@ export interface DiscordUser {
   verifiedEmail?: string
 }
 
-export class DiscordApi {
+export class DiscordAPI {
   readonly #base: string
   readonly #fetch: typeof fetch
   readonly #timeoutMs: number

@@ -16,8 +16,8 @@ import { OAuthError } from '../../errors.js'
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
 import { withRoles } from '../roles.js'
-import { commonSettings, isLoopbackUrl, type UpstreamOf } from '../shared.js'
-import { DISCORD_API_VERSION, DiscordApi } from './api.js'
+import { commonSettings, isLoopbackURL, type UpstreamOf } from '../shared.js'
+import { DISCORD_API_VERSION, DiscordAPI } from './api.js'
 
 export type DiscordUpstream = UpstreamOf<'discord'>
 
@@ -45,12 +45,12 @@ export function buildDiscordProfile(
       issParameterSupported: false,
       openid: false,
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
-      allowInsecureRequests: isLoopbackUrl(server),
+      allowInsecureRequests: isLoopbackURL(server),
     },
     ctx.deps.fetch,
     ctx.now,
   )
-  const api = new DiscordApi({
+  const api = new DiscordAPI({
     apiUrl: `${server}/api/${DISCORD_API_VERSION}`,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
     timeoutMs: up.timeoutSeconds * 1000,

@@ -33,7 +33,7 @@ export interface CheckedToken {
   expiresAt?: number
 }
 
-export class GitHubApi {
+export class GitHubAPI {
   readonly #base: string
   readonly #fetch: typeof fetch
   readonly #timeoutMs: number

@@ -5,7 +5,7 @@
  * not confirm as `active`, or an answer that cannot be read, refuses the sign-in.
  */
 import { OAuthError } from '../../errors.js'
-import type { GitHubApi } from './api.js'
+import type { GitHubAPI } from './api.js'
 
 export interface GitHubRules {
   /** Lower-case organization logins; one active membership is enough. */
@@ -56,7 +56,7 @@ function refuse(description: string, reason: string): OAuthError {
  * `access_denied` for a user the rules refuse, `UpstreamError` when GitHub cannot say.
  */
 export async function resolveGitHubIdentity(
-  api: GitHubApi,
+  api: GitHubAPI,
   token: string,
   rules: GitHubRules,
   issuer: string,

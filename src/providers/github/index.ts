@@ -4,6 +4,6 @@ import { buildGitHubProfile } from './profile.js'
 
 export const githubProvider: ProviderEntry<'github'> = { profile: buildGitHubProfile }
 export { buildGitHubProfile } from './profile.js'
-export { GitHubApi } from './api.js'
+export { GitHubAPI } from './api.js'
 export { gitHubTokenFetch } from './token-endpoint.js'
 export { GitHubTokenVerifier } from './token-verifier.js'

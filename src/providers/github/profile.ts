@@ -13,8 +13,8 @@
  */
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
-import { commonSettings, isLoopbackUrl, type UpstreamOf } from '../shared.js'
-import { GitHubApi } from './api.js'
+import { commonSettings, isLoopbackURL, type UpstreamOf } from '../shared.js'
+import { GitHubAPI } from './api.js'
 import { normaliseRules, readsTeams, resolveGitHubIdentity, type GitHubRules } from './identity.js'
 import { gitHubTokenFetch } from './token-endpoint.js'
 import { GitHubTokenVerifier } from './token-verifier.js'
@@ -49,12 +49,12 @@ export function buildGitHubProfile(ctx: ProfileContext<GitHubUpstream>): Promise
       issParameterSupported: false,
       openid: false,
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
-      allowInsecureRequests: isLoopbackUrl(serverUrl),
+      allowInsecureRequests: isLoopbackURL(serverUrl),
     },
     gitHubTokenFetch(tokenEndpoint, ctx.deps.fetch),
     ctx.now,
   )
-  const api = new GitHubApi({
+  const api = new GitHubAPI({
     apiUrl,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
     timeoutMs: up.timeoutSeconds * 1000,

@@ -15,11 +15,11 @@
 import { OAuthError } from '../../errors.js'
 import type { AccessToken, TokenVerifier } from '../../jwt/access-token.js'
 import { VerifiedTokenCache } from '../../jwt/verified-token-cache.js'
-import type { GitHubApi } from './api.js'
+import type { GitHubAPI } from './api.js'
 import { resolveGitHubIdentity, type GitHubRules } from './identity.js'
 
 export interface GitHubTokenVerifierOptions {
-  api: GitHubApi
+  api: GitHubAPI
   clientId: string
   clientSecret: string
   rules: GitHubRules

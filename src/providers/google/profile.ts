@@ -14,7 +14,7 @@ import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError, OAuthError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import type { TokenVerifier } from '../../jwt/access-token.js'
-import { discoverOidc } from '../../upstream/oidc-discovery.js'
+import { discoverOIDC } from '../../upstream/oidc-discovery.js'
 import type {
   ProfileContext,
   ProviderProfile,
@@ -22,7 +22,7 @@ import type {
   UserIdentity,
 } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
-import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
 export type GoogleUpstream = UpstreamOf<'google'>
 
@@ -87,7 +87,7 @@ export async function buildGoogleProfile(
   ctx: ProfileContext<GoogleUpstream>,
 ): Promise<ProviderProfile> {
   const up = ctx.upstream
-  const d = await discoverOidc(up.discoveryUrl, {
+  const d = await discoverOIDC(up.discoveryUrl, {
     strict: true,
     timeoutMs: up.timeoutSeconds * 1000,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
@@ -128,7 +128,7 @@ export async function buildGoogleProfile(
         // A hint for the account chooser only; the `hd` claim is what is checked.
         ...(domains?.length === 1 && domains[0] !== undefined ? { hd: domains[0] } : {}),
       },
-      allowInsecureRequests: isLoopbackUrl(d.issuer),
+      allowInsecureRequests: isLoopbackURL(d.issuer),
       idTokenIssuer: (claims) => (claims.iss === bare ? bare : undefined),
     },
     ctx.deps.fetch,
@@ -139,8 +139,8 @@ export async function buildGoogleProfile(
     audience: up.clientId,
     jwksUri: d.jwksUri,
     algorithms,
-    allowHttpLoopback: isLoopbackUrl(d.jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+    allowHttpLoopback: isLoopbackURL(d.jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   const rules: GoogleRules = {

@@ -11,9 +11,9 @@
  *   Gatehouse roles, else each organization becomes the role `{org}` (`../roles.ts`).
  */
 import { OAuthError, UpstreamError } from '../../errors.js'
-import { discoverOidc } from '../../upstream/oidc-discovery.js'
+import { discoverOIDC } from '../../upstream/oidc-discovery.js'
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
-import { buildOidcProfile } from '../oidc/profile.js'
+import { buildOIDCProfile } from '../oidc/profile.js'
 import { member, withRoles } from '../roles.js'
 import type { UpstreamOf } from '../shared.js'
 
@@ -34,13 +34,13 @@ export async function buildHuggingFaceProfile(
   const configUrl = `${issuer}/.well-known/openid-configuration`
   const fetchImpl = ctx.deps.fetch ?? fetch
   const timeoutMs = common.timeoutSeconds * 1000
-  const found = await discoverOidc(configUrl, {
+  const found = await discoverOIDC(configUrl, {
     strict: true,
     timeoutMs,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
   })
   const userinfo = found.userinfoEndpoint ?? `${issuer}/oauth/userinfo`
-  const oidc = await buildOidcProfile({
+  const oidc = await buildOIDCProfile({
     ...ctx,
     upstream: {
       ...common,

@@ -10,10 +10,10 @@
 import { OAuthError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
-import { discoverExpectedIssuer, discoveryUrlOf } from '../discovered-issuer.js'
-import { buildOidcProfile } from '../oidc/profile.js'
+import { discoverExpectedIssuer, discoveryURLOf } from '../discovered-issuer.js'
+import { buildOIDCProfile } from '../oidc/profile.js'
 import { member, stringList, withRoles } from '../roles.js'
-import { isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
 /** The audience Keycloak's access tokens carry without an Audience mapper. */
 const KEYCLOAK_ACCOUNT_AUDIENCE = 'account'
@@ -56,9 +56,9 @@ export async function buildKeycloakProfile(
       ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
     },
   )
-  const oidc = await buildOidcProfile({
+  const oidc = await buildOIDCProfile({
     ...ctx,
-    upstream: { ...common, kind: 'oidc', configUrl: discoveryUrlOf(issuer), strict: true },
+    upstream: { ...common, kind: 'oidc', configUrl: discoveryURLOf(issuer), strict: true },
   })
   const jwksUri = oidc.upstream.settings.jwksUri ?? ''
   const accessTokens = new JWTVerifier({
@@ -69,8 +69,8 @@ export async function buildKeycloakProfile(
     ...(oidc.upstream.settings.idTokenAlgorithms
       ? { algorithms: [...oidc.upstream.settings.idTokenAlgorithms] }
       : {}),
-    allowHttpLoopback: isLoopbackUrl(jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(jwksUri) || common.dangerouslyAllowPrivateNetwork,
+    allowHttpLoopback: isLoopbackURL(jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(jwksUri) || common.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   const rolesOf = keycloakRoles({ realmRoles, clientRoles: clientRoles ?? [common.clientId] })

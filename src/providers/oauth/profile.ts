@@ -10,7 +10,7 @@ import {
   type ProviderProfile,
 } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
-import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
 export function buildOAuthProfile(
   ctx: ProfileContext<UpstreamOf<'oauth'>>,
@@ -28,7 +28,7 @@ export function buildOAuthProfile(
       // No ID token is asked for; one sent anyway is checked as the verifier below checks tokens.
       idTokenAlgorithms: ASYMMETRIC_ALGORITHMS,
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
-      allowInsecureRequests: isLoopbackUrl(up.issuer),
+      allowInsecureRequests: isLoopbackURL(up.issuer),
     },
     ctx.deps.fetch,
     ctx.now,
@@ -37,8 +37,8 @@ export function buildOAuthProfile(
     issuer: up.issuer,
     audience: up.accessTokenAudience ?? up.clientId,
     jwksUri: up.jwksUri,
-    allowHttpLoopback: isLoopbackUrl(up.jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(up.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+    allowHttpLoopback: isLoopbackURL(up.jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(up.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   return Promise.resolve(

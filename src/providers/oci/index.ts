@@ -1,6 +1,6 @@
 /** The OCI IAM identity domain provider's registry entry (`upstream.kind: 'oci'`). */
 import type { ProviderEntry } from '../entry.js'
-import { buildOciProfile } from './profile.js'
+import { buildOCIProfile } from './profile.js'
 
-export const ociProvider: ProviderEntry<'oci'> = { profile: buildOciProfile }
-export { buildOciProfile } from './profile.js'
+export const ociProvider: ProviderEntry<'oci'> = { profile: buildOCIProfile }
+export { buildOCIProfile } from './profile.js'

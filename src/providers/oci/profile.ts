@@ -16,7 +16,7 @@
 import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError, UpstreamError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
-import { discoverOidc } from '../../upstream/oidc-discovery.js'
+import { discoverOIDC } from '../../upstream/oidc-discovery.js'
 import {
   verifiedIdentity,
   type ProfileContext,
@@ -25,9 +25,9 @@ import {
 } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
 import { stringList, withRoles } from '../roles.js'
-import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
-export type OciUpstream = UpstreamOf<'oci'>
+export type OCIUpstream = UpstreamOf<'oci'>
 
 export const OCI_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 
@@ -35,11 +35,11 @@ const CLIENT_ACCESS =
   'OCI Console → Identity & Security → Domains → your domain → Settings → Edit domain ' +
   'settings → Configure client access'
 
-export async function buildOciProfile(ctx: ProfileContext<OciUpstream>): Promise<ProviderProfile> {
+export async function buildOCIProfile(ctx: ProfileContext<OCIUpstream>): Promise<ProviderProfile> {
   const up = ctx.upstream
   const domain = up.domainUrl.replace(/\/+$/, '')
   const timeoutMs = up.timeoutSeconds * 1000
-  const d = await discoverOidc(`${domain}/.well-known/openid-configuration`, {
+  const d = await discoverOIDC(`${domain}/.well-known/openid-configuration`, {
     strict: true,
     issuer: up.issuer,
     timeoutMs,
@@ -76,7 +76,7 @@ export async function buildOciProfile(ctx: ProfileContext<OciUpstream>): Promise
       openid: true,
       idTokenAlgorithms: algorithms,
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
-      allowInsecureRequests: isLoopbackUrl(domain),
+      allowInsecureRequests: isLoopbackURL(domain),
     },
     ctx.deps.fetch,
     ctx.now,
@@ -88,8 +88,8 @@ export async function buildOciProfile(ctx: ProfileContext<OciUpstream>): Promise
     allowExtraAudiences: true,
     jwksUri: d.jwksUri,
     algorithms,
-    allowHttpLoopback: isLoopbackUrl(d.jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+    allowHttpLoopback: isLoopbackURL(d.jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   const identifyUser = verifiedIdentity(idTokens)

@@ -1,5 +1,5 @@
 /** The generic OpenID Connect provider's registry entry. */
 import type { ProviderEntry } from '../entry.js'
-import { buildOidcProfile } from './profile.js'
+import { buildOIDCProfile } from './profile.js'
 
-export const oidcProvider: ProviderEntry<'oidc'> = { profile: buildOidcProfile }
+export const oidcProvider: ProviderEntry<'oidc'> = { profile: buildOIDCProfile }

@@ -6,23 +6,23 @@
 import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
 import { ConfigError } from '../../errors.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
-import { discoverOidc } from '../../upstream/oidc-discovery.js'
+import { discoverOIDC } from '../../upstream/oidc-discovery.js'
 import {
   genericProfile,
   type ProfileContext,
   type ProviderProfile,
 } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
-import { commonSettings, isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
 /** Asked for when `upstream.scopes` is unset. */
 export const OIDC_DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']
 
-export async function buildOidcProfile(
+export async function buildOIDCProfile(
   ctx: ProfileContext<UpstreamOf<'oidc'>>,
 ): Promise<ProviderProfile> {
   const up = ctx.upstream
-  const d = await discoverOidc(up.configUrl, {
+  const d = await discoverOIDC(up.configUrl, {
     strict: up.strict,
     timeoutMs: up.timeoutSeconds * 1000,
     ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
@@ -42,7 +42,7 @@ export async function buildOidcProfile(
       idTokenAlgorithms: algorithms,
       extraAuthorizeParams: { ...audience, ...up.extraAuthorizeParams },
       extraTokenParams: { ...audience, ...up.extraTokenParams },
-      allowInsecureRequests: isLoopbackUrl(d.issuer),
+      allowInsecureRequests: isLoopbackURL(d.issuer),
     },
     ctx.deps.fetch,
     ctx.now,
@@ -52,8 +52,8 @@ export async function buildOidcProfile(
     audience: up.clientId,
     jwksUri: d.jwksUri,
     algorithms: [...algorithms],
-    allowHttpLoopback: isLoopbackUrl(d.jwksUri),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
+    allowHttpLoopback: isLoopbackURL(d.jwksUri),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(d.jwksUri) || up.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   return genericProfile({

@@ -12,10 +12,10 @@
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
 import { verifiedIdentity } from '../../upstream/profile.js'
 import { JWTVerifier } from '../../jwt/verifier.js'
-import { discoverExpectedIssuer, discoveryUrlOf } from '../discovered-issuer.js'
-import { buildOidcProfile, OIDC_DEFAULT_SCOPES } from '../oidc/profile.js'
+import { discoverExpectedIssuer, discoveryURLOf } from '../discovered-issuer.js'
+import { buildOIDCProfile, OIDC_DEFAULT_SCOPES } from '../oidc/profile.js'
 import { stringList, withRoles } from '../roles.js'
-import { isLoopbackUrl, verifierDeps, type UpstreamOf } from '../shared.js'
+import { isLoopbackURL, verifierDeps, type UpstreamOf } from '../shared.js'
 
 /** The issuer of the org (no `authorizationServer`) or of a custom authorization server. */
 export function oktaIssuer(domain: string, authorizationServer: string | undefined): string {
@@ -41,12 +41,12 @@ export async function buildOktaProfile(
       ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
     },
   )
-  const oidc = await buildOidcProfile({
+  const oidc = await buildOIDCProfile({
     ...ctx,
     upstream: {
       ...common,
       kind: 'oidc',
-      configUrl: discoveryUrlOf(issuer),
+      configUrl: discoveryURLOf(issuer),
       strict: true,
       // The org server releases the groups claim for its pre-configured `groups` scope; a custom
       // server has no such scope (asking for it fails) and adds the claim by its own rules.
@@ -61,9 +61,9 @@ export async function buildOktaProfile(
     audience: common.clientId,
     jwksUri: found.jwksUri,
     ...(algorithms ? { algorithms: [...algorithms] } : {}),
-    allowHttpLoopback: isLoopbackUrl(found.jwksUri),
+    allowHttpLoopback: isLoopbackURL(found.jwksUri),
     dangerouslyAllowPrivateNetwork:
-      isLoopbackUrl(found.jwksUri) || common.dangerouslyAllowPrivateNetwork,
+      isLoopbackURL(found.jwksUri) || common.dangerouslyAllowPrivateNetwork,
     ...verifierDeps(ctx),
   })
   const identifyUser = verifiedIdentity(idTokens)

@@ -22,7 +22,7 @@ import {
 } from '../../upstream/profile.js'
 import { UpstreamClient } from '../../upstream/upstream-client.js'
 import { member, stringList, withRoles } from '../roles.js'
-import { commonSettings, isLoopbackUrl, type UpstreamOf } from '../shared.js'
+import { commonSettings, isLoopbackURL, type UpstreamOf } from '../shared.js'
 
 /** The roles in `org_id_to_org_info` (PropelAuth's userinfo) or `org_id_to_org_member_info` (its tokens). */
 export function propelauthRoles(
@@ -64,7 +64,7 @@ export function buildPropelAuthProfile(
       tokenEndpoint: `${base}/propelauth/oauth/token`,
       openid: false,
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
-      allowInsecureRequests: isLoopbackUrl(base),
+      allowInsecureRequests: isLoopbackURL(base),
     },
     ctx.deps.fetch,
     ctx.now,
@@ -127,8 +127,8 @@ export function propelauthVerifier(options: {
     clientSecret: options.clientSecret,
     audience: options.resource,
     issuer: base,
-    allowHttpLoopback: isLoopbackUrl(base),
-    dangerouslyAllowPrivateNetwork: isLoopbackUrl(base),
+    allowHttpLoopback: isLoopbackURL(base),
+    dangerouslyAllowPrivateNetwork: isLoopbackURL(base),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const rolesOf = propelauthRoles({ orgId: options.orgId })

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { UpstreamError } from '../../../src/errors.js'
-import { JwksCache } from '../../../src/jwt/jwks-cache.js'
-import type { JwkSet } from '../../../src/jwt/jwk.js'
+import { JWKSCache } from '../../../src/jwt/jwks-cache.js'
+import type { JWKSet } from '../../../src/jwt/jwk.js'
 import { webCryptoSignatureVerifier } from '../../../src/jwt/signature.js'
 import type { SignatureVerifierFactory } from '../../../src/jwt/signature.js'
 import { JWTVerifier } from '../../../src/jwt/verifier.js'
@@ -15,18 +15,18 @@ import {
   expectRejected,
   joinToken,
   signToken,
-  startJwksServer,
+  startJWKSServer,
 } from '../../helpers/jwt-fixtures.js'
-import type { JwksServer, TestKey } from '../../helpers/jwt-fixtures.js'
+import type { JWKSServer, TestKey } from '../../helpers/jwt-fixtures.js'
 
 const MINUTE = 60_000
-let server: JwksServer
+let server: JWKSServer
 let k1: TestKey
 let clock: ReturnType<typeof createClock>
 
 beforeEach(async () => {
   k1 = await createTestKey('ES256')
-  server = await startJwksServer([k1.publicJwk])
+  server = await startJWKSServer([k1.publicJwk])
   clock = createClock()
 })
 
@@ -45,8 +45,8 @@ function verifier(overrides: Partial<JWTVerifierOptions> = {}): JWTVerifier {
   })
 }
 
-function sharedCache(options: ConstructorParameters<typeof JwksCache>[0] = {}): JwksCache {
-  return new JwksCache({ allowHttpLoopback: true, now: clock.now, ...options })
+function sharedCache(options: ConstructorParameters<typeof JWKSCache>[0] = {}): JWKSCache {
+  return new JWKSCache({ allowHttpLoopback: true, now: clock.now, ...options })
 }
 
 // Tokens valid at the test clock's current time, however far it was advanced.
@@ -59,7 +59,7 @@ function unknownKidToken(kid: string, claims: Record<string, unknown> = {}): str
   return joinToken({ alg: 'ES256', kid }, baseClaims(claims), new Uint8Array(64))
 }
 
-describe('JwksCache', () => {
+describe('JWKSCache', () => {
   it('loads the keys once and then verifies from memory', async () => {
     const v = verifier()
     for (let i = 0; i < 5; i++) expect(await v.verifyToken(await sign(k1))).toBeDefined()
@@ -221,7 +221,7 @@ describe('JwksCache', () => {
 
   it('calls a local key function like a JWKS fetch: once, then per cooldown', async () => {
     let calls = 0
-    const keys = (): Promise<JwkSet> => {
+    const keys = (): Promise<JWKSet> => {
       calls++
       return Promise.resolve({ keys: [k1.publicJwk] })
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { decodeBase64Url, encodeBase64Url } from '../../../src/jwt/base64url.js'
-import { normalizeMediaType, parseJws } from '../../../src/jwt/jws.js'
-import { JwtError } from '../../../src/jwt/jwt-error.js'
+import { decodeBase64URL, encodeBase64URL } from '../../../src/jwt/base64url.js'
+import { normalizeMediaType, parseJWS } from '../../../src/jwt/jws.js'
+import { JWTError } from '../../../src/jwt/jwt-error.js'
 import { b64url, joinToken } from '../../helpers/jwt-fixtures.js'
 
 const options = { algorithms: new Set(['RS256', 'ES256']) }
@@ -9,11 +9,11 @@ const header = { alg: 'RS256', kid: 'k1' }
 const payload = { iss: 'https://idp.test', exp: 1 }
 const signature = new Uint8Array([1, 2, 3, 4, 5])
 
-function reasonOf(token: string, opts: Parameters<typeof parseJws>[1] = options): string {
+function reasonOf(token: string, opts: Parameters<typeof parseJWS>[1] = options): string {
   try {
-    parseJws(token, opts)
+    parseJWS(token, opts)
   } catch (error) {
-    if (error instanceof JwtError) return error.reason
+    if (error instanceof JWTError) return error.reason
     throw error
   }
   return 'accepted'
@@ -23,30 +23,30 @@ describe('base64url', () => {
   it('round-trips every length and byte value', () => {
     for (let length = 0; length < 40; length++) {
       const bytes = new Uint8Array(length).map((_, i) => (i * 37 + length) & 255)
-      const encoded = encodeBase64Url(bytes)
+      const encoded = encodeBase64URL(bytes)
       expect(encoded).toBe(Buffer.from(bytes).toString('base64url'))
-      expect(decodeBase64Url(encoded)).toEqual(bytes)
+      expect(decodeBase64URL(encoded)).toEqual(bytes)
     }
   })
 
   it('refuses padding, the standard alphabet, whitespace, non-ASCII and impossible lengths', () => {
     for (const bad of ['QQ==', 'a+b/', 'QUJD RA', 'QUJ\u00e9', 'QUJDR', 'QUJD\n']) {
-      expect(decodeBase64Url(bad)).toBeUndefined()
+      expect(decodeBase64URL(bad)).toBeUndefined()
     }
   })
 
   it('refuses non-canonical trailing bits', () => {
-    expect(decodeBase64Url('QQ')).toEqual(new Uint8Array([65]))
-    expect(decodeBase64Url('QR')).toBeUndefined()
-    expect(decodeBase64Url('QUI')).toEqual(new Uint8Array([65, 66]))
-    expect(decodeBase64Url('QUJ')).toBeUndefined()
+    expect(decodeBase64URL('QQ')).toEqual(new Uint8Array([65]))
+    expect(decodeBase64URL('QR')).toBeUndefined()
+    expect(decodeBase64URL('QUI')).toEqual(new Uint8Array([65, 66]))
+    expect(decodeBase64URL('QUJ')).toBeUndefined()
   })
 })
 
-describe('parseJws', () => {
+describe('parseJWS', () => {
   it('splits a compact JWS into header, payload, signing input and signature', () => {
     const token = joinToken(header, payload, signature)
-    const parsed = parseJws(token, options)
+    const parsed = parseJWS(token, options)
     expect(parsed.header).toEqual(header)
     expect(parsed.payload).toEqual(payload)
     expect(new TextDecoder().decode(parsed.signingInput)).toBe(
@@ -57,7 +57,7 @@ describe('parseJws', () => {
 
   it('decodes UTF-8 claims', () => {
     const token = joinToken(header, { name: 'Zoë 東京' }, signature)
-    expect(parseJws(token, options).payload).toEqual({ name: 'Zoë 東京' })
+    expect(parseJWS(token, options).payload).toEqual({ name: 'Zoë 東京' })
   })
 
   it('refuses a token over the size cap before decoding it', () => {
@@ -98,7 +98,7 @@ describe('parseJws', () => {
 
   it('does not mistake colons, quotes and escapes inside strings for members', () => {
     const text = '{"u":"https://a:b@c:8080/x\\":y","q":"\\\\","n":{"k":"v:w"}}'
-    expect(parseJws(joinToken(header, text, signature), options).payload).toEqual(JSON.parse(text))
+    expect(parseJWS(joinToken(header, text, signature), options).payload).toEqual(JSON.parse(text))
   })
 
   it('enforces the algorithm allow-list and never accepts none', () => {
@@ -127,13 +127,13 @@ describe('parseJws', () => {
 
   it('keeps header members that point at keys as inert data', () => {
     const h = { ...header, jku: 'http://127.0.0.1:9/jwks', x5u: 'http://169.254.169.254/' }
-    expect(parseJws(joinToken(h, payload, signature), options).header).toEqual(h)
+    expect(parseJWS(joinToken(h, payload, signature), options).header).toEqual(h)
   })
 
   it('serves a repeated header from its cache with the same policy checks', () => {
     const token = joinToken(header, payload, signature)
-    parseJws(token, options)
-    expect(parseJws(token, options).header).toEqual(header)
+    parseJWS(token, options)
+    expect(parseJWS(token, options).header).toEqual(header)
     expect(reasonOf(token, { algorithms: new Set(['ES256']) })).toBe('alg_not_allowed')
   })
 })

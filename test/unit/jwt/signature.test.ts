@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { nodeSignatureVerifier } from '../../../src/adapters/node-crypto.js'
-import { encodeBase64Url } from '../../../src/jwt/base64url.js'
-import { parseJws } from '../../../src/jwt/jws.js'
-import { selectJwkForAlgorithm } from '../../../src/jwt/jwk.js'
-import type { Jwk } from '../../../src/jwt/jwk.js'
+import { encodeBase64URL } from '../../../src/jwt/base64url.js'
+import { parseJWS } from '../../../src/jwt/jws.js'
+import { selectJWKForAlgorithm } from '../../../src/jwt/jwk.js'
+import type { JWK } from '../../../src/jwt/jwk.js'
 import { webCryptoSignatureVerifier } from '../../../src/jwt/signature.js'
 import type { SignatureVerifierFactory } from '../../../src/jwt/signature.js'
 import { craftToken, createTestKey, signToken } from '../../helpers/jwt-fixtures.js'
@@ -17,7 +17,7 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 const algorithms = new Set([...ASYMMETRIC, 'EdDSA', 'HS256', 'HS384', 'HS512'])
 
 function parts(token: string) {
-  const { signingInput, signature } = parseJws(token, { algorithms })
+  const { signingInput, signature } = parseJWS(token, { algorithms })
   return { signingInput, signature }
 }
 
@@ -39,11 +39,11 @@ describe.each(factories)('%s signature verifier', (_name, factory) => {
     const secret = crypto.getRandomValues(new Uint8Array(64))
     const token = await craftToken({ alg }, { a: 1 }, { secret, alg })
     const { signingInput, signature } = parts(token)
-    const verify = await factory.importKey({ kty: 'oct', k: encodeBase64Url(secret) }, alg)
+    const verify = await factory.importKey({ kty: 'oct', k: encodeBase64URL(secret) }, alg)
     expect(await verify(signingInput, signature)).toBe(true)
     expect(await verify(signingInput, signature.subarray(1))).toBe(false)
     const other = crypto.getRandomValues(new Uint8Array(64))
-    const wrong = await factory.importKey({ kty: 'oct', k: encodeBase64Url(other) }, alg)
+    const wrong = await factory.importKey({ kty: 'oct', k: encodeBase64URL(other) }, alg)
     expect(await wrong(signingInput, signature)).toBe(false)
   })
 
@@ -67,7 +67,7 @@ describe.each(factories)('%s signature verifier', (_name, factory) => {
   it('refuses keys that must not serve the algorithm', async () => {
     const rsa = await createTestKey('RS256')
     const ec = await createTestKey('ES256')
-    const refused: [Jwk, string][] = [
+    const refused: [JWK, string][] = [
       [rsa.publicJwk, 'RS512'], // jwk alg set and different
       [rsa.publicJwk, 'PS256'],
       [{ ...rsa.publicJwk, alg: undefined, use: 'enc' }, 'RS256'],
@@ -75,7 +75,7 @@ describe.each(factories)('%s signature verifier', (_name, factory) => {
       [{ ...ec.publicJwk, alg: undefined }, 'ES384'], // curve does not fit
       [ec.publicJwk, 'RS256'], // kty does not fit
       [{ ...rsa.publicJwk, alg: undefined }, 'HS256'],
-      [{ kty: 'oct', k: encodeBase64Url(new Uint8Array(16)) }, 'HS256'], // secret too short
+      [{ kty: 'oct', k: encodeBase64URL(new Uint8Array(16)) }, 'HS256'], // secret too short
       [{ ...rsa.publicJwk, alg: 'none' }, 'none'],
     ]
     for (const [jwk, alg] of refused) {
@@ -85,13 +85,13 @@ describe.each(factories)('%s signature verifier', (_name, factory) => {
 
   it('refuses an RSA key under 2048 bits', async () => {
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
-    const jwk = publicKey.export({ format: 'jwk' }) as Jwk
+    const jwk = publicKey.export({ format: 'jwk' }) as JWK
     await expect(factory.importKey(jwk, 'RS256')).rejects.toThrow(TypeError)
   })
 
   it('rejects the import of an EC point that is not on the curve', async () => {
     const ec = await createTestKey('ES256')
-    const x = encodeBase64Url(new Uint8Array(32).fill(1))
+    const x = encodeBase64URL(new Uint8Array(32).fill(1))
     const jwk = { ...ec.publicJwk, x, y: x }
     await expect(factory.importKey(jwk, 'ES256')).rejects.toThrow()
   })
@@ -105,16 +105,16 @@ describe.each(factories)('%s signature verifier', (_name, factory) => {
   })
 })
 
-describe('selectJwkForAlgorithm', () => {
+describe('selectJWKForAlgorithm', () => {
   it('returns only the public members', async () => {
     const key = await createTestKey('RS256')
-    const selected = selectJwkForAlgorithm({ ...key.publicJwk, d: 'x', p: 'y' }, 'RS256')
+    const selected = selectJWKForAlgorithm({ ...key.publicJwk, d: 'x', p: 'y' }, 'RS256')
     expect(selected).toEqual({ kty: 'RSA', n: key.publicJwk.n, e: key.publicJwk.e })
   })
 
   it('accepts key_ops with verify and use sig', async () => {
     const key = await createTestKey('ES256')
     const jwk = { ...key.publicJwk, key_ops: ['verify'], use: 'sig' }
-    expect(selectJwkForAlgorithm(jwk, 'ES256')).toBeDefined()
+    expect(selectJWKForAlgorithm(jwk, 'ES256')).toBeDefined()
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { matchesRedirectPattern } from '../../../src/oauth/redirect-uri.js'
-import { authorizeUrl, createTestGatehouse, pkcePair } from '../../helpers/gatehouse.js'
+import { authorizeURL, createTestGatehouse, pkcePair } from '../../helpers/gatehouse.js'
 
 describe('allowedRedirectUris patterns', () => {
   it.each([
@@ -65,7 +65,7 @@ describe('the allow-list at authorization', () => {
       },
     })
     const query = (extra: Record<string, string>) =>
-      authorizeUrl({
+      authorizeURL({
         response_type: 'code',
         client_id: 'static-app',
         code_challenge: pkcePair().challenge,

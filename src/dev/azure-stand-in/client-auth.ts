@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
 import type { StandInApp } from './directory.js'
-import { entraError } from './errors.js'
+import { azureError } from './errors.js'
 
 /**
  * A certificate client assertion: the JWT-bearer assertion type, a certificate on the app, the
@@ -18,9 +18,9 @@ export async function checkClientAssertion(
   tokenUrl: string,
   nowMs: number,
 ): Promise<Response | undefined> {
-  const refuse = (code: number, text: string) => entraError(401, 'invalid_client', code, text)
+  const refuse = (code: number, text: string) => azureError(401, 'invalid_client', code, text)
   if (params.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
-    return entraError(400, 'invalid_request', 700023, 'Invalid client_assertion_type.')
+    return azureError(400, 'invalid_request', 700023, 'Invalid client_assertion_type.')
   }
   if (app.certificate === undefined) {
     return refuse(

@@ -189,7 +189,7 @@ export class StandInState {
   }
 }
 
-export function randomId(): string {
+export function randomID(): string {
   return randomBytes(24).toString('base64url')
 }
 

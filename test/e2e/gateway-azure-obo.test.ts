@@ -1,5 +1,5 @@
 /**
- * `credential: { kind: entra-obo }` on a `gatehouse serve` route: users sign in at the local Entra
+ * `credential: { kind: azure-obo }` on a `gatehouse serve` route: users sign in at the local Entra
  * stand-in (Gatehouse's upstream `kind: azure`), and the MCP server behind the route receives,
  * instead of anything of the client's, a token Entra issued by On-Behalf-Of for the configured
  * scopes. The stand-in records what the gateway sent; the token works at its Graph `/v1.0/me`.
@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import {
-  startEntraStandIn,
-  type EntraStandIn,
+  startAzureStandIn,
+  type AzureStandIn,
   type StandInApp,
-} from '../../src/dev/entra-stand-in/index.js'
+} from '../../src/dev/azure-stand-in/index.js'
 import { connectAs, startRecorder } from '../helpers/gateway.js'
 
 const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
@@ -24,7 +24,7 @@ const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read'
 const ADELE = { username: 'adele@contoso.example', password: 'adele-pw' }
 const MFA = { username: 'mfa@contoso.example', password: 'mfa-pw' }
 
-let entra: EntraStandIn
+let entra: AzureStandIn
 let recorder: Awaited<ReturnType<typeof startRecorder>>
 let serve: RunningServe
 let auditFile: string
@@ -38,7 +38,7 @@ const app: StandInApp = {
 
 beforeAll(async () => {
   auditFile = join(await mkdtemp(join(tmpdir(), 'gh-gw-obo-')), 'audit.jsonl')
-  entra = await startEntraStandIn({
+  entra = await startAzureStandIn({
     tenants: [{ id: TENANT, domain: 'contoso.onmicrosoft.com' }],
     apps: [app],
     users: [
@@ -76,7 +76,7 @@ beforeAll(async () => {
             upstream: {
               kind: 'http',
               url: recorder.url,
-              credential: { kind: 'entra-obo', scopes: [GRAPH_USER_READ] },
+              credential: { kind: 'azure-obo', scopes: [GRAPH_USER_READ] },
             },
           },
         ],
@@ -90,10 +90,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await (serve as RunningServe | undefined)?.close()
   await (recorder as typeof recorder | undefined)?.stop()
-  await (entra as EntraStandIn | undefined)?.close()
+  await (entra as AzureStandIn | undefined)?.close()
 })
 
-describe('entra-obo route credential', () => {
+describe('azure-obo route credential', () => {
   it("sends the upstream Entra's On-Behalf-Of token for the configured scopes, cached per user", async () => {
     const { client, provider } = await connectAs(serve.routes['/graph']!, ADELE)
     try {

@@ -22,7 +22,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 }
 
 /** A token-endpoint error as Entra writes it (`AADSTSnnnn: …` descriptions, `error_codes`). */
-export function entraError(
+export function azureError(
   status: number,
   error: string,
   code: number,

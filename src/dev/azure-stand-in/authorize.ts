@@ -8,7 +8,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { OIDC } from './directory.js'
 import { errorPage, escape, PAGE_HEADERS, redirectError } from './errors.js'
-import { randomId, type StandInState } from './state.js'
+import { randomID, type StandInState } from './state.js'
 
 export function handleAuthorize(state: StandInState, tenantSegment: string, url: URL): Response {
   const params = Object.fromEntries(url.searchParams)
@@ -60,7 +60,7 @@ export function handleAuthorize(state: StandInState, tenantSegment: string, url:
       )
     }
   }
-  const id = randomId()
+  const id = randomID()
   state.pending.set(id, {
     tenantSegment,
     tenantId: tenant.id,
@@ -119,7 +119,7 @@ export async function handleLogin(
     )
   }
   state.consent(user, pending.app, pending.scopes)
-  const code = randomId() + randomId()
+  const code = randomID() + randomID()
   state.codes.set(code, {
     pending,
     user,
@@ -128,6 +128,6 @@ export async function handleLogin(
   })
   redirect.searchParams.set('code', code)
   if (pending.params.state !== undefined) redirect.searchParams.set('state', pending.params.state)
-  redirect.searchParams.set('session_state', randomId())
+  redirect.searchParams.set('session_state', randomID())
   return new Response(null, { status: 302, headers: { location: redirect.href } })
 }

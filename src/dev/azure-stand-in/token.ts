@@ -20,8 +20,8 @@ import {
   type StandInApp,
   type StandInUser,
 } from './directory.js'
-import { entraError } from './errors.js'
-import { randomId, type StandInState } from './state.js'
+import { azureError } from './errors.js'
+import { randomID, type StandInState } from './state.js'
 
 export async function handleToken(
   state: StandInState,
@@ -45,9 +45,9 @@ export async function handleToken(
   })
   const tenant = state.directory.tenantFor(tenantSegment)
   if (!tenant)
-    return entraError(400, 'invalid_request', 90002, `Tenant '${tenantSegment}' not found.`)
+    return azureError(400, 'invalid_request', 90002, `Tenant '${tenantSegment}' not found.`)
   if (basic?.wellFormed === false) {
-    return entraError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
+    return azureError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
   }
   const clientId = basic?.id ?? params.client_id
   const secret = basic?.secret ?? params.client_secret
@@ -63,14 +63,14 @@ export async function handleToken(
     return grant(state, app, tenant.b2c, params)
   }
   if (!app)
-    return entraError(
+    return azureError(
       400,
       'unauthorized_client',
       700016,
       'Application was not found in the directory.',
     )
   if (secret === undefined) {
-    return entraError(
+    return azureError(
       401,
       'invalid_client',
       7000218,
@@ -78,7 +78,7 @@ export async function handleToken(
     )
   }
   if (!same(secret, app.clientSecret)) {
-    return entraError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
+    return azureError(401, 'invalid_client', 7000215, 'Invalid client secret provided.')
   }
   return grant(state, app, tenant.b2c, params)
 }
@@ -96,7 +96,7 @@ function grant(
       return redeemRefresh(state, app, params)
     case 'urn:ietf:params:oauth:grant-type:jwt-bearer':
       if (b2c)
-        return entraError(
+        return azureError(
           400,
           'unsupported_grant_type',
           70003,
@@ -105,7 +105,7 @@ function grant(
       return onBehalfOf(state, app, params)
     case undefined:
     default:
-      return entraError(
+      return azureError(
         400,
         'unsupported_grant_type',
         70003,
@@ -128,7 +128,7 @@ function oneResource(
   for (const s of list.filter((x) => !OIDC.has(x))) {
     const r = state.directory.resolveScope(s)
     if (!r)
-      return entraError(
+      return azureError(
         400,
         'invalid_scope',
         70011,
@@ -138,7 +138,7 @@ function oneResource(
     full.push(`${r.resource}/${r.name}`)
   }
   if (new Set(resolved.map((r) => r.resource)).size > 1) {
-    return entraError(
+    return azureError(
       400,
       'invalid_request',
       28000,
@@ -153,16 +153,16 @@ function oneResource(
 async function redeemCode(state: StandInState, app: StandInApp, params: Record<string, string>) {
   const issued = params.code === undefined ? undefined : state.codes.get(params.code)
   if (!issued)
-    return entraError(400, 'invalid_grant', 70000, 'The provided authorization code is invalid.')
+    return azureError(400, 'invalid_grant', 70000, 'The provided authorization code is invalid.')
   if (issued.redeemed)
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       54005,
       'OAuth2 Authorization code was already redeemed.',
     )
   if (issued.expiresAt <= state.now())
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       70008,
@@ -170,9 +170,9 @@ async function redeemCode(state: StandInState, app: StandInApp, params: Record<s
     )
   const p = issued.pending
   if (p.app.clientId !== app.clientId)
-    return entraError(400, 'invalid_grant', 70000, 'The code was issued to another client.')
+    return azureError(400, 'invalid_grant', 70000, 'The code was issued to another client.')
   if (params.redirect_uri !== p.params.redirect_uri)
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       50148,
@@ -182,7 +182,7 @@ async function redeemCode(state: StandInState, app: StandInApp, params: Record<s
   const challenge =
     verifier === undefined ? undefined : createHash('sha256').update(verifier).digest('base64url')
   if (challenge === undefined || challenge !== p.params.code_challenge) {
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       501481,
@@ -190,7 +190,7 @@ async function redeemCode(state: StandInState, app: StandInApp, params: Record<s
     )
   }
   if (params.scope === undefined || params.scope.trim() === '') {
-    return entraError(
+    return azureError(
       400,
       'invalid_scope',
       28003,
@@ -202,7 +202,7 @@ async function redeemCode(state: StandInState, app: StandInApp, params: Record<s
   const consented = new Set(p.scopes.map((s) => fullForm(state, s)))
   for (const s of parsed.full) {
     if (!consented.has(s))
-      return entraError(
+      return azureError(
         400,
         'invalid_grant',
         65001,
@@ -227,7 +227,7 @@ async function redeemRefresh(state: StandInState, app: StandInApp, params: Recor
   const rt =
     params.refresh_token === undefined ? undefined : state.refresh.get(params.refresh_token)
   if (!rt?.live || rt.app.clientId !== app.clientId) {
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       70000,
@@ -238,7 +238,7 @@ async function redeemRefresh(state: StandInState, app: StandInApp, params: Recor
   if (parsed instanceof Response) return parsed
   for (const s of parsed.full) {
     if (!rt.scopes.includes(s))
-      return entraError(
+      return azureError(
         400,
         'invalid_grant',
         65001,
@@ -298,7 +298,7 @@ async function tokenResponse(
     access_token: token,
   }
   if (o.refresh) {
-    const rt = randomId() + randomId()
+    const rt = randomID() + randomID()
     state.refresh.set(rt, {
       app,
       user,
@@ -320,10 +320,10 @@ async function tokenResponse(
 
 async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<string, string>) {
   if (params.requested_token_use !== 'on_behalf_of') {
-    return entraError(400, 'invalid_request', 50027, "requested_token_use must be 'on_behalf_of'.")
+    return azureError(400, 'invalid_request', 50027, "requested_token_use must be 'on_behalf_of'.")
   }
   if (params.assertion === undefined) {
-    return entraError(
+    return azureError(
       400,
       'invalid_request',
       900144,
@@ -341,12 +341,12 @@ async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<s
     const expired =
       error instanceof Error && (error as { code?: string }).code === 'ERR_JWT_EXPIRED'
     return expired
-      ? entraError(400, 'invalid_grant', 500133, 'Assertion is not within its valid time range.')
-      : entraError(400, 'invalid_grant', 50013, 'Assertion failed signature validation.')
+      ? azureError(400, 'invalid_grant', 500133, 'Assertion is not within its valid time range.')
+      : azureError(400, 'invalid_grant', 50013, 'Assertion failed signature validation.')
   }
   const audiences = [app.clientId, state.directory.identifierUri(app)]
   if (typeof claims.aud !== 'string' || !audiences.includes(claims.aud)) {
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       50013,
@@ -357,14 +357,14 @@ async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<s
     (u) => state.oid(u) === claims.oid && u.tenantId === claims.tid,
   )
   if (!user)
-    return entraError(
+    return azureError(
       400,
       'invalid_grant',
       50034,
       'The user account does not exist in the directory.',
     )
   if (params.scope === undefined || params.scope.trim() === '') {
-    return entraError(
+    return azureError(
       400,
       'invalid_request',
       900144,
@@ -374,14 +374,14 @@ async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<s
   const parsed = oneResource(state, params.scope)
   if (parsed instanceof Response) return parsed
   if (!parsed.resource)
-    return entraError(
+    return azureError(
       400,
       'invalid_scope',
       70011,
       "The provided value for the input parameter 'scope' is not valid.",
     )
   if (user.requireMfaForObo === true) {
-    return entraError(
+    return azureError(
       400,
       'interaction_required',
       50076,
@@ -396,7 +396,7 @@ async function onBehalfOf(state: StandInState, app: StandInApp, params: Record<s
   const consented = state.consented(user, app)
   for (const s of parsed.full) {
     if (!consented.has(s)) {
-      return entraError(
+      return azureError(
         400,
         'invalid_grant',
         65001,

@@ -5,9 +5,9 @@
  * that points Gatehouse's Azure provider at it.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { startEntraStandIn } from './entra-stand-in/index.js'
+import { startAzureStandIn } from './azure-stand-in/index.js'
 
-export interface EntraDevUpstream {
+export interface AzureDevUpstream {
   /** The stand-in's base URL. */
   url: string
   /** The tenant's v2 issuer. */
@@ -17,15 +17,15 @@ export interface EntraDevUpstream {
   close(): Promise<void>
 }
 
-export async function startEntraDevUpstream(options: {
+export async function startAzureDevUpstream(options: {
   issuer: string
   user: string
   password: string
-}): Promise<EntraDevUpstream> {
+}): Promise<AzureDevUpstream> {
   const tenantId = randomUUID()
   const clientId = randomUUID()
   const clientSecret = randomBytes(32).toString('base64url')
-  const entra = await startEntraStandIn({
+  const entra = await startAzureStandIn({
     tenants: [{ id: tenantId, domain: 'gatehouse-dev.onmicrosoft.com' }],
     apps: [
       {

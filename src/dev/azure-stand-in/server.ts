@@ -1,5 +1,5 @@
 /**
- * `startEntraStandIn`: a local Microsoft Entra ID for tests and `gatehouse dev --provider azure`,
+ * `startAzureStandIn`: a local Microsoft Entra ID for tests and `gatehouse dev --provider azure`,
  * on a loopback port. It serves what Gatehouse's Azure provider talks to, with Entra's rules and
  * error shapes (see authorize.ts, token.ts), and records every request it receives so tests can
  * assert exactly what was sent. Development only: secrets are compared but kept in memory, and the
@@ -17,7 +17,7 @@ import { KeyRing } from './keys.js'
 import { StandInState, type RecordedRequest } from './state.js'
 import { handleToken } from './token.js'
 
-export interface EntraStandInOptions {
+export interface AzureStandInOptions {
   tenants: StandInTenant[]
   apps: StandInApp[]
   users: StandInUser[]
@@ -29,7 +29,7 @@ export interface EntraStandInOptions {
   now?: () => number
 }
 
-export interface EntraStandIn {
+export interface AzureStandIn {
   /** `http://127.0.0.1:{port}`: pass it as the Azure provider's `authority`. */
   readonly url: string
   /** Every request received, in order. */
@@ -58,7 +58,7 @@ const ROUTE =
   /^\/(.+?)\/(v2\.0\/\.well-known\/openid-configuration|discovery\/v2\.0\/keys|oauth2\/v2\.0\/authorize|oauth2\/v2\.0\/token)$/
 const LOGIN = /^\/(.+?)\/login\/([\w-]+)(\/login)?$/
 
-export async function startEntraStandIn(options: EntraStandInOptions): Promise<EntraStandIn> {
+export async function startAzureStandIn(options: AzureStandInOptions): Promise<AzureStandIn> {
   const keys = await KeyRing.create()
   const directory = new Directory(options.tenants, options.apps, options.users)
   const holder: { state?: StandInState } = {}
