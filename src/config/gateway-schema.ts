@@ -179,8 +179,13 @@ const SseUpstreamSchema = z.strictObject({
   kind: z.literal('sse'),
   /** The server's SSE endpoint (e.g. `http://127.0.0.1:3001/sse`). */
   url: absoluteUrl(),
-  /** Deadline for the stream's `endpoint` event, and for the answer to each request. */
+  /**
+   * Deadline for the stream's `endpoint` event, and for the answer to each request; a progress
+   * notification for the request restarts the clock.
+   */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** However much progress is reported, the answer is cut off after this long. */
+  maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
   identityHeaders: IdentityHeadersSchema.optional(),
   maxInFlight,
@@ -222,8 +227,13 @@ const StdioUpstreamSchema = z.strictObject({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(4 * 1024 * 1024),
-  /** Deadline for the process's answer to one request. */
+  /**
+   * Deadline for the process's answer to one request; a progress notification for the request
+   * restarts the clock.
+   */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** However much progress is reported, the answer is cut off after this long. */
+  maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
   /** Sessions unused this long are closed (in `session` mode with their process). */
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` mode. */
@@ -312,14 +322,12 @@ export const GatewaySchema = z
         })
       }
       if (r.upstream.kind !== 'stdio') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
-      if (r.upstream.kind === 'http') {
-        if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', i, 'upstream', 'maxTimeoutSeconds'],
-            message: 'must be at least timeoutSeconds',
-          })
-        }
+      if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'upstream', 'maxTimeoutSeconds'],
+          message: 'must be at least timeoutSeconds',
+        })
       }
     })
   })

@@ -77,6 +77,7 @@ export function createUpstream(
       return createSseUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
+        maxTimeoutMs: u.maxTimeoutSeconds * 1000,
         idleSeconds: u.idleSeconds,
         maxSessions: u.maxSessions,
         credential: loadCredential(

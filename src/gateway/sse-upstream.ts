@@ -13,6 +13,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
+import { callDeadline, type CallDeadline } from './call-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import type { UpstreamTracing } from './http-upstream.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
@@ -25,6 +26,8 @@ export interface SseUpstreamOptions {
   url: string
   /** Deadline for the `endpoint` event and for each request's answer. */
   timeoutMs: number
+  /** Progress restarts a request's deadline, but its answer is cut off after this long. */
+  maxTimeoutMs?: number
   idleSeconds: number
   maxSessions: number
   credential: CredentialHeaders
@@ -46,11 +49,16 @@ interface Session {
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
   /** Requests waiting for the server's answer, by id (JSON), with their deadline. */
-  pending: Map<string, { id: Id; method: string; timer: ReturnType<typeof setTimeout> }>
+  pending: Map<string, { id: Id; method: string; deadline: CallDeadline }>
   /** Requests whose answers policy rewrites. */
   rewrites: Map<string, { request: RpcMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
   /** Progress token → the request it belongs to (so progress goes on that request's stream). */
   progress: Map<string, Id>
+}
+
+/** Forgets the progress tokens of a request that ended (answered, timed out, refused). */
+function forget(s: Session, id: Id): void {
+  for (const [token, related] of s.progress) if (related === id) s.progress.delete(token)
 }
 
 export function createSseUpstream(options: SseUpstreamOptions): Upstream {
@@ -60,7 +68,7 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
 
   const end = async (s: Session) => {
     if (!all.delete(s)) return
-    for (const p of s.pending.values()) clearTimeout(p.timer)
+    for (const p of s.pending.values()) p.deadline.clear()
     s.pending.clear()
     if (s.id !== undefined) sessions.delete(s.id)
     await s.client.close().catch(() => undefined)
@@ -73,9 +81,9 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       const key = JSON.stringify(msg.id)
       const p = s.pending.get(key)
       if (!p) return
-      clearTimeout(p.timer)
+      p.deadline.clear()
       s.pending.delete(key)
-      for (const [token, id] of s.progress) if (id === p.id) s.progress.delete(token)
+      forget(s, p.id)
       const fix = s.rewrites.get(key)
       s.rewrites.delete(key)
       const out = fix && fix.request.method === p.method ? fix.rewrite(fix.request, msg) : msg
@@ -87,6 +95,8 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken
       related = s.progress.get(JSON.stringify(token))
       if (related === undefined) return
+      // MCP lifecycle §Timeouts: progress for the call restarts its clock (up to the maximum).
+      s.pending.get(JSON.stringify(related))?.deadline.progress()
     } else if (validId(msg.id)) {
       // A request from the server (sampling, elicitation): on the stream of the latest call.
       related = [...s.pending.values()].at(-1)?.id
@@ -106,19 +116,27 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       const token = (msg.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
         ?.progressToken
       if (token !== undefined) s.progress.set(JSON.stringify(token), id)
-      const timer = setTimeout(() => {
-        if (!s.pending.delete(key)) return
-        options.onError?.('upstream timed out')
-        const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
-        void s.server.send({ jsonrpc: '2.0', id, error }).catch(() => undefined)
-        const cancelled = {
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: id, reason: 'timed out at the gateway' },
-        }
-        void s.client.send(cancelled as JSONRPCMessage).catch(() => undefined)
-      }, options.timeoutMs)
-      s.pending.set(key, { id, method: msg.method, timer })
+      const deadline = callDeadline({
+        timeoutMs: options.timeoutMs,
+        maxMs: options.maxTimeoutMs ?? options.timeoutMs,
+        onTimeout: () => {
+          if (!s.pending.delete(key)) return
+          forget(s, id)
+          options.onError?.('upstream timed out')
+          const error = {
+            code: RPC.internalError,
+            message: 'the MCP server did not answer in time',
+          }
+          void s.server.send({ jsonrpc: '2.0', id, error }).catch(() => undefined)
+          const cancelled = {
+            jsonrpc: '2.0',
+            method: 'notifications/cancelled',
+            params: { requestId: id, reason: 'timed out at the gateway' },
+          }
+          void s.client.send(cancelled as JSONRPCMessage).catch(() => undefined)
+        },
+      })
+      s.pending.set(key, { id, method: msg.method, deadline })
     }
     s.client.send(msg as JSONRPCMessage).catch(() => {
       options.onError?.('upstream refused a message')
@@ -126,8 +144,9 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
         const key = JSON.stringify(msg.id)
         const p = s.pending.get(key)
         if (!p) return
-        clearTimeout(p.timer)
+        p.deadline.clear()
         s.pending.delete(key)
+        forget(s, p.id)
         const error = { code: RPC.internalError, message: 'the MCP server is unavailable' }
         void s.server.send({ jsonrpc: '2.0', id: msg.id, error }).catch(() => undefined)
       }

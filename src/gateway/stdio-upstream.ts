@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { callDeadline, type CallDeadline } from './call-deadline.js'
 import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
 import { commandSpawnable } from './readiness.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
@@ -34,7 +35,7 @@ interface Pending {
   session: SessionEntry
   id: Id
   method: string
-  timer: ReturnType<typeof setTimeout>
+  deadline: CallDeadline
 }
 
 export interface StdioDeps {
@@ -227,7 +228,10 @@ class Bridge {
   readonly #sessions = new Set<SessionEntry>()
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
-  readonly #progress = new Map<string, { session: SessionEntry; token: unknown; related: Id }>()
+  readonly #progress = new Map<
+    string,
+    { session: SessionEntry; token: unknown; related: Id; n: number }
+  >()
   /** Gateway id of a server-to-client request → the session it went to and the server's id. */
   readonly #serverRequests = new Map<string, { session: SessionEntry; id: Id }>()
   #next = 1
@@ -286,7 +290,7 @@ class Bridge {
     if (this.active === session) this.active = undefined
     for (const [n, p] of this.#pending) {
       if (p.session === session) {
-        clearTimeout(p.timer)
+        p.deadline.clear()
         this.#pending.delete(n)
       }
     }
@@ -356,21 +360,35 @@ class Bridge {
     const meta = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
     if (meta?.progressToken !== undefined) {
       const token = `gw-${String(n)}`
-      this.#progress.set(token, { session, token: meta.progressToken, related: id })
+      this.#progress.set(token, { session, token: meta.progressToken, related: id, n })
       params = { ...(params as object), _meta: { ...meta, progressToken: token } }
     }
-    const timer = setTimeout(() => {
-      if (!this.#pending.delete(n)) return
-      this.#reply(session, id, method, {
-        jsonrpc: '2.0',
-        id,
-        error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
-      })
-    }, this.#config.timeoutSeconds * 1000)
-    this.#pending.set(n, { session, id, method, timer })
+    // MCP lifecycle §Timeouts: progress for this call restarts the clock, up to maxTimeoutSeconds.
+    const deadline = callDeadline({
+      timeoutMs: this.#config.timeoutSeconds * 1000,
+      maxMs: this.#config.maxTimeoutSeconds * 1000,
+      onTimeout: () => {
+        if (!this.#pending.delete(n)) return
+        this.#dropProgress(session, id)
+        this.#reply(session, id, method, {
+          jsonrpc: '2.0',
+          id,
+          error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
+        })
+        // Tell the server to stop working on what nobody awaits any more (never `initialize`).
+        if (method === 'initialize') return
+        this.#process.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: n, reason: 'timed out at the gateway' },
+        })
+      },
+    })
+    this.#pending.set(n, { session, id, method, deadline })
     if (!this.#process.send({ ...msg, id: n, params })) {
-      clearTimeout(timer)
+      deadline.clear()
       this.#pending.delete(n)
+      this.#dropProgress(session, id)
       this.#reply(session, id, method, {
         jsonrpc: '2.0',
         id,
@@ -385,11 +403,9 @@ class Bridge {
       const n = typeof msg.id === 'number' ? msg.id : undefined
       const p = n === undefined ? undefined : this.#pending.get(n)
       if (!p || n === undefined) return
-      clearTimeout(p.timer)
+      p.deadline.clear()
       this.#pending.delete(n)
-      for (const [token, entry] of this.#progress) {
-        if (entry.session === p.session && entry.related === p.id) this.#progress.delete(token)
-      }
+      this.#dropProgress(p.session, p.id)
       if (p.method === 'initialize' && this.#init && msg.result !== undefined) {
         this.#init.result = msg.result
         for (const w of this.#init.waiting.splice(0)) w()
@@ -428,6 +444,7 @@ class Bridge {
       const params = msg.params as { progressToken?: unknown } | undefined
       const entry = this.#progress.get(String(params?.progressToken))
       if (!entry) return
+      this.#pending.get(entry.n)?.deadline.progress()
       void entry.session.transport.send(
         { ...msg, params: { ...params, progressToken: entry.token } } as JSONRPCMessage,
         { relatedRequestId: entry.related },
@@ -462,6 +479,13 @@ class Bridge {
     void session.transport.send(out as JSONRPCMessage).catch(() => undefined)
   }
 
+  /** Forgets the progress tokens of a call that ended (answered, timed out or not sent). */
+  #dropProgress(session: SessionEntry, id: Id): void {
+    for (const [token, entry] of this.#progress) {
+      if (entry.session === session && entry.related === id) this.#progress.delete(token)
+    }
+  }
+
   #find(session: SessionEntry, id: unknown): number | undefined {
     for (const [n, p] of this.#pending) if (p.session === session && p.id === id) return n
     return undefined
@@ -486,7 +510,7 @@ class Bridge {
     this.#initializedSent = false
     if (this.#init?.result !== undefined) this.#initializedSent = true // re-sent on restart
     for (const p of pending) {
-      clearTimeout(p.timer)
+      p.deadline.clear()
       this.#reply(p.session, p.id, p.method, {
         jsonrpc: '2.0',
         id: p.id,
