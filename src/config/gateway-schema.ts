@@ -153,6 +153,24 @@ export const AccessRuleSchema = z.strictObject({
  */
 const maxInFlight = z.number().int().min(1).max(100_000).optional()
 
+/**
+ * Events kept per session for `Last-Event-ID` resumption on routes whose client side the gateway
+ * serves itself (stdio, legacy SSE), in this instance's memory; the oldest go first.
+ */
+const eventBuffer = z
+  .strictObject({
+    /** Most events kept per session; `0` turns resumption off (events carry no ids). */
+    maxEvents: z.number().int().min(0).max(10_000).default(256),
+    /** Most bytes of event data kept per session; a larger event is delivered, not kept. */
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+  })
+  .default({ maxEvents: 256, maxBytes: 1024 * 1024 })
+
 const HttpUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
   /** The Streamable HTTP endpoint of the MCP server. */
@@ -193,6 +211,7 @@ const SseUpstreamSchema = z.strictObject({
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most sessions (upstream streams) at once; more answer 503. */
   maxSessions: z.number().int().min(1).max(100_000).default(1000),
+  eventBuffer,
 })
 
 const StdioUpstreamSchema = z.strictObject({
@@ -238,6 +257,7 @@ const StdioUpstreamSchema = z.strictObject({
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
+  eventBuffer,
   maxInFlight,
 })
 

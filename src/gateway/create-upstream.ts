@@ -78,6 +78,7 @@ export function createUpstream(
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
         maxTimeoutMs: u.maxTimeoutSeconds * 1000,
+        eventBuffer: u.eventBuffer,
         idleSeconds: u.idleSeconds,
         maxSessions: u.maxSessions,
         credential: loadCredential(

@@ -16,7 +16,8 @@ import type { AccessToken } from '../jwt/access-token.js'
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import type { UpstreamTracing } from './http-upstream.js'
-import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { EventBuffer, resumeRequest, type EventBufferLimits } from './event-buffer.js'
+import { RPC, requestIds, rpcError, validId, type RpcMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
@@ -28,6 +29,8 @@ export interface SseUpstreamOptions {
   timeoutMs: number
   /** Progress restarts a request's deadline, but its answer is cut off after this long. */
   maxTimeoutMs?: number
+  /** Events kept per session for `Last-Event-ID` resumption; none: no resumption. */
+  eventBuffer?: EventBufferLimits
   idleSeconds: number
   maxSessions: number
   credential: CredentialHeaders
@@ -45,6 +48,8 @@ interface Session {
   /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
   ended: (sessionId: string) => Promise<void>
   server: WebStandardStreamableHTTPServerTransport
+  /** The session's recent events, for `Last-Event-ID`. */
+  events: EventBuffer | undefined
   // The legacy transport is what this upstream kind is for.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
@@ -207,6 +212,8 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       options.onError?.('no upstream credential for the caller')
       return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }
+    const limits = options.eventBuffer
+    const events = limits && limits.maxEvents > 0 ? new EventBuffer(limits) : undefined
     Object.assign(session, {
       id: undefined,
       lastSeen: Date.now(),
@@ -214,10 +221,12 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
       pending: new Map(),
       rewrites: new Map(),
       progress: new Map(),
+      events,
       // eslint-disable-next-line @typescript-eslint/no-deprecated
       client: new SSEClientTransport(new URL(options.url), { fetch: withCredential }),
       server: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        ...(events ? { eventStore: events } : {}),
         onsessioninitialized: async (id) => {
           session.id = id
           sessions.set(id, session)
@@ -310,16 +319,25 @@ export function createSseUpstream(options: SseUpstreamOptions): Upstream {
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
         : undefined
       const opened = call.sessionId === undefined
+      let request = call.request
+      if (call.sessionId !== undefined) {
+        const resumed = resumeRequest(session.events, request, call.sessionId)
+        if (resumed instanceof Response) return resumed
+        request = resumed
+      }
+      const forget = session.events?.expect(requestIds(call.messages))
       let response: Response
       try {
         response = await session.server.handleRequest(
-          call.request,
+          request,
           parsedBody === undefined ? {} : { parsedBody },
         )
       } catch (error) {
+        forget?.()
         if (opened && session.id === undefined) await end(session)
         throw error
       }
+      if (response.status !== 200) forget?.()
       // An `initialize` that failed leaves a session without id: drop it (it held a slot).
       if (opened && session.id === undefined) await end(session)
       return response

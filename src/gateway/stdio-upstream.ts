@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { callDeadline, type CallDeadline } from './call-deadline.js'
-import { RPC, rpcError, validId, type RpcMessage } from './messages.js'
+import { EventBuffer, resumeRequest } from './event-buffer.js'
+import { RPC, requestIds, rpcError, validId, type RpcMessage } from './messages.js'
 import { commandSpawnable } from './readiness.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -26,6 +27,8 @@ interface SessionEntry {
   /** Milliseconds since the epoch of the last request. */
   lastSeen: number
   transport: WebStandardStreamableHTTPServerTransport
+  /** The session's recent events, for `Last-Event-ID` (none when `eventBuffer.maxEvents` is 0). */
+  events: EventBuffer | undefined
   bridge: Bridge
   /** Requests whose answers policy rewrites, by the client's id. */
   rewrites: Map<Id, { request: RpcMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
@@ -119,13 +122,17 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       if (bridges >= config.maxProcesses) return tooMany()
       bridge = newBridge(false, true)
     }
+    const events =
+      config.eventBuffer.maxEvents > 0 ? new EventBuffer(config.eventBuffer) : undefined
     const entry: SessionEntry = {
       id: undefined,
       lastSeen: Date.now(),
       bridge,
       rewrites: new Map(),
+      events,
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        ...(events ? { eventStore: events } : {}),
         onsessioninitialized: async (id) => {
           entry.id = id
           sessions.set(id, entry)
@@ -190,13 +197,21 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       }
       entry.bridge.active = entry
       entry.lastSeen = Date.now()
+      let request = call.request
+      if (call.sessionId !== undefined) {
+        const resumed = resumeRequest(entry.events, request, call.sessionId)
+        if (resumed instanceof Response) return resumed
+        request = resumed
+      }
       const parsedBody = call.body
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
         : undefined
+      const forget = entry.events?.expect(requestIds(call.messages))
       const response = await entry.transport.handleRequest(
-        call.request,
+        request,
         parsedBody === undefined ? {} : { parsedBody },
       )
+      if (response.status !== 200) forget?.()
       return response
     },
     ready: () =>
@@ -217,10 +232,10 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   }
 }
 
-/** One process and the sessions it serves, with the id bookkeeping between them. */
 /** Notifications that say a list changed: safe to tell every session of a shared process. */
 const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/
 
+/** One process and the sessions it serves, with the id bookkeeping between them. */
 class Bridge {
   readonly #process: StdioProcess
   readonly #config: StdioConfig
