@@ -311,6 +311,49 @@ describe('the per-session event buffer is bounded (eventBuffer)', () => {
   }, 30_000)
 })
 
+describe('the per-session event buffer is bounded in bytes too', () => {
+  /** An echo call of `size` characters, read to its end; returns the stream's first event id. */
+  async function echo(session: { token: string; id: string }, id: number, size: number) {
+    const res = await post(
+      serve.routes['/tiny']!,
+      session.token,
+      {
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x'.repeat(size) } },
+      },
+      { 'mcp-session-id': session.id, 'mcp-protocol-version': VERSION },
+    )
+    const text = await res.text()
+    expect(text).toContain('Echo: xxx')
+    return /^id: (.+)$/m.exec(text)![1]!
+  }
+
+  it('drops the oldest events past maxBytes, and keeps none larger than maxBytes', async () => {
+    const session = await openSession('/tiny')
+    // maxBytes 4096: two 3000-character answers do not both fit; the older one goes.
+    const first = await echo(session, 21, 3000)
+    const second = await echo(session, 22, 3000)
+    const gone = await resume('/tiny', session, first)
+    expect(gone.status).toBe(200)
+    const goneReader = gone.body!.getReader()
+    const nothing = await readEvents(goneReader, (e) => e.length > 0, 1000)
+    await goneReader.cancel()
+    expect(nothing.events).toEqual([]) // its stream left the buffer: a fresh stream
+    const kept = await resume('/tiny', session, second)
+    const replayed = await readEvents(kept.body!.getReader(), () => false, 5000)
+    expect(replayed.ended).toBe(true)
+    expect(answered(22)(replayed.events)).toBe(true)
+    // A 5000-character answer is delivered (above) but never kept.
+    const big = await echo(session, 23, 5000)
+    const after = await resume('/tiny', session, big)
+    const none = await readEvents(after.body!.getReader(), () => false, 5000)
+    expect(none.ended).toBe(true)
+    expect(none.events).toEqual([])
+  }, 30_000)
+})
+
 describe('Last-Event-ID on an HTTP route (the server resumes)', () => {
   it("passes the header on: the server's own event store replays the rest", async () => {
     const session = await openSession('/http')
