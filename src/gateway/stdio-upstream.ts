@@ -390,8 +390,13 @@ class Bridge {
           id,
           error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
         })
-        // Tell the server to stop working on what nobody awaits any more (never `initialize`).
-        if (method === 'initialize') return
+        // Sessions waiting for the shared answer fail too (else they would wait for ever); the
+        // next initialize is sent again. An initialize is never cancelled (MCP lifecycle).
+        if (method === 'initialize') {
+          this.#initFailed()
+          return
+        }
+        // Tell the server to stop working on what nobody awaits any more.
         this.#process.send({
           jsonrpc: '2.0',
           method: 'notifications/cancelled',
@@ -512,15 +517,19 @@ class Bridge {
     return found
   }
 
-  #failPending(): void {
-    const pending = [...this.#pending.values()]
-    this.#pending.clear()
-    // An initialize that never got its answer: those waiting for it fail, the next one retries.
+  /** An initialize that never got its answer: those waiting for it fail, the next one retries. */
+  #initFailed(): void {
     if (this.#init && this.#init.result === undefined) {
       const waiting = this.#init.waiting.splice(0)
       this.#init = undefined
       for (const w of waiting) w()
     }
+  }
+
+  #failPending(): void {
+    const pending = [...this.#pending.values()]
+    this.#pending.clear()
+    this.#initFailed()
     this.#progress.clear()
     this.#initializedSent = false
     if (this.#init?.result !== undefined) this.#initializedSent = true // re-sent on restart
