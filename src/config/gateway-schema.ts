@@ -153,6 +153,24 @@ export const AccessRuleSchema = z.strictObject({
  */
 const maxInFlight = z.number().int().min(1).max(100_000).optional()
 
+/**
+ * Events kept per session for `Last-Event-ID` resumption on routes whose client side the gateway
+ * serves itself (stdio, legacy SSE), in this instance's memory; the oldest go first.
+ */
+const eventBuffer = z
+  .strictObject({
+    /** Most events kept per session; `0` turns resumption off (events carry no ids). */
+    maxEvents: z.number().int().min(0).max(10_000).default(256),
+    /** Most bytes of event data kept per session; a larger event is delivered, not kept. */
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
+  })
+  .default({ maxEvents: 256, maxBytes: 1024 * 1024 })
+
 const HTTPUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
   /** The Streamable HTTP endpoint of the MCP server. */
@@ -179,8 +197,13 @@ const SSEUpstreamSchema = z.strictObject({
   kind: z.literal('sse'),
   /** The server's SSE endpoint (e.g. `http://127.0.0.1:3001/sse`). */
   url: absoluteURL(),
-  /** Deadline for the stream's `endpoint` event, and for the answer to each request. */
+  /**
+   * Deadline for the stream's `endpoint` event, and for the answer to each request; a progress
+   * notification for the request restarts the clock.
+   */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** However much progress is reported, the answer is cut off after this long. */
+  maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
   identityHeaders: IdentityHeadersSchema.optional(),
   maxInFlight,
@@ -188,6 +211,7 @@ const SSEUpstreamSchema = z.strictObject({
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most sessions (upstream streams) at once; more answer 503. */
   maxSessions: z.number().int().min(1).max(100_000).default(1000),
+  eventBuffer,
 })
 
 const StdioUpstreamSchema = z.strictObject({
@@ -222,12 +246,18 @@ const StdioUpstreamSchema = z.strictObject({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(4 * 1024 * 1024),
-  /** Deadline for the process's answer to one request. */
+  /**
+   * Deadline for the process's answer to one request; a progress notification for the request
+   * restarts the clock.
+   */
   timeoutSeconds: z.number().min(1).max(600).default(60),
+  /** However much progress is reported, the answer is cut off after this long. */
+  maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
   /** Sessions unused this long are closed (in `session` mode with their process). */
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
+  eventBuffer,
   maxInFlight,
 })
 
@@ -312,14 +342,12 @@ export const GatewaySchema = z
         })
       }
       if (r.upstream.kind !== 'stdio') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
-      if (r.upstream.kind === 'http') {
-        if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', i, 'upstream', 'maxTimeoutSeconds'],
-            message: 'must be at least timeoutSeconds',
-          })
-        }
+      if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'upstream', 'maxTimeoutSeconds'],
+          message: 'must be at least timeoutSeconds',
+        })
       }
     })
   })

@@ -1,7 +1,8 @@
 /**
  * The deadline on an event-stream answer from an HTTP upstream (MCP lifecycle §Timeouts): the
  * JSON-RPC responses to the calls of one POST must arrive within `timeoutMs`; a progress
- * notification restarts the clock (work is happening), but never past `maxMs` from the start.
+ * notification for one of the calls' progress tokens restarts the clock (work is happening), but
+ * never past `maxMs` from the start.
  * When the deadline passes, each call still open gets a JSON-RPC error event in the stream, the
  * stream ends, and `onTimeout` is told which ids (to cancel them at the server). Events pass
  * through as they arrive: the stream is only read alongside, never held back. An event longer than
@@ -23,6 +24,8 @@ export interface AnswerDeadline {
 
 export function answerDeadline(options: {
   ids: readonly ID[]
+  /** The calls' `_meta.progressToken`s: progress for these restarts the clock. */
+  progressTokens: readonly unknown[]
   timeoutMs: number
   maxMs: number
   onTimeout: (ids: ID[]) => void
@@ -36,6 +39,7 @@ export function answerDeadline(options: {
   const maxEventChars = options.maxEventChars ?? MAX_EVENT_CHARS
   // JSON-RPC ids 1 and "1" are different calls.
   const pending = new Map(options.ids.map((id) => [JSON.stringify(id), id]))
+  const tokens = new Set(options.progressTokens.map((t) => JSON.stringify(t)))
   const started = options.startedAt ?? now()
   let due = started + options.timeoutMs
   const decoder = new TextDecoder()
@@ -89,7 +93,12 @@ export function answerDeadline(options: {
     }
     if (msg.method === undefined && validID(msg.id)) {
       if (pending.delete(JSON.stringify(msg.id))) arm()
-    } else if (msg.method === 'notifications/progress') {
+    } else if (
+      msg.method === 'notifications/progress' &&
+      tokens.has(
+        JSON.stringify((msg.params as { progressToken?: unknown } | undefined)?.progressToken),
+      )
+    ) {
       due = now() + options.timeoutMs
       arm()
     }

@@ -77,6 +77,8 @@ export function createUpstream(
       return createSSEUpstream({
         url: u.url,
         timeoutMs: u.timeoutSeconds * 1000,
+        maxTimeoutMs: u.maxTimeoutSeconds * 1000,
+        eventBuffer: u.eventBuffer,
         idleSeconds: u.idleSeconds,
         maxSessions: u.maxSessions,
         credential: loadCredential(

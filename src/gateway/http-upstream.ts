@@ -177,6 +177,10 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         const session = sessionId ?? call.sessionId
         const deadline = answerDeadline({
           ids: ids.map((m) => m.id as string | number),
+          progressTokens: ids
+            .map((m) => (m.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta)
+            .map((meta) => meta?.progressToken)
+            .filter((t) => t !== undefined),
           timeoutMs: options.timeoutMs,
           maxMs: Math.max(options.timeoutMs, options.maxTimeoutMs ?? options.timeoutMs),
           startedAt,

@@ -13,9 +13,11 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
+import { callDeadline, type CallDeadline } from './call-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import type { UpstreamTracing } from './http-upstream.js'
-import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
+import { EventBuffer, resumeRequest, type EventBufferLimits } from './event-buffer.js'
+import { RPC, requestIDs, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
@@ -25,6 +27,10 @@ export interface SSEUpstreamOptions {
   url: string
   /** Deadline for the `endpoint` event and for each request's answer. */
   timeoutMs: number
+  /** Progress restarts a request's deadline, but its answer is cut off after this long. */
+  maxTimeoutMs?: number
+  /** Events kept per session for `Last-Event-ID` resumption; none: no resumption. */
+  eventBuffer?: EventBufferLimits
   idleSeconds: number
   maxSessions: number
   credential: CredentialHeaders
@@ -42,15 +48,22 @@ interface Session {
   /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
   ended: (sessionId: string) => Promise<void>
   server: WebStandardStreamableHTTPServerTransport
+  /** The session's recent events, for `Last-Event-ID`. */
+  events: EventBuffer | undefined
   // The legacy transport is what this upstream kind is for.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
   /** Requests waiting for the server's answer, by id (JSON), with their deadline. */
-  pending: Map<string, { id: ID; method: string; timer: ReturnType<typeof setTimeout> }>
+  pending: Map<string, { id: ID; method: string; deadline: CallDeadline }>
   /** Requests whose answers policy rewrites. */
   rewrites: Map<string, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
   /** Progress token → the request it belongs to (so progress goes on that request's stream). */
   progress: Map<string, ID>
+}
+
+/** Forgets the progress tokens of a request that ended (answered, timed out, refused). */
+function forget(s: Session, id: ID): void {
+  for (const [token, related] of s.progress) if (related === id) s.progress.delete(token)
 }
 
 export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
@@ -60,7 +73,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
 
   const end = async (s: Session) => {
     if (!all.delete(s)) return
-    for (const p of s.pending.values()) clearTimeout(p.timer)
+    for (const p of s.pending.values()) p.deadline.clear()
     s.pending.clear()
     if (s.id !== undefined) sessions.delete(s.id)
     await s.client.close().catch(() => undefined)
@@ -73,9 +86,9 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       const key = JSON.stringify(msg.id)
       const p = s.pending.get(key)
       if (!p) return
-      clearTimeout(p.timer)
+      p.deadline.clear()
       s.pending.delete(key)
-      for (const [token, id] of s.progress) if (id === p.id) s.progress.delete(token)
+      forget(s, p.id)
       const fix = s.rewrites.get(key)
       s.rewrites.delete(key)
       const out = fix && fix.request.method === p.method ? fix.rewrite(fix.request, msg) : msg
@@ -87,6 +100,8 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken
       related = s.progress.get(JSON.stringify(token))
       if (related === undefined) return
+      // MCP lifecycle §Timeouts: progress for the call restarts its clock (up to the maximum).
+      s.pending.get(JSON.stringify(related))?.deadline.progress()
     } else if (validID(msg.id)) {
       // A request from the server (sampling, elicitation): on the stream of the latest call.
       related = [...s.pending.values()].at(-1)?.id
@@ -106,19 +121,27 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       const token = (msg.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
         ?.progressToken
       if (token !== undefined) s.progress.set(JSON.stringify(token), id)
-      const timer = setTimeout(() => {
-        if (!s.pending.delete(key)) return
-        options.onError?.('upstream timed out')
-        const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
-        void s.server.send({ jsonrpc: '2.0', id, error }).catch(() => undefined)
-        const cancelled = {
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: id, reason: 'timed out at the gateway' },
-        }
-        void s.client.send(cancelled as JSONRPCMessage).catch(() => undefined)
-      }, options.timeoutMs)
-      s.pending.set(key, { id, method: msg.method, timer })
+      const deadline = callDeadline({
+        timeoutMs: options.timeoutMs,
+        maxMs: options.maxTimeoutMs ?? options.timeoutMs,
+        onTimeout: () => {
+          if (!s.pending.delete(key)) return
+          forget(s, id)
+          options.onError?.('upstream timed out')
+          const error = {
+            code: RPC.internalError,
+            message: 'the MCP server did not answer in time',
+          }
+          void s.server.send({ jsonrpc: '2.0', id, error }).catch(() => undefined)
+          const cancelled = {
+            jsonrpc: '2.0',
+            method: 'notifications/cancelled',
+            params: { requestId: id, reason: 'timed out at the gateway' },
+          }
+          void s.client.send(cancelled as JSONRPCMessage).catch(() => undefined)
+        },
+      })
+      s.pending.set(key, { id, method: msg.method, deadline })
     }
     s.client.send(msg as JSONRPCMessage).catch(() => {
       options.onError?.('upstream refused a message')
@@ -126,8 +149,9 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         const key = JSON.stringify(msg.id)
         const p = s.pending.get(key)
         if (!p) return
-        clearTimeout(p.timer)
+        p.deadline.clear()
         s.pending.delete(key)
+        forget(s, p.id)
         const error = { code: RPC.internalError, message: 'the MCP server is unavailable' }
         void s.server.send({ jsonrpc: '2.0', id: msg.id, error }).catch(() => undefined)
       }
@@ -188,6 +212,8 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       options.onError?.('no upstream credential for the caller')
       return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }
+    const limits = options.eventBuffer
+    const events = limits && limits.maxEvents > 0 ? new EventBuffer(limits) : undefined
     Object.assign(session, {
       id: undefined,
       lastSeen: Date.now(),
@@ -195,10 +221,12 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       pending: new Map(),
       rewrites: new Map(),
       progress: new Map(),
+      events,
       // eslint-disable-next-line @typescript-eslint/no-deprecated
       client: new SSEClientTransport(new URL(options.url), { fetch: withCredential }),
       server: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        ...(events ? { eventStore: events } : {}),
         onsessioninitialized: async (id) => {
           session.id = id
           sessions.set(id, session)
@@ -291,16 +319,25 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
         : undefined
       const opened = call.sessionId === undefined
+      let request = call.request
+      if (call.sessionId !== undefined) {
+        const resumed = resumeRequest(session.events, request, call.sessionId)
+        if (resumed instanceof Response) return resumed
+        request = resumed
+      }
+      const forget = session.events?.expect(requestIDs(call.messages))
       let response: Response
       try {
         response = await session.server.handleRequest(
-          call.request,
+          request,
           parsedBody === undefined ? {} : { parsedBody },
         )
       } catch (error) {
+        forget?.()
         if (opened && session.id === undefined) await end(session)
         throw error
       }
+      if (response.status !== 200) forget?.()
       // An `initialize` that failed leaves a session without id: drop it (it held a slot).
       if (opened && session.id === undefined) await end(session)
       return response

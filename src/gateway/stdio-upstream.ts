@@ -12,7 +12,9 @@
 import { randomUUID } from 'node:crypto'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
+import { callDeadline, type CallDeadline } from './call-deadline.js'
+import { EventBuffer, resumeRequest } from './event-buffer.js'
+import { RPC, requestIDs, rpcError, validID, type RPCMessage } from './messages.js'
 import { commandSpawnable } from './readiness.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -25,6 +27,8 @@ interface SessionEntry {
   /** Milliseconds since the epoch of the last request. */
   lastSeen: number
   transport: WebStandardStreamableHTTPServerTransport
+  /** The session's recent events, for `Last-Event-ID` (none when `eventBuffer.maxEvents` is 0). */
+  events: EventBuffer | undefined
   bridge: Bridge
   /** Requests whose answers policy rewrites, by the client's id. */
   rewrites: Map<ID, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
@@ -34,7 +38,7 @@ interface Pending {
   session: SessionEntry
   id: ID
   method: string
-  timer: ReturnType<typeof setTimeout>
+  deadline: CallDeadline
 }
 
 export interface StdioDeps {
@@ -118,13 +122,17 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       if (bridges >= config.maxProcesses) return tooMany()
       bridge = newBridge(false, true)
     }
+    const events =
+      config.eventBuffer.maxEvents > 0 ? new EventBuffer(config.eventBuffer) : undefined
     const entry: SessionEntry = {
       id: undefined,
       lastSeen: Date.now(),
       bridge,
       rewrites: new Map(),
+      events,
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        ...(events ? { eventStore: events } : {}),
         onsessioninitialized: async (id) => {
           entry.id = id
           sessions.set(id, entry)
@@ -189,13 +197,21 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       }
       entry.bridge.active = entry
       entry.lastSeen = Date.now()
+      let request = call.request
+      if (call.sessionId !== undefined) {
+        const resumed = resumeRequest(entry.events, request, call.sessionId)
+        if (resumed instanceof Response) return resumed
+        request = resumed
+      }
       const parsedBody = call.body
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
         : undefined
+      const forget = entry.events?.expect(requestIDs(call.messages))
       const response = await entry.transport.handleRequest(
-        call.request,
+        request,
         parsedBody === undefined ? {} : { parsedBody },
       )
+      if (response.status !== 200) forget?.()
       return response
     },
     ready: () =>
@@ -216,10 +232,10 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   }
 }
 
-/** One process and the sessions it serves, with the id bookkeeping between them. */
 /** Notifications that say a list changed: safe to tell every session of a shared process. */
 const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/
 
+/** One process and the sessions it serves, with the id bookkeeping between them. */
 class Bridge {
   readonly #process: StdioProcess
   readonly #config: StdioConfig
@@ -227,7 +243,10 @@ class Bridge {
   readonly #sessions = new Set<SessionEntry>()
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
-  readonly #progress = new Map<string, { session: SessionEntry; token: unknown; related: ID }>()
+  readonly #progress = new Map<
+    string,
+    { session: SessionEntry; token: unknown; related: ID; n: number }
+  >()
   /** Gateway id of a server-to-client request → the session it went to and the server's id. */
   readonly #serverRequests = new Map<string, { session: SessionEntry; id: ID }>()
   #next = 1
@@ -286,7 +305,7 @@ class Bridge {
     if (this.active === session) this.active = undefined
     for (const [n, p] of this.#pending) {
       if (p.session === session) {
-        clearTimeout(p.timer)
+        p.deadline.clear()
         this.#pending.delete(n)
       }
     }
@@ -356,21 +375,40 @@ class Bridge {
     const meta = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
     if (meta?.progressToken !== undefined) {
       const token = `gw-${String(n)}`
-      this.#progress.set(token, { session, token: meta.progressToken, related: id })
+      this.#progress.set(token, { session, token: meta.progressToken, related: id, n })
       params = { ...(params as object), _meta: { ...meta, progressToken: token } }
     }
-    const timer = setTimeout(() => {
-      if (!this.#pending.delete(n)) return
-      this.#reply(session, id, method, {
-        jsonrpc: '2.0',
-        id,
-        error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
-      })
-    }, this.#config.timeoutSeconds * 1000)
-    this.#pending.set(n, { session, id, method, timer })
+    // MCP lifecycle §Timeouts: progress for this call restarts the clock, up to maxTimeoutSeconds.
+    const deadline = callDeadline({
+      timeoutMs: this.#config.timeoutSeconds * 1000,
+      maxMs: this.#config.maxTimeoutSeconds * 1000,
+      onTimeout: () => {
+        if (!this.#pending.delete(n)) return
+        this.#dropProgress(session, id)
+        this.#reply(session, id, method, {
+          jsonrpc: '2.0',
+          id,
+          error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
+        })
+        // Sessions waiting for the shared answer fail too (else they would wait for ever); the
+        // next initialize is sent again. An initialize is never cancelled (MCP lifecycle).
+        if (method === 'initialize') {
+          this.#initFailed()
+          return
+        }
+        // Tell the server to stop working on what nobody awaits any more.
+        this.#process.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: n, reason: 'timed out at the gateway' },
+        })
+      },
+    })
+    this.#pending.set(n, { session, id, method, deadline })
     if (!this.#process.send({ ...msg, id: n, params })) {
-      clearTimeout(timer)
+      deadline.clear()
       this.#pending.delete(n)
+      this.#dropProgress(session, id)
       this.#reply(session, id, method, {
         jsonrpc: '2.0',
         id,
@@ -385,11 +423,9 @@ class Bridge {
       const n = typeof msg.id === 'number' ? msg.id : undefined
       const p = n === undefined ? undefined : this.#pending.get(n)
       if (!p || n === undefined) return
-      clearTimeout(p.timer)
+      p.deadline.clear()
       this.#pending.delete(n)
-      for (const [token, entry] of this.#progress) {
-        if (entry.session === p.session && entry.related === p.id) this.#progress.delete(token)
-      }
+      this.#dropProgress(p.session, p.id)
       if (p.method === 'initialize' && this.#init && msg.result !== undefined) {
         this.#init.result = msg.result
         for (const w of this.#init.waiting.splice(0)) w()
@@ -428,6 +464,7 @@ class Bridge {
       const params = msg.params as { progressToken?: unknown } | undefined
       const entry = this.#progress.get(String(params?.progressToken))
       if (!entry) return
+      this.#pending.get(entry.n)?.deadline.progress()
       void entry.session.transport.send(
         { ...msg, params: { ...params, progressToken: entry.token } } as JSONRPCMessage,
         { relatedRequestId: entry.related },
@@ -462,6 +499,13 @@ class Bridge {
     void session.transport.send(out as JSONRPCMessage).catch(() => undefined)
   }
 
+  /** Forgets the progress tokens of a call that ended (answered, timed out or not sent). */
+  #dropProgress(session: SessionEntry, id: ID): void {
+    for (const [token, entry] of this.#progress) {
+      if (entry.session === session && entry.related === id) this.#progress.delete(token)
+    }
+  }
+
   #find(session: SessionEntry, id: unknown): number | undefined {
     for (const [n, p] of this.#pending) if (p.session === session && p.id === id) return n
     return undefined
@@ -473,20 +517,24 @@ class Bridge {
     return found
   }
 
-  #failPending(): void {
-    const pending = [...this.#pending.values()]
-    this.#pending.clear()
-    // An initialize that never got its answer: those waiting for it fail, the next one retries.
+  /** An initialize that never got its answer: those waiting for it fail, the next one retries. */
+  #initFailed(): void {
     if (this.#init && this.#init.result === undefined) {
       const waiting = this.#init.waiting.splice(0)
       this.#init = undefined
       for (const w of waiting) w()
     }
+  }
+
+  #failPending(): void {
+    const pending = [...this.#pending.values()]
+    this.#pending.clear()
+    this.#initFailed()
     this.#progress.clear()
     this.#initializedSent = false
     if (this.#init?.result !== undefined) this.#initializedSent = true // re-sent on restart
     for (const p of pending) {
-      clearTimeout(p.timer)
+      p.deadline.clear()
       this.#reply(p.session, p.id, p.method, {
         jsonrpc: '2.0',
         id: p.id,

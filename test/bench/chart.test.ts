@@ -86,10 +86,10 @@ const records = [
   },
 ]
 
-interface XmlElement {
+interface XMLElement {
   name: string
   attrs: Record<string, string>
-  children: XmlElement[]
+  children: XMLElement[]
   text: string
 }
 
@@ -109,11 +109,11 @@ const decode = (s: string) =>
   )
 
 /** Parses well-formed XML into elements; throws on anything a strict XML parser would refuse here. */
-function parseXml(xml: string): XmlElement {
+function parseXML(xml: string): XMLElement {
   const bareAmp = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/
   const token =
     /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|([^<]+)|(<)/g
-  const root: XmlElement = { name: '#document', attrs: {}, children: [], text: '' }
+  const root: XMLElement = { name: '#document', attrs: {}, children: [], text: '' }
   const stack = [root]
   for (const m of xml.matchAll(token)) {
     const [whole, closing, name, attrText, selfClosing, text, stray] = m
@@ -139,7 +139,7 @@ function parseXml(xml: string): XmlElement {
       if (a[1]! in attrs) throw new Error(`attribute ${a[1]} twice: ${whole}`)
       attrs[a[1]!] = decode(value)
     }
-    const element: XmlElement = { name, attrs, children: [], text: '' }
+    const element: XMLElement = { name, attrs, children: [], text: '' }
     if (stack.length === 1 && root.children.length) throw new Error('a second root element')
     top.children.push(element)
     if (!selfClosing) stack.push(element)
@@ -150,23 +150,23 @@ function parseXml(xml: string): XmlElement {
   return svg
 }
 
-function findAll(node: XmlElement, test: (e: XmlElement) => boolean): XmlElement[] {
+function findAll(node: XMLElement, test: (e: XMLElement) => boolean): XMLElement[] {
   return node.children.flatMap((c) => [...(test(c) ? [c] : []), ...findAll(c, test)])
 }
-const hasClass = (e: XmlElement, c: string) => (e.attrs.class ?? '').split(/\s+/).includes(c)
-const textOf = (e: XmlElement): string => e.text + e.children.map(textOf).join('')
-const num = (e: XmlElement, attr: string) => Number(e.attrs[attr])
+const hasClass = (e: XMLElement, c: string) => (e.attrs.class ?? '').split(/\s+/).includes(c)
+const textOf = (e: XMLElement): string => e.text + e.children.map(textOf).join('')
+const num = (e: XMLElement, attr: string) => Number(e.attrs[attr])
 
 let outDir: string
-let demo: XmlElement
+let demo: XMLElement
 let demoText: string
-let tp: XmlElement
+let tp: XMLElement
 
 /**
  * Maps x positions back to ratios through the axis (logarithmic): the 1.00x baseline line and the
  * tick label farthest from it.
  */
-function scaleOf(svg: XmlElement) {
+function scaleOf(svg: XMLElement) {
   const base = num(findAll(svg, (e) => e.name === 'line' && hasClass(e, 'base'))[0]!, 'x1')
   const ticks = findAll(svg, (e) => e.name === 'text' && hasClass(e, 'tick')).map((e) => ({
     x: num(e, 'x'),
@@ -179,7 +179,7 @@ function scaleOf(svg: XmlElement) {
 function expectRatio(actual: number, expected: number) {
   expect(Math.abs(actual - expected)).toBeLessThan(0.02)
 }
-const rowsOf = (svg: XmlElement) => findAll(svg, (e) => e.name === 'g' && hasClass(e, 'row'))
+const rowsOf = (svg: XMLElement) => findAll(svg, (e) => e.name === 'g' && hasClass(e, 'row'))
 
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-chart-'))
@@ -188,8 +188,8 @@ beforeAll(() => {
   outDir = join(dir, 'out')
   execFileSync(process.execPath, [CHART, results, outDir], { cwd: ROOT })
   demoText = readFileSync(join(outDir, 'demo.svg'), 'utf8')
-  demo = parseXml(demoText)
-  tp = parseXml(readFileSync(join(outDir, 'tp.svg'), 'utf8'))
+  demo = parseXML(demoText)
+  tp = parseXML(readFileSync(join(outDir, 'tp.svg'), 'utf8'))
 })
 
 describe('bench/chart.mjs', () => {

@@ -174,10 +174,41 @@ describe('streaming through the gateway', () => {
     }
   }, 60_000)
 
+  it("restarts the clock only on progress for the calls' own progress tokens", async () => {
+    const encoder = new TextEncoder()
+    const progress = (token: string) =>
+      encoder.encode(
+        `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: 1 } })}\n\n`,
+      )
+    const run = async (token: string) => {
+      const cancelled: (string | number)[][] = []
+      const deadline = answerDeadline({
+        ids: [3],
+        progressTokens: ['mine'],
+        timeoutMs: 300,
+        maxMs: 5000,
+        onTimeout: (ids) => cancelled.push(ids),
+      })
+      const writer = deadline.stream.writable.getWriter()
+      void new Response(deadline.stream.readable).text().catch(() => undefined)
+      // Progress every 100 ms for 0.7 s: well within 300 ms each, if it counts.
+      for (let i = 0; i < 7; i++) {
+        await writer.write(progress(token)).catch(() => undefined)
+        await new Promise((done) => setTimeout(done, 100))
+      }
+      deadline.stop()
+      await writer.close().catch(() => undefined)
+      return cancelled
+    }
+    expect(await run('mine')).toEqual([])
+    expect(await run('another call')).toEqual([[3]])
+  })
+
   it('fails the open calls like a timeout when an event never ends, instead of keeping it all', async () => {
     const cancelled: (string | number)[][] = []
     const deadline = answerDeadline({
       ids: [7],
+      progressTokens: [],
       timeoutMs: 60_000,
       maxMs: 60_000,
       maxEventChars: 1000,

@@ -86,10 +86,17 @@ describe('gateway configuration', () => {
               identityHeaders: { signed: {} },
             },
           },
+          {
+            path: '/u',
+            upstream: { kind: 'stdio', command: 'x', timeoutSeconds: 90, maxTimeoutSeconds: 60 },
+          },
         ],
       },
     })
     expect(across).toContain('gateway.routes.1.path: is listed twice')
+    expect(across).toContain(
+      'gateway.routes.5.upstream.maxTimeoutSeconds: must be at least timeoutSeconds',
+    )
     expect(across).toContain(
       'gateway.routes.3.upstream.maxTimeoutSeconds: must be at least timeoutSeconds',
     )
