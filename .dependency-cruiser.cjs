@@ -95,7 +95,7 @@ const RUNTIME_NEUTRAL = [
   'src/oauth/',
   'src/resource/',
   'src/providers/',
-  'src/storage/(store|memory|encrypted|keys)\\.ts$',
+  'src/storage/(store|memory|encrypted|value-cipher|keys)\\.ts$',
 ]
 
 /** @type {import('dependency-cruiser').IConfiguration} */

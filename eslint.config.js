@@ -51,6 +51,7 @@ export default tseslint.config(
       'src/storage/store.ts',
       'src/storage/memory.ts',
       'src/storage/encrypted.ts',
+      'src/storage/value-cipher.ts',
     ],
     rules: {
       'no-restricted-imports': [

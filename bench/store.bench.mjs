@@ -2,8 +2,9 @@
  * Store throughput per backend (memory, SQLite, Redis, PostgreSQL) in one run (issue 14): `get`,
  * `set`, `take` (atomic read-and-delete) and `commit` (one atomic step: a required key, a delete and
  * a write, as when a code is redeemed) per second, through Gatehouse's store behind the encryption
- * wrapper (as `createGatehouse` deploys it), through the bare store (to split the gap), and as the
- * same work done by the raw driver (the baseline for the ratios).
+ * wrapper with `nodeValueCipher` (as `gatehouse serve` deploys it) and with the Web Crypto default
+ * (other runtimes, and `createGatehouse` without `valueCipher`), through the bare store (to split
+ * the gap), and as the same work done by the raw driver (the baseline for the ratios).
  *
  * Each figure runs `concurrency` callers over 1,000 keys holding a 300-byte JSON value, in batches
  * of 256 calls, until `ms` milliseconds of timed work; `take` refills its keys between batches,
@@ -11,7 +12,8 @@
  * median of per-round ratios, so load from other processes hits numerator and denominator alike.
  * Redis and PostgreSQL run when REDIS_URL / DATABASE_URL are set (e.g. redis://127.0.0.1:6379,
  * postgres://postgres:postgres@127.0.0.1:5432/test); each uses its own prefix or schema and
- * removes it afterwards. Bounded: about 3 paths × 4 operations × rounds × `ms` per backend.
+ * removes it afterwards. Bounded: about 4 paths × 4 operations × rounds × `ms` per backend. Each
+ * ratio is also recorded (bench/report.mjs) as `<backend> <operation>, <path>`.
  * Needs `npm run build` first.
  *
  *   node bench/store.bench.mjs [msPerFigure=250] [concurrency=16] [rounds=3]
@@ -25,11 +27,13 @@ import Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 
+import { nodeValueCipher } from '../dist/adapters/node-value-cipher.js'
 import { createEncryptedStore } from '../dist/storage/encrypted.js'
 import { createMemoryStore } from '../dist/storage/memory.js'
 import { createPostgresStore } from '../dist/storage/postgres.js'
 import { createRedisStore } from '../dist/storage/redis.js'
 import { createSqliteStore } from '../dist/storage/sqlite.js'
+import { record } from './report.mjs'
 
 const MS = Number(process.argv[2] ?? 250)
 const CONCURRENCY = Number(process.argv[3] ?? 16)
@@ -84,14 +88,18 @@ async function opsPerSecond(path, operation) {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
 /**
- * Raw driver, store, store + encryption. Every path first writes every key (so reads hit, the
+ * Raw driver, store, store + encryption (node:crypto, then Web Crypto). Every path first writes every key (so reads hit, the
  * keys a commit requires exist, and pools are warm); then ROUNDS rounds measure every path and
  * operation one after another.
  */
 async function backend(name, { raw, store, cleanup }) {
   try {
-    const encrypted = await createEncryptedStore(store, { secret: SECRET })
-    // The two store paths share the inner store, so each has its own keys. The commit is the
+    const encrypted = await createEncryptedStore(store, {
+      secret: SECRET,
+      valueCipher: nodeValueCipher,
+    })
+    const webEncrypted = await createEncryptedStore(store, { secret: SECRET })
+    // The store paths share the inner store, so each has its own keys. The commit is the
     // shape of a code redemption: the code must exist; one record is replaced.
     const viaStore = (s, prefix) => ({
       set: (i) => s.set(`${prefix}k${i}`, VALUE, { ttlSeconds: TTL }),
@@ -116,6 +124,7 @@ async function backend(name, { raw, store, cleanup }) {
       ['raw driver', raw],
       ['store', viaStore(store, 's')],
       ['store + encryption', viaStore(encrypted, 'e')],
+      ['store + encryption, Web Crypto', viaStore(webEncrypted, 'w')],
     ]
     for (const [, path] of paths) {
       await batch(path.set, 0, KEYS)
@@ -133,15 +142,24 @@ async function backend(name, { raw, store, cleanup }) {
     const rows = paths.map(([label], index) => ({
       label,
       figures: Object.fromEntries(
-        OPERATIONS.map((op) => [
-          op,
-          {
-            perSecond: median(samples[index][op]),
-            ratio: median(samples[index][op].map((x, r) => x / samples[0][op][r])),
-          },
-        ]),
+        OPERATIONS.map((op) => {
+          const ratios = samples[index][op].map((x, r) => x / samples[0][op][r])
+          return [op, { perSecond: median(samples[index][op]), ratio: median(ratios), ratios }]
+        }),
       ),
     }))
+    for (const { label, figures } of rows.slice(1)) {
+      for (const op of OPERATIONS) {
+        record({
+          bench: 'store',
+          scenario: `${name} ${op}, ${label}`,
+          ratio: figures[op].ratio,
+          ratios: figures[op].ratios,
+          baseline: `raw ${name} driver ${op}`,
+          higherIsBetter: true,
+        })
+      }
+    }
     return { name, rows }
   } finally {
     await cleanup?.()

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { createGatehouse } from 'mcp-gatehouse'
-import { nodeSignatureVerifier, toNodeHandler } from 'mcp-gatehouse/node'
+import { nodeSignatureVerifier, nodeValueCipher, toNodeHandler } from 'mcp-gatehouse/node'
 import { createSqliteStore } from 'mcp-gatehouse/storage/sqlite'
 
 const port = Number(process.env.PORT ?? 3000)
@@ -25,6 +25,7 @@ const gatehouse = await createGatehouse({
     console.warn(`gatehouse: ${message}`)
   },
   signatureVerifier: nodeSignatureVerifier, // optional: 2-3x faster cold verification on Node
+  valueCipher: nodeValueCipher, // optional: stored values sealed with node:crypto, no thread-pool hop
 })
 
 const mcp = gatehouse.protect((_request, token) =>

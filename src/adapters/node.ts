@@ -231,6 +231,7 @@ function drained(res: ServerResponse): Promise<void> {
   })
 }
 export { nodeSignatureVerifier } from './node-crypto.js'
+export { nodeValueCipher } from './node-value-cipher.js'
 export { createNodeTransport } from './node-transport.js'
 export type { NodeTransportOptions, Resolve } from './node-transport.js'
 export { listenMetrics } from '../ops/metrics-listener.js'

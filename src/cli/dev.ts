@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
+import { nodeValueCipher } from '../adapters/node-value-cipher.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMCPHandler } from '../mcp/handler.js'
@@ -188,6 +189,7 @@ async function serve({
     metrics: true,
     ...(logger ? { logger } : {}),
     signatureVerifier: nodeSignatureVerifier,
+    valueCipher: nodeValueCipher,
     transport: createNodeTransport(outbound),
   })
   const mcp = createMCPHandler(gatehouse, {

@@ -1,5 +1,7 @@
 import { StoreError } from '../errors.js'
 import type { Store } from './store.js'
+import { isEnvelope, webCryptoValueCipher } from './value-cipher.js'
+import type { Envelope, ValueCipherFactory } from './value-cipher.js'
 
 /** Options for {@link createEncryptedStore}. */
 export interface EncryptedStoreOptions {
@@ -7,96 +9,103 @@ export interface EncryptedStoreOptions {
   secret: string | Uint8Array
   /** HKDF `info`: a different value derives an unrelated key from the same secret. */
   info?: string
-}
-
-/** What the inner store holds in place of each value. */
-interface Envelope {
-  v: 1
-  iv: string
-  ct: string
+  /**
+   * How values are sealed: Web Crypto by default; on Node `nodeValueCipher` from
+   * `mcp-gatehouse/node` (synchronous `node:crypto`, the same envelope). Either opens what the
+   * other wrote.
+   */
+  valueCipher?: ValueCipherFactory
 }
 
 const MIN_SECRET_BYTES = 32
-// A fixed salt is fine for HKDF when the input is already high-entropy key material (RFC 5869 §3.1);
-// it separates this use of the secret from any other.
-const SALT = 'mcp-gatehouse/storage/v1'
 const DEFAULT_INFO = 'store-encryption'
-const IV_BYTES = 12
 const DECRYPT_MESSAGE =
   'cannot decrypt stored value: the configured secret does not match the one it was written with, or the value was tampered with'
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /**
- * Wraps a store so that values are encrypted at rest with AES-256-GCM, using Web Crypto only.
+ * Wraps a store so that values are encrypted at rest with AES-256-GCM.
  *
  * The key is derived from `secret` with HKDF-SHA-256; every value gets a random 96-bit IV, and the
  * storage key is bound as additional authenticated data, so a ciphertext copied under another key
  * does not decrypt. The inner store holds `{ v: 1, iv, ct }` (base64url). Keys and TTLs are not
  * encrypted. Values go through JSON: one with no JSON form throws `TypeError`. `commit` seals the
  * values it writes and passes the step on whole; locks (`acquireLock`, `releaseLock`) pass through
- * unencrypted, since they hold only their owner's random token.
+ * unencrypted, since they hold only their owner's random token. The sealing is Web Crypto unless
+ * `valueCipher` says otherwise; a synchronous cipher (node:crypto) adds no promise to a call.
  *
  * Errors: rejects with `TypeError` when the secret is shorter than 32 bytes. Reading a value written
  * with another secret, or altered, rejects with `StoreError` `ERR_STORE_DECRYPT` (a `take` has then
  * already removed it); the inner store's errors pass through unchanged.
  *
- * Defaults: `info` `store-encryption`.
+ * Defaults: `info` `store-encryption`, `valueCipher` Web Crypto.
  */
 export async function createEncryptedStore(
   inner: Store,
   options: EncryptedStoreOptions,
 ): Promise<Store> {
-  const key = await deriveKey(options.secret, options.info ?? DEFAULT_INFO)
+  // Copy: the caller's array stays theirs (and Web Crypto wants an ArrayBuffer-backed view).
+  const secret = options.secret
+  const material = typeof secret === 'string' ? encoder.encode(secret) : new Uint8Array(secret)
+  if (material.byteLength < MIN_SECRET_BYTES) {
+    throw new TypeError('secret must be at least 32 bytes')
+  }
+  const cipher = await (options.valueCipher ?? webCryptoValueCipher).deriveCipher(
+    material,
+    options.info ?? DEFAULT_INFO,
+  )
 
-  async function seal(storageKey: string, value: unknown): Promise<Envelope> {
+  /** The envelope for `value`, or a promise of it when the cipher is asynchronous. */
+  function seal(storageKey: string, value: unknown): Envelope | Promise<Envelope> {
     const plaintext = JSON.stringify(value) as string | undefined
     if (plaintext === undefined) {
       throw new TypeError('encrypted store: value has no JSON representation')
     }
-    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES))
-    const ct = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv, additionalData: encoder.encode(storageKey) },
-      key,
-      encoder.encode(plaintext),
-    )
-    return { v: 1, iv: toBase64URL(iv), ct: toBase64URL(new Uint8Array(ct)) }
+    return cipher.seal(storageKey, plaintext)
   }
 
-  async function open<T>(storageKey: string, stored: unknown): Promise<T | undefined> {
+  /** The value of a stored envelope; synchronous when the cipher is. Throws `ERR_STORE_DECRYPT`. */
+  function open<T>(storageKey: string, stored: unknown): T | undefined | Promise<T> {
     if (stored === undefined) return undefined
+    let plaintext: string | Promise<string>
     try {
       if (!isEnvelope(stored)) throw new Error('not an encrypted envelope')
-      const plaintext = await crypto.subtle.decrypt(
-        {
-          name: 'AES-GCM',
-          iv: fromBase64URL(stored.iv),
-          additionalData: encoder.encode(storageKey),
-        },
-        key,
-        fromBase64URL(stored.ct),
-      )
-      return JSON.parse(decoder.decode(plaintext)) as T
+      plaintext = cipher.open(storageKey, stored)
     } catch (error) {
-      // Wrong secret, tampering, a moved ciphertext and a plaintext leftover look the same here on
-      // purpose: GCM cannot tell them apart, and the fix (check the secret) is the same.
-      throw new StoreError('ERR_STORE_DECRYPT', DECRYPT_MESSAGE, { cause: error })
+      throw decryptError(error)
     }
+    if (typeof plaintext === 'string') return parse(plaintext) as T
+    return plaintext.then(
+      (text) => parse(text) as T,
+      (error: unknown) => {
+        throw decryptError(error)
+      },
+    )
   }
 
   return {
-    async get<T>(storageKey: string) {
-      return open<T>(storageKey, await inner.get(storageKey))
+    get<T>(storageKey: string) {
+      return inner.get(storageKey).then((stored) => open<T>(storageKey, stored))
     },
-    async set(storageKey, value, setOptions) {
-      await inner.set(storageKey, await seal(storageKey, value), setOptions)
+    set(storageKey, value, setOptions) {
+      return attempt(() => {
+        const sealed = seal(storageKey, value)
+        return isEnvelope(sealed)
+          ? inner.set(storageKey, sealed, setOptions)
+          : sealed.then((envelope) => inner.set(storageKey, envelope, setOptions))
+      })
     },
-    async setIfAbsent(storageKey, value, setOptions) {
-      return inner.setIfAbsent(storageKey, await seal(storageKey, value), setOptions)
+    setIfAbsent(storageKey, value, setOptions) {
+      return attempt(() => {
+        const sealed = seal(storageKey, value)
+        return isEnvelope(sealed)
+          ? inner.setIfAbsent(storageKey, sealed, setOptions)
+          : sealed.then((envelope) => inner.setIfAbsent(storageKey, envelope, setOptions))
+      })
     },
-    async take<T>(storageKey: string) {
-      return open<T>(storageKey, await inner.take(storageKey))
+    take<T>(storageKey: string) {
+      return inner.take(storageKey).then((stored) => open<T>(storageKey, stored))
     },
     delete(storageKey) {
       return inner.delete(storageKey)
@@ -108,12 +117,17 @@ export async function createEncryptedStore(
       }
       return inner.scan(prefix)
     },
-    async commit(step) {
+    commit(step) {
       // Sealed before the step reaches the inner store, so the step stays one atomic unit there.
-      const writes = await Promise.all(
-        (step.set ?? []).map(async (w) => ({ ...w, value: await seal(w.key, w.value) })),
-      )
-      return inner.commit({ ...step, set: writes })
+      return attempt(() => {
+        const writes = step.set ?? []
+        const sealed: (Envelope | Promise<Envelope>)[] = writes.map((w) => seal(w.key, w.value))
+        const apply = (values: readonly Envelope[]) =>
+          inner.commit({ ...step, set: writes.map((w, i) => ({ ...w, value: values[i] })) })
+        const ready = sealed.filter(isEnvelope)
+        if (ready.length === sealed.length) return apply(ready)
+        return Promise.all(sealed.map((s) => Promise.resolve(s))).then(apply)
+      })
     },
     // A lock holds only its owner's random token: nothing to hide, and the fenced release must
     // compare it inside the inner store, which it cannot do with a ciphertext.
@@ -129,36 +143,25 @@ export async function createEncryptedStore(
   }
 }
 
-async function deriveKey(secret: string | Uint8Array, info: string): Promise<CryptoKey> {
-  // Copy: the caller's array stays theirs, and Web Crypto wants an ArrayBuffer-backed view.
-  const material = typeof secret === 'string' ? encoder.encode(secret) : new Uint8Array(secret)
-  if (material.byteLength < MIN_SECRET_BYTES) {
-    throw new TypeError('secret must be at least 32 bytes')
+// Wrong secret, tampering, a moved ciphertext and a plaintext leftover look the same here on
+// purpose: GCM cannot tell them apart, and the fix (check the secret) is the same.
+function decryptError(cause: unknown): StoreError {
+  return new StoreError('ERR_STORE_DECRYPT', DECRYPT_MESSAGE, { cause })
+}
+
+function parse(plaintext: string): unknown {
+  try {
+    return JSON.parse(plaintext) as unknown
+  } catch (error) {
+    throw decryptError(error)
   }
-  const base = await crypto.subtle.importKey('raw', material, 'HKDF', false, ['deriveKey'])
-  return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(SALT), info: encoder.encode(info) },
-    base,
-    { name: 'AES-GCM', length: 256 },
-    false,
-    ['encrypt', 'decrypt'],
-  )
 }
 
-function isEnvelope(value: unknown): value is Envelope {
-  if (typeof value !== 'object' || value === null) return false
-  const record = value as Record<string, unknown>
-  return record.v === 1 && typeof record.iv === 'string' && typeof record.ct === 'string'
-}
-
-function toBase64URL(bytes: Uint8Array): string {
-  let binary = ''
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
-/** Throws on characters outside base64url; the caller reports that as a decryption failure. */
-function fromBase64URL(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0))
+/** Runs `operation`, turning a synchronous throw into a rejection: store methods never throw. */
+function attempt<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation()
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+  }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
 import { assertOwner, assertStep, assertTTL } from './store.js'
@@ -55,11 +56,21 @@ const DEFAULT_PREFIX = 'gatehouse:'
 const DEFAULT_CLUSTER_PREFIX = '{gatehouse}:'
 const DEFAULT_TIMEOUT_MS = 2000
 
+/** A Lua script and its SHA-1, under which Redis caches it once loaded. */
+interface Script {
+  source: string
+  sha: string
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
 // One script applies a whole `commit` step: Redis runs a script with nothing interleaved, so the
 // conditions cannot change between the checks and the writes. Every condition is checked before
 // the first write. KEYS: require, absent, delete, set, expire (in that order); ARGV: the five
 // counts, then value and TTL ('' for none) per write, then TTL per renewal.
-const COMMIT_SCRIPT = `
+const COMMIT_SCRIPT = script(`
 local counts = {}
 for i = 1, 5 do counts[i] = tonumber(ARGV[i]) end
 local k = 0
@@ -92,23 +103,24 @@ for i = 1, counts[5] do
   redis.call('EXPIRE', KEYS[k], ARGV[a])
 end
 return 1
-`
+`)
 
 // Compare-and-delete in one script: GET then DEL from the client could delete a lock that
 // changed owner in between.
-const RELEASE_SCRIPT = `
+const RELEASE_SCRIPT = script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-`
+`)
 
 /**
  * Creates a store in Redis through ioredis, for deployments with several hosts: one server
  * (`url`), a Redis Cluster (`cluster`) or a primary watched by Redis Sentinel (`sentinel`).
  *
  * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, `commit` and
- * `releaseLock` one Lua script each (`EVAL`), and Redis expires keys itself (TTLs are rounded up to
+ * `releaseLock` one Lua script each (called by its SHA with `EVALSHA`, sent whole with `EVAL` only
+ * when the server answers `NOSCRIPT`: first use, restart, failover), and Redis expires keys itself (TTLs are rounded up to
  * whole seconds). A `commit` step touches several keys in one script, so on Redis Cluster the keys
  * of one step must share a hash slot. Values are stored as JSON: what JSON
  * cannot represent (a `Date`, a `Map`) does not round-trip, and a value with no JSON form throws
@@ -254,7 +266,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       for (const w of writes) args.push(serialise(w.value), String(ttlSeconds(w) ?? ''))
       for (const r of renewals) args.push(String(Math.ceil(r.ttlSeconds)))
       const reply = await call('commit', [...keys, ...args.slice(5)], () =>
-        client.eval(COMMIT_SCRIPT, keys.length, ...keys.map((k) => prefix + k), ...args),
+        evalScript(client, COMMIT_SCRIPT, keys.length, [...keys.map((k) => prefix + k), ...args]),
       )
       return reply === 1
     },
@@ -273,7 +285,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       assertOwner(owner)
       const full = prefix + key
       const reply = await call('releaseLock', [key, owner], () =>
-        client.eval(RELEASE_SCRIPT, 1, full, serialise(owner)),
+        evalScript(client, RELEASE_SCRIPT, 1, [full, serialise(owner)]),
       )
       return reply === 1
     },
@@ -358,6 +370,27 @@ function ttlSeconds(options: SetOptions | undefined): number | undefined {
   const ttl = options?.ttlSeconds
   // EX takes whole seconds; rounding up never expires a value early.
   return ttl === undefined ? undefined : Math.ceil(ttl)
+}
+
+/**
+ * Runs a script by its SHA (`EVALSHA`): Redis then neither receives nor hashes the source, which
+ * for `commit` is most of the request. A server that does not have it cached (first call, restart,
+ * `SCRIPT FLUSH`, a new primary after failover, another cluster node) answers `NOSCRIPT` without
+ * running anything; `EVAL` then runs the source once and caches it. On a cluster both go to the
+ * node owning the first key's slot.
+ */
+async function evalScript(
+  client: Redis | Cluster,
+  { source, sha }: Script,
+  keyCount: number,
+  keysAndArgs: readonly string[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(sha, keyCount, ...keysAndArgs)
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+    return client.eval(source, keyCount, ...keysAndArgs)
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { nodeValueCipher } from '../../src/adapters/node.js'
 import { createRedisStore } from '../../src/storage/redis.js'
 import { createSqliteStore } from '../../src/storage/sqlite.js'
 import type { Store } from '../../src/storage/store.js'
@@ -50,6 +51,52 @@ describe('Gatehouse on SQLite', () => {
     )
     expect(refreshed.status).toBe(200)
     await second.gh.close()
+  })
+
+  it('keeps its state when the store switches between node:crypto and Web Crypto sealing', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gh-persist-'))
+    // Sealed with node:crypto (as `gatehouse serve` does): keys, client, code, grant, refresh token.
+    const first = await createTestGatehouse({
+      store: createSqliteStore({ dataDir }),
+      options: { valueCipher: nodeValueCipher },
+    })
+    const { client, tokens } = await getTokens(first)
+    const kid = first.gh.keys.current().kid
+    await first.gh.close()
+
+    // Opened with the Web Crypto default: the same signing key, the token and its refresh work.
+    const second = await createTestGatehouse({ store: createSqliteStore({ dataDir }) })
+    expect(second.gh.keys.current().kid).toBe(kid)
+    expect((await second.mcp(bearer(tokens.access_token))).status).toBe(200)
+    const refreshed = await second.call(
+      '/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        client_id: client.client_id,
+      }),
+    )
+    expect(refreshed.status).toBe(200)
+    const rotated = (await refreshed.json()) as { refresh_token: string }
+    // A new code flow sealed by Web Crypto, for the node:crypto instance below.
+    const { tokens: later } = await getTokens(second, client)
+    await second.gh.close()
+
+    const third = await createTestGatehouse({
+      store: createSqliteStore({ dataDir }),
+      options: { valueCipher: nodeValueCipher },
+    })
+    expect((await third.mcp(bearer(later.access_token))).status).toBe(200)
+    const again = await third.call(
+      '/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: rotated.refresh_token,
+        client_id: client.client_id,
+      }),
+    )
+    expect(again.status).toBe(200)
+    await third.gh.close()
   })
 
   it('refuses to start with another secret than the data was written with', async () => {
