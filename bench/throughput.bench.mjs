@@ -7,7 +7,7 @@
 // Variants are interleaved within each round (the order alternates), ratios are taken within a
 // round, and the median of the per-round ratios is reported.
 //
-//   node bench/throughput.bench.mjs [--seconds 2] [--rounds 5] [--populations 1,1000,9000,12000]
+//   node bench/throughput.bench.mjs [--seconds 2] [--rounds 4] [--populations 1,1000,9000,12000]
 //   node bench/throughput.bench.mjs --yield [--seconds 3] [--rounds 5]     (the setImmediate study)
 //   node bench/throughput.bench.mjs --profile 9000 [--seconds 10]          (CPU profile of the server)
 // Smoke run (< 1 min): --seconds 1 --rounds 1
@@ -34,7 +34,8 @@ const HEADERS = {
   'content-type': 'application/json',
   accept: 'application/json, text/event-stream',
 }
-const TARGETS = { 1: 0.97, 1000: 0.97, 9000: 0.95, 12000: 0.9, revoked: 0.97 }
+// Issue 17's targets; the revoked mix has none beyond every late revoked request answering 401.
+const TARGETS = { 1: 0.97, 1000: 0.97, 9000: 0.95, 12000: 0.9 }
 
 function hasTaskset() {
   return spawnSync('taskset', ['-c', '0', 'true']).status === 0
@@ -139,7 +140,8 @@ function parse() {
 export async function runThroughputBench({
   log = console.log,
   seconds = 2,
-  rounds = 5,
+  // 4 rounds by default keep `npm run bench` (300 s per script) in time with start-up and warm-up.
+  rounds = 4,
   populations = [1, 1000, 9000, 12000],
 } = {}) {
   const server = await startServer()
@@ -300,7 +302,7 @@ export async function runThroughputBench({
         ratio: f.ratio,
         ratios,
         baseline: 'same stack, guard replaced by a pass-through',
-        target: { op: '>=', value: TARGETS[scenario] ?? 0.9 },
+        ...(TARGETS[scenario] ? { target: { op: '>=', value: TARGETS[scenario] } } : {}),
         higherIsBetter: true,
       })
       record({
