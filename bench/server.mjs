@@ -21,6 +21,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Session } from 'node:inspector/promises'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import express from 'express'
 import { importJWK, jwtVerify } from 'jose'
 import { z } from 'zod'
@@ -162,6 +163,7 @@ const webMcp = async (request) => {
 }
 const guarded = gh.protect((request) => webMcp(request))
 
+const als = new AsyncLocalStorage()
 const revocable = new Map()
 let profiler
 async function control(request) {
@@ -184,6 +186,45 @@ async function control(request) {
     for (let i = 0; i < ops; i++) await gh.verifyBearer(requests[i % n])
     const { user, system } = process.cpuUsage(start)
     return Response.json({ us: (user + system) / ops })
+  }
+  if (url.pathname === '/bench/stack-cost') {
+    // The whole MCP call in this process, without HTTP: the open handler and the protected one,
+    // CPU µs per call (one token; a new Request per call, as the body is read once).
+    const ops = Number(url.searchParams.get('ops') ?? 2_000)
+    const token = pool[0]
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'hello' } },
+    })
+    const make = () =>
+      new Request(RESOURCE, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body,
+      })
+    const time = async (handler) => {
+      const start = process.cpuUsage()
+      for (let i = 0; i < ops; i++) {
+        const response = await handler(make())
+        if (response.status !== 200) throw new Error(`stack-cost: ${response.status}`)
+        await response.text()
+      }
+      const { user, system } = process.cpuUsage(start)
+      return (user + system) / ops
+    }
+    const handlers = {
+      open: webMcp,
+      protected: guarded,
+      // The open handler inside an AsyncLocalStorage context, as Gatehouse runs a request.
+      als: (request) => als.run({}, () => webMcp(request)),
+    }
+    return Response.json({ us: await time(handlers[url.searchParams.get('handler')]) })
   }
   if (url.pathname === '/bench/cpu') {
     const { user, system } = process.cpuUsage()
