@@ -37,6 +37,10 @@ const HEADERS = {
 // Issue 17's targets; the revoked mix has none beyond every late revoked request answering 401.
 const TARGETS = { 1: 0.97, 1000: 0.97, 9000: 0.95, 12000: 0.9 }
 
+function tokensLabel(n) {
+  return n === 1 ? '1 token' : `${n.toLocaleString('en')} tokens`
+}
+
 function hasTaskset() {
   return spawnSync('taskset', ['-c', '0', 'true']).status === 0
 }
@@ -266,10 +270,7 @@ export async function runThroughputBench({
         p99: Object.fromEntries(Object.entries(p99[scenario]).map(([k, v]) => [k, median(v)])),
       }
       const f = figures[scenario]
-      const label =
-        scenario === 'revoked'
-          ? '1,000, 1% revoked'
-          : `${Number(scenario).toLocaleString('en')} tokens`
+      const label = scenario === 'revoked' ? '1,000, 1% revoked' : tokensLabel(Number(scenario))
       log(
         `  ${label.padEnd(33)} ${f3(f.ratio)} (${list(ratios)})`.padEnd(68) +
           ` ${f3(f.peerRatio)} (${list(peerRatios)})`,
@@ -289,10 +290,7 @@ export async function runThroughputBench({
       const f = figures[scenario]
       const ratios = f.ratios
       const peerRatios = f.peerRatios
-      const label =
-        scenario === 'revoked'
-          ? '1,000, 1% revoked'
-          : `${Number(scenario).toLocaleString('en')} tokens`
+      const label = scenario === 'revoked' ? '1,000, 1% revoked' : tokensLabel(Number(scenario))
       record({
         bench: 'throughput',
         scenario:
@@ -332,7 +330,7 @@ export async function runThroughputBench({
       const open = figures[n].cpuUs.open
       figures[n].guardUs = us
       log(
-        `  ${`${n.toLocaleString('en')} tokens`.padEnd(18)} ${us.toFixed(2).padStart(7)} µs   ` +
+        `  ${tokensLabel(n).padEnd(18)} ${us.toFixed(2).padStart(7)} µs   ` +
           `${(open / (open + us)).toFixed(3)} of an open request costing ${open.toFixed(0)} µs`,
       )
     }
