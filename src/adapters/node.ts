@@ -22,6 +22,12 @@ export interface NodeAdapterOptions {
    * 421. Protects loopback deployments from DNS rebinding (MCP transports §Security Warning).
    */
   allowedHosts?: readonly string[]
+  /**
+   * Experimental, default `false`: start each request's handler in a later macrotask
+   * (`setImmediate`) instead of inside the socket's read callback. See docs/benchmarks.md
+   * (the yield study) for what it changes and why it stays off.
+   */
+  yieldBeforeHandler?: boolean
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -38,11 +44,12 @@ export function toNodeHandler(
   handler: WebHandler,
   options: NodeAdapterOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     handleNodeRequest(handler, req, res, options)
       .then((response) => sendWebResponse(res, response))
       .catch(() => res.destroy()) // e.g. a header value Node refuses: nothing sane left to send
   }
+  return options.yieldBeforeHandler === true ? (req, res) => setImmediate(serve, req, res) : serve
 }
 
 /**

@@ -385,6 +385,28 @@ describe('node adapter', () => {
     expect(reply.body).not.toContain('secret')
   })
 
+  it('with yieldBeforeHandler, runs the handler after the request listener returns', async () => {
+    const started: boolean[] = []
+    let inListener = false
+    const handler = (request: Request): Promise<Response> => {
+      started.push(inListener)
+      return gatehouse(request)
+    }
+    const plain = toNodeHandler(handler)
+    const deferred = toNodeHandler(handler, { yieldBeforeHandler: true })
+    const port = await start((req, res) => {
+      inListener = true
+      ;(req.url === '/echo?deferred' ? deferred : plain)(req, res)
+      inListener = false
+    })
+    const body = Buffer.from('{"a":1}')
+    for (const path of ['/echo', '/echo?deferred']) {
+      const reply = await send(port, path, { method: 'POST', body })
+      expect((JSON.parse(reply.body) as Echo).body).toBe('{"a":1}')
+    }
+    expect(started).toEqual([true, false])
+  })
+
   it('falls back to the Host header for the origin', async () => {
     const port = await start(toNodeHandler(gatehouse))
     const reply = await send(port, '/echo')

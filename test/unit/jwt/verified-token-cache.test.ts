@@ -115,6 +115,24 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get(token.slice(0, 200) + token.slice(200), 1)?.token).toBe(token)
   })
 
+  it('tells apart tokens that end alike: a hit needs the whole token, a set takes over the slot', () => {
+    const cache = new VerifiedTokenCache()
+    const signature = 's'.repeat(342)
+    const held = `header.payload-a.${signature}`
+    const forged = `header.payload-b.${signature}`
+    cache.set(held, accessToken(held), 10_000, 0)
+    expect(cache.get(forged, 1)).toBeUndefined()
+    cache.delete(forged)
+    expect(cache.get(held, 1)?.token).toBe(held)
+    // A second verified token with the same end replaces the first (which then misses).
+    cache.set(forged, accessToken(forged), 10_000, 1)
+    expect(cache.size).toBe(1)
+    expect(cache.get(held, 2)).toBeUndefined()
+    expect(cache.get(forged, 2)?.token).toBe(forged)
+    cache.delete(forged)
+    expect(cache.size).toBe(0)
+  })
+
   it('refuses a non-positive size', () => {
     expect(() => new VerifiedTokenCache({ maxEntries: 0 })).toThrow(TypeError)
     expect(() => new VerifiedTokenCache({ maxEntries: 1.5 })).toThrow(TypeError)
@@ -174,6 +192,17 @@ describe('JWTVerifier verified-token cache', () => {
     const first = tokens[0]!
     const a = await verifier.verify(first)
     expect(await verifier.verify(first)).toBe(a)
+  })
+
+  it('refuses the signature of a cached token on another payload', async () => {
+    const verifier = make({})
+    const exp = Math.floor(clock.now() / 1000) + 600
+    const token = await hs({ exp, scope: 'read' })
+    expect(await verifier.verifyToken(token)).toBeDefined()
+    const other = await hs({ exp, scope: 'admin' })
+    const spliced = `${other.split('.').slice(0, 2).join('.')}.${token.split('.')[2]}`
+    expect(await verifier.verifyToken(spliced)).toBeUndefined()
+    expect((await verifier.verifyToken(token))?.scopes).toEqual(['read'])
   })
 
   it('can be switched off', async () => {
