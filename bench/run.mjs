@@ -12,6 +12,7 @@ const all = [
   'store',
   'gateway',
   'tracing',
+  'flow',
 ]
 const chosen = process.argv[2] ? [process.argv[2]] : all
 for (const name of chosen) {
