@@ -231,6 +231,8 @@ function drained(res: ServerResponse): Promise<void> {
   })
 }
 export { nodeSignatureVerifier } from './node-crypto.js'
+export { nodeSignatureSigner } from './node-signer.js'
+export { nodeSha256 } from './node-sha256.js'
 export { createNodeTransport } from './node-transport.js'
 export type { NodeTransportOptions, Resolve } from './node-transport.js'
 export { listenMetrics } from '../ops/metrics-listener.js'

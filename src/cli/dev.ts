@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
+import { nodeSignatureSigner } from '../adapters/node-signer.js'
+import { nodeSha256 } from '../adapters/node-sha256.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMcpHandler } from '../mcp/handler.js'
@@ -188,6 +190,8 @@ async function serve({
     metrics: true,
     ...(logger ? { logger } : {}),
     signatureVerifier: nodeSignatureVerifier,
+    signatureSigner: nodeSignatureSigner,
+    sha256: nodeSha256,
     transport: createNodeTransport(outbound),
   })
   const mcp = createMcpHandler(gatehouse, {

@@ -8,6 +8,8 @@ import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
+import { nodeSignatureSigner } from '../adapters/node-signer.js'
+import { nodeSha256 } from '../adapters/node-sha256.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { applyEnv, overlayEnv } from '../config/env.js'
 import { isLoopbackHost } from '../config/urls.js'
@@ -126,6 +128,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       config,
       store,
       signatureVerifier: nodeSignatureVerifier,
+      signatureSigner: nodeSignatureSigner,
+      sha256: nodeSha256,
       transport: createNodeTransport(options.outbound),
       onWarning: log,
       metrics: options.metrics ?? true,
