@@ -1,11 +1,16 @@
 // A flow bench server (bench/flow.bench.mjs starts it as a child, pinned to its own core):
-// `node bench/flow-server.mjs gatehouse-memory|gatehouse-sqlite|gatehouse-redis|sdk-demo [alg]`.
+// `node bench/flow-server.mjs gatehouse-memory|gatehouse-sqlite|gatehouse-redis|sdk-demo [alg]`
+// (FLOW_DIST=<another build's dist> to serve that build).
 // Prints one JSON line { port } and serves until told 'close' over IPC; answers 'cpu' over IPC
 // with its own process.cpuUsage(), so the bench divides the server's CPU, not its own, by flows.
 import { createServer } from 'node:http'
-import { createFlowGatehouse, createSdkDemo, openStore } from './flow-setup.mjs'
+import { pathToFileURL } from 'node:url'
+import { createSdkDemo, loadBuild } from './flow-setup.mjs'
 
-const { toNodeHandler } = await import(new URL('../dist/adapters/node.js', import.meta.url).href)
+// FLOW_DIST: another build's dist/ (the bench's BASELINE_DIST).
+const build = await loadBuild(
+  process.env.FLOW_DIST ? pathToFileURL(`${process.env.FLOW_DIST}/`) : undefined,
+)
 const [kind, alg] = process.argv.slice(2)
 
 let handler
@@ -13,9 +18,9 @@ let close = async () => undefined
 if (kind === 'sdk-demo') {
   handler = await createSdkDemo()
 } else {
-  const { store, cleanup } = await openStore(kind.replace('gatehouse-', ''))
-  const gh = await createFlowGatehouse(store, alg ? { signingAlgorithm: alg } : {})
-  handler = toNodeHandler(gh.fetch, { baseUrl: 'http://127.0.0.1:9' })
+  const { store, cleanup } = await build.openStore(kind.replace('gatehouse-', ''))
+  const gh = await build.createFlowGatehouse(store, alg ? { signingAlgorithm: alg } : {})
+  handler = build.toNodeHandler(gh.fetch, { baseUrl: 'http://127.0.0.1:9' })
   close = async () => {
     await gh.close()
     await cleanup()

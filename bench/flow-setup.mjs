@@ -6,70 +6,76 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const dist = new URL('../dist/', import.meta.url)
-const { createGatehouse } = await import(new URL('index.js', dist).href)
-const { createMemoryStore } = await import(new URL('storage/memory.js', dist).href)
-const nodeAdapter = await import(new URL('adapters/node.js', dist).href)
-
 export const ISSUER = 'http://127.0.0.1:9'
 export const RESOURCE = `${ISSUER}/mcp`
 export const REDIRECT = 'http://127.0.0.1/cb'
 
-/** This build's node:crypto signer (absent before issue 17's change; with it comes `nodeSha256`). */
-export const nodeSigner = nodeAdapter.nodeSignatureSigner
+/**
+ * One build of Gatehouse under test: `dist/` of this tree by default, or another build's `dist/`
+ * (BASELINE_DIST) so that a before/after comparison runs in the same rounds.
+ */
+export async function loadBuild(dist = new URL('../dist/', import.meta.url)) {
+  const { createGatehouse } = await import(new URL('index.js', dist).href)
+  const { createMemoryStore } = await import(new URL('storage/memory.js', dist).href)
+  const nodeAdapter = await import(new URL('adapters/node.js', dist).href)
+  // This build's node:crypto signer and SHA-256 (absent before issue 17's change).
+  const nodeSigner = nodeAdapter.nodeSignatureSigner
 
-/** The store a Gatehouse runs on: memory, SQLite (temporary file) or Redis (`REDIS_URL`). */
-export async function openStore(kind) {
-  if (kind === 'memory') return { store: createMemoryStore(), cleanup: async () => undefined }
-  if (kind === 'sqlite') {
-    const { createSqliteStore } = await import(new URL('storage/sqlite.js', dist).href)
-    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-flow-'))
-    return {
-      store: createSqliteStore({ dataDir: dir }),
-      cleanup: () => rm(dir, { recursive: true, force: true }),
+  /** The store a Gatehouse runs on: memory, SQLite (temporary file) or Redis (`REDIS_URL`). */
+  async function openStore(kind) {
+    if (kind === 'memory') return { store: createMemoryStore(), cleanup: async () => undefined }
+    if (kind === 'sqlite') {
+      const { createSqliteStore } = await import(new URL('storage/sqlite.js', dist).href)
+      const dir = await mkdtemp(join(tmpdir(), 'gatehouse-flow-'))
+      return {
+        store: createSqliteStore({ dataDir: dir }),
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      }
     }
+    if (kind === 'redis') {
+      const url = process.env.REDIS_URL
+      if (!url) throw new Error('REDIS_URL is not set')
+      const { createRedisStore } = await import(new URL('storage/redis.js', dist).href)
+      const { Redis } = await import('ioredis')
+      const prefix = `gatehouse-flow-bench:${randomUUID()}:`
+      return {
+        store: createRedisStore({ url, keyPrefix: prefix }),
+        // Refresh tokens and grants live for days: remove every key this run wrote.
+        cleanup: async () => {
+          const client = new Redis(url)
+          let cursor = '0'
+          do {
+            const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+            if (keys.length > 0) await client.unlink(...keys)
+            cursor = next
+          } while (cursor !== '0')
+          await client.quit()
+        },
+      }
+    }
+    throw new Error(`unknown store ${kind}`)
   }
-  if (kind === 'redis') {
-    const url = process.env.REDIS_URL
-    if (!url) throw new Error('REDIS_URL is not set')
-    const { createRedisStore } = await import(new URL('storage/redis.js', dist).href)
-    const { Redis } = await import('ioredis')
-    const prefix = `gatehouse-flow-bench:${randomUUID()}:`
-    return {
-      store: createRedisStore({ url, keyPrefix: prefix }),
-      // Refresh tokens and grants live for days: remove every key this run wrote.
-      cleanup: async () => {
-        const client = new Redis(url)
-        let cursor = '0'
-        do {
-          const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-          if (keys.length > 0) await client.unlink(...keys)
-          cursor = next
-        } while (cursor !== '0')
-        await client.quit()
+
+  /** A Gatehouse as `gatehouse serve` wires it on Node, signing in every user without a page. */
+  function createFlowGatehouse(store, { signingAlgorithm, signer = true } = {}) {
+    return createGatehouse({
+      config: {
+        issuer: ISSUER,
+        secret: 'b'.repeat(32),
+        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
+        ...(signingAlgorithm ? { signingAlgorithm } : {}),
       },
-    }
+      store,
+      authenticate: async () => ({ subject: 'bench-user' }),
+      dangerouslySkipConsent: true,
+      onWarning: () => undefined,
+      signatureVerifier: nodeAdapter.nodeSignatureVerifier,
+      ...(signer && nodeSigner ? { signatureSigner: nodeSigner } : {}),
+      ...(signer && nodeAdapter.nodeSha256 ? { sha256: nodeAdapter.nodeSha256 } : {}),
+    })
   }
-  throw new Error(`unknown store ${kind}`)
-}
 
-/** A Gatehouse as `gatehouse serve` wires it on Node, signing in every user without a page. */
-export function createFlowGatehouse(store, { signingAlgorithm, signer = true } = {}) {
-  return createGatehouse({
-    config: {
-      issuer: ISSUER,
-      secret: 'b'.repeat(32),
-      resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
-      ...(signingAlgorithm ? { signingAlgorithm } : {}),
-    },
-    store,
-    authenticate: async () => ({ subject: 'bench-user' }),
-    dangerouslySkipConsent: true,
-    onWarning: () => undefined,
-    signatureVerifier: nodeAdapter.nodeSignatureVerifier,
-    ...(signer && nodeSigner ? { signatureSigner: nodeSigner } : {}),
-    ...(signer && nodeAdapter.nodeSha256 ? { sha256: nodeAdapter.nodeSha256 } : {}),
-  })
+  return { nodeSigner, openStore, createFlowGatehouse, toNodeHandler: nodeAdapter.toNodeHandler }
 }
 
 /**
@@ -81,9 +87,8 @@ export function createFlowGatehouse(store, { signingAlgorithm, signer = true } =
 export async function createSdkDemo() {
   const express = (await import('express')).default
   const { mcpAuthRouter } = await import('@modelcontextprotocol/sdk/server/auth/router.js')
-  const { DemoInMemoryAuthProvider } = await import(
-    '@modelcontextprotocol/sdk/examples/server/demoInMemoryOAuthProvider.js'
-  )
+  const { DemoInMemoryAuthProvider } =
+    await import('@modelcontextprotocol/sdk/examples/server/demoInMemoryOAuthProvider.js')
   const { SignJWT, generateKeyPair } = await import('jose')
   const { privateKey } = await generateKeyPair('RS256')
   class JwtDemoProvider extends DemoInMemoryAuthProvider {
@@ -170,7 +175,9 @@ export async function inProcessClient(gh) {
   if (reg.status !== 201) throw new Error(`register failed: ${reg.status}`)
   const clientId = (await reg.json()).client_id
   return async function flow(pair) {
-    const auth = await gh.fetch(new Request(`${ISSUER}/authorize?${authorizeQuery(clientId, pair)}`))
+    const auth = await gh.fetch(
+      new Request(`${ISSUER}/authorize?${authorizeQuery(clientId, pair)}`),
+    )
     const code = codeFrom(auth.headers.get('location'))
     const res = await gh.fetch(
       new Request(`${ISSUER}/token`, {

@@ -20,16 +20,18 @@ import { pathToFileURL } from 'node:url'
 import {
   authorizeQuery,
   codeFrom,
-  createFlowGatehouse,
   inProcessClient,
-  nodeSigner,
-  openStore,
+  loadBuild,
   pkcePairs,
   registration,
   tokenForm,
 } from './flow-setup.mjs'
 import { median, record } from './report.mjs'
 
+// BASELINE_DIST=<another build's dist/>: that build's memory-store flow runs in the same rounds.
+const BASELINE_DIST = process.env.BASELINE_DIST
+const { nodeSigner, openStore, createFlowGatehouse } = await loadBuild()
+const baseline = BASELINE_DIST ? await loadBuild(pathToFileURL(`${BASELINE_DIST}/`)) : undefined
 const SECONDS = Number(process.env.FLOW_SECONDS ?? 3)
 const ROUNDS = Number(process.env.FLOW_ROUNDS ?? 5)
 const STORES = ['memory', 'sqlite', ...(process.env.REDIS_URL ? ['redis'] : [])]
@@ -62,7 +64,7 @@ function wrap(target, name, count) {
 }
 
 function algName(algorithm) {
-  return (typeof algorithm === 'string' ? algorithm : algorithm?.name ?? '').toUpperCase()
+  return (typeof algorithm === 'string' ? algorithm : (algorithm?.name ?? '')).toUpperCase()
 }
 
 /** Counts crypto calls made through Web Crypto and node:crypto until the returned undo runs. */
@@ -119,15 +121,19 @@ function countCrypto() {
 
 /** The backend store (under Gatehouse's encryption wrapper) with its reads and writes counted. */
 function countingStore(store) {
-  const read = (fn) => (...args) => {
-    bump('storeReads')
-    return fn(...args)
-  }
-  const write = (fn) => (...args) => {
-    bump('storeWrites')
-    bump('recordsWritten')
-    return fn(...args)
-  }
+  const read =
+    (fn) =>
+    (...args) => {
+      bump('storeReads')
+      return fn(...args)
+    }
+  const write =
+    (fn) =>
+    (...args) => {
+      bump('storeWrites')
+      bump('recordsWritten')
+      return fn(...args)
+    }
   return {
     ...store,
     get: read(store.get.bind(store)),
@@ -168,9 +174,9 @@ async function countPerFlow(kind, flows = 200) {
 // ---------------------------------------------------------------------------------------------
 // 2. In process
 
-async function inProcessCase(kind, options = {}) {
-  const { store, cleanup } = await openStore(kind)
-  const gh = await createFlowGatehouse(store, options)
+async function inProcessCase(kind, options = {}, build = { openStore, createFlowGatehouse }) {
+  const { store, cleanup } = await build.openStore(kind)
+  const gh = await build.createFlowGatehouse(store, options)
   const flow = await inProcessClient(gh)
   return {
     flow,
@@ -213,19 +219,25 @@ function hasTaskset() {
   return spawnSync('taskset', ['-c', '0', 'true']).status === 0
 }
 
-async function startServer(kind, alg) {
+async function startServer(name, alg) {
   const script = new URL('./flow-server.mjs', import.meta.url).pathname
+  const kind = name.replace('baseline-', 'gatehouse-')
   const args = [script, kind, ...(alg ? [alg] : [])]
   const [cmd, argv] = hasTaskset()
     ? ['taskset', ['-c', '1', process.execPath, ...args]]
     : [process.execPath, args]
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+  const env = name.startsWith('baseline-')
+    ? { ...process.env, FLOW_DIST: BASELINE_DIST }
+    : process.env
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env })
   const [line] = await once(child.stdout, 'data')
   const { port } = JSON.parse(String(line).split('\n')[0])
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
   const request = (method, path, body, type) =>
     new Promise((resolve, reject) => {
-      const headers = body ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}
+      const headers = body
+        ? { 'content-type': type, 'content-length': Buffer.byteLength(body) }
+        : {}
       const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
         const chunks = []
         res.on('data', (chunk) => chunks.push(chunk))
@@ -310,16 +322,22 @@ export async function runFlowBench({ log = console.log } = {}) {
   const inCases = {}
   for (const kind of STORES) inCases[kind] = await inProcessCase(kind)
   if (nodeSigner) inCases['memory, Web Crypto'] = await inProcessCase('memory', { signer: false })
+  if (baseline) inCases['memory, baseline build'] = await inProcessCase('memory', {}, baseline)
   const inResults = await interleaved(inCases, 600, ROUNDS)
   for (const [name, rows] of Object.entries(inResults)) {
     log(
       `  ${name.padEnd(28)} ${fmt(med(rows, 'flowsPerSecond')).padStart(6)} flows/s (${range(rows, 'flowsPerSecond')})   ${fmt(med(rows, 'cpuUsPerFlow') / 1000, 3)} ms CPU/flow (${range(rows, 'cpuUsPerFlow')} µs)`,
     )
   }
+  if (baseline) logAgainstBaseline(log, inResults.memory, inResults['memory, baseline build'])
   for (const c of Object.values(inCases)) await c.close()
 
   log(`\n3. over HTTP, 16 connections, server on its own core, ${ROUNDS} rounds of ${SECONDS} s`)
-  const kinds = [...STORES.map((s) => `gatehouse-${s}`), 'sdk-demo']
+  const kinds = [
+    ...STORES.map((s) => `gatehouse-${s}`),
+    ...(baseline ? ['baseline-memory'] : []),
+    'sdk-demo',
+  ]
   const servers = {}
   for (const kind of kinds) servers[kind] = await startServer(kind)
   const httpResults = Object.fromEntries(kinds.map((k) => [k, []]))
@@ -343,7 +361,7 @@ export async function runFlowBench({ log = console.log } = {}) {
           ? ''
           : `   ${fmt(median(ratios), 2)}x SDK demo flows/s (${ratios.map((x) => fmt(x, 2)).join(' ')}), CPU ${fmt(median(cpuRatios), 2)}x`),
     )
-    if (kind !== 'sdk-demo') {
+    if (kind.startsWith('gatehouse-')) {
       record({
         bench: 'flow',
         scenario: `code flow over HTTP, ${kind.replace('gatehouse-', '')} store`,
@@ -355,6 +373,9 @@ export async function runFlowBench({ log = console.log } = {}) {
       })
     }
   }
+
+  if (baseline)
+    logAgainstBaseline(log, httpResults['gatehouse-memory'], httpResults['baseline-memory'])
 
   log(`\n4. signing algorithm, in process, memory store, ${ROUNDS} interleaved rounds`)
   const algCases = {}
@@ -380,6 +401,15 @@ export async function runFlowBench({ log = console.log } = {}) {
   }
   for (const c of Object.values(algCases)) await c.close()
   log(`\n  load average at the end ${loadavg()}`)
+}
+
+/** This build's memory-store flow against the baseline build's, per round (CPU, flows/s). */
+function logAgainstBaseline(log, rows, baseRows) {
+  const cpu = rows.map((row, i) => row.cpuUsPerFlow / baseRows[i].cpuUsPerFlow)
+  const rate = rows.map((row, i) => row.flowsPerSecond / baseRows[i].flowsPerSecond)
+  log(
+    `  memory, this build vs baseline build: CPU/flow ${fmt(median(cpu), 2)}x (${cpu.map((x) => fmt(x, 2)).join(' ')}), flows/s ${fmt(median(rate), 2)}x (${rate.map((x) => fmt(x, 2)).join(' ')})`,
+  )
 }
 
 function loadavg() {

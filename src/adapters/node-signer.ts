@@ -24,9 +24,13 @@ const KEY_TYPE: Record<SignerAlgorithm, { kty: string; crv?: string }> = {
 export const nodeSignatureSigner: SignatureSignerFactory = {
   importKey(privateJwk, alg) {
     try {
-      const expected = KEY_TYPE[alg]
-      if (expected === undefined) throw new TypeError(`unsupported signing algorithm ${String(alg)}`)
-      if (privateJwk.kty !== expected.kty || (expected.crv !== undefined && privateJwk.crv !== expected.crv)) {
+      // Callers in plain JavaScript may pass any string.
+      const expected = (KEY_TYPE as Partial<Record<string, { kty: string; crv?: string }>>)[alg]
+      if (expected === undefined) throw new TypeError(`unsupported signing algorithm ${alg}`)
+      if (
+        privateJwk.kty !== expected.kty ||
+        (expected.crv !== undefined && privateJwk.crv !== expected.crv)
+      ) {
         throw new TypeError(`this key cannot sign ${alg}`)
       }
       const key: KeyObject = createPrivateKey({ key: privateJwk as NodeJsonWebKey, format: 'jwk' })

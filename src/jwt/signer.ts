@@ -20,10 +20,12 @@ export interface SignatureSignerFactory {
   importKey(privateJwk: JsonWebKey, alg: SignerAlgorithm): Promise<SignFunction>
 }
 
-const WEB_CRYPTO_PARAMS: Record<
-  SignerAlgorithm,
-  { import: RsaHashedImportParams | EcKeyImportParams | Algorithm; sign: AlgorithmIdentifier | EcdsaParams }
-> = {
+interface WebCryptoParams {
+  import: RsaHashedImportParams | EcKeyImportParams | Algorithm
+  sign: AlgorithmIdentifier | EcdsaParams
+}
+
+const WEB_CRYPTO_PARAMS: Record<SignerAlgorithm, WebCryptoParams> = {
   RS256: {
     import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
     sign: { name: 'RSASSA-PKCS1-v1_5' },
@@ -38,8 +40,9 @@ const WEB_CRYPTO_PARAMS: Record<
 /** The Web Crypto (`crypto.subtle`) `SignatureSignerFactory`, the default on every runtime. */
 export const webCryptoSignatureSigner: SignatureSignerFactory = {
   async importKey(privateJwk, alg) {
-    const params = WEB_CRYPTO_PARAMS[alg]
-    if (params === undefined) throw new TypeError(`unsupported signing algorithm ${String(alg)}`)
+    // Callers in plain JavaScript may pass any string.
+    const params = (WEB_CRYPTO_PARAMS as Partial<Record<string, WebCryptoParams>>)[alg]
+    if (params === undefined) throw new TypeError(`unsupported signing algorithm ${alg}`)
     const key = await crypto.subtle.importKey('jwk', privateJwk, params.import, false, ['sign'])
     return async (data) =>
       new Uint8Array(await crypto.subtle.sign(params.sign, key, data as Uint8Array<ArrayBuffer>))

@@ -306,7 +306,7 @@ function currentOf(set: StoredKeySet): StoredKey {
 
 async function importKey(stored: StoredKey, signer: SignatureSignerFactory): Promise<LoadedKey> {
   const key = await importJWK(stored.privateJwk, stored.alg)
-  const sign = await signer.importKey(stored.privateJwk as JsonWebKey, stored.alg)
+  const sign = await signer.importKey(stored.privateJwk, stored.alg)
   if (key instanceof Uint8Array) throw malformed('holds a symmetric key')
   const jwk = stored.privateJwk as Record<string, unknown>
   const kty = String(jwk.kty)
