@@ -1,6 +1,11 @@
 import { createServer } from 'node:http'
 import { createGatehouse } from 'mcp-gatehouse'
-import { nodeSignatureVerifier, toNodeHandler } from 'mcp-gatehouse/node'
+import {
+  nodeSha256,
+  nodeSignatureSigner,
+  nodeSignatureVerifier,
+  toNodeHandler,
+} from 'mcp-gatehouse/node'
 import { createSqliteStore } from 'mcp-gatehouse/storage/sqlite'
 
 const port = Number(process.env.PORT ?? 3000)
@@ -25,6 +30,9 @@ const gatehouse = await createGatehouse({
     console.warn(`gatehouse: ${message}`)
   },
   signatureVerifier: nodeSignatureVerifier, // optional: 2-3x faster cold verification on Node
+  // optional, Node: access tokens signed and codes hashed with node:crypto (no thread-pool hop)
+  signatureSigner: nodeSignatureSigner,
+  sha256: nodeSha256,
 })
 
 const mcp = gatehouse.protect((_request, token) =>
