@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { createGatehouse } from 'mcp-gatehouse'
-import { nodeSignatureVerifier, nodeValueCipher, toNodeHandler } from 'mcp-gatehouse/node'
+import { nodeCrypto, toNodeHandler } from 'mcp-gatehouse/node'
 import { createSqliteStore } from 'mcp-gatehouse/storage/sqlite'
 
 const port = Number(process.env.PORT ?? 3000)
@@ -24,8 +24,9 @@ const gatehouse = await createGatehouse({
   onWarning: (message) => {
     console.warn(`gatehouse: ${message}`)
   },
-  signatureVerifier: nodeSignatureVerifier, // optional: 2-3x faster cold verification on Node
-  valueCipher: nodeValueCipher, // optional: stored values sealed with node:crypto, no thread-pool hop
+  // optional, Node: verification, signing, hashing and sealing with node:crypto (2-3x faster
+  // cold verification, no Web Crypto thread-pool hop per step)
+  ...nodeCrypto,
 })
 
 const mcp = gatehouse.protect((_request, token) =>

@@ -12,6 +12,8 @@ import { createCookieSigner } from './http/cookies.js'
 import { createGuardedFetch, type GuardedTransport } from './http/guarded-fetch.js'
 import { RateLimiter } from './http/rate-limit.js'
 import type { SignatureVerifierFactory } from './jwt/signature.js'
+import type { SignatureSignerFactory } from './jwt/signer.js'
+import type { Sha256Function } from './http/random.js'
 import {
   createClientAssertionVerifier,
   type ClientAssertionVerifier,
@@ -94,6 +96,16 @@ export interface GatehouseOptions {
    */
   valueCipher?: ValueCipherFactory
   /**
+   * Faster access-token signing on Node: `nodeSignatureSigner` from `mcp-gatehouse/node`
+   * (synchronous `node:crypto`, no thread-pool hop). Default: Web Crypto.
+   */
+  signatureSigner?: SignatureSignerFactory
+  /**
+   * Faster SHA-256 on Node (authorization codes, refresh tokens, PKCE): `nodeSha256` from
+   * `mcp-gatehouse/node` (synchronous `node:crypto`, no thread-pool hop). Default: Web Crypto.
+   */
+  sha256?: Sha256Function
+  /**
    * How URLs that clients name are fetched (metadata documents and their keys): a transport that
    * checks every resolved address and pins the connection (`createNodeTransport()` from
    * `mcp-gatehouse/node`). Required when `clientIdMetadataDocuments.enabled`.
@@ -167,6 +179,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     algorithm: config.signingAlgorithm,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     now,
+    ...(options.signatureSigner ? { signer: options.signatureSigner } : {}),
   })
   const grants = new Grants({
     store,
@@ -235,6 +248,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(identityAssertions ? { identityAssertions } : {}),
     ...(subjectTokens ? { subjectTokens } : {}),
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+    ...(options.sha256 ? { sha256: options.sha256 } : {}),
     onError,
     audit: ops.audit,
   }
@@ -311,6 +325,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     onError,
     audit: ops.audit,
     ...(dpop ? { dpop } : {}),
+    ...(options.sha256 ? { sha256: options.sha256 } : {}),
   }
   const asMetadata = authorizationServerMetadata(config, {
     // The grants the token endpoint dispatches to (grants/index.ts) that the provider offers.

@@ -68,6 +68,8 @@ export { StaticTokenVerifier } from './jwt/static.js'
 export { ChainTokenVerifier } from './jwt/chain.js'
 export { webCryptoSignatureVerifier } from './jwt/signature.js'
 export type { SignatureVerifierFactory } from './jwt/signature.js'
+export { webCryptoSignatureSigner } from './jwt/signer.js'
+export type { SignatureSignerFactory, SignFunction, SignerAlgorithm } from './jwt/signer.js'
 export { classifyAddress, classifyHost, createGuardedFetch } from './http/guarded-fetch.js'
 export type {
   GuardedFetch,

@@ -239,6 +239,9 @@ function drained(res: ServerResponse): Promise<void> {
 }
 export { nodeSignatureVerifier } from './node-crypto.js'
 export { nodeValueCipher } from './node-value-cipher.js'
+export { nodeSignatureSigner } from './node-signer.js'
+export { nodeSha256 } from './node-sha256.js'
+export { nodeCrypto } from './node-crypto-options.js'
 export { createNodeTransport } from './node-transport.js'
 export type { NodeTransportOptions, Resolve } from './node-transport.js'
 export { listenMetrics } from '../ops/metrics-listener.js'

@@ -7,8 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
-import { nodeValueCipher } from '../adapters/node-value-cipher.js'
+import { nodeCrypto } from '../adapters/node-crypto-options.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createMCPHandler } from '../mcp/handler.js'
@@ -188,8 +187,7 @@ async function serve({
     // Operators of the dev server see requests, refusals, audit events and /metrics.
     metrics: true,
     ...(logger ? { logger } : {}),
-    signatureVerifier: nodeSignatureVerifier,
-    valueCipher: nodeValueCipher,
+    ...nodeCrypto,
     transport: createNodeTransport(outbound),
   })
   const mcp = createMCPHandler(gatehouse, {

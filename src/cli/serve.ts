@@ -7,8 +7,7 @@
 import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
-import { nodeSignatureVerifier } from '../adapters/node-crypto.js'
-import { nodeValueCipher } from '../adapters/node-value-cipher.js'
+import { nodeCrypto } from '../adapters/node-crypto-options.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { applyEnv, overlayEnv } from '../config/env.js'
 import { isLoopbackHost } from '../config/urls.js'
@@ -126,8 +125,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     const gatehouse = await createGatehouse({
       config,
       store,
-      signatureVerifier: nodeSignatureVerifier,
-      valueCipher: nodeValueCipher,
+      ...nodeCrypto,
       transport: createNodeTransport(options.outbound),
       onWarning: log,
       metrics: options.metrics ?? true,

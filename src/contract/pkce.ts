@@ -1,5 +1,5 @@
 /** PKCE (RFC 7636) with S256 only, as OAuth 2.1 and MCP require. */
-import { sha256, timingSafeEqual } from '../http/random.js'
+import { sha256, timingSafeEqual, type Sha256Function } from '../http/random.js'
 
 /** A S256 challenge is the base64url SHA-256 of the verifier: exactly 43 characters. */
 export function isValidChallenge(challenge: string): boolean {
@@ -11,8 +11,12 @@ export function isValidVerifier(verifier: string): boolean {
   return /^[A-Za-z0-9\-._~]{43,128}$/.test(verifier)
 }
 
-/** Whether `verifier` is the one `challenge` was made from. */
-export async function verifyPKCE(verifier: string, challenge: string): Promise<boolean> {
+/** Whether `verifier` is the one `challenge` was made from (`hash`: default Web Crypto). */
+export async function verifyPKCE(
+  verifier: string,
+  challenge: string,
+  hash: Sha256Function = sha256,
+): Promise<boolean> {
   if (!isValidVerifier(verifier)) return false
-  return timingSafeEqual(await sha256(verifier), challenge)
+  return timingSafeEqual(await hash(verifier), challenge)
 }

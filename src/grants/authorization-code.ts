@@ -16,7 +16,7 @@
  */
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
-import { randomToken, sha256 } from '../http/random.js'
+import { randomToken } from '../http/random.js'
 import { assertCodeBinding } from '../contract/dpop-binding.js'
 import { verifyPKCE } from '../contract/pkce.js'
 import { resolveResource } from '../contract/resource-indicators.js'
@@ -29,6 +29,7 @@ import type {
 } from '../contract/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import {
+  hashOf,
   nowSeconds,
   requiredParam,
   type GrantContext,
@@ -68,7 +69,7 @@ async function checkAndRedeem(
       reason: 'redirect_uri_mismatch',
     })
   }
-  if (!(await verifyPKCE(verifier, record.codeChallenge))) {
+  if (!(await verifyPKCE(verifier, record.codeChallenge, deps.sha256))) {
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge', {
       reason: 'pkce_mismatch',
     })
@@ -115,19 +116,37 @@ export async function createAuthorizationCode(
       : {}),
     ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}),
   }
-  await context.store.set(`code:${await sha256(code)}`, record, { ttlSeconds: ttl })
+  await context.store.set(`code:${await hashOf(context, code)}`, record, { ttlSeconds: ttl })
   return code
 }
 
+/**
+ * The hash each loaded record was found by, so that redeeming it does not hash the code again (one
+ * SHA-256 per code at the token endpoint). Keyed by the record object and checked against the
+ * code, so a record that did not come from {@link loadAuthorizationCode} is simply hashed.
+ */
+const loadedBy = new WeakMap<AuthorizationCode, { code: string; hash: string }>()
+
 /** The code's record, live or (after redemption) its marker; `undefined` when unknown. */
 export async function loadAuthorizationCode(
-  context: Pick<GrantContext, 'store'>,
+  context: Pick<GrantContext, 'store' | 'sha256'>,
   authorizationCode: string,
 ): Promise<AuthorizationCode | undefined> {
-  const hash = await sha256(authorizationCode)
-  const live = await context.store.get<AuthorizationCode>(`code:${hash}`)
-  if (live) return live
-  return context.store.get<AuthorizationCode>(`code-used:${hash}`)
+  const hash = await hashOf(context, authorizationCode)
+  const record =
+    (await context.store.get<AuthorizationCode>(`code:${hash}`)) ??
+    (await context.store.get<AuthorizationCode>(`code-used:${hash}`))
+  if (record) loadedBy.set(record, { code: authorizationCode, hash })
+  return record
+}
+
+async function codeHash(
+  context: Pick<GrantContext, 'sha256'>,
+  authorizationCode: string,
+  record: AuthorizationCode,
+): Promise<string> {
+  const loaded = loadedBy.get(record)
+  return loaded?.code === authorizationCode ? loaded.hash : hashOf(context, authorizationCode)
 }
 
 /**
@@ -142,7 +161,7 @@ export async function redeemAuthorizationCode(
   binding: TokenBinding = {},
 ): Promise<TokenResponse> {
   const { store, grants } = context
-  const hash = await sha256(authorizationCode)
+  const hash = await codeHash(context, authorizationCode, code)
   if (code.redeemedGrantId !== undefined) {
     return rejectReplay(context, code.redeemedGrantId, client)
   }

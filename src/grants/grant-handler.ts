@@ -6,6 +6,7 @@
 import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
+import { sha256, type Sha256Function } from '../http/random.js'
 import type { OAuthServerProvider } from '../contract/provider.js'
 import type { OAuthClientInformation, TokenBinding, TokenResponse } from '../contract/types.js'
 import type { AuditSink } from '../audit-event.js'
@@ -26,6 +27,8 @@ export interface GrantHandlerDeps {
    * (`checkTokenRequestProof`); empty when no proof was sent (bearer tokens).
    */
   binding: TokenBinding
+  /** SHA-256 for PKCE; default Web Crypto (`http/random.ts`). */
+  sha256?: Sha256Function
 }
 
 /**
@@ -54,6 +57,8 @@ export interface GrantContext {
   audit?: AuditSink
   /** The issuance step (`issue.ts`), through the provider so that a subclass's override holds. */
   prepareTokens: PrepareTokens
+  /** SHA-256 of codes and refresh tokens; default Web Crypto (`http/random.ts`). */
+  sha256?: Sha256Function
 }
 
 /** The form parameter `name`; absent: `invalid_request` naming it. */
@@ -63,6 +68,11 @@ export function requiredParam(form: Params, name: string): string {
     throw new OAuthError('invalid_request', `${name} is required`, { reason: `no_${name}` })
   }
   return value
+}
+
+/** The SHA-256 (base64url) of `text` the context computes with. */
+export async function hashOf(context: { sha256?: Sha256Function }, text: string): Promise<string> {
+  return (context.sha256 ?? sha256)(text)
 }
 
 /** The context's clock in seconds since the epoch. */

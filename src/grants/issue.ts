@@ -8,7 +8,7 @@
  */
 import { refreshTokenLifetime } from './refresh-policy.js'
 import type { ResolvedConfig } from '../config/schema.js'
-import { randomToken, sha256 } from '../http/random.js'
+import { randomToken, sha256, type Sha256Function } from '../http/random.js'
 import { refreshTokenJkt } from '../contract/dpop-binding.js'
 import { formatScope } from '../contract/scopes.js'
 import type {
@@ -51,6 +51,8 @@ export interface TokenIssuerOptions {
   config: ResolvedConfig
   keys: SigningKeys
   now: () => number
+  /** SHA-256 of refresh tokens; default Web Crypto (`http/random.ts`). */
+  sha256?: Sha256Function
 }
 
 /** How often an issuing instance re-reads the key set (rotations elsewhere). */
@@ -61,12 +63,14 @@ export class TokenIssuer {
   readonly #config: ResolvedConfig
   readonly #keys: SigningKeys
   readonly #now: () => number
+  readonly #sha256: Sha256Function
   #keysCheckedAt: number
 
   constructor(options: TokenIssuerOptions) {
     this.#config = options.config
     this.#keys = options.keys
     this.#now = options.now
+    this.#sha256 = options.sha256 ?? sha256
     this.#keysCheckedAt = options.now()
   }
 
@@ -129,7 +133,7 @@ export class TokenIssuer {
       }
       const boundTo = refreshTokenJkt(client, options.binding ?? {})
       if (boundTo !== undefined) record.dpopJkt = boundTo
-      writes.push({ key: `rt:${await sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
+      writes.push({ key: `rt:${await this.#sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
       response.refresh_token = refreshToken
     }
     return { response, writes }

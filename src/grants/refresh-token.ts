@@ -15,7 +15,7 @@
 import { assertRefreshAllowed } from './refresh-policy.js'
 import { OAuthError } from '../errors.js'
 import type { Params } from '../http/params.js'
-import { randomToken, sha256 } from '../http/random.js'
+import { randomToken } from '../http/random.js'
 import { assertRefreshBinding } from '../contract/dpop-binding.js'
 import { resolveResource } from '../contract/resource-indicators.js'
 import { parseScope } from '../contract/scopes.js'
@@ -28,6 +28,7 @@ import type {
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
 import type { AtomicStep } from '../storage/store.js'
 import {
+  hashOf,
   requiredParam,
   type GrantContext,
   type GrantHandler,
@@ -86,10 +87,10 @@ interface UsedRefreshToken {
  * unknown or its grant is gone.
  */
 export async function loadRefreshToken(
-  context: Pick<GrantContext, 'store' | 'grants'>,
+  context: Pick<GrantContext, 'store' | 'grants' | 'sha256'>,
   refreshToken: string,
 ): Promise<RefreshToken | undefined> {
-  const hash = await sha256(refreshToken)
+  const hash = await hashOf(context, refreshToken)
   const live = await context.store.get<RefreshToken>(`rt:${hash}`)
   if (live) return (await context.grants.get(live.grantId)) ? live : undefined
   const used = await context.store.get<UsedRefreshToken>(`rt-used:${hash}`)
@@ -134,7 +135,7 @@ export async function rotateRefreshToken(
       reason: 'client_metadata_changed',
     })
   }
-  const hash = await sha256(refreshToken)
+  const hash = await hashOf(context, refreshToken)
   const live = `rt:${hash}`
   const used = `rt-used:${hash}`
   const rotation = randomToken(16)

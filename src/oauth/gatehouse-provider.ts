@@ -43,6 +43,7 @@ import type {
   TokenResponse,
 } from '../contract/types.js'
 import { storageKey } from '../storage/keys.js'
+import type { Sha256Function } from '../http/random.js'
 
 export type { PreparedTokens } from '../grants/issue.js'
 
@@ -86,6 +87,11 @@ export interface GatehouseProviderOptions {
    * configured ones: never stored, so they exist exactly while the server runs with them.
    */
   internalClients?: readonly OAuthClientInformation[]
+  /**
+   * SHA-256 of codes and refresh tokens: Web Crypto by default; `nodeSha256` from
+   * `mcp-gatehouse/node` on Node (synchronous, no thread-pool hop).
+   */
+  sha256?: Sha256Function
 }
 
 /** Store-backed provider: everything but the user's sign-in, which `authenticate` or a subclass does. */
@@ -128,6 +134,7 @@ export class GatehouseProvider implements OAuthServerProvider {
       grants: options.grants,
       now: options.now,
       ...(options.audit ? { audit: options.audit } : {}),
+      ...(options.sha256 ? { sha256: options.sha256 } : {}),
       prepareTokens: (client, grantId, grant, scopes, issue) =>
         this.prepareTokens(client, grantId, grant, scopes, issue),
     }

@@ -14,6 +14,7 @@ import { jsonResponse, CORS_HEADERS } from '../http/responses.js'
 import type { ClientAssertionVerifier } from './client-assertion.js'
 import { readAuthenticatedForm } from './client-auth.js'
 import type { RateLimiter } from '../http/rate-limit.js'
+import type { Sha256Function } from '../http/random.js'
 import type { OAuthServerProvider } from '../contract/provider.js'
 import type { TokenResponse } from '../contract/types.js'
 import type { AuditSink } from '../audit-event.js'
@@ -33,6 +34,8 @@ export interface TokenDeps {
   audit?: AuditSink
   /** DPoP (RFC 9449, oauth/dpop.ts); unset: `DPoP` headers are ignored and tokens are bearer. */
   dpop?: DPoPPolicy
+  /** SHA-256 for PKCE; default Web Crypto (`http/random.ts`). */
+  sha256?: Sha256Function
 }
 
 /** `POST /token`. */

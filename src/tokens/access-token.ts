@@ -1,8 +1,14 @@
 /**
  * Minting Gatehouse's access tokens: JWTs in the RFC 9068 profile, signed with the current key of
  * {@link SigningKeys}.
+ *
+ * The compact serialization (RFC 7515 §7.1) is written here rather than through jose's `SignJWT`:
+ * it is two base64url segments and the key's own `sign` (Web Crypto, or `node:crypto` when a Node
+ * entry point injected `nodeSignatureSigner`), which is what lets the Node path sign without a
+ * thread-pool hop. Measured per RS256 token (issue 17, 2-core VM): jose ~565 µs of process CPU,
+ * this with node:crypto ~400 µs.
  */
-import { SignJWT, base64url } from 'jose'
+import { base64url } from 'jose'
 
 import type { SigningKeys } from './keys.js'
 
@@ -67,7 +73,7 @@ export async function signAccessToken(
   if (claims.scopes.some((scope) => scope === '' || /\s/.test(scope))) {
     throw new TypeError('a scope must be non-empty and hold no whitespace')
   }
-  const { kid, alg, key } = keys.current()
+  const { kid, alg, sign } = keys.current()
   const iat = Math.floor((claims.now ?? Date.now)() / 1000)
   const exp = iat + Math.floor(claims.ttlSeconds)
   const jti = base64url.encode(crypto.getRandomValues(new Uint8Array(16)))
@@ -90,6 +96,13 @@ export async function signAccessToken(
   if (claims.scopes.length > 0) payload.scope = claims.scopes.join(' ')
   if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
 
-  const token = await new SignJWT(payload).setProtectedHeader({ alg, kid, typ: 'at+jwt' }).sign(key)
-  return { token, jti, expiresAt: exp }
+  const input = `${encodeSegment({ alg, kid, typ: 'at+jwt' })}.${encodeSegment(payload)}`
+  const signature = await sign(encoder.encode(input))
+  return { token: `${input}.${base64url.encode(signature)}`, jti, expiresAt: exp }
+}
+
+const encoder = new TextEncoder()
+
+function encodeSegment(value: Record<string, unknown>): string {
+  return base64url.encode(JSON.stringify(value))
 }

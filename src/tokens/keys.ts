@@ -10,6 +10,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'j
 import type { JWK } from 'jose'
 
 import { StoreError } from '../errors.js'
+import { webCryptoSignatureSigner } from '../jwt/signer.js'
+import type { SignatureSignerFactory, SignFunction } from '../jwt/signer.js'
 import type { AuditSink } from '../audit-event.js'
 import type { Store } from '../storage/store.js'
 import { storageKey } from '../storage/keys.js'
@@ -22,6 +24,8 @@ export interface SigningKey {
   readonly kid: string
   readonly alg: SigningAlgorithm
   readonly key: CryptoKey
+  /** Signs a JWS signing input with this key, through the configured `signer`. */
+  readonly sign: SignFunction
 }
 
 /** A public key as published at the JWKS endpoint (RFC 7517), never with private members. */
@@ -48,6 +52,11 @@ export interface SigningKeysOptions {
   now?: () => number
   /** Told about every rotation this instance makes (`key_rotated`). */
   audit?: AuditSink
+  /**
+   * How `SigningKey.sign` signs: Web Crypto by default; `nodeSignatureSigner` from
+   * `mcp-gatehouse/node` on Node (synchronous, no thread-pool hop).
+   */
+  signer?: SignatureSignerFactory
 }
 
 /** One key as stored; timestamps in seconds since the epoch. */
@@ -102,6 +111,7 @@ export class SigningKeys {
   readonly #ttlSeconds: number
   readonly #rotateAfterSeconds: number | undefined
   readonly #now: () => number
+  readonly #signer: SignatureSignerFactory
   /** Imported keys by kid: a key is imported once per process, never per call. */
   #loaded = new Map<string, LoadedKey>()
   #current: LoadedKey | undefined
@@ -113,6 +123,7 @@ export class SigningKeys {
     this.#ttlSeconds = options.accessTokenTtlSeconds
     this.#rotateAfterSeconds = options.rotateAfterSeconds
     this.#now = options.now ?? Date.now
+    this.#signer = options.signer ?? webCryptoSignatureSigner
   }
 
   /**
@@ -251,7 +262,9 @@ export class SigningKeys {
       const known = this.#loaded.get(stored.kid)
       loaded.set(
         stored.kid,
-        known ? { ...known, stored } : await importKey(stored).catch(rethrowMalformed),
+        known
+          ? { ...known, stored }
+          : await importKey(stored, this.#signer).catch(rethrowMalformed),
       )
     }
     this.#loaded = loaded
@@ -291,8 +304,9 @@ function currentOf(set: StoredKeySet): StoredKey {
   throw malformed('has no current key')
 }
 
-async function importKey(stored: StoredKey): Promise<LoadedKey> {
+async function importKey(stored: StoredKey, signer: SignatureSignerFactory): Promise<LoadedKey> {
   const key = await importJWK(stored.privateJwk, stored.alg)
+  const sign = await signer.importKey(stored.privateJwk, stored.alg)
   if (key instanceof Uint8Array) throw malformed('holds a symmetric key')
   const jwk = stored.privateJwk as Record<string, unknown>
   const kty = String(jwk.kty)
@@ -302,7 +316,7 @@ async function importKey(stored: StoredKey): Promise<LoadedKey> {
     if (typeof value !== 'string') throw malformed(`key ${stored.kid} lacks "${name}"`)
     publicJwk[name] = value
   }
-  return { stored, signing: { kid: stored.kid, alg: stored.alg, key }, publicJwk }
+  return { stored, signing: { kid: stored.kid, alg: stored.alg, key, sign }, publicJwk }
 }
 
 function parseKeySet(value: unknown): StoredKeySet {
