@@ -294,17 +294,36 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
       higherIsBetter: true,
     })
 
-    // 5: memory. Idle sessions on the shared stdio route (each is an SDK transport in the gateway
-    // plus its binding), then processes in session mode.
+    sgw.child.kill('SIGTERM')
+
+    // 5: memory, in a fresh gateway: idle sessions on a shared stdio route (each an SDK transport
+    // in the gateway plus its binding) and on an HTTP route (the binding only: the upstream keeps
+    // its own session state), measured after a warm-up so the first-use allocations are not
+    // counted; then processes in session mode.
     const memory = async (base) => (await fetch(`${base}/__bench/memory`)).json()
-    const before = await memory(sgw.base)
-    const IDLE = 300
-    for (let i = 0; i < IDLE; i++) await openSession(`${sgw.base}/mcp`, sgw.token)
-    const after = await memory(sgw.base)
-    log(
-      `  memory per idle session (shared stdio route): ${((after.heapUsed - before.heapUsed) / IDLE / 1024).toFixed(1)} KiB heap, ${((after.rss - before.rss) / IDLE / 1024).toFixed(1)} KiB RSS (${IDLE} sessions)`,
+    const mgw = keep(
+      await gatewayServer([
+        { path: '/mcp', upstream: stdioUpstream('shared') },
+        { path: '/http', upstream: { kind: 'http', url: stateful.url } },
+      ]),
     )
-    for (const x of [sgw, stateful]) x.child.kill('SIGTERM')
+    const httpToken = (await (await fetch(`${mgw.base}/__bench/token?path=/http`)).json()).token
+    const IDLE = 500
+    const open = async (path, token, n) => {
+      for (let i = 0; i < n; i++) await openSession(`${mgw.base}${path}`, token)
+    }
+    await open('/mcp', mgw.token, 50)
+    await open('/http', httpToken, 50)
+    const m0 = await memory(mgw.base)
+    await open('/mcp', mgw.token, IDLE)
+    const m1 = await memory(mgw.base)
+    await open('/http', httpToken, IDLE)
+    const m2 = await memory(mgw.base)
+    const kib = (a, b, key) => ((b[key] - a[key]) / IDLE / 1024).toFixed(1)
+    log(
+      `  memory per idle session (${IDLE} each, after a warm-up): stdio route ${kib(m0, m1, 'heapUsed')} KiB heap, ${kib(m0, m1, 'rss')} KiB RSS; HTTP route ${kib(m1, m2, 'heapUsed')} KiB heap, ${kib(m1, m2, 'rss')} KiB RSS`,
+    )
+    for (const x of [mgw, stateful]) x.child.kill('SIGTERM')
 
     const pgw = keep(await gatewayServer([{ path: '/mcp', upstream: stdioUpstream('session') }]))
     const PROCS = 8
