@@ -72,6 +72,10 @@ export async function loadBuild(dist = new URL('../dist/', import.meta.url)) {
       signatureVerifier: nodeAdapter.nodeSignatureVerifier,
       ...(signer && nodeSigner ? { signatureSigner: nodeSigner } : {}),
       ...(signer && nodeAdapter.nodeSha256 ? { sha256: nodeAdapter.nodeSha256 } : {}),
+      // The store's sealing too (`nodeCrypto` bundles all four, as `gatehouse serve` passes them).
+      ...(signer && nodeAdapter.nodeValueCipher
+        ? { valueCipher: nodeAdapter.nodeValueCipher }
+        : {}),
     })
   }
 

@@ -222,7 +222,15 @@ function hasTaskset() {
 async function startServer(name, alg) {
   const script = new URL('./flow-server.mjs', import.meta.url).pathname
   const kind = name.replace('baseline-', 'gatehouse-')
-  const args = [script, kind, ...(alg ? [alg] : [])]
+  // FLOW_PROFILE=<dir>: each server writes a CPU profile there when it closes.
+  const profile = process.env.FLOW_PROFILE
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${process.env.FLOW_PROFILE}`,
+        `--cpu-prof-name=${name}.cpuprofile`,
+      ]
+    : []
+  const args = [...profile, script, kind, ...(alg ? [alg] : [])]
   const [cmd, argv] = hasTaskset()
     ? ['taskset', ['-c', '1', process.execPath, ...args]]
     : [process.execPath, args]
@@ -306,7 +314,7 @@ const range = (rows, key, digits = 0) => {
 export async function runFlowBench({ log = console.log } = {}) {
   log(`flow: authorize → token (PKCE), client registered once; load average ${loadavg()}`)
   log(
-    `  access tokens signed and codes hashed with ${nodeSigner ? 'node:crypto (nodeSignatureSigner, nodeSha256)' : 'Web Crypto (jose)'}`,
+    `  access tokens signed and codes hashed with ${nodeSigner ? 'node:crypto (nodeSignatureSigner, nodeSha256, nodeValueCipher)' : 'Web Crypto (jose)'}`,
   )
 
   log('\n1. operations per flow (in process, counted by wrapping)')
