@@ -9,6 +9,7 @@
  * `maxEventChars` (an upstream that never ends its event) is treated like a passed deadline, so
  * what is kept to read alongside stays bounded.
  */
+import { callDeadline } from './call-deadline.js'
 import { RPC, validID, type RPCMessage } from './messages.js'
 
 type ID = string | number
@@ -40,17 +41,13 @@ export function answerDeadline(options: {
   // JSON-RPC ids 1 and "1" are different calls.
   const pending = new Map(options.ids.map((id) => [JSON.stringify(id), id]))
   const tokens = new Set(options.progressTokens.map((t) => JSON.stringify(t)))
-  const started = options.startedAt ?? now()
-  let due = started + options.timeoutMs
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
   let buffer = ''
-  let timer: ReturnType<typeof setTimeout> | undefined
   let controller: TransformStreamDefaultController<Uint8Array> | undefined
 
   const stop = () => {
-    clearTimeout(timer)
-    timer = undefined
+    clock.clear()
     pending.clear()
   }
   const fire = () => {
@@ -71,14 +68,15 @@ export function answerDeadline(options: {
     }
     options.onTimeout(ids)
   }
-  const arm = () => {
-    clearTimeout(timer)
-    if (pending.size === 0) {
-      timer = undefined
-      return
-    }
-    timer = setTimeout(fire, Math.max(0, Math.min(due, started + options.maxMs) - now()))
-  }
+  // The calls' one clock: the rule for progress and the maximum is the stdio/SSE routes' own.
+  const clock = callDeadline({
+    timeoutMs: options.timeoutMs,
+    maxMs: options.maxMs,
+    onTimeout: fire,
+    ...(options.startedAt !== undefined ? { startedAt: options.startedAt } : {}),
+    now,
+  })
+  if (pending.size === 0) clock.clear()
   const seen = (event: string) => {
     const data = event
       .split('\n')
@@ -92,22 +90,20 @@ export function answerDeadline(options: {
       return
     }
     if (msg.method === undefined && validID(msg.id)) {
-      if (pending.delete(JSON.stringify(msg.id))) arm()
+      if (pending.delete(JSON.stringify(msg.id)) && pending.size === 0) clock.clear()
     } else if (
       msg.method === 'notifications/progress' &&
       tokens.has(
         JSON.stringify((msg.params as { progressToken?: unknown } | undefined)?.progressToken),
       )
     ) {
-      due = now() + options.timeoutMs
-      arm()
+      clock.progress()
     }
   }
 
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     start(c) {
       controller = c
-      arm()
     },
     transform(chunk, c) {
       c.enqueue(chunk)
