@@ -8,7 +8,7 @@
 // (the stdio servers), for the memory figures.
 import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { createHash, randomBytes } from 'node:crypto'
+import { issueTokens } from './guard.bench.mjs'
 
 const dist = new URL('../dist/', import.meta.url)
 const { createGatehouse } = await import(new URL('index.js', dist).href)
@@ -79,46 +79,7 @@ function memory() {
 }
 
 /** A real access token for one route's resource, through /register, /authorize and /token. */
-async function tokenFor(path) {
-  const post = (url, body, type) =>
-    gh.fetch(new Request(url, { method: 'POST', headers: { 'content-type': type }, body }))
-  const client = await (
-    await post(
-      `${ISSUER}/register`,
-      JSON.stringify({
-        redirect_uris: ['http://127.0.0.1/cb'],
-        token_endpoint_auth_method: 'none',
-      }),
-      'application/json',
-    )
-  ).json()
-  const verifier = randomBytes(32).toString('base64url')
-  const resource = `${ISSUER}${path}`
-  const q = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.client_id,
-    redirect_uri: 'http://127.0.0.1/cb',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    resource,
-  })
-  const redirect = (await gh.fetch(new Request(`${ISSUER}/authorize?${q}`))).headers.get('location')
-  const answer = await post(
-    `${ISSUER}/token`,
-    new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: new URL(redirect).searchParams.get('code'),
-      code_verifier: verifier,
-      redirect_uri: 'http://127.0.0.1/cb',
-      client_id: client.client_id,
-      resource,
-    }),
-    'application/x-www-form-urlencoded',
-  )
-  const { access_token: token } = await answer.json()
-  if (!token) throw new Error(`no token for ${path}: ${answer.status}`)
-  return token
-}
+const tokenFor = async (path) => (await issueTokens(gh, 1, { resource: `${ISSUER}${path}` }))[0]
 
 const bench = async (url) =>
   url.pathname === '/__bench/memory'

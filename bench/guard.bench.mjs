@@ -29,8 +29,11 @@ export async function createBenchGatehouse(options = {}) {
   })
 }
 
-/** Issues `count` distinct access tokens of one grant through the real endpoints. */
-export async function issueTokens(gh, count) {
+/**
+ * Issues `count` distinct access tokens of one grant through the real endpoints; `resource` picks
+ * the audience when the server has several (RFC 8707), else the only resource is it.
+ */
+export async function issueTokens(gh, count, { resource } = {}) {
   const reg = await gh.fetch(
     new Request(`${ISSUER}/register`, {
       method: 'POST',
@@ -50,6 +53,7 @@ export async function issueTokens(gh, count) {
     redirect_uri: 'http://127.0.0.1/cb',
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
+    ...(resource ? { resource } : {}),
   })
   const loc = new URL(
     (await gh.fetch(new Request(`${ISSUER}/authorize?${q}`))).headers.get('location'),
@@ -67,6 +71,7 @@ export async function issueTokens(gh, count) {
         code_verifier: verifier,
         redirect_uri: 'http://127.0.0.1/cb',
         client_id: client.client_id,
+        ...(resource ? { resource } : {}),
       }),
     }),
   )
