@@ -1,10 +1,10 @@
 /**
- * The authorization-code and refresh grants on the Node path, as `gatehouse serve` wires it:
- * access tokens signed by `nodeSignatureSigner`, codes, refresh tokens and PKCE hashed by
- * `nodeSha256`. The same security checks as on the Web Crypto path (token.test.ts, refresh.test.ts).
+ * The authorization-code and refresh grants on the Node path, as `gatehouse serve` wires it
+ * (`nodeCrypto`): access tokens signed by `nodeSignatureSigner`, codes, refresh tokens and PKCE
+ * hashed by `nodeSha256`, stored values sealed by `nodeValueCipher`. The same security checks as on the Web Crypto path (token.test.ts, refresh.test.ts).
  */
 import { beforeEach, describe, expect, it } from 'vitest'
-import { nodeSha256, nodeSignatureSigner, nodeSignatureVerifier } from '../../src/adapters/node.js'
+import { nodeCrypto } from '../../src/adapters/node.js'
 import {
   bearer,
   createTestGatehouse,
@@ -22,11 +22,7 @@ describe.each(['RS256', 'ES256', 'EdDSA'])('the code flow with node:crypto, %s',
   beforeEach(async () => {
     t = await createTestGatehouse({
       config: { signingAlgorithm: alg },
-      options: {
-        signatureSigner: nodeSignatureSigner,
-        signatureVerifier: nodeSignatureVerifier,
-        sha256: nodeSha256,
-      },
+      options: { ...nodeCrypto },
     })
     c1 = await register(t)
   })
