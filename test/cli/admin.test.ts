@@ -243,6 +243,15 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
       const inArgv = await admin(['tokens', 'revoke', first.tokens.refresh_token!])
       expect(inArgv.code).toBe(2)
       expect(inArgv.err).toContain('stdin')
+      // A token that starts with "-" (base64url may) is refused the same way, not read as an option.
+      for (const argv of [
+        ['tokens', 'revoke', `-M${first.tokens.refresh_token!}`],
+        ['tokens', 'revoke', '--json', '--', first.tokens.refresh_token!],
+      ]) {
+        const refused = await admin(argv)
+        expect(refused.code).toBe(2)
+        expect(refused.err).toContain('give the token on stdin')
+      }
 
       const byRefresh = await admin(['tokens', 'revoke', '--json'], {
         stdin: `${first.tokens.refresh_token!}\n`,

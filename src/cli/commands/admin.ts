@@ -54,6 +54,12 @@ export async function runAdmin(
     literalId = argv[2]
     argv = [...argv.slice(0, 2), ...argv.slice(3)]
   }
+  // A token never goes in the arguments (they show in ps), and one may start with "-": refuse any
+  // word after `tokens revoke` that is not an option before the parser reads it as one.
+  if (argv[0] === 'tokens' && argv[1] === 'revoke' && hasWordBesideOptions(argv.slice(2))) {
+    err.write(TOKEN_IN_ARGUMENTS)
+    return 2
+  }
   let parsed: ReturnType<typeof parse>
   try {
     parsed = parse(argv)
@@ -77,9 +83,7 @@ export async function runAdmin(
     extra.length > 0
   ) {
     if (command === 'tokens revoke' && id !== undefined) {
-      err.write(
-        'gatehouse admin tokens revoke: give the token on stdin, not as an argument (arguments show in ps)\n',
-      )
+      err.write(TOKEN_IN_ARGUMENTS)
     } else {
       err.write(
         `gatehouse admin: unknown or incomplete command "${positionals.join(' ')}"\n\n${ADMIN_HELP}`,
@@ -182,6 +186,22 @@ const COMMANDS: readonly string[] = [
 ]
 
 const OPTIONS = ['--config', '--store', '--json', '--subject', '--client', '--help', '-h', '--']
+
+const WITH_VALUE = ['--config', '--store', '--subject', '--client']
+
+const TOKEN_IN_ARGUMENTS =
+  'gatehouse admin tokens revoke: give the token on stdin, not as an argument (arguments show in ps)\n'
+
+/** Whether a word other than an option or an option's value is in `words`. */
+function hasWordBesideOptions(words: string[]): boolean {
+  let takesValue = false
+  for (const word of words) {
+    if (takesValue) takesValue = false
+    else if (!isOption(word)) return true
+    else takesValue = WITH_VALUE.includes(word)
+  }
+  return false
+}
 
 function isOption(word: string): boolean {
   return OPTIONS.some((option) => word === option || word.startsWith(`${option}=`))
