@@ -31,6 +31,8 @@ export interface NodeAdapterOptions {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+/** Largest response body of stated length that is read whole and written at once. */
+const WHOLE_BODY_BYTES = 64 * 1024
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/
 const tooLarge = new WeakSet<Request>()
 
@@ -150,6 +152,16 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   if (cookies.length > 0) res.setHeader('set-cookie', cookies)
   if (!response.body) {
     res.end()
+    return
+  }
+  // A small body of stated length leaves in one write with the headers, not chunk by chunk.
+  const length = Number(response.headers.get('content-length') ?? NaN)
+  if (length <= WHOLE_BODY_BYTES) {
+    try {
+      res.end(new Uint8Array(await response.arrayBuffer()))
+    } catch (error) {
+      res.destroy(error instanceof Error ? error : undefined)
+    }
     return
   }
   const reader = response.body.getReader()

@@ -11,6 +11,7 @@ const REQUEST_HEADERS = PASSED_REQUEST_HEADERS
 /** Response headers the client needs from the MCP server. */
 const RESPONSE_HEADERS = [
   'content-type',
+  'content-length',
   'mcp-session-id',
   'mcp-protocol-version',
   'cache-control',

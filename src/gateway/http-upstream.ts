@@ -9,6 +9,7 @@ import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline } from './answer-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { createHTTPClient, type UpstreamFetch } from './http-client.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import { rewriteSSE } from './sse-rewrite.js'
@@ -26,6 +27,7 @@ export interface HTTPUpstreamOptions {
   onError?: (message: string) => void
   /** The caller's upstream credential could not be had (audit: `gateway_credential_failed`). */
   onCredentialFailure?: (token: AccessToken, error: unknown) => void
+  /** Sends to the upstream instead of the built-in client (tests: a failing network). */
   fetch?: typeof fetch
   /** The request's trace (Gatehouse's `tracing`): a client span and the `traceparent` sent on. */
   tracing?: UpstreamTracing
@@ -45,7 +47,8 @@ export interface UpstreamTracing {
 }
 
 export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
-  const doFetch = options.fetch ?? fetch
+  const client = options.fetch ? undefined : createHTTPClient()
+  const doFetch: UpstreamFetch = client?.fetch ?? options.fetch ?? fetch
   const active = new Set<AbortController>()
   /** `notifications/cancelled` for a call whose answer came too late (best effort, no answer). */
   const cancelAtServer = async (
@@ -98,7 +101,12 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       const timer = setTimeout(() => {
         controller.abort(new Error('timeout'))
       }, options.timeoutMs)
-      const signal = AbortSignal.any([controller.signal, request.signal])
+      // The client leaving ends the upstream call too (one listener: AbortSignal.any costs more).
+      const leave = () => {
+        controller.abort(request.signal.reason)
+      }
+      request.signal.addEventListener('abort', leave, { once: true })
+      const signal = controller.signal
       const tracing = options.tracing
       const send = async (): Promise<Response> => {
         const headers = upstreamRequestHeaders(request.headers, own)
@@ -137,7 +145,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
             : await send()
       } catch {
         active.delete(controller)
-        const timedOut = controller.signal.aborted
+        request.signal.removeEventListener('abort', leave)
+        const timedOut = controller.signal.aborted && !request.signal.aborted
         options.onError?.(timedOut ? 'upstream timed out' : 'upstream unreachable')
         return timedOut
           ? rpcError(504, RPC.internalError, 'the MCP server did not answer in time', firstId)
@@ -145,7 +154,10 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       } finally {
         clearTimeout(timer)
       }
-      const done = () => active.delete(controller)
+      const done = () => {
+        active.delete(controller)
+        request.signal.removeEventListener('abort', leave)
+      }
       const status = upstream.status
       // The upstream's own auth failures and server errors are the operator's business: its
       // challenge would confuse the client's OAuth, and its text may hold internals.
@@ -196,6 +208,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         }
       }
       const body = rewrite(stream, upstream.headers, headers, call)
+      // The stated length holds only for the upstream's bytes as they came.
+      if (body !== upstream.body) headers.delete('content-length')
       return new Response(
         track(body, () => {
           stopClock()
@@ -204,11 +218,11 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         { status, headers },
       )
     },
-    ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), doFetch),
-    close(): Promise<void> {
+    ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), options.fetch),
+    async close(): Promise<void> {
       for (const c of active) c.abort(new Error('closing'))
       active.clear()
-      return Promise.resolve()
+      await client?.close()
     },
   }
 }

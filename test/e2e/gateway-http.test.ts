@@ -61,6 +61,11 @@ beforeAll(async () => {
               credential: { kind: 'header', name: 'X-Api-Key', valueFromEnv: 'REC_KEY' },
             },
           },
+          {
+            path: '/rec-filtered',
+            upstream: { kind: 'http', url: recorder.url },
+            tools: { noop: { subjects: ['nobody'] } },
+          },
         ],
       },
     },
@@ -297,6 +302,26 @@ describe('gatehouse serve → a recording upstream', () => {
     } finally {
       await client.close()
     }
+  }, 60_000)
+
+  it("passes a JSON answer's stated length on when the answer is unchanged, never when policy rewrote it", async () => {
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' }
+    const { client, provider } = await connectAs(serve.routes['/rec']!, BOB)
+    await client.close()
+    const asIs = await post(serve.routes['/rec']!, provider.saved!.access_token, list)
+    const text = await asIs.text()
+    expect(asIs.headers.get('content-length')).toBe(String(Buffer.byteLength(text)))
+    expect(JSON.parse(text)).toMatchObject({ result: { tools: [{ name: 'noop' }] } })
+
+    const filtered = await connectAs(serve.routes['/rec-filtered']!, BOB)
+    await filtered.client.close()
+    const rewritten = await post(
+      serve.routes['/rec-filtered']!,
+      filtered.provider.saved!.access_token,
+      list,
+    )
+    expect(rewritten.headers.get('content-length')).toBeNull()
+    expect(await rewritten.json()).toMatchObject({ id: 2, result: { tools: [] } })
   }, 60_000)
 
   it('answers 502 with a JSON-RPC error and no upstream detail when the upstream is down', async () => {

@@ -114,12 +114,14 @@ export async function startRecorder(): Promise<{
             : { content: [{ type: 'text', text: 'ok' }] }
       const session =
         msg.method === 'initialize' ? `rec-session-${++sessions}` : req.headers['mcp-session-id']
+      const answer = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result })
       res.writeHead(200, {
         'content-type': 'application/json',
+        'content-length': Buffer.byteLength(answer),
         ...(session !== undefined ? { 'mcp-session-id': session } : {}),
         'set-cookie': 'upstream=secret',
       })
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }))
+      res.end(answer)
     })
   })
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
