@@ -167,6 +167,12 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   const reader = response.body.getReader()
   const cancel = (): void => void reader.cancel().catch(() => undefined)
   res.once('close', cancel)
+  // What is written in this turn of the event loop (the headers, a first event, the end of a short
+  // stream) leaves in one write instead of one each. The socket itself is held: `res.socket` is
+  // gone once the response ends, and a socket left corked would never send again.
+  const socket = res.socket
+  socket?.cork()
+  setImmediate(() => socket?.uncork())
   try {
     // Event streams may wait long for their first event: the client should see the headers now.
     if (response.headers.get('content-type')?.startsWith('text/event-stream')) res.flushHeaders()
