@@ -22,6 +22,7 @@ import { httpReachable } from './readiness.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
 type ID = string | number
+type Credential = Awaited<ReturnType<CredentialHeaders>>
 
 export interface SSEUpstreamOptions {
   url: string
@@ -42,8 +43,10 @@ export interface SSEUpstreamOptions {
 
 interface Session {
   id: string | undefined
-  /** The caller's latest token: the credential of each upstream request is made from it. */
+  /** The caller's latest token: the upstream stream's credential is made from it. */
   token: AccessToken
+  /** The credential got in `handle` for the client's latest messages: their POSTs carry it. */
+  credential: Credential
   lastSeen: number
   /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
   ended: (sessionId: string) => Promise<void>
@@ -79,6 +82,30 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
     await s.client.close().catch(() => undefined)
     await s.server.close().catch(() => undefined)
     if (s.id !== undefined) await s.ended(s.id).catch(() => undefined)
+  }
+
+  /** The caller's credential; one that cannot be had is audited. */
+  const credentialOf = async (token: AccessToken): Promise<Credential> => {
+    try {
+      return await options.credential(token)
+    } catch (error) {
+      options.onCredentialFailure?.(token, error)
+      throw error
+    }
+  }
+
+  /**
+   * The caller's credential for a request of theirs, got once: the messages are POSTed upstream
+   * in the background, so one that cannot be had is answered here, like the HTTP upstream does.
+   */
+  const credentialFor = async (token: AccessToken): Promise<Credential | Response> => {
+    try {
+      return await credentialOf(token)
+    } catch (error) {
+      if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+      options.onError?.('no upstream credential for the caller')
+      return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
+    }
   }
 
   const toClient = (s: Session, msg: RPCMessage) => {
@@ -138,7 +165,13 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
             method: 'notifications/cancelled',
             params: { requestId: id, reason: 'timed out at the gateway' },
           }
-          void s.client.send(cancelled as JSONRPCMessage).catch(() => undefined)
+          // The gateway's own message: a credential of its own (the call's may be old by now).
+          void credentialOf(s.token)
+            .then((own) => {
+              s.credential = own
+              return s.client.send(cancelled as JSONRPCMessage)
+            })
+            .catch(() => undefined)
         },
       })
       s.pending.set(key, { id, method: msg.method, deadline })
@@ -165,22 +198,18 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         'retry-after': '10',
       })
     }
-    const session = { token: call.token } as Session
-    // Every upstream request (the stream and each POST) carries the caller's current credential;
-    // one that cannot be had is audited, and the caller's request is answered in `handle`.
+    const credential = await credentialFor(call.token)
+    if (credential instanceof Response) return credential
+    const session = { token: call.token, credential } as Session
+    // Every upstream request carries the caller's credential: a POST (a message) the one got for
+    // it, the stream (and its reconnections) one made from the caller's latest token.
     const withCredential: typeof fetch = async (input, init) => {
       const headers = new Headers(init?.headers)
       headers.delete('authorization')
-      let own: Awaited<ReturnType<CredentialHeaders>>
-      try {
-        own = await options.credential(session.token)
-      } catch (error) {
-        options.onCredentialFailure?.(session.token, error)
-        throw error
-      }
+      const method = init?.method ?? 'GET'
+      const own = method === 'POST' ? session.credential : await credentialOf(session.token)
       for (const [name, value] of own) headers.set(name, value)
       const tracing = options.tracing
-      const method = init?.method ?? 'GET'
       const send = () => {
         // W3C Trace Context: the MCP server's spans join the caller's trace (as HTTP routes do).
         const traceparent = tracing?.traceparent()
@@ -203,14 +232,6 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
           return response
         },
       )
-    }
-    try {
-      await options.credential(call.token)
-    } catch (error) {
-      options.onCredentialFailure?.(call.token, error)
-      if (error instanceof OAuthError && error.code === 'invalid_token') throw error
-      options.onError?.('no upstream credential for the caller')
-      return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }
     const limits = options.eventBuffer
     const events = limits && limits.maxEvents > 0 ? new EventBuffer(limits) : undefined
@@ -236,7 +257,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
           await end(session)
         },
       }),
-    } satisfies Omit<Session, 'token'>)
+    } satisfies Omit<Session, 'token' | 'credential'>)
     all.add(session)
     session.client.onmessage = (m) => {
       toClient(session, m)
@@ -303,17 +324,11 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
           }
         }
       }
-      // The caller's credential for this request (the messages are POSTed upstream in the
-      // background): one that cannot be had is answered like the HTTP upstream does.
+      // A new session got the credential for its first messages when it opened.
       if (call.sessionId !== undefined && call.messages !== undefined) {
-        try {
-          await options.credential(call.token)
-        } catch (error) {
-          options.onCredentialFailure?.(call.token, error)
-          if (error instanceof OAuthError && error.code === 'invalid_token') throw error
-          options.onError?.('no upstream credential for the caller')
-          return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
-        }
+        const credential = await credentialFor(call.token)
+        if (credential instanceof Response) return credential
+        session.credential = credential
       }
       const parsedBody = call.body
         ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)

@@ -296,6 +296,59 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
       }
     }, 30_000)
 
+    it("gets the caller's credential once per client message, and that message's POST carries it", async () => {
+      let calls = 0
+      const upstream = createSSEUpstream({
+        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
+        timeoutMs: 5000,
+        idleSeconds: 60,
+        maxSessions: 10,
+        // Each credential it gives is told apart by a header the recorder sees.
+        credential: () => [['x-credential', `fetch-${String(++calls)}`]],
+      })
+      try {
+        const ok = await upstream.handle(call(init))
+        expect(await ok.text()).toContain('sse-recorder')
+        // The initialize's credential, then the upstream stream's own.
+        expect(calls).toBe(2)
+        const methodsOf = (credential: string) =>
+          seen.filter((r) => r.headers['x-credential'] === credential).map((r) => r.method)
+        expect(methodsOf('fetch-1')).toEqual(['POST'])
+        expect(methodsOf('fetch-2')).toEqual(['GET'])
+        const id = ok.headers.get('mcp-session-id')!
+        const listed = await upstream.handle(
+          call({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, {}, id),
+        )
+        expect(await listed.text()).toContain('noop')
+        expect(calls).toBe(3)
+        expect(methodsOf('fetch-3')).toEqual(['POST'])
+      } finally {
+        await upstream.close()
+      }
+    }, 30_000)
+
+    it('answers 502 to an initialize whose credential cannot be had, audited once', async () => {
+      const failures: unknown[] = []
+      const upstream = createSSEUpstream({
+        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
+        timeoutMs: 5000,
+        idleSeconds: 60,
+        maxSessions: 10,
+        credential: () => {
+          throw new Error('the secret store is down')
+        },
+        onCredentialFailure: (_t, error) => failures.push(error),
+      })
+      try {
+        const refused = await upstream.handle(call(init))
+        expect(refused.status).toBe(502)
+        expect(JSON.stringify(await refused.json())).toContain('the MCP server is unavailable')
+        expect(failures).toHaveLength(1)
+      } finally {
+        await upstream.close()
+      }
+    }, 30_000)
+
     it('audits a credential that fails mid-session and lets the route answer 401 invalid_token', async () => {
       let fail = false
       const failures: unknown[] = []

@@ -1,0 +1,355 @@
+/**
+ * One stdio process and the client sessions it serves: requests from many sessions go to the one
+ * process under the bridge's own ids (remapped back on the way out), progress tokens likewise, and
+ * server-to-client requests and notifications reach only the sessions they may concern. The process
+ * is initialized once (later sessions get the same answer) and again after a restart.
+ * `createStdioUpstream` decides which sessions share a bridge.
+ */
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { callDeadline, type CallDeadline } from './call-deadline.js'
+import { RPC, validID, type RPCMessage } from './messages.js'
+import { StdioProcess, type StdioConfig } from './stdio-process.js'
+import type { UpstreamCall } from './upstream.js'
+
+type ID = string | number
+
+/** A client session as the bridge sees it: where its messages go, and how answers are rewritten. */
+export interface BridgeSession {
+  transport: WebStandardStreamableHTTPServerTransport
+  /** Requests whose answers policy rewrites, by the client's id. */
+  rewrites: Map<ID, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
+}
+
+/** What a bridge needs from the gateway to run its process. */
+export interface BridgeDeps {
+  env: NodeJS.ProcessEnv
+  log: (message: string) => void
+  /** A process died unexpectedly (audit: `gateway_upstream_exited`). */
+  onExit?: (restarting: boolean, reason: string) => void
+}
+
+interface Pending {
+  session: BridgeSession
+  id: ID
+  method: string
+  deadline: CallDeadline
+}
+
+/** Notifications that say a list changed: safe to tell every session of a shared process. */
+const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/
+
+/** One process and the sessions it serves, with the id bookkeeping between them. */
+export class Bridge {
+  readonly #process: StdioProcess
+  readonly #config: StdioConfig
+  readonly #stopWhenEmpty: boolean
+  readonly #sessions = new Set<BridgeSession>()
+  readonly #pending = new Map<number, Pending>()
+  /** Gateway progress token → the session's own token and the request it belongs to. */
+  readonly #progress = new Map<
+    string,
+    { session: BridgeSession; token: unknown; related: ID; n: number }
+  >()
+  /** Gateway id of a server-to-client request → the session it went to and the server's id. */
+  readonly #serverRequests = new Map<string, { session: BridgeSession; id: ID }>()
+  #next = 1
+  #init: { params: unknown; result?: unknown; waiting: (() => void)[] } | undefined
+  #stopped = false
+  readonly #onGone: () => void
+  /** The session that sent the latest request: server-to-client requests go there. */
+  active: BridgeSession | undefined
+
+  constructor(
+    config: StdioConfig,
+    deps: BridgeDeps,
+    how: { restart: boolean; stopWhenEmpty: boolean; extraEnv: Record<string, string> },
+    onGone: () => void,
+  ) {
+    const { restart } = how
+    this.#config = config
+    this.#stopWhenEmpty = how.stopWhenEmpty
+    this.#onGone = onGone
+    this.#process = new StdioProcess({
+      config,
+      env: deps.env,
+      extraEnv: how.extraEnv,
+      log: deps.log,
+      restart,
+      onMessage: (m) => {
+        this.#fromServer(m)
+      },
+      onExit: (restarting, reason) => {
+        deps.onExit?.(restarting, reason)
+        this.#failPending()
+        if (!restarting) void this.#endSessions()
+      },
+      onStart: (generation) => {
+        // A restarted process knows nobody: initialize it as the first session did.
+        if (generation > 1 && this.#init?.result !== undefined) {
+          this.#process.send({
+            jsonrpc: '2.0',
+            id: `gw-init-${generation}`,
+            method: 'initialize',
+            params: this.#init.params,
+          })
+          this.#process.send({ jsonrpc: '2.0', method: 'notifications/initialized' })
+        }
+      },
+    })
+    this.#process.start()
+  }
+
+  attach(session: BridgeSession): void {
+    this.#sessions.add(session)
+  }
+
+  detach(session: BridgeSession): void {
+    this.#sessions.delete(session)
+    if (this.active === session) this.active = undefined
+    for (const [n, p] of this.#pending) {
+      if (p.session === session) {
+        p.deadline.clear()
+        this.#pending.delete(n)
+      }
+    }
+    if (this.#stopWhenEmpty && this.#sessions.size === 0) void this.stop()
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#failPending()
+    await this.#process.stop()
+    this.#onGone()
+  }
+
+  fromClient(session: BridgeSession, msg: RPCMessage): void {
+    if (typeof msg.method === 'string' && validID(msg.id)) {
+      this.#request(session, msg, msg.id, msg.method)
+      return
+    }
+    if (typeof msg.method === 'string') {
+      if (msg.method === 'notifications/initialized') {
+        // The shared process was initialized by the first session only.
+        if (this.#init?.result !== undefined && this.#initializedSent) return
+        this.#initializedSent = true
+      }
+      if (msg.method === 'notifications/cancelled') {
+        const params = msg.params as { requestId?: unknown } | undefined
+        const n = this.#find(session, params?.requestId)
+        if (n === undefined) return
+        this.#process.send({ ...msg, params: { ...params, requestId: n } })
+        return
+      }
+      this.#process.send(msg)
+      return
+    }
+    // A response to a server-to-client request.
+    const key = String(msg.id)
+    const target = this.#serverRequests.get(key)
+    if (target?.session !== session) return
+    this.#serverRequests.delete(key)
+    this.#process.send({ ...msg, id: target.id })
+  }
+
+  #initializedSent = false
+
+  #request(session: BridgeSession, msg: RPCMessage, id: ID, method: string): void {
+    if (method === 'initialize' && this.#init) {
+      const init = this.#init
+      const answer = () => {
+        const reply =
+          init.result !== undefined
+            ? { jsonrpc: '2.0', id, result: init.result }
+            : {
+                jsonrpc: '2.0',
+                id,
+                error: { code: RPC.internalError, message: 'the MCP server stopped; try again' },
+              }
+        void session.transport.send(reply as JSONRPCMessage).catch(() => undefined)
+      }
+      if (init.result !== undefined) answer()
+      else init.waiting.push(answer)
+      return
+    }
+    if (method === 'initialize') this.#init = { params: msg.params, waiting: [] }
+    const n = this.#next++
+    let params = msg.params
+    const meta = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
+    if (meta?.progressToken !== undefined) {
+      const token = `gw-${String(n)}`
+      this.#progress.set(token, { session, token: meta.progressToken, related: id, n })
+      params = { ...(params as object), _meta: { ...meta, progressToken: token } }
+    }
+    // MCP lifecycle §Timeouts: progress for this call restarts the clock, up to maxTimeoutSeconds.
+    const deadline = callDeadline({
+      timeoutMs: this.#config.timeoutSeconds * 1000,
+      maxMs: this.#config.maxTimeoutSeconds * 1000,
+      onTimeout: () => {
+        if (!this.#pending.delete(n)) return
+        this.#dropProgress(session, id)
+        this.#reply(session, id, method, {
+          jsonrpc: '2.0',
+          id,
+          error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
+        })
+        // Sessions waiting for the shared answer fail too (else they would wait for ever); the
+        // next initialize is sent again. An initialize is never cancelled (MCP lifecycle).
+        if (method === 'initialize') {
+          this.#initFailed()
+          return
+        }
+        // Tell the server to stop working on what nobody awaits any more.
+        this.#process.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: n, reason: 'timed out at the gateway' },
+        })
+      },
+    })
+    this.#pending.set(n, { session, id, method, deadline })
+    if (!this.#process.send({ ...msg, id: n, params })) {
+      deadline.clear()
+      this.#pending.delete(n)
+      this.#dropProgress(session, id)
+      this.#reply(session, id, method, {
+        jsonrpc: '2.0',
+        id,
+        error: { code: RPC.internalError, message: 'the MCP server is not running' },
+      })
+    }
+  }
+
+  #fromServer(msg: RPCMessage): void {
+    if (typeof msg.method !== 'string') {
+      if (typeof msg.id === 'string' && msg.id.startsWith('gw-init-')) return
+      const n = typeof msg.id === 'number' ? msg.id : undefined
+      const p = n === undefined ? undefined : this.#pending.get(n)
+      if (!p || n === undefined) return
+      p.deadline.clear()
+      this.#pending.delete(n)
+      this.#dropProgress(p.session, p.id)
+      if (p.method === 'initialize' && this.#init && msg.result !== undefined) {
+        this.#init.result = msg.result
+        for (const w of this.#init.waiting.splice(0)) w()
+      } else if (p.method === 'initialize' && this.#init && msg.result === undefined) {
+        const waiting = this.#init.waiting.splice(0)
+        this.#init = undefined
+        for (const w of waiting) w()
+      }
+      this.#reply(p.session, p.id, p.method, { ...msg, id: p.id })
+      return
+    }
+    if (validID(msg.id)) {
+      // A request from the server (sampling, elicitation, roots). Every session of a per-session
+      // or per-user process is the same user's; a shared process serves several users, so there
+      // it goes only to the one session with requests in flight. With none or several, nobody
+      // can be told apart: the server gets an error, and no other user's session ever sees it.
+      const session = this.#askable()
+      if (!session) {
+        this.#process.send({
+          jsonrpc: '2.0',
+          id: msg.id,
+          error: { code: -32603, message: 'no single client session can answer this request' },
+        })
+        return
+      }
+      const key = `gw-s-${String(this.#next++)}`
+      this.#serverRequests.set(key, { session, id: msg.id })
+      const related = this.#latest(session)
+      void session.transport.send(
+        { ...msg, id: key } as JSONRPCMessage,
+        related !== undefined ? { relatedRequestId: related } : undefined,
+      )
+      return
+    }
+    if (msg.method === 'notifications/progress') {
+      const params = msg.params as { progressToken?: unknown } | undefined
+      const entry = this.#progress.get(String(params?.progressToken))
+      if (!entry) return
+      this.#pending.get(entry.n)?.deadline.progress()
+      void entry.session.transport.send(
+        { ...msg, params: { ...params, progressToken: entry.token } } as JSONRPCMessage,
+        { relatedRequestId: entry.related },
+      )
+      return
+    }
+    if (msg.method === 'notifications/cancelled') return
+    // Other notifications concern whoever shares the process. A shared process serves several
+    // users: there only list changes go to everyone; logging and resource updates may carry one
+    // user's data and go nowhere while more than one session is attached.
+    const method = typeof msg.method === 'string' ? msg.method : ''
+    if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !LIST_CHANGED.test(method)) {
+      return
+    }
+    for (const session of this.#sessions) void session.transport.send(msg as JSONRPCMessage)
+  }
+
+  /** The session a server-to-client request may go to, if exactly one can be told apart. */
+  #askable(): BridgeSession | undefined {
+    if (this.#config.mode !== 'shared') return this.active ?? [...this.#sessions].at(-1)
+    const waiting = new Set([...this.#pending.values()].map((p) => p.session))
+    return waiting.size === 1 ? [...waiting][0] : undefined
+  }
+
+  #reply(session: BridgeSession, id: ID, method: string, msg: RPCMessage): void {
+    const fix = session.rewrites.get(id)
+    let out = msg
+    if (fix) {
+      session.rewrites.delete(id)
+      if (fix.request.method === method) out = fix.rewrite(fix.request, msg)
+    }
+    void session.transport.send(out as JSONRPCMessage).catch(() => undefined)
+  }
+
+  /** Forgets the progress tokens of a call that ended (answered, timed out or not sent). */
+  #dropProgress(session: BridgeSession, id: ID): void {
+    for (const [token, entry] of this.#progress) {
+      if (entry.session === session && entry.related === id) this.#progress.delete(token)
+    }
+  }
+
+  #find(session: BridgeSession, id: unknown): number | undefined {
+    for (const [n, p] of this.#pending) if (p.session === session && p.id === id) return n
+    return undefined
+  }
+
+  #latest(session: BridgeSession): ID | undefined {
+    let found: ID | undefined
+    for (const p of this.#pending.values()) if (p.session === session) found = p.id
+    return found
+  }
+
+  /** An initialize that never got its answer: those waiting for it fail, the next one retries. */
+  #initFailed(): void {
+    if (this.#init && this.#init.result === undefined) {
+      const waiting = this.#init.waiting.splice(0)
+      this.#init = undefined
+      for (const w of waiting) w()
+    }
+  }
+
+  #failPending(): void {
+    const pending = [...this.#pending.values()]
+    this.#pending.clear()
+    this.#initFailed()
+    this.#progress.clear()
+    this.#initializedSent = false
+    if (this.#init?.result !== undefined) this.#initializedSent = true // re-sent on restart
+    for (const p of pending) {
+      p.deadline.clear()
+      this.#reply(p.session, p.id, p.method, {
+        jsonrpc: '2.0',
+        id: p.id,
+        error: { code: RPC.internalError, message: 'the MCP server stopped; try again' },
+      })
+    }
+  }
+
+  async #endSessions(): Promise<void> {
+    const all = [...this.#sessions]
+    await Promise.allSettled(all.map((s) => s.transport.close()))
+    await this.stop()
+  }
+}
