@@ -158,6 +158,33 @@ describe('streaming through the gateway', () => {
     }
   }, 60_000)
 
+  it('ends the upstream answer when the client leaves in the middle of the stream', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const aborted = new AbortController()
+      const res = await post(
+        serve.routes['/slow']!,
+        provider.saved!.access_token,
+        { jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'open', arguments: {} } },
+        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+        aborted.signal,
+      )
+      const reader = res.body!.getReader()
+      expect(await firstChunk(res, reader)).toContain('"first"')
+      expect(slow.held).toHaveLength(1)
+      const upstream = slow.held[0]!.res
+      const closed = new Promise<void>((done) => upstream.once('close', done))
+      aborted.abort()
+      // The gateway closes its request to the MCP server: the held answer's connection closes
+      // before the server ever finished it.
+      await closed
+      expect(upstream.writableFinished).toBe(false)
+      slow.held.splice(0)
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
   it('answers 504 with a JSON-RPC error when the upstream does not answer in time', async () => {
     const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
     try {

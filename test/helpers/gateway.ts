@@ -177,9 +177,11 @@ export function post(
   token: string,
   body: unknown,
   headers: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<Response> {
   return fetch(url, {
     method: 'POST',
+    ...(signal ? { signal } : {}),
     headers: {
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
