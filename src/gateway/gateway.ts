@@ -27,6 +27,7 @@ import {
 import { RoutePolicy, type Decision } from './policy.js'
 import { SessionBindings } from './session-binding.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
+import { isWhole } from './whole-answer.js'
 
 /**
  * What the gateway needs of a Gatehouse (`createGatehouse`'s result is one): its resolved
@@ -258,7 +259,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   /**
    * Hands the call to the upstream unless `maxInFlight` requests already are there: then 503 with
    * `Retry-After` (RFC 9110 §15.6.4, the server is overloaded for now) at once, not a queue. A
-   * request counts until its answer has been read to the end (or the client went away).
+   * request counts until its answer has been read to the end or is whole in memory (or the
+   * client went away).
    */
   async function withinCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
     const cap = entry.route.upstream.maxInFlight
@@ -279,7 +281,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     try {
       const response = await entry.upstream.handle(call)
-      if (!response.body) {
+      if (!response.body || isWhole(response)) {
         release()
         return response
       }
@@ -300,7 +302,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return entry.handler(request).then(
         (response) => {
           // A GET stream is open-ended: it counts only until its headers are out.
-          if (request.method === 'GET' || !response.body) {
+          if (request.method === 'GET' || !response.body || isWhole(response)) {
             finished()
             return withCORS(response, corsOrigin)
           }

@@ -17,6 +17,8 @@
  */
 import { Agent, type Dispatcher } from 'undici'
 
+import { markWhole } from './whole-answer.js'
+
 /** What the routes send upstream (a subset of `fetch`'s arguments, so `fetch` fits too). */
 export type UpstreamFetch = (
   url: string,
@@ -125,7 +127,8 @@ function send(agent: Agent, url: string, init: Parameters<UpstreamFetch>[1]): Pr
         },
         onResponseEnd() {
           settle()
-          if (collected && answer) resolve(new Response(Buffer.concat(collected), answer))
+          if (collected && answer)
+            resolve(markWhole(new Response(Buffer.concat(collected), answer)))
           else stream?.close()
         },
         onResponseError(_controller, error) {

@@ -14,6 +14,7 @@ import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import { rewriteSSE } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
+import { isWhole, markWhole } from './whole-answer.js'
 
 export interface HTTPUpstreamOptions {
   url: string
@@ -210,6 +211,12 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       const body = rewrite(stream, upstream.headers, headers, call)
       // The stated length holds only for the upstream's bytes as they came.
       if (body !== upstream.body) headers.delete('content-length')
+      else if (isWhole(upstream)) {
+        // The whole answer is here: the call is over, nothing to track.
+        stopClock()
+        done()
+        return markWhole(new Response(body, { status, headers }))
+      }
       return new Response(
         track(body, () => {
           stopClock()
