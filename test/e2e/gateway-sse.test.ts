@@ -271,10 +271,21 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
       }
     }
 
-    it('forgets the binding of a session the idle sweep ends; a failed initialize does not keep a slot', async () => {
-      const upstream = createSSEUpstream({
+    /** The legacy SSE upstream in front of the recorder, with the options a test varies. */
+    const upstreamOf = (
+      options: Partial<Parameters<typeof createSSEUpstream>[0]> &
+        Pick<Parameters<typeof createSSEUpstream>[0], 'credential'>,
+    ) =>
+      createSSEUpstream({
         url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
         timeoutMs: 5000,
+        idleSeconds: 60,
+        maxSessions: 10,
+        ...options,
+      })
+
+    it('forgets the binding of a session the idle sweep ends; a failed initialize does not keep a slot', async () => {
+      const upstream = upstreamOf({
         idleSeconds: 1,
         maxSessions: 1,
         credential: () => [],
@@ -298,11 +309,7 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
 
     it("gets the caller's credential once per client message, and that message's POST carries it", async () => {
       let calls = 0
-      const upstream = createSSEUpstream({
-        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
-        timeoutMs: 5000,
-        idleSeconds: 60,
-        maxSessions: 10,
+      const upstream = upstreamOf({
         // Each credential it gives is told apart by a header the recorder sees.
         credential: () => [['x-credential', `fetch-${String(++calls)}`]],
       })
@@ -329,11 +336,7 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
 
     it('answers 502 to an initialize whose credential cannot be had, audited once', async () => {
       const failures: unknown[] = []
-      const upstream = createSSEUpstream({
-        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
-        timeoutMs: 5000,
-        idleSeconds: 60,
-        maxSessions: 10,
+      const upstream = upstreamOf({
         credential: () => {
           throw new Error('the secret store is down')
         },
@@ -352,11 +355,7 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
     it('audits a credential that fails mid-session and lets the route answer 401 invalid_token', async () => {
       let fail = false
       const failures: unknown[] = []
-      const upstream = createSSEUpstream({
-        url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`,
-        timeoutMs: 5000,
-        idleSeconds: 60,
-        maxSessions: 10,
+      const upstream = upstreamOf({
         credential: () => {
           if (fail)
             throw new OAuthError('invalid_token', 'the grant was revoked', {
