@@ -79,9 +79,16 @@ function send(agent: Agent, url: string, init: Parameters<UpstreamFetch>[1]): Pr
         },
         onResponseStart(controller, status, raw) {
           const out = new Headers()
-          for (const [name, value] of Object.entries(raw)) {
-            if (Array.isArray(value)) for (const v of value) out.append(name, v)
-            else if (value !== undefined) out.set(name, value)
+          try {
+            if (status < 200 || status > 599) throw new RangeError('unusable status')
+            for (const [name, value] of Object.entries(raw)) {
+              if (Array.isArray(value)) for (const v of value) out.append(name, v)
+              else if (value !== undefined) out.set(name, value)
+            }
+          } catch (error) {
+            // Nothing a Web Response can carry: the call fails (the route answers 502).
+            controller.abort(error as Error)
+            return
           }
           answer = { status, headers: out }
           // Statuses that carry no body by definition: a Web Response refuses one.
@@ -130,7 +137,13 @@ function send(agent: Agent, url: string, init: Parameters<UpstreamFetch>[1]): Pr
           settle()
           if (collected && answer)
             resolve(markWhole(new Response(Buffer.concat(collected), answer)))
-          else stream?.close()
+          else {
+            try {
+              stream?.close()
+            } catch {
+              // The reader cancelled first: nothing is waiting for the end.
+            }
+          }
         },
         onResponseError(_controller, error) {
           settle()

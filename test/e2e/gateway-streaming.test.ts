@@ -47,6 +47,10 @@ function slowSSEServer() {
         return
       }
       if (msg.method === 'hang') return // never answers
+      if (msg.method === 'odd-status') {
+        res.writeHead(600, { 'content-type': 'application/json' }).end('{}')
+        return
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write(
         `id: 1\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'first' } })}\n\n`,
@@ -180,6 +184,22 @@ describe('streaming through the gateway', () => {
       await closed
       expect(upstream.writableFinished).toBe(false)
       slow.held.splice(0)
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('answers 502 with a JSON-RPC error to a status no HTTP response may carry (600)', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const res = await post(
+        serve.routes['/slow']!,
+        provider.saved!.access_token,
+        { jsonrpc: '2.0', id: 5, method: 'odd-status' },
+        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      )
+      expect(res.status).toBe(502)
+      expect(await res.json()).toMatchObject({ id: 5, error: { code: -32603 } })
     } finally {
       await client.close()
     }
