@@ -7,8 +7,9 @@
  * 0.53x of the server reached directly through `fetch` and 0.88x without it. `fetch` builds a
  * `Request`, its own `AbortSignal` (costly to create on Node 20) and runs the fetch algorithm's
  * bookkeeping per call. The body goes from undici's callbacks straight into a web stream, paused
- * when that is full: through `request()`'s Node stream instead, SSE events reached the client
- * 2.6 ms later each on the same bench (0.97 ms this way; 0.62 ms through `fetch`, an earlier run).
+ * when that is full. SSE events still come later than through `fetch` (+0.97 to +2.35 ms each on
+ * the same bench over four runs, against +0.62 and +1.07 ms; `request()`'s Node stream: +2.6 ms);
+ * docs/benchmarks.md says what was ruled out. The cause is not found yet.
  *
  * A JSON answer that states a small length is collected and handed on as one buffer (a client can
  * use no part of a JSON document before its end); every other answer, SSE above all, streams
