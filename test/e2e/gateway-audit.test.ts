@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, startEverythingHTTP } from '../helpers/gateway.js'
+import { connectAs, post, postInSession, startEverythingHTTP } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
@@ -126,16 +126,15 @@ describe('gateway audit events', () => {
     const { client, provider, transport } = await connectAs(serve.routes['/mcp']!, ADA)
     try {
       await expect(client.callTool({ name: 'get-env', arguments: {} })).rejects.toThrow(/-32003/)
-      const res = await post(
+      const res = await postInSession(
         serve.routes['/mcp']!,
-        provider.saved!.access_token,
+        { provider, transport },
         {
           jsonrpc: '2.0',
           id: 9,
           method: 'tools/call',
           params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
         },
-        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
       )
       expect(res.status).toBe(403)
       const [denied] = await eventually('gateway_denied')

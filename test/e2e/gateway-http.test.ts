@@ -6,7 +6,13 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, startEverythingHTTP, startRecorder } from '../helpers/gateway.js'
+import {
+  connectAs,
+  post,
+  postInSession,
+  startEverythingHTTP,
+  startRecorder,
+} from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
@@ -129,17 +135,15 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
   it('answers a call that needs more scope with 403 insufficient_scope naming exactly the scopes (step-up)', async () => {
     const { client, provider, transport } = await connectAs(serve.routes['/mcp']!, ADA)
     try {
-      const token = provider.saved!.access_token
-      const res = await post(
+      const res = await postInSession(
         serve.routes['/mcp']!,
-        token,
+        { provider, transport },
         {
           jsonrpc: '2.0',
           id: 7,
           method: 'tools/call',
           params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
         },
-        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
       )
       expect(res.status).toBe(403)
       const challenge = res.headers.get('www-authenticate')!

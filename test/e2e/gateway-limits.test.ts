@@ -8,7 +8,7 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, serverEntry, startEverythingHTTP } from '../helpers/gateway.js'
+import { connectAs, postInSession, serverEntry, startEverythingHTTP } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
@@ -65,11 +65,10 @@ describe('upstream concurrency cap (maxInFlight)', () => {
     try {
       const first = client.callTool(long(1.2, 1))
       await new Promise((done) => setTimeout(done, 300))
-      const res = await post(
+      const res = await postInSession(
         serve.routes['/capped']!,
-        provider.saved!.access_token,
+        { provider, transport },
         { jsonrpc: '2.0', id: 42, method: 'tools/call', params: { name: 'echo', arguments: {} } },
-        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
       )
       expect(res.status).toBe(503)
       expect(res.headers.get('retry-after')).toBe('1')

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, post, serverEntry } from '../helpers/gateway.js'
+import { connectAs, post, postInSession, serverEntry } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
@@ -292,11 +292,10 @@ describe('gatehouse serve → stdio servers', () => {
       }
     }
     expect(alive).toBe(false)
-    const after = await post(
+    const after = await postInSession(
       serve.routes['/idle']!,
-      provider.saved!.access_token,
+      { provider, transport },
       { jsonrpc: '2.0', id: 1, method: 'tools/list' },
-      { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
     )
     expect(after.status).toBe(404)
     await client.close().catch(() => undefined)

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { answerDeadline } from '../../src/gateway/answer-deadline.js'
-import { connectAs, post } from '../helpers/gateway.js'
+import { connectAs, post, postInSession } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
@@ -166,11 +166,10 @@ describe('streaming through the gateway', () => {
     const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
     try {
       const aborted = new AbortController()
-      const res = await post(
+      const res = await postInSession(
         serve.routes['/slow']!,
-        provider.saved!.access_token,
+        { provider, transport },
         { jsonrpc: '2.0', id: 12, method: 'tools/call', params: { name: 'open', arguments: {} } },
-        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
         aborted.signal,
       )
       const reader = res.body!.getReader()
@@ -192,11 +191,10 @@ describe('streaming through the gateway', () => {
   it('answers 502 with a JSON-RPC error to a status no HTTP response may carry (600)', async () => {
     const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
     try {
-      const res = await post(
+      const res = await postInSession(
         serve.routes['/slow']!,
-        provider.saved!.access_token,
+        { provider, transport },
         { jsonrpc: '2.0', id: 5, method: 'odd-status' },
-        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
       )
       expect(res.status).toBe(502)
       expect(await res.json()).toMatchObject({ id: 5, error: { code: -32603 } })
@@ -208,11 +206,10 @@ describe('streaming through the gateway', () => {
   it('answers 504 with a JSON-RPC error when the upstream does not answer in time', async () => {
     const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
     try {
-      const res = await post(
+      const res = await postInSession(
         serve.routes['/slow']!,
-        provider.saved!.access_token,
+        { provider, transport },
         { jsonrpc: '2.0', id: 4, method: 'hang' },
-        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
       )
       expect(res.status).toBe(504)
       expect(await res.json()).toMatchObject({ id: 4, error: { code: -32603 } })

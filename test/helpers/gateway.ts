@@ -171,6 +171,22 @@ export async function connectAs(
   return { client, provider, transport }
 }
 
+/** A raw MCP POST in the session `connectAs` opened, with its token and session headers. */
+export function postInSession(
+  url: string,
+  connected: { provider: BrowserlessClientProvider; transport: StreamableHTTPClientTransport },
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<Response> {
+  return post(
+    url,
+    connected.provider.saved!.access_token,
+    body,
+    { 'mcp-session-id': connected.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+    signal,
+  )
+}
+
 /** A raw MCP POST with a bearer token. */
 export function post(
   url: string,
