@@ -45,15 +45,27 @@ const STREAM_CHUNKS = 16
 
 export function createHTTPClient(): HTTPClient {
   const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0 })
+  // A route calls one URL: parse it once, not per call.
+  let target: { url: string; origin: string; path: string } | undefined
   return {
-    fetch: (url, init) => send(agent, url, init),
+    fetch: (url, init) => {
+      if (target?.url !== url) {
+        const { origin, pathname, search } = new URL(url)
+        target = { url, origin, path: `${pathname}${search}` }
+      }
+      return send(agent, target.origin, target.path, init)
+    },
     // Not agent.close(): it would wait for every open answer, an SSE stream's included.
     close: () => agent.destroy(),
   }
 }
 
-function send(agent: Agent, url: string, init: Parameters<UpstreamFetch>[1]): Promise<Response> {
-  const { origin, pathname, search } = new URL(url)
+function send(
+  agent: Agent,
+  origin: string,
+  path: string,
+  init: Parameters<UpstreamFetch>[1],
+): Promise<Response> {
   const headers: Record<string, string> = {}
   for (const [name, value] of init.headers) headers[name] = value
   const signal = init.signal
@@ -68,7 +80,7 @@ function send(agent: Agent, url: string, init: Parameters<UpstreamFetch>[1]): Pr
     agent.dispatch(
       {
         origin,
-        path: `${pathname}${search}`,
+        path,
         method: init.method,
         headers,
         body: init.body ?? null,
