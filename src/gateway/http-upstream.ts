@@ -208,7 +208,7 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
           deadline.stop()
         }
       }
-      const body = rewrite(stream, upstream.headers, headers, call)
+      const body = rewrite(stream, upstream.headers, call)
       // The stated length holds only for the upstream's bytes as they came.
       if (body !== upstream.body) headers.delete('content-length')
       else if (isWhole(upstream)) {
@@ -238,7 +238,6 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
 function rewrite(
   body: ReadableStream<Uint8Array> | null,
   upstreamHeaders: Headers,
-  headers: Headers,
   call: UpstreamCall,
 ): ReadableStream<Uint8Array> | null {
   const { rewrite: fix, messages } = call
@@ -252,10 +251,7 @@ function rewrite(
   }
   const type = upstreamHeaders.get('content-type') ?? ''
   if (type.startsWith('text/event-stream')) return body.pipeThrough(rewriteSSE(apply))
-  if (type.startsWith('application/json')) {
-    headers.delete('content-length')
-    return jsonRewrite(body, apply)
-  }
+  if (type.startsWith('application/json')) return jsonRewrite(body, apply)
   return body
 }
 
