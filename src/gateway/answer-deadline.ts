@@ -7,8 +7,10 @@
  * stream ends, and `onTimeout` is told which ids (to cancel them at the server). Events pass
  * through as they arrive: the stream is only read alongside, never held back. An event longer than
  * `maxEventChars` (an upstream that never ends its event) is treated like a passed deadline, so
- * what is kept to read alongside stays bounded.
+ * what is kept to read alongside stays bounded. Only an event that can be an answer or a progress
+ * notification is parsed: the others (log messages, most of a busy stream) are passed over.
  */
+import { finishBody, watchBody } from './body-watch.js'
 import { callDeadline } from './call-deadline.js'
 import { RPC, validID, type RPCMessage } from './messages.js'
 
@@ -18,24 +20,39 @@ type ID = string | number
 export const MAX_EVENT_CHARS = 16 * 1024 * 1024
 
 export interface AnswerDeadline {
-  stream: TransformStream<Uint8Array, Uint8Array>
+  /** The answer's body to pass on in place of the one given. */
+  body: ReadableStream<Uint8Array>
   /** Stops the clock (the client went away). */
   stop: () => void
 }
 
-export function answerDeadline(options: {
-  ids: readonly ID[]
-  /** The calls' `_meta.progressToken`s: progress for these restarts the clock. */
-  progressTokens: readonly unknown[]
-  timeoutMs: number
-  maxMs: number
-  onTimeout: (ids: ID[]) => void
-  /** When the request was sent (the clock runs from there); default now. */
-  startedAt?: number
-  now?: () => number
-  /** Longest event kept while calls are open; longer fails them like the deadline. */
-  maxEventChars?: number
-}): AnswerDeadline {
+/**
+ * Whether an event's text can hold a JSON-RPC answer or a progress notification: an answer has a
+ * `result` or `error` member. An event with any escape in it (`\u0065`, `\/`: a name or method
+ * may be written so) is read the long way.
+ */
+const mayMatter = (event: string): boolean =>
+  event.includes('"result"') ||
+  event.includes('"error"') ||
+  event.includes('notifications/progress') ||
+  event.includes('\\')
+
+export function answerDeadline(
+  source: ReadableStream<Uint8Array>,
+  options: {
+    ids: readonly ID[]
+    /** The calls' `_meta.progressToken`s: progress for these restarts the clock. */
+    progressTokens: readonly unknown[]
+    timeoutMs: number
+    maxMs: number
+    onTimeout: (ids: ID[]) => void
+    /** When the request was sent (the clock runs from there); default now. */
+    startedAt?: number
+    now?: () => number
+    /** Longest event kept while calls are open; longer fails them like the deadline. */
+    maxEventChars?: number
+  },
+): AnswerDeadline {
   const now = options.now ?? Date.now
   const maxEventChars = options.maxEventChars ?? MAX_EVENT_CHARS
   // JSON-RPC ids 1 and "1" are different calls.
@@ -44,7 +61,6 @@ export function answerDeadline(options: {
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
   let buffer = ''
-  let controller: TransformStreamDefaultController<Uint8Array> | undefined
 
   const stop = () => {
     clock.clear()
@@ -53,19 +69,15 @@ export function answerDeadline(options: {
   const fire = () => {
     const ids = [...pending.values()]
     stop()
-    if (ids.length === 0 || !controller) return
+    if (ids.length === 0) return
     // An event cut in half is ended first, so the client's parser sees whole events after it.
     let out = buffer.length > 0 ? '\n\n' : ''
     for (const id of ids) {
       const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
       out += `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`
     }
-    try {
-      controller.enqueue(encoder.encode(out))
-      controller.terminate()
-    } catch {
-      // The client already went away.
-    }
+    buffer = ''
+    finishBody(body, encoder.encode(out))
     options.onTimeout(ids)
   }
   // The calls' one clock: the rule for progress and the maximum is the stdio/SSE routes' own.
@@ -78,6 +90,7 @@ export function answerDeadline(options: {
   })
   if (pending.size === 0) clock.clear()
   const seen = (event: string) => {
+    if (!mayMatter(event)) return
     const data = event
       .split('\n')
       .filter((l) => l.startsWith('data:'))
@@ -101,12 +114,8 @@ export function answerDeadline(options: {
     }
   }
 
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    start(c) {
-      controller = c
-    },
-    transform(chunk, c) {
-      c.enqueue(chunk)
+  const body = watchBody(source, {
+    chunk(chunk) {
       if (pending.size === 0) return
       buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n')
       let end = buffer.indexOf('\n\n')
@@ -116,14 +125,9 @@ export function answerDeadline(options: {
         end = buffer.indexOf('\n\n')
       }
       // Never a whole stream in memory: an event this long fails the open calls.
-      if (buffer.length > maxEventChars) {
-        fire()
-        buffer = ''
-      }
+      if (buffer.length > maxEventChars) fire()
     },
-    flush() {
-      stop()
-    },
+    end: stop,
   })
-  return { stream, stop }
+  return { body, stop }
 }

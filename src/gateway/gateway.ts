@@ -14,6 +14,7 @@ import type { ReadinessCheck } from '../ops/health.js'
 import { principalKey, principalOf } from '../jwt/access-token.js'
 import type { Store } from '../storage/store.js'
 import type { AuditInput, AuditSink } from '../audit-event.js'
+import { watchBody } from './body-watch.js'
 import {
   headerMismatch,
   messageName,
@@ -285,7 +286,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         release()
         return response
       }
-      return new Response(countBody(response.body, release), response)
+      return new Response(watchBody(response.body, { end: release }), response)
     } catch (error) {
       release()
       throw error
@@ -306,7 +307,10 @@ export function createGateway(options: GatewayOptions): Gateway {
             finished()
             return withCORS(response, corsOrigin)
           }
-          return withCORS(new Response(countBody(response.body, finished), response), corsOrigin)
+          return withCORS(
+            new Response(watchBody(response.body, { end: finished }), response),
+            corsOrigin,
+          )
         },
         (error: unknown) => {
           finished()
@@ -409,34 +413,4 @@ function withCORS(response: Response, origin: string | undefined): Response {
   headers.set('access-control-expose-headers', EXPOSE_HEADERS)
   headers.append('vary', 'Origin')
   return new Response(response.body, { status: response.status, headers })
-}
-
-/** Passes a body through and calls `done` once when it ends, fails or is cancelled. */
-function countBody(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
-  let called = false
-  const once = () => {
-    if (!called) {
-      called = true
-      done()
-    }
-  }
-  const reader = body.getReader()
-  return new ReadableStream({
-    async pull(controller) {
-      try {
-        const { done: end, value } = await reader.read()
-        if (end) {
-          once()
-          controller.close()
-        } else controller.enqueue(value)
-      } catch (error) {
-        once()
-        controller.error(error)
-      }
-    },
-    async cancel(reason) {
-      once()
-      await reader.cancel(reason).catch(() => undefined)
-    },
-  })
 }

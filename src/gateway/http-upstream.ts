@@ -7,6 +7,7 @@
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline } from './answer-deadline.js'
+import { watchBody } from './body-watch.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { createHTTPClient, type UpstreamFetch } from './http-client.js'
@@ -188,7 +189,7 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       const type = upstream.headers.get('content-type') ?? ''
       if (stream && ids.length > 0 && type.startsWith('text/event-stream')) {
         const session = sessionId ?? call.sessionId
-        const deadline = answerDeadline({
+        const deadline = answerDeadline(stream, {
           ids: ids.map((m) => m.id as string | number),
           progressTokens: ids
             .map((m) => (m.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta)
@@ -203,10 +204,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
             for (const id of late) void cancelAtServer(id, session, request.headers, own)
           },
         })
-        stream = stream.pipeThrough(deadline.stream)
-        stopClock = () => {
-          deadline.stop()
-        }
+        stream = deadline.body
+        stopClock = deadline.stop
       }
       const body = rewrite(stream, upstream.headers, call)
       // The stated length holds only for the upstream's bytes as they came.
@@ -217,13 +216,16 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         done()
         return markWhole(new Response(body, { status, headers }))
       }
-      return new Response(
-        track(body, () => {
-          stopClock()
-          done()
-        }),
-        { status, headers },
-      )
+      if (!body) {
+        stopClock()
+        done()
+        return new Response(null, { status, headers })
+      }
+      const end = () => {
+        stopClock()
+        done()
+      }
+      return new Response(watchBody(body, { end }), { status, headers })
     },
     ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), options.fetch),
     async close(): Promise<void> {
@@ -272,36 +274,6 @@ function jsonRewrite(
       }
       controller.enqueue(new TextEncoder().encode(out))
       controller.close()
-    },
-  })
-}
-
-/** Calls `done` when the body ends, fails or is cancelled (the client went away). */
-function track(
-  body: ReadableStream<Uint8Array> | null,
-  done: () => void,
-): ReadableStream<Uint8Array> | null {
-  if (!body) {
-    done()
-    return null
-  }
-  const reader = body.getReader()
-  return new ReadableStream({
-    async pull(controller) {
-      try {
-        const { done: end, value } = await reader.read()
-        if (end) {
-          done()
-          controller.close()
-        } else controller.enqueue(value)
-      } catch (error) {
-        done()
-        controller.error(error)
-      }
-    },
-    async cancel(reason) {
-      done()
-      await reader.cancel(reason).catch(() => undefined)
     },
   })
 }

@@ -226,15 +226,16 @@ describe('streaming through the gateway', () => {
       )
     const run = async (token: string) => {
       const cancelled: (string | number)[][] = []
-      const deadline = answerDeadline({
+      const upstream = new TransformStream<Uint8Array, Uint8Array>()
+      const deadline = answerDeadline(upstream.readable, {
         ids: [3],
         progressTokens: ['mine'],
         timeoutMs: 300,
         maxMs: 5000,
         onTimeout: (ids) => cancelled.push(ids),
       })
-      const writer = deadline.stream.writable.getWriter()
-      void new Response(deadline.stream.readable).text().catch(() => undefined)
+      const writer = upstream.writable.getWriter()
+      void new Response(deadline.body).text().catch(() => undefined)
       // Progress every 100 ms for 0.7 s: well within 300 ms each, if it counts.
       for (let i = 0; i < 7; i++) {
         await writer.write(progress(token)).catch(() => undefined)
@@ -248,9 +249,45 @@ describe('streaming through the gateway', () => {
     expect(await run('another call')).toEqual([[3]])
   })
 
+  it('sees an answer whose member names are written with \\u escapes, and does not fail it later', async () => {
+    const encoder = new TextEncoder()
+    const run = async (answer: string) => {
+      const cancelled: (string | number)[][] = []
+      const upstream = new TransformStream<Uint8Array, Uint8Array>()
+      const deadline = answerDeadline(upstream.readable, {
+        ids: [5],
+        progressTokens: [],
+        timeoutMs: 200,
+        maxMs: 200,
+        onTimeout: (ids) => cancelled.push(ids),
+      })
+      const writer = upstream.writable.getWriter()
+      const read = new Response(deadline.body).text()
+      // A log message that mentions "result" is no answer; then the answer itself.
+      await writer.write(
+        encoder.encode(
+          `data: {"jsonrpc":"2.0","method":"notifications/message","params":{"data":"\\"result\\""}}\n\n${answer}`,
+        ),
+      )
+      await new Promise((done) => setTimeout(done, 400))
+      await writer.close().catch(() => undefined)
+      const text = await read
+      deadline.stop()
+      return { cancelled, text }
+    }
+    const escaped = await run('data: {"jsonrpc":"2.0","id":5,"r\\u0065sult":{}}\n\n')
+    expect(escaped.cancelled).toEqual([])
+    expect(escaped.text).not.toContain('did not answer in time')
+    // The same stream without the answer fails the call: the clock was running.
+    const none = await run('')
+    expect(none.cancelled).toEqual([[5]])
+    expect(none.text).toContain('did not answer in time')
+  })
+
   it('fails the open calls like a timeout when an event never ends, instead of keeping it all', async () => {
     const cancelled: (string | number)[][] = []
-    const deadline = answerDeadline({
+    const upstream = new TransformStream<Uint8Array, Uint8Array>()
+    const deadline = answerDeadline(upstream.readable, {
       ids: [7],
       progressTokens: [],
       timeoutMs: 60_000,
@@ -259,8 +296,8 @@ describe('streaming through the gateway', () => {
       onTimeout: (ids) => cancelled.push(ids),
     })
     const encoder = new TextEncoder()
-    const writer = deadline.stream.writable.getWriter()
-    const read = new Response(deadline.stream.readable).text()
+    const writer = upstream.writable.getWriter()
+    const read = new Response(deadline.body).text()
     // An upstream that streams one event forever (never "\n\n").
     for (let i = 0; i < 5; i++) {
       await writer.write(encoder.encode(`data: ${'x'.repeat(300)}`)).catch(() => undefined)
