@@ -101,3 +101,120 @@ export function watchBody(
 export function finishBody(body: ReadableStream<Uint8Array>, last?: Uint8Array): void {
   watched.get(body)?.finish(last)
 }
+
+/** The producing side of a body made by `pushedBody`. */
+export interface BodyFeed {
+  body: ReadableStream<Uint8Array>
+  /** Passes a chunk on; false when the reader is behind, so the producer should pause. */
+  push: (chunk: Uint8Array) => boolean
+  close: () => void
+  error: (reason: unknown) => void
+}
+
+/** Chunks a pushed body holds for a slow reader before `push` asks the producer to pause. */
+const FEED_CHUNKS = 16
+
+/**
+ * A body fed by callbacks (the HTTP client's), which watchers join without a layer of their own:
+ * the chunks wait in one queue, and a read takes the next one. `resume` is called when the reader
+ * has caught up; `cancel` when it went away or a watcher finished the body early.
+ */
+export function pushedBody(source: {
+  resume: () => void
+  cancel: (reason: unknown) => void
+}): BodyFeed {
+  const watchers: BodyWatcher[] = []
+  const queue: Uint8Array[] = []
+  let state: 'open' | 'closed' | 'errored' | 'ended' = 'open'
+  let failure: unknown
+  let out: ReadableStreamDefaultController<Uint8Array> | undefined
+  let waiting: (() => void) | undefined
+  const end = (): void => {
+    state = 'ended'
+    for (const w of watchers) w.end?.()
+  }
+  const pass = (controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array) => {
+    controller.enqueue(chunk)
+    for (const w of watchers) w.chunk?.(chunk)
+  }
+  // One step of the reader: the next chunk, the end, or nothing yet (then wait for the producer).
+  const step = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {
+    const chunk = queue.shift()
+    if (chunk) {
+      pass(controller, chunk)
+      if (queue.length === FEED_CHUNKS - 1 && state === 'open') source.resume()
+      return true
+    }
+    if (state === 'closed') {
+      end()
+      controller.close()
+      return true
+    }
+    if (state === 'errored') {
+      end()
+      controller.error(failure)
+      return true
+    }
+    return state === 'ended'
+  }
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        out = controller
+      },
+      pull(controller) {
+        if (step(controller)) return
+        return new Promise<void>((resolve) => {
+          waiting = () => {
+            waiting = undefined
+            if (state !== 'ended') step(controller)
+            resolve()
+          }
+        })
+      },
+      cancel(reason) {
+        if (state === 'ended') return
+        end()
+        queue.length = 0
+        source.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  watched.set(body, {
+    watchers,
+    finish(last) {
+      if (state === 'ended' || !out) return
+      queue.length = 0
+      try {
+        if (last) out.enqueue(last)
+        out.close()
+      } catch {
+        // The reader already went away.
+      }
+      end()
+      waiting?.()
+      source.cancel(new Error('finished early'))
+    },
+  })
+  return {
+    body,
+    push(chunk) {
+      if (state !== 'open') return false
+      queue.push(chunk)
+      waiting?.()
+      return queue.length < FEED_CHUNKS
+    },
+    close() {
+      if (state !== 'open') return
+      state = 'closed'
+      waiting?.()
+    },
+    error(reason) {
+      if (state !== 'open') return
+      state = 'errored'
+      failure = reason
+      waiting?.()
+    },
+  }
+}

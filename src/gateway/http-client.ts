@@ -6,8 +6,8 @@
  * bench (2 cores, stateless `tools/call` to the MCP SDK server, 2026-12-06) the gateway reached
  * 0.53x of the server reached directly through `fetch` and 0.88x without it. `fetch` builds a
  * `Request`, its own `AbortSignal` (costly to create on Node 20) and runs the fetch algorithm's
- * bookkeeping per call. The body goes from undici's callbacks straight into a web stream, paused
- * when that is full. SSE events still come later than through `fetch` (+0.97 to +2.35 ms each on
+ * bookkeeping per call. The body goes from undici's callbacks into one queue that the reader
+ * takes from (`pushedBody`), the upstream paused while the reader is behind. SSE events still come later than through `fetch` (+0.97 to +2.35 ms each on
  * the same bench over four runs, against +0.62 and +1.07 ms; `request()`'s Node stream: +2.6 ms);
  * docs/benchmarks.md says what was ruled out. The cause is not found yet.
  *
@@ -18,6 +18,7 @@
  */
 import { Agent, type Dispatcher } from 'undici'
 
+import { pushedBody, type BodyFeed } from './body-watch.js'
 import { markWhole } from './whole-answer.js'
 
 /** What the routes send upstream (a subset of `fetch`'s arguments, so `fetch` fits too). */
@@ -40,8 +41,6 @@ export interface HTTPClient {
 
 /** Largest JSON answer collected whole before it is handed on; a longer one streams. */
 const WHOLE_JSON_BYTES = 256 * 1024
-/** Chunks an answer's stream holds before the upstream connection is paused. */
-const STREAM_CHUNKS = 16
 
 export function createHTTPClient(): HTTPClient {
   const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0 })
@@ -71,7 +70,7 @@ function send(
   const signal = init.signal
   return new Promise<Response>((resolve, reject) => {
     let control: Dispatcher.DispatchController | undefined
-    let stream: ReadableStreamDefaultController<Uint8Array> | undefined
+    let fed: BodyFeed | undefined
     let collected: Buffer[] | undefined
     let answer: { status: number; headers: Headers } | undefined
     const abort = (): void => control?.abort(signal?.reason as Error)
@@ -117,50 +116,30 @@ function send(
             collected = []
             return
           }
-          const body = new ReadableStream<Uint8Array>(
-            {
-              start: (c) => {
-                stream = c
-              },
-              pull: () => {
-                controller.resume()
-              },
-              cancel: (reason) => {
-                controller.abort(reason instanceof Error ? reason : new Error('cancelled'))
-              },
+          fed = pushedBody({
+            resume: () => {
+              controller.resume()
             },
-            { highWaterMark: STREAM_CHUNKS },
-          )
-          resolve(new Response(body, answer))
+            cancel: (reason) => {
+              controller.abort(reason instanceof Error ? reason : new Error('cancelled'))
+            },
+          })
+          resolve(new Response(fed.body, answer))
         },
         onResponseData(controller, chunk) {
           if (collected) collected.push(chunk)
-          else if (stream) {
-            try {
-              stream.enqueue(new Uint8Array(chunk))
-            } catch (error) {
-              // The reader is gone (cancelled): stop the upstream answer too.
-              controller.abort(error as Error)
-              return
-            }
-            if ((stream.desiredSize ?? 0) <= 0) controller.pause()
-          }
+          // A copy, as fetch makes one: the reader gets its own bytes, not a view of the socket's.
+          else if (fed && !fed.push(new Uint8Array(chunk))) controller.pause()
         },
         onResponseEnd() {
           settle()
           if (collected && answer)
             resolve(markWhole(new Response(Buffer.concat(collected), answer)))
-          else {
-            try {
-              stream?.close()
-            } catch {
-              // The reader cancelled first: nothing is waiting for the end.
-            }
-          }
+          else fed?.close()
         },
         onResponseError(_controller, error) {
           settle()
-          if (stream) stream.error(error)
+          if (fed) fed.error(error)
           else reject(error)
         },
       },
