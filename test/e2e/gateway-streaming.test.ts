@@ -12,7 +12,14 @@ import { connectAs, post, postInSession } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
-/** Answers initialize at once; everything else as SSE: one event now, the answer on `release()`. */
+/** Most the `flood` method writes; a gateway that did not pause its reading would take it all. */
+const FLOOD_BYTES = 64 * 1024 * 1024
+const flood = { written: 0 }
+
+/**
+ * Answers initialize at once; everything else as SSE: one event now, the answer on `release()`.
+ * `flood` streams events as fast as the connection takes them.
+ */
 function slowSSEServer() {
   const held: { res: ServerResponse; id: number; method: string }[] = []
   const server = createServer((req, res) => {
@@ -47,6 +54,22 @@ function slowSSEServer() {
         return
       }
       if (msg.method === 'hang') return // never answers
+      if (msg.method === 'flood') {
+        // Events as fast as the connection takes them, up to FLOOD_BYTES.
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        const event = `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x'.repeat(16 * 1024) } })}\n\n`
+        const more = () => {
+          while (flood.written < FLOOD_BYTES && !res.destroyed) {
+            flood.written += event.length
+            if (!res.write(event)) {
+              res.once('drain', more)
+              return
+            }
+          }
+        }
+        more()
+        return
+      }
       if (msg.method === 'odd-status') {
         res.writeHead(600, { 'content-type': 'application/json' }).end('{}')
         return
@@ -183,6 +206,29 @@ describe('streaming through the gateway', () => {
       await closed
       expect(upstream.writableFinished).toBe(false)
       slow.held.splice(0)
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('stops reading from the MCP server while the client is not reading, so nothing piles up', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const aborted = new AbortController()
+      flood.written = 0
+      const res = await postInSession(
+        serve.routes['/slow']!,
+        { provider, transport },
+        { jsonrpc: '2.0', id: 13, method: 'flood' },
+        aborted.signal,
+      )
+      const reader = res.body!.getReader()
+      await reader.read()
+      // The client reads nothing more for a while (within the route's one-second deadline).
+      await new Promise((done) => setTimeout(done, 600))
+      // Socket buffers on both sides and the gateway's few queued chunks: megabytes, never all.
+      expect(flood.written).toBeLessThan(FLOOD_BYTES / 3)
+      aborted.abort()
     } finally {
       await client.close()
     }
