@@ -7,9 +7,9 @@
  * 0.53x of the server reached directly through `fetch` and 0.88x without it. `fetch` builds a
  * `Request`, its own `AbortSignal` (costly to create on Node 20) and runs the fetch algorithm's
  * bookkeeping per call. The body goes from undici's callbacks into one queue that the reader
- * takes from (`pushedBody`), the upstream paused while the reader is behind. SSE events still come later than through `fetch` (+0.97 to +2.35 ms each on
- * the same bench over four runs, against +0.62 and +1.07 ms; `request()`'s Node stream: +2.6 ms);
- * docs/benchmarks.md says what was ruled out. The cause is not found yet.
+ * takes from (`pushedBody`), the upstream paused while the reader is behind; what watches the
+ * answer joins that body instead of wrapping it. SSE events in a burst of 200 then come +0.8 to
+ * +1.1 ms later than direct, against +1.6 ms through `fetch` in the same runs (docs/benchmarks.md).
  *
  * A JSON answer that states a small length is collected and handed on as one buffer (a client can
  * use no part of a JSON document before its end); every other answer, SSE above all, streams
