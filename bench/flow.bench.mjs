@@ -10,7 +10,8 @@
 //    from this process; flows/s and the server's CPU per flow, against the SDK demo in the same
 //    rounds (per-round ratios, median).
 // 4. The signing algorithm (RS256, ES256, EdDSA): CPU per flow in process, memory store.
-// Run after `npm run build`: node bench/flow.bench.mjs (FLOW_SECONDS, FLOW_ROUNDS to change).
+// Run after `npm run build`: node bench/flow.bench.mjs (FLOW_SECONDS, FLOW_ROUNDS, FLOW_STORES to
+// change).
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
@@ -34,7 +35,10 @@ const { nodeSigner, openStore, createFlowGatehouse } = await loadBuild()
 const baseline = BASELINE_DIST ? await loadBuild(pathToFileURL(`${BASELINE_DIST}/`)) : undefined
 const SECONDS = Number(process.env.FLOW_SECONDS ?? 3)
 const ROUNDS = Number(process.env.FLOW_ROUNDS ?? 5)
-const STORES = ['memory', 'sqlite', ...(process.env.REDIS_URL ? ['redis'] : [])]
+// FLOW_STORES=memory,redis: only these (e.g. on a Node whose better-sqlite3 is not built).
+const STORES = process.env.FLOW_STORES
+  ? process.env.FLOW_STORES.split(',')
+  : ['memory', 'sqlite', ...(process.env.REDIS_URL ? ['redis'] : [])]
 const pairs = pkcePairs(2000)
 let nextPair = 0
 const pair = () => pairs[nextPair++ % pairs.length]
