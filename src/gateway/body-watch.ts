@@ -202,6 +202,11 @@ export function pushedBody(source: {
     body,
     push(chunk) {
       if (state !== 'open') return false
+      // undici, resumed in the middle of a chunk of a chunked body with nothing new to read,
+      // reports an empty piece. Queued, it would pause the upstream again at once, and a reader
+      // that keeps reading would spin on empty chunks without the event loop ever reading the
+      // socket (it hung a test on a loaded machine). It carries nothing: it is dropped.
+      if (chunk.length === 0) return queue.length < FEED_CHUNKS
       queue.push(chunk)
       waiting?.()
       return queue.length < FEED_CHUNKS

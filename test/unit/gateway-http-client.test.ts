@@ -1,0 +1,71 @@
+/**
+ * The gateway's HTTP client (src/gateway/http-client.ts) against a raw upstream: what the gateway
+ * e2e tests cannot time exactly, such as a pause that falls in the middle of one chunk of a
+ * chunked body.
+ */
+import { createServer, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createHTTPClient } from '../../src/gateway/http-client.js'
+
+const sockets: Socket[] = []
+const servers: ReturnType<typeof createServer>[] = []
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy()
+  await Promise.all(servers.splice(0).map((s) => new Promise((done) => s.close(done))))
+})
+
+/** An upstream that states one chunk of `declared` bytes, then sends `pieces` of 100 bytes, 5 ms apart, and holds the connection open. */
+async function trickle(declared: number, pieces: number): Promise<string> {
+  const server = createServer((socket) => {
+    sockets.push(socket)
+    socket.once('data', () => {
+      socket.write(
+        'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n',
+      )
+      socket.write(`${declared.toString(16)}\r\n`)
+      let sent = 0
+      const timer = setInterval(() => {
+        socket.write('x'.repeat(100))
+        if (++sent === pieces) clearInterval(timer)
+      }, 5)
+    })
+  })
+  servers.push(server)
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/mcp`
+}
+
+const post = { method: 'POST', headers: new Headers(), body: '{}', redirect: 'manual' as const }
+
+describe('gateway HTTP client', () => {
+  it('after a pause in the middle of a chunk, passes on what came and then waits, never empty chunks', async () => {
+    const client = createHTTPClient()
+    try {
+      const res = await client.fetch(await trickle(100_000, 20), post)
+      // The reader lags: the client pauses the upstream after 16 pieces, inside the one chunk.
+      await new Promise((done) => setTimeout(done, 300))
+      const reader = res.body!.getReader()
+      const lengths: number[] = []
+      const waiting = Symbol('waiting')
+      for (let reads = 0; reads < 200; reads++) {
+        const next = await Promise.race([
+          reader.read(),
+          new Promise<typeof waiting>((done) => {
+            setTimeout(() => {
+              done(waiting)
+            }, 300)
+          }),
+        ])
+        if (next === waiting || next.done) break
+        lengths.push(next.value.length)
+      }
+      expect(lengths.filter((n) => n === 0)).toEqual([])
+      expect(lengths.reduce((a, b) => a + b, 0)).toBe(2000)
+      await reader.cancel()
+    } finally {
+      await client.close()
+    }
+  })
+})
