@@ -1,5 +1,7 @@
 // `gatehouse serve`'s gateway against the same MCP server reached directly (issue 13):
 //   1. throughput of `tools/call` to a Streamable HTTP server (target: at least 0.9x direct);
+//   1b. CPU per proxied call of the gateway and of the server (from /proc, Linux): steadier than
+//       req/s on a shared machine;
 //   2. added latency of one request at a time, p50 and p99 (target: p50 at most 0.3 ms added);
 //   3. SSE: how much later each event of a streamed answer arrives (target: at most 1 ms added);
 //   4. a stdio route against the same server on its own HTTP transport (target: at least 0.8x);
@@ -13,6 +15,7 @@
 // per-round ratios. Bounded: every child is killed at the end.
 // Run after `npm run build`: node bench/gateway.bench.mjs [seconds] [rounds]
 import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
@@ -86,8 +89,11 @@ async function openSession(url, token) {
   return session
 }
 
-/** Requests per second with 16 connections; `sessions` spreads the calls over open sessions. */
-function load(url, token, seconds, sessions = [undefined]) {
+/**
+ * Requests per second with 16 connections; `sessions` spreads the calls over open sessions.
+ * `seen` (optional) is given the number of requests answered.
+ */
+function load(url, token, seconds, sessions = [undefined], seen = () => undefined) {
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -100,6 +106,7 @@ function load(url, token, seconds, sessions = [undefined]) {
         if (err) return reject(err)
         if (result.non2xx > 0 || result.errors > 0)
           return reject(new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`))
+        seen(result.requests.total)
         resolve(result.requests.average)
       },
     )
@@ -139,6 +146,23 @@ async function sequential(url, token, n, dispatcher) {
     times.push(performance.now() - t0)
   }
   return times
+}
+
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout) || 100
+
+/** CPU time (user + system, µs) a process has used so far, from /proc (Linux only). */
+function cpuOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS
+}
+
+/** CPU µs per answered request of each process in `pids`, over one load through `url`. */
+async function cpuPerCall(pids, url, token, seconds) {
+  const before = pids.map(cpuOf)
+  let total = 0
+  await load(url, token, seconds, [undefined], (n) => (total = n))
+  return pids.map((pid, i) => (cpuOf(pid) - before[i]) / total)
 }
 
 const quantile = (xs, q) =>
@@ -225,6 +249,19 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
       target: { op: '>=', value: 0.9 },
       higherIsBetter: true,
     })
+
+    // CPU per call is steadier than req/s on a shared machine: the gateway's against the server's.
+    if (existsSync(`/proc/${gw.child.pid}/stat`)) {
+      const [gwCPU, upCPU] = await cpuPerCall(
+        [gw.child.pid, http.child.pid],
+        `${gw.base}/mcp`,
+        mcpToken,
+        seconds,
+      )
+      log(
+        `  CPU per proxied call   gateway ${gwCPU.toFixed(0)} µs   the MCP server ${upCPU.toFixed(0)} µs   gateway ÷ server ${(gwCPU / upCPU).toFixed(2)}`,
+      )
+    }
 
     const direct = new Agent({ connections: 1 })
     const through = new Agent({ connections: 1 })
