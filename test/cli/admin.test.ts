@@ -202,6 +202,9 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
         }),
       ])
       const byClient = await admin(['grants', 'list', '--client', client.client_id, '--json'])
+      // The exit code and stderr first: a failure then says why (it once printed nothing, on
+      // Redis under Node 24 in CI, and the cause was not seen).
+      expect({ code: byClient.code, err: byClient.err }).toEqual({ code: 0, err: '' })
       expect(JSON.parse(byClient.out)).toHaveLength(1)
       expect(JSON.parse((await admin(['grants', 'list', '--subject', 'x', '--json'])).out)).toEqual(
         [],
