@@ -202,10 +202,13 @@ describe.each(backends)('gatehouse admin on $name', (backend) => {
         }),
       ])
       const byClient = await admin(['grants', 'list', '--client', client.client_id, '--json'])
-      // The exit code and stderr first: a failure then says why (it once printed nothing, on
-      // Redis under Node 24 in CI, and the cause was not seen).
+      // The exit code and stderr first, so that a failure says why.
       expect({ code: byClient.code, err: byClient.err }).toEqual({ code: 0, err: '' })
       expect(JSON.parse(byClient.out)).toHaveLength(1)
+      // A client id may start with "-" (base64url): it is still the option's value.
+      const dashed = await admin(['grants', 'list', '--client', '-no-such-client', '--json'])
+      expect({ code: dashed.code, err: dashed.err }).toEqual({ code: 0, err: '' })
+      expect(JSON.parse(dashed.out)).toEqual([])
       expect(JSON.parse((await admin(['grants', 'list', '--subject', 'x', '--json'])).out)).toEqual(
         [],
       )

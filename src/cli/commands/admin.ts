@@ -207,9 +207,27 @@ function isOption(word: string): boolean {
   return OPTIONS.some((option) => word === option || word.startsWith(`${option}=`))
 }
 
+/**
+ * `--client -abc` as `--client=-abc`: an id or subject may start with "-" (base64url), which the
+ * parser would take for an option and refuse. A known option in the value's place stays one.
+ */
+function joinOptionValues(words: string[]): string[] {
+  const joined: string[] = []
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] ?? ''
+    const next = words[i + 1]
+    if (word === '--') return [...joined, ...words.slice(i)]
+    if (WITH_VALUE.includes(word) && next !== undefined && !isOption(next)) {
+      joined.push(`${word}=${next}`)
+      i++
+    } else joined.push(word)
+  }
+  return joined
+}
+
 function parse(argv: string[]) {
   return parseArgs({
-    args: argv,
+    args: joinOptionValues(argv),
     strict: true,
     allowPositionals: true,
     options: {
