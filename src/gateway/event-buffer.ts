@@ -190,7 +190,7 @@ export function resumeRequest(
   if (!resumed) {
     const headers = new Headers(request.headers)
     headers.delete('last-event-id')
-    return new Request(request, { headers })
+    return new Request(request, { headers, signal: request.signal })
   }
   const accept = request.headers.get('accept') ?? ''
   if (!resumed.complete || !accept.includes('text/event-stream')) return request

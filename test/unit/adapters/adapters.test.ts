@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import http from 'node:http'
+import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 
 import express from 'express'
@@ -25,7 +26,20 @@ interface Echo {
 }
 
 /** Per-test hooks into the streamed responses (reset in afterEach). */
-const streamState = { acks: [] as (() => void)[], cancelled: false }
+const streamState = { acks: [] as (() => void)[], cancelled: false, echoes: 0, leftSeen: 0 }
+
+function abortedOnce(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    signal.addEventListener(
+      'abort',
+      () => {
+        resolve()
+      },
+      { once: true },
+    )
+  })
+}
 
 async function gatehouse(request: Request): Promise<Response> {
   const url = new URL(request.url)
@@ -39,7 +53,15 @@ async function gatehouse(request: Request): Promise<Response> {
         headers: Object.fromEntries(request.headers),
         body: await request.text(),
       }
+      streamState.echoes += 1
       return Response.json(echo)
+    }
+    case '/wait': {
+      // Answers only after the client has left: both the request's signal and a clone's abort.
+      const copy = request.clone()
+      await Promise.all([abortedOnce(request.signal), abortedOnce(copy.signal)])
+      streamState.leftSeen += 1
+      return new Response('too late')
     }
     case '/cookies': {
       const headers = new Headers({ 'content-type': 'text/plain' })
@@ -133,6 +155,8 @@ async function start(listener: http.RequestListener): Promise<number> {
 afterEach(async () => {
   streamState.acks = []
   streamState.cancelled = false
+  streamState.echoes = 0
+  streamState.leftSeen = 0
   await Promise.all(
     servers.splice(0).map(async (server) => {
       server.closeAllConnections()
@@ -209,6 +233,42 @@ describe.each<Host>(['node', 'express', 'hono'])('%s adapter', (host) => {
     const echo = JSON.parse(reply.body) as Echo
     expect(echo).toMatchObject({ method: 'POST', body })
     expect(echo.headers['content-type']).toBe('application/x-www-form-urlencoded')
+  })
+
+  it('round-trips a POST body of stated length', async () => {
+    const port = await start(createListener(host, {}))
+    const body = JSON.stringify({ grant: 'x'.repeat(5000) })
+    const reply = await send(port, '/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+      body: Buffer.from(body),
+    })
+    expect(reply.status).toBe(200)
+    expect((JSON.parse(reply.body) as Echo).body).toBe(body)
+  })
+
+  it('aborts the request’s signal, and a clone’s, when the client leaves', async () => {
+    const port = await start(createListener(host, {}))
+    const req = http.get({ host: '127.0.0.1', port, path: '/wait' })
+    req.on('error', () => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(streamState.leftSeen).toBe(0)
+    req.destroy()
+    await expect.poll(() => streamState.leftSeen, { timeout: 2000 }).toBe(1)
+  })
+
+  it('never hands the handler a body cut off before its stated length, and keeps serving', async () => {
+    const port = await start(createListener(host, {}))
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    socket.write('POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(streamState.echoes).toBe(0)
+    const reply = await send(port, '/echo', { method: 'POST', body: Buffer.from('whole') })
+    expect((JSON.parse(reply.body) as Echo).body).toBe('whole')
+    expect(streamState.echoes).toBe(1)
   })
 
   it('answers 413 for a 2 MB body with a content-length', async () => {
