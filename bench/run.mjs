@@ -20,6 +20,7 @@ const all = [
   'id-jag',
   'store',
   'gateway',
+  'adapter',
   'tracing',
   'flow',
 ]
