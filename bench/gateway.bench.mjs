@@ -12,7 +12,9 @@
 // process) on core 0. Direct and through therefore give the upstream the same core, and the
 // question each ratio answers is whether the gateway, on the other core, keeps up with it.
 // Rounds interleave direct and through and alternate which goes first; ratios are medians of
-// per-round ratios. Bounded: every child is killed at the end.
+// per-round ratios. A hand-written node:http pass-through (bench/raw-proxy.mjs), placed like the
+// gateway, is measured beside it: the hop itself, the physical limit of any gateway here.
+// Bounded: every child is killed at the end.
 // Run after `npm run build`: node bench/gateway.bench.mjs [seconds] [rounds]
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -36,6 +38,7 @@ async function start(core, argv) {
 }
 
 const upstreamServer = (mode) => start(1, [process.execPath, here('mcp-echo-server.mjs'), mode])
+const rawProxy = (url) => start(0, [process.execPath, here('raw-proxy.mjs'), url])
 const gatewayServer = (routes) =>
   start(0, [process.execPath, '--expose-gc', here('gateway-server.mjs'), JSON.stringify(routes)])
 // The stdio server the gateway starts: the same script, placed on core 1 like the HTTP upstream.
@@ -229,8 +232,12 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
     }
     const mcpToken = await tokenFor('/mcp')
     const sseToken = await tokenFor('/sse')
+    // The physical limit of a gateway here: a node:http pass-through, placed like the gateway.
+    const raw = keep(await rawProxy(http.url))
+    const rawUrl = `${raw.base}/mcp`
     await load(http.url, undefined, 1)
     await load(`${gw.base}/mcp`, mcpToken, 1)
+    await load(rawUrl, undefined, 1)
     const t = await compare(
       rounds,
       () => load(http.url, undefined, seconds),
@@ -240,6 +247,22 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
       `  HTTP tools/call   direct ${fmt(t.a)} req/s   through ${fmt(t.b)} req/s   ${t.ratio.toFixed(2)}x (target >= 0.9)`,
     )
     log(`    per-round ratios: ${t.ratios.map((r) => r.toFixed(2)).join(' ')}`)
+    const tr = await compare(
+      rounds,
+      () => load(http.url, undefined, seconds),
+      () => load(rawUrl, undefined, seconds),
+    )
+    log(
+      `  the same through a node:http pass-through (no checks): ${fmt(tr.b)} req/s, ${tr.ratio.toFixed(2)}x direct`,
+    )
+    record({
+      bench: 'gateway',
+      scenario: 'HTTP tools/call through a node:http pass-through',
+      ratio: tr.ratio,
+      ratios: tr.ratios,
+      baseline: 'the same MCP server called directly',
+      higherIsBetter: true,
+    })
     record({
       bench: 'gateway',
       scenario: 'HTTP tools/call through the gateway',
@@ -258,32 +281,45 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
         mcpToken,
         seconds,
       )
+      const [rawCPU] = await cpuPerCall([raw.child.pid], rawUrl, undefined, seconds)
       log(
         `  CPU per proxied call   gateway ${gwCPU.toFixed(0)} µs   the MCP server ${upCPU.toFixed(0)} µs   gateway ÷ server ${(gwCPU / upCPU).toFixed(2)}`,
+      )
+      log(
+        `    node:http pass-through ${rawCPU.toFixed(0)} µs: the gateway costs ${(gwCPU - rawCPU).toFixed(0)} µs more per call (${(gwCPU / rawCPU).toFixed(2)}x)`,
       )
     }
 
     const direct = new Agent({ connections: 1 })
     const through = new Agent({ connections: 1 })
+    const passing = new Agent({ connections: 1 })
     const N = 1500
     await sequential(http.url, undefined, 200, direct)
     await sequential(`${gw.base}/mcp`, mcpToken, 200, through)
+    await sequential(rawUrl, undefined, 200, passing)
     const d = []
     const g = []
+    const p = []
     for (let r = 0; r < rounds; r++) {
       d.push(...(await sequential(http.url, undefined, N, direct)))
       g.push(...(await sequential(`${gw.base}/mcp`, mcpToken, N, through)))
+      p.push(...(await sequential(rawUrl, undefined, N, passing)))
     }
     const added50 = quantile(g, 0.5) - quantile(d, 0.5)
     const added99 = quantile(g, 0.99) - quantile(d, 0.99)
+    const rawAdded50 = quantile(p, 0.5) - quantile(d, 0.5)
     log(
       `  latency, 1 at a time   direct p50 ${quantile(d, 0.5).toFixed(3)} ms p99 ${quantile(d, 0.99).toFixed(3)} ms   through p50 ${quantile(g, 0.5).toFixed(3)} ms p99 ${quantile(g, 0.99).toFixed(3)} ms`,
     )
     log(
       `    added p50 ${added50.toFixed(3)} ms (target <= 0.3), added p99 ${added99.toFixed(3)} ms`,
     )
+    log(
+      `    node:http pass-through: added p50 ${rawAdded50.toFixed(3)} ms (the hop itself); the gateway ${(added50 - rawAdded50).toFixed(3)} ms beyond it`,
+    )
     await direct.close()
     await through.close()
+    await passing.close()
 
     const COUNT = 200
     await streamDelays(sse.url, undefined, 20)
