@@ -1,11 +1,11 @@
 // A server for bench/adapter.bench.mjs: `node bench/adapter-server.mjs <kind>`, where kind is
-// raw | gatehouse | baseline | hono | express. Every kind does the same work for the same two
+// raw | gatehouse | baseline | hono | hono-plain | express. Every kind does the same work for the same two
 // requests an OAuth client makes per sign-in (`GET /authorize` answered 302; `POST /token` with a
 // form, answered with a 1 KB JSON body): only how a request reaches the handler differs.
 // `baseline` is another build's Node adapter (ADAPTER_DIST=<its dist/>).
-// Prints one JSON line { port }; answers 'cpu' over IPC with its process.cpuUsage(); 'close' ends it.
-import { createServer } from 'node:http'
+// Serves as bench/child-server.mjs says (a { port } line, 'cpu' and 'close' over IPC).
 import { pathToFileURL } from 'node:url'
+import { serveChild } from './child-server.mjs'
 
 const kind = process.argv[2]
 const LOCATION = 'http://127.0.0.1/cb?code=0123456789abcdef0123456789abcdef01234567890&state=xyz'
@@ -88,15 +88,4 @@ async function handlerFor(kind) {
   }
 }
 
-const server = createServer(await handlerFor(kind))
-server.keepAliveTimeout = 60_000
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`)
-})
-process.on('message', (message) => {
-  if (message === 'cpu') process.send({ cpu: process.cpuUsage() })
-  if (message === 'close') {
-    server.closeAllConnections()
-    server.close(() => process.exit(0))
-  }
-})
+serveChild(await handlerFor(kind))

@@ -3,8 +3,8 @@
 // (FLOW_DIST=<another build's dist> to serve that build).
 // Prints one JSON line { port } and serves until told 'close' over IPC; answers 'cpu' over IPC
 // with its own process.cpuUsage(), so the bench divides the server's CPU, not its own, by flows.
-import { createServer } from 'node:http'
 import { pathToFileURL } from 'node:url'
+import { serveChild } from './child-server.mjs'
 import { createSdkDemo, loadBuild } from './flow-setup.mjs'
 
 // FLOW_DIST: another build's dist/ (the bench's BASELINE_DIST).
@@ -26,19 +26,4 @@ if (kind === 'sdk-demo') {
     await cleanup()
   }
 }
-const server = createServer(handler)
-server.keepAliveTimeout = 60_000
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`)
-})
-process.on('message', (message) => {
-  if (message === 'cpu') process.send({ cpu: process.cpuUsage() })
-  if (message === 'close') {
-    server.closeAllConnections?.()
-    server.close()
-    close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-})
+serveChild(handler, close)

@@ -1,5 +1,12 @@
 /**
  * Serve a Web-standard handler from `node:http`: translation only, no protocol logic.
+ *
+ * Written here rather than taken from `@hono/node-server`: Gatehouse needs a Host allow-list, the
+ * origin only from `baseUrl` or a trusted proxy, absolute-form targets refused and a cap on
+ * chunked bodies, which that listener does not offer. bench/adapter.bench.mjs measures both for a
+ * sign-in's two requests: on Node 20, 108–123 µs of server CPU per request here against 60–67 µs
+ * for that listener with the global `Request`/`Response` kept, and 25 µs for `node:http` by hand;
+ * on Node 24, 60, 49 and 26 µs. Its lever is a request that builds no `Request` until asked.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
