@@ -111,15 +111,21 @@ async function answer(
     return toErrorResponse(misdirected)
   }
   let body: Buffer | undefined
-  if (readSmallBody && hasSmallBody(req, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
-    body = await readWhole(req)
+  // Only a body nobody has begun to read (a listener that wraps this one may have).
+  const unread = !req.readableEnded && !req.readableDidRead
+  if (
+    readSmallBody &&
+    unread &&
+    hasSmallBody(req, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
+  ) {
+    body = req.destroyed ? undefined : await readWhole(req)
     if (body === undefined) {
       return toErrorResponse(new OAuthError('invalid_request', 'the request body was cut off'))
     }
   }
   let request: Request
   try {
-    request = buildRequest(req, options, departure, body)
+    request = buildRequest(req, options, { own: departure }, body)
   } catch (error) {
     return toErrorResponse(new OAuthError('invalid_request', 'malformed request', { cause: error }))
   }
@@ -145,20 +151,24 @@ async function answer(
  *
  * The origin comes from `baseUrl`, else (with `trustProxy`) `X-Forwarded-Proto`/`-Host`, else the
  * Host header. Express's `originalUrl` is used when present. Throws `TypeError` for an unusable
- * Host or request target. With `signal`, the request's `signal` (and a clone's) is that signal.
+ * Host or request target. With `signal`, the request's signal follows it, and so does that of
+ * every `Request` made from this one.
  */
 export function toWebRequest(
   req: IncomingMessage,
   options: NodeAdapterOptions & { signal?: AbortSignal } = {},
 ): Request {
-  const { signal } = options
-  return buildRequest(req, options, signal ? { signal } : undefined, undefined)
+  return buildRequest(req, options, { follow: options.signal }, undefined)
 }
 
+/**
+ * `own`: the request's `signal` is that source's (a {@link NodeRequest}); `follow`: a plain
+ * `Request` whose signal follows it, so that every `Request` made from it follows too.
+ */
 function buildRequest(
   req: IncomingMessage,
   options: NodeAdapterOptions,
-  signal: SignalSource | undefined,
+  signal: { own?: SignalSource; follow?: AbortSignal | undefined },
   wholeBody: Buffer | undefined,
 ): Request {
   const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
@@ -172,6 +182,7 @@ function buildRequest(
   const method = req.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
   const init: RequestInit & { duplex?: 'half' } = { method, headers }
+  if (signal.follow) init.signal = signal.follow
   if (wholeBody !== undefined) {
     init.body = wholeBody as Uint8Array<ArrayBuffer>
   } else if (hasBody) {
@@ -181,7 +192,7 @@ function buildRequest(
     init.duplex = 'half'
   }
   const url = `${originOf(req, options)}${target}`
-  const request = signal ? new NodeRequest(url, init, signal) : new Request(url, init)
+  const request = signal.own ? new NodeRequest(url, init, signal.own) : new Request(url, init)
   setClientAddress(request, req.socket.remoteAddress)
   return request
 }
@@ -204,16 +215,23 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     res.end()
     return
   }
-  const reader = response.body.getReader()
   // A small body of stated length leaves in one write with the headers, not chunk by chunk. Read
   // through the reader: `arrayBuffer()` costs ~7 µs more on Node 20.
   const length = Number(response.headers.get('content-length') ?? NaN)
   if (length <= WHOLE_BODY_BYTES) {
     try {
-      res.end(await readAll(reader))
+      res.end(await readAll(response.body.getReader()))
     } catch (error) {
       res.destroy(error instanceof Error ? error : undefined)
     }
+    return
+  }
+  let reader: ReadableStreamDefaultReader<Uint8Array>
+  try {
+    reader = response.body.getReader()
+  } catch (error) {
+    // A body the handler locked or used already: nothing to send, and no error page either.
+    res.destroy(error instanceof Error ? error : undefined)
     return
   }
   const cancel = (): void => void reader.cancel().catch(() => undefined)
@@ -247,7 +265,7 @@ interface SignalSource {
 
 /**
  * The request handed to the handler: its `signal` is the adapter's own, which aborts when the
- * client leaves, and so is a clone's. A plain `Request` given that signal would make a second one
+ * client leaves, and so is a clone's (and a clone's clone's). A plain `Request` given that signal would make a second one
  * that follows it (a listener, a weak reference, a finalizer): ~40 µs a request on Node 20, a
  * third of the adapter's cost (bench/adapter.bench.mjs). A new `Request` built from this one (as
  * `fetch(request)` does) gets a signal of its own that does not abort: pass
@@ -266,10 +284,20 @@ class NodeRequest extends Request {
   }
 
   override clone(): Request {
-    const copy = super.clone()
-    Object.defineProperty(copy, 'signal', { value: this.#source.signal })
-    return copy
+    return keepSignal(super.clone(), this.#source)
   }
+}
+
+/** A clone that keeps `source`'s signal, and whose clones do too. */
+function keepSignal(copy: Request, source: SignalSource): Request {
+  return Object.defineProperties(copy, {
+    signal: { get: () => source.signal },
+    clone: {
+      value(this: Request): Request {
+        return keepSignal(Request.prototype.clone.call(this), source)
+      },
+    },
+  })
 }
 
 /**
