@@ -265,11 +265,11 @@ interface SignalSource {
 
 /**
  * The request handed to the handler: its `signal` is the adapter's own, which aborts when the
- * client leaves, and so is a clone's (and a clone's clone's). A plain `Request` given that signal would make a second one
- * that follows it (a listener, a weak reference, a finalizer): ~40 µs a request on Node 20, a
- * third of the adapter's cost (bench/adapter.bench.mjs). A new `Request` built from this one (as
- * `fetch(request)` does) gets a signal of its own that does not abort: pass
- * `{ signal: request.signal }` where that matters.
+ * client leaves, and so is a clone's (and a clone's clone's). A plain `Request` given that signal
+ * would make a second one that follows it (a listener, a weak reference, a finalizer): ~40 µs a
+ * request on Node 20, a third of the adapter's cost (bench/adapter.bench.mjs). A new `Request`
+ * built from this one (as `fetch(request)` does) gets a signal of its own that does not abort:
+ * pass `{ signal: request.signal }` where that matters.
  */
 class NodeRequest extends Request {
   readonly #source: SignalSource
