@@ -367,8 +367,18 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks)
 }
 
+/** `baseUrl`'s origin, parsed once per distinct `baseUrl` rather than once per request. */
+const baseOrigins = new Map<string, string>()
+
 function originOf(req: IncomingMessage, options: NodeAdapterOptions): string {
-  if (options.baseUrl !== undefined) return new URL(options.baseUrl).origin
+  if (options.baseUrl !== undefined) {
+    let origin = baseOrigins.get(options.baseUrl)
+    if (origin === undefined) {
+      origin = new URL(options.baseUrl).origin
+      if (baseOrigins.size < 64) baseOrigins.set(options.baseUrl, origin)
+    }
+    return origin
+  }
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true
   let protocol = encrypted ? 'https' : 'http'
   let host = req.headers.host

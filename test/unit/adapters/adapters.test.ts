@@ -228,6 +228,16 @@ function send(
   })
 }
 
+/** A POST that states 100 bytes, sends 10 and leaves; resolves once the server has seen it go. */
+async function sendCutOffBody(port: number): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write('POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  socket.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe.each<Host>(['node', 'express', 'hono'])('%s adapter', (host) => {
@@ -302,12 +312,7 @@ describe.each<Host>(['node', 'express', 'hono'])('%s adapter', (host) => {
 
   it('never hands the handler a body cut off before its stated length, and keeps serving', async () => {
     const port = await start(createListener(host, {}))
-    const socket = net.connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    socket.write('POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    socket.destroy()
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await sendCutOffBody(port)
     expect(streamState.echoes).toBe(0)
     const reply = await send(port, '/echo', { method: 'POST', body: Buffer.from('whole') })
     expect((JSON.parse(reply.body) as Echo).body).toBe('whole')
@@ -525,12 +530,7 @@ describe('node adapter', () => {
         return gatehouse(request)
       }),
     )
-    const socket = net.connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    socket.write('POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    socket.destroy()
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await sendCutOffBody(port)
     expect(runs).toBe(0)
     const reply = await send(port, '/echo', {
       method: 'POST',
