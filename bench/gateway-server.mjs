@@ -8,9 +8,13 @@
 // (the stdio servers), for the memory figures.
 import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { pathToFileURL } from 'node:url'
 import { issueTokens } from './guard.bench.mjs'
 
-const dist = new URL('../dist/', import.meta.url)
+// GATEHOUSE_DIST=<another build's dist> serves that build instead (A/B runs against a baseline).
+const dist = process.env.GATEHOUSE_DIST
+  ? pathToFileURL(process.env.GATEHOUSE_DIST + '/')
+  : new URL('../dist/', import.meta.url)
 const { createGatehouse } = await import(new URL('index.js', dist).href)
 const { createMemoryStore } = await import(new URL('storage/memory.js', dist).href)
 const { nodeSignatureVerifier, toNodeHandler } = await import(

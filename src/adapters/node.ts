@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { OAuthError, toErrorResponse } from '../errors.js'
+import { takeBytes } from '../http/bytes-response.js'
 import { setClientAddress } from '../http/rate-limit.js'
 
 /** A Web-standard request handler, such as Gatehouse's auth handler or `honoApp.fetch`. */
@@ -211,6 +212,13 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   })
   const cookies = response.headers.getSetCookie()
   if (cookies.length > 0) res.setHeader('set-cookie', cookies)
+  // An answer already in memory (the gateway's JSON answers) leaves as it is, with no stream.
+  const bytes = takeBytes(response)
+  if (bytes !== undefined) {
+    res.setHeader('content-length', bytes.byteLength)
+    res.end(bytes)
+    return
+  }
   if (!response.body) {
     res.end()
     return

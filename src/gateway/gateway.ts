@@ -9,6 +9,7 @@ import type { AccessToken } from '../jwt/access-token.js'
 import { bearerChallenge } from '../resource/bearer.js'
 import type { Guard } from '../resource/guard.js'
 import { OAuthError } from '../errors.js'
+import { isWhole, withHeaders } from '../http/bytes-response.js'
 import { StoreRateLimiter } from '../http/rate-limit.js'
 import type { ReadinessCheck } from '../ops/health.js'
 import { principalKey, principalOf } from '../jwt/access-token.js'
@@ -28,7 +29,6 @@ import {
 import { RoutePolicy, type Decision } from './policy.js'
 import { SessionBindings } from './session-binding.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
-import { isWhole } from './whole-answer.js'
 
 /**
  * What the gateway needs of a Gatehouse (`createGatehouse`'s result is one): its resolved
@@ -282,7 +282,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     try {
       const response = await entry.upstream.handle(call)
-      if (!response.body || isWhole(response)) {
+      if (isWhole(response) || !response.body) {
         release()
         return response
       }
@@ -303,7 +303,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return entry.handler(request).then(
         (response) => {
           // A GET stream is open-ended: it counts only until its headers are out.
-          if (request.method === 'GET' || !response.body || isWhole(response)) {
+          if (request.method === 'GET' || isWhole(response) || !response.body) {
             finished()
             return withCORS(response, corsOrigin)
           }
@@ -412,5 +412,5 @@ function withCORS(response: Response, origin: string | undefined): Response {
   headers.set('access-control-allow-origin', origin)
   headers.set('access-control-expose-headers', EXPOSE_HEADERS)
   headers.append('vary', 'Origin')
-  return new Response(response.body, { status: response.status, headers })
+  return withHeaders(response, headers)
 }

@@ -11,15 +11,16 @@
  * answer joins that body instead of wrapping it. SSE events in a burst of 200 then come +0.8 to
  * +1.1 ms later than direct, against +1.6 ms through `fetch` in the same runs (docs/benchmarks.md).
  *
- * A JSON answer that states a small length is collected and handed on as one buffer (a client can
- * use no part of a JSON document before its end); every other answer, SSE above all, streams
+ * A JSON answer that states a small length is collected and handed on as one buffer, in a
+ * `BytesResponse` that makes no web stream (a client can use no part of a JSON document before its
+ * end; the Node adapter writes the buffer as it is); every other answer, SSE above all, streams
  * through as it arrives. No redirect is followed. Timeouts are the caller's (`signal`): undici's
  * own header and body timeouts are off, so a quiet SSE stream is not cut after five minutes.
  */
 import { Agent, type Dispatcher } from 'undici'
 
 import { pushedBody, type BodyFeed } from './body-watch.js'
-import { markWhole } from './whole-answer.js'
+import { BytesResponse } from '../http/bytes-response.js'
 
 /** What the routes send upstream (a subset of `fetch`'s arguments, so `fetch` fits too). */
 export type UpstreamFetch = (
@@ -133,8 +134,7 @@ function send(
         },
         onResponseEnd() {
           settle()
-          if (collected && answer)
-            resolve(markWhole(new Response(Buffer.concat(collected), answer)))
+          if (collected && answer) resolve(new BytesResponse(Buffer.concat(collected), answer))
           else fed?.close()
         },
         onResponseError(_controller, error) {

@@ -5,6 +5,7 @@
  * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
  */
 import { OAuthError } from '../errors.js'
+import { BytesResponse, takeBytes } from '../http/bytes-response.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline } from './answer-deadline.js'
 import { watchBody } from './body-watch.js'
@@ -15,7 +16,6 @@ import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import { rewriteSSE } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
-import { isWhole, markWhole } from './whole-answer.js'
 
 export interface HTTPUpstreamOptions {
   url: string
@@ -183,6 +183,15 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         }
       }
       const headers = clientResponseHeaders(upstream.headers)
+      const whole = takeBytes(upstream)
+      if (whole !== undefined) {
+        // The whole answer is here (a small JSON one): the call is over, nothing to track.
+        done()
+        const out = rewriteWhole(whole, call)
+        // The stated length holds only for the upstream's bytes as they came.
+        if (out !== whole) headers.delete('content-length')
+        return new BytesResponse(out, { status, headers })
+      }
       let stream: ReadableStream<Uint8Array> | null = upstream.body
       let stopClock: () => void = () => undefined
       const ids = (call.messages ?? []).filter((m) => validID(m.id) && typeof m.method === 'string')
@@ -210,12 +219,6 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       const body = rewrite(stream, upstream.headers, call)
       // The stated length holds only for the upstream's bytes as they came.
       if (body !== upstream.body) headers.delete('content-length')
-      else if (isWhole(upstream)) {
-        // The whole answer is here: the call is over, nothing to track.
-        stopClock()
-        done()
-        return markWhole(new Response(body, { status, headers }))
-      }
       if (!body) {
         stopClock()
         done()
@@ -242,19 +245,31 @@ function rewrite(
   upstreamHeaders: Headers,
   call: UpstreamCall,
 ): ReadableStream<Uint8Array> | null {
-  const { rewrite: fix, messages } = call
-  if (!body || !fix || !messages) return body
-  const requests = new Map<string | number, RPCMessage>()
-  for (const m of messages) if (validID(m.id) && typeof m.method === 'string') requests.set(m.id, m)
-  if (requests.size === 0) return body
-  const apply = (msg: RPCMessage): RPCMessage => {
-    const req = validID(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
-    return req ? fix(req, msg) : msg
-  }
+  const apply = answerRewrite(call)
+  if (!body || !apply) return body
   const type = upstreamHeaders.get('content-type') ?? ''
   if (type.startsWith('text/event-stream')) return body.pipeThrough(rewriteSSE(apply))
   if (type.startsWith('application/json')) return jsonRewrite(body, apply)
   return body
+}
+
+/** A whole JSON answer (the HTTP client collects only JSON whole), rewritten where policy must. */
+function rewriteWhole(body: Uint8Array<ArrayBuffer>, call: UpstreamCall): Uint8Array<ArrayBuffer> {
+  const apply = answerRewrite(call)
+  return apply ? new TextEncoder().encode(rewriteJSON(new TextDecoder().decode(body), apply)) : body
+}
+
+/** What policy does to each answer of this call, or `undefined` when it leaves them alone. */
+function answerRewrite(call: UpstreamCall): ((m: RPCMessage) => RPCMessage) | undefined {
+  const { rewrite: fix, messages } = call
+  if (!fix || !messages) return undefined
+  const requests = new Map<string | number, RPCMessage>()
+  for (const m of messages) if (validID(m.id) && typeof m.method === 'string') requests.set(m.id, m)
+  if (requests.size === 0) return undefined
+  return (msg) => {
+    const req = validID(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
+    return req ? fix(req, msg) : msg
+  }
 }
 
 /** A JSON body (one message or a batch) rewritten once whole; answers are small. */
@@ -265,15 +280,18 @@ function jsonRewrite(
   return new ReadableStream({
     async start(controller) {
       const text = await new Response(body).text()
-      let out = text
-      try {
-        const parsed = JSON.parse(text) as RPCMessage | RPCMessage[]
-        out = JSON.stringify(Array.isArray(parsed) ? parsed.map(apply) : apply(parsed))
-      } catch {
-        // Not JSON after all: pass it on untouched; the client reports it.
-      }
-      controller.enqueue(new TextEncoder().encode(out))
+      controller.enqueue(new TextEncoder().encode(rewriteJSON(text, apply)))
       controller.close()
     },
   })
+}
+
+function rewriteJSON(text: string, apply: (m: RPCMessage) => RPCMessage): string {
+  try {
+    const parsed = JSON.parse(text) as RPCMessage | RPCMessage[]
+    return JSON.stringify(Array.isArray(parsed) ? parsed.map(apply) : apply(parsed))
+  } catch {
+    // Not JSON after all: pass it on untouched; the client reports it.
+    return text
+  }
 }

@@ -308,7 +308,7 @@ describe('gatehouse serve → a recording upstream', () => {
     }
   }, 60_000)
 
-  it("passes a JSON answer's stated length on when the answer is unchanged, never when policy rewrote it", async () => {
+  it("passes a JSON answer's stated length on when the answer is unchanged, and the rewritten answer's own when policy rewrote it", async () => {
     const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' }
     const { client, provider } = await connectAs(serve.routes['/rec']!, BOB)
     await client.close()
@@ -324,8 +324,11 @@ describe('gatehouse serve → a recording upstream', () => {
       filtered.provider.saved!.access_token,
       list,
     )
-    expect(rewritten.headers.get('content-length')).toBeNull()
-    expect(await rewritten.json()).toMatchObject({ id: 2, result: { tools: [] } })
+    const rewrittenText = await rewritten.text()
+    // The length on the wire is the rewritten answer's own, never the one the upstream stated.
+    expect(rewrittenText.length).toBeLessThan(text.length)
+    expect(rewritten.headers.get('content-length')).toBe(String(Buffer.byteLength(rewrittenText)))
+    expect(JSON.parse(rewrittenText)).toMatchObject({ id: 2, result: { tools: [] } })
   }, 60_000)
 
   it('answers 502 with a JSON-RPC error and no upstream detail when the upstream is down', async () => {
