@@ -185,6 +185,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     store,
     ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
     revocationCheckSeconds: config.revocationCheckSeconds,
+    clockToleranceSeconds: config.clockToleranceSeconds,
     maxCached: config.guardCache.grants,
     now,
   })

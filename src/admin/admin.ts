@@ -234,6 +234,7 @@ export function buildAdmin(deps: AdminDeps): Admin {
     store,
     ttlSeconds: Math.max(config.refreshTokenTtlSeconds, config.accessTokenTtlSeconds),
     revocationCheckSeconds: config.revocationCheckSeconds,
+    clockToleranceSeconds: config.clockToleranceSeconds,
     now,
   })
 

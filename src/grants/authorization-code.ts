@@ -208,7 +208,15 @@ export async function redeemAuthorizationCode(
       absent: [used],
       delete: [live],
       set: [
-        grants.creation(grantId, record),
+        // A grant that gets no refresh token can never be used again once its access token
+        // expires: it lives that long, not the refresh lifetime (nothing to list or to keep).
+        grants.creation(
+          grantId,
+          record,
+          issued.response.refresh_token === undefined
+            ? { accessTokenSeconds: issued.response.expires_in }
+            : {},
+        ),
         { key: used, value: marker, ttlSeconds: context.config.refreshTokenTtlSeconds },
         ...issued.writes,
       ],

@@ -169,7 +169,7 @@ export async function exchangeClientCredentials<T>(
     grantType: CLIENT_CREDENTIALS_GRANT,
   }
   const grantId = await deps.grants.create(record, {
-    ttlSeconds: deps.config.accessTokenTtlSeconds,
+    accessTokenSeconds: deps.config.accessTokenTtlSeconds,
   })
   return deps.issue(grantId, record, scopes)
 }

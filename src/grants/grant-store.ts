@@ -35,9 +35,21 @@ export interface GrantsOptions {
   /** How long an unused grant lives; extended by every token issue. */
   ttlSeconds: number
   revocationCheckSeconds: number
+  /** Added to the lifetime of a grant that cannot be refreshed, as verifiers add it to `exp`. */
+  clockToleranceSeconds?: number
   now: () => number
   /** Most liveness answers kept in memory. */
   maxCached?: number
+}
+
+/** How long a new grant lives. */
+export interface GrantLifetime {
+  /**
+   * For a grant that can never be refreshed (no refresh token was issued): the lifetime of its
+   * access token. The grant then lives that long plus the clock tolerance, not the refresh
+   * lifetime: once its token has expired nothing can use it.
+   */
+  accessTokenSeconds?: number
 }
 
 interface Liveness {
@@ -49,6 +61,7 @@ interface Liveness {
 export class Grants {
   readonly #store: Store
   readonly #ttl: number
+  readonly #tolerance: number
   readonly #checkMs: number
   readonly #now: () => number
   readonly #max: number
@@ -57,17 +70,14 @@ export class Grants {
   constructor(options: GrantsOptions) {
     this.#store = options.store
     this.#ttl = options.ttlSeconds
+    this.#tolerance = options.clockToleranceSeconds ?? 0
     this.#checkMs = options.revocationCheckSeconds * 1000
     this.#now = options.now
     this.#max = options.maxCached ?? 100_000
   }
 
-  /**
-   * Stores a new grant (one atomic step) and returns its id (128 bits, random). `ttlSeconds`
-   * shortens the lifetime of a grant that can never be refreshed (client credentials: the access
-   * token's lifetime).
-   */
-  async create(record: GrantRecord, options: { ttlSeconds?: number } = {}): Promise<string> {
+  /** Stores a new grant (one atomic step) and returns its id (128 bits, random). */
+  async create(record: GrantRecord, options: GrantLifetime = {}): Promise<string> {
     const id = this.newId()
     await this.#store.commit({ set: [this.creation(id, record, options)] })
     this.#remember(id, true)
@@ -83,8 +93,10 @@ export class Grants {
    * The write that creates grant `id` inside a `Store.commit` step (the grant exists exactly when
    * the step applies). Call {@link created} once the step has applied.
    */
-  creation(id: string, record: GrantRecord, options: { ttlSeconds?: number } = {}): StepWrite {
-    return { key: key(id), value: record, ttlSeconds: options.ttlSeconds ?? this.#ttl }
+  creation(id: string, record: GrantRecord, options: GrantLifetime = {}): StepWrite {
+    const seconds = options.accessTokenSeconds
+    const ttlSeconds = seconds === undefined ? this.#ttl : seconds + this.#tolerance
+    return { key: key(id), value: record, ttlSeconds }
   }
 
   /** Records that a grant made through {@link creation} now exists (this instance's liveness). */
@@ -105,6 +117,18 @@ export class Grants {
       absent: [tombstone(id)],
       expire: [{ key: key(id), ttlSeconds: this.#ttl }],
     }
+  }
+
+  /**
+   * Ends grant `id` `ttlSeconds` from now instead of when its lifetime would (one atomic step that
+   * requires the record and no tombstone); `false` when the grant is gone or revoked.
+   */
+  expireIn(id: string, ttlSeconds: number): Promise<boolean> {
+    return this.#store.commit({
+      require: [key(id)],
+      absent: [tombstone(id)],
+      expire: [{ key: key(id), ttlSeconds }],
+    })
   }
 
   get(id: string): Promise<GrantRecord | undefined> {

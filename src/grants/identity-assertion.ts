@@ -117,7 +117,8 @@ export async function redeemIdentityAssertion(
       absent: [replay.key],
       set: [
         { key: replay.key, value: grantId, ttlSeconds: replay.ttlSeconds },
-        grants.creation(grantId, record),
+        // No refresh token: the grant lives as long as its access token.
+        grants.creation(grantId, record, { accessTokenSeconds: issued.response.expires_in }),
         ...issued.writes,
       ],
     },

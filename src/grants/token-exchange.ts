@@ -191,7 +191,7 @@ async function exchange(
       : { identityProvider: subject.issuer }),
     claims: keptClaims(subject),
   }
-  const grantId = await context.grants.create(record, { ttlSeconds })
+  const grantId = await context.grants.create(record, { accessTokenSeconds: ttlSeconds })
   // RFC 8693 §2.2.1: a refresh token is optional; none here, the client exchanges again instead.
   const issued = await context.prepareTokens(client, grantId, record, scopes, {
     refresh: false,

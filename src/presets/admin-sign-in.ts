@@ -10,7 +10,8 @@
  *   client's secret (derived from `secret` by HKDF, so every instance agrees) and the verifier;
  *   the access token is verified like any other and dropped: what remains is the subject, its
  *   roles and the grant the sign-in created. The admin session is bound to that grant: revoking
- *   it (from the page, `gatehouse admin`, or sign-out) ends the session.
+ *   it (from the page, `gatehouse admin`, or sign-out) ends the session, and the grant ends when
+ *   the session does (`admin.sessionMinutes`).
  */
 import { base64url } from 'jose'
 import type { ResolvedConfig } from '../config/schema.js'
@@ -118,6 +119,9 @@ export function createAdminSignIn(deps: AdminSignInDeps): AdminSignInPort {
       if (typeof body.access_token !== 'string') return undefined
       const access = await deps.verifier.verifyToken(body.access_token)
       if (access?.subject === undefined || access.grantId === undefined) return undefined
+      // The grant ends with the session it backs, not when grants usually do.
+      const minutes = config.admin.sessionMinutes
+      if (!(await deps.grants.expireIn(access.grantId, minutes * 60))) return undefined
       return { subject: access.subject, roles: access.roles ?? [], grantId: access.grantId }
     },
     active: (grantId) => deps.grants.isActiveNow(grantId),

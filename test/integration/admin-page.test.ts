@@ -10,7 +10,17 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import type { AuditEvent } from '../../src/audit-event.js'
-import { createTestGatehouse, ISSUER, type TestGatehouse } from '../helpers/gatehouse.js'
+import { createAdmin } from '../../src/admin/admin.js'
+import { createMemoryStore } from '../../src/storage/memory.js'
+import type { Store } from '../../src/storage/store.js'
+import {
+  createClock,
+  createTestGatehouse,
+  ISSUER,
+  RESOURCE,
+  SECRET,
+  type TestGatehouse,
+} from '../helpers/gatehouse.js'
 
 const OPERATOR_TOKEN = 'operator-token-'.padEnd(48, 'o')
 
@@ -100,11 +110,17 @@ describe('the /admin sign-in through Gatehouse', () => {
   })
 
   /** Gatehouse whose `authenticate` hook signs in whoever `who` names, with their roles. */
-  async function start(who: { subject: string; roles?: string[] }, admin: object = {}) {
+  async function start(
+    who: { subject: string; roles?: string[] },
+    admin: object = {},
+    own: { store?: Store; now?: () => number } = {},
+  ) {
     const audit: AuditEvent[] = []
     t = await createTestGatehouse({
+      ...(own.store ? { store: own.store } : {}),
       config: { admin: { enabled: true, subjects: ['root'], roles: ['ops'], ...admin } },
       options: {
+        ...(own.now ? { now: own.now } : {}),
         audit: (e) => audit.push(e),
         authenticate: () =>
           Promise.resolve({
@@ -204,6 +220,41 @@ describe('the /admin sign-in through Gatehouse', () => {
     const after = await t.call('/admin', { headers: { cookie: session } })
     expect(after.status).toBe(303)
     expect(after.headers.get('location')).toMatch(/\/authorize\?/)
+  })
+
+  it('the grant a sign-in created ends with its session, not when grants usually do', async () => {
+    // The store follows the test clock, so lifetimes in the store pass as the clock advances.
+    const clock = createClock()
+    const store = createMemoryStore({ now: clock.now })
+    const { t: gh } = await start(
+      { subject: 'root' },
+      { sessionMinutes: 90 },
+      { store, now: clock.now },
+    )
+    const admin = await createAdmin({
+      config: {
+        issuer: ISSUER,
+        secret: SECRET,
+        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
+      },
+      store: { ...store, close: () => Promise.resolve() },
+      now: clock.now,
+    })
+    const { answer } = await signIn(gh)
+    const session = pairOf(cookiesOf(answer).get('__Host-gh-admin'))
+    const adminGrants = async () =>
+      (await admin.listGrants()).filter((g) => g.clientId === 'gatehouse-admin')
+    expect(await adminGrants()).toHaveLength(1)
+    // Past the access token's lifetime (an hour) the session and its grant go on.
+    clock.advance(89 * 60)
+    expect((await gh.call('/admin', { headers: { cookie: session } })).status).toBe(200)
+    expect(await adminGrants()).toHaveLength(1)
+    clock.advance(2 * 60)
+    expect(await adminGrants()).toEqual([])
+    const after = await gh.call('/admin', { headers: { cookie: session } })
+    expect(after.status).toBe(303)
+    expect(after.headers.get('location')).toMatch(/\/authorize\?/)
+    await admin.close()
   })
 
   it('with an operator token too, offers both: the token form and a link that starts the sign-in', async () => {

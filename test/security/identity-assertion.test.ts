@@ -4,13 +4,17 @@
  */
 import { base64url, SignJWT } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createAdmin } from '../../src/admin/admin.js'
+import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   basic,
   bearer,
+  createClock,
   createTestGatehouse,
   ISSUER,
   register,
   RESOURCE,
+  SECRET,
   type TestGatehouse,
 } from '../helpers/gatehouse.js'
 import { startEnterpriseIdP, type EnterpriseIdP } from '../helpers/enterprise-idp.js'
@@ -129,6 +133,33 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
     const res = await exchange(await idp.mintIdJag())
     expect(res.status).toBe(200)
     expect(((await res.json()) as Record<string, unknown>).refresh_token).toBeUndefined()
+  })
+
+  it('RT-11 the grant an ID-JAG bought lives only as long as its access token', async () => {
+    // The store follows the test clock, so lifetimes in the store pass as the clock advances.
+    const clock = createClock()
+    const store = createMemoryStore({ now: clock.now })
+    t = await createTestGatehouse({ store, config: config(), options: { now: clock.now } })
+    const admin = await createAdmin({
+      config: {
+        issuer: ISSUER,
+        secret: SECRET,
+        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
+      },
+      store: { ...store, close: () => Promise.resolve() },
+      now: clock.now,
+    })
+    const res = await exchange(await idp.mintIdJag())
+    const body = (await res.json()) as { access_token: string; expires_in: number }
+    expect((await admin.listGrants()).map((g) => g.subject)).toEqual(['u1'])
+    clock.advance(body.expires_in - 1)
+    expect((await t.mcp(bearer(body.access_token))).status).toBe(200)
+    // The grant outlives its token by the clock tolerance (30 s), as verifiers accept it as long.
+    clock.advance(30)
+    expect(await admin.listGrants()).toHaveLength(1)
+    clock.advance(2)
+    expect(await admin.listGrants()).toEqual([])
+    await admin.close()
   })
 
   it('IDJ-02 a typ other than oauth-id-jag+jwt is refused', async () => {

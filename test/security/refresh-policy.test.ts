@@ -4,15 +4,20 @@
  * through /token and the metadata endpoint.
  */
 import { describe, expect, it } from 'vitest'
+import { createAdmin } from '../../src/admin/admin.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   basic,
+  bearer,
+  createClock,
   createTestGatehouse,
   form,
   getCode,
   getTokens,
+  ISSUER,
   register,
   RESOURCE,
+  SECRET,
   type RegisteredClient,
   type TestGatehouse,
   type Tokens,
@@ -133,6 +138,46 @@ describe('refresh-token policy', () => {
     // Idle past refreshTokenTtlSeconds: refused.
     t.clock.advance(1801)
     expect((await refresh(t, client, current)).status).toBe(400)
+  })
+
+  it('a sign-in given no refresh token keeps its grant only as long as its access token', async () => {
+    // The store follows the test clock, so lifetimes in the store pass as the clock advances.
+    const clock = createClock()
+    const store = createMemoryStore({ now: clock.now })
+    const t = await createTestGatehouse({
+      store,
+      config: { refreshTokens: { issueTo: 'confidential' } },
+      options: { now: clock.now },
+    })
+    // Shares the store but not its closing: the Gatehouse closes it.
+    const admin = await createAdmin({
+      config: {
+        issuer: ISSUER,
+        secret: SECRET,
+        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
+      },
+      store: { ...store, close: () => Promise.resolve() },
+      now: clock.now,
+    })
+    const { client: publicClient, tokens } = await getTokens(t)
+    expect(tokens.refresh_token).toBeUndefined()
+    const confidential = await register(t, { token_endpoint_auth_method: 'client_secret_basic' })
+    const refreshable = await confidentialTokens(t, confidential)
+    expect(refreshable.refresh_token).toBeTypeOf('string')
+    const clientsOfGrants = async () => (await admin.listGrants()).map((g) => g.clientId).sort()
+    expect(await clientsOfGrants()).toEqual([publicClient.client_id, confidential.client_id].sort())
+
+    clock.advance(tokens.expires_in - 1)
+    expect((await t.mcp(bearer(tokens.access_token))).status).toBe(200)
+    // The grant outlives its token by the clock tolerance (30 s), as verifiers accept it as long.
+    clock.advance(30)
+    expect(await clientsOfGrants()).toHaveLength(2)
+    clock.advance(2)
+    // Its access token has expired and nothing can renew it: the grant is gone. The grant with a
+    // refresh token stays, and its refresh token still works.
+    expect(await clientsOfGrants()).toEqual([confidential.client_id])
+    expect((await refresh(t, confidential, refreshable.refresh_token!)).status).toBe(200)
+    await admin.close()
   })
 
   it('the policy is validated with the configuration', async () => {
