@@ -214,6 +214,15 @@ describe('gatehouse serve: operations', () => {
     })
     expect(foreign.status).toBe(403)
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull()
+
+    // An allowed origin's call gets the server's answer whole, with the CORS answer headers.
+    const allowed = await post(url, provider.saved!.access_token, LIST, { origin: APP })
+    expect(allowed.status).toBe(200)
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(APP)
+    expect(allowed.headers.get('vary')).toMatch(/Origin/)
+    const text = await allowed.text()
+    expect(allowed.headers.get('content-length')).toBe(String(Buffer.byteLength(text)))
+    expect(JSON.parse(text)).toMatchObject({ jsonrpc: '2.0', id: LIST.id, result: {} })
   }, 60_000)
 
   it('limits requests per caller with 429, Retry-After and a JSON-RPC error; others are not affected', async () => {
