@@ -2,6 +2,7 @@
  * Builders for tests that drive Gatehouse through its HTTP interface with Web `Request`s.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { createAdmin, type Admin } from '../../src/admin/admin.js'
 import { createGatehouse, type Gatehouse, type GatehouseOptions } from '../../src/gatehouse.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import type { Store } from '../../src/storage/store.js'
@@ -19,6 +20,26 @@ export interface TestClock {
 export function createClock(start = Date.now()): TestClock {
   let t = start
   return { now: () => t, advance: (s) => (t += s * 1000) }
+}
+
+/**
+ * A memory store whose lifetimes pass with a test clock, and the administration API over it (it
+ * shares the store but not its closing, which the Gatehouse does). Give the Gatehouse the same
+ * clock (`options: { now: clock.now }`).
+ */
+export async function storeOnClock(): Promise<{ clock: TestClock; store: Store; admin: Admin }> {
+  const clock = createClock()
+  const store = createMemoryStore({ now: clock.now })
+  const admin = await createAdmin({
+    config: {
+      issuer: ISSUER,
+      secret: SECRET,
+      resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
+    },
+    store: { ...store, close: () => Promise.resolve() },
+    now: clock.now,
+  })
+  return { clock, store, admin }
 }
 
 export interface TestGatehouse {

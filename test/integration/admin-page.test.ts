@@ -10,15 +10,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import type { AuditEvent } from '../../src/audit-event.js'
-import { createAdmin } from '../../src/admin/admin.js'
-import { createMemoryStore } from '../../src/storage/memory.js'
 import type { Store } from '../../src/storage/store.js'
 import {
-  createClock,
+  storeOnClock,
   createTestGatehouse,
   ISSUER,
-  RESOURCE,
-  SECRET,
   type TestGatehouse,
 } from '../helpers/gatehouse.js'
 
@@ -224,22 +220,12 @@ describe('the /admin sign-in through Gatehouse', () => {
 
   it('the grant a sign-in created ends with its session, not when grants usually do', async () => {
     // The store follows the test clock, so lifetimes in the store pass as the clock advances.
-    const clock = createClock()
-    const store = createMemoryStore({ now: clock.now })
+    const { clock, store, admin } = await storeOnClock()
     const { t: gh } = await start(
       { subject: 'root' },
       { sessionMinutes: 90 },
       { store, now: clock.now },
     )
-    const admin = await createAdmin({
-      config: {
-        issuer: ISSUER,
-        secret: SECRET,
-        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
-      },
-      store: { ...store, close: () => Promise.resolve() },
-      now: clock.now,
-    })
     const { answer } = await signIn(gh)
     const session = pairOf(cookiesOf(answer).get('__Host-gh-admin'))
     const adminGrants = async () =>

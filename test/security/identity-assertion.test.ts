@@ -4,17 +4,14 @@
  */
 import { base64url, SignJWT } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createAdmin } from '../../src/admin/admin.js'
-import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   basic,
   bearer,
-  createClock,
+  storeOnClock,
   createTestGatehouse,
   ISSUER,
   register,
   RESOURCE,
-  SECRET,
   type TestGatehouse,
 } from '../helpers/gatehouse.js'
 import { startEnterpriseIdP, type EnterpriseIdP } from '../helpers/enterprise-idp.js'
@@ -137,18 +134,8 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
 
   it('RT-11 the grant an ID-JAG bought lives only as long as its access token', async () => {
     // The store follows the test clock, so lifetimes in the store pass as the clock advances.
-    const clock = createClock()
-    const store = createMemoryStore({ now: clock.now })
+    const { clock, store, admin } = await storeOnClock()
     t = await createTestGatehouse({ store, config: config(), options: { now: clock.now } })
-    const admin = await createAdmin({
-      config: {
-        issuer: ISSUER,
-        secret: SECRET,
-        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
-      },
-      store: { ...store, close: () => Promise.resolve() },
-      now: clock.now,
-    })
     const res = await exchange(await idp.mintIdJag())
     const body = (await res.json()) as { access_token: string; expires_in: number }
     expect((await admin.listGrants()).map((g) => g.subject)).toEqual(['u1'])

@@ -4,20 +4,17 @@
  * through /token and the metadata endpoint.
  */
 import { describe, expect, it } from 'vitest'
-import { createAdmin } from '../../src/admin/admin.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   basic,
   bearer,
-  createClock,
+  storeOnClock,
   createTestGatehouse,
   form,
   getCode,
   getTokens,
-  ISSUER,
   register,
   RESOURCE,
-  SECRET,
   type RegisteredClient,
   type TestGatehouse,
   type Tokens,
@@ -142,22 +139,11 @@ describe('refresh-token policy', () => {
 
   it('a sign-in given no refresh token keeps its grant only as long as its access token', async () => {
     // The store follows the test clock, so lifetimes in the store pass as the clock advances.
-    const clock = createClock()
-    const store = createMemoryStore({ now: clock.now })
+    const { clock, store, admin } = await storeOnClock()
     const t = await createTestGatehouse({
       store,
       config: { refreshTokens: { issueTo: 'confidential' } },
       options: { now: clock.now },
-    })
-    // Shares the store but not its closing: the Gatehouse closes it.
-    const admin = await createAdmin({
-      config: {
-        issuer: ISSUER,
-        secret: SECRET,
-        resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
-      },
-      store: { ...store, close: () => Promise.resolve() },
-      now: clock.now,
     })
     const { client: publicClient, tokens } = await getTokens(t)
     expect(tokens.refresh_token).toBeUndefined()
