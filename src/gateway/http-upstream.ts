@@ -259,23 +259,30 @@ function rewriteWhole(body: Uint8Array<ArrayBuffer>, call: UpstreamCall): Uint8A
   return apply ? new TextEncoder().encode(rewriteJSON(new TextDecoder().decode(body), apply)) : body
 }
 
-/** What policy does to each answer of this call, or `undefined` when it leaves them alone. */
-function answerRewrite(call: UpstreamCall): ((m: RPCMessage) => RPCMessage) | undefined {
+/**
+ * What policy does to a parsed answer of this call (one message, or each message of a batch), or
+ * `undefined` when it leaves them alone. Anything that is not a message is passed on as it is: the
+ * client has nothing to read from it either.
+ */
+function answerRewrite(call: UpstreamCall): ((parsed: unknown) => unknown) | undefined {
   const { rewrite: fix, messages } = call
   if (!fix || !messages) return undefined
   const requests = new Map<string | number, RPCMessage>()
   for (const m of messages) if (validID(m.id) && typeof m.method === 'string') requests.set(m.id, m)
   if (requests.size === 0) return undefined
-  return (msg) => {
+  const one = (value: unknown): unknown => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
+    const msg = value as RPCMessage
     const req = validID(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
     return req ? fix(req, msg) : msg
   }
+  return (parsed) => (Array.isArray(parsed) ? parsed.map(one) : one(parsed))
 }
 
 /** A JSON body (one message or a batch) rewritten once whole; answers are small. */
 function jsonRewrite(
   body: ReadableStream<Uint8Array>,
-  apply: (m: RPCMessage) => RPCMessage,
+  apply: (parsed: unknown) => unknown,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream({
     async start(controller) {
@@ -286,12 +293,17 @@ function jsonRewrite(
   })
 }
 
-function rewriteJSON(text: string, apply: (m: RPCMessage) => RPCMessage): string {
+/**
+ * `text` with policy applied. Only a parse failure passes the text on untouched (not JSON: there is
+ * no list in it, and the client reports it); a failure of the policy itself throws, so the answer
+ * is refused rather than sent unfiltered.
+ */
+function rewriteJSON(text: string, apply: (parsed: unknown) => unknown): string {
+  let parsed: unknown
   try {
-    const parsed = JSON.parse(text) as RPCMessage | RPCMessage[]
-    return JSON.stringify(Array.isArray(parsed) ? parsed.map(apply) : apply(parsed))
+    parsed = JSON.parse(text)
   } catch {
-    // Not JSON after all: pass it on untouched; the client reports it.
     return text
   }
+  return JSON.stringify(apply(parsed))
 }

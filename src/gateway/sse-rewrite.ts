@@ -3,10 +3,8 @@
  * as soon as its blank line arrives; only events whose data is a message `apply` changes are
  * re-encoded.
  */
-import type { RPCMessage } from './messages.js'
-
 export function rewriteSSE(
-  apply: (msg: RPCMessage) => RPCMessage,
+  apply: (parsed: unknown) => unknown,
 ): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
@@ -31,13 +29,13 @@ export function rewriteSSE(
   })
 }
 
-function rewriteEvent(event: string, apply: (msg: RPCMessage) => RPCMessage): string {
+function rewriteEvent(event: string, apply: (parsed: unknown) => unknown): string {
   const lines = event.split('\n')
   const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, ''))
   if (data.length === 0) return event
-  let msg: RPCMessage
+  let msg: unknown
   try {
-    msg = JSON.parse(data.join('\n')) as RPCMessage
+    msg = JSON.parse(data.join('\n'))
   } catch {
     return event
   }

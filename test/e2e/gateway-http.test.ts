@@ -329,6 +329,19 @@ describe('gatehouse serve → a recording upstream', () => {
     expect(rewrittenText.length).toBeLessThan(text.length)
     expect(rewritten.headers.get('content-length')).toBe(String(Buffer.byteLength(rewrittenText)))
     expect(JSON.parse(rewrittenText)).toMatchObject({ id: 2, result: { tools: [] } })
+
+    // An answer with junk around it is still filtered: the junk passes as it is, the list does not.
+    const junk = await post(serve.routes['/rec-filtered']!, filtered.provider.saved!.access_token, {
+      ...list,
+      id: 77,
+    })
+    expect(junk.status).toBe(200)
+    expect(await junk.json()).toEqual([
+      null,
+      1,
+      { jsonrpc: '2.0', id: 77, result: { tools: [] } },
+      'x',
+    ])
   }, 60_000)
 
   it('answers 502 with a JSON-RPC error and no upstream detail when the upstream is down', async () => {

@@ -80,7 +80,10 @@ export function stopChild(child: ChildProcess): Promise<void> {
   })
 }
 
-/** A minimal MCP server over HTTP that records the headers it received. */
+/**
+ * A minimal MCP server over HTTP that records the headers it received. A request with id 77 is
+ * answered in a batch with a `null`, a number and a string around the answer.
+ */
 export async function startRecorder(): Promise<{
   url: string
   seen: IncomingHttpHeaders[]
@@ -114,7 +117,9 @@ export async function startRecorder(): Promise<{
             : { content: [{ type: 'text', text: 'ok' }] }
       const session =
         msg.method === 'initialize' ? `rec-session-${++sessions}` : req.headers['mcp-session-id']
-      const answer = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result })
+      const message = { jsonrpc: '2.0', id: msg.id, result }
+      // Request id 77: a misbehaving server that wraps its answer in a batch with junk around it.
+      const answer = JSON.stringify(msg.id === 77 ? [null, 1, message, 'x'] : message)
       res.writeHead(200, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(answer),
