@@ -35,11 +35,6 @@ export class BytesResponse extends Response {
     return bytes
   }
 
-  /** The bytes without using the body (for code that rewrites them into a new answer). */
-  peek(): Uint8Array<ArrayBuffer> | undefined {
-    return this.#used || this.#real !== undefined ? undefined : this.#bytes
-  }
-
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
     return this.#twin()?.body ?? null
   }
@@ -94,7 +89,8 @@ export class BytesResponse extends Response {
   /** A real `Response` over the same bytes and headers; `undefined` once the bytes were taken. */
   #twin(): Response | undefined {
     if (this.#real === undefined && !this.#used) {
-      this.#real = new Response(this.#bytes, { status: this.status, headers: this.headers })
+      const init = { status: this.status, statusText: this.statusText, headers: this.headers }
+      this.#real = new Response(this.#bytes, init)
       this.#bytes = undefined
     }
     return this.#real

@@ -81,6 +81,14 @@ describe('BytesResponse reads as a Response over the same bytes', () => {
     ])
     expect(await copy.text()).toBe('{}')
     expect(await mine.text()).toBe('{}')
+    // The same once the body was exposed as a stream (the clone then comes from that stream).
+    const exposed = new BytesResponse(new TextEncoder().encode('{}'), {
+      status: 404,
+      statusText: 'Not Found',
+    })
+    expect(exposed.body).not.toBeNull()
+    const later = exposed.clone()
+    expect([later.status, later.statusText, await later.text()]).toEqual([404, 'Not Found', '{}'])
   })
 
   it('a body that is not JSON rejects json() with the same error type as a Response', async () => {
