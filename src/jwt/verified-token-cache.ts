@@ -18,6 +18,9 @@
  * full of others, 74%, 94%, 98% of their second, third, fourth passes (100% from the second).
  * Two draws: 57% in turn, and 65%, 85%, 93% to settle. The draws come from a xorshift generator
  * per cache (a miss only costs a verification, so predictable eviction gives nothing away).
+ * Measured with `bench/token-cache.bench.mjs` (12,000 tokens, CPU time, three runs, Node 20): a
+ * cold verify with the cache on costs 0.70–0.71x a raw `node:crypto` RS256 verify, against
+ * 1.29–1.37x under LRU the same afternoon.
  *
  * The index is keyed by the token's last {@link KEY_CHARS} characters (the end of the signature),
  * not the whole token: a token arrives as a new string on every request, so a whole-token key
