@@ -163,6 +163,23 @@ const webMcp = async (request) => {
 }
 const guarded = gh.protect((request) => webMcp(request))
 
+/** Requests carrying the first `n` tokens of the pool. */
+const bearerRequests = (n) =>
+  pool
+    .slice(0, n)
+    .map((token) => new Request(RESOURCE, { headers: { authorization: `Bearer ${token}` } }))
+
+/**
+ * Passes each request through the guard five times: the cache evicts by random draws, so a
+ * population that fits settles over a few passes when the cache is full of another one
+ * (src/jwt/verified-token-cache.ts).
+ */
+async function settleCache(requests) {
+  for (let pass = 0; pass < 5; pass++) {
+    for (const request of requests) await gh.verifyBearer(request)
+  }
+}
+
 const als = new AsyncLocalStorage()
 const revocable = new Map()
 let profiler
@@ -174,15 +191,11 @@ async function control(request) {
   }
   if (url.pathname === '/bench/guard-cost') {
     // The guard alone, in this process: µs per `verifyBearer` over the first n tokens round-robin
-    // (Requests built beforehand), after five passes that settle the cache (as /bench/warm).
+    // (Requests built beforehand), after the cache has settled on them (`settleCache`).
     const n = Number(url.searchParams.get('n'))
     const ops = Number(url.searchParams.get('ops') ?? 20_000)
-    const requests = pool
-      .slice(0, n)
-      .map((token) => new Request(RESOURCE, { headers: { authorization: `Bearer ${token}` } }))
-    for (let pass = 0; pass < 5; pass++) {
-      for (const request of requests) await gh.verifyBearer(request)
-    }
+    const requests = bearerRequests(n)
+    await settleCache(requests)
     // CPU time, not wall time: other processes on the machine take turns on this core.
     const start = process.cpuUsage()
     for (let i = 0; i < ops; i++) await gh.verifyBearer(requests[i % n])
@@ -234,16 +247,8 @@ async function control(request) {
   }
   if (url.pathname === '/bench/warm') {
     // Every token of the population through the guard, so "all cache hits" holds from the first
-    // measured request (a short warm-up run at a few hundred req/s reaches too few tokens). Five
-    // passes, not one: the cache evicts by random draws, so a population that fits settles over a
-    // few passes when the cache is full of another one (src/jwt/verified-token-cache.ts).
-    for (let pass = 0; pass < 5; pass++) {
-      for (const token of pool.slice(0, Number(url.searchParams.get('n')))) {
-        await gh.verifyBearer(
-          new Request(RESOURCE, { headers: { authorization: `Bearer ${token}` } }),
-        )
-      }
-    }
+    // measured request (a short warm-up run at a few hundred req/s reaches too few tokens).
+    await settleCache(bearerRequests(Number(url.searchParams.get('n'))))
     return Response.json({ warmed: true })
   }
   if (url.pathname === '/bench/profile') {
