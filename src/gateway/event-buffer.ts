@@ -80,6 +80,11 @@ export class EventBuffer implements EventStore {
   }
 
   storeEvent(stream: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    return Promise.resolve(this.store(stream, message))
+  }
+
+  /** Keeps `message` as the next event of `stream` (if it fits) and returns its id. */
+  store(stream: StreamId, message: JSONRPCMessage): EventId {
     let state = this.#streams.get(stream)
     if (!state) {
       state = { no: ++this.#streamNo, retained: 0, complete: false }
@@ -98,7 +103,7 @@ export class EventBuffer implements EventStore {
     } else if (state.retained === 0) {
       this.#forget(stream, state)
     }
-    return Promise.resolve(id)
+    return id
   }
 
   replayEventsAfter(

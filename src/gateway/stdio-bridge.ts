@@ -5,10 +5,9 @@
  * is initialized once (later sessions get the same answer) and again after a restart.
  * `createStdioUpstream` decides which sessions share a bridge.
  */
-import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import { RPC, validID, type RPCMessage } from './messages.js'
+import type { ServedSession } from './served-session.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { UpstreamCall } from './upstream.js'
 
@@ -16,7 +15,7 @@ type ID = string | number
 
 /** A client session as the bridge sees it: where its messages go, and how answers are rewritten. */
 export interface BridgeSession {
-  transport: WebStandardStreamableHTTPServerTransport
+  transport: ServedSession
   /** Requests whose answers policy rewrites, by the client's id. */
   rewrites: Map<ID, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
 }
@@ -167,7 +166,7 @@ export class Bridge {
                 id,
                 error: { code: RPC.internalError, message: 'the MCP server stopped; try again' },
               }
-        void session.transport.send(reply as JSONRPCMessage).catch(() => undefined)
+        session.transport.send(reply)
       }
       if (init.result !== undefined) answer()
       else init.waiting.push(answer)
@@ -258,8 +257,8 @@ export class Bridge {
       const key = `gw-s-${String(this.#next++)}`
       this.#serverRequests.set(key, { session, id: msg.id })
       const related = this.#latest(session)
-      void session.transport.send(
-        { ...msg, id: key } as JSONRPCMessage,
+      session.transport.send(
+        { ...msg, id: key },
         related !== undefined ? { relatedRequestId: related } : undefined,
       )
       return
@@ -269,8 +268,8 @@ export class Bridge {
       const entry = this.#progress.get(String(params?.progressToken))
       if (!entry) return
       this.#pending.get(entry.n)?.deadline.progress()
-      void entry.session.transport.send(
-        { ...msg, params: { ...params, progressToken: entry.token } } as JSONRPCMessage,
+      entry.session.transport.send(
+        { ...msg, params: { ...params, progressToken: entry.token } },
         { relatedRequestId: entry.related },
       )
       return
@@ -283,7 +282,7 @@ export class Bridge {
     if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !LIST_CHANGED.test(method)) {
       return
     }
-    for (const session of this.#sessions) void session.transport.send(msg as JSONRPCMessage)
+    for (const session of this.#sessions) session.transport.send(msg)
   }
 
   /** The session a server-to-client request may go to, if exactly one can be told apart. */
@@ -300,7 +299,7 @@ export class Bridge {
       session.rewrites.delete(id)
       if (fix.request.method === method) out = fix.rewrite(fix.request, msg)
     }
-    void session.transport.send(out as JSONRPCMessage).catch(() => undefined)
+    session.transport.send(out)
   }
 
   /** Forgets the progress tokens of a call that ended (answered, timed out or not sent). */

@@ -1,6 +1,6 @@
 /**
- * A stdio MCP server behind a route. The gateway speaks Streamable HTTP to clients (through the
- * MCP SDK's Web-standard server transport, one per session) and newline-delimited JSON-RPC to the
+ * A stdio MCP server behind a route. The gateway speaks Streamable HTTP to clients (its own
+ * session layer, served-session.ts, one per session) and newline-delimited JSON-RPC to the
  * process. In `shared` mode one process serves every session, restarted with backoff if it dies;
  * in `user` mode each user has one; in `session` mode each session has its own, stopped when the
  * session ends. This file opens, finds and ends sessions and picks their process; the `Bridge`
@@ -10,21 +10,18 @@
  * still recorded in the store, so another instance answers 404 rather than serving them.
  */
 import { randomUUID } from 'node:crypto'
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
-import { EventBuffer, resumeRequest } from './event-buffer.js'
-import { RPC, requestIDs, rpcError, validID } from './messages.js'
+import { EventBuffer } from './event-buffer.js'
+import { RPC, rpcError, validID } from './messages.js'
 import { commandSpawnable } from './readiness.js'
+import { ServedSession } from './served-session.js'
 import { Bridge, type BridgeDeps, type BridgeSession } from './stdio-bridge.js'
 import type { StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 import { principalKey, principalOf, type AccessToken } from '../jwt/access-token.js'
 
 interface SessionEntry extends BridgeSession {
-  id: string | undefined
   /** Milliseconds since the epoch of the last request. */
   lastSeen: number
-  /** The session's recent events, for `Last-Event-ID` (none when `eventBuffer.maxEvents` is 0). */
-  events: EventBuffer | undefined
   bridge: Bridge
 }
 
@@ -107,40 +104,34 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     }
     const events =
       config.eventBuffer.maxEvents > 0 ? new EventBuffer(config.eventBuffer) : undefined
+    const id = randomUUID()
+    let closed = false
     const entry: SessionEntry = {
-      id: undefined,
       lastSeen: Date.now(),
       bridge,
       rewrites: new Map(),
-      events,
-      transport: new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        ...(events ? { eventStore: events } : {}),
-        onsessioninitialized: async (id) => {
-          entry.id = id
-          sessions.set(id, entry)
-          await call.opened(id)
+      transport: new ServedSession({
+        id,
+        events,
+        onMessage: (message) => {
+          bridge.fromClient(entry, message)
         },
-        onsessionclosed: async (id) => {
-          sessions.delete(id)
+        // DELETE, idle, or the process of a `session` route died: the session is gone.
+        onClose: async () => {
+          if (closed) return
+          closed = true
           bridge.detach(entry)
-          await call.ended(id)
+          if (sessions.get(id) === entry) sessions.delete(id)
+          await call.ended(id).catch(() => undefined)
         },
       }),
     }
-    entry.transport.onclose = () => {
-      // The process of a `session` route died, or the session went idle: it is gone.
-      bridge.detach(entry)
-      if (entry.id !== undefined && sessions.get(entry.id) === entry) {
-        sessions.delete(entry.id)
-        void call.ended(entry.id).catch(() => undefined)
-      }
-    }
-    entry.transport.onmessage = (message) => {
-      bridge.fromClient(entry, message)
-    }
-    await entry.transport.start()
+    sessions.set(id, entry)
     bridge.attach(entry)
+    if (!(await call.opened(id))) {
+      await entry.transport.close()
+      return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
+    }
     return entry
   }
 
@@ -149,7 +140,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     () => {
       const limit = Date.now() - config.idleSeconds * 1000
       for (const entry of sessions.values()) {
-        if (entry.lastSeen < limit) void entry.transport.close().catch(() => undefined)
+        if (entry.lastSeen < limit) void entry.transport.close()
       }
     },
     Math.max(500, Math.min(60_000, (config.idleSeconds * 1000) / 2)),
@@ -180,21 +171,9 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       }
       entry.bridge.active = entry
       entry.lastSeen = Date.now()
-      let request = call.request
-      if (call.sessionId !== undefined) {
-        const resumed = resumeRequest(entry.events, request, call.sessionId)
-        if (resumed instanceof Response) return resumed
-        request = resumed
-      }
-      const parsedBody = call.body
-        ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
-        : undefined
-      const forget = entry.events?.expect(requestIDs(call.messages))
-      const response = await entry.transport.handleRequest(
-        request,
-        parsedBody === undefined ? {} : { parsedBody },
-      )
-      if (response.status !== 200) forget?.()
+      const response = await entry.transport.handle(call.request, call.messages, call.body)
+      // A refused initialize leaves no session behind (nor, in `session` mode, a process).
+      if (call.sessionId === undefined && response.status !== 200) await entry.transport.close()
       return response
     },
     ready: () =>

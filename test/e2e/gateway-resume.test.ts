@@ -295,25 +295,21 @@ describe('the per-session event buffer is bounded (eventBuffer)', () => {
   it('keeps only the newest maxEvents events: a late resume gets what is left', async () => {
     const session = await openSession('/tiny')
     const res = await longCall('/tiny', session, 5)
-    const reader = res.body!.getReader()
-    // The first id of the stream, before any progress (the priming event).
-    const first = await reader.read()
-    const firstId = /^id: (.+)$/m.exec(new TextDecoder().decode(first.value))?.[1]
-    expect(firstId).toBeTruthy()
-    const all = await readEvents(reader, answered(5))
+    const all = await readEvents(res.body!.getReader(), answered(5))
     expect(progressOf(all.events)).toEqual([1, 2, 3, 4, 5])
-    await reader.cancel()
-    // Priming, 5 progress and the answer: only the last 4 are kept.
-    const late = await resume('/tiny', session, firstId!)
+    // 5 progress and the answer: only the last 4 are kept.
+    const late = await resume('/tiny', session, all.events[0]!.id!)
     const kept = await readEvents(late.body!.getReader(), () => false, 5000)
+    expect(kept.ended).toBe(true)
     expect(progressOf(kept.events)).toEqual([3, 4, 5])
     expect(answered(5)(kept.events)).toBe(true)
   }, 30_000)
-})
 
-describe('the per-session event buffer is bounded in bytes too', () => {
-  /** An echo call of `size` characters, read to its end; returns the stream's first event id. */
-  async function echo(session: { token: string; id: string }, id: number, size: number) {
+  /**
+   * A long call whose progress events carry a `size`-character token (each event about that
+   * large: the client's own token goes back in every progress notification).
+   */
+  async function sizedCall(session: { token: string; id: string }, id: number, size: number) {
     const res = await post(
       serve.routes['/tiny']!,
       session.token,
@@ -321,36 +317,39 @@ describe('the per-session event buffer is bounded in bytes too', () => {
         jsonrpc: '2.0',
         id,
         method: 'tools/call',
-        params: { name: 'echo', arguments: { message: 'x'.repeat(size) } },
+        params: {
+          name: 'trigger-long-running-operation',
+          arguments: { duration: 0.5, steps: 5 },
+          _meta: { progressToken: 'x'.repeat(size) },
+        },
       },
       { 'mcp-session-id': session.id, 'mcp-protocol-version': VERSION },
     )
-    const text = await res.text()
-    expect(text).toContain('Echo: xxx')
-    return /^id: (.+)$/m.exec(text)![1]!
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const read = await readEvents(res.body!.getReader(), answered(id))
+    expect(progressOf(read.events)).toEqual([1, 2, 3, 4, 5]) // all delivered
+    return read.events
   }
 
   it('drops the oldest events past maxBytes, and keeps none larger than maxBytes', async () => {
     const session = await openSession('/tiny')
-    // maxBytes 4096: two 3000-character answers do not both fit; the older one goes.
-    const first = await echo(session, 21, 3000)
-    const second = await echo(session, 22, 3000)
-    const gone = await resume('/tiny', session, first)
-    expect(gone.status).toBe(200)
-    const goneReader = gone.body!.getReader()
-    const nothing = await readEvents(goneReader, (e) => e.length > 0, 1000)
-    await goneReader.cancel()
-    expect(nothing.events).toEqual([]) // its stream left the buffer: a fresh stream
-    const kept = await resume('/tiny', session, second)
-    const replayed = await readEvents(kept.body!.getReader(), () => false, 5000)
-    expect(replayed.ended).toBe(true)
-    expect(answered(22)(replayed.events)).toBe(true)
-    // A 5000-character answer is delivered (above) but never kept.
-    const big = await echo(session, 23, 5000)
-    const after = await resume('/tiny', session, big)
-    const none = await readEvents(after.body!.getReader(), () => false, 5000)
-    expect(none.ended).toBe(true)
-    expect(none.events).toEqual([])
+    // maxBytes 4096: of five ~1,600-byte progress events and the answer, two and the answer fit.
+    const events = await sizedCall(session, 21, 1500)
+    const kept = await readEvents(
+      (await resume('/tiny', session, events[0]!.id!)).body!.getReader(),
+      () => false,
+      5000,
+    )
+    expect(kept.ended).toBe(true)
+    expect(progressOf(kept.events)).toEqual([4, 5])
+    expect(answered(21)(kept.events)).toBe(true)
+    // ~5,000-byte events are delivered (above) but never kept: a resume finds none of them.
+    const big = await sizedCall(session, 22, 5000)
+    const after = await resume('/tiny', session, big[0]!.id!)
+    const reader = after.body!.getReader()
+    const none = await readEvents(reader, (e) => progressOf(e).length > 0, 1500)
+    await reader.cancel()
+    expect(progressOf(none.events)).toEqual([])
   }, 30_000)
 })
 

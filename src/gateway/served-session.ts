@@ -1,0 +1,405 @@
+/**
+ * The client side of one MCP session that the gateway serves itself (stdio routes): Streamable
+ * HTTP (spec 2025-11-25, Transports §Streamable HTTP) over the messages a process sends.
+ *
+ * - A POST with requests is answered with one JSON body (an object, or an array for a batch) when
+ *   the answers are all the process sends for it. When anything else comes first (progress, a log
+ *   message, a question for the client), or no answer has come after `streamAfterMs`, the answer
+ *   becomes an event stream; the events so far go first. A stream started by the wait opens with
+ *   a priming event (an id, no data) for clients of 2025-11-25 and later, so a long call stays
+ *   resumable from its first byte.
+ * - A POST of notifications and responses only is answered `202`.
+ * - `GET` opens the one stream for messages that belong to no request; with `Last-Event-ID` it
+ *   replays that stream's later events (see event-buffer.ts) and, if it is not finished, carries
+ *   it on live, taking it over from a connection that dropped. `DELETE` ends the session.
+ *
+ * Written by hand in place of the MCP SDK's `WebStandardStreamableHTTPServerTransport` because
+ * measurement showed it must be faster. That transport answers every call with an event stream
+ * (a web stream, then two writes to the socket: the headers, later the event and the end). On a
+ * stdio route under load (bench/gateway.bench.mjs, 16 connections, Node 20) the gateway spent
+ * about 30% of its busy time in those socket writes, and the route carried 0.27–0.32x of what the
+ * same server carries over its own HTTP transport (target 0.8x); figures for this file are in
+ * docs/benchmarks.md.
+ */
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { BytesResponse } from '../http/bytes-response.js'
+import type { EventBuffer } from './event-buffer.js'
+import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
+
+type ID = string | number
+
+export interface ServedSessionOptions {
+  id: string
+  /** Recent events for `Last-Event-ID` (none: events carry no ids and nothing is replayed). */
+  events?: EventBuffer | undefined
+  /** A message from the client, in the order received. */
+  onMessage: (message: RPCMessage) => void
+  /** The session ended (`DELETE` or `close()`); called once. A `DELETE` is answered after it. */
+  onClose: () => Promise<void> | void
+  /** How long a POST waits for its answers before its answer becomes a stream; default 1000 ms. */
+  streamAfterMs?: number
+}
+
+/** Where a stream's events are written while its client is connected. */
+interface Sink {
+  write(text: string): void
+  end(): void
+}
+
+/** One POST with requests, until every request in it is answered. */
+interface Exchange {
+  /** The stream's name in the event buffer. */
+  stream: string
+  /** The requests not answered yet. */
+  open: Set<ID>
+  batch: boolean
+  /** The client's protocol version (2025-11-25 and later understand a priming event). */
+  version: string
+  /** While the answer's form is undecided: the answers so far and where the response goes. */
+  held: RPCMessage[]
+  respond: ((response: Response) => void) | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+  /** Once it is a stream: the client's connection (none after a drop, until a resume). */
+  sink: Sink | undefined
+}
+
+const STANDALONE = 'get'
+const encoder = new TextEncoder()
+
+const eventText = (id: string | undefined, message: unknown): string =>
+  `event: message\n${id !== undefined ? `id: ${id}\n` : ''}data: ${JSON.stringify(message)}\n\n`
+
+export class ServedSession {
+  readonly id: string
+  readonly #o: ServedSessionOptions
+  readonly #byRequest = new Map<ID, Exchange>()
+  /** Exchanges that became streams and are not finished, by stream name (for resumption). */
+  readonly #streams = new Map<string, Exchange>()
+  #standalone: Sink | undefined
+  #initialized = false
+  #closed = false
+  #next = 0
+
+  constructor(options: ServedSessionOptions) {
+    this.id = options.id
+    this.#o = options
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Answers one request of this session; `messages` is the POST's parsed body. */
+  async handle(
+    request: Request,
+    messages?: readonly RPCMessage[],
+    body?: Uint8Array,
+  ): Promise<Response> {
+    if (this.#closed) return rpcError(404, -32001, 'Session not found')
+    switch (request.method) {
+      case 'POST':
+        return this.#post(request, messages ?? [], body)
+      case 'GET':
+        return this.#get(request)
+      case 'DELETE':
+        this.#close()
+        await this.#o.onClose()
+        return new Response(null, { status: 200, headers: { 'mcp-session-id': this.id } })
+      default:
+        return rpcError(405, RPC.invalidRequest, 'Method not allowed', null, {
+          allow: 'GET, POST, DELETE',
+        })
+    }
+  }
+
+  /**
+   * Sends a message of the process to the client: an answer on its request's POST, a message about
+   * a request (`relatedRequestId`) there too, anything else on the `GET` stream.
+   */
+  send(message: RPCMessage, options?: { relatedRequestId?: ID }): void {
+    if (this.#closed) return
+    const answer = typeof message.method !== 'string'
+    const key = answer ? message.id : options?.relatedRequestId
+    const exchange = validID(key) ? this.#byRequest.get(key) : undefined
+    if (!exchange) {
+      // An answer nobody waits for (its POST was refused or its session restarted) goes nowhere.
+      if (!answer) this.#toStandalone(message)
+      return
+    }
+    if (answer && validID(key)) {
+      exchange.open.delete(key)
+      this.#byRequest.delete(key)
+    }
+    if (exchange.respond) {
+      if (answer) {
+        exchange.held.push(message)
+        if (exchange.open.size === 0) this.#answerWhole(exchange)
+        return
+      }
+      this.#startStream(exchange, false)
+    }
+    this.#event(exchange, message)
+    if (exchange.open.size === 0) this.#finish(exchange)
+  }
+
+  /** Ends the session: open streams end, waiting requests get `404`; `onClose` follows. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#close()
+    await this.#o.onClose()
+  }
+
+  #close(): void {
+    this.#closed = true
+    const gone = rpcError(404, -32001, 'Session not found')
+    for (const exchange of new Set(this.#byRequest.values())) {
+      clearTimeout(exchange.timer)
+      exchange.respond?.(gone.clone())
+      exchange.sink?.end()
+    }
+    this.#byRequest.clear()
+    for (const exchange of this.#streams.values()) exchange.sink?.end()
+    this.#streams.clear()
+    this.#standalone?.end()
+    this.#standalone = undefined
+  }
+
+  #post(request: Request, messages: readonly RPCMessage[], body?: Uint8Array): Promise<Response> {
+    const accept = request.headers.get('accept') ?? ''
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return Promise.resolve(
+        rpcError(
+          406,
+          RPC.invalidRequest,
+          'Not Acceptable: the client must accept both application/json and text/event-stream',
+        ),
+      )
+    }
+    if (!(request.headers.get('content-type') ?? '').includes('application/json')) {
+      return Promise.resolve(
+        rpcError(
+          415,
+          RPC.invalidRequest,
+          'Unsupported Media Type: Content-Type must be application/json',
+        ),
+      )
+    }
+    const init = messages.find((m) => m.method === 'initialize')
+    if (init) {
+      if (this.#initialized) {
+        return Promise.resolve(
+          rpcError(400, RPC.invalidRequest, 'Invalid Request: the session is already initialized'),
+        )
+      }
+      if (messages.length > 1) {
+        return Promise.resolve(
+          rpcError(400, RPC.invalidRequest, 'Invalid Request: initialize must be sent alone'),
+        )
+      }
+      this.#initialized = true
+    } else {
+      const refused = this.#checkVersion(request)
+      if (refused) return Promise.resolve(refused)
+    }
+    const requests = messages.filter((m) => typeof m.method === 'string' && validID(m.id))
+    if (requests.length === 0) {
+      for (const m of messages) this.#o.onMessage(m)
+      return Promise.resolve(
+        new Response(null, { status: 202, headers: { 'mcp-session-id': this.id } }),
+      )
+    }
+    const params = init?.params as { protocolVersion?: unknown } | undefined
+    const version =
+      typeof params?.protocolVersion === 'string'
+        ? params.protocolVersion
+        : (request.headers.get('mcp-protocol-version') ?? '2025-03-26')
+    return new Promise<Response>((respond) => {
+      const exchange: Exchange = {
+        stream: `post-${String(++this.#next)}`,
+        open: new Set(requests.map((m) => m.id as ID)),
+        batch: startsWithBracket(body),
+        version,
+        held: [],
+        respond,
+        timer: undefined,
+        sink: undefined,
+      }
+      for (const id of exchange.open) this.#byRequest.set(id, exchange)
+      exchange.timer = setTimeout(() => {
+        if (exchange.respond) this.#startStream(exchange, true)
+      }, this.#o.streamAfterMs ?? 1000)
+      // The process may answer at once (a shared process's cached initialize result).
+      for (const m of messages) this.#o.onMessage(m)
+    })
+  }
+
+  #get(request: Request): Response {
+    if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) {
+      return rpcError(
+        406,
+        RPC.invalidRequest,
+        'Not Acceptable: the client must accept text/event-stream',
+      )
+    }
+    const refused = this.#checkVersion(request)
+    if (refused) return refused
+    const last = request.headers.get('last-event-id')
+    const resumed = last !== null ? this.#o.events?.resume(last) : undefined
+    if (resumed) {
+      // Spec §Resumability: the events after the last one seen, on that stream only.
+      const replay = this.#o.events?.after(resumed.stream, resumed.seq) ?? []
+      const text = replay.map((e) => eventText(e.id, e.message)).join('')
+      const exchange = this.#streams.get(resumed.stream)
+      if (resumed.stream === STANDALONE) {
+        this.#standalone?.end()
+        return this.#streamResponse(text, (sink) => (this.#standalone = sink), this.#dropStandalone)
+      }
+      if (!exchange) return this.#streamResponse(text, undefined, () => undefined, true)
+      exchange.sink?.end()
+      return this.#streamResponse(text, (sink) => (exchange.sink = sink), dropFrom(exchange))
+    }
+    // An id this session does not know replays nothing: a fresh stream, as without the header.
+    if (this.#standalone) {
+      return rpcError(
+        409,
+        RPC.invalidRequest,
+        'Conflict: only one GET stream is allowed per session',
+      )
+    }
+    return this.#streamResponse('', (sink) => (this.#standalone = sink), this.#dropStandalone)
+  }
+
+  /** The client left the `GET` stream (unless a resume has replaced it already). */
+  readonly #dropStandalone = (sink: Sink): void => {
+    if (this.#standalone === sink) this.#standalone = undefined
+  }
+
+  #checkVersion(request: Request): Response | undefined {
+    const version = request.headers.get('mcp-protocol-version')
+    if (version === null || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined
+    return rpcError(
+      400,
+      RPC.invalidRequest,
+      `Bad Request: unsupported MCP-Protocol-Version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+    )
+  }
+
+  /** Every answer came before anything else: one JSON body, written in one go. */
+  #answerWhole(exchange: Exchange): void {
+    clearTimeout(exchange.timer)
+    const respond = exchange.respond
+    exchange.respond = undefined
+    const body = exchange.batch || exchange.held.length > 1 ? exchange.held : exchange.held[0]
+    exchange.held = []
+    respond?.(
+      new BytesResponse(encoder.encode(JSON.stringify(body)), {
+        status: 200,
+        headers: { 'content-type': 'application/json', 'mcp-session-id': this.id },
+      }),
+    )
+  }
+
+  /** The answer becomes a stream: the events held so far go first. */
+  #startStream(exchange: Exchange, waited: boolean): void {
+    clearTimeout(exchange.timer)
+    const respond = exchange.respond
+    exchange.respond = undefined
+    const events = this.#o.events
+    let first = ''
+    // A client of 2025-11-25 or later gets an id before the first event (a priming event).
+    if (waited && events && exchange.version >= '2025-11-25') {
+      first = `id: ${events.store(exchange.stream, {} as JSONRPCMessage)}\ndata: \n\n`
+    }
+    this.#streams.set(exchange.stream, exchange)
+    respond?.(this.#streamResponse(first, (sink) => (exchange.sink = sink), dropFrom(exchange)))
+    const held = exchange.held
+    exchange.held = []
+    for (const m of held) this.#event(exchange, m)
+    if (exchange.open.size === 0) this.#finish(exchange)
+  }
+
+  #event(exchange: Exchange, message: RPCMessage): void {
+    const id = this.#o.events?.store(exchange.stream, message as JSONRPCMessage)
+    exchange.sink?.write(eventText(id, message))
+  }
+
+  #finish(exchange: Exchange): void {
+    this.#streams.delete(exchange.stream)
+    exchange.sink?.end()
+    exchange.sink = undefined
+  }
+
+  #toStandalone(message: RPCMessage): void {
+    // Kept for a resume even while no GET stream is open.
+    const id = this.#o.events?.store(STANDALONE, message as JSONRPCMessage)
+    this.#standalone?.write(eventText(id, message))
+  }
+
+  /**
+   * An event stream starting with `first`; `attach` is given its sink (it gets the later events),
+   * `detach` runs when the client leaves. `ended`: nothing follows `first`.
+   */
+  #streamResponse(
+    first: string,
+    attach: ((sink: Sink) => void) | undefined,
+    detach: (sink: Sink) => void,
+    ended = false,
+  ): Response {
+    let open = true
+    let sink: Sink | undefined
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        if (first !== '') controller.enqueue(encoder.encode(first))
+        if (ended || !attach) {
+          controller.close()
+          return
+        }
+        const mine: Sink = {
+          write: (text) => {
+            if (open) controller.enqueue(encoder.encode(text))
+          },
+          end: () => {
+            if (!open) return
+            open = false
+            controller.close()
+          },
+        }
+        sink = mine
+        attach(mine)
+      },
+      cancel: () => {
+        open = false
+        if (sink) detach(sink)
+      },
+    })
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+        'mcp-session-id': this.id,
+      },
+    })
+  }
+}
+
+/** Forgets the connection of an exchange's stream when its client leaves (a drop). */
+const dropFrom =
+  (exchange: Exchange) =>
+  (sink: Sink): void => {
+    if (exchange.sink === sink) exchange.sink = undefined
+  }
+
+/** Whether a JSON body is an array (a batch), looking past a byte-order mark and whitespace. */
+function startsWithBracket(body: Uint8Array | undefined): boolean {
+  if (!body) return false
+  const bom = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0
+  for (let i = bom; i < body.length; i++) {
+    const byte = body[i]
+    if (byte === 0x5b) return true
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false
+  }
+  return false
+}
