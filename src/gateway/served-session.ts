@@ -203,6 +203,13 @@ export class ServedSession {
       if (refused) return Promise.resolve(refused)
     }
     const requests = messages.filter((m) => typeof m.method === 'string' && validID(m.id))
+    // An id still in flight in this session (or twice in one batch) would take the other's answer.
+    const ids = new Set(requests.map((m) => m.id as ID))
+    if (ids.size < requests.length || requests.some((m) => this.#byRequest.has(m.id as ID))) {
+      return Promise.resolve(
+        rpcError(400, RPC.invalidRequest, 'Invalid Request: a request with this id is in flight'),
+      )
+    }
     if (requests.length === 0) {
       for (const m of messages) this.#o.onMessage(m)
       return Promise.resolve(
@@ -217,7 +224,7 @@ export class ServedSession {
     return new Promise<Response>((respond) => {
       const exchange: Exchange = {
         stream: `post-${String(++this.#next)}`,
-        open: new Set(requests.map((m) => m.id as ID)),
+        open: ids,
         batch: startsWithBracket(body),
         version,
         held: [],

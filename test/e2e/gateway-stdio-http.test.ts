@@ -192,6 +192,20 @@ describe('a stdio route checks requests as the Streamable HTTP transport says', 
     expect(((await fine.json()) as { id: number }).id).toBe(10)
   }, 30_000)
 
+  it('refuses a request whose id is in flight in the session, and the first call still gets its answer', async () => {
+    const session = await openSession()
+    const first = post(url, session.token, slow(20, 0.5), inSession(session))
+    await new Promise((done) => setTimeout(done, 100))
+    const twin = await post(url, session.token, echo(20), inSession(session))
+    expect(twin.status).toBe(400)
+    expect(await twin.text()).toContain('in flight')
+    const twice = await post(url, session.token, [echo(21), echo(21)], inSession(session))
+    expect(twice.status).toBe(400)
+    const answer = (await (await first).json()) as { id: number; result?: unknown }
+    expect(answer.id).toBe(20)
+    expect(answer.result).toBeDefined()
+  }, 30_000)
+
   it('keeps one GET stream per session, and ends the session on DELETE', async () => {
     const session = await openSession()
     const headers = { authorization: `Bearer ${session.token}`, ...inSession(session) }
