@@ -28,6 +28,11 @@ export interface GrantRecord {
   grantType?: 'client_credentials' | 'urn:ietf:params:oauth:grant-type:token-exchange'
   /** RFC 8693 §4.1: the `act` claim of the grant's tokens (the acting party, nested for chains). */
   actor?: Record<string, unknown>
+  /**
+   * Seconds since the epoch. Set for a grant that can never be refreshed: when it ends (its access
+   * token's expiry plus the clock tolerance), so that rewriting the record keeps that end.
+   */
+  endsAt?: number
 }
 
 export interface GrantsOptions {
@@ -95,8 +100,10 @@ export class Grants {
    */
   creation(id: string, record: GrantRecord, options: GrantLifetime = {}): StepWrite {
     const seconds = options.accessTokenSeconds
-    const ttlSeconds = seconds === undefined ? this.#ttl : seconds + this.#tolerance
-    return { key: key(id), value: record, ttlSeconds }
+    if (seconds === undefined) return { key: key(id), value: record, ttlSeconds: this.#ttl }
+    const ttlSeconds = seconds + this.#tolerance
+    const endsAt = Math.floor(this.#now() / 1000) + ttlSeconds
+    return { key: key(id), value: { ...record, endsAt }, ttlSeconds }
   }
 
   /** Records that a grant made through {@link creation} now exists (this instance's liveness). */
@@ -136,15 +143,20 @@ export class Grants {
   }
 
   /**
-   * Rewrites the record, restarting its lifetime; `false` when the grant was revoked meanwhile.
-   * One atomic step that requires the record and no tombstone, so a revoked grant never comes back
-   * and a failed write changes nothing.
+   * Rewrites the record, restarting its lifetime (a grant that cannot be refreshed keeps its end,
+   * `endsAt`); `false` when the grant was revoked meanwhile. One atomic step that requires the
+   * record and no tombstone, so a revoked grant never comes back and a failed write changes
+   * nothing.
    */
   update(id: string, record: GrantRecord): Promise<boolean> {
+    const ttlSeconds =
+      record.endsAt === undefined
+        ? this.#ttl
+        : Math.max(1, record.endsAt - Math.floor(this.#now() / 1000))
     return this.#store.commit({
       require: [key(id)],
       absent: [tombstone(id)],
-      set: [{ key: key(id), value: record, ttlSeconds: this.#ttl }],
+      set: [{ key: key(id), value: record, ttlSeconds }],
     })
   }
 

@@ -12,6 +12,7 @@ import { startDevIdentityProvider, type DevIdP } from '../../src/dev/oidc-idp/in
 import { createGatehouse } from '../../src/gatehouse.js'
 import type { AccessToken } from '../../src/jwt/access-token.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
+import { GRANT_PREFIX } from '../../src/storage/keys.js'
 import { createSqliteStore } from '../../src/storage/sqlite.js'
 import type { Store } from '../../src/storage/store.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
@@ -34,9 +35,15 @@ describe('upstream tokens', () => {
   })
   afterAll(() => idp.close())
 
-  function startGatehouse(store: Store, clock: TestClock, fetchImpl?: typeof fetch) {
+  function startGatehouse(
+    store: Store,
+    clock: TestClock,
+    fetchImpl?: typeof fetch,
+    refreshTokens?: { issueTo: 'confidential' },
+  ) {
     return createGatehouse({
       config: {
+        ...(refreshTokens ? { refreshTokens } : {}),
         issuer: GH,
         secret: 'u'.repeat(32),
         resources: [{ url: `${GH}/mcp` }],
@@ -58,8 +65,9 @@ describe('upstream tokens', () => {
     store: Store = createMemoryStore(),
     clock = createClock(),
     fetchImpl?: typeof fetch,
+    refreshTokens?: { issueTo: 'confidential' },
   ) {
-    const gh = await startGatehouse(store, clock, fetchImpl)
+    const gh = await startGatehouse(store, clock, fetchImpl, refreshTokens)
     const ua = new UserAgent({ [GH]: (r) => gh.fetch(r) })
     const reg = await gh.fetch(
       new Request(`${GH}/register`, {
@@ -101,7 +109,11 @@ describe('upstream tokens', () => {
         }).toString(),
       }),
     )
-    const tokens = (await tokenRes.json()) as { access_token: string; refresh_token: string }
+    const tokens = (await tokenRes.json()) as {
+      access_token: string
+      refresh_token?: string
+      expires_in: number
+    }
     const proxy = gh.base
     if (!(proxy instanceof OAuthProxy)) throw new Error('expected the proxy')
     const token = (await gh.verifier.verifyToken(tokens.access_token)) as AccessToken
@@ -131,6 +143,26 @@ describe('upstream tokens', () => {
     expect(new Set(results).size).toBe(1)
     expect(results[0]).not.toBe(first)
     expect(tokenCalls() - before).toBe(1)
+  })
+
+  it('keeps the end of a grant that cannot be refreshed when it refreshes the IdP token', async () => {
+    // The store follows the test clock, so lifetimes in the store pass as the clock advances.
+    const clock = createClock()
+    const store = createMemoryStore({ now: clock.now })
+    const { proxy, token, tokens } = await signedIn(store, clock, undefined, {
+      issueTo: 'confidential',
+    })
+    expect(tokens.refresh_token).toBeUndefined() // a public client: this grant is never refreshed
+    const grant = () => store.get(`${GRANT_PREFIX}${token.grantId!}`)
+    clock.advance(600)
+    const before = tokenCalls()
+    await proxy.getUpstreamToken(token)
+    expect(tokenCalls() - before).toBe(1) // the IdP token was refreshed, the grant rewritten
+    // The grant still ends when its access token does, plus the clock tolerance (30 s).
+    clock.advance(tokens.expires_in - 600 + 29)
+    expect(await grant()).toBeDefined()
+    clock.advance(2)
+    expect(await grant()).toBeUndefined()
   })
 
   it('does not refresh again when the lock comes free after another caller already refreshed', async () => {
@@ -204,7 +236,7 @@ describe('upstream tokens', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({
           grant_type: 'refresh_token',
-          refresh_token: tokens.refresh_token,
+          refresh_token: tokens.refresh_token!,
           client_id,
         }).toString(),
       }),
