@@ -63,6 +63,10 @@ const headers = (token, session) => ({
 const call = (id, name, args) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } })
 const ECHO = call(1, 'echo', { message: 'hi' })
+// MCP basic §Requests: a request id is never reused within a session, and a gateway may refuse one
+// still in flight; under load every call gets its own.
+let nextID = 1
+const uniqueID = (req) => ({ ...req, body: call(nextID++, 'echo', { message: 'hi' }) })
 
 /** Opens an MCP session (initialize + initialized) and returns its id. */
 async function openSession(url, token) {
@@ -103,7 +107,11 @@ function load(url, token, seconds, sessions = [undefined], seen = () => undefine
         url,
         connections: 16,
         duration: seconds,
-        requests: sessions.map((s) => ({ method: 'POST', headers: headers(token, s), body: ECHO })),
+        requests: sessions.map((s) => ({
+          method: 'POST',
+          headers: headers(token, s),
+          setupRequest: uniqueID,
+        })),
       },
       (err, result) => {
         if (err) return reject(err)

@@ -22,7 +22,6 @@
  * docs/benchmarks.md.
  */
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { BytesResponse } from '../http/bytes-response.js'
 import type { EventBuffer } from './event-buffer.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
@@ -51,7 +50,8 @@ interface Sink {
 interface Exchange {
   /** The stream's name in the event buffer. */
   stream: string
-  /** The requests not answered yet. */
+  /** Every request of the POST, and those not answered yet. */
+  ids: readonly ID[]
   open: Set<ID>
   batch: boolean
   /** The client's protocol version (2025-11-25 and later understand a priming event). */
@@ -84,10 +84,6 @@ export class ServedSession {
   constructor(options: ServedSessionOptions) {
     this.id = options.id
     this.#o = options
-  }
-
-  get closed(): boolean {
-    return this.#closed
   }
 
   /** Answers one request of this session; `messages` is the POST's parsed body. */
@@ -123,8 +119,12 @@ export class ServedSession {
     const key = answer ? message.id : options?.relatedRequestId
     const exchange = validID(key) ? this.#byRequest.get(key) : undefined
     if (!exchange) {
-      // An answer nobody waits for (its POST was refused or its session restarted) goes nowhere.
-      if (!answer) this.#toStandalone(message)
+      // An answer nobody waits for (its POST was refused or its session restarted), or a
+      // notification about a call that has ended, goes nowhere; a request from the server, or a
+      // message about no call, goes on the GET stream.
+      if (!answer && (validID(message.id) || options?.relatedRequestId === undefined)) {
+        this.#toStandalone(message)
+      }
       return
     }
     if (answer && validID(key)) {
@@ -166,25 +166,8 @@ export class ServedSession {
   }
 
   #post(request: Request, messages: readonly RPCMessage[], body?: Uint8Array): Promise<Response> {
-    const accept = request.headers.get('accept') ?? ''
-    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return Promise.resolve(
-        rpcError(
-          406,
-          RPC.invalidRequest,
-          'Not Acceptable: the client must accept both application/json and text/event-stream',
-        ),
-      )
-    }
-    if (!(request.headers.get('content-type') ?? '').includes('application/json')) {
-      return Promise.resolve(
-        rpcError(
-          415,
-          RPC.invalidRequest,
-          'Unsupported Media Type: Content-Type must be application/json',
-        ),
-      )
-    }
+    const refused = postRefusal(request, messages)
+    if (refused) return Promise.resolve(refused)
     const init = messages.find((m) => m.method === 'initialize')
     if (init) {
       if (this.#initialized) {
@@ -192,15 +175,10 @@ export class ServedSession {
           rpcError(400, RPC.invalidRequest, 'Invalid Request: the session is already initialized'),
         )
       }
-      if (messages.length > 1) {
-        return Promise.resolve(
-          rpcError(400, RPC.invalidRequest, 'Invalid Request: initialize must be sent alone'),
-        )
-      }
       this.#initialized = true
     } else {
-      const refused = this.#checkVersion(request)
-      if (refused) return Promise.resolve(refused)
+      const wrongVersion = this.#checkVersion(request)
+      if (wrongVersion) return Promise.resolve(wrongVersion)
     }
     const requests = messages.filter((m) => typeof m.method === 'string' && validID(m.id))
     // An id still in flight in this session (or twice in one batch) would take the other's answer.
@@ -224,6 +202,7 @@ export class ServedSession {
     return new Promise<Response>((respond) => {
       const exchange: Exchange = {
         stream: `post-${String(++this.#next)}`,
+        ids: [...ids],
         open: ids,
         batch: startsWithBracket(body),
         version,
@@ -313,10 +292,12 @@ export class ServedSession {
     const respond = exchange.respond
     exchange.respond = undefined
     const events = this.#o.events
+    // The stream is finished (and a resume of it ends) once every request of the POST is answered.
+    events?.expect(exchange.ids)
     let first = ''
     // A client of 2025-11-25 or later gets an id before the first event (a priming event).
     if (waited && events && exchange.version >= '2025-11-25') {
-      first = `id: ${events.store(exchange.stream, {} as JSONRPCMessage)}\ndata: \n\n`
+      first = `id: ${events.store(exchange.stream, {})}\ndata: \n\n`
     }
     this.#streams.set(exchange.stream, exchange)
     respond?.(this.#streamResponse(first, (sink) => (exchange.sink = sink), dropFrom(exchange)))
@@ -327,7 +308,7 @@ export class ServedSession {
   }
 
   #event(exchange: Exchange, message: RPCMessage): void {
-    const id = this.#o.events?.store(exchange.stream, message as JSONRPCMessage)
+    const id = this.#o.events?.store(exchange.stream, message)
     exchange.sink?.write(eventText(id, message))
   }
 
@@ -339,7 +320,7 @@ export class ServedSession {
 
   #toStandalone(message: RPCMessage): void {
     // Kept for a resume even while no GET stream is open.
-    const id = this.#o.events?.store(STANDALONE, message as JSONRPCMessage)
+    const id = this.#o.events?.store(STANDALONE, message)
     this.#standalone?.write(eventText(id, message))
   }
 
@@ -390,6 +371,35 @@ export class ServedSession {
       },
     })
   }
+}
+
+/**
+ * The transport's checks of a POST that hold for any session (spec §Sending Messages to the
+ * Server): made before a session is opened for an `initialize`, so a refused one opens nothing.
+ */
+export function postRefusal(
+  request: Request,
+  messages: readonly RPCMessage[] | undefined,
+): Response | undefined {
+  const accept = request.headers.get('accept') ?? ''
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    return rpcError(
+      406,
+      RPC.invalidRequest,
+      'Not Acceptable: the client must accept both application/json and text/event-stream',
+    )
+  }
+  if (!(request.headers.get('content-type') ?? '').includes('application/json')) {
+    return rpcError(
+      415,
+      RPC.invalidRequest,
+      'Unsupported Media Type: Content-Type must be application/json',
+    )
+  }
+  if (messages && messages.length > 1 && messages.some((m) => m.method === 'initialize')) {
+    return rpcError(400, RPC.invalidRequest, 'Invalid Request: initialize must be sent alone')
+  }
+  return undefined
 }
 
 /** Forgets the connection of an exchange's stream when its client leaves (a drop). */

@@ -1,6 +1,6 @@
 /**
  * A legacy HTTP+SSE MCP server (protocol 2024-11-05) behind a route. Clients still speak
- * Streamable HTTP to the gateway (the MCP SDK's Web-standard server transport, one per session);
+ * Streamable HTTP to the gateway (its own session layer, served-session.ts, one per session);
  * each session opens its own event stream at the server (the SDK's SSE client transport), whose
  * `endpoint` event says where messages are POSTed. Messages pass unchanged in both directions
  * (one upstream stream per session: no id remapping), with the route's credential and identity
@@ -9,16 +9,16 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import type { CredentialHeaders } from './credentials.js'
 import type { UpstreamTracing } from './http-upstream.js'
-import { EventBuffer, resumeRequest, type EventBufferLimits } from './event-buffer.js'
-import { RPC, requestIDs, rpcError, validID, type RPCMessage } from './messages.js'
+import { EventBuffer, type EventBufferLimits } from './event-buffer.js'
+import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
+import { postRefusal, ServedSession } from './served-session.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
 type ID = string | number
@@ -42,7 +42,7 @@ export interface SSEUpstreamOptions {
 }
 
 interface Session {
-  id: string | undefined
+  id: string
   /** The caller's latest token: the upstream stream's credential is made from it. */
   token: AccessToken
   /** The credential got in `handle` for the client's latest messages: their POSTs carry it. */
@@ -50,9 +50,7 @@ interface Session {
   lastSeen: number
   /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
   ended: (sessionId: string) => Promise<void>
-  server: WebStandardStreamableHTTPServerTransport
-  /** The session's recent events, for `Last-Event-ID`. */
-  events: EventBuffer | undefined
+  server: ServedSession
   // The legacy transport is what this upstream kind is for.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
@@ -78,10 +76,10 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
     if (!all.delete(s)) return
     for (const p of s.pending.values()) p.deadline.clear()
     s.pending.clear()
-    if (s.id !== undefined) sessions.delete(s.id)
+    sessions.delete(s.id)
     await s.client.close().catch(() => undefined)
-    await s.server.close().catch(() => undefined)
-    if (s.id !== undefined) await s.ended(s.id).catch(() => undefined)
+    await s.server.close()
+    await s.ended(s.id).catch(() => undefined)
   }
 
   /** The caller's credential; one that cannot be had is audited. */
@@ -119,7 +117,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       const fix = s.rewrites.get(key)
       s.rewrites.delete(key)
       const out = fix && fix.request.method === p.method ? fix.rewrite(fix.request, msg) : msg
-      void s.server.send(out as JSONRPCMessage).catch(() => undefined)
+      s.server.send(out)
       return
     }
     let related: ID | undefined
@@ -133,12 +131,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       // A request from the server (sampling, elicitation): on the stream of the latest call.
       related = [...s.pending.values()].at(-1)?.id
     }
-    void s.server
-      .send(
-        msg as JSONRPCMessage,
-        related !== undefined ? { relatedRequestId: related } : undefined,
-      )
-      .catch(() => undefined)
+    s.server.send(msg, related !== undefined ? { relatedRequestId: related } : undefined)
   }
 
   const toServer = (s: Session, msg: RPCMessage) => {
@@ -159,7 +152,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
             code: RPC.internalError,
             message: 'the MCP server did not answer in time',
           }
-          void s.server.send({ jsonrpc: '2.0', id, error }).catch(() => undefined)
+          s.server.send({ jsonrpc: '2.0', id, error })
           const cancelled = {
             jsonrpc: '2.0',
             method: 'notifications/cancelled',
@@ -186,7 +179,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         s.pending.delete(key)
         forget(s, p.id)
         const error = { code: RPC.internalError, message: 'the MCP server is unavailable' }
-        void s.server.send({ jsonrpc: '2.0', id: msg.id, error }).catch(() => undefined)
+        s.server.send({ jsonrpc: '2.0', id: msg.id, error })
       }
     })
   }
@@ -235,27 +228,24 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
     }
     const limits = options.eventBuffer
     const events = limits && limits.maxEvents > 0 ? new EventBuffer(limits) : undefined
+    const id = randomUUID()
     Object.assign(session, {
-      id: undefined,
+      id,
       lastSeen: Date.now(),
-      ended: (id: string) => call.ended(id),
+      ended: (sessionId: string) => call.ended(sessionId),
       pending: new Map(),
       rewrites: new Map(),
       progress: new Map(),
-      events,
       // eslint-disable-next-line @typescript-eslint/no-deprecated
       client: new SSEClientTransport(new URL(options.url), { fetch: withCredential }),
-      server: new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        ...(events ? { eventStore: events } : {}),
-        onsessioninitialized: async (id) => {
-          session.id = id
-          sessions.set(id, session)
-          await call.opened(id)
+      server: new ServedSession({
+        id,
+        events,
+        onMessage: (m) => {
+          toServer(session, m)
         },
-        onsessionclosed: async () => {
-          await end(session)
-        },
+        // DELETE or idle: the session is over, upstream too.
+        onClose: () => end(session),
       }),
     } satisfies Omit<Session, 'token' | 'credential'>)
     all.add(session)
@@ -268,9 +258,6 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
     // The server closed its stream: the session is over (the client starts a new one).
     session.client.onclose = () => {
       void end(session)
-    }
-    session.server.onmessage = (m) => {
-      toServer(session, m)
     }
     try {
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -289,7 +276,11 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       await end(session)
       return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }
-    await session.server.start()
+    sessions.set(id, session)
+    if (!(await call.opened(id))) {
+      await end(session)
+      return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
+    }
     return session
   }
 
@@ -310,6 +301,8 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         session = sessions.get(call.sessionId)
         if (!session) return rpcError(404, -32001, 'Session not found')
       } else if (call.messages?.some((m) => m.method === 'initialize') === true) {
+        const refused = postRefusal(call.request, call.messages)
+        if (refused) return refused
         session = await open(call)
         if (session instanceof Response) return session
       } else {
@@ -330,31 +323,9 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         if (credential instanceof Response) return credential
         session.credential = credential
       }
-      const parsedBody = call.body
-        ? (JSON.parse(new TextDecoder().decode(call.body)) as unknown)
-        : undefined
-      const opened = call.sessionId === undefined
-      let request = call.request
-      if (call.sessionId !== undefined) {
-        const resumed = resumeRequest(session.events, request, call.sessionId)
-        if (resumed instanceof Response) return resumed
-        request = resumed
-      }
-      const forget = session.events?.expect(requestIDs(call.messages))
-      let response: Response
-      try {
-        response = await session.server.handleRequest(
-          request,
-          parsedBody === undefined ? {} : { parsedBody },
-        )
-      } catch (error) {
-        forget?.()
-        if (opened && session.id === undefined) await end(session)
-        throw error
-      }
-      if (response.status !== 200) forget?.()
-      // An `initialize` that failed leaves a session without id: drop it (it held a slot).
-      if (opened && session.id === undefined) await end(session)
+      const response = await session.server.handle(call.request, call.messages, call.body)
+      // A refused `initialize` leaves no session behind (it held a slot).
+      if (call.sessionId === undefined && response.status !== 200) await end(session)
       return response
     },
     ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000)),

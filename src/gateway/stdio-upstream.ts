@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { EventBuffer } from './event-buffer.js'
 import { RPC, rpcError, validID } from './messages.js'
 import { commandSpawnable } from './readiness.js'
-import { ServedSession } from './served-session.js'
+import { postRefusal, ServedSession } from './served-session.js'
 import { Bridge, type BridgeDeps, type BridgeSession } from './stdio-bridge.js'
 import type { StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -157,6 +157,8 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         // instance, or a session that ended with its process.
         if (!entry) return rpcError(404, -32001, 'Session not found')
       } else if (call.messages?.some((m) => m.method === 'initialize') === true) {
+        const refused = postRefusal(call.request, call.messages)
+        if (refused) return refused
         entry = await open(call)
         if (entry instanceof Response) return entry
       } else {

@@ -291,7 +291,7 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
         credential: () => [],
       })
       try {
-        // Refused by the SDK transport (no text/event-stream in Accept): no session id is given.
+        // Refused (no text/event-stream in Accept) before any session is opened.
         const refused = await upstream.handle(call(init, { accept: 'application/json' }))
         expect(refused.status).toBe(406)
         const ok = await upstream.handle(call(init))
