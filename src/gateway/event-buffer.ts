@@ -9,11 +9,11 @@
  * events go first, and an event larger than the byte bound is delivered but not kept. Ids are
  * `{random per session}.{stream}.{sequence}`: an id of another session (or a guessed one) is
  * unknown here, and an unknown id never replays anything (the `GET` is served as a fresh stream).
- * Whether a stream is finished (every request of its POST answered) is tracked too, so that its
- * replay ends after the last event, as the stream itself would have.
+ * Whether a stream is finished (every request of its POST answered) is the session's to know: a
+ * finished stream's replay ends after its last event, as the stream itself would have.
  */
 import { randomBytes } from 'node:crypto'
-import { validID, type RPCMessage } from './messages.js'
+import type { RPCMessage } from './messages.js'
 
 type EventId = string
 type StreamId = string
@@ -37,8 +37,6 @@ interface StreamState {
   no: number
   /** Events of the stream still in the buffer. */
   retained: number
-  /** Every request of the stream's POST has its answer stored. */
-  complete: boolean
 }
 
 /** An empty message is the "priming" event that opens a resumable stream (no data). */
@@ -51,8 +49,6 @@ export class EventBuffer {
   readonly #events: Stored[] = []
   readonly #streams = new Map<StreamId, StreamState>()
   readonly #streamOf = new Map<number, StreamId>()
-  /** An unanswered request (JSON of its id) → the unanswered requests of its POST, itself too. */
-  readonly #waiting = new Map<string, Set<string>>()
   #seq = 0
   #streamNo = 0
   #bytes = 0
@@ -61,26 +57,16 @@ export class EventBuffer {
     this.#limits = limits
   }
 
-  /**
-   * The requests of one POST whose answer became a stream, before its first event is kept: the
-   * stream is complete once all are answered.
-   */
-  expect(ids: Iterable<string | number>): void {
-    const batch = new Set([...ids].map((id) => JSON.stringify(id)))
-    for (const key of batch) this.#waiting.set(key, batch)
-  }
-
   /** Keeps `message` as the next event of `stream` (if it fits) and returns its id. */
   store(stream: StreamId, message: RPCMessage): EventId {
     let state = this.#streams.get(stream)
     if (!state) {
-      state = { no: ++this.#streamNo, retained: 0, complete: false }
+      state = { no: ++this.#streamNo, retained: 0 }
       this.#streams.set(stream, state)
       this.#streamOf.set(state.no, stream)
     }
     const seq = ++this.#seq
     const id = `${this.#prefix}.${String(state.no)}.${String(seq)}`
-    this.#answered(state, message)
     const bytes = isPriming(message) ? 0 : Buffer.byteLength(JSON.stringify(message))
     if (bytes <= this.#limits.maxBytes) {
       this.#events.push({ id, stream, seq, message, bytes })
@@ -97,10 +83,8 @@ export class EventBuffer {
    * What a `GET` with this `Last-Event-ID` resumes: `undefined` for an id that is not one of this
    * session's streams (another session's, a guessed one, or one whose stream left the buffer).
    */
-  resume(lastEventId: string): { stream: StreamId; seq: number; complete: boolean } | undefined {
-    const known = this.#parse(lastEventId)
-    if (!known) return undefined
-    return { ...known, complete: this.#streams.get(known.stream)?.complete === true }
+  resume(lastEventId: string): { stream: StreamId; seq: number } | undefined {
+    return this.#parse(lastEventId)
   }
 
   /** The kept events of `stream` after sequence number `seq`, oldest first (no priming events). */
@@ -118,21 +102,6 @@ export class EventBuffer {
     if (!Number.isSafeInteger(no) || !Number.isSafeInteger(seq)) return undefined
     const stream = this.#streamOf.get(no)
     return stream === undefined ? undefined : { stream, seq }
-  }
-
-  /** A response completes its stream once every request of its POST is answered. */
-  #answered(state: StreamState, message: RPCMessage): void {
-    if (!validID(message.id) || typeof message.method === 'string') return
-    const key = JSON.stringify(message.id)
-    const batch = this.#waiting.get(key)
-    if (!batch) {
-      // A response with no POST on record: a stream holds one request's answer (the usual case).
-      state.complete = true
-      return
-    }
-    this.#waiting.delete(key)
-    batch.delete(key)
-    if (batch.size === 0) state.complete = true
   }
 
   #evict(): void {

@@ -50,8 +50,7 @@ interface Sink {
 interface Exchange {
   /** The stream's name in the event buffer. */
   stream: string
-  /** Every request of the POST, and those not answered yet. */
-  ids: readonly ID[]
+  /** The requests not answered yet. */
   open: Set<ID>
   batch: boolean
   /** The client's protocol version (2025-11-25 and later understand a priming event). */
@@ -202,7 +201,6 @@ export class ServedSession {
     return new Promise<Response>((respond) => {
       const exchange: Exchange = {
         stream: `post-${String(++this.#next)}`,
-        ids: [...ids],
         open: ids,
         batch: startsWithBracket(body),
         version,
@@ -241,7 +239,9 @@ export class ServedSession {
         this.#standalone?.end()
         return this.#streamResponse(text, (sink) => (this.#standalone = sink), this.#dropStandalone)
       }
+      // A finished stream: the replay, then the end, as the stream itself ended.
       if (!exchange) return this.#streamResponse(text, undefined, () => undefined, true)
+      // A stream still waiting for answers: taken over from the connection that dropped.
       exchange.sink?.end()
       return this.#streamResponse(text, (sink) => (exchange.sink = sink), dropFrom(exchange))
     }
@@ -292,8 +292,6 @@ export class ServedSession {
     const respond = exchange.respond
     exchange.respond = undefined
     const events = this.#o.events
-    // The stream is finished (and a resume of it ends) once every request of the POST is answered.
-    events?.expect(exchange.ids)
     let first = ''
     // A client of 2025-11-25 or later gets an id before the first event (a priming event).
     if (waited && events && exchange.version >= '2025-11-25') {

@@ -137,6 +137,29 @@ describe('a stdio route answers in the form the call needs', () => {
     expect(data[0]!.result).toBeDefined()
   }, 30_000)
 
+  it("resumes a batch's stream until its last answer, not its first", async () => {
+    const session = await openSession()
+    const res = await post(url, session.token, [echo(7), slow(8, 2)], inSession(session))
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const reader = res.body!.getReader()
+    let seen = ''
+    while (!seen.includes('Echo: hi')) seen += new TextDecoder().decode((await reader.read()).value)
+    await reader.cancel() // dropped after the first answer, before the second
+    const ids = [...seen.matchAll(/^id: (\S+)$/gm)].map((m) => m[1]!)
+    expect(ids).toHaveLength(2) // the priming event and the held echo answer
+    const resumed = await fetch(url, {
+      headers: {
+        authorization: `Bearer ${session.token}`,
+        accept: 'text/event-stream',
+        ...inSession(session),
+        'last-event-id': ids[1]!,
+      },
+    })
+    const rest = await resumed.text() // ends once the batch's last answer is in
+    expect(rest).toContain('"id":8')
+    expect(rest).not.toContain('Echo: hi')
+  }, 30_000)
+
   it('sends no priming event to a client older than 2025-11-25: its stream starts with the answer', async () => {
     const session = await openSession()
     const res = await post(url, session.token, slow(6, 1.5), inSession(session, '2025-06-18'))
