@@ -243,6 +243,14 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     return
   }
   const cancel = (): void => void reader.cancel().catch(() => undefined)
+  // The client may have left before this listener existed (its 'close' is past): nothing is sent,
+  // and the body is cancelled, so that whatever waits on its end (in-flight counts) learns of it.
+  // (A function: the check is made again after each wait, when the client may have left.)
+  const gone = (): boolean => res.destroyed
+  if (gone()) {
+    cancel()
+    return
+  }
   res.once('close', cancel)
   // What is written in this turn of the event loop (the headers, a first event, the end of a short
   // stream) leaves in one write instead of one each. The socket itself is held: `res.socket` is
@@ -255,10 +263,14 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     if (response.headers.get('content-type')?.startsWith('text/event-stream')) res.flushHeaders()
     for (;;) {
       const { done, value } = await reader.read()
-      if (done || res.destroyed) break
+      if (done) break
+      if (gone()) {
+        cancel()
+        break
+      }
       if (!res.write(value)) await drained(res)
     }
-    if (!res.destroyed) res.end()
+    if (!gone()) res.end()
   } catch (error) {
     res.destroy(error instanceof Error ? error : undefined)
   } finally {

@@ -28,17 +28,25 @@ import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 
 type ID = string | number
 
-export interface ServedSessionOptions {
+export interface ServedSessionOptions<T = unknown> {
   id: string
   /** Recent events for `Last-Event-ID` (none: events carry no ids and nothing is replayed). */
   events?: EventBuffer | undefined
-  /** A message from the client, in the order received. */
-  onMessage: (message: RPCMessage) => void
+  /**
+   * A message from the client, in the order received, with the `tag` its POST was handed in with
+   * (only messages the session accepted get here).
+   */
+  onMessage: (message: RPCMessage, tag: T | undefined) => void
   /** The session ended (`DELETE` or `close()`); called once. A `DELETE` is answered after it. */
   onClose: () => Promise<void> | void
   /** How long a POST waits for its answers before its answer becomes a stream; default 1000 ms. */
   streamAfterMs?: number
+  /** How often an open stream gets a comment line, so that idle connections stay up; 15 s. */
+  keepAliveMs?: number
 }
+
+/** Most messages in one POST (a batch): each is a call to the MCP server. */
+export const MAX_BATCH = 100
 
 /** Where a stream's events are written while its client is connected. */
 interface Sink {
@@ -61,6 +69,8 @@ interface Exchange {
   timer: ReturnType<typeof setTimeout> | undefined
   /** Once it is a stream: the client's connection (none after a drop, until a resume). */
   sink: Sink | undefined
+  /** The client left before the answer's form was decided: later answers are dropped. */
+  gone: boolean
 }
 
 const STANDALONE = 'get'
@@ -69,9 +79,9 @@ const encoder = new TextEncoder()
 const eventText = (id: string | undefined, message: unknown): string =>
   `event: message\n${id !== undefined ? `id: ${id}\n` : ''}data: ${JSON.stringify(message)}\n\n`
 
-export class ServedSession {
+export class ServedSession<T = unknown> {
   readonly id: string
-  readonly #o: ServedSessionOptions
+  readonly #o: ServedSessionOptions<T>
   readonly #byRequest = new Map<ID, Exchange>()
   /** Exchanges that became streams and are not finished, by stream name (for resumption). */
   readonly #streams = new Map<string, Exchange>()
@@ -80,21 +90,25 @@ export class ServedSession {
   #closed = false
   #next = 0
 
-  constructor(options: ServedSessionOptions) {
+  constructor(options: ServedSessionOptions<T>) {
     this.id = options.id
     this.#o = options
   }
 
-  /** Answers one request of this session; `messages` is the POST's parsed body. */
+  /**
+   * Answers one request of this session; `messages` is the POST's parsed body, `tag` goes with
+   * each of its messages to `onMessage`.
+   */
   async handle(
     request: Request,
     messages?: readonly RPCMessage[],
     body?: Uint8Array,
+    tag?: T,
   ): Promise<Response> {
     if (this.#closed) return rpcError(404, -32001, 'Session not found')
     switch (request.method) {
       case 'POST':
-        return this.#post(request, messages ?? [], body)
+        return this.#post(request, messages ?? [], body, tag)
       case 'GET':
         return this.#get(request)
       case 'DELETE':
@@ -138,7 +152,7 @@ export class ServedSession {
       }
       this.#startStream(exchange, false)
     }
-    this.#event(exchange, message)
+    if (!exchange.gone) this.#event(exchange, message)
     if (exchange.open.size === 0) this.#finish(exchange)
   }
 
@@ -164,7 +178,12 @@ export class ServedSession {
     this.#standalone = undefined
   }
 
-  #post(request: Request, messages: readonly RPCMessage[], body?: Uint8Array): Promise<Response> {
+  #post(
+    request: Request,
+    messages: readonly RPCMessage[],
+    body: Uint8Array | undefined,
+    tag: T | undefined,
+  ): Promise<Response> {
     const refused = postRefusal(request, messages)
     if (refused) return Promise.resolve(refused)
     const init = messages.find((m) => m.method === 'initialize')
@@ -188,7 +207,7 @@ export class ServedSession {
       )
     }
     if (requests.length === 0) {
-      for (const m of messages) this.#o.onMessage(m)
+      for (const m of messages) this.#o.onMessage(m, tag)
       return Promise.resolve(
         new Response(null, { status: 202, headers: { 'mcp-session-id': this.id } }),
       )
@@ -208,13 +227,29 @@ export class ServedSession {
         respond,
         timer: undefined,
         sink: undefined,
+        gone: false,
       }
       for (const id of exchange.open) this.#byRequest.set(id, exchange)
       exchange.timer = setTimeout(() => {
         if (exchange.respond) this.#startStream(exchange, true)
       }, this.#o.streamAfterMs ?? 1000)
+      // The client leaving before the form is decided ends the response now (and with it the
+      // request's in-flight count). The ids stay taken until the process answers, so that a late
+      // answer never reaches a new request that reused one.
+      request.signal.addEventListener(
+        'abort',
+        () => {
+          if (!exchange.respond) return
+          clearTimeout(exchange.timer)
+          exchange.respond(new Response(null, { status: 499 }))
+          exchange.respond = undefined
+          exchange.held = []
+          exchange.gone = true
+        },
+        { once: true },
+      )
       // The process may answer at once (a shared process's cached initialize result).
-      for (const m of messages) this.#o.onMessage(m)
+      for (const m of messages) this.#o.onMessage(m, tag)
     })
   }
 
@@ -334,12 +369,22 @@ export class ServedSession {
   ): Response {
     let open = true
     let sink: Sink | undefined
+    let stopKeepAlive = (): void => undefined
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         if (first !== '') controller.enqueue(encoder.encode(first))
         if (ended || !attach) {
           controller.close()
           return
+        }
+        // A comment line now and then: proxies close connections idle for a minute or so, and a
+        // connection that died unnoticed is found out (the write fails, the stream is cancelled).
+        const keepAlive = setInterval(() => {
+          if (open) controller.enqueue(encoder.encode(': keepalive\n\n'))
+        }, this.#o.keepAliveMs ?? 15_000)
+        keepAlive.unref()
+        stopKeepAlive = () => {
+          clearInterval(keepAlive)
         }
         const mine: Sink = {
           write: (text) => {
@@ -348,6 +393,7 @@ export class ServedSession {
           end: () => {
             if (!open) return
             open = false
+            stopKeepAlive()
             controller.close()
           },
         }
@@ -356,6 +402,7 @@ export class ServedSession {
       },
       cancel: () => {
         open = false
+        stopKeepAlive()
         if (sink) detach(sink)
       },
     })
@@ -392,6 +439,13 @@ export function postRefusal(
       415,
       RPC.invalidRequest,
       'Unsupported Media Type: Content-Type must be application/json',
+    )
+  }
+  if (messages && messages.length > MAX_BATCH) {
+    return rpcError(
+      400,
+      RPC.invalidRequest,
+      `Invalid Request: a batch holds at most ${String(MAX_BATCH)} messages`,
     )
   }
   if (messages && messages.length > 1 && messages.some((m) => m.method === 'initialize')) {

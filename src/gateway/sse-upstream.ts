@@ -50,7 +50,7 @@ interface Session {
   lastSeen: number
   /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
   ended: (sessionId: string) => Promise<void>
-  server: ServedSession
+  server: ServedSession<NonNullable<UpstreamCall['rewrite']>>
   // The legacy transport is what this upstream kind is for.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
@@ -241,7 +241,11 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       server: new ServedSession({
         id,
         events,
-        onMessage: (m) => {
+        onMessage: (m, rewrite) => {
+          // Policy rewrites the answers of the requests it was given for, once they are sent.
+          if (rewrite && validID(m.id) && typeof m.method === 'string') {
+            session.rewrites.set(JSON.stringify(m.id), { request: m, rewrite })
+          }
           toServer(session, m)
         },
         // DELETE or idle: the session is over, upstream too.
@@ -310,20 +314,18 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       }
       session.token = call.token
       session.lastSeen = Date.now()
-      if (call.rewrite && call.messages) {
-        for (const m of call.messages) {
-          if (validID(m.id) && typeof m.method === 'string') {
-            session.rewrites.set(JSON.stringify(m.id), { request: m, rewrite: call.rewrite })
-          }
-        }
-      }
       // A new session got the credential for its first messages when it opened.
       if (call.sessionId !== undefined && call.messages !== undefined) {
         const credential = await credentialFor(call.token)
         if (credential instanceof Response) return credential
         session.credential = credential
       }
-      const response = await session.server.handle(call.request, call.messages, call.body)
+      const response = await session.server.handle(
+        call.request,
+        call.messages,
+        call.body,
+        call.rewrite,
+      )
       // A refused `initialize` leaves no session behind (it held a slot).
       if (call.sessionId === undefined && response.status !== 200) await end(session)
       return response

@@ -7,7 +7,6 @@
  */
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import { RPC, validID, type RPCMessage } from './messages.js'
-import type { ServedSession } from './served-session.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
 import type { UpstreamCall } from './upstream.js'
 
@@ -15,7 +14,11 @@ type ID = string | number
 
 /** A client session as the bridge sees it: where its messages go, and how answers are rewritten. */
 export interface BridgeSession {
-  transport: ServedSession
+  /** The client side (served-session.ts). */
+  transport: {
+    send(message: RPCMessage, options?: { relatedRequestId?: ID }): void
+    close(): Promise<void>
+  }
   /** Requests whose answers policy rewrites, by the client's id. */
   rewrites: Map<ID, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
 }
@@ -107,10 +110,17 @@ export class Bridge {
     this.#sessions.delete(session)
     if (this.active === session) this.active = undefined
     for (const [n, p] of this.#pending) {
-      if (p.session === session) {
+      // An initialize stays: other sessions may be waiting for the shared answer it brings.
+      if (p.session === session && p.method !== 'initialize') {
         p.deadline.clear()
         this.#pending.delete(n)
       }
+    }
+    for (const [token, entry] of this.#progress) {
+      if (entry.session === session) this.#progress.delete(token)
+    }
+    for (const [key, target] of this.#serverRequests) {
+      if (target.session === session) this.#serverRequests.delete(key)
     }
     if (this.#stopWhenEmpty && this.#sessions.size === 0) void this.stop()
   }

@@ -19,7 +19,10 @@ import type { StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 import { principalKey, principalOf, type AccessToken } from '../jwt/access-token.js'
 
+type Rewrite = NonNullable<UpstreamCall['rewrite']>
+
 interface SessionEntry extends BridgeSession {
+  transport: ServedSession<Rewrite>
   /** Milliseconds since the epoch of the last request. */
   lastSeen: number
   bridge: Bridge
@@ -113,7 +116,11 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       transport: new ServedSession({
         id,
         events,
-        onMessage: (message) => {
+        onMessage: (message, rewrite) => {
+          // Policy rewrites the answers of the requests it was given for, once they are sent.
+          if (rewrite && validID(message.id) && typeof message.method === 'string') {
+            entry.rewrites.set(message.id, { request: message, rewrite })
+          }
           bridge.fromClient(entry, message)
         },
         // DELETE, idle, or the process of a `session` route died: the session is gone.
@@ -164,16 +171,14 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       } else {
         return rpcError(400, RPC.invalidRequest, 'Bad Request: Mcp-Session-Id header is required')
       }
-      if (call.rewrite && call.messages) {
-        for (const m of call.messages) {
-          if (validID(m.id) && typeof m.method === 'string') {
-            entry.rewrites.set(m.id, { request: m, rewrite: call.rewrite })
-          }
-        }
-      }
       entry.bridge.active = entry
       entry.lastSeen = Date.now()
-      const response = await entry.transport.handle(call.request, call.messages, call.body)
+      const response = await entry.transport.handle(
+        call.request,
+        call.messages,
+        call.body,
+        call.rewrite,
+      )
       // A refused initialize leaves no session behind (nor, in `session` mode, a process).
       if (call.sessionId === undefined && response.status !== 200) await entry.transport.close()
       return response

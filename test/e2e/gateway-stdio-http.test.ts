@@ -31,6 +31,15 @@ beforeAll(async () => {
               args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
             },
           },
+          {
+            path: '/capped',
+            upstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
+              maxInFlight: 1,
+            },
+          },
         ],
       },
     },
@@ -43,8 +52,8 @@ afterAll(async () => {
 })
 
 /** A session opened with the SDK client, then left by it (no DELETE): raw requests follow. */
-async function openSession() {
-  const { client, provider, transport } = await connectAs(url, ADA)
+async function openSession(at = url) {
+  const { client, provider, transport } = await connectAs(at, ADA)
   const session = { token: provider.saved!.access_token, id: transport.sessionId! }
   await client.close()
   return session
@@ -227,6 +236,31 @@ describe('a stdio route checks requests as the Streamable HTTP transport says', 
     const answer = (await (await first).json()) as { id: number; result?: unknown }
     expect(answer.id).toBe(20)
     expect(answer.result).toBeDefined()
+  }, 30_000)
+
+  it('refuses a batch of more than 100 messages', async () => {
+    const session = await openSession()
+    const batch = Array.from({ length: 101 }, (_, i) => echo(100 + i))
+    const res = await post(url, session.token, batch, inSession(session))
+    expect(res.status).toBe(400)
+    expect(await res.text()).toContain('at most 100')
+    const hundred = await post(url, session.token, batch.slice(1), inSession(session))
+    expect(((await hundred.json()) as unknown[]).length).toBe(100)
+  }, 30_000)
+
+  it('frees the in-flight slot of a call whose client left while it was waiting', async () => {
+    const capped = serve.routes['/capped']!
+    const session = await openSession(capped)
+    const leaving = new AbortController()
+    const call = post(capped, session.token, slow(50, 3), inSession(session), leaving.signal)
+    await new Promise((done) => setTimeout(done, 300))
+    leaving.abort()
+    await expect(call).rejects.toThrow()
+    await new Promise((done) => setTimeout(done, 100))
+    // maxInFlight 1: the slot is free again long before the abandoned call would have ended.
+    const next = await post(capped, session.token, echo(51), inSession(session))
+    expect(next.status).toBe(200)
+    expect(((await next.json()) as { id: number }).id).toBe(51)
   }, 30_000)
 
   it('keeps one GET stream per session, and ends the session on DELETE', async () => {
