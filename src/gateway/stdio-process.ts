@@ -111,11 +111,21 @@ export class StdioProcess {
     })
   }
 
-  /** Writes one message; `false` when no process is running. */
+  /**
+   * Writes one message; `false` when no process is running. The messages of one turn of the event
+   * loop (calls of several clients read in the same poll) leave in one write to the pipe.
+   */
   send(message: unknown): boolean {
     const child = this.#child
-    if (!child || this.#stopping || !child.stdin?.writable) return false
-    child.stdin.write(`${JSON.stringify(message)}\n`)
+    const stdin = child?.stdin
+    if (!child || this.#stopping || !stdin?.writable) return false
+    if (!stdin.writableCorked) {
+      stdin.cork()
+      setImmediate(() => {
+        stdin.uncork()
+      })
+    }
+    stdin.write(`${JSON.stringify(message)}\n`)
     return true
   }
 
