@@ -136,7 +136,17 @@ if (available) {
           }
         }
         // While no primary answers, calls fail as StoreError; none reads the value as missing.
-        expect(outcomes.at(-1)).toBe('found')
+        const last = outcomes.at(-1)
+        if (last !== 'found') {
+          const runs = outcomes.reduce<string[]>((all, o) => {
+            const prev = all.at(-1)
+            if (prev?.startsWith(`${o} x`))
+              all[all.length - 1] = `${o} x${String(Number(prev.split(' x')[1]) + 1)}`
+            else all.push(`${o} x1`)
+            return all
+          }, [])
+          expect.fail(`last read: ${String(last)} (${runs.join(', ')}); ${await setup.describe()}`)
+        }
         expect(outcomes.filter((o) => o !== 'found' && o !== 'ERR_STORE_UNAVAILABLE')).toEqual([])
         expect(value).toEqual({ id: 'a' })
         expect(await setup.currentPrimaryPort()).not.toBe(setup.primaryPort)

@@ -171,6 +171,11 @@ export interface SentinelDeployment extends RedisDeployment {
   killPrimary(): Promise<void>
   /** The primary's port the sentinel names now. */
   currentPrimaryPort(): Promise<number | undefined>
+  /**
+   * What each Redis of the deployment says of itself now (port, role, keys, replication link),
+   * for a failure message: a flaky failover is explained by it.
+   */
+  describe(): Promise<string>
 }
 
 /**
@@ -264,6 +269,24 @@ export async function startRedisSentinel(
       })
     },
     currentPrimaryPort: () => masterAddress().catch(() => undefined),
+    describe: async () => {
+      const named = await masterAddress().catch(() => undefined)
+      const nodes = await Promise.all(
+        [primary, ...(options.replica === true ? [replica] : [])].map(async (port) => {
+          const about = await ask(port, async (client) => {
+            const info = await client.info('replication')
+            const field = (name: string) =>
+              new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
+            const keys = await client.dbsize()
+            return `role ${field('role') ?? '?'}, ${String(keys)} keys, master ${field('master_port') ?? '-'} link ${field('master_link_status') ?? '-'}`
+          }).catch(
+            (error: unknown) => `unreachable (${error instanceof Error ? error.message : 'error'})`,
+          )
+          return `${String(port)}: ${about}`
+        }),
+      )
+      return `the sentinel names ${String(named)}; started with primary ${String(primary)}; ${nodes.join('; ')}`
+    },
     stop: async () => {
       await new Promise<void>((resolve) => {
         if (portHolder.listening) {
