@@ -1,6 +1,7 @@
 /**
- * The client side of one MCP session that the gateway serves itself (stdio routes): Streamable
- * HTTP (spec 2025-11-25, Transports §Streamable HTTP) over the messages a process sends.
+ * The client side of one MCP session that the gateway serves itself (stdio and legacy SSE
+ * routes): Streamable HTTP (spec 2025-11-25, Transports §Streamable HTTP) over the messages the
+ * MCP server behind it sends.
  *
  * - A POST with requests is answered with one JSON body (an object, or an array for a batch) when
  *   the answers are all the process sends for it. When anything else comes first (progress, a log

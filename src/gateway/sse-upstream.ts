@@ -281,8 +281,21 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }
     sessions.set(id, session)
-    if (!(await call.opened(id))) {
+    // The owner is recorded before the session is used. When that fails (a store fault), or the id
+    // is somehow another's, the session goes without forgetting a binding that is not its own.
+    const abandon = async () => {
+      session.ended = () => Promise.resolve()
       await end(session)
+    }
+    let owned: boolean
+    try {
+      owned = await call.opened(id)
+    } catch (error) {
+      await abandon()
+      throw error
+    }
+    if (!owned) {
+      await abandon()
       return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
     }
     return session

@@ -135,8 +135,23 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     }
     sessions.set(id, entry)
     bridge.attach(entry)
-    if (!(await call.opened(id))) {
+    // The owner is recorded before the session is used. When that fails (a store fault), or the id
+    // is somehow another's, the session goes without forgetting a binding that is not its own.
+    const abandon = async () => {
+      closed = true
+      sessions.delete(id)
+      bridge.detach(entry)
       await entry.transport.close()
+    }
+    let owned: boolean
+    try {
+      owned = await call.opened(id)
+    } catch (error) {
+      await abandon()
+      throw error
+    }
+    if (!owned) {
+      await abandon()
       return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
     }
     return entry

@@ -307,6 +307,23 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
       }
     }, 30_000)
 
+    it('opens no session when its owner cannot be recorded, and forgets no binding it does not own', async () => {
+      const upstream = upstreamOf({ maxSessions: 1, credential: () => [] })
+      const endedBefore = record.ended.length
+      try {
+        const failing = { ...call(init), opened: () => Promise.reject(new Error('store down')) }
+        await expect(upstream.handle(failing)).rejects.toThrow('store down')
+        const another = { ...call(init), opened: () => Promise.resolve(false) }
+        expect((await upstream.handle(another)).status).toBe(500)
+        // Neither took the one slot, and neither removed a binding.
+        expect(record.ended.length).toBe(endedBefore)
+        const ok = await upstream.handle(call(init))
+        expect(ok.status).toBe(200)
+      } finally {
+        await upstream.close()
+      }
+    }, 30_000)
+
     it("gets the caller's credential once per client message, and that message's POST carries it", async () => {
       let calls = 0
       const upstream = upstreamOf({
