@@ -49,13 +49,6 @@ export function validID(id: unknown): id is string | number {
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
 }
 
-/** The ids of the requests of a POST (not its notifications or responses). */
-export function requestIDs(messages: readonly RPCMessage[] | undefined): (string | number)[] {
-  const ids: (string | number)[] = []
-  for (const m of messages ?? []) if (validID(m.id) && typeof m.method === 'string') ids.push(m.id)
-  return ids
-}
-
 /** Reads at most `max` bytes of the body; `undefined` when it is larger. */
 export async function readCapped(
   request: Request,
