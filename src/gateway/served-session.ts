@@ -26,6 +26,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { BytesResponse } from '../http/bytes-response.js'
 import type { EventBuffer } from './event-buffer.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
+import type { UpstreamCall } from './upstream.js'
 
 type ID = string | number
 
@@ -453,6 +454,28 @@ export function postRefusal(
     return rpcError(400, RPC.invalidRequest, 'Invalid Request: initialize must be sent alone')
   }
   return undefined
+}
+
+/**
+ * Records the owner of a new session (`call.opened`) before it is used. When that fails (a store
+ * fault: rethrown) or the id is somehow another's (`500`), `abandon` drops the session, which must
+ * not forget any binding: the one under that id is not the session's own.
+ */
+export async function recordOwner(
+  call: Pick<UpstreamCall, 'opened'>,
+  id: string,
+  abandon: () => Promise<void>,
+): Promise<Response | undefined> {
+  let owned: boolean
+  try {
+    owned = await call.opened(id)
+  } catch (error) {
+    await abandon()
+    throw error
+  }
+  if (owned) return undefined
+  await abandon()
+  return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
 }
 
 /** Forgets the connection of an exchange's stream when its client leaves (a drop). */

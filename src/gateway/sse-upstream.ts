@@ -18,7 +18,7 @@ import type { UpstreamTracing } from './http-upstream.js'
 import { EventBuffer, type EventBufferLimits } from './event-buffer.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
-import { postRefusal, ServedSession } from './served-session.js'
+import { postRefusal, recordOwner, ServedSession } from './served-session.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
 type ID = string | number
@@ -281,24 +281,12 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }
     sessions.set(id, session)
-    // The owner is recorded before the session is used. When that fails (a store fault), or the id
-    // is somehow another's, the session goes without forgetting a binding that is not its own.
+    // Dropped if its owner cannot be recorded: then no binding is forgotten (recordOwner).
     const abandon = async () => {
       session.ended = () => Promise.resolve()
       await end(session)
     }
-    let owned: boolean
-    try {
-      owned = await call.opened(id)
-    } catch (error) {
-      await abandon()
-      throw error
-    }
-    if (!owned) {
-      await abandon()
-      return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
-    }
-    return session
+    return (await recordOwner(call, id, abandon)) ?? session
   }
 
   const sweep = setInterval(

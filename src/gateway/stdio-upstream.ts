@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { EventBuffer } from './event-buffer.js'
 import { RPC, rpcError, validID } from './messages.js'
 import { commandSpawnable } from './readiness.js'
-import { postRefusal, ServedSession } from './served-session.js'
+import { postRefusal, recordOwner, ServedSession } from './served-session.js'
 import { Bridge, type BridgeDeps, type BridgeSession } from './stdio-bridge.js'
 import type { StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -135,26 +135,14 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     }
     sessions.set(id, entry)
     bridge.attach(entry)
-    // The owner is recorded before the session is used. When that fails (a store fault), or the id
-    // is somehow another's, the session goes without forgetting a binding that is not its own.
+    // Dropped if its owner cannot be recorded: then no binding is forgotten (recordOwner).
     const abandon = async () => {
       closed = true
       sessions.delete(id)
       bridge.detach(entry)
       await entry.transport.close()
     }
-    let owned: boolean
-    try {
-      owned = await call.opened(id)
-    } catch (error) {
-      await abandon()
-      throw error
-    }
-    if (!owned) {
-      await abandon()
-      return rpcError(500, RPC.internalError, 'the session could not be opened; try again')
-    }
-    return entry
+    return (await recordOwner(call, id, abandon)) ?? entry
   }
 
   // Idle sessions are closed (their process too in `session` mode); the timer keeps no one alive.
