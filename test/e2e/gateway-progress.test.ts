@@ -28,6 +28,16 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', (l
 })
 `
 
+/** A stdio MCP server that answers each `initialize` 1.5 s after it came. */
+const SLOW_ANSWER = `
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line)
+  if (m.method !== 'initialize') return
+  const result = { protocolVersion: m.params.protocolVersion, capabilities: {}, serverInfo: { name: 'slow answer', version: '1' } }
+  setTimeout(() => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n'), 1500)
+})
+`
+
 let everything: Awaited<ReturnType<typeof startEverythingSSE>>
 let serve: RunningServe
 
@@ -59,6 +69,15 @@ beforeAll(async () => {
               command: process.execPath,
               args: ['-e', SLOW_START],
               timeoutSeconds: 1,
+            },
+          },
+          {
+            path: '/slow-answer',
+            upstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: ['-e', SLOW_ANSWER],
+              timeoutSeconds: 4,
             },
           },
         ],
@@ -133,40 +152,70 @@ describe.each(['/stdio', '/legacy'])('answer deadline on %s', (path) => {
   }, 60_000)
 })
 
+/** An access token for `path`, signed in without an `initialize` of its own (the 401 comes first). */
+async function tokenFor(path: string): Promise<string> {
+  const url = new URL(serve.routes[path]!)
+  const provider = new BrowserlessClientProvider({
+    redirectUrl: 'http://127.0.0.1:3999/callback',
+    clientName: `token for ${path}`,
+    user: ADA,
+  })
+  const signIn = new StreamableHTTPClientTransport(url, { authProvider: provider })
+  await new Client({ name: 'sign in', version: '1' }).connect(signIn).catch(() => undefined)
+  await signIn.finishAuth(provider.code!)
+  return provider.saved!.access_token
+}
+
+/** A raw `initialize` POST to `path` (a new session each time). */
+const initialize = (path: string, token: string, id: number, signal?: AbortSignal) =>
+  post(
+    serve.routes[path]!,
+    token,
+    {
+      jsonrpc: '2.0',
+      id,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 'raw', version: '1' },
+      },
+    },
+    {},
+    signal,
+  )
+
 describe('an initialize the shared process does not answer in time', () => {
   it('fails the sessions waiting for it too, and the next initialize is sent again', async () => {
-    // Signed in for the route without an initialize of its own (the 401 comes first).
-    const url = new URL(serve.routes['/slow-start']!)
-    const provider = new BrowserlessClientProvider({
-      redirectUrl: 'http://127.0.0.1:3999/callback',
-      clientName: 'slow start',
-      user: ADA,
-    })
-    const signIn = new StreamableHTTPClientTransport(url, { authProvider: provider })
-    await new Client({ name: 'slow start', version: '1' }).connect(signIn).catch(() => undefined)
-    await signIn.finishAuth(provider.code!)
-    const token = provider.saved!.access_token
-    const initialize = (id: number) =>
-      post(serve.routes['/slow-start']!, token, {
-        jsonrpc: '2.0',
-        id,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-11-25',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }).then((res) => res.text())
+    const token = await tokenFor('/slow-start')
     const started = Date.now()
-    const first = initialize(1)
+    const first = initialize('/slow-start', token, 1).then((res) => res.text())
     await new Promise((done) => setTimeout(done, 200))
     // Waits for the first one's answer (the process is initialized once for every session).
-    const second = initialize(2)
+    const second = initialize('/slow-start', token, 2).then((res) => res.text())
     expect(await first).toContain('the MCP server did not answer in time')
     expect(await second).toContain('"error"')
     expect(Date.now() - started).toBeLessThan(2500)
     // The next session's initialize reaches the process again, which answers it.
-    const third = await initialize(3)
+    const third = await initialize('/slow-start', token, 3).then((res) => res.text())
     expect(third).toContain('"serverInfo":{"name":"slow"')
+  }, 30_000)
+})
+
+describe('a session that ends while the shared process initializes', () => {
+  it('leaves the initialize pending for the sessions waiting on the same answer', async () => {
+    const token = await tokenFor('/slow-answer')
+    const started = Date.now()
+    // The first session's client leaves while the process works on its initialize: the session
+    // ends (499), the process's answer is still on its way.
+    const leaving = new AbortController()
+    const first = initialize('/slow-answer', token, 1, leaving.signal).catch((e: unknown) => e)
+    await new Promise((done) => setTimeout(done, 300))
+    leaving.abort()
+    expect(await first).toBeInstanceOf(Error)
+    // A second session waits for that same answer, and gets it (not the 4 s deadline's error).
+    const second = await initialize('/slow-answer', token, 2).then((res) => res.text())
+    expect(second).toContain('"serverInfo":{"name":"slow answer"')
+    expect(Date.now() - started).toBeLessThan(3000)
   }, 30_000)
 })
