@@ -2,10 +2,13 @@
  * A legacy HTTP+SSE MCP server (protocol 2024-11-05) behind a route. Clients still speak
  * Streamable HTTP to the gateway (its own session layer, served-session.ts, one per session);
  * each session opens its own event stream at the server (the SDK's SSE client transport), whose
- * `endpoint` event says where messages are POSTed. Messages pass unchanged in both directions
- * (one upstream stream per session: no id remapping), with the route's credential and identity
- * headers on every upstream request, per-request deadlines, and `tools/list` answers filtered by
- * policy. Sessions live in this instance's memory, like stdio ones.
+ * `endpoint` event says where messages are POSTed. The client's requests go to the server under
+ * ids of the session's own (1, 2, 3, ...), mapped back on their answers: a call the gateway has
+ * given up on (its deadline passed) keeps its upstream id, so a late answer to it is dropped even
+ * when the client has sent a new request with the same id since. Everything else passes unchanged,
+ * with the route's credential and identity headers on every upstream request, per-request
+ * deadlines, and `tools/list` answers filtered by policy. Sessions live in this instance's memory,
+ * like stdio ones.
  */
 import { randomUUID } from 'node:crypto'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
@@ -54,17 +57,37 @@ interface Session {
   // The legacy transport is what this upstream kind is for.
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   client: SSEClientTransport
-  /** Requests waiting for the server's answer, by id (JSON), with their deadline. */
-  pending: Map<string, { id: ID; method: string; deadline: CallDeadline }>
-  /** Requests whose answers policy rewrites. */
-  rewrites: Map<string, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
-  /** Progress token → the request it belongs to (so progress goes on that request's stream). */
-  progress: Map<string, ID>
+  /** The upstream id of the session's next request. */
+  nextID: number
+  /** Requests waiting for the server's answer, by their upstream id. */
+  pending: Map<number, Pending>
+  /** Progress token (JSON) → the upstream id of the request it belongs to. */
+  progress: Map<string, number>
 }
 
-/** Forgets the progress tokens of a request that ended (answered, timed out, refused). */
-function forget(s: Session, id: ID): void {
-  for (const [token, related] of s.progress) if (related === id) s.progress.delete(token)
+/** A client's request the server has not answered yet. */
+interface Pending {
+  /** The client's id for it. */
+  id: ID
+  deadline: CallDeadline
+  /** Policy's rewrite of its answer (a filtered `tools/list`), with the request it was for. */
+  rewrite?: { request: RPCMessage; apply: NonNullable<UpstreamCall['rewrite']> }
+}
+
+/** Stops waiting for the request sent upstream as `upstream`; `undefined` if none waits. */
+function settle(s: Session, upstream: number): Pending | undefined {
+  const p = s.pending.get(upstream)
+  if (!p) return undefined
+  p.deadline.clear()
+  s.pending.delete(upstream)
+  for (const [token, related] of s.progress) if (related === upstream) s.progress.delete(token)
+  return p
+}
+
+/** The upstream id of the client's request `id` still waiting for its answer. */
+function upstreamIDOf(s: Session, id: unknown): number | undefined {
+  for (const [upstream, p] of s.pending) if (p.id === id) return upstream
+  return undefined
 }
 
 export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
@@ -108,25 +131,23 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
 
   const toClient = (s: Session, msg: RPCMessage) => {
     if (typeof msg.method !== 'string' && validID(msg.id)) {
-      const key = JSON.stringify(msg.id)
-      const p = s.pending.get(key)
+      // An answer to nothing waiting (a call the gateway gave up on) goes nowhere.
+      const p = typeof msg.id === 'number' ? settle(s, msg.id) : undefined
       if (!p) return
-      p.deadline.clear()
-      s.pending.delete(key)
-      forget(s, p.id)
-      const fix = s.rewrites.get(key)
-      s.rewrites.delete(key)
-      const out = fix && fix.request.method === p.method ? fix.rewrite(fix.request, msg) : msg
-      s.server.send(out)
+      const answer = { ...msg, id: p.id }
+      const fix = p.rewrite
+      s.server.send(fix ? fix.apply(fix.request, answer) : answer)
       return
     }
     let related: ID | undefined
     if (msg.method === 'notifications/progress') {
       const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken
-      related = s.progress.get(JSON.stringify(token))
-      if (related === undefined) return
+      const upstream = s.progress.get(JSON.stringify(token))
+      const p = upstream === undefined ? undefined : s.pending.get(upstream)
+      if (!p) return
+      related = p.id
       // MCP lifecycle §Timeouts: progress for the call restarts its clock (up to the maximum).
-      s.pending.get(JSON.stringify(related))?.deadline.progress()
+      p.deadline.progress()
     } else if (validID(msg.id)) {
       // A request from the server (sampling, elicitation): on the stream of the latest call.
       related = [...s.pending.values()].at(-1)?.id
@@ -134,19 +155,20 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
     s.server.send(msg, related !== undefined ? { relatedRequestId: related } : undefined)
   }
 
-  const toServer = (s: Session, msg: RPCMessage) => {
+  const toServer = (s: Session, msg: RPCMessage, rewrite?: UpstreamCall['rewrite']) => {
+    let out = msg
     if (typeof msg.method === 'string' && validID(msg.id)) {
       const id = msg.id
-      const key = JSON.stringify(id)
+      const upstream = s.nextID++
+      out = { ...msg, id: upstream }
       const token = (msg.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
         ?.progressToken
-      if (token !== undefined) s.progress.set(JSON.stringify(token), id)
+      if (token !== undefined) s.progress.set(JSON.stringify(token), upstream)
       const deadline = callDeadline({
         timeoutMs: options.timeoutMs,
         maxMs: options.maxTimeoutMs ?? options.timeoutMs,
         onTimeout: () => {
-          if (!s.pending.delete(key)) return
-          forget(s, id)
+          if (!settle(s, upstream)) return
           options.onError?.('upstream timed out')
           const error = {
             code: RPC.internalError,
@@ -156,7 +178,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
           const cancelled = {
             jsonrpc: '2.0',
             method: 'notifications/cancelled',
-            params: { requestId: id, reason: 'timed out at the gateway' },
+            params: { requestId: upstream, reason: 'timed out at the gateway' },
           }
           // The gateway's own message: a credential of its own (the call's may be old by now).
           void credentialOf(s.token)
@@ -167,19 +189,26 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
             .catch(() => undefined)
         },
       })
-      s.pending.set(key, { id, method: msg.method, deadline })
+      s.pending.set(upstream, {
+        id,
+        deadline,
+        ...(rewrite ? { rewrite: { request: msg, apply: rewrite } } : {}),
+      })
+    } else if (msg.method === 'notifications/cancelled') {
+      // The client cancels by its id: the server knows the call by the session's.
+      const params = msg.params as { requestId?: unknown } | undefined
+      const upstream = upstreamIDOf(s, params?.requestId)
+      if (upstream === undefined) return // answered already, or never sent: nothing to cancel
+      out = { ...msg, params: { ...params, requestId: upstream } }
     }
-    s.client.send(msg as JSONRPCMessage).catch(() => {
+    const sent = out
+    s.client.send(sent as JSONRPCMessage).catch(() => {
       options.onError?.('upstream refused a message')
-      if (validID(msg.id) && typeof msg.method === 'string') {
-        const key = JSON.stringify(msg.id)
-        const p = s.pending.get(key)
+      if (typeof sent.method === 'string' && typeof sent.id === 'number') {
+        const p = settle(s, sent.id)
         if (!p) return
-        p.deadline.clear()
-        s.pending.delete(key)
-        forget(s, p.id)
         const error = { code: RPC.internalError, message: 'the MCP server is unavailable' }
-        s.server.send({ jsonrpc: '2.0', id: msg.id, error })
+        s.server.send({ jsonrpc: '2.0', id: p.id, error })
       }
     })
   }
@@ -233,20 +262,17 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       id,
       lastSeen: Date.now(),
       ended: (sessionId: string) => call.ended(sessionId),
+      nextID: 1,
       pending: new Map(),
-      rewrites: new Map(),
       progress: new Map(),
       // eslint-disable-next-line @typescript-eslint/no-deprecated
       client: new SSEClientTransport(new URL(options.url), { fetch: withCredential }),
       server: new ServedSession({
         id,
         events,
+        // Policy rewrites the answers of the requests it was given for, once they are sent.
         onMessage: (m, rewrite) => {
-          // Policy rewrites the answers of the requests it was given for, once they are sent.
-          if (rewrite && validID(m.id) && typeof m.method === 'string') {
-            session.rewrites.set(JSON.stringify(m.id), { request: m, rewrite })
-          }
-          toServer(session, m)
+          toServer(session, m, rewrite)
         },
         // DELETE or idle: the session is over, upstream too.
         onClose: () => end(session),

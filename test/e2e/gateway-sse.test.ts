@@ -3,7 +3,8 @@
  * `@modelcontextprotocol/server-everything` on its own `sse` transport. The official SDK client
  * speaks Streamable HTTP to the gateway; the gateway opens one upstream event stream per session.
  * Tools, progress, resources and prompts pass; policy filters `tools/list`; sessions stay their
- * owner's; a call the server does not answer in time becomes a JSON-RPC error.
+ * owner's; a call the server does not answer in time becomes a JSON-RPC error, and its late answer
+ * never reaches a later call that reuses its id.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,12 +12,13 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { OAuthError } from '../../src/errors.js'
 import { createSSEUpstream } from '../../src/gateway/sse-upstream.js'
 import type { UpstreamCall } from '../../src/gateway/upstream.js'
 import type { AccessToken } from '../../src/jwt/access-token.js'
-import { connectAs, post, startEverythingSSE } from '../helpers/gateway.js'
+import { connectAs, post, postInSession, startEverythingSSE } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
@@ -57,9 +59,66 @@ async function startSSERecorder(): Promise<string> {
   return `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/sse`
 }
 
+let lateServer: Server
+/** What the late answerer was sent: its `tools/call` ids and the cancellations it ignored. */
+const late = { callIDs: [] as unknown[], cancelled: [] as unknown[] }
+
+/**
+ * A legacy SSE server (the SDK's) whose `wait` tool answers after `ms` whatever happens: it never
+ * sees a cancellation (they are recorded and dropped before the SDK would act on one), as a server
+ * whose answer was already on its way would not.
+ */
+async function startLateAnswerer(): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  const transports = new Map<string, SSEServerTransport>()
+  lateServer = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
+      const transport = new SSEServerTransport('/message', res)
+      transports.set(transport.sessionId, transport)
+      const server = new McpServer({ name: 'late answerer', version: '1' })
+      server.registerTool(
+        'wait',
+        { description: 'answers after ms', inputSchema: { ms: z.number(), label: z.string() } },
+        async ({ ms, label }) => {
+          await new Promise((done) => setTimeout(done, ms))
+          return { content: [{ type: 'text', text: `answer to ${label}` }] }
+        },
+      )
+      void server.connect(transport)
+      return
+    }
+    const transport = transports.get(url.searchParams.get('sessionId') ?? '')
+    if (req.method !== 'POST' || url.pathname !== '/message' || !transport) {
+      res.writeHead(404).end()
+      return
+    }
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const message = JSON.parse(Buffer.concat(chunks).toString()) as {
+        id?: unknown
+        method?: string
+        params?: { requestId?: unknown }
+      }
+      if (message.method === 'tools/call') late.callIDs.push(message.id)
+      if (message.method === 'notifications/cancelled') {
+        late.cancelled.push(message.params?.requestId)
+        res.writeHead(202).end('Accepted')
+        return
+      }
+      void transport.handlePostMessage(req, res, message)
+    })
+  })
+  await new Promise<void>((done) => lateServer.listen(0, '127.0.0.1', done))
+  return `http://127.0.0.1:${(lateServer.address() as AddressInfo).port}/sse`
+}
+
 beforeAll(async () => {
   everything = await startEverythingSSE()
   const recorderUrl = await startSSERecorder()
+  const lateUrl = await startLateAnswerer()
   serve = await startServe({
     port: 0,
     store: 'memory',
@@ -90,6 +149,7 @@ beforeAll(async () => {
               identityHeaders: {},
             },
           },
+          { path: '/late', upstream: { kind: 'sse', url: lateUrl, timeoutSeconds: 3 } },
         ],
       },
     },
@@ -101,6 +161,8 @@ afterAll(async () => {
   await (everything as typeof everything | undefined)?.stop()
   recorder.closeAllConnections()
   await new Promise((done) => recorder.close(done))
+  lateServer.closeAllConnections()
+  await new Promise((done) => lateServer.close(done))
 })
 
 describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
@@ -167,6 +229,34 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
       expect(JSON.stringify(echo.content)).toContain('after')
     } finally {
       await client.close()
+    }
+  }, 60_000)
+
+  it('never gives the late answer of a call it gave up on to a later call with the same id', async () => {
+    const url = serve.routes['/late']!
+    const connected = await connectAs(url, ADA)
+    const wait = (ms: number, label: string) =>
+      postInSession(url, connected, {
+        jsonrpc: '2.0',
+        id: 'same',
+        method: 'tools/call',
+        params: { name: 'wait', arguments: { ms, label } },
+      }).then((res) => res.text())
+    try {
+      // The gateway gives up on the first call at 3 s; the server answers it at 4 s, while the
+      // second call (same client id, answered at about 5 s) waits.
+      expect(await wait(4000, 'first')).toContain('the MCP server did not answer in time')
+      const second = await wait(2000, 'second')
+      expect(second).toContain('answer to second')
+      expect(second).not.toContain('answer to first')
+      // The server knew the two calls under two ids of the session's, and was told of the first
+      // one's cancellation under its own.
+      expect(late.callIDs).toHaveLength(2)
+      expect(new Set(late.callIDs).size).toBe(2)
+      expect(late.callIDs).not.toContain('same')
+      expect(late.cancelled).toEqual([late.callIDs[0]])
+    } finally {
+      await connected.client.close()
     }
   }, 60_000)
 
