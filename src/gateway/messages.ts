@@ -17,6 +17,7 @@ export interface RPCMessage {
 export const RPC = {
   parseError: -32700,
   invalidRequest: -32600,
+  invalidParams: -32602,
   internalError: -32603,
   /** MCP 2026-07-28 (SEP-2243): `Mcp-Method`/`Mcp-Name` differ from the body. */
   headerMismatch: -32020,
@@ -104,25 +105,56 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
         msg.id,
       )
     }
+    const invalid = isCall ? invalidParams(msg) : undefined
+    if (invalid !== undefined) return rpcError(400, RPC.invalidParams, invalid, msg.id)
   }
   return list as RPCMessage[]
 }
 
-/** The body field `Mcp-Name` mirrors, per method (SEP-2243). */
-const NAME_SOURCE = new Map<string, string>([
-  ['tools/call', 'name'],
-  ['prompts/get', 'name'],
-  ['resources/read', 'uri'],
-  ['resources/subscribe', 'uri'],
-  ['resources/unsubscribe', 'uri'],
+/**
+ * Why a request's `params` are unusable, if they are. MCP's `params` are an object (JSON-RPC's
+ * positional arrays are not MCP), and a method that names a tool, prompt or resource names it
+ * with a string. Refused here, not left to the server: policy decides on that name, and a server
+ * that read an array or a non-string name its own way (`tools[["admin"]]` is `tools.admin` in
+ * JavaScript) would run what policy never saw.
+ */
+function invalidParams(msg: RPCMessage): string | undefined {
+  const params = msg.params
+  if (params === undefined) {
+    const named = NAMED_METHODS.get(msg.method as string)
+    return named ? `Invalid params: ${String(msg.method)} needs params` : undefined
+  }
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    return 'Invalid params: params must be an object'
+  }
+  const named = NAMED_METHODS.get(msg.method as string)
+  if (named && typeof (params as Record<string, unknown>)[named.field] !== 'string') {
+    return `Invalid params: ${String(msg.method)} needs a string ${named.field}`
+  }
+  return undefined
+}
+
+/**
+ * The methods that name a tool, prompt or resource: what policy decides on (`kind`), and the
+ * field of `params` that names it, which `Mcp-Name` mirrors (SEP-2243).
+ */
+export const NAMED_METHODS: ReadonlyMap<
+  string,
+  { readonly kind: 'tools' | 'prompts' | 'resources'; readonly field: string }
+> = new Map([
+  ['tools/call', { kind: 'tools', field: 'name' }],
+  ['prompts/get', { kind: 'prompts', field: 'name' }],
+  ['resources/read', { kind: 'resources', field: 'uri' }],
+  ['resources/subscribe', { kind: 'resources', field: 'uri' }],
+  ['resources/unsubscribe', { kind: 'resources', field: 'uri' }],
 ])
 
 /** The name a request is about (tool, prompt or resource), if its method has one. */
 export function messageName(msg: RPCMessage): string | undefined {
   if (typeof msg.method !== 'string') return undefined
-  const field = NAME_SOURCE.get(msg.method)
-  if (field === undefined || typeof msg.params !== 'object' || msg.params === null) return undefined
-  const value = (msg.params as Record<string, unknown>)[field]
+  const named = NAMED_METHODS.get(msg.method)
+  if (named === undefined || typeof msg.params !== 'object' || msg.params === null) return undefined
+  const value = (msg.params as Record<string, unknown>)[named.field]
   return typeof value === 'string' ? value : undefined
 }
 

@@ -6,7 +6,7 @@
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
-import type { RPCMessage } from './messages.js'
+import { messageName, NAMED_METHODS, type RPCMessage } from './messages.js'
 
 export type Decision =
   | { readonly kind: 'allow' }
@@ -92,15 +92,6 @@ function byURI(rules: Rules, uri: string): AccessRule | undefined {
   return best === undefined ? undefined : rules[best]
 }
 
-/** Which item a request names, and which kind it is. */
-const GOVERNED: Record<string, { kind: 'tools' | 'prompts' | 'resources'; param: string }> = {
-  'tools/call': { kind: 'tools', param: 'name' },
-  'prompts/get': { kind: 'prompts', param: 'name' },
-  'resources/read': { kind: 'resources', param: 'uri' },
-  'resources/subscribe': { kind: 'resources', param: 'uri' },
-  'resources/unsubscribe': { kind: 'resources', param: 'uri' },
-}
-
 /** List methods, the array in their result and the field that names each item. */
 const LISTS: Record<
   string,
@@ -180,13 +171,14 @@ export class RoutePolicy {
 
   /** The decision for one incoming message (tool calls, prompt gets, resource reads). */
   message(msg: RPCMessage, token: AccessToken): Decision {
-    const method = msg.method
-    const governed =
-      typeof method === 'string' && Object.hasOwn(GOVERNED, method) ? GOVERNED[method] : undefined
-    if (!governed) return ALLOW
-    const key = (msg.params as Record<string, unknown> | undefined)?.[governed.param]
-    if (typeof key !== 'string') return ALLOW // the server answers a malformed request itself
-    return this.item(governed.kind, key, token)
+    const named = typeof msg.method === 'string' ? NAMED_METHODS.get(msg.method) : undefined
+    if (!named) return ALLOW
+    const name = messageName(msg)
+    // parseMessages refuses such a request first; should one come here, it passes no rule.
+    if (name === undefined) {
+      return { kind: 'deny', message: 'the request names nothing', reason: 'malformed' }
+    }
+    return this.item(named.kind, name, token)
   }
 
   /** A list result (`tools/list`, `prompts/list`, `resources/list`, templates) with only what the caller may use now. */

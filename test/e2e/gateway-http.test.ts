@@ -179,7 +179,7 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
     }
   }, 60_000)
 
-  it('refuses malformed JSON-RPC, oversized bodies and Mcp-Method/Mcp-Name mismatches (-32020)', async () => {
+  it('refuses malformed JSON-RPC, unusable params (-32602), oversized bodies and Mcp-Method/Mcp-Name mismatches (-32020)', async () => {
     const { client, provider } = await connectAs(serve.routes['/mcp']!, ADA)
     try {
       const token = provider.saved!.access_token
@@ -190,6 +190,28 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
       const notRpc = await post(url, token, { hello: 'world' })
       expect(notRpc.status).toBe(400)
       expect((await notRpc.json()).error.code).toBe(-32600)
+      // A tool named other than by a string, or params that are no object, never reach the
+      // server: policy ('get-env' is nobody's) decides on the name as a string.
+      for (const params of [
+        { name: ['get-env'], arguments: {} },
+        ['get-env', {}],
+        'get-env',
+        { arguments: {} },
+      ]) {
+        const odd = await post(url, token, { jsonrpc: '2.0', id: 9, method: 'tools/call', params })
+        expect(odd.status).toBe(400)
+        expect(await odd.json()).toMatchObject({ id: 9, error: { code: -32602 } })
+      }
+      const positional = await post(url, token, {
+        jsonrpc: '2.0',
+        id: 10,
+        method: 'ping',
+        params: [],
+      })
+      expect((await positional.json()).error).toMatchObject({
+        code: -32602,
+        message: 'Invalid params: params must be an object',
+      })
       const big = await post(url, token, {
         jsonrpc: '2.0',
         id: 1,
