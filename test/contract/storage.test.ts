@@ -174,40 +174,44 @@ describe('redis store failures', () => {
   )
 })
 
-describe.skipIf(REDIS_URL === undefined || REDIS_URL === '')('redis store scripts', () => {
-  /** How many times the server has run `command` (INFO commandstats), across all clients. */
-  async function calls(admin: Redis, command: string): Promise<number> {
-    const stats = await admin.info('commandstats')
-    return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0)
-  }
-
-  it('calls the commit and release scripts by their SHA, and reloads them after SCRIPT FLUSH', async () => {
-    const admin = new Redis(REDIS_URL ?? '')
-    const store = createRedisStore({ url: REDIS_URL ?? '', keyPrefix: `${RUN_PREFIX}scripts:` })
-    try {
-      const step = { absent: ['marker'], set: [{ key: 'marker', value: 1, ttlSeconds: 60 }] }
-      expect(await store.commit(step)).toBe(true)
-      const before = await calls(admin, 'evalsha')
-      expect(await store.commit(step)).toBe(false)
-      expect(await store.commit({ require: ['marker'], delete: ['marker'] })).toBe(true)
-      expect(await calls(admin, 'evalsha')).toBeGreaterThanOrEqual(before + 2)
-
-      // A server without the script (restart, failover, flush) answers NOSCRIPT: the store
-      // sends the source once and the step applies exactly once.
-      await admin.script('FLUSH')
-      expect(await store.commit(step)).toBe(true)
-      expect(await store.get('marker')).toBe(1)
-      await admin.script('FLUSH')
-      expect(await store.acquireLock('lock', 'owner-1', { ttlSeconds: 60 })).toBe(true)
-      expect(await store.releaseLock('lock', 'owner-2')).toBe(false)
-      expect(await store.releaseLock('lock', 'owner-1')).toBe(true)
-    } finally {
-      await store.delete('marker')
-      await store.close()
-      await admin.quit()
+// Skipped, with the warning above, where REDIS_URL is not set; in CI it is set (or the test above fails).
+describe.skipIf(REDIS_URL === undefined || REDIS_URL === '')(
+  'redis store scripts (skipped when REDIS_URL is not set)',
+  () => {
+    /** How many times the server has run `command` (INFO commandstats), across all clients. */
+    async function calls(admin: Redis, command: string): Promise<number> {
+      const stats = await admin.info('commandstats')
+      return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0)
     }
-  })
-})
+
+    it('calls the commit and release scripts by their SHA, and reloads them after SCRIPT FLUSH', async () => {
+      const admin = new Redis(REDIS_URL ?? '')
+      const store = createRedisStore({ url: REDIS_URL ?? '', keyPrefix: `${RUN_PREFIX}scripts:` })
+      try {
+        const step = { absent: ['marker'], set: [{ key: 'marker', value: 1, ttlSeconds: 60 }] }
+        expect(await store.commit(step)).toBe(true)
+        const before = await calls(admin, 'evalsha')
+        expect(await store.commit(step)).toBe(false)
+        expect(await store.commit({ require: ['marker'], delete: ['marker'] })).toBe(true)
+        expect(await calls(admin, 'evalsha')).toBeGreaterThanOrEqual(before + 2)
+
+        // A server without the script (restart, failover, flush) answers NOSCRIPT: the store
+        // sends the source once and the step applies exactly once.
+        await admin.script('FLUSH')
+        expect(await store.commit(step)).toBe(true)
+        expect(await store.get('marker')).toBe(1)
+        await admin.script('FLUSH')
+        expect(await store.acquireLock('lock', 'owner-1', { ttlSeconds: 60 })).toBe(true)
+        expect(await store.releaseLock('lock', 'owner-2')).toBe(false)
+        expect(await store.releaseLock('lock', 'owner-1')).toBe(true)
+      } finally {
+        await store.delete('marker')
+        await store.close()
+        await admin.quit()
+      }
+    })
+  },
+)
 
 describe('sqlite store failures', () => {
   it('throws StoreError when the data directory cannot be created', async () => {
