@@ -1,6 +1,12 @@
 /**
  * Reading the JSON-RPC body of a POST once, for policy and header checks, with the answers the
  * gateway gives itself (JSON-RPC-shaped, never carrying upstream text).
+ *
+ * One part is written by hand: the check for a member name written twice in one object
+ * (`hasDuplicateMember`), which no JSON parser available here reports. It adds about 1 µs to a
+ * 200-byte `tools/call` (2.4 µs for the whole of `parseMessages` against 1.3 µs for decoding and
+ * `JSON.parse` alone, Node 20, a loop of 200,000) and about 0.2 ms to a 1 MB body (3.1 against
+ * 2.9 ms).
  */
 
 /** One JSON-RPC message as the gateway sees it (only the fields it looks at are typed). */
@@ -83,10 +89,19 @@ export async function readCapped(
 /** The messages of a POST body, or an error response for one that is not JSON-RPC. */
 export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
   let body: unknown
+  let text: string
   try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    body = JSON.parse(text)
   } catch {
     return rpcError(400, RPC.parseError, 'Parse error: the body is not JSON')
+  }
+  if (hasDuplicateMember(text)) {
+    return rpcError(
+      400,
+      RPC.invalidRequest,
+      'Invalid Request: a member name appears twice in one object',
+    )
   }
   const list = Array.isArray(body) ? body : [body]
   if (list.length === 0) return rpcError(400, RPC.invalidRequest, 'Invalid Request: empty batch')
@@ -109,6 +124,65 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
     if (invalid !== undefined) return rpcError(400, RPC.invalidParams, invalid, msg.id)
   }
   return list as RPCMessage[]
+}
+
+/**
+ * Whether an object in `text` (JSON that `JSON.parse` accepted) has a member name twice, compared
+ * after unescaping (`"n\u0061me"` is `"name"`). RFC 8259 §4 leaves the meaning of such an object
+ * to the receiver, and receivers differ: `JSON.parse` keeps the last member, some parsers the
+ * first. An HTTP route passes the body on as the client wrote it, so a body whose `method` or
+ * tool `name` policy read one way could reach the server meaning another; I-JSON (RFC 7493 §2.3)
+ * forbids duplicate names, and the gateway refuses them. It needs no general JSON parsing since
+ * `text` is known to be valid: a string
+ * is a member name exactly when `:` follows it, and the scan jumps from quote to quote with
+ * `indexOf`.
+ */
+function hasDuplicateMember(text: string): boolean {
+  // The names seen so far in each object being read (`undefined` for an array).
+  const open: (Set<string> | undefined)[] = []
+  const n = text.length
+  let i = 0
+  while (i < n) {
+    const c = text.charCodeAt(i)
+    if (c === QUOTE) {
+      const end = closingQuote(text, i + 1)
+      let next = end + 1
+      while (next < n && WHITESPACE.has(text.charCodeAt(next))) next++
+      const names = open[open.length - 1]
+      if (names !== undefined && text.charCodeAt(next) === COLON) {
+        const raw = text.slice(i + 1, end)
+        const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw
+        if (names.has(name)) return true
+        names.add(name)
+      }
+      i = end + 1
+      continue
+    }
+    if (c === 0x7b) open.push(new Set())
+    else if (c === 0x5b) open.push(undefined)
+    else if (c === 0x7d || c === 0x5d) open.pop()
+    i++
+  }
+  return false
+}
+
+const QUOTE = 0x22
+const COLON = 0x3a
+const BACKSLASH = 0x5c
+/** JSON's insignificant whitespace (RFC 8259 §2): space, tab, line feed, carriage return. */
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d])
+
+/** The index of the quote that ends the string whose contents start at `from`. */
+function closingQuote(text: string, from: number): number {
+  let at = text.indexOf('"', from)
+  for (;;) {
+    if (at === -1) return text.length // not valid JSON: never the case here
+    // A quote after an odd number of backslashes is part of the string.
+    let backslashes = 0
+    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++
+    if (backslashes % 2 === 0) return at
+    at = text.indexOf('"', at + 1)
+  }
 }
 
 /**

@@ -180,7 +180,8 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
   }, 60_000)
 
   it('refuses malformed JSON-RPC, unusable params (-32602), oversized bodies and Mcp-Method/Mcp-Name mismatches (-32020)', async () => {
-    const { client, provider } = await connectAs(serve.routes['/mcp']!, ADA)
+    const connected = await connectAs(serve.routes['/mcp']!, ADA)
+    const { client, provider } = connected
     try {
       const token = provider.saved!.access_token
       const url = serve.routes['/mcp']!
@@ -202,6 +203,30 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
         expect(odd.status).toBe(400)
         expect(await odd.json()).toMatchObject({ id: 9, error: { code: -32602 } })
       }
+      // A member written twice means one thing to policy (the last) and may mean another to the
+      // server (some parsers keep the first): refused, also when spelled with an escape.
+      for (const twice of [
+        '{"jsonrpc":"2.0","id":12,"method":"tools/call","method":"tools/list","params":{"name":"get-env"}}',
+        '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"get-env","n\\u0061me":"echo"}}',
+      ]) {
+        const refused = await post(url, token, twice)
+        expect(refused.status).toBe(400)
+        expect(await refused.json()).toMatchObject({
+          error: {
+            code: -32600,
+            message: 'Invalid Request: a member name appears twice in one object',
+          },
+        })
+      }
+      // The same name in different objects is fine: `echo` answers.
+      const nested = await postInSession(url, connected, {
+        jsonrpc: '2.0',
+        id: 13,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'name "inside" {"name":1}' } },
+      })
+      expect(nested.status).toBe(200)
+      expect(await nested.text()).toContain('name \\"inside\\"')
       const positional = await post(url, token, {
         jsonrpc: '2.0',
         id: 10,
