@@ -129,8 +129,8 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
 /**
  * Whether an object in `text` (JSON that `JSON.parse` accepted) has a member name twice, compared
  * after unescaping (`"n\u0061me"` is `"name"`). RFC 8259 §4 leaves the meaning of such an object
- * to the receiver, and receivers differ: `JSON.parse` keeps the last member, some parsers the
- * first. An HTTP route passes the body on as the client wrote it, so a body whose `method` or
+ * to the receiver, and receivers differ: `JSON.parse` keeps the last member, others fail or keep
+ * them all. An HTTP route passes the body on as the client wrote it, so a body whose `method` or
  * tool `name` policy read one way could reach the server meaning another; I-JSON (RFC 7493 §2.3)
  * forbids duplicate names, and the gateway refuses them. It needs no general JSON parsing since
  * `text` is known to be valid: a string
