@@ -3,9 +3,10 @@
  * Streamable HTTP to the gateway (its own session layer, served-session.ts, one per session);
  * each session opens its own event stream at the server (the SDK's SSE client transport), whose
  * `endpoint` event says where messages are POSTed. The client's requests go to the server under
- * ids of the session's own (1, 2, 3, ...), mapped back on their answers: a call the gateway has
- * given up on (its deadline passed) keeps its upstream id, so a late answer to it is dropped even
- * when the client has sent a new request with the same id since. Everything else passes unchanged,
+ * ids of the session's own (1, 2, 3, ...), which are also their progress tokens, mapped back on
+ * their answers and progress: a call the gateway has given up on (its deadline passed) keeps its
+ * upstream id, so a late answer or progress for it is dropped even when the client has sent a new
+ * request with the same id or token since. Everything else passes unchanged,
  * with the route's credential and identity headers on every upstream request, per-request
  * deadlines, and `tools/list` answers filtered by policy. Sessions live in this instance's memory,
  * like stdio ones.
@@ -59,16 +60,19 @@ interface Session {
   client: SSEClientTransport
   /** The upstream id of the session's next request. */
   nextID: number
-  /** Requests waiting for the server's answer, by their upstream id. */
+  /**
+   * Requests waiting for the server's answer, by their upstream id, which is also the progress
+   * token the server is given for a request that carries one.
+   */
   pending: Map<number, Pending>
-  /** Progress token (JSON) → the upstream id of the request it belongs to. */
-  progress: Map<string, number>
 }
 
 /** A client's request the server has not answered yet. */
 interface Pending {
   /** The client's id for it. */
   id: ID
+  /** The client's progress token for it, if it asked for progress. */
+  progressToken?: unknown
   deadline: CallDeadline
   /** Policy's rewrite of its answer (a filtered `tools/list`), with the request it was for. */
   rewrite?: { request: RPCMessage; apply: NonNullable<UpstreamCall['rewrite']> }
@@ -80,7 +84,6 @@ function settle(s: Session, upstream: number): Pending | undefined {
   if (!p) return undefined
   p.deadline.clear()
   s.pending.delete(upstream)
-  for (const [token, related] of s.progress) if (related === upstream) s.progress.delete(token)
   return p
 }
 
@@ -133,26 +136,32 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
     if (typeof msg.method !== 'string' && validID(msg.id)) {
       // An answer to nothing waiting (a call the gateway gave up on) goes nowhere.
       const p = typeof msg.id === 'number' ? settle(s, msg.id) : undefined
-      if (!p) return
+      if (!p) {
+        options.onError?.('upstream answered a request that no call waits for')
+        return
+      }
       const answer = { ...msg, id: p.id }
       const fix = p.rewrite
       s.server.send(fix ? fix.apply(fix.request, answer) : answer)
       return
     }
     let related: ID | undefined
+    let out = msg
     if (msg.method === 'notifications/progress') {
-      const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken
-      const upstream = s.progress.get(JSON.stringify(token))
-      const p = upstream === undefined ? undefined : s.pending.get(upstream)
-      if (!p) return
+      // Progress for a call still waiting, under the token the client gave it; any other is stale.
+      const params = msg.params as { progressToken?: unknown } | undefined
+      const token = params?.progressToken
+      const p = typeof token === 'number' ? s.pending.get(token) : undefined
+      if (p?.progressToken === undefined) return
       related = p.id
+      out = { ...msg, params: { ...params, progressToken: p.progressToken } }
       // MCP lifecycle §Timeouts: progress for the call restarts its clock (up to the maximum).
       p.deadline.progress()
     } else if (validID(msg.id)) {
       // A request from the server (sampling, elicitation): on the stream of the latest call.
       related = [...s.pending.values()].at(-1)?.id
     }
-    s.server.send(msg, related !== undefined ? { relatedRequestId: related } : undefined)
+    s.server.send(out, related !== undefined ? { relatedRequestId: related } : undefined)
   }
 
   const toServer = (s: Session, msg: RPCMessage, rewrite?: UpstreamCall['rewrite']) => {
@@ -161,9 +170,13 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       const id = msg.id
       const upstream = s.nextID++
       out = { ...msg, id: upstream }
-      const token = (msg.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
-        ?.progressToken
-      if (token !== undefined) s.progress.set(JSON.stringify(token), upstream)
+      // The server reports progress under the upstream id, so that a token the client uses again
+      // after a call timed out never carries the old call's progress to the new one.
+      const params = msg.params as { _meta?: { progressToken?: unknown } } | undefined
+      const token = params?._meta?.progressToken
+      if (token !== undefined) {
+        out.params = { ...params, _meta: { ...params?._meta, progressToken: upstream } }
+      }
       const deadline = callDeadline({
         timeoutMs: options.timeoutMs,
         maxMs: options.maxTimeoutMs ?? options.timeoutMs,
@@ -191,6 +204,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       })
       s.pending.set(upstream, {
         id,
+        ...(token !== undefined ? { progressToken: token } : {}),
         deadline,
         ...(rewrite ? { rewrite: { request: msg, apply: rewrite } } : {}),
       })
@@ -264,7 +278,6 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       ended: (sessionId: string) => call.ended(sessionId),
       nextID: 1,
       pending: new Map(),
-      progress: new Map(),
       // eslint-disable-next-line @typescript-eslint/no-deprecated
       client: new SSEClientTransport(new URL(options.url), { fetch: withCredential }),
       server: new ServedSession({

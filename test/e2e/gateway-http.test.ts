@@ -204,10 +204,14 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
         expect(await odd.json()).toMatchObject({ id: 9, error: { code: -32602 } })
       }
       // A member written twice means one thing to policy (the last) and may mean another to the
-      // server (some parsers keep the first): refused, also when spelled with an escape.
+      // server: refused, also when spelled with an escape, and in a message or its params also
+      // when the names differ only as a lenient server ignores (Go's encoding/json: case, `ſ`).
       for (const twice of [
         '{"jsonrpc":"2.0","id":12,"method":"tools/call","method":"tools/list","params":{"name":"get-env"}}',
         '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"get-env","n\\u0061me":"echo"}}',
+        '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"echo","Name":"get-env"}}',
+        '{"jsonrpc":"2.0","id":12,"method":"tools/list","Method":"tools/call","params":{"name":"get-env"}}',
+        '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"echo"},"param\\u017f":{"name":"get-env"}}',
       ]) {
         const refused = await post(url, token, twice)
         expect(refused.status).toBe(400)
@@ -218,15 +222,29 @@ describe('gatehouse serve → server-everything over Streamable HTTP', () => {
           },
         })
       }
-      // The same name in different objects is fine: `echo` answers.
+      // The same name in different objects is fine, and a tool's arguments are the caller's data,
+      // where `Message` and `message` are two names: `echo` answers.
       const nested = await postInSession(url, connected, {
         jsonrpc: '2.0',
         id: 13,
         method: 'tools/call',
-        params: { name: 'echo', arguments: { message: 'name "inside" {"name":1}' } },
+        params: {
+          name: 'echo',
+          arguments: { message: 'name "inside" {"name":1}', Message: 'other' },
+        },
       })
       expect(nested.status).toBe(200)
       expect(await nested.text()).toContain('name \\"inside\\"')
+      // `params: null` on a notification is taken as no params (some clients send it) and left to
+      // the server, which here refuses it itself (the gateway's refusal would be -32602).
+      const nullParams = await postInSession(url, connected, {
+        jsonrpc: '2.0',
+        method: 'notifications/roots/list_changed',
+        params: null,
+      })
+      expect(await nullParams.json()).toMatchObject({
+        error: { code: -32700, message: 'Parse error: Invalid JSON-RPC message' },
+      })
       const positional = await post(url, token, {
         jsonrpc: '2.0',
         id: 10,

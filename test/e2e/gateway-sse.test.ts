@@ -60,13 +60,23 @@ async function startSSERecorder(): Promise<string> {
 }
 
 let lateServer: Server
-/** What the late answerer was sent: its `tools/call` ids and the cancellations it ignored. */
-const late = { callIDs: [] as unknown[], cancelled: [] as unknown[] }
+/**
+ * What the late answerer saw: its `tools/call` ids, the cancellations it ignored, and the progress
+ * tokens it reported progress under.
+ */
+const late = {
+  callIDs: [] as unknown[],
+  cancelled: [] as unknown[],
+  progressTokens: [] as unknown[],
+  /** Called when the `second` call arrives: the `first` one answers then. */
+  secondArrived: (): void => undefined,
+}
 
 /**
- * A legacy SSE server (the SDK's) whose `wait` tool answers after `ms` whatever happens: it never
- * sees a cancellation (they are recorded and dropped before the SDK would act on one), as a server
- * whose answer was already on its way would not.
+ * A legacy SSE server (the SDK's) whose `wait` tool answers whatever happens: it never sees a
+ * cancellation (they are recorded and dropped before the SDK would act on one), as a server whose
+ * answer was already on its way would not. The call labelled `first` reports progress and answers
+ * 0.1 s after the call labelled `second` arrives; `second` answers after 1 s.
  */
 async function startLateAnswerer(): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-deprecated
@@ -80,9 +90,23 @@ async function startLateAnswerer(): Promise<string> {
       const server = new McpServer({ name: 'late answerer', version: '1' })
       server.registerTool(
         'wait',
-        { description: 'answers after ms', inputSchema: { ms: z.number(), label: z.string() } },
-        async ({ ms, label }) => {
-          await new Promise((done) => setTimeout(done, ms))
+        { description: 'answers late', inputSchema: { label: z.string() } },
+        async ({ label }, extra) => {
+          if (label === 'first') {
+            await new Promise<void>((arrived) => (late.secondArrived = arrived))
+            await new Promise((done) => setTimeout(done, 100))
+            const progressToken = extra._meta?.progressToken
+            if (progressToken !== undefined) {
+              late.progressTokens.push(progressToken)
+              await extra.sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken, progress: 1, total: 1 },
+              })
+            }
+          } else {
+            late.secondArrived()
+            await new Promise((done) => setTimeout(done, 1000))
+          }
           return { content: [{ type: 'text', text: `answer to ${label}` }] }
         },
       )
@@ -232,29 +256,31 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
     }
   }, 60_000)
 
-  it('never gives the late answer of a call it gave up on to a later call with the same id', async () => {
+  it('never gives the late answer or progress of a call it gave up on to a later call with the same id and token', async () => {
     const url = serve.routes['/late']!
     const connected = await connectAs(url, ADA)
-    const wait = (ms: number, label: string) =>
+    const wait = (label: string) =>
       postInSession(url, connected, {
         jsonrpc: '2.0',
         id: 'same',
         method: 'tools/call',
-        params: { name: 'wait', arguments: { ms, label } },
+        params: { name: 'wait', arguments: { label }, _meta: { progressToken: 'same' } },
       }).then((res) => res.text())
     try {
-      // The gateway gives up on the first call at 3 s; the server answers it at 4 s, while the
-      // second call (same client id, answered at about 5 s) waits.
-      expect(await wait(4000, 'first')).toContain('the MCP server did not answer in time')
-      const second = await wait(2000, 'second')
+      // The gateway gives up on the first call at 3 s. The server reports progress for it and
+      // answers it only once the second call (same client id and progress token) waits.
+      expect(await wait('first')).toContain('the MCP server did not answer in time')
+      const second = await wait('second')
       expect(second).toContain('answer to second')
       expect(second).not.toContain('answer to first')
-      // The server knew the two calls under two ids of the session's, and was told of the first
-      // one's cancellation under its own.
+      expect(second).not.toContain('notifications/progress')
+      // The server knew the two calls under two ids of the session's, was told of the first
+      // one's cancellation under its own, and reported the first one's progress under that id.
       expect(late.callIDs).toHaveLength(2)
       expect(new Set(late.callIDs).size).toBe(2)
       expect(late.callIDs).not.toContain('same')
       expect(late.cancelled).toEqual([late.callIDs[0]])
+      expect(late.progressTokens).toEqual([late.callIDs[0]])
     } finally {
       await connected.client.close()
     }
