@@ -6,10 +6,10 @@
  * ids of the session's own (1, 2, 3, ...), which are also their progress tokens, mapped back on
  * their answers and progress: a call the gateway has given up on (its deadline passed) keeps its
  * upstream id, so a late answer or progress for it is dropped even when the client has sent a new
- * request with the same id or token since. Everything else passes unchanged,
- * with the route's credential and identity headers on every upstream request, per-request
- * deadlines, and `tools/list` answers filtered by policy. Sessions live in this instance's memory,
- * like stdio ones.
+ * request with the same id or token since. Everything else passes unchanged, with the route's
+ * credential and identity headers on every upstream request, per-request deadlines, and
+ * `tools/list` answers filtered by policy. Sessions live in this instance's memory, like stdio
+ * ones.
  */
 import { randomUUID } from 'node:crypto'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
