@@ -4,7 +4,7 @@
  * speaks Streamable HTTP to the gateway; the gateway opens one upstream event stream per session.
  * Tools, progress, resources and prompts pass; policy filters `tools/list`; sessions stay their
  * owner's; a call the server does not answer in time becomes a JSON-RPC error, and its late answer
- * never reaches a later call that reuses its id.
+ * and progress never reach a later call that reuses its id and progress token.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
