@@ -237,15 +237,14 @@ function closingQuote(text: string, from: number): number {
  */
 function invalidParams(msg: RPCMessage): string | undefined {
   const params = msg.params
+  const named = NAMED_METHODS.get(msg.method as string)
   // `null` is no JSON-RPC params, but clients send it for "none" (and the MCP SDKs accept it).
   if (params === undefined || params === null) {
-    const named = NAMED_METHODS.get(msg.method as string)
     return named ? `Invalid params: ${String(msg.method)} needs params` : undefined
   }
   if (typeof params !== 'object' || Array.isArray(params)) {
     return 'Invalid params: params must be an object'
   }
-  const named = NAMED_METHODS.get(msg.method as string)
   if (named && typeof (params as Record<string, unknown>)[named.field] !== 'string') {
     return `Invalid params: ${String(msg.method)} needs a string ${named.field}`
   }
