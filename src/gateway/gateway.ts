@@ -261,11 +261,13 @@ export function createGateway(options: GatewayOptions): Gateway {
    * Hands the call to the upstream unless `maxInFlight` requests already are there: then 503 with
    * `Retry-After` (RFC 9110 §15.6.4, the server is overloaded for now) at once, not a queue. A
    * request counts until its answer has been read to the end or is whole in memory (or the
-   * client went away).
+   * client went away). Only POSTs with calls in them count: notifications and answers (a
+   * cancellation, the client's answer to the server's question) are how calls end, so they pass
+   * even at the cap, as do `DELETE`s and the open-ended `GET` stream.
    */
   async function withinCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
     const cap = entry.route.upstream.maxInFlight
-    if (cap === undefined || call.request.method === 'GET') return entry.upstream.handle(call)
+    if (cap === undefined || !carriesCalls(call)) return entry.upstream.handle(call)
     if (entry.busy >= cap) {
       const id = call.messages?.find((m) => validID(m.id))?.id
       return rpcError(503, RPC.busy, 'The MCP server is busy; try again later', id, {
@@ -413,4 +415,10 @@ function withCORS(response: Response, origin: string | undefined): Response {
   headers.set('access-control-expose-headers', EXPOSE_HEADERS)
   headers.append('vary', 'Origin')
   return withHeaders(response, headers)
+}
+
+/** A POST with at least one call in it (a request: a method and an id), or one not parsed. */
+function carriesCalls(call: UpstreamCall): boolean {
+  if (call.request.method !== 'POST') return false
+  return call.messages?.some((m) => typeof m.method === 'string' && validID(m.id)) ?? true
 }

@@ -1,7 +1,8 @@
 /**
  * Upstream concurrency caps and answer deadlines of `gatehouse serve`, against
  * `@modelcontextprotocol/server-everything` on its own Streamable HTTP transport: over
- * `maxInFlight` a request gets 503 with `Retry-After` at once; an answer that does not come within
+ * `maxInFlight` a request gets 503 with `Retry-After` at once (notifications, answers and `DELETE`
+ * pass: they are how calls end); an answer that does not come within
  * `timeoutSeconds` (progress restarts the clock, `maxTimeoutSeconds` caps it) becomes a JSON-RPC
  * error for that call; the gateway keeps serving the same session afterwards.
  */
@@ -90,6 +91,40 @@ describe('upstream concurrency cap (maxInFlight)', () => {
         await client.callTool({ name: 'echo', arguments: { message: 'n' } })
     } finally {
       await client.close()
+    }
+  }, 60_000)
+})
+
+describe('what passes at the cap', () => {
+  it('lets notifications and DELETE through while the cap is used: they are how calls end', async () => {
+    const url = serve.routes['/capped']!
+    const other = await connectAs(url, ADA)
+    const { client, provider, transport } = await connectAs(url, ADA)
+    try {
+      const first = client.callTool(long(1.2, 1))
+      await new Promise((done) => setTimeout(done, 300))
+      // A call is refused, as above; a cancellation (of nothing in flight) is not.
+      const call = { jsonrpc: '2.0', id: 43, method: 'tools/call', params: { name: 'echo' } }
+      expect((await postInSession(url, { provider, transport }, call)).status).toBe(503)
+      const cancel = {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 'nothing in flight' },
+      }
+      expect((await postInSession(url, { provider, transport }, cancel)).status).toBe(202)
+      // Another session can still be ended.
+      const ended = await fetch(url, {
+        method: 'DELETE',
+        headers: {
+          authorization: `Bearer ${other.provider.saved!.access_token}`,
+          'mcp-session-id': other.transport.sessionId!,
+        },
+      })
+      expect(ended.status).toBe(200)
+      expect(JSON.stringify((await first).content)).toContain('completed')
+    } finally {
+      await client.close()
+      await other.client.close().catch(() => undefined)
     }
   }, 60_000)
 })
