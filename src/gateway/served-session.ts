@@ -158,6 +158,41 @@ export class ServedSession<T = unknown> {
     if (exchange.open.size === 0) this.#finish(exchange)
   }
 
+  /**
+   * The client cancelled its request `id` and the MCP server was told (MCP cancellation): no
+   * answer will come for it, so its POST stops waiting for it and the id is free again. When the
+   * POST then waits for nothing, its answer ends:
+   * - not yet begun: the batch's other answers as one body, or, with none, an event stream that
+   *   ends at once. It carries no event id, so a client does not reconnect to resume it;
+   * - already a stream: an error answer for the cancelled request goes first. The client has
+   *   event ids by now, and a stream that ends without the answer tells it to reconnect and wait
+   *   (spec 2025-11-25, §Resumability); the answer it ignores (§Cancellation: "SHOULD ignore any
+   *   response ... that arrives afterward") ends that at once.
+   */
+  forget(id: ID): void {
+    const exchange = this.#byRequest.get(id)
+    if (!exchange) return
+    this.#byRequest.delete(id)
+    exchange.open.delete(id)
+    if (exchange.respond) {
+      if (exchange.open.size > 0) return
+      if (exchange.held.length > 0) {
+        this.#answerWhole(exchange)
+        return
+      }
+      clearTimeout(exchange.timer)
+      const respond = exchange.respond
+      exchange.respond = undefined
+      respond(this.#streamResponse('', undefined, () => undefined, true))
+      return
+    }
+    if (!exchange.gone) {
+      const error = { code: RPC.internalError, message: 'the request was cancelled by the client' }
+      this.#event(exchange, { jsonrpc: '2.0', id, error })
+    }
+    if (exchange.open.size === 0) this.#finish(exchange)
+  }
+
   /** Ends the session: open streams end, waiting requests get `404`; `onClose` follows. */
   async close(): Promise<void> {
     if (this.#closed) return

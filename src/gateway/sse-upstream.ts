@@ -76,6 +76,8 @@ interface Pending {
   deadline: CallDeadline
   /** Policy's rewrite of its answer (a filtered `tools/list`), with the request it was for. */
   rewrite?: { request: RPCMessage; apply: NonNullable<UpstreamCall['rewrite']> }
+  /** It is the session's `initialize`, which a client may not cancel. */
+  initialize?: true
 }
 
 /** Stops waiting for the request sent upstream as `upstream`; `undefined` if none waits. */
@@ -207,13 +209,18 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         ...(token !== undefined ? { progressToken: token } : {}),
         deadline,
         ...(rewrite ? { rewrite: { request: msg, apply: rewrite } } : {}),
+        ...(msg.method === 'initialize' ? { initialize: true } : {}),
       })
     } else if (msg.method === 'notifications/cancelled') {
-      // The client cancels by its id: the server knows the call by the session's.
+      // The client cancels by its id: the server knows the call by the session's. The call ends
+      // here at once (a late answer goes nowhere), except an initialize, which MCP does not let a
+      // client cancel: that cancellation is ignored, like one of a call not in flight.
       const params = msg.params as { requestId?: unknown } | undefined
       const upstream = upstreamIDOf(s, params?.requestId)
-      if (upstream === undefined) return // answered already, or never sent: nothing to cancel
+      if (upstream === undefined || s.pending.get(upstream)?.initialize === true) return
+      const p = settle(s, upstream)
       out = { ...msg, params: { ...params, requestId: upstream } }
+      if (p) s.server.forget(p.id)
     }
     const sent = out
     s.client.send(sent as JSONRPCMessage).catch(() => {

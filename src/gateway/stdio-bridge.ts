@@ -17,6 +17,8 @@ export interface BridgeSession {
   /** The client side (served-session.ts). */
   transport: {
     send(message: RPCMessage, options?: { relatedRequestId?: ID }): void
+    /** The client cancelled its request `id`: no answer will come for it. */
+    forget(id: ID): void
     close(): Promise<void>
   }
   /** Requests whose answers policy rewrites, by the client's id. */
@@ -145,10 +147,7 @@ export class Bridge {
         this.#initializedSent = true
       }
       if (msg.method === 'notifications/cancelled') {
-        const params = msg.params as { requestId?: unknown } | undefined
-        const n = this.#find(session, params?.requestId)
-        if (n === undefined) return
-        this.#process.send({ ...msg, params: { ...params, requestId: n } })
+        this.#cancel(session, msg)
         return
       }
       this.#process.send(msg)
@@ -163,6 +162,26 @@ export class Bridge {
   }
 
   #initializedSent = false
+
+  /**
+   * The client cancelled one of its calls (MCP cancellation): the process is told under the
+   * bridge's id, and the call ends here at once. Its deadline and progress are dropped, a late
+   * answer goes nowhere, and the session's POST stops waiting for it. Cancelling an `initialize` is
+   * not allowed (MCP lifecycle), and other sessions may wait for that one's answer: it is ignored,
+   * like a cancellation of a call that is not in flight.
+   */
+  #cancel(session: BridgeSession, msg: RPCMessage): void {
+    const params = msg.params as { requestId?: unknown } | undefined
+    const found = this.#find(session, params?.requestId)
+    if (!found || found[1].method === 'initialize') return
+    const [n, p] = found
+    p.deadline.clear()
+    this.#pending.delete(n)
+    this.#dropProgress(session, p.id)
+    session.rewrites.delete(p.id)
+    this.#process.send({ ...msg, params: { ...params, requestId: n } })
+    session.transport.forget(p.id)
+  }
 
   #request(session: BridgeSession, msg: RPCMessage, id: ID, method: string): void {
     if (method === 'initialize' && this.#init) {
@@ -319,8 +338,10 @@ export class Bridge {
     }
   }
 
-  #find(session: BridgeSession, id: unknown): number | undefined {
-    for (const [n, p] of this.#pending) if (p.session === session && p.id === id) return n
+  /** The session's call `id` in flight, with the bridge's id for it. */
+  #find(session: BridgeSession, id: unknown): [number, Pending] | undefined {
+    for (const entry of this.#pending)
+      if (entry[1].session === session && entry[1].id === id) return entry
     return undefined
   }
 
