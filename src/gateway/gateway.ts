@@ -18,6 +18,7 @@ import type { AuditInput, AuditSink } from '../audit-event.js'
 import { watchBody } from './body-watch.js'
 import {
   headerMismatch,
+  LISTEN,
   messageName,
   parseMessages,
   readCapped,
@@ -236,7 +237,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (messages instanceof Response) return messages
       const mismatch = headerMismatch(request, messages)
       if (mismatch) return mismatch
-      if (draining && messages.some((m) => m.method === 'initialize')) {
+      // New sessions, and new listen streams (MCP 2026-07-28 has no sessions), go elsewhere.
+      if (draining && messages.some((m) => m.method === 'initialize' || m.method === LISTEN)) {
         return rpcError(503, RPC.internalError, 'The gateway is shutting down', messages[0]?.id, {
           'retry-after': '5',
         })
@@ -304,8 +306,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       inFlight++
       return entry.handler(request).then(
         (response) => {
-          // A GET stream is open-ended: it counts only until its headers are out.
-          if (request.method === 'GET' || isWhole(response) || !response.body) {
+          // A GET stream is open-ended: it counts only until its headers are out. So is a
+          // 2026-07-28 listen stream, which its client names in `Mcp-Method` (SEP-2243; a header
+          // that differs from the body was refused).
+          const openEnded = request.method === 'GET' || request.headers.get('mcp-method') === LISTEN
+          if (openEnded || isWhole(response) || !response.body) {
             finished()
             return withCORS(response, corsOrigin)
           }
@@ -417,8 +422,15 @@ function withCORS(response: Response, origin: string | undefined): Response {
   return withHeaders(response, headers)
 }
 
-/** A POST with at least one call in it (a request: a method and an id), or one not parsed. */
+/**
+ * A POST with at least one call in it (a request: a method and an id), or one not parsed. A
+ * `subscriptions/listen` is no call: it stays open as long as its client listens.
+ */
 function carriesCalls(call: UpstreamCall): boolean {
   if (call.request.method !== 'POST') return false
-  return call.messages?.some((m) => typeof m.method === 'string' && validID(m.id)) ?? true
+  return (
+    call.messages?.some(
+      (m) => typeof m.method === 'string' && validID(m.id) && m.method !== LISTEN,
+    ) ?? true
+  )
 }

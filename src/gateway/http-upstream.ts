@@ -12,7 +12,7 @@ import { watchBody } from './body-watch.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { createHTTPClient, type UpstreamFetch } from './http-client.js'
-import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
+import { isStatelessEra, LISTEN, RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
 import { rewriteSSE } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -194,7 +194,10 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       }
       let stream: ReadableStream<Uint8Array> | null = upstream.body
       let stopClock: () => void = () => undefined
-      const ids = (call.messages ?? []).filter((m) => validID(m.id) && typeof m.method === 'string')
+      // The calls whose answers the deadline waits for: a listen stream has none (messages.ts).
+      const ids = (call.messages ?? []).filter(
+        (m) => validID(m.id) && typeof m.method === 'string' && m.method !== LISTEN,
+      )
       const type = upstream.headers.get('content-type') ?? ''
       if (stream && ids.length > 0 && type.startsWith('text/event-stream')) {
         const session = sessionId ?? call.sessionId
@@ -209,7 +212,10 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
           startedAt,
           onTimeout: (late) => {
             options.onError?.('upstream timed out')
-            // MCP lifecycle §Timeouts: tell the server to stop working on what nobody awaits.
+            // MCP lifecycle §Timeouts: tell the server to stop working on what nobody awaits. From
+            // 2026-07-28 on, closing the answer's stream (done here) is the cancellation over
+            // HTTP, and no notifications/cancelled is expected (MCP cancellation).
+            if (isStatelessEra(request)) return
             for (const id of late) void cancelAtServer(id, session, request.headers, own)
           },
         })

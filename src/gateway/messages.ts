@@ -240,13 +240,28 @@ function invalidParams(msg: RPCMessage): string | undefined {
   const named = NAMED_METHODS.get(msg.method as string)
   // `null` is no JSON-RPC params, but clients send it for "none" (and the MCP SDKs accept it).
   if (params === undefined || params === null) {
-    return named ? `Invalid params: ${String(msg.method)} needs params` : undefined
+    const needed = named !== undefined || msg.method === LISTEN
+    return needed ? `Invalid params: ${String(msg.method)} needs params` : undefined
   }
   if (typeof params !== 'object' || Array.isArray(params)) {
     return 'Invalid params: params must be an object'
   }
   if (named && typeof (params as Record<string, unknown>)[named.field] !== 'string') {
     return `Invalid params: ${String(msg.method)} needs a string ${named.field}`
+  }
+  if (msg.method === LISTEN) return invalidFilter(params as Record<string, unknown>)
+  return undefined
+}
+
+/** A `subscriptions/listen` names the resources it subscribes to with strings, as policy reads them. */
+function invalidFilter(params: Record<string, unknown>): string | undefined {
+  const filter = params.notifications
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
+    return 'Invalid params: subscriptions/listen needs a notifications object'
+  }
+  const uris = (filter as Record<string, unknown>).resourceSubscriptions
+  if (uris !== undefined && (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string'))) {
+    return 'Invalid params: resourceSubscriptions must be an array of URIs'
   }
   return undefined
 }
@@ -265,6 +280,23 @@ export const NAMED_METHODS: ReadonlyMap<
   ['resources/subscribe', { kind: 'resources', field: 'uri' }],
   ['resources/unsubscribe', { kind: 'resources', field: 'uri' }],
 ])
+
+/**
+ * MCP 2026-07-28 `subscriptions/listen`: the request whose answer is an open-ended event stream of
+ * change notifications, in place of 2025's `GET` stream. It has no answer deadline and holds no
+ * `maxInFlight` slot; like the `GET` stream it ends when the client or the server closes it.
+ */
+export const LISTEN = 'subscriptions/listen'
+
+/**
+ * The first protocol revision without sessions or `initialize` (MCP 2026-07-28, SEP-2567): its
+ * clients give their version in `MCP-Protocol-Version` on every request.
+ */
+export const FIRST_STATELESS_VERSION = '2026-07-28'
+
+/** Whether a request speaks MCP 2026-07-28 or later (revisions are dates, so they sort). */
+export const isStatelessEra = (request: Request): boolean =>
+  (request.headers.get('mcp-protocol-version') ?? '') >= FIRST_STATELESS_VERSION
 
 /** The name a request is about (tool, prompt or resource), if its method has one. */
 export function messageName(msg: RPCMessage): string | undefined {

@@ -6,7 +6,7 @@
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
-import { messageName, NAMED_METHODS, type RPCMessage } from './messages.js'
+import { LISTEN, messageName, NAMED_METHODS, type RPCMessage } from './messages.js'
 
 export type Decision =
   | { readonly kind: 'allow' }
@@ -171,6 +171,7 @@ export class RoutePolicy {
 
   /** The decision for one incoming message (tool calls, prompt gets, resource reads). */
   message(msg: RPCMessage, token: AccessToken): Decision {
+    if (msg.method === LISTEN) return this.#listen(msg, token)
     const named = typeof msg.method === 'string' ? NAMED_METHODS.get(msg.method) : undefined
     if (!named) return ALLOW
     const name = messageName(msg)
@@ -181,14 +182,44 @@ export class RoutePolicy {
     return this.item(named.kind, name, token)
   }
 
-  /** A list result (`tools/list`, `prompts/list`, `resources/list`, templates) with only what the caller may use now. */
+  /**
+   * A `subscriptions/listen` (MCP 2026-07-28) subscribes to the updates of the resources its
+   * `notifications.resourceSubscriptions` names, as `resources/subscribe` did for one: each must
+   * be one the caller may read. A URI no scope would open denies the whole request; otherwise the
+   * scopes that every URI needs, together, are the step-up.
+   */
+  #listen(msg: RPCMessage, token: AccessToken): Decision {
+    const filter = (msg.params as { notifications?: { resourceSubscriptions?: unknown } } | null)
+      ?.notifications
+    const uris = filter?.resourceSubscriptions
+    if (uris === undefined) return ALLOW
+    // parseMessages refuses other shapes first; should one come here, it passes no rule.
+    if (!Array.isArray(uris) || !uris.every((u): u is string => typeof u === 'string')) {
+      return { kind: 'deny', message: 'resourceSubscriptions must be URIs', reason: 'malformed' }
+    }
+    const needed = new Set<string>()
+    for (const uri of uris) {
+      const decision = this.item('resources', uri, token)
+      if (decision.kind === 'deny') return decision
+      if (decision.kind === 'step-up') for (const scope of decision.scopes) needed.add(scope)
+    }
+    return needed.size > 0 ? { kind: 'step-up', scopes: [...needed] } : ALLOW
+  }
+
+  /**
+   * A list result (`tools/list`, `prompts/list`, `resources/list`, templates) with only what the
+   * caller may use now. Such a list is the caller's own: a 2026-07-28 `cacheScope: "public"`
+   * (may be shared between users) becomes `"private"`.
+   */
   filterList(method: string, result: unknown, token: AccessToken): unknown {
     const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined
     if (!list || typeof result !== 'object' || result === null) return result
     const items = (result as Record<string, unknown>)[list.field]
     if (!Array.isArray(items)) return result
+    const shared = (result as { cacheScope?: unknown }).cacheScope === 'public'
     return {
       ...result,
+      ...(shared ? { cacheScope: 'private' } : {}),
       [list.field]: items.filter((t: unknown) => {
         const key = (t as Record<string, unknown> | null)?.[list.key]
         return typeof key === 'string' && this.item(list.kind, key, token).kind === 'allow'

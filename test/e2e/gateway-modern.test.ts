@@ -1,0 +1,315 @@
+/**
+ * MCP 2026-07-28 clients through an HTTP route: no sessions, no `initialize`, the version and
+ * `Mcp-Method` on every request, and change notifications on the stream of a
+ * `subscriptions/listen` request in place of the `GET` stream. The client is the MCP TypeScript
+ * SDK 2.x (`@modelcontextprotocol/client`) pinned to 2026-07-28; the server is built with the SDK
+ * 2.x's own 2026-07-28 handler (`createMcpHandler`, answers as event streams). A listen stream
+ * outlives `timeoutSeconds` and holds no `maxInFlight` slot; the resources it subscribes to pass
+ * policy as `resources/subscribe` does; a list filtered per caller is marked private to its
+ * caller; a call past its deadline is cancelled by closing its stream, as the revision says. On a
+ * stdio route, whose 2025 sessions the gateway serves itself, a client that probes
+ * (`versionNegotiation: auto`) falls back to the 2025 handshake.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client'
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { toNodeHandler } from '../../src/adapters/node.js'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { post, serverEntry } from '../helpers/gateway.js'
+import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
+
+const ADA = { username: 'ada', password: 'lovelace' }
+const MODERN = '2026-07-28'
+
+let serve: RunningServe
+let upstream: Server
+let handler: ReturnType<typeof createMcpHandler>
+/** What reached the server: each POST's `Mcp-Method` header and body. */
+const seen: { method: string | null; body: string }[] = []
+/** Calls of the `wait` tool whose cancellation reached the server. */
+const aborted: string[] = []
+
+function modernServer(): McpServer {
+  const server = new McpServer(
+    { name: 'modern', version: '1.0.0' },
+    // The server says its tool list may be shared between users; the gateway filters it per user.
+    { cacheHints: { 'tools/list': { ttlMs: 60_000, cacheScope: 'public' } } },
+  )
+  server.registerTool(
+    'echo',
+    { description: 'echoes', inputSchema: z.object({ message: z.string() }) },
+    ({ message }) => ({ content: [{ type: 'text', text: message }] }),
+  )
+  server.registerTool('purge', { description: 'needs mcp:admin at the gateway' }, () => ({
+    content: [{ type: 'text', text: 'purged' }],
+  }))
+  server.registerTool('wait', { description: 'waits until it is cancelled' }, async (ctx) => {
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, 10_000)
+      ctx.mcpReq.signal.addEventListener('abort', () => {
+        aborted.push(String(ctx.mcpReq.id))
+        clearTimeout(timer)
+        done()
+      })
+    })
+    return { content: [{ type: 'text', text: 'waited' }] }
+  })
+  for (const uri of ['file:///public/readme', 'file:///secret/keys', 'file:///hr/salaries']) {
+    server.registerResource(uri, uri, {}, () => ({ contents: [{ uri, text: 'contents' }] }))
+  }
+  return server
+}
+
+beforeAll(async () => {
+  handler = createMcpHandler(() => modernServer(), { legacy: 'reject', responseMode: 'sse' })
+  upstream = createServer(
+    toNodeHandler(async (request) => {
+      seen.push({ method: request.headers.get('mcp-method'), body: await request.clone().text() })
+      return handler.fetch(request)
+    }),
+  )
+  await new Promise<void>((done) => upstream.listen(0, '127.0.0.1', done))
+  const url = `http://127.0.0.1:${String((upstream.address() as AddressInfo).port)}/mcp`
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: { users: [{ user: ADA.username, password: ADA.password }] },
+    config: {
+      gateway: {
+        routes: [
+          {
+            path: '/stdio',
+            upstream: {
+              kind: 'stdio',
+              command: process.execPath,
+              args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
+            },
+          },
+          {
+            path: '/modern',
+            upstream: { kind: 'http', url, timeoutSeconds: 2, maxInFlight: 1 },
+            scopes: ['mcp:read', 'mcp:admin'],
+            requiredScopes: ['mcp:read'],
+            tools: { purge: { scopes: ['mcp:admin'] } },
+            resources: {
+              'file:///secret/*': { scopes: ['mcp:admin'] },
+              'file:///hr/*': { subjects: ['nobody'] },
+            },
+          },
+        ],
+      },
+    },
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await (serve as RunningServe | undefined)?.close()
+  await handler.close()
+  upstream.close()
+})
+
+/**
+ * A 2.x client signed in through the gateway (and its token): pinned to 2026-07-28, or (`auto`)
+ * probing with `server/discover` and falling back to the 2025 handshake.
+ */
+async function modernClient(
+  path = '/modern',
+  mode: 'auto' | { pin: string } = { pin: MODERN },
+): Promise<{ client: Client; token: string }> {
+  const url = new URL(serve.routes[path]!)
+  const provider = new BrowserlessClientProvider({
+    redirectUrl: 'http://127.0.0.1:3999/callback',
+    clientName: 'modern client',
+    user: ADA,
+  })
+  const options = { versionNegotiation: { mode } }
+  const signIn = new StreamableHTTPClientTransport(url, { authProvider: provider })
+  await new Client({ name: 'sign in', version: '1' }, options).connect(signIn).then(
+    () => {
+      throw new Error('expected a sign-in first')
+    },
+    (error: unknown) => {
+      if (!(error instanceof UnauthorizedError)) throw error
+    },
+  )
+  await signIn.finishAuth(provider.callbackParams!)
+  const client = new Client({ name: 'modern client', version: '1' }, options)
+  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }))
+  return { client, token: provider.saved!.access_token }
+}
+
+/** A raw 2026-07-28 request: the version and method in headers and `_meta`, as SDK clients send. */
+const modernPost = (token: string, id: number, method: string, params: object) =>
+  post(
+    serve.routes['/modern']!,
+    token,
+    {
+      jsonrpc: '2.0',
+      id,
+      method,
+      params: {
+        ...params,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': MODERN,
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    },
+    { 'mcp-protocol-version': MODERN, 'mcp-method': method },
+  )
+
+describe('MCP 2026-07-28 clients through the gateway', () => {
+  it('negotiates 2026-07-28, and lists and calls tools under policy, the list private to it', async () => {
+    const { client } = await modernClient()
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe(MODERN)
+      const tools = (await client.listTools()) as { tools: { name: string }[]; cacheScope?: string }
+      expect(tools.tools.map((t) => t.name).sort()).toEqual(['echo', 'wait'])
+      // Filtered for this caller: no shared cache may hand it to another user.
+      expect(tools.cacheScope).toBe('private')
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'modern' } })
+      expect(JSON.stringify(echo.content)).toContain('modern')
+      expect(seen.map((s) => s.method)).toContain('tools/call')
+      expect(seen.some((s) => s.body.includes('"method":"initialize"'))).toBe(false)
+    } finally {
+      await client.close()
+    }
+  }, 30_000)
+
+  it('keeps a listen stream open past timeoutSeconds, without holding a maxInFlight slot', async () => {
+    const { client } = await modernClient()
+    try {
+      let told: () => void = () => undefined
+      const changed = new Promise<void>((done) => (told = done))
+      client.setNotificationHandler('notifications/tools/list_changed', () => {
+        told()
+      })
+      const subscription = await client.listen({ toolsListChanged: true })
+      // maxInFlight is 1 and the listen stream is open: calls are still served.
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } })
+      expect(JSON.stringify(echo.content)).toContain('meanwhile')
+      // Past the route's 2 s deadline, the stream still carries the server's notifications.
+      await new Promise((done) => setTimeout(done, 2500))
+      handler.notify.toolsChanged()
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = new Promise<'late'>((done) => {
+        timer = setTimeout(() => {
+          done('late')
+        }, 3000)
+      })
+      expect(await Promise.race([changed.then(() => 'told' as const), late])).toBe('told')
+      clearTimeout(timer)
+      await subscription.close()
+    } finally {
+      await client.close()
+    }
+  }, 30_000)
+
+  it('checks the resources a listen stream subscribes to, as it checks resources/subscribe', async () => {
+    const { client, token } = await modernClient()
+    await client.close()
+    const listen = (id: number, uris: unknown) =>
+      modernPost(token, id, 'subscriptions/listen', {
+        notifications: { resourceSubscriptions: uris },
+      })
+    // A resource more scope would open: the step-up challenge adds that scope to the caller's
+    // (SEP-2350 accumulation).
+    const secret = await listen(1, ['file:///public/readme', 'file:///secret/keys'])
+    expect(secret.status).toBe(403)
+    expect(secret.headers.get('www-authenticate')).toMatch(
+      /error="insufficient_scope".*scope="mcp:read mcp:admin"/,
+    )
+    // A resource no scope opens: a JSON-RPC error, the stream never opens.
+    const hr = await listen(2, ['file:///hr/salaries'])
+    expect(await hr.json()).toMatchObject({ id: 2, error: { code: -32003 } })
+    // URIs that are not strings are refused before policy and the server see them.
+    const malformed = await listen(3, [['file:///secret/keys']])
+    expect(malformed.status).toBe(400)
+    expect(await malformed.json()).toMatchObject({ id: 3, error: { code: -32602 } })
+    expect(seen.some((s) => s.body.includes('file:///secret/keys'))).toBe(false)
+    // One the caller may read: the server acknowledges the subscription on the stream.
+    const leaving = new AbortController()
+    const readme = await post(
+      serve.routes['/modern']!,
+      token,
+      {
+        jsonrpc: '2.0',
+        id: 4,
+        method: 'subscriptions/listen',
+        params: {
+          notifications: { resourceSubscriptions: ['file:///public/readme'] },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN,
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      },
+      { 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' },
+      leaving.signal,
+    )
+    expect(readme.status).toBe(200)
+    const reader = readme.body!.getReader()
+    let text = ''
+    while (!text.includes('notifications/subscriptions/acknowledged')) {
+      text += new TextDecoder().decode((await reader.read()).value)
+    }
+    leaving.abort()
+  }, 30_000)
+
+  it('cancels a call past its deadline by closing its stream, with no notifications/cancelled', async () => {
+    const { client } = await modernClient()
+    try {
+      const before = seen.length
+      const started = Date.now()
+      const late = await client.callTool({ name: 'wait', arguments: {} }).catch((e: unknown) => e)
+      expect(String(late)).toContain('the MCP server did not answer in time')
+      expect(Date.now() - started).toBeLessThan(4000)
+      // The server saw its client leave: that is the cancellation from 2026-07-28 on.
+      await expect.poll(() => aborted.length, { timeout: 3000 }).toBe(1)
+      await new Promise((done) => setTimeout(done, 300))
+      const after = seen.slice(before).map((s) => s.body)
+      expect(after.some((b) => b.includes('notifications/cancelled'))).toBe(false)
+    } finally {
+      await client.close()
+    }
+  }, 30_000)
+
+  it('falls back to the 2025 handshake on a stdio route, whose sessions the gateway serves itself', async () => {
+    const { client } = await modernClient('/stdio', 'auto')
+    try {
+      // The gateway answers the sessionless server/discover probe 400; the client takes that as
+      // "no 2026-07-28 here" and initializes a session.
+      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25')
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'stdio' } })
+      expect(JSON.stringify(echo.content)).toContain('stdio')
+    } finally {
+      await client.close()
+    }
+  }, 30_000)
+
+  // Last: it leaves the gateway draining.
+  it('does not let an open listen stream hold up a drain, and refuses new ones while draining', async () => {
+    const { client, token } = await modernClient()
+    try {
+      await client.listen({ toolsListChanged: true })
+      const started = Date.now()
+      // drainSeconds is 30: a drain that waited for the listen stream would take that long.
+      await serve.gateway.drain()
+      expect(Date.now() - started).toBeLessThan(2000)
+      const refused = await modernPost(token, 9, 'subscriptions/listen', {
+        notifications: { toolsListChanged: true },
+      })
+      expect(refused.status).toBe(503)
+      expect(refused.headers.get('retry-after')).toBe('5')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+})
