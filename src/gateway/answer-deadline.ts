@@ -24,6 +24,13 @@ export interface AnswerDeadline {
   body: ReadableStream<Uint8Array>
   /** Stops the clock (the client went away). */
   stop: () => void
+  /**
+   * The client cancelled its call `id` (MCP cancellation). The call is no longer waited for; when
+   * it was the last one, the stream ends now with an error answer for it, and the server's stream
+   * is closed. Otherwise the stream goes on for the others (nothing can be put into the middle of
+   * the server's events) and an answer that still comes for it passes, for the client to ignore.
+   */
+  cancel: (id: ID) => void
 }
 
 /**
@@ -66,19 +73,30 @@ export function answerDeadline(
     clock.clear()
     pending.clear()
   }
-  const fire = () => {
-    const ids = [...pending.values()]
+  /** Ends the stream with an error answer for each of `ids`. */
+  const end = (ids: readonly ID[], message: string) => {
     stop()
-    if (ids.length === 0) return
     // An event cut in half is ended first, so the client's parser sees whole events after it.
     let out = buffer.length > 0 ? '\n\n' : ''
     for (const id of ids) {
-      const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
+      const error = { code: RPC.internalError, message }
       out += `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`
     }
     buffer = ''
     finishBody(body, encoder.encode(out))
+  }
+  const fire = () => {
+    const ids = [...pending.values()]
+    if (ids.length === 0) {
+      stop()
+      return
+    }
+    end(ids, 'the MCP server did not answer in time')
     options.onTimeout(ids)
+  }
+  const cancel = (id: ID) => {
+    if (!pending.delete(JSON.stringify(id)) || pending.size > 0) return
+    end([id], 'the request was cancelled by the client')
   }
   // The calls' one clock: the rule for progress and the maximum is the stdio/SSE routes' own.
   const clock = callDeadline({
@@ -129,5 +147,5 @@ export function answerDeadline(
     },
     end: stop,
   })
-  return { body, stop }
+  return { body, stop, cancel }
 }

@@ -7,7 +7,7 @@
 import { OAuthError } from '../errors.js'
 import { BytesResponse, takeBytes } from '../http/bytes-response.js'
 import type { AccessToken } from '../jwt/access-token.js'
-import { answerDeadline } from './answer-deadline.js'
+import { answerDeadline, type AnswerDeadline } from './answer-deadline.js'
 import { watchBody } from './body-watch.js'
 import type { CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
@@ -52,6 +52,13 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
   const client = options.fetch ? undefined : createHTTPClient()
   const doFetch: UpstreamFetch = client?.fetch ?? options.fetch ?? fetch
   const active = new Set<AbortController>()
+  /**
+   * The calls whose event-stream answers pass through this instance now, by session and id, so
+   * that the client's `notifications/cancelled` ends them (MCP cancellation). Only calls made in a
+   * session: without one an id names no call of the caller's alone.
+   */
+  const streaming = new Map<string, AnswerDeadline>()
+  const callKey = (session: string, id: unknown) => `${session}\n${JSON.stringify(id)}`
   /** `notifications/cancelled` for a call whose answer came too late (best effort, no answer). */
   const cancelAtServer = async (
     id: string | number,
@@ -83,6 +90,17 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       // Best effort: the server may be gone.
     }
   }
+  /**
+   * The client cancels calls of its session whose answers stream through here: each ends at the
+   * gateway now (the cancellation still goes on to the server, which stops working on it).
+   */
+  const cancelCalls = (session: string, messages: readonly RPCMessage[] | undefined) => {
+    for (const m of messages ?? []) {
+      if (m.method !== 'notifications/cancelled') continue
+      const id = (m.params as { requestId?: unknown } | undefined)?.requestId
+      if (validID(id)) streaming.get(callKey(session, id))?.cancel(id)
+    }
+  }
   return {
     async handle(call: UpstreamCall): Promise<Response> {
       const { request } = call
@@ -97,6 +115,7 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         options.onError?.('no upstream credential for the caller')
         return rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)
       }
+      if (call.sessionId !== undefined) cancelCalls(call.sessionId, call.messages)
       const controller = new AbortController()
       active.add(controller)
       const startedAt = Date.now()
@@ -194,9 +213,10 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       }
       let stream: ReadableStream<Uint8Array> | null = upstream.body
       let stopClock: () => void = () => undefined
-      // The calls whose answers the deadline waits for: a listen stream has none (messages.ts).
+      // The calls whose answers the deadline waits for: a 2026-07-28 listen stream has none.
+      const listening = isStatelessEra(request)
       const ids = (call.messages ?? []).filter(
-        (m) => validID(m.id) && typeof m.method === 'string' && m.method !== LISTEN,
+        (m) => validID(m.id) && typeof m.method === 'string' && !(listening && m.method === LISTEN),
       )
       const type = upstream.headers.get('content-type') ?? ''
       if (stream && ids.length > 0 && type.startsWith('text/event-stream')) {
@@ -220,7 +240,13 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
           },
         })
         stream = deadline.body
-        stopClock = deadline.stop
+        const inSession = call.sessionId
+        const tracked = inSession === undefined ? [] : ids.map((m) => callKey(inSession, m.id))
+        for (const key of tracked) streaming.set(key, deadline)
+        stopClock = () => {
+          deadline.stop()
+          for (const key of tracked) if (streaming.get(key) === deadline) streaming.delete(key)
+        }
       }
       const body = rewrite(stream, upstream.headers, call)
       // The stated length holds only for the upstream's bytes as they came.
