@@ -18,6 +18,7 @@ import type { AuditInput, AuditSink } from '../audit-event.js'
 import { watchBody } from './body-watch.js'
 import {
   headerMismatch,
+  isStatelessEra,
   LISTEN,
   messageName,
   parseMessages,
@@ -250,9 +251,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       call.body = body
       call.messages = messages
       if (entry.policy.filters) {
+        const cacheable = isStatelessEra(request)
         call.rewrite = (req: RPCMessage, res: RPCMessage) =>
           typeof req.method === 'string' && res.result !== undefined
-            ? { ...res, result: entry.policy.filterList(req.method, res.result, token) }
+            ? {
+                ...res,
+                result: entry.policy.filterList(req.method, res.result, token, cacheable),
+              }
             : res
       }
     }
@@ -309,7 +314,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           // A GET stream is open-ended: it counts only until its headers are out. So is a
           // 2026-07-28 listen stream, which its client names in `Mcp-Method` (SEP-2243; a header
           // that differs from the body was refused).
-          const openEnded = request.method === 'GET' || request.headers.get('mcp-method') === LISTEN
+          const openEnded =
+            request.method === 'GET' ||
+            (request.headers.get('mcp-method') === LISTEN && isStatelessEra(request))
           if (openEnded || isWhole(response) || !response.body) {
             finished()
             return withCORS(response, corsOrigin)
@@ -424,13 +431,16 @@ function withCORS(response: Response, origin: string | undefined): Response {
 
 /**
  * A POST with at least one call in it (a request: a method and an id), or one not parsed. A
- * `subscriptions/listen` is no call: it stays open as long as its client listens.
+ * 2026-07-28 `subscriptions/listen` (alone in its POST, as that revision sends every message) is
+ * no call: it stays open as long as its client listens, like a 2025 `GET` stream. To an older
+ * server it is a call like any other.
  */
 function carriesCalls(call: UpstreamCall): boolean {
   if (call.request.method !== 'POST') return false
-  return (
-    call.messages?.some(
-      (m) => typeof m.method === 'string' && validID(m.id) && m.method !== LISTEN,
-    ) ?? true
-  )
+  const messages = call.messages
+  if (messages === undefined) return true
+  if (messages.length === 1 && messages[0]?.method === LISTEN && isStatelessEra(call.request)) {
+    return false
+  }
+  return messages.some((m) => typeof m.method === 'string' && validID(m.id))
 }

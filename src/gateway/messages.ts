@@ -121,6 +121,15 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
         msg.id,
       )
     }
+    // MCP: requests have ids, and only notifications (`notifications/…`) go without one. A call
+    // sent as a notification would run with nothing to wait for: no answer, deadline or slot.
+    if (isCall && !validID(msg.id) && !(msg.method as string).startsWith('notifications/')) {
+      return rpcError(
+        400,
+        RPC.invalidRequest,
+        `Invalid Request: ${String(msg.method)} needs an id (only notifications go without one)`,
+      )
+    }
     const invalid = isCall ? invalidParams(msg) : undefined
     if (invalid !== undefined) return rpcError(400, RPC.invalidParams, invalid, msg.id)
   }
@@ -135,8 +144,9 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
  * server meaning another; I-JSON (RFC 7493 §2.3) forbids duplicate names, and the gateway refuses
  * them.
  *
- * Names are compared after unescaping (`"n\u0061me"` is `"name"`). In a message object and its
- * `params` object they are also compared the way lenient servers match them: Go's
+ * Names are compared after unescaping (`"n\u0061me"` is `"name"`). In a message object, its
+ * `params` object and a listen's filter (`params.notifications`, whose resources policy checks)
+ * they are also compared the way lenient servers match them: Go's
  * `encoding/json` matches member names to fields ignoring case, with Unicode folding (`ſ` is
  * `s`, `K` is `k`), and some servers have dropped NUL characters from names (GHSA-wvj2-96wp-fq3f,
  * GHSA-q382-vc8q-7jhj). There `{"name":"echo","Name":"get-env"}` is a duplicate. Deeper objects
@@ -147,9 +157,9 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
  */
 function hasDuplicateMember(text: string): boolean {
   // Per object being read: its names so far (none yet: `null`; one: that name; more: a set), and
-  // whether they are compared folded. Arrays hold `ARRAY`.
+  // its place in a message (names there are compared folded). Arrays hold `ARRAY`.
   const open: (ObjectNames | typeof ARRAY)[] = []
-  // The folded name of the member whose value is read next, in an envelope object.
+  // The folded name of the member whose value is read next, in a message or its `params`.
   let member: string | undefined
   const n = text.length
   let i = 0
@@ -163,8 +173,8 @@ function hasDuplicateMember(text: string): boolean {
       if (top !== undefined && top !== ARRAY && text.charCodeAt(next) === COLON) {
         const raw = text.slice(i + 1, end)
         let name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw
-        if (top.fold) name = folded(name)
-        if (top.envelope) member = name
+        if (top.place !== undefined) name = folded(name)
+        if (top.place === 'message' || top.place === 'params') member = name
         if (top.names === null) top.names = name
         else if (typeof top.names === 'string') {
           if (top.names === name) return true
@@ -178,12 +188,17 @@ function hasDuplicateMember(text: string): boolean {
       continue
     }
     if (c === 0x7b) {
-      // A message is the body itself or an element of a top-level batch; its `params` is folded too.
+      // A message is the body itself or an element of a top-level batch; its `params`, and the
+      // filter of a listen (`params.notifications`, read by policy), are folded too.
       const parent = open[open.length - 1]
-      const envelope = parent === undefined || (parent === ARRAY && open.length === 1)
-      const params =
-        parent !== undefined && parent !== ARRAY && parent.envelope && member === 'params'
-      open.push({ names: null, fold: envelope || params, envelope })
+      let place: ObjectNames['place']
+      if (parent === undefined || (parent === ARRAY && open.length === 1)) place = 'message'
+      else if (parent !== ARRAY && parent.place === 'message' && member === 'params') {
+        place = 'params'
+      } else if (parent !== ARRAY && parent.place === 'params' && member === 'notifications') {
+        place = 'filter'
+      }
+      open.push({ names: null, place })
     } else if (c === 0x5b) open.push(ARRAY)
     else if (c === 0x7d || c === 0x5d) open.pop()
     i++
@@ -193,10 +208,11 @@ function hasDuplicateMember(text: string): boolean {
 
 interface ObjectNames {
   names: string | Set<string> | null
-  /** Names compared case-folded, NUL removed (a message and its `params`). */
-  readonly fold: boolean
-  /** A JSON-RPC message object. */
-  readonly envelope: boolean
+  /**
+   * A JSON-RPC message, its `params`, or a listen's filter (`params.notifications`): names there
+   * are compared folded (case-folded, NUL removed). Elsewhere (none), exactly.
+   */
+  readonly place: 'message' | 'params' | 'filter' | undefined
 }
 
 const ARRAY = Symbol('array')
@@ -294,9 +310,21 @@ export const LISTEN = 'subscriptions/listen'
  */
 export const FIRST_STATELESS_VERSION = '2026-07-28'
 
-/** Whether a request speaks MCP 2026-07-28 or later (revisions are dates, so they sort). */
-export const isStatelessEra = (request: Request): boolean =>
-  (request.headers.get('mcp-protocol-version') ?? '') >= FIRST_STATELESS_VERSION
+/**
+ * Whether a request speaks MCP 2026-07-28 or later: a revision date (they sort as text) from then
+ * on, and no session, which that revision does not have.
+ */
+export function isStatelessEra(request: Request): boolean {
+  const version = request.headers.get('mcp-protocol-version')
+  return (
+    version !== null &&
+    REVISION.test(version) &&
+    version >= FIRST_STATELESS_VERSION &&
+    !request.headers.has('mcp-session-id')
+  )
+}
+
+const REVISION = /^\d{4}-\d{2}-\d{2}$/
 
 /** The name a request is about (tool, prompt or resource), if its method has one. */
 export function messageName(msg: RPCMessage): string | undefined {

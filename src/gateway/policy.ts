@@ -208,18 +208,20 @@ export class RoutePolicy {
 
   /**
    * A list result (`tools/list`, `prompts/list`, `resources/list`, templates) with only what the
-   * caller may use now. Such a list is the caller's own: a 2026-07-28 `cacheScope: "public"`
-   * (may be shared between users) becomes `"private"`.
+   * caller may use now. Such a list is the caller's own: a 2026-07-28 result (`cacheable`: the
+   * request was of that revision; or the result has its cache fields) says `cacheScope:
+   * "private"` whatever the server said (`"public"`, or nothing, may be shared between users).
+   * Older results get no field they do not know.
    */
-  filterList(method: string, result: unknown, token: AccessToken): unknown {
+  filterList(method: string, result: unknown, token: AccessToken, cacheable = false): unknown {
     const list = Object.hasOwn(LISTS, method) ? LISTS[method] : undefined
     if (!list || typeof result !== 'object' || result === null) return result
     const items = (result as Record<string, unknown>)[list.field]
     if (!Array.isArray(items)) return result
-    const shared = (result as { cacheScope?: unknown }).cacheScope === 'public'
+    const marked = cacheable || 'cacheScope' in result || 'ttlMs' in result
     return {
       ...result,
-      ...(shared ? { cacheScope: 'private' } : {}),
+      ...(marked ? { cacheScope: 'private' } : {}),
       [list.field]: items.filter((t: unknown) => {
         const key = (t as Record<string, unknown> | null)?.[list.key]
         return typeof key === 'string' && this.item(list.kind, key, token).kind === 'allow'

@@ -112,6 +112,11 @@ describe('what passes at the cap', () => {
         params: { requestId: 'nothing in flight' },
       }
       expect((await postInSession(url, { provider, transport }, cancel)).status).toBe(202)
+      // A call sent without an id, as if it were a notification, is no notification: refused.
+      const { id: _, ...sneaked } = call
+      const refused = await postInSession(url, { provider, transport }, sneaked)
+      expect(refused.status).toBe(400)
+      expect(await refused.json()).toMatchObject({ error: { code: -32600 } })
       // Another session can still be ended.
       const ended = await fetch(url, {
         method: 'DELETE',

@@ -233,6 +233,17 @@ describe('MCP 2026-07-28 clients through the gateway', () => {
     const malformed = await listen(3, [['file:///secret/keys']])
     expect(malformed.status).toBe(400)
     expect(await malformed.json()).toMatchObject({ id: 3, error: { code: -32602 } })
+    // A second spelling of the list, which a server matching names without case would read.
+    const twice = await post(
+      serve.routes['/modern']!,
+      token,
+      '{"jsonrpc":"2.0","id":5,"method":"subscriptions/listen","params":{"notifications":' +
+        '{"resourceSubscriptions":["file:///public/readme"],' +
+        '"ResourceSubscriptions":["file:///secret/keys"]}}}',
+      { 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' },
+    )
+    expect(twice.status).toBe(400)
+    expect(await twice.json()).toMatchObject({ error: { code: -32600 } })
     expect(seen.some((s) => s.body.includes('file:///secret/keys'))).toBe(false)
     // One the caller may read: the server acknowledges the subscription on the stream.
     const leaving = new AbortController()

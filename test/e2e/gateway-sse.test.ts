@@ -286,6 +286,37 @@ describe('gatehouse serve → server-everything over legacy HTTP+SSE', () => {
     }
   }, 60_000)
 
+  it('never gives the late answer of a call the client cancelled to a later call with the same id', async () => {
+    const url = serve.routes['/late']!
+    const connected = await connectAs(url, ADA)
+    const wait = (label: string) =>
+      postInSession(url, connected, {
+        jsonrpc: '2.0',
+        id: 'again',
+        method: 'tools/call',
+        params: { name: 'wait', arguments: { label } },
+      })
+    try {
+      const before = late.callIDs.length
+      const first = wait('first')
+      await new Promise((done) => setTimeout(done, 300))
+      const cancel = {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 'again' },
+      }
+      expect((await postInSession(url, connected, cancel)).status).toBe(202)
+      expect(await (await first).text()).toBe('')
+      // The server ignores the cancellation and answers the first call once the second waits.
+      const second = await (await wait('second')).text()
+      expect(second).toContain('answer to second')
+      expect(second).not.toContain('answer to first')
+      expect(late.cancelled.at(-1)).toBe(late.callIDs[before])
+    } finally {
+      await connected.client.close()
+    }
+  }, 60_000)
+
   it("sends the route's credential and identity headers on the stream and every message, never the client's token", async () => {
     const { client, provider } = await connectAs(serve.routes['/rec']!, ADA)
     try {
