@@ -299,8 +299,9 @@ export const NAMED_METHODS: ReadonlyMap<
 
 /**
  * MCP 2026-07-28 `subscriptions/listen`: the request whose answer is an open-ended event stream of
- * change notifications, in place of 2025's `GET` stream. It has no answer deadline and holds no
- * `maxInFlight` slot; like the `GET` stream it ends when the client or the server closes it.
+ * change notifications, in place of 2025's `GET` stream. Sent by a client of that revision
+ * (`isStatelessEra`), it has no answer deadline and holds no `maxInFlight` slot; like the `GET`
+ * stream it ends when the client or the server closes it.
  */
 export const LISTEN = 'subscriptions/listen'
 

@@ -160,8 +160,9 @@ export class ServedSession<T = unknown> {
 
   /**
    * The client cancelled its request `id` and the MCP server was told (MCP cancellation): no
-   * answer will come for it, so its POST stops waiting for it and the id is free again. When the
-   * POST then waits for nothing, its answer ends:
+   * answer will come for it (the bridge drops one that still comes), so its POST stops waiting
+   * for it and the id is no longer in flight. When the POST then waits for nothing, its answer
+   * ends:
    * - not yet begun: the batch's other answers as one body, or, with none, an event stream that
    *   ends at once. It carries no event id, so a client does not reconnect to resume it;
    * - already a stream: an error answer for the cancelled request goes first. The client has
