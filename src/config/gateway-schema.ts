@@ -148,8 +148,9 @@ export const AccessRuleSchema = z.strictObject({
 })
 
 /**
- * Most requests (POST, DELETE) in flight to the upstream at once, from all callers of this
- * gateway instance; more answer 503 with `Retry-After` at once. GET event streams do not count.
+ * Most POSTs with calls in them in flight to the upstream at once, from all callers of this
+ * gateway instance; more answer 503 with `Retry-After` at once. Notifications, answers, `DELETE`
+ * and open-ended streams (`GET`, a 2026-07-28 `subscriptions/listen`) do not count.
  */
 const maxInFlight = z.number().int().min(1).max(100_000).optional()
 

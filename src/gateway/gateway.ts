@@ -76,7 +76,7 @@ interface RouteEntry {
   handler: (request: Request) => Promise<Response>
   /** The route's rate limits, each with the key it counts a caller under. */
   limits: [StoreRateLimiter, (token: AccessToken) => string][]
-  /** POST and DELETE requests with the upstream now (against `upstream.maxInFlight`). */
+  /** POSTs with calls in them with the upstream now (against `upstream.maxInFlight`). */
   busy: number
 }
 
