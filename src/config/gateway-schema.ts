@@ -155,6 +155,13 @@ export const AccessRuleSchema = z.strictObject({
 const maxInFlight = z.number().int().min(1).max(100_000).optional()
 
 /**
+ * Most event streams one caller (client and user) keeps open on the route at once, in this
+ * instance: the `GET` stream of each session and 2026-07-28 `subscriptions/listen` streams, which
+ * hold no `maxInFlight` slot and have no deadline. More answer 429 with `Retry-After`.
+ */
+const maxStreamsPerCaller = z.number().int().min(1).max(10_000).default(100)
+
+/**
  * Events kept per session for `Last-Event-ID` resumption on routes whose client side the gateway
  * serves itself (stdio, legacy SSE), in this instance's memory; the oldest go first.
  */
@@ -184,6 +191,7 @@ const HTTPUpstreamSchema = z.strictObject({
   /** However much progress is reported, the answer is cut off after this long. */
   maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
   maxInFlight,
+  maxStreamsPerCaller,
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
   /** Tell the upstream who the caller is, in headers (names configurable). */
   identityHeaders: IdentityHeadersSchema.optional(),
@@ -208,6 +216,7 @@ const SSEUpstreamSchema = z.strictObject({
   credential: UpstreamCredentialSchema.default({ kind: 'none' }),
   identityHeaders: IdentityHeadersSchema.optional(),
   maxInFlight,
+  maxStreamsPerCaller,
   /** A session unused this long is closed, with its upstream stream. */
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most sessions (upstream streams) at once; more answer 503. */
@@ -260,6 +269,7 @@ const StdioUpstreamSchema = z.strictObject({
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
   eventBuffer,
   maxInFlight,
+  maxStreamsPerCaller,
 })
 
 /** One route: a path on the gateway, the MCP server behind it and who may use it. */

@@ -78,6 +78,8 @@ interface RouteEntry {
   limits: [StoreRateLimiter, (token: AccessToken) => string][]
   /** POSTs with calls in them with the upstream now (against `upstream.maxInFlight`). */
   busy: number
+  /** Open event streams (`GET`, 2026-07-28 listen) per caller (against `maxStreamsPerCaller`). */
+  streams: Map<string, number>
 }
 
 /** Request headers a browser-based MCP client may send (CORS preflight). */
@@ -122,6 +124,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       handler: () => Promise.reject(new Error('unreachable')),
       limits: rateLimits(route, options.store, options.now ?? Date.now),
       busy: 0,
+      streams: new Map(),
     }
     entry.handler = gatehouse.protect((request, token) => serveRoute(entry, request, token), {
       resource: resource.url,
@@ -273,6 +276,7 @@ export function createGateway(options: GatewayOptions): Gateway {
    * even at the cap, as do `DELETE`s and the open-ended `GET` stream.
    */
   async function withinCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
+    if (opensStream(call)) return withinStreamCap(entry, call)
     const cap = entry.route.upstream.maxInFlight
     if (cap === undefined || !carriesCalls(call)) return entry.upstream.handle(call)
     if (entry.busy >= cap) {
@@ -298,6 +302,44 @@ export function createGateway(options: GatewayOptions): Gateway {
       return new Response(watchBody(response.body, { end: release }), response)
     } catch (error) {
       release()
+      throw error
+    }
+  }
+
+  /**
+   * Opens an event stream (`GET`, a 2026-07-28 listen) unless the caller already has
+   * `maxStreamsPerCaller` open on this route and instance: then 429 with `Retry-After` (RFC 6585
+   * §4). Such streams hold no `maxInFlight` slot and have no deadline, so this is what bounds what
+   * one caller keeps open. A stream counts from the request until its answer ends.
+   */
+  async function withinStreamCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
+    const cap = entry.route.upstream.maxStreamsPerCaller
+    const key = principalKey(principalOf(call.token))
+    const open = entry.streams.get(key) ?? 0
+    if (open >= cap) {
+      const id = call.messages?.find((m) => validID(m.id))?.id
+      return rpcError(429, RPC.rateLimited, 'Too many open streams; close one first', id, {
+        'retry-after': '5',
+      })
+    }
+    entry.streams.set(key, open + 1)
+    let closed = false
+    const close = () => {
+      if (closed) return
+      closed = true
+      const left = (entry.streams.get(key) ?? 1) - 1
+      if (left > 0) entry.streams.set(key, left)
+      else entry.streams.delete(key)
+    }
+    try {
+      const response = await entry.upstream.handle(call)
+      if (isWhole(response) || !response.body) {
+        close()
+        return response
+      }
+      return new Response(watchBody(response.body, { end: close }), response)
+    } catch (error) {
+      close()
       throw error
     }
   }
@@ -429,6 +471,13 @@ function withCORS(response: Response, origin: string | undefined): Response {
   return withHeaders(response, headers)
 }
 
+/** A request for an open-ended event stream: a `GET`, or a 2026-07-28 listen alone in its POST. */
+function opensStream(call: UpstreamCall): boolean {
+  if (call.request.method === 'GET') return true
+  const messages = call.messages
+  return messages?.length === 1 && messages[0]?.method === LISTEN && isStatelessEra(call.request)
+}
+
 /**
  * A POST with at least one call in it (a request: a method and an id), or one not parsed. A
  * 2026-07-28 `subscriptions/listen` (alone in its POST, as that revision sends every message) is
@@ -439,8 +488,6 @@ function carriesCalls(call: UpstreamCall): boolean {
   if (call.request.method !== 'POST') return false
   const messages = call.messages
   if (messages === undefined) return true
-  if (messages.length === 1 && messages[0]?.method === LISTEN && isStatelessEra(call.request)) {
-    return false
-  }
+  if (opensStream(call)) return false
   return messages.some((m) => typeof m.method === 'string' && validID(m.id))
 }

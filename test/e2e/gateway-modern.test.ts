@@ -85,6 +85,10 @@ beforeAll(async () => {
       gateway: {
         routes: [
           {
+            path: '/few',
+            upstream: { kind: 'http', url, maxStreamsPerCaller: 2 },
+          },
+          {
             path: '/stdio',
             upstream: {
               kind: 'stdio',
@@ -146,9 +150,16 @@ async function modernClient(
 }
 
 /** A raw 2026-07-28 request: the version and method in headers and `_meta`, as SDK clients send. */
-const modernPost = (token: string, id: number, method: string, params: object) =>
+const modernPost = (
+  token: string,
+  id: number,
+  method: string,
+  params: object,
+  path = '/modern',
+  signal?: AbortSignal,
+) =>
   post(
-    serve.routes['/modern']!,
+    serve.routes[path]!,
     token,
     {
       jsonrpc: '2.0',
@@ -163,6 +174,7 @@ const modernPost = (token: string, id: number, method: string, params: object) =
       },
     },
     { 'mcp-protocol-version': MODERN, 'mcp-method': method },
+    signal,
   )
 
 describe('MCP 2026-07-28 clients through the gateway', () => {
@@ -302,6 +314,44 @@ describe('MCP 2026-07-28 clients through the gateway', () => {
       expect(JSON.stringify(echo.content)).toContain('stdio')
     } finally {
       await client.close()
+    }
+  }, 30_000)
+
+  it('caps the listen streams one caller keeps open (maxStreamsPerCaller)', async () => {
+    const { client, token } = await modernClient('/few')
+    await client.close()
+    const filter = { notifications: { toolsListChanged: true } }
+    const leaving = [new AbortController(), new AbortController()]
+    const listen = (id: number, signal?: AbortSignal) =>
+      modernPost(token, id, 'subscriptions/listen', filter, '/few', signal)
+    try {
+      for (const [i, controller] of leaving.entries()) {
+        expect((await listen(i, controller.signal)).status).toBe(200)
+      }
+      const third = await listen(3)
+      expect(third.status).toBe(429)
+      expect(third.headers.get('retry-after')).toBe('5')
+      expect(await third.json()).toMatchObject({ id: 3, error: { code: -32029 } })
+      // Calls are not streams: they are served while the caller holds its two.
+      const call = await modernPost(token, 4, 'tools/list', {}, '/few')
+      expect(call.status).toBe(200)
+      await call.body?.cancel()
+      // One closed by its client: the caller may open another.
+      leaving[0]!.abort()
+      let again: Response | undefined
+      await expect
+        .poll(
+          async () => {
+            await again?.body?.cancel()
+            again = await listen(5)
+            return again.status
+          },
+          { timeout: 3000 },
+        )
+        .toBe(200)
+      await again?.body?.cancel()
+    } finally {
+      for (const controller of leaving) controller.abort()
     }
   }, 30_000)
 
