@@ -241,6 +241,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (messages instanceof Response) return messages
       const mismatch = headerMismatch(request, messages)
       if (mismatch) return mismatch
+      // 2026-07-28 sends every message as its own POST (batches went in 2025-06-18): one that
+      // carries several would slip the listen and `Mcp-Method` rules, which read one message.
+      if (messages.length > 1 && isStatelessEra(request)) {
+        return rpcError(400, RPC.invalidRequest, 'Invalid Request: no batches in this revision')
+      }
       // New sessions, and new listen streams (MCP 2026-07-28 has no sessions), go elsewhere.
       if (draining && messages.some((m) => m.method === 'initialize' || m.method === LISTEN)) {
         return rpcError(503, RPC.internalError, 'The gateway is shutting down', messages[0]?.id, {
@@ -293,17 +298,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         entry.busy--
       }
     }
-    try {
-      const response = await entry.upstream.handle(call)
-      if (isWhole(response) || !response.body) {
-        release()
-        return response
-      }
-      return new Response(watchBody(response.body, { end: release }), response)
-    } catch (error) {
-      release()
-      throw error
-    }
+    return heldUntilEnd(entry.upstream.handle(call), release)
   }
 
   /**
@@ -316,7 +311,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const cap = entry.route.upstream.maxStreamsPerCaller
     const key = principalKey(principalOf(call.token))
     const open = entry.streams.get(key) ?? 0
-    if (open >= cap) {
+    // A resume (`Last-Event-ID`) takes over a stream whose connection dropped, which may still
+    // look open here: it may go past the cap, though never past twice it.
+    const limit = call.request.headers.has('last-event-id') ? 2 * cap : cap
+    if (open >= limit) {
       const id = call.messages?.find((m) => validID(m.id))?.id
       return rpcError(429, RPC.rateLimited, 'Too many open streams; close one first', id, {
         'retry-after': '5',
@@ -331,17 +329,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (left > 0) entry.streams.set(key, left)
       else entry.streams.delete(key)
     }
-    try {
-      const response = await entry.upstream.handle(call)
-      if (isWhole(response) || !response.body) {
-        close()
-        return response
-      }
-      return new Response(watchBody(response.body, { end: close }), response)
-    } catch (error) {
-      close()
-      throw error
-    }
+    return heldUntilEnd(entry.upstream.handle(call), close)
   }
 
   return {
@@ -469,6 +457,25 @@ function withCORS(response: Response, origin: string | undefined): Response {
   headers.set('access-control-expose-headers', EXPOSE_HEADERS)
   headers.append('vary', 'Origin')
   return withHeaders(response, headers)
+}
+
+/**
+ * The upstream's answer, with `release` called once it is over: at once for an answer without a
+ * body or one already whole in memory, else when its body has been read to the end, or the
+ * client went away, or the upstream call failed.
+ */
+async function heldUntilEnd(answer: Promise<Response>, release: () => void): Promise<Response> {
+  try {
+    const response = await answer
+    if (isWhole(response) || !response.body) {
+      release()
+      return response
+    }
+    return new Response(watchBody(response.body, { end: release }), response)
+  } catch (error) {
+    release()
+    throw error
+  }
 }
 
 /** A request for an open-ended event stream: a `GET`, or a 2026-07-28 listen alone in its POST. */

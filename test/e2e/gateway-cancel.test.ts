@@ -2,8 +2,8 @@
  * A call the client cancels (MCP cancellation: `notifications/cancelled` naming its id) ends at
  * the gateway at once, and the server is told. On stdio and legacy SSE routes, where the gateway
  * itself waits for the server's answer, its POST stops waiting (an empty event stream when no
- * answer had begun, an error answer that ends the stream when one had) and its id can be used
- * again. On an HTTP route its event stream ends with that error answer, though the server (the
+ * answer had begun, an error answer that ends the stream when one had), and an answer that
+ * still comes reaches no later call. On an HTTP route its event stream ends with that error answer, though the server (the
  * MCP SDK 1.x) leaves it open. Either way its `maxInFlight` slot is free. The MCP server is
  * `@modelcontextprotocol/server-everything` (its `trigger-long-running-operation` tool), over
  * stdio, its own legacy SSE transport and its own Streamable HTTP transport.

@@ -241,6 +241,19 @@ describe('MCP 2026-07-28 clients through the gateway', () => {
     // A resource no scope opens: a JSON-RPC error, the stream never opens.
     const hr = await listen(2, ['file:///hr/salaries'])
     expect(await hr.json()).toMatchObject({ id: 2, error: { code: -32003 } })
+    // 2026-07-28 has no batches: a listen in one would slip the rules that read one message.
+    const batch = await post(
+      serve.routes['/modern']!,
+      token,
+      [
+        { jsonrpc: '2.0', id: 6, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 7, method: 'subscriptions/listen', params: { notifications: {} } },
+      ],
+      { 'mcp-protocol-version': MODERN },
+    )
+    expect(batch.status).toBe(400)
+    expect(await batch.json()).toMatchObject({ error: { code: -32600 } })
+    expect(seen.some((s) => s.body.startsWith('[') && s.body.includes('"id":7'))).toBe(false)
     // URIs that are not strings are refused before policy and the server see them.
     const malformed = await listen(3, [['file:///secret/keys']])
     expect(malformed.status).toBe(400)
@@ -332,6 +345,14 @@ describe('MCP 2026-07-28 clients through the gateway', () => {
       expect(third.status).toBe(429)
       expect(third.headers.get('retry-after')).toBe('5')
       expect(await third.json()).toMatchObject({ id: 3, error: { code: -32029 } })
+      // A plain GET stream is one too; a resume (Last-Event-ID) may go past the cap, as it takes
+      // over a stream that may still look open (this server offers no GET stream: 405).
+      const get = (headers: Record<string, string> = {}) =>
+        fetch(serve.routes['/few']!, {
+          headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers },
+        })
+      expect((await get()).status).toBe(429)
+      expect((await get({ 'last-event-id': 'any' })).status).toBe(405)
       // Calls are not streams: they are served while the caller holds its two.
       const call = await modernPost(token, 4, 'tools/list', {}, '/few')
       expect(call.status).toBe(200)
