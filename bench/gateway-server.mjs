@@ -98,7 +98,8 @@ const server = createServer(
         ? bench(url)
         : (gateway.handle(request) ?? gh.fetch(request))
     },
-    { baseUrl: ISSUER, maxBodyBytes: 1_048_577 },
+    // As src/cli/serve.ts sets them.
+    { baseUrl: ISSUER, maxBodyBytes: 1_048_577, holdSmallBody: true },
   ),
 )
 server.keepAliveTimeout = 30_000

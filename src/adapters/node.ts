@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { OAuthError, toErrorResponse } from '../errors.js'
-import { takeBytes } from '../http/bytes-response.js'
+import { HoldingBytes, takeBytes } from '../http/held-body.js'
 import { setClientAddress } from '../http/rate-limit.js'
 
 /** A Web-standard request handler, such as Gatehouse's auth handler or `honoApp.fetch`. */
@@ -36,6 +36,15 @@ export interface NodeAdapterOptions {
    * (the yield study) for what it changes and why it stays off.
    */
   yieldBeforeHandler?: boolean
+  /**
+   * Default `false`: a body read whole before the handler runs (a stated length up to 64 KiB) is
+   * kept as bytes beside a body-less `Request` instead of becoming a web stream. The request's own
+   * members (`body`, `text()`, `json()`, `formData()`, `clone()`, ...) give it as usual, but
+   * `new Request(request)` and `fetch(request)` carry no body: set it only for handlers that never
+   * do either, as `gatehouse serve` does. Saves ~6 µs of CPU per such
+   * request on Node 24 and ~17 µs on Node 20, and the gateway's read of it (`src/http/held-body.ts`).
+   */
+  holdSmallBody?: boolean
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -184,6 +193,12 @@ function buildRequest(
   const hasBody = method !== 'GET' && method !== 'HEAD'
   const init: RequestInit & { duplex?: 'half' } = { method, headers }
   if (signal.follow) init.signal = signal.follow
+  const url = `${originOf(req, options)}${target}`
+  if (wholeBody !== undefined && signal.own && options.holdSmallBody === true) {
+    const request = new NodeRequest(url, init, signal.own, wholeBody as Uint8Array<ArrayBuffer>)
+    setClientAddress(request, req.socket.remoteAddress)
+    return request
+  }
   if (wholeBody !== undefined) {
     init.body = wholeBody as Uint8Array<ArrayBuffer>
   } else if (hasBody) {
@@ -192,7 +207,6 @@ function buildRequest(
     })
     init.duplex = 'half'
   }
-  const url = `${originOf(req, options)}${target}`
   const request = signal.own ? new NodeRequest(url, init, signal.own) : new Request(url, init)
   setClientAddress(request, req.socket.remoteAddress)
   return request
@@ -291,12 +305,24 @@ interface SignalSource {
  * built from this one (as `fetch(request)` does) gets a signal of its own that does not abort:
  * pass `{ signal: request.signal }` where that matters.
  */
-class NodeRequest extends Request {
+class NodeRequest extends HoldingBytes(Request) {
   readonly #source: SignalSource
 
-  constructor(url: string, init: RequestInit, source: SignalSource) {
+  /** With `bytes` (and `init` without a body), the body is those bytes, held (`holdSmallBody`). */
+  constructor(
+    url: string,
+    init: RequestInit,
+    source: SignalSource,
+    bytes?: Uint8Array<ArrayBuffer>,
+  ) {
     super(url, init)
     this.#source = source
+    if (bytes !== undefined) {
+      this.holdBytes(
+        bytes,
+        (held) => new Request(this.url, { ...this.#init(), body: held ?? null }),
+      )
+    }
   }
 
   override get signal(): AbortSignal {
@@ -304,7 +330,17 @@ class NodeRequest extends Request {
   }
 
   override clone(): Request {
-    return keepSignal(super.clone(), this.#source)
+    if (!this.holding) return keepSignal(super.clone(), this.#source)
+    const real = this.twinMade
+    if (real !== undefined) return keepSignal(real.clone(), this.#source)
+    const bytes = this.heldBytes
+    if (bytes === undefined) throw new TypeError('Request.clone: Body has already been consumed.')
+    return new NodeRequest(this.url, this.#init(), this.#source, bytes)
+  }
+
+  /** What a copy of this request is made with, but its body. */
+  #init(): RequestInit {
+    return { method: this.method, headers: new Headers(this.headers) }
   }
 }
 

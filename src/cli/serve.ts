@@ -187,6 +187,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       {
         baseUrl: issuer,
         maxBodyBytes: maxBody + 1,
+        holdSmallBody: true,
         ...(allowedHosts ? { allowedHosts } : {}),
       },
     )

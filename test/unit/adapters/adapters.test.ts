@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { gatehouseMiddleware } from '../../../src/adapters/express.js'
 import { gatehouseHono } from '../../../src/adapters/hono.js'
 import { toNodeHandler, toWebRequest } from '../../../src/adapters/node.js'
+import { takeBytes } from '../../../src/http/held-body.js'
 import type { NodeAdapterOptions } from '../../../src/adapters/node.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -569,6 +570,105 @@ describe('node adapter', () => {
     expect(made?.signal.aborted).toBe(false)
     controller.abort()
     expect(made?.signal.aborted).toBe(true)
+  })
+
+  describe('holdSmallBody: a small body held as bytes beside the request', () => {
+    /** Reads the body one way, then tries once more; answers what each read gave. */
+    async function readBack(request: Request): Promise<Response> {
+      const how = new URL(request.url).searchParams.get('read') ?? 'text'
+      const usedBefore = request.bodyUsed
+      // Whether the body was held (a clone's bytes are taken, the request's stay).
+      const held = takeBytes(request.clone()) !== undefined
+      const read = async (r: Request): Promise<string> => {
+        switch (how) {
+          case 'json':
+            return JSON.stringify(await r.json())
+          case 'arrayBuffer':
+            return Buffer.from(await r.arrayBuffer()).toString()
+          case 'bytes':
+            return Buffer.from(await r.bytes()).toString()
+          case 'blob':
+            return (await r.blob()).text()
+          case 'formData':
+            return JSON.stringify(Object.fromEntries(await r.formData()))
+          case 'stream':
+            return new Response(r.body).text()
+          case 'clone': {
+            const copy = r.clone()
+            return `${await copy.text()}|${await r.text()}`
+          }
+          default:
+            return r.text()
+        }
+      }
+      const first = await read(request)
+      const again = await read(request).then(
+        (value) => `read again: ${value}`,
+        (error: unknown) => (error instanceof TypeError ? 'TypeError' : 'other error'),
+      )
+      return Response.json({ first, again, usedBefore, usedAfter: request.bodyUsed, held })
+    }
+
+    const ways = ['text', 'json', 'arrayBuffer', 'bytes', 'blob', 'formData', 'stream', 'clone']
+
+    it.each(ways)('%s() gives what a Request built with the body gives', async (how) => {
+      const held = await start(toNodeHandler(readBack, { holdSmallBody: true }))
+      const plain = await start(toNodeHandler(readBack))
+      const form = how === 'formData'
+      const body = Buffer.from(form ? 'a=1&b=two+words' : '{"jsonrpc":"2.0","id":1}')
+      const headers = {
+        'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
+      }
+      const [mine, theirs] = await Promise.all(
+        [held, plain].map((port) =>
+          send(port, `/?read=${how}`, { method: 'POST', body, headers, stated: true }),
+        ),
+      )
+      expect(mine?.status).toBe(200)
+      expect(JSON.parse(mine?.body ?? '')).toEqual({
+        ...JSON.parse(theirs?.body ?? ''),
+        held: true,
+      })
+      expect(JSON.parse(theirs?.body ?? '')).toMatchObject({ held: false })
+      expect(JSON.parse(mine?.body ?? '')).toMatchObject({ usedBefore: false, usedAfter: true })
+      expect((JSON.parse(mine?.body ?? '') as { first: string }).first).toContain(
+        form ? 'two words' : '"jsonrpc"',
+      )
+    })
+
+    it('a chunked body, or one over 64 KiB, streams as without the option', async () => {
+      const port = await start(toNodeHandler(gatehouse, { holdSmallBody: true }))
+      const big = Buffer.alloc(70 * 1024, 'x')
+      const chunked = await send(port, '/echo', { method: 'POST', body: [Buffer.from('ab')] })
+      const large = await send(port, '/echo', { method: 'POST', body: big, stated: true })
+      expect((JSON.parse(chunked.body) as Echo).body).toBe('ab')
+      expect((JSON.parse(large.body) as Echo).body).toBe(big.toString())
+    })
+
+    it('its signal and a clone’s abort when the client leaves', async () => {
+      let signals: AbortSignal[] = []
+      let seen: () => void = () => undefined
+      const arrived = new Promise<void>((resolve) => (seen = resolve))
+      const port = await start(
+        toNodeHandler(
+          async (request) => {
+            signals = [request.signal, request.clone().signal, request.clone().clone().signal]
+            seen()
+            await Promise.all(signals.map(abortedOnce))
+            return new Response('late')
+          },
+          { holdSmallBody: true },
+        ),
+      )
+      const socket = net.connect(port, '127.0.0.1')
+      await once(socket, 'connect')
+      socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nab')
+      await arrived
+      expect(signals.map((s) => s.aborted)).toEqual([false, false, false])
+      socket.destroy()
+      await Promise.all(signals.map(abortedOnce))
+      expect(signals.map((s) => s.aborted)).toEqual([true, true, true])
+    })
   })
 
   it('falls back to the Host header for the origin', async () => {
