@@ -4,27 +4,56 @@
  * `maxInFlight` a request gets 503 with `Retry-After` at once (notifications, answers and `DELETE`
  * pass: they are how calls end); an answer that does not come within
  * `timeoutSeconds` (progress restarts the clock, `maxTimeoutSeconds` caps it) becomes a JSON-RPC
- * error for that call; the gateway keeps serving the same session afterwards.
+ * error for that call; the gateway keeps serving the same session afterwards. Over
+ * `maxStreamsPerCaller`, a caller's next `GET` stream gets 429 on HTTP, stdio and legacy SSE routes
+ * (its server's legacy SSE transport for the last) while other callers' open.
  */
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { connectAs, postInSession, serverEntry, startEverythingHTTP } from '../helpers/gateway.js'
+import {
+  connectAs,
+  post,
+  postInSession,
+  serverEntry,
+  startEverythingHTTP,
+  startEverythingSSE,
+} from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
+const GRACE = { username: 'grace', password: 'hopper' }
+const EVERYTHING_STDIO = {
+  kind: 'stdio',
+  command: process.execPath,
+  args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
+} as const
 
 let everything: Awaited<ReturnType<typeof startEverythingHTTP>>
+let everythingSSE: Awaited<ReturnType<typeof startEverythingSSE>>
 let serve: RunningServe
 
 beforeAll(async () => {
   everything = await startEverythingHTTP()
+  everythingSSE = await startEverythingSSE()
   serve = await startServe({
     port: 0,
     store: 'memory',
-    devIdp: { users: [{ user: ADA.username, password: ADA.password }] },
+    devIdp: {
+      users: [ADA, GRACE].map((u) => ({ user: u.username, password: u.password })),
+    },
     config: {
       gateway: {
         routes: [
+          // One open event stream per caller, on each kind of route.
+          {
+            path: '/streams-http',
+            upstream: { kind: 'http', url: everything.url, maxStreamsPerCaller: 1 },
+          },
+          { path: '/streams-stdio', upstream: { ...EVERYTHING_STDIO, maxStreamsPerCaller: 1 } },
+          {
+            path: '/streams-sse',
+            upstream: { kind: 'sse', url: everythingSSE.url, maxStreamsPerCaller: 1 },
+          },
           { path: '/capped', upstream: { kind: 'http', url: everything.url, maxInFlight: 1 } },
           {
             path: '/capped-stdio',
@@ -53,6 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await (serve as RunningServe | undefined)?.close()
   await (everything as typeof everything | undefined)?.stop()
+  await (everythingSSE as typeof everythingSSE | undefined)?.stop()
 })
 
 const long = (duration: number, steps: number) => ({
@@ -196,4 +226,111 @@ describe('upstream answer deadline (timeoutSeconds, maxTimeoutSeconds)', () => {
       await client.close()
     }
   }, 60_000)
+})
+
+describe('event streams one caller keeps open (maxStreamsPerCaller), GET streams', () => {
+  const HEADERS = { 'mcp-protocol-version': '2025-06-18' }
+
+  /** A session opened by hand (initialize, initialized): the SDK client would open a GET itself. */
+  async function rawSession(url: string, token: string): Promise<string> {
+    const opened = await post(url, token, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 'stream cap', version: '1.0.0' },
+      },
+    })
+    expect(opened.status).toBe(200)
+    const session = opened.headers.get('mcp-session-id')!
+    await opened.text()
+    const ready = await post(
+      url,
+      token,
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { ...HEADERS, 'mcp-session-id': session },
+    )
+    expect(ready.status).toBe(202)
+    return session
+  }
+
+  const getStream = (url: string, token: string, session: string, signal?: AbortSignal) =>
+    fetch(url, {
+      ...(signal ? { signal } : {}),
+      headers: {
+        ...HEADERS,
+        authorization: `Bearer ${token}`,
+        accept: 'text/event-stream',
+        'mcp-session-id': session,
+      },
+    })
+
+  /** A token of `user` for the route (its SDK client closed again, with its own GET stream). */
+  async function tokenOf(url: string, user: typeof ADA): Promise<string> {
+    const { client, provider } = await connectAs(url, user)
+    await client.close()
+    return provider.saved!.access_token
+  }
+
+  it.each(['http', 'stdio', 'sse'])(
+    'a %s route refuses a second GET stream of one caller with 429, and serves others',
+    async (kind) => {
+      const url = serve.routes[`/streams-${kind}`]!
+      const ada = await tokenOf(url, ADA)
+      const [first, second] = [await rawSession(url, ada), await rawSession(url, ada)]
+      const leaving = new AbortController()
+      const opened: Response[] = []
+      try {
+        // The SDK client's own GET stream ends with its close; until the gateway sees that, a
+        // new one may still be refused.
+        await expect
+          .poll(
+            async () => {
+              const res = await getStream(url, ada, first, leaving.signal)
+              if (res.status === 200) opened.push(res)
+              else await res.body?.cancel()
+              return res.status
+            },
+            { timeout: 5000 },
+          )
+          .toBe(200)
+        const refused = await getStream(url, ada, second)
+        expect(refused.status).toBe(429)
+        expect(refused.headers.get('retry-after')).toBe('5')
+        expect(await refused.json()).toMatchObject({ id: null, error: { code: -32029 } })
+        // The cap is per caller: another user's stream opens.
+        const grace = await tokenOf(url, GRACE)
+        await expect
+          .poll(
+            async () => {
+              const res = await getStream(url, grace, await rawSession(url, grace))
+              if (res.status === 200) opened.push(res)
+              else await res.body?.cancel()
+              return res.status
+            },
+            { timeout: 5000 },
+          )
+          .toBe(200)
+        // Ada closes hers: now her other session may open one.
+        leaving.abort()
+        await expect
+          .poll(
+            async () => {
+              const res = await getStream(url, ada, second)
+              if (res.status === 200) opened.push(res)
+              else await res.body?.cancel()
+              return res.status
+            },
+            { timeout: 5000 },
+          )
+          .toBe(200)
+      } finally {
+        leaving.abort()
+        for (const res of opened) await res.body?.cancel().catch(() => undefined)
+      }
+    },
+    60_000,
+  )
 })
