@@ -91,12 +91,15 @@ export async function readCapped(
   return out
 }
 
+/** One decoder for every body: `decode` without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 /** The messages of a POST body, or an error response for one that is not JSON-RPC. */
 export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
   let body: unknown
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    text = UTF8.decode(bytes)
     body = JSON.parse(text)
   } catch {
     return rpcError(400, RPC.parseError, 'Parse error: the body is not JSON')

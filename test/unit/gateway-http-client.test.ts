@@ -1,7 +1,8 @@
 /**
  * The gateway's HTTP client (src/gateway/http-client.ts) against a raw upstream: what the gateway
  * e2e tests cannot time exactly, such as a pause that falls in the middle of one chunk of a
- * chunked body.
+ * chunked body, or cannot send at all through a well-behaved server: repeated headers, a status
+ * outside 200–599.
  */
 import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -37,7 +38,12 @@ async function trickle(declared: number, pieces: number): Promise<string> {
   return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/mcp`
 }
 
-const post = { method: 'POST', headers: new Headers(), body: '{}', redirect: 'manual' as const }
+const post = {
+  method: 'POST',
+  headers: new Headers(),
+  body: '{}',
+  redirect: 'manual' as const,
+}
 
 describe('gateway HTTP client', () => {
   it('after a pause in the middle of a chunk, passes on what came and then waits, never empty chunks', async () => {
@@ -64,6 +70,80 @@ describe('gateway HTTP client', () => {
       expect(lengths.filter((n) => n === 0)).toEqual([])
       expect(lengths.reduce((a, b) => a + b, 0)).toBe(2000)
       await reader.cancel()
+    } finally {
+      await client.close()
+    }
+  })
+
+  /** An upstream that answers every request with `head` (status line and headers) and `body`. */
+  async function answering(head: string, body: string): Promise<string> {
+    const server = createServer((socket) => {
+      sockets.push(socket)
+      socket.once('data', () => {
+        socket.write(`${head}\r\ncontent-length: ${String(body.length)}\r\n\r\n${body}`)
+      })
+    })
+    servers.push(server)
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+    return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/mcp`
+  }
+
+  it.each([
+    ['collected whole', 'application/json', '{"jsonrpc":"2.0","id":1,"result":{}}'],
+    ['streamed', 'text/event-stream', 'data: {}\n\n'],
+  ])('keeps every value of a repeated header of an answer %s', async (_, type, body) => {
+    const client = createHTTPClient()
+    try {
+      const url = await answering(
+        `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\nvary: Origin\r\nvary: Accept\r\nset-cookie: a=1\r\nset-cookie: b=2`,
+        body,
+      )
+      const res = await client.fetch(url, post)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toBe(type)
+      expect(res.headers.get('vary')).toBe('Origin, Accept')
+      expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+      expect(await res.text()).toBe(body)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it.each(['application/json', 'text/event-stream'])(
+    'fails the call for a status no Web Response can carry (%s)',
+    async (type) => {
+      const client = createHTTPClient()
+      try {
+        const url = await answering(`HTTP/1.1 999 Odd\r\ncontent-type: ${type}`, '{}')
+        await expect(client.fetch(url, post)).rejects.toThrow()
+      } finally {
+        await client.close()
+      }
+    },
+  )
+
+  it('sends the headers it is given', async () => {
+    let seen = ''
+    const server = createServer((socket) => {
+      sockets.push(socket)
+      socket.once('data', (data: Buffer) => {
+        seen = data.toString('latin1')
+        socket.write('HTTP/1.1 204 No Content\r\n\r\n')
+      })
+    })
+    servers.push(server)
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+    const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/mcp`
+    const client = createHTTPClient()
+    try {
+      const headers = new Headers({
+        'content-type': 'application/json',
+        'x-route-secret': 's3cr3t',
+      })
+      const res = await client.fetch(url, { ...post, headers })
+      expect(res.status).toBe(204)
+      expect(seen).toMatch(/\r\ncontent-type: application\/json\r\n/i)
+      expect(seen).toMatch(/\r\nx-route-secret: s3cr3t\r\n/i)
     } finally {
       await client.close()
     }
