@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { OAuthError, toErrorResponse } from '../errors.js'
-import { HoldingBytes, takeBytes } from '../http/held-body.js'
+import { HELD_BODY, HeldBody, HoldingBytes, takeBytes } from '../http/held-body.js'
 import { setClientAddress } from '../http/rate-limit.js'
 
 /** A Web-standard request handler, such as Gatehouse's auth handler or `honoApp.fetch`. */
@@ -41,8 +41,9 @@ export interface NodeAdapterOptions {
    * kept as bytes beside a body-less `Request` instead of becoming a web stream. The request's own
    * members (`body`, `text()`, `json()`, `formData()`, `clone()`, ...) give it as usual, but
    * `new Request(request)` and `fetch(request)` carry no body: set it only for handlers that never
-   * do either, as `gatehouse serve` does. Saves ~6 µs of CPU per such
-   * request on Node 24 and ~17 µs on Node 20, and the gateway's read of it (`src/http/held-body.ts`).
+   * do either, as `gatehouse serve` does. Building the `Request` costs ~6 µs less on Node 24 and
+   * ~17 µs less on Node 20, and reading the body needs no stream (`src/http/held-body.ts`; the
+   * gateway's CPU per proxied call with it: docs/benchmarks.md, Gateway).
    */
   holdSmallBody?: boolean
 }
@@ -157,7 +158,9 @@ async function answer(
 }
 
 /**
- * Builds the Web `Request` for a Node request; the body streams lazily, only as the handler reads.
+ * Builds the Web `Request` for a Node request; the body streams lazily, only as the handler reads,
+ * unless it was read whole already (`wholeBody`): then it is the request's body, or with
+ * `holdSmallBody` held beside it as bytes.
  *
  * The origin comes from `baseUrl`, else (with `trustProxy`) `X-Forwarded-Proto`/`-Host`, else the
  * Host header. Express's `originalUrl` is used when present. Throws `TypeError` for an unusable
@@ -318,7 +321,7 @@ class NodeRequest extends HoldingBytes(Request) {
     super(url, init)
     this.#source = source
     if (bytes !== undefined) {
-      this.holdBytes(
+      this[HELD_BODY] = new HeldBody(
         bytes,
         (held) => new Request(this.url, { ...this.#init(), body: held ?? null }),
       )
@@ -330,10 +333,11 @@ class NodeRequest extends HoldingBytes(Request) {
   }
 
   override clone(): Request {
-    if (!this.holding) return keepSignal(super.clone(), this.#source)
-    const real = this.twinMade
+    const held = this[HELD_BODY]
+    if (held === undefined) return keepSignal(super.clone(), this.#source)
+    const real = held.made
     if (real !== undefined) return keepSignal(real.clone(), this.#source)
-    const bytes = this.heldBytes
+    const bytes = held.bytes
     if (bytes === undefined) throw new TypeError('Request.clone: Body has already been consumed.')
     return new NodeRequest(this.url, this.#init(), this.#source, bytes)
   }

@@ -11,6 +11,7 @@ import type { Guard } from '../resource/guard.js'
 import { OAuthError } from '../errors.js'
 import { isWhole, withHeaders } from '../http/bytes-response.js'
 import { StoreRateLimiter } from '../http/rate-limit.js'
+import { readBodyBytes } from '../http/params.js'
 import type { ReadinessCheck } from '../ops/health.js'
 import { principalKey, principalOf } from '../jwt/access-token.js'
 import type { Store } from '../storage/store.js'
@@ -22,7 +23,6 @@ import {
   LISTEN,
   messageName,
   parseMessages,
-  readCapped,
   RPC,
   rpcError,
   validID,
@@ -235,7 +235,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       ended: (id) => bindings.unbind(route.path, id),
     }
     if (method === 'POST') {
-      const body = await readCapped(request, route.maxBodyBytes)
+      const body = await readBodyBytes(request, route.maxBodyBytes)
       if (!body) return rpcError(413, RPC.invalidRequest, 'Request body too large')
       const messages = parseMessages(body)
       if (messages instanceof Response) return messages

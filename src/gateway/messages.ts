@@ -9,7 +9,6 @@
  * objects and a 900 KB string (3.3–3.7 against 2.4–3.1 ms): Node 20, loops of 200,000 and 30,
  * three runs on a machine busy with a test run.
  */
-import { takeBytes } from '../http/held-body.js'
 
 /** One JSON-RPC message as the gateway sees it (only the fields it looks at are typed). */
 export interface RPCMessage {
@@ -56,39 +55,6 @@ export function rpcError(
 
 export function validID(id: unknown): id is string | number {
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
-}
-
-/** Reads at most `max` bytes of the body; `undefined` when it is larger. */
-export async function readCapped(
-  request: Request,
-  max: number,
-): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const declared = Number(request.headers.get('content-length') ?? '0')
-  if (declared > max) return undefined
-  // A body the Node adapter holds whole (`holdSmallBody`): no stream to read.
-  const whole = takeBytes(request)
-  if (whole !== undefined) return whole.byteLength > max ? undefined : whole
-  if (!request.body) return new Uint8Array()
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => undefined)
-      return undefined
-    }
-    chunks.push(value)
-  }
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.byteLength
-  }
-  return out
 }
 
 /** One decoder for every body: `decode` without `stream` keeps no state between calls. */

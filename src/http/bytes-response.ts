@@ -5,19 +5,19 @@
  * `held-body.ts`. A runtime that reads a response's internal body slot directly (Deno's, Bun's or
  * Workers' own servers) would see none: use it only for answers that stay on Node.
  */
-import { HoldingBytes, holdsBytes, takeBytes } from './held-body.js'
+import { HELD_BODY, HeldBody, HoldingBytes, holdsBytes, takeBytes } from './held-body.js'
 
 /** A `Response` carrying its whole body as bytes; behaves as `new Response(bytes, init)`. */
 export class BytesResponse extends HoldingBytes(Response) {
   constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
     super(null, init)
-    this.holdBytes(bytes, (held) => new Response(held, this.#init()))
+    this[HELD_BODY] = new HeldBody(bytes, (held) => new Response(held, this.#init()))
   }
 
   override clone(): Response {
-    const real = this.twinMade
+    const real = this[HELD_BODY]?.made
     if (real !== undefined) return real.clone()
-    const bytes = this.heldBytes
+    const bytes = this[HELD_BODY]?.bytes
     if (bytes === undefined) throw new TypeError('Response.clone: Body has already been consumed.')
     return new BytesResponse(bytes, this.#init())
   }

@@ -3,6 +3,7 @@
  * must not read more body than configured.
  */
 import { OAuthError } from '../errors.js'
+import { takeBytes } from './held-body.js'
 
 /** Parameters with each name once; a repeated name is recorded in `repeated`. */
 export interface Params {
@@ -56,9 +57,34 @@ export function assertNoRepeats(params: Params, names?: readonly string[]): void
 
 /** Reads the body as text, refusing more than `maxBytes` (413) without buffering the excess. */
 export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const bytes = await readBodyBytes(request, maxBytes)
+  if (bytes === undefined) throw tooLarge()
+  try {
+    return UTF8.decode(bytes)
+  } catch {
+    throw new OAuthError('invalid_request', 'the request body is not valid UTF-8', {
+      reason: 'bad_utf8',
+    })
+  }
+}
+
+/** One decoder for every body: `decode` without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * The whole body, or `undefined` when it is (or says it is) longer than `maxBytes`: the excess is
+ * not read. A body the Node adapter holds as bytes (`holdSmallBody`) is taken as it is, with no
+ * stream; the bytes are read-only.
+ */
+export async function readBodyBytes(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const declared = request.headers.get('content-length')
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge()
-  if (!request.body) return ''
+  if (declared !== null && Number(declared) > maxBytes) return undefined
+  const whole = takeBytes(request)
+  if (whole !== undefined) return whole.byteLength > maxBytes ? undefined : whole
+  if (!request.body) return new Uint8Array()
   const reader = request.body.getReader()
   const chunks: Uint8Array[] = []
   let total = 0
@@ -68,7 +94,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     total += value.byteLength
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined)
-      throw tooLarge()
+      return undefined
     }
     chunks.push(value)
   }
@@ -78,13 +104,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     bytes.set(c, offset)
     offset += c.byteLength
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    throw new OAuthError('invalid_request', 'the request body is not valid UTF-8', {
-      reason: 'bad_utf8',
-    })
-  }
+  return bytes
 }
 
 /** Reads and parses a form body; any other content type is `invalid_request` (OAuth 2.1 §3.2.2). */

@@ -1,8 +1,8 @@
 /**
  * The gateway's HTTP client (src/gateway/http-client.ts) against a raw upstream: what the gateway
  * e2e tests cannot time exactly, such as a pause that falls in the middle of one chunk of a
- * chunked body, or cannot send at all through a well-behaved server: repeated headers, a status
- * outside 200–599.
+ * chunked body, or a status outside 200–599, which no well-behaved server sends; and what the
+ * client makes of repeated headers in answers it collects whole and in answers it streams.
  */
 import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'

@@ -91,6 +91,23 @@ describe('BytesResponse reads as a Response over the same bytes', () => {
     expect([later.status, later.statusText, await later.text()]).toEqual([404, 'Not Found', '{}'])
   })
 
+  it('gives bytes from a pooled Buffer as exactly its own, never the pool around them', async () => {
+    // Buffer.concat of small pieces is carved from Node's shared 8 KiB pool (as the gateway's HTTP
+    // client collects an answer): the view's `.buffer` holds whatever else the process read.
+    const pooled = (): Uint8Array<ArrayBuffer> =>
+      Buffer.concat([Buffer.from('{"a":'), Buffer.from('1}')])
+    expect(pooled().buffer.byteLength).toBeGreaterThan(7)
+    const buffer = await new BytesResponse(pooled(), init()).arrayBuffer()
+    const bytes = await new BytesResponse(pooled(), init()).bytes()
+    expect(buffer.byteLength).toBe(7)
+    expect([bytes.byteLength, bytes.buffer.byteLength, Buffer.isBuffer(bytes)]).toEqual([
+      7,
+      7,
+      false,
+    ])
+    expect(new TextDecoder().decode(buffer)).toBe('{"a":1}')
+  })
+
   it('a body that is not JSON rejects json() with the same error type as a Response', async () => {
     const mine = new BytesResponse(new TextEncoder().encode('not json'), init())
     const plain = new Response('not json', init())

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { gatehouseMiddleware } from '../../../src/adapters/express.js'
 import { gatehouseHono } from '../../../src/adapters/hono.js'
 import { toNodeHandler, toWebRequest } from '../../../src/adapters/node.js'
-import { takeBytes } from '../../../src/http/held-body.js'
+import { holdsBytes, takeBytes } from '../../../src/http/held-body.js'
 import type { NodeAdapterOptions } from '../../../src/adapters/node.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -637,22 +637,129 @@ describe('node adapter', () => {
     })
 
     it('a chunked body, or one over 64 KiB, streams as without the option', async () => {
-      const port = await start(toNodeHandler(gatehouse, { holdSmallBody: true }))
+      const held: boolean[] = []
+      const port = await start(
+        toNodeHandler(
+          (request) => {
+            held.push(takeBytes(request.clone()) !== undefined)
+            return gatehouse(request)
+          },
+          { holdSmallBody: true },
+        ),
+      )
       const big = Buffer.alloc(70 * 1024, 'x')
       const chunked = await send(port, '/echo', { method: 'POST', body: [Buffer.from('ab')] })
       const large = await send(port, '/echo', { method: 'POST', body: big, stated: true })
       expect((JSON.parse(chunked.body) as Echo).body).toBe('ab')
       expect((JSON.parse(large.body) as Echo).body).toBe(big.toString())
+      expect(held).toEqual([false, false])
+    })
+
+    it('gives a body that came in two pieces as exactly its own bytes, never a view of a pool', async () => {
+      // Two pieces under 4 KiB are joined in Node's shared buffer pool: its `.buffer` is 8 KiB of
+      // whatever else the process read.
+      const port = await start(
+        toNodeHandler(
+          async (request) => {
+            const copy = request.clone()
+            const buffer = await request.arrayBuffer()
+            const bytes = await copy.bytes()
+            return Response.json({
+              held: holdsBytes(request),
+              bufferLength: buffer.byteLength,
+              bytesLength: bytes.byteLength,
+              bytesBufferLength: bytes.buffer.byteLength,
+              isNodeBuffer: Buffer.isBuffer(bytes),
+              text: new TextDecoder().decode(buffer),
+            })
+          },
+          { holdSmallBody: true },
+        ),
+      )
+      const reply = await new Promise<string>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/',
+            headers: { 'content-length': '10' },
+          },
+          (res) => {
+            const chunks: Buffer[] = []
+            res.on('data', (chunk: Buffer) => chunks.push(chunk))
+            res.on('end', () => {
+              resolve(Buffer.concat(chunks).toString())
+            })
+          },
+        )
+        req.on('error', reject)
+        req.write('01234')
+        setTimeout(() => req.end('56789'), 50)
+      })
+      expect(JSON.parse(reply)).toEqual({
+        held: true,
+        bufferLength: 10,
+        bytesLength: 10,
+        bytesBufferLength: 10,
+        isNodeBuffer: false,
+        text: '0123456789',
+      })
+    })
+
+    it.each(['POST', 'DELETE'])(
+      'an empty %s body reads as empty, as without the option',
+      async (method) => {
+        const port = await start(toNodeHandler(readBack, { holdSmallBody: true }))
+        const plain = await start(toNodeHandler(readBack))
+        const [mine, theirs] = await Promise.all(
+          [port, plain].map((p) =>
+            send(p, '/?read=text', { method, body: Buffer.alloc(0), stated: true }),
+          ),
+        )
+        expect(JSON.parse(mine?.body ?? '')).toEqual({
+          ...JSON.parse(theirs?.body ?? ''),
+          held: true,
+        })
+        expect(JSON.parse(mine?.body ?? '')).toMatchObject({ first: '' })
+      },
+    )
+
+    it('a body read once cannot be read again through its stream either', async () => {
+      const answer = async (request: Request): Promise<Response> => {
+        await request.text()
+        let again: string
+        try {
+          request.body?.getReader()
+          again = request.body === null ? 'no body' : 'readable'
+        } catch (error) {
+          again = error instanceof TypeError ? 'TypeError' : 'other error'
+        }
+        return Response.json({ again, used: request.bodyUsed })
+      }
+      const held = await start(toNodeHandler(answer, { holdSmallBody: true }))
+      const plain = await start(toNodeHandler(answer))
+      const body = Buffer.from('{"a":1}')
+      const [mine, theirs] = await Promise.all(
+        [held, plain].map((p) => send(p, '/', { method: 'POST', body, stated: true })),
+      )
+      expect(JSON.parse(theirs?.body ?? '')).toEqual({ again: 'TypeError', used: true })
+      expect(JSON.parse(mine?.body ?? '')).toEqual({ again: 'TypeError', used: true })
     })
 
     it('its signal and a clone’s abort when the client leaves', async () => {
       let signals: AbortSignal[] = []
+      let held = false
       let seen: () => void = () => undefined
       const arrived = new Promise<void>((resolve) => (seen = resolve))
       const port = await start(
         toNodeHandler(
           async (request) => {
+            held = holdsBytes(request)
             signals = [request.signal, request.clone().signal, request.clone().clone().signal]
+            // A clone made after the body's stream was asked for (the twin's clone).
+            expect(request.body).not.toBeNull()
+            signals.push(request.clone().signal)
             seen()
             await Promise.all(signals.map(abortedOnce))
             return new Response('late')
@@ -664,10 +771,11 @@ describe('node adapter', () => {
       await once(socket, 'connect')
       socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nab')
       await arrived
-      expect(signals.map((s) => s.aborted)).toEqual([false, false, false])
+      expect(held).toBe(true)
+      expect(signals.map((s) => s.aborted)).toEqual([false, false, false, false])
       socket.destroy()
       await Promise.all(signals.map(abortedOnce))
-      expect(signals.map((s) => s.aborted)).toEqual([true, true, true])
+      expect(signals.map((s) => s.aborted)).toEqual([true, true, true, true])
     })
   })
 
