@@ -1,8 +1,9 @@
 // A server for bench/adapter.bench.mjs: `node bench/adapter-server.mjs <kind>`, where kind is
-// raw | gatehouse | baseline | hono | hono-plain | express. Every kind does the same work for the same two
+// raw | gatehouse | gatehouse-held | baseline | hono | hono-plain | express. Every kind does the same work for the same two
 // requests an OAuth client makes per sign-in (`GET /authorize` answered 302; `POST /token` with a
 // form, answered with a 1 KB JSON body): only how a request reaches the handler differs.
-// `baseline` is another build's Node adapter (ADAPTER_DIST=<its dist/>).
+// `gatehouse-held` is the adapter with `holdSmallBody` (as `gatehouse serve` sets it); `baseline`
+// is another build's Node adapter (ADAPTER_DIST=<its dist/>).
 // Serves as bench/child-server.mjs says (a { port } line, 'cpu' and 'close' over IPC).
 import { pathToFileURL } from 'node:url'
 import { serveChild } from './child-server.mjs'
@@ -51,13 +52,17 @@ async function handlerFor(kind) {
         })
       }
     case 'gatehouse':
+    case 'gatehouse-held':
     case 'baseline': {
       const dist =
         kind === 'baseline'
           ? pathToFileURL(`${process.env.ADAPTER_DIST}/`)
           : new URL('../dist/', import.meta.url)
       const { toNodeHandler } = await import(new URL('adapters/node.js', dist).href)
-      return toNodeHandler(web, { baseUrl: 'http://127.0.0.1:9' })
+      return toNodeHandler(web, {
+        baseUrl: 'http://127.0.0.1:9',
+        ...(kind === 'gatehouse-held' ? { holdSmallBody: true } : {}),
+      })
     }
     case 'hono': {
       // Hono's own Node adapter, serving the same Web handler.

@@ -6,6 +6,7 @@
 // with a form → JSON. Every server is a child on core 1 (when taskset exists) and reports its own
 // CPU; autocannon (16 connections) runs here. Rounds interleave the kinds and alternate their
 // order; ratios are medians of per-round ratios of server CPU per request to raw node:http's.
+// The adapter runs twice: as by default, and with `holdSmallBody` (as `gatehouse serve` sets it).
 // BASELINE_DIST=<another build's dist/> adds that build's adapter to the same rounds.
 // Run after `npm run build`: node bench/adapter.bench.mjs [seconds] [rounds]
 import { spawn, spawnSync } from 'node:child_process'
@@ -21,6 +22,7 @@ const pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0
 const KINDS = [
   'raw',
   'gatehouse',
+  'gatehouse-held',
   ...(BASELINE_DIST ? ['baseline'] : []),
   'hono',
   'hono-plain',
@@ -29,6 +31,7 @@ const KINDS = [
 const LABEL = {
   raw: 'node:http by hand',
   gatehouse: 'Gatehouse toNodeHandler',
+  'gatehouse-held': 'Gatehouse toNodeHandler, holdSmallBody',
   baseline: 'Gatehouse toNodeHandler, baseline build',
   hono: '@hono/node-server',
   'hono-plain': '@hono/node-server, globals kept',
@@ -145,6 +148,13 @@ export async function runAdapterBench({ log = console.log } = {}) {
       const ratios = rows.gatehouse.map((row, i) => row.cpuUs / rows[peer][i].cpuUs)
       log(
         `  Gatehouse ÷ ${LABEL[peer]}: CPU per request ${median(ratios).toFixed(2)}x ` +
+          `(${ratios.map((r) => r.toFixed(2)).join(' ')})`,
+      )
+    }
+    {
+      const ratios = rows['gatehouse-held'].map((row, i) => row.cpuUs / rows.gatehouse[i].cpuUs)
+      log(
+        `  holdSmallBody ÷ default: CPU per request ${median(ratios).toFixed(2)}x ` +
           `(${ratios.map((r) => r.toFixed(2)).join(' ')})`,
       )
     }
