@@ -15,6 +15,9 @@
 // per-round ratios. A hand-written node:http pass-through (bench/raw-proxy.mjs), placed like the
 // gateway, is measured beside it: the hop itself, the physical limit of any gateway here.
 // Bounded: every child is killed at the end.
+// BASELINE_DIST=<another build's dist/> adds that build's gateway, in interleaved rounds with this
+// one: the ratio of their CPU per call (what a change to the gateway is worth, on a machine whose
+// whole-run figures move more than the change).
 // Run after `npm run build`: node bench/gateway.bench.mjs [seconds] [rounds]
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -30,17 +33,23 @@ const pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0
 const onCore = (core, argv) =>
   pinned ? ['taskset', ['-c', String(core), ...argv]] : [argv[0], argv.slice(1)]
 
-async function start(core, argv) {
+async function start(core, argv, env = process.env) {
   const [cmd, args] = onCore(core, argv)
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env })
   const [line] = await once(child.stdout, 'data')
   return { child, ...JSON.parse(String(line).split('\n')[0]) }
 }
 
 const upstreamServer = (mode) => start(1, [process.execPath, here('mcp-echo-server.mjs'), mode])
 const rawProxy = (url) => start(0, [process.execPath, here('raw-proxy.mjs'), url])
-const gatewayServer = (routes) =>
-  start(0, [process.execPath, '--expose-gc', here('gateway-server.mjs'), JSON.stringify(routes)])
+const gatewayServer = (routes, dist) =>
+  start(
+    0,
+    [process.execPath, '--expose-gc', here('gateway-server.mjs'), JSON.stringify(routes)],
+    dist ? { ...process.env, GATEHOUSE_DIST: dist } : process.env,
+  )
+// BASELINE_DIST=<another build's dist/>: that build's gateway beside this one, in the same rounds.
+const BASELINE_DIST = process.env.BASELINE_DIST
 // The stdio server the gateway starts: the same script, placed on core 1 like the HTTP upstream.
 const stdioUpstream = (mode) => ({
   kind: 'stdio',
@@ -176,6 +185,52 @@ async function cpuPerCall(pids, url, token, seconds) {
   return pids.map((pid, i) => (cpuOf(pid) - before[i]) / total)
 }
 
+/**
+ * BASELINE_DIST: this build's gateway and another build's on the same upstream, each in its own
+ * process placed alike, in interleaved rounds (twice `rounds`) with the order alternating: the
+ * median of per-round ratios of gateway CPU per call, and of requests per second.
+ */
+async function againstBaseline({ gw, http, token, rounds, seconds, log }) {
+  const base = await gatewayServer(
+    [{ path: '/mcp', upstream: { kind: 'http', url: http.url } }],
+    BASELINE_DIST,
+  )
+  try {
+    const baseToken = (await (await fetch(`${base.base}/__bench/token?path=%2Fmcp`)).json()).token
+    await load(`${base.base}/mcp`, baseToken, seconds)
+    const cpu = []
+    const rps = []
+    for (let r = 0; r < 2 * rounds; r++) {
+      const measure = async (server, t) => {
+        const before = cpuOf(server.child.pid)
+        let total = 0
+        const perSecond = await load(
+          `${server.base}/mcp`,
+          t,
+          seconds,
+          [undefined],
+          (n) => (total = n),
+        )
+        return { cpu: (cpuOf(server.child.pid) - before) / total, rps: perSecond }
+      }
+      const pair =
+        r % 2 === 0
+          ? [await measure(gw, token), await measure(base, baseToken)]
+          : [await measure(base, baseToken), await measure(gw, token)].reverse()
+      cpu.push(pair[0].cpu / pair[1].cpu)
+      rps.push(pair[0].rps / pair[1].rps)
+    }
+    const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(' ')
+    log(
+      `  this build ÷ baseline build (${BASELINE_DIST}): gateway CPU per call ${median(cpu).toFixed(2)}x, req/s ${median(rps).toFixed(2)}x`,
+    )
+    log(`    per-round CPU ratios: ${fmt(cpu)}`)
+    log(`    per-round req/s ratios: ${fmt(rps)}`)
+  } finally {
+    base.child.kill()
+  }
+}
+
 const quantile = (xs, q) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]
 
@@ -296,6 +351,7 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
       log(
         `    node:http pass-through ${rawCPU.toFixed(0)} µs: the gateway costs ${(gwCPU - rawCPU).toFixed(0)} µs more per call (${(gwCPU / rawCPU).toFixed(2)}x)`,
       )
+      if (BASELINE_DIST) await againstBaseline({ gw, http, token: mcpToken, rounds, seconds, log })
     }
 
     const direct = new Agent({ connections: 1 })
