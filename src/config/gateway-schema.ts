@@ -249,6 +249,12 @@ const StdioUpstreamSchema = z.strictObject({
    * identity provider (needs `upstream`, the OAuth/OIDC proxy), e.g. `GITHUB_TOKEN`.
    */
   userTokenEnv: envName.optional(),
+  /**
+   * MCP 2026-07-28 clients, which have no sessions and no `initialize`: `translate` serves them
+   * over the 2025 protocol the process speaks (in `shared` and `user` mode; a `session` process
+   * needs a session); `refuse` answers them 400, and a client that probes falls back to 2025.
+   */
+  modernClients: z.enum(['translate', 'refuse']).default('translate'),
   /** Largest JSON-RPC message accepted from the process, in bytes. */
   maxMessageBytes: z
     .number()

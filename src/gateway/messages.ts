@@ -24,6 +24,7 @@ export interface RPCMessage {
 export const RPC = {
   parseError: -32700,
   invalidRequest: -32600,
+  methodNotFound: -32601,
   invalidParams: -32602,
   internalError: -32603,
   /** MCP 2026-07-28 (SEP-2243): `Mcp-Method`/`Mcp-Name` differ from the body. */

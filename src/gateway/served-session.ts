@@ -78,7 +78,8 @@ interface Exchange {
 const STANDALONE = 'get'
 const encoder = new TextEncoder()
 
-const eventText = (id: string | undefined, message: unknown): string =>
+/** One server-sent event carrying `message` (with an event id for resumption when given). */
+export const eventText = (id: string | undefined, message: unknown): string =>
   `event: message\n${id !== undefined ? `id: ${id}\n` : ''}data: ${JSON.stringify(message)}\n\n`
 
 export class ServedSession<T = unknown> {

@@ -104,6 +104,33 @@ export class Bridge {
     this.#process.start()
   }
 
+  /**
+   * The process's `initialize` result, for a caller with no session of its own (an MCP
+   * 2026-07-28 client, gateway/modern-calls.ts): the result the first session got, or, when no
+   * session has initialized the process yet, the answer to `params` sent now. `undefined` when
+   * the process refused or did not answer.
+   */
+  initialized(params: unknown): Promise<unknown> {
+    if (this.#init?.result !== undefined) return Promise.resolve(this.#init.result)
+    return new Promise((resolve) => {
+      const id = `gw-modern-init-${String(this.#next)}`
+      const self: BridgeSession = {
+        transport: {
+          send: (reply) => {
+            resolve(reply.result)
+            if (reply.result !== undefined) {
+              this.fromClient(self, { jsonrpc: '2.0', method: 'notifications/initialized' })
+            }
+          },
+          forget: () => undefined,
+          close: () => Promise.resolve(),
+        },
+        rewrites: new Map(),
+      }
+      this.#request(self, { jsonrpc: '2.0', id, method: 'initialize', params }, id, 'initialize')
+    })
+  }
+
   attach(session: BridgeSession): void {
     this.#sessions.add(session)
   }

@@ -4,14 +4,17 @@
  * process. In `shared` mode one process serves every session, restarted with backoff if it dies;
  * in `user` mode each user has one; in `session` mode each session has its own, stopped when the
  * session ends. This file opens, finds and ends sessions and picks their process; the `Bridge`
- * (stdio-bridge.ts) carries messages between the sessions and the process they share.
+ * (stdio-bridge.ts) carries messages between the sessions and the process they share. Clients of
+ * MCP 2026-07-28, which have no sessions, are served by translation (modern-calls.ts) in `shared`
+ * and `user` mode.
  *
  * Sessions of stdio routes live in this instance's memory (the process is here); their owners are
  * still recorded in the store, so another instance answers 404 rather than serving them.
  */
 import { randomUUID } from 'node:crypto'
 import { EventBuffer } from './event-buffer.js'
-import { RPC, rpcError, validID } from './messages.js'
+import { isStatelessEra, RPC, rpcError, validID } from './messages.js'
+import { ModernCalls } from './modern-calls.js'
 import { commandSpawnable } from './readiness.js'
 import { postRefusal, recordOwner, ServedSession } from './served-session.js'
 import { Bridge, type BridgeDeps, type BridgeSession } from './stdio-bridge.js'
@@ -40,6 +43,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   const perUser = new Map<string, Bridge>()
   let bridges = 0
   let closing = false
+  const modern = new ModernCalls()
 
   const newBridge = (
     restart: boolean,
@@ -60,51 +64,55 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     })
   }
 
-  const open = async (call: UpstreamCall): Promise<SessionEntry | Response> => {
-    let bridge: Bridge
+  /**
+   * The bridge a caller's request goes to: the shared process, the caller's own (started with
+   * their credential when `userTokenEnv` says so) or, in `session` mode, a new one.
+   */
+  const bridgeFor = async (call: UpstreamCall): Promise<Bridge | Response> => {
     if (config.mode === 'shared') {
       shared ??= newBridge(true, false)
-      bridge = shared
-    } else if (config.mode === 'user') {
-      // The user, whichever client they use (the client is part of the session's owner still).
-      const who = principalOf(call.token)
-      const key =
-        who.subject === undefined
-          ? principalKey(who)
-          : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
-      const mine = perUser.get(key)
-      if (mine) bridge = mine
-      else {
-        if (bridges >= config.maxProcesses) return tooMany()
-        const extraEnv: Record<string, string> = {}
-        if (config.userTokenEnv !== undefined) {
-          if (!deps.userToken) {
-            deps.log('userTokenEnv needs the OAuth/OIDC proxy (config.upstream)')
-            return rpcError(502, RPC.internalError, 'the MCP server cannot be started')
-          }
-          // Throws OAuthError invalid_token when the sign-in at the IdP ended: the guard
-          // answers 401 and the client signs in again.
-          try {
-            extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
-          } catch (error) {
-            deps.onCredentialFailure?.(call.token, error)
-            throw error
-          }
-        }
-        const again = perUser.get(key) // another request of this user may have won the race
-        if (again) bridge = again
-        else {
-          const created = newBridge(true, true, extraEnv, () => {
-            if (perUser.get(key) === created) perUser.delete(key)
-          })
-          perUser.set(key, created)
-          bridge = created
-        }
-      }
-    } else {
-      if (bridges >= config.maxProcesses) return tooMany()
-      bridge = newBridge(false, true)
+      return shared
     }
+    if (config.mode !== 'user') {
+      if (bridges >= config.maxProcesses) return tooMany()
+      return newBridge(false, true)
+    }
+    // The user, whichever client they use (the client is part of the session's owner still).
+    const who = principalOf(call.token)
+    const key =
+      who.subject === undefined
+        ? principalKey(who)
+        : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
+    const mine = perUser.get(key)
+    if (mine) return mine
+    if (bridges >= config.maxProcesses) return tooMany()
+    const extraEnv: Record<string, string> = {}
+    if (config.userTokenEnv !== undefined) {
+      if (!deps.userToken) {
+        deps.log('userTokenEnv needs the OAuth/OIDC proxy (config.upstream)')
+        return rpcError(502, RPC.internalError, 'the MCP server cannot be started')
+      }
+      // Throws OAuthError invalid_token when the sign-in at the IdP ended: the guard
+      // answers 401 and the client signs in again.
+      try {
+        extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
+      } catch (error) {
+        deps.onCredentialFailure?.(call.token, error)
+        throw error
+      }
+    }
+    const again = perUser.get(key) // another request of this user may have won the race
+    if (again) return again
+    const created = newBridge(true, true, extraEnv, () => {
+      if (perUser.get(key) === created) perUser.delete(key)
+    })
+    perUser.set(key, created)
+    return created
+  }
+
+  const open = async (call: UpstreamCall): Promise<SessionEntry | Response> => {
+    const bridge = await bridgeFor(call)
+    if (bridge instanceof Response) return bridge
     const events =
       config.eventBuffer.maxEvents > 0 ? new EventBuffer(config.eventBuffer) : undefined
     const id = randomUUID()
@@ -152,6 +160,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       for (const entry of sessions.values()) {
         if (entry.lastSeen < limit) void entry.transport.close()
       }
+      modern.sweep(limit)
     },
     Math.max(500, Math.min(60_000, (config.idleSeconds * 1000) / 2)),
   )
@@ -166,11 +175,25 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         // The owner is right (checked by the route) but the process is not here: another
         // instance, or a session that ended with its process.
         if (!entry) return rpcError(404, -32001, 'Session not found')
+      } else if (
+        isStatelessEra(call.request) &&
+        config.modernClients === 'translate' &&
+        config.mode !== 'session'
+      ) {
+        const bridge = await bridgeFor(call)
+        if (bridge instanceof Response) return bridge
+        return modern.handle(call, bridge)
       } else if (call.messages?.some((m) => m.method === 'initialize') === true) {
         const refused = postRefusal(call.request, call.messages)
         if (refused) return refused
         entry = await open(call)
         if (entry instanceof Response) return entry
+      } else if (isStatelessEra(call.request)) {
+        return rpcError(
+          400,
+          RPC.invalidRequest,
+          'Bad Request: this route serves MCP sessions only (2025-11-25 and earlier); start with initialize',
+        )
       } else {
         return rpcError(400, RPC.invalidRequest, 'Bad Request: Mcp-Session-Id header is required')
       }
@@ -194,6 +217,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     async close() {
       closing = true
       clearInterval(sweep)
+      modern.close()
       const all = [...sessions.values()]
       sessions.clear()
       await Promise.allSettled(all.map((s) => s.transport.close()))

@@ -6,27 +6,24 @@
  * 2.x's own 2026-07-28 handler (`createMcpHandler`, answers as event streams). A listen stream
  * outlives `timeoutSeconds` and holds no `maxInFlight` slot; the resources it subscribes to pass
  * policy as `resources/subscribe` does; a list filtered per caller is marked private to its
- * caller; a call past its deadline is cancelled by closing its stream, as the revision says. On a
- * stdio route, whose 2025 sessions the gateway serves itself, a client that probes
- * (`versionNegotiation: auto`) falls back to the 2025 handshake.
+ * caller; a call past its deadline is cancelled by closing its stream, as the revision says.
+ * Stdio routes, whose servers speak 2025, are in gateway-translate.test.ts.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import {
-  Client,
-  StreamableHTTPClientTransport,
-  UnauthorizedError,
-} from '@modelcontextprotocol/client'
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { toNodeHandler } from '../../src/adapters/node.js'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
-import { post, serverEntry } from '../helpers/gateway.js'
-import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
+import { post } from '../helpers/gateway.js'
+import {
+  MODERN,
+  modernClient as signIn,
+  modernPost as rawModern,
+} from '../helpers/modern-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
-const MODERN = '2026-07-28'
 
 let serve: RunningServe
 let upstream: Server
@@ -89,14 +86,6 @@ beforeAll(async () => {
             upstream: { kind: 'http', url, maxStreamsPerCaller: 2 },
           },
           {
-            path: '/stdio',
-            upstream: {
-              kind: 'stdio',
-              command: process.execPath,
-              args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'],
-            },
-          },
-          {
             path: '/modern',
             upstream: { kind: 'http', url, timeoutSeconds: 2, maxInFlight: 1 },
             scopes: ['mcp:read', 'mcp:admin'],
@@ -119,63 +108,18 @@ afterAll(async () => {
   upstream.close()
 })
 
-/**
- * A 2.x client signed in through the gateway (and its token): pinned to 2026-07-28, or (`auto`)
- * probing with `server/discover` and falling back to the 2025 handshake.
- */
-async function modernClient(
-  path = '/modern',
-  mode: 'auto' | { pin: string } = { pin: MODERN },
-): Promise<{ client: Client; token: string }> {
-  const url = new URL(serve.routes[path]!)
-  const provider = new BrowserlessClientProvider({
-    redirectUrl: 'http://127.0.0.1:3999/callback',
-    clientName: 'modern client',
-    user: ADA,
-  })
-  const options = { versionNegotiation: { mode } }
-  const signIn = new StreamableHTTPClientTransport(url, { authProvider: provider })
-  await new Client({ name: 'sign in', version: '1' }, options).connect(signIn).then(
-    () => {
-      throw new Error('expected a sign-in first')
-    },
-    (error: unknown) => {
-      if (!(error instanceof UnauthorizedError)) throw error
-    },
-  )
-  await signIn.finishAuth(provider.callbackParams!)
-  const client = new Client({ name: 'modern client', version: '1' }, options)
-  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }))
-  return { client, token: provider.saved!.access_token }
-}
+/** A 2.x client pinned to 2026-07-28, signed in through the gateway (and its token). */
+const modernClient = (path = '/modern') => signIn(serve.routes[path]!, ADA)
 
-/** A raw 2026-07-28 request: the version and method in headers and `_meta`, as SDK clients send. */
+/** A raw 2026-07-28 request, as SDK clients send it. */
 const modernPost = (
   token: string,
   id: number,
   method: string,
-  params: object,
+  params: Record<string, unknown>,
   path = '/modern',
   signal?: AbortSignal,
-) =>
-  post(
-    serve.routes[path]!,
-    token,
-    {
-      jsonrpc: '2.0',
-      id,
-      method,
-      params: {
-        ...params,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': MODERN,
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    },
-    { 'mcp-protocol-version': MODERN, 'mcp-method': method },
-    signal,
-  )
+) => rawModern(serve.routes[path]!, token, { id, method, params, ...(signal ? { signal } : {}) })
 
 describe('MCP 2026-07-28 clients through the gateway', () => {
   it('negotiates 2026-07-28, and lists and calls tools under policy, the list private to it', async () => {
@@ -312,19 +256,6 @@ describe('MCP 2026-07-28 clients through the gateway', () => {
       await new Promise((done) => setTimeout(done, 300))
       const after = seen.slice(before).map((s) => s.body)
       expect(after.some((b) => b.includes('notifications/cancelled'))).toBe(false)
-    } finally {
-      await client.close()
-    }
-  }, 30_000)
-
-  it('falls back to the 2025 handshake on a stdio route, whose sessions the gateway serves itself', async () => {
-    const { client } = await modernClient('/stdio', 'auto')
-    try {
-      // The gateway answers the sessionless server/discover probe 400; the client takes that as
-      // "no 2026-07-28 here" and initializes a session.
-      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25')
-      const echo = await client.callTool({ name: 'echo', arguments: { message: 'stdio' } })
-      expect(JSON.stringify(echo.content)).toContain('stdio')
     } finally {
       await client.close()
     }

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { BrowserlessClientProvider } from './sdk-client.js'
 
 const require = createRequire(import.meta.url)
@@ -210,5 +211,18 @@ export function post(
       ...headers,
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+/** `gatehouse serve` on a free port with a memory store, these routes, and these users at its dev IdP. */
+export function serveRoutes(
+  routes: readonly Record<string, unknown>[],
+  users: readonly { username: string; password: string }[],
+): Promise<RunningServe> {
+  return startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: { users: users.map((u) => ({ user: u.username, password: u.password })) },
+    config: { gateway: { routes } },
   })
 }
