@@ -189,11 +189,11 @@ export class ModernCalls {
   async #anchor(bridge: Bridge, meta: Fields): Promise<Anchor | Response> {
     let anchor = this.#anchors.get(bridge)
     if (!anchor) {
-      anchor = new Anchor(bridge, () => {
+      anchor = new Anchor(() => {
         if (this.#anchors.get(bridge) === anchor) this.#anchors.delete(bridge)
       })
       this.#anchors.set(bridge, anchor)
-      bridge.attach(anchor)
+      bridge.attach(anchor, true)
     }
     const clientInfo = isRecord(meta[CLIENT_INFO])
       ? meta[CLIENT_INFO]
@@ -255,10 +255,8 @@ class Anchor implements BridgeSession {
   readonly #listeners = new Set<{ id: ID; filter: Fields; write: (text: string) => void }>()
   readonly #ends = new Set<() => void>()
   readonly #gone: () => void
-  readonly #bridge: Bridge
 
-  constructor(bridge: Bridge, gone: () => void) {
-    this.#bridge = bridge
+  constructor(gone: () => void) {
     this.#gone = gone
   }
 
@@ -318,14 +316,6 @@ class Anchor implements BridgeSession {
   }
 
   #notify(message: RPCMessage): void {
-    // A request of the process that no call of a client is there to answer.
-    if (typeof message.method === 'string' && validID(message.id)) {
-      this.#bridge.fromClient(
-        this,
-        refusal(message.id, 'no client call is waiting for this request'),
-      )
-      return
-    }
     const change = LIST_CHANGES.find(([, method]) => method === message.method)
     if (!change) return
     for (const listener of this.#listeners) {
@@ -413,7 +403,7 @@ class ModernCall implements BridgeSession {
   start(request: Request): Promise<Response> {
     const reply = this.#await(request)
     this.#anchor.calls++
-    this.#bridge.attach(this)
+    this.#bridge.attach(this, true)
     this.#bridge.active = this
     this.#bridge.fromClient(this, forwardable(this.#request))
     return reply

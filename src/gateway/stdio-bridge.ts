@@ -49,6 +49,11 @@ export class Bridge {
   readonly #config: StdioConfig
   readonly #stopWhenEmpty: boolean
   readonly #sessions = new Set<BridgeSession>()
+  /**
+   * Sessions that keep the process and hear its list changes but are not clients' sessions (those
+   * of MCP 2026-07-28 clients, modern-calls.ts): they never count as another user here.
+   */
+  readonly #quiet = new Set<BridgeSession>()
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
   readonly #progress = new Map<
@@ -131,12 +136,15 @@ export class Bridge {
     })
   }
 
-  attach(session: BridgeSession): void {
-    this.#sessions.add(session)
+  /** `quiet`: see `#quiet`; such a session gets only list changes among unrelated messages. */
+  attach(session: BridgeSession, quiet = false): void {
+    if (quiet) this.#quiet.add(session)
+    else this.#sessions.add(session)
   }
 
   detach(session: BridgeSession): void {
     this.#sessions.delete(session)
+    this.#quiet.delete(session)
     if (this.active === session) this.active = undefined
     for (const [n, p] of this.#pending) {
       // An initialize stays: other sessions may be waiting for the shared answer it brings.
@@ -151,7 +159,9 @@ export class Bridge {
     for (const [key, target] of this.#serverRequests) {
       if (target.session === session) this.#serverRequests.delete(key)
     }
-    if (this.#stopWhenEmpty && this.#sessions.size === 0) void this.stop()
+    if (this.#stopWhenEmpty && this.#sessions.size === 0 && this.#quiet.size === 0) {
+      void this.stop()
+    }
   }
 
   async stop(): Promise<void> {
@@ -335,9 +345,9 @@ export class Bridge {
     // users: there only list changes go to everyone; logging and resource updates may carry one
     // user's data and go nowhere while more than one session is attached.
     const method = typeof msg.method === 'string' ? msg.method : ''
-    if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !LIST_CHANGED.test(method)) {
-      return
-    }
+    const changed = LIST_CHANGED.test(method)
+    if (changed) for (const session of this.#quiet) session.transport.send(msg)
+    if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !changed) return
     for (const session of this.#sessions) session.transport.send(msg)
   }
 
@@ -405,7 +415,7 @@ export class Bridge {
   }
 
   async #endSessions(): Promise<void> {
-    const all = [...this.#sessions]
+    const all = [...this.#sessions, ...this.#quiet]
     await Promise.allSettled(all.map((s) => s.transport.close()))
     await this.stop()
   }

@@ -13,7 +13,8 @@
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningServe } from '../../src/cli/serve.js'
-import { serveRoutes, serverEntry } from '../helpers/gateway.js'
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
+import { connectAs, serveRoutes, serverEntry } from '../helpers/gateway.js'
 import {
   MODERN,
   modernClient as signIn,
@@ -32,12 +33,12 @@ const everything = {
 /**
  * A small 2025-only stdio server (MCP SDK 1.x) for what server-everything does not do: `grow` adds
  * a tool (its list changes), `wait` runs until cancelled and `cancelled` says which calls were,
- * `ask` asks the client a question and tells what came back.
+ * `ask` asks the client a question and tells what came back, `log` sends a log message.
  */
 const SMALL = `
 const { McpServer } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/mcp.js'))})
 const { StdioServerTransport } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/stdio.js'))})
-const server = new McpServer({ name: 'small', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } })
+const server = new McpServer({ name: 'small', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {} } })
 let n = 0
 const cancelled = []
 server.registerTool('grow', { description: 'adds a tool' }, async () => {
@@ -57,6 +58,10 @@ server.registerTool('ask', { description: 'asks the client' }, async () => {
   } catch (error) {
     return { content: [{ type: 'text', text: 'failed: ' + error.message }] }
   }
+})
+server.registerTool('log', { description: 'logs to whoever listens' }, async () => {
+  await server.sendLoggingMessage({ level: 'info', data: 'a log line' })
+  return { content: [{ type: 'text', text: 'logged' }] }
 })
 server.connect(new StdioServerTransport())
 `
@@ -288,6 +293,29 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
       expect(JSON.parse((list.content as { text: string }[])[0]!.text)).toHaveLength(1)
     } finally {
       await client.close()
+    }
+  }, 60_000)
+
+  it("leaves a 2025 session's log messages to it while 2026-07-28 clients use the process", async () => {
+    const { client } = await modernClient('/small')
+    const legacy = await connectAs(serve.routes['/small']!, GRACE)
+    const logged: unknown[] = []
+    legacy.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logged.push(n.params.data)
+    })
+    try {
+      // The modern client's call is in flight while the log line is sent.
+      const [fromModern] = await Promise.all([
+        client.callTool({ name: 'wait', arguments: {} }),
+        new Promise((done) => setTimeout(done, 100)).then(() =>
+          legacy.client.callTool({ name: 'log', arguments: {} }),
+        ),
+      ])
+      expect(text(fromModern)).toContain('waited')
+      expect(logged).toEqual(['a log line'])
+    } finally {
+      await client.close()
+      await legacy.client.close()
     }
   }, 60_000)
 
