@@ -22,9 +22,11 @@
  *   the answer to the process, which has been working on the same call all along. While the
  *   client is away the call's deadline (`timeoutSeconds`) runs as for any call;
  * - a client that closes its answer's stream cancels the call at the process;
- * - `subscriptions/listen` streams carry the process's list changes. Resource subscriptions are
- *   not translated (their updates may carry one user's data on a shared process): the
- *   acknowledgement leaves them out, and `discover` does not offer `resources.subscribe`.
+ * - `subscriptions/listen` streams carry the process's list changes and the updates of the
+ *   resources they subscribe to: the process is subscribed (`resources/subscribe`) while anyone
+ *   listens to a resource, and its updates go only to the streams that subscribed to it. The
+ *   acknowledgement names what the stream will carry. Log messages are not translated: a 2025
+ *   process's are not tied to a request, and a 2026-07-28 client asks for them per request.
  *
  * Calls, their `requestState`s and listen streams live in this instance's memory, as the process
  * does: a client's retry must reach the instance that holds the call.
@@ -50,6 +52,7 @@ const SERVER_INFO = 'io.modelcontextprotocol/serverInfo'
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId'
 /** MCP 2026-07-28: the request's protocol version is not one the receiver speaks (HTTP 400). */
 const UNSUPPORTED_VERSION = -32022
+const RESOURCE_UPDATED = 'notifications/resources/updated'
 /** Results with cache hints in 2026-07-28 (SEP-2549). */
 const CACHEABLE = new Set([
   'tools/list',
@@ -189,7 +192,7 @@ export class ModernCalls {
   async #anchor(bridge: Bridge, meta: Fields): Promise<Anchor | Response> {
     let anchor = this.#anchors.get(bridge)
     if (!anchor) {
-      anchor = new Anchor(() => {
+      anchor = new Anchor(bridge, () => {
         if (this.#anchors.get(bridge) === anchor) this.#anchors.delete(bridge)
       })
       this.#anchors.set(bridge, anchor)
@@ -252,11 +255,21 @@ class Anchor implements BridgeSession {
   init: Fields = {}
   lastSeen = Date.now()
   calls = 0
-  readonly #listeners = new Set<{ id: ID; filter: Fields; write: (text: string) => void }>()
+  readonly #listeners = new Set<{
+    id: ID
+    filter: Fields
+    resources: ReadonlySet<string>
+    write: (text: string) => void
+  }>()
   readonly #ends = new Set<() => void>()
+  /** The resources the process is subscribed to for listeners, with how many listen to each. */
+  readonly #subscribed = new Map<string, number>()
+  readonly #bridge: Bridge
   readonly #gone: () => void
+  #next = 0
 
-  constructor(gone: () => void) {
+  constructor(bridge: Bridge, gone: () => void) {
+    this.#bridge = bridge
     this.#gone = gone
   }
 
@@ -265,8 +278,10 @@ class Anchor implements BridgeSession {
   }
 
   /**
-   * A `subscriptions/listen` request: an event stream that acknowledges the list changes it will
-   * carry (those the client asked for and the process announces), then carries them.
+   * A `subscriptions/listen` request: an event stream that acknowledges what it will carry (the
+   * list changes and resource updates the client asked for that the process announces), then
+   * carries them. The process is subscribed to each resource while someone listens to it (the
+   * route's policy has passed every one of them).
    */
   listen(request: Request, msg: RPCMessage, keepAliveMs = 15_000): Response {
     const params = isRecord(msg.params) ? msg.params : {}
@@ -279,12 +294,22 @@ class Anchor implements BridgeSession {
         filter[member] = true
       }
     }
+    const subscribable =
+      isRecord(capabilities.resources) && capabilities.resources.subscribe === true
+    const resources = new Set(
+      subscribable && Array.isArray(wanted.resourceSubscriptions)
+        ? wanted.resourceSubscriptions.filter((uri): uri is string => typeof uri === 'string')
+        : [],
+    )
+    if (resources.size > 0) filter.resourceSubscriptions = [...resources]
     const id = msg.id as ID
     const subscription = { [SUBSCRIPTION_ID]: id }
     const stream = eventStream(keepAliveMs, {
       open: (write, end) => {
-        const listener = { id, filter, write }
+        const listener = { id, filter, resources, write }
+        for (const uri of resources) this.#subscribe(uri, 1)
         const stop = () => {
+          this.#listeners.delete(listener)
           write(
             eventText(undefined, { jsonrpc: '2.0', id, result: complete({ _meta: subscription }) }),
           )
@@ -300,8 +325,9 @@ class Anchor implements BridgeSession {
           }),
         )
         return () => {
-          this.#listeners.delete(listener)
+          if (!this.#listeners.delete(listener)) return
           this.#ends.delete(stop)
+          for (const uri of resources) this.#subscribe(uri, -1)
         }
       },
       signal: request.signal,
@@ -315,7 +341,39 @@ class Anchor implements BridgeSession {
     this.#gone()
   }
 
+  /** One more (or one fewer) listener of `uri`: the process is told when the first comes, the last goes. */
+  #subscribe(uri: string, by: 1 | -1): void {
+    const now = (this.#subscribed.get(uri) ?? 0) + by
+    if (now > 0) this.#subscribed.set(uri, now)
+    else this.#subscribed.delete(uri)
+    if ((by === 1 && now === 1) || (by === -1 && now === 0)) {
+      this.#bridge.fromClient(this, {
+        jsonrpc: '2.0',
+        id: `gw-listen-${String(++this.#next)}`,
+        method: by === 1 ? 'resources/subscribe' : 'resources/unsubscribe',
+        params: { uri },
+      })
+    }
+  }
+
   #notify(message: RPCMessage): void {
+    if (message.method === RESOURCE_UPDATED) {
+      const params = isRecord(message.params) ? message.params : {}
+      const uri = params.uri
+      if (typeof uri !== 'string') return
+      const meta = isRecord(params._meta) ? params._meta : {}
+      for (const listener of this.#listeners) {
+        if (!listener.resources.has(uri)) continue
+        listener.write(
+          eventText(undefined, {
+            jsonrpc: '2.0',
+            method: RESOURCE_UPDATED,
+            params: { ...params, _meta: { ...meta, [SUBSCRIPTION_ID]: listener.id } },
+          }),
+        )
+      }
+      return
+    }
     const change = LIST_CHANGES.find(([, method]) => method === message.method)
     if (!change) return
     for (const listener of this.#listeners) {
@@ -703,11 +761,7 @@ function lift(method: string, result: unknown, init: Fields): unknown {
 /** `server/discover` from the process's `initialize` result. */
 function discoverResult(init: Fields): unknown {
   const capabilities = isRecord(init.capabilities) ? { ...init.capabilities } : {}
-  // Not translated: resource subscriptions (see the header) and the log level of 2025 sessions.
-  if (isRecord(capabilities.resources)) {
-    const { subscribe: _subscribe, ...resources } = capabilities.resources
-    capabilities.resources = resources
-  }
+  // Not translated: the log level of 2025 sessions, and tasks (not in this revision).
   delete capabilities.logging
   delete capabilities.tasks
   return lift(

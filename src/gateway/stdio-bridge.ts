@@ -136,7 +136,7 @@ export class Bridge {
     })
   }
 
-  /** `quiet`: see `#quiet`; such a session gets only list changes among unrelated messages. */
+  /** `quiet`: see `#quiet`; such a session gets only list changes and resource updates. */
   attach(session: BridgeSession, quiet = false): void {
     if (quiet) this.#quiet.add(session)
     else this.#sessions.add(session)
@@ -346,7 +346,10 @@ export class Bridge {
     // user's data and go nowhere while more than one session is attached.
     const method = typeof msg.method === 'string' ? msg.method : ''
     const changed = LIST_CHANGED.test(method)
-    if (changed) for (const session of this.#quiet) session.transport.send(msg)
+    // Quiet sessions hear list changes and resource updates (only for resources they subscribed).
+    if (changed || method === 'notifications/resources/updated') {
+      for (const session of this.#quiet) session.transport.send(msg)
+    }
     if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !changed) return
     for (const session of this.#sessions) session.transport.send(msg)
   }

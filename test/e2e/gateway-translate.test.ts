@@ -33,12 +33,14 @@ const everything = {
 /**
  * A small 2025-only stdio server (MCP SDK 1.x) for what server-everything does not do: `grow` adds
  * a tool (its list changes), `wait` runs until cancelled and `cancelled` says which calls were,
- * `ask` asks the client a question and tells what came back, `log` sends a log message.
+ * `ask` asks the client a question and tells what came back, `log` sends a log message, `touch`
+ * updates the resource `note://a` and `subscriptions` says which (un)subscriptions reached it.
  */
 const SMALL = `
 const { McpServer } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/mcp.js'))})
 const { StdioServerTransport } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/stdio.js'))})
-const server = new McpServer({ name: 'small', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {} } })
+const { SubscribeRequestSchema, UnsubscribeRequestSchema } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/types.js'))})
+const server = new McpServer({ name: 'small', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, resources: { subscribe: true }, logging: {} } })
 let n = 0
 const cancelled = []
 server.registerTool('grow', { description: 'adds a tool' }, async () => {
@@ -59,6 +61,15 @@ server.registerTool('ask', { description: 'asks the client' }, async () => {
     return { content: [{ type: 'text', text: 'failed: ' + error.message }] }
   }
 })
+const subscriptions = []
+server.registerResource('note', 'note://a', {}, async () => ({ contents: [{ uri: 'note://a', text: 'a' }] }))
+server.server.setRequestHandler(SubscribeRequestSchema, async (r) => { subscriptions.push('+' + r.params.uri); return {} })
+server.server.setRequestHandler(UnsubscribeRequestSchema, async (r) => { subscriptions.push('-' + r.params.uri); return {} })
+server.registerTool('touch', { description: 'updates note://a' }, async () => {
+  await server.server.sendResourceUpdated({ uri: 'note://a' })
+  return { content: [{ type: 'text', text: 'touched' }] }
+})
+server.registerTool('subscriptions', { description: 'subscribe and unsubscribe calls' }, async () => ({ content: [{ type: 'text', text: JSON.stringify(subscriptions) }] }))
 server.registerTool('log', { description: 'logs to whoever listens' }, async () => {
   await server.sendLoggingMessage({ level: 'info', data: 'a log line' })
   return { content: [{ type: 'text', text: 'logged' }] }
@@ -78,6 +89,7 @@ beforeAll(async () => {
       {
         path: '/small',
         upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL] },
+        resources: { 'note://secret*': { subjects: ['nobody'] } },
       },
     ],
     [ADA, GRACE],
@@ -231,8 +243,16 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
     expect(again.status).toBe(400)
   }, 60_000)
 
-  it('carries list changes on a listen stream, acknowledging only what it translates', async () => {
+  it('carries list changes and resource updates on a listen stream, acknowledging what it carries', async () => {
     const { client, token } = await modernClient('/small')
+    const subscriptions = async () =>
+      JSON.parse(
+        (
+          (await client.callTool({ name: 'subscriptions', arguments: {} })).content as {
+            text: string
+          }[]
+        )[0]!.text,
+      ) as string[]
     try {
       const listen = new AbortController()
       const stream = await modernPost(
@@ -240,7 +260,14 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
         '/small',
         0,
         'subscriptions/listen',
-        { notifications: { toolsListChanged: true, resourceSubscriptions: ['file:///x'] } },
+        {
+          notifications: {
+            toolsListChanged: true,
+            // The server has no prompts: not acknowledged.
+            promptsListChanged: true,
+            resourceSubscriptions: ['note://a'],
+          },
+        },
         { id: 'listen-1', capabilities: {}, signal: listen.signal },
       )
       expect(stream.headers.get('content-type')).toBe('text/event-stream')
@@ -254,17 +281,34 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
         }
       }
       await until(/subscriptions\/acknowledged/)
-      expect(seen).toContain('"notifications":{"toolsListChanged":true}')
+      expect(seen).toContain(
+        '"notifications":{"toolsListChanged":true,"resourceSubscriptions":["note://a"]}',
+      )
+      expect(await subscriptions()).toEqual(['+note://a'])
       const grew = await client.callTool({ name: 'grow', arguments: {} })
       expect(text(grew)).toContain('grew 1')
       await until(/tools\/list_changed/)
       expect(seen).toContain('"io.modelcontextprotocol/subscriptionId":"listen-1"')
+      await client.callTool({ name: 'touch', arguments: {} })
+      await until(/resources\/updated/)
+      expect(seen).toMatch(/"uri":"note:\/\/a"/)
       listen.abort()
       const tools = await client.listTools()
       expect(tools.tools.map((t) => t.name)).toContain('grown-1')
+      // The last listener of note://a left: the process is unsubscribed.
+      await expect.poll(subscriptions).toEqual(['+note://a', '-note://a'])
     } finally {
       await client.close()
     }
+  }, 60_000)
+
+  it('refuses a listen to a resource the caller may not use', async () => {
+    const { client, token } = await modernClient('/small')
+    await client.close()
+    const denied = await modernPost(token, '/small', 1, 'subscriptions/listen', {
+      notifications: { resourceSubscriptions: ['note://secret'] },
+    })
+    expect(await denied.json()).toMatchObject({ id: 1, error: { code: -32003 } })
   }, 60_000)
 
   it('cancels a call at the server when the client closes its stream', async () => {
