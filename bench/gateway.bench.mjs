@@ -5,6 +5,8 @@
 //   2. added latency of one request at a time, p50 and p99 (target: p50 at most 0.3 ms added);
 //   3. SSE: how much later each event of a streamed answer arrives (target: at most 1 ms added);
 //   4. a stdio route against the same server on its own HTTP transport (target: at least 0.8x);
+//   4b. on that stdio route, MCP 2026-07-28 clients (no session; translated onto the 2025 protocol
+//       the server speaks) against 2025 sessions: what translation costs (no target);
 //   5. memory per idle session (shared stdio route) and per stdio process (session mode).
 // The upstream is the official MCP SDK 1.x server (bench/mcp-echo-server.mjs), not a stub: a
 // gateway is judged against what it fronts. Placement on the 2-core machine, when taskset exists:
@@ -76,6 +78,57 @@ const ECHO = call(1, 'echo', { message: 'hi' })
 // still in flight; under load every call gets its own.
 let nextID = 1
 const uniqueID = (req) => ({ ...req, body: call(nextID++, 'echo', { message: 'hi' }) })
+
+/** A 2026-07-28 `tools/call`: no session; the version, method and name in headers and `_meta`. */
+const MODERN = '2026-07-28'
+const modernHeaders = (token) => ({
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': MODERN,
+  'mcp-method': 'tools/call',
+  'mcp-name': 'echo',
+  authorization: `Bearer ${token}`,
+})
+const modernCall = (id) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: {
+      name: 'echo',
+      arguments: { message: 'hi' },
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': MODERN,
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    },
+  })
+
+/** Requests per second of 2026-07-28 calls with 16 connections. */
+function loadModern(url, token, seconds) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections: 16,
+        duration: seconds,
+        requests: [
+          {
+            method: 'POST',
+            headers: modernHeaders(token),
+            setupRequest: (req) => ({ ...req, body: modernCall(nextID++) }),
+          },
+        ],
+      },
+      (err, result) => {
+        if (err) return reject(err)
+        if (result.non2xx > 0 || result.errors > 0)
+          return reject(new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`))
+        resolve(result.requests.average)
+      },
+    )
+  })
+}
 
 /** Opens an MCP session (initialize + initialized) and returns its id. */
 async function openSession(url, token) {
@@ -428,6 +481,26 @@ export async function runGatewayBench({ log = console.log, seconds = 3, rounds =
       ratios: s.ratios,
       baseline: 'the same MCP server over Streamable HTTP',
       target: { op: '>=', value: 0.8 },
+      higherIsBetter: true,
+    })
+
+    // 4b: the same route and server, MCP 2026-07-28 clients (translated) against 2025 sessions.
+    await loadModern(`${sgw.base}/mcp`, sgw.token, 1)
+    const translated = await compare(
+      rounds,
+      () => load(`${sgw.base}/mcp`, sgw.token, seconds, gwSessions),
+      () => loadModern(`${sgw.base}/mcp`, sgw.token, seconds),
+    )
+    log(
+      `  stdio route, 2026-07-28 clients translated ${fmt(translated.b)} req/s   2025 sessions ${fmt(translated.a)} req/s   ${translated.ratio.toFixed(2)}x`,
+    )
+    log(`    per-round ratios: ${translated.ratios.map((r) => r.toFixed(2)).join(' ')}`)
+    record({
+      bench: 'gateway',
+      scenario: 'stdio route: 2026-07-28 clients translated vs 2025 sessions',
+      ratio: translated.ratio,
+      ratios: translated.ratios,
+      baseline: '2025 sessions on the same stdio route',
       higherIsBetter: true,
     })
 

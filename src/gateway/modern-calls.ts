@@ -13,14 +13,15 @@
  * - any other request goes to the process as a call of its own (`ModernCall`, a session of the
  *   bridge for as long as the call runs), with the envelope taken out of `_meta`. Its answer
  *   comes back with `resultType: "complete"` and the process's `serverInfo` in `_meta`, and lists
- *   and reads also get `ttlMs: 0` and `cacheScope: "private"`: the gateway cannot know how long
- *   a 2025 server's answer holds, nor for whom;
+ *   and reads also get `cacheScope: "private"` (behind the gateway an answer is one caller's) and
+ *   `ttlMs: 0` unless the process gave one;
  * - progress about the call, or a wait past `streamAfterMs`, makes its answer an event stream;
  * - a request of the process for the client while the call runs answers the call
  *   `input_required`, with the process's request as the one input request and a `requestState`
  *   that is a random token of this instance, bound to the caller. The client's retry carries
- *   the answer to the process, which has been working on the same call all along. While the
- *   client is away the call's deadline (`timeoutSeconds`) runs as for any call;
+ *   the answer to the process, which has been working on the same call all along. The client
+ *   has `waitMs` (the route's `timeoutSeconds`) to come back, however much progress the process
+ *   reports, or says it will not (`notifications/cancelled`); then the call is cancelled;
  * - a client that closes its answer's stream cancels the call at the process;
  * - `subscriptions/listen` streams carry the process's list changes and the updates of the
  *   resources they subscribe to: the process is subscribed (`resources/subscribe`) while anyone
@@ -85,6 +86,8 @@ const LIST_CHANGES = [
 ] as const
 
 export interface ModernCallsOptions {
+  /** How long a call that asked for input waits for the client's retry; 60 s. */
+  waitMs?: number
   /** How long a call waits for its answer before the answer becomes a stream; 1000 ms. */
   streamAfterMs?: number
   /** How often an open stream gets a comment line; 15 s. */
@@ -107,8 +110,12 @@ export class ModernCalls {
     this.#o = options
   }
 
-  /** Answers one 2026-07-28 POST (already past the route's checks) on `bridge`'s process. */
-  async handle(call: UpstreamCall, bridge: Bridge): Promise<Response> {
+  /**
+   * Answers one 2026-07-28 POST (already past the route's checks) on the process `bridge` gives
+   * (asked for only once the request has passed this file's checks: a refused request starts no
+   * process).
+   */
+  async handle(call: UpstreamCall, bridgeFor: () => Promise<Bridge | Response>): Promise<Response> {
     const { request } = call
     if (request.method !== 'POST') {
       return rpcError(
@@ -126,13 +133,19 @@ export class ModernCalls {
     if (msg === undefined || typeof msg.method !== 'string') {
       return rpcError(400, RPC.invalidRequest, 'Invalid Request: this revision sends no answers')
     }
-    // A notification concerns no call here (a call is cancelled by closing its stream).
-    if (!validID(msg.id)) return new Response(null, { status: 202 })
+    const owner = principalKey(principalOf(call.token))
+    // A call is cancelled by closing its stream; one waiting for the client's input has none.
+    if (!validID(msg.id)) {
+      if (msg.method === 'notifications/cancelled') this.#cancelWaiting(owner, msg.params)
+      return new Response(null, { status: 202 })
+    }
     const meta = isRecord(msg.params) && isRecord(msg.params._meta) ? msg.params._meta : {}
     const version = meta[PROTOCOL_VERSION]
-    if (typeof version !== 'string' || !MODERN_VERSIONS.includes(version)) {
-      return unsupportedVersion(msg.id, typeof version === 'string' ? version : 'unknown')
+    if (typeof version !== 'string' || !isRecord(meta[CLIENT_CAPABILITIES])) {
+      const missing = typeof version !== 'string' ? PROTOCOL_VERSION : CLIENT_CAPABILITIES
+      return rpcError(400, RPC.invalidParams, `Invalid params: _meta needs ${missing}`, msg.id)
     }
+    if (!MODERN_VERSIONS.includes(version)) return unsupportedVersion(msg.id, version)
     if (version !== request.headers.get('mcp-protocol-version')) {
       return rpcError(
         400,
@@ -149,14 +162,15 @@ export class ModernCalls {
         msg.id,
       )
     }
+    const state = isRecord(msg.params) ? msg.params.requestState : undefined
+    if (state !== undefined) return this.#resume(call, msg, owner, state)
+    const bridge = await bridgeFor()
+    if (bridge instanceof Response) return bridge
     const anchor = await this.#anchor(bridge, meta)
     if (anchor instanceof Response) return anchor
     anchor.lastSeen = Date.now()
     if (msg.method === 'server/discover') return json(msg.id, discoverResult(anchor.init))
     if (msg.method === LISTEN) return anchor.listen(request, msg, this.#o.keepAliveMs)
-    const owner = principalKey(principalOf(call.token))
-    const state = isRecord(msg.params) ? msg.params.requestState : undefined
-    if (state !== undefined) return this.#resume(call, msg, owner, state)
     const modern = new ModernCall(bridge, anchor, msg, owner, this.#o, {
       asking: (c, token) => this.#waiting.set(token, c),
       resumed: (token) => this.#waiting.delete(token),
@@ -169,15 +183,16 @@ export class ModernCalls {
   #resume(call: UpstreamCall, msg: RPCMessage, owner: string, state: unknown): Promise<Response> {
     const waiting = typeof state === 'string' ? this.#waiting.get(state) : undefined
     // Another caller's state is answered as one that does not exist.
+    // In-band, as MCP servers answer a state they cannot use (HTTP 200, JSON-RPC -32602).
     if (!waiting || waiting.owner !== owner) {
       return Promise.resolve(
-        rpcError(400, RPC.invalidParams, 'Invalid params: unknown or expired requestState', msg.id),
+        rpcError(200, RPC.invalidParams, 'Invalid params: unknown or expired requestState', msg.id),
       )
     }
     if (waiting.method !== msg.method || waiting.name !== messageName(msg)) {
       return Promise.resolve(
         rpcError(
-          400,
+          200,
           RPC.invalidParams,
           'Invalid params: requestState belongs to another request',
           msg.id,
@@ -186,6 +201,20 @@ export class ModernCalls {
     }
     this.#waiting.delete(state as string)
     return waiting.resume(call.request, msg)
+  }
+
+  /**
+   * `notifications/cancelled` for a call that waits for its client's input (the client gave up
+   * answering): its `requestId` is that of the request answered `input_required`.
+   */
+  #cancelWaiting(owner: string, params: unknown): void {
+    const id = isRecord(params) ? params.requestId : undefined
+    for (const waiting of this.#waiting.values()) {
+      if (waiting.owner === owner && waiting.answers(id)) {
+        waiting.cancel()
+        return
+      }
+    }
   }
 
   /** The bridge's anchor, with the process initialized; an error response if it cannot be. */
@@ -198,9 +227,12 @@ export class ModernCalls {
       this.#anchors.set(bridge, anchor)
       bridge.attach(anchor, true)
     }
-    const clientInfo = isRecord(meta[CLIENT_INFO])
-      ? meta[CLIENT_INFO]
-      : { name: 'gatehouse', version: '1' }
+    // The first caller's name goes to a process others may share: strings of bounded size only.
+    const given = isRecord(meta[CLIENT_INFO]) ? meta[CLIENT_INFO] : {}
+    const clientInfo = {
+      name: typeof given.name === 'string' ? given.name.slice(0, 100) : 'gatehouse',
+      version: typeof given.version === 'string' ? given.version.slice(0, 50) : '1',
+    }
     const init = await bridge.initialized({
       protocolVersion: PROCESS_VERSION,
       capabilities: clientCapabilities(meta[CLIENT_CAPABILITIES]),
@@ -242,6 +274,7 @@ export class ModernCalls {
  */
 class Anchor implements BridgeSession {
   readonly rewrites = new Map()
+  readonly internal = true
   readonly transport = {
     send: (message: RPCMessage) => {
       this.#notify(message)
@@ -435,6 +468,8 @@ class ModernCall implements BridgeSession {
   #state: string | undefined
   /** The client capabilities the latest request of the call declared. */
   #capabilities: Fields
+  /** While the call waits for its client's retry: when it gives up. */
+  #parked: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     bridge: Bridge,
@@ -469,6 +504,7 @@ class ModernCall implements BridgeSession {
 
   /** The client's retry with its answers (`inputResponses`); the call goes on at the process. */
   resume(request: Request, msg: RPCMessage): Promise<Response> {
+    clearTimeout(this.#parked)
     this.#state = undefined
     this.#replyId = msg.id as ID
     this.#capabilities = declaredCapabilities(msg)
@@ -534,11 +570,32 @@ class ModernCall implements BridgeSession {
     if (related === this.#id) this.#reply?.event(message)
   }
 
+  /** Whether `id` is that of the request last answered `input_required` (and not retried yet). */
+  answers(id: unknown): boolean {
+    return this.#state !== undefined && this.#reply === undefined && id === this.#replyId
+  }
+
+  /** The client will not retry: the process stops working on the call. */
+  cancel(): void {
+    this.#bridge.fromClient(this, {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: this.#id, reason: 'the client did not answer' },
+    })
+    this.#end(undefined)
+  }
+
   /** Answers the waiting POST `input_required` with every question the process has open. */
   #ask(): void {
     const reply = this.#reply
     if (!reply) return
     this.#reply = undefined
+    // The client has until the call's deadline to come back, however much progress is made.
+    clearTimeout(this.#parked)
+    this.#parked = setTimeout(() => {
+      if (!this.done && this.#reply === undefined) this.cancel()
+    }, this.#o.waitMs ?? 60_000)
+    this.#parked.unref()
     if (this.#state !== undefined) this.#hooks.resumed(this.#state)
     const state = randomBytes(24).toString('base64url')
     this.#state = state
@@ -561,6 +618,7 @@ class ModernCall implements BridgeSession {
   #end(answer: RPCMessage | undefined): void {
     if (this.done) return
     this.done = true
+    clearTimeout(this.#parked)
     if (this.#state !== undefined) this.#hooks.resumed(this.#state)
     const reply = this.#reply
     this.#reply = undefined
@@ -750,8 +808,10 @@ function clientCapabilities(declared: unknown): Fields {
 /** A 2026-07-28 result from a 2025 one. */
 function lift(method: string, result: unknown, init: Fields): unknown {
   if (!isRecord(result)) return result
+  // Private whatever the process said: behind the gateway an answer is one caller's (its policy,
+  // its credential); how long it holds, the process may know.
   const extra: Fields = CACHEABLE.has(method)
-    ? { ttlMs: 0, cacheScope: 'private', ...pick(result, 'ttlMs', 'cacheScope') }
+    ? { ttlMs: 0, ...pick(result, 'ttlMs'), cacheScope: 'private' }
     : {}
   const meta = isRecord(result._meta) ? result._meta : {}
   const serverInfo = isRecord(init.serverInfo) ? { [SERVER_INFO]: init.serverInfo } : {}

@@ -23,6 +23,8 @@ export interface BridgeSession {
   }
   /** Requests whose answers policy rewrites, by the client's id. */
   rewrites: Map<ID, { request: RPCMessage; rewrite: NonNullable<UpstreamCall['rewrite']> }>
+  /** The gateway's own session (no client behind it): never asked the server's questions. */
+  readonly internal?: boolean
 }
 
 /** What a bridge needs from the gateway to run its process. */
@@ -54,6 +56,8 @@ export class Bridge {
    * of MCP 2026-07-28 clients, modern-calls.ts): they never count as another user here.
    */
   readonly #quiet = new Set<BridgeSession>()
+  /** The sessions subscribed to each resource (`resources/subscribe`). */
+  readonly #subscriptions = new Map<string, Set<BridgeSession>>()
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
   readonly #progress = new Map<
@@ -94,7 +98,8 @@ export class Bridge {
         if (!restarting) void this.#endSessions()
       },
       onStart: (generation) => {
-        // A restarted process knows nobody: initialize it as the first session did.
+        // A restarted process knows nobody: initialize it as the first session did, and
+        // subscribe it again to what its sessions subscribed to.
         if (generation > 1 && this.#init?.result !== undefined) {
           this.#process.send({
             jsonrpc: '2.0',
@@ -103,6 +108,7 @@ export class Bridge {
             params: this.#init.params,
           })
           this.#process.send({ jsonrpc: '2.0', method: 'notifications/initialized' })
+          for (const uri of this.#subscriptions.keys()) this.#tellSubscription(uri, true)
         }
       },
     })
@@ -131,12 +137,13 @@ export class Bridge {
           close: () => Promise.resolve(),
         },
         rewrites: new Map(),
+        internal: true,
       }
       this.#request(self, { jsonrpc: '2.0', id, method: 'initialize', params }, id, 'initialize')
     })
   }
 
-  /** `quiet`: see `#quiet`; such a session gets only list changes and resource updates. */
+  /** `quiet`: see `#quiet`; such a session gets only list changes and its resource updates. */
   attach(session: BridgeSession, quiet = false): void {
     if (quiet) this.#quiet.add(session)
     else this.#sessions.add(session)
@@ -158,6 +165,12 @@ export class Bridge {
     }
     for (const [key, target] of this.#serverRequests) {
       if (target.session === session) this.#serverRequests.delete(key)
+    }
+    for (const [uri, holders] of this.#subscriptions) {
+      if (holders.delete(session) && holders.size === 0) {
+        this.#subscriptions.delete(uri)
+        this.#tellSubscription(uri, false)
+      }
     }
     if (this.#stopWhenEmpty && this.#sessions.size === 0 && this.#quiet.size === 0) {
       void this.stop()
@@ -221,6 +234,13 @@ export class Bridge {
   }
 
   #request(session: BridgeSession, msg: RPCMessage, id: ID, method: string): void {
+    if (method === 'resources/subscribe' || method === 'resources/unsubscribe') {
+      const uri = (msg.params as { uri?: unknown } | undefined)?.uri
+      if (typeof uri === 'string' && this.#subscribeHere(session, uri, method)) {
+        this.#reply(session, id, method, { jsonrpc: '2.0', id, result: {} })
+        return
+      }
+    }
     if (method === 'initialize' && this.#init) {
       const init = this.#init
       const answer = () => {
@@ -286,9 +306,35 @@ export class Bridge {
     }
   }
 
+  /**
+   * A session subscribes to (or unsubscribes from) `uri`. The process sees one subscriber, the
+   * bridge: only the first subscription and the end of the last reach it, so that one session's
+   * unsubscribe never ends another's. Returns whether the request is answered here.
+   */
+  #subscribeHere(session: BridgeSession, uri: string, method: string): boolean {
+    const holders = this.#subscriptions.get(uri) ?? new Set<BridgeSession>()
+    const before = holders.size
+    if (method === 'resources/subscribe') holders.add(session)
+    else holders.delete(session)
+    if (holders.size > 0) this.#subscriptions.set(uri, holders)
+    else this.#subscriptions.delete(uri)
+    const subscribe = method === 'resources/subscribe'
+    return subscribe ? before > 0 : before === 0 || holders.size > 0
+  }
+
+  /** The bridge's own (un)subscription at the process; its answer is not awaited. */
+  #tellSubscription(uri: string, subscribe: boolean): void {
+    this.#process.send({
+      jsonrpc: '2.0',
+      id: `gw-sub-${String(this.#next++)}`,
+      method: subscribe ? 'resources/subscribe' : 'resources/unsubscribe',
+      params: { uri },
+    })
+  }
+
   #fromServer(msg: RPCMessage): void {
     if (typeof msg.method !== 'string') {
-      if (typeof msg.id === 'string' && msg.id.startsWith('gw-init-')) return
+      if (typeof msg.id === 'string' && msg.id.startsWith('gw-')) return
       const n = typeof msg.id === 'number' ? msg.id : undefined
       const p = n === undefined ? undefined : this.#pending.get(n)
       if (!p || n === undefined) return
@@ -341,24 +387,39 @@ export class Bridge {
       return
     }
     if (msg.method === 'notifications/cancelled') return
-    // Other notifications concern whoever shares the process. A shared process serves several
-    // users: there only list changes go to everyone; logging and resource updates may carry one
-    // user's data and go nowhere while more than one session is attached.
+    // A resource update goes to the sessions subscribed to the resource, and to no other.
+    if (msg.method === 'notifications/resources/updated') {
+      const uri = (msg.params as { uri?: unknown } | undefined)?.uri
+      const holders = typeof uri === 'string' ? this.#subscriptions.get(uri) : undefined
+      for (const session of holders ?? []) session.transport.send(msg)
+      return
+    }
+    // Other notifications concern whoever shares the process. List changes go to everyone. A
+    // shared process serves several users: there log messages, which may carry one user's data,
+    // go nowhere while more than one party uses it (2026-07-28 clients count as one more).
     const method = typeof msg.method === 'string' ? msg.method : ''
     const changed = LIST_CHANGED.test(method)
-    // Quiet sessions hear list changes and resource updates (only for resources they subscribed).
-    if (changed || method === 'notifications/resources/updated') {
-      for (const session of this.#quiet) session.transport.send(msg)
+    if (changed) for (const session of this.#quiet) session.transport.send(msg)
+    if (this.#config.mode === 'shared' && this.#sessions.size + this.#quiet.size > 1 && !changed) {
+      return
     }
-    if (this.#config.mode === 'shared' && this.#sessions.size > 1 && !changed) return
     for (const session of this.#sessions) session.transport.send(msg)
   }
 
-  /** The session a server-to-client request may go to, if exactly one can be told apart. */
+  /**
+   * The session a server-to-client request may go to. The request does not say which call it is
+   * for: the one session with calls in flight, if there is exactly one. Otherwise, on a process of
+   * one user (`user`, `session` mode), the 2025 session that sent the latest request; never a
+   * 2026-07-28 call, which could be another client's.
+   */
   #askable(): BridgeSession | undefined {
-    if (this.#config.mode !== 'shared') return this.active ?? [...this.#sessions].at(-1)
-    const waiting = new Set([...this.#pending.values()].map((p) => p.session))
-    return waiting.size === 1 ? [...waiting][0] : undefined
+    const waiting = new Set(
+      [...this.#pending.values()].map((p) => p.session).filter((s) => s.internal !== true),
+    )
+    if (waiting.size === 1) return [...waiting][0]
+    if (this.#config.mode === 'shared') return undefined
+    const active = this.active && this.#sessions.has(this.active) ? this.active : undefined
+    return active ?? [...this.#sessions].at(-1)
   }
 
   #reply(session: BridgeSession, id: ID, method: string, msg: RPCMessage): void {

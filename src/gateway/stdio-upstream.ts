@@ -43,7 +43,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   const perUser = new Map<string, Bridge>()
   let bridges = 0
   let closing = false
-  const modern = new ModernCalls()
+  const modern = new ModernCalls({ waitMs: config.timeoutSeconds * 1000 })
 
   const newBridge = (
     restart: boolean,
@@ -180,9 +180,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         config.modernClients === 'translate' &&
         config.mode !== 'session'
       ) {
-        const bridge = await bridgeFor(call)
-        if (bridge instanceof Response) return bridge
-        return modern.handle(call, bridge)
+        return modern.handle(call, () => bridgeFor(call))
       } else if (call.messages?.some((m) => m.method === 'initialize') === true) {
         const refused = postRefusal(call.request, call.messages)
         if (refused) return refused

@@ -13,7 +13,10 @@
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningServe } from '../../src/cli/serve.js'
-import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
+import {
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js'
 import { connectAs, serveRoutes, serverEntry } from '../helpers/gateway.js'
 import {
   MODERN,
@@ -34,11 +37,13 @@ const everything = {
  * A small 2025-only stdio server (MCP SDK 1.x) for what server-everything does not do: `grow` adds
  * a tool (its list changes), `wait` runs until cancelled and `cancelled` says which calls were,
  * `ask` asks the client a question and tells what came back, `log` sends a log message, `touch`
- * updates the resource `note://a` and `subscriptions` says which (un)subscriptions reached it.
+ * updates a resource (`note://a` unless told) and `subscriptions` says which (un)subscriptions
+ * reached it.
  */
 const SMALL = `
 const { McpServer } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/mcp.js'))})
 const { StdioServerTransport } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/stdio.js'))})
+const { z } = require(${JSON.stringify(require.resolve('zod'))})
 const { SubscribeRequestSchema, UnsubscribeRequestSchema } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/types.js'))})
 const server = new McpServer({ name: 'small', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, resources: { subscribe: true }, logging: {} } })
 let n = 0
@@ -65,11 +70,27 @@ const subscriptions = []
 server.registerResource('note', 'note://a', {}, async () => ({ contents: [{ uri: 'note://a', text: 'a' }] }))
 server.server.setRequestHandler(SubscribeRequestSchema, async (r) => { subscriptions.push('+' + r.params.uri); return {} })
 server.server.setRequestHandler(UnsubscribeRequestSchema, async (r) => { subscriptions.push('-' + r.params.uri); return {} })
-server.registerTool('touch', { description: 'updates note://a' }, async () => {
-  await server.server.sendResourceUpdated({ uri: 'note://a' })
+server.registerTool('touch', { description: 'updates a resource', inputSchema: { uri: z.string().optional() } }, async ({ uri }) => {
+  await server.server.sendResourceUpdated({ uri: uri || 'note://a' })
   return { content: [{ type: 'text', text: 'touched' }] }
 })
 server.registerTool('subscriptions', { description: 'subscribe and unsubscribe calls' }, async () => ({ content: [{ type: 'text', text: JSON.stringify(subscriptions) }] }))
+server.registerTool('ask-slowly', { description: 'asks, reporting progress while it waits' }, async (extra) => {
+  let n = 0
+  const ticking = setInterval(() => {
+    const progressToken = extra._meta && extra._meta.progressToken
+    if (progressToken !== undefined) extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: ++n } })
+  }, 200)
+  try {
+    const answer = await server.server.elicitInput({ message: 'name?', requestedSchema: { type: 'object', properties: {} } })
+    return { content: [{ type: 'text', text: 'answered ' + answer.action }] }
+  } catch (error) {
+    return { content: [{ type: 'text', text: 'failed: ' + error.message }] }
+  } finally {
+    clearInterval(ticking)
+  }
+})
+server.registerTool('die', { description: 'exits' }, async () => process.exit(3))
 server.registerTool('log', { description: 'logs to whoever listens' }, async () => {
   await server.sendLoggingMessage({ level: 'info', data: 'a log line' })
   return { content: [{ type: 'text', text: 'logged' }] }
@@ -91,6 +112,30 @@ beforeAll(async () => {
         upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL] },
         resources: { 'note://secret*': { subjects: ['nobody'] } },
       },
+      {
+        path: '/restarting',
+        upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL] },
+      },
+      {
+        path: '/quick',
+        upstream: {
+          kind: 'stdio',
+          command: process.execPath,
+          args: ['-e', SMALL],
+          timeoutSeconds: 1,
+        },
+      },
+      {
+        path: '/one',
+        upstream: {
+          kind: 'stdio',
+          command: process.execPath,
+          args: ['-e', SMALL],
+          mode: 'user',
+          maxProcesses: 1,
+          idleSeconds: 1,
+        },
+      },
     ],
     [ADA, GRACE],
   )
@@ -108,7 +153,7 @@ const modernClient = (path: string, user = ADA, mode: 'auto' | { pin: string } =
 const modernPost = (
   token: string,
   path: string,
-  id: number,
+  id: number | null,
   method: string,
   params: Record<string, unknown> = {},
   request: Partial<ModernRequest> = {},
@@ -223,15 +268,15 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
       inputResponses: { [key!]: { action: 'cancel' } },
       requestState: result.requestState,
     }
+    // In-band errors (HTTP 200), as MCP servers answer a state they cannot use.
     const stolen = await modernPost(graceToken, '/mine', 2, 'tools/call', { ...retry, ...answers })
-    expect(stolen.status).toBe(400)
-    expect(await stolen.json()).toMatchObject({ error: { code: -32602 } })
+    expect(await stolen.json()).toMatchObject({ id: 2, error: { code: -32602 } })
     const elsewhere = await modernPost(token, '/mine', 3, 'tools/call', {
       name: 'echo',
       arguments: { message: 'x' },
       ...answers,
     })
-    expect(elsewhere.status).toBe(400)
+    expect(await elsewhere.json()).toMatchObject({ id: 3, error: { code: -32602 } })
     // The owner's retry still finishes the call.
     const finished = await modernPost(token, '/mine', 4, 'tools/call', { ...retry, ...answers })
     expect(finished.status).toBe(200)
@@ -240,7 +285,7 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
     expect(JSON.stringify(done)).toMatch(/cancel/i)
     // Used up: the same state again is unknown.
     const again = await modernPost(token, '/mine', 5, 'tools/call', { ...retry, ...answers })
-    expect(again.status).toBe(400)
+    expect(await again.json()).toMatchObject({ id: 5, error: { code: -32602 } })
   }, 60_000)
 
   it('carries list changes and resource updates on a listen stream, acknowledging what it carries', async () => {
@@ -313,7 +358,16 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
 
   it('cancels a call at the server when the client closes its stream', async () => {
     const { client, token } = await modernClient('/small')
+    const cancelled = async () =>
+      JSON.parse(
+        (
+          (await client.callTool({ name: 'cancelled', arguments: {} })).content as {
+            text: string
+          }[]
+        )[0]!.text,
+      ) as string[]
     try {
+      const before = await cancelled()
       // Past streamAfterMs with nothing to say: the answer is an event stream.
       const slow = await modernPost(token, '/small', 7, 'tools/call', { name: 'wait' })
       expect(slow.headers.get('content-type')).toBe('text/event-stream')
@@ -332,34 +386,154 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
         return response.text().catch(() => 'closed')
       })
       expect(cut).toBe('closed')
-      await new Promise((done) => setTimeout(done, 200))
-      const list = await client.callTool({ name: 'cancelled', arguments: {} })
-      expect(JSON.parse((list.content as { text: string }[])[0]!.text)).toHaveLength(1)
+      await expect.poll(cancelled).toHaveLength(before.length + 1)
     } finally {
       await client.close()
     }
   }, 60_000)
 
-  it("leaves a 2025 session's log messages to it while 2026-07-28 clients use the process", async () => {
+  it('keeps users apart on a shared process that 2025 sessions and 2026-07-28 clients use', async () => {
     const { client } = await modernClient('/small')
-    const legacy = await connectAs(serve.routes['/small']!, GRACE)
+    const grace = await connectAs(serve.routes['/small']!, GRACE)
     const logged: unknown[] = []
-    legacy.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    const updated: string[] = []
+    grace.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
       logged.push(n.params.data)
     })
+    grace.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updated.push(n.params.uri)
+    })
+    const subscriptions = async () =>
+      JSON.parse(
+        (
+          (await client.callTool({ name: 'subscriptions', arguments: {} })).content as {
+            text: string
+          }[]
+        )[0]!.text,
+      ) as string[]
     try {
-      // The modern client's call is in flight while the log line is sent.
-      const [fromModern] = await Promise.all([
-        client.callTool({ name: 'wait', arguments: {} }),
-        new Promise((done) => setTimeout(done, 100)).then(() =>
-          legacy.client.callTool({ name: 'log', arguments: {} }),
-        ),
-      ])
-      expect(text(fromModern)).toContain('waited')
-      expect(logged).toEqual(['a log line'])
+      const before = await subscriptions()
+      // A log line of a process another party uses could be anyone's: nobody gets it.
+      await client.callTool({ name: 'log', arguments: {} })
+      await grace.client.callTool({ name: 'log', arguments: {} })
+      // Grace subscribes (2025); a 2026-07-28 listener comes and goes: the process sees one
+      // subscription, which the listener's leaving does not end.
+      await grace.client.subscribeResource({ uri: 'note://b' })
+      const listen = new AbortController()
+      const { token } = await modernClient('/small')
+      const stream = await modernPost(
+        token,
+        '/small',
+        0,
+        'subscriptions/listen',
+        { notifications: { resourceSubscriptions: ['note://b'] } },
+        { signal: listen.signal },
+      )
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader()
+      expect((await reader.read()).value).toContain('subscriptions/acknowledged')
+      listen.abort()
+      await client.callTool({ name: 'touch', arguments: { uri: 'note://b' } })
+      await expect.poll(() => updated).toEqual(['note://b'])
+      expect((await subscriptions()).slice(before.length)).toEqual(['+note://b'])
+      await grace.client.unsubscribeResource({ uri: 'note://b' })
+      expect((await subscriptions()).slice(before.length)).toEqual(['+note://b', '-note://b'])
+      // Updates of a resource nobody subscribes to reach nobody.
+      await client.callTool({ name: 'touch', arguments: { uri: 'note://b' } })
+      await client.callTool({ name: 'touch', arguments: { uri: 'note://a' } })
+      await new Promise((done) => setTimeout(done, 100))
+      expect(updated).toEqual(['note://b'])
+      expect(logged).toEqual([])
     } finally {
       await client.close()
-      await legacy.client.close()
+      await grace.client.close()
+    }
+  }, 60_000)
+
+  it('subscribes a restarted process again to what its sessions subscribed to', async () => {
+    const grace = await connectAs(serve.routes['/restarting']!, GRACE)
+    const subscriptions = async () =>
+      JSON.parse(
+        (
+          (await grace.client.callTool({ name: 'subscriptions', arguments: {} })).content as {
+            text: string
+          }[]
+        )[0]!.text,
+      ) as string[]
+    try {
+      await grace.client.subscribeResource({ uri: 'note://a' })
+      expect(await subscriptions()).toEqual(['+note://a'])
+      await grace.client.callTool({ name: 'die', arguments: {} }).catch(() => undefined)
+      // A new process, which knows only what the gateway told it since.
+      await expect
+        .poll(() => subscriptions().catch(() => []), { timeout: 10_000 })
+        .toEqual(['+note://a'])
+    } finally {
+      await grace.client.close()
+    }
+  }, 60_000)
+
+  it('gives up a call whose client does not come back, or says it will not', async () => {
+    const { client, token } = await modernClient('/quick')
+    await client.close()
+    const ask = (id: number, params: Record<string, unknown> = {}) =>
+      modernPost(token, '/quick', id, 'tools/call', { name: 'ask', ...params })
+    const round = async (id: number) =>
+      ((await (await ask(id)).json()) as { result: { requestState: string } }).result.requestState
+    // Told: notifications/cancelled with the id of the request answered input_required.
+    const told = await round(1)
+    const cancel = await modernPost(token, '/quick', null, 'notifications/cancelled', {
+      requestId: 1,
+    })
+    expect(cancel.status).toBe(202)
+    const late = await ask(2, { requestState: told, inputResponses: {} })
+    expect(await late.json()).toMatchObject({ id: 2, error: { code: -32602 } })
+    // Not told: after timeoutSeconds (1 s here) the state is gone, and the process is free to ask
+    // the next call (which it could not while the first one waited).
+    const forgotten = await round(3)
+    await new Promise((done) => setTimeout(done, 1500))
+    const later = await ask(4, { requestState: forgotten, inputResponses: {} })
+    expect(await later.json()).toMatchObject({ id: 4, error: { code: -32602 } })
+    // Progress keeps a running call alive past timeoutSeconds, but not one waiting for its client.
+    const slowly = await modernPost(
+      token,
+      '/quick',
+      6,
+      'tools/call',
+      { name: 'ask-slowly' },
+      { progressToken: 'p', capabilities: { elicitation: {} } },
+    )
+    const parked = (await slowly.json()) as { result: { requestState: string } }
+    await new Promise((done) => setTimeout(done, 1500))
+    const tooLate = await modernPost(token, '/quick', 7, 'tools/call', {
+      name: 'ask-slowly',
+      requestState: parked.result.requestState,
+      inputResponses: {},
+    })
+    expect(await tooLate.json()).toMatchObject({ id: 7, error: { code: -32602 } })
+    expect(((await (await ask(5)).json()) as { result: object }).result).toMatchObject({
+      resultType: 'input_required',
+    })
+  }, 60_000)
+
+  it('starts no process for a request it refuses', async () => {
+    const { client: first, token: adaToken } = await modernClient('/one')
+    await first.close()
+    // Ada's client is done; her process ends after idleSeconds (1 s), freeing the one slot.
+    await new Promise((done) => setTimeout(done, 2500))
+    for (const refused of [
+      modernPost(adaToken, '/one', 1, 'tools/list', {}, { version: '2099-01-01' }),
+      modernPost(adaToken, '/one', 2, 'initialize'),
+      modernPost(adaToken, '/one', 3, 'tools/call', { name: 'ask', requestState: 'nope' }),
+      modernPost(adaToken, '/one', null, 'notifications/cancelled', { requestId: 9 }),
+    ]) {
+      expect((await refused).status).not.toBe(503)
+    }
+    // The one process the route may run is still free for Grace.
+    const { client: other } = await modernClient('/one', GRACE)
+    try {
+      expect(other.getNegotiatedProtocolVersion()).toBe(MODERN)
+    } finally {
+      await other.close()
     }
   }, 60_000)
 

@@ -46,7 +46,8 @@ export async function modernClient(
 }
 
 export interface ModernRequest {
-  id: number | string
+  /** `null`: a notification. */
+  id: number | string | null
   method: string
   params?: Record<string, unknown>
   /** The envelope's client capabilities; default none. */
@@ -54,6 +55,8 @@ export interface ModernRequest {
   /** The envelope's protocol version, and the header's when `headerVersion` is not given. */
   version?: string
   headerVersion?: string
+  /** `_meta.progressToken`: the client wants progress for this request. */
+  progressToken?: string
   signal?: AbortSignal
 }
 
@@ -65,13 +68,14 @@ export function modernPost(url: string, token: string, request: ModernRequest): 
     token,
     {
       jsonrpc: '2.0',
-      id: request.id,
+      ...(request.id !== null ? { id: request.id } : {}),
       method: request.method,
       params: {
         ...request.params,
         _meta: {
           'io.modelcontextprotocol/protocolVersion': version,
           'io.modelcontextprotocol/clientCapabilities': request.capabilities ?? {},
+          ...(request.progressToken !== undefined ? { progressToken: request.progressToken } : {}),
         },
       },
     },
