@@ -33,6 +33,7 @@
  * does: a client's retry must reach the instance that holds the call.
  */
 import { randomBytes } from 'node:crypto'
+import { BytesResponse } from '../http/bytes-response.js'
 import { principalKey, principalOf } from '../jwt/access-token.js'
 import { FIRST_STATELESS_VERSION, LISTEN, messageName, RPC, rpcError, validID } from './messages.js'
 import type { RPCMessage } from './messages.js'
@@ -220,6 +221,7 @@ export class ModernCalls {
   /** The bridge's anchor, with the process initialized; an error response if it cannot be. */
   async #anchor(bridge: Bridge, meta: Fields): Promise<Anchor | Response> {
     let anchor = this.#anchors.get(bridge)
+    if (anchor?.ready === true) return anchor
     if (!anchor) {
       anchor = new Anchor(bridge, () => {
         if (this.#anchors.get(bridge) === anchor) this.#anchors.delete(bridge)
@@ -242,6 +244,7 @@ export class ModernCalls {
       return rpcError(502, RPC.internalError, 'the MCP server did not start; try again')
     }
     anchor.init = init
+    anchor.ready = true
     return anchor
   }
 
@@ -286,6 +289,8 @@ class Anchor implements BridgeSession {
     },
   }
   init: Fields = {}
+  /** `init` holds the process's `initialize` answer. */
+  ready = false
   lastSeen = Date.now()
   calls = 0
   readonly #listeners = new Set<{
@@ -860,12 +865,18 @@ function error(id: ID, message: string): RPCMessage {
   return { jsonrpc: '2.0', id, error: { code: RPC.internalError, message } }
 }
 
+/** A JSON answer held as bytes: written in one go, with no stream (see http/bytes-response.ts). */
 function json(id: ID | undefined, result: unknown, message?: RPCMessage): Response {
-  return new Response(JSON.stringify(message ?? { jsonrpc: '2.0', id, result }), {
-    status: 200,
-    headers: { 'content-type': 'application/json' },
-  })
+  return new BytesResponse(
+    encoder.encode(JSON.stringify(message ?? { jsonrpc: '2.0', id, result })),
+    {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    },
+  )
 }
+
+const encoder = new TextEncoder()
 
 function unsupportedVersion(id: ID, requested: string): Response {
   return new Response(
