@@ -39,6 +39,7 @@ import { FIRST_STATELESS_VERSION, LISTEN, messageName, RPC, rpcError, validID } 
 import type { RPCMessage } from './messages.js'
 import { eventText, postRefusal } from './served-session.js'
 import type { Bridge, BridgeSession } from './stdio-bridge.js'
+import { within } from './subscriptions.js'
 import type { UpstreamCall } from './upstream.js'
 
 type ID = string | number
@@ -401,7 +402,7 @@ class Anchor implements BridgeSession {
       if (typeof uri !== 'string') return
       const meta = isRecord(params._meta) ? params._meta : {}
       for (const listener of this.#listeners) {
-        if (!listener.resources.has(uri)) continue
+        if (![...listener.resources].some((subscribed) => within(uri, subscribed))) continue
         listener.write(
           eventText(undefined, {
             jsonrpc: '2.0',
@@ -475,6 +476,8 @@ class ModernCall implements BridgeSession {
   #capabilities: Fields
   /** While the call waits for its client's retry: when it gives up. */
   #parked: ReturnType<typeof setTimeout> | undefined
+  /** The process's answer, when it came while the client was away. */
+  #answer: RPCMessage | undefined
 
   constructor(
     bridge: Bridge,
@@ -502,7 +505,6 @@ class ModernCall implements BridgeSession {
     const reply = this.#await(request)
     this.#anchor.calls++
     this.#bridge.attach(this, true)
-    this.#bridge.active = this
     this.#bridge.fromClient(this, forwardable(this.#request))
     return reply
   }
@@ -514,7 +516,6 @@ class ModernCall implements BridgeSession {
     this.#replyId = msg.id as ID
     this.#capabilities = declaredCapabilities(msg)
     const reply = this.#await(request)
-    this.#bridge.active = this
     const responses = isRecord(msg.params) ? msg.params.inputResponses : undefined
     if (isRecord(responses)) {
       for (const [key, result] of Object.entries(responses)) {
@@ -522,7 +523,9 @@ class ModernCall implements BridgeSession {
         this.#bridge.fromClient(this, { jsonrpc: '2.0', id: key, result })
       }
     }
-    if (this.#asked.size > 0) this.#ask()
+    // The process answered the call while the client was away: this retry gets the answer.
+    if (this.#answer) this.#finish(this.#answer)
+    else if (this.#asked.size > 0) this.#ask()
     return reply
   }
 
@@ -544,15 +547,9 @@ class ModernCall implements BridgeSession {
     if (this.done) return
     if (typeof message.method !== 'string') {
       if (message.id !== this.#id) return
-      const answer =
-        message.result !== undefined
-          ? {
-              jsonrpc: '2.0',
-              id: this.#replyId,
-              result: lift(this.method, message.result, this.#anchor.init),
-            }
-          : { ...message, id: this.#replyId }
-      this.#end(answer)
+      // Answered while the client is away (it has questions to answer): kept for its retry.
+      if (this.#reply === undefined && this.#state !== undefined) this.#answer = message
+      else this.#finish(message)
       return
     }
     if (validID(message.id)) {
@@ -588,6 +585,19 @@ class ModernCall implements BridgeSession {
       params: { requestId: this.#id, reason: 'the client did not answer' },
     })
     this.#end(undefined)
+  }
+
+  /** The process's answer to the call goes to the POST waiting now, and the call ends. */
+  #finish(message: RPCMessage): void {
+    this.#end(
+      message.result !== undefined
+        ? {
+            jsonrpc: '2.0',
+            id: this.#replyId,
+            result: lift(this.method, message.result, this.#anchor.init),
+          }
+        : { ...message, id: this.#replyId },
+    )
   }
 
   /** Answers the waiting POST `input_required` with every question the process has open. */

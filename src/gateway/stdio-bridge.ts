@@ -8,6 +8,7 @@
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import { RPC, validID, type RPCMessage } from './messages.js'
 import { StdioProcess, type StdioConfig } from './stdio-process.js'
+import { ResourceSubscriptions } from './subscriptions.js'
 import type { UpstreamCall } from './upstream.js'
 
 type ID = string | number
@@ -40,6 +41,8 @@ interface Pending {
   id: ID
   method: string
   deadline: CallDeadline
+  /** The first `resources/subscribe` of this resource (its outcome is every waiting one's). */
+  subscribing?: string
 }
 
 /** Notifications that say a list changed: safe to tell every session of a shared process. */
@@ -56,8 +59,21 @@ export class Bridge {
    * of MCP 2026-07-28 clients, modern-calls.ts): they never count as another user here.
    */
   readonly #quiet = new Set<BridgeSession>()
-  /** The sessions subscribed to each resource (`resources/subscribe`). */
-  readonly #subscriptions = new Map<string, Set<BridgeSession>>()
+  /** The sessions' resource subscriptions: one per resource at the process. */
+  readonly #subscriptions = new ResourceSubscriptions<BridgeSession>({
+    tell: (uri, subscribe) => {
+      this.#process.send({
+        jsonrpc: '2.0',
+        id: `gw-sub-${String(this.#next++)}`,
+        method: subscribe ? 'resources/subscribe' : 'resources/unsubscribe',
+        params: { uri },
+      })
+    },
+    answer: (session, id, error) => {
+      const reply = error === undefined ? { result: {} } : { error }
+      this.#reply(session, id, 'resources/subscribe', { jsonrpc: '2.0', id, ...reply })
+    },
+  })
   readonly #pending = new Map<number, Pending>()
   /** Gateway progress token → the session's own token and the request it belongs to. */
   readonly #progress = new Map<
@@ -108,7 +124,7 @@ export class Bridge {
             params: this.#init.params,
           })
           this.#process.send({ jsonrpc: '2.0', method: 'notifications/initialized' })
-          for (const uri of this.#subscriptions.keys()) this.#tellSubscription(uri, true)
+          this.#subscriptions.resubscribe()
         }
       },
     })
@@ -166,12 +182,7 @@ export class Bridge {
     for (const [key, target] of this.#serverRequests) {
       if (target.session === session) this.#serverRequests.delete(key)
     }
-    for (const [uri, holders] of this.#subscriptions) {
-      if (holders.delete(session) && holders.size === 0) {
-        this.#subscriptions.delete(uri)
-        this.#tellSubscription(uri, false)
-      }
-    }
+    this.#subscriptions.detach(session)
     if (this.#stopWhenEmpty && this.#sessions.size === 0 && this.#quiet.size === 0) {
       void this.stop()
     }
@@ -234,12 +245,14 @@ export class Bridge {
   }
 
   #request(session: BridgeSession, msg: RPCMessage, id: ID, method: string): void {
-    if (method === 'resources/subscribe' || method === 'resources/unsubscribe') {
-      const uri = (msg.params as { uri?: unknown } | undefined)?.uri
-      if (typeof uri === 'string' && this.#subscribeHere(session, uri, method)) {
-        this.#reply(session, id, method, { jsonrpc: '2.0', id, result: {} })
-        return
-      }
+    let subscribing: string | undefined
+    const uri = (msg.params as { uri?: unknown } | undefined)?.uri
+    if (method === 'resources/subscribe' && typeof uri === 'string') {
+      if (!this.#subscriptions.subscribe(session, id, uri)) return
+      subscribing = uri
+    }
+    if (method === 'resources/unsubscribe' && typeof uri === 'string') {
+      if (!this.#subscriptions.unsubscribe(session, id, uri)) return
     }
     if (method === 'initialize' && this.#init) {
       const init = this.#init
@@ -274,11 +287,9 @@ export class Bridge {
       onTimeout: () => {
         if (!this.#pending.delete(n)) return
         this.#dropProgress(session, id)
-        this.#reply(session, id, method, {
-          jsonrpc: '2.0',
-          id,
-          error: { code: RPC.internalError, message: 'the MCP server did not answer in time' },
-        })
+        const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
+        this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
+        if (subscribing !== undefined) this.#subscriptions.settled(subscribing, error)
         // Sessions waiting for the shared answer fail too (else they would wait for ever); the
         // next initialize is sent again. An initialize is never cancelled (MCP lifecycle).
         if (method === 'initialize') {
@@ -293,43 +304,21 @@ export class Bridge {
         })
       },
     })
-    this.#pending.set(n, { session, id, method, deadline })
+    this.#pending.set(n, {
+      session,
+      id,
+      method,
+      deadline,
+      ...(subscribing !== undefined ? { subscribing } : {}),
+    })
     if (!this.#process.send({ ...msg, id: n, params })) {
       deadline.clear()
       this.#pending.delete(n)
       this.#dropProgress(session, id)
-      this.#reply(session, id, method, {
-        jsonrpc: '2.0',
-        id,
-        error: { code: RPC.internalError, message: 'the MCP server is not running' },
-      })
+      const error = { code: RPC.internalError, message: 'the MCP server is not running' }
+      this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
+      if (subscribing !== undefined) this.#subscriptions.settled(subscribing, error)
     }
-  }
-
-  /**
-   * A session subscribes to (or unsubscribes from) `uri`. The process sees one subscriber, the
-   * bridge: only the first subscription and the end of the last reach it, so that one session's
-   * unsubscribe never ends another's. Returns whether the request is answered here.
-   */
-  #subscribeHere(session: BridgeSession, uri: string, method: string): boolean {
-    const holders = this.#subscriptions.get(uri) ?? new Set<BridgeSession>()
-    const before = holders.size
-    if (method === 'resources/subscribe') holders.add(session)
-    else holders.delete(session)
-    if (holders.size > 0) this.#subscriptions.set(uri, holders)
-    else this.#subscriptions.delete(uri)
-    const subscribe = method === 'resources/subscribe'
-    return subscribe ? before > 0 : before === 0 || holders.size > 0
-  }
-
-  /** The bridge's own (un)subscription at the process; its answer is not awaited. */
-  #tellSubscription(uri: string, subscribe: boolean): void {
-    this.#process.send({
-      jsonrpc: '2.0',
-      id: `gw-sub-${String(this.#next++)}`,
-      method: subscribe ? 'resources/subscribe' : 'resources/unsubscribe',
-      params: { uri },
-    })
   }
 
   #fromServer(msg: RPCMessage): void {
@@ -341,6 +330,12 @@ export class Bridge {
       p.deadline.clear()
       this.#pending.delete(n)
       this.#dropProgress(p.session, p.id)
+      if (p.subscribing !== undefined) {
+        this.#subscriptions.settled(
+          p.subscribing,
+          msg.result !== undefined ? undefined : (msg.error ?? { code: RPC.internalError }),
+        )
+      }
       if (p.method === 'initialize' && this.#init && msg.result !== undefined) {
         this.#init.result = msg.result
         for (const w of this.#init.waiting.splice(0)) w()
@@ -387,11 +382,14 @@ export class Bridge {
       return
     }
     if (msg.method === 'notifications/cancelled') return
-    // A resource update goes to the sessions subscribed to the resource, and to no other.
+    // A resource update goes to the sessions subscribed to the resource (or one it is in); on a
+    // process of one user, to all of that user's 2025 sessions as well.
     if (msg.method === 'notifications/resources/updated') {
       const uri = (msg.params as { uri?: unknown } | undefined)?.uri
-      const holders = typeof uri === 'string' ? this.#subscriptions.get(uri) : undefined
-      for (const session of holders ?? []) session.transport.send(msg)
+      const to =
+        typeof uri === 'string' ? this.#subscriptions.holdersOf(uri) : new Set<BridgeSession>()
+      if (this.#config.mode !== 'shared') for (const s of this.#sessions) to.add(s)
+      for (const session of to) session.transport.send(msg)
       return
     }
     // Other notifications concern whoever shares the process. List changes go to everyone. A
@@ -464,6 +462,10 @@ export class Bridge {
   #failPending(): void {
     const pending = [...this.#pending.values()]
     this.#pending.clear()
+    const stopped = { code: RPC.internalError, message: 'the MCP server stopped; try again' }
+    for (const p of pending) {
+      if (p.subscribing !== undefined) this.#subscriptions.settled(p.subscribing, stopped)
+    }
     this.#initFailed()
     this.#progress.clear()
     this.#initializedSent = false

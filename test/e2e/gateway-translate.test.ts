@@ -90,6 +90,11 @@ server.registerTool('ask-slowly', { description: 'asks, reporting progress while
     clearInterval(ticking)
   }
 })
+server.registerTool('peek', { description: 'asks for roots without waiting, answers soon after' }, async () => {
+  server.server.listRoots().catch(() => undefined)
+  await new Promise((done) => setTimeout(done, 100))
+  return { content: [{ type: 'text', text: 'the real answer' }] }
+})
 server.registerTool('die', { description: 'exits' }, async () => process.exit(3))
 server.registerTool('log', { description: 'logs to whoever listens' }, async () => {
   await server.sendLoggingMessage({ level: 'info', data: 'a log line' })
@@ -111,6 +116,10 @@ beforeAll(async () => {
         path: '/small',
         upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL] },
         resources: { 'note://secret*': { subjects: ['nobody'] } },
+      },
+      {
+        path: '/peek',
+        upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL] },
       },
       {
         path: '/restarting',
@@ -138,6 +147,8 @@ beforeAll(async () => {
       },
     ],
     [ADA, GRACE],
+    // Every test signs a new client in (a registration each).
+    { rateLimits: { registrationsPerMinute: 100 } },
   )
 }, 60_000)
 
@@ -447,6 +458,36 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
       await client.close()
       await grace.client.close()
     }
+  }, 60_000)
+
+  it('keeps an answer that comes while the client is away for its retry', async () => {
+    const { client, token } = await modernClient('/peek')
+    await client.close()
+    const roots = { capabilities: { roots: {} } }
+    const first = await modernPost(token, '/peek', 1, 'tools/call', { name: 'peek' }, roots)
+    const round = (await first.json()) as {
+      result: { requestState: string; inputRequests: Record<string, { method: string }> }
+    }
+    const [key] = Object.keys(round.result.inputRequests)
+    expect(round.result.inputRequests[key!]!.method).toBe('roots/list')
+    // The process answers the call meanwhile.
+    await new Promise((done) => setTimeout(done, 300))
+    const retry = await modernPost(
+      token,
+      '/peek',
+      2,
+      'tools/call',
+      {
+        name: 'peek',
+        requestState: round.result.requestState,
+        inputResponses: { [key!]: { roots: [] } },
+      },
+      roots,
+    )
+    expect(await retry.json()).toMatchObject({
+      id: 2,
+      result: { resultType: 'complete', content: [{ text: 'the real answer' }] },
+    })
   }, 60_000)
 
   it('subscribes a restarted process again to what its sessions subscribed to', async () => {

@@ -214,15 +214,19 @@ export function post(
   })
 }
 
-/** `gatehouse serve` on a free port with a memory store, these routes, and these users at its dev IdP. */
+/**
+ * `gatehouse serve` on a free port with a memory store, these routes, these users at its dev IdP
+ * and any other top-level configuration in `config`.
+ */
 export function serveRoutes(
   routes: readonly Record<string, unknown>[],
   users: readonly { username: string; password: string }[],
+  config: Record<string, unknown> = {},
 ): Promise<RunningServe> {
   return startServe({
     port: 0,
     store: 'memory',
     devIdp: { users: users.map((u) => ({ user: u.username, password: u.password })) },
-    config: { gateway: { routes } },
+    config: { ...config, gateway: { routes } },
   })
 }
