@@ -179,6 +179,17 @@ const modernPost = (
 
 const text = (result: { content?: unknown }) => JSON.stringify(result.content)
 
+/** The JSON list in the first text block of a tool's answer (the small server's records). */
+async function toolJSON(
+  client: {
+    callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>
+  },
+  name: string,
+): Promise<string[]> {
+  const { content } = (await client.callTool({ name, arguments: {} })) as { content: unknown }
+  return JSON.parse((content as { text: string }[])[0]!.text) as string[]
+}
+
 describe('2026-07-28 clients in front of a 2025 stdio server', () => {
   it('discovers, lists under policy with cache hints, calls, reads and gets prompts', async () => {
     const { client } = await modernClient('/shared')
@@ -301,14 +312,7 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
 
   it('carries list changes and resource updates on a listen stream, acknowledging what it carries', async () => {
     const { client, token } = await modernClient('/small')
-    const subscriptions = async () =>
-      JSON.parse(
-        (
-          (await client.callTool({ name: 'subscriptions', arguments: {} })).content as {
-            text: string
-          }[]
-        )[0]!.text,
-      ) as string[]
+    const subscriptions = () => toolJSON(client, 'subscriptions')
     try {
       const listen = new AbortController()
       const stream = await modernPost(
@@ -369,14 +373,7 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
 
   it('cancels a call at the server when the client closes its stream', async () => {
     const { client, token } = await modernClient('/small')
-    const cancelled = async () =>
-      JSON.parse(
-        (
-          (await client.callTool({ name: 'cancelled', arguments: {} })).content as {
-            text: string
-          }[]
-        )[0]!.text,
-      ) as string[]
+    const cancelled = () => toolJSON(client, 'cancelled')
     try {
       const before = await cancelled()
       // Past streamAfterMs with nothing to say: the answer is an event stream.
@@ -414,14 +411,7 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
     grace.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
       updated.push(n.params.uri)
     })
-    const subscriptions = async () =>
-      JSON.parse(
-        (
-          (await client.callTool({ name: 'subscriptions', arguments: {} })).content as {
-            text: string
-          }[]
-        )[0]!.text,
-      ) as string[]
+    const subscriptions = () => toolJSON(client, 'subscriptions')
     try {
       const before = await subscriptions()
       // A log line of a process another party uses could be anyone's: nobody gets it.
@@ -492,14 +482,7 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
 
   it('subscribes a restarted process again to what its sessions subscribed to', async () => {
     const grace = await connectAs(serve.routes['/restarting']!, GRACE)
-    const subscriptions = async () =>
-      JSON.parse(
-        (
-          (await grace.client.callTool({ name: 'subscriptions', arguments: {} })).content as {
-            text: string
-          }[]
-        )[0]!.text,
-      ) as string[]
+    const subscriptions = () => toolJSON(grace.client, 'subscriptions')
     try {
       await grace.client.subscribeResource({ uri: 'note://a' })
       expect(await subscriptions()).toEqual(['+note://a'])
