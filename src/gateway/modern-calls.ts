@@ -236,11 +236,18 @@ export class ModernCalls {
       name: typeof given.name === 'string' ? given.name.slice(0, 100) : 'gatehouse',
       version: typeof given.version === 'string' ? given.version.slice(0, 50) : '1',
     }
-    const init = await bridge.initialized({
-      protocolVersion: PROCESS_VERSION,
-      capabilities: clientCapabilities(meta[CLIENT_CAPABILITIES]),
-      clientInfo,
-    })
+    // Counted as a call while the process starts: a slow start is not idleness (sweep).
+    anchor.calls++
+    const init = await bridge
+      .initialized({
+        protocolVersion: PROCESS_VERSION,
+        capabilities: clientCapabilities(meta[CLIENT_CAPABILITIES]),
+        clientInfo,
+      })
+      .finally(() => {
+        anchor.calls--
+        anchor.lastSeen = Date.now()
+      })
     if (!isRecord(init)) {
       return rpcError(502, RPC.internalError, 'the MCP server did not start; try again')
     }

@@ -125,6 +125,11 @@ export class ServedSession<T = unknown> {
     }
   }
 
+  /** Whether a request of this session still waits for its answer (the session is not idle). */
+  get busy(): boolean {
+    return this.#byRequest.size > 0
+  }
+
   /**
    * Sends a message of the process to the client: an answer on its request's POST, a message about
    * a request (`relatedRequestId`) there too, anything else on the `GET` stream.

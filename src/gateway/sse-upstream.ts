@@ -338,7 +338,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
   const sweep = setInterval(
     () => {
       const limit = Date.now() - options.idleSeconds * 1000
-      for (const s of all) if (s.lastSeen < limit) void end(s)
+      for (const s of all) if (s.lastSeen < limit && !s.server.busy) void end(s)
     },
     Math.max(500, Math.min(60_000, (options.idleSeconds * 1000) / 2)),
   )

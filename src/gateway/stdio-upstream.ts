@@ -153,12 +153,13 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     return (await recordOwner(call, id, abandon)) ?? entry
   }
 
-  // Idle sessions are closed (their process too in `session` mode); the timer keeps no one alive.
+  // Idle sessions (no request for idleSeconds, none waiting for its answer) are closed (their
+  // process too in `session` mode); the timer keeps no one alive.
   const sweep = setInterval(
     () => {
       const limit = Date.now() - config.idleSeconds * 1000
       for (const entry of sessions.values()) {
-        if (entry.lastSeen < limit) void entry.transport.close()
+        if (entry.lastSeen < limit && !entry.transport.busy) void entry.transport.close()
       }
       modern.sweep(limit)
     },

@@ -118,6 +118,21 @@ beforeAll(async () => {
         resources: { 'note://secret*': { subjects: ['nobody'] } },
       },
       {
+        // A process that takes longer to start than a user's process may stay idle.
+        path: '/slow-start',
+        upstream: {
+          kind: 'stdio',
+          command: process.execPath,
+          args: ['-e', `setTimeout(() => { ${SMALL} }, 2500)`],
+          mode: 'user',
+          idleSeconds: 1,
+        },
+      },
+      {
+        path: '/short-idle',
+        upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL], idleSeconds: 1 },
+      },
+      {
         path: '/peek',
         upstream: { kind: 'stdio', command: process.execPath, args: ['-e', SMALL] },
       },
@@ -537,6 +552,29 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
     expect(((await (await ask(5)).json()) as { result: object }).result).toMatchObject({
       resultType: 'input_required',
     })
+  }, 60_000)
+
+  it('waits for a process that is slow to start, however short idleSeconds is', async () => {
+    const { client } = await modernClient('/slow-start')
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe(MODERN)
+      expect(text(await client.callTool({ name: 'grow', arguments: {} }))).toContain('grew 1')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('does not close a 2025 session as idle while its call runs', async () => {
+    const { client } = await connectAs(serve.routes['/short-idle']!, ADA)
+    try {
+      // 1.5 s, past idleSeconds (1 s).
+      const waited = await client.callTool({ name: 'wait', arguments: {} }, undefined, {
+        timeout: 10_000,
+      })
+      expect(text(waited as { content?: unknown })).toContain('waited')
+    } finally {
+      await client.close()
+    }
   }, 60_000)
 
   it('starts no process for a request it refuses', async () => {
