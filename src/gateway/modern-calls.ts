@@ -646,6 +646,11 @@ class ModernCall implements BridgeSession {
     this.#reply = undefined
     if (answer) reply?.final(answer)
     else reply?.abandon()
+    // Questions the client never answered: the process is not left waiting for them.
+    for (const key of this.#asked.keys()) {
+      this.#bridge.fromClient(this, refusal(key, 'the call ended before the client answered'))
+    }
+    this.#asked.clear()
     this.#anchor.calls--
     this.#anchor.lastSeen = Date.now()
     this.#bridge.detach(this)

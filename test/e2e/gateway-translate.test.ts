@@ -90,11 +90,13 @@ server.registerTool('ask-slowly', { description: 'asks, reporting progress while
     clearInterval(ticking)
   }
 })
+const peeked = []
 server.registerTool('peek', { description: 'asks for roots without waiting, answers soon after' }, async () => {
-  server.server.listRoots().catch(() => undefined)
+  server.server.listRoots().then(() => peeked.push('answered'), (error) => peeked.push('refused: ' + error.message))
   await new Promise((done) => setTimeout(done, 100))
   return { content: [{ type: 'text', text: 'the real answer' }] }
 })
+server.registerTool('peeked', { description: 'what came of the roots questions' }, async () => ({ content: [{ type: 'text', text: JSON.stringify(peeked) }] }))
 server.registerTool('die', { description: 'exits' }, async () => process.exit(3))
 server.registerTool('log', { description: 'logs to whoever listens' }, async () => {
   await server.sendLoggingMessage({ level: 'info', data: 'a log line' })
@@ -493,6 +495,31 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
       id: 2,
       result: { resultType: 'complete', content: [{ text: 'the real answer' }] },
     })
+    // Again, and this time the client retries without answering: the process's question is
+    // answered with an error rather than left waiting.
+    const again = await modernPost(token, '/peek', 3, 'tools/call', { name: 'peek' }, roots)
+    const second = (await again.json()) as { result: { requestState: string } }
+    await new Promise((done) => setTimeout(done, 300))
+    const bare = await modernPost(
+      token,
+      '/peek',
+      4,
+      'tools/call',
+      { name: 'peek', requestState: second.result.requestState, inputResponses: {} },
+      roots,
+    )
+    expect(await bare.json()).toMatchObject({ id: 4, result: { resultType: 'complete' } })
+    const { client: reader } = await modernClient('/peek')
+    try {
+      await expect
+        .poll(() => toolJSON(reader, 'peeked'))
+        .toEqual([
+          'answered',
+          'refused: MCP error -32603: the call ended before the client answered',
+        ])
+    } finally {
+      await reader.close()
+    }
   }, 60_000)
 
   it('subscribes a restarted process again to what its sessions subscribed to', async () => {
