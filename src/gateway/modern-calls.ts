@@ -409,7 +409,9 @@ class Anchor implements BridgeSession {
       if (typeof uri !== 'string') return
       const meta = isRecord(params._meta) ? params._meta : {}
       for (const listener of this.#listeners) {
-        if (![...listener.resources].some((subscribed) => within(uri, subscribed))) continue
+        const concerned = (subscribed: string) =>
+          this.#bridge.singleUser ? within(uri, subscribed) : uri === subscribed
+        if (![...listener.resources].some(concerned)) continue
         listener.write(
           eventText(undefined, {
             jsonrpc: '2.0',

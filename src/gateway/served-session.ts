@@ -91,6 +91,7 @@ export class ServedSession<T = unknown> {
   #standalone: Sink | undefined
   #initialized = false
   #closed = false
+  #answeredAt = 0
   #next = 0
 
   constructor(options: ServedSessionOptions<T>) {
@@ -130,6 +131,11 @@ export class ServedSession<T = unknown> {
     return this.#byRequest.size > 0
   }
 
+  /** When a request of this session last got its answer (or was cancelled); 0: none yet. */
+  get answeredAt(): number {
+    return this.#answeredAt
+  }
+
   /**
    * Sends a message of the process to the client: an answer on its request's POST, a message about
    * a request (`relatedRequestId`) there too, anything else on the `GET` stream.
@@ -151,6 +157,7 @@ export class ServedSession<T = unknown> {
     if (answer && validID(key)) {
       exchange.open.delete(key)
       this.#byRequest.delete(key)
+      this.#answeredAt = Date.now()
     }
     if (exchange.respond) {
       if (answer) {
@@ -181,6 +188,7 @@ export class ServedSession<T = unknown> {
     if (!exchange) return
     this.#byRequest.delete(id)
     exchange.open.delete(id)
+    this.#answeredAt = Date.now()
     if (exchange.respond) {
       if (exchange.open.size > 0) return
       if (exchange.held.length > 0) {
@@ -496,6 +504,28 @@ export function postRefusal(
     return rpcError(400, RPC.invalidRequest, 'Invalid Request: initialize must be sent alone')
   }
   return undefined
+}
+
+/** What the idle sweep of a route's sessions keeps per session. */
+export interface Sweepable {
+  /** Milliseconds since the epoch of the last request. */
+  lastSeen: number
+}
+
+/**
+ * Whether the sweep closes a session at `now`: no request for `idleSeconds`, none waiting for its
+ * answer, and none answered since; or, whatever waits, no request for `idleSeconds` plus
+ * `maxTimeoutSeconds` (no call waits longer, so something is stuck).
+ */
+export function idle(
+  session: Sweepable,
+  served: Pick<ServedSession, 'busy' | 'answeredAt'>,
+  now: number,
+  limits: { idleSeconds: number; maxTimeoutSeconds: number },
+): boolean {
+  const limit = now - limits.idleSeconds * 1000
+  if (!served.busy) return Math.max(session.lastSeen, served.answeredAt) < limit
+  return session.lastSeen < limit - limits.maxTimeoutSeconds * 1000
 }
 
 /**

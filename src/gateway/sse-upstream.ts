@@ -22,7 +22,7 @@ import type { UpstreamTracing } from './http-upstream.js'
 import { EventBuffer, type EventBufferLimits } from './event-buffer.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import { httpReachable } from './readiness.js'
-import { postRefusal, recordOwner, ServedSession } from './served-session.js'
+import { idle, postRefusal, recordOwner, ServedSession, type Sweepable } from './served-session.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
 
 type ID = string | number
@@ -45,13 +45,12 @@ export interface SSEUpstreamOptions {
   tracing?: UpstreamTracing
 }
 
-interface Session {
+interface Session extends Sweepable {
   id: string
   /** The caller's latest token: the upstream stream's credential is made from it. */
   token: AccessToken
   /** The credential got in `handle` for the client's latest messages: their POSTs carry it. */
   credential: Credential
-  lastSeen: number
   /** Forgets the session's binding (the opening call's `ended`), however the session ends. */
   ended: (sessionId: string) => Promise<void>
   server: ServedSession<NonNullable<UpstreamCall['rewrite']>>
@@ -337,8 +336,12 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
 
   const sweep = setInterval(
     () => {
-      const limit = Date.now() - options.idleSeconds * 1000
-      for (const s of all) if (s.lastSeen < limit && !s.server.busy) void end(s)
+      const now = Date.now()
+      const limits = {
+        idleSeconds: options.idleSeconds,
+        maxTimeoutSeconds: (options.maxTimeoutMs ?? options.timeoutMs) / 1000,
+      }
+      for (const s of all) if (idle(s, s.server, now, limits)) void end(s)
     },
     Math.max(500, Math.min(60_000, (options.idleSeconds * 1000) / 2)),
   )

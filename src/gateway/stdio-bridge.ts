@@ -69,9 +69,9 @@ export class Bridge {
         params: { uri },
       })
     },
-    answer: (session, id, error) => {
+    answer: (session, id, method, error) => {
       const reply = error === undefined ? { result: {} } : { error }
-      this.#reply(session, id, 'resources/subscribe', { jsonrpc: '2.0', id, ...reply })
+      this.#reply(session, id, method, { jsonrpc: '2.0', id, ...reply })
     },
   })
   readonly #pending = new Map<number, Pending>()
@@ -159,6 +159,16 @@ export class Bridge {
     })
   }
 
+  /**
+   * Whether every session of the process is one user's (`user`, `session` mode): then resource
+   * updates match sub-resources too, and go to every 2025 session. On a shared process they go
+   * only to sessions subscribed to exactly that resource (a broad subscription would otherwise
+   * hear of other users' resources, which its route's `resources` rules never checked).
+   */
+  get singleUser(): boolean {
+    return this.#config.mode !== 'shared'
+  }
+
   /** `quiet`: see `#quiet`; such a session gets only list changes and its resource updates. */
   attach(session: BridgeSession, quiet = false): void {
     if (quiet) this.#quiet.add(session)
@@ -170,8 +180,9 @@ export class Bridge {
     this.#quiet.delete(session)
     if (this.active === session) this.active = undefined
     for (const [n, p] of this.#pending) {
-      // An initialize stays: other sessions may be waiting for the shared answer it brings.
-      if (p.session === session && p.method !== 'initialize') {
+      // An initialize, or the first subscribe to a resource, stays: other sessions may be waiting
+      // for the shared answer it brings (its answer to this session goes nowhere).
+      if (p.session === session && p.method !== 'initialize' && p.subscribing === undefined) {
         p.deadline.clear()
         this.#pending.delete(n)
       }
@@ -236,6 +247,14 @@ export class Bridge {
     const found = this.#find(session, params?.requestId)
     if (!found || found[1].method === 'initialize') return
     const [n, p] = found
+    // The first subscribe to a resource: others may wait for its outcome, so it runs on at the
+    // process; the session that cancelled it just does not take part in it.
+    if (p.subscribing !== undefined) {
+      this.#subscriptions.withdraw(session, p.subscribing)
+      session.rewrites.delete(p.id)
+      session.transport.forget(p.id)
+      return
+    }
     p.deadline.clear()
     this.#pending.delete(n)
     this.#dropProgress(session, p.id)
@@ -289,7 +308,8 @@ export class Bridge {
         this.#dropProgress(session, id)
         const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
         this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
-        if (subscribing !== undefined) this.#subscriptions.settled(subscribing, error)
+        // Too late for everyone; should the process still subscribe, it is told to stop.
+        if (subscribing !== undefined) this.#subscriptions.settled(subscribing, error, true)
         // Sessions waiting for the shared answer fail too (else they would wait for ever); the
         // next initialize is sent again. An initialize is never cancelled (MCP lifecycle).
         if (method === 'initialize') {
@@ -382,13 +402,15 @@ export class Bridge {
       return
     }
     if (msg.method === 'notifications/cancelled') return
-    // A resource update goes to the sessions subscribed to the resource (or one it is in); on a
-    // process of one user, to all of that user's 2025 sessions as well.
+    // A resource update goes to the sessions subscribed to the resource (on a process of one
+    // user, or to one it is in), and there to all of that user's 2025 sessions as well.
     if (msg.method === 'notifications/resources/updated') {
       const uri = (msg.params as { uri?: unknown } | undefined)?.uri
       const to =
-        typeof uri === 'string' ? this.#subscriptions.holdersOf(uri) : new Set<BridgeSession>()
-      if (this.#config.mode !== 'shared') for (const s of this.#sessions) to.add(s)
+        typeof uri === 'string'
+          ? this.#subscriptions.holdersOf(uri, this.singleUser)
+          : new Set<BridgeSession>()
+      if (this.singleUser) for (const s of this.#sessions) to.add(s)
       for (const session of to) session.transport.send(msg)
       return
     }

@@ -16,7 +16,7 @@ import { EventBuffer } from './event-buffer.js'
 import { isStatelessEra, RPC, rpcError, validID } from './messages.js'
 import { ModernCalls } from './modern-calls.js'
 import { commandSpawnable } from './readiness.js'
-import { postRefusal, recordOwner, ServedSession } from './served-session.js'
+import { idle, postRefusal, recordOwner, ServedSession, type Sweepable } from './served-session.js'
 import { Bridge, type BridgeDeps, type BridgeSession } from './stdio-bridge.js'
 import type { StdioConfig } from './stdio-process.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -24,10 +24,8 @@ import { principalKey, principalOf, type AccessToken } from '../jwt/access-token
 
 type Rewrite = NonNullable<UpstreamCall['rewrite']>
 
-interface SessionEntry extends BridgeSession {
+interface SessionEntry extends BridgeSession, Sweepable {
   transport: ServedSession<Rewrite>
-  /** Milliseconds since the epoch of the last request. */
-  lastSeen: number
   bridge: Bridge
 }
 
@@ -157,9 +155,12 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   // process too in `session` mode); the timer keeps no one alive.
   const sweep = setInterval(
     () => {
-      const limit = Date.now() - config.idleSeconds * 1000
+      const now = Date.now()
+      const limit = now - config.idleSeconds * 1000
       for (const entry of sessions.values()) {
-        if (entry.lastSeen < limit && !entry.transport.busy) void entry.transport.close()
+        if (idle(entry, entry.transport, now, config)) {
+          void entry.transport.close()
+        }
       }
       modern.sweep(limit)
     },

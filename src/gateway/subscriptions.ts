@@ -5,9 +5,12 @@
  * session's unsubscribe would end another's subscription. A subscribe that comes while the first
  * is still unanswered waits for that answer and gets the same outcome: when the process refuses,
  * or does not answer, nobody is subscribed. An unsubscribe for a resource no session subscribed
- * to goes to the process, which answers it as it would have without the gateway.
+ * to goes to the process, which answers it as it would have without the gateway. A session that
+ * cancels the first subscribe, or ends, while it is unanswered takes no part in its outcome; the
+ * others still get it.
  */
 type ID = string | number
+const SUBSCRIBE = 'resources/subscribe'
 
 /** A JSON-RPC error object, as the process (or the bridge) gave it. */
 export type SubscribeError = unknown
@@ -21,8 +24,8 @@ interface Entry<S> {
 export interface SubscriptionDeps<S> {
   /** The bridge's own `resources/subscribe` or `unsubscribe` to the process (no one awaits it). */
   tell(uri: string, subscribe: boolean): void
-  /** Answers a session's request here: `{}`, or `error`. */
-  answer(session: S, id: ID, error?: SubscribeError): void
+  /** Answers a session's request (`method`) here: `{}`, or `error`. */
+  answer(session: S, id: ID, method: string, error?: SubscribeError): void
 }
 
 export class ResourceSubscriptions<S> {
@@ -43,25 +46,29 @@ export class ResourceSubscriptions<S> {
     if (entry.waiting) entry.waiting.push({ session, id })
     else {
       entry.holders.add(session)
-      this.#deps.answer(session, id)
+      this.#deps.answer(session, id, SUBSCRIBE)
     }
     return false
   }
 
-  /** The process answered the first subscribe to `uri` (`error`: it refused, or did not answer). */
-  settled(uri: string, error?: SubscribeError): void {
+  /**
+   * The process answered the first subscribe to `uri` (`error`: it refused, or did not answer;
+   * `undo`: it may still subscribe, and is told to stop).
+   */
+  settled(uri: string, error?: SubscribeError, undo = false): void {
     const entry = this.#entries.get(uri)
     if (!entry?.waiting) return
     const waiting = entry.waiting
     delete entry.waiting
     if (error !== undefined) {
       this.#entries.delete(uri)
-      for (const w of waiting) this.#deps.answer(w.session, w.id, error)
+      for (const w of waiting) this.#deps.answer(w.session, w.id, SUBSCRIBE, error)
+      if (undo) this.#deps.tell(uri, false)
       return
     }
     for (const w of waiting) {
       entry.holders.add(w.session)
-      this.#deps.answer(w.session, w.id)
+      this.#deps.answer(w.session, w.id, SUBSCRIBE)
     }
     // Everyone left while the process was answering.
     if (entry.holders.size === 0) {
@@ -75,11 +82,20 @@ export class ResourceSubscriptions<S> {
     const entry = this.#entries.get(uri)
     if (!entry) return true
     if (!this.#leave(entry, session) || entry.waiting || entry.holders.size > 0) {
-      this.#deps.answer(session, id)
+      this.#deps.answer(session, id, 'resources/unsubscribe')
       return false
     }
     this.#entries.delete(uri)
     return true
+  }
+
+  /**
+   * The session cancelled its subscribe to `uri` while the process had not answered it: it takes
+   * no part in the outcome (which others may wait for).
+   */
+  withdraw(session: S, uri: string): void {
+    const entry = this.#entries.get(uri)
+    if (entry) this.#leave(entry, session)
   }
 
   /** The session ended: its subscriptions end, and the process is told of those nobody holds. */
@@ -91,11 +107,16 @@ export class ResourceSubscriptions<S> {
     }
   }
 
-  /** The sessions an update of `uri` concerns: those subscribed to it or to a resource it is in. */
-  holdersOf(uri: string): Set<S> {
+  /**
+   * The sessions an update of `uri` concerns: those subscribed to it, and with `within`, to a
+   * resource it is in.
+   */
+  holdersOf(uri: string, inside: boolean): Set<S> {
     const out = new Set<S>()
     for (const [subscribed, entry] of this.#entries) {
-      if (within(uri, subscribed)) for (const s of entry.holders) out.add(s)
+      if (inside ? within(uri, subscribed) : uri === subscribed) {
+        for (const s of entry.holders) out.add(s)
+      }
     }
     return out
   }
@@ -120,7 +141,8 @@ export class ResourceSubscriptions<S> {
 /**
  * Whether an update of `uri` concerns a subscription to `subscribed`: the same resource, or one
  * in it (MCP: the updated URI "might be a sub-resource of the one that the client actually
- * subscribed to"), where "in" means below it in the URI's path.
+ * subscribed to"), where "in" means below it in the URI's path. Only for processes of one user:
+ * on a shared one, a broad subscription would hear of other users' resources.
  */
 export function within(uri: string, subscribed: string): boolean {
   if (uri === subscribed) return true

@@ -28,6 +28,7 @@ rl.on('line', (line) => {
     seen.push((m.method === 'resources/subscribe' ? '+' : '-') + m.params.uri)
     if (m.params.uri.startsWith('bad:')) return out({ jsonrpc: '2.0', id: m.id, error: { code: -32602, message: 'no such resource' } })
     if (m.params.uri.startsWith('slow:')) return setTimeout(() => out({ jsonrpc: '2.0', id: m.id, error: { code: -32603, message: 'failed late' } }), 300)
+    if (m.params.uri.startsWith('late:')) return setTimeout(() => out({ jsonrpc: '2.0', id: m.id, result: {} }), 300)
     return out({ jsonrpc: '2.0', id: m.id, result: {} })
   }
   if (m.method === 'tools/list') return out({ jsonrpc: '2.0', id: m.id, result: { tools: ['touch', 'seen'].map((name) => ({ name, inputSchema: { type: 'object' } })) } })
@@ -96,17 +97,18 @@ describe('resource subscriptions on a shared stdio process', () => {
       // Accepted: one subscribe at the process, the second answered by the gateway.
       expect(await ada.outcome('file:///dir/')).toBe('subscribed')
       expect(await grace.outcome('file:///dir/')).toBe('subscribed')
-      // An update of a resource in the subscribed one reaches both; a look-alike reaches nobody.
+      // The resource's update reaches both. On a shared process an update of a resource in it
+      // reaches nobody: a broad subscription would hear of other users' resources.
       await ada.touch('file:///dir/f.txt')
-      await ada.touch('file:///directory')
+      await ada.touch('file:///dir/')
       await expect
         .poll(() => [ada.updates, grace.updates])
-        .toEqual([['file:///dir/f.txt'], ['file:///dir/f.txt']])
+        .toEqual([['file:///dir/'], ['file:///dir/']])
       // Ada's unsubscribe leaves Grace's subscription; Grace's, the last, reaches the process.
       await ada.client.unsubscribeResource({ uri: 'file:///dir/' })
-      await grace.touch('file:///dir/g.txt')
-      await expect.poll(() => grace.updates).toEqual(['file:///dir/f.txt', 'file:///dir/g.txt'])
-      expect(ada.updates).toEqual(['file:///dir/f.txt'])
+      await grace.touch('file:///dir/')
+      await expect.poll(() => grace.updates).toEqual(['file:///dir/', 'file:///dir/'])
+      expect(ada.updates).toEqual(['file:///dir/'])
       await grace.client.unsubscribeResource({ uri: 'file:///dir/' })
       // An unsubscribe of what nobody subscribed to goes to the process, which answers it.
       await grace.client.unsubscribeResource({ uri: 'file:///never' })
@@ -115,6 +117,34 @@ describe('resource subscriptions on a shared stdio process', () => {
         '-file:///dir/',
         '-file:///never',
       ])
+    } finally {
+      await ada.client.close()
+      await grace.client.close()
+    }
+  }, 60_000)
+
+  it('lets the others have the outcome of a first subscribe its sender cancelled', async () => {
+    const ada = await subscriber(ADA)
+    const grace = await subscriber(GRACE)
+    try {
+      const before = (await ada.seen()).length
+      const leaving = new AbortController()
+      const [cancelled, joined] = await Promise.all([
+        ada.client.subscribeResource({ uri: 'late://z' }, { signal: leaving.signal }).then(
+          () => 'subscribed',
+          () => 'cancelled',
+        ),
+        new Promise((done) => setTimeout(done, 100)).then(() => {
+          leaving.abort()
+          return grace.outcome('late://z')
+        }),
+      ])
+      expect([cancelled, joined]).toEqual(['cancelled', 'subscribed'])
+      await grace.touch('late://z')
+      await expect.poll(() => grace.updates).toEqual(['late://z'])
+      expect(ada.updates).toEqual([])
+      await grace.client.unsubscribeResource({ uri: 'late://z' })
+      expect((await ada.seen()).slice(before)).toEqual(['+late://z', '-late://z'])
     } finally {
       await ada.client.close()
       await grace.client.close()

@@ -591,7 +591,7 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
     }
   }, 60_000)
 
-  it('does not close a 2025 session as idle while its call runs', async () => {
+  it('does not close a 2025 session as idle while its call runs, nor just after', async () => {
     const { client } = await connectAs(serve.routes['/short-idle']!, ADA)
     try {
       // 1.5 s, past idleSeconds (1 s).
@@ -599,6 +599,9 @@ describe('2026-07-28 clients in front of a 2025 stdio server', () => {
         timeout: 10_000,
       })
       expect(text(waited as { content?: unknown })).toContain('waited')
+      // Nor right after it: a sweep or two later, the session is still there.
+      await new Promise((done) => setTimeout(done, 600))
+      expect(await toolJSON(client, 'cancelled')).toBeInstanceOf(Array)
     } finally {
       await client.close()
     }
