@@ -433,8 +433,11 @@ export class Bridge {
    * 2026-07-28 call, which could be another client's.
    */
   #askable(): BridgeSession | undefined {
+    // Sessions that can answer: attached (a first subscribe outlives its session) and a client's.
     const waiting = new Set(
-      [...this.#pending.values()].map((p) => p.session).filter((s) => s.internal !== true),
+      [...this.#pending.values()]
+        .map((p) => p.session)
+        .filter((s) => s.internal !== true && (this.#sessions.has(s) || this.#quiet.has(s))),
     )
     if (waiting.size === 1) return [...waiting][0]
     if (this.#config.mode === 'shared') return undefined
