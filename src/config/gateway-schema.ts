@@ -217,7 +217,10 @@ const SSEUpstreamSchema = z.strictObject({
   identityHeaders: IdentityHeadersSchema.optional(),
   maxInFlight,
   maxStreamsPerCaller,
-  /** A session unused this long is closed, with its upstream stream. */
+  /**
+   * A session with no request and no answer this long is closed, with its upstream stream; one
+   * whose request still waits, after this plus the answer's longest deadline.
+   */
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most sessions (upstream streams) at once; more answer 503. */
   maxSessions: z.number().int().min(1).max(100_000).default(1000),
@@ -269,9 +272,12 @@ const StdioUpstreamSchema = z.strictObject({
   timeoutSeconds: z.number().min(1).max(600).default(60),
   /** However much progress is reported, the answer is cut off after this long. */
   maxTimeoutSeconds: z.number().min(1).max(86_400).default(3600),
-  /** Sessions unused this long are closed (in `session` mode with their process). */
+  /**
+   * Sessions with no request and no answer this long are closed (in `session` mode with their
+   * process); one whose call still waits, after this plus `maxTimeoutSeconds`.
+   */
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
-  /** Most processes at once in `session` mode. */
+  /** Most processes at once in `session` and `user` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
   eventBuffer,
   maxInFlight,

@@ -310,6 +310,8 @@ class Anchor implements BridgeSession {
   readonly #ends = new Set<() => void>()
   /** The resources the process is subscribed to for listeners, with how many listen to each. */
   readonly #subscribed = new Map<string, number>()
+  /** This anchor's subscribes not answered yet: request id → resource. */
+  readonly #subscribing = new Map<string, string>()
   readonly #bridge: Bridge
   readonly #gone: () => void
   #next = 0
@@ -373,6 +375,7 @@ class Anchor implements BridgeSession {
         return () => {
           if (!this.#listeners.delete(listener)) return
           this.#ends.delete(stop)
+          this.lastSeen = Date.now()
           for (const uri of resources) this.#subscribe(uri, -1)
         }
       },
@@ -393,9 +396,11 @@ class Anchor implements BridgeSession {
     if (now > 0) this.#subscribed.set(uri, now)
     else this.#subscribed.delete(uri)
     if ((by === 1 && now === 1) || (by === -1 && now === 0)) {
+      const id = `gw-listen-${String(++this.#next)}`
+      if (by === 1) this.#subscribing.set(id, uri)
       this.#bridge.fromClient(this, {
         jsonrpc: '2.0',
-        id: `gw-listen-${String(++this.#next)}`,
+        id,
         method: by === 1 ? 'resources/subscribe' : 'resources/unsubscribe',
         params: { uri },
       })
@@ -403,6 +408,13 @@ class Anchor implements BridgeSession {
   }
 
   #notify(message: RPCMessage): void {
+    // The answer to a subscribe of this anchor: refused, the next listener asks again.
+    if (typeof message.method !== 'string') {
+      const uri = this.#subscribing.get(String(message.id))
+      this.#subscribing.delete(String(message.id))
+      if (uri !== undefined && message.error !== undefined) this.#subscribed.delete(uri)
+      return
+    }
     if (message.method === RESOURCE_UPDATED) {
       const params = isRecord(message.params) ? message.params : {}
       const uri = params.uri

@@ -12,6 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningServe } from '../../src/cli/serve.js'
 import { connectAs, serveRoutes } from '../helpers/gateway.js'
+import { modernClient, modernPost } from '../helpers/modern-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const GRACE = { username: 'grace', password: 'hopper' }
@@ -148,6 +149,39 @@ describe('resource subscriptions on a shared stdio process', () => {
     } finally {
       await ada.client.close()
       await grace.client.close()
+    }
+  }, 60_000)
+
+  it('asks again for a 2026-07-28 listen after the process refused the last subscribe', async () => {
+    const ada = await subscriber(ADA)
+    const { client, token } = await modernClient(serve.routes['/subs']!, ADA)
+    await client.close()
+    const streams: AbortController[] = []
+    const listen = async (id: number) => {
+      const leaving = new AbortController()
+      streams.push(leaving)
+      const stream = await modernPost(serve.routes['/subs']!, token, {
+        id,
+        method: 'subscriptions/listen',
+        params: { notifications: { resourceSubscriptions: ['bad://q'] } },
+        signal: leaving.signal,
+      })
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader()
+      return (await reader.read()).value
+    }
+    try {
+      const before = (await ada.seen()).length
+      // The acknowledgement names what was asked; the process then refuses it.
+      expect(await listen(1)).toContain('"resourceSubscriptions":["bad://q"]')
+      await expect.poll(async () => (await ada.seen()).slice(before)).toEqual(['+bad://q'])
+      // A second listener, while the first still listens: the process is asked again.
+      await listen(2)
+      await expect
+        .poll(async () => (await ada.seen()).slice(before))
+        .toEqual(['+bad://q', '+bad://q'])
+    } finally {
+      for (const s of streams) s.abort()
+      await ada.client.close()
     }
   }, 60_000)
 })
