@@ -7,9 +7,16 @@
  */
 import { HELD_BODY, HeldBody, HoldingBytes, holdsBytes, takeBytes } from './held-body.js'
 
+/** Statuses whose responses have no body (Fetch: "null body status"). */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+
 /** A `Response` carrying its whole body as bytes; behaves as `new Response(bytes, init)`. */
 export class BytesResponse extends HoldingBytes(Response) {
   constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
+    // Refused here, as `new Response(bytes, init)` refuses it, not later when a twin is made.
+    if (NULL_BODY_STATUS.has(init.status ?? 200)) {
+      throw new TypeError(`a response with status ${String(init.status)} cannot have a body`)
+    }
     super(null, init)
     this[HELD_BODY] = new HeldBody(bytes, (held) => new Response(held, this.#init()))
   }

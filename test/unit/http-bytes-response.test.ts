@@ -120,6 +120,17 @@ describe('BytesResponse reads as a Response over the same bytes', () => {
     expect(a).toBeInstanceOf(SyntaxError)
     expect(b).toBeInstanceOf(SyntaxError)
   })
+
+  it('refuses a body with a status that has none (204, 205, 304) when made, as a Response does', () => {
+    const bytes = () => new TextEncoder().encode(JSON_TEXT)
+    for (const status of [204, 205, 304]) {
+      expect(() => new Response(bytes(), { status })).toThrow(TypeError)
+      expect(() => new BytesResponse(bytes(), { status })).toThrow(TypeError)
+    }
+    // The same statuses without a body, and other statuses with one, are fine.
+    expect(new Response(null, { status: 204 }).status).toBe(204)
+    expect(new BytesResponse(bytes(), { status: 202 }).status).toBe(202)
+  })
 })
 
 describe('BytesResponse through the Node adapter', () => {
