@@ -34,6 +34,8 @@ export function createRouter(routes: readonly Route[], onError?: ErrorHook): Han
     if (head) allow.push('HEAD')
     for (const [method, handler] of Object.entries(route.methods)) {
       app.on(method === 'GET' && head ? ['GET', 'HEAD'] : [method], route.path, async (c) => {
+        // Hono hands a HEAD to the GET handler by itself: one whose GET changes state refuses it.
+        if (!head && c.req.raw.method === 'HEAD') return methodNotAllowed(allow)
         try {
           return await handler(c.req.raw)
         } catch (error) {

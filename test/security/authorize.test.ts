@@ -240,6 +240,18 @@ describe('A.2.4 authorization endpoint', () => {
     expect((await t.call('/authorize', { method: 'PUT' })).status).toBe(405)
   })
 
+  it('AZ-21b refuses HEAD with 405, issuing no code (a link checker must not start a flow)', async () => {
+    const head = await t.call(good(), { method: 'HEAD' })
+    expect(head.status).toBe(405)
+    expect(head.headers.get('location')).toBeNull()
+    expect(head.headers.get('allow')).toContain('GET')
+    expect(head.headers.get('allow')).not.toContain('HEAD')
+    // Metadata, whose GET changes nothing, still answers HEAD.
+    expect(
+      (await t.call('/.well-known/oauth-authorization-server', { method: 'HEAD' })).status,
+    ).toBe(200)
+  })
+
   it('AZ-23 binds each code separately even when a challenge is reused', async () => {
     const a = await t.call(good())
     const b = await t.call(good())
