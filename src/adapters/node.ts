@@ -240,6 +240,9 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     res.end()
     return
   }
+  // A body that is not the length its header states ends the connection with an error rather
+  // than leaving bytes for the next response on it, or a client waiting for bytes never sent.
+  if (response.headers.has('content-length')) res.strictContentLength = true
   // A small body of stated length leaves in one write with the headers, not chunk by chunk. Read
   // through the reader: `arrayBuffer()` costs ~7 µs more on Node 20.
   const length = Number(response.headers.get('content-length') ?? NaN)

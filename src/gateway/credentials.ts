@@ -13,6 +13,7 @@ import type { AccessToken } from '../jwt/access-token.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import { signIdentityToken } from '../tokens/identity-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
+import { RPC, rpcError } from './messages.js'
 
 /** Headers (name, value) for one caller; may reject (`OAuthError` `invalid_token` → 401). */
 export type CredentialHeaders = (
@@ -126,6 +127,9 @@ function credentialOf(
         try {
           obo = await onBehalfOf(token, scopes)
         } catch (error) {
+          const cause = (error as { cause?: unknown } | null)?.cause
+          // A grant with no Entra sign-in at all (a machine's): refused, not signed in again.
+          if (isWithoutSignIn(cause)) throw cause
           // No Entra sign-in behind the token any more: the client signs the user in again.
           if ((error as { code?: unknown } | null)?.code === 'ERR_OBO_NO_TOKEN') {
             throw new OAuthError(
@@ -153,6 +157,28 @@ function credentialOf(
       return async (token) => [[name, `${prefix}${await userToken(token)}`]]
     }
   }
+}
+
+/** A grant that never had IdP tokens (client credentials, ID-JAG, token exchange). */
+function isWithoutSignIn(error: unknown): error is OAuthError {
+  return error instanceof OAuthError && error.reason === 'no_upstream_tokens'
+}
+
+/**
+ * The answer for a caller whose route credential needs the user's sign-in at the identity
+ * provider (`idp-token`, `token-exchange`, `azure-obo`, stdio `userTokenEnv`) when the caller's
+ * grant has none (a machine's, or one made by ID-JAG or token exchange): 403 with JSON-RPC
+ * `-32003`. Not 401: a new token of that client would have none either, and a client told 401
+ * signs in again without end. `undefined` for any other failure.
+ */
+export function credentialRefusal(error: unknown, id: unknown = null): Response | undefined {
+  if (!isWithoutSignIn(error)) return undefined
+  return rpcError(
+    403,
+    RPC.forbidden,
+    'Forbidden: this route needs a user signed in at the identity provider',
+    id,
+  )
 }
 
 function readSecret(

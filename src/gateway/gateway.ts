@@ -25,6 +25,7 @@ import {
   parseMessages,
   RPC,
   rpcError,
+  unsupportedMediaType,
   validID,
   type RPCMessage,
 } from './messages.js'
@@ -235,6 +236,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       ended: (id) => bindings.unbind(route.path, id),
     }
     if (method === 'POST') {
+      const unsupported = unsupportedMediaType(request)
+      if (unsupported) return unsupported
       const body = await readBodyBytes(request, route.maxBodyBytes)
       if (!body) return rpcError(413, RPC.invalidRequest, 'Request body too large')
       const messages = parseMessages(body)
@@ -258,15 +261,20 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       call.body = body
       call.messages = messages
-      if (entry.policy.filters) {
-        const cacheable = isStatelessEra(request)
-        call.rewrite = (req: RPCMessage, res: RPCMessage) =>
-          typeof req.method === 'string' && res.result !== undefined
-            ? {
-                ...res,
-                result: entry.policy.filterList(req.method, res.result, token, cacheable),
-              }
-            : res
+    }
+    if (entry.policy.filters) {
+      const cacheable = isStatelessEra(request)
+      // Without its request (a stream resumed with `Last-Event-ID` replays earlier answers on a
+      // GET), an answer has every list in it filtered.
+      call.rewrite = (req: RPCMessage | undefined, res: RPCMessage) => {
+        if (res.result === undefined) return res
+        const result =
+          req === undefined
+            ? entry.policy.filterAnyList(res.result, token, cacheable)
+            : typeof req.method === 'string'
+              ? entry.policy.filterList(req.method, res.result, token, cacheable)
+              : res.result
+        return result === res.result ? res : { ...res, result }
       }
     }
     return withinCap(entry, call)

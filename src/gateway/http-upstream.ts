@@ -9,7 +9,7 @@ import { BytesResponse, takeBytes } from '../http/bytes-response.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline, type AnswerDeadline } from './answer-deadline.js'
 import { watchBody } from './body-watch.js'
-import type { CredentialHeaders } from './credentials.js'
+import { credentialRefusal, type CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { createHTTPClient, type UpstreamFetch } from './http-client.js'
 import { isStatelessEra, LISTEN, RPC, rpcError, validID, type RPCMessage } from './messages.js'
@@ -112,6 +112,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         options.onCredentialFailure?.(call.token, error)
         // The user's sign-in at the IdP ended: the guard answers 401 and the client signs in again.
         if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+        const refused = credentialRefusal(error, firstId)
+        if (refused) return refused
         options.onError?.('no upstream credential for the caller')
         return rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)
       }
@@ -131,6 +133,9 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
       const tracing = options.tracing
       const send = async (): Promise<Response> => {
         const headers = upstreamRequestHeaders(request.headers, own)
+        // The body is UTF-8 JSON, as policy read it (the route refused any other charset): a
+        // server that decodes by the stated charset must not read it differently.
+        if (call.body) headers.set('content-type', 'application/json')
         // W3C Trace Context: the MCP server's spans join the caller's trace.
         const traceparent = tracing?.traceparent()
         if (traceparent !== undefined && !headers.has('traceparent')) {
@@ -249,8 +254,11 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         }
       }
       const body = rewrite(stream, upstream.headers, call)
-      // The stated length holds only for the upstream's bytes as they came.
-      if (body !== upstream.body) headers.delete('content-length')
+      // The stated length holds only for the upstream's bytes as they came, and an event stream
+      // has none: its deadline may end it with an event of the gateway's own (answer-deadline.ts).
+      if (body !== upstream.body || type.startsWith('text/event-stream')) {
+        headers.delete('content-length')
+      }
       if (!body) {
         stopClock()
         done()
@@ -293,20 +301,24 @@ function rewriteWhole(body: Uint8Array<ArrayBuffer>, call: UpstreamCall): Uint8A
 
 /**
  * What policy does to a parsed answer of this call (one message, or each message of a batch), or
- * `undefined` when it leaves them alone. Anything that is not a message is passed on as it is: the
- * client has nothing to read from it either.
+ * `undefined` when it leaves them alone. Each response is rewritten for the request of its id;
+ * one that answers none of this call's requests (a `GET` resumed with `Last-Event-ID` replays the
+ * answers of earlier `POST`s) has every list in it filtered. Requests and notifications of the
+ * server pass as they are, and so does anything that is not a message: the client has nothing to
+ * read from it either.
  */
 function answerRewrite(call: UpstreamCall): ((parsed: unknown) => unknown) | undefined {
   const { rewrite: fix, messages } = call
-  if (!fix || !messages) return undefined
+  if (!fix) return undefined
   const requests = new Map<string | number, RPCMessage>()
-  for (const m of messages) if (validID(m.id) && typeof m.method === 'string') requests.set(m.id, m)
-  if (requests.size === 0) return undefined
+  for (const m of messages ?? []) {
+    if (validID(m.id) && typeof m.method === 'string') requests.set(m.id, m)
+  }
   const one = (value: unknown): unknown => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
     const msg = value as RPCMessage
-    const req = validID(msg.id) && msg.method === undefined ? requests.get(msg.id) : undefined
-    return req ? fix(req, msg) : msg
+    if (msg.method !== undefined || !('result' in msg)) return msg
+    return fix(validID(msg.id) ? requests.get(msg.id) : undefined, msg)
   }
   return (parsed) => (Array.isArray(parsed) ? parsed.map(one) : one(parsed))
 }

@@ -61,6 +61,31 @@ export function validID(id: unknown): id is string | number {
 /** One decoder for every body: `decode` without `stream` keeps no state between calls. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * 415 for a POST whose `Content-Type` is not JSON in UTF-8: `application/json`, with no parameter
+ * but `charset=utf-8`. Policy reads the body as UTF-8, and a server that decodes by the stated
+ * charset (older MCP SDK transports did) would read a UTF-7 body as other JSON: a tool name
+ * policy never saw (RFC 8259 §8.1: JSON exchanged between systems is UTF-8).
+ */
+export function unsupportedMediaType(request: Request): Response | undefined {
+  const [type = '', ...parameters] = (request.headers.get('content-type') ?? '').split(';')
+  const utf8 = (parameter: string) => {
+    const at = parameter.indexOf('=')
+    const name = parameter.slice(0, at).trim().toLowerCase()
+    const value = parameter
+      .slice(at + 1)
+      .trim()
+      .toLowerCase()
+    return at > 0 && name === 'charset' && (value === 'utf-8' || value === '"utf-8"')
+  }
+  if (type.trim().toLowerCase() === 'application/json' && parameters.every(utf8)) return undefined
+  return rpcError(
+    415,
+    RPC.invalidRequest,
+    'Unsupported Media Type: Content-Type must be application/json (UTF-8)',
+  )
+}
+
 /** The messages of a POST body, or an error response for one that is not JSON-RPC. */
 export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
   let body: unknown
@@ -107,6 +132,18 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
     const invalid = isCall ? invalidParams(msg) : undefined
     if (invalid !== undefined) return rpcError(400, RPC.invalidParams, invalid, msg.id)
   }
+  // Two requests of one batch with one id: their answers cannot be told apart, so policy could
+  // filter one's answer (a `tools/list`) as the other's (a `ping`). An id names one request.
+  if (list.length > 1) {
+    const ids = new Set<unknown>()
+    for (const m of list as RPCMessage[]) {
+      if (typeof m.method !== 'string' || !validID(m.id)) continue
+      if (ids.has(m.id)) {
+        return rpcError(400, RPC.invalidRequest, 'Invalid Request: two requests with one id', m.id)
+      }
+      ids.add(m.id)
+    }
+  }
   return list as RPCMessage[]
 }
 
@@ -119,8 +156,9 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
  * them.
  *
  * Names are compared after unescaping (`"n\u0061me"` is `"name"`). In a message object, its
- * `params` object and a listen's filter (`params.notifications`, whose resources policy checks)
- * they are also compared the way lenient servers match them: Go's
+ * `params` object, a listen's filter (`params.notifications`, whose resources policy checks) and
+ * a completion's `params.ref` (whose prompt or template policy checks) they are also compared the
+ * way lenient servers match them: Go's
  * `encoding/json` matches member names to fields ignoring case, with Unicode folding (`ſ` is
  * `s`, `K` is `k`), and some servers have dropped NUL characters from names (GHSA-wvj2-96wp-fq3f,
  * GHSA-q382-vc8q-7jhj). There `{"name":"echo","Name":"get-env"}` is a duplicate. Deeper objects
@@ -162,14 +200,19 @@ function hasDuplicateMember(text: string): boolean {
       continue
     }
     if (c === 0x7b) {
-      // A message is the body itself or an element of a top-level batch; its `params`, and the
-      // filter of a listen (`params.notifications`, read by policy), are folded too.
+      // A message is the body itself or an element of a top-level batch; its `params`, the filter
+      // of a listen (`params.notifications`) and a completion's `params.ref`, which policy
+      // reads, are folded too.
       const parent = open[open.length - 1]
       let place: ObjectNames['place']
       if (parent === undefined || (parent === ARRAY && open.length === 1)) place = 'message'
       else if (parent !== ARRAY && parent.place === 'message' && member === 'params') {
         place = 'params'
-      } else if (parent !== ARRAY && parent.place === 'params' && member === 'notifications') {
+      } else if (
+        parent !== ARRAY &&
+        parent.place === 'params' &&
+        (member === 'notifications' || member === 'ref')
+      ) {
         place = 'filter'
       }
       open.push({ names: null, place })
@@ -183,8 +226,9 @@ function hasDuplicateMember(text: string): boolean {
 interface ObjectNames {
   names: string | Set<string> | null
   /**
-   * A JSON-RPC message, its `params`, or a listen's filter (`params.notifications`): names there
-   * are compared folded (case-folded, NUL removed). Elsewhere (none), exactly.
+   * A JSON-RPC message, its `params`, a listen's filter (`params.notifications`) or a
+   * completion's `params.ref`: names there are compared folded (case-folded, NUL removed).
+   * Elsewhere (none), exactly.
    */
   readonly place: 'message' | 'params' | 'filter' | undefined
 }
@@ -230,7 +274,7 @@ function invalidParams(msg: RPCMessage): string | undefined {
   const named = NAMED_METHODS.get(msg.method as string)
   // `null` is no JSON-RPC params, but clients send it for "none" (and the MCP SDKs accept it).
   if (params === undefined || params === null) {
-    const needed = named !== undefined || msg.method === LISTEN
+    const needed = named !== undefined || msg.method === LISTEN || msg.method === COMPLETE
     return needed ? `Invalid params: ${String(msg.method)} needs params` : undefined
   }
   if (typeof params !== 'object' || Array.isArray(params)) {
@@ -240,6 +284,9 @@ function invalidParams(msg: RPCMessage): string | undefined {
     return `Invalid params: ${String(msg.method)} needs a string ${named.field}`
   }
   if (msg.method === LISTEN) return invalidFilter(params as Record<string, unknown>)
+  if (msg.method === COMPLETE && completionRef(msg) === undefined) {
+    return 'Invalid params: completion/complete needs a ref to a prompt (name) or a resource (uri)'
+  }
   return undefined
 }
 
@@ -270,6 +317,25 @@ export const NAMED_METHODS: ReadonlyMap<
   ['resources/subscribe', { kind: 'resources', field: 'uri' }],
   ['resources/unsubscribe', { kind: 'resources', field: 'uri' }],
 ])
+
+/** `completion/complete`: suggestions for an argument of a prompt or a resource template. */
+export const COMPLETE = 'completion/complete'
+
+/**
+ * The item a `completion/complete` is about, as policy checks it: a prompt by name
+ * (`ref/prompt`), or a resource template by its URI template (`ref/resource`, matched against
+ * the resource rules as the templates list is). `undefined` when the ref is not one of those.
+ */
+export function completionRef(
+  msg: RPCMessage,
+): { kind: 'prompts' | 'resources'; key: string } | undefined {
+  const ref = (msg.params as { ref?: unknown } | null | undefined)?.ref
+  if (typeof ref !== 'object' || ref === null || Array.isArray(ref)) return undefined
+  const { type, name, uri } = ref as Record<string, unknown>
+  if (type === 'ref/prompt' && typeof name === 'string') return { kind: 'prompts', key: name }
+  if (type === 'ref/resource' && typeof uri === 'string') return { kind: 'resources', key: uri }
+  return undefined
+}
 
 /**
  * MCP 2026-07-28 `subscriptions/listen`: the request whose answer is an open-ended event stream of

@@ -6,7 +6,14 @@
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
 import type { AccessToken } from '../jwt/access-token.js'
-import { LISTEN, messageName, NAMED_METHODS, type RPCMessage } from './messages.js'
+import {
+  COMPLETE,
+  completionRef,
+  LISTEN,
+  messageName,
+  NAMED_METHODS,
+  type RPCMessage,
+} from './messages.js'
 
 export type Decision =
   | { readonly kind: 'allow' }
@@ -172,6 +179,15 @@ export class RoutePolicy {
   /** The decision for one incoming message (tool calls, prompt gets, resource reads). */
   message(msg: RPCMessage, token: AccessToken): Decision {
     if (msg.method === LISTEN) return this.#listen(msg, token)
+    // Completing a prompt's argument or a template's runs that item's completer: the item's rule.
+    if (msg.method === COMPLETE) {
+      const ref = completionRef(msg)
+      // parseMessages refuses such a request first; should one come here, it passes no rule.
+      if (ref === undefined) {
+        return { kind: 'deny', message: 'the request names nothing', reason: 'malformed' }
+      }
+      return this.item(ref.kind, ref.key, token)
+    }
     const named = typeof msg.method === 'string' ? NAMED_METHODS.get(msg.method) : undefined
     if (!named) return ALLOW
     const name = messageName(msg)
@@ -227,6 +243,16 @@ export class RoutePolicy {
         return typeof key === 'string' && this.item(list.kind, key, token).kind === 'allow'
       }),
     }
+  }
+
+  /**
+   * A result whose request is not known (an answer replayed on a resumed stream): every list in
+   * it (`tools`, `prompts`, `resources`, `resourceTemplates`) with only what the caller may use.
+   */
+  filterAnyList(result: unknown, token: AccessToken, cacheable = false): unknown {
+    let out = result
+    for (const method of Object.keys(LISTS)) out = this.filterList(method, out, token, cacheable)
+    return out
   }
 
   /** A `tools/list` result with only the tools the caller may call now. */

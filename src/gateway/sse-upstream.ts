@@ -17,7 +17,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { callDeadline, type CallDeadline } from './call-deadline.js'
-import type { CredentialHeaders } from './credentials.js'
+import { credentialRefusal, type CredentialHeaders } from './credentials.js'
 import type { UpstreamTracing } from './http-upstream.js'
 import { EventBuffer, type EventBufferLimits } from './event-buffer.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
@@ -128,6 +128,8 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       return await credentialOf(token)
     } catch (error) {
       if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+      const refused = credentialRefusal(error)
+      if (refused) return refused
       options.onError?.('no upstream credential for the caller')
       return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
     }

@@ -13,8 +13,12 @@ export interface UpstreamCall {
   messages?: readonly RPCMessage[]
   /** The `Mcp-Session-Id` the client sent, already checked to be the caller's. */
   sessionId?: string
-  /** Rewrites a response to one of the caller's requests (policy: `tools/list` filtering). */
-  rewrite?: (request: RPCMessage, response: RPCMessage) => RPCMessage
+  /**
+   * Rewrites a response to one of the caller's requests (policy: list filtering). `request` is
+   * `undefined` for an answer to none of this call's requests (one a resumed stream replays):
+   * then every list in it is filtered.
+   */
+  rewrite?: (request: RPCMessage | undefined, response: RPCMessage) => RPCMessage
   /** Records the session id the upstream assigned to this caller; `false`: owned by another. */
   opened(sessionId: string): Promise<boolean>
   /** Forgets a session that ended. */

@@ -418,12 +418,27 @@ export class OAuthProxy extends GatehouseProvider {
     )
   }
 
-  /** The grant and the IdP tokens kept in it; a grant that is gone is `invalid_token`. */
+  /**
+   * The grant and the IdP tokens kept in it. A grant that is gone is `invalid_token` (the client
+   * signs the user in again); one that never had IdP tokens (client credentials, ID-JAG, token
+   * exchange: no sign-in at the IdP) is `access_denied` with reason `no_upstream_tokens` and 403,
+   * since no new token of that client would have them either.
+   */
   private async upstreamTokensOf(grantId: string) {
     const grant = await this.grants.get(grantId)
-    const tokens = grant?.upstream as UpstreamTokens | undefined
-    if (!grant || !tokens)
+    if (!grant)
       throw new OAuthError('invalid_token', 'the grant was revoked', { reason: 'grant_revoked' })
+    const tokens = grant.upstream as UpstreamTokens | undefined
+    if (!tokens) {
+      throw new OAuthError(
+        'access_denied',
+        'no sign-in at the identity provider behind this token',
+        {
+          reason: 'no_upstream_tokens',
+          status: 403,
+        },
+      )
+    }
     return { grant, tokens }
   }
 

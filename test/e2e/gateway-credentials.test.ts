@@ -16,6 +16,7 @@ import { connectAs, post, startRecorder } from '../helpers/gateway.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
+const REPORTER_SECRET = 'reporter-secret-that-is-long-enough!!'
 
 type Recorder = Awaited<ReturnType<typeof startRecorder>>
 let ident: Recorder
@@ -88,6 +89,11 @@ beforeAll(async () => {
       ],
     },
     config: {
+      // A machine client: its tokens come with no sign-in at the IdP behind them.
+      clientCredentials: { enabled: true },
+      clients: [
+        { clientId: 'reporter', clientSecret: REPORTER_SECRET, grantTypes: ['client_credentials'] },
+      ],
       gateway: {
         routes: [
           {
@@ -302,6 +308,40 @@ describe('gatehouse serve: RFC 8693 token exchange', () => {
       stsRefuses = false
     }
   }, 60_000)
+})
+
+describe('gatehouse serve: a machine client on a route that sends the user’s IdP token', () => {
+  it('answers 403 -32003, not 401: a new token of that client would have no IdP sign-in either', async () => {
+    const machineToken = async (resource: string) => {
+      const res = await fetch(`${serve.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
+      })
+      expect(res.status).toBe(200)
+      return ((await res.json()) as { access_token: string }).access_token
+    }
+    for (const [path, recorder] of [
+      ['/idp', idp],
+      ['/exchanged', exchanged],
+    ] as const) {
+      const url = serve.routes[path]!
+      const seen = recorder.seen.length
+      const exchangesBefore = stsSeen.length
+      const res = await post(url, await machineToken(url), CALL)
+      expect(res.status).toBe(403)
+      expect(res.headers.get('www-authenticate')).toBeNull()
+      const body = (await res.json()) as { id: unknown; error: { code: number; message: string } }
+      expect(body.error.code).toBe(-32003)
+      expect(body.error.message).toContain('signed in at the identity provider')
+      expect(body.id).toBe(7)
+      expect(recorder.seen.length).toBe(seen)
+      expect(stsSeen.length).toBe(exchangesBefore)
+    }
+  })
 })
 
 describe('gatehouse serve: credential configuration', () => {

@@ -70,6 +70,12 @@ function slowSSEServer() {
         more()
         return
       }
+      if (msg.method === 'stated-length') {
+        // An event stream that states a length (40 bytes), sends 11 and stalls.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'content-length': '40' })
+        res.write(': waiting\n\n')
+        return
+      }
       if (msg.method === 'odd-status') {
         res.writeHead(600, { 'content-type': 'application/json' }).end('{}')
         return
@@ -120,6 +126,8 @@ beforeAll(async () => {
             upstream: { kind: 'http', url, timeoutSeconds: 1 },
             tools: { secret: { subjects: ['nobody'] } },
           },
+          // The same server with no policy: its answers pass through unparsed.
+          { path: '/slow-open', upstream: { kind: 'http', url, timeoutSeconds: 1 } },
         ],
       },
     },
@@ -244,6 +252,26 @@ describe('streaming through the gateway', () => {
       )
       expect(res.status).toBe(502)
       expect(await res.json()).toMatchObject({ id: 5, error: { code: -32603 } })
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it("drops an event stream's stated length, so the gateway's own timeout event cannot run past it", async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow-open']!, ADA)
+    try {
+      const res = await postInSession(
+        serve.routes['/slow-open']!,
+        { provider, transport },
+        { jsonrpc: '2.0', id: 6, method: 'stated-length' },
+      )
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-length')).toBeNull()
+      // The whole stream arrives, ended by the deadline's answer for the call.
+      const text = await res.text()
+      expect(text).toContain(': waiting')
+      expect(text).toContain('"id":6')
+      expect(text).toContain('-32603')
     } finally {
       await client.close()
     }

@@ -490,6 +490,35 @@ describe('express adapter mounted after a body parser', () => {
 })
 
 describe('node adapter', () => {
+  it('closes the connection rather than send a body longer than its stated length', async () => {
+    // A handler (or an upstream it passes on) that states 5 bytes and has 30: the 25 past the
+    // length would be read as the start of the next response on a keep-alive connection.
+    const port = await start(
+      toNodeHandler(
+        () =>
+          new Response(new Blob(['x'.repeat(10), 'x'.repeat(10), 'x'.repeat(10)]).stream(), {
+            headers: { 'content-length': '5', 'content-type': 'text/plain' },
+          }),
+      ),
+    )
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    let received = ''
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
+    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n')
+    const closed = await Promise.race([
+      once(socket, 'close').then(() => true),
+      new Promise<boolean>((resolve) =>
+        setTimeout(() => {
+          resolve(false)
+        }, 2000),
+      ),
+    ])
+    socket.destroy()
+    expect(closed).toBe(true)
+    expect(received).not.toContain('x'.repeat(6))
+  })
+
   it('answers 500 server_error without detail when the handler throws', async () => {
     const port = await start(
       toNodeHandler(() => {
