@@ -12,6 +12,7 @@
  * still recorded in the store, so another instance answers 404 rather than serving them.
  */
 import { randomUUID } from 'node:crypto'
+import { credentialRefusal } from './credentials.js'
 import { EventBuffer } from './event-buffer.js'
 import { isStatelessEra, RPC, rpcError, validID } from './messages.js'
 import { ModernCalls } from './modern-calls.js'
@@ -75,12 +76,19 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       if (bridges >= config.maxProcesses) return tooMany()
       return newBridge(false, true)
     }
-    // The user, whichever client they use (the client is part of the session's owner still).
+    // The user, whichever client they use (the client is part of the session's owner still);
+    // with `userTokenEnv`, the user's sign-in (grant): the IdP token in the process's environment
+    // carries the scopes that sign-in consented to, which another client's may not have.
     const who = principalOf(call.token)
     const key =
       who.subject === undefined
         ? principalKey(who)
-        : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
+        : JSON.stringify([
+            who.issuer ?? null,
+            who.subject,
+            who.machine === true,
+            config.userTokenEnv !== undefined ? (call.token.grantId ?? null) : null,
+          ])
     const mine = perUser.get(key)
     if (mine) return mine
     if (bridges >= config.maxProcesses) return tooMany()
@@ -96,6 +104,8 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
       } catch (error) {
         deps.onCredentialFailure?.(call.token, error)
+        const refused = credentialRefusal(error)
+        if (refused) return refused
         throw error
       }
     }

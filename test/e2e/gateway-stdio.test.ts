@@ -104,6 +104,10 @@ beforeAll(async () => {
             },
           },
           {
+            path: '/mine-plain',
+            upstream: { kind: 'stdio', mode: 'user', command: process.execPath, args: [flaky] },
+          },
+          {
             path: '/idle',
             upstream: {
               kind: 'stdio',
@@ -253,7 +257,23 @@ describe('gatehouse serve → stdio servers', () => {
     }
   }, 60_000)
 
-  it("runs one process per user with that user's own IdP token in its environment", async () => {
+  it('runs one process per user, shared by all their clients', async () => {
+    const url = serve.routes['/mine-plain']!
+    const ada1 = await connectAs(url, ADA, 'ada one')
+    const ada2 = await connectAs(url, ADA, 'ada two')
+    const bob = await connectAs(url, BOB, 'bob app')
+    try {
+      const pid = async (c: typeof ada1) =>
+        text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')[0]
+      const [pidA1, pidA2, pidB] = await Promise.all([pid(ada1), pid(ada2), pid(bob)])
+      expect(pidA2).toBe(pidA1)
+      expect(pidA1).not.toBe(pidB)
+    } finally {
+      await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
+    }
+  }, 60_000)
+
+  it("with userTokenEnv, runs one process per sign-in with that sign-in's own IdP token in its environment", async () => {
     const url = serve.routes['/mine']!
     const ada1 = await connectAs(url, ADA, 'ada one')
     const ada2 = await connectAs(url, ADA, 'ada two')
@@ -261,18 +281,27 @@ describe('gatehouse serve → stdio servers', () => {
     try {
       const ask = async (c: typeof ada1) =>
         text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')
-      const [[pidA1, tokenA1], [pidA2], [pidB, tokenB]] = await Promise.all([
+      const [[pidA1, tokenA1], [pidA2, tokenA2], [pidB, tokenB]] = await Promise.all([
         ask(ada1),
         ask(ada2),
         ask(bob),
       ])
-      // One process per user: ada's two clients share hers; bob has his own, with his token.
-      expect(pidA2).toBe(pidA1)
-      expect(pidA1).not.toBe(pidB)
-      expect(tokenA1!.length).toBeGreaterThan(10)
-      expect(tokenB!.length).toBeGreaterThan(10)
-      expect(tokenA1).not.toBe(tokenB)
+      // Ada's two clients signed in twice: each IdP token carries what its sign-in consented to,
+      // so neither client drives a process holding the other's.
+      expect(new Set([pidA1, pidA2, pidB]).size).toBe(3)
+      expect(new Set([tokenA1, tokenA2, tokenB]).size).toBe(3)
+      for (const token of [tokenA1, tokenA2, tokenB]) expect(token!.length).toBeGreaterThan(10)
       expect(tokenA1).not.toBe(ada1.provider.saved!.access_token)
+      // A client's later sessions go to its own process again.
+      const again = await connectAs(url, ADA, 'ada one')
+      try {
+        const [pid] = text(await again.client.callTool({ name: 'token', arguments: {} })).split(' ')
+        expect([pidA1, pidA2]).not.toContain(pid) // a new sign-in, a new grant
+      } finally {
+        await again.client.close()
+      }
+      const [pidA1Again] = await ask(ada1)
+      expect(pidA1Again).toBe(pidA1)
     } finally {
       await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
     }
