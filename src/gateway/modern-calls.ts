@@ -308,8 +308,13 @@ class Anchor implements BridgeSession {
     write: (text: string) => void
   }>()
   readonly #ends = new Set<() => void>()
-  /** The resources the process is subscribed to for listeners, with how many listen to each. */
-  readonly #subscribed = new Map<string, number>()
+  /** How many listeners listen to each resource. */
+  readonly #listening = new Map<string, number>()
+  /**
+   * The resources this anchor asked the process to subscribe to and did not take back, with the
+   * request that asked: a refused one is dropped, so that the next listener asks again.
+   */
+  readonly #held = new Map<string, string>()
   /** This anchor's subscribes not answered yet: request id → resource. */
   readonly #subscribing = new Map<string, string>()
   readonly #bridge: Bridge
@@ -390,29 +395,41 @@ class Anchor implements BridgeSession {
     this.#gone()
   }
 
-  /** One more (or one fewer) listener of `uri`: the process is told when the first comes, the last goes. */
+  /**
+   * One more (or one fewer) listener of `uri`. The process is asked to subscribe when a listener
+   * comes and it holds no subscription of this anchor's (the first listener, or one after a
+   * refusal), and to unsubscribe when the last listener goes.
+   */
   #subscribe(uri: string, by: 1 | -1): void {
-    const now = (this.#subscribed.get(uri) ?? 0) + by
-    if (now > 0) this.#subscribed.set(uri, now)
-    else this.#subscribed.delete(uri)
-    if ((by === 1 && now === 1) || (by === -1 && now === 0)) {
-      const id = `gw-listen-${String(++this.#next)}`
-      if (by === 1) this.#subscribing.set(id, uri)
-      this.#bridge.fromClient(this, {
-        jsonrpc: '2.0',
-        id,
-        method: by === 1 ? 'resources/subscribe' : 'resources/unsubscribe',
-        params: { uri },
-      })
-    }
+    const now = (this.#listening.get(uri) ?? 0) + by
+    if (now > 0) this.#listening.set(uri, now)
+    else this.#listening.delete(uri)
+    const ask = by === 1 && !this.#held.has(uri)
+    const release = by === -1 && now === 0 && this.#held.has(uri)
+    if (!ask && !release) return
+    const id = `gw-listen-${String(++this.#next)}`
+    if (ask) {
+      this.#held.set(uri, id)
+      this.#subscribing.set(id, uri)
+    } else this.#held.delete(uri)
+    this.#bridge.fromClient(this, {
+      jsonrpc: '2.0',
+      id,
+      method: ask ? 'resources/subscribe' : 'resources/unsubscribe',
+      params: { uri },
+    })
   }
 
   #notify(message: RPCMessage): void {
-    // The answer to a subscribe of this anchor: refused, the next listener asks again.
+    // The answer to a subscribe of this anchor: refused (or not answered in time), the process
+    // holds nothing for it, and the next listener asks again. The listeners are still counted.
     if (typeof message.method !== 'string') {
-      const uri = this.#subscribing.get(String(message.id))
-      this.#subscribing.delete(String(message.id))
-      if (uri !== undefined && message.error !== undefined) this.#subscribed.delete(uri)
+      const id = String(message.id)
+      const uri = this.#subscribing.get(id)
+      this.#subscribing.delete(id)
+      if (uri !== undefined && message.error !== undefined && this.#held.get(uri) === id) {
+        this.#held.delete(uri)
+      }
       return
     }
     if (message.method === RESOURCE_UPDATED) {
