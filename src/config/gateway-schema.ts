@@ -279,6 +279,11 @@ const StdioUpstreamSchema = z.strictObject({
   idleSeconds: z.number().int().min(1).max(86_400).default(900),
   /** Most processes at once in `session` and `user` mode. */
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
+  /**
+   * `user` mode with `userTokenEnv` (a process per sign-in): most processes one user has at once,
+   * so that one user's sign-ins cannot take every one of `maxProcesses`.
+   */
+  maxProcessesPerUser: z.number().int().min(1).max(1000).default(4),
   eventBuffer,
   maxInFlight,
   maxStreamsPerCaller,

@@ -264,16 +264,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     if (entry.policy.filters) {
       const cacheable = isStatelessEra(request)
-      // Without its request (a stream resumed with `Last-Event-ID` replays earlier answers on a
-      // GET), an answer has every list in it filtered.
-      call.rewrite = (req: RPCMessage | undefined, res: RPCMessage) => {
+      // Every list in every answer is filtered, whichever request the answer says it is for: a
+      // stream resumed with `Last-Event-ID` replays earlier answers with none beside them, and an
+      // HTTP upstream may answer a request under an id that another POST of the session reused.
+      call.rewrite = (_req: RPCMessage | undefined, res: RPCMessage) => {
         if (res.result === undefined) return res
-        const result =
-          req === undefined
-            ? entry.policy.filterAnyList(res.result, token, cacheable)
-            : typeof req.method === 'string'
-              ? entry.policy.filterList(req.method, res.result, token, cacheable)
-              : res.result
+        const result = entry.policy.filterAnyList(res.result, token, cacheable)
         return result === res.result ? res : { ...res, result }
       }
     }

@@ -88,6 +88,11 @@ const LIST_CHANGES = [
 ] as const
 
 export interface ModernCallsOptions {
+  /**
+   * A call waiting for the client's input is its sign-in's (grant's), not only the caller's
+   * (`user` mode with `userTokenEnv`: the process holds that sign-in's IdP token).
+   */
+  bindToGrant?: boolean
   /** How long a call that asked for input waits for the client's retry; 60 s. */
   waitMs?: number
   /** How long a call waits for its answer before the answer becomes a stream; 1000 ms. */
@@ -135,7 +140,9 @@ export class ModernCalls {
     if (msg === undefined || typeof msg.method !== 'string') {
       return rpcError(400, RPC.invalidRequest, 'Invalid Request: this revision sends no answers')
     }
-    const owner = principalKey(principalOf(call.token))
+    const owner =
+      principalKey(principalOf(call.token)) +
+      (this.#o.bindToGrant === true ? `\n${call.token.grantId ?? ''}` : '')
     // A call is cancelled by closing its stream; one waiting for the client's input has none.
     if (!validID(msg.id)) {
       if (msg.method === 'notifications/cancelled') this.#cancelWaiting(owner, msg.params)

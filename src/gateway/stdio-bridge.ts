@@ -450,7 +450,8 @@ export class Bridge {
     let out = msg
     if (fix) {
       session.rewrites.delete(id)
-      if (fix.request.method === method) out = fix.rewrite(fix.request, msg)
+      // The request it was for, if the methods agree; else none, and every list is filtered.
+      out = fix.rewrite(fix.request.method === method ? fix.request : undefined, msg)
     }
     session.transport.send(out)
   }

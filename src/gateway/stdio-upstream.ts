@@ -28,6 +28,8 @@ type Rewrite = NonNullable<UpstreamCall['rewrite']>
 interface SessionEntry extends BridgeSession, Sweepable {
   transport: ServedSession<Rewrite>
   bridge: Bridge
+  /** With `userTokenEnv`: the grant whose process this is; the session is that grant's only. */
+  grant?: string | undefined
 }
 
 export interface StdioDeps extends BridgeDeps {
@@ -40,9 +42,23 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   const sessions = new Map<string, SessionEntry>()
   let shared: Bridge | undefined
   const perUser = new Map<string, Bridge>()
+  /** `user` processes being started (the caller's IdP token is being fetched), by key. */
+  const starting = new Map<string, Promise<Bridge | Response>>()
+  /** Each user's processes, running or starting (`maxProcessesPerUser`). */
+  const ofUser = new Map<string, number>()
+  const countUser = (user: string, by: 1 | -1) => {
+    const n = (ofUser.get(user) ?? 0) + by
+    if (n > 0) ofUser.set(user, n)
+    else ofUser.delete(user)
+  }
   let bridges = 0
+  /** Processes counted against `maxProcesses` before they exist (being started). */
+  let reserved = 0
   let closing = false
-  const modern = new ModernCalls({ waitMs: config.timeoutSeconds * 1000 })
+  /** With `userTokenEnv` a process, a session and a waiting call are one sign-in's (grant's). */
+  const byGrant = config.mode === 'user' && config.userTokenEnv !== undefined
+  const grantOf = (token: AccessToken) => (byGrant ? (token.grantId ?? '') : undefined)
+  const modern = new ModernCalls({ waitMs: config.timeoutSeconds * 1000, bindToGrant: byGrant })
 
   const newBridge = (
     restart: boolean,
@@ -73,25 +89,57 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       return shared
     }
     if (config.mode !== 'user') {
-      if (bridges >= config.maxProcesses) return tooMany()
+      if (bridges + reserved >= config.maxProcesses) return tooMany()
       return newBridge(false, true)
     }
     // The user, whichever client they use (the client is part of the session's owner still);
     // with `userTokenEnv`, the user's sign-in (grant): the IdP token in the process's environment
     // carries the scopes that sign-in consented to, which another client's may not have.
     const who = principalOf(call.token)
-    const key =
+    const user =
       who.subject === undefined
         ? principalKey(who)
-        : JSON.stringify([
-            who.issuer ?? null,
-            who.subject,
-            who.machine === true,
-            config.userTokenEnv !== undefined ? (call.token.grantId ?? null) : null,
-          ])
-    const mine = perUser.get(key)
+        : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
+    const key = byGrant ? JSON.stringify([user, grantOf(call.token)]) : user
+    const mine = perUser.get(key) ?? starting.get(key)
     if (mine) return mine
-    if (bridges >= config.maxProcesses) return tooMany()
+    if (bridges + reserved >= config.maxProcesses) return tooMany()
+    if (byGrant && (ofUser.get(user) ?? 0) >= config.maxProcessesPerUser) {
+      deps.log('session refused: maxProcessesPerUser reached')
+      return rpcError(
+        503,
+        RPC.internalError,
+        'Too many sessions of this user; end one first',
+        null,
+        {
+          'retry-after': '10',
+        },
+      )
+    }
+    // Counted from now: another request must not start a second one while this one starts.
+    reserved++
+    countUser(user, 1)
+    const start = startUserProcess(call, key, user)
+    starting.set(key, start)
+    try {
+      const started = await start
+      if (started instanceof Response) countUser(user, -1)
+      return started
+    } catch (error) {
+      countUser(user, -1)
+      throw error
+    } finally {
+      reserved--
+      starting.delete(key)
+    }
+  }
+
+  /** Starts the `user` process `key` of `user`, with the caller's IdP token when configured. */
+  const startUserProcess = async (
+    call: UpstreamCall,
+    key: string,
+    user: string,
+  ): Promise<Bridge | Response> => {
     const extraEnv: Record<string, string> = {}
     if (config.userTokenEnv !== undefined) {
       if (!deps.userToken) {
@@ -109,10 +157,9 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         throw error
       }
     }
-    const again = perUser.get(key) // another request of this user may have won the race
-    if (again) return again
     const created = newBridge(true, true, extraEnv, () => {
       if (perUser.get(key) === created) perUser.delete(key)
+      countUser(user, -1)
     })
     perUser.set(key, created)
     return created
@@ -128,6 +175,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     const entry: SessionEntry = {
       lastSeen: Date.now(),
       bridge,
+      grant: grantOf(call.token),
       rewrites: new Map(),
       transport: new ServedSession({
         id,
@@ -185,8 +233,12 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       if (call.sessionId !== undefined) {
         entry = sessions.get(call.sessionId)
         // The owner is right (checked by the route) but the process is not here: another
-        // instance, or a session that ended with its process.
-        if (!entry) return rpcError(404, -32001, 'Session not found')
+        // instance, or a session that ended with its process. With `userTokenEnv`, a token of
+        // another sign-in of the same client (after the grant was revoked, or a re-consent to
+        // less) must not drive the process that holds this sign-in's IdP token: it starts anew.
+        if (!entry || entry.grant !== grantOf(call.token)) {
+          return rpcError(404, -32001, 'Session not found')
+        }
       } else if (
         isStatelessEra(call.request) &&
         config.modernClients === 'translate' &&

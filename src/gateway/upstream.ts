@@ -14,9 +14,9 @@ export interface UpstreamCall {
   /** The `Mcp-Session-Id` the client sent, already checked to be the caller's. */
   sessionId?: string
   /**
-   * Rewrites a response to one of the caller's requests (policy: list filtering). `request` is
-   * `undefined` for an answer to none of this call's requests (one a resumed stream replays):
-   * then every list in it is filtered.
+   * Rewrites a response to one of the caller's requests (policy: every list in it filtered).
+   * `request` is `undefined` for an answer to none of this call's requests (one a resumed stream
+   * replays).
    */
   rewrite?: (request: RPCMessage | undefined, response: RPCMessage) => RPCMessage
   /** Records the session id the upstream assigned to this caller; `false`: owned by another. */

@@ -12,8 +12,10 @@ import { MCPAuthError } from './errors.js'
  * expire (`OAuthProxy.getUpstreamToken`). Works when the handler was made by `createMCPHandler`
  * with a Gatehouse whose provider is an `OAuthProxy` (`config.upstream`). Throws
  * `MCPAuthError('ERR_MCP_NO_UPSTREAM')` otherwise, `MCPAuthError('ERR_MCP_NO_AUTH')` without
- * Gatehouse `authInfo`, and `OAuthError('invalid_token')` when the grant was revoked or the sign-in
- * at the provider has ended (the client must sign in again).
+ * Gatehouse `authInfo`, `OAuthError('invalid_token')` when the grant was revoked or the sign-in
+ * at the provider has ended (the client must sign in again), and `OAuthError('access_denied')`
+ * (403, reason `no_upstream_tokens`) when the grant never had a sign-in at the provider: a machine
+ * client's (client credentials), or one made by ID-JAG or token exchange.
  */
 export async function getUpstreamToken(extra: ExtraWithAuth): Promise<string> {
   const context = contextOf(authOf(extra).extra)

@@ -5,6 +5,12 @@
  * `@modelcontextprotocol/server-everything` over Streamable HTTP (its own transport), and to a
  * recording upstream that shows what crosses the gateway.
  */
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server as HTTPServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Server } from '@modelcontextprotocol/sdk/server/index.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningServe } from '../../src/cli/serve.js'
 import {
@@ -21,11 +27,73 @@ const ADA = { username: 'ada', password: 'lovelace' }
 let everything: Awaited<ReturnType<typeof startEverythingHTTP>>
 let recorder: Awaited<ReturnType<typeof startRecorder>>
 let serve: RunningServe
+let reuser: HTTPServer
+/** Resolves when the `reuser` server's tools/call handler starts (it lets tools/list answer). */
+let callArrived: () => void = () => undefined
+
+/**
+ * An MCP SDK 1.x server whose `tools/list` answers only once a `tools/call` has arrived: the SDK
+ * keeps one stream per request id, so a call under the list's id, in another POST of the same
+ * session, takes the list's answer onto its own stream.
+ */
+async function startReuser(): Promise<string> {
+  const transports = new Map<string, StreamableHTTPServerTransport>()
+  reuser = createServer((req, res) => {
+    const sid = req.headers['mcp-session-id']
+    let transport = typeof sid === 'string' ? transports.get(sid) : undefined
+    const ready = transport
+      ? Promise.resolve()
+      : (async () => {
+          const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+            sessionIdGenerator: randomUUID,
+            onsessioninitialized: (id): void => {
+              transports.set(id, created)
+            },
+          })
+          transport = created
+          // The low-level server: its tools/list handler is the test's own (the waiting one).
+          // eslint-disable-next-line @typescript-eslint/no-deprecated
+          const server = new Server(
+            { name: 'reuser', version: '1' },
+            { capabilities: { tools: {} } },
+          )
+          server.setRequestHandler(ListToolsRequestSchema, async () => {
+            const arrived = new Promise<void>((resolve) => (callArrived = resolve))
+            await Promise.race([arrived, new Promise((resolve) => setTimeout(resolve, 5000))])
+            return {
+              tools: ['echo', 'secret-admin-tool'].map((name) => ({
+                name,
+                inputSchema: { type: 'object' as const },
+              })),
+            }
+          })
+          server.setRequestHandler(CallToolRequestSchema, async () => {
+            callArrived()
+            await new Promise((resolve) => setTimeout(resolve, 300))
+            return { content: [{ type: 'text' as const, text: 'called' }] }
+          })
+          await server.connect(created)
+        })()
+    void ready.then(() => transport!.handleRequest(req, res))
+  })
+  await new Promise<void>((done) => reuser.listen(0, '127.0.0.1', done))
+  return `http://127.0.0.1:${String((reuser.address() as AddressInfo).port)}/mcp`
+}
 
 beforeAll(async () => {
-  ;[everything, recorder] = await Promise.all([startEverythingHTTP(), startRecorder()])
+  const [started, rec, reuserUrl] = await Promise.all([
+    startEverythingHTTP(),
+    startRecorder(),
+    startReuser(),
+  ])
+  ;[everything, recorder] = [started, rec]
   serve = await serveRoutes(
     [
+      {
+        path: '/reuse',
+        upstream: { kind: 'http', url: reuserUrl },
+        tools: { 'secret-admin-tool': { subjects: ['nobody'] } },
+      },
       {
         path: '/mcp',
         upstream: { kind: 'http', url: everything.url },
@@ -43,6 +111,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await (serve as RunningServe | undefined)?.close()
+  ;(reuser as HTTPServer | undefined)?.closeAllConnections()
+  ;(reuser as HTTPServer | undefined)?.close()
   await Promise.all([
     (everything as typeof everything | undefined)?.stop(),
     (recorder as typeof recorder | undefined)?.stop(),
@@ -110,6 +180,33 @@ describe('gatehouse serve: policy cannot be read around', () => {
       const names = list.result.tools.map((t) => t.name)
       expect(names).toContain('echo')
       expect(names).not.toContain('get-env')
+    } finally {
+      await ada.client.close()
+    }
+  })
+
+  it('filters a list answer that arrives on another POST of the session under a reused id', async () => {
+    const url = serve.routes['/reuse']!
+    const ada = await connectAs(url, ADA)
+    try {
+      const token = ada.provider.saved!.access_token
+      const session = {
+        'mcp-session-id': ada.transport.sessionId!,
+        'mcp-protocol-version': '2025-06-18',
+      }
+      const list = post(url, token, { jsonrpc: '2.0', id: 5, method: 'tools/list' }, session)
+      const call = await post(
+        url,
+        token,
+        { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'echo', arguments: {} } },
+        session,
+      )
+      const text = await call.text()
+      // The list's answer came on the call's stream (the server moved id 5 there), filtered.
+      expect(text).toContain('"tools"')
+      expect(text).toContain('echo')
+      expect(text).not.toContain('secret-admin-tool')
+      void list.then((res) => res.body?.cancel()).catch(() => undefined)
     } finally {
       await ada.client.close()
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import { connectAs, post, postInSession, serverEntry } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
@@ -57,6 +58,8 @@ beforeAll(async () => {
       ],
     },
     config: {
+      // Most tests sign new clients in (a registration each).
+      rateLimits: { registrationsPerMinute: 100 },
       gateway: {
         routes: [
           {
@@ -95,6 +98,27 @@ beforeAll(async () => {
           },
           {
             path: '/mine',
+            upstream: {
+              kind: 'stdio',
+              mode: 'user',
+              userTokenEnv: 'USER_TOKEN',
+              command: process.execPath,
+              args: [flaky],
+            },
+          },
+          {
+            path: '/mine-capped',
+            upstream: {
+              kind: 'stdio',
+              mode: 'user',
+              userTokenEnv: 'USER_TOKEN',
+              maxProcessesPerUser: 2,
+              command: process.execPath,
+              args: [flaky],
+            },
+          },
+          {
+            path: '/mine-again',
             upstream: {
               kind: 'stdio',
               mode: 'user',
@@ -304,6 +328,65 @@ describe('gatehouse serve → stdio servers', () => {
       expect(pidA1Again).toBe(pidA1)
     } finally {
       await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
+    }
+  }, 60_000)
+
+  it('with userTokenEnv, caps one user at maxProcessesPerUser sign-ins, and not the others', async () => {
+    const url = serve.routes['/mine-capped']!
+    const [ada1, ada2] = [
+      await connectAs(url, ADA, 'ada one'),
+      await connectAs(url, ADA, 'ada two'),
+    ]
+    const bob = await connectAs(url, BOB, 'bob app')
+    try {
+      // Ada's third sign-in would start a third process of hers.
+      await expect(connectAs(url, ADA, 'ada three')).rejects.toThrow(/503|Too many sessions/)
+      const pids = await Promise.all(
+        [ada1, ada2, bob].map(
+          async (c) =>
+            text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')[0],
+        ),
+      )
+      expect(new Set(pids).size).toBe(3)
+    } finally {
+      await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
+    }
+  }, 60_000)
+
+  it("with userTokenEnv, a session is its sign-in's: the client signed in again gets 404 on it and a process of its own", async () => {
+    const url = serve.routes['/mine-again']!
+    const ada = await connectAs(url, ADA, 'ada again')
+    try {
+      const [before] = text(await ada.client.callTool({ name: 'token', arguments: {} })).split(' ')
+      const session = {
+        'mcp-session-id': ada.transport.sessionId!,
+        'mcp-protocol-version': '2025-06-18',
+      }
+      // The same client signs in again (as after its grant was revoked, or to consent to less).
+      ada.provider.saved = undefined
+      expect(await auth(ada.provider, { serverUrl: url })).toBe('REDIRECT')
+      expect(
+        await auth(ada.provider, { serverUrl: url, authorizationCode: ada.provider.code! }),
+      ).toBe('AUTHORIZED')
+      const fresh = ada.provider.saved!.access_token
+      const call = {
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'token', arguments: {} },
+      }
+      const old = await post(url, fresh, call, session)
+      expect(old.status).toBe(404)
+      // A new session of the new sign-in runs in a process of its own.
+      const again = await connectAs(url, ADA, 'ada again, new session')
+      try {
+        const [pid] = text(await again.client.callTool({ name: 'token', arguments: {} })).split(' ')
+        expect(pid).not.toBe(before)
+      } finally {
+        await again.client.close()
+      }
+    } finally {
+      await ada.client.close()
     }
   }, 60_000)
 
