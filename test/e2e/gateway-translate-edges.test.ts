@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { RunningServe } from '../../src/cli/serve.js'
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import { connectAs, post, serveRoutes } from '../helpers/gateway.js'
 import { MODERN } from '../helpers/modern-client.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
@@ -117,6 +118,11 @@ beforeAll(async () => {
       { path: '/mine', upstream: edges({ mode: 'user' }) },
       { path: '/user-ask', upstream: edges({ mode: 'user', timeoutSeconds: 10 }) },
       { path: '/ask-shared', upstream: edges({ timeoutSeconds: 10 }) },
+      // A process per sign-in, holding its IdP token.
+      {
+        path: '/grant-ask',
+        upstream: edges({ mode: 'user', userTokenEnv: 'USER_TOKEN', timeoutSeconds: 10 }),
+      },
       // Two streams a caller: a third listen waits until one of them has ended at the gateway.
       { path: '/flaky', upstream: edges({ maxStreamsPerCaller: 2 }) },
     ],
@@ -135,6 +141,11 @@ afterAll(async () => {
  * sign-in's first request is refused 401 before the route).
  */
 async function tokenFor(path: string, user = ADA): Promise<string> {
+  return (await signIn(path, user)).saved!.access_token
+}
+
+/** `tokenFor`, giving the client's provider (its `saved` tokens), to sign the client in again. */
+async function signIn(path: string, user = ADA): Promise<BrowserlessClientProvider> {
   const url = serve.routes[path]!
   const provider = new BrowserlessClientProvider({
     redirectUrl: 'http://127.0.0.1:3999/callback',
@@ -151,7 +162,7 @@ async function tokenFor(path: string, user = ADA): Promise<string> {
     },
   )
   await transport.finishAuth(provider.code!)
-  return provider.saved!.access_token
+  return provider
 }
 
 interface Message {
@@ -530,6 +541,32 @@ describe('2026-07-28 translation: questions of the process', () => {
       id: 2,
       error: { code: -32603, message: 'the MCP server did not answer in time' },
     })
+  }, 30_000)
+
+  it("with userTokenEnv, takes a retry only from the sign-in whose process asked, not the same client's later one", async () => {
+    const provider = await signIn('/grant-ask')
+    const first = provider.saved!.access_token
+    const question = questionOf(await callTool('/grant-ask', first, 1, 'ask'))
+    // The same client signs in again: a new grant, whose process is another one.
+    const url = serve.routes['/grant-ask']!
+    provider.saved = undefined
+    expect(await auth(provider, { serverUrl: url })).toBe('REDIRECT')
+    expect(await auth(provider, { serverUrl: url, authorizationCode: provider.code! })).toBe(
+      'AUTHORIZED',
+    )
+    const second = provider.saved!.access_token
+    const retry = (token: string, id: number) =>
+      modern('/grant-ask', token, id, 'tools/call', {
+        name: 'ask',
+        arguments: {},
+        requestState: question.requestState,
+        inputResponses: { [question.key]: { action: 'decline' } },
+      })
+    const foreign = await answerOf(await retry(second, 2))
+    expect(foreign.error?.code).toBe(-32602)
+    // The sign-in that was asked can still answer.
+    const answered = await answerOf(await retry(first, 3))
+    expect(textOf(answered)).toBe('answered: {"action":"decline"}')
   }, 30_000)
 
   it("gives a user's process's question to the one call in flight, not to that user's latest 2025 session", async () => {
