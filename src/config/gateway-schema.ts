@@ -281,7 +281,9 @@ const StdioUpstreamSchema = z.strictObject({
   maxProcesses: z.number().int().min(1).max(10_000).default(32),
   /**
    * `user` mode with `userTokenEnv` (a process per sign-in): most processes one user has at once,
-   * so that one user's sign-ins cannot take every one of `maxProcesses`.
+   * so that one user's sign-ins cannot take every one of `maxProcesses`. At the cap, one of theirs
+   * that answers no call stops to make room (an earlier sign-in of the same client first, else
+   * the least recently used); when every one is answering, `503`.
    */
   maxProcessesPerUser: z.number().int().min(1).max(1000).default(4),
   eventBuffer,

@@ -1,7 +1,7 @@
 /**
  * A Streamable HTTP MCP server behind a route. Requests go through with an allow-listed set of
  * headers plus the route's own credential; JSON and SSE responses stream back as they arrive
- * (nothing is buffered unless policy must rewrite a `tools/list` answer). Failures of the upstream
+ * (an event stream is parsed event by event only where policy filters lists). Failures of the upstream
  * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
  */
 import { OAuthError } from '../errors.js'
@@ -279,7 +279,7 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
   }
 }
 
-/** The body to send back: as it came, or with the caller's `tools/list` answers filtered. */
+/** The body to send back: as it came, or with every list in its answers filtered for the caller. */
 function rewrite(
   body: ReadableStream<Uint8Array> | null,
   upstreamHeaders: Headers,
@@ -301,11 +301,11 @@ function rewriteWhole(body: Uint8Array<ArrayBuffer>, call: UpstreamCall): Uint8A
 
 /**
  * What policy does to a parsed answer of this call (one message, or each message of a batch), or
- * `undefined` when it leaves them alone. Each response is rewritten for the request of its id;
- * one that answers none of this call's requests (a `GET` resumed with `Last-Event-ID` replays the
- * answers of earlier `POST`s) has every list in it filtered. Requests and notifications of the
- * server pass as they are, and so does anything that is not a message: the client has nothing to
- * read from it either.
+ * `undefined` when it leaves them alone. Each response goes to the rewrite with the request of its
+ * id, if this call has one (a `GET` resumed with `Last-Event-ID` replays the answers of earlier
+ * `POST`s, with none), and the gateway's rewrite filters every list in it either way. Requests
+ * and notifications of the server pass as they are, and so does anything that is not a message:
+ * the client has nothing to read from it either.
  */
 function answerRewrite(call: UpstreamCall): ((parsed: unknown) => unknown) | undefined {
   const { rewrite: fix, messages } = call

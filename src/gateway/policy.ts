@@ -246,8 +246,10 @@ export class RoutePolicy {
   }
 
   /**
-   * A result whose request is not known (an answer replayed on a resumed stream): every list in
-   * it (`tools`, `prompts`, `resources`, `resourceTemplates`) with only what the caller may use.
+   * Any result, whatever request it answers: every list in it (a top-level `tools`, `prompts`,
+   * `resources` or `resourceTemplates` array) with only what the caller may use. The gateway
+   * filters every answer so: an answer's id may name another request than the one it answers
+   * (replayed on a resumed stream, or under an id another POST of the session reused).
    */
   filterAnyList(result: unknown, token: AccessToken, cacheable = false): unknown {
     let out = result

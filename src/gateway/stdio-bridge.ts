@@ -165,6 +165,11 @@ export class Bridge {
    * only to sessions subscribed to exactly that resource (a broad subscription would otherwise
    * hear of other users' resources, which its route's `resources` rules never checked).
    */
+  /** Whether the process has a request of a session's to answer. */
+  get busy(): boolean {
+    return this.#pending.size > 0
+  }
+
   get singleUser(): boolean {
     return this.#config.mode !== 'shared'
   }

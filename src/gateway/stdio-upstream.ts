@@ -42,8 +42,13 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   const sessions = new Map<string, SessionEntry>()
   let shared: Bridge | undefined
   const perUser = new Map<string, Bridge>()
-  /** `user` processes being started (the caller's IdP token is being fetched), by key. */
-  const starting = new Map<string, Promise<Bridge | Response>>()
+  /** Whose each `user` process is: the user, and with `userTokenEnv` the client that signed in. */
+  const owners = new Map<Bridge, { user: string; clientId: string }>()
+  /**
+   * `user` processes being started (the caller's IdP token is being fetched), by key: other
+   * requests for the key wait for it, and on a failure make their own attempt (and answer).
+   */
+  const starting = new Map<string, Promise<Bridge | undefined>>()
   /** Each user's processes, running or starting (`maxProcessesPerUser`). */
   const ofUser = new Map<string, number>()
   const countUser = (user: string, by: 1 | -1) => {
@@ -66,17 +71,57 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     extraEnv: Record<string, string> = {},
     onGone: () => void = () => undefined,
   ): Bridge => {
-    bridges++
-    return new Bridge(config, deps, { restart, stopWhenEmpty, extraEnv }, () => {
+    const bridge = new Bridge(config, deps, { restart, stopWhenEmpty, extraEnv }, () => {
       bridges--
       onGone()
     })
+    bridges++
+    return bridge
   }
   const tooMany = () => {
     deps.log('session refused: maxProcesses reached')
     return rpcError(503, RPC.internalError, 'Too many sessions; try again later', null, {
       'retry-after': '10',
     })
+  }
+
+  /**
+   * Makes room for one more process of `user` at `maxProcessesPerUser`: stops one of theirs that
+   * answers no call, preferring an earlier sign-in of the same client (signed in again, it left
+   * that one behind: after a revocation, or to consent to less), else the one used least
+   * recently. Its sessions end (their clients start again). `false` when every one is busy.
+   */
+  const makeRoom = (user: string, clientId: string): boolean => {
+    const lastUse = (bridge: Bridge) => {
+      let last = 0
+      for (const entry of sessions.values()) {
+        if (entry.bridge === bridge) last = Math.max(last, entry.lastSeen)
+      }
+      return last
+    }
+    const theirs = [...owners]
+      .filter(([bridge, owner]) => owner.user === user && !bridge.busy)
+      .map(([bridge, owner]) => ({
+        bridge,
+        sameClient: owner.clientId === clientId,
+        last: lastUse(bridge),
+      }))
+      .sort((a, b) => Number(b.sameClient) - Number(a.sameClient) || a.last - b.last)
+    const chosen = theirs[0]
+    if (chosen === undefined) return false
+    deps.log('a process stopped to make room: maxProcessesPerUser reached')
+    for (const [id, entry] of sessions) {
+      if (entry.bridge === chosen.bridge) {
+        sessions.delete(id)
+        void entry.transport.close()
+      }
+    }
+    // Counted off now (its `onGone` comes once it has stopped): the new one may start at once.
+    owners.delete(chosen.bridge)
+    countUser(user, -1)
+    for (const [key, bridge] of perUser) if (bridge === chosen.bridge) perUser.delete(key)
+    void chosen.bridge.stop()
+    return true
   }
 
   /**
@@ -101,26 +146,41 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         ? principalKey(who)
         : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
     const key = byGrant ? JSON.stringify([user, grantOf(call.token)]) : user
-    const mine = perUser.get(key) ?? starting.get(key)
+    const mine = perUser.get(key)
     if (mine) return mine
-    if (bridges + reserved >= config.maxProcesses) return tooMany()
+    const pending = starting.get(key)
+    // Another request of this sign-in is starting it: its process, or (if that failed) an
+    // attempt and an answer of this request's own.
+    if (pending) return (await pending) ?? bridgeFor(call)
     if (byGrant && (ofUser.get(user) ?? 0) >= config.maxProcessesPerUser) {
-      deps.log('session refused: maxProcessesPerUser reached')
-      return rpcError(
-        503,
-        RPC.internalError,
-        'Too many sessions of this user; end one first',
-        null,
-        {
-          'retry-after': '10',
-        },
-      )
+      if (!makeRoom(user, call.token.clientId)) {
+        deps.log('session refused: maxProcessesPerUser reached')
+        return rpcError(
+          503,
+          RPC.internalError,
+          'Too many sessions of this user; try again later',
+          null,
+          { 'retry-after': '10' },
+        )
+      }
     }
+    if (bridges + reserved >= config.maxProcesses) return tooMany()
     // Counted from now: another request must not start a second one while this one starts.
     reserved++
+    let reservation = true
+    const release = () => {
+      if (reservation) reserved--
+      reservation = false
+    }
     countUser(user, 1)
-    const start = startUserProcess(call, key, user)
-    starting.set(key, start)
+    const start = startUserProcess(call, key, user, release)
+    starting.set(
+      key,
+      start.then(
+        (started) => (started instanceof Response ? undefined : started),
+        () => undefined,
+      ),
+    )
     try {
       const started = await start
       if (started instanceof Response) countUser(user, -1)
@@ -129,16 +189,20 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       countUser(user, -1)
       throw error
     } finally {
-      reserved--
+      release()
       starting.delete(key)
     }
   }
 
-  /** Starts the `user` process `key` of `user`, with the caller's IdP token when configured. */
+  /**
+   * Starts the `user` process `key` of `user`, with the caller's IdP token when configured;
+   * `release` hands its place in `maxProcesses` over to the process once it exists.
+   */
   const startUserProcess = async (
     call: UpstreamCall,
     key: string,
     user: string,
+    release: () => void,
   ): Promise<Bridge | Response> => {
     const extraEnv: Record<string, string> = {}
     if (config.userTokenEnv !== undefined) {
@@ -156,11 +220,16 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         if (refused) return refused
         throw error
       }
+      // The gateway closed while the token came: nothing would ever stop a process started now.
+      if (closing) return rpcError(503, RPC.internalError, 'The gateway is shutting down')
     }
+    release()
     const created = newBridge(true, true, extraEnv, () => {
       if (perUser.get(key) === created) perUser.delete(key)
-      countUser(user, -1)
+      // Once per process: one stopped to make room was counted off then.
+      if (owners.delete(created)) countUser(user, -1)
     })
+    owners.set(created, { user, clientId: call.token.clientId })
     perUser.set(key, created)
     return created
   }

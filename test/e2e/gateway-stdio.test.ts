@@ -14,6 +14,7 @@ import { connectAs, post, postInSession, serverEntry } from '../helpers/gateway.
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
+const REPORTER_SECRET = 'reporter-secret-that-is-long-enough!!'
 
 /** A stdio MCP server in a few lines: tools that report the pid, die, or write junk. */
 const FLAKY = `
@@ -31,6 +32,7 @@ rl.on('line', (line) => {
   if (m.method === 'tools/list') return out({ jsonrpc: '2.0', id: m.id, result: { tools: ['pid', 'die', 'junk'].map((name) => ({ name, inputSchema: { type: 'object' } })) } })
   const name = m.params.name
   if (name === 'die') process.exit(3)
+  if (name === 'hang') return
   if (name === 'leak') out({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'private to ' + (m.params.arguments || {}).who } })
   if (name === 'ask') { asking = m.id; return out({ jsonrpc: '2.0', id: 'srv-1', method: 'ping' }) }
   if (name === 'token') return out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: process.pid + ' ' + (process.env.USER_TOKEN || '') }] } })
@@ -60,6 +62,11 @@ beforeAll(async () => {
     config: {
       // Most tests sign new clients in (a registration each).
       rateLimits: { registrationsPerMinute: 100 },
+      // A machine client: no sign-in at the IdP behind its tokens.
+      clientCredentials: { enabled: true },
+      clients: [
+        { clientId: 'reporter', clientSecret: REPORTER_SECRET, grantTypes: ['client_credentials'] },
+      ],
       gateway: {
         routes: [
           {
@@ -331,25 +338,34 @@ describe('gatehouse serve → stdio servers', () => {
     }
   }, 60_000)
 
-  it('with userTokenEnv, caps one user at maxProcessesPerUser sign-ins, and not the others', async () => {
+  it('with userTokenEnv, holds one user to maxProcessesPerUser: the least recently used idle one makes room, busy ones do not', async () => {
     const url = serve.routes['/mine-capped']!
-    const [ada1, ada2] = [
-      await connectAs(url, ADA, 'ada one'),
-      await connectAs(url, ADA, 'ada two'),
-    ]
     const bob = await connectAs(url, BOB, 'bob app')
+    const ada1 = await connectAs(url, ADA, 'ada one')
+    const ada2 = await connectAs(url, ADA, 'ada two')
+    const pid = async (c: typeof ada1) =>
+      text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')[0]
+    const clients = [bob, ada1, ada2]
     try {
-      // Ada's third sign-in would start a third process of hers.
-      await expect(connectAs(url, ADA, 'ada three')).rejects.toThrow(/503|Too many sessions/)
-      const pids = await Promise.all(
-        [ada1, ada2, bob].map(
-          async (c) =>
-            text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')[0],
-        ),
+      const [pidBob, pidA1] = [await pid(bob), await pid(ada1)]
+      await pid(ada2) // used last
+      // Ada's third sign-in: her least recently used process (ada one's) stops to make room.
+      const ada3 = await connectAs(url, ADA, 'ada three')
+      clients.push(ada3)
+      const pidA3 = await pid(ada3)
+      expect(pidA3).not.toBe(pidA1)
+      await expect(ada1.client.callTool({ name: 'token', arguments: {} })).rejects.toThrow(
+        /Session not found/,
       )
-      expect(new Set(pids).size).toBe(3)
+      await pid(ada2)
+      expect(await pid(bob)).toBe(pidBob) // another user's process is not hers to stop
+      // While both of hers answer a call, a fourth sign-in finds no room.
+      void ada2.client.callTool({ name: 'hang', arguments: {} }).catch(() => undefined)
+      void ada3.client.callTool({ name: 'hang', arguments: {} }).catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await expect(connectAs(url, ADA, 'ada four')).rejects.toThrow(/503|Too many sessions/)
     } finally {
-      await Promise.all([ada1.client.close(), ada2.client.close(), bob.client.close()])
+      await Promise.all(clients.map((c) => c.client.close()))
     }
   }, 60_000)
 
@@ -387,6 +403,37 @@ describe('gatehouse serve → stdio servers', () => {
       }
     } finally {
       await ada.client.close()
+    }
+  }, 60_000)
+
+  it('with userTokenEnv, answers a machine client 403 -32003, each of its concurrent requests its own', async () => {
+    const url = serve.routes['/mine']!
+    const issued = await fetch(`${serve.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: url }),
+    })
+    const { access_token: token } = (await issued.json()) as { access_token: string }
+    const initialize = (id: number) =>
+      post(url, token, {
+        jsonrpc: '2.0',
+        id,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'm', version: '1' },
+        },
+      })
+    // Both wait on one start of the machine's process, which cannot have an IdP token.
+    const answers = await Promise.all([initialize(1), initialize(2), initialize(3)])
+    for (const res of answers) {
+      expect(res.status).toBe(403)
+      expect(res.headers.get('www-authenticate')).toBeNull()
+      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32003)
     }
   }, 60_000)
 
