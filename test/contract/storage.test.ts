@@ -159,7 +159,7 @@ describe('redis store failures', () => {
   })
 
   it.skipIf(REDIS_URL === undefined || REDIS_URL === '')(
-    'leaves a caller-supplied client open when closed',
+    'leaves a caller-supplied client open when closed (skipped when REDIS_URL is not set)',
     async () => {
       const client = new Redis(REDIS_URL ?? '')
       try {
