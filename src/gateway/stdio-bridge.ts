@@ -204,6 +204,11 @@ export class Bridge {
     }
   }
 
+  /** Ends every session (a 2026-07-28 anchor's listen streams too), then stops the process. */
+  close(): Promise<void> {
+    return this.#endSessions()
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true

@@ -120,7 +120,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     owners.delete(chosen.bridge)
     countUser(user, -1)
     for (const [key, bridge] of perUser) if (bridge === chosen.bridge) perUser.delete(key)
-    void chosen.bridge.stop()
+    void chosen.bridge.close()
     return true
   }
 
