@@ -159,17 +159,17 @@ export class Bridge {
     })
   }
 
+  /** Whether the process has a request of a session's to answer. */
+  get busy(): boolean {
+    return this.#pending.size > 0
+  }
+
   /**
    * Whether every session of the process is one user's (`user`, `session` mode): then resource
    * updates match sub-resources too, and go to every 2025 session. On a shared process they go
    * only to sessions subscribed to exactly that resource (a broad subscription would otherwise
    * hear of other users' resources, which its route's `resources` rules never checked).
    */
-  /** Whether the process has a request of a session's to answer. */
-  get busy(): boolean {
-    return this.#pending.size > 0
-  }
-
   get singleUser(): boolean {
     return this.#config.mode !== 'shared'
   }

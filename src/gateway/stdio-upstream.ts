@@ -42,8 +42,12 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   const sessions = new Map<string, SessionEntry>()
   let shared: Bridge | undefined
   const perUser = new Map<string, Bridge>()
-  /** Whose each `user` process is: the user, and with `userTokenEnv` the client that signed in. */
-  const owners = new Map<Bridge, { user: string; clientId: string }>()
+  /**
+   * Whose each `user` process is (the user, and the client that signed in), and when a request
+   * last went to it by way of `bridgeFor` (a session's first, or any 2026-07-28 request; a 2025
+   * session's later requests are its `lastSeen`).
+   */
+  const owners = new Map<Bridge, { user: string; clientId: string; used: number }>()
   /**
    * `user` processes being started (the caller's IdP token is being fetched), by key: other
    * requests for the key wait for it, and on a failure make their own attempt (and answer).
@@ -93,7 +97,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
    */
   const makeRoom = (user: string, clientId: string): boolean => {
     const lastUse = (bridge: Bridge) => {
-      let last = 0
+      let last = owners.get(bridge)?.used ?? 0
       for (const entry of sessions.values()) {
         if (entry.bridge === bridge) last = Math.max(last, entry.lastSeen)
       }
@@ -147,7 +151,11 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         : JSON.stringify([who.issuer ?? null, who.subject, who.machine === true])
     const key = byGrant ? JSON.stringify([user, grantOf(call.token)]) : user
     const mine = perUser.get(key)
-    if (mine) return mine
+    if (mine) {
+      const owner = owners.get(mine)
+      if (owner) owner.used = Date.now()
+      return mine
+    }
     const pending = starting.get(key)
     // Another request of this sign-in is starting it: its process, or (if that failed) an
     // attempt and an answer of this request's own.
@@ -229,7 +237,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       // Once per process: one stopped to make room was counted off then.
       if (owners.delete(created)) countUser(user, -1)
     })
-    owners.set(created, { user, clientId: call.token.clientId })
+    owners.set(created, { user, clientId: call.token.clientId, used: Date.now() })
     perUser.set(key, created)
     return created
   }

@@ -11,6 +11,7 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import { connectAs, post, postInSession, serverEntry } from '../helpers/gateway.js'
+import { modernClient } from '../helpers/modern-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const BOB = { username: 'bob', password: 'builder' }
@@ -115,6 +116,17 @@ beforeAll(async () => {
           },
           {
             path: '/mine-capped',
+            upstream: {
+              kind: 'stdio',
+              mode: 'user',
+              userTokenEnv: 'USER_TOKEN',
+              maxProcessesPerUser: 2,
+              command: process.execPath,
+              args: [flaky],
+            },
+          },
+          {
+            path: '/mine-lru',
             upstream: {
               kind: 'stdio',
               mode: 'user',
@@ -366,6 +378,29 @@ describe('gatehouse serve → stdio servers', () => {
       await expect(connectAs(url, ADA, 'ada four')).rejects.toThrow(/503|Too many sessions/)
     } finally {
       await Promise.all(clients.map((c) => c.client.close()))
+    }
+  }, 60_000)
+
+  it("with userTokenEnv, counts a 2026-07-28 client's use when choosing the process that makes room", async () => {
+    const url = serve.routes['/mine-lru']!
+    const ada1 = await connectAs(url, ADA, 'ada one')
+    const [pid1] = text(await ada1.client.callTool({ name: 'token', arguments: {} })).split(' ')
+    // A 2026-07-28 client of Ada's: no session, its process used after ada one's.
+    const modern = await modernClient(url, ADA)
+    const pidOf = async () =>
+      text(await modern.client.callTool({ name: 'token', arguments: {} })).split(' ')[0]
+    const pidModern = await pidOf()
+    expect(pidModern).not.toBe(pid1)
+    const ada3 = await connectAs(url, ADA, 'ada three')
+    try {
+      // The least recently used one (ada one's) made room, not the one just used.
+      await ada3.client.callTool({ name: 'token', arguments: {} })
+      expect(await pidOf()).toBe(pidModern)
+      await expect(ada1.client.callTool({ name: 'token', arguments: {} })).rejects.toThrow(
+        /Session not found/,
+      )
+    } finally {
+      await Promise.all([ada1.client.close(), ada3.client.close(), modern.client.close()])
     }
   }, 60_000)
 
