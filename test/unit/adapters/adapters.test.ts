@@ -519,6 +519,31 @@ describe('node adapter', () => {
     expect(received).not.toContain('x'.repeat(6))
   })
 
+  it('closes the connection rather than leave a client waiting for bytes a body never sends', async () => {
+    // States 50 bytes, has 10: the client would wait for the other 40 on a keep-alive connection.
+    const port = await start(
+      toNodeHandler(
+        () =>
+          new Response(new Blob(['y'.repeat(10)]).stream(), {
+            headers: { 'content-length': '50', 'content-type': 'text/plain' },
+          }),
+      ),
+    )
+    const socket = net.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n')
+    const closed = await Promise.race([
+      once(socket, 'close').then(() => true),
+      new Promise<boolean>((resolve) =>
+        setTimeout(() => {
+          resolve(false)
+        }, 2000),
+      ),
+    ])
+    socket.destroy()
+    expect(closed).toBe(true)
+  })
+
   it('answers 500 server_error without detail when the handler throws', async () => {
     const port = await start(
       toNodeHandler(() => {
