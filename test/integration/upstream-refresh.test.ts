@@ -44,6 +44,14 @@ describe('upstream tokens', () => {
     return createGatehouse({
       config: {
         ...(refreshTokens ? { refreshTokens } : {}),
+        clientCredentials: { enabled: true },
+        clients: [
+          {
+            clientId: 'reporter',
+            clientSecret: 'r'.repeat(32),
+            grantTypes: ['client_credentials'],
+          },
+        ],
         issuer: GH,
         secret: 'u'.repeat(32),
         resources: [{ url: `${GH}/mcp` }],
@@ -129,6 +137,31 @@ describe('upstream tokens', () => {
     const a = await proxy.getUpstreamToken(token)
     const b = await proxy.getUpstreamToken(token)
     expect(a).toBe(b)
+    expect(tokenCalls()).toBe(before)
+  })
+
+  it('refuses a machine client, whose grant has no IdP sign-in, with access_denied (403), not invalid_token', async () => {
+    const { gh, proxy } = await signedIn()
+    const res = await gh.fetch(
+      new Request(`${GH}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`reporter:${'r'.repeat(32)}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${GH}/mcp` }),
+      }),
+    )
+    expect(res.status).toBe(200)
+    const { access_token } = (await res.json()) as { access_token: string }
+    const machine = (await gh.verifier.verifyToken(access_token)) as AccessToken
+    expect(machine.grantId).toBeDefined()
+    const before = tokenCalls()
+    await expect(proxy.getUpstreamToken(machine)).rejects.toMatchObject({
+      code: 'access_denied',
+      status: 403,
+      reason: 'no_upstream_tokens',
+    })
     expect(tokenCalls()).toBe(before)
   })
 
