@@ -239,6 +239,28 @@ async function sendCutOffBody(port: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 200))
 }
 
+/**
+ * A keep-alive `GET /` over a raw socket: what came back, and whether the server closed the
+ * connection within 2 s.
+ */
+async function keepAliveGet(port: number): Promise<{ closed: boolean; received: string }> {
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let received = ''
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
+  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n')
+  const closed = await Promise.race([
+    once(socket, 'close').then(() => true),
+    new Promise<boolean>((resolve) =>
+      setTimeout(() => {
+        resolve(false)
+      }, 2000),
+    ),
+  ])
+  socket.destroy()
+  return { closed, received }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe.each<Host>(['node', 'express', 'hono'])('%s adapter', (host) => {
@@ -501,20 +523,7 @@ describe('node adapter', () => {
           }),
       ),
     )
-    const socket = net.connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    let received = ''
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
-    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n')
-    const closed = await Promise.race([
-      once(socket, 'close').then(() => true),
-      new Promise<boolean>((resolve) =>
-        setTimeout(() => {
-          resolve(false)
-        }, 2000),
-      ),
-    ])
-    socket.destroy()
+    const { closed, received } = await keepAliveGet(port)
     expect(closed).toBe(true)
     expect(received).not.toContain('x'.repeat(6))
   })
@@ -529,19 +538,7 @@ describe('node adapter', () => {
           }),
       ),
     )
-    const socket = net.connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n')
-    const closed = await Promise.race([
-      once(socket, 'close').then(() => true),
-      new Promise<boolean>((resolve) =>
-        setTimeout(() => {
-          resolve(false)
-        }, 2000),
-      ),
-    ])
-    socket.destroy()
-    expect(closed).toBe(true)
+    expect((await keepAliveGet(port)).closed).toBe(true)
   })
 
   it('answers 500 server_error without detail when the handler throws', async () => {
