@@ -172,6 +172,11 @@ afterAll(async () => {
 
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text
 
+/** What the `token` tool says: the process's pid and the IdP token in its environment. */
+const tokenTool = async (client: {
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>
+}) => text(await client.callTool({ name: 'token', arguments: {} })).split(' ') as [string, string]
+
 describe('gatehouse serve → stdio servers', () => {
   it('shares one server-everything process between two users: answers, progress and lists reach the right caller', async () => {
     const url = serve.routes['/everything']!
@@ -306,8 +311,7 @@ describe('gatehouse serve → stdio servers', () => {
     const ada2 = await connectAs(url, ADA, 'ada two')
     const bob = await connectAs(url, BOB, 'bob app')
     try {
-      const pid = async (c: typeof ada1) =>
-        text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')[0]
+      const pid = async (c: typeof ada1) => (await tokenTool(c.client))[0]
       const [pidA1, pidA2, pidB] = await Promise.all([pid(ada1), pid(ada2), pid(bob)])
       expect(pidA2).toBe(pidA1)
       expect(pidA1).not.toBe(pidB)
@@ -322,8 +326,7 @@ describe('gatehouse serve → stdio servers', () => {
     const ada2 = await connectAs(url, ADA, 'ada two')
     const bob = await connectAs(url, BOB, 'bob app')
     try {
-      const ask = async (c: typeof ada1) =>
-        text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')
+      const ask = (c: typeof ada1) => tokenTool(c.client)
       const [[pidA1, tokenA1], [pidA2, tokenA2], [pidB, tokenB]] = await Promise.all([
         ask(ada1),
         ask(ada2),
@@ -333,12 +336,12 @@ describe('gatehouse serve → stdio servers', () => {
       // so neither client drives a process holding the other's.
       expect(new Set([pidA1, pidA2, pidB]).size).toBe(3)
       expect(new Set([tokenA1, tokenA2, tokenB]).size).toBe(3)
-      for (const token of [tokenA1, tokenA2, tokenB]) expect(token!.length).toBeGreaterThan(10)
+      for (const token of [tokenA1, tokenA2, tokenB]) expect(token.length).toBeGreaterThan(10)
       expect(tokenA1).not.toBe(ada1.provider.saved!.access_token)
       // A client's later sessions go to its own process again.
       const again = await connectAs(url, ADA, 'ada one')
       try {
-        const [pid] = text(await again.client.callTool({ name: 'token', arguments: {} })).split(' ')
+        const [pid] = await tokenTool(again.client)
         expect([pidA1, pidA2]).not.toContain(pid) // a new sign-in, a new grant
       } finally {
         await again.client.close()
@@ -355,8 +358,7 @@ describe('gatehouse serve → stdio servers', () => {
     const bob = await connectAs(url, BOB, 'bob app')
     const ada1 = await connectAs(url, ADA, 'ada one')
     const ada2 = await connectAs(url, ADA, 'ada two')
-    const pid = async (c: typeof ada1) =>
-      text(await c.client.callTool({ name: 'token', arguments: {} })).split(' ')[0]
+    const pid = async (c: typeof ada1) => (await tokenTool(c.client))[0]
     const clients = [bob, ada1, ada2]
     try {
       const [pidBob, pidA1] = [await pid(bob), await pid(ada1)]
@@ -384,11 +386,10 @@ describe('gatehouse serve → stdio servers', () => {
   it("with userTokenEnv, counts a 2026-07-28 client's use when choosing the process that makes room", async () => {
     const url = serve.routes['/mine-lru']!
     const ada1 = await connectAs(url, ADA, 'ada one')
-    const [pid1] = text(await ada1.client.callTool({ name: 'token', arguments: {} })).split(' ')
+    const [pid1] = await tokenTool(ada1.client)
     // A 2026-07-28 client of Ada's: no session, its process used after ada one's.
     const modern = await modernClient(url, ADA)
-    const pidOf = async () =>
-      text(await modern.client.callTool({ name: 'token', arguments: {} })).split(' ')[0]
+    const pidOf = async () => (await tokenTool(modern.client))[0]
     const pidModern = await pidOf()
     expect(pidModern).not.toBe(pid1)
     const ada3 = await connectAs(url, ADA, 'ada three')
@@ -408,7 +409,7 @@ describe('gatehouse serve → stdio servers', () => {
     const url = serve.routes['/mine-again']!
     const ada = await connectAs(url, ADA, 'ada again')
     try {
-      const [before] = text(await ada.client.callTool({ name: 'token', arguments: {} })).split(' ')
+      const [before] = await tokenTool(ada.client)
       const session = {
         'mcp-session-id': ada.transport.sessionId!,
         'mcp-protocol-version': '2025-06-18',
@@ -431,7 +432,7 @@ describe('gatehouse serve → stdio servers', () => {
       // A new session of the new sign-in runs in a process of its own.
       const again = await connectAs(url, ADA, 'ada again, new session')
       try {
-        const [pid] = text(await again.client.callTool({ name: 'token', arguments: {} })).split(' ')
+        const [pid] = await tokenTool(again.client)
         expect(pid).not.toBe(before)
       } finally {
         await again.client.close()
