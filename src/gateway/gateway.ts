@@ -81,6 +81,8 @@ interface RouteEntry {
   busy: number
   /** Open event streams (`GET`, 2026-07-28 listen) per caller (against `maxStreamsPerCaller`). */
   streams: Map<string, number>
+  /** The request ids each session has in flight through this instance (`idKey`). */
+  inFlight: Set<string>
 }
 
 /** Request headers a browser-based MCP client may send (CORS preflight). */
@@ -126,6 +128,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       limits: rateLimits(route, options.store, options.now ?? Date.now),
       busy: 0,
       streams: new Map(),
+      inFlight: new Set(),
     }
     entry.handler = gatehouse.protect((request, token) => serveRoute(entry, request, token), {
       resource: resource.url,
@@ -283,24 +286,43 @@ export function createGateway(options: GatewayOptions): Gateway {
    * client went away). Only POSTs with calls in them count: notifications and answers (a
    * cancellation, the client's answer to the server's question) are how calls end, so they pass
    * even at the cap, as do `DELETE`s and the open-ended `GET` stream.
+   *
+   * A request of a session whose id another request of that session still has in flight (through
+   * this instance) answers `400 -32600`: MCP never reuses an id within a session (basic
+   * §Requests), and the MCP server, answering both under one id, could put one's answer on the
+   * other's stream.
    */
   async function withinCap(entry: RouteEntry, call: UpstreamCall): Promise<Response> {
     if (opensStream(call)) return withinStreamCap(entry, call)
+    const ids = inFlightKeys(call)
+    for (const key of ids) {
+      if (entry.inFlight.has(key)) {
+        const id = call.messages?.find((m) => validID(m.id) && idKey(call, m.id) === key)?.id
+        return rpcError(
+          400,
+          RPC.invalidRequest,
+          'Invalid Request: a request of this session with this id is not answered yet',
+          id,
+        )
+      }
+    }
     const cap = entry.route.upstream.maxInFlight
-    if (cap === undefined || !carriesCalls(call)) return entry.upstream.handle(call)
-    if (entry.busy >= cap) {
+    const counted = cap !== undefined && carriesCalls(call)
+    if (!counted && ids.length === 0) return entry.upstream.handle(call)
+    if (counted && entry.busy >= cap) {
       const id = call.messages?.find((m) => validID(m.id))?.id
       return rpcError(503, RPC.busy, 'The MCP server is busy; try again later', id, {
         'retry-after': '1',
       })
     }
-    entry.busy++
+    if (counted) entry.busy++
+    for (const key of ids) entry.inFlight.add(key)
     let released = false
     const release = () => {
-      if (!released) {
-        released = true
-        entry.busy--
-      }
+      if (released) return
+      released = true
+      if (counted) entry.busy--
+      for (const key of ids) entry.inFlight.delete(key)
     }
     return heldUntilEnd(entry.upstream.handle(call), release)
   }
@@ -480,6 +502,24 @@ async function heldUntilEnd(answer: Promise<Response>, release: () => void): Pro
     release()
     throw error
   }
+}
+
+/**
+ * A request id within its session. `1` and `"1"` are two ids to JSON-RPC but one to a server that
+ * keys its calls by the id's text, so they count as one (a client never needs both at once).
+ */
+function idKey(call: UpstreamCall, id: unknown): string {
+  return `${call.sessionId ?? ''}\n${String(id)}`
+}
+
+/** The keys of the requests (method and id) of a POST in a session; none outside one. */
+function inFlightKeys(call: UpstreamCall): string[] {
+  if (call.sessionId === undefined || call.messages === undefined) return []
+  const keys: string[] = []
+  for (const m of call.messages) {
+    if (typeof m.method === 'string' && validID(m.id)) keys.push(idKey(call, m.id))
+  }
+  return keys
 }
 
 /** A request for an open-ended event stream: a `GET`, or a 2026-07-28 listen alone in its POST. */

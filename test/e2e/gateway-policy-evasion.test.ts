@@ -185,7 +185,7 @@ describe('gatehouse serve: policy cannot be read around', () => {
     }
   })
 
-  it('filters a list answer that arrives on another POST of the session under a reused id', async () => {
+  it('refuses a request reusing the id of one the session still has in flight, and frees the id with its answer', async () => {
     const url = serve.routes['/reuse']!
     const ada = await connectAs(url, ADA)
     try {
@@ -194,19 +194,36 @@ describe('gatehouse serve: policy cannot be read around', () => {
         'mcp-session-id': ada.transport.sessionId!,
         'mcp-protocol-version': '2025-06-18',
       }
+      const call = (id: number) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      })
+      // The server holds the list until a call arrives. A call under the list's id would take
+      // the list's answer onto its own stream (the SDK keeps one stream per id): refused.
       const list = post(url, token, { jsonrpc: '2.0', id: 5, method: 'tools/list' }, session)
-      const call = await post(
-        url,
-        token,
-        { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'echo', arguments: {} } },
-        session,
-      )
-      const text = await call.text()
-      // The list's answer came on the call's stream (the server moved id 5 there), filtered.
-      expect(text).toContain('"tools"')
-      expect(text).toContain('echo')
-      expect(text).not.toContain('secret-admin-tool')
-      void list.then((res) => res.body?.cancel()).catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const reused = await post(url, token, call(5), session)
+      expect(reused.status).toBe(400)
+      expect(await reused.json()).toMatchObject({
+        id: 5,
+        error: {
+          code: -32600,
+          message: 'Invalid Request: a request of this session with this id is not answered yet',
+        },
+      })
+      // Another id passes; the list then answers on its own stream, filtered.
+      const other = await post(url, token, call(6), session)
+      expect(other.status).toBe(200)
+      expect(await other.text()).toContain('called')
+      const listed = await (await list).text()
+      expect(listed).toContain('echo')
+      expect(listed).not.toContain('secret-admin-tool')
+      // Answered, id 5 is free again (the gateway forgets it; the server decides what it allows).
+      const again = await post(url, token, call(5), session)
+      expect(again.status).toBe(200)
+      expect(await again.text()).toContain('called')
     } finally {
       await ada.client.close()
     }
