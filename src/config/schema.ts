@@ -37,6 +37,7 @@ import { checkIdentityAssertion, IdentityAssertionSchema } from './identity-asse
 import { ClientCredentialsSchema } from './client-credentials-schema.js'
 import { TokenExchangeSchema, WorkloadIdentitySchema } from './token-exchange-schema.js'
 import { checkUpstream, UpstreamSchema } from './upstream-schema.js'
+import { checkQualifiedAuthority } from './qualified-authority.js'
 import { checkSubjectPrefixes } from './subject-prefixes.js'
 import { checkUpstreams, UpstreamsEntrySchema } from './upstreams-schema.js'
 import { opsFields } from './ops-schema.js'
@@ -130,6 +131,7 @@ export const ConfigSchema = z
     checkClients(c, ctx)
     checkIdentityAssertion(c, ctx)
     checkSubjectPrefixes(c, ctx)
+    checkQualifiedAuthority(c, ctx)
     checkAzureOnBehalfOf(c, ctx)
     checkOwnAudiences(c, ctx)
     checkResources(c, ctx)

@@ -19,6 +19,7 @@
  * email-authoritative IdP), and the grant records the IdP (`upstream_idp`), so refreshing the
  * IdP's token goes to the IdP that signed the user in (docs/providers/multiple.md).
  */
+import { AUTHORITY_LIST_CLAIMS } from '../config/qualified-authority.js'
 import { LINKED_SUBJECT_PREFIX } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { GrantRecord } from '../grants/grant-store.js'
@@ -95,6 +96,33 @@ export interface OAuthProxyOptions extends GatehouseProviderOptions {
 
 /** The grant claim naming the IdP (its `id`) that signed the user in, with several IdPs. */
 export const GRANT_IDP_CLAIM = 'upstream_idp'
+
+/**
+ * With `upstreams`, what an IdP asserts about a user's authority is named by that IdP, as its
+ * subjects are: each of `roles` and `groups` becomes `<id>:<value>`, and so does Entra's `tid`.
+ * Otherwise any IdP could give its users a role, group or directory that the operator meant as
+ * another IdP's (a partner IdP's administrators, or anyone who names a Hugging Face organisation),
+ * and with it the `/admin` page or a gateway rule. Config naming them must say whose they are
+ * (`checkQualifiedAuthority`).
+ */
+function qualifiedAuthority(
+  claims: Record<string, unknown> | undefined,
+  idp: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...claims }
+  for (const name of AUTHORITY_LIST_CLAIMS) {
+    const values = out[name]
+    if (values === undefined) continue
+    out[name] = Array.isArray(values)
+      ? values.filter((v): v is string => typeof v === 'string').map((v) => `${idp}:${v}`)
+      : []
+  }
+  if (out.tid !== undefined) {
+    if (typeof out.tid === 'string') out.tid = `${idp}:${out.tid}`
+    else delete out.tid
+  }
+  return out
+}
 
 /** The proxy's options with the profile's leg to the IdP filled in. */
 export type ResolvedProxyOptions = OAuthProxyOptions & {
@@ -333,7 +361,7 @@ export class OAuthProxy extends GatehouseProvider {
   async #identifyAt(entry: IdentityProviderEntry, result: UpstreamResult): Promise<UserIdentity> {
     const identity = await entry.profile.identify(result)
     const claims: Record<string, unknown> = {
-      ...identity.claims,
+      ...qualifiedAuthority(identity.claims, entry.id),
       [GRANT_IDP_CLAIM]: entry.id,
       upstream_sub: identity.subject,
     }

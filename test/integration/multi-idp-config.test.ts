@@ -95,4 +95,46 @@ describe('upstreams configuration', () => {
       /upstreams\.1\.upstream/,
     )
   })
+  it("refuses roles, groups and tenants that do not name their IdP (one IdP could give its users another's)", () => {
+    const two = [entry('corp'), entry('partner')]
+    expect(problems({ upstreams: two, admin: { enabled: true, roles: ['ops'] } })).toContain(
+      'admin.roles.0: with upstreams, name the identity provider this role comes from: "corp:ops"',
+    )
+    // An id that is not an upstream's names no IdP; nor does an empty name after it.
+    expect(problems({ upstreams: two, admin: { enabled: true, roles: ['gamma:ops'] } })).toContain(
+      'admin.roles.0',
+    )
+    expect(problems({ upstreams: two, admin: { enabled: true, roles: ['corp:'] } })).toContain(
+      'admin.roles.0',
+    )
+    const route = (allow: Record<string, unknown>, tools: Record<string, unknown> = {}) => ({
+      gateway: {
+        routes: [
+          { path: '/mcp', upstream: { kind: 'http', url: 'http://127.0.0.1:1/mcp' }, allow, tools },
+        ],
+      },
+    })
+    const refused = problems({
+      upstreams: two,
+      ...route(
+        { groups: ['staff'] },
+        { deploy: { roles: ['corp:ops', 'admin'], tenants: ['t1'] } },
+      ),
+    })
+    expect(refused).toContain('gateway.routes.0.allow.groups.0')
+    expect(refused).toContain('gateway.routes.0.tools.deploy.roles.1')
+    expect(refused).toContain('gateway.routes.0.tools.deploy.tenants.0')
+    expect(refused).not.toContain('roles.0')
+    expect(
+      problems({
+        upstreams: two,
+        admin: { enabled: true, roles: ['corp:ops'] },
+        ...route({ groups: ['partner:staff'] }, { deploy: { tenants: ['corp:t1'] } }),
+      }),
+    ).toBe('accepted')
+    // One IdP (`upstream`): names as the IdP sends them.
+    expect(problems({ upstream: oidc(), admin: { enabled: true, roles: ['ops'] } })).toBe(
+      'accepted',
+    )
+  })
 })
