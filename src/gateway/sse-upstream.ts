@@ -121,17 +121,19 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
 
   /**
    * The caller's credential for a request of theirs, got once: the messages are POSTed upstream
-   * in the background, so one that cannot be had is answered here, like the HTTP upstream does.
+   * in the background, so one that cannot be had is answered here, like the HTTP upstream does
+   * (under the id of the call's first request).
    */
-  const credentialFor = async (token: AccessToken): Promise<Credential | Response> => {
+  const credentialFor = async (call: UpstreamCall): Promise<Credential | Response> => {
     try {
-      return await credentialOf(token)
+      return await credentialOf(call.token)
     } catch (error) {
       if (error instanceof OAuthError && error.code === 'invalid_token') throw error
-      const refused = credentialRefusal(error)
+      const firstId = call.messages?.find((m) => validID(m.id))?.id
+      const refused = credentialRefusal(error, firstId)
       if (refused) return refused
       options.onError?.('no upstream credential for the caller')
-      return rpcError(502, RPC.internalError, 'the MCP server is unavailable')
+      return rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)
     }
   }
 
@@ -242,7 +244,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
         'retry-after': '10',
       })
     }
-    const credential = await credentialFor(call.token)
+    const credential = await credentialFor(call)
     if (credential instanceof Response) return credential
     const session = { token: call.token, credential } as Session
     // Every upstream request carries the caller's credential: a POST (a message) the one got for
@@ -368,7 +370,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       session.lastSeen = Date.now()
       // A new session got the credential for its first messages when it opened.
       if (call.sessionId !== undefined && call.messages !== undefined) {
-        const credential = await credentialFor(call.token)
+        const credential = await credentialFor(call)
         if (credential instanceof Response) return credential
         session.credential = credential
       }

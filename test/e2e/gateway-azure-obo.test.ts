@@ -3,7 +3,8 @@
  * stand-in (Gatehouse's upstream `kind: azure`), and the MCP server behind the route receives,
  * instead of anything of the client's, a token Entra issued by On-Behalf-Of for the configured
  * scopes. The stand-in records what the gateway sent; the token works at its Graph `/v1.0/me`.
- * A user for whom Entra refuses On-Behalf-Of (MFA demanded) gets a 502 and an audit event.
+ * A user for whom Entra refuses On-Behalf-Of (MFA demanded) gets a 502 and an audit event; a
+ * machine client (client credentials: no Entra sign-in) gets 403 -32003, and Entra is not asked.
  */
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -23,6 +24,7 @@ const SECRET = 'gateway-obo-entra-secret'
 const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read'
 const ADELE = { username: 'adele@contoso.example', password: 'adele-pw' }
 const MFA = { username: 'mfa@contoso.example', password: 'mfa-pw' }
+const REPORTER_SECRET = 'reporter-secret-that-is-long-enough!!'
 
 let entra: AzureStandIn
 let recorder: Awaited<ReturnType<typeof startRecorder>>
@@ -58,6 +60,16 @@ beforeAll(async () => {
     store: 'memory',
     config: {
       audit: { sink: 'file', file: auditFile },
+      // A machine client: its tokens come with no sign-in at Entra behind them.
+      clientCredentials: { enabled: true },
+      clients: [
+        {
+          clientId: 'reporter',
+          clientSecret: REPORTER_SECRET,
+          grantTypes: ['client_credentials'],
+          clientCredentialsScopes: ['tools.read'],
+        },
+      ],
       upstream: {
         kind: 'azure',
         tenantId: TENANT,
@@ -146,5 +158,75 @@ describe('azure-obo route credential', () => {
         reason: 'obo_refused',
       }),
     ])
+  }, 60_000)
+
+  it('answers a machine client 403 -32003 (not 401), audits no_upstream_tokens, and asks Entra nothing', async () => {
+    const url = serve.routes['/graph']!
+    const issued = await fetch(`${serve.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', resource: url }),
+    })
+    expect(issued.status).toBe(200)
+    const { access_token: token, scope } = (await issued.json()) as {
+      access_token: string
+      scope?: string
+    }
+    // It passes the route's scope check: the refusal is the credential's.
+    expect(scope).toBe('tools.read')
+    const toEntra = entra.requests.length
+    const seen = recorder.seen.length
+    const oboIssued = entra.issued.on_behalf_of
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'machine', version: '1' },
+        },
+      }),
+    })
+    expect(res.status).toBe(403)
+    expect(res.headers.get('www-authenticate')).toBeNull()
+    const text = await res.text()
+    expect(text).not.toContain(token)
+    const body = JSON.parse(text) as { id: unknown; error: { code: number; message: string } }
+    expect(body.error.code).toBe(-32003)
+    expect(body.error.message).toContain('signed in at the identity provider')
+    expect(body.id).toBe(5)
+    // No On-Behalf-Of request (nor any other) reached Entra, and nothing reached the upstream.
+    expect(entra.requests.length).toBe(toEntra)
+    expect(entra.issued.on_behalf_of).toBe(oboIssued)
+    expect(recorder.seen.length).toBe(seen)
+
+    let failed: Record<string, unknown>[] = []
+    for (let i = 0; i < 50 && failed.length === 0; i++) {
+      if (i > 0) await new Promise((done) => setTimeout(done, 100))
+      const lines = (await readFile(auditFile, 'utf8')).split('\n').filter((l) => l !== '')
+      failed = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.event === 'gateway_credential_failed' && e.clientId === 'reporter')
+    }
+    expect(failed).toEqual([
+      expect.objectContaining({
+        outcome: 'failure',
+        route: '/graph',
+        reason: 'no_upstream_tokens',
+      }),
+    ])
+    expect(failed[0]!.subject).toBeUndefined()
+    expect(JSON.stringify(failed)).not.toContain(token)
   }, 60_000)
 })
