@@ -20,8 +20,14 @@ export async function sha256(text: string): Promise<string> {
   return base64url.encode(new Uint8Array(digest))
 }
 
-/** Compares two strings in time that depends only on their lengths. */
+/**
+ * Compares two strings in time that depends only on their lengths. Anything but two non-empty
+ * strings is unequal: a signed cookie without the expected member (read as `undefined`, which
+ * encodes to nothing) must not match an empty form field.
+ */
 export function timingSafeEqual(a: string, b: string): boolean {
+  const known: unknown = a
+  if (typeof known !== 'string' || typeof b !== 'string' || a === '') return false
   const x = new TextEncoder().encode(a)
   const y = new TextEncoder().encode(b)
   let diff = x.length ^ y.length

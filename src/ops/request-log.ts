@@ -14,6 +14,18 @@ import { NO_TRACING, type Tracing } from './tracing.js'
 
 type Handler = (request: Request) => Promise<Response>
 
+/** The methods Gatehouse's endpoints answer; any other is counted, logged and traced as one. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
+/**
+ * The request's method as a bounded label: a client chooses the method, and runtimes other than
+ * Node's parser pass any token on, so an unknown one is `_OTHER` (as OpenTelemetry's HTTP
+ * conventions name it) instead of a new metrics series per name.
+ */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : '_OTHER'
+}
+
 export interface RequestLogOptions {
   logger: Logger
   metrics: Metrics
@@ -38,13 +50,14 @@ export function withRequestLog(handler: Handler, options: RequestLogOptions): Ha
   if (!tracing.enabled) return logged
   return (request) => {
     const route = options.routeOf(request)
+    const method = methodLabel(request.method)
     return tracing.span(
-      `${request.method} ${route}`,
+      `${method} ${route}`,
       {
         kind: 'server',
         request,
         attributes: {
-          'http.request.method': request.method,
+          'http.request.method': method,
           'http.route': route,
           'gatehouse.component': options.component,
         },
@@ -88,7 +101,10 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
       throw error
     }
     if (options.isUnhandled?.(response) === true) {
-      logger.debug({ requestId: context.requestId, method: request.method }, 'not handled')
+      logger.debug(
+        { requestId: context.requestId, method: methodLabel(request.method) },
+        'not handled',
+      )
       return response
     }
     line(response.status)
@@ -96,11 +112,12 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
 
     function line(status: number, thrown?: unknown): void {
       const durationMs = Math.round((performance.now() - started) * 100) / 100
-      metrics.request(route, request.method, status, durationMs / 1000)
+      const method = methodLabel(request.method)
+      metrics.request(route, method, status, durationMs / 1000)
       const fields: Record<string, unknown> = {
         component: options.component,
         requestId: context.requestId,
-        method: request.method,
+        method,
         route,
         status,
         durationMs,

@@ -135,7 +135,7 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
   }
   const upstreamError = params.get('error')
   if (upstreamError !== null) {
-    const reason = `upstream_${upstreamError.replace(/\W/g, '').slice(0, 40)}`
+    const reason = upstreamErrorReason(upstreamError)
     onError?.(new OAuthError('access_denied', 'the identity provider refused', { reason }))
     signInFailed(reason, upstreamError === 'access_denied')
     return upstreamError === 'access_denied'
@@ -192,3 +192,35 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
     })
   }
 }
+
+/**
+ * The audit and log reason for an IdP's error answer: one of the codes RFC 6749 §4.1.2.1, OpenID
+ * Connect Core §3.1.2.6 and GitHub define, else `upstream_error`. The `error` parameter comes through
+ * the browser, so anyone holding a transaction could otherwise write their own words into the
+ * security log.
+ */
+function upstreamErrorReason(error: string): string {
+  return UPSTREAM_ERRORS.has(error) ? `upstream_${error}` : 'upstream_error'
+}
+
+const UPSTREAM_ERRORS = new Set([
+  'access_denied',
+  'invalid_request',
+  'unauthorized_client',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'interaction_required',
+  'login_required',
+  'account_selection_required',
+  'consent_required',
+  'invalid_request_uri',
+  'invalid_request_object',
+  'request_not_supported',
+  'request_uri_not_supported',
+  'registration_not_supported',
+  // GitHub's own (its OAuth app docs, "Troubleshooting authorization request errors").
+  'redirect_uri_mismatch',
+  'application_suspended',
+])

@@ -78,6 +78,47 @@ describe('the /admin operator-token sign-in', () => {
     expect(later.headers.get('set-cookie')).toMatch(/^__Host-gh-admin=/)
   })
 
+  it('reads nothing of a cross-site POST and at most 16 KiB of any other', async () => {
+    t = await createTestGatehouse({ config: { admin: { enabled: true, token: OPERATOR_TOKEN } } })
+    const session = await signInForm(t)
+    /** A 64 MiB body that counts how much of it was read. */
+    const counting = () => {
+      let pulled = 0
+      const chunk = new Uint8Array(64 * 1024).fill(0x61)
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= 64 * 1024 * 1024) {
+            controller.close()
+            return
+          }
+          pulled += chunk.length
+          controller.enqueue(chunk)
+        },
+      })
+      return { stream, pulled: () => pulled }
+    }
+    for (const site of ['cross-site', 'same-origin']) {
+      const body = counting()
+      const res = await t.call('/admin', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          cookie: session.cookie,
+          'sec-fetch-site': site,
+        },
+        body: body.stream,
+        duplex: 'half',
+      } as RequestInit)
+      expect(res.status, site).toBe(403)
+      // The stream is asked ahead of the reader by at most a chunk or two.
+      expect(body.pulled(), site).toBeLessThanOrEqual(
+        site === 'cross-site' ? 128 * 1024 : 256 * 1024,
+      )
+    }
+    // A form of the page's size still signs in.
+    expect((await signIn(t, session, OPERATOR_TOKEN)).status).toBe(303)
+  })
+
   it('a right token within the limit signs in (nine failures do not lock it)', async () => {
     t = await createTestGatehouse({ config: { admin: { enabled: true, token: OPERATOR_TOKEN } } })
     const session = await signInForm(t)

@@ -127,6 +127,23 @@ describe('audit events of refusals and operations', () => {
     expect(events[0]!.subject).toBeUndefined()
   })
 
+  it("names an IdP error by its code only when it is a defined one: the browser carries it, so no caller's words reach the log", async () => {
+    for (const [error, reason] of [
+      ['server_error', 'upstream_server_error'],
+      ['refresh_token_reuse_grant_revoked\nadmin', 'upstream_error'],
+      ['x'.repeat(500), 'upstream_error'],
+    ] as const) {
+      const ua = new UserAgent({ [GH]: (r) => gh.fetch(r) })
+      const { clientId, txn, csrf } = await toConsent(ua)
+      expect((await consent(ua, txn, csrf, 'approve')).status).toBe(303)
+      events.length = 0
+      const q = new URLSearchParams({ state: txn, error, iss: idp.issuer })
+      const back = await ua.request(`${GH}/auth/callback?${q}`)
+      expect(back.status).toBe(302)
+      expect(events).toMatchObject([{ event: 'sign_in', outcome: 'failure', clientId, reason }])
+    }
+  })
+
   it('records a key rotation with the new key id', async () => {
     events.length = 0
     await gh.keys.rotate()

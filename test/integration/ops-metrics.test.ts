@@ -207,3 +207,25 @@ describe('active grants gauge', () => {
     expect(types.has('gatehouse_http_requests_total')).toBe(true)
   })
 })
+
+describe('request metrics labels', () => {
+  it('count a method the client made up as _OTHER: one series, however many names are sent', async () => {
+    const t = await start()
+    for (let i = 0; i < 50; i++) {
+      const res = await t.gh.fetch(new Request(`${ISSUER}/token`, { method: `M${String(i)}XAAAA` }))
+      expect(res.status).toBe(405)
+    }
+    await t.gh.fetch(new Request(`${ISSUER}/token`, { method: 'PUT' }))
+    const scraped = await t.gh.fetch(from('127.0.0.1'))
+    const { samples } = parsePrometheus(await scraped.text())
+    const methods = new Set(
+      samples
+        .filter((s) => s.name === 'gatehouse_http_requests_total' && s.labels.route === '/token')
+        .map((s) => s.labels.method),
+    )
+    expect([...methods].sort()).toEqual(['PUT', '_OTHER'])
+    expect(
+      sampleValue(samples, 'gatehouse_http_requests_total', { route: '/token', method: '_OTHER' }),
+    ).toBe(50)
+  })
+})
