@@ -224,7 +224,9 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
       } catch (error) {
         deps.onCredentialFailure?.(call.token, error)
-        const refused = credentialRefusal(error)
+        // Answered under the request's id, as HTTP routes answer it (JSON-RPC: null only when
+        // the id cannot be read).
+        const refused = credentialRefusal(error, call.messages?.find((m) => validID(m.id))?.id)
         if (refused) return refused
         throw error
       }

@@ -442,7 +442,7 @@ describe('gatehouse serve → stdio servers', () => {
     }
   }, 60_000)
 
-  it('with userTokenEnv, answers a machine client 403 -32003, each of its concurrent requests its own', async () => {
+  it('with userTokenEnv, answers a machine client 403 -32003, each of its concurrent requests its own, under its id', async () => {
     const url = serve.routes['/mine']!
     const issued = await fetch(`${serve.issuer}/token`, {
       method: 'POST',
@@ -466,10 +466,11 @@ describe('gatehouse serve → stdio servers', () => {
       })
     // Both wait on one start of the machine's process, which cannot have an IdP token.
     const answers = await Promise.all([initialize(1), initialize(2), initialize(3)])
-    for (const res of answers) {
+    for (const [i, res] of answers.entries()) {
       expect(res.status).toBe(403)
       expect(res.headers.get('www-authenticate')).toBeNull()
-      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32003)
+      // Each under its own request's id.
+      expect(await res.json()).toMatchObject({ id: i + 1, error: { code: -32003 } })
     }
   }, 60_000)
 
