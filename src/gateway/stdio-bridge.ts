@@ -43,6 +43,12 @@ interface Pending {
   deadline: CallDeadline
   /** The first `resources/subscribe` of this resource (its outcome is every waiting one's). */
   subscribing?: string
+  /**
+   * The session cancelled this first subscribe: it runs on for the others, but its answer is no
+   * longer the session's, whose id may since name another call (MCP forbids reusing it; a client
+   * may still do it).
+   */
+  withdrawn?: true
 }
 
 /** Notifications that say a list changed: safe to tell every session of a shared process. */
@@ -261,6 +267,7 @@ export class Bridge {
     // process; the session that cancelled it just does not take part in it.
     if (p.subscribing !== undefined) {
       this.#subscriptions.withdraw(session, p.subscribing)
+      p.withdrawn = true
       session.rewrites.delete(p.id)
       session.transport.forget(p.id)
       return
@@ -314,10 +321,12 @@ export class Bridge {
       timeoutMs: this.#config.timeoutSeconds * 1000,
       maxMs: this.#config.maxTimeoutSeconds * 1000,
       onTimeout: () => {
-        if (!this.#pending.delete(n)) return
+        const p = this.#pending.get(n)
+        if (!p) return
+        this.#pending.delete(n)
         this.#dropProgress(session, id)
         const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
-        this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
+        if (p.withdrawn !== true) this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
         // Too late for everyone; should the process still subscribe, it is told to stop.
         if (subscribing !== undefined) this.#subscriptions.settled(subscribing, error, true)
         // Sessions waiting for the shared answer fail too (else they would wait for ever); the
@@ -374,7 +383,7 @@ export class Bridge {
         this.#init = undefined
         for (const w of waiting) w()
       }
-      this.#reply(p.session, p.id, p.method, { ...msg, id: p.id })
+      if (p.withdrawn !== true) this.#reply(p.session, p.id, p.method, { ...msg, id: p.id })
       return
     }
     if (validID(msg.id)) {
@@ -446,6 +455,7 @@ export class Bridge {
     // Sessions that can answer: attached (a first subscribe outlives its session) and a client's.
     const waiting = new Set(
       [...this.#pending.values()]
+        .filter((p) => p.withdrawn !== true)
         .map((p) => p.session)
         .filter((s) => s.internal !== true && (this.#sessions.has(s) || this.#quiet.has(s))),
     )
@@ -475,14 +485,18 @@ export class Bridge {
 
   /** The session's call `id` in flight, with the bridge's id for it. */
   #find(session: BridgeSession, id: unknown): [number, Pending] | undefined {
-    for (const entry of this.#pending)
-      if (entry[1].session === session && entry[1].id === id) return entry
+    for (const entry of this.#pending) {
+      const p = entry[1]
+      if (p.session === session && p.id === id && p.withdrawn !== true) return entry
+    }
     return undefined
   }
 
   #latest(session: BridgeSession): ID | undefined {
     let found: ID | undefined
-    for (const p of this.#pending.values()) if (p.session === session) found = p.id
+    for (const p of this.#pending.values()) {
+      if (p.session === session && p.withdrawn !== true) found = p.id
+    }
     return found
   }
 
@@ -508,6 +522,7 @@ export class Bridge {
     if (this.#init?.result !== undefined) this.#initializedSent = true // re-sent on restart
     for (const p of pending) {
       p.deadline.clear()
+      if (p.withdrawn === true) continue
       this.#reply(p.session, p.id, p.method, {
         jsonrpc: '2.0',
         id: p.id,

@@ -452,20 +452,20 @@ describe('stdio: policy on answers', () => {
     expect(names(ping)).toEqual(['open'])
   }, 30_000)
 
-  it("filters the lists in an answer that reaches a request reusing a cancelled first subscribe's id", async () => {
+  it("never hands a cancelled first subscribe's late answer to a call that reuses its id, and cancels that call", async () => {
     const url = serve.routes['/policy']!
     const { send } = await rawSession(url, await tokenFor('/policy'))
-    // Id 5: the first subscribe of hold://p, which the process answers only on `release`. The
+    // Id 5: the first subscribe of hold://q, which the process answers only on `release`. The
     // client cancels it, so the id is free in the session, but the subscribe runs on at the
     // process (others may wait for its outcome).
     const leaving = new AbortController()
     const subscribing = send(
-      { id: 5, method: 'resources/subscribe', params: { uri: 'hold://p' } },
+      { id: 5, method: 'resources/subscribe', params: { uri: 'hold://q' } },
       leaving.signal,
     ).catch(() => undefined)
     await expect
       .poll(async () => logged(logOf('/policy')), { timeout: 5000, interval: 50 })
-      .toContain('+hold://p')
+      .toContain('+hold://q')
     const cancelled = await send({
       method: 'notifications/cancelled',
       params: { requestId: 5, reason: 'changed my mind' },
@@ -473,8 +473,8 @@ describe('stdio: policy on answers', () => {
     expect(cancelled.status).toBe(202)
     leaving.abort()
     await subscribing
-    // The client reuses id 5 for a call the process never answers; then the subscribe's answer
-    // comes, with a tools list in it. Whatever it reaches, the route's policy has been applied.
+    // The client reuses id 5 (MCP forbids it) for a call the process never answers; then the
+    // subscribe's answer comes. It was the cancelled subscribe's, so it reaches nobody.
     const reused = send({ id: 5, method: 'tools/call', params: { name: 'hang', arguments: {} } })
     let early: string | undefined
     void reused.then(async (r) => {
@@ -487,14 +487,48 @@ describe('stdio: policy on answers', () => {
       await send({ id: 6, method: 'tools/call', params: { name: 'release', arguments: {} } }),
     )
     expect(textOf(released)).toBe('released')
-    // What reaches it is the subscribe's answer: the bridge's request under id 5 was a
-    // `resources/subscribe`, the session's is now a `tools/call`, so no request is known for the
-    // answer and every list in it is filtered. (Unlike a cancelled call's late answer, which is
-    // dropped, gateway-cancel.test.ts; MCP does not let a client reuse an id in a session.)
-    const answer = await answerOf(await within(reused, 10_000, 'the answer to id 5'))
-    expect(answer.id).toBe(5)
-    expect(names(answer)).toEqual(['open'])
-    expect(JSON.stringify(answer)).not.toContain('secret')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(early).toBeUndefined()
+    // Cancelled, the call that reused id 5 ends without an answer of anyone's.
+    const second = await send({
+      method: 'notifications/cancelled',
+      params: { requestId: 5, reason: 'second thoughts' },
+    })
+    expect(second.status).toBe(202)
+    const ended = await within(reused, 10_000, 'the end of the call under id 5')
+    expect(await ended.text()).not.toContain('"result"')
+
+    // Id 7, while its cancelled subscribe still waits at the process: a cancellation of id 7 is
+    // for the call that reuses it, and the process is told to stop that call.
+    const leaving7 = new AbortController()
+    const subscribing7 = send(
+      { id: 7, method: 'resources/subscribe', params: { uri: 'hold://r' } },
+      leaving7.signal,
+    ).catch(() => undefined)
+    await expect
+      .poll(async () => logged(logOf('/policy')), { timeout: 5000, interval: 50 })
+      .toContain('+hold://r')
+    await send({ method: 'notifications/cancelled', params: { requestId: 7, reason: 'not r' } })
+    leaving7.abort()
+    await subscribing7
+    const hangs = (await logged(logOf('/policy'))).filter((l) => l === 'hang').length
+    const reused7 = send({ id: 7, method: 'tools/call', params: { name: 'hang', arguments: {} } })
+    await expect
+      .poll(async () => (await logged(logOf('/policy'))).filter((l) => l === 'hang').length, {
+        timeout: 5000,
+        interval: 50,
+      })
+      .toBe(hangs + 1)
+    await send({ method: 'notifications/cancelled', params: { requestId: 7, reason: 'third' } })
+    await expect
+      .poll(async () => logged(logOf('/policy')), { timeout: 5000, interval: 50 })
+      .toContain('cancelled: third')
+    expect(await (await within(reused7, 10_000, 'the call under id 7')).text()).not.toContain(
+      '"result"',
+    )
+    await answerOf(
+      await send({ id: 8, method: 'tools/call', params: { name: 'release', arguments: {} } }),
+    )
   }, 30_000)
 })
 
