@@ -490,6 +490,7 @@ async function operatorPage(
     cookies: await createCookieSigner(config.secret),
     audit: ops.audit,
     recentAudit: () => ops.recentAudit(),
+    sessions: store,
     addressOf,
     now,
   })

@@ -13,7 +13,7 @@
  * - Or, for headless use, the operator token (`admin.token`, compared in constant time, 10
  *   failures a minute per address; the limit is consulted before the compare, so after it even
  *   the right token is refused with 429 until the window ends), then a signed session cookie for
- *   `admin.sessionMinutes`.
+ *   `admin.sessionMinutes`, whose session the store holds until then or until sign-out.
  * - Every POST (sign-in included) needs the CSRF token of the session cookie in the form and a
  *   same-origin `Sec-Fetch-Site` (or `Origin`), as the consent page does.
  * - Plain HTML: no scripts, a style allowed by its hash only, `frame-ancestors 'none'`,
@@ -25,12 +25,14 @@ import type { ResolvedConfig } from '../config/schema.js'
 import type { Route } from '../http/app.js'
 import { readCookie, serializeCookie, type CookieSigner } from '../http/cookies.js'
 import { readBodyText } from '../http/params.js'
-import { randomToken, timingSafeEqual } from '../http/random.js'
+import { randomToken, sha256, timingSafeEqual } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
 import { escapeHTML } from '../http/responses.js'
 import { AdminError, type Admin } from './admin.js'
 import type { AuditEvent, AuditSink } from '../audit-event.js'
 import { secretsEqual } from '../ops/metrics-access.js'
+import { storageKey } from '../storage/keys.js'
+import type { Store } from '../storage/store.js'
 
 /** The largest form the page's buttons send (a CSRF token, an action and an id or two). */
 const FORM_BYTES = 16 * 1024
@@ -60,6 +62,11 @@ export interface AdminPageDeps {
   audit: AuditSink
   recentAudit: () => readonly AuditEvent[]
   addressOf: (request: Request) => string | undefined
+  /**
+   * Where operator-token sessions are kept while they last (`admin-session:`), so that signing out
+   * ends one on the server, not only in the browser that signed out.
+   */
+  sessions: Pick<Store, 'get' | 'set' | 'delete'>
   now: () => number
 }
 
@@ -70,6 +77,8 @@ export interface AdminPageDeps {
  */
 interface Session {
   csrf: string
+  /** An operator-token session's id: it lasts while the store holds it. */
+  sid?: string
   /** Milliseconds since the epoch. */
   exp: number
   operator: boolean
@@ -137,13 +146,23 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
   /** The actor of a signed-in session (audit events name it), or `undefined`. */
   async function actorOf(current: Session | undefined): Promise<string | undefined> {
     if (current === undefined) return undefined
-    if (current.operator) return tokenMode ? ADMIN_PAGE_ACTOR : undefined
+    if (current.operator) {
+      const live = tokenMode && current.sid !== undefined && (await operatorSession(current.sid))
+      return live ? ADMIN_PAGE_ACTOR : undefined
+    }
     const { subject, grantId } = current
     if (signIn === undefined || subject === undefined || grantId === undefined) return undefined
     if (admittedBy(subject, current.roles ?? []) === undefined) return undefined
     if (!(await signIn.active(grantId))) return undefined
     return `${ADMIN_PAGE_ACTOR}:${subject}`
   }
+
+  /** The store key of an operator session (its id hashed: the store never holds the cookie's). */
+  const operatorKey = async (sid: string) => storageKey.adminSession(await sha256(sid))
+
+  /** Whether an operator session is still held (signing out deletes it). */
+  const operatorSession = async (sid: string) =>
+    (await deps.sessions.get(await operatorKey(sid))) !== undefined
 
   async function session(request: Request): Promise<Session | undefined> {
     const value = await cookies.verify<Session>(readCookie(request, COOKIE, secure))
@@ -163,6 +182,16 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
       exp: now() + minutes * 60_000,
       operator,
       ...(who ?? {}),
+    }
+    if (operator) {
+      fresh.sid = randomToken(32)
+      await deps.sessions.set(
+        await operatorKey(fresh.sid),
+        { exp: fresh.exp },
+        {
+          ttlSeconds: minutes * 60,
+        },
+      )
     }
     const cookie = serializeCookie(COOKIE, await cookies.sign(fresh), {
       secure,
@@ -454,8 +483,9 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
     const actor = await actorOf(current)
     if (actor === undefined) return redirect('')
     if (action === 'sign-out') {
-      // A Gatehouse sign-in's grant goes with its session.
+      // A Gatehouse sign-in's grant goes with its session; an operator session's record too.
       if (current.grantId !== undefined) await signIn?.end(current.grantId)
+      if (current.sid !== undefined) await deps.sessions.delete(await operatorKey(current.sid))
       return redirect('', serializeCookie(COOKIE, '', { secure, maxAgeSeconds: 0 }))
     }
     const admin = deps.adminFor(actor)

@@ -37,6 +37,8 @@ export const SIGNING_KEY_ROTATION_PREFIX = 'signing-keys:rotation:'
 export const STORE_CHECK_PREFIX = 'admin-check:'
 /** Gateway session ownership: `gw-session:{sha256(route + " " + session id)}`. */
 export const GATEWAY_SESSION_PREFIX = 'gw-session:'
+/** Live operator-token sessions of the `/admin` page: `admin-session:{sha256(session id)}`. */
+export const ADMIN_SESSION_PREFIX = 'admin-session:'
 
 /** The key of each record, from its id or the hash the record is found by. */
 export const storageKey = {
@@ -56,4 +58,5 @@ export const storageKey = {
   signingKeyRotationLock: (kid: string): string => SIGNING_KEY_ROTATION_PREFIX + kid,
   storeCheck: (id: string): string => STORE_CHECK_PREFIX + id,
   gatewaySession: (hash: string): string => GATEWAY_SESSION_PREFIX + hash,
+  adminSession: (hash: string): string => ADMIN_SESSION_PREFIX + hash,
 } as const

@@ -119,6 +119,47 @@ describe('the /admin operator-token sign-in', () => {
     expect((await signIn(t, session, OPERATOR_TOKEN)).status).toBe(303)
   })
 
+  it('ends an operator session on the server at sign-out: a copy of its cookie opens nothing', async () => {
+    t = await createTestGatehouse({ config: { admin: { enabled: true, token: OPERATOR_TOKEN } } })
+    const signedIn = await signIn(t, await signInForm(t), OPERATOR_TOKEN)
+    expect(signedIn.status).toBe(303)
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0]!
+    const copy = cookie
+    const page = await t.call('/admin', { headers: { cookie } })
+    expect(await page.text()).toContain('id="sign-out"')
+    const csrf = /name="csrf" value="([^"]+)"/.exec(
+      await (await t.call('/admin', { headers: { cookie } })).text(),
+    )?.[1]
+    const out = await t.call('/admin', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie,
+        'sec-fetch-site': 'same-origin',
+        origin: ISSUER,
+      },
+      body: new URLSearchParams({ csrf: csrf!, action: 'sign-out' }).toString(),
+    })
+    expect(out.status).toBe(303)
+    // The copy still carries a valid signature and expiry; the server no longer holds its session.
+    const after = await t.call('/admin', { headers: { cookie: copy } })
+    const html = await after.text()
+    expect(html).not.toContain('id="sign-out"')
+    expect(html).toContain('name="token"')
+    const revoke = await t.call('/admin', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: copy,
+        'sec-fetch-site': 'same-origin',
+        origin: ISSUER,
+      },
+      body: new URLSearchParams({ csrf: csrf!, action: 'keys.rotate' }).toString(),
+    })
+    expect(revoke.status).toBe(303)
+    expect(revoke.headers.get('location')).not.toContain('result=rotated')
+  })
+
   it('a right token within the limit signs in (nine failures do not lock it)', async () => {
     t = await createTestGatehouse({ config: { admin: { enabled: true, token: OPERATOR_TOKEN } } })
     const session = await signInForm(t)

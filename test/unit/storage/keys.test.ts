@@ -27,6 +27,7 @@ describe('storage keys', () => {
       signingKeyRotationLock: storageKey.signingKeyRotationLock('k'),
       storeCheck: storageKey.storeCheck('r'),
       gatewaySession: storageKey.gatewaySession('h'),
+      adminSession: storageKey.adminSession('h'),
     }).toEqual({
       client: 'client:c1',
       transaction: 'txn:t1',
@@ -44,6 +45,7 @@ describe('storage keys', () => {
       signingKeyRotationLock: 'signing-keys:rotation:k',
       storeCheck: 'admin-check:r',
       gatewaySession: 'gw-session:h',
+      adminSession: 'admin-session:h',
     })
   })
 
@@ -56,7 +58,7 @@ describe('storage keys', () => {
     const prefixes = Object.entries(keys)
       .filter(([name]) => name.endsWith('_PREFIX') || name === 'SIGNING_KEYS')
       .map(([, value]) => value as string)
-    expect(prefixes).toHaveLength(16)
+    expect(prefixes).toHaveLength(17)
     for (const prefix of prefixes) {
       expect([prefix, rows.some((row) => row.startsWith(prefix))]).toEqual([prefix, true])
     }
