@@ -268,13 +268,14 @@ export class Bridge {
     if (p.subscribing !== undefined) {
       this.#subscriptions.withdraw(session, p.subscribing)
       p.withdrawn = true
+      this.#dropProgress(n)
       session.rewrites.delete(p.id)
       session.transport.forget(p.id)
       return
     }
     p.deadline.clear()
     this.#pending.delete(n)
-    this.#dropProgress(session, p.id)
+    this.#dropProgress(n)
     session.rewrites.delete(p.id)
     this.#process.send({ ...msg, params: { ...params, requestId: n } })
     session.transport.forget(p.id)
@@ -324,7 +325,7 @@ export class Bridge {
         const p = this.#pending.get(n)
         if (!p) return
         this.#pending.delete(n)
-        this.#dropProgress(session, id)
+        this.#dropProgress(n)
         const error = { code: RPC.internalError, message: 'the MCP server did not answer in time' }
         if (p.withdrawn !== true) this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
         // Too late for everyone; should the process still subscribe, it is told to stop.
@@ -353,7 +354,7 @@ export class Bridge {
     if (!this.#process.send({ ...msg, id: n, params })) {
       deadline.clear()
       this.#pending.delete(n)
-      this.#dropProgress(session, id)
+      this.#dropProgress(n)
       const error = { code: RPC.internalError, message: 'the MCP server is not running' }
       this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
       if (subscribing !== undefined) this.#subscriptions.settled(subscribing, error)
@@ -368,7 +369,7 @@ export class Bridge {
       if (!p || n === undefined) return
       p.deadline.clear()
       this.#pending.delete(n)
-      this.#dropProgress(p.session, p.id)
+      this.#dropProgress(n)
       if (p.subscribing !== undefined) {
         this.#subscriptions.settled(
           p.subscribing,
@@ -477,9 +478,14 @@ export class Bridge {
   }
 
   /** Forgets the progress tokens of a call that ended (answered, timed out or not sent). */
-  #dropProgress(session: BridgeSession, id: ID): void {
+  /**
+   * Forgets the progress of the bridge's request `n`. By `n`, not by the session's id: a client
+   * may reuse the id of a withdrawn first subscribe (MCP forbids it), and that call's progress
+   * must live on when the subscribe's answer comes.
+   */
+  #dropProgress(n: number): void {
     for (const [token, entry] of this.#progress) {
-      if (entry.session === session && entry.related === id) this.#progress.delete(token)
+      if (entry.n === n) this.#progress.delete(token)
     }
   }
 

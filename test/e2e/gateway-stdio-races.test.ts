@@ -33,7 +33,8 @@ const GRACE = { username: 'grace', password: 'hopper' }
 
 /**
  * The process. `ping` is answered with a `tools` list (`open` and `secret`). Tools: `pid`, `hang`
- * (never answered), `release` (answers the held subscribes), `touch` (updates a resource). A
+ * (never answered), `waitprogress` (held: on `release` it sends progress, then answers), `release`
+ * (answers the held subscribes, then the held calls), `touch` (updates a resource). A
  * subscribe of a `hold:` resource is answered on `release`, with a `tools` list in its result; the
  * first subscribe of each `flaky:` resource is refused, and that of each `holdno:` resource is
  * refused on `release`.
@@ -47,6 +48,7 @@ const out = (m) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...m })
 const tools = (names) => names.map((name) => ({ name, inputSchema: { type: 'object' } }))
 const text = (id, value) => out({ id, result: { content: [{ type: 'text', text: String(value) }] } })
 const held = []
+const heldCalls = []
 const refused = new Set()
 rl.on('line', (line) => {
   const m = JSON.parse(line)
@@ -80,8 +82,14 @@ rl.on('line', (line) => {
   switch (m.params.name) {
     case 'pid': return text(m.id, process.pid)
     case 'hang': log('hang'); return
+    case 'waitprogress':
+      return heldCalls.push(() => {
+        out({ method: 'notifications/progress', params: { progressToken: m.params._meta.progressToken, progress: 1 } })
+        text(m.id, 'progressed')
+      })
     case 'release':
       for (const answer of held.splice(0)) answer()
+      for (const answer of heldCalls.splice(0)) answer()
       return text(m.id, 'released')
     case 'touch':
       out({ method: 'notifications/resources/updated', params: { uri: args.uri } })
@@ -529,6 +537,40 @@ describe('stdio: policy on answers', () => {
     await answerOf(
       await send({ id: 8, method: 'tools/call', params: { name: 'release', arguments: {} } }),
     )
+  }, 30_000)
+})
+
+describe('stdio: a call reusing the id of a withdrawn first subscribe', () => {
+  it('keeps its own progress when the subscribe is answered first', async () => {
+    const url = serve.routes['/policy']!
+    const { send } = await rawSession(url, await tokenFor('/policy'))
+    const leaving = new AbortController()
+    const subscribing = send(
+      { id: 9, method: 'resources/subscribe', params: { uri: 'hold://s' } },
+      leaving.signal,
+    ).catch(() => undefined)
+    await expect
+      .poll(async () => logged(logOf('/policy')), { timeout: 5000, interval: 50 })
+      .toContain('+hold://s')
+    await send({ method: 'notifications/cancelled', params: { requestId: 9, reason: 'not s' } })
+    leaving.abort()
+    await subscribing
+    // Id 9 again (MCP forbids it), a call with a progress token; on `release` the process answers
+    // the withdrawn subscribe, then sends the call's progress, then its result.
+    const call = send({
+      id: 9,
+      method: 'tools/call',
+      params: { name: 'waitprogress', arguments: {}, _meta: { progressToken: 'mine' } },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const released = await answerOf(
+      await send({ id: 10, method: 'tools/call', params: { name: 'release', arguments: {} } }),
+    )
+    expect(textOf(released)).toBe('released')
+    const body = await (await within(call, 10_000, 'the call under id 9')).text()
+    expect(body).toContain('"progressToken":"mine"')
+    expect(body).toContain('progressed')
+    expect(body).not.toContain('"tools"')
   }, 30_000)
 })
 
