@@ -297,7 +297,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     const ids = inFlightKeys(call)
     for (const key of ids) {
       if (entry.inFlight.has(key)) {
-        const id = call.messages?.find((m) => validID(m.id) && idKey(call, m.id) === key)?.id
+        const id = call.messages?.find(
+          (m) => typeof m.method === 'string' && validID(m.id) && idKey(call, m.id) === key,
+        )?.id
         return rpcError(
           400,
           RPC.invalidRequest,

@@ -133,15 +133,17 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
     if (invalid !== undefined) return rpcError(400, RPC.invalidParams, invalid, msg.id)
   }
   // Two requests of one batch with one id: their answers cannot be told apart, so policy could
-  // filter one's answer (a `tools/list`) as the other's (a `ping`). An id names one request.
+  // filter one's answer (a `tools/list`) as the other's (a `ping`). An id names one request, and
+  // `1` and `"1"` count as one (a server may key its calls by the id's text), as across POSTs.
   if (list.length > 1) {
-    const ids = new Set<unknown>()
+    const ids = new Set<string>()
     for (const m of list as RPCMessage[]) {
       if (typeof m.method !== 'string' || !validID(m.id)) continue
-      if (ids.has(m.id)) {
+      const key = String(m.id)
+      if (ids.has(key)) {
         return rpcError(400, RPC.invalidRequest, 'Invalid Request: two requests with one id', m.id)
       }
-      ids.add(m.id)
+      ids.add(key)
     }
   }
   return list as RPCMessage[]

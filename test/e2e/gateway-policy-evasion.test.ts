@@ -164,6 +164,18 @@ describe('gatehouse serve: policy cannot be read around', () => {
       )
       expect(same.status).toBe(400)
       expect(((await same.json()) as { error: { code: number } }).error.code).toBe(-32600)
+      // `5` and `"5"` are one id to a server that keys calls by the id's text.
+      const spelled = await post(
+        url,
+        token,
+        [
+          { jsonrpc: '2.0', id: 5, method: 'tools/list' },
+          { jsonrpc: '2.0', id: '5', method: 'ping' },
+        ],
+        session,
+      )
+      expect(spelled.status).toBe(400)
+      expect(((await spelled.json()) as { error: { code: number } }).error.code).toBe(-32600)
       // Two ids: the batch goes through, and the list is filtered.
       const apart = await post(
         url,
