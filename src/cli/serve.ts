@@ -4,6 +4,7 @@
  * opens the store, optionally starts the embedded dev IdP, and serves the OAuth endpoints and the
  * gateway routes on one listener. CIMD is on by default, through the DNS-pinned Node transport.
  */
+import { authorityReadable } from '../config/qualified-authority.js'
 import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
@@ -227,7 +228,7 @@ function groupsFromGrants(gatehouse: Gatehouse): (token: AccessToken) => Promise
     const hit = cache.get(token.grantId)
     if (hit && hit.until > now) return hit.groups
     const grant = await gatehouse.base.grants.get(token.grantId)
-    const raw = grant?.claims?.groups
+    const raw = authorityReadable(grant?.claims) ? grant?.claims?.groups : undefined
     const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : []
     if (cache.size >= 10_000) cache.clear()
     cache.set(token.grantId, { groups, until: now + 60_000 })

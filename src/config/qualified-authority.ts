@@ -10,6 +10,19 @@ import type { z } from 'zod'
 /** The list claims an IdP asserts a user's authority with. */
 export const AUTHORITY_LIST_CLAIMS = ['roles', 'groups'] as const
 
+/** Set in the claims of a grant whose roles, groups and `tid` were named by their IdP. */
+export const AUTHORITY_NAMED_CLAIM = 'authority_named'
+
+/**
+ * Whether a grant's roles, groups and `tid` may be read: the grant is not from `upstreams` (no
+ * `upstream_idp`, the claim the OAuth proxy records), or they were named by their IdP at sign-in.
+ * A grant made through `upstreams` before they were named holds them as its IdP sent them, and
+ * refreshing it does not ask the IdP again: they count for nothing until the user signs in anew.
+ */
+export function authorityReadable(claims: Readonly<Record<string, unknown>> | undefined): boolean {
+  return typeof claims?.upstream_idp !== 'string' || claims[AUTHORITY_NAMED_CLAIM] === true
+}
+
 const RULE_FIELDS = ['roles', 'groups', 'tenants'] as const
 
 interface Rule {

@@ -6,6 +6,7 @@
  * (RFC 9449) the access token carries `cnf.jkt` and `token_type` is `DPoP`; a public client's
  * refresh token is bound to the same key (`refreshTokenJkt`).
  */
+import { authorityReadable } from '../config/qualified-authority.js'
 import { refreshTokenLifetime } from './refresh-policy.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { randomToken, sha256, type Sha256Function } from '../http/random.js'
@@ -149,7 +150,10 @@ export class TokenIssuer {
 function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   const claims: Record<string, unknown> = {}
   const kept = grant.claims
-  const roles = kept?.roles
+  // Roles and `tid` that were never named by their IdP, in a grant from `upstreams`, count for
+  // nothing (config/qualified-authority.ts).
+  const authority = authorityReadable(kept)
+  const roles = authority ? kept?.roles : undefined
   if (Array.isArray(roles) && roles.every((r) => typeof r === 'string')) claims.roles = roles
   if (grant.identityProvider !== undefined) claims.idp = grant.identityProvider
   if (grant.grantType !== undefined) claims.gty = grant.grantType
@@ -159,7 +163,7 @@ function tokenClaims(grant: GrantRecord): Record<string, unknown> {
   if (typeof kept?.upstream_iss === 'string' && grant.subject !== '') {
     const sub = typeof kept.upstream_sub === 'string' ? kept.upstream_sub : grant.subject
     const upstream: Record<string, string> = { iss: kept.upstream_iss, sub }
-    if (typeof kept.tid === 'string') upstream.tid = kept.tid
+    if (authority && typeof kept.tid === 'string') upstream.tid = kept.tid
     if (typeof kept.oid === 'string') upstream.oid = kept.oid
     claims.upstream = upstream
   }

@@ -19,7 +19,7 @@
  * email-authoritative IdP), and the grant records the IdP (`upstream_idp`), so refreshing the
  * IdP's token goes to the IdP that signed the user in (docs/providers/multiple.md).
  */
-import { AUTHORITY_LIST_CLAIMS } from '../config/qualified-authority.js'
+import { AUTHORITY_LIST_CLAIMS, AUTHORITY_NAMED_CLAIM } from '../config/qualified-authority.js'
 import { LINKED_SUBJECT_PREFIX } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import type { GrantRecord } from '../grants/grant-store.js'
@@ -109,7 +109,7 @@ function qualifiedAuthority(
   claims: Record<string, unknown> | undefined,
   idp: string,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...claims }
+  const out: Record<string, unknown> = { ...claims, [AUTHORITY_NAMED_CLAIM]: true }
   for (const name of AUTHORITY_LIST_CLAIMS) {
     const values = out[name]
     if (values === undefined) continue

@@ -110,42 +110,52 @@ describe('several IdPs: roles, groups and tenant are named by the IdP that asser
     expect(admitted.html).toContain('Signed in as <code>alpha|mallory</code>')
   })
 
-  it("carries the IdP's name on the roles of the access token and on the grant's groups and tid", async () => {
-    const claimsThrough = async (idp: string) => {
-      const ua = new UserAgent()
-      const reg = await ua.request(`${base}/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ redirect_uris: [CLIENT_CB], token_endpoint_auth_method: 'none' }),
-      })
-      const { client_id } = (await reg.json()) as { client_id: string }
-      const { verifier, challenge } = pkcePair()
-      const query = new URLSearchParams({
-        response_type: 'code',
-        client_id,
+  /** Signs a new public client in through `idp`; its tokens and the verified access token. */
+  async function signInThrough(idp: string) {
+    const ua = new UserAgent()
+    const reg = await ua.request(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: [CLIENT_CB],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+      }),
+    })
+    const { client_id } = (await reg.json()) as { client_id: string }
+    const { verifier, challenge } = pkcePair()
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id,
+      redirect_uri: CLIENT_CB,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      resource: `${base}/mcp`,
+    })
+    const back = await approveAndSignIn(ua, `${base}/authorize?${query}`, MALLORY, CLIENT_CB, idp)
+    const token = await ua.request(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: back.searchParams.get('code')!,
         redirect_uri: CLIENT_CB,
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
+        client_id,
+        code_verifier: verifier,
         resource: `${base}/mcp`,
-      })
-      const back = await approveAndSignIn(ua, `${base}/authorize?${query}`, MALLORY, CLIENT_CB, idp)
-      const token = await ua.request(`${base}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          code: back.searchParams.get('code')!,
-          redirect_uri: CLIENT_CB,
-          client_id,
-          code_verifier: verifier,
-          resource: `${base}/mcp`,
-        }).toString(),
-      })
-      const { access_token } = (await token.json()) as { access_token: string }
-      return gh.verifyBearer(
-        new Request(`${base}/mcp`, { headers: { authorization: `Bearer ${access_token}` } }),
-      )
-    }
+      }).toString(),
+    })
+    const tokens = (await token.json()) as { access_token: string; refresh_token: string }
+    return { clientId: client_id, tokens, verified: await verified(tokens.access_token) }
+  }
+
+  const verified = (accessToken: string) =>
+    gh.verifyBearer(
+      new Request(`${base}/mcp`, { headers: { authorization: `Bearer ${accessToken}` } }),
+    )
+
+  it("carries the IdP's name on the roles of the access token and on the grant's groups and tid", async () => {
+    const claimsThrough = async (idp: string) => (await signInThrough(idp)).verified
     const viaBeta = await claimsThrough('beta')
     expect(viaBeta.roles).toEqual(['beta:ops'])
     expect(viaBeta.upstream?.tenantId).toBe('beta:t1')
@@ -153,5 +163,37 @@ describe('several IdPs: roles, groups and tenant are named by the IdP that asser
     expect(viaAlpha.roles).toEqual(['alpha:ops'])
     const grant = await gh.base.grants.get(viaAlpha.grantId!)
     expect(grant?.claims?.groups).toEqual(['alpha:staff'])
+  })
+  it('reads no roles, groups or tid from a grant made through upstreams before they were named', async () => {
+    const { clientId, tokens, verified: first } = await signInThrough('beta')
+    const grantId = first.grantId!
+    // As such a grant was stored: the IdP's claims as sent, here a partner IdP's literal
+    // `alpha:ops`, and no mark that Gatehouse named them.
+    const grant = (await gh.base.grants.get(grantId))!
+    const claims: Record<string, unknown> = {
+      ...grant.claims,
+      roles: ['alpha:ops'],
+      groups: ['alpha:staff'],
+      tid: 'alpha:t1',
+    }
+    delete claims.authority_named
+    expect(await gh.base.grants.update(grantId, { ...grant, claims })).toBe(true)
+    const refreshed = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+        client_id: clientId,
+        resource: `${base}/mcp`,
+      }).toString(),
+    })
+    expect(refreshed.status, await refreshed.clone().text()).toBe(200)
+    const again = await verified(
+      ((await refreshed.json()) as { access_token: string }).access_token,
+    )
+    expect(again.roles).toBeUndefined()
+    expect(again.upstream?.tenantId).toBeUndefined()
+    expect(again.upstream?.issuer).toBe(beta.issuer)
   })
 })
