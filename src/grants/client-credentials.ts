@@ -152,13 +152,22 @@ export async function exchangeClientCredentials<T>(
     )
   }
   const scopes = grantedScopes(deps.config, client, request)
-  // A client the operator did not list gets nothing without a scope: machine clients that let
-  // themselves in (registration, metadata documents) never hold a token with no scope, which a
-  // resource requiring none would accept for everything.
-  if (scopes.length === 0 && !deps.config.clients.some((c) => c.clientId === client.client_id)) {
-    throw new OAuthError('invalid_scope', 'no scope may be granted to this client', {
-      reason: 'client_credentials_no_scope',
-    })
+  // A token with no scope, which a resource requiring none accepts for everything, goes only to a
+  // client the operator listed with no `clientCredentialsScopes` at all (resources and gateway
+  // rules then decide by its id). Machine clients that let themselves in (registration, metadata
+  // documents) never get one; nor does a client whose allow-list (or workload policy) has nothing
+  // for this resource: its scopes were meant for another.
+  if (scopes.length === 0) {
+    const listed = deps.config.clients.find((c) => c.clientId === client.client_id)
+    const scopeless =
+      listed !== undefined &&
+      (listed.clientCredentialsScopes ?? []).length === 0 &&
+      client.scope === undefined
+    if (!scopeless) {
+      throw new OAuthError('invalid_scope', 'no scope may be granted to this client here', {
+        reason: 'client_credentials_no_scope',
+      })
+    }
   }
   const record: GrantRecord = {
     clientId: client.client_id,

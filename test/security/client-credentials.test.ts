@@ -77,6 +77,17 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
         clientCredentialsScopes: ['mcp:read', 'mcp:write'],
       },
       {
+        clientId: 'narrow-machine',
+        clientSecret: SECRET_A,
+        grantTypes: ['client_credentials'],
+        clientCredentialsScopes: ['mcp:read'],
+      },
+      {
+        clientId: 'bare-machine',
+        clientSecret: SECRET_A,
+        grantTypes: ['client_credentials'],
+      },
+      {
         clientId: 'interactive',
         clientSecret: SECRET_USER,
         redirectUris: ['https://app.test/cb'],
@@ -222,6 +233,17 @@ describe('A.2.12 client credentials grant at the token endpoint', () => {
     expect(body.scope).toBe('mcp:read')
     expect(claimsOf(body.access_token as string).scope).toBe('mcp:read')
     await expectError(await cc({ scope: 'bad"scope' }), 'invalid_scope')
+  })
+
+  it('CC-21 no scope asked at a resource none of the allow-list is for: invalid_scope, not a scopeless token; a listed client with no allow-list gets one', async () => {
+    // narrow-machine may have mcp:read, a scope of RESOURCE only: none of it is for OTHER_RESOURCE.
+    await expectError(await cc({ resource: OTHER_RESOURCE }, 'narrow-machine'), 'invalid_scope')
+    // Listed with no clientCredentialsScopes: the operator lets it in by its id alone.
+    const bare = await cc({ resource: OTHER_RESOURCE }, 'bare-machine')
+    expect(bare.status).toBe(200)
+    const body = (await bare.json()) as Record<string, unknown>
+    expect(body.scope).toBeUndefined()
+    expect(claimsOf(body.access_token as string).aud).toBe(OTHER_RESOURCE)
   })
 
   it('CC-05 a wrong secret is 401 invalid_client with WWW-Authenticate (basic), and nothing secret is echoed', async () => {

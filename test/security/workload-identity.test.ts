@@ -332,6 +332,18 @@ describe('workload identity federation', () => {
     )
   })
 
+  it('WI-09 a policy that grants no scope (scopes: []) gets the client invalid_scope, never a scopeless token', async () => {
+    const c = config()
+    const policies = (c.workloadIdentity as { policies: Record<string, unknown>[] }).policies
+    policies[0] = { ...policies[0], scopes: [] }
+    t = await createTestGatehouse({ config: c })
+    const res = await token('reporter', await k8sToken())
+    expect(res.status).toBe(400)
+    const text = await res.text()
+    expect((JSON.parse(text) as { error: string }).error).toBe('invalid_scope')
+    expect(text).not.toContain('access_token')
+  })
+
   it('WI-08 configuration refuses a subject of wildcards only (*, **, *:*) unless claims pin the workload', async () => {
     const withSubject = (subject: string, claims?: Record<string, string>) => {
       const c = config()
