@@ -89,6 +89,14 @@ export async function redeemIdentityAssertion(
         reason: 'id_jag_scope_widening',
       })
     }
+    // The IdP delegated scopes, none of which this client (`assertionScopes`) or resource may
+    // have: nothing is left to grant, and a token with no scope would pass a resource requiring
+    // none. (An ID-JAG that delegates nothing at all grants no scopes, as documented.)
+    if (verified.scopes.length > 0 && delegated.length === 0) {
+      throw new OAuthError('invalid_scope', 'none of the delegated scopes may be granted here', {
+        reason: 'id_jag_no_scope',
+      })
+    }
     return { verified, resource, scopes: params.scopes.length > 0 ? params.scopes : delegated }
   })
   const { verified, resource, scopes } = decision

@@ -474,6 +474,19 @@ describe('A.2.11 SEP-990 ID-JAG at the token endpoint (jwt-bearer)', () => {
     expect(claimsOf(body.access_token ?? '').scope).toBeUndefined()
   })
 
+  it('an ID-JAG whose delegated scopes the client may hold none of is invalid_scope, with its jti unspent', async () => {
+    // NARROW may hold mcp:read only; the IdP delegated mcp:write alone.
+    const jag = await idp.mintIdJag({ client_id: 'NARROW', scope: 'mcp:write' })
+    const body = await expectRefused(
+      await exchange(jag, {}, basic('NARROW', OTHER_SECRET)),
+      'invalid_scope',
+    )
+    expect(body.error_description).toBe('none of the delegated scopes may be granted here')
+    expect(t.errors.at(-1)?.reason).toBe('id_jag_no_scope')
+    // Unspent: refused again for the scope, not as a replay.
+    await expectRefused(await exchange(jag, {}, basic('NARROW', OTHER_SECRET)), 'invalid_scope')
+  })
+
   it('users of two trusted IdPs with the same sub are two principals (subjectPrefix), also at introspection', async () => {
     const second = await startEnterpriseIdP({
       audience: ISSUER,
