@@ -58,23 +58,16 @@ export function dpopServerMetadata(config: ResolvedConfig): Record<string, unkno
 }
 
 /**
- * The token endpoint's hook: checks the request's `DPoP` header, if any, and returns the binding
- * for the tokens to issue (`{}` without a proof or with DPoP off). Throws `invalid_dpop_proof` or
- * `use_dpop_nonce` (400) for a bad proof; nothing is redeemed then.
+ * RFC 9449 §5: the DPoP proof of a token request, checked before the client is authenticated, so
+ * that a refused proof (a `use_dpop_nonce` round trip included) spends nothing of the client's:
+ * not a client assertion's `jti`, not a workload's platform token. The binding for the grant:
+ * the proof key's thumbprint, or none when no proof was sent (or DPoP is off).
  */
 export async function checkTokenRequestProof(
   request: Request,
-  client: OAuthClientInformation,
   config: ResolvedConfig,
   policy: DPoPPolicy | undefined,
 ): Promise<TokenBinding> {
-  // RFC 9449 §5.2: a client registered with dpop_bound_access_tokens never gets a bearer token.
-  if (client.dpop_bound_access_tokens === true && (!policy || !request.headers.has('dpop'))) {
-    throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof', {
-      reason: policy ? 'dpop_missing_for_bound_client' : 'dpop_disabled_for_bound_client',
-      headers: EXPOSE,
-    })
-  }
   if (!policy || !request.headers.has('dpop')) return {}
   const result = await verifyRequestProof(request, policy, {
     url: endpointsOf(config).token,
@@ -90,6 +83,20 @@ export async function checkTokenRequestProof(
     status: 400,
     headers: { ...nonce, ...EXPOSE },
   })
+}
+
+/** RFC 9449 §5.2: a client registered with `dpop_bound_access_tokens` never gets a bearer token. */
+export function requireProofForBoundClient(
+  client: OAuthClientInformation,
+  binding: TokenBinding,
+  policy: DPoPPolicy | undefined,
+): void {
+  if (client.dpop_bound_access_tokens === true && binding.dpopJkt === undefined) {
+    throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof', {
+      reason: policy ? 'dpop_missing_for_bound_client' : 'dpop_disabled_for_bound_client',
+      headers: EXPOSE,
+    })
+  }
 }
 
 /** Headers for a successful token response: a fresh `DPoP-Nonce` when nonces are on at /token. */

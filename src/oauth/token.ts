@@ -19,7 +19,7 @@ import type { OAuthServerProvider } from '../contract/provider.js'
 import type { TokenResponse } from '../contract/types.js'
 import type { AuditSink } from '../audit-event.js'
 import type { DPoPPolicy } from '../jwt/dpop-proof.js'
-import { checkTokenRequestProof, tokenResponseHeaders } from './dpop.js'
+import { checkTokenRequestProof, requireProofForBoundClient, tokenResponseHeaders } from './dpop.js'
 
 export { JWT_BEARER_GRANT as JWT_BEARER } from '../config/protocol.js'
 
@@ -45,6 +45,10 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
       reason: 'query_parameters',
     })
   }
+  // RFC 9449: a DPoP proof, when sent, is checked first: before any grant is touched, and before
+  // the client authenticates, whose assertion a refused proof must not spend. The grant binds the
+  // tokens to its key.
+  const binding = await checkTokenRequestProof(request, deps.config, deps.dpop)
   const { client, form } = await readAuthenticatedForm(request, deps)
   const grantType = form.get('grant_type')
   if (grantType === undefined) {
@@ -61,9 +65,7 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
       reason: 'grant_not_registered',
     })
   }
-  // RFC 9449: a DPoP proof, when sent, is checked before any grant is touched; the grant binds
-  // the tokens to its key.
-  const binding = await checkTokenRequestProof(request, client, deps.config, deps.dpop)
+  requireProofForBoundClient(client, binding, deps.dpop)
   const tokens = await handler.handle(form, client, { ...deps, binding })
   deps.audit?.emit({
     event: 'tokens_issued',

@@ -518,6 +518,57 @@ describe('DPoP at the token endpoint', () => {
       expect(ok.status).toBe(200)
     })
 
+    it('spends no client assertion on a use_dpop_nonce answer: the retry with the nonce and the same assertion gets its token', async () => {
+      const { generateKeyPair, exportJWK, SignJWT } = await import('jose')
+      const pair = await generateKeyPair('ES256')
+      const t = await createTestGatehouse({
+        config: {
+          ...config,
+          clientCredentials: { enabled: true },
+          clients: [
+            {
+              clientId: 'signer',
+              tokenEndpointAuthMethod: 'private_key_jwt',
+              jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), alg: 'ES256' }] },
+              grantTypes: ['client_credentials'],
+              clientCredentialsScopes: ['mcp:read'],
+            },
+          ],
+        },
+      })
+      const now = nowSeconds(t)
+      const assertion = await new SignJWT({
+        iss: 'signer',
+        sub: 'signer',
+        aud: ISSUER,
+        iat: now,
+        exp: now + 120,
+        jti: 'one-assertion',
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+        .sign(pair.privateKey)
+      const key = await createProofKey()
+      const request = async (proof: string) => {
+        const init = form({
+          grant_type: 'client_credentials',
+          client_id: 'signer',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        })
+        ;(init.headers as Record<string, string>).dpop = proof
+        return t.call('/token', init)
+      }
+      const first = await request(await tokenProof(t, key))
+      const nonce = first.headers.get('dpop-nonce') ?? ''
+      await expectTokenError(first, 'use_dpop_nonce')
+      const retry = await request(await tokenProof(t, key, { nonce }))
+      expect(retry.status).toBe(200)
+      expect(((await retry.json()) as TokenBody).token_type).toBe('DPoP')
+      // The assertion is spent now: once more is a replay.
+      const again = await request(await tokenProof(t, key, { nonce }))
+      await expectTokenError(again, 'invalid_client', 401)
+    })
+
     it('accepts a nonce minted by another instance with the same secret', async () => {
       const a = await createTestGatehouse({ config })
       const b = await createTestGatehouse({ config, store: a.store })
