@@ -138,7 +138,7 @@ export class SubjectTokenVerifier {
       scopes: scopeClaim(claims.scope, role),
       expiresAt: exp,
       own: false,
-      ...delegation(claims, role),
+      ...delegation(claims, role, verified.issuer ?? String(iss)),
     }
   }
 
@@ -210,10 +210,16 @@ function externalVerifier(
   })
 }
 
-/** `act` and `may_act` when they are JSON objects with a string `sub` (RFC 8693 §4.1, §4.4). */
+/**
+ * `act` and `may_act` when they are JSON objects with a string `sub` (RFC 8693 §4.1, §4.4). An
+ * external token's `act` levels without `iss` get that token's issuer (`external`): their `sub`
+ * is in its namespace, and once Gatehouse issues the new token, a level without `iss` would read
+ * as one of Gatehouse's own users (RFC 8693 §4.1: `sub` is relative to the issuer).
+ */
 function delegation(
   claims: Readonly<Record<string, unknown>>,
   role: 'subject' | 'actor',
+  external?: string,
 ): Pick<PresentedToken, 'act' | 'mayAct'> {
   const out: Pick<PresentedToken, 'act' | 'mayAct'> = {}
   for (const [name, field] of [
@@ -223,9 +229,19 @@ function delegation(
     const value = claims[name]
     if (value === undefined) continue
     if (!isActor(value)) throw refused(role, `bad_${name}`)
-    out[field] = value
+    out[field] = name === 'act' && external !== undefined ? issuedBy(value, external) : value
   }
   return out
+}
+
+/** `act` with every level's `iss` made explicit (`issuer` where it has none). */
+function issuedBy(level: Record<string, unknown>, issuer: string): Record<string, unknown> {
+  const nested = level.act as Record<string, unknown> | undefined
+  return {
+    ...level,
+    iss: typeof level.iss === 'string' ? level.iss : issuer,
+    ...(nested !== undefined ? { act: issuedBy(nested, issuer) } : {}),
+  }
 }
 
 /** An `act`/`may_act` value: an object whose `sub` (and `iss`, when present) are strings. */

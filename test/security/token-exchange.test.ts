@@ -372,6 +372,34 @@ describe('RFC 8693 token exchange', () => {
     expect(foreignIdp.hits.size).toBe(0)
   })
 
+  it("TX-08b an external token's act stays in its issuer's namespace: each level without iss gets that issuer", async () => {
+    const now = Math.floor(t.clock.now() / 1000)
+    const subject = await idp.mint({
+      sub: 'alice',
+      aud: ISSUER,
+      scope: 'mcp:read',
+      iat: now,
+      nbf: now,
+      exp: now + 120,
+      // `user-1` is also a Gatehouse user's subject: the actor must not read as that user.
+      act: { sub: 'user-1', act: { sub: 'robot', iss: 'https://elsewhere.test' } },
+    })
+    const res = await exchange({
+      subject_token: subject,
+      subject_token_type: JWT,
+      resource: OTHER,
+      requested_token_type: JWT,
+    })
+    expect(res.status).toBe(200)
+    const claims = claimsOf(((await res.json()) as { access_token: string }).access_token)
+    expect(claims.sub).toBe('ext:alice')
+    expect(claims.act).toEqual({
+      sub: 'user-1',
+      iss: idp.issuer,
+      act: { sub: 'robot', iss: 'https://elsewhere.test' },
+    })
+  })
+
   it('TX-10 actor_token gives an act claim; exchanging again nests the chain (RFC 8693 §4.1)', async () => {
     const { token } = await userToken()
     const agent = await idp.mint({ sub: 'agent-7', aud: ISSUER })
