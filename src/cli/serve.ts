@@ -7,7 +7,8 @@
 import { authorityReadable } from '../config/qualified-authority.js'
 import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
-import { resolve } from 'node:path'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { nodeCrypto } from '../adapters/node-crypto-options.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { applyEnv, overlayEnv } from '../config/env.js'
@@ -92,10 +93,22 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     if (typeof issuerValue !== 'string') throw new ConfigError(['issuer: must be a URL'])
     const issuer = issuerValue.replace(/\/+$/, '')
     if (effective.secret === undefined) {
-      if (options.devIdp || options.store === 'memory') {
+      const store = options.store ?? 'sqlite'
+      if (store === 'memory') {
         input.secret = randomBytes(32).toString('base64url')
+      } else if (options.devIdp && store === 'sqlite') {
+        // A secret made now would not read the store's data after a restart: kept beside it.
+        const dir = resolve(options.dataDir ?? '.gatehouse')
+        input.secret = await devSecret(dir)
+        log(
+          `--dev-idp: the store's secret is in ${dir}/dev-secret; set GATEHOUSE_SECRET in production`,
+        )
       } else {
-        throw new ConfigError(['secret: set GATEHOUSE_SECRET (32+ characters)'])
+        throw new ConfigError([
+          options.devIdp
+            ? 'secret: set GATEHOUSE_SECRET (32+ characters): one made at start-up would not read this store after a restart'
+            : 'secret: set GATEHOUSE_SECRET (32+ characters)',
+        ])
       }
     }
     // Some MCP clients (VS Code) use only Client ID Metadata Documents: on unless turned off.
@@ -131,6 +144,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       onWarning: log,
       metrics: options.metrics ?? true,
       ...(options.logger ? { logger: options.logger } : {}),
+    }).catch((error: unknown) => {
+      throw secretMismatch(error, options)
     })
     closers.push(() => gatehouse.close())
     // `metrics.listen`: the main listener serves no /metrics, so open the separate one.
@@ -318,4 +333,38 @@ async function openStore(options: ServeOptions): Promise<Store> {
       return createSqliteStore({ dataDir: resolve(options.dataDir ?? '.gatehouse') })
     }
   }
+}
+
+/**
+ * `--dev-idp` on the SQLite store without `GATEHOUSE_SECRET`: the secret in `dir/dev-secret`,
+ * made (32 random bytes, readable by this user only) the first time.
+ */
+async function devSecret(dir: string): Promise<string> {
+  const file = join(dir, 'dev-secret')
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  await mkdir(dir, { recursive: true })
+  const secret = randomBytes(32).toString('base64url')
+  // `wx`: another process that made it first wins, and its secret is the one read back.
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  })
+  return (await readFile(file, 'utf8')).trim()
+}
+
+/** A store written with another secret: the remedy, beside the store's own words. */
+function secretMismatch(error: unknown, options: ServeOptions): unknown {
+  if (!(error instanceof Error) || !error.message.startsWith('cannot decrypt stored value')) {
+    return error
+  }
+  const where =
+    (options.store ?? 'sqlite') === 'sqlite'
+      ? `the store in ${resolve(options.dataDir ?? '.gatehouse')}`
+      : 'the store'
+  return new ConfigError([
+    `secret: ${error.message}. Start with the GATEHOUSE_SECRET ${where} was written with, or with an empty store`,
+  ])
 }

@@ -2,7 +2,7 @@
  * The `gatehouse serve` command line: the flag form with a stdio command after `--`, the YAML
  * configuration form, and refusals of configurations that cannot work.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -125,6 +125,47 @@ describe('gatehouse serve (command line)', () => {
     }
     expect(err.text()).toContain('GATEHOUSE_ACCESS_TOKEN_TTL_SECONDS (accessTokenTtlSeconds): ')
     expect(err.text()).not.toContain('top-secret-value')
+  }, 60_000)
+
+  it('--dev-idp on the SQLite store without GATEHOUSE_SECRET keeps its secret beside the store: a restart reads it; another secret is told how to recover', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-devsecret-'))
+    const start = async (env: Record<string, string> = {}) => {
+      const out = capture()
+      const err = capture()
+      const signals = new EventEmitter()
+      for (const [k, v] of Object.entries(env)) process.env[k] = v
+      try {
+        const running = runServe(
+          ['--upstream', 'http://127.0.0.1:9/mcp', '--port', '0', '--data-dir', dir, '--dev-idp'],
+          out.stream,
+          err.stream,
+          signals,
+        )
+        await Promise.race([waitFor(out.text, 'Route /mcp'), running])
+        signals.emit('SIGTERM')
+        return { code: await running, out: out.text(), err: err.text() }
+      } finally {
+        for (const k of Object.keys(env)) Reflect.deleteProperty(process.env, k)
+      }
+    }
+    const first = await start()
+    expect(first.code, first.err).toBe(0)
+    expect(first.err).toContain(`${dir}/dev-secret`)
+    const secret = (await readFile(join(dir, 'dev-secret'), 'utf8')).trim()
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect((await stat(join(dir, 'dev-secret'))).mode & 0o777).toBe(0o600)
+    // The restart reads the store it wrote (the signing keys are in it).
+    const second = await start()
+    expect(second.code, second.err).toBe(0)
+    // Another secret: the store's refusal, and what to do about it (never a secret's value).
+    const other = await start({ GATEHOUSE_SECRET: 'o'.repeat(40) })
+    expect(other.code).toBe(1)
+    expect(other.err).toContain('cannot decrypt stored value')
+    expect(other.err).toContain(
+      `Start with the GATEHOUSE_SECRET the store in ${dir} was written with`,
+    )
+    expect(other.err).not.toContain(secret)
+    expect(other.err).not.toContain('o'.repeat(40))
   }, 60_000)
 
   it('refuses both an upstream URL and a command, and no upstream at all', async () => {
