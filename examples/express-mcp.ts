@@ -4,6 +4,7 @@ import { createGatehouse } from 'mcp-gatehouse'
 import { gatehouseMiddleware } from 'mcp-gatehouse/express'
 import { authOf, createMCPHandler } from 'mcp-gatehouse/mcp'
 import { createSqliteStore } from 'mcp-gatehouse/storage/sqlite'
+import { z } from 'zod'
 
 const port = Number(process.env.PORT ?? 3000)
 const base = `http://127.0.0.1:${port}`
@@ -27,15 +28,26 @@ const mcp = createMCPHandler(gatehouse, {
     server.registerTool('whoami', { description: 'Who is calling' }, (extra) => ({
       content: [{ type: 'text', text: authOf(extra).extra.subject ?? 'unknown' }],
     }))
+    server.registerTool(
+      'add_note',
+      { description: 'Adds a note', inputSchema: { text: z.string() } },
+      ({ text }, extra) => {
+        notes.push({ by: authOf(extra).extra.subject ?? 'unknown', text })
+        return { content: [{ type: 'text', text: `${String(notes.length)} notes` }] }
+      },
+    )
     return server
   },
 })
+const notes: { by: string; text: string }[] = []
 
 const app = express()
 app.use(gatehouseMiddleware(gatehouse.fetch)) // OAuth endpoints and metadata, before body parsers
 app.all('/mcp', gatehouseMiddleware(mcp))
 app.use(express.json()) // your own routes from here on
-const server = app.listen(port, '127.0.0.1')
+const server = app.listen(port, '127.0.0.1', () => {
+  console.log(`MCP endpoint: ${base}/mcp`)
+})
 
 // Not in the README: test/examples/readme.test.ts runs this file and stops it with `stop`.
 export { base }
