@@ -16,6 +16,7 @@
  */
 import { decodeJwt } from 'jose'
 import type { ResolvedConfig } from '../config/schema.js'
+import { parseScope } from '../contract/scopes.js'
 import { isLoopbackHost } from '../config/urls.js'
 import { OAuthError } from '../errors.js'
 import type { GuardedTransport } from '../http/guarded-fetch.js'
@@ -253,10 +254,15 @@ export function isActor(value: unknown): value is Record<string, unknown> {
   return record.act === undefined || isActor(record.act)
 }
 
+/** The token's `scope`: RFC 6749 §3.3 scope tokens only, as Gatehouse would sign them again. */
 function scopeClaim(claim: unknown, role: 'subject' | 'actor'): string[] {
   if (claim === undefined) return []
   if (typeof claim !== 'string') throw refused(role, 'bad_scope')
-  return claim.split(' ').filter((s) => s !== '')
+  try {
+    return parseScope(claim)
+  } catch {
+    throw refused(role, 'bad_scope')
+  }
 }
 
 function refused(role: 'subject' | 'actor', reason: string): OAuthError {

@@ -400,6 +400,21 @@ describe('RFC 8693 token exchange', () => {
     })
   })
 
+  it('TX-08c an external token whose scope holds characters outside RFC 6749 §3.3 is refused, not signed again', async () => {
+    const now = Math.floor(t.clock.now() / 1000)
+    const subject = await idp.mint({
+      sub: 'svc-42',
+      aud: ISSUER,
+      scope: 'mcp:read a"b c\\d',
+      iat: now,
+      nbf: now,
+      exp: now + 120,
+    })
+    const res = await exchange({ subject_token: subject, subject_token_type: JWT, resource: OTHER })
+    await refused(res, 'invalid_grant')
+    expect(t.errors.at(-1)?.reason).toBe('exchange_subject_bad_scope')
+  })
+
   it('TX-10 actor_token gives an act claim; exchanging again nests the chain (RFC 8693 §4.1)', async () => {
     const { token } = await userToken()
     const agent = await idp.mint({ sub: 'agent-7', aud: ISSUER })
