@@ -101,7 +101,7 @@ export const TrustPolicySchema = z
      * `:` and `/`, and `**` any run at all (`repo:acme/api:ref:refs/heads/*`).
      */
     subject: z.string().min(1).max(512),
-    /** The `aud` the platform token must carry (one of its values). Default: Gatehouse's issuer. */
+    /** The `aud` the platform token must carry, and nothing else beside it. Default: Gatehouse's issuer. */
     audience: z.string().min(1).optional(),
     /** Further claims that must equal these values exactly (`repository_owner`, `environment`). */
     claims: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}),
