@@ -112,11 +112,29 @@ export const TrustPolicySchema = z
   })
   .refine(oneKeySource, ONE_KEY_SOURCE)
 
-export const WorkloadIdentitySchema = z.strictObject({
-  policies: z.array(TrustPolicySchema).min(1),
-  /** Longest accepted platform-token lifetime (`exp - iat`, and `exp` from now). Default 1 hour. */
-  maxTokenLifetimeSeconds: z.number().int().min(30).max(86_400).default(3600),
-})
+export const WorkloadIdentitySchema = z
+  .strictObject({
+    policies: z.array(TrustPolicySchema).min(1),
+    /** Longest accepted platform-token lifetime (`exp - iat`, and `exp` from now). Default 1 hour. */
+    maxTokenLifetimeSeconds: z.number().int().min(30).max(86_400).default(3600),
+  })
+  .superRefine((w, ctx) => {
+    // One issuer, one set of keys: the policies of an issuer share its key cache, so two key
+    // sources (or network settings) for one issuer would let one policy's keys sign for another.
+    const first = new Map<string, { at: number; source: string }>()
+    w.policies.forEach((p, i) => {
+      const source = JSON.stringify([p.jwksUri, p.discoveryUrl, p.jwks, p.allowPrivateNetwork])
+      const seen = first.get(p.issuer)
+      if (!seen) first.set(p.issuer, { at: i, source })
+      else if (seen.source !== source) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', i, 'issuer'],
+          message: `policies of one issuer must name the same keys (jwksUri, discoveryUrl or jwks, and allowPrivateNetwork) as policies.${String(seen.at)}`,
+        })
+      }
+    })
+  })
 
 export type TokenExchangeConfig = z.output<typeof TokenExchangeSchema>
 export type WorkloadIdentityConfig = z.output<typeof WorkloadIdentitySchema>

@@ -344,6 +344,20 @@ describe('workload identity federation', () => {
     expect(text).not.toContain('access_token')
   })
 
+  it('WI-10 configuration refuses two policies of one issuer with different keys (they share its key cache)', async () => {
+    const c = config()
+    const policies = (c.workloadIdentity as { policies: Record<string, unknown>[] }).policies
+    // A second policy for the Kubernetes issuer, with keys of its own.
+    policies.push({ ...policies[0], clientId: 'deployer', jwksUri: spire.jwksUri })
+    await expect(createTestGatehouse({ config: c })).rejects.toThrow(
+      /workloadIdentity\.policies\.3\.issuer: policies of one issuer must name the same keys .* as policies\.0/,
+    )
+    // The same keys: it loads.
+    policies[3] = { ...policies[0], clientId: 'deployer' }
+    t = await createTestGatehouse({ config: c })
+    expect((await token('reporter', await k8sToken())).status).toBe(200)
+  })
+
   it('WI-08 configuration refuses a subject of wildcards only (*, **, *:*) unless claims pin the workload', async () => {
     const withSubject = (subject: string, claims?: Record<string, string>) => {
       const c = config()
