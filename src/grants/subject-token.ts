@@ -139,7 +139,10 @@ export class SubjectTokenVerifier {
       scopes: scopeClaim(claims.scope, role),
       expiresAt: exp,
       own: false,
-      ...delegation(claims, role, verified.issuer ?? String(iss)),
+      ...delegation(claims, role, {
+        external: verified.issuer ?? String(iss),
+        own: this.#config.issuer,
+      }),
     }
   }
 
@@ -211,16 +214,20 @@ function externalVerifier(
   })
 }
 
+/** Longest delegation chain (`act` nesting) a token may carry. */
+export const MAX_ACTOR_DEPTH = 5
+
 /**
- * `act` and `may_act` when they are JSON objects with a string `sub` (RFC 8693 §4.1, §4.4). An
- * external token's `act` levels without `iss` get that token's issuer (`external`): their `sub`
- * is in its namespace, and once Gatehouse issues the new token, a level without `iss` would read
- * as one of Gatehouse's own users (RFC 8693 §4.1: `sub` is relative to the issuer).
+ * `act` and `may_act` when they are JSON objects with a string `sub` (RFC 8693 §4.1, §4.4); an
+ * `act` at most `MAX_ACTOR_DEPTH` deep. An external token's `act` (`external`: its issuer) speaks
+ * for its own issuer only: each level without `iss` gets that issuer, since once Gatehouse issues
+ * the new token a level without `iss` would read as one of Gatehouse's users (RFC 8693 §4.1:
+ * `sub` is relative to the issuer), and a level naming Gatehouse (`own`) as its issuer is refused.
  */
 function delegation(
   claims: Readonly<Record<string, unknown>>,
   role: 'subject' | 'actor',
-  external?: string,
+  issuers?: { external: string; own: string },
 ): Pick<PresentedToken, 'act' | 'mayAct'> {
   const out: Pick<PresentedToken, 'act' | 'mayAct'> = {}
   for (const [name, field] of [
@@ -230,18 +237,31 @@ function delegation(
     const value = claims[name]
     if (value === undefined) continue
     if (!isActor(value)) throw refused(role, `bad_${name}`)
-    out[field] = name === 'act' && external !== undefined ? issuedBy(value, external) : value
+    if (name === 'act' && chainDepth(value) > MAX_ACTOR_DEPTH) throw refused(role, 'act_too_deep')
+    out[field] = name === 'act' && issuers !== undefined ? issuedBy(value, issuers, role) : value
   }
   return out
 }
 
-/** `act` with every level's `iss` made explicit (`issuer` where it has none). */
-function issuedBy(level: Record<string, unknown>, issuer: string): Record<string, unknown> {
+function chainDepth(level: Record<string, unknown>): number {
+  let depth = 0
+  for (let at: unknown = level; at !== undefined; at = (at as { act?: unknown }).act) depth++
+  return depth
+}
+
+/** An external `act` with every level's `iss` explicit, none of them Gatehouse. */
+function issuedBy(
+  level: Record<string, unknown>,
+  issuers: { external: string; own: string },
+  role: 'subject' | 'actor',
+): Record<string, unknown> {
+  const iss = typeof level.iss === 'string' ? level.iss : issuers.external
+  if (iss === issuers.own) throw refused(role, 'bad_act')
   const nested = level.act as Record<string, unknown> | undefined
   return {
     ...level,
-    iss: typeof level.iss === 'string' ? level.iss : issuer,
-    ...(nested !== undefined ? { act: issuedBy(nested, issuer) } : {}),
+    iss,
+    ...(nested !== undefined ? { act: issuedBy(nested, issuers, role) } : {}),
   }
 }
 

@@ -52,15 +52,13 @@ import type { GrantRecord } from './grant-store.js'
 import {
   ACCESS_TOKEN_TYPE,
   JWT_TOKEN_TYPE,
+  MAX_ACTOR_DEPTH,
   type PresentedToken,
   type SubjectTokenVerifier,
 } from './subject-token.js'
 
 export { TOKEN_EXCHANGE_GRANT } from '../config/token-exchange-schema.js'
-export { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE } from './subject-token.js'
-
-/** Longest delegation chain (`act` nesting) a token may carry. */
-export const MAX_ACTOR_DEPTH = 5
+export { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, MAX_ACTOR_DEPTH } from './subject-token.js'
 
 /** `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`. */
 export const tokenExchangeGrant: GrantHandler = {

@@ -400,6 +400,30 @@ describe('RFC 8693 token exchange', () => {
     })
   })
 
+  it("TX-08d an external token's act may not name Gatehouse as an actor's issuer, nor go deeper than 5", async () => {
+    const now = Math.floor(t.clock.now() / 1000)
+    const mint = (act: Record<string, unknown>) =>
+      idp.mint({
+        sub: 'alice',
+        aud: ISSUER,
+        scope: 'mcp:read',
+        iat: now,
+        nbf: now,
+        exp: now + 120,
+        act,
+      })
+    const send = async (act: Record<string, unknown>) =>
+      exchange({ subject_token: await mint(act), subject_token_type: JWT, resource: OTHER })
+    await refused(await send({ sub: 'user-1', iss: ISSUER }), 'invalid_grant')
+    expect(t.errors.at(-1)?.reason).toBe('exchange_subject_bad_act')
+    await refused(await send({ sub: 'a', act: { sub: 'user-1', iss: ISSUER } }), 'invalid_grant')
+    const chain = (n: number): Record<string, unknown> =>
+      n === 1 ? { sub: 'a1' } : { sub: `a${String(n)}`, act: chain(n - 1) }
+    await refused(await send(chain(6)), 'invalid_grant')
+    expect(t.errors.at(-1)?.reason).toBe('exchange_subject_act_too_deep')
+    expect((await send(chain(5))).status).toBe(200)
+  })
+
   it('TX-08c an external token whose scope holds characters outside RFC 6749 §3.3 is refused, not signed again', async () => {
     const now = Math.floor(t.clock.now() / 1000)
     const subject = await idp.mint({
