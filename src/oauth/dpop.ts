@@ -57,23 +57,56 @@ export function dpopServerMetadata(config: ResolvedConfig): Record<string, unkno
     : {}
 }
 
+/** A token request's proof, checked; its `jti` not spent yet. */
+export interface CheckedTokenProof {
+  /** The proof key's thumbprint for the grant, or none when no proof was sent (or DPoP is off). */
+  readonly binding: TokenBinding
+  /**
+   * Spends the proof's `jti` (RFC 9449 §11.1), once the client has authenticated: a replay is
+   * `invalid_dpop_proof`. Nothing is written for a request that never authenticates.
+   */
+  spend(): Promise<void>
+}
+
 /**
- * RFC 9449 §5: the DPoP proof of a token request, checked before the client is authenticated, so
- * that a refused proof (a `use_dpop_nonce` round trip included) spends nothing of the client's:
- * not a client assertion's `jti`, not a workload's platform token. The binding for the grant:
- * the proof key's thumbprint, or none when no proof was sent (or DPoP is off).
+ * RFC 9449 §5: the DPoP proof of a token request, checked before the client authenticates, so a
+ * refused proof (the `use_dpop_nonce` round trip included) spends nothing of the client's: not a
+ * client assertion's `jti`, not a workload's platform token. The proof's own `jti` is spent
+ * after authentication (`spend`), so unauthenticated requests write nothing to the store.
  */
 export async function checkTokenRequestProof(
   request: Request,
   config: ResolvedConfig,
   policy: DPoPPolicy | undefined,
-): Promise<TokenBinding> {
-  if (!policy || !request.headers.has('dpop')) return {}
-  const result = await verifyRequestProof(request, policy, {
+): Promise<CheckedTokenProof> {
+  if (!policy || !request.headers.has('dpop'))
+    return { binding: {}, spend: () => Promise.resolve() }
+  let jti: { key: string; ttlSeconds: number } | undefined
+  const deferred: DPoPPolicy = {
+    ...policy,
+    spendJti: (key, ttlSeconds) => {
+      jti = { key, ttlSeconds }
+      return Promise.resolve(true)
+    },
+  }
+  const result = await verifyRequestProof(request, deferred, {
     url: endpointsOf(config).token,
     nonce: policy.nonceAtToken,
   })
-  if (result.ok) return { dpopJkt: result.proof.jkt }
+  if (result.ok) {
+    return {
+      binding: { dpopJkt: result.proof.jkt },
+      spend: async () => {
+        if (jti !== undefined && !(await policy.spendJti(jti.key, jti.ttlSeconds))) {
+          throw new OAuthError('invalid_dpop_proof', 'the DPoP proof is invalid', {
+            reason: 'dpop_replay',
+            status: 400,
+            headers: EXPOSE,
+          })
+        }
+      },
+    }
+  }
   const nonce =
     result.code === 'use_dpop_nonce' && policy.nonces
       ? { 'dpop-nonce': await policy.nonces.current() }

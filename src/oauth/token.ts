@@ -46,10 +46,12 @@ export async function handleToken(request: Request, deps: TokenDeps): Promise<Re
     })
   }
   // RFC 9449: a DPoP proof, when sent, is checked first: before any grant is touched, and before
-  // the client authenticates, whose assertion a refused proof must not spend. The grant binds the
-  // tokens to its key.
-  const binding = await checkTokenRequestProof(request, deps.config, deps.dpop)
+  // the client authenticates, whose assertion a refused proof must not spend. Its own `jti` is
+  // spent once the client has authenticated. The grant binds the tokens to its key.
+  const proof = await checkTokenRequestProof(request, deps.config, deps.dpop)
   const { client, form } = await readAuthenticatedForm(request, deps)
+  await proof.spend()
+  const binding = proof.binding
   const grantType = form.get('grant_type')
   if (grantType === undefined) {
     throw new OAuthError('invalid_request', 'grant_type is required', { reason: 'no_grant_type' })

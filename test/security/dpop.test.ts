@@ -166,6 +166,29 @@ describe('DPoP at the token endpoint', () => {
     expect((await redeem(t, client, second, await tokenProof(t, key))).status).toBe(200)
   })
 
+  it('spends a proof only for a client that authenticated: a refused client leaves it unspent', async () => {
+    const t = await createTestGatehouse()
+    const key = await createProofKey()
+    const client = await register(t)
+    const code = await getCode(t, client)
+    const proof = await tokenProof(t, key)
+    // An unknown client: 401, and the store keeps nothing of the request.
+    const stranger = form({
+      grant_type: 'authorization_code',
+      code: code.code,
+      code_verifier: code.verifier,
+      redirect_uri: code.redirectUri,
+      client_id: 'nobody',
+      resource: RESOURCE,
+    })
+    ;(stranger.headers as Record<string, string>).dpop = proof
+    await expectTokenError(await t.call('/token', stranger), 'invalid_client', 401)
+    // So the same proof still works for the client it was made for, once.
+    const ok = await redeem(t, client, code, proof)
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as TokenBody).token_type).toBe('DPoP')
+  })
+
   it('refuses a replay held across instances sharing the store', async () => {
     const a = await createTestGatehouse()
     const b = await createTestGatehouse({ store: a.store })
