@@ -25,8 +25,8 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
     } else {
       value = JSON.parse(text)
     }
-  } catch {
-    throw new ConfigError([`${file} is not valid ${format}`])
+  } catch (error) {
+    throw new ConfigError([`${file} is not valid ${format}${where(error, text)}`])
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError([`${file} must hold a ${format} object`])
@@ -41,4 +41,22 @@ function unreadable(file: string, error: unknown): string {
   if (code === 'EISDIR') return `${file} is a directory, not a file`
   if (code === 'EACCES' || code === 'EPERM') return `${file} cannot be read (permission denied)`
   return `${file} cannot be read`
+}
+
+/**
+ * Where the parser stopped, and why in the parser's terms (` at line 4, column 3: bad indent`):
+ * the `yaml` package's position and code, or JSON's character offset as a line and column. Never
+ * the parser's message, which may quote the file.
+ */
+function where(error: unknown, text: string): string {
+  const e = error as { linePos?: readonly { line: number; col: number }[]; code?: unknown }
+  const at = e.linePos?.[0]
+  if (at !== undefined) {
+    const why = typeof e.code === 'string' ? `: ${e.code.toLowerCase().replace(/_/g, ' ')}` : ''
+    return ` (line ${at.line}, column ${at.col}${why})`
+  }
+  const offset = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1]
+  if (offset === undefined) return ''
+  const before = text.slice(0, Number(offset)).split('\n')
+  return ` (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`
 }

@@ -32,7 +32,8 @@ const HELP = `gatehouse — OAuth 2.1 for MCP servers
 Usage:
   gatehouse dev [options]              run the whole sign-in flow on this machine (see dev --help)
   gatehouse serve [options]            OAuth gateway in front of an MCP server (see serve --help)
-  gatehouse check-config <file.json>   validate a configuration file; prints every problem
+  gatehouse check-config <file>        validate a configuration file (YAML or JSON; a gateway
+                                       section as serve starts it); prints every problem
                                        (--online also tries the IdP's discovery and keys)
   gatehouse admin <command>            clients, grants, tokens, keys, store check (see admin --help)
   gatehouse --version                  print the version
@@ -82,7 +83,10 @@ export async function main(
   }
   const command = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined
   if (command === undefined) {
-    err.write(`gatehouse: unknown command "${verb}"\n\n${HELP}`)
+    const near = closest(verb, [...Object.keys(COMMANDS), 'admin'])
+    err.write(
+      `gatehouse: unknown command "${verb}"${near !== undefined ? ` (did you mean ${near}?)` : ''}; see gatehouse --help\n`,
+    )
     return 2
   }
   try {

@@ -7,15 +7,19 @@
 import { authorityReadable } from '../config/qualified-authority.js'
 import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
+import { connect } from 'node:net'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { nodeCrypto } from '../adapters/node-crypto-options.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
 import { applyEnv, overlayEnv } from '../config/env.js'
-import { isLoopbackHost } from '../config/urls.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import { isLoopbackHost, parseURL } from '../config/urls.js'
 import { ConfigError } from '../errors.js'
 import { createGatehouse, type Gatehouse } from '../gatehouse.js'
 import { createUpstream } from '../gateway/create-upstream.js'
+import { loadCredential } from '../gateway/credentials.js'
+import { networkCause, safeURL } from '../gateway/network-cause.js'
 import { createGateway, type Gateway } from '../gateway/gateway.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { OAuthProxy } from '../upstream/oauth-proxy.js'
@@ -23,6 +27,7 @@ import { readinessResponse } from '../ops/health.js'
 import type { Logger } from '../ops/logger.js'
 import { createMemoryStore } from '../storage/memory.js'
 import type { Store } from '../storage/store.js'
+import type { SigningKeys } from '../tokens/keys.js'
 import { startListener } from './listener.js'
 
 export interface ServeOptions {
@@ -84,56 +89,36 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     for (const c of closers.reverse()) await c().catch(() => undefined)
   }
   try {
-    // Defaults go under the file's values; `GATEHOUSE_*` variables then apply over both
-    // (`applyEnv` below). `effective` is what the variables will make of the file, to decide.
-    const input: Record<string, unknown> = { ...options.config }
-    const effective = overlayEnv(input, env).config
-    if (effective.issuer === undefined) input.issuer = `http://127.0.0.1:${port}`
-    const issuerValue = effective.issuer ?? input.issuer
-    if (typeof issuerValue !== 'string') throw new ConfigError(['issuer: must be a URL'])
-    const issuer = issuerValue.replace(/\/+$/, '')
-    if (effective.secret === undefined) {
-      const store = options.store ?? 'sqlite'
-      if (store === 'memory') {
-        input.secret = randomBytes(32).toString('base64url')
-      } else if (options.devIdp && store === 'sqlite') {
-        // A secret made now would not read the store's data after a restart: kept beside it.
-        const dir = resolve(options.dataDir ?? '.gatehouse')
-        input.secret = await devSecret(dir)
-        log(
-          `--dev-idp: the store's secret is in ${dir}/dev-secret; set GATEHOUSE_SECRET in production`,
-        )
-      } else {
-        throw new ConfigError([
-          options.devIdp
-            ? 'secret: set GATEHOUSE_SECRET (32+ characters): one made at start-up would not read this store after a restart'
-            : 'secret: set GATEHOUSE_SECRET (32+ characters)',
-        ])
-      }
-    }
-    // Some MCP clients (VS Code) use only Client ID Metadata Documents: on unless turned off.
-    const cimd = (input.clientIdMetadataDocuments ?? {}) as Record<string, unknown>
-    input.clientIdMetadataDocuments = { enabled: true, ...cimd }
     let idpIssuer: string | undefined
-    if (options.devIdp) {
-      const idp = await startIdP(issuer, options.devIdp.users)
-      closers.push(() => idp.close())
-      idpIssuer = idp.issuer
-      input.upstream = idp.upstream
-      if (isLoopbackHost(new URL(issuer).hostname)) {
-        input.clientIdMetadataDocuments = {
-          ...(input.clientIdMetadataDocuments as object),
-          dangerouslyAllowLoopback: true,
-        }
-      }
-    }
-    if (input.upstream === undefined && effective.upstream === undefined) {
-      throw new ConfigError([
-        'upstream: name the identity provider users sign in at (or use --dev-idp)',
-      ])
-    }
-    // Validate everything before opening anything that lasts.
-    const { input: config, config: checked } = applyEnv(input, env)
+    const {
+      input: config,
+      config: checked,
+      issuer,
+    } = await buildServeConfig({
+      config: options.config,
+      port,
+      env,
+      store: options.store ?? 'sqlite',
+      ...(options.devIdp
+        ? {
+            devIdp: async (issuer: string) => {
+              const idp = await startIdP(issuer, options.devIdp?.users ?? [])
+              closers.push(() => idp.close())
+              idpIssuer = idp.issuer
+              return idp.upstream
+            },
+            devSecret: async () => {
+              // A secret made now would not read the store's data after a restart: kept beside it.
+              const dir = resolve(options.dataDir ?? '.gatehouse')
+              const secret = await devSecret(dir)
+              log(
+                `--dev-idp: the store's secret is in ${dir}/dev-secret; set GATEHOUSE_SECRET in production`,
+              )
+              return secret
+            },
+          }
+        : {}),
+    })
     if (!checked.gateway) throw new ConfigError(['gateway: give at least one route'])
     const store = await openStore(options)
     const gatehouse = await createGatehouse({
@@ -207,6 +192,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         ...(allowedHosts ? { allowedHosts } : {}),
       },
     )
+    // The MCP servers may come later: an operator's warning, never a refusal.
+    await warnUnreachableUpstreams(checked, log)
     const routes = Object.fromEntries(
       gw.routes.map((r) => [r.path, `${new URL(issuer).origin}${r.path}`]),
     )
@@ -229,6 +216,201 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     await closeAll()
     throw error
   }
+}
+
+/** What `serve` makes of a configuration before it opens anything. */
+export interface ServeConfigOptions {
+  /** The file's configuration (or the flag form's); `GATEHOUSE_*` variables in `env` apply over it. */
+  config: Record<string, unknown>
+  /** The port the default issuer names (`http://127.0.0.1:PORT`). */
+  port: number
+  env: Readonly<Record<string, string | undefined>>
+  /** Default sqlite: the store decides whether a secret may be made at start-up. */
+  store?: 'memory' | 'sqlite' | 'redis'
+  /** `--dev-idp`: the embedded IdP's `upstream` section, for this issuer (serve starts it here). */
+  devIdp?: (issuer: string) => Promise<Record<string, unknown>>
+  /** `--dev-idp` on the SQLite store without `GATEHOUSE_SECRET`: the secret kept beside the store. */
+  devSecret?: () => Promise<string>
+}
+
+export interface ServeConfig {
+  /** The configuration input with the defaults and the variables applied (for `createGatehouse`). */
+  input: Record<string, unknown>
+  config: ResolvedConfig
+  /** The issuer, without a trailing slash. */
+  issuer: string
+  /** The defaults `serve` supplied, in words (`check-config` says what it assumed). */
+  defaults: string[]
+}
+
+/**
+ * The configuration `gatehouse serve` runs with, and every refusal it makes before serving: the
+ * defaults go under the file's values (`issuer` from the port, CIMD on, `resources` from the
+ * routes, a secret for the memory store or `--dev-idp`), the variables over both; then the schema,
+ * an identity provider, and each route's credential (its variable set, its file readable, an IdP
+ * for `idp-token`). `check-config` calls this too, so both agree. Throws `ConfigError` listing
+ * every problem it found.
+ */
+export async function buildServeConfig(options: ServeConfigOptions): Promise<ServeConfig> {
+  const env = options.env
+  const defaults: string[] = []
+  const problems: string[] = []
+  // Defaults go under the file's values; `GATEHOUSE_*` variables then apply over both
+  // (`applyEnv` below). `effective` is what the variables will make of the file, to decide.
+  const input: Record<string, unknown> = { ...options.config }
+  const effective = overlayEnv(input, env).config
+  if (effective.issuer === undefined) {
+    input.issuer = `http://127.0.0.1:${options.port}`
+    defaults.push(`issuer ${input.issuer as string} (from the port; set issuer or --issuer)`)
+  }
+  const issuerValue = effective.issuer ?? input.issuer
+  if (typeof issuerValue !== 'string') throw new ConfigError(['issuer: must be a URL'])
+  const issuer = issuerValue.replace(/\/+$/, '')
+  if (effective.secret === undefined) {
+    const store = options.store ?? 'sqlite'
+    if (store === 'memory') {
+      input.secret = randomBytes(32).toString('base64url')
+      defaults.push('secret made at start-up (--store memory)')
+    } else if (options.devIdp && options.devSecret && store === 'sqlite') {
+      input.secret = await options.devSecret()
+    } else {
+      problems.push(
+        options.devIdp
+          ? 'secret: set GATEHOUSE_SECRET (32+ characters): one made at start-up would not read this store after a restart'
+          : 'secret: set GATEHOUSE_SECRET (32+ characters)',
+      )
+      // Reported above; a stand-in keeps the schema from reporting it again.
+      input.secret = randomBytes(32).toString('base64url')
+    }
+  }
+  // Some MCP clients (VS Code) use only Client ID Metadata Documents: on unless turned off.
+  const cimd = (input.clientIdMetadataDocuments ?? {}) as Record<string, unknown>
+  input.clientIdMetadataDocuments = { enabled: true, ...cimd }
+  if (cimd.enabled === undefined) defaults.push('clientIdMetadataDocuments.enabled true')
+  const issuerURL = parseURL(issuer)
+  // An issuer that is not a URL is the schema's to report (the IdP needs it for its redirect URI).
+  if (options.devIdp && problems.length === 0 && issuerURL) {
+    input.upstream = await options.devIdp(issuer)
+    if (isLoopbackHost(issuerURL.hostname)) {
+      input.clientIdMetadataDocuments = {
+        ...(input.clientIdMetadataDocuments as object),
+        dangerouslyAllowLoopback: true,
+      }
+    }
+  }
+  if (!options.devIdp && input.upstream === undefined && effective.upstream === undefined) {
+    problems.push(NO_IDP)
+  }
+  // Validate everything before opening anything that lasts.
+  let applied: { input: Record<string, unknown>; config: ResolvedConfig }
+  try {
+    applied = applyEnv(input, env)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError([...problems, ...error.issues])
+    throw error
+  }
+  if (applied.config.gateway) {
+    const routes = applied.config.gateway.routes.length
+    const own = Array.isArray(effective.resources) ? effective.resources.length : 0
+    if (applied.config.resources.length > own) {
+      defaults.push(`resources from the ${routes} route(s)`)
+    }
+  }
+  problems.push(...routeProblems(applied.config, env))
+  if (problems.length > 0) throw new ConfigError(problems)
+  return { ...applied, issuer, defaults }
+}
+
+/** No identity provider: worded so that `--upstream` (the MCP server) is not taken for it. */
+export const NO_IDP =
+  'no identity provider: set `upstream` (the IdP users sign in at) in a config file or GATEHOUSE_UPSTREAM__* variables, or use --dev-idp (`--upstream` names the MCP server)'
+
+/**
+ * What each route's credential needs at start-up, as `createUpstream` will load it: its variable
+ * set or its file readable, an identity provider for `idp-token` and `token-exchange`, Entra ID
+ * for `azure-obo`. Nothing is signed or fetched here.
+ */
+function routeProblems(
+  config: ResolvedConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const problems: string[] = []
+  const idp = config.upstream !== undefined || config.upstreams !== undefined
+  const entra = config.upstream?.kind === 'azure' && config.upstream.b2c === undefined
+  const never = () => Promise.reject(new Error('not at start-up'))
+  config.gateway?.routes.forEach((route, i) => {
+    const u = route.upstream
+    if (u.kind === 'stdio') return
+    try {
+      loadCredential(
+        u.credential,
+        u.identityHeaders,
+        u.url,
+        `gateway.routes.${i}.upstream.credential`,
+        {
+          env,
+          // serve always has Gatehouse's keys; nothing is signed here.
+          signer: { keys: undefined as unknown as SigningKeys, issuer: config.issuer },
+          ...(idp ? { userToken: never } : {}),
+          ...(entra ? { onBehalfOf: never } : {}),
+        },
+      )
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      problems.push(...error.issues)
+    }
+  })
+  return problems
+}
+
+/**
+ * Start-up: warns (operator only) about each HTTP or SSE route whose MCP server does not answer
+ * now, naming the route, the URL and the cause. Never fails: the server may come later.
+ */
+export async function warnUnreachableUpstreams(
+  config: ResolvedConfig,
+  log: (message: string) => void,
+  timeoutMs = 2000,
+): Promise<void> {
+  await Promise.all(
+    (config.gateway?.routes ?? []).map(async (route) => {
+      const u = route.upstream
+      if (u.kind === 'stdio') return
+      const cause = await unreachable(u.url, timeoutMs)
+      if (cause === undefined) return
+      log(
+        `route ${route.path}: upstream ${safeURL(u.url)} is not reachable now (${cause}); starting anyway, its calls answer 502 until it is`,
+      )
+    }),
+  )
+}
+
+/**
+ * Why the server at `url` cannot be reached now (`ECONNREFUSED`, `ENOTFOUND`, `timed out`), or
+ * `undefined` when it accepts a connection. Only a TCP connection, closed at once: the MCP server
+ * sees no request.
+ */
+function unreachable(url: string, timeoutMs: number): Promise<string | undefined> {
+  const u = parseURL(url)
+  if (!u) return Promise.resolve('invalid URL')
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80))
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1')
+  return new Promise((done) => {
+    const socket = connect({ host, port })
+    const finish = (cause: string | undefined) => {
+      socket.destroy()
+      done(cause)
+    }
+    socket.setTimeout(timeoutMs, () => {
+      finish('timed out')
+    })
+    socket.once('connect', () => {
+      finish(undefined)
+    })
+    socket.once('error', (error) => {
+      finish(networkCause(error))
+    })
+  })
 }
 
 /**

@@ -18,8 +18,15 @@ export interface EnvSource {
 const PREFIX = 'GATEHOUSE_'
 const NESTING = 'levels are separated by a double underscore'
 
-/** The issue as lines for the operator: naming the variable when one caused it. */
-export function describeIssue(issue: z.core.$ZodIssue, sources: readonly EnvSource[]): string[] {
+/**
+ * The issue as lines for the operator: naming the variable when one caused it. `file` is the
+ * configuration before the variables, to tell what the file wrote from what a variable made.
+ */
+export function describeIssue(
+  issue: z.core.$ZodIssue,
+  sources: readonly EnvSource[],
+  file: unknown,
+): string[] {
   if (issue.code === 'unrecognized_keys') {
     const lines: string[] = []
     const others: string[] = []
@@ -30,19 +37,40 @@ export function describeIssue(issue: z.core.$ZodIssue, sources: readonly EnvSour
       else others.push(key)
     }
     if (others.length > 0) {
-      const message = `Unrecognized key${others.length > 1 ? 's' : ''}: ${others.map((k) => `"${k}"`).join(', ')}`
-      lines.unshift(describe(issue.path, message, sources))
+      const known = keysAt(issue.path.filter((k) => typeof k !== 'symbol'))
+      const named = others.map((k) => {
+        const near = closest(
+          k,
+          [...known].filter((n) => n !== k),
+        )
+        return near === undefined ? `"${k}"` : `"${k}" (did you mean "${near}"?)`
+      })
+      const message = `Unrecognized key${others.length > 1 ? 's' : ''}: ${named.join(', ')}`
+      lines.unshift(describe(issue.path, message, sources, file))
     }
     return lines
   }
-  return [describe(issue.path, issue.message, sources)]
+  if (
+    issue.code === 'invalid_type' &&
+    samePath(issue.path, ['secret']) &&
+    !sources.some((s) => startsWith(s.path, ['secret'])) &&
+    valueAt(file, ['secret']) === undefined
+  ) {
+    return [`secret: set ${PREFIX}SECRET (32+ characters)`]
+  }
+  return [describe(issue.path, issue.message, sources, file)]
 }
 
-/** `path: message`, with the variable that set the path, a field around it, or fields inside it. */
+/**
+ * `path: message`, with the variable that set the path or a field around it; or, for a value the
+ * file does not have (variables made it), the variables that set fields inside it. A problem with
+ * what the file wrote is never put on a variable.
+ */
 function describe(
   path: readonly PropertyKey[],
   message: string,
   sources: readonly EnvSource[],
+  file: unknown,
 ): string {
   const at = path.map(String).join('.') || '(root)'
   const exact = sources.find((s) => samePath(s.path, path))
@@ -51,9 +79,24 @@ function describe(
     .filter((s) => startsWith(path, s.path))
     .sort((a, b) => b.path.length - a.path.length)[0]
   if (around) return `${at}: ${message} (in ${around.variable})`
-  const inside = sources.filter((s) => startsWith(s.path, path)).map((s) => s.variable)
+  // The outermost value on the way to `path` that the file does not have: variables made it.
+  const made = path.findIndex((_, i) => valueAt(file, path.slice(0, i + 1)) === undefined)
+  const inside =
+    made === -1
+      ? []
+      : sources.filter((s) => startsWith(s.path, path.slice(0, made + 1))).map((s) => s.variable)
   if (inside.length > 0) return `${at}: ${message} (set by ${inside.join(', ')})`
   return `${at}: ${message}`
+}
+
+/** The value at `path` in `root`, or undefined. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || typeof key === 'symbol') return undefined
+    node = (node as Record<string | number, unknown>)[key]
+  }
+  return node
 }
 
 /** A variable whose segment at `depth` names no setting: what it set, and what it likely meant. */

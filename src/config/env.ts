@@ -112,7 +112,7 @@ export function applyEnv(
     : parsed.error.issues
         // A missing list element is already reported, naming the variable past it.
         .filter((i) => !isHole(config, i.path))
-        .flatMap((i) => describeIssue(i, sources))
+        .flatMap((i) => describeIssue(i, sources, file))
   if (problems.length > 0 || issues.length > 0) throw new ConfigError([...problems, ...issues])
   return { input: config, config: resolveConfig(config) }
 }

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod'
 import { scopeToken } from './azure-schema.js'
-import { absoluteURL, canonicalResource, parseURL } from './urls.js'
+import { absoluteURL, canonicalResource, httpURL, parseURL } from './urls.js'
 
 /** An environment variable name (the secret's value is read from it at start-up). */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
@@ -181,8 +181,8 @@ const eventBuffer = z
 
 const HTTPUpstreamSchema = z.strictObject({
   kind: z.literal('http'),
-  /** The Streamable HTTP endpoint of the MCP server. */
-  url: absoluteURL(),
+  /** The Streamable HTTP endpoint of the MCP server (http or https). */
+  url: httpURL(),
   /**
    * Deadline for the answer to a request: the response headers, and in an event stream the
    * JSON-RPC responses to the request's calls; a progress notification restarts the clock.
@@ -205,7 +205,7 @@ const HTTPUpstreamSchema = z.strictObject({
 const SSEUpstreamSchema = z.strictObject({
   kind: z.literal('sse'),
   /** The server's SSE endpoint (e.g. `http://127.0.0.1:3001/sse`). */
-  url: absoluteURL(),
+  url: httpURL(),
   /**
    * Deadline for the stream's `endpoint` event, and for the answer to each request; a progress
    * notification for the request restarts the clock.

@@ -12,6 +12,19 @@ export const absoluteURL = () =>
       issue.code === 'invalid_format' ? 'must be an absolute URL (https://…)' : undefined,
   })
 
+/**
+ * `absoluteURL` for a server Gatehouse calls over plain HTTP or TLS (a gateway route's MCP
+ * server): http and https only, and the message says both are fine.
+ */
+export const httpURL = () =>
+  z.url({
+    protocol: /^https?$/,
+    error: (issue) =>
+      issue.code === 'invalid_format'
+        ? 'must be an absolute http(s) URL (http://… or https://…)'
+        : undefined,
+  })
+
 /** The parsed URL, or `undefined` for a string that is not an absolute URL (never throws). */
 export function parseURL(value: string): URL | undefined {
   try {

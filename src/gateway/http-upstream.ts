@@ -13,6 +13,7 @@ import { credentialRefusal, type CredentialHeaders } from './credentials.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import { createHTTPClient, type UpstreamFetch } from './http-client.js'
 import { isStatelessEra, LISTEN, RPC, rpcError, validID, type RPCMessage } from './messages.js'
+import { networkCause, safeURL } from './network-cause.js'
 import { httpReachable } from './readiness.js'
 import { rewriteSSE } from './sse-rewrite.js'
 import type { Upstream, UpstreamCall } from './upstream.js'
@@ -169,11 +170,15 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
                 },
               )
             : await send()
-      } catch {
+      } catch (error) {
         active.delete(controller)
         request.signal.removeEventListener('abort', leave)
         const timedOut = controller.signal.aborted && !request.signal.aborted
-        options.onError?.(timedOut ? 'upstream timed out' : 'upstream unreachable')
+        options.onError?.(
+          timedOut
+            ? `upstream ${safeURL(options.url)} timed out`
+            : `upstream ${safeURL(options.url)} unreachable (${networkCause(error)})`,
+        )
         return timedOut
           ? rpcError(504, RPC.internalError, 'the MCP server did not answer in time', firstId)
           : rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)

@@ -476,4 +476,28 @@ describe('gatehouse admin usage', () => {
     expect(await main(['admin', 'grants', 'burn'], out.stream, err.stream)).toBe(2)
     expect(await main(['admin', 'grants', 'revoke'], out.stream, err.stream)).toBe(2)
   })
+
+  it('names an unknown command or option with the nearest known one, exit 2, no parseArgs text', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['admin', 'clinets', 'list'],
+        'gatehouse admin: unknown command "clinets list" (did you mean clients list?); see gatehouse admin --help\n',
+      ],
+      [
+        ['admin', 'clinets'],
+        'gatehouse admin: unknown command "clinets" (did you mean clients?); see gatehouse admin --help\n',
+      ],
+      [
+        ['admin', 'clients', 'list', '--jsn'],
+        'gatehouse admin: unknown option --jsn (did you mean --json?); see gatehouse admin --help\n',
+      ],
+    ]
+    for (const [argv, expected] of cases) {
+      const out = capture()
+      const err = capture()
+      expect(await main(argv, out.stream, err.stream)).toBe(2)
+      expect(err.text()).toBe(expected)
+      expect(out.text()).toBe('')
+    }
+  })
 })

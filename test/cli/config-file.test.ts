@@ -78,11 +78,33 @@ describe('the configuration file, the same for every verb', () => {
       expect(d.err).toContain(`${asDir} is a directory, not a file\n`)
       const y = await run([...verb, badYaml])
       expect(y.code).toBe(1)
-      expect(y.err).toContain(`${badYaml} is not valid YAML\n`)
+      // Where the parser stopped and why, in its terms; never the parser's quote of the file.
+      expect(y.err).toContain(`${badYaml} is not valid YAML (line 3, column 1: bad indent)\n`)
       const a = await run([...verb, array])
       expect(a.code).toBe(1)
       expect(a.err).toContain(`${array} must hold a JSON object\n`)
       expect(y.err + a.err).not.toContain(SECRET)
     }
+  })
+
+  it('bad YAML and bad JSON name the line and column, at check-config and serve', async () => {
+    const yaml = await file(
+      'gatehouse.yaml',
+      ['gateway:', '  routes:', '    - path: /mcp', '   upstream: { kind: http }', ''].join('\n'),
+    )
+    const check = await run(['check-config', yaml])
+    expect(check.code).toBe(1)
+    expect(check.err).toBe(
+      `gatehouse check-config: ${yaml} is not valid YAML (line 4, column 1: bad indent)\n`,
+    )
+    const serve = await run(['serve', '--config', yaml])
+    expect(serve.code).toBe(1)
+    expect(serve.err).toContain(`${yaml} is not valid YAML (line 4, column 1: bad indent)\n`)
+    const json = await file(
+      'gatehouse.json',
+      '{\n  "issuer": "https://as.example",\n  "secret" 1\n}',
+    )
+    const j = await run(['check-config', json])
+    expect(j.err).toBe(`gatehouse check-config: ${json} is not valid JSON (line 3, column 12)\n`)
   })
 })

@@ -7,8 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { runServe } from '../../src/cli/commands/serve.js'
-import { serverEntry } from '../helpers/gateway.js'
+import { freePort, post, serverEntry } from '../helpers/gateway.js'
+import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 
 function capture() {
   let text = ''
@@ -181,4 +185,103 @@ describe('gatehouse serve (command line)', () => {
     expect(await runServe(['--port', '0'], out.stream, err.stream)).toBe(2)
     expect(err.text()).toContain('name an upstream')
   })
+
+  it('without an IdP, says the IdP is `upstream` in a file (or --dev-idp), not --upstream', async () => {
+    const out = capture()
+    const err = capture()
+    const code = await runServe(
+      ['--upstream', 'http://127.0.0.1:9/mcp', '--port', '0', '--store', 'memory'],
+      out.stream,
+      err.stream,
+    )
+    expect(code).toBe(1)
+    expect(err.text()).toBe(
+      'invalid configuration:\n  - no identity provider: set `upstream` (the IdP users sign in at) in a config file or GATEHOUSE_UPSTREAM__* variables, or use --dev-idp (`--upstream` names the MCP server)\n',
+    )
+    expect(out.text()).toBe('')
+  })
+
+  it('names an unknown option or --stdio-mode with the nearest known one, exit 2, no parseArgs text', async () => {
+    const out = capture()
+    const err = capture()
+    expect(await runServe(['--upstrem', 'http://127.0.0.1:9/mcp'], out.stream, err.stream)).toBe(2)
+    expect(err.text()).toBe(
+      'gatehouse serve: unknown option --upstrem (did you mean --upstream?); see gatehouse serve --help\n',
+    )
+    const err2 = capture()
+    expect(await runServe(['--stdio-mode', 'sesion', '--', 'node'], out.stream, err2.stream)).toBe(
+      2,
+    )
+    expect(err2.text()).toBe(
+      'gatehouse serve: --stdio-mode must be shared, session, user (did you mean session?)\n',
+    )
+    expect(out.text()).toBe('')
+  })
+
+  it('--help says what --stdio-mode takes and that the rest of a stdio route is config-file only', async () => {
+    const out = capture()
+    const err = capture()
+    expect(await runServe(['--help'], out.stream, err.stream)).toBe(0)
+    expect(out.text()).toContain(
+      '--stdio-mode M      shared (default), session (one process per MCP session) or user (one per\n',
+    )
+    expect(out.text()).toMatch(
+      /userTokenEnv \(the user's IdP token in the process\) and every other\s+stdio setting are config-file only/,
+    )
+  })
+
+  it('warns once at start-up about an HTTP upstream that is not reachable, starts anyway, and names URL and cause at run time', async () => {
+    const port = await freePort()
+    const upstream = `http://127.0.0.1:${port}/mcp`
+    const out = capture()
+    const err = capture()
+    const signals = new EventEmitter()
+    const running = runServe(
+      ['--upstream', upstream, '--port', '0', '--store', 'memory', '--dev-idp'],
+      out.stream,
+      err.stream,
+      signals,
+    )
+    await Promise.race([waitFor(out.text, 'Route /mcp'), running])
+    const url = /Route \/mcp\s+(\S+)/.exec(out.text())?.[1]
+    expect(url, err.text()).toBeDefined()
+    const warning = `gatehouse serve: route /mcp: upstream ${upstream} is not reachable now (ECONNREFUSED); starting anyway, its calls answer 502 until it is\n`
+    expect(err.text()).toContain(warning)
+    expect(err.text().split(warning)).toHaveLength(2)
+    // A signed-in caller's call: 502, and the operator's line names the URL and the cause.
+    const provider = new BrowserlessClientProvider({
+      redirectUrl: 'http://127.0.0.1:3999/callback',
+      clientName: 'unreachable upstream',
+      user: { username: 'dev', password: 'dev' },
+    })
+    const transport = new StreamableHTTPClientTransport(new URL(url!), { authProvider: provider })
+    await new Client({ name: 't', version: '1.0.0' }).connect(transport).then(
+      () => {
+        throw new Error('expected a sign-in first')
+      },
+      (error: unknown) => {
+        if (!(error instanceof UnauthorizedError)) throw error
+      },
+    )
+    await transport.finishAuth(provider.code!)
+    const token = provider.saved!.access_token
+    const res = await post(url!, token, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 't', version: '1' },
+      },
+    })
+    expect(res.status).toBe(502)
+    await waitFor(err.text, 'unreachable (')
+    expect(err.text()).toContain(
+      `gatehouse serve: route /mcp: upstream ${upstream} unreachable (ECONNREFUSED)\n`,
+    )
+    expect(err.text()).not.toContain(token)
+    signals.emit('SIGTERM')
+    expect(await running).toBe(0)
+  }, 60_000)
 })

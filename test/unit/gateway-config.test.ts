@@ -191,7 +191,7 @@ describe('gateway configuration', () => {
     ])
   })
 
-  it('is understood by gatehouse check-config (no resources list needed)', async () => {
+  it('is understood by gatehouse check-config (no resources list needed), which wants an IdP as serve does', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-gwcfg-'))
     const file = join(dir, 'gatehouse.json')
     await writeFile(
@@ -200,7 +200,10 @@ describe('gateway configuration', () => {
     )
     let text = ''
     const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream
-    expect(await main(['check-config', file], out, out)).toBe(0)
-    expect(text).toContain('1 resource(s)')
+    expect(await main(['check-config', file], out, out)).toBe(1)
+    expect(text).toContain('no identity provider')
+    text = ''
+    expect(await main(['check-config', file, '--dev-idp'], out, out)).toBe(0)
+    expect(text).toContain('1 resource(s), 1 route(s)')
   })
 })

@@ -9,12 +9,14 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { overlayEnv } from '../../config/env.js'
 import { resolveConfig } from '../../config/schema.js'
+import { closest } from '../../config/suggest.js'
 import { ConfigError, StoreError } from '../../errors.js'
 import { AdminError, createAdmin } from '../../admin/admin.js'
 import type { Admin } from '../../admin/admin.js'
 import { createPinoLogger } from '../../ops/pino.js'
 import type { Store } from '../../storage/store.js'
 import { readConfigFile } from '../config-file.js'
+import { usageLine, usageProblem } from '../usage.js'
 
 export const ADMIN_HELP = `gatehouse admin — manage clients, grants, tokens and keys in the store
 
@@ -64,7 +66,7 @@ export async function runAdmin(
   try {
     parsed = parse(argv)
   } catch (error) {
-    err.write(`gatehouse admin: ${error instanceof Error ? error.message : 'bad arguments'}\n`)
+    err.write(usageLine('admin', usageProblem(error, ADMIN_OPTIONS)))
     return 2
   }
   const { values } = parsed
@@ -84,6 +86,16 @@ export async function runAdmin(
   ) {
     if (command === 'tokens revoke' && id !== undefined) {
       err.write(TOKEN_IN_ARGUMENTS)
+    } else if (!COMMANDS.includes(command)) {
+      const near =
+        closest(command, COMMANDS) ??
+        closest(noun ?? '', new Set(COMMANDS.map((c) => c.split(' ')[0] ?? '')))
+      err.write(
+        usageLine(
+          'admin',
+          `unknown command "${command}"${near !== undefined ? ` (did you mean ${near}?)` : ''}`,
+        ),
+      )
     } else {
       err.write(
         `gatehouse admin: unknown or incomplete command "${positionals.join(' ')}"\n\n${ADMIN_HELP}`,
@@ -225,19 +237,21 @@ function joinOptionValues(words: string[]): string[] {
   return joined
 }
 
+const ADMIN_OPTIONS = {
+  config: { type: 'string' },
+  store: { type: 'string' },
+  json: { type: 'boolean' },
+  subject: { type: 'string' },
+  client: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
 function parse(argv: string[]) {
   return parseArgs({
     args: joinOptionValues(argv),
     strict: true,
     allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      store: { type: 'string' },
-      json: { type: 'boolean' },
-      subject: { type: 'string' },
-      client: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: ADMIN_OPTIONS,
   })
 }
 

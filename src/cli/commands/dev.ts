@@ -9,7 +9,7 @@ import { LOG_LEVELS } from '../../config/ops-schema.js'
 import { createPinoLogger } from '../../ops/pino.js'
 import { DEV_DEFAULTS, startDev } from '../dev.js'
 import { runUntilSignal } from '../listener.js'
-import { usageProblem } from '../usage.js'
+import { usageLine, usageProblem } from '../usage.js'
 import {
   DEV_STAND_IN_NAMES,
   isDevStandIn,
@@ -37,6 +37,14 @@ Stop with Ctrl-C; the data directory is kept (with --memory, nothing is).
 `
 
 /** Parses `dev` flags, starts everything, prints where to connect, and runs until a signal. */
+const DEV_OPTIONS = {
+  port: { type: 'string' },
+  'data-dir': { type: 'string' },
+  memory: { type: 'boolean' },
+  provider: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
 export async function runDev(
   argv: string[],
   out: NodeJS.WritableStream,
@@ -54,16 +62,10 @@ export async function runDev(
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        'data-dir': { type: 'string' },
-        memory: { type: 'boolean' },
-        provider: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: DEV_OPTIONS,
     }))
   } catch (error) {
-    err.write(`gatehouse dev: ${usageProblem(error)}\n\n${DEV_HELP}`)
+    err.write(usageLine('dev', usageProblem(error, DEV_OPTIONS)))
     return 2
   }
   if (values.help === true) {

@@ -5,11 +5,13 @@
  */
 import { parseArgs } from 'node:util'
 import { LOG_LEVELS } from '../../config/ops-schema.js'
+import { closest } from '../../config/suggest.js'
 import { ConfigError } from '../../errors.js'
 import { createPinoLogger } from '../../ops/pino.js'
 import { readConfigFile } from '../config-file.js'
 import { runUntilSignal, type Signals } from '../listener.js'
 import { startServe, type ServeOptions } from '../serve.js'
+import { usageLine, usageProblem } from '../usage.js'
 
 export const SERVE_HELP = `gatehouse serve — OAuth 2.1 in front of an MCP server (HTTP or stdio), no code
 
@@ -24,7 +26,9 @@ Usage:
   -- CMD ARGS...      a stdio MCP server started by the gateway (flag form)
   --path P            the route's path (flag form; default /mcp)
   --scope S           a scope of the route (repeatable; flag form)
-  --stdio-mode M      shared (default) or session: one process per MCP session
+  --stdio-mode M      shared (default), session (one process per MCP session) or user (one per
+                      user); userTokenEnv (the user's IdP token in the process) and every other
+                      stdio setting are config-file only (gateway.routes[].upstream)
   --port N            port to listen on (default 8787; 0 picks a free one)
   --host ADDR         address to listen on (default 127.0.0.1)
   --store S           sqlite (default, in --data-dir), memory, or redis (GATEHOUSE_REDIS_URL)
@@ -42,6 +46,21 @@ files named in the configuration, never from the command line. SIGTERM drains: n
 requests in flight finish, stdio servers are stopped.
 `
 
+const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  issuer: { type: 'string' },
+  upstream: { type: 'string' },
+  path: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  'stdio-mode': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  store: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'dev-idp': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
 /** Runs `gatehouse serve` with its arguments; resolves with the exit code. */
 export async function runServe(
   argv: string[],
@@ -58,24 +77,10 @@ export async function runServe(
       args: flags,
       strict: true,
       allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        issuer: { type: 'string' },
-        upstream: { type: 'string' },
-        path: { type: 'string' },
-        scope: { type: 'string', multiple: true },
-        'stdio-mode': { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        store: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'dev-idp': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: SERVE_OPTIONS,
     }))
   } catch (error) {
-    err.write(`gatehouse serve: ${error instanceof Error ? error.message : 'bad arguments'}\n\n`)
-    err.write(SERVE_HELP)
+    err.write(usageLine('serve', usageProblem(error, SERVE_OPTIONS)))
     return 2
   }
   if (values.help === true) {
@@ -175,6 +180,8 @@ export async function runServe(
   })
 }
 
+const STDIO_MODES = ['shared', 'session', 'user']
+
 /** The route's upstream from flags; a string is the problem. */
 function flagUpstream(
   values: Record<string, unknown>,
@@ -190,5 +197,9 @@ function flagUpstream(
     return 'name an upstream: --upstream URL, a command after --, or --config FILE'
   }
   const mode = values['stdio-mode']
+  if (typeof mode === 'string' && !STDIO_MODES.includes(mode)) {
+    const near = closest(mode, STDIO_MODES)
+    return `--stdio-mode must be ${STDIO_MODES.join(', ')}${near !== undefined ? ` (did you mean ${near}?)` : ''}`
+  }
   return { kind: 'stdio', command: program, args, ...(typeof mode === 'string' ? { mode } : {}) }
 }

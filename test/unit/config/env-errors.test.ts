@@ -116,4 +116,15 @@ describe('GATEHOUSE_* variables in configuration errors', () => {
     })
     expect(config.upstream).toMatchObject({ clientId: '1234567890', clientSecret: '0042' })
   })
+
+  it('a problem with what the file wrote is not put on a variable; an unknown key gets the near one', () => {
+    const issues = issuesOf(
+      { ...file, secret: undefined, gateways: {}, registration: { maxRedirectUri: 3 } },
+      { GATEHOUSE_SECRET: 's'.repeat(40), GATEHOUSE_REGISTRATION__ENABLED: 'true' },
+    )
+    expect(issues).toEqual([
+      'registration: Unrecognized key: "maxRedirectUri" (did you mean "maxRedirectUris"?)',
+      '(root): Unrecognized key: "gateways" (did you mean "gateway"?)',
+    ])
+  })
 })
