@@ -8,7 +8,8 @@ import { authorityReadable } from '../config/qualified-authority.js'
 import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { link, lstat, mkdir, open, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { nodeCrypto } from '../adapters/node-crypto-options.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
@@ -519,22 +520,67 @@ async function openStore(options: ServeOptions): Promise<Store> {
 
 /**
  * `--dev-idp` on the SQLite store without `GATEHOUSE_SECRET`: the secret in `dir/dev-secret`,
- * made (32 random bytes, readable by this user only) the first time.
+ * made (32 random bytes) the first time. Whoever could plant that file could read the store, so
+ * the directory must be this user's and writable by nobody else, and the file a regular file (no
+ * symlink), this user's, readable by nobody else, holding exactly such a secret; anything else is
+ * refused, naming the file. It is written whole under another name and linked into place, so no
+ * start ever reads half of it, and of two starts at once the first link wins.
  */
 async function devSecret(dir: string): Promise<string> {
   const file = join(dir, 'dev-secret')
-  try {
-    return (await readFile(file, 'utf8')).trim()
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  const refuse = (why: string) =>
+    new ConfigError([`secret: ${file} ${why}; set GATEHOUSE_SECRET, or remove it`])
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const where = await lstat(dir)
+  const uid = process.getuid?.()
+  if (
+    !where.isDirectory() ||
+    (uid !== undefined && where.uid !== uid) ||
+    (where.mode & 0o022) !== 0
+  ) {
+    throw new ConfigError([
+      `secret: ${dir} must be a directory of this user that no one else can write to; set GATEHOUSE_SECRET, or fix it`,
+    ])
   }
-  await mkdir(dir, { recursive: true })
-  const secret = randomBytes(32).toString('base64url')
-  // `wx`: another process that made it first wins, and its secret is the one read back.
-  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  const read = async (): Promise<string | undefined> => {
+    let handle
+    try {
+      handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return undefined
+      if (code === 'ELOOP') throw refuse('is a symbolic link')
+      throw error
+    }
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) throw refuse('is not a regular file')
+      if (uid !== undefined && info.uid !== uid) throw refuse('belongs to another user')
+      if ((info.mode & 0o077) !== 0) throw refuse('can be read or written by other users')
+      const secret = (await handle.readFile('utf8')).trim()
+      if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) throw refuse('does not hold a secret Gatehouse made')
+      return secret
+    } finally {
+      await handle.close()
+    }
+  }
+  const found = await read()
+  if (found !== undefined) return found
+  const temporary = join(dir, `.dev-secret.${randomBytes(8).toString('hex')}`)
+  await writeFile(temporary, `${randomBytes(32).toString('base64url')}\n`, {
+    mode: 0o600,
+    flag: 'wx',
   })
-  return (await readFile(file, 'utf8')).trim()
+  try {
+    await link(temporary, file).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    })
+  } finally {
+    await unlink(temporary).catch(() => undefined)
+  }
+  const made = await read()
+  if (made === undefined) throw refuse('could not be made')
+  return made
 }
 
 /** A store written with another secret: the remedy, beside the store's own words. */

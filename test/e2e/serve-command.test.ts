@@ -2,7 +2,7 @@
  * The `gatehouse serve` command line: the flag form with a stdio command after `--`, the YAML
  * configuration form, and refusals of configurations that cannot work.
  */
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -170,6 +170,23 @@ describe('gatehouse serve (command line)', () => {
     )
     expect(other.err).not.toContain(secret)
     expect(other.err).not.toContain('o'.repeat(40))
+
+    // A secret file someone else could have planted or read is refused, naming the file.
+    const file = join(dir, 'dev-secret')
+    const refusedWith = async (why: string) => {
+      const run = await start()
+      expect(run.code).toBe(1)
+      expect(run.err).toContain(`${file} ${why}`)
+    }
+    await chmod(file, 0o644)
+    await refusedWith('can be read or written by other users')
+    await rm(file)
+    await writeFile(join(dir, 'known'), `${'k'.repeat(43)}\n`, { mode: 0o600 })
+    await symlink(join(dir, 'known'), file)
+    await refusedWith('is a symbolic link')
+    await rm(file)
+    await writeFile(file, 'too-short\n', { mode: 0o600 })
+    await refusedWith('does not hold a secret Gatehouse made')
   }, 60_000)
 
   it('refuses both an upstream URL and a command, and no upstream at all', async () => {
