@@ -471,22 +471,37 @@ ${table('audit', ['Time', 'Event', 'Outcome', 'Action', 'Client', 'Subject', 'Gr
         })
         return signInPage(current.csrf, 401, 'That is not the operator token.')
       }
+      // The session first: a store that cannot hold it fails the sign-in, which is then not
+      // audited as a success.
+      const fresh = await newSession(true)
       deps.audit.emit({
         event: 'admin_action',
         outcome: 'success',
         action: 'admin.sign_in',
         actor: ADMIN_PAGE_ACTOR,
       })
-      const fresh = await newSession(true)
       return redirect('', fresh.cookie)
     }
     const actor = await actorOf(current)
     if (actor === undefined) return redirect('')
     if (action === 'sign-out') {
-      // A Gatehouse sign-in's grant goes with its session; an operator session's record too.
-      if (current.grantId !== undefined) await signIn?.end(current.grantId)
-      if (current.sid !== undefined) await deps.sessions.delete(await operatorKey(current.sid))
-      return redirect('', serializeCookie(COOKIE, '', { secure, maxAgeSeconds: 0 }))
+      // A Gatehouse sign-in's grant goes with its session; an operator session's record too. The
+      // browser forgets the session whatever the store says; a record the store could not delete
+      // is audited, since the session then lasts until `sessionMinutes` for a copy of the cookie.
+      const cleared = serializeCookie(COOKIE, '', { secure, maxAgeSeconds: 0 })
+      try {
+        if (current.grantId !== undefined) await signIn?.end(current.grantId)
+        if (current.sid !== undefined) await deps.sessions.delete(await operatorKey(current.sid))
+      } catch {
+        deps.audit.emit({
+          event: 'admin_action',
+          outcome: 'failure',
+          action: 'admin.sign_out',
+          actor,
+          reason: 'store_unavailable',
+        })
+      }
+      return redirect('', cleared)
     }
     const admin = deps.adminFor(actor)
     const id = form.get('id') ?? ''

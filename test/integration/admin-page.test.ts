@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import type { AuditEvent } from '../../src/audit-event.js'
 import type { Store } from '../../src/storage/store.js'
+import { createMemoryStore } from '../../src/storage/memory.js'
 import {
   storeOnClock,
   createTestGatehouse,
@@ -158,6 +159,52 @@ describe('the /admin operator-token sign-in', () => {
     })
     expect(revoke.status).toBe(303)
     expect(revoke.headers.get('location')).not.toContain('result=rotated')
+  })
+
+  it('signs the browser out even when the store cannot delete the session, and audits that it could not', async () => {
+    const audit: AuditEvent[] = []
+    const backend = createMemoryStore()
+    let failDeletes = false
+    const store: Store = {
+      ...backend,
+      delete: (key) =>
+        failDeletes && key.startsWith('admin-session:')
+          ? Promise.reject(new Error('store down'))
+          : backend.delete(key),
+    }
+    t = await createTestGatehouse({
+      config: { admin: { enabled: true, token: OPERATOR_TOKEN } },
+      store,
+      options: { audit: (e) => audit.push(e) },
+    })
+    const signedIn = await signIn(t, await signInForm(t), OPERATOR_TOKEN)
+    expect(signedIn.status).toBe(303)
+    expect(audit).toContainEqual(
+      expect.objectContaining({ action: 'admin.sign_in', outcome: 'success' }),
+    )
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0]!
+    const html = await (await t.call('/admin', { headers: { cookie } })).text()
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1]
+    failDeletes = true
+    const out = await t.call('/admin', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie,
+        'sec-fetch-site': 'same-origin',
+        origin: ISSUER,
+      },
+      body: new URLSearchParams({ csrf: csrf!, action: 'sign-out' }).toString(),
+    })
+    expect(out.status).toBe(303)
+    expect(out.headers.get('set-cookie')).toMatch(/^__Host-gh-admin=;.*Max-Age=0/)
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        action: 'admin.sign_out',
+        outcome: 'failure',
+        reason: 'store_unavailable',
+      }),
+    )
   })
 
   it('a right token within the limit signs in (nine failures do not lock it)', async () => {
