@@ -38,17 +38,21 @@ describe('the /admin operator-token sign-in', () => {
     return { cookie, csrf: csrf! }
   }
 
-  const signIn = (gh: TestGatehouse, session: { cookie: string; csrf: string }, token: string) =>
+  /** A same-origin form POST to the page, as its buttons send it. */
+  const pagePost = (gh: TestGatehouse, cookie: string, fields: Record<string, string>) =>
     gh.call('/admin', {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        cookie: session.cookie,
+        cookie,
         'sec-fetch-site': 'same-origin',
         origin: ISSUER,
       },
-      body: new URLSearchParams({ csrf: session.csrf, action: 'sign-in', token }).toString(),
+      body: new URLSearchParams(fields).toString(),
     })
+
+  const signIn = (gh: TestGatehouse, session: { cookie: string; csrf: string }, token: string) =>
+    pagePost(gh, session.cookie, { csrf: session.csrf, action: 'sign-in', token })
 
   it('refuses even the right token with 429 after ten failures, until the window passes', async () => {
     const audit: AuditEvent[] = []
@@ -131,32 +135,14 @@ describe('the /admin operator-token sign-in', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(
       await (await t.call('/admin', { headers: { cookie } })).text(),
     )?.[1]
-    const out = await t.call('/admin', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie,
-        'sec-fetch-site': 'same-origin',
-        origin: ISSUER,
-      },
-      body: new URLSearchParams({ csrf: csrf!, action: 'sign-out' }).toString(),
-    })
+    const out = await pagePost(t, cookie, { csrf: csrf!, action: 'sign-out' })
     expect(out.status).toBe(303)
     // The copy still carries a valid signature and expiry; the server no longer holds its session.
     const after = await t.call('/admin', { headers: { cookie: copy } })
     const html = await after.text()
     expect(html).not.toContain('id="sign-out"')
     expect(html).toContain('name="token"')
-    const revoke = await t.call('/admin', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: copy,
-        'sec-fetch-site': 'same-origin',
-        origin: ISSUER,
-      },
-      body: new URLSearchParams({ csrf: csrf!, action: 'keys.rotate' }).toString(),
-    })
+    const revoke = await pagePost(t, copy, { csrf: csrf!, action: 'keys.rotate' })
     expect(revoke.status).toBe(303)
     expect(revoke.headers.get('location')).not.toContain('result=rotated')
   })
@@ -186,16 +172,7 @@ describe('the /admin operator-token sign-in', () => {
     const html = await (await t.call('/admin', { headers: { cookie } })).text()
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1]
     failDeletes = true
-    const out = await t.call('/admin', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie,
-        'sec-fetch-site': 'same-origin',
-        origin: ISSUER,
-      },
-      body: new URLSearchParams({ csrf: csrf!, action: 'sign-out' }).toString(),
-    })
+    const out = await pagePost(t, cookie, { csrf: csrf!, action: 'sign-out' })
     expect(out.status).toBe(303)
     expect(out.headers.get('set-cookie')).toMatch(/^__Host-gh-admin=;.*Max-Age=0/)
     expect(audit).toContainEqual(
