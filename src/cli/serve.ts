@@ -9,7 +9,7 @@ import { listenMetrics } from '../ops/metrics-listener.js'
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { constants } from 'node:fs'
-import { link, lstat, mkdir, open, unlink, writeFile } from 'node:fs/promises'
+import { chmod, link, lstat, mkdir, open, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { nodeCrypto } from '../adapters/node-crypto-options.js'
 import { createNodeTransport, type NodeTransportOptions } from '../adapters/node-transport.js'
@@ -274,6 +274,7 @@ export async function buildServeConfig(options: ServeConfigOptions): Promise<Ser
       defaults.push('secret made at start-up (--store memory)')
     } else if (options.devIdp && options.devSecret && store === 'sqlite') {
       input.secret = await options.devSecret()
+      defaults.push('secret from <data-dir>/dev-secret (--dev-idp on SQLite), made the first time')
     } else {
       problems.push(
         options.devIdp
@@ -317,7 +318,7 @@ export async function buildServeConfig(options: ServeConfigOptions): Promise<Ser
       defaults.push(`resources from the ${routes} route(s)`)
     }
   }
-  problems.push(...routeProblems(applied.config, env))
+  problems.push(...routeProblems(applied.config, env, options.devIdp !== undefined))
   if (problems.length > 0) throw new ConfigError(problems)
   return { ...applied, issuer, defaults }
 }
@@ -334,9 +335,11 @@ export const NO_IDP =
 function routeProblems(
   config: ResolvedConfig,
   env: Readonly<Record<string, string | undefined>>,
+  devIdp: boolean,
 ): string[] {
   const problems: string[] = []
-  const idp = config.upstream !== undefined || config.upstreams !== undefined
+  // `--dev-idp` gives one, even when another problem kept it from being started.
+  const idp = devIdp || config.upstream !== undefined || config.upstreams !== undefined
   const entra = config.upstream?.kind === 'azure' && config.upstream.b2c === undefined
   const never = () => Promise.reject(new Error('not at start-up'))
   config.gateway?.routes.forEach((route, i) => {
@@ -531,16 +534,25 @@ async function devSecret(dir: string): Promise<string> {
   const refuse = (why: string) =>
     new ConfigError([`secret: ${file} ${why}; set GATEHOUSE_SECRET, or remove it`])
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const where = await lstat(dir)
   const uid = process.getuid?.()
-  if (
-    !where.isDirectory() ||
-    (uid !== undefined && where.uid !== uid) ||
-    (where.mode & 0o022) !== 0
-  ) {
+  // Where ownership and modes mean nothing (Windows), the file's content is all there is to check.
+  const posix = uid !== undefined
+  let where = await lstat(dir)
+  if (!where.isDirectory() || (posix && where.uid !== uid)) {
     throw new ConfigError([
-      `secret: ${dir} must be a directory of this user that no one else can write to; set GATEHOUSE_SECRET, or fix it`,
+      `secret: ${dir} must be a directory of this user; set GATEHOUSE_SECRET, or use another --data-dir`,
     ])
+  }
+  // This user's own directory, made by an earlier run under a umask that lets the group write
+  // (002): closed to others now, which takes nothing from this user.
+  if (posix && (where.mode & 0o022) !== 0) {
+    await chmod(dir, where.mode & 0o755)
+    where = await lstat(dir)
+    if ((where.mode & 0o022) !== 0) {
+      throw new ConfigError([
+        `secret: ${dir} can be written by other users; set GATEHOUSE_SECRET, or run chmod go-w on it`,
+      ])
+    }
   }
   const read = async (): Promise<string | undefined> => {
     let handle
@@ -555,8 +567,8 @@ async function devSecret(dir: string): Promise<string> {
     try {
       const info = await handle.stat()
       if (!info.isFile()) throw refuse('is not a regular file')
-      if (uid !== undefined && info.uid !== uid) throw refuse('belongs to another user')
-      if ((info.mode & 0o077) !== 0) throw refuse('can be read or written by other users')
+      if (posix && info.uid !== uid) throw refuse('belongs to another user')
+      if (posix && (info.mode & 0o077) !== 0) throw refuse('can be read or written by other users')
       const secret = (await handle.readFile('utf8')).trim()
       if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) throw refuse('does not hold a secret Gatehouse made')
       return secret
@@ -572,8 +584,19 @@ async function devSecret(dir: string): Promise<string> {
     flag: 'wx',
   })
   try {
-    await link(temporary, file).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    await link(temporary, file).catch(async (error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') return
+      // A file system without hard links (some shared mounts): exclusive create instead.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS')
+        throw error
+      await writeFile(file, `${randomBytes(32).toString('base64url')}\n`, {
+        mode: 0o600,
+        flag: 'wx',
+      }).catch((again: unknown) => {
+        if ((again as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw refuse('could not be made here')
+      })
     })
   } finally {
     await unlink(temporary).catch(() => undefined)

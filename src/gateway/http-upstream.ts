@@ -177,7 +177,9 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         options.onError?.(
           timedOut
             ? `upstream ${safeURL(options.url)} timed out`
-            : `upstream ${safeURL(options.url)} unreachable (${networkCause(error)})`,
+            : request.signal.aborted
+              ? 'the client left before the MCP server answered'
+              : `upstream ${safeURL(options.url)} unreachable (${networkCause(error)})`,
         )
         return timedOut
           ? rpcError(504, RPC.internalError, 'the MCP server did not answer in time', firstId)

@@ -1,14 +1,16 @@
 /**
- * How the gateway names an upstream it could not reach, for the operator's log: the URL without
- * credentials or query (`safeURL`), and the class of the failure (`ECONNREFUSED`, `ENOTFOUND`,
- * `timed out` …), never an error's text, a header or a token.
+ * How the gateway names an upstream it could not reach, for the operator's log: the URL's origin
+ * (`safeURL`), and the class of the failure (`ECONNREFUSED`, `ENOTFOUND`, `timed out` …), never an
+ * error's text, a header or a token.
  */
 
-/** The URL's origin and path: no user info, no query, no fragment (they may hold secrets). */
+/**
+ * The URL's origin only: user info, path, query and fragment may hold secrets (some hosted MCP
+ * servers put their key in the path); the log line names the route already.
+ */
 export function safeURL(url: string): string {
   try {
-    const u = new URL(url)
-    return `${u.origin}${u.pathname}`
+    return new URL(url).origin
   } catch {
     return '(invalid URL)'
   }

@@ -491,6 +491,11 @@ describe('gatehouse admin usage', () => {
         ['admin', 'clients', 'list', '--jsn'],
         'gatehouse admin: unknown option --jsn (did you mean --json?); see gatehouse admin --help\n',
       ],
+      // A token pasted where `revoke` belonged is not echoed.
+      [
+        ['admin', 'tokens', 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln'],
+        'gatehouse admin: unknown command "tokens …" (did you mean tokens revoke?); see gatehouse admin --help\n',
+      ],
     ]
     for (const [argv, expected] of cases) {
       const out = capture()

@@ -256,6 +256,20 @@ describe('check-config agrees with serve on a gateway file', () => {
     expect((await run(['check-config', withIdp], secretEnv)).code).toBe(1)
   })
 
+  it('with --dev-idp, an idp-token route is not also refused for want of an IdP when the secret is missing', async () => {
+    const file = await writeYaml([
+      'gateway:',
+      '  routes:',
+      '    - path: /mcp',
+      '      upstream: { kind: http, url: http://127.0.0.1:3000/mcp, credential: { kind: idp-token } }',
+    ])
+    const r = await run(['check-config', file, '--dev-idp', '--store', 'redis'])
+    expect(r.code).toBe(1)
+    expect(problems(r.err)).toEqual([
+      '  - secret: set GATEHOUSE_SECRET (32+ characters): one made at start-up would not read this store after a restart',
+    ])
+  })
+
   it('a file serve starts, check-config accepts (--store memory: serve makes the secret)', async () => {
     const file = await writeYaml([...IDP, '  clientSecret: s', ...ROUTE])
     const r = await run(['check-config', file, '--store', 'memory'])

@@ -133,6 +133,8 @@ describe('gatehouse serve (command line)', () => {
 
   it('--dev-idp on the SQLite store without GATEHOUSE_SECRET keeps its secret beside the store: a restart reads it; another secret is told how to recover', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-devsecret-'))
+    // As an earlier run under umask 002 leaves it: this user's, and the group may write.
+    await chmod(dir, 0o775)
     const start = async (env: Record<string, string> = {}) => {
       const out = capture()
       const err = capture()
@@ -158,6 +160,7 @@ describe('gatehouse serve (command line)', () => {
     const secret = (await readFile(join(dir, 'dev-secret'), 'utf8')).trim()
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect((await stat(join(dir, 'dev-secret'))).mode & 0o777).toBe(0o600)
+    expect((await stat(dir)).mode & 0o777).toBe(0o755)
     // The restart reads the store it wrote (the signing keys are in it).
     const second = await start()
     expect(second.code, second.err).toBe(0)
@@ -247,9 +250,11 @@ describe('gatehouse serve (command line)', () => {
     )
   })
 
-  it('warns once at start-up about an HTTP upstream that is not reachable, starts anyway, and names URL and cause at run time', async () => {
+  it("warns once at start-up about an HTTP upstream that is not reachable, starts anyway, and names the server's origin and the cause at run time", async () => {
     const port = await freePort()
-    const upstream = `http://127.0.0.1:${port}/mcp`
+    // A key in the path, as some hosted servers take it: logged by origin only.
+    const upstream = `http://127.0.0.1:${port}/s/path-key-123/mcp`
+    const origin = `http://127.0.0.1:${port}`
     const out = capture()
     const err = capture()
     const signals = new EventEmitter()
@@ -262,7 +267,7 @@ describe('gatehouse serve (command line)', () => {
     await Promise.race([waitFor(out.text, 'Route /mcp'), running])
     const url = /Route \/mcp\s+(\S+)/.exec(out.text())?.[1]
     expect(url, err.text()).toBeDefined()
-    const warning = `gatehouse serve: route /mcp: upstream ${upstream} is not reachable now (ECONNREFUSED); starting anyway, its calls answer 502 until it is\n`
+    const warning = `gatehouse serve: route /mcp: upstream ${origin} is not reachable now (ECONNREFUSED); starting anyway, its calls answer 502 until it is\n`
     expect(err.text()).toContain(warning)
     expect(err.text().split(warning)).toHaveLength(2)
     // A signed-in caller's call: 502, and the operator's line names the URL and the cause.
@@ -295,9 +300,10 @@ describe('gatehouse serve (command line)', () => {
     expect(res.status).toBe(502)
     await waitFor(err.text, 'unreachable (')
     expect(err.text()).toContain(
-      `gatehouse serve: route /mcp: upstream ${upstream} unreachable (ECONNREFUSED)\n`,
+      `gatehouse serve: route /mcp: upstream ${origin} unreachable (ECONNREFUSED)\n`,
     )
     expect(err.text()).not.toContain(token)
+    expect(err.text()).not.toContain('path-key-123')
     signals.emit('SIGTERM')
     expect(await running).toBe(0)
   }, 60_000)

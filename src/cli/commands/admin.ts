@@ -87,13 +87,19 @@ export async function runAdmin(
     if (command === 'tokens revoke' && id !== undefined) {
       err.write(TOKEN_IN_ARGUMENTS)
     } else if (!COMMANDS.includes(command)) {
+      const ofNoun = COMMANDS.filter((c) => c.startsWith(`${noun ?? ''} `))
       const near =
         closest(command, COMMANDS) ??
+        (ofNoun.length > 0 ? ofNoun.join(' or ') : undefined) ??
         closest(noun ?? '', new Set(COMMANDS.map((c) => c.split(' ')[0] ?? '')))
+      // Only words the CLI knows are echoed: a second word that is none may be a token pasted
+      // where `revoke` belonged (`gatehouse admin tokens eyJ…`).
+      const verbs = new Set(COMMANDS.map((c) => c.split(' ')[1] ?? ''))
+      const shown = action === undefined || verbs.has(action) ? command : `${noun ?? ''} …`
       err.write(
         usageLine(
           'admin',
-          `unknown command "${command}"${near !== undefined ? ` (did you mean ${near}?)` : ''}`,
+          `unknown command "${shown}"${near !== undefined ? ` (did you mean ${near}?)` : ''}`,
         ),
       )
     } else {

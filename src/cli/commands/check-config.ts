@@ -140,14 +140,7 @@ export async function runCheckConfig(
     )
     const assumed = [
       ...served.defaults,
-      ...(devIdp
-        ? [
-            '--dev-idp: users sign in at the embedded IdP',
-            ...(store === 'sqlite' && env.GATEHOUSE_SECRET === undefined
-              ? ["--dev-idp: the store's secret is kept in <data-dir>/dev-secret"]
-              : []),
-          ]
-        : []),
+      ...(devIdp ? ['--dev-idp: users sign in at the embedded IdP'] : []),
     ]
     for (const line of assumed) out.write(`  assumed: ${line}\n`)
   } else {
