@@ -303,7 +303,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         return rpcError(
           400,
           RPC.invalidRequest,
-          'Invalid Request: a request of this session with this id is not answered yet',
+          'Invalid Request: a request with this id is in flight',
           id,
         )
       }

@@ -222,7 +222,7 @@ describe('gatehouse serve: policy cannot be read around', () => {
         id: 5,
         error: {
           code: -32600,
-          message: 'Invalid Request: a request of this session with this id is not answered yet',
+          message: 'Invalid Request: a request with this id is in flight',
         },
       })
       // Another id passes; the list then answers on its own stream, filtered.
