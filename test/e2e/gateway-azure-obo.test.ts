@@ -16,7 +16,7 @@ import {
   type AzureStandIn,
   type StandInApp,
 } from '../../src/dev/azure-stand-in/index.js'
-import { connectAs, startRecorder } from '../helpers/gateway.js'
+import { clientCredentialsToken, connectAs, startRecorder } from '../helpers/gateway.js'
 
 const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
 const APP = '11111111-aaaa-4aaa-8aaa-111111111111'
@@ -162,19 +162,11 @@ describe('azure-obo route credential', () => {
 
   it('answers a machine client 403 -32003 (not 401), audits no_upstream_tokens, and asks Entra nothing', async () => {
     const url = serve.routes['/graph']!
-    const issued = await fetch(`${serve.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: url }),
-    })
-    expect(issued.status).toBe(200)
-    const { access_token: token, scope } = (await issued.json()) as {
-      access_token: string
-      scope?: string
-    }
+    const { token, scope } = await clientCredentialsToken(
+      serve.issuer,
+      { id: 'reporter', secret: REPORTER_SECRET },
+      url,
+    )
     // It passes the route's scope check: the refusal is the credential's.
     expect(scope).toBe('tools.read')
     const toEntra = entra.requests.length

@@ -12,7 +12,7 @@ import { JWTVerifier } from '../../src/jwt/verifier.js'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { connectAs, post, startRecorder } from '../helpers/gateway.js'
+import { clientCredentialsToken, connectAs, post, startRecorder } from '../helpers/gateway.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
@@ -312,18 +312,14 @@ describe('gatehouse serve: RFC 8693 token exchange', () => {
 
 describe('gatehouse serve: a machine client on a route that sends the user’s IdP token', () => {
   it('answers 403 -32003, not 401: a new token of that client would have no IdP sign-in either', async () => {
-    const machineToken = async (resource: string) => {
-      const res = await fetch(`${serve.issuer}/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
-      })
-      expect(res.status).toBe(200)
-      return ((await res.json()) as { access_token: string }).access_token
-    }
+    const machineToken = async (resource: string) =>
+      (
+        await clientCredentialsToken(
+          serve.issuer,
+          { id: 'reporter', secret: REPORTER_SECRET },
+          resource,
+        )
+      ).token
     for (const [path, recorder] of [
       ['/idp', idp],
       ['/exchanged', exchanged],

@@ -22,7 +22,7 @@ import type { UpstreamCall } from '../../src/gateway/upstream.js'
 import type { AccessToken } from '../../src/jwt/access-token.js'
 import { JWTVerifier } from '../../src/jwt/verifier.js'
 import type { Logger } from '../../src/ops/logger.js'
-import { connectAs, post, startRecorder } from '../helpers/gateway.js'
+import { clientCredentialsToken, connectAs, post, startRecorder } from '../helpers/gateway.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
 const REPORTER_SECRET = 'reporter-secret-that-is-long-enough!!'
@@ -167,17 +167,10 @@ afterAll(async () => {
 
 /** A client-credentials token of the machine client for `resource`. */
 async function machineToken(resource: string): Promise<string> {
-  const res = await fetch(`${serve.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
-  })
-  expect(res.status).toBe(200)
-  return ((await res.json()) as { access_token: string }).access_token
+  return (await clientCredentialsToken(serve.issuer, REPORTER, resource)).token
 }
+
+const REPORTER = { id: 'reporter', secret: REPORTER_SECRET }
 
 const initialize = (id: number) => ({
   jsonrpc: '2.0',

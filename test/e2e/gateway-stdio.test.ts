@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
-import { connectAs, post, postInSession, serverEntry } from '../helpers/gateway.js'
+import {
+  clientCredentialsToken,
+  connectAs,
+  post,
+  postInSession,
+  serverEntry,
+} from '../helpers/gateway.js'
 import { modernClient } from '../helpers/modern-client.js'
 
 const ADA = { username: 'ada', password: 'lovelace' }
@@ -444,15 +450,11 @@ describe('gatehouse serve → stdio servers', () => {
 
   it('with userTokenEnv, answers a machine client 403 -32003, each of its concurrent requests its own, under its id', async () => {
     const url = serve.routes['/mine']!
-    const issued = await fetch(`${serve.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`reporter:${REPORTER_SECRET}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: url }),
-    })
-    const { access_token: token } = (await issued.json()) as { access_token: string }
+    const { token } = await clientCredentialsToken(
+      serve.issuer,
+      { id: 'reporter', secret: REPORTER_SECRET },
+      url,
+    )
     const initialize = (id: number) =>
       post(url, token, {
         jsonrpc: '2.0',

@@ -230,3 +230,25 @@ export function serveRoutes(
     config: { ...config, gateway: { routes } },
   })
 }
+
+/**
+ * A machine client's access token (OAuth client credentials, `client_secret_basic`) from
+ * `issuer` for `resource`, with the scope the answer names.
+ */
+export async function clientCredentialsToken(
+  issuer: string,
+  client: { id: string; secret: string },
+  resource: string,
+): Promise<{ token: string; scope?: string }> {
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
+  })
+  if (res.status !== 200) throw new Error(`client credentials: ${String(res.status)}`)
+  const body = (await res.json()) as { access_token: string; scope?: string }
+  return { token: body.access_token, ...(body.scope !== undefined ? { scope: body.scope } : {}) }
+}
