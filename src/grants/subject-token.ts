@@ -237,16 +237,21 @@ function delegation(
     const value = claims[name]
     if (value === undefined) continue
     if (!isActor(value)) throw refused(role, `bad_${name}`)
-    if (name === 'act' && chainDepth(value) > MAX_ACTOR_DEPTH) throw refused(role, 'act_too_deep')
+    if (name === 'act' && actDepth(value) > MAX_ACTOR_DEPTH) throw refused(role, 'act_too_deep')
     out[field] = name === 'act' && issuers !== undefined ? issuedBy(value, issuers, role) : value
   }
   return out
 }
 
-function chainDepth(level: Record<string, unknown>): number {
-  let depth = 0
-  for (let at: unknown = level; at !== undefined; at = (at as { act?: unknown }).act) depth++
-  return depth
+/** How many levels an `act` chain has (`act` within `act`). */
+export function actDepth(act: Record<string, unknown>): number {
+  let n = 0
+  let current: unknown = act
+  while (typeof current === 'object' && current !== null) {
+    n++
+    current = (current as Record<string, unknown>).act
+  }
+  return n
 }
 
 /** An external `act` with every level's `iss` explicit, none of them Gatehouse. */

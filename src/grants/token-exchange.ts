@@ -51,6 +51,7 @@ import {
 import type { GrantRecord } from './grant-store.js'
 import {
   ACCESS_TOKEN_TYPE,
+  actDepth,
   JWT_TOKEN_TYPE,
   MAX_ACTOR_DEPTH,
   type PresentedToken,
@@ -305,20 +306,10 @@ function actorClaim(
     iss: actor.issuer,
     ...(subject.act !== undefined ? { act: subject.act } : {}),
   }
-  if (depth(act) > MAX_ACTOR_DEPTH) {
+  if (actDepth(act) > MAX_ACTOR_DEPTH) {
     throw new OAuthError('invalid_grant', 'the delegation chain is too long', {
       reason: 'exchange_chain_too_long',
     })
   }
   return act
-}
-
-function depth(act: Record<string, unknown>): number {
-  let n = 0
-  let current: unknown = act
-  while (typeof current === 'object' && current !== null) {
-    n++
-    current = (current as Record<string, unknown>).act
-  }
-  return n
 }
