@@ -372,15 +372,16 @@ describe('RFC 8693 token exchange', () => {
     expect(foreignIdp.hits.size).toBe(0)
   })
 
-  it("TX-08b an external token's act stays in its issuer's namespace: each level without iss gets that issuer", async () => {
+  /** An external token of the trusted issuer for Gatehouse, valid now on its clock (2 minutes). */
+  const external = (claims: Record<string, unknown>) => {
     const now = Math.floor(t.clock.now() / 1000)
-    const subject = await idp.mint({
+    return idp.mint({ aud: ISSUER, iat: now, nbf: now, exp: now + 120, ...claims })
+  }
+
+  it("TX-08b an external token's act stays in its issuer's namespace: each level without iss gets that issuer", async () => {
+    const subject = await external({
       sub: 'alice',
-      aud: ISSUER,
       scope: 'mcp:read',
-      iat: now,
-      nbf: now,
-      exp: now + 120,
       // `user-1` is also a Gatehouse user's subject: the actor must not read as that user.
       act: { sub: 'user-1', act: { sub: 'robot', iss: 'https://elsewhere.test' } },
     })
@@ -401,17 +402,8 @@ describe('RFC 8693 token exchange', () => {
   })
 
   it("TX-08d an external token's act may not name Gatehouse as an actor's issuer, nor go deeper than 5", async () => {
-    const now = Math.floor(t.clock.now() / 1000)
     const mint = (act: Record<string, unknown>) =>
-      idp.mint({
-        sub: 'alice',
-        aud: ISSUER,
-        scope: 'mcp:read',
-        iat: now,
-        nbf: now,
-        exp: now + 120,
-        act,
-      })
+      external({ sub: 'alice', scope: 'mcp:read', act })
     const send = async (act: Record<string, unknown>) =>
       exchange({ subject_token: await mint(act), subject_token_type: JWT, resource: OTHER })
     await refused(await send({ sub: 'user-1', iss: ISSUER }), 'invalid_grant')
@@ -425,15 +417,7 @@ describe('RFC 8693 token exchange', () => {
   })
 
   it('TX-08c an external token whose scope holds characters outside RFC 6749 §3.3 is refused, not signed again', async () => {
-    const now = Math.floor(t.clock.now() / 1000)
-    const subject = await idp.mint({
-      sub: 'svc-42',
-      aud: ISSUER,
-      scope: 'mcp:read a"b c\\d',
-      iat: now,
-      nbf: now,
-      exp: now + 120,
-    })
+    const subject = await external({ sub: 'svc-42', scope: 'mcp:read a"b c\\d' })
     const res = await exchange({ subject_token: subject, subject_token_type: JWT, resource: OTHER })
     await refused(res, 'invalid_grant')
     expect(t.errors.at(-1)?.reason).toBe('exchange_subject_bad_scope')
