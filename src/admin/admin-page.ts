@@ -165,7 +165,7 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
     (await deps.sessions.get(await operatorKey(sid))) !== undefined
 
   async function session(request: Request): Promise<Session | undefined> {
-    const value = await cookies.verify<Session>(readCookie(request, COOKIE, secure))
+    const value = await cookies.verify<Session>(COOKIE, readCookie(request, COOKIE, secure))
     if (value === undefined || typeof value.csrf !== 'string' || !(value.exp > now())) {
       return undefined
     }
@@ -193,7 +193,7 @@ export async function adminPageRoutes(deps: AdminPageDeps): Promise<Route[]> {
         },
       )
     }
-    const cookie = serializeCookie(COOKIE, await cookies.sign(fresh), {
+    const cookie = serializeCookie(COOKIE, await cookies.sign(COOKIE, fresh), {
       secure,
       maxAgeSeconds: minutes * 60,
     })
@@ -256,7 +256,7 @@ ${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHTML(path)}
   async function startSignIn(port: AdminSignInPort): Promise<Response> {
     const { location, state, verifier } = await port.start()
     const pending: PendingSignIn = { state, verifier, exp: now() + FORM_MINUTES * 60_000 }
-    const cookie = serializeCookie(LOGIN_COOKIE, await cookies.sign(pending), {
+    const cookie = serializeCookie(LOGIN_COOKIE, await cookies.sign(LOGIN_COOKIE, pending), {
       secure,
       maxAgeSeconds: FORM_MINUTES * 60,
     })
@@ -274,7 +274,10 @@ ${signIn !== undefined ? `<p><a id="sign-in-gatehouse" href="${escapeHTML(path)}
   /** `GET /admin/callback`: the end of a sign-in through Gatehouse. */
   async function callback(request: Request, port: AdminSignInPort): Promise<Response> {
     const params = new URL(request.url).searchParams
-    const pending = await cookies.verify<PendingSignIn>(readCookie(request, LOGIN_COOKIE, secure))
+    const pending = await cookies.verify<PendingSignIn>(
+      LOGIN_COOKIE,
+      readCookie(request, LOGIN_COOKIE, secure),
+    )
     const state = params.get('state')
     if (
       pending === undefined ||

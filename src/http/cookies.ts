@@ -1,6 +1,8 @@
 /**
  * Cookies for the browser-facing pages: `__Host-` prefixed on https (Secure, Path=/, no Domain),
  * HttpOnly, SameSite=Lax, and signed with HMAC-SHA-256 so a tampered value reads as absent.
+ * The MAC covers the cookie's purpose with its value: a value signed for one cookie (the consent
+ * page's CSRF token) reads as absent where another is expected (the chooser's, `/admin`'s).
  */
 import { base64url } from 'jose'
 import { timingSafeEqual } from './random.js'
@@ -42,11 +44,18 @@ export function readCookie(request: Request, name: string, secure: boolean): str
   return undefined
 }
 
-/** Signs and verifies cookie values with a key derived from the configured secret. */
+/**
+ * Signs and verifies cookie values with a key derived from the configured secret. `purpose` names
+ * what the value is for (a fixed identifier per cookie and step, such as `consent-csrf`); it is
+ * signed with the value, not stored in it.
+ */
 export interface CookieSigner {
-  sign(payload: unknown): Promise<string>
-  /** The payload, or `undefined` when the value is absent, malformed or not signed by us. */
-  verify<T>(value: string | undefined): Promise<T | undefined>
+  sign(purpose: string, payload: unknown): Promise<string>
+  /**
+   * The payload, or `undefined` when the value is absent, malformed, not signed by us or signed
+   * for another purpose.
+   */
+  verify<T>(purpose: string, value: string | undefined): Promise<T | undefined>
 }
 
 /** Derives the signing key (HKDF-SHA-256, its own `info`, so it differs from the storage key). */
@@ -70,21 +79,24 @@ export async function createCookieSigner(secret: string): Promise<CookieSigner> 
     false,
     ['sign'],
   )
-  const mac = async (data: string) =>
+  // The body is base64url (no `.`), so `<purpose>.<body>` reads one way only.
+  const mac = async (purpose: string, body: string) =>
     base64url.encode(
-      new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))),
+      new Uint8Array(
+        await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${purpose}.${body}`)),
+      ),
     )
   return {
-    async sign(payload) {
+    async sign(purpose, payload) {
       const body = base64url.encode(new TextEncoder().encode(JSON.stringify(payload)))
-      return `${body}.${await mac(body)}`
+      return `${body}.${await mac(purpose, body)}`
     },
-    async verify<T>(value: string | undefined): Promise<T | undefined> {
+    async verify<T>(purpose: string, value: string | undefined): Promise<T | undefined> {
       if (value === undefined) return undefined
       const dot = value.indexOf('.')
       if (dot < 1) return undefined
       const body = value.slice(0, dot)
-      if (!timingSafeEqual(await mac(body), value.slice(dot + 1))) return undefined
+      if (!timingSafeEqual(await mac(purpose, body), value.slice(dot + 1))) return undefined
       try {
         return JSON.parse(new TextDecoder().decode(base64url.decode(body))) as T
       } catch {

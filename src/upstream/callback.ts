@@ -84,6 +84,7 @@ export async function handleCallback(request: Request, proxy: CallbackHost): Pro
   if (!txn?.bindingHash) return refuse('callback_unknown_transaction')
   const secure = secureCookies(config)
   const bound = await cookies.verify<{ txn: string; nonce: string }>(
+    BINDING_COOKIE,
     readCookie(request, BINDING_COOKIE, secure),
   )
   if (bound?.txn !== state || !timingSafeEqual(await sha256(bound.nonce), txn.bindingHash)) {

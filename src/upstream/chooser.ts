@@ -40,6 +40,9 @@ export interface ChooserHost {
   choose(id: string, txn: Transaction, idp: string): Promise<Response | undefined>
 }
 
+/** The purpose the chooser's CSRF cookie is signed for (the consent page's is another). */
+const CHOOSER_CSRF = 'chooser-csrf'
+
 interface ChooserCSRF {
   txn: string
   csrf: string
@@ -56,6 +59,7 @@ async function approvedHere(
   const txn = await consent.store.get<Transaction>(`txn:${id}`)
   if (!txn?.bindingHash || txn.idp !== undefined) return undefined
   const bound = await consent.cookies.verify<{ txn: string; nonce: string }>(
+    BINDING_COOKIE,
     readCookie(request, BINDING_COOKIE, secureCookies(consent.config)),
   )
   if (bound?.txn !== id || !timingSafeEqual(await sha256(bound.nonce), txn.bindingHash)) {
@@ -79,7 +83,11 @@ export async function handleChooserGet(request: Request, host: ChooserHost): Pro
   const csrf = randomToken(32)
   const cookie = serializeCookie(
     CSRF_COOKIE,
-    await consent.cookies.sign({ txn: id, csrf, step: 'choose' } satisfies ChooserCSRF),
+    await consent.cookies.sign(CHOOSER_CSRF, {
+      txn: id,
+      csrf,
+      step: 'choose',
+    } satisfies ChooserCSRF),
     { secure: secureCookies(consent.config), maxAgeSeconds: TRANSACTION_TTL_SECONDS },
   )
   return renderChooserPage(
@@ -103,7 +111,10 @@ export async function handleChooserPost(request: Request, host: ChooserHost): Pr
   const id = form.get('txn')
   const csrf = form.get('csrf')
   const secure = secureCookies(consent.config)
-  const bound = await consent.cookies.verify<ChooserCSRF>(readCookie(request, CSRF_COOKIE, secure))
+  const bound = await consent.cookies.verify<ChooserCSRF>(
+    CHOOSER_CSRF,
+    readCookie(request, CSRF_COOKIE, secure),
+  )
   if (
     id === undefined ||
     csrf === undefined ||

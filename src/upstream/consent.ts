@@ -22,8 +22,12 @@ import type { Store } from '../storage/store.js'
 import { renderConsentPage } from './consent-page.js'
 import { storageKey } from '../storage/keys.js'
 
+/** The CSRF cookie of the consent page and of the chooser (each signs it for its own purpose). */
 export const CSRF_COOKIE = 'gh-csrf'
+/** The browser-binding cookie of an approved transaction; also the purpose it is signed for. */
 export const BINDING_COOKIE = 'gh-binding'
+/** The purpose the consent page's CSRF cookie is signed for. */
+const CONSENT_CSRF = 'consent-csrf'
 /** How long a pending authorization (and its consent page) lives. */
 export const TRANSACTION_TTL_SECONDS = 600
 
@@ -82,7 +86,7 @@ export async function handleConsentGet(request: Request, host: ConsentHost): Pro
   const secure = secureCookies(host.config)
   const cookie = serializeCookie(
     CSRF_COOKIE,
-    await host.cookies.sign({ txn: id, csrf } satisfies CSRFCookie),
+    await host.cookies.sign(CONSENT_CSRF, { txn: id, csrf } satisfies CSRFCookie),
     {
       secure,
       maxAgeSeconds: TRANSACTION_TTL_SECONDS,
@@ -114,7 +118,10 @@ export async function handleConsentPost(request: Request, host: ConsentHost): Pr
   const id = form.get('txn')
   const csrf = form.get('csrf')
   const secure = secureCookies(host.config)
-  const bound = await host.cookies.verify<CSRFCookie>(readCookie(request, CSRF_COOKIE, secure))
+  const bound = await host.cookies.verify<CSRFCookie>(
+    CONSENT_CSRF,
+    readCookie(request, CSRF_COOKIE, secure),
+  )
   if (
     id === undefined ||
     csrf === undefined ||

@@ -225,7 +225,7 @@ export class OAuthProxy extends GatehouseProvider {
     consentGiven(this.consent, txn)
     const binding = serializeCookie(
       BINDING_COOKIE,
-      await this.proxy.cookies.sign({ txn: id, nonce }),
+      await this.proxy.cookies.sign(BINDING_COOKIE, { txn: id, nonce }),
       { secure, maxAgeSeconds: TRANSACTION_TTL_SECONDS },
     )
     if (this.chooser) {

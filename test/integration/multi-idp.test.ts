@@ -378,6 +378,27 @@ describe('several identity providers (upstreams)', () => {
     expect((await post(ua, { txn, csrf, idp: 'alpha' })).status).toBe(303)
   })
 
+  it("refuses the chooser's CSRF cookie and token at the consent page (signed for another step)", async () => {
+    const { ua, chooser } = await toConsent()
+    const html = await (await ua.request(chooser)).text()
+    // The browser now holds the chooser's `gh-csrf` cookie, and the page its token: posted to the
+    // consent page, the cookie reads as absent there (its MAC names the chooser).
+    const res = await ua.request(`${base}/consent`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': 'same-origin',
+      },
+      body: new URLSearchParams({
+        txn: hiddenInput(html, 'txn'),
+        csrf: hiddenInput(html, 'csrf'),
+        action: 'approve',
+      }).toString(),
+    })
+    expect(res.status).toBe(403)
+    expect(errors.filter((e) => e.startsWith('consent_'))).toEqual(['consent_csrf'])
+  })
+
   it('sends the chooser with the consent page’s protections', async () => {
     const { ua, chooser } = await toConsent()
     const page = await ua.request(chooser)
