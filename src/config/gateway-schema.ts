@@ -227,6 +227,50 @@ const SSEUpstreamSchema = z.strictObject({
   eventBuffer,
 })
 
+/**
+ * A credential a stdio process gets in its environment, by variable (`credentialEnv`): a secret
+ * read at start-up (`secret`, any mode), or in `user` mode one derived from the caller's sign-in,
+ * as the HTTP routes' credentials of the same kinds derive it. Values are fixed when the process
+ * starts: a running process is not given a renewed token.
+ */
+export const StdioCredentialEnvSchema = z.discriminatedUnion('kind', [
+  z
+    .strictObject({
+      kind: z.literal('secret'),
+      /** The gateway's environment variable that holds the secret. */
+      valueFromEnv: envName.optional(),
+      /** A file that holds the secret (trailing newline removed). */
+      valueFile: z.string().min(1).optional(),
+    })
+    .refine((h) => (h.valueFromEnv === undefined) !== (h.valueFile === undefined), {
+      message: 'give valueFromEnv or valueFile (one)',
+    }),
+  /** The user's own access token at the identity provider (as `userTokenEnv`). */
+  z.strictObject({ kind: z.literal('idp-token') }),
+  /** A JWT Gatehouse signs for `audience` (the server's own), as the `gatehouse-token` header. */
+  z.strictObject({
+    kind: z.literal('gatehouse-token'),
+    audience: absoluteURL(),
+    ttlSeconds: z.number().int().min(30).max(3600).default(3600),
+  }),
+  /** RFC 8693 token exchange of the user's IdP token at a security token service. */
+  z.strictObject({
+    kind: z.literal('token-exchange'),
+    tokenEndpoint: absoluteURL(),
+    clientId: z.string().min(1),
+    clientSecretFromEnv: envName.optional(),
+    audience: z.string().min(1).optional(),
+    resource: absoluteURL().optional(),
+    scopes: z.array(scopeToken).optional(),
+    timeoutSeconds: z.number().min(1).max(60).default(10),
+  }),
+  /** Microsoft Entra On-Behalf-Of for `scopes` of one downstream API. */
+  z.strictObject({
+    kind: z.literal('azure-obo'),
+    scopes: z.array(scopeToken).min(1),
+  }),
+])
+
 const StdioUpstreamSchema = z.strictObject({
   kind: z.literal('stdio'),
   /** The program to start (no shell). */
@@ -252,6 +296,12 @@ const StdioUpstreamSchema = z.strictObject({
    * identity provider (needs `upstream`, the OAuth/OIDC proxy), e.g. `GITHUB_TOKEN`.
    */
   userTokenEnv: envName.optional(),
+  /**
+   * Credentials in the process's environment, by variable: `secret` in any mode; `idp-token`,
+   * `gatehouse-token`, `token-exchange` and `azure-obo` (the caller's) in `user` mode, which then
+   * runs a process per sign-in, as with `userTokenEnv`.
+   */
+  credentialEnv: z.record(envName, StdioCredentialEnvSchema).default({}),
   /**
    * MCP 2026-07-28 clients, which have no sessions and no `initialize`: `translate` serves them
    * over the 2025 protocol the process speaks (in `shared` and `user` mode; a `session` process
@@ -372,6 +422,7 @@ export const GatewaySchema = z
         })
       }
       if (r.upstream.kind !== 'stdio') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
+      else checkProcessEnv(r.upstream, ['routes', i, 'upstream'], ctx)
       if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
         ctx.addIssue({
           code: 'custom',
@@ -381,6 +432,54 @@ export const GatewaySchema = z
       }
     })
   })
+
+/**
+ * A stdio process's environment: each variable set by one key only (`env`, `inheritEnv`,
+ * `userTokenEnv`, `credentialEnv`; `PATH` and `HOME` are always inherited), and the caller's
+ * credentials only in `user` mode, where each sign-in has its own process.
+ */
+function checkProcessEnv(
+  u: z.output<typeof StdioUpstreamSchema>,
+  path: (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  const setBy = new Map<string, string>([
+    ['PATH', 'the gateway (always inherited)'],
+    ['HOME', 'the gateway (always inherited)'],
+  ])
+  for (const name of u.inheritEnv) setBy.set(name, 'inheritEnv')
+  for (const name of Object.keys(u.env)) setBy.set(name, 'env')
+  const claim = (name: string, key: string, at: (string | number)[]) => {
+    const other = setBy.get(name)
+    if (other !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, ...at],
+        message: `${name} is set by ${other} already`,
+      })
+    } else setBy.set(name, key)
+  }
+  if (u.userTokenEnv !== undefined) {
+    claim(u.userTokenEnv, 'userTokenEnv', ['userTokenEnv'])
+    if (u.mode !== 'user') {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'userTokenEnv'],
+        message: "is the caller's credential: it needs mode: user (a process per sign-in)",
+      })
+    }
+  }
+  for (const [name, credential] of Object.entries(u.credentialEnv)) {
+    claim(name, 'credentialEnv', ['credentialEnv', name])
+    if (credential.kind !== 'secret' && u.mode !== 'user') {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'credentialEnv', name, 'kind'],
+        message: `${credential.kind} is the caller's credential: it needs mode: user (a process per sign-in)`,
+      })
+    }
+  }
+}
 
 /** Headers HTTP itself manages: a route cannot set them. */
 const TRANSPORT_HEADERS = new Set([
@@ -440,6 +539,7 @@ export type GatewayRoute = z.output<typeof GatewayRouteSchema>
 export type UpstreamCredential = z.output<typeof UpstreamCredentialSchema>
 export type AccessRule = z.output<typeof AccessRuleSchema>
 export type IdentityHeaders = z.output<typeof IdentityHeadersSchema>
+export type StdioCredentialEnv = z.output<typeof StdioCredentialEnvSchema>
 
 /**
  * Adds a `resources` entry for every gateway route that has none (matched by URL), so that a
@@ -487,24 +587,35 @@ export function checkAzureOnBehalfOf(
   ctx: z.RefinementCtx,
 ): void {
   const entra = c.upstream?.kind === 'azure' && c.upstream.b2c === undefined
+  if (entra) return
+  const message =
+    'azure-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider'
   c.gateway?.routes.forEach((route, i) => {
-    if (
-      route.upstream.kind !== 'stdio' &&
-      route.upstream.credential.kind === 'azure-obo' &&
-      !entra
-    ) {
+    const u = route.upstream
+    if (u.kind !== 'stdio') {
+      if (u.credential.kind === 'azure-obo') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
+          message,
+        })
+      }
+      return
+    }
+    for (const [name, credential] of Object.entries(u.credentialEnv)) {
+      if (credential.kind !== 'azure-obo') continue
       ctx.addIssue({
         code: 'custom',
-        path: ['gateway', 'routes', i, 'upstream', 'credential', 'kind'],
-        message:
-          'azure-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+        path: ['gateway', 'routes', i, 'upstream', 'credentialEnv', name, 'kind'],
+        message,
       })
     }
   })
 }
 
 /**
- * A token Gatehouse signs for an upstream (`gatehouse-token`, on an HTTP or SSE route) must never
+ * A token Gatehouse signs for an upstream (`gatehouse-token`, on an HTTP or SSE route or in a stdio
+ * process's environment) must never
  * be one Gatehouse itself accepts: its audience (or the upstream URL) may not be, in canonical
  * form, a resource of this configuration, else the upstream would get a real access token for
  * another route.
@@ -519,16 +630,29 @@ export function checkOwnAudiences(
   const canonical = (value: string) =>
     parseURL(value) === undefined ? undefined : canonicalResource(value)
   const own = new Set((c.resources ?? []).map((r) => canonical(r.url)).filter((u) => u))
-  c.gateway?.routes.forEach((route, i) => {
-    const u = route.upstream
-    if (u.kind === 'stdio' || u.credential.kind !== 'gatehouse-token') return
-    const audience = canonical(u.credential.audience ?? u.url)
-    if (audience !== undefined && own.has(audience)) {
+  const check = (audience: string, path: (string | number)[]) => {
+    const value = canonical(audience)
+    if (value !== undefined && own.has(value)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['gateway', 'routes', i, 'upstream', 'credential', 'audience'],
+        path,
         message: "is a resource of this Gatehouse; name the upstream's own audience",
       })
+    }
+  }
+  c.gateway?.routes.forEach((route, i) => {
+    const u = route.upstream
+    const at = ['gateway', 'routes', i, 'upstream']
+    if (u.kind !== 'stdio') {
+      if (u.credential.kind === 'gatehouse-token') {
+        check(u.credential.audience ?? u.url, [...at, 'credential', 'audience'])
+      }
+      return
+    }
+    for (const [name, credential] of Object.entries(u.credentialEnv)) {
+      if (credential.kind === 'gatehouse-token') {
+        check(credential.audience, [...at, 'credentialEnv', name, 'audience'])
+      }
     }
   })
 }

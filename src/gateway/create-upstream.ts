@@ -7,7 +7,7 @@ import type { GatewayRoute } from '../config/gateway-schema.js'
 import { OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
-import { loadCredential } from './credentials.js'
+import { loadCredential, loadEnvCredential } from './credentials.js'
 import { createHTTPUpstream, type UpstreamTracing } from './http-upstream.js'
 import { createSSEUpstream } from './sse-upstream.js'
 import { createStdioUpstream } from './stdio-upstream.js'
@@ -17,7 +17,7 @@ export interface UpstreamDeps {
   env?: NodeJS.ProcessEnv
   /** Operational messages (failures, restarts, the child's stderr); never secrets. */
   log?: (message: string) => void
-  /** The user's access token at the identity provider (`idp-token`; stdio `userTokenEnv`). */
+  /** The user's access token at the identity provider (`idp-token`; stdio `userTokenEnv`, ...). */
   userToken?: (token: AccessToken) => Promise<string>
   /** Gatehouse's keys and issuer, for `gatehouse-token` credentials. */
   signer?: { keys: SigningKeys; issuer: string }
@@ -94,10 +94,31 @@ export function createUpstream(
         onCredentialFailure,
         ...(deps.tracing ? { tracing: deps.tracing } : {}),
       })
-    case 'stdio':
+    case 'stdio': {
+      const where = `gateway.routes.${index}.upstream`
+      const secretEnv: Record<string, string> = {}
+      const callerEnv: [string, (token: AccessToken) => Promise<string>][] = []
+      if (u.userTokenEnv !== undefined) {
+        const loaded = loadEnvCredential(
+          { kind: 'idp-token' },
+          `${where}.userTokenEnv`,
+          credentialDeps,
+        )
+        if (loaded.forCaller) callerEnv.push([u.userTokenEnv, loaded.forCaller])
+      }
+      for (const [name, credential] of Object.entries(u.credentialEnv)) {
+        const loaded = loadEnvCredential(
+          credential,
+          `${where}.credentialEnv.${name}`,
+          credentialDeps,
+        )
+        if (loaded.forCaller) callerEnv.push([name, loaded.forCaller])
+        else secretEnv[name] = loaded.fixed
+      }
       return createStdioUpstream(u, {
         env: deps.env ?? process.env,
-        ...(deps.userToken ? { userToken: deps.userToken } : {}),
+        secretEnv,
+        callerEnv,
         log: (m) => {
           log(`route ${route.path}: ${m}`)
         },
@@ -112,6 +133,7 @@ export function createUpstream(
           })
         },
       })
+    }
   }
 }
 

@@ -7,7 +7,11 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { IdentityHeaders, UpstreamCredential } from '../config/gateway-schema.js'
+import type {
+  IdentityHeaders,
+  StdioCredentialEnv,
+  UpstreamCredential,
+} from '../config/gateway-schema.js'
 import { ConfigError, OAuthError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { signAccessToken } from '../tokens/access-token.js'
@@ -61,6 +65,42 @@ export function loadCredential(
     const own = identityHeadersOf(identity, token)
     const got = base(token)
     return got instanceof Promise ? got.then((c) => [...c, ...own]) : [...got, ...own]
+  }
+}
+
+/**
+ * A stdio process's environment credential (`credentialEnv`), read or derived the way the header
+ * credential of the same kind is: a `secret` is read now (a missing one stops the gateway) and is
+ * `fixed`; every other kind is the caller's, derived per process start (`forCaller`).
+ */
+export function loadEnvCredential(
+  credential: StdioCredentialEnv,
+  where: string,
+  deps: CredentialDeps = {},
+):
+  | { fixed: string; forCaller?: never }
+  | { fixed?: never; forCaller: (token: AccessToken) => Promise<string> } {
+  // The header machinery with no header prefix: the value is the credential alone.
+  const asHeader = { name: 'x-env', prefix: '' }
+  if (credential.kind === 'secret') {
+    const { valueFromEnv, valueFile } = credential
+    const header = {
+      kind: 'header' as const,
+      ...asHeader,
+      ...(valueFromEnv !== undefined ? { valueFromEnv } : {}),
+      ...(valueFile !== undefined ? { valueFile } : {}),
+    }
+    return { fixed: readSecret(header, where, deps.env ?? process.env) }
+  }
+  const audience = credential.kind === 'gatehouse-token' ? credential.audience : ''
+  const headers = credentialOf({ ...credential, ...asHeader }, audience, where, deps)
+  return {
+    forCaller: async (token) => {
+      const got = await headers(token)
+      const value = got[0]?.[1]
+      if (value === undefined) throw new Error('no credential was made')
+      return value
+    },
   }
 }
 

@@ -90,7 +90,8 @@ const LIST_CHANGES = [
 export interface ModernCallsOptions {
   /**
    * A call waiting for the client's input is its sign-in's (grant's), not only the caller's
-   * (`user` mode with `userTokenEnv`: the process holds that sign-in's IdP token).
+   * (`user` mode with the caller's credentials in the environment: the process holds that
+   * sign-in's).
    */
   bindToGrant?: boolean
   /** How long a call that asked for input waits for the client's retry; 60 s. */

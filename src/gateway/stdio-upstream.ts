@@ -12,6 +12,7 @@
  * still recorded in the store, so another instance answers 404 rather than serving them.
  */
 import { randomUUID } from 'node:crypto'
+import { OAuthError } from '../errors.js'
 import { credentialRefusal } from './credentials.js'
 import { EventBuffer } from './event-buffer.js'
 import { isStatelessEra, RPC, rpcError, validID } from './messages.js'
@@ -28,12 +29,21 @@ type Rewrite = NonNullable<UpstreamCall['rewrite']>
 interface SessionEntry extends BridgeSession, Sweepable {
   transport: ServedSession<Rewrite>
   bridge: Bridge
-  /** With `userTokenEnv`: the grant whose process this is; the session is that grant's only. */
+  /**
+   * With the caller's credentials in the environment (`userTokenEnv`, `credentialEnv`): the grant
+   * whose process this is; the session is that grant's only.
+   */
   grant?: string | undefined
 }
 
 export interface StdioDeps extends BridgeDeps {
-  userToken?: (token: AccessToken) => Promise<string>
+  /** Secrets for every process's environment (`credentialEnv` of kind `secret`), read at start-up. */
+  secretEnv?: Readonly<Record<string, string>>
+  /**
+   * `user` mode: the caller's credentials for a new process's environment, by variable
+   * (`userTokenEnv`, and `credentialEnv` but secrets). Each may reject (`OAuthError`).
+   */
+  callerEnv?: readonly (readonly [string, (token: AccessToken) => Promise<string>])[]
   /** The caller's credential for a `user` process could not be had (audit). */
   onCredentialFailure?: (token: AccessToken, error: unknown) => void
 }
@@ -64,8 +74,12 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   /** Processes counted against `maxProcesses` before they exist (being started). */
   let reserved = 0
   let closing = false
-  /** With `userTokenEnv` a process, a session and a waiting call are one sign-in's (grant's). */
-  const byGrant = config.mode === 'user' && config.userTokenEnv !== undefined
+  const callerEnv = config.mode === 'user' ? (deps.callerEnv ?? []) : []
+  /**
+   * With the caller's credentials in the environment, a process, a session and a waiting call are
+   * one sign-in's (grant's): each sign-in's credentials carry what that sign-in consented to.
+   */
+  const byGrant = callerEnv.length > 0
   const grantOf = (token: AccessToken) => (byGrant ? (token.grantId ?? '') : undefined)
   const modern = new ModernCalls({ waitMs: config.timeoutSeconds * 1000, bindToGrant: byGrant })
 
@@ -75,7 +89,8 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     extraEnv: Record<string, string> = {},
     onGone: () => void = () => undefined,
   ): Bridge => {
-    const bridge = new Bridge(config, deps, { restart, stopWhenEmpty, extraEnv }, () => {
+    const env = { ...deps.secretEnv, ...extraEnv }
+    const bridge = new Bridge(config, deps, { restart, stopWhenEmpty, extraEnv: env }, () => {
       bridges--
       onGone()
     })
@@ -130,7 +145,8 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
 
   /**
    * The bridge a caller's request goes to: the shared process, the caller's own (started with
-   * their credential when `userTokenEnv` says so) or, in `session` mode, a new one.
+   * their credentials when `userTokenEnv` or `credentialEnv` name any) or, in `session` mode, a
+   * new one.
    */
   const bridgeFor = async (call: UpstreamCall): Promise<Bridge | Response> => {
     if (config.mode === 'shared') {
@@ -142,7 +158,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       return newBridge(false, true)
     }
     // The user, whichever client they use (the client is part of the session's owner still);
-    // with `userTokenEnv`, the user's sign-in (grant): the IdP token in the process's environment
+    // with the caller's credentials in the environment, the user's sign-in (grant): an IdP token
     // carries the scopes that sign-in consented to, which another client's may not have.
     const who = principalOf(call.token)
     const user =
@@ -203,7 +219,7 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
   }
 
   /**
-   * Starts the `user` process `key` of `user`, with the caller's IdP token when configured;
+   * Starts the `user` process `key` of `user`, with the caller's credentials when configured;
    * `release` hands its place in `maxProcesses` over to the process once it exists.
    */
   const startUserProcess = async (
@@ -213,22 +229,25 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
     release: () => void,
   ): Promise<Bridge | Response> => {
     const extraEnv: Record<string, string> = {}
-    if (config.userTokenEnv !== undefined) {
-      if (!deps.userToken) {
-        deps.log('userTokenEnv needs the OAuth/OIDC proxy (config.upstream)')
-        return rpcError(502, RPC.internalError, 'the MCP server cannot be started')
-      }
+    if (callerEnv.length > 0) {
       // Throws OAuthError invalid_token when the sign-in at the IdP ended: the guard
       // answers 401 and the client signs in again.
       try {
-        extraEnv[config.userTokenEnv] = await deps.userToken(call.token)
+        const values = await Promise.all(callerEnv.map(([, credential]) => credential(call.token)))
+        callerEnv.forEach(([name], i) => {
+          extraEnv[name] = values[i] as string
+        })
       } catch (error) {
         deps.onCredentialFailure?.(call.token, error)
         // Answered under the request's id, as HTTP routes answer it (JSON-RPC: null only when
         // the id cannot be read).
-        const refused = credentialRefusal(error, call.messages?.find((m) => validID(m.id))?.id)
+        if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+        const id = call.messages?.find((m) => validID(m.id))?.id
+        const refused = credentialRefusal(error, id)
         if (refused) return refused
-        throw error
+        // An STS or Entra that refuses or cannot be reached (audited above, with its reason).
+        deps.log('no credential for the caller: the process was not started')
+        return rpcError(502, RPC.internalError, 'the MCP server cannot be started', id)
       }
       // The gateway closed while the token came: nothing would ever stop a process started now.
       if (closing) return rpcError(503, RPC.internalError, 'The gateway is shutting down')
@@ -312,9 +331,10 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
       if (call.sessionId !== undefined) {
         entry = sessions.get(call.sessionId)
         // The owner is right (checked by the route) but the process is not here: another
-        // instance, or a session that ended with its process. With `userTokenEnv`, a token of
-        // another sign-in of the same client (after the grant was revoked, or a re-consent to
-        // less) must not drive the process that holds this sign-in's IdP token: it starts anew.
+        // instance, or a session that ended with its process. With the caller's credentials in
+        // the environment, a token of another sign-in of the same client (after the grant was
+        // revoked, or a re-consent to less) must not drive the process that holds this
+        // sign-in's: it starts anew.
         if (!entry || entry.grant !== grantOf(call.token)) {
           return rpcError(404, -32001, 'Session not found')
         }

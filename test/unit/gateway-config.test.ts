@@ -191,6 +191,61 @@ describe('gateway configuration', () => {
     ])
   })
 
+  it("refuses a stdio process's environment set twice, or the caller's credentials outside user mode", () => {
+    const stdio = (extra: Record<string, unknown>) => ({
+      kind: 'stdio',
+      command: 'server',
+      ...extra,
+    })
+    const found = problems({
+      ...base,
+      gateway: {
+        routes: [
+          {
+            path: '/shared',
+            upstream: stdio({
+              userTokenEnv: 'USER_TOKEN',
+              credentialEnv: {
+                API_KEY: { kind: 'secret', valueFromEnv: 'MY_KEY' },
+                IDP: { kind: 'idp-token' },
+                OBO: { kind: 'azure-obo', scopes: ['api://orders/.default'] },
+              },
+            }),
+          },
+          {
+            path: '/user',
+            upstream: stdio({
+              mode: 'user',
+              env: { API_KEY: 'plain' },
+              inheritEnv: ['SHARED'],
+              userTokenEnv: 'SHARED',
+              credentialEnv: {
+                API_KEY: { kind: 'secret', valueFile: '/run/key' },
+                PATH: { kind: 'idp-token' },
+                SIGNED: { kind: 'gatehouse-token', audience: 'https://mcp.example.com/user' },
+                BOTH: { kind: 'secret', valueFile: '/run/key', valueFromEnv: 'X' },
+              },
+            }),
+          },
+        ],
+      },
+    })
+    const caller = (kind: string) =>
+      `${kind} is the caller's credential: it needs mode: user (a process per sign-in)`
+    expect(found).toEqual([
+      'invalid configuration:',
+      'gateway.routes.1.upstream.credentialEnv.BOTH: give valueFromEnv or valueFile (one)',
+      "gateway.routes.0.upstream.userTokenEnv: is the caller's credential: it needs mode: user (a process per sign-in)",
+      `gateway.routes.0.upstream.credentialEnv.IDP.kind: ${caller('idp-token')}`,
+      `gateway.routes.0.upstream.credentialEnv.OBO.kind: ${caller('azure-obo')}`,
+      'gateway.routes.1.upstream.userTokenEnv: SHARED is set by inheritEnv already',
+      'gateway.routes.1.upstream.credentialEnv.API_KEY: API_KEY is set by env already',
+      'gateway.routes.1.upstream.credentialEnv.PATH: PATH is set by the gateway (always inherited) already',
+      'gateway.routes.0.upstream.credentialEnv.OBO.kind: azure-obo needs upstream.kind azure (Microsoft Entra ID, not B2C) as the identity provider',
+      "gateway.routes.1.upstream.credentialEnv.SIGNED.audience: is a resource of this Gatehouse; name the upstream's own audience",
+    ])
+  })
+
   it('is understood by gatehouse check-config (no resources list needed), which wants an IdP as serve does', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-gwcfg-'))
     const file = join(dir, 'gatehouse.json')
