@@ -157,6 +157,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         : undefined
     // Entra On-Behalf-Of (`azure-obo` route credentials): the Azure provider's capability.
     const onBehalfOf = (gatehouse.base as Partial<OAuthProxy>).capabilities?.onBehalfOf
+    // A security token service refused the user's IdP token: their grant ends (token-exchange).
+    const grants = (gatehouse.base as Partial<OAuthProxy>).grants
+    const endSignIn = grants
+      ? async (t: AccessToken) => {
+          if (t.grantId !== undefined) await grants.revoke(t.grantId)
+        }
+      : undefined
     const gateway = createGateway({
       gatehouse,
       store,
@@ -170,6 +177,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           tracing: gatehouse.tracing,
           ...(userToken ? { userToken } : {}),
           ...(onBehalfOf ? { onBehalfOf } : {}),
+          ...(endSignIn ? { endSignIn } : {}),
         }),
     })
     closers.push(() => gateway.close())

@@ -4,11 +4,20 @@
  * resource entries the rest of the configuration needs, so a gateway file may omit `resources`.
  */
 import * as z from 'zod'
-import { scopeToken } from './azure-schema.js'
-import { absoluteURL, canonicalResource, httpURL, parseURL } from './urls.js'
+import { isSecureOrLoopbackURL, scopeToken } from './azure-schema.js'
+import { absoluteURL, canonicalResource, httpURL, isLoopbackHost, parseURL } from './urls.js'
 
 /** An environment variable name (the secret's value is read from it at start-up). */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+
+/**
+ * A security token service's endpoint: the user's IdP token (and the client secret) go there, so
+ * never in clear over a network (https, or http on a loopback address).
+ */
+const stsEndpoint = () =>
+  absoluteURL().refine((value) => isSecureOrLoopbackURL(value, isLoopbackHost), {
+    message: 'must use https unless it is a loopback address',
+  })
 
 /** An HTTP header name. */
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name')
@@ -65,8 +74,8 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
     kind: z.literal('token-exchange'),
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
-    /** The STS's token endpoint. */
-    tokenEndpoint: absoluteURL(),
+    /** The STS's token endpoint: https, or http on a loopback address. */
+    tokenEndpoint: stsEndpoint(),
     clientId: z.string().min(1),
     /** The variable holding the client secret (sent with HTTP Basic); none: a public client. */
     clientSecretFromEnv: envName.optional(),
@@ -256,7 +265,7 @@ export const StdioCredentialEnvSchema = z.discriminatedUnion('kind', [
   /** RFC 8693 token exchange of the user's IdP token at a security token service. */
   z.strictObject({
     kind: z.literal('token-exchange'),
-    tokenEndpoint: absoluteURL(),
+    tokenEndpoint: stsEndpoint(),
     clientId: z.string().min(1),
     clientSecretFromEnv: envName.optional(),
     audience: z.string().min(1).optional(),

@@ -32,6 +32,11 @@ export interface CredentialDeps {
   userToken?: (token: AccessToken) => Promise<string>
   /** Entra On-Behalf-Of for the user behind `token` (`azure-obo`; the Azure provider's capability). */
   onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
+  /**
+   * Ends the sign-in behind `token` (revokes its grant): a security token service refused the
+   * user's IdP token, so the client must sign the user in again, not refresh into the same refusal.
+   */
+  endSignIn?: (token: AccessToken) => Promise<void>
   now?: () => number
 }
 
@@ -152,7 +157,24 @@ function credentialOf(
       }
       const exchange = tokenExchanger(credential, secret, deps.now)
       const { name, prefix } = credential
-      return async (token) => [[name, `${prefix}${await exchange(await userToken(token))}`]]
+      const endSignIn = deps.endSignIn
+      return async (token) => {
+        try {
+          return [[name, `${prefix}${await exchange(await userToken(token))}`]]
+        } catch (error) {
+          // The STS refused the user's IdP token. A 401 alone would loop: the client refreshes at
+          // Gatehouse, and the new token brings the same IdP token to the STS. Without its grant the
+          // refresh fails and the user signs in again, at the IdP.
+          if (
+            error instanceof OAuthError &&
+            error.reason === 'token_exchange_refused' &&
+            endSignIn !== undefined
+          ) {
+            await endSignIn(token)
+          }
+          throw error
+        }
+      }
     }
     case 'azure-obo': {
       const onBehalfOf = deps.onBehalfOf
@@ -285,7 +307,13 @@ function upstreamTokenMinter(
     // Never outlive the client's own token: the upstream token is that token's stand-in.
     const left = token.expiresAt === undefined ? ttlSeconds : Math.floor(token.expiresAt - t / 1000)
     const ttl = Math.min(ttlSeconds, left)
-    if (ttl <= 0) throw new Error('the caller token has expired')
+    // Past its `exp` but within the guard's clock tolerance: the client refreshes on a 401, which
+    // a 502 would not tell it to do.
+    if (ttl <= 0) {
+      throw new OAuthError('invalid_token', 'the access token has expired', {
+        reason: 'token_expired',
+      })
+    }
     const signed = await sign(token, ttl)
     if (cache.size >= MAX) {
       const oldest = cache.keys().next()
@@ -362,8 +390,9 @@ const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
 /**
  * RFC 8693 §2: trades a subject token at the STS; answers are cached per subject token (its
  * SHA-256) until 30 s before they expire (no `expires_in`: one minute). A refusal of the subject
- * token (`invalid_grant`) is `invalid_token` for the caller, who signs in again; anything else
- * an error (the gateway answers 502). Neither token nor the STS's text reaches the error.
+ * token (`invalid_grant`) is `invalid_token` for the caller, whose sign-in the credential then
+ * ends; anything else an error (the gateway answers 502). Neither token nor the STS's text
+ * reaches the error.
  */
 function tokenExchanger(
   config: Extract<UpstreamCredential, { kind: 'token-exchange' }>,
@@ -429,13 +458,19 @@ function tokenExchanger(
  * ambiguous.
  */
 function headerValue(value: string): string {
-  return value.replace(/[^\x20-\x24\x26-\x2b\x2d-\x7e]/gu, (c) => {
-    try {
-      return encodeURIComponent(c)
-    } catch {
-      return '%EF%BF%BD' // a lone surrogate: U+FFFD
-    }
-  })
+  return (
+    value
+      .replace(/[^\x20-\x24\x26-\x2b\x2d-\x7e]/gu, (c) => {
+        try {
+          return encodeURIComponent(c)
+        } catch {
+          return '%EF%BF%BD' // a lone surrogate: U+FFFD
+        }
+      })
+      // HTTP drops a field value's leading and trailing spaces (RFC 9110 §5.5): `alice ` would
+      // reach the server as `alice`, another user.
+      .replace(/^ +| +$/g, (spaces) => '%20'.repeat(spaces.length))
+  )
 }
 
 function identityHeadersOf(

@@ -20,17 +20,19 @@ const RESPONSE_HEADERS = [
 ] as const
 
 /**
- * The headers sent upstream: the allow-listed ones of `incoming`, then the route's own
- * (credential, identity headers), which replace any of the same name.
+ * The headers sent upstream: the allow-listed ones of `incoming` that its `Connection` does not
+ * name, then the route's own (credential, identity headers), which replace any of the same name.
  */
 export function upstreamRequestHeaders(
   incoming: Headers,
   own: readonly (readonly [string, string])[],
 ): Headers {
   const out = new Headers()
+  // Fields the client's `Connection` names are for this hop only (RFC 9110 §7.6.1).
+  const hopOnly = incoming.get('connection')?.toLowerCase().split(',')
   for (const name of REQUEST_HEADERS) {
     const value = incoming.get(name)
-    if (value !== null) out.set(name, value)
+    if (value !== null && !hopOnly?.some((listed) => listed.trim() === name)) out.set(name, value)
   }
   for (const [name, value] of own) out.set(name, value)
   return out

@@ -4,7 +4,7 @@
  * (an event stream is parsed event by event only where policy filters lists). Failures of the upstream
  * become a JSON-RPC-shaped 502/504 that carries none of the upstream's text.
  */
-import { OAuthError } from '../errors.js'
+import { OAuthError, StoreError } from '../errors.js'
 import { BytesResponse, takeBytes } from '../http/bytes-response.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline, type AnswerDeadline } from './answer-deadline.js'
@@ -113,6 +113,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         options.onCredentialFailure?.(call.token, error)
         // The user's sign-in at the IdP ended: the guard answers 401 and the client signs in again.
         if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+        // The store failed (the IdP token is kept there): 503, a retry is safe.
+        if (error instanceof StoreError) throw error
         const refused = credentialRefusal(error, firstId)
         if (refused) return refused
         options.onError?.('no upstream credential for the caller')

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { OAuthError } from '../errors.js'
+import { OAuthError, StoreError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import { credentialRefusal, type CredentialHeaders } from './credentials.js'
@@ -129,6 +129,7 @@ export function createSSEUpstream(options: SSEUpstreamOptions): Upstream {
       return await credentialOf(call.token)
     } catch (error) {
       if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+      if (error instanceof StoreError) throw error // 503: a retry is safe
       const firstId = call.messages?.find((m) => validID(m.id))?.id
       const refused = credentialRefusal(error, firstId)
       if (refused) return refused

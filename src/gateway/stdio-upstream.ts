@@ -12,7 +12,7 @@
  * still recorded in the store, so another instance answers 404 rather than serving them.
  */
 import { randomUUID } from 'node:crypto'
-import { OAuthError } from '../errors.js'
+import { OAuthError, StoreError } from '../errors.js'
 import { credentialRefusal } from './credentials.js'
 import { EventBuffer } from './event-buffer.js'
 import { isStatelessEra, RPC, rpcError, validID } from './messages.js'
@@ -241,7 +241,9 @@ export function createStdioUpstream(config: StdioConfig, deps: StdioDeps): Upstr
         deps.onCredentialFailure?.(call.token, error)
         // Answered under the request's id, as HTTP routes answer it (JSON-RPC: null only when
         // the id cannot be read).
+        // The sign-in ended (401), or the store failed (503: a retry is safe).
         if (error instanceof OAuthError && error.code === 'invalid_token') throw error
+        if (error instanceof StoreError) throw error
         const id = call.messages?.find((m) => validID(m.id))?.id
         const refused = credentialRefusal(error, id)
         if (refused) return refused
