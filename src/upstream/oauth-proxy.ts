@@ -21,7 +21,7 @@
  */
 import { AUTHORITY_LIST_CLAIMS, AUTHORITY_NAMED_CLAIM } from '../config/qualified-authority.js'
 import { LINKED_SUBJECT_PREFIX } from '../config/schema.js'
-import { OAuthError } from '../errors.js'
+import { OAuthError, StoreError } from '../errors.js'
 import type { GrantRecord } from '../grants/grant-store.js'
 import { serializeCookie, type CookieSigner } from '../http/cookies.js'
 import { randomToken, sha256 } from '../http/random.js'
@@ -162,6 +162,12 @@ export class OAuthProxy extends GatehouseProvider {
   readonly chooser: ChooserHost | undefined
 
   readonly #linkByEmail: boolean
+  /**
+   * IdP tokens a refresh got but the store would not take (a fault), by grant, with the refresh
+   * token they replace: the IdP has rotated it, so sending the old one again would be refused and
+   * end the user's sign-in. The next refresh of the grant on this instance writes these instead.
+   */
+  readonly #unsaved = new Map<string, { tokens: UpstreamTokens; replaces: string | undefined }>()
 
   constructor(options: OAuthProxyOptions) {
     super(options)
@@ -496,13 +502,31 @@ export class OAuthProxy extends GatehouseProvider {
           // Read the grant again under the lock: the holder before us may have refreshed and
           // released between our read and our acquire. Refreshing again would spend a rotated
           // refresh token, and the IdP's refusal would end the user's sign-in.
-          const { grant, tokens } = await this.upstreamTokensOf(grantId)
-          if (!needsRefresh(tokens, now)) return tokens.accessToken
-          const fresh = this.keepUpstreamTokens(
-            await upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
-            grant,
-          )
-          if (!(await this.grants.update(grantId, { ...grant, upstream: fresh }))) {
+          const { grant, tokens: stored } = await this.upstreamTokensOf(grantId)
+          if (!needsRefresh(stored, now)) return stored.accessToken
+          // A refresh of this instance whose write failed: its tokens are the current ones.
+          const unsaved = this.#unsaved.get(grantId)
+          const tokens =
+            unsaved !== undefined && unsaved.replaces === stored.refreshToken
+              ? unsaved.tokens
+              : stored
+          const fresh = needsRefresh(tokens, now)
+            ? this.keepUpstreamTokens(
+                await upstream.refresh(tokens, this.upstreamRefreshScopesFor(grant)),
+                grant,
+              )
+            : tokens
+          let written: boolean
+          try {
+            written = await writeWithRetry(() =>
+              this.grants.update(grantId, { ...grant, upstream: fresh }),
+            )
+          } catch (error) {
+            this.#keepUnsaved(grantId, fresh, stored.refreshToken)
+            throw error
+          }
+          this.#unsaved.delete(grantId)
+          if (!written) {
             throw new OAuthError('invalid_token', 'the grant was revoked', {
               reason: 'grant_revoked',
             })
@@ -534,6 +558,34 @@ export class OAuthProxy extends GatehouseProvider {
       reason: 'upstream_refresh_lock_timeout',
     })
   }
+
+  #keepUnsaved(grantId: string, tokens: UpstreamTokens, replaces: string | undefined): void {
+    this.#unsaved.delete(grantId)
+    if (this.#unsaved.size >= MAX_UNSAVED) {
+      const oldest = this.#unsaved.keys().next()
+      if (!oldest.done) this.#unsaved.delete(oldest.value)
+    }
+    this.#unsaved.set(grantId, { tokens, replaces })
+  }
+}
+
+/** Most refreshed IdP token sets held for a store that failed (one per grant). */
+const MAX_UNSAVED = 1000
+
+/**
+ * `write`, tried again twice (after 100 and 300 ms) when the store fails: the IdP has rotated
+ * its refresh token already, so giving up loses the only copy of the new one.
+ */
+async function writeWithRetry(write: () => Promise<boolean>): Promise<boolean> {
+  for (const pause of [100, 300]) {
+    try {
+      return await write()
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error
+      await new Promise((resolve) => setTimeout(resolve, pause))
+    }
+  }
+  return write()
 }
 
 /** Whether the IdP's access token expires within the refresh margin (one without a lifetime never does). */

@@ -14,7 +14,8 @@ import type { AccessToken } from '../../src/jwt/access-token.js'
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { GRANT_PREFIX } from '../../src/storage/keys.js'
 import { createSqliteStore } from '../../src/storage/sqlite.js'
-import type { Store } from '../../src/storage/store.js'
+import type { AtomicStep, Store } from '../../src/storage/store.js'
+import { StoreError } from '../../src/errors.js'
 import { OAuthProxy } from '../../src/upstream/oauth-proxy.js'
 import { createClock, type TestClock } from '../helpers/gatehouse.js'
 import { approveAndSignIn, UserAgent } from '../helpers/user-agent.js'
@@ -163,6 +164,73 @@ describe('upstream tokens', () => {
       reason: 'no_upstream_tokens',
     })
     expect(tokenCalls()).toBe(before)
+  })
+
+  /**
+   * A memory store whose next `failures` commits throw `StoreError` (nothing written), armed once
+   * the IdP has answered a refresh: the IdP has rotated its refresh token by then.
+   */
+  function faultAfterRefresh() {
+    const memory = createMemoryStore()
+    let failures = 0
+    let armed = 0
+    const store: Store = Object.assign(Object.create(memory) as Store, {
+      commit: (step: AtomicStep) => {
+        if (failures > 0) {
+          failures--
+          return Promise.reject(new StoreError('ERR_STORE_UNAVAILABLE', 'injected: store down'))
+        }
+        return memory.commit(step)
+      },
+    })
+    const idpFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init)
+      const body =
+        init?.body instanceof URLSearchParams || typeof init?.body === 'string'
+          ? init.body.toString()
+          : ''
+      if (body.includes('grant_type=refresh_token') && res.ok) failures = armed
+      return res
+    }
+    return {
+      store,
+      idpFetch,
+      failNextWrites(n: number) {
+        armed = n
+      },
+    }
+  }
+
+  it('writes the refreshed IdP tokens again when the store fails once', async () => {
+    const faults = faultAfterRefresh()
+    const { proxy, token, clock } = await signedIn(faults.store, createClock(), faults.idpFetch)
+    faults.failNextWrites(1)
+    clock.advance(600)
+    const before = tokenCalls()
+    const fresh = await proxy.getUpstreamToken(token)
+    expect(tokenCalls() - before).toBe(1)
+    // Kept: the next call finds it in the grant and asks the IdP nothing.
+    expect(await proxy.getUpstreamToken(token)).toBe(fresh)
+    expect(tokenCalls() - before).toBe(1)
+  })
+
+  it('keeps the rotated IdP tokens through a store outage: the retry uses them, the grant lives', async () => {
+    const faults = faultAfterRefresh()
+    const { proxy, token, clock } = await signedIn(faults.store, createClock(), faults.idpFetch)
+    faults.failNextWrites(3) // every write of the first call
+    clock.advance(600)
+    const before = tokenCalls()
+    await expect(proxy.getUpstreamToken(token)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+    })
+    faults.failNextWrites(0)
+    // The store is back: the IdP's rotated refresh token is not spent again (the IdP would
+    // refuse it and the grant would end); the tokens the first call got are written and used.
+    const retried = await proxy.getUpstreamToken(token)
+    expect(tokenCalls() - before).toBe(1)
+    expect(await proxy.grants.get(token.grantId!)).toBeDefined()
+    expect(await proxy.getUpstreamToken(token)).toBe(retried)
+    expect(tokenCalls() - before).toBe(1)
   })
 
   it('refreshes an expired IdP token once, even for concurrent callers', async () => {
