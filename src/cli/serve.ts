@@ -164,10 +164,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           if (t.grantId !== undefined) await grants.revoke(t.grantId)
         }
       : undefined
+    const groupsOf = groupsFromGrants(gatehouse)
     const gateway = createGateway({
       gatehouse,
       store,
-      groupsOf: groupsFromGrants(gatehouse),
+      groupsOf,
       upstream: (route, index) =>
         createUpstream(route, index, {
           env,
@@ -178,6 +179,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
           ...(userToken ? { userToken } : {}),
           ...(onBehalfOf ? { onBehalfOf } : {}),
           ...(endSignIn ? { endSignIn } : {}),
+          groupsOf,
         }),
     })
     closers.push(() => gateway.close())

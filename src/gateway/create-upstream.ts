@@ -25,6 +25,8 @@ export interface UpstreamDeps {
   audit?: AuditSink
   /** Entra On-Behalf-Of (`azure-obo` credentials): the Azure provider's `onBehalfOf` capability. */
   onBehalfOf?: (token: AccessToken, scopes: readonly string[]) => Promise<string>
+  /** The groups of the user behind a token from their grant (signed tokens for upstreams). */
+  groupsOf?: (token: AccessToken) => Promise<readonly string[]>
   /** Ends the sign-in behind a token (revokes its grant): an STS refused the user's IdP token. */
   endSignIn?: (token: AccessToken) => Promise<void>
   /** Gatehouse's `tracing`: HTTP upstreams get the request's `traceparent` and a client span. */
@@ -45,6 +47,7 @@ export function createUpstream(
     ...(deps.userToken ? { userToken: deps.userToken } : {}),
     ...(deps.onBehalfOf ? { onBehalfOf: deps.onBehalfOf } : {}),
     ...(deps.endSignIn ? { endSignIn: deps.endSignIn } : {}),
+    ...(deps.groupsOf ? { groupsOf: deps.groupsOf } : {}),
   }
   const onCredentialFailure = (token: AccessToken, error: unknown) => {
     audit?.emit({

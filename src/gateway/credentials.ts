@@ -37,6 +37,11 @@ export interface CredentialDeps {
    * user's IdP token, so the client must sign the user in again, not refresh into the same refusal.
    */
   endSignIn?: (token: AccessToken) => Promise<void>
+  /**
+   * The groups of the user behind `token` from their grant, for a token that carries none (an IdP
+   * whose groups are too many for a token): copied into the tokens Gatehouse signs for upstreams.
+   */
+  groupsOf?: (token: AccessToken) => Promise<readonly string[]>
   now?: () => number
 }
 
@@ -60,7 +65,14 @@ export function loadCredential(
     const signer = deps.signer
     if (!signer) throw new ConfigError([`${where}: signed identity headers need Gatehouse's keys`])
     const mint = upstreamTokenMinter(
-      (token, ttl) => identityToken(signer, signed.audience ?? upstreamUrl, token, ttl, deps.now),
+      async (token, ttl) =>
+        identityToken(
+          signer,
+          signed.audience ?? upstreamUrl,
+          await withGroups(token, deps),
+          ttl,
+          deps.now,
+        ),
       signed.ttlSeconds,
       deps.now,
     )
@@ -132,7 +144,8 @@ function credentialOf(
       if (!signer) throw new ConfigError([`${where}: gatehouse-token needs Gatehouse's keys`])
       const audience = credential.audience ?? upstreamUrl
       const mint = upstreamTokenMinter(
-        (token, ttl) => accessToken(signer, audience, token, ttl, deps.now),
+        async (token, ttl) =>
+          accessToken(signer, audience, await withGroups(token, deps), ttl, deps.now),
         credential.ttlSeconds,
         deps.now,
       )
@@ -331,6 +344,18 @@ function copiedClaims(token: AccessToken): Record<string, unknown> {
     if (token.claims[name] !== undefined) extra[name] = token.claims[name]
   }
   return extra
+}
+
+/**
+ * `token` with its user's groups from the grant when it carries none (and `groupsOf` can tell):
+ * the upstream should see the groups the route's policy sees.
+ */
+async function withGroups(token: AccessToken, deps: CredentialDeps): Promise<AccessToken> {
+  if (Array.isArray(token.claims.groups) || deps.groupsOf === undefined) return token
+  const groups = await deps.groupsOf(token)
+  return groups.length === 0
+    ? token
+    : { ...token, claims: { ...token.claims, groups: [...groups] } }
 }
 
 /** A `gatehouse-token`: an RFC 9068 access token for the upstream's audience. */

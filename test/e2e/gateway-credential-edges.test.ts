@@ -7,7 +7,8 @@
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { RunningServe } from '../../src/cli/serve.js'
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose'
+import { startServe, type RunningServe } from '../../src/cli/serve.js'
 import {
   clientCredentialsToken,
   connectAs,
@@ -65,36 +66,53 @@ beforeAll(async () => {
   await new Promise<void>((done) => sts.listen(0, '127.0.0.1', done))
   const stsURL = `http://127.0.0.1:${String((sts.address() as AddressInfo).port)}/token`
   const signed = { audience: 'https://up.internal.example/mcp' }
-  serve = await serveRoutes(
-    [
-      { path: '/plain', upstream: { kind: 'http', url: recorder.url } },
-      {
-        path: '/signed',
-        upstream: {
-          kind: 'http',
-          url: recorder.url,
-          credential: { kind: 'gatehouse-token', ...signed },
-        },
-      },
-      {
-        path: '/ident',
-        upstream: { kind: 'http', url: recorder.url, identityHeaders: { signed } },
-      },
-      {
-        path: '/exchange',
-        upstream: {
-          kind: 'http',
-          url: recorder.url,
-          credential: { kind: 'token-exchange', tokenEndpoint: stsURL, clientId: 'gw' },
-        },
-      },
-    ],
-    [ADA],
-    {
+  serve = await startServe({
+    port: 0,
+    store: 'memory',
+    devIdp: {
+      users: [
+        { user: ADA.username, password: ADA.password, claims: { groups: ['auditors', 'ops'] } },
+      ],
+    },
+    config: {
       clientCredentials: { enabled: true },
       clients: [{ clientId: 'reporter', clientSecret: SECRET, grantTypes: ['client_credentials'] }],
+      gateway: {
+        routes: [
+          { path: '/plain', upstream: { kind: 'http', url: recorder.url } },
+          {
+            path: '/signed',
+            upstream: {
+              kind: 'http',
+              url: recorder.url,
+              credential: { kind: 'gatehouse-token', ...signed },
+            },
+          },
+          {
+            path: '/ident',
+            upstream: { kind: 'http', url: recorder.url, identityHeaders: { signed } },
+          },
+          {
+            path: '/exchange',
+            upstream: {
+              kind: 'http',
+              url: recorder.url,
+              credential: { kind: 'token-exchange', tokenEndpoint: stsURL, clientId: 'gw' },
+            },
+          },
+          {
+            path: '/signed-user',
+            upstream: {
+              kind: 'http',
+              url: recorder.url,
+              credential: { kind: 'gatehouse-token', ...signed },
+              identityHeaders: { signed },
+            },
+          },
+        ],
+      },
     },
-  )
+  })
 }, 60_000)
 
 afterAll(async () => {
@@ -167,6 +185,33 @@ describe('route credentials at their edges', () => {
       expect(await refreshed.json()).toMatchObject({ error: 'invalid_grant' })
     } finally {
       stsRefuses = false
+    }
+  }, 60_000)
+
+  it("carries the user's groups from the grant in the tokens it signs for the upstream", async () => {
+    const url = serve.routes['/signed-user']!
+    const ada = await connectAs(url, ADA)
+    try {
+      // Gatehouse's own access token carries no groups; the grant keeps what the IdP sent.
+      expect(decodeJwt(ada.provider.saved!.access_token).groups).toBeUndefined()
+      await ada.client.listTools()
+      const seen = recorder.seen.at(-1)!
+      const keys = createRemoteJWKSet(new URL(`${serve.issuer}/.well-known/jwks.json`))
+      const upstreamToken = String(seen.authorization).replace(/^Bearer /, '')
+      const identity = String(seen['x-gatehouse-identity'])
+      for (const [jwt, typ] of [
+        [upstreamToken, 'at+jwt'],
+        [identity, 'gatehouse-identity+jwt'],
+      ] as const) {
+        const { payload } = await jwtVerify(jwt, keys, {
+          issuer: serve.issuer,
+          audience: 'https://up.internal.example/mcp',
+          typ,
+        })
+        expect(payload.groups).toEqual(['auditors', 'ops'])
+      }
+    } finally {
+      await ada.client.close()
     }
   }, 60_000)
 
