@@ -28,6 +28,7 @@ import type {
   TokenResponse,
 } from '../contract/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
+import { storageKey } from '../storage/keys.js'
 import {
   hashOf,
   nowSeconds,
@@ -116,7 +117,7 @@ export async function createAuthorizationCode(
       : {}),
     ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}),
   }
-  await context.store.set(`code:${await hashOf(context, code)}`, record, { ttlSeconds: ttl })
+  await context.store.set(storageKey.code(await hashOf(context, code)), record, { ttlSeconds: ttl })
   return code
 }
 
@@ -134,8 +135,8 @@ export async function loadAuthorizationCode(
 ): Promise<AuthorizationCode | undefined> {
   const hash = await hashOf(context, authorizationCode)
   const record =
-    (await context.store.get<AuthorizationCode>(`code:${hash}`)) ??
-    (await context.store.get<AuthorizationCode>(`code-used:${hash}`))
+    (await context.store.get<AuthorizationCode>(storageKey.code(hash))) ??
+    (await context.store.get<AuthorizationCode>(storageKey.usedCode(hash)))
   if (record) loadedBy.set(record, { code: authorizationCode, hash })
   return record
 }
@@ -195,8 +196,8 @@ export async function redeemAuthorizationCode(
     expiresAt: code.expiresAt,
     redeemedGrantId: grantId,
   }
-  const live = `code:${hash}`
-  const used = `code-used:${hash}`
+  const live = storageKey.code(hash)
+  const used = storageKey.usedCode(hash)
   // Single use, all or nothing: the code is consumed, its redemption marker, the grant and the
   // refresh token are written in one atomic step. A storage fault leaves the code redeemable
   // (a retry works); of concurrent redemptions one step applies and every other one reads the
@@ -225,6 +226,12 @@ export async function redeemAuthorizationCode(
   )
   if (!applied) {
     const winner = await store.get<AuthorizationCode>(used)
+    // Our own redemption, reported as not applied: the step ran twice (a client or cluster sent
+    // it again after a lost reply) and the second run found the code spent by the first. Success.
+    if (winner?.redeemedGrantId === grantId) {
+      grants.created(grantId)
+      return issued.response
+    }
     if (winner?.redeemedGrantId !== undefined) {
       return rejectReplay(context, winner.redeemedGrantId, client)
     }

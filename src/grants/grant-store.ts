@@ -5,6 +5,7 @@
  * that long.
  */
 import { randomToken } from '../http/random.js'
+import { storageKey } from '../storage/keys.js'
 import type { AtomicStep, StepExpire, StepWrite, Store } from '../storage/store.js'
 
 /** What a grant records. Upstream tokens (proxy) live here too, in the encrypted store. */
@@ -216,9 +217,9 @@ export class Grants {
 }
 
 function key(id: string): string {
-  return `grant:${id}`
+  return storageKey.grant(id)
 }
 
 function tombstone(id: string): string {
-  return `grant-revoked:${id}`
+  return storageKey.revokedGrant(id)
 }

@@ -27,6 +27,8 @@ import { sha256 } from '../http/random.js'
 import { JWKSCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
+import { claimOnce } from '../storage/claim-once.js'
+import { storageKey } from '../storage/keys.js'
 import type { Store } from '../storage/store.js'
 import { resolveResource } from '../contract/resource-indicators.js'
 import { parseScope } from '../contract/scopes.js'
@@ -132,7 +134,7 @@ export class IdentityAssertionVerifier {
     decide: (verified: VerifiedAssertion) => T,
   ): Promise<T> {
     const { decision, replay } = await this.check(assertion, client, decide)
-    if (!(await this.#store.setIfAbsent(replay.key, 1, { ttlSeconds: replay.ttlSeconds }))) {
+    if (!(await claimOnce(this.#store, replay.key, replay.ttlSeconds))) {
       throw replayRefusal()
     }
     return decision
@@ -201,7 +203,7 @@ export class IdentityAssertionVerifier {
     // Replay (RFC 7523 §3 item 7): one atomic claim per (issuer, jti), kept until the assertion
     // could no longer pass the expiry check anywhere.
     const ttlSeconds = Math.max(1, Math.ceil(exp + tolerance - nowSeconds))
-    const key = `idjag-jti:${await sha256(`${verified.issuer ?? ''}\n${jti}`)}`
+    const key = storageKey.identityAssertionJti(await sha256(`${verified.issuer ?? ''}\n${jti}`))
     return { decision, replay: { key, ttlSeconds } }
   }
 

@@ -132,7 +132,9 @@ export async function redeemIdentityAssertion(
     },
     async () => (await store.get(replay.key)) === grantId,
   )
-  if (!applied) throw replayRefusal()
+  // The marker names the grant the step created: our own (the step ran twice, a client or cluster
+  // sent it again after a lost reply, and the second run found the jti spent) is a success.
+  if (!applied && (await store.get(replay.key)) !== grantId) throw replayRefusal()
   grants.created(grantId)
   // The draft asks for the granted scope and resource in the response (§4.4.1).
   return { ...issued.response, resource: resource.url }

@@ -18,6 +18,7 @@ import type {
   TokenBinding,
   TokenResponse,
 } from '../contract/types.js'
+import { storageKey } from '../storage/keys.js'
 import type { StepWrite } from '../storage/store.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import type { SigningKeys } from '../tokens/keys.js'
@@ -134,7 +135,11 @@ export class TokenIssuer {
       }
       const boundTo = refreshTokenJkt(client, options.binding ?? {})
       if (boundTo !== undefined) record.dpopJkt = boundTo
-      writes.push({ key: `rt:${await this.#sha256(refreshToken)}`, value: record, ttlSeconds: ttl })
+      writes.push({
+        key: storageKey.refreshToken(await this.#sha256(refreshToken)),
+        value: record,
+        ttlSeconds: ttl,
+      })
       response.refresh_token = refreshToken
     }
     return { response, writes }

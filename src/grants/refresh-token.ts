@@ -26,6 +26,7 @@ import type {
   TokenResponse,
 } from '../contract/types.js'
 import { commitOrConfirm } from '../storage/commit-or-confirm.js'
+import { storageKey } from '../storage/keys.js'
 import type { AtomicStep } from '../storage/store.js'
 import {
   hashOf,
@@ -91,9 +92,9 @@ export async function loadRefreshToken(
   refreshToken: string,
 ): Promise<RefreshToken | undefined> {
   const hash = await hashOf(context, refreshToken)
-  const live = await context.store.get<RefreshToken>(`rt:${hash}`)
+  const live = await context.store.get<RefreshToken>(storageKey.refreshToken(hash))
   if (live) return (await context.grants.get(live.grantId)) ? live : undefined
-  const used = await context.store.get<UsedRefreshToken>(`rt-used:${hash}`)
+  const used = await context.store.get<UsedRefreshToken>(storageKey.usedRefreshToken(hash))
   if (!used) return undefined
   return { ...used, scopes: [], resource: '', expiresAt: 0, rotated: true }
 }
@@ -136,8 +137,8 @@ export async function rotateRefreshToken(
     })
   }
   const hash = await hashOf(context, refreshToken)
-  const live = `rt:${hash}`
-  const used = `rt-used:${hash}`
+  const live = storageKey.refreshToken(hash)
+  const used = storageKey.usedRefreshToken(hash)
   const rotation = randomToken(16)
   const issued = await context.prepareTokens(
     client,
@@ -172,7 +173,11 @@ export async function rotateRefreshToken(
     async () => (await store.get<UsedRefreshToken>(used))?.rotation === rotation,
   )
   if (applied) return issued.response
-  if ((await store.get(used)) !== undefined) {
+  const spent = await store.get<UsedRefreshToken>(used)
+  // Our own rotation, reported as not applied: the step ran twice (a client or cluster sent it
+  // again after a lost reply) and the second run found the token spent by the first. Success.
+  if (spent?.rotation === rotation) return issued.response
+  if (spent !== undefined) {
     await grants.revoke(grantId)
     auditReuse(context, client, grantId)
     throw new OAuthError('invalid_grant', 'the refresh token is invalid', {

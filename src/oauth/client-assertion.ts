@@ -15,6 +15,7 @@ import { sha256 } from '../http/random.js'
 import type { Store } from '../storage/store.js'
 import type { ClientJWKSSource } from './client-jwks.js'
 import type { OAuthClientInformation } from '../contract/types.js'
+import { claimOnce } from '../storage/claim-once.js'
 import { storageKey } from '../storage/keys.js'
 
 /** Longest accepted time from now to an assertion's `exp`. */
@@ -118,7 +119,7 @@ export function createClientAssertionVerifier(
       }
       const key = storageKey.clientAssertion(await sha256(`${client.client_id} ${payload.jti}`))
       const ttlSeconds = Math.max(1, exp - nowSeconds + tolerance)
-      if (!(await options.store.setIfAbsent(key, true, { ttlSeconds }))) {
+      if (!(await claimOnce(options.store, key, ttlSeconds))) {
         throw fail('assertion_replay')
       }
     },

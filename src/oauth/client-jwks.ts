@@ -15,6 +15,7 @@ import { OAuthError, UpstreamError } from '../errors.js'
 import type { GuardedFetch, GuardedResponse } from '../http/guarded-fetch.js'
 import { sha256 } from '../http/random.js'
 import { RateLimiter } from '../http/rate-limit.js'
+import { storageKey } from '../storage/keys.js'
 import type { Store } from '../storage/store.js'
 import { cacheSeconds } from './client-metadata-resolver.js'
 import { parseJWKS } from './client-metadata-document.js'
@@ -85,7 +86,7 @@ export function createClientJWKSSource(options: ClientJWKSSourceOptions): Client
 
   return {
     async keys(uri, { refresh = false } = {}) {
-      const key = `client-jwks:${await sha256(uri)}`
+      const key = storageKey.clientJwks(await sha256(uri))
       const cached = await options.store.get<CachedKeys>(key)
       const stale = (c: CachedKeys) => options.now() - c.fetchedAt >= MIN_CACHE_SECONDS * 1000
       if (cached && !(refresh && stale(cached))) return cached.jwks

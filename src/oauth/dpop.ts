@@ -16,6 +16,8 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { OAuthError } from '../errors.js'
 import { createDPoPNonces } from '../jwt/dpop-nonce.js'
 import { isJWKThumbprint, verifyRequestProof, type DPoPPolicy } from '../jwt/dpop-proof.js'
+import { claimOnce } from '../storage/claim-once.js'
+import { storageKey } from '../storage/keys.js'
 import type { Store } from '../storage/store.js'
 import { endpointsOf } from './metadata.js'
 import type { OAuthClientInformation, TokenBinding } from '../contract/types.js'
@@ -44,7 +46,7 @@ export async function createDPoPPolicy(
     maxAgeSeconds: dpop.proofMaxAgeSeconds,
     clockToleranceSeconds: config.clockToleranceSeconds,
     now,
-    spendJti: (key, ttlSeconds) => store.setIfAbsent(`dpop-jti:${key}`, true, { ttlSeconds }),
+    spendJti: (key, ttlSeconds) => claimOnce(store, storageKey.dpopJti(key), ttlSeconds),
     ...(nonces ? { nonces } : {}),
     nonceAtToken: dpop.nonce.enabled,
   }

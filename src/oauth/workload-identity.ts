@@ -34,6 +34,8 @@ import { sha256 } from '../http/random.js'
 import { JWKSCache } from '../jwt/jwks-cache.js'
 import type { SignatureVerifierFactory } from '../jwt/signature.js'
 import { JWTVerifier } from '../jwt/verifier.js'
+import { claimOnce } from '../storage/claim-once.js'
+import { storageKey } from '../storage/keys.js'
 import type { Store } from '../storage/store.js'
 import type { ClientAssertionVerifier } from './client-assertion.js'
 
@@ -119,9 +121,9 @@ export function createWorkloadIdentityVerifier(
         }
         if (jti !== undefined) {
           if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw fail('workload_jti')
-          const key = `workload-jti:${await sha256(`${iss}\n${jti}`)}`
+          const key = storageKey.workloadJti(await sha256(`${iss}\n${jti}`))
           const ttlSeconds = Math.max(1, Math.ceil(exp + tolerance - nowSeconds))
-          if (!(await options.store.setIfAbsent(key, true, { ttlSeconds }))) {
+          if (!(await claimOnce(options.store, key, ttlSeconds))) {
             throw fail('workload_replay')
           }
         }

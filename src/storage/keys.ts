@@ -29,6 +29,12 @@ export const UPSTREAM_REFRESH_LOCK_PREFIX = 'lock:upstream-refresh:'
 export const CIMD_PREFIX = 'cimd:'
 /** Used `private_key_jwt` assertions: `client-assertion:{sha256(client_id + " " + jti)}`. */
 export const CLIENT_ASSERTION_PREFIX = 'client-assertion:'
+/** Used DPoP proofs: `dpop-jti:{sha256(jkt + "." + jti)}`. */
+export const DPOP_JTI_PREFIX = 'dpop-jti:'
+/** Used workload (platform) tokens: `workload-jti:{sha256(iss + "\n" + jti)}`. */
+export const WORKLOAD_JTI_PREFIX = 'workload-jti:'
+/** Cached key sets of registered clients' `jwks_uri`: `client-jwks:{sha256(jwks_uri)}`. */
+export const CLIENT_JWKS_PREFIX = 'client-jwks:'
 /** The signing key set (one record). */
 export const SIGNING_KEYS = 'signing-keys'
 /** The lock of one key rotation: `signing-keys:rotation:{kid}`. */
@@ -37,6 +43,8 @@ export const SIGNING_KEY_ROTATION_PREFIX = 'signing-keys:rotation:'
 export const STORE_CHECK_PREFIX = 'admin-check:'
 /** Gateway session ownership: `gw-session:{sha256(route + " " + session id)}`. */
 export const GATEWAY_SESSION_PREFIX = 'gw-session:'
+/** Gateway rate-limit chunks: `gw-rate:{limiter key}` (the limiter appends its own parts). */
+export const GATEWAY_RATE_PREFIX = 'gw-rate:'
 /** Live operator-token sessions of the `/admin` page: `admin-session:{sha256(session id)}`. */
 export const ADMIN_SESSION_PREFIX = 'admin-session:'
 
@@ -54,9 +62,14 @@ export const storageKey = {
   upstreamRefreshLock: (grantId: string): string => UPSTREAM_REFRESH_LOCK_PREFIX + grantId,
   metadataDocument: (clientIdHash: string): string => CIMD_PREFIX + clientIdHash,
   clientAssertion: (hash: string): string => CLIENT_ASSERTION_PREFIX + hash,
+  dpopJti: (hash: string): string => DPOP_JTI_PREFIX + hash,
+  workloadJti: (hash: string): string => WORKLOAD_JTI_PREFIX + hash,
+  clientJwks: (uriHash: string): string => CLIENT_JWKS_PREFIX + uriHash,
   signingKeys: (): string => SIGNING_KEYS,
   signingKeyRotationLock: (kid: string): string => SIGNING_KEY_ROTATION_PREFIX + kid,
   storeCheck: (id: string): string => STORE_CHECK_PREFIX + id,
   gatewaySession: (hash: string): string => GATEWAY_SESSION_PREFIX + hash,
+  /** The prefix a gateway rate limiter writes its chunks under (it appends the rest). */
+  gatewayRate: (): string => GATEWAY_RATE_PREFIX,
   adminSession: (hash: string): string => ADMIN_SESSION_PREFIX + hash,
 } as const

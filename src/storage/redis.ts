@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Cluster, Redis } from 'ioredis'
+import { Cluster, Redis, ReplyError } from 'ioredis'
 import { StoreError } from '../errors.js'
 import { assertOwner, assertStep, assertTTL } from './store.js'
 import type { AtomicStep, SetOptions, Store } from './store.js'
@@ -20,7 +20,11 @@ export interface RedisStoreOptions {
    * operations over several keys (MULTI, Lua) never fail with CROSSSLOT.
    */
   keyPrefix?: string
-  /** How long one command may take before it rejects, connecting included. */
+  /**
+   * How long one command may take before it rejects, connecting included. It is also the deadline
+   * of every single-use step (`commit`, `take`, `setIfAbsent`): the server refuses one that
+   * reaches it later, so a step whose call failed can never apply afterwards.
+   */
   commandTimeoutMs?: number
 }
 
@@ -55,6 +59,14 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379'
 const DEFAULT_PREFIX = 'gatehouse:'
 const DEFAULT_CLUSTER_PREFIX = '{gatehouse}:'
 const DEFAULT_TIMEOUT_MS = 2000
+/**
+ * How long past a step's deadline a failed call still waits before it rejects: the deadline is
+ * this host's clock, checked against the server's, so the two may differ by this much (NTP keeps
+ * them within a few milliseconds).
+ */
+const CLOCK_SKEW_ALLOWANCE_MS = 250
+/** The error a script answers with when its step arrives after its deadline; nothing applied. */
+const LATE = 'GATEHOUSE_LATE'
 
 /** A Lua script and its SHA-1, under which Redis caches it once loaded. */
 interface Script {
@@ -66,13 +78,25 @@ function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
+// Every single-use step carries a deadline (ms since the epoch, this host's clock) and refuses,
+// applying nothing, once the server's clock is past it. A command that timed out on this side may
+// still be queued or in flight and reach Redis after the caller answered 503; refused there, it
+// cannot turn the client's retry into reuse. (TIME before a write needs effects replication: the
+// default since Redis 5, the only mode since 7; GETDEL already needs 6.2.)
+const PAST_DEADLINE = `
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[1]) then
+  return redis.error_reply('${LATE} the step arrived after its deadline')
+end
+`
+
 // One script applies a whole `commit` step: Redis runs a script with nothing interleaved, so the
 // conditions cannot change between the checks and the writes. Every condition is checked before
-// the first write. KEYS: require, absent, delete, set, expire (in that order); ARGV: the five
-// counts, then value and TTL ('' for none) per write, then TTL per renewal.
-const COMMIT_SCRIPT = script(`
+// the first write. KEYS: require, absent, delete, set, expire (in that order); ARGV: the deadline,
+// the five counts, then value and TTL ('' for none) per write, then TTL per renewal.
+const COMMIT_SCRIPT = script(`${PAST_DEADLINE}
 local counts = {}
-for i = 1, 5 do counts[i] = tonumber(ARGV[i]) end
+for i = 1, 5 do counts[i] = tonumber(ARGV[i + 1]) end
 local k = 0
 for i = 1, counts[1] do
   k = k + 1
@@ -86,7 +110,7 @@ for i = 1, counts[3] do
   k = k + 1
   redis.call('DEL', KEYS[k])
 end
-local a = 5
+local a = 6
 for i = 1, counts[4] do
   k = k + 1
   local value, ttl = ARGV[a + 1], ARGV[a + 2]
@@ -105,6 +129,23 @@ end
 return 1
 `)
 
+// `take`: GETDEL within the deadline. ARGV: deadline.
+const TAKE_SCRIPT = script(`${PAST_DEADLINE}
+return redis.call('GETDEL', KEYS[1])
+`)
+
+// `setIfAbsent`: SET NX within the deadline; 1 when written. ARGV: deadline, value, TTL ('' none).
+const SET_IF_ABSENT_SCRIPT = script(`${PAST_DEADLINE}
+local reply
+if ARGV[3] == '' then
+  reply = redis.call('SET', KEYS[1], ARGV[2], 'NX')
+else
+  reply = redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3], 'NX')
+end
+if reply then return 1 end
+return 0
+`)
+
 // Compare-and-delete in one script: GET then DEL from the client could delete a lock that
 // changed owner in between.
 const RELEASE_SCRIPT = script(`
@@ -118,14 +159,22 @@ return 0
  * Creates a store in Redis through ioredis, for deployments with several hosts: one server
  * (`url`), a Redis Cluster (`cluster`) or a primary watched by Redis Sentinel (`sentinel`).
  *
- * Atomicity is the server's: `take` is one `GETDEL`, `setIfAbsent` one `SET NX EX`, `commit` and
- * `releaseLock` one Lua script each (called by its SHA with `EVALSHA`, sent whole with `EVAL` only
+ * Atomicity is the server's: `take` (`GETDEL`), `setIfAbsent` (`SET NX EX`), `commit` and
+ * `releaseLock` are one Lua script each (called by its SHA with `EVALSHA`, sent whole with `EVAL` only
  * when the server answers `NOSCRIPT`: first use, restart, failover), and Redis expires keys itself (TTLs are rounded up to
  * whole seconds). A `commit` step touches several keys in one script, so on Redis Cluster the keys
  * of one step must share a hash slot. Values are stored as JSON: what JSON
  * cannot represent (a `Date`, a `Map`) does not round-trip, and a value with no JSON form throws
- * `TypeError`. A client the store creates connects on first use and fails fast: one reconnect
- * attempt per command, then a rejection, so a server that is down never looks like a missing key.
+ * `TypeError`. A client the store creates connects on first use and fails fast: a command waits
+ * for a connection at most the timeout and is never queued, and one whose connection closes
+ * rejects at once and is never sent again (a step run twice would look like a replay), so a
+ * server that is down never looks like a missing key.
+ *
+ * Single-use operations (`commit`, `take`, `setIfAbsent`) carry a deadline, this host's clock
+ * plus the timeout, which the script checks against the server's `TIME`: one that reaches Redis
+ * late (a stall) applies nothing. When such a call fails with its outcome open (a timeout, a lost
+ * connection) it rejects only once the deadline plus 250 ms has passed, so nothing of it can apply
+ * afterwards. Needs Redis 6.2+ and host clocks in step with the server's (NTP).
  *
  * Errors: every failure (down, timed out, refused, a stored value that is not JSON) rejects with
  * `StoreError` `ERR_STORE_UNAVAILABLE`, whose message never holds the key or the value; after
@@ -165,24 +214,98 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
   const client = options.client ?? createOwnClient(options, timeoutMs)
   let closed = false
 
-  /** Runs one command, turning every failure into a `StoreError` that names neither key nor value. */
+  // Connections made ready so far: a command issued while the client was not ready sat in the
+  // offline queue, and reached the server only if a connection became ready since.
+  let readyCount = 0
+  const countReady = () => {
+    readyCount++
+  }
+  client.on('ready', countReady)
+
+  /**
+   * Runs one command, turning every failure into a `StoreError` that names neither key nor value.
+   * `command` gets the deadline of a single-use step (ms since the epoch: now, as the command is
+   * issued, plus the timeout). For a `singleUse` command, which the server refuses after that
+   * deadline, a failure that leaves the outcome open (the command may have reached the server: a
+   * timeout, a lost connection) rejects only once the deadline has passed: when the caller hears
+   * of the failure nothing of the step can still apply, so what it reads next (its marker) is
+   * final.
+   */
   async function call<T>(
     operation: string,
     secrets: readonly string[],
-    command: () => Promise<T>,
+    command: (deadline: number) => Promise<T>,
+    { singleUse = false }: { singleUse?: boolean } = {},
   ): Promise<T> {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', 'redis: the store is closed')
+    let maybeSent = client.status === 'ready'
+    const readyBefore = readyCount
+    let deadline = Date.now() + timeoutMs
     try {
-      // Our own single-node client enforces `commandTimeout` itself. A caller's client may not,
-      // and a cluster client queues commands while no node answers (the node timeout never runs).
-      return await (selfTimed ? command() : withTimeout(command(), timeoutMs))
+      // Our own single-node client enforces `commandTimeout` itself, and issues commands only on a
+      // ready connection (it has no offline queue). A caller's client may not, and a cluster
+      // client queues commands while no node answers (the node timeout never runs).
+      if (!selfTimed) return await withTimeout(command(deadline), timeoutMs)
+      await connected()
+      maybeSent = true
+      deadline = Date.now() + timeoutMs
+      return await command(deadline)
     } catch (error) {
+      if (selfTimed && isTimeout(error) && client.status === 'ready') {
+        // The connection stalls: drop it, and with it every command still queued or unanswered
+        // (they reject now instead of reaching the server late); the next command reconnects.
+        client.disconnect(true)
+      }
+      // A command issued while the client was not ready waited in its offline queue: it reached
+      // the server only if a connection became ready since. A reply is an answer: nothing is open.
+      maybeSent ||= readyCount !== readyBefore
+      if (singleUse && maybeSent && !(error instanceof ReplyError)) {
+        await sleep(deadline + CLOCK_SKEW_ALLOWANCE_MS - Date.now())
+      }
       throw new StoreError(
         'ERR_STORE_UNAVAILABLE',
         `redis: ${operation} failed: ${describe(error, secrets)}`,
         { cause: error },
       )
     }
+  }
+
+  /**
+   * Resolves once our own client's connection is ready, connecting it when it never was; rejects
+   * when the attempt fails or takes longer than the timeout. Commands therefore never wait in a
+   * queue, to be sent whenever a connection comes back: they fail, as `StoreError`, instead.
+   */
+  let connecting: Promise<void> | undefined
+  function connected(): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve()
+    // Concurrent callers share one wait (and one pair of listeners).
+    connecting ??= waitForReady().finally(() => {
+      connecting = undefined
+    })
+    return connecting
+  }
+  function waitForReady(): Promise<void> {
+    if (client.status === 'wait') client.connect().catch(() => undefined)
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer)
+        client.off('ready', onReady)
+        client.off('close', onClose)
+        if (error === undefined) resolve()
+        else reject(error)
+      }
+      const onReady = () => {
+        settle()
+      }
+      const onClose = () => {
+        settle(new Error('Connection is closed.'))
+      }
+      const timer = setTimeout(() => {
+        settle(new Error(`not connected: timed out after ${String(timeoutMs)} ms`))
+      }, timeoutMs)
+      client.once('ready', onReady)
+      client.once('close', onClose)
+    })
   }
 
   return {
@@ -207,21 +330,33 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       const full = prefix + key
       const payload = serialise(value)
       const seconds = ttlSeconds(setOptions)
-      // SET NX is one command, so only one of many concurrent callers can write; Redis has already
-      // dropped an expired key, so "absent or expired" needs no extra check.
-      const reply = await call('setIfAbsent', [key, payload], () =>
-        seconds === undefined
-          ? client.set(full, payload, 'NX')
-          : client.set(full, payload, 'EX', seconds, 'NX'),
+      // SET NX runs in one script, so only one of many concurrent callers can write; Redis has
+      // already dropped an expired key, so "absent or expired" needs no extra check.
+      const reply = await call(
+        'setIfAbsent',
+        [key, payload],
+        (deadline) =>
+          evalScript(client, SET_IF_ABSENT_SCRIPT, 1, [
+            full,
+            String(deadline),
+            payload,
+            String(seconds ?? ''),
+          ]),
+        { singleUse: true },
       )
-      return reply === 'OK'
+      return reply === 1
     },
     async take<T>(key: string) {
       const full = prefix + key
       // GETDEL (Redis 6.2+) reads and deletes in one command; GET then DEL would let two callers
       // both read the value.
-      const raw = await call('take', [key], () => client.getdel(full))
-      return raw === null ? undefined : (parse(raw) as T)
+      const raw = await call(
+        'take',
+        [key],
+        (deadline) => evalScript(client, TAKE_SCRIPT, 1, [full, String(deadline)]),
+        { singleUse: true },
+      )
+      return typeof raw === 'string' ? (parse(raw) as T) : undefined
     },
     async delete(key) {
       const full = prefix + key
@@ -265,8 +400,16 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
       ]
       for (const w of writes) args.push(serialise(w.value), String(ttlSeconds(w) ?? ''))
       for (const r of renewals) args.push(String(Math.ceil(r.ttlSeconds)))
-      const reply = await call('commit', [...keys, ...args.slice(5)], () =>
-        evalScript(client, COMMIT_SCRIPT, keys.length, [...keys.map((k) => prefix + k), ...args]),
+      const reply = await call(
+        'commit',
+        [...keys, ...args.slice(5)],
+        (deadline) =>
+          evalScript(client, COMMIT_SCRIPT, keys.length, [
+            ...keys.map((k) => prefix + k),
+            String(deadline),
+            ...args,
+          ]),
+        { singleUse: true },
       )
       return reply === 1
     },
@@ -292,6 +435,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
     async close() {
       if (closed) return
       closed = true
+      client.off('ready', countReady)
       if (!owned) return
       // QUIT on a client that never connected would open a connection just to close it.
       if (client.status !== 'ready') {
@@ -316,8 +460,13 @@ function createOwnClient(options: RedisStoreOptions, timeoutMs: number): Redis |
     // Every command, queued ones included, rejects after this long instead of waiting for a
     // reconnect that may never come.
     commandTimeout: timeoutMs,
-    // One reconnect attempt per command: a refused connection rejects in milliseconds.
-    maxRetriesPerRequest: 1,
+    // A command never outlives its connection: when the connection closes, every command queued or
+    // awaiting its reply rejects at once (a refused connection rejects in milliseconds) ...
+    maxRetriesPerRequest: 0,
+    // ... and is not sent again after the reconnect. Sent again, a step whose reply was lost would
+    // run twice: the second run finds its conditions spent and answers "not applied", which the
+    // caller would take for someone else's use of the code or token.
+    autoResendUnfulfilledCommands: false,
   }
   const retryStrategy = (times: number) => Math.min(times * 100, 2000)
   let client: Redis | Cluster
@@ -346,9 +495,16 @@ function createOwnClient(options: RedisStoreOptions, timeoutMs: number): Redis |
       // A failover is followed: a READONLY reply (the old primary demoted) reconnects to the new one.
       reconnectOnError: (error) => error.message.startsWith('READONLY'),
       retryStrategy,
+      // The store waits for the connection itself (`connected`): no command is parked to be sent
+      // whenever the connection returns, after its caller was told it failed.
+      enableOfflineQueue: false,
     })
   } else {
-    client = new Redis(options.url ?? DEFAULT_URL, { ...common, retryStrategy })
+    client = new Redis(options.url ?? DEFAULT_URL, {
+      ...common,
+      retryStrategy,
+      enableOfflineQueue: false,
+    })
   }
   // Without a listener ioredis prints every connection error; callers see them as StoreError.
   client.on('error', () => undefined)
@@ -391,6 +547,14 @@ async function evalScript(
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
     return client.eval(source, keyCount, ...keysAndArgs)
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('timed out')
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

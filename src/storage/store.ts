@@ -33,9 +33,13 @@ export interface Store {
    * This is what makes a multi-record change (rotating a refresh token, redeeming an authorization
    * code, spending an ID-JAG `jti`) safe against storage faults: a step that throws `StoreError`
    * has either been applied whole or not at all, so a client's retry finds the state exactly as it
-   * was before (or exactly as after). When the reply itself is lost (a timeout after the backend
-   * applied the step) the caller cannot tell which; callers that must know write a unique marker in
-   * the step and read it back.
+   * was before (or exactly as after). The outcome is settled when the call throws: a step that has
+   * not applied by then never applies later (Redis: the script refuses a step past its deadline,
+   * and the store throws only once the deadline has passed). When the reply itself is lost (a
+   * timeout after the backend applied the step) the caller cannot tell which; callers that must
+   * know write a unique marker in the step and read it back. The same marker settles a `false`
+   * that is the caller's own success: a client (or a Redis Cluster) that sent the step again after
+   * a lost reply gets `false` from the second run.
    *
    * Order inside a step: conditions are checked first (against the state before the step), then
    * `delete`, then `set`, then `expire`. A key may appear in several lists (e.g. required and

@@ -16,6 +16,7 @@ import { parseParams, readForm } from '../http/params.js'
 import { randomToken, sha256, timingSafeEqual } from '../http/random.js'
 import { errorPage } from '../http/responses.js'
 import type { Transaction } from './callback.js'
+import { storageKey } from '../storage/keys.js'
 import { renderChooserPage } from './chooser-page.js'
 import {
   BINDING_COOKIE,
@@ -56,7 +57,7 @@ async function approvedHere(
   id: string,
 ): Promise<Transaction | undefined> {
   const { consent } = host
-  const txn = await consent.store.get<Transaction>(`txn:${id}`)
+  const txn = await consent.store.get<Transaction>(storageKey.transaction(id))
   if (!txn?.bindingHash || txn.idp !== undefined) return undefined
   const bound = await consent.cookies.verify<{ txn: string; nonce: string }>(
     BINDING_COOKIE,
@@ -137,7 +138,7 @@ export async function handleChooserPost(request: Request, host: ChooserHost): Pr
   }
   const client = await currentClient(consent, txn)
   if (!client) {
-    await consent.store.delete(`txn:${id}`)
+    await consent.store.delete(storageKey.transaction(id))
     return forbidden(consent, 'chooser_client_changed')
   }
   const response = await host.choose(id, txn, idp)

@@ -261,7 +261,7 @@ export class OAuthProxy extends GatehouseProvider {
    */
   async #choose(id: string, idp: string): Promise<Response | undefined> {
     const entry = this.idps.get(idp)
-    const taken = await this.options.store.take<Transaction>(`txn:${id}`)
+    const taken = await this.options.store.take<Transaction>(storageKey.transaction(id))
     if (!entry || !taken?.bindingHash || taken.idp !== undefined) return undefined
     const { nonce: _none, ...rest } = taken
     const profile = entry.profile
@@ -270,7 +270,9 @@ export class OAuthProxy extends GatehouseProvider {
       idp,
       ...(profile.upstream.settings.openid ? { nonce: randomToken(24) } : {}),
     }
-    await this.options.store.set(`txn:${id}`, txn, { ttlSeconds: TRANSACTION_TTL_SECONDS })
+    await this.options.store.set(storageKey.transaction(id), txn, {
+      ttlSeconds: TRANSACTION_TTL_SECONDS,
+    })
     const upstream = await profile.upstream.authorizationUrl({
       redirectUri: `${this.options.config.issuer}${profile.redirectPath}`,
       state: id,

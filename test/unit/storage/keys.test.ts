@@ -23,10 +23,14 @@ describe('storage keys', () => {
       upstreamRefreshLock: storageKey.upstreamRefreshLock('g'),
       metadataDocument: storageKey.metadataDocument('h'),
       clientAssertion: storageKey.clientAssertion('h'),
+      dpopJti: storageKey.dpopJti('h'),
+      workloadJti: storageKey.workloadJti('h'),
+      clientJwks: storageKey.clientJwks('h'),
       signingKeys: storageKey.signingKeys(),
       signingKeyRotationLock: storageKey.signingKeyRotationLock('k'),
       storeCheck: storageKey.storeCheck('r'),
       gatewaySession: storageKey.gatewaySession('h'),
+      gatewayRate: storageKey.gatewayRate(),
       adminSession: storageKey.adminSession('h'),
     }).toEqual({
       client: 'client:c1',
@@ -41,10 +45,14 @@ describe('storage keys', () => {
       upstreamRefreshLock: 'lock:upstream-refresh:g',
       metadataDocument: 'cimd:h',
       clientAssertion: 'client-assertion:h',
+      dpopJti: 'dpop-jti:h',
+      workloadJti: 'workload-jti:h',
+      clientJwks: 'client-jwks:h',
       signingKeys: 'signing-keys',
       signingKeyRotationLock: 'signing-keys:rotation:k',
       storeCheck: 'admin-check:r',
       gatewaySession: 'gw-session:h',
+      gatewayRate: 'gw-rate:',
       adminSession: 'admin-session:h',
     })
   })
@@ -58,7 +66,7 @@ describe('storage keys', () => {
     const prefixes = Object.entries(keys)
       .filter(([name]) => name.endsWith('_PREFIX') || name === 'SIGNING_KEYS')
       .map(([, value]) => value as string)
-    expect(prefixes).toHaveLength(17)
+    expect(prefixes).toHaveLength(21)
     for (const prefix of prefixes) {
       expect([prefix, rows.some((row) => row.startsWith(prefix))]).toEqual([prefix, true])
     }
