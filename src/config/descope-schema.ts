@@ -16,6 +16,6 @@ export const descopeUpstreamFields = {
     .regex(/^P[A-Za-z0-9]{10,63}$/, `must be the Project ID, P… (${WHERE})`),
   /** Replaces `https://api.descope.com`: a custom domain (Project Settings > Custom Domain) or a stand-in. */
   baseUrl: hostedBaseURL('Descope Console > Project Settings > Custom Domain'),
-  /** Only this tenant's roles (`tenants.{tenant}.roles`) count, besides project roles; default: every tenant's. */
+  /** Pins a tenant: its roles (`tenants.{tenant}.roles`) are plain roles, no other's count; default: each tenant's as `<tenant id>:<role>`. */
   tenant: z.string().min(1).optional(),
 }

@@ -18,7 +18,7 @@ export const huggingFaceUpstreamFields = {
   allowedOrganizations: z.array(z.string()).optional(),
   /**
    * Organization name → Gatehouse roles. Set: only mapped organizations give roles. Unset: each
-   * organization of the user becomes the role `{org}`.
+   * organization of the user becomes the role `org:{name}` (never the bare name).
    */
   organizationRoles: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
   /** Hugging Face shows the secret as one to send with HTTP Basic; the form body works too. */

@@ -17,7 +17,7 @@ export const propelauthUpstreamFields = {
       /^(?:https:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
       `must be the Auth URL, an https:// origin with no path such as https://auth.example.com (${WHERE})`,
     ),
-  /** Only this organization's roles count (its ID); default: the user's roles in every organization. */
+  /** Pins an organization (its ID): its roles are plain roles, no other's count; default: each organization's as `<org id>:<role>`. */
   orgId: z.string().min(1).optional(),
   /** PropelAuth's OAuth2 API takes no scopes: none are sent unless configured. */
   scopes: z.array(scopeToken).default([]),

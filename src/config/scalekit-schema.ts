@@ -18,4 +18,10 @@ export const scalekitUpstreamFields = {
       /^(?:https:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5})$/,
       `must be the environment URL, an https:// origin with no path such as https://acme.scalekit.com (${WHERE})`,
     ),
+  /**
+   * The organization (`org_…`) whose roles are plain Gatehouse roles; another organization's are
+   * `<oid>:<role>`. To have Scalekit sign users in to it, also send
+   * `extraAuthorizeParams: { organization_id: … }`.
+   */
+  organizationId: z.string().min(1).optional(),
 }

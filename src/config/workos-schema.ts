@@ -13,4 +13,10 @@ export const workosUpstreamFields = {
     'acme-42.authkit.app',
     'WorkOS Dashboard > Authentication > AuthKit: the AuthKit domain, or Domains for a custom one',
   ),
+  /**
+   * The organization (`org_…`) whose roles are plain Gatehouse roles; another organization's are
+   * `<org_id>:<role>` (anyone can create an organization and be its admin). To have AuthKit sign
+   * users in to it, also send `extraAuthorizeParams: { organization_id: … }`.
+   */
+  organizationId: z.string().min(1).optional(),
 }

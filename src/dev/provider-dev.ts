@@ -293,7 +293,14 @@ export const DEV_STAND_INS = {
       return {
         url: authkit.origin,
         issuer: authkit.issuer,
-        upstream: { kind: 'workos', domain: authkit.origin, clientId, clientSecret },
+        // The dev user's organization is the operator's: its roles are plain roles.
+        upstream: {
+          kind: 'workos',
+          domain: authkit.origin,
+          clientId,
+          clientSecret,
+          organizationId: 'org_gatehouse_dev',
+        },
         close: () => authkit.close(),
       }
     },
@@ -340,7 +347,13 @@ export const DEV_STAND_INS = {
       return {
         url: sk.origin,
         issuer: sk.issuer,
-        upstream: { kind: 'scalekit', environmentUrl: sk.origin, clientId, clientSecret },
+        upstream: {
+          kind: 'scalekit',
+          environmentUrl: sk.origin,
+          clientId,
+          clientSecret,
+          organizationId: 'org_gatehouse_dev',
+        },
         close: () => sk.close(),
       }
     },
@@ -431,6 +444,7 @@ export const DEV_STAND_INS = {
           authUrl: pa.origin,
           clientId: 'gatehouse-dev',
           clientSecret,
+          orgId: '00000000-0000-4000-8000-0000000000d0',
         },
         close: () => pa.close(),
       }

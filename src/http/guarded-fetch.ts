@@ -8,6 +8,7 @@
  */
 export { isLoopbackHost } from '../config/urls.js' // moved: re-export kept until the integrator updates importers
 export { classifyAddress, classifyHost, type HostClass } from './guarded-fetch/address-classes.js'
+export { readBody } from './guarded-fetch/body.js'
 export { createGuardedFetch } from './guarded-fetch/pipeline.js'
 export {
   DEFAULT_FETCH_TIMEOUT_MS,

@@ -7,6 +7,7 @@
  */
 import { ConfigError, UpstreamError } from '../errors.js'
 import { parseDiscovery, type OIDCDiscovery } from '../upstream/oidc-discovery.js'
+import { cappedFetch } from '../upstream/upstream-client.js'
 
 const WELL_KNOWN = '/.well-known/openid-configuration'
 
@@ -28,7 +29,7 @@ export async function discoverExpectedIssuer(
   let response: Response
   let body: unknown
   try {
-    response = await (options.fetch ?? fetch)(url, {
+    response = await cappedFetch(options.fetch)(url, {
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs),
       headers: { accept: 'application/json' },

@@ -5,9 +5,34 @@
  * `cognito:groups` …) from a token it has verified, and `withRoles` puts their union, as a list of
  * strings, in the identity's `roles` claim. The grant keeps it, Gatehouse's access tokens carry it
  * as `roles`, and `requireToolRoles` and the gateway's policy rules check it whichever IdP signed
- * the user in. A claim of another shape gives no roles (never a guess).
+ * the user in. A claim of another shape gives no roles (never a guess). Roles an IdP scopes to an
+ * organization or tenant (PropelAuth, Descope, WorkOS, Scalekit) are plain only for the one the
+ * operator pinned; any other's are qualified (`qualifiedRole`).
  */
 import type { UserIdentity } from '../upstream/profile.js'
+
+/**
+ * `role` held in organization (or tenant) `org`, as a Gatehouse role: `<org>:<role>`. Anyone can
+ * create an organization at such an IdP and be its Owner or Admin, so an unpinned organization's
+ * role must never read as the operator's own `Admin`.
+ */
+export function qualifiedRole(org: string, role: string): string {
+  return `${org}:${role}`
+}
+
+/**
+ * The `roles` a token holds in its one organization `org` (WorkOS `org_id`, Scalekit `oid`):
+ * plain when `org` is the `pinned` one, qualified otherwise, none when the token names no
+ * organization (its roles would belong to no one known).
+ */
+export function organizationRoles(
+  roles: readonly string[],
+  org: unknown,
+  pinned: string | undefined,
+): string[] {
+  if (typeof org !== 'string' || org === '') return []
+  return org === pinned ? [...roles] : roles.map((role) => qualifiedRole(org, role))
+}
 
 /** The strings of `value` when it is a list of strings, else none. */
 export function stringList(value: unknown): string[] {

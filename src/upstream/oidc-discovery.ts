@@ -7,9 +7,12 @@
  * `https://tenant.auth0.com/` (Auth0's documented issuer, with the slash) has the same discovery URL
  * as `https://tenant.auth0.com`, and only the profile knows which one the provider documents (OCI
  * IAM even names one issuer for all its identity domains). The comparison is exact either way
- * (§4.3, RFC 8414 §3.3): never a "close enough" match.
+ * (§4.3, RFC 8414 §3.3): never a "close enough" match. A query (Entra's `?appid=…`) and a `/` after
+ * the well-known path are not part of the issuer; a strict discovery URL that implies no issuer at
+ * all (no well-known path) is refused rather than left unchecked.
  */
 import { ConfigError, UpstreamError } from '../errors.js'
+import { cappedFetch } from './upstream-client.js'
 
 export interface OIDCDiscovery {
   issuer: string
@@ -24,6 +27,19 @@ export interface OIDCDiscovery {
 
 const WELL_KNOWN = '/.well-known/openid-configuration'
 
+/**
+ * The issuer the discovery URL `configUrl` implies: the text before
+ * `/.well-known/openid-configuration`, once its query and fragment are removed and one trailing
+ * `/` after the well-known path is dropped. The text is kept as written (no URL normalisation),
+ * since issuers are compared exactly. `undefined` when the URL has no well-known path.
+ */
+export function issuerImpliedBy(configUrl: string): string | undefined {
+  // Entra documents `…/v2.0/.well-known/openid-configuration?appid=…`: the query selects the
+  // application's signing keys and is not part of the issuer.
+  const path = configUrl.replace(/#.*$/s, '').replace(/\?.*$/s, '').replace(/\/$/, '')
+  return path.endsWith(WELL_KNOWN) ? path.slice(0, -WELL_KNOWN.length) : undefined
+}
+
 /** Fetches and checks the discovery document; throws `ConfigError` for a document that fails the rules. */
 export async function discoverOIDC(
   configUrl: string,
@@ -37,7 +53,7 @@ export async function discoverOIDC(
 ): Promise<OIDCDiscovery> {
   let body: unknown
   try {
-    const response = await (options.fetch ?? fetch)(configUrl, {
+    const response = await cappedFetch(options.fetch)(configUrl, {
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs),
       headers: { accept: 'application/json' },
@@ -93,10 +109,14 @@ export function parseDiscovery(
         problems.push(`upstream discovery: the issuer is ${issuer}, not ${expectedIssuer}`)
       }
     } else {
-      const expected = configUrl.endsWith(WELL_KNOWN)
-        ? configUrl.slice(0, -WELL_KNOWN.length)
-        : undefined
-      if (issuer !== undefined && expected !== undefined && issuer !== expected) {
+      const expected = issuerImpliedBy(configUrl)
+      if (expected === undefined) {
+        // Without an issuer to compare, a strict check would silently check nothing.
+        problems.push(
+          `upstream.configUrl: ${configUrl} does not end in ${WELL_KNOWN}, so it implies no ` +
+            'issuer to check: give the discovery document URL (or set upstream.strict: false)',
+        )
+      } else if (issuer !== undefined && issuer !== expected) {
         problems.push(`upstream discovery: issuer ${issuer} does not match the discovery URL`)
       }
     }

@@ -2,10 +2,52 @@
  * The leg to the identity provider, spoken with `oauth4webapi`: the authorization URL (Gatehouse's
  * own client id, callback, PKCE pair, `state` and `nonce`), the code exchange and refresh. The
  * MCP client's `client_id`, `redirect_uri`, `resource` and tokens are never sent upstream.
+ * Every answer of the IdP is read through `cappedFetch`: at most 1 MiB, so an IdP cannot make
+ * Gatehouse hold (and store) an answer of any size.
  */
 import * as oauth from 'oauth4webapi'
 import { ASYMMETRIC_ALGORITHMS, CLIENT_ASSERTION_TYPE } from '../config/protocol.js'
 import { OAuthError, UpstreamError } from '../errors.js'
+import { readBody } from '../http/guarded-fetch.js'
+
+/**
+ * The most Gatehouse reads of one answer from an identity provider (token, userinfo, discovery,
+ * the provider APIs of GitHub, Discord, PropelAuth, Hugging Face): 1 MiB, far above any real one.
+ */
+export const MAX_UPSTREAM_RESPONSE_BYTES = 1024 * 1024
+
+/**
+ * `fetchImpl` whose answers are read whole, up to `maxBytes`, before they are handed on. A larger
+ * body (declared in `content-length` or found while reading) fails with `UpstreamError`
+ * `ERR_UPSTREAM_RESPONSE` and the rest is not read; the request's `signal` bounds the reading too.
+ * Addresses are not checked here (unlike the guarded fetch): IdP URLs come from the configuration.
+ */
+export function cappedFetch(
+  fetchImpl: typeof fetch = fetch,
+  maxBytes: number = MAX_UPSTREAM_RESPONSE_BYTES,
+): typeof fetch {
+  return async (input, init) => {
+    const response = await fetchImpl(input, init)
+    if (response.body === null) return response
+    const url = input instanceof Request ? input.url : String(input)
+    const origin = URL.canParse(url) ? new URL(url).origin : 'the identity provider'
+    const declared = Number(response.headers.get('content-length') ?? 0)
+    if (declared > maxBytes) {
+      await response.body.cancel().catch(() => undefined)
+      throw new UpstreamError(
+        'ERR_UPSTREAM_RESPONSE',
+        `${origin} sent a response that is too large`,
+      )
+    }
+    const signal = init?.signal ?? new AbortController().signal
+    const body = await readBody(response, maxBytes, signal, origin)
+    return new Response(body as Uint8Array<ArrayBuffer>, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    })
+  }
+}
 
 /** Where the identity provider is and how Gatehouse authenticates to it. */
 export interface UpstreamSettings {
@@ -145,9 +187,10 @@ export class UpstreamClient {
           ? oauth.ClientSecretPost(secret)
           : oauth.ClientSecretBasic(secret)
     const timeoutMs = settings.timeoutMs
+    const capped = cappedFetch(fetchImpl)
     this.#options = {
       [oauth.customFetch]: (url, init) =>
-        fetchImpl(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }),
+        capped(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }),
       // eslint-disable-next-line @typescript-eslint/no-deprecated
       ...(settings.allowInsecureRequests ? { [oauth.allowInsecureRequests]: true } : {}),
     }
@@ -270,8 +313,9 @@ export class UpstreamClient {
     try {
       return await call()
     } catch (error) {
-      // Gatehouse's own refusal from a hook (`idTokenIssuer`): kept as it is.
-      if (error instanceof OAuthError) throw error
+      // Gatehouse's own refusal from a hook (`idTokenIssuer`), or an answer over the size cap:
+      // kept as it is.
+      if (error instanceof OAuthError || error instanceof UpstreamError) throw error
       if (error instanceof oauth.ResponseBodyError) {
         // The IdP refused (invalid_grant, consent required ...): keep its code, not its text.
         throw new UpstreamRefusal(error.error)

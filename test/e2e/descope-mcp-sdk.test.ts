@@ -1,8 +1,8 @@
 /**
  * Descope, both modes, through the MCP SDK client against the Descope stand-in. Proxy: Gatehouse
  * (`upstream.kind: 'descope'`) signs the user in at the project's OIDC federated application;
- * project roles and tenant roles of the verified ID token become Gatehouse roles (one tenant's only
- * with `tenant`). Remote-AS: a Descope MCP server's token (its own issuer, `aud` = client and
+ * project roles of the verified ID token become Gatehouse roles as they are, tenant roles plain only
+ * for the tenant `tenant` pins, else qualified as `<tenant id>:<role>`. Remote-AS: a Descope MCP server's token (its own issuer, `aud` = client and
  * project) is accepted by `descopeVerifier`; another project's or another issuer's gets 401.
  * A missing or malformed project ID fails at start-up naming the option and the console setting.
  */
@@ -76,6 +76,7 @@ describe('Descope', () => {
           projectId: PROJECT,
           mcpServerId: MCP_SERVER,
           baseUrl: descope.origin,
+          tenant: 'T2acme',
           resource,
         }),
     )
@@ -87,13 +88,14 @@ describe('Descope', () => {
   })
 
   describe('proxy mode', () => {
-    it('signs the user in; project and tenant roles become Gatehouse roles', async () => {
+    it('signs the user in; project roles are plain, tenant roles <tenant id>:<role>', async () => {
       const client = await h.connect({ username: 'alice', password: 'alice-pw' })
       const me = await whoami(client)
       expect(me.subject).toBe('U2alice')
       expect(me.upstream).toMatchObject({ issuer: `${descope.origin}/${PROJECT}` })
-      expect(me.roles.sort()).toEqual(['billing-admin', 'member', 'reports-reader'])
-      expect((await client.callTool({ name: 'reports', arguments: {} })).isError).not.toBe(true)
+      expect(me.roles.sort()).toEqual(['T2acme:reports-reader', 'T2other:billing-admin', 'member'])
+      // No tenant is pinned: a role held in one is not the plain role.
+      expect((await client.callTool({ name: 'reports', arguments: {} })).isError).toBe(true)
       await client.close()
 
       const authorize = descope.callsTo('/auth').at(-1)!
@@ -108,7 +110,7 @@ describe('Descope', () => {
       expect(descope.callsTo('/token').at(-1)!.clientAuth).toBe('basic')
     })
 
-    it('counts only the named tenant’s roles with upstream.tenant', async () => {
+    it('counts only the named tenant’s roles, plain, with upstream.tenant', async () => {
       const other = await startHarness(second, { ...upstream, tenant: 'T2other' })
       try {
         const client = await other.connect({ username: 'alice', password: 'alice-pw' })
@@ -144,12 +146,12 @@ describe('Descope', () => {
       })
     })
 
-    it('accepts the MCP server’s token (aud = client and project) with tenant roles', async () => {
+    it('accepts the MCP server’s token (aud = client and project) with the pinned tenant’s roles', async () => {
       const token = await descope.mintAccessToken({
         iss: `${descope.origin}/v1/apps/agentic/${PROJECT}/${MCP_SERVER}`,
         sub: 'U2alice',
         aud: ['dcr-client-1', PROJECT],
-        tenants: { T2acme: { roles: ['reports-reader'] } },
+        tenants: { T2acme: { roles: ['reports-reader'] }, T2own: { roles: ['admin'] } },
       })
       const me = JSON.parse((await remote.call(token)).text) as { subject: string; roles: string[] }
       expect(me).toEqual({ subject: 'U2alice', roles: ['reports-reader'] })

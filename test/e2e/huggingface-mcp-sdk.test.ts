@@ -2,7 +2,8 @@
  * MCP SDK client -> Gatehouse (`upstream.kind: 'huggingface'`) -> the Hugging Face stand-in:
  * strict discovery at the issuer without a trailing slash, `openid profile email` (no
  * `offline_access`), the user from the verified ID token, organizations from userinfo (whose `sub`
- * must be the ID token's) as roles and as a sign-in rule.
+ * must be the ID token's) as roles and as a sign-in rule: mapped by `organizationRoles`, else each
+ * organization as the role `org:<name>` (never a bare name that could be an operator's role).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -75,14 +76,14 @@ describe('MCP SDK client -> Gatehouse (Hugging Face) -> Hugging Face stand-in', 
     expect(hf.callsTo('/me').length).toBeGreaterThan(0)
   })
 
-  it('without organizationRoles each organization is a role; allowedOrganizations refuses outsiders', async () => {
+  it('without organizationRoles each organization is the role org:<name>; allowedOrganizations refuses outsiders', async () => {
     const h = await startHarness(
       listening[1]!,
       upstream({ organizationRoles: undefined, allowedOrganizations: ['Open-Models'] }),
     )
     try {
       const julien = await h.connect({ username: 'julien', password: 'julien-pw' })
-      expect((await whoami(julien)).roles).toEqual(['acme-research', 'open-models'])
+      expect((await whoami(julien)).roles).toEqual(['org:acme-research', 'org:open-models'])
       await julien.close()
       await expect(h.connect({ username: 'lone', password: 'lone-pw' })).rejects.toThrow(
         /access_denied/,

@@ -2,7 +2,8 @@
  * PropelAuth, both modes, through the MCP SDK client against the PropelAuth stand-in. Proxy:
  * Gatehouse (`upstream.kind: 'propelauth'`) signs the user in through PropelAuth's OAuth2 API (no
  * OIDC: no scope sent, no ID token, the user from `/propelauth/oauth/userinfo`); the organization
- * role and the roles it includes become Gatehouse roles (one organization's with `orgId`).
+ * role and the roles it includes become Gatehouse roles: plain for the organization `orgId` pins,
+ * else qualified as `<org id>:<role>` (anyone can own an organization of their own).
  * Remote-AS: an MCP token PropelAuth issued for this MCP URL is accepted through introspection by
  * `propelauthVerifier`; one for another audience or an unknown token gets 401. A missing Auth URL
  * fails at start-up naming the option.
@@ -68,7 +69,7 @@ describe('PropelAuth', () => {
     upstream = { kind: 'propelauth', authUrl: pa.origin, clientId: CLIENT, clientSecret: SECRET }
     h = await startHarness(listening, upstream)
     remote = await startRemoteHarness(pa.issuer, (resource) =>
-      propelauthVerifier({ authUrl: pa.origin, resource, ...INTROSPECTION }),
+      propelauthVerifier({ authUrl: pa.origin, resource, orgId: 'org-acme', ...INTROSPECTION }),
     )
   })
   afterAll(async () => {
@@ -78,12 +79,17 @@ describe('PropelAuth', () => {
   })
 
   describe('proxy mode', () => {
-    it('signs the user in via userinfo; organization roles (with included ones) are roles', async () => {
+    it('signs the user in via userinfo; without orgId, organization roles are <org id>:<role>', async () => {
       const client = await h.connect({ username: 'alice', password: 'alice-pw' })
       const me = await whoami(client)
       expect(me.subject).toBe(ALICE)
-      expect(me.roles.sort()).toEqual(['Admin', 'Member', 'reports-reader'])
-      expect((await client.callTool({ name: 'reports', arguments: {} })).isError).not.toBe(true)
+      expect(me.roles.sort()).toEqual([
+        'org-acme:Admin',
+        'org-acme:Member',
+        'org-other:reports-reader',
+      ])
+      // No organization is the operator's: a role held in one is not the plain role.
+      expect((await client.callTool({ name: 'reports', arguments: {} })).isError).toBe(true)
       await client.close()
       const authorize = pa.callsTo('/auth').at(-1)!
       expect(authorize.reached).toBe(`${pa.origin}/propelauth/oauth/authorize`)
@@ -101,7 +107,7 @@ describe('PropelAuth', () => {
       expect(pa.callsTo('/me').at(-1)!.reached).toBe(`${pa.origin}/propelauth/oauth/userinfo`)
     })
 
-    it('counts only one organization’s roles with orgId', async () => {
+    it('counts only one organization’s roles, plain, with orgId', async () => {
       const other = await startHarness(second, { ...upstream, orgId: 'org-acme' })
       try {
         const client = await other.connect({ username: 'alice', password: 'alice-pw' })
@@ -125,7 +131,7 @@ describe('PropelAuth', () => {
   })
 
   describe('remote-AS mode', () => {
-    it('accepts an MCP token for this URL through introspection, with organization roles', async () => {
+    it('accepts an MCP token for this URL through introspection, with the orgId organization’s roles', async () => {
       const res = await fetch(`${remote.base}/.well-known/oauth-protected-resource/mcp`)
       expect(await res.json()).toMatchObject({ authorization_servers: [pa.issuer] })
       const token = await pa.mintAccessToken({
@@ -135,6 +141,7 @@ describe('PropelAuth', () => {
         scope: 'read:user_data',
         org_id_to_org_member_info: {
           'org-acme': { user_role: 'reports-reader', inherited_user_roles_plus_current_role: [] },
+          'org-own': { user_role: 'Owner', inherited_user_roles_plus_current_role: ['Admin'] },
         },
       })
       const me = JSON.parse((await remote.call(token)).text) as { subject: string; roles: string[] }

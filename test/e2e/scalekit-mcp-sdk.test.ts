@@ -1,7 +1,8 @@
 /**
  * Scalekit, both modes, through the MCP SDK client against the Scalekit stand-in. Proxy: Gatehouse
  * (`upstream.kind: 'scalekit'`) signs the user in at the environment; `roles` of the verified access
- * token (aud = the client id) become Gatehouse roles. Remote-AS: a token Scalekit issued for the MCP
+ * token (aud = the client id) become Gatehouse roles, plain for the organization pinned by
+ * `organizationId`, else `<oid>:<role>`. Remote-AS: a token Scalekit issued for the MCP
  * server resource (`aud` naming `res_…`) is accepted by `scalekitVerifier`; one for another resource
  * or from another environment gets 401. A bad environment URL fails at start-up naming the option.
  */
@@ -59,6 +60,14 @@ describe('Scalekit', () => {
           permissions: ['reports:read'],
         },
         { username: 'bob', password: 'bob-pw', sub: 'usr_bob' },
+        {
+          // An organization of her own, where she chose her role.
+          username: 'mallory',
+          password: 'mallory-pw',
+          sub: 'usr_mallory',
+          organizationId: 'org_mallory',
+          roles: ['reports-reader'],
+        },
       ],
     })
     upstream = {
@@ -66,12 +75,19 @@ describe('Scalekit', () => {
       environmentUrl: sk.origin,
       clientId: CLIENT,
       clientSecret: SECRET,
+      organizationId: 'org_acme',
+      extraAuthorizeParams: { organization_id: 'org_acme' },
     }
     h = await startHarness(listening, upstream)
     remote = await startRemoteHarness(
       scalekitAuthorizationServer(sk.origin, RESOURCE_ID),
       (resource) =>
-        scalekitVerifier({ environmentUrl: sk.origin, resourceId: RESOURCE_ID, resource }),
+        scalekitVerifier({
+          environmentUrl: sk.origin,
+          resourceId: RESOURCE_ID,
+          resource,
+          organizationId: 'org_acme',
+        }),
     )
   })
   afterAll(async () => {
@@ -81,7 +97,7 @@ describe('Scalekit', () => {
   })
 
   describe('proxy mode', () => {
-    it('signs the user in; roles from the verified access token', async () => {
+    it('signs the user in; the pinned organization’s roles from the verified access token', async () => {
       const client = await h.connect({ username: 'alice', password: 'alice-pw' })
       const me = await whoami(client)
       expect(me.subject).toBe('usr_alice')
@@ -107,6 +123,13 @@ describe('Scalekit', () => {
       await client.close()
     })
 
+    it('qualifies the roles of another organization as <oid>:<role>', async () => {
+      const client = await h.connect({ username: 'mallory', password: 'mallory-pw' })
+      expect((await whoami(client)).roles).toEqual(['org_mallory:reports-reader'])
+      expect((await client.callTool({ name: 'reports', arguments: {} })).isError).toBe(true)
+      await client.close()
+    })
+
     it('fails at start-up naming upstream.environmentUrl and the dashboard setting', async () => {
       const bad = (environmentUrl: unknown) =>
         createGatehouse({
@@ -128,7 +151,7 @@ describe('Scalekit', () => {
       })
     })
 
-    it('accepts a token for the resource ID, with its roles', async () => {
+    it('accepts a token for the resource ID, with the pinned organization’s roles', async () => {
       const token = await sk.mintAccessToken({
         sub: 'usr_alice',
         aud: [RESOURCE_ID],
@@ -139,6 +162,19 @@ describe('Scalekit', () => {
       const me = JSON.parse((await remote.call(token)).text) as { subject: string; roles: string[] }
       expect(me).toEqual({ subject: 'usr_alice', roles: ['reports-reader'] })
       expect((await remote.call(token, 'reports')).isError).toBe(false)
+    })
+
+    it('qualifies the roles of a token for another organization', async () => {
+      const token = await sk.mintAccessToken({
+        sub: 'usr_mallory',
+        aud: [RESOURCE_ID],
+        client_id: 'skc_dcr_1',
+        oid: 'org_mallory',
+        roles: ['reports-reader'],
+      })
+      const me = JSON.parse((await remote.call(token)).text) as { roles: string[] }
+      expect(me.roles).toEqual(['org_mallory:reports-reader'])
+      expect((await remote.call(token, 'reports')).isError).toBe(true)
     })
 
     it('refuses another resource’s token and another environment’s with 401', async () => {

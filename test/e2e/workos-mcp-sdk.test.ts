@@ -1,7 +1,8 @@
 /**
  * WorkOS AuthKit, both modes, through the MCP SDK client against the AuthKit stand-in.
  * Proxy: Gatehouse (`upstream.kind: 'workos'`) signs the user in at AuthKit; the membership's
- * `role`/`roles` from the verified access token become Gatehouse roles; what Gatehouse sent is
+ * `role`/`roles` from the verified access token become Gatehouse roles, plain for the organization
+ * pinned by `organizationId`, else `<org_id>:<role>`; what Gatehouse sent is
  * recorded. Remote-AS: AuthKit issues the MCP client's token and `workosVerifier` guards the MCP
  * endpoint; a token for another resource or from another issuer gets 401 with the challenge.
  * A malformed or missing domain fails at start-up naming the option and the dashboard setting.
@@ -60,12 +61,27 @@ describe('WorkOS AuthKit', () => {
           orgId: 'org_01HACME',
           roles: ['member'],
         },
+        {
+          // An organization of her own, where she chose her role.
+          username: 'mallory',
+          password: 'mallory-pw',
+          sub: 'user_01HMALLORY',
+          orgId: 'org_01HMALLORY',
+          roles: ['reports-reader'],
+        },
       ],
     })
-    upstream = { kind: 'workos', domain: authkit.origin, clientId: CLIENT, clientSecret: SECRET }
+    upstream = {
+      kind: 'workos',
+      domain: authkit.origin,
+      clientId: CLIENT,
+      clientSecret: SECRET,
+      organizationId: 'org_01HACME',
+      extraAuthorizeParams: { organization_id: 'org_01HACME' },
+    }
     h = await startHarness(listening, upstream)
     remote = await startRemoteHarness(authkit.issuer, (resource) =>
-      workosVerifier({ domain: authkit.origin, resource }),
+      workosVerifier({ domain: authkit.origin, resource, organizationId: 'org_01HACME' }),
     )
   })
   afterAll(async () => {
@@ -75,7 +91,7 @@ describe('WorkOS AuthKit', () => {
   })
 
   describe('proxy mode', () => {
-    it('signs the user in at AuthKit; roles from the access token; the role check holds', async () => {
+    it('signs the user in at AuthKit; the pinned organization’s roles are plain; the role check holds', async () => {
       const client = await h.connect({ username: 'alice', password: 'alice-pw' })
       const me = await whoami(client)
       expect(me.subject).toBe('user_01HALICE')
@@ -109,6 +125,13 @@ describe('WorkOS AuthKit', () => {
       await client.close()
     })
 
+    it('qualifies the roles of another organization as <org_id>:<role>', async () => {
+      const client = await h.connect({ username: 'mallory', password: 'mallory-pw' })
+      expect((await whoami(client)).roles).toEqual(['org_01HMALLORY:reports-reader'])
+      expect((await client.callTool({ name: 'reports', arguments: {} })).isError).toBe(true)
+      await client.close()
+    })
+
     it('fails at start-up naming upstream.domain and the dashboard setting', async () => {
       const bad = (domain: unknown) =>
         createGatehouse({
@@ -133,7 +156,7 @@ describe('WorkOS AuthKit', () => {
       })
     })
 
-    it('accepts an AuthKit token for this resource, with its roles', async () => {
+    it('accepts an AuthKit token for this resource, with the pinned organization’s roles', async () => {
       const token = await authkit.mintAccessToken({
         sub: 'user_01HALICE',
         aud: remote.mcpUrl,
@@ -144,6 +167,19 @@ describe('WorkOS AuthKit', () => {
       const me = JSON.parse((await remote.call(token)).text) as { subject: string; roles: string[] }
       expect(me).toEqual({ subject: 'user_01HALICE', roles: ['reports-reader'] })
       expect((await remote.call(token, 'reports')).isError).toBe(false)
+    })
+
+    it('qualifies the roles of a token for another organization', async () => {
+      const token = await authkit.mintAccessToken({
+        sub: 'user_01HMALLORY',
+        aud: remote.mcpUrl,
+        client_id: 'client_dcr_123',
+        org_id: 'org_01HMALLORY',
+        role: 'reports-reader',
+      })
+      const me = JSON.parse((await remote.call(token)).text) as { roles: string[] }
+      expect(me.roles).toEqual(['org_01HMALLORY:reports-reader'])
+      expect((await remote.call(token, 'reports')).isError).toBe(true)
     })
 
     it('refuses a token for another audience or from another issuer with 401 invalid_token', async () => {

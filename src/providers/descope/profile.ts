@@ -3,8 +3,9 @@
  * a Descope project. Descope's quirks (docs/providers/descope.md):
  * - the issuer is `https://api.descope.com/{projectId}` (or `{custom domain}/{projectId}`), checked
  *   at start-up; keys at `{base}/{projectId}/.well-known/jwks.json`;
- * - roles are project-level (`roles`) or per tenant (`tenants.{tenantId}.roles`): both count, or
- *   only one tenant's with `tenant`;
+ * - roles are project-level (`roles`, plain) or per tenant (`tenants.{tenantId}.roles`): with
+ *   `tenant`, that tenant's roles are plain (and no other's count); without it, each tenant's roles
+ *   are `<tenant id>:<role>`, since a Tenant Admin may give any role in their own tenant;
  * - Descope's MCP servers (Agentic Identity Hub) register MCP clients themselves (DCR/CIMD) under
  *   their own issuer `{base}/v1/apps/agentic/{projectId}/{mcpServerId}`, and their tokens' `aud`
  *   names the project (and the client), not the MCP URL: `descopeVerifier` is the verifier of the
@@ -14,21 +15,30 @@ import type { TokenVerifier } from '../../jwt/access-token.js'
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
 import { boundToResource, buildHostedProfile, remoteVerifier } from '../hosted.js'
 import { OIDC_DEFAULT_SCOPES } from '../oidc/profile.js'
-import { member, stringList } from '../roles.js'
+import { member, qualifiedRole, stringList } from '../roles.js'
 import type { UpstreamOf } from '../shared.js'
 
 const DESCOPE_API = 'https://api.descope.com'
 
-/** Descope's roles: project roles (`roles`) and tenant roles (`tenants.{id}.roles`, or only `tenant`'s). */
+/**
+ * Descope's roles: project roles (`roles`) as they are, and tenant roles (`tenants.{id}.roles`):
+ * with `tenant`, that tenant's, plain; without it, each tenant's qualified by the tenant id
+ * (`<tenant id>:<role>`).
+ */
 export function descopeRoles(
   options: { tenant?: string | undefined } = {},
 ): (claims: Readonly<Record<string, unknown>>) => string[] {
+  const pinned = options.tenant
   return (claims) => {
     const roles = stringList(claims.roles)
     const tenants = claims.tenants
     if (typeof tenants === 'object' && tenants !== null && !Array.isArray(tenants)) {
-      const ids = options.tenant === undefined ? Object.keys(tenants) : [options.tenant]
-      for (const id of ids) roles.push(...stringList(member(member(tenants, id), 'roles')))
+      const rolesIn = (id: string): string[] => stringList(member(member(tenants, id), 'roles'))
+      const tenantRoles =
+        pinned !== undefined
+          ? rolesIn(pinned)
+          : Object.keys(tenants).flatMap((id) => rolesIn(id).map((r) => qualifiedRole(id, r)))
+      roles.push(...tenantRoles)
     }
     return [...new Set(roles)]
   }

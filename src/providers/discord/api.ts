@@ -7,6 +7,7 @@
  * error message.
  */
 import { UpstreamError } from '../../errors.js'
+import { cappedFetch } from '../../upstream/upstream-client.js'
 
 export const DISCORD_API_VERSION = 'v10'
 /** At most this many pages of 200 guilds are read; a user in more is refused (fail closed). */
@@ -29,7 +30,8 @@ export class DiscordAPI {
 
   constructor(options: { apiUrl: string; fetch?: typeof fetch; timeoutMs: number }) {
     this.#base = options.apiUrl.replace(/\/+$/, '')
-    this.#fetch = options.fetch ?? fetch
+    // Discord's answers are read at most 1 MiB (`cappedFetch`).
+    this.#fetch = cappedFetch(options.fetch)
     this.#timeoutMs = options.timeoutMs
   }
 
@@ -42,6 +44,7 @@ export class DiscordAPI {
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
+      if (error instanceof UpstreamError) throw error // an answer over the size cap
       if (error instanceof DOMException && error.name === 'TimeoutError') {
         throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'the Discord API did not answer in time')
       }

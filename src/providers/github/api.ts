@@ -6,6 +6,7 @@
  * Nothing GitHub answers reaches an error message.
  */
 import { UpstreamError } from '../../errors.js'
+import { cappedFetch } from '../../upstream/upstream-client.js'
 
 export const GITHUB_API_VERSION = '2022-11-28'
 const USER_AGENT = 'mcp-gatehouse'
@@ -40,7 +41,8 @@ export class GitHubAPI {
 
   constructor(options: { apiUrl: string; fetch?: typeof fetch; timeoutMs: number }) {
     this.#base = options.apiUrl.replace(/\/+$/, '')
-    this.#fetch = options.fetch ?? fetch
+    // GitHub's answers are read at most 1 MiB (`cappedFetch`).
+    this.#fetch = cappedFetch(options.fetch)
     this.#timeoutMs = options.timeoutMs
   }
 
@@ -57,6 +59,7 @@ export class GitHubAPI {
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
+      if (error instanceof UpstreamError) throw error // an answer over the size cap
       if (error instanceof DOMException && error.name === 'TimeoutError') {
         throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'the GitHub API did not answer in time')
       }
@@ -101,6 +104,7 @@ export class GitHubAPI {
         },
       )
     } catch (error) {
+      if (error instanceof UpstreamError) throw error // an answer over the size cap
       if (error instanceof DOMException && error.name === 'TimeoutError') {
         throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'the GitHub API did not answer in time')
       }

@@ -12,7 +12,7 @@
  *   GitHub's "check a token" API and the same rules, with a short cache (token-verifier.ts).
  */
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
-import { UpstreamClient } from '../../upstream/upstream-client.js'
+import { cappedFetch, UpstreamClient } from '../../upstream/upstream-client.js'
 import { commonSettings, isLoopbackURL, type UpstreamOf } from '../shared.js'
 import { GitHubAPI } from './api.js'
 import { normaliseRules, readsTeams, resolveGitHubIdentity, type GitHubRules } from './identity.js'
@@ -51,7 +51,8 @@ export function buildGitHubProfile(ctx: ProfileContext<GitHubUpstream>): Promise
       extraAuthorizeParams: { ...up.extraAuthorizeParams },
       allowInsecureRequests: isLoopbackURL(serverUrl),
     },
-    gitHubTokenFetch(tokenEndpoint, ctx.deps.fetch),
+    // Capped inside too: the GitHub wrapper reads the token answer before the client does.
+    gitHubTokenFetch(tokenEndpoint, cappedFetch(ctx.deps.fetch)),
     ctx.now,
   )
   const api = new GitHubAPI({

@@ -8,6 +8,9 @@
  *   (`iss` may be `https://accounts.google.com` or `accounts.google.com`, as Google documents).
  * - `hostedDomains` is checked on the ID token's `hd` claim (sending `hd` only picks the account
  *   chooser's domain; anyone can edit the URL), and `email_verified` must be true.
+ * - The grant's `email_verified` is true only where Google is authoritative for the address
+ *   (`isGoogleAuthoritativeFor`): a consumer account may be registered with any address Google
+ *   once verified, and must not become that address's owner when accounts are linked by email.
  * Google ID tokens carry no groups: a Google user has no roles in Gatehouse's tokens.
  */
 import { ASYMMETRIC_ALGORITHMS } from '../../config/protocol.js'
@@ -72,10 +75,31 @@ export async function identifyGoogleUser(
   const kept: Record<string, unknown> = { upstream_iss: rules.issuer }
   if (emailVerified) {
     kept.email = claims.email
-    kept.email_verified = true
+    // What `linkAccountsByEmail` trusts: `email_verified: true` only for an address Google owns.
+    kept.email_verified = isGoogleAuthoritativeFor(claims)
   }
   for (const k of KEPT_CLAIMS) if (typeof claims[k] === 'string') kept[k] = claims[k]
   return { subject: verified.subject, claims: kept, upstream: result.tokens }
+}
+
+/** The address domains of Google's own consumer accounts. */
+const GOOGLE_MAIL_DOMAINS = ['gmail.com', 'googlemail.com']
+
+/**
+ * Whether Google vouches that the ID token's `email` belongs to this user, as Google's OpenID
+ * Connect guide ("Authenticate the user") lets a relying party rely on it: a verified `@gmail.com`
+ * (or `@googlemail.com`) address, or a verified address of a Workspace account (`hd` present) in
+ * its own domain `hd`. A consumer account registered with another address (`alice@corp.example`,
+ * no `hd`) proves only that someone once read mail there.
+ */
+export function isGoogleAuthoritativeFor(claims: Readonly<Record<string, unknown>>): boolean {
+  const email = claims.email
+  if (claims.email_verified !== true || typeof email !== 'string') return false
+  const at = email.lastIndexOf('@')
+  if (at < 1) return false
+  const domain = email.slice(at + 1).toLowerCase()
+  if (GOOGLE_MAIL_DOMAINS.includes(domain)) return true
+  return typeof claims.hd === 'string' && claims.hd.toLowerCase() === domain
 }
 
 /** `https://accounts.google.com` → `accounts.google.com`: the other `iss` Google puts in ID tokens. */

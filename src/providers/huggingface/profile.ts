@@ -8,10 +8,12 @@
  *   `preferred_username`), fetched with the new access token; its `sub` must be the ID token's
  *   (OpenID Connect Core §5.3.2) or the sign-in is refused;
  * - `allowedOrganizations` refuses users in none of them; `organizationRoles` maps organizations to
- *   Gatehouse roles, else each organization becomes the role `{org}` (`../roles.ts`).
+ *   Gatehouse roles (only those give roles), else each organization becomes the role `org:{name}`:
+ *   anyone can create an organization with a free name, which must not read as an operator's role.
  */
 import { OAuthError, UpstreamError } from '../../errors.js'
 import { discoverOIDC } from '../../upstream/oidc-discovery.js'
+import { cappedFetch } from '../../upstream/upstream-client.js'
 import type { ProfileContext, ProviderProfile, UserIdentity } from '../../upstream/profile.js'
 import { buildOIDCProfile } from '../oidc/profile.js'
 import { member, withRoles } from '../roles.js'
@@ -21,6 +23,9 @@ export type HuggingFaceUpstream = UpstreamOf<'huggingface'>
 
 export const HUGGING_FACE_ISSUER = 'https://huggingface.co'
 export const HUGGING_FACE_SCOPES = ['openid', 'profile', 'email']
+
+/** Before an organization's name when it becomes a role without `organizationRoles`. */
+export const HUGGING_FACE_ORG_ROLE_PREFIX = 'org:'
 
 function refuse(description: string, reason: string): OAuthError {
   return new OAuthError('access_denied', description, { reason })
@@ -32,7 +37,7 @@ export async function buildHuggingFaceProfile(
   const { kind: _kind, url, allowedOrganizations, organizationRoles, ...common } = ctx.upstream
   const issuer = (url ?? HUGGING_FACE_ISSUER).replace(/\/+$/, '')
   const configUrl = `${issuer}/.well-known/openid-configuration`
-  const fetchImpl = ctx.deps.fetch ?? fetch
+  const fetchImpl = cappedFetch(ctx.deps.fetch)
   const timeoutMs = common.timeoutSeconds * 1000
   const found = await discoverOIDC(configUrl, {
     strict: true,
@@ -99,7 +104,7 @@ export async function buildHuggingFaceProfile(
       }
       const roles =
         organizationRoles === undefined
-          ? orgs
+          ? orgs.map((name) => `${HUGGING_FACE_ORG_ROLE_PREFIX}${name}`)
           : Object.entries(organizationRoles).flatMap(([org, r]) =>
               lower.includes(org.toLowerCase()) ? r : [],
             )

@@ -7,11 +7,12 @@
  * - the user comes from the userinfo endpoint (`/propelauth/oauth/userinfo`, with the access
  *   token): `user_id`, `email`, and `org_id_to_org_info`, whose `user_role` (and, for PropelAuth's
  *   role hierarchy, `inherited_user_roles_plus_current_role`) per organization become Gatehouse
- *   roles — of one organization with `orgId`;
+ *   roles: with `orgId`, that organization's roles as they are (and no other's); without it, every
+ *   organization's as `<org id>:<role>` (anyone can create an organization and own it);
  * - MCP authentication (DCR, tokens checked by RFC 7662 introspection at `/oauth/2.1/introspect`
  *   with credentials from MCP > Request Validation) is the remote-AS mode: `propelauthVerifier`.
  */
-import { OAuthError } from '../../errors.js'
+import { OAuthError, UpstreamError } from '../../errors.js'
 import { IntrospectionTokenVerifier } from '../../jwt/introspection.js'
 import type { TokenVerifier } from '../../jwt/access-token.js'
 import {
@@ -20,27 +21,35 @@ import {
   type ProviderProfile,
   type UserIdentity,
 } from '../../upstream/profile.js'
-import { UpstreamClient } from '../../upstream/upstream-client.js'
-import { member, stringList, withRoles } from '../roles.js'
+import { cappedFetch, UpstreamClient } from '../../upstream/upstream-client.js'
+import { member, qualifiedRole, stringList, withRoles } from '../roles.js'
 import { commonSettings, isLoopbackURL, type UpstreamOf } from '../shared.js'
 
-/** The roles in `org_id_to_org_info` (PropelAuth's userinfo) or `org_id_to_org_member_info` (its tokens). */
+/**
+ * The roles in `org_id_to_org_info` (PropelAuth's userinfo) or `org_id_to_org_member_info` (its
+ * tokens): with `orgId`, that organization's roles, plain; without it, each organization's roles
+ * qualified by its id (`<org id>:<role>`), since the user may own any other organization.
+ */
 export function propelauthRoles(
   options: { orgId?: string | undefined } = {},
 ): (claims: Readonly<Record<string, unknown>>) => string[] {
+  const pinned = options.orgId
   return (claims) => {
     const orgs = claims.org_id_to_org_info ?? claims.org_id_to_org_member_info
     if (typeof orgs !== 'object' || orgs === null || Array.isArray(orgs)) return []
-    const ids = options.orgId === undefined ? Object.keys(orgs) : [options.orgId]
-    const roles: string[] = []
-    for (const id of ids) {
-      const org = member(orgs, id)
-      const inherited = stringList(member(org, 'inherited_user_roles_plus_current_role'))
-      const role = member(org, 'user_role')
-      roles.push(...inherited, ...(typeof role === 'string' ? [role] : []))
-    }
+    if (pinned !== undefined) return rolesInOrganization(member(orgs, pinned))
+    const roles = Object.keys(orgs).flatMap((id) =>
+      rolesInOrganization(member(orgs, id)).map((role) => qualifiedRole(id, role)),
+    )
     return [...new Set(roles)]
   }
+}
+
+/** One organization's `user_role` and the roles PropelAuth's hierarchy includes in it. */
+function rolesInOrganization(org: unknown): string[] {
+  const inherited = stringList(member(org, 'inherited_user_roles_plus_current_role'))
+  const role = member(org, 'user_role')
+  return [...new Set([...inherited, ...(typeof role === 'string' ? [role] : [])])]
 }
 
 function refuse(reason: string): OAuthError {
@@ -55,7 +64,7 @@ export function buildPropelAuthProfile(
   const { kind: _kind, authUrl, orgId, ...up } = ctx.upstream
   const base = authUrl.replace(/\/+$/, '')
   const timeoutMs = up.timeoutSeconds * 1000
-  const doFetch = ctx.deps.fetch ?? fetch
+  const doFetch = cappedFetch(ctx.deps.fetch)
   const upstream = new UpstreamClient(
     {
       ...commonSettings({ ...up, kind: 'propelauth', authUrl }),
@@ -92,6 +101,8 @@ export function buildPropelAuthProfile(
           info = (await res.json()) as Record<string, unknown>
         } catch (error) {
           if (error instanceof OAuthError) throw error
+          // An answer over the size cap is the IdP failing, not a refusal of the user.
+          if (error instanceof UpstreamError) throw error
           throw refuse('propelauth_userinfo_failed')
         }
         const subject = info.user_id

@@ -5,7 +5,8 @@
  *   at start-up; keys at `{environment}/keys`;
  * - roles and permissions are in the JWT access token only (`roles`, `permissions`, with the
  *   organization `oid`), whose `aud` is the client id: it is verified and must name the ID token's
- *   user;
+ *   user; the roles are plain only when `oid` is the organization the operator pinned
+ *   (`organizationId`), else `<oid>:<role>`, and none without `oid`;
  * - Scalekit's MCP auth registers MCP clients itself (DCR and CIMD) for an MCP server resource
  *   (`res_…`): tokens with `aud` naming that resource ID; `scalekitVerifier` is the verifier of the
  *   remote-AS mode, and the authorization server to publish is `{environment}/resources/{id}`.
@@ -14,18 +15,24 @@ import type { TokenVerifier } from '../../jwt/access-token.js'
 import type { ProfileContext, ProviderProfile } from '../../upstream/profile.js'
 import { boundToResource, buildHostedProfile, remoteVerifier } from '../hosted.js'
 import { OIDC_DEFAULT_SCOPES } from '../oidc/profile.js'
-import { stringList } from '../roles.js'
+import { organizationRoles, stringList } from '../roles.js'
 import type { UpstreamOf } from '../shared.js'
 
-/** Scalekit's roles: the access token's `roles`. */
-export function scalekitRoles(claims: Readonly<Record<string, unknown>>): string[] {
-  return stringList(claims.roles)
+/**
+ * Scalekit's roles: the access token's `roles`, those of its organization `oid`: plain when it is
+ * `options.organizationId`, else qualified as `<oid>:<role>`; none without `oid`.
+ */
+export function scalekitRoles(
+  claims: Readonly<Record<string, unknown>>,
+  options: { organizationId?: string | undefined } = {},
+): string[] {
+  return organizationRoles(stringList(claims.roles), claims.oid, options.organizationId)
 }
 
 export function buildScalekitProfile(
   ctx: ProfileContext<UpstreamOf<'scalekit'>>,
 ): Promise<ProviderProfile> {
-  const { kind: _kind, environmentUrl, ...common } = ctx.upstream
+  const { kind: _kind, environmentUrl, organizationId, ...common } = ctx.upstream
   return buildHostedProfile(ctx, common, {
     kind: 'scalekit',
     issuer: environmentUrl.replace(/\/+$/, ''),
@@ -33,7 +40,7 @@ export function buildScalekitProfile(
       'check upstream.environmentUrl (Scalekit Dashboard > Settings > API Credentials > ' +
       'Environment URL; with a custom domain, that domain)',
     defaultScopes: OIDC_DEFAULT_SCOPES,
-    roles: scalekitRoles,
+    roles: (claims) => scalekitRoles(claims, { organizationId }),
     rolesFrom: 'access_token',
   })
 }
@@ -52,6 +59,8 @@ export function scalekitVerifier(options: {
   environmentUrl: string
   resourceId: string
   resource: string
+  /** The organization whose roles count as plain roles; another's are `<oid>:<role>`. */
+  organizationId?: string
   requiredScopes?: string[]
   fetch?: typeof fetch
 }): TokenVerifier {
@@ -61,7 +70,7 @@ export function scalekitVerifier(options: {
     audience: options.resourceId,
     allowExtraAudiences: true,
     jwksUri: `${issuer}/keys`,
-    claimsToRoles: scalekitRoles,
+    claimsToRoles: (claims) => scalekitRoles(claims, { organizationId: options.organizationId }),
     ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
