@@ -12,7 +12,7 @@ import type {
   StdioCredentialEnv,
   UpstreamCredential,
 } from '../config/gateway-schema.js'
-import { ConfigError, OAuthError } from '../errors.js'
+import { ConfigError, OAuthError, StoreError } from '../errors.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { signAccessToken } from '../tokens/access-token.js'
 import { signIdentityToken } from '../tokens/identity-token.js'
@@ -205,6 +205,8 @@ function credentialOf(
           const cause = (error as { cause?: unknown } | null)?.cause
           // A grant with no Entra sign-in at all (a machine's): refused, not signed in again.
           if (isWithoutSignIn(cause)) throw cause
+          // The store failed while the user's Entra token was read: 503, a retry is safe.
+          if (cause instanceof StoreError) throw cause
           // No Entra sign-in behind the token any more: the client signs the user in again.
           if ((error as { code?: unknown } | null)?.code === 'ERR_OBO_NO_TOKEN') {
             throw new OAuthError(

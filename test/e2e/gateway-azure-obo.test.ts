@@ -16,7 +16,11 @@ import {
   type AzureStandIn,
   type StandInApp,
 } from '../../src/dev/azure-stand-in/index.js'
-import { clientCredentialsToken, connectAs, startRecorder } from '../helpers/gateway.js'
+import { decodeJwt } from 'jose'
+import type { Grants } from '../../src/grants/grant-store.js'
+import { storageKey } from '../../src/storage/keys.js'
+import type { Store } from '../../src/storage/store.js'
+import { clientCredentialsToken, connectAs, post, startRecorder } from '../helpers/gateway.js'
 
 const TENANT = 'aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa'
 const APP = '11111111-aaaa-4aaa-8aaa-111111111111'
@@ -158,6 +162,35 @@ describe('azure-obo route credential', () => {
         reason: 'obo_refused',
       }),
     ])
+  }, 60_000)
+
+  it('answers 502, not 401, while another request holds the refresh of the Entra token (a slow IdP)', async () => {
+    const { provider, transport } = await connectAs(serve.routes['/graph']!, ADELE)
+    const token = provider.saved!.access_token
+    const base = serve.gatehouse.base as unknown as { grants: Grants; options: { store: Store } }
+    const { gid } = decodeJwt(token) as { gid: string }
+    const grant = (await base.grants.get(gid))!
+    // The Entra token is due, and another request (another instance) is refreshing it and holds
+    // the lock past the wait: the sign-in has not ended, so no new sign-in is asked for.
+    await base.grants.update(gid, {
+      ...grant,
+      upstream: { ...(grant.upstream as object), expiresAt: Math.floor(Date.now() / 1000) + 5 },
+    })
+    const lock = storageKey.upstreamRefreshLock(gid)
+    expect(await base.options.store.acquireLock(lock, 'another', { ttlSeconds: 60 })).toBe(true)
+    try {
+      const res = await post(
+        serve.routes['/graph']!,
+        token,
+        { jsonrpc: '2.0', id: 7, method: 'tools/list', params: {} },
+        { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      )
+      expect(res.status).toBe(502)
+      expect(res.headers.get('www-authenticate')).toBeNull()
+      expect(await res.json()).toMatchObject({ id: 7, error: { code: -32603 } })
+    } finally {
+      await base.options.store.releaseLock(lock, 'another')
+    }
   }, 60_000)
 
   it('answers a machine client 403 -32003 (not 401), audits no_upstream_tokens, and asks Entra nothing', async () => {

@@ -331,7 +331,9 @@ async function onBehalfOf(
   try {
     assertion = await userToken()
   } catch (error) {
-    if (error instanceof OAuthError) {
+    // Only a sign-in that ended is one to start again; a refresh held up elsewhere (a slow IdP,
+    // `temporarily_unavailable`) or a store fault is not.
+    if (error instanceof OAuthError && error.code === 'invalid_token') {
       throw new AzureOBOError(
         'ERR_OBO_NO_TOKEN',
         'no signed-in Entra user behind this request (sign in again)',
