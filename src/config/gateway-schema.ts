@@ -5,6 +5,7 @@
  */
 import * as z from 'zod'
 import { isSecureOrLoopbackURL, scopeToken } from './azure-schema.js'
+import { ruleKeyProblem } from './resource-uri.js'
 import { absoluteURL, canonicalResource, httpURL, isLoopbackHost, parseURL } from './urls.js'
 
 /** An environment variable name (the secret's value is read from it at start-up). */
@@ -432,6 +433,12 @@ export const GatewaySchema = z
       }
       if (r.upstream.kind !== 'stdio') checkHeaderNames(r.upstream, ['routes', i, 'upstream'], ctx)
       else checkProcessEnv(r.upstream, ['routes', i, 'upstream'], ctx)
+      for (const key of Object.keys(r.resources)) {
+        const problem = ruleKeyProblem(key)
+        if (problem !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'resources', key], message: problem })
+        }
+      }
       if (r.upstream.maxTimeoutSeconds < r.upstream.timeoutSeconds) {
         ctx.addIssue({
           code: 'custom',

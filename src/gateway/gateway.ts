@@ -14,10 +14,12 @@ import { StoreRateLimiter } from '../http/rate-limit.js'
 import { readBodyBytes } from '../http/params.js'
 import type { ReadinessCheck } from '../ops/health.js'
 import { principalKey, principalOf } from '../jwt/access-token.js'
+import { GATEWAY_RATE_PREFIX } from '../storage/keys.js'
 import type { Store } from '../storage/store.js'
 import type { AuditInput, AuditSink } from '../audit-event.js'
 import { watchBody } from './body-watch.js'
 import {
+  allowsBatches,
   headerMismatch,
   isStatelessEra,
   LISTEN,
@@ -189,6 +191,54 @@ export function createGateway(options: GatewayOptions): Gateway {
     return rpcError(validID(id) ? 200 : 403, RPC.forbidden, `Forbidden: ${d.message}`, id)
   }
 
+  /**
+   * The answer for the messages of a POST that policy does not allow all of (audited), if any. A
+   * message no scope would open is refused as such (a step-up the user consents to would still
+   * leave it refused); otherwise the step-up names every scope the messages need together, so
+   * that one consent opens the whole batch.
+   */
+  const refuseBatch = (
+    entry: RouteEntry,
+    messages: readonly RPCMessage[],
+    token: AccessToken,
+  ): Response | undefined => {
+    const needed = new Set<string>()
+    let first: RPCMessage | undefined
+    for (const m of messages) {
+      const d = entry.policy.message(m, token)
+      if (d.kind === 'deny') return refuse(entry, d, token, m)
+      if (d.kind !== 'step-up') continue
+      first ??= m
+      for (const scope of d.scopes) needed.add(scope)
+    }
+    if (first === undefined) return undefined
+    return refuse(entry, { kind: 'step-up', scopes: [...needed] }, token, first)
+  }
+
+  /**
+   * Counts `times` requests against each of the route's rate limits: `429` with `Retry-After` once
+   * one is spent (what was counted stays counted).
+   */
+  const charge = async (
+    entry: RouteEntry,
+    token: AccessToken,
+    times: number,
+  ): Promise<Response | undefined> => {
+    for (const [limiter, keyOf] of entry.limits) {
+      for (let n = 0; n < times; n++) {
+        try {
+          await limiter.hit(keyOf(token))
+        } catch (error) {
+          if (!(error instanceof OAuthError) || error.status !== 429) throw error
+          return rpcError(429, RPC.rateLimited, 'Too many requests; try again later', null, {
+            'retry-after': error.headers['retry-after'] ?? '1',
+          })
+        }
+      }
+    }
+    return undefined
+  }
+
   async function serveRoute(
     entry: RouteEntry,
     request: Request,
@@ -201,16 +251,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     const denied = refuse(entry, entry.policy.route(token), token)
     if (denied) return denied
-    for (const [limiter, keyOf] of entry.limits) {
-      try {
-        await limiter.hit(keyOf(token))
-      } catch (error) {
-        if (!(error instanceof OAuthError) || error.status !== 429) throw error
-        return rpcError(429, RPC.rateLimited, 'Too many requests; try again later', null, {
-          'retry-after': error.headers['retry-after'] ?? '1',
-        })
-      }
-    }
+    const limited = await charge(entry, token, 1)
+    if (limited) return limited
     const method = request.method
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return rpcError(405, RPC.invalidRequest, 'Method not allowed', null, {
@@ -243,25 +285,24 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (unsupported) return unsupported
       const body = await readBodyBytes(request, route.maxBodyBytes)
       if (!body) return rpcError(413, RPC.invalidRequest, 'Request body too large')
-      const messages = parseMessages(body)
+      // Batches went in 2025-06-18. Refused from then on: a 2026-07-28 POST that carried several
+      // messages would slip the listen and `Mcp-Method` rules, which read one message.
+      const messages = parseMessages(body, { batches: allowsBatches(request) })
       if (messages instanceof Response) return messages
+      // A 2025-03-26 batch is as many requests as it has messages: else `perSubject: 5` would let
+      // one POST run 100 calls.
+      const batchLimited = await charge(entry, token, messages.length - 1)
+      if (batchLimited) return batchLimited
       const mismatch = headerMismatch(request, messages)
       if (mismatch) return mismatch
-      // 2026-07-28 sends every message as its own POST (batches went in 2025-06-18): one that
-      // carries several would slip the listen and `Mcp-Method` rules, which read one message.
-      if (messages.length > 1 && isStatelessEra(request)) {
-        return rpcError(400, RPC.invalidRequest, 'Invalid Request: no batches in this revision')
-      }
       // New sessions, and new listen streams (MCP 2026-07-28 has no sessions), go elsewhere.
       if (draining && messages.some((m) => m.method === 'initialize' || m.method === LISTEN)) {
         return rpcError(503, RPC.internalError, 'The gateway is shutting down', messages[0]?.id, {
           'retry-after': '5',
         })
       }
-      for (const m of messages) {
-        const refused = refuse(entry, entry.policy.message(m, token), token, m)
-        if (refused) return refused
-      }
+      const refused = refuseBatch(entry, messages, token)
+      if (refused) return refused
       call.body = body
       call.messages = messages
     }
@@ -430,7 +471,7 @@ function rateLimits(
   const make = (limit: number) =>
     new StoreRateLimiter({
       store,
-      prefix: 'gw-rate:',
+      prefix: GATEWAY_RATE_PREFIX,
       limit,
       windowSeconds: config.windowSeconds,
       now,

@@ -3,12 +3,17 @@
  * gateway gives itself (JSON-RPC-shaped, never carrying upstream text).
  *
  * One part is written by hand: the check for a member name written twice in one object
- * (`hasDuplicateMember`), which no JSON parser available here reports. With the `params` checks it
+ * (`structureProblem`), which no JSON parser available here reports. With the `params` checks it
  * adds 1–2 µs to a 200-byte `tools/call` (2.5–3.4 µs for the whole of `parseMessages` against
  * 1.2–1.6 µs for decoding and `JSON.parse` alone) and 0.5–0.9 ms to a 1 MB body of 5,000 small
  * objects and a 900 KB string (3.3–3.7 against 2.4–3.1 ms): Node 20, loops of 200,000 and 30,
  * three runs on a machine busy with a test run.
+ *
+ * Resource URIs are checked here too: one not written in its normal form is refused
+ * (`isNormalURI`), so that policy and the server read one resource.
  */
+
+import { isNormalURI } from '../config/resource-uri.js'
 
 /** One JSON-RPC message as the gateway sees it (only the fields it looks at are typed). */
 export interface RPCMessage {
@@ -86,8 +91,24 @@ export function unsupportedMediaType(request: Request): Response | undefined {
   )
 }
 
-/** The messages of a POST body, or an error response for one that is not JSON-RPC. */
-export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
+/**
+ * The deepest nesting of objects and arrays a body may have, its own (a batch's array, a message)
+ * included. A `tools/call`'s arguments start at depth 3, and JSON Schemas and content seldom add
+ * more than 15; 64 leaves room for any real message, stays below what servers read (serde_json
+ * stops at 128) and far below what `JSON.stringify` can write before its stack runs out (some
+ * thousands): a body `JSON.parse` accepts 20,000 deep would fail when a stdio route writes it on.
+ */
+export const MAX_DEPTH = 64
+
+/**
+ * The messages of a POST body, or an error response for one that is not JSON-RPC. `batches`:
+ * whether a batch (a JSON array) is allowed, which only MCP revisions before 2025-06-18 send
+ * (`allowsBatches`); when not, one answers `400 -32600`.
+ */
+export function parseMessages(
+  bytes: Uint8Array,
+  options: { batches: boolean } = { batches: true },
+): RPCMessage[] | Response {
   let body: unknown
   let text: string
   try {
@@ -96,11 +117,26 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
   } catch {
     return rpcError(400, RPC.parseError, 'Parse error: the body is not JSON')
   }
-  if (hasDuplicateMember(text)) {
+  const problem = structureProblem(text)
+  if (problem === 'duplicate') {
     return rpcError(
       400,
       RPC.invalidRequest,
       'Invalid Request: a member name appears twice in one object',
+    )
+  }
+  if (problem === 'deep') {
+    return rpcError(
+      400,
+      RPC.invalidRequest,
+      `Invalid Request: objects and arrays nested more than ${String(MAX_DEPTH)} deep`,
+    )
+  }
+  if (Array.isArray(body) && !options.batches) {
+    return rpcError(
+      400,
+      RPC.invalidRequest,
+      'Invalid Request: batches are not part of MCP 2025-06-18 and later',
     )
   }
   const list = Array.isArray(body) ? body : [body]
@@ -150,7 +186,11 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
 }
 
 /**
- * Whether an object in `text` (JSON that `JSON.parse` accepted) has a member name twice. RFC 8259
+ * What is wrong with the structure of `text` (JSON that `JSON.parse` accepted), if anything:
+ * objects and arrays nested past `MAX_DEPTH` (`deep`), or an object with a member name twice
+ * (`duplicate`), whichever comes first.
+ *
+ * A member name written twice: RFC 8259
  * §4 leaves the meaning of such an object to the receiver, and receivers differ: `JSON.parse`
  * keeps the last member, others fail or keep them all. An HTTP route passes the body on as the
  * client wrote it, so a body whose `method` or tool `name` policy read one way could reach the
@@ -169,7 +209,7 @@ export function parseMessages(bytes: Uint8Array): RPCMessage[] | Response {
  * It needs no general JSON parsing since `text` is known to be valid: a string is a member name
  * exactly when `:` follows it, and the scan jumps from quote to quote with `indexOf`.
  */
-function hasDuplicateMember(text: string): boolean {
+function structureProblem(text: string): 'duplicate' | 'deep' | undefined {
   // Per object being read: its names so far (none yet: `null`; one: that name; more: a set), and
   // its place in a message (names there are compared folded). Arrays hold `ARRAY`.
   const open: (ObjectNames | typeof ARRAY)[] = []
@@ -191,9 +231,9 @@ function hasDuplicateMember(text: string): boolean {
         if (top.place === 'message' || top.place === 'params') member = name
         if (top.names === null) top.names = name
         else if (typeof top.names === 'string') {
-          if (top.names === name) return true
+          if (top.names === name) return 'duplicate'
           top.names = new Set([top.names, name])
-        } else if (top.names.has(name)) return true
+        } else if (top.names.has(name)) return 'duplicate'
         else top.names.add(name)
         i = next + 1
         continue
@@ -218,11 +258,14 @@ function hasDuplicateMember(text: string): boolean {
         place = 'filter'
       }
       open.push({ names: null, place })
-    } else if (c === 0x5b) open.push(ARRAY)
-    else if (c === 0x7d || c === 0x5d) open.pop()
+      if (open.length > MAX_DEPTH) return 'deep'
+    } else if (c === 0x5b) {
+      open.push(ARRAY)
+      if (open.length > MAX_DEPTH) return 'deep'
+    } else if (c === 0x7d || c === 0x5d) open.pop()
     i++
   }
-  return false
+  return undefined
 }
 
 interface ObjectNames {
@@ -282,15 +325,24 @@ function invalidParams(msg: RPCMessage): string | undefined {
   if (typeof params !== 'object' || Array.isArray(params)) {
     return 'Invalid params: params must be an object'
   }
-  if (named && typeof (params as Record<string, unknown>)[named.field] !== 'string') {
+  const value = named ? (params as Record<string, unknown>)[named.field] : undefined
+  if (named && typeof value !== 'string') {
     return `Invalid params: ${String(msg.method)} needs a string ${named.field}`
   }
+  if (named?.kind === 'resources' && !isNormalURI(value as string)) return NOT_NORMAL
   if (msg.method === LISTEN) return invalidFilter(params as Record<string, unknown>)
-  if (msg.method === COMPLETE && completionRef(msg) === undefined) {
-    return 'Invalid params: completion/complete needs a ref to a prompt (name) or a resource (uri)'
+  if (msg.method === COMPLETE) {
+    const ref = completionRef(msg)
+    if (ref === undefined) {
+      return 'Invalid params: completion/complete needs a ref to a prompt (name) or a resource (uri)'
+    }
+    if (ref.kind === 'resources' && !isNormalURI(ref.key, true)) return NOT_NORMAL
   }
   return undefined
 }
+
+/** The answer for a resource URI not in its normal form: fixed, so that it echoes nothing. */
+const NOT_NORMAL = 'Invalid params: a resource URI must be written in its normal form'
 
 /** A `subscriptions/listen` names the resources it subscribes to with strings, as policy reads them. */
 function invalidFilter(params: Record<string, unknown>): string | undefined {
@@ -302,6 +354,7 @@ function invalidFilter(params: Record<string, unknown>): string | undefined {
   if (uris !== undefined && (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string'))) {
     return 'Invalid params: resourceSubscriptions must be an array of URIs'
   }
+  if (uris !== undefined && !(uris as string[]).every((u) => isNormalURI(u))) return NOT_NORMAL
   return undefined
 }
 
@@ -369,6 +422,18 @@ export function isStatelessEra(request: Request): boolean {
 
 const REVISION = /^\d{4}-\d{2}-\d{2}$/
 
+/** The first protocol revision without JSON-RPC batches (MCP 2025-06-18 removed them). */
+export const FIRST_UNBATCHED_VERSION = '2025-06-18'
+
+/**
+ * Whether a request may carry a batch: its `MCP-Protocol-Version` is before 2025-06-18, or absent
+ * (which MCP reads as 2025-03-26), or not a revision date (the server refuses that version).
+ */
+export function allowsBatches(request: Request): boolean {
+  const version = request.headers.get('mcp-protocol-version')
+  return version === null || !REVISION.test(version) || version < FIRST_UNBATCHED_VERSION
+}
+
 /** The name a request is about (tool, prompt or resource), if its method has one. */
 export function messageName(msg: RPCMessage): string | undefined {
   if (typeof msg.method !== 'string') return undefined
@@ -380,7 +445,8 @@ export function messageName(msg: RPCMessage): string | undefined {
 
 /**
  * MCP 2026-07-28 (SEP-2243): an intermediary that parses the body must refuse a request whose
- * `Mcp-Method`/`Mcp-Name` headers differ from it. Headers absent (older clients): nothing to check.
+ * `Mcp-Method`/`Mcp-Name` headers differ from it; `Mcp-Name` is compared as decoded
+ * (`decodeHeaderValue`). Headers absent (older clients): nothing to check.
  */
 export function headerMismatch(
   request: Request,
@@ -395,7 +461,40 @@ export function headerMismatch(
   if (messages.length !== 1 || first === undefined) return mismatch('Mcp-Method on a batch')
   if (method !== null && method !== first.method)
     return mismatch('Mcp-Method differs from the body')
-  if (name !== null && name !== messageName(first))
-    return mismatch('Mcp-Name differs from the body')
+  if (name !== null) {
+    const decoded = decodeHeaderValue(name)
+    if (decoded === undefined || decoded !== messageName(first)) {
+      return mismatch('Mcp-Name differs from the body')
+    }
+  }
   return undefined
+}
+
+const SENTINEL_START = '=?base64?'
+const SENTINEL_END = '?='
+
+/**
+ * A SEP-2243 header value as the client meant it. A client encodes a value that cannot go as
+ * plain ASCII (non-ASCII, control characters, leading or trailing whitespace, or one that looks
+ * like the sentinel itself) as `=?base64?<Base64 of its UTF-8>?=`, markers in lower case, and
+ * intermediaries decode it before comparing. Strictly: the standard alphabet with its padding and
+ * no stray bits (the one way to write those bytes), and UTF-8 without errors; a sentinel that
+ * does not decode so is `undefined`, a mismatch whatever the body says. Any other value is itself.
+ */
+export function decodeHeaderValue(value: string): string | undefined {
+  if (
+    value.length < SENTINEL_START.length + SENTINEL_END.length ||
+    !value.startsWith(SENTINEL_START) ||
+    !value.endsWith(SENTINEL_END)
+  ) {
+    return value
+  }
+  const encoded = value.slice(SENTINEL_START.length, -SENTINEL_END.length)
+  try {
+    const binary = atob(encoded)
+    if (btoa(binary) !== encoded) return undefined
+    return UTF8.decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
+  } catch {
+    return undefined
+  }
 }

@@ -5,6 +5,7 @@
  * could be granted would allow answers a JSON-RPC error.
  */
 import type { AccessRule, GatewayRoute } from '../config/gateway-schema.js'
+import { ruleSpelling } from '../config/resource-uri.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import {
   COMPLETE,
@@ -85,8 +86,14 @@ interface Kind {
 
 const exact = (rules: Rules, key: string) => (Object.hasOwn(rules, key) ? rules[key] : undefined)
 
-/** The rule of the longest key that is the URI itself or a `prefix*` the URI starts with. */
-function byURI(rules: Rules, uri: string): AccessRule | undefined {
+/**
+ * The rule of the longest key that is the URI itself or a `prefix*` the URI starts with, compared
+ * as text. That holds because a request's URI is in normal form (parseMessages refuses any other
+ * spelling, messages.ts `isNormalURI`), with one difference read here: `https://example.com` is
+ * matched as `https://example.com/` (`ruleSpelling`), as the keys are written.
+ */
+function byURI(rules: Rules, written: string): AccessRule | undefined {
+  const uri = ruleSpelling(written)
   if (Object.hasOwn(rules, uri)) return rules[uri]
   let best: string | undefined
   for (const key of Object.keys(rules)) {

@@ -7,7 +7,7 @@
  */
 import { callDeadline, type CallDeadline } from './call-deadline.js'
 import { RPC, validID, type RPCMessage } from './messages.js'
-import { StdioProcess, type StdioConfig } from './stdio-process.js'
+import { serialize, StdioProcess, type StdioConfig } from './stdio-process.js'
 import { ResourceSubscriptions } from './subscriptions.js'
 import type { UpstreamCall } from './upstream.js'
 
@@ -238,7 +238,7 @@ export class Bridge {
         this.#cancel(session, msg)
         return
       }
-      this.#process.send(msg)
+      this.#sendFromClient(msg)
       return
     }
     // A response to a server-to-client request.
@@ -246,7 +246,13 @@ export class Bridge {
     const target = this.#serverRequests.get(key)
     if (target?.session !== session) return
     this.#serverRequests.delete(key)
-    this.#process.send({ ...msg, id: target.id })
+    this.#sendFromClient({ ...msg, id: target.id })
+  }
+
+  /** A client's notification or answer, as is; one JSON cannot write is dropped (nobody waits). */
+  #sendFromClient(msg: RPCMessage): void {
+    const line = serialize(msg)
+    if (line !== undefined) this.#process.sendLine(line)
   }
 
   #initializedSent = false
@@ -281,7 +287,26 @@ export class Bridge {
     session.transport.forget(p.id)
   }
 
+  /**
+   * Passes a session's request to the process under a bridge id. The message is serialized before
+   * anything about it is kept (subscription, progress token, deadline, pending call): one that
+   * cannot be written is answered at once and leaves nothing in flight, no id the session could
+   * not reuse and no cancellation later for a request the process never got.
+   */
   #request(session: BridgeSession, msg: RPCMessage, id: ID, method: string): void {
+    const n = this.#next++
+    let params = msg.params
+    const meta = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
+    const progressToken = meta?.progressToken !== undefined ? `gw-${String(n)}` : undefined
+    if (progressToken !== undefined) {
+      params = { ...(params as object), _meta: { ...meta, progressToken } }
+    }
+    const line = serialize({ ...msg, id: n, params })
+    if (line === undefined) {
+      const error = { code: RPC.invalidRequest, message: 'Invalid Request: cannot pass it on' }
+      this.#reply(session, id, method, { jsonrpc: '2.0', id, error })
+      return
+    }
     let subscribing: string | undefined
     const uri = (msg.params as { uri?: unknown } | undefined)?.uri
     if (method === 'resources/subscribe' && typeof uri === 'string') {
@@ -309,13 +334,8 @@ export class Bridge {
       return
     }
     if (method === 'initialize') this.#init = { params: msg.params, waiting: [] }
-    const n = this.#next++
-    let params = msg.params
-    const meta = (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta
-    if (meta?.progressToken !== undefined) {
-      const token = `gw-${String(n)}`
-      this.#progress.set(token, { session, token: meta.progressToken, related: id, n })
-      params = { ...(params as object), _meta: { ...meta, progressToken: token } }
+    if (progressToken !== undefined) {
+      this.#progress.set(progressToken, { session, token: meta?.progressToken, related: id, n })
     }
     // MCP lifecycle §Timeouts: progress for this call restarts the clock, up to maxTimeoutSeconds.
     const deadline = callDeadline({
@@ -351,7 +371,7 @@ export class Bridge {
       deadline,
       ...(subscribing !== undefined ? { subscribing } : {}),
     })
-    if (!this.#process.send({ ...msg, id: n, params })) {
+    if (!this.#process.sendLine(line)) {
       deadline.clear()
       this.#pending.delete(n)
       this.#dropProgress(n)

@@ -27,6 +27,18 @@ export interface StdioProcessOptions {
   onStart?: (generation: number) => void
 }
 
+/**
+ * `message` as one line of JSON, or `undefined` when JSON cannot write it: `JSON.stringify`
+ * recurses, and runs out of stack on a message nested some thousands deep.
+ */
+export function serialize(message: unknown): string | undefined {
+  try {
+    return JSON.stringify(message)
+  } catch {
+    return undefined
+  }
+}
+
 const KILL_AFTER_MS = 3000
 const MAX_BACKOFF_MS = 30_000
 const STABLE_MS = 30_000
@@ -112,10 +124,20 @@ export class StdioProcess {
   }
 
   /**
-   * Writes one message; `false` when no process is running. The messages of one turn of the event
-   * loop (calls of several clients read in the same poll) leave in one write to the pipe.
+   * Writes one message; `false` when no process is running. Throws when JSON cannot write it
+   * (`JSON.stringify` runs out of stack on one nested some thousands deep): a caller that keeps
+   * state for the message serializes it first (`serialize`) and sends the line with `sendLine`.
    */
   send(message: unknown): boolean {
+    return this.sendLine(JSON.stringify(message))
+  }
+
+  /**
+   * Writes one message already serialized (one line of JSON, no newline in it); `false` when no
+   * process is running. The messages of one turn of the event loop (calls of several clients read
+   * in the same poll) leave in one write to the pipe.
+   */
+  sendLine(line: string): boolean {
     const child = this.#child
     const stdin = child?.stdin
     if (!child || this.#stopping || !stdin?.writable) return false
@@ -125,7 +147,7 @@ export class StdioProcess {
         stdin.uncork()
       })
     }
-    stdin.write(`${JSON.stringify(message)}\n`)
+    stdin.write(`${line}\n`)
     return true
   }
 

@@ -246,6 +246,43 @@ describe('gateway configuration', () => {
     ])
   })
 
+  it('refuses resource rule keys no normal-form URI could match, naming the spelling to use', () => {
+    const rules = Object.fromEntries(
+      [
+        'demo://resource/static/*',
+        'file:///srv/data/readme.md',
+        'https://example.com/',
+        'demo://resource/{id}/text',
+        'DEMO://resource/dynamic/*',
+        'demo://resource/static/../dynamic/*',
+        'demo://resource/%2E%2E/x*',
+        'demo://résumé/*',
+        ' demo://x/*',
+        'HTTPS://Example.com/a',
+        'https://example.com',
+        'demo://a/./b',
+        'not a uri',
+      ].map((key) => [key, {}]),
+    )
+    const found = problems({
+      ...base,
+      gateway: { routes: [{ path: '/mcp', upstream: http, resources: rules }] },
+    })
+    const at = (key: string) => `gateway.routes.0.resources.${key}`
+    expect(found).toEqual([
+      'invalid configuration:',
+      `${at('DEMO://resource/dynamic/*')}: is not in normal form: write the scheme in lower case`,
+      `${at('demo://resource/static/../dynamic/*')}: is not in normal form: it has a . or .. segment`,
+      `${at('demo://resource/%2E%2E/x*')}: is not in normal form: it has a . or .. segment`,
+      `${at('demo://résumé/*')}: is not in normal form: percent-encode non-ASCII characters`,
+      `${at(' demo://x/*')}: is not in normal form: it has a space or control character`,
+      `${at('HTTPS://Example.com/a')}: is not in normal form: write https://example.com/a`,
+      `${at('https://example.com')}: is not in normal form: write https://example.com/`,
+      `${at('demo://a/./b')}: is not in normal form: write demo://a/b`,
+      `${at('not a uri')}: is not a URI`,
+    ])
+  })
+
   it('is understood by gatehouse check-config (no resources list needed), which wants an IdP as serve does', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gh-gwcfg-'))
     const file = join(dir, 'gatehouse.json')
