@@ -20,6 +20,20 @@ const stsEndpoint = () =>
     message: 'must use https unless it is a loopback address',
   })
 
+/** What an RFC 8693 token exchange at a security token service is configured with. */
+const tokenExchangeFields = () => ({
+  kind: z.literal('token-exchange'),
+  /** The STS's token endpoint: https, or http on a loopback address. */
+  tokenEndpoint: stsEndpoint(),
+  clientId: z.string().min(1),
+  /** The variable holding the client secret (sent with HTTP Basic); none: a public client. */
+  clientSecretFromEnv: envName.optional(),
+  audience: z.string().min(1).optional(),
+  resource: absoluteURL().optional(),
+  scopes: z.array(scopeToken).optional(),
+  timeoutSeconds: z.number().min(1).max(60).default(10),
+})
+
 /** An HTTP header name. */
 const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name')
 
@@ -72,18 +86,9 @@ export const UpstreamCredentialSchema = z.discriminatedUnion('kind', [
    * `subject_token`) traded for a token for the upstream, cached until shortly before it expires.
    */
   z.strictObject({
-    kind: z.literal('token-exchange'),
     name: headerName.default('Authorization'),
     prefix: z.string().max(64).default('Bearer '),
-    /** The STS's token endpoint: https, or http on a loopback address. */
-    tokenEndpoint: stsEndpoint(),
-    clientId: z.string().min(1),
-    /** The variable holding the client secret (sent with HTTP Basic); none: a public client. */
-    clientSecretFromEnv: envName.optional(),
-    audience: z.string().min(1).optional(),
-    resource: absoluteURL().optional(),
-    scopes: z.array(scopeToken).optional(),
-    timeoutSeconds: z.number().min(1).max(60).default(10),
+    ...tokenExchangeFields(),
   }),
   /**
    * Microsoft Entra On-Behalf-Of: the user's Entra access token (Gatehouse's upstream must be
@@ -264,16 +269,7 @@ export const StdioCredentialEnvSchema = z.discriminatedUnion('kind', [
     ttlSeconds: z.number().int().min(30).max(3600).default(3600),
   }),
   /** RFC 8693 token exchange of the user's IdP token at a security token service. */
-  z.strictObject({
-    kind: z.literal('token-exchange'),
-    tokenEndpoint: stsEndpoint(),
-    clientId: z.string().min(1),
-    clientSecretFromEnv: envName.optional(),
-    audience: z.string().min(1).optional(),
-    resource: absoluteURL().optional(),
-    scopes: z.array(scopeToken).optional(),
-    timeoutSeconds: z.number().min(1).max(60).default(10),
-  }),
+  z.strictObject(tokenExchangeFields()),
   /** Microsoft Entra On-Behalf-Of for `scopes` of one downstream API. */
   z.strictObject({
     kind: z.literal('azure-obo'),
