@@ -243,9 +243,17 @@ export function createRedisStore(options: RedisStoreOptions = {}): Store {
     let deadline = Date.now() + timeoutMs
     try {
       // Our own single-node client enforces `commandTimeout` itself, and issues commands only on a
-      // ready connection (it has no offline queue). A caller's client may not, and a cluster
-      // client queues commands while no node answers (the node timeout never runs).
-      if (!selfTimed) return await withTimeout(command(deadline), timeoutMs)
+      // ready connection (it has no offline queue). A caller's client may not, and a cluster's
+      // node timeout never runs while no node answers. Our own cluster client has no offline
+      // queue either: it too waits for its connection here.
+      if (!selfTimed) {
+        if (owned) {
+          await connected()
+          maybeSent = true
+          deadline = Date.now() + timeoutMs
+        }
+        return await withTimeout(command(deadline), timeoutMs)
+      }
       await connected()
       maybeSent = true
       deadline = Date.now() + timeoutMs
@@ -477,7 +485,12 @@ function createOwnClient(options: RedisStoreOptions, timeoutMs: number): Redis |
       clusterRetryStrategy: retryStrategy,
       // Slot moves during resharding or failover are followed, within the command timeout.
       maxRedirections: 16,
-      retryDelayOnFailover: 100,
+      // A command whose connection closed is not sent again (a step run twice reads as a replay):
+      // it fails as `StoreError`, and the client retries. None is issued while the cluster is
+      // unreachable (`connected` waits for it), so none is parked to run after its caller was told
+      // it failed. (The cluster's queue stays on: a node's connection still opening once the
+      // cluster is ready holds a command for the moment it takes.)
+      retryDelayOnFailover: 0,
       retryDelayOnClusterDown: 100,
       slotsRefreshTimeout: timeoutMs,
     })

@@ -8,6 +8,7 @@ import { StoreError } from '../../src/errors.js'
 import { createRedisStore } from '../../src/storage/redis.js'
 import type { Store } from '../../src/storage/store.js'
 import {
+  freeClusterPorts,
   hasRedisServer,
   startRedisCluster,
   startRedisSentinel,
@@ -63,6 +64,35 @@ if (available) {
   }, 15_000)
 
   storageContract('redis cluster', () => fixture(clusterStore), { persistent: true })
+
+  describe('redis cluster unreachable', () => {
+    it('parks nothing: a write or lock refused while no node answers never lands when the cluster comes up', async () => {
+      const ports = await freeClusterPorts()
+      const store = createRedisStore({
+        cluster: { nodes: ports.map((port) => ({ host: '127.0.0.1', port })) },
+        keyPrefix: '{gh-parked}:',
+        commandTimeoutMs: 500,
+      })
+      await expect(store.set('late', 'refused')).rejects.toBeInstanceOf(StoreError)
+      await expect(store.acquireLock('lock', 'owner-1', { ttlSeconds: 60 })).rejects.toBeInstanceOf(
+        StoreError,
+      )
+      const late = await startRedisCluster(ports)
+      const reader = createRedisStore({ cluster: { nodes: late.nodes }, keyPrefix: '{gh-parked}:' })
+      try {
+        // Longer than a parked command needs to land once the cluster answers.
+        await new Promise((resolve) => setTimeout(resolve, 3000))
+        expect(await reader.get('late')).toBeUndefined()
+        expect(await reader.get('lock')).toBeUndefined()
+        // The store that was refused works now that the cluster is up.
+        await store.set('now', 'written')
+        expect(await reader.get('now')).toBe('written')
+      } finally {
+        await Promise.all([store.close(), reader.close()])
+        await late.stop()
+      }
+    }, 60_000)
+  })
   storageContract('redis sentinel', () => fixture(sentinelStore), { persistent: true })
 
   describe('redis cluster key layout', () => {

@@ -108,10 +108,15 @@ async function stopAll(children: ChildProcess[], dir: string): Promise<void> {
 const EPHEMERAL = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
 
 /** Starts three primaries with cluster mode on, joins them with `redis-cli --cluster create`. */
-export async function startRedisCluster(): Promise<RedisDeployment> {
-  const dir = await mkdtemp(join(tmpdir(), 'gh-redis-cluster-'))
+/** Three free loopback ports for cluster nodes (each with its bus port, +10,000, free too). */
+export async function freeClusterPorts(): Promise<number[]> {
   const taken = new Set<number>()
-  const ports = [await freePort(taken), await freePort(taken), await freePort(taken)]
+  return [await freePort(taken), await freePort(taken), await freePort(taken)]
+}
+
+export async function startRedisCluster(chosen?: readonly number[]): Promise<RedisDeployment> {
+  const dir = await mkdtemp(join(tmpdir(), 'gh-redis-cluster-'))
+  const ports = chosen ?? (await freeClusterPorts())
   const children = ports.map((port) =>
     startServer(
       [
