@@ -1,7 +1,8 @@
 /**
  * Linking accounts by email with Google behind the same Gatehouse as a corporate IdP: Google is
- * authoritative for an address only when it is `@gmail.com` (or `@googlemail.com`) or belongs to
- * the Workspace account's own domain (`hd`). A consumer Google account registered with the corporate
+ * authoritative for an address only when it is `@gmail.com` (or `@googlemail.com`) or that of a
+ * Workspace account (`hd`, its organization's primary domain; the address may be on another domain
+ * the organization verified). A consumer Google account registered with the corporate
  * address must not become the corporate user; Gmail and Workspace users still link.
  */
 import { createHash, randomBytes } from 'node:crypto'
@@ -88,7 +89,8 @@ describe('Google email authority when linking accounts by email', () => {
           sub: '999000000000000000003',
           hd: 'corp.example',
         },
-        // A Workspace account of another domain with an address at corp.example.
+        // A Workspace account of an organization whose primary domain is other.example and which
+        // verified corp.example as a secondary domain: Google hosts that address.
         {
           email: 'carol@corp.example',
           password: 'carol-pw',
@@ -160,12 +162,12 @@ describe('Google email authority when linking accounts by email', () => {
     expect(viaGoogle.subject).toBe('google|999000000000000000001')
   })
 
-  it('does not link a Workspace account whose hd is not its address’s domain', async () => {
+  it('links a Workspace account on a secondary domain of its organization (hd names the primary one)', async () => {
     const viaGoogle = await signIn(gh, 'google', {
       username: 'carol@corp.example',
       password: 'carol-pw',
     })
-    expect(viaGoogle.subject).toBe('google|999000000000000000004')
+    expect(viaGoogle.subject).toBe('email|carol@corp.example')
   })
 
   it('links a Gmail account by its address', async () => {

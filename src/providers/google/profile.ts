@@ -88,9 +88,10 @@ const GOOGLE_MAIL_DOMAINS = ['gmail.com', 'googlemail.com']
 /**
  * Whether Google vouches that the ID token's `email` belongs to this user, as Google's OpenID
  * Connect guide ("Authenticate the user") lets a relying party rely on it: a verified `@gmail.com`
- * (or `@googlemail.com`) address, or a verified address of a Workspace account (`hd` present) in
- * its own domain `hd`. A consumer account registered with another address (`alice@corp.example`,
- * no `hd`) proves only that someone once read mail there.
+ * (or `@googlemail.com`) address, or a verified address of a Workspace account (`hd` present: the
+ * organization's primary domain; the address may be in any domain the organization has verified,
+ * a secondary one included). A consumer account registered with another address
+ * (`alice@corp.example`, no `hd`) proves only that someone once read mail there.
  */
 export function isGoogleAuthoritativeFor(claims: Readonly<Record<string, unknown>>): boolean {
   const email = claims.email
@@ -99,7 +100,7 @@ export function isGoogleAuthoritativeFor(claims: Readonly<Record<string, unknown
   if (at < 1) return false
   const domain = email.slice(at + 1).toLowerCase()
   if (GOOGLE_MAIL_DOMAINS.includes(domain)) return true
-  return typeof claims.hd === 'string' && claims.hd.toLowerCase() === domain
+  return typeof claims.hd === 'string' && claims.hd !== ''
 }
 
 /** `https://accounts.google.com` → `accounts.google.com`: the other `iss` Google puts in ID tokens. */
