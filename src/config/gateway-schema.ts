@@ -459,8 +459,6 @@ function checkProcessEnv(
     ['PATH', 'the gateway (always inherited)'],
     ['HOME', 'the gateway (always inherited)'],
   ])
-  for (const name of u.inheritEnv) setBy.set(name, 'inheritEnv')
-  for (const name of Object.keys(u.env)) setBy.set(name, 'env')
   const claim = (name: string, key: string, at: (string | number)[]) => {
     const other = setBy.get(name)
     if (other !== undefined) {
@@ -471,6 +469,11 @@ function checkProcessEnv(
       })
     } else setBy.set(name, key)
   }
+  u.inheritEnv.forEach((name, i) => {
+    // Naming PATH or HOME there again is harmless: it is the gateway's value either way.
+    if (name !== 'PATH' && name !== 'HOME') claim(name, 'inheritEnv', ['inheritEnv', i])
+  })
+  for (const name of Object.keys(u.env)) claim(name, 'env', ['env', name])
   if (u.userTokenEnv !== undefined) {
     claim(u.userTokenEnv, 'userTokenEnv', ['userTokenEnv'])
     if (u.mode !== 'user') {

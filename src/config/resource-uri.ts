@@ -23,7 +23,31 @@
 export function isNormalURI(uri: string, template = false): boolean {
   const written = template ? uri.replace(/\{[^{}]*\}/g, 'x') : uri
   const read = spellingsOf(written)
-  return read !== undefined && (read.href === written || read.bare === written)
+  return (
+    read !== undefined &&
+    (read.href === written || read.bare === written) &&
+    rfc3986Problem(written) === undefined
+  )
+}
+
+/**
+ * What RFC 3986 §6.2.2 normalisation would still change in a URI the WHATWG parser leaves as it
+ * is, which servers that decode a path (`fileURLToPath`, `decodeURIComponent`) read as another
+ * spelling of one resource: a percent-encoded unreserved character (`secre%74.txt` is
+ * `secret.txt`), an escape in lower-case hex (`%2f`), an empty query (`x?`) or a fragment (`x#y`,
+ * which names a part of a resource, never a resource). `undefined` when there is none.
+ */
+function rfc3986Problem(uri: string): string | undefined {
+  if (uri.includes('#')) return 'it has a fragment'
+  if (uri.endsWith('?')) return 'it has an empty query'
+  for (const escape of uri.matchAll(/%([0-9A-Fa-f]{2})/g)) {
+    const hex = escape[1] as string
+    if (hex !== hex.toUpperCase()) return `write the escape %${hex} in upper case`
+    if (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(parseInt(hex, 16)))) {
+      return `write %${hex} as the character it encodes`
+    }
+  }
+  return undefined
 }
 
 /**
@@ -73,7 +97,8 @@ export function ruleKeyProblem(key: string): string | undefined {
         ? `is not in normal form: write ${read.href}`
         : 'is not in normal form (as new URL() writes it)'
     }
-    return undefined
+    const problem = rfc3986Problem(written)
+    return problem === undefined ? undefined : `is not in normal form: ${problem}`
   }
   const prefix = key.slice(0, -1)
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(prefix)?.[1]
@@ -88,6 +113,23 @@ export function ruleKeyProblem(key: string): string | undefined {
     return 'is not in normal form: percent-encode non-ASCII characters'
   if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(prefix.replace(/^[^:]*:\/\/[^/]*/, ''))) {
     return 'is not in normal form: it has a . or .. segment'
+  }
+  const problem = rfc3986Problem(prefix)
+  if (problem !== undefined) return `is not in normal form: ${problem}`
+  // A hierarchical prefix: its scheme and authority must be as the parser writes them
+  // (`https://Docs.example.com:443/` is `https://docs.example.com/`, `file://localhost/` is
+  // `file:///`), and it must reach the path, or it would match other hosts too
+  // (`https://a.example*` matches `https://a.example.evil/`).
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/.exec(prefix)?.[0]
+  if (authority !== undefined) {
+    // `https://*` (every host) is meant so; `https://a.example*` is not.
+    if (authority.length === prefix.length && !authority.endsWith('//')) {
+      return 'must end at a path boundary: the prefix ends inside the host (add / after it)'
+    }
+    const read = spellingsOf(`${authority}/`)
+    if (read !== undefined && read.href !== `${authority}/`) {
+      return `is not in normal form: write ${read.href}${prefix.slice(authority.length + 1)}*`
+    }
   }
   return undefined
 }

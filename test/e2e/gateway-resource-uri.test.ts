@@ -19,7 +19,10 @@ import {
 
 const ADA = { username: 'ada', password: 'lovelace' }
 
-/** Spellings of `demo://resource/dynamic/text/1` that WHATWG URL parsing reads as it. */
+/**
+ * Spellings of `demo://resource/dynamic/text/1` that WHATWG URL parsing reads as it, and (the last
+ * four) that a server decoding the path or dropping an empty query or a fragment reads as it.
+ */
 const SPELLINGS = [
   'DEMO://resource/dynamic/text/1',
   'demo://resource/static/../dynamic/text/1',
@@ -27,6 +30,10 @@ const SPELLINGS = [
   ' demo://resource/dynamic/text/1',
   'demo://resource/dynamic/text/1\n',
   'demo://resource/dyn\tamic/text/1',
+  'demo://resource/dyn%61mic/text/1',
+  'demo://resource/dynamic/text/%31',
+  'demo://resource/dynamic/text/1?',
+  'demo://resource/dynamic/text/1#part',
 ]
 const DYNAMIC = 'demo://resource/dynamic/text/1'
 const STATIC = 'demo://resource/static/document/architecture.md'

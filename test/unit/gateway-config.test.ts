@@ -246,6 +246,29 @@ describe('gateway configuration', () => {
     ])
   })
 
+  it('refuses a variable both inherited and given in env (env would win unseen)', () => {
+    const found = problems({
+      ...base,
+      gateway: {
+        routes: [
+          {
+            path: '/s',
+            upstream: {
+              kind: 'stdio',
+              command: 'server',
+              env: { API_URL: 'https://a.example' },
+              inheritEnv: ['API_URL', 'PATH'],
+            },
+          },
+        ],
+      },
+    })
+    expect(found).toEqual([
+      'invalid configuration:',
+      'gateway.routes.0.upstream.env.API_URL: API_URL is set by inheritEnv already',
+    ])
+  })
+
   it('refuses resource rule keys no normal-form URI could match, naming the spelling to use', () => {
     const rules = Object.fromEntries(
       [
@@ -262,6 +285,16 @@ describe('gateway configuration', () => {
         'https://example.com',
         'demo://a/./b',
         'not a uri',
+        'https://*',
+        'file:///srv/secre%74.txt',
+        'file:///srv/a%2fb',
+        'demo://x/doc#intro',
+        'demo://x/doc?',
+        'https://Docs.example.com/private/*',
+        'https://docs.example.com:443/private/*',
+        'file://localhost/srv/private/*',
+        'https://a.example*',
+        'file:///srv/%70rivate/*',
       ].map((key) => [key, {}]),
     )
     const found = problems({
@@ -280,6 +313,15 @@ describe('gateway configuration', () => {
       `${at('https://example.com')}: is not in normal form: write https://example.com/`,
       `${at('demo://a/./b')}: is not in normal form: write demo://a/b`,
       `${at('not a uri')}: is not a URI`,
+      `${at('file:///srv/secre%74.txt')}: is not in normal form: write %74 as the character it encodes`,
+      `${at('file:///srv/a%2fb')}: is not in normal form: write the escape %2f in upper case`,
+      `${at('demo://x/doc#intro')}: is not in normal form: it has a fragment`,
+      `${at('demo://x/doc?')}: is not in normal form: it has an empty query`,
+      `${at('https://Docs.example.com/private/*')}: is not in normal form: write https://docs.example.com/private/*`,
+      `${at('https://docs.example.com:443/private/*')}: is not in normal form: write https://docs.example.com/private/*`,
+      `${at('file://localhost/srv/private/*')}: is not in normal form: write file:///srv/private/*`,
+      `${at('https://a.example*')}: must end at a path boundary: the prefix ends inside the host (add / after it)`,
+      `${at('file:///srv/%70rivate/*')}: is not in normal form: write %70 as the character it encodes`,
     ])
   })
 
