@@ -118,12 +118,16 @@ export function ruleKeyProblem(key: string): string | undefined {
   if (problem !== undefined) return `is not in normal form: ${problem}`
   // A hierarchical prefix: its scheme and authority must be as the parser writes them
   // (`https://Docs.example.com:443/` is `https://docs.example.com/`, `file://localhost/` is
-  // `file:///`), and it must reach the path, or it would match other hosts too
-  // (`https://a.example*` matches `https://a.example.evil/`).
+  // `file:///`), and with a host (http(s), ws(s), ftp, file) it must reach the path, or it would
+  // match other hosts too (`https://a.example*` matches `https://a.example.evil/`).
   const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/.exec(prefix)?.[0]
   if (authority !== undefined) {
-    // `https://*` (every host) is meant so; `https://a.example*` is not.
-    if (authority.length === prefix.length && !authority.endsWith('//')) {
+    // `https://*` (every host) is meant so; `https://a.example*` is not. A custom scheme's
+    // authority is a name of the server's own (`note://secret*` for every `note://secret-…`).
+    const special = SPECIAL_SCHEMES.has(
+      `${authority.slice(0, authority.indexOf(':'))}:`.toLowerCase(),
+    )
+    if (special && authority.length === prefix.length && !authority.endsWith('//')) {
       return 'must end at a path boundary: the prefix ends inside the host (add / after it)'
     }
     const read = spellingsOf(`${authority}/`)

@@ -286,6 +286,7 @@ describe('gateway configuration', () => {
         'demo://a/./b',
         'not a uri',
         'https://*',
+        'note://secret*',
         'file:///srv/secre%74.txt',
         'file:///srv/a%2fb',
         'demo://x/doc#intro',
