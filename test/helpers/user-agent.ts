@@ -83,6 +83,30 @@ export function hiddenInput(html: string, name: string): string {
  * `callbackPrefix` (the MCP client's redirect URI). Returns that URL (with `code`, `state`, `iss`).
  * With `idp` (Gatehouse with several IdPs), the chooser after consent picks that IdP.
  */
+/**
+ * Posts the form of a consent (or chooser) page `html` to `url` as the browser would, same-origin,
+ * with the page's `txn` and `csrf` and `action` (approve by default).
+ */
+export function postConsent(
+  ua: UserAgent,
+  url: string,
+  html: string,
+  action = 'approve',
+): Promise<Response> {
+  return ua.request(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'sec-fetch-site': 'same-origin',
+    },
+    body: new URLSearchParams({
+      txn: hiddenInput(html, 'txn'),
+      csrf: hiddenInput(html, 'csrf'),
+      action,
+    }).toString(),
+  })
+}
+
 export async function approveAndSignIn(
   ua: UserAgent,
   authorizeUrl: string,
@@ -92,18 +116,7 @@ export async function approveAndSignIn(
 ): Promise<URL> {
   const consent = await ua.follow(authorizeUrl)
   const html = await consent.response!.text()
-  const approved = await ua.request(new URL('/consent', consent.url).href, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'sec-fetch-site': 'same-origin',
-    },
-    body: new URLSearchParams({
-      txn: hiddenInput(html, 'txn'),
-      csrf: hiddenInput(html, 'csrf'),
-      action: 'approve',
-    }).toString(),
-  })
+  const approved = await postConsent(ua, new URL('/consent', consent.url).href, html)
   const toIdp =
     idp === undefined
       ? approved.headers.get('location')!

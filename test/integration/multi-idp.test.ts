@@ -19,7 +19,7 @@ import { authOf, createMCPHandler, getUpstreamToken } from '../../src/mcp/index.
 import { createMemoryStore } from '../../src/storage/memory.js'
 import { createClock, pkcePair } from '../helpers/gatehouse.js'
 import { BrowserlessClientProvider } from '../helpers/sdk-client.js'
-import { chooseIdP, hiddenInput, UserAgent } from '../helpers/user-agent.js'
+import { chooseIdP, hiddenInput, postConsent, UserAgent } from '../helpers/user-agent.js'
 
 const CLIENT_CB = 'http://127.0.0.1:3997/callback'
 const ALICE = { username: 'alice', password: 'wonderland' }
@@ -247,18 +247,7 @@ describe('several identity providers (upstreams)', () => {
     const ua = new UserAgent()
     const consent = await ua.follow(`${base}/authorize?${q.toString()}`)
     const html = await consent.response!.text()
-    const approved = await ua.request(`${base}/consent`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'sec-fetch-site': 'same-origin',
-      },
-      body: new URLSearchParams({
-        txn: hiddenInput(html, 'txn'),
-        csrf: hiddenInput(html, 'csrf'),
-        action: 'approve',
-      }).toString(),
-    })
+    const approved = await postConsent(ua, `${base}/consent`, html)
     expect(approved.status).toBe(303)
     const chooser = approved.headers.get('location')!
     expect(chooser).toMatch(new RegExp(`^${base}/consent/provider\\?txn=`))
@@ -383,18 +372,7 @@ describe('several identity providers (upstreams)', () => {
     const html = await (await ua.request(chooser)).text()
     // The browser now holds the chooser's `gh-csrf` cookie, and the page its token: posted to the
     // consent page, the cookie reads as absent there (its MAC names the chooser).
-    const res = await ua.request(`${base}/consent`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'sec-fetch-site': 'same-origin',
-      },
-      body: new URLSearchParams({
-        txn: hiddenInput(html, 'txn'),
-        csrf: hiddenInput(html, 'csrf'),
-        action: 'approve',
-      }).toString(),
-    })
+    const res = await postConsent(ua, `${base}/consent`, html)
     expect(res.status).toBe(403)
     expect(errors.filter((e) => e.startsWith('consent_'))).toEqual(['consent_csrf'])
   })
