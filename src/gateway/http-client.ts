@@ -21,6 +21,7 @@ import { Agent, type Dispatcher } from 'undici'
 
 import { pushedBody, type BodyFeed } from './body-watch.js'
 import { BytesResponse } from '../http/bytes-response.js'
+import type { Ending } from '../http/ending.js'
 
 /** What the routes send upstream (a subset of `fetch`'s arguments, so `fetch` fits too). */
 export type UpstreamFetch = (
@@ -31,6 +32,8 @@ export type UpstreamFetch = (
     body?: Uint8Array<ArrayBuffer> | string
     redirect: 'manual'
     signal?: AbortSignal
+    /** The gateway's own client only: ends the call as `signal` would, with no `AbortSignal`. */
+    ending?: Ending
   },
 ) => Promise<Response>
 
@@ -68,15 +71,22 @@ function send(
 ): Promise<Response> {
   const headers: Record<string, string> = {}
   for (const [name, value] of init.headers) headers[name] = value
-  const signal = init.signal
+  const { signal, ending } = init
   return new Promise<Response>((resolve, reject) => {
     let control: Dispatcher.DispatchController | undefined
     let fed: BodyFeed | undefined
     let collected: Buffer[] | undefined
     let answer: { status: number; headers: Headers } | undefined
-    const abort = (): void => control?.abort(signal?.reason as Error)
-    signal?.addEventListener('abort', abort, { once: true })
-    const settle = (): void => signal?.removeEventListener('abort', abort)
+    const reason = (): Error => (ending ? ending.reason : signal?.reason) as Error
+    const abort = (): void => control?.abort(reason())
+    let settle: () => void
+    if (ending) {
+      settle = ending.onEnd(abort)
+    } else {
+      signal?.addEventListener('abort', abort, { once: true })
+      settle = () => signal?.removeEventListener('abort', abort)
+    }
+    const ended = (): boolean => (ending ? ending.ended : signal?.aborted === true)
     agent.dispatch(
       {
         origin,
@@ -88,7 +98,7 @@ function send(
       {
         onRequestStart(controller) {
           control = controller
-          if (signal?.aborted === true) abort()
+          if (ended()) abort()
         },
         onResponseStart(controller, status, raw) {
           const out = new Headers()

@@ -6,6 +6,7 @@
  */
 import { OAuthError, StoreError } from '../errors.js'
 import { BytesResponse, takeBytes } from '../http/bytes-response.js'
+import { departed, Ending, onDeparture } from '../http/ending.js'
 import type { AccessToken } from '../jwt/access-token.js'
 import { answerDeadline, type AnswerDeadline } from './answer-deadline.js'
 import { watchBody } from './body-watch.js'
@@ -52,7 +53,7 @@ export interface UpstreamTracing {
 export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
   const client = options.fetch ? undefined : createHTTPClient()
   const doFetch: UpstreamFetch = client?.fetch ?? options.fetch ?? fetch
-  const active = new Set<AbortController>()
+  const active = new Set<Ending>()
   /**
    * The calls whose event-stream answers pass through this instance now, by session and id, so
    * that the client's `notifications/cancelled` ends them (MCP cancellation). Only calls made in a
@@ -121,18 +122,17 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         return rpcError(502, RPC.internalError, 'the MCP server is unavailable', firstId)
       }
       if (call.sessionId !== undefined) cancelCalls(call.sessionId, call.messages)
-      const controller = new AbortController()
-      active.add(controller)
+      // The deadline, the client leaving and the gateway closing end the upstream call: an
+      // `Ending` rather than an `AbortController` (~7 µs each on Node 20; src/http/ending.ts).
+      const ending = new Ending()
+      active.add(ending)
       const startedAt = Date.now()
       const timer = setTimeout(() => {
-        controller.abort(new Error('timeout'))
+        ending.end(new Error('timeout'))
       }, options.timeoutMs)
-      // The client leaving ends the upstream call too (one listener: AbortSignal.any costs more).
-      const leave = () => {
-        controller.abort(request.signal.reason)
-      }
-      request.signal.addEventListener('abort', leave, { once: true })
-      const signal = controller.signal
+      const unfollow = onDeparture(request, () => {
+        ending.end(new Error('the client left'))
+      })
       const tracing = options.tracing
       const send = async (): Promise<Response> => {
         const headers = upstreamRequestHeaders(request.headers, own)
@@ -149,7 +149,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
           headers,
           ...(call.body ? { body: call.body } : {}),
           redirect: 'manual',
-          signal,
+          // The gateway's own client ends the call by the `Ending`; another one gets its signal.
+          ...(client ? { ending } : { signal: ending.signal }),
         })
       }
       let upstream: Response
@@ -173,13 +174,14 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
               )
             : await send()
       } catch (error) {
-        active.delete(controller)
-        request.signal.removeEventListener('abort', leave)
-        const timedOut = controller.signal.aborted && !request.signal.aborted
+        active.delete(ending)
+        unfollow()
+        const left = departed(request)
+        const timedOut = ending.ended && !left
         options.onError?.(
           timedOut
             ? `upstream ${safeURL(options.url)} timed out`
-            : request.signal.aborted
+            : left
               ? 'the client left before the MCP server answered'
               : `upstream ${safeURL(options.url)} unreachable (${networkCause(error)})`,
         )
@@ -190,8 +192,8 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
         clearTimeout(timer)
       }
       const done = () => {
-        active.delete(controller)
-        request.signal.removeEventListener('abort', leave)
+        active.delete(ending)
+        unfollow()
       }
       const status = upstream.status
       // The upstream's own auth failures and server errors are the operator's business: its
@@ -281,7 +283,7 @@ export function createHTTPUpstream(options: HTTPUpstreamOptions): Upstream {
     },
     ready: () => httpReachable(options.url, Math.min(options.timeoutMs, 2000), options.fetch),
     async close(): Promise<void> {
-      for (const c of active) c.abort(new Error('closing'))
+      for (const call of active) call.end(new Error('closing'))
       active.clear()
       await client?.close()
     },

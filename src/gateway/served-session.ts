@@ -24,6 +24,7 @@
  */
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { BytesResponse } from '../http/bytes-response.js'
+import { onDeparture } from '../http/ending.js'
 import type { EventBuffer } from './event-buffer.js'
 import { RPC, rpcError, validID, type RPCMessage } from './messages.js'
 import type { UpstreamCall } from './upstream.js'
@@ -288,18 +289,14 @@ export class ServedSession<T = unknown> {
       // The client leaving before the form is decided ends the response now (and with it the
       // request's in-flight count). The ids stay taken until the process answers, so that a late
       // answer never reaches a new request that reused one.
-      request.signal.addEventListener(
-        'abort',
-        () => {
-          if (!exchange.respond) return
-          clearTimeout(exchange.timer)
-          exchange.respond(new Response(null, { status: 499 }))
-          exchange.respond = undefined
-          exchange.held = []
-          exchange.gone = true
-        },
-        { once: true },
-      )
+      onDeparture(request, () => {
+        if (!exchange.respond) return
+        clearTimeout(exchange.timer)
+        exchange.respond(new Response(null, { status: 499 }))
+        exchange.respond = undefined
+        exchange.held = []
+        exchange.gone = true
+      })
       // The process may answer at once (a shared process's cached initialize result).
       for (const m of messages) this.#o.onMessage(m, tag)
     })

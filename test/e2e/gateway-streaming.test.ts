@@ -22,6 +22,8 @@ const flood = { written: 0 }
  */
 function slowSSEServer() {
   const held: { res: ServerResponse; id: number; method: string }[] = []
+  /** The answers to `hang`, never written. */
+  const hung: ServerResponse[] = []
   const server = createServer((req, res) => {
     let body = ''
     req.on('data', (c: Buffer) => (body += c.toString()))
@@ -53,7 +55,10 @@ function slowSSEServer() {
         )
         return
       }
-      if (msg.method === 'hang') return // never answers
+      if (msg.method === 'hang') {
+        hung.push(res) // never answers
+        return
+      }
       if (msg.method === 'flood') {
         // Events as fast as the connection takes them, up to FLOOD_BYTES.
         res.writeHead(200, { 'content-type': 'text/event-stream' })
@@ -90,6 +95,7 @@ function slowSSEServer() {
   return {
     server,
     held,
+    hung,
     release() {
       for (const { res, id, method } of held.splice(0)) {
         const result =
@@ -214,6 +220,32 @@ describe('streaming through the gateway', () => {
       await closed
       expect(upstream.writableFinished).toBe(false)
       slow.held.splice(0)
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
+  it('ends the upstream call when the client leaves before the server answers at all', async () => {
+    const { client, provider, transport } = await connectAs(serve.routes['/slow']!, ADA)
+    try {
+      const aborted = new AbortController()
+      const before = slow.hung.length
+      const answered = postInSession(
+        serve.routes['/slow']!,
+        { provider, transport },
+        { jsonrpc: '2.0', id: 13, method: 'hang' },
+        aborted.signal,
+      ).catch(() => 'left')
+      await expect.poll(() => slow.hung.length, { timeout: 5_000 }).toBe(before + 1)
+      const upstream = slow.hung[before]!
+      const started = Date.now()
+      const closed = new Promise<void>((done) => upstream.once('close', done))
+      aborted.abort()
+      expect(await answered).toBe('left')
+      // Closed by the client's departure, well before the route's 1 s deadline would close it.
+      await closed
+      expect(Date.now() - started).toBeLessThan(700)
+      expect(upstream.writableFinished).toBe(false)
     } finally {
       await client.close()
     }
