@@ -4,15 +4,20 @@
  * Written here rather than taken from `@hono/node-server`: Gatehouse needs a Host allow-list, the
  * origin only from `baseUrl` or a trusted proxy, absolute-form targets refused and a cap on
  * chunked bodies, which that listener does not offer. bench/adapter.bench.mjs measures both for a
- * sign-in's two requests: on Node 20, 108–123 µs of server CPU per request here against 60–67 µs
- * for that listener with the global `Request`/`Response` kept, and 25 µs for `node:http` by hand;
- * on Node 24, 60, 49 and 26 µs. Its lever is a request that builds no `Request` until asked.
+ * sign-in's two requests (Node 20.20.2, 2026-12-07): 97.7 µs of server CPU per request here by
+ * default, 82.5 with `holdSmallBody` and 68.4 with `lightRequest` too (the options `gatehouse
+ * serve` sets), against 63.5 µs for that listener with the global `Request`/`Response` kept and
+ * 27.8 µs for `node:http` by hand. Much of what is left is the handler's own `Response`: one
+ * made with a 1 KB body costs ~27 µs of CPU on Node 20 (a web stream for its body), which Hono's
+ * listener avoids only by replacing the global `Response`, as a library must not.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { OAuthError, toErrorResponse } from '../errors.js'
+import { Ending, recordDeparture } from '../http/ending.js'
 import { HELD_BODY, HeldBody, HoldingBytes, takeBytes } from '../http/held-body.js'
 import { setClientAddress } from '../http/rate-limit.js'
+import { followingSignal, LIGHT_METHODS, LightRequest, type SignalSource } from './light-request.js'
 
 /** A Web-standard request handler, such as Gatehouse's auth handler or `honoApp.fetch`. */
 export type WebHandler = (request: Request) => Response | Promise<Response>
@@ -46,6 +51,15 @@ export interface NodeAdapterOptions {
    * gateway's CPU per proxied call with it: docs/benchmarks.md, Gateway).
    */
   holdSmallBody?: boolean
+  /**
+   * Default `false`: the handler gets a light request, which builds undici's `Request` only when
+   * a member other than `method`, `url`, `headers`, `signal` and the body is used (a small body is
+   * then held as bytes, as with `holdSmallBody`). Every member of `Request` works, `clone()` too,
+   * but `new Request(request)` and `fetch(request)` throw `TypeError`: set it only for handlers
+   * that never pass the request on whole, as `gatehouse serve` does for Gatehouse's own. Saves
+   * ~10 µs of CPU a request on Node 20 and 22 (`src/adapters/light-request.ts`).
+   */
+  lightRequest?: boolean
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -109,9 +123,10 @@ async function answer(
   options: NodeAdapterOptions,
   readSmallBody: boolean,
 ): Promise<Response> {
-  const departure = new Departure()
+  // The client's departure: an `AbortSignal` only when a handler asks for one (~7 µs on Node 20).
+  const departure = new Ending()
   res.once('close', () => {
-    if (!res.writableFinished) departure.leave()
+    if (!res.writableFinished) departure.end()
   })
   const host = req.headers.host?.toLowerCase()
   if (options.allowedHosts && (host === undefined || !options.allowedHosts.includes(host))) {
@@ -137,6 +152,7 @@ async function answer(
   let request: Request
   try {
     request = buildRequest(req, options, { own: departure }, body)
+    recordDeparture(request, departure)
   } catch (error) {
     return toErrorResponse(new OAuthError('invalid_request', 'malformed request', { cause: error }))
   }
@@ -187,16 +203,27 @@ function buildRequest(
   const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
   // Absolute-form targets (`GET http://evil.test/`) must not choose the origin.
   if (!target.startsWith('/')) throw new TypeError('request target must be a path')
+  const method = req.method ?? 'GET'
+  const hasBody = method !== 'GET' && method !== 'HEAD'
+  const url = `${originOf(req, options)}${target}`
   const headers = new Headers()
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] ?? ''
     if (!name.startsWith(':')) headers.append(name, req.rawHeaders[i + 1] ?? '')
   }
-  const method = req.method ?? 'GET'
-  const hasBody = method !== 'GET' && method !== 'HEAD'
+  if (
+    signal.own &&
+    options.lightRequest === true &&
+    LIGHT_METHODS.has(method) &&
+    (wholeBody !== undefined || !hasBody)
+  ) {
+    const bytes = wholeBody as Uint8Array<ArrayBuffer> | undefined
+    const request = new LightRequest(url, method, headers, signal.own, bytes) as Request
+    setClientAddress(request, req.socket.remoteAddress)
+    return request
+  }
   const init: RequestInit & { duplex?: 'half' } = { method, headers }
   if (signal.follow) init.signal = signal.follow
-  const url = `${originOf(req, options)}${target}`
   if (wholeBody !== undefined && signal.own && options.holdSmallBody === true) {
     const request = new NodeRequest(url, init, signal.own, wholeBody as Uint8Array<ArrayBuffer>)
     setClientAddress(request, req.socket.remoteAddress)
@@ -298,11 +325,6 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   }
 }
 
-/** Where a request's `signal` comes from. */
-interface SignalSource {
-  readonly signal: AbortSignal
-}
-
 /**
  * The request handed to the handler: its `signal` is the adapter's own, which aborts when the
  * client leaves, and so is a clone's (and a clone's clone's). A plain `Request` given that signal
@@ -337,9 +359,9 @@ class NodeRequest extends HoldingBytes(Request) {
 
   override clone(): Request {
     const held = this[HELD_BODY]
-    if (held === undefined) return keepSignal(super.clone(), this.#source)
+    if (held === undefined) return followingSignal(super.clone(), this.#source)
     const real = held.made
-    if (real !== undefined) return keepSignal(real.clone(), this.#source)
+    if (real !== undefined) return followingSignal(real.clone(), this.#source)
     const bytes = held.bytes
     if (bytes === undefined) throw new TypeError('Request.clone: Body has already been consumed.')
     return new NodeRequest(this.url, this.#init(), this.#source, bytes)
@@ -348,40 +370,6 @@ class NodeRequest extends HoldingBytes(Request) {
   /** What a copy of this request is made with, but its body. */
   #init(): RequestInit {
     return { method: this.method, headers: new Headers(this.headers) }
-  }
-}
-
-/** A clone that keeps `source`'s signal, and whose clones do too. */
-function keepSignal(copy: Request, source: SignalSource): Request {
-  return Object.defineProperties(copy, {
-    signal: { get: () => source.signal },
-    clone: {
-      value(this: Request): Request {
-        return keepSignal(Request.prototype.clone.call(this), source)
-      },
-    },
-  })
-}
-
-/**
- * The client's departure as an `AbortSignal`, made only when a handler asks for it: most requests
- * never do, and an `AbortController` costs ~7 µs on Node 20.
- */
-class Departure implements SignalSource {
-  #controller: AbortController | undefined
-  #gone = false
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      if (this.#gone) this.#controller.abort()
-    }
-    return this.#controller.signal
-  }
-
-  leave(): void {
-    this.#gone = true
-    this.#controller?.abort()
   }
 }
 

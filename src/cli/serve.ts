@@ -200,6 +200,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         baseUrl: issuer,
         maxBodyBytes: maxBody + 1,
         holdSmallBody: true,
+        lightRequest: true,
         ...(allowedHosts ? { allowedHosts } : {}),
       },
     )

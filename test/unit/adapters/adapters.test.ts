@@ -623,7 +623,10 @@ describe('node adapter', () => {
     expect(made?.signal.aborted).toBe(true)
   })
 
-  describe('holdSmallBody: a small body held as bytes beside the request', () => {
+  describe.each([
+    ['holdSmallBody', { holdSmallBody: true }],
+    ['lightRequest', { lightRequest: true }],
+  ] as const)('%s: a small body held as bytes beside the request', (_name, option) => {
     /** Reads the body one way, then tries once more; answers what each read gave. */
     async function readBack(request: Request): Promise<Response> {
       const how = new URL(request.url).searchParams.get('read') ?? 'text'
@@ -663,7 +666,7 @@ describe('node adapter', () => {
     const ways = ['text', 'json', 'arrayBuffer', 'bytes', 'blob', 'formData', 'stream', 'clone']
 
     it.each(ways)('%s() gives what a Request built with the body gives', async (how) => {
-      const held = await start(toNodeHandler(readBack, { holdSmallBody: true }))
+      const held = await start(toNodeHandler(readBack, option))
       const plain = await start(toNodeHandler(readBack))
       const form = how === 'formData'
       const body = Buffer.from(form ? 'a=1&b=two+words' : '{"jsonrpc":"2.0","id":1}')
@@ -690,13 +693,10 @@ describe('node adapter', () => {
     it('a chunked body, or one over 64 KiB, streams as without the option', async () => {
       const held: boolean[] = []
       const port = await start(
-        toNodeHandler(
-          (request) => {
-            held.push(takeBytes(request.clone()) !== undefined)
-            return gatehouse(request)
-          },
-          { holdSmallBody: true },
-        ),
+        toNodeHandler((request) => {
+          held.push(takeBytes(request.clone()) !== undefined)
+          return gatehouse(request)
+        }, option),
       )
       const big = Buffer.alloc(70 * 1024, 'x')
       const chunked = await send(port, '/echo', { method: 'POST', body: [Buffer.from('ab')] })
@@ -710,22 +710,19 @@ describe('node adapter', () => {
       // Two pieces under 4 KiB are joined in Node's shared buffer pool: its `.buffer` is 8 KiB of
       // whatever else the process read.
       const port = await start(
-        toNodeHandler(
-          async (request) => {
-            const copy = request.clone()
-            const buffer = await request.arrayBuffer()
-            const bytes = await copy.bytes()
-            return Response.json({
-              held: holdsBytes(request),
-              bufferLength: buffer.byteLength,
-              bytesLength: bytes.byteLength,
-              bytesBufferLength: bytes.buffer.byteLength,
-              isNodeBuffer: Buffer.isBuffer(bytes),
-              text: new TextDecoder().decode(buffer),
-            })
-          },
-          { holdSmallBody: true },
-        ),
+        toNodeHandler(async (request) => {
+          const copy = request.clone()
+          const buffer = await request.arrayBuffer()
+          const bytes = await copy.bytes()
+          return Response.json({
+            held: holdsBytes(request),
+            bufferLength: buffer.byteLength,
+            bytesLength: bytes.byteLength,
+            bytesBufferLength: bytes.buffer.byteLength,
+            isNodeBuffer: Buffer.isBuffer(bytes),
+            text: new TextDecoder().decode(buffer),
+          })
+        }, option),
       )
       const reply = await new Promise<string>((resolve, reject) => {
         const req = http.request(
@@ -761,7 +758,7 @@ describe('node adapter', () => {
     it.each(['POST', 'DELETE'])(
       'an empty %s body reads as empty, as without the option',
       async (method) => {
-        const port = await start(toNodeHandler(readBack, { holdSmallBody: true }))
+        const port = await start(toNodeHandler(readBack, option))
         const plain = await start(toNodeHandler(readBack))
         const [mine, theirs] = await Promise.all(
           [port, plain].map((p) =>
@@ -788,7 +785,7 @@ describe('node adapter', () => {
         }
         return Response.json({ again, used: request.bodyUsed })
       }
-      const held = await start(toNodeHandler(answer, { holdSmallBody: true }))
+      const held = await start(toNodeHandler(answer, option))
       const plain = await start(toNodeHandler(answer))
       const body = Buffer.from('{"a":1}')
       const [mine, theirs] = await Promise.all(
@@ -804,19 +801,16 @@ describe('node adapter', () => {
       let seen: () => void = () => undefined
       const arrived = new Promise<void>((resolve) => (seen = resolve))
       const port = await start(
-        toNodeHandler(
-          async (request) => {
-            held = holdsBytes(request)
-            signals = [request.signal, request.clone().signal, request.clone().clone().signal]
-            // A clone made after the body's stream was asked for (the twin's clone).
-            expect(request.body).not.toBeNull()
-            signals.push(request.clone().signal)
-            seen()
-            await Promise.all(signals.map(abortedOnce))
-            return new Response('late')
-          },
-          { holdSmallBody: true },
-        ),
+        toNodeHandler(async (request) => {
+          held = holdsBytes(request)
+          signals = [request.signal, request.clone().signal, request.clone().clone().signal]
+          // A clone made after the body's stream was asked for (the twin's clone).
+          expect(request.body).not.toBeNull()
+          signals.push(request.clone().signal)
+          seen()
+          await Promise.all(signals.map(abortedOnce))
+          return new Response('late')
+        }, option),
       )
       const socket = net.connect(port, '127.0.0.1')
       await once(socket, 'connect')
@@ -827,6 +821,133 @@ describe('node adapter', () => {
       socket.destroy()
       await Promise.all(signals.map(abortedOnce))
       expect(signals.map((s) => s.aborted)).toEqual([true, true, true, true])
+    })
+  })
+
+  describe('lightRequest: no undici Request until a member needs one', () => {
+    /** Every member a handler can read without using the body, as JSON. */
+    function describeRequest(request: Request): Record<string, unknown> {
+      return {
+        isRequest: request instanceof Request,
+        tag: Object.prototype.toString.call(request),
+        url: request.url,
+        method: request.method,
+        headers: [...request.headers],
+        cache: request.cache,
+        credentials: request.credentials,
+        destination: request.destination,
+        integrity: request.integrity,
+        keepalive: request.keepalive,
+        mode: request.mode,
+        redirect: request.redirect,
+        referrer: request.referrer,
+        referrerPolicy: request.referrerPolicy,
+        aborted: request.signal.aborted,
+        bodyUsed: request.bodyUsed,
+        hasBody: request.body !== null,
+      }
+    }
+
+    const answer = (request: Request): Response => {
+      const mine = describeRequest(request)
+      const copy = request.clone()
+      copy.headers.set('x-changed', 'on the copy')
+      return Response.json({ mine, copy: describeRequest(copy), after: [...request.headers] })
+    }
+
+    it.each([
+      ['GET', '/a/./b/../c?x=1%20y&z', undefined],
+      ['HEAD', '/', undefined],
+      ['POST', '/mcp', Buffer.from('{"jsonrpc":"2.0","id":1}')],
+      ['DELETE', '/mcp', Buffer.alloc(0)],
+      ['OPTIONS', '/token', undefined],
+    ] as const)(
+      'a %s request answers every member as a real Request does',
+      async (method, path, body) => {
+        const light = await start(toNodeHandler(answer, { lightRequest: true }))
+        const plain = await start(toNodeHandler(answer))
+        const headers = { 'x-one': ' spaced ', 'content-type': 'application/json' }
+        const [mine, theirs] = await Promise.all(
+          [light, plain].map((port) =>
+            send(port, path, { method, headers, ...(body ? { body, stated: true } : {}) }),
+          ),
+        )
+        expect(mine?.status).toBe(200)
+        if (method === 'HEAD') return // no body to compare; the status says it was served
+        const a = JSON.parse(mine?.body ?? '') as Record<string, Record<string, unknown>>
+        const b = JSON.parse(theirs?.body ?? '') as Record<string, Record<string, unknown>>
+        const portless = (v: unknown) =>
+          JSON.parse(JSON.stringify(v).replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:P')) as unknown
+        expect(portless(a)).toEqual(portless(b))
+        expect(a.mine).toMatchObject({ isRequest: true, tag: '[object Request]', method })
+        // The copy's headers are its own.
+        expect(a.after).not.toContainEqual(['x-changed', 'on the copy'])
+      },
+    )
+
+    it('throws TypeError from new Request(request) and fetch(request), as documented', async () => {
+      const port = await start(
+        toNodeHandler(
+          async (request) => {
+            const tries = [() => new Request(request), () => fetch(request)]
+            const results: string[] = []
+            for (const attempt of tries) {
+              try {
+                await attempt()
+                results.push('made')
+              } catch (error) {
+                results.push(error instanceof TypeError ? 'TypeError' : 'other error')
+              }
+            }
+            return Response.json(results)
+          },
+          { lightRequest: true },
+        ),
+      )
+      const reply = await send(port, '/')
+      expect(JSON.parse(reply.body)).toEqual(['TypeError', 'TypeError'])
+    })
+
+    it.each(['TRACE', 'PROPFIND'])(
+      'a %s request is served exactly as without the option',
+      async (method) => {
+        const echo = (request: Request) =>
+          Response.json({ method: request.method, url: new URL(request.url).pathname })
+        const light = await start(toNodeHandler(echo, { lightRequest: true }))
+        const plain = await start(toNodeHandler(echo))
+        const [mine, theirs] = await Promise.all(
+          [light, plain].map((port) => send(port, '/x', { method })),
+        )
+        expect(mine?.status).toBe(theirs?.status)
+        expect(mine?.body).toBe(theirs?.body)
+      },
+    )
+
+    it('its signal aborts when the client leaves, and an unusable Host still answers 400', async () => {
+      let signal: AbortSignal | undefined
+      let seen: () => void = () => undefined
+      const arrived = new Promise<void>((resolve) => (seen = resolve))
+      const port = await start(
+        toNodeHandler(
+          async (request) => {
+            signal = request.signal
+            seen()
+            await abortedOnce(request.signal)
+            return new Response('late')
+          },
+          { lightRequest: true },
+        ),
+      )
+      const socket = net.connect(port, '127.0.0.1')
+      await once(socket, 'connect')
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+      await arrived
+      expect(signal?.aborted).toBe(false)
+      socket.destroy()
+      if (signal) await abortedOnce(signal)
+      expect(signal?.aborted).toBe(true)
+      const bad = await send(port, '/', { headers: { host: 'bad host' } })
+      expect(bad.status).toBe(400)
     })
   })
 
