@@ -1,8 +1,9 @@
 // A server for bench/adapter.bench.mjs: `node bench/adapter-server.mjs <kind>`, where kind is
-// raw | gatehouse | gatehouse-held | baseline | hono | hono-plain | express. Every kind does the same work for the same two
+// raw | gatehouse | gatehouse-held | gatehouse-light | baseline | hono | hono-plain | express. Every kind does the same work for the same two
 // requests an OAuth client makes per sign-in (`GET /authorize` answered 302; `POST /token` with a
 // form, answered with a 1 KB JSON body): only how a request reaches the handler differs.
-// `gatehouse-held` is the adapter with `holdSmallBody` (as `gatehouse serve` sets it); `baseline`
+// `gatehouse-held` is the adapter with `holdSmallBody`, `gatehouse-light` with `lightRequest` (as
+// `gatehouse serve` sets both); `baseline`
 // is another build's Node adapter (ADAPTER_DIST=<its dist/>).
 // Serves as bench/child-server.mjs says (a { port } line, 'cpu' and 'close' over IPC).
 import { pathToFileURL } from 'node:url'
@@ -53,6 +54,7 @@ async function handlerFor(kind) {
       }
     case 'gatehouse':
     case 'gatehouse-held':
+    case 'gatehouse-light':
     case 'baseline': {
       const dist =
         kind === 'baseline'
@@ -62,6 +64,7 @@ async function handlerFor(kind) {
       return toNodeHandler(web, {
         baseUrl: 'http://127.0.0.1:9',
         ...(kind === 'gatehouse-held' ? { holdSmallBody: true } : {}),
+        ...(kind === 'gatehouse-light' ? { holdSmallBody: true, lightRequest: true } : {}),
       })
     }
     case 'hono': {

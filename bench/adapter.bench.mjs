@@ -6,7 +6,8 @@
 // with a form → JSON. Every server is a child on core 1 (when taskset exists) and reports its own
 // CPU; autocannon (16 connections) runs here. Rounds interleave the kinds and alternate their
 // order; ratios are medians of per-round ratios of server CPU per request to raw node:http's.
-// The adapter runs twice: as by default, and with `holdSmallBody` (as `gatehouse serve` sets it).
+// The adapter runs three times: as by default, with `holdSmallBody`, and with `lightRequest` (as
+// `gatehouse serve` sets it, with both).
 // BASELINE_DIST=<another build's dist/> adds that build's adapter to the same rounds.
 // Run after `npm run build`: node bench/adapter.bench.mjs [seconds] [rounds]
 import { spawn, spawnSync } from 'node:child_process'
@@ -23,6 +24,7 @@ const KINDS = [
   'raw',
   'gatehouse',
   'gatehouse-held',
+  'gatehouse-light',
   ...(BASELINE_DIST ? ['baseline'] : []),
   'hono',
   'hono-plain',
@@ -32,6 +34,7 @@ const LABEL = {
   raw: 'node:http by hand',
   gatehouse: 'Gatehouse toNodeHandler',
   'gatehouse-held': 'Gatehouse toNodeHandler, holdSmallBody',
+  'gatehouse-light': 'Gatehouse toNodeHandler, lightRequest',
   baseline: 'Gatehouse toNodeHandler, baseline build',
   hono: '@hono/node-server',
   'hono-plain': '@hono/node-server, globals kept',
@@ -151,10 +154,14 @@ export async function runAdapterBench({ log = console.log } = {}) {
           `(${ratios.map((r) => r.toFixed(2)).join(' ')})`,
       )
     }
-    {
-      const ratios = rows['gatehouse-held'].map((row, i) => row.cpuUs / rows.gatehouse[i].cpuUs)
+    for (const [kind, over, what] of [
+      ['gatehouse-held', 'gatehouse', 'holdSmallBody ÷ default'],
+      ['gatehouse-light', 'gatehouse-held', 'lightRequest ÷ holdSmallBody'],
+      ['gatehouse-light', 'hono-plain', 'lightRequest ÷ @hono/node-server, globals kept'],
+    ]) {
+      const ratios = rows[kind].map((row, i) => row.cpuUs / rows[over][i].cpuUs)
       log(
-        `  holdSmallBody ÷ default: CPU per request ${median(ratios).toFixed(2)}x ` +
+        `  ${what}: CPU per request ${median(ratios).toFixed(2)}x ` +
           `(${ratios.map((r) => r.toFixed(2)).join(' ')})`,
       )
     }

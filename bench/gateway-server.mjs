@@ -99,7 +99,7 @@ const server = createServer(
         : (gateway.handle(request) ?? gh.fetch(request))
     },
     // As src/cli/serve.ts sets them.
-    { baseUrl: ISSUER, maxBodyBytes: 1_048_577, holdSmallBody: true },
+    { baseUrl: ISSUER, maxBodyBytes: 1_048_577, holdSmallBody: true, lightRequest: true },
   ),
 )
 server.keepAliveTimeout = 30_000
