@@ -74,6 +74,17 @@ class LightBase {
     return this.#source.signal
   }
 
+  /** What `util.inspect` shows: this request's own state, not the real one's behind it. */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    const { method, url, headers, signal } = this
+    const bodyUsed = (this as unknown as Request).bodyUsed
+    return `Request ${inspect({ method, url, headers, signal, bodyUsed }, options)}`
+  }
+
   /** The real request, body-less, for the members this one does not answer itself. */
   [REAL](): Request {
     this.#real ??= new Request(this.#url, { method: this.#method, headers: this.headers })
@@ -89,6 +100,7 @@ for (const name of Reflect.ownKeys(Request.prototype)) {
   if (member?.get !== undefined) {
     Object.defineProperty(LightBase.prototype, name, {
       configurable: true,
+      enumerable: true, // as undici's own members are (`for…in` lists them)
       get(this: LightBase) {
         return (this[REAL]() as unknown as Record<PropertyKey, unknown>)[name]
       },
@@ -96,6 +108,7 @@ for (const name of Reflect.ownKeys(Request.prototype)) {
   } else if (typeof member?.value === 'function') {
     Object.defineProperty(LightBase.prototype, name, {
       configurable: true,
+      enumerable: true,
       writable: true,
       value(this: LightBase, ...args: unknown[]) {
         const real = this[REAL]() as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>
@@ -160,11 +173,26 @@ export class LightRequest extends HoldingBytes(LightBaseAsRequest) {
   }
 }
 
+// Request's members are enumerable (`for…in` lists them); the class members answering them here
+// would hide them from it.
+for (const proto of [
+  LightBase.prototype,
+  Object.getPrototypeOf(LightRequest.prototype) as object,
+  LightRequest.prototype,
+]) {
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const member = Object.getOwnPropertyDescriptor(proto, name)
+    if (name === 'constructor' || !(name in Request.prototype) || member === undefined) continue
+    Object.defineProperty(proto, name, { ...member, enumerable: true })
+  }
+}
+
 /** A copy that keeps `source`'s signal, and whose clones do too. */
 export function followingSignal(copy: Request, source: SignalSource): Request {
   return Object.defineProperties(copy, {
-    signal: { get: () => source.signal },
+    signal: { get: () => source.signal, enumerable: true },
     clone: {
+      enumerable: true,
       value(this: Request): Request {
         return followingSignal(Request.prototype.clone.call(this), source)
       },

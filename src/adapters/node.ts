@@ -211,13 +211,17 @@ function buildRequest(
     const name = req.rawHeaders[i] ?? ''
     if (!name.startsWith(':')) headers.append(name, req.rawHeaders[i + 1] ?? '')
   }
+  // A request with neither a length nor chunked coding has an empty body (RFC 9112 §6.3).
+  const unframed =
+    req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
   if (
     signal.own &&
     options.lightRequest === true &&
     LIGHT_METHODS.has(method) &&
-    (wholeBody !== undefined || !hasBody)
+    (wholeBody !== undefined || !hasBody || unframed)
   ) {
-    const bytes = wholeBody as Uint8Array<ArrayBuffer> | undefined
+    const bytes = (wholeBody ?? (hasBody ? new Uint8Array(0) : undefined)) as
+      Uint8Array<ArrayBuffer> | undefined
     const request = new LightRequest(url, method, headers, signal.own, bytes) as Request
     setClientAddress(request, req.socket.remoteAddress)
     return request

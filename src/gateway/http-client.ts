@@ -77,7 +77,8 @@ function send(
     let fed: BodyFeed | undefined
     let collected: Buffer[] | undefined
     let answer: { status: number; headers: Headers } | undefined
-    const reason = (): Error => (ending ? ending.reason : signal?.reason) as Error
+    const reason = (): Error =>
+      ((ending ? ending.reason : signal?.reason) as Error | undefined) ?? new Error('aborted')
     const abort = (): void => control?.abort(reason())
     let settle: () => void
     if (ending) {
@@ -87,6 +88,12 @@ function send(
       settle = () => signal?.removeEventListener('abort', abort)
     }
     const ended = (): boolean => (ending ? ending.ended : signal?.aborted === true)
+    // Ended already (the client left while the credential was fetched): no connection at all.
+    if (ended()) {
+      settle()
+      reject(reason())
+      return
+    }
     agent.dispatch(
       {
         origin,

@@ -41,7 +41,16 @@ export class Ending {
     if (this.#controller !== undefined) this.#abort()
     const listeners = this.#listeners
     this.#listeners = undefined
-    for (const listener of listeners ?? []) listener(reason)
+    for (const listener of listeners ?? []) {
+      // Every listener runs; one that throws is reported as an `EventTarget` listener's would be.
+      try {
+        listener(reason)
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error
+        })
+      }
+    }
   }
 
   /** Calls `listener` once when this ends (at once if it has); the function returned stops that. */

@@ -8,6 +8,7 @@ import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHTTPClient } from '../../src/gateway/http-client.js'
+import { Ending } from '../../src/http/ending.js'
 
 const sockets: Socket[] = []
 const servers: ReturnType<typeof createServer>[] = []
@@ -46,6 +47,33 @@ const post = {
 }
 
 describe('gateway HTTP client', () => {
+  it('opens no connection for a call that ended before it was sent, and ends one in flight', async () => {
+    let connections = 0
+    const server = createServer((socket) => {
+      connections++
+      sockets.push(socket) // never answers
+    })
+    servers.push(server)
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+    const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/mcp`
+    const client = createHTTPClient()
+    try {
+      const early = new Ending()
+      early.end(new Error('the client left'))
+      await expect(client.fetch(url, { ...post, ending: early })).rejects.toThrow('the client left')
+      await new Promise((done) => setTimeout(done, 100))
+      expect(connections).toBe(0)
+
+      const late = new Ending()
+      const call = client.fetch(url, { ...post, ending: late })
+      await expect.poll(() => connections).toBe(1)
+      late.end(new Error('timeout'))
+      await expect(call).rejects.toThrow('timeout')
+    } finally {
+      await client.close()
+    }
+  })
+
   it('after a pause in the middle of a chunk, passes on what came and then waits, never empty chunks', async () => {
     const client = createHTTPClient()
     try {
