@@ -6,7 +6,7 @@
  * Written by hand because measurement showed it must be faster: an `AbortController` costs ~7 µs
  * of CPU on Node 20 (its signal is made transferable), and a CPU profile of the gateway under load
  * found three per proxied call (undici's `Request`, the client's departure, the upstream call's
- * deadline), about a tenth of the gateway's own JavaScript. Now a call makes none.
+ * deadline): 190 ms of 7.1 s of busy time. Now a call makes none.
  */
 export class Ending {
   #controller: AbortController | undefined
