@@ -78,12 +78,6 @@ export function hiddenInput(html: string, name: string): string {
 }
 
 /**
- * The whole browser part of a proxy sign-in: follow `authorizeURL` to Gatehouse's consent page,
- * approve it, sign in at the dev IdP's login page, and follow redirects until a URL starting with
- * `callbackPrefix` (the MCP client's redirect URI). Returns that URL (with `code`, `state`, `iss`).
- * With `idp` (Gatehouse with several IdPs), the chooser after consent picks that IdP.
- */
-/**
  * Posts the form of a consent (or chooser) page `html` to `url` as the browser would, same-origin,
  * with the page's `txn` and `csrf` and `action` (approve by default).
  */
@@ -107,6 +101,12 @@ export function postConsent(
   })
 }
 
+/**
+ * The whole browser part of a proxy sign-in: follow `authorizeURL` to Gatehouse's consent page,
+ * approve it, sign in at the dev IdP's login page, and follow redirects until a URL starting with
+ * `callbackPrefix` (the MCP client's redirect URI). Returns that URL (with `code`, `state`, `iss`).
+ * With `idp` (Gatehouse with several IdPs), the chooser after consent picks that IdP.
+ */
 export async function approveAndSignIn(
   ua: UserAgent,
   authorizeUrl: string,
