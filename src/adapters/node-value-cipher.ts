@@ -6,18 +6,14 @@
  *
  * Hand-written fast path, measured (docs/benchmarks.md, Store): Web Crypto seals on libuv's thread
  * pool and answers with a promise, which left the encrypted memory store at 0.05-0.08x of the raw
- * store for `get`; this cipher needs no hop. IVs come from a pool filled 256 at a time: one
- * `randomBytes(12)` cost 16-38 µs here (an OpenSSL call each), more than the AES-GCM itself. The envelope is the Web Crypto one (`ct` is the
+ * store for `get`; this cipher needs no hop. IVs come from the shared random pool (http/random.ts):
+ * one `randomBytes(12)` of node:crypto cost 16-38 µs here (an OpenSSL call each), more than the
+ * AES-GCM itself. The envelope is the Web Crypto one (`ct` is the
  * ciphertext followed by the 16-byte tag), so either implementation opens what the other wrote.
  */
 
-import {
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  hkdfSync,
-  randomFillSync,
-} from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync } from 'node:crypto'
+import { randomBytes } from '../http/random.js'
 import {
   VALUE_CIPHER_IV_BYTES,
   VALUE_CIPHER_SALT,
@@ -27,7 +23,6 @@ import type { ValueCipher, ValueCipherFactory } from '../storage/value-cipher.js
 
 const KEY_BYTES = 32
 const ALGORITHM = 'aes-256-gcm'
-const IV_POOL_BYTES = VALUE_CIPHER_IV_BYTES * 256
 
 /**
  * Seals and opens the encrypted store's values with `node:crypto`, synchronously. Pass it as
@@ -53,10 +48,10 @@ function createNodeCipher(secret: Uint8Array, info: string): ValueCipher {
   const key = createSecretKey(
     Buffer.from(hkdfSync('sha256', secret, VALUE_CIPHER_SALT, info, KEY_BYTES)),
   )
-  const nextIv = createIvPool()
   return {
     seal(aad, plaintext) {
-      const iv = nextIv()
+      // A Buffer over the fresh copy's own memory (no second copy), for its base64url.
+      const iv = Buffer.from(randomBytes(VALUE_CIPHER_IV_BYTES).buffer)
       const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: VALUE_CIPHER_TAG_BYTES })
       cipher.setAAD(Buffer.from(aad, 'utf8'))
       const head = cipher.update(plaintext, 'utf8')
@@ -81,25 +76,5 @@ function createNodeCipher(secret: Uint8Array, info: string): ValueCipher {
       const tail = decipher.final()
       return (tail.length === 0 ? head : Buffer.concat([head, tail])).toString('utf8')
     },
-  }
-}
-
-/**
- * Fresh random IVs, 256 per `randomFillSync` call. Every IV is read once from CSPRNG output, so
- * they are exactly as unique as one `randomBytes` call each (GCM needs unique, not secret, IVs).
- * The pool lives in this process only (a forked worker starts with its own module state).
- */
-function createIvPool(): () => Buffer {
-  const pool = Buffer.alloc(IV_POOL_BYTES)
-  let offset = IV_POOL_BYTES
-  return () => {
-    if (offset === IV_POOL_BYTES) {
-      randomFillSync(pool)
-      offset = 0
-    }
-    // A view, not a copy: `seal` uses it at once, synchronously, before any later refill.
-    const iv = pool.subarray(offset, offset + VALUE_CIPHER_IV_BYTES)
-    offset += VALUE_CIPHER_IV_BYTES
-    return iv
   }
 }

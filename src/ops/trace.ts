@@ -2,6 +2,7 @@
  * Request ids and W3C Trace Context (`traceparent`, https://www.w3.org/TR/trace-context/):
  * accepted only when well-formed, so nothing a client sends reaches the logs unchecked.
  */
+import { randomBytes } from '../http/random.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 // Trace Context §3.2: version 00, 32 hex trace id, 16 hex parent id, 2 hex flags; all-zero ids invalid.
@@ -45,6 +46,5 @@ export function childTraceparent(trace: { traceId: string; flags: string }): str
 }
 
 function randomHex(bytes: number): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes))
-  return Array.from(buf, (b) => b.toString(16).padStart(2, '0')).join('')
+  return Array.from(randomBytes(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
 }

@@ -10,6 +10,7 @@
  */
 import { base64url } from 'jose'
 
+import { randomToken } from '../http/random.js'
 import type { SigningKeys } from './keys.js'
 
 /** What goes into an access token; `extra` adds claims beside the registered ones. */
@@ -76,7 +77,7 @@ export async function signAccessToken(
   const { kid, alg, sign } = keys.current()
   const iat = Math.floor((claims.now ?? Date.now)() / 1000)
   const exp = iat + Math.floor(claims.ttlSeconds)
-  const jti = base64url.encode(crypto.getRandomValues(new Uint8Array(16)))
+  const jti = randomToken(16)
 
   const payload: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(claims.extra ?? {})) {

@@ -4,7 +4,8 @@
  * that says who the caller is. Explicitly typed (RFC 8725 §3.11) `gatehouse-identity+jwt`, never
  * `at+jwt`: it is not an access token, and Gatehouse's own guard refuses it as one.
  */
-import { SignJWT, base64url } from 'jose'
+import { SignJWT } from 'jose'
+import { randomToken } from '../http/random.js'
 import type { SigningKeys } from './keys.js'
 
 export const IDENTITY_TOKEN_TYP = 'gatehouse-identity+jwt'
@@ -44,7 +45,7 @@ export async function signIdentityToken(
     sub: claims.subject,
     aud: claims.audience,
     client_id: claims.clientId,
-    jti: base64url.encode(crypto.getRandomValues(new Uint8Array(16))),
+    jti: randomToken(16),
     iat,
     exp,
   })
