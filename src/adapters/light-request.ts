@@ -144,32 +144,15 @@ export class LightRequest extends HoldingBytes(LightBaseAsRequest) {
   ) {
     super(url, method, headers, source)
     this.#source = source
-    if (bytes !== undefined) {
-      this[HELD_BODY] = new HeldBody(
-        bytes,
-        (held) => new Request(this.url, { ...this.#init(), body: held ?? null }),
-      )
-    }
+    if (bytes !== undefined) holdBody(this, bytes)
   }
 
   /** A light request again, with its own headers and the same body; its signal is this one's. */
   override clone(): Request {
     const held = this[HELD_BODY]
-    const headers = new Headers(this.headers)
-    if (held === undefined) return new LightRequest(this.url, this.method, headers, this.#source)
-    const bytes = held.bytes
-    if (bytes === undefined) {
-      // The body was read, or lives in a real twin now: clone that (a clone of a used body throws).
-      const real = held.made
-      if (real === undefined) throw new TypeError('Request.clone: Body has already been consumed.')
-      return followingSignal(real.clone(), this.#source)
-    }
-    return new LightRequest(this.url, this.method, headers, this.#source, bytes)
-  }
-
-  /** What a real twin is made with, but its body: the method and a copy of the headers. */
-  #init(): RequestInit {
-    return { method: this.method, headers: new Headers(this.headers) }
+    const again = (bytes?: Uint8Array<ArrayBuffer>) =>
+      new LightRequest(this.url, this.method, new Headers(this.headers), this.#source, bytes)
+    return held === undefined ? again() : cloneHeld(held, this.#source, again)
   }
 }
 
@@ -185,6 +168,42 @@ for (const proto of [
     if (name === 'constructor' || !(name in Request.prototype) || member === undefined) continue
     Object.defineProperty(proto, name, { ...member, enumerable: true })
   }
+}
+
+/** A request class of this folder whose body may be held (`HoldingBytes`). */
+type HoldingRequest = Request & { [HELD_BODY]: HeldBody<Request> | undefined }
+
+/**
+ * Holds `bytes` as `request`'s body. The real twin, made when a member needs one, gets the
+ * request's URL, method and a copy of its headers as they are at that moment.
+ */
+export function holdBody(request: HoldingRequest, bytes: Uint8Array<ArrayBuffer>): void {
+  request[HELD_BODY] = new HeldBody(
+    bytes,
+    (held) =>
+      new Request(request.url, {
+        method: request.method,
+        headers: new Headers(request.headers),
+        body: held ?? null,
+      }),
+  )
+}
+
+/**
+ * The clone of a request whose body is `held`: `again(bytes)` while the bytes are unread; once a
+ * real twin holds them, the twin's clone, following `source`'s signal; once read, the `TypeError`
+ * a real request's `clone()` throws.
+ */
+export function cloneHeld(
+  held: HeldBody<Request>,
+  source: SignalSource,
+  again: (bytes: Uint8Array<ArrayBuffer>) => Request,
+): Request {
+  const bytes = held.bytes
+  if (bytes !== undefined) return again(bytes)
+  const real = held.made
+  if (real === undefined) throw new TypeError('Request.clone: Body has already been consumed.')
+  return followingSignal(real.clone(), source)
 }
 
 /** A copy that keeps `source`'s signal, and whose clones do too. */

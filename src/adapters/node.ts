@@ -15,9 +15,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { OAuthError, toErrorResponse } from '../errors.js'
 import { Ending, recordDeparture } from '../http/ending.js'
-import { HELD_BODY, HeldBody, HoldingBytes, takeBytes } from '../http/held-body.js'
+import { HELD_BODY, HoldingBytes, takeBytes } from '../http/held-body.js'
 import { setClientAddress } from '../http/rate-limit.js'
-import { followingSignal, LIGHT_METHODS, LightRequest, type SignalSource } from './light-request.js'
+import {
+  cloneHeld,
+  followingSignal,
+  holdBody,
+  LIGHT_METHODS,
+  LightRequest,
+  type SignalSource,
+} from './light-request.js'
 
 /** A Web-standard request handler, such as Gatehouse's auth handler or `honoApp.fetch`. */
 export type WebHandler = (request: Request) => Response | Promise<Response>
@@ -349,12 +356,7 @@ class NodeRequest extends HoldingBytes(Request) {
   ) {
     super(url, init)
     this.#source = source
-    if (bytes !== undefined) {
-      this[HELD_BODY] = new HeldBody(
-        bytes,
-        (held) => new Request(this.url, { ...this.#init(), body: held ?? null }),
-      )
-    }
+    if (bytes !== undefined) holdBody(this, bytes)
   }
 
   override get signal(): AbortSignal {
@@ -364,16 +366,10 @@ class NodeRequest extends HoldingBytes(Request) {
   override clone(): Request {
     const held = this[HELD_BODY]
     if (held === undefined) return followingSignal(super.clone(), this.#source)
-    const real = held.made
-    if (real !== undefined) return followingSignal(real.clone(), this.#source)
-    const bytes = held.bytes
-    if (bytes === undefined) throw new TypeError('Request.clone: Body has already been consumed.')
-    return new NodeRequest(this.url, this.#init(), this.#source, bytes)
-  }
-
-  /** What a copy of this request is made with, but its body. */
-  #init(): RequestInit {
-    return { method: this.method, headers: new Headers(this.headers) }
+    return cloneHeld(held, this.#source, (bytes) => {
+      const init = { method: this.method, headers: new Headers(this.headers) }
+      return new NodeRequest(this.url, init, this.#source, bytes)
+    })
   }
 }
 
