@@ -15,6 +15,11 @@ export interface Logger {
   info: LogFn
   debug: LogFn
   child(bindings: Record<string, unknown>): Logger
+  /**
+   * Whether a line at `level` would be written (pino's own method); when present, Gatehouse
+   * builds a request line only for a logger that writes it. Without it, every line is built.
+   */
+  isLevelEnabled?(level: 'error' | 'warn' | 'info' | 'debug'): boolean
 }
 
 const noop: LogFn = () => undefined
@@ -26,4 +31,5 @@ export const SILENT_LOGGER: Logger = {
   info: noop,
   debug: noop,
   child: () => SILENT_LOGGER,
+  isLevelEnabled: () => false,
 }

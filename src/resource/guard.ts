@@ -7,7 +7,7 @@ import type { ResolvedResource } from '../config/schema.js'
 import { OAuthError, toErrorResponse, type ErrorHook } from '../errors.js'
 import type { DPoPPolicy } from '../jwt/dpop-proof.js'
 import type { AccessToken, TokenVerifier } from '../jwt/access-token.js'
-import { bearerChallenge, verifyBearer } from './bearer.js'
+import { bearerChallenge, verifyBearer, type BearerOptions } from './bearer.js'
 
 export interface ProtectOptions {
   /** The resource URL to guard; default the one whose path matches the request, or the only one. */
@@ -59,21 +59,32 @@ export function createGuard(options: GuardOptions): Guard {
     return found
   }
 
-  const check = (request: Request, resource: ResolvedResource, scopes?: readonly string[]) =>
-    verifyBearer(request, {
-      verifier,
-      resource,
-      ...(scopes ? { scopes } : {}),
-      ...(dpop ? { dpop } : {}),
-    })
+  const bearerOptions = (
+    resource: ResolvedResource,
+    scopes?: readonly string[],
+  ): BearerOptions => ({
+    verifier,
+    resource,
+    ...(scopes ? { scopes } : {}),
+    ...(dpop ? { dpop } : {}),
+  })
 
   return {
     verifyBearer: (request, opts = {}) =>
-      check(request, resourceFor(request, opts.resource), opts.scopes),
-    protect:
-      (handler, opts = {}) =>
-      async (request) => {
-        const resource = resourceFor(request, opts.resource)
+      verifyBearer(request, bearerOptions(resourceFor(request, opts.resource), opts.scopes)),
+    protect: (handler, opts = {}) => {
+      // A route whose resource is named, or the only one, checks every request the same way.
+      const fixed = opts.resource !== undefined || resources.length === 1
+      let same: BearerOptions | undefined
+      const optionsFor = (request: Request): BearerOptions => {
+        if (same !== undefined) return same
+        const found = bearerOptions(resourceFor(request, opts.resource), opts.scopes)
+        if (fixed) same = found
+        return found
+      }
+      return async (request) => {
+        const bearer = optionsFor(request)
+        const { resource } = bearer
         if (!originAllowed(request, resource)) {
           const denied = new OAuthError('access_denied', 'this origin may not call the resource', {
             reason: 'origin_not_allowed',
@@ -83,7 +94,7 @@ export function createGuard(options: GuardOptions): Guard {
         }
         let token: AccessToken
         try {
-          token = await check(request, resource, opts.scopes)
+          token = await verifyBearer(request, bearer)
         } catch (error) {
           return bearerChallenge(error, {
             resource,
@@ -102,7 +113,8 @@ export function createGuard(options: GuardOptions): Guard {
           }
           throw error
         }
-      },
+      }
+    },
   }
 }
 

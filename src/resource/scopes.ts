@@ -14,6 +14,7 @@ export function missingScopes(
   needed: readonly string[],
   hierarchy: ScopeHierarchy = {},
 ): string[] {
+  if (needed.length === 0) return []
   const have = new Set<string>()
   const visit = (scope: string): void => {
     if (have.has(scope)) return
