@@ -5,9 +5,9 @@
  * the event's content) and never breaks the request.
  */
 import type { AuditEvent, AuditInput, AuditSink } from '../audit-event.js'
-import { currentContext } from './context.js'
+import { currentContext, type RequestContext } from './context.js'
 import type { Logger } from './logger.js'
-import type { Metrics } from './metrics.js'
+import { NO_METRICS, type Metrics } from './metrics.js'
 
 /** Receives each finished audit event (a file, a queue, a SIEM forwarder, a test's array). */
 export type AuditWriter = (event: AuditEvent) => void
@@ -22,21 +22,18 @@ export interface AuditSinkOptions {
 /** Builds the sink that every part of one Gatehouse instance emits into. */
 export function createAuditSink(options: AuditSinkOptions): AuditSink {
   const { writers, logger, metrics, now } = options
+  // Nobody reads the events (no writer, no metrics): only the request line's notes are made.
+  const unread = writers.length === 0 && metrics === NO_METRICS
   return {
     emit(input: AuditInput): void {
       const context = currentContext()
+      if (context) noteOnLine(context, input)
+      if (unread) return
       const event: AuditEvent = {
         time: new Date(now()).toISOString(),
         ...definedOnly(input),
         ...(context ? { requestId: context.requestId } : {}),
         ...(context?.ip !== undefined ? { ip: context.ip } : {}),
-      }
-      if (context) {
-        if (input.clientId !== undefined) context.clientId ??= input.clientId
-        if (input.subject !== undefined) context.subject ??= input.subject
-        if (input.event === 'tokens_issued' && input.grantType !== undefined) {
-          context.grantType ??= input.grantType
-        }
       }
       metrics.audit(event)
       for (const write of writers) {
@@ -53,6 +50,15 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
   }
 }
 
+/** What the event tells the request line (and the token span) of the request it happened in. */
+function noteOnLine(context: RequestContext, input: AuditInput): void {
+  if (input.clientId !== undefined) context.clientId ??= input.clientId
+  if (input.subject !== undefined) context.subject ??= input.subject
+  if (input.event === 'tokens_issued' && input.grantType !== undefined) {
+    context.grantType ??= input.grantType
+  }
+}
+
 /**
  * The log-stream writer: a child logger bound with `audit: true`, one `info` line per event. The
  * logger's own `time` stands for the event's (pino writes it first; one key, not two).
@@ -60,6 +66,7 @@ export function createAuditSink(options: AuditSinkOptions): AuditSink {
 export function logAuditWriter(logger: Logger): AuditWriter {
   const audit = logger.child({ audit: true })
   return (event) => {
+    if (audit.isLevelEnabled?.('info') === false) return
     const { time: _time, ...fields } = event
     audit.info(fields, 'audit')
   }

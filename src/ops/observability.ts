@@ -98,7 +98,8 @@ export async function createObservability(
   }
   const writers: AuditWriter[] = []
   const closers: (() => Promise<void>)[] = []
-  if (config.audit.sink === 'log') writers.push(logAuditWriter(logger))
+  // The silent logger writes nothing: no writer, so no event is built for it (issue 17).
+  if (config.audit.sink === 'log' && logger !== SILENT_LOGGER) writers.push(logAuditWriter(logger))
   if (config.audit.sink === 'file' && config.audit.file !== undefined) {
     // Node only: a variable specifier keeps node:fs out of the runtime-neutral build.
     const specifier = './audit-file.js'

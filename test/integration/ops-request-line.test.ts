@@ -1,9 +1,10 @@
 /**
- * The protected route's request line and bearer count, through `createGatehouse` and `protect`:
- * a logger that says a level is off (pino's `isLevelEnabled`) gets no line at that level, while an
- * error line still comes when errors are on; a token the guard accepted is counted once, even when
- * the handler then refuses the call for a scope (its 403 is not counted again); a refusal by the
- * guard is counted from its challenge.
+ * Request lines and the bearer count, through `createGatehouse`, `fetch` and `protect`: a logger
+ * that says a level is off (pino's `isLevelEnabled`) gets no line at that level, while an error
+ * line still comes when errors are on; a token the guard accepted is counted once, even when the
+ * handler then refuses the call for a scope (its 403 is not counted again); a refusal by the guard
+ * is counted from its challenge; with no audit sink and no metrics, the token endpoint's line
+ * still names the client and the subject (which the audit events tell it).
  */
 import { describe, expect, it } from 'vitest'
 import { requireScopes } from '../../src/resource/scopes.js'
@@ -112,5 +113,24 @@ describe('the bearer count of a protected route', () => {
       missing: before.missing + 1,
       scope: before.scope + 1,
     })
+  })
+})
+
+describe('the request line of the token endpoint', () => {
+  it('names the client and the subject with no audit sink and no metrics', async () => {
+    const { logger, lines } = recordingLogger(['error', 'warn', 'info'])
+    const t = await createTestGatehouse({
+      config: { audit: { sink: 'none' } },
+      options: { logger },
+    })
+    const { client } = await getTokens(t)
+    const token = lines.filter((l) => l.message === 'request' && l.fields.route === '/token')
+    expect(token).toHaveLength(1)
+    expect(token[0]?.fields).toMatchObject({
+      status: 200,
+      clientId: client.client_id,
+      subject: 'user-1',
+    })
+    expect(lines.filter((l) => l.message === 'audit')).toEqual([])
   })
 })
