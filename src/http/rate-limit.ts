@@ -158,14 +158,21 @@ export class StoreRateLimiter {
   }
 }
 
-const addresses = new WeakMap<Request, string>()
+/**
+ * Where an adapter puts a request's peer address: a property under a symbol only this module
+ * holds, not a `WeakMap` entry, which is an ephemeron the garbage collector traces for every
+ * request (issue 17).
+ */
+const PEER_ADDRESS: unique symbol = Symbol('gatehouse.peerAddress')
+
+type Addressed = Request & { [PEER_ADDRESS]?: string }
 
 /** Adapters record the peer address of a request here (the core cannot see sockets). */
 export function setClientAddress(request: Request, address: string | undefined): void {
-  if (address !== undefined) addresses.set(request, address)
+  if (address !== undefined) (request as Addressed)[PEER_ADDRESS] = address
 }
 
 /** The peer address an adapter recorded, or `'unknown'`. Never read from a forwarding header. */
 export function clientAddressOf(request: Request): string {
-  return addresses.get(request) ?? 'unknown'
+  return (request as Addressed)[PEER_ADDRESS] ?? 'unknown'
 }
