@@ -87,13 +87,21 @@ export interface TokenVerifier {
  * read as valid (a token) or invalid (`undefined`).
  */
 export function checkAccessToken(verifier: TokenVerifier, token: string): Promise<TokenCheck> {
-  if (verifier.checkToken !== undefined) return verifier.checkToken(token)
-  // `Promise.resolve` hands a native promise back as it is, and lets a plain value through too.
-  return Promise.resolve(verifier.verifyToken(token)).then((verified): TokenCheck =>
-    verified === undefined
-      ? { status: 'invalid', reason: 'token_rejected' }
-      : { status: 'valid', token: verified },
-  )
+  // Not `async` (one frame and its microtask turns fewer on every protected request), yet always a
+  // promise: a verifier's synchronous throw rejects it, a plain value or another thenable is
+  // adopted, and `Promise.resolve` hands a native promise back as it is.
+  try {
+    if (verifier.checkToken !== undefined) return Promise.resolve(verifier.checkToken(token))
+    return Promise.resolve(verifier.verifyToken(token)).then((verified): TokenCheck =>
+      verified === undefined
+        ? { status: 'invalid', reason: 'token_rejected' }
+        : { status: 'valid', token: verified },
+    )
+  } catch (error) {
+    // The verifier's own reason, whatever it threw, as the `async` function gave it.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(error)
+  }
 }
 
 /**

@@ -78,7 +78,9 @@ export function verifyBearer(request: Request, options: BearerOptions): Promise<
     }
     return verifyPresented(request, header.slice(7).trim(), 'Bearer', options)
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    // What was thrown, as it is (as the `async` function rejected with it).
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(error)
   }
 }
 

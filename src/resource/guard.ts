@@ -73,12 +73,15 @@ export function createGuard(options: GuardOptions): Guard {
     verifyBearer: (request, opts = {}) =>
       verifyBearer(request, bearerOptions(resourceFor(request, opts.resource), opts.scopes)),
     protect: (handler, opts = {}) => {
-      // A route whose resource is named, or the only one, checks every request the same way.
-      const fixed = opts.resource !== undefined || resources.length === 1
+      // The options as they are now: the check and the challenge use the same scopes throughout.
+      const { resource: wanted, scopes } = opts
+      // A route whose resource is named, or the only one, checks every request the same way (an
+      // empty name picks by path, as `resourceFor` reads it).
+      const fixed = (wanted !== undefined && wanted !== '') || resources.length === 1
       let same: BearerOptions | undefined
       const optionsFor = (request: Request): BearerOptions => {
         if (same !== undefined) return same
-        const found = bearerOptions(resourceFor(request, opts.resource), opts.scopes)
+        const found = bearerOptions(resourceFor(request, wanted), scopes)
         if (fixed) same = found
         return found
       }
@@ -96,11 +99,7 @@ export function createGuard(options: GuardOptions): Guard {
         try {
           token = await verifyBearer(request, bearer)
         } catch (error) {
-          return bearerChallenge(error, {
-            resource,
-            ...(opts.scopes ? { scopes: opts.scopes } : {}),
-            ...hook,
-          })
+          return bearerChallenge(error, { resource, ...(scopes ? { scopes } : {}), ...hook })
         }
         try {
           return await handler(request, token)

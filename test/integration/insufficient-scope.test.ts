@@ -140,6 +140,37 @@ describe('valid but insufficient tokens get 403 insufficient_scope at the guard'
     expect(await checkAccessToken(legacy, token)).toMatchObject({ status: 'invalid' })
   })
 
+  it('checkAccessToken always answers a promise: a verifier that throws rejects it', async () => {
+    const failure = new Error('the verifier broke')
+    const throwing: TokenVerifier = {
+      verifyToken: () => {
+        throw failure
+      },
+    }
+    const checkThrowing: TokenVerifier = {
+      verifyToken: () => Promise.resolve(undefined),
+      checkToken: () => {
+        throw failure
+      },
+    }
+    for (const verifier of [throwing, checkThrowing]) {
+      const answer = checkAccessToken(verifier, 'any')
+      expect(answer).toBeInstanceOf(Promise)
+      await expect(answer).rejects.toBe(failure)
+    }
+    // A plain JavaScript verifier answering without a promise is still read.
+    const granted = { token: 't', clientId: 'c', scopes: [], claims: {} }
+    const plain = { verifyToken: () => granted } as unknown as TokenVerifier
+    expect(await checkAccessToken(plain, 't')).toEqual({ status: 'valid', token: granted })
+    const plainCheck = {
+      verifyToken: () => undefined,
+      checkToken: () => ({ status: 'invalid', reason: 'r' }),
+    } as unknown as TokenVerifier
+    const checked = checkAccessToken(plainCheck, 't')
+    expect(checked).toBeInstanceOf(Promise)
+    expect(await checked).toEqual({ status: 'invalid', reason: 'r' })
+  })
+
   it('IntrospectionTokenVerifier: 403 for an active token without the scope', async () => {
     const { call } = guarded(introspectionVerifier())
     const base = { active: true, aud: AUDIENCE, sub: 'u', client_id: 'c', iss: ISSUER }

@@ -133,4 +133,16 @@ describe('the request line of the token endpoint', () => {
     })
     expect(lines.filter((l) => l.message === 'audit')).toEqual([])
   })
+
+  it('counts the audit events at /metrics with no audit sink', async () => {
+    const t = await createTestGatehouse({
+      config: { audit: { sink: 'none' } },
+      options: { metrics: true },
+    })
+    await getTokens(t)
+    const scrape = new Request('https://as.test/metrics')
+    setClientAddress(scrape, '127.0.0.1')
+    const { samples } = parsePrometheus(await (await t.gh.fetch(scrape)).text())
+    expect(sampleValue(samples, 'gatehouse_audit_events_total', { event: 'tokens_issued' })).toBe(1)
+  })
 })

@@ -102,6 +102,43 @@ describe('RemoteAuthProvider', () => {
     expect(other.status).toBe(401)
   })
 
+  it('checks each request of one protect() for several resources against its own', async () => {
+    // One wrapper mounted for two resources, no resource named (or an empty name): each request
+    // is checked for the resource its path names, however many came before for the other.
+    const FILES = 'https://mcp.example.com/files'
+    const pair = await generateKeyPair('ES256')
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k2', alg: 'ES256', use: 'sig' }
+    const both = createRemoteAuthProvider({
+      config: {
+        authorizationServers: [AS],
+        resources: [
+          { url: MCP, scopes: ['files:read'] },
+          { url: FILES, scopes: ['files:read'] },
+        ],
+      },
+      verifier: new JWTVerifier({ issuer: AS, audience: [MCP, FILES], jwks: { keys: [jwk] } }),
+    })
+    const tokenFor = (aud: string) =>
+      new SignJWT({ client_id: 'client-1', scope: 'files:read' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k2', typ: 'at+jwt' })
+        .setIssuer(AS)
+        .setAudience(aud)
+        .setSubject('user-9')
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(pair.privateKey)
+    const [forMcp, forFiles] = [await tokenFor(MCP), await tokenFor(FILES)]
+    for (const options of [{}, { resource: '' }]) {
+      const handler = both.protect((_r, token) => Response.json({ for: token.resource }), options)
+      const call = (url: string, token: string) =>
+        handler(new Request(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } }))
+      expect(await (await call(MCP, forMcp)).json()).toEqual({ for: MCP })
+      expect(await (await call(FILES, forFiles)).json()).toEqual({ for: FILES })
+      expect((await call(FILES, forMcp)).status).toBe(401)
+      expect((await call(MCP, forFiles)).status).toBe(401)
+    }
+  })
+
   it('enforces per-route scopes and roles with 403', async () => {
     const write = remote.protect(() => new Response('written'), { scopes: ['files:write'] })
     const res = await write(
