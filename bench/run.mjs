@@ -17,6 +17,7 @@ const all = [
   'token-cache',
   'signing',
   'throughput',
+  'protect',
   'id-jag',
   'store',
   'gateway',

@@ -1,0 +1,115 @@
+// A server for bench/protect.bench.mjs: `node bench/protect-server.mjs <handler>`, where handler is
+// `answer` (reads the JSON-RPC body and answers a small JSON result at once) or `mcp` (the MCP SDK
+// 1.x stateless `tools/call` of bench/server.mjs: a new McpServer and transport per request).
+// `/open` serves the handler as it is, `/mcp` the same handler inside `gatehouse.protect`, both
+// through the Node adapter with its defaults (`toNodeHandler`, as an app serving its own handler
+// does). `GET /bench-token` answers a real access token (through /authorize and /token).
+// GATEHOUSE_DIST=<another build's dist/> serves that build (the bench's BASELINE_DIST).
+// Serves as bench/child-server.mjs says (a { port } line, 'cpu' and 'close' over IPC).
+import { createHash, randomBytes } from 'node:crypto'
+import { pathToFileURL } from 'node:url'
+import { serveChild } from './child-server.mjs'
+
+const dist = process.env.GATEHOUSE_DIST
+  ? pathToFileURL(`${process.env.GATEHOUSE_DIST}/`)
+  : new URL('../dist/', import.meta.url)
+const { createGatehouse } = await import(new URL('index.js', dist).href)
+const { createMemoryStore } = await import(new URL('storage/memory.js', dist).href)
+const { toNodeHandler, nodeSignatureVerifier } = await import(
+  new URL('adapters/node.js', dist).href
+)
+
+const ISSUER = 'http://127.0.0.1:9'
+const gh = await createGatehouse({
+  config: {
+    issuer: ISSUER,
+    secret: 'b'.repeat(32),
+    resources: [{ url: `${ISSUER}/mcp`, scopes: ['mcp:read'] }],
+  },
+  store: createMemoryStore(),
+  authenticate: async () => ({ subject: 'bench-user' }),
+  dangerouslySkipConsent: true,
+  onWarning: () => undefined,
+  signatureVerifier: nodeSignatureVerifier,
+})
+
+/** One sign-in through the real endpoints: the access token every measured request carries. */
+async function signIn() {
+  const registered = await gh.fetch(
+    new Request(`${ISSUER}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: ['http://127.0.0.1/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+    }),
+  )
+  const { client_id: clientId } = await registered.json()
+  const verifier = randomBytes(32).toString('base64url')
+  const query = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: 'http://127.0.0.1/cb',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  })
+  const authorized = await gh.fetch(new Request(`${ISSUER}/authorize?${query}`))
+  const code = new URL(authorized.headers.get('location')).searchParams.get('code')
+  const tokens = await gh.fetch(
+    new Request(`${ISSUER}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: 'http://127.0.0.1/cb',
+        client_id: clientId,
+      }),
+    }),
+  )
+  return (await tokens.json()).access_token
+}
+const token = await signIn()
+
+async function handlerFor(kind) {
+  if (kind === 'answer') {
+    return async (request) => {
+      const { id } = await request.json()
+      return Response.json({ jsonrpc: '2.0', id, result: { content: [] } })
+    }
+  }
+  if (kind === 'mcp') {
+    const { z } = await import('zod')
+    const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
+    const { WebStandardStreamableHTTPServerTransport } =
+      await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js')
+    return async (request) => {
+      const server = new McpServer({ name: 'bench', version: '1.0.0' })
+      server.registerTool(
+        'echo',
+        { description: 'Echoes its text', inputSchema: { text: z.string() } },
+        async ({ text }) => ({ content: [{ type: 'text', text }] }),
+      )
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      })
+      await server.connect(transport)
+      return transport.handleRequest(request)
+    }
+  }
+  throw new Error(`unknown handler ${kind}`)
+}
+
+const handler = await handlerFor(process.argv[2])
+const guarded = gh.protect((request) => handler(request))
+const route = (request) => {
+  const path = request.url.slice(request.url.indexOf('/', 8))
+  if (path === '/mcp') return guarded(request)
+  if (path === '/open') return handler(request)
+  if (path === '/bench-token') return Response.json({ token })
+  return new Response('not found', { status: 404 })
+}
+serveChild(toNodeHandler(route, { baseUrl: ISSUER }), () => gh.close())
