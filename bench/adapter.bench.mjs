@@ -10,9 +10,9 @@
 // `gatehouse serve` sets it, with both).
 // BASELINE_DIST=<another build's dist/> adds that build's adapter to the same rounds.
 // Run after `npm run build`: node bench/adapter.bench.mjs [seconds] [rounds]
-import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
+import { spawnSync } from 'node:child_process'
 import autocannon from 'autocannon'
+import { startChild } from './child-server.mjs'
 import { median, record } from './report.mjs'
 
 const SECONDS = Number(process.argv[2] ?? 3)
@@ -48,19 +48,9 @@ const FORM =
   '&code_verifier=' +
   'v'.repeat(43)
 
-async function startServer(kind) {
-  const argv = [process.execPath, new URL('./adapter-server.mjs', import.meta.url).pathname, kind]
-  const [cmd, args] = pinned ? ['taskset', ['-c', '1', ...argv]] : [argv[0], argv.slice(1)]
-  const env = BASELINE_DIST ? { ...process.env, ADAPTER_DIST: BASELINE_DIST } : process.env
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env })
-  const [line] = await once(child.stdout, 'data')
-  const { port } = JSON.parse(String(line).split('\n')[0])
-  const cpu = async () => {
-    child.send('cpu')
-    const [{ cpu: used }] = await once(child, 'message')
-    return used.user + used.system
-  }
-  return { child, port, cpu }
+function startServer(kind) {
+  const script = new URL('./adapter-server.mjs', import.meta.url).pathname
+  return startChild(script, [kind], BASELINE_DIST ? { ADAPTER_DIST: BASELINE_DIST } : {})
 }
 
 /** One sign-in's two requests, answered as every kind must answer them. */

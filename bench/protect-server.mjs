@@ -6,9 +6,17 @@
 // does). `GET /bench-token` answers a real access token (through /authorize and /token).
 // GATEHOUSE_DIST=<another build's dist/> serves that build (the bench's BASELINE_DIST).
 // Serves as bench/child-server.mjs says (a { port } line, 'cpu' and 'close' over IPC).
-import { createHash, randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { serveChild } from './child-server.mjs'
+import {
+  ISSUER,
+  RESOURCE,
+  authorizeQuery,
+  codeFrom,
+  pkcePairs,
+  registration,
+  tokenForm,
+} from './flow-setup.mjs'
 
 const dist = process.env.GATEHOUSE_DIST
   ? pathToFileURL(`${process.env.GATEHOUSE_DIST}/`)
@@ -19,12 +27,11 @@ const { toNodeHandler, nodeSignatureVerifier } = await import(
   new URL('adapters/node.js', dist).href
 )
 
-const ISSUER = 'http://127.0.0.1:9'
 const gh = await createGatehouse({
   config: {
     issuer: ISSUER,
     secret: 'b'.repeat(32),
-    resources: [{ url: `${ISSUER}/mcp`, scopes: ['mcp:read'] }],
+    resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
   },
   store: createMemoryStore(),
   authenticate: async () => ({ subject: 'bench-user' }),
@@ -39,34 +46,20 @@ async function signIn() {
     new Request(`${ISSUER}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        redirect_uris: ['http://127.0.0.1/cb'],
-        token_endpoint_auth_method: 'none',
-      }),
+      body: registration,
     }),
   )
   const { client_id: clientId } = await registered.json()
-  const verifier = randomBytes(32).toString('base64url')
-  const query = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: 'http://127.0.0.1/cb',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  })
-  const authorized = await gh.fetch(new Request(`${ISSUER}/authorize?${query}`))
-  const code = new URL(authorized.headers.get('location')).searchParams.get('code')
+  const [pair] = pkcePairs(1)
+  const authorized = await gh.fetch(
+    new Request(`${ISSUER}/authorize?${authorizeQuery(clientId, pair)}`),
+  )
+  const code = codeFrom(authorized.headers.get('location'))
   const tokens = await gh.fetch(
     new Request(`${ISSUER}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code,
-        code_verifier: verifier,
-        redirect_uri: 'http://127.0.0.1/cb',
-        client_id: clientId,
-      }),
+      body: tokenForm(clientId, code, pair),
     }),
   )
   return (await tokens.json()).access_token
