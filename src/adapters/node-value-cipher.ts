@@ -8,8 +8,8 @@
  * pool and answers with a promise, which left the encrypted memory store at 0.05-0.08x of the raw
  * store for `get`; this cipher needs no hop. IVs come from the shared random pool (http/random.ts):
  * one `randomBytes(12)` of node:crypto cost 16-38 µs here (an OpenSSL call each), more than the
- * AES-GCM itself. The envelope is the Web Crypto one (`ct` is the
- * ciphertext followed by the 16-byte tag), so either implementation opens what the other wrote.
+ * AES-GCM itself. The envelope is the Web Crypto one (`ct` is the ciphertext followed by the
+ * 16-byte tag), so either implementation opens what the other wrote.
  */
 
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync } from 'node:crypto'
