@@ -167,7 +167,10 @@ export function codeFrom(location) {
   return code
 }
 
-/** Registers a client and runs complete flows through `gatehouse.fetch`, in process. */
+/**
+ * Registers a client and runs complete flows through `gatehouse.fetch`, in process; each flow
+ * answers the token response (an access and a refresh token).
+ */
 export async function inProcessClient(gh) {
   const reg = await gh.fetch(
     new Request(`${ISSUER}/register`, {
@@ -193,5 +196,6 @@ export async function inProcessClient(gh) {
     if (res.status !== 200) throw new Error(`token failed: ${res.status} ${await res.text()}`)
     const body = await res.json()
     if (!body.access_token || !body.refresh_token) throw new Error('token response incomplete')
+    return body
   }
 }

@@ -8,63 +8,18 @@
 // Serves as bench/child-server.mjs says (a { port } line, 'cpu' and 'close' over IPC).
 import { pathToFileURL } from 'node:url'
 import { serveChild } from './child-server.mjs'
-import {
-  ISSUER,
-  RESOURCE,
-  authorizeQuery,
-  codeFrom,
-  pkcePairs,
-  registration,
-  tokenForm,
-} from './flow-setup.mjs'
+import { ISSUER, inProcessClient, loadBuild, pkcePairs } from './flow-setup.mjs'
 
 const dist = process.env.GATEHOUSE_DIST
   ? pathToFileURL(`${process.env.GATEHOUSE_DIST}/`)
   : new URL('../dist/', import.meta.url)
-const { createGatehouse } = await import(new URL('index.js', dist).href)
-const { createMemoryStore } = await import(new URL('storage/memory.js', dist).href)
-const { toNodeHandler, nodeSignatureVerifier } = await import(
-  new URL('adapters/node.js', dist).href
-)
-
-const gh = await createGatehouse({
-  config: {
-    issuer: ISSUER,
-    secret: 'b'.repeat(32),
-    resources: [{ url: RESOURCE, scopes: ['mcp:read'] }],
-  },
-  store: createMemoryStore(),
-  authenticate: async () => ({ subject: 'bench-user' }),
-  dangerouslySkipConsent: true,
-  onWarning: () => undefined,
-  signatureVerifier: nodeSignatureVerifier,
-})
-
-/** One sign-in through the real endpoints: the access token every measured request carries. */
-async function signIn() {
-  const registered = await gh.fetch(
-    new Request(`${ISSUER}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: registration,
-    }),
-  )
-  const { client_id: clientId } = await registered.json()
-  const [pair] = pkcePairs(1)
-  const authorized = await gh.fetch(
-    new Request(`${ISSUER}/authorize?${authorizeQuery(clientId, pair)}`),
-  )
-  const code = codeFrom(authorized.headers.get('location'))
-  const tokens = await gh.fetch(
-    new Request(`${ISSUER}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: tokenForm(clientId, code, pair),
-    }),
-  )
-  return (await tokens.json()).access_token
-}
-const token = await signIn()
+const build = await loadBuild(dist)
+const { store } = await build.openStore('memory')
+// As `gatehouse serve` wires it on Node; every user signed in without a page.
+const gh = await build.createFlowGatehouse(store)
+// One sign-in through the real endpoints: the access token every measured request carries.
+const [pair] = pkcePairs(1)
+const { access_token: token } = await (await inProcessClient(gh))(pair)
 
 async function handlerFor(kind) {
   if (kind === 'answer') {
@@ -105,4 +60,4 @@ const route = (request) => {
   if (path === '/bench-token') return Response.json({ token })
   return new Response('not found', { status: 404 })
 }
-serveChild(toNodeHandler(route, { baseUrl: ISSUER }), () => gh.close())
+serveChild(build.toNodeHandler(route, { baseUrl: ISSUER }), () => gh.close())
